@@ -1,0 +1,77 @@
+"""Process start → main window shown (offscreen), against a bare PySide6 QMainWindow.
+
+    python benchmarks/startup.py [--runs 9]
+
+Both print the wall-clock time once their window is shown and painted (then quit); the figure is
+that moment minus the moment just before the process was spawned. Prints medians and the ratio;
+target: Persona Studio ≤ 1.5× bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BARE = """
+import time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication([])
+window = QMainWindow()
+window.resize(1180, 760)
+window.show()
+app.processEvents()
+print(f"shown-at {time.time():.6f}", flush=True)
+QTimer.singleShot(0, window.close)
+app.exec()
+"""
+
+TARGET_RATIO = 1.5
+
+
+def time_command(argv: list[str], env: dict[str, str]) -> float:
+    started = time.time()
+    result = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+    shown = next(line for line in result.stdout.splitlines() if line.startswith("shown-at "))
+    return float(shown.split()[1]) - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="persona-bench-"))
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "PERSONA_STUDIO_EXIT_WHEN_SHOWN": "1",
+    }
+    app = [sys.executable, "-m", "persona_studio"]
+    bare = [sys.executable, "-c", BARE]
+    time_command(app, env)  # first launch creates the demo project; not what we measure
+    time_command(bare, env)
+    app_times, bare_times = [], []
+    for _ in range(args.runs):  # interleaved, so machine noise hits both alike
+        bare_times.append(time_command(bare, env))
+        app_times.append(time_command(app, env))
+    app_median, bare_median = statistics.median(app_times), statistics.median(bare_times)
+    ratio = app_median / bare_median
+    print(f"bare QMainWindow  median {bare_median * 1000:7.1f} ms  ({args.runs} runs)")
+    print(f"Persona Studio    median {app_median * 1000:7.1f} ms  (demo project open)")
+    print(
+        f"ratio {ratio:.2f}x  (target ≤ {TARGET_RATIO}x) -> "
+        f"{'OK' if ratio <= TARGET_RATIO else 'OVER TARGET'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Non-secret app settings: provider profiles, Google account choice, recent projects.
+
+Stored as TOML under the user's config folder. Secrets never go here: profiles only name where
+their key lives (the OS keyring, or an environment variable for automation).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+
+from persona_studio import APP_ID
+from persona_studio.core.errors import UserFacingError
+
+PROFILE_KINDS = ("openai", "azure", "openai-compatible")
+ENV_PROFILE = "env"
+MAX_RECENT = 10
+GOOGLE_AUTH_KINDS = ("none", "service_account", "oauth")
+
+
+class ConfigError(UserFacingError):
+    pass
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_ID, appauthor=False))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_ID, appauthor=False))
+
+
+def config_path() -> Path:
+    return config_dir() / "settings.toml"
+
+
+@dataclass
+class ProviderProfile:
+    """Where to send chat and fine-tuning requests. The API key lives in the keyring."""
+
+    name: str
+    kind: str = "openai"
+    base_url: str = ""
+    chat_model: str = ""
+    finetune_model: str = ""
+    api_version: str = ""  # Azure OpenAI only
+    key_env: str = ""  # read the key from this environment variable instead of the keyring
+    base_url_env: str = ""  # read the base URL from this environment variable
+
+    def validated(self) -> ProviderProfile:
+        name = self.name.strip()
+        if not name:
+            raise ConfigError("A profile needs a name.", "Type a short name such as “openai”.")
+        if name == ENV_PROFILE and self.key_env != "OPENAI_API_KEY":
+            raise ConfigError(
+                f"“{ENV_PROFILE}” is the built-in environment profile.", "Choose another name."
+            )
+        if self.kind not in PROFILE_KINDS:
+            raise ConfigError(
+                f"Unknown provider kind “{self.kind}”.", f"Use one of: {', '.join(PROFILE_KINDS)}."
+            )
+        base_url = self.base_url.strip()
+        if base_url and not base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"“{base_url}” is not a web address.",
+                "It should start with https:// (or http:// for a local server).",
+            )
+        if self.kind in ("azure", "openai-compatible") and not (base_url or self.base_url_env):
+            what = (
+                "your Azure OpenAI endpoint" if self.kind == "azure" else "the server's /v1 address"
+            )
+            raise ConfigError("This kind of provider needs a base URL.", f"Enter {what}.")
+        return ProviderProfile(**{**asdict(self), "name": name, "base_url": base_url})
+
+    @property
+    def keyring_account(self) -> str:
+        return f"provider:{self.name}"
+
+
+def env_profile() -> ProviderProfile:
+    """The built-in profile for automation: OPENAI_API_KEY and OPENAI_BASE_URL."""
+    return ProviderProfile(
+        name=ENV_PROFILE,
+        kind="openai",
+        key_env="OPENAI_API_KEY",
+        base_url_env="OPENAI_BASE_URL",
+    )
+
+
+@dataclass
+class GoogleSettings:
+    auth: str = "none"  # none | service_account | oauth
+    account_email: str = ""  # shown to the user: whom to share the sheet with
+
+
+@dataclass
+class AppConfig:
+    profiles: list[ProviderProfile] = field(default_factory=list)
+    default_profile: str = ""
+    google: GoogleSettings = field(default_factory=GoogleSettings)
+    recent_projects: list[str] = field(default_factory=list)
+
+    def profile(self, name: str) -> ProviderProfile:
+        if name == ENV_PROFILE and all(p.name != ENV_PROFILE for p in self.profiles):
+            return env_profile()
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        known = ", ".join([p.name for p in self.profiles] + [ENV_PROFILE])
+        raise ConfigError(
+            f"There is no provider profile named “{name}”.",
+            f"Known profiles: {known}. Add one in Settings or with `profile add`.",
+        )
+
+    def upsert_profile(self, profile: ProviderProfile) -> None:
+        profile = profile.validated()
+        self.profiles = [p for p in self.profiles if p.name != profile.name] + [profile]
+        if not self.default_profile:
+            self.default_profile = profile.name
+
+    def remove_profile(self, name: str) -> None:
+        self.profile(name)  # raises a clear error for an unknown name
+        self.profiles = [p for p in self.profiles if p.name != name]
+        if self.default_profile == name:
+            self.default_profile = self.profiles[0].name if self.profiles else ""
+
+    def add_recent(self, path: str | os.PathLike[str]) -> None:
+        resolved = str(Path(path).absolute())
+        self.recent_projects = [resolved] + [p for p in self.recent_projects if p != resolved]
+        del self.recent_projects[MAX_RECENT:]
+
+    @property
+    def last_project(self) -> str | None:
+        return self.recent_projects[0] if self.recent_projects else None
+
+
+def _from_toml(data: dict[str, Any]) -> AppConfig:
+    known = set(ProviderProfile.__dataclass_fields__)
+    profiles = [
+        ProviderProfile(**{k: str(v) for k, v in raw.items() if k in known})
+        for raw in data.get("profiles", [])
+        if isinstance(raw, dict) and raw.get("name")
+    ]
+    google_raw = data.get("google", {})
+    google = GoogleSettings(
+        auth=str(google_raw.get("auth", "none"))
+        if google_raw.get("auth") in GOOGLE_AUTH_KINDS
+        else "none",
+        account_email=str(google_raw.get("account_email", "")),
+    )
+    recent = [str(p) for p in data.get("recent_projects", []) if isinstance(p, str)]
+    return AppConfig(
+        profiles=profiles,
+        default_profile=str(data.get("default_profile", "")),
+        google=google,
+        recent_projects=recent[:MAX_RECENT],
+    )
+
+
+def load_config(path: Path | None = None) -> AppConfig:
+    """Read the settings; a missing file is a fresh start, a broken one is reported."""
+    path = path or config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return AppConfig()
+    try:
+        return _from_toml(tomllib.loads(raw.decode("utf-8")))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"The settings file “{path}” could not be read ({exc}).",
+            "Fix or delete it; Persona Studio will start with default settings.",
+        ) from exc
+
+
+def save_config(config: AppConfig, path: Path | None = None) -> None:
+    path = path or config_path()
+    data = {
+        "default_profile": config.default_profile,
+        "recent_projects": config.recent_projects,
+        "google": asdict(config.google),
+        "profiles": [asdict(p) for p in config.profiles],
+    }
+    atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, then replace: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

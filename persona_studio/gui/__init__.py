@@ -1,0 +1,1 @@
+"""The Qt skin: widgets that await services and show core objects through models."""

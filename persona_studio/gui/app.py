@@ -1,0 +1,90 @@
+"""Application start-up: QApplication on a qasync loop, settings, and the first project."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from persona_studio import APP_ID, APP_NAME, __version__
+from persona_studio.core.config import AppConfig, ConfigError, config_path, data_dir, load_config
+from persona_studio.core.project import ProjectError
+from persona_studio.gui.context import AppContext
+from persona_studio.gui.main_window import MainWindow
+from persona_studio.resources_path import resource_path
+
+# Set by benchmarks and smoke tests: quit as soon as the main window has been shown.
+EXIT_WHEN_SHOWN = "PERSONA_STUDIO_EXIT_WHEN_SHOWN"
+
+
+def _load_settings() -> tuple[AppConfig, str | None]:
+    """Settings, and a warning if the file was unreadable (it is moved aside, not lost)."""
+    path = config_path()
+    try:
+        return load_config(path), None
+    except ConfigError as exc:
+        aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.replace(aside)
+        return AppConfig(), f"{exc.message} It was kept as “{aside.name}”; starting with defaults."
+
+
+def make_application(argv: list[str]) -> QApplication:
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setApplicationName(APP_ID)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName(APP_ID)
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(QIcon(str(resource_path("icons/persona-studio.svg"))))
+    return app  # type: ignore[return-value]
+
+
+def open_first_project(window: MainWindow, requested: Path | None) -> None:
+    """The file asked for, else the last project, else the user's copy of the demo."""
+    if requested is not None and window.open_project(requested):
+        return  # (if it failed, the error is shown and we fall back to the usual choice)
+    last = window.context.config.last_project
+    if last and Path(last).exists() and window.open_project(Path(last)):
+        return
+    from persona_studio.core.demo import ensure_demo_project  # first launch only
+
+    try:
+        demo = ensure_demo_project(window.context.data_folder)
+    except ProjectError as exc:
+        QMessageBox.warning(window, "Could not prepare the demo", str(exc))
+        return
+    window.open_project(demo)
+
+
+def run_app(argv: list[str]) -> int:
+    app = make_application(argv)
+    config, warning = _load_settings()
+    context = AppContext(config=config, data_folder=data_dir())
+    window = MainWindow(context)
+    requested = Path(argv[0]) if argv else None
+    open_first_project(window, requested)
+    window.show()
+    app.processEvents()  # paint the window now; the asyncio machinery loads behind it
+    if os.environ.get(EXIT_WHEN_SHOWN):
+        print(f"shown-at {time.time():.6f}", flush=True)
+        QTimer.singleShot(0, window.close)
+
+    # asyncio + qasync cost ~40 ms to import: done after the first paint, before input is handled
+    import asyncio
+
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    if warning:
+        QMessageBox.warning(window, "Settings reset", warning)
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+    with loop:
+        loop.run_until_complete(closed.wait())
+    return 0

@@ -1,0 +1,29 @@
+"""What the whole app shares: settings, the secret store and where files live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from persona_studio.core.config import AppConfig, config_dir, config_path, data_dir, save_config
+from persona_studio.services.credentials import CredentialStore
+
+
+@dataclass
+class AppContext:
+    config: AppConfig
+    store: CredentialStore = field(default_factory=CredentialStore)
+    config_file: Path = field(default_factory=config_path)
+    data_folder: Path = field(default_factory=data_dir)
+
+    @property
+    def window_state_file(self) -> Path:
+        return self.config_file.parent / "window.ini"
+
+    def save_config(self) -> None:
+        save_config(self.config, self.config_file)
+
+
+def default_context(config: AppConfig) -> AppContext:
+    config_dir().mkdir(parents=True, exist_ok=True)
+    return AppContext(config=config)

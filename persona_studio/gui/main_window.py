@@ -1,0 +1,307 @@
+"""The main window: four tabs over one open project, menus and a status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+)
+
+from persona_studio import APP_NAME, __version__
+from persona_studio.core.errors import UserFacingError
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import SUFFIX, Project, ProjectError
+from persona_studio.gui.chat_tab import ChatTab
+from persona_studio.gui.context import AppContext
+from persona_studio.gui.dataset_tab import DatasetTab
+from persona_studio.gui.dialogs.messages import show_error
+from persona_studio.gui.persona_tab import PersonaTab
+from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.train_tab import TrainTab
+
+if TYPE_CHECKING:
+    from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
+
+FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
+
+
+class MainWindow(QMainWindow):
+    shown = Signal()  # first time the window is on screen (startup benchmark, tests)
+
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
+        self.session: ProjectSession | None = None
+        self.undo_stack = QUndoStack(self)
+        self._shown_once = False
+        self.setObjectName("main_window")
+        self.setWindowTitle(APP_NAME)
+
+        self.persona_tab = PersonaTab(self.undo_stack)
+        self.dataset_tab = DatasetTab()
+        self.train_tab = TrainTab()
+        self.chat_tab = ChatTab()
+        self.tabs = QTabWidget(objectName="main_tabs")
+        self.tabs.setDocumentMode(True)
+        for widget, title in (
+            (self.persona_tab, "Persona"),
+            (self.dataset_tab, "Dataset"),
+            (self.train_tab, "Train"),
+            (self.chat_tab, "Chat"),
+        ):
+            widget.setAccessibleName(f"{title} tab")
+            self.tabs.addTab(widget, title)
+        self.tabs.setEnabled(False)  # until a project is open
+        self.setCentralWidget(self.tabs)
+
+        self.save_label = QLabel(objectName="save_state")
+        self.project_label = QLabel(objectName="project_label")
+        self.statusBar().addWidget(self.project_label, 1)
+        self.statusBar().addPermanentWidget(self.save_label)
+        self._build_menus()
+        self._restore_window_state()
+
+    # ---- menus ---------------------------------------------------------------------------
+
+    def _action(
+        self, menu: QMenu, text: str, slot: object, shortcut: object = None, name: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        if name:
+            action.setObjectName(name)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(
+            file, "&New Character…", self.new_project, QKeySequence.StandardKey.New, "action_new"
+        )
+        self._action(
+            file, "&Open…", self.choose_project, QKeySequence.StandardKey.Open, "action_open"
+        )
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.setObjectName("menu_recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._action(
+            file, "Save a &Copy…", self.save_copy, QKeySequence("Ctrl+Shift+S"), "action_save_copy"
+        )
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "action_quit")
+
+        edit = bar.addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        undo.setObjectName("action_undo")
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        redo.setObjectName("action_redo")
+        edit.addAction(undo)
+        edit.addAction(redo)
+
+        settings = bar.addMenu("&Settings")
+        self._action(
+            settings,
+            "&Providers and Accounts…",
+            self.open_settings,
+            QKeySequence.StandardKey.Preferences,
+            "action_settings",
+        )
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, f"&About {APP_NAME}", self.show_about, name="action_about")
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        current = str(self.session.project.path) if self.session else None
+        recent = [p for p in self.context.config.recent_projects if p != current]
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.setEnabled(Path(path).exists())
+            action.triggered.connect(lambda _checked=False, p=path: self.open_project(Path(p)))
+        if not recent:
+            self.recent_menu.addAction("No other recent projects").setEnabled(False)
+
+    # ---- projects ------------------------------------------------------------------------
+
+    def open_project(self, path: Path) -> bool:
+        """Open `path` in this window. On failure the current project stays open."""
+        if self.session and Path(path).absolute() == self.session.project.path:
+            return True
+        try:
+            project = Project.open(path)
+        except ProjectError as exc:
+            show_error(self, "Could not open the project", exc)
+            return False
+        self._set_project(project)
+        return True
+
+    def _set_project(self, project: Project) -> None:
+        if self.session is not None and not self.session.close():
+            project.close()
+            return
+        self.undo_stack.clear()
+        self.tabs.setEnabled(True)
+        self.session = ProjectSession(project, self)
+        self.session.save_state_changed.connect(self._show_save_state)
+        self.session.persona_changed.connect(self._update_title)
+        for tab in (self.persona_tab, self.dataset_tab, self.train_tab, self.chat_tab):
+            tab.set_session(self.session)
+        self.context.config.add_recent(project.path)
+        self.context.save_config()
+        self.project_label.setText(str(project.path))
+        self._show_save_state("All changes saved", True)
+        self._update_title()
+
+    def _update_title(self, *_: object) -> None:
+        if self.session:
+            name = self.session.persona.name or "Unnamed character"
+            self.setWindowTitle(f"{name} — {APP_NAME}")
+
+    def _show_save_state(self, message: str, ok: bool) -> None:
+        self.save_label.setText(message)
+        self.save_label.setStyleSheet("" if ok else "color: #cf222e; font-weight: bold;")
+
+    def _start_folder(self) -> str:
+        if self.session:
+            return str(self.session.project.path.parent)
+        return str(Path.home())
+
+    def new_project(self) -> None:
+        name, ok = QInputDialog.getText(self, "New character", "What is your character's name?")
+        if not ok or not name.strip():
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save the new character as",
+            str(Path(self._start_folder()) / f"{name}{SUFFIX}"),
+            FILE_FILTER,
+        )
+        if path:
+            self.create_project(Path(path), name.strip())
+
+    def create_project(self, path: Path, name: str) -> None:
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        try:
+            project = Project.create(path, Persona(name=name), overwrite=path.exists())
+        except ProjectError as exc:
+            show_error(self, "Could not create the project", exc)
+            return
+        self._set_project(project)
+        self.tabs.setCurrentWidget(self.persona_tab)
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a character", self._start_folder(), FILE_FILTER
+        )
+        if path:
+            self.open_project(Path(path))
+
+    def save_copy(self) -> None:
+        if not self.session:
+            return
+        current = self.session.project.path
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save a copy as",
+            str(current.with_name(f"{current.stem} copy{SUFFIX}")),
+            FILE_FILTER,
+        )
+        if path:
+            self.save_copy_to(Path(path))
+
+    def save_copy_to(self, path: Path) -> None:
+        assert self.session is not None
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        self.session.flush()
+        try:
+            self.session.project.save_copy(path)
+        except UserFacingError as exc:
+            show_error(self, "Could not save a copy", exc)
+            return
+        self.statusBar().showMessage(f"Saved a copy to {path}", 5000)
+
+    # ---- dialogs -------------------------------------------------------------------------
+
+    def open_settings(self) -> SettingsDialog:
+        from persona_studio.gui.dialogs.settings_dialog import SettingsDialog  # not at startup
+
+        dialog = SettingsDialog(self.context, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<h3>{APP_NAME} {__version__}</h3>"
+            "<p>Build an AI character that speaks in your voice: define its personality, "
+            "curate its examples, fine-tune a model and test it in a chat.</p>"
+            "<p>Your project is one <code>.persona</code> file; your keys stay in the system "
+            "password store.</p>",
+        )
+
+    # ---- window state --------------------------------------------------------------------
+
+    def _window_settings(self) -> QSettings:
+        return QSettings(str(self.context.window_state_file), QSettings.Format.IniFormat)
+
+    def _restore_window_state(self) -> None:
+        settings = self._window_settings()
+        geometry = settings.value("geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1180, 760)
+        state = settings.value("state")
+        if state is not None:
+            self.restoreState(state)
+        tab = settings.value("tab", 0, type=int)
+        self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
+
+    def save_window_state(self) -> None:
+        settings = self._window_settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState())
+        settings.setValue("tab", self.tabs.currentIndex())
+        settings.sync()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self.shown.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.session is not None and not self.session.close():
+            answer = QMessageBox.warning(
+                self,
+                "Changes not saved",
+                "Your last changes could not be saved to the project file. Quit anyway and "
+                "lose them?",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Discard:
+                event.ignore()
+                return
+            self.session.close(force=True)
+        self.session = None
+        self.save_window_state()
+        event.accept()

@@ -1,0 +1,1 @@
+"""Asyncio services that talk to the world (keyring, providers). No Qt."""

@@ -1,0 +1,117 @@
+"""Provider profiles at run time: their key, their client, and a connection test."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from persona_studio.core.config import ProviderProfile
+from persona_studio.core.errors import UserFacingError
+from persona_studio.services.credentials import CredentialStore
+
+DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
+
+
+class ProviderError(UserFacingError):
+    pass
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    ok: bool
+    message: str
+    models: tuple[str, ...] = ()
+
+
+def base_url(profile: ProviderProfile) -> str | None:
+    if profile.base_url_env and os.environ.get(profile.base_url_env):
+        return os.environ[profile.base_url_env]
+    return profile.base_url or None
+
+
+async def api_key(profile: ProviderProfile, store: CredentialStore) -> str:
+    """The profile's key, from its environment variable or the keyring."""
+    if profile.key_env:
+        key = os.environ.get(profile.key_env, "")
+        if not key:
+            raise ProviderError(
+                f"The environment variable {profile.key_env} is not set.",
+                f"Set {profile.key_env} to your API key, or use another profile.",
+            )
+        return key
+    key = await store.get(profile.keyring_account)
+    if not key:
+        if profile.kind == "openai-compatible":
+            return "not-needed"  # local servers (Ollama, LM Studio, vLLM) usually take no key
+        raise ProviderError(
+            f"No API key is saved for the profile “{profile.name}”.",
+            "Open Settings → Providers, paste the key and save.",
+        )
+    return key
+
+
+async def client_for(
+    profile: ProviderProfile, store: CredentialStore, *, max_retries: int = 2, timeout: float = 30.0
+) -> Any:
+    """An `openai` async client for the profile: AzureOpenAI for azure, else OpenAI."""
+    import openai  # imported here: the SDK costs ~0.3 s to import and startup does not need it
+
+    key = await api_key(profile, store)
+    if profile.kind == "azure":
+        return openai.AsyncAzureOpenAI(
+            api_key=key,
+            azure_endpoint=base_url(profile) or "",
+            api_version=profile.api_version or DEFAULT_AZURE_API_VERSION,
+            max_retries=max_retries,
+            timeout=timeout,
+        )
+    return openai.AsyncOpenAI(
+        api_key=key, base_url=base_url(profile), max_retries=max_retries, timeout=timeout
+    )
+
+
+def explain_api_error(exc: BaseException, profile: ProviderProfile) -> str:
+    """One plain sentence with a next step for an error from the `openai` SDK."""
+    import openai
+
+    where = base_url(profile) or "api.openai.com"
+    if isinstance(exc, openai.AuthenticationError):
+        return "The server refused the API key. Check the key in Settings → Providers."
+    if isinstance(exc, openai.PermissionDeniedError):
+        return "The key works but is not allowed to do this. Check the account's permissions."
+    if isinstance(exc, openai.NotFoundError):
+        return f"{where} has no such endpoint. Check the base URL (it usually ends in /v1)."
+    if isinstance(exc, openai.RateLimitError):
+        return "The provider says too many requests (or the quota is used up). Wait, then retry."
+    if isinstance(exc, openai.APITimeoutError):
+        return f"{where} did not answer in time. Check the address and your connection."
+    if isinstance(exc, openai.APIConnectionError):
+        return f"Could not reach {where}. Check the base URL and that the server is running."
+    if isinstance(exc, openai.APIStatusError):
+        return f"The provider answered with an error ({exc.status_code}). Try again later."
+    return f"Unexpected problem: {exc}"
+
+
+async def test_connection(
+    profile: ProviderProfile, store: CredentialStore, *, timeout: float = 15.0
+) -> ConnectionReport:
+    """Ask the provider for its model list: proves the address, the key and the network."""
+    import openai
+
+    try:
+        client = await client_for(profile, store, max_retries=0, timeout=timeout)
+    except UserFacingError as exc:
+        return ConnectionReport(False, str(exc))
+    try:
+        async with client:
+            page = await client.models.list()
+            models = tuple(sorted(m.id for m in page.data))
+    except openai.OpenAIError as exc:
+        return ConnectionReport(False, explain_api_error(exc, profile))
+    shown = ", ".join(models[:5]) + (" …" if len(models) > 5 else "")
+    return ConnectionReport(
+        True,
+        f"Connected: {len(models)} models available" + (f" ({shown})." if models else "."),
+        models,
+    )

@@ -1,0 +1,125 @@
+"""Render every tab and the settings dialog to PNG, offscreen, on the demo project.
+
+python -m persona_studio.tools.screenshots OUTDIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+
+def render(out_dir: Path) -> list[Path]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # A private home: screenshots never read or change the user's settings or keyring.
+    home = Path(tempfile.mkdtemp(prefix="persona-shots-"))
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+
+    import qasync
+    from keyring.backend import KeyringBackend
+    from PySide6.QtWidgets import QApplication, QTabWidget
+
+    from persona_studio.core.config import AppConfig, ProviderProfile
+    from persona_studio.core.demo import ensure_demo_project
+    from persona_studio.gui.app import make_application
+    from persona_studio.gui.context import AppContext
+    from persona_studio.gui.main_window import MainWindow
+    from persona_studio.services.credentials import CredentialStore
+
+    class ScreenshotKeyring(KeyringBackend):
+        """Stands in for the OS store so the banner shows its normal state."""
+
+        priority = 1  # type: ignore[assignment]
+        name = "system keyring"
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise NotImplementedError("screenshots store nothing")
+
+        def delete_password(self, service: str, username: str) -> None:
+            raise NotImplementedError("screenshots store nothing")
+
+    app = make_application([])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    config = AppConfig()
+    config.upsert_profile(
+        ProviderProfile(
+            name="openai",
+            kind="openai",
+            chat_model="gpt-4.1-mini-2025-04-14",
+            finetune_model="gpt-4.1-mini-2025-04-14",
+        )
+    )
+    config.upsert_profile(
+        ProviderProfile(
+            name="ollama",
+            kind="openai-compatible",
+            base_url="http://localhost:11434/v1",
+            chat_model="llama3.1",
+        )
+    )
+    context = AppContext(
+        config=config,
+        store=CredentialStore(ScreenshotKeyring()),
+        config_file=home / "config" / "settings.toml",
+        data_folder=home / "data",
+    )
+    context.config_file.parent.mkdir(parents=True, exist_ok=True)
+    window = MainWindow(context)
+    window.resize(1180, 760)
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.show()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def settle() -> None:
+        loop.run_until_complete(asyncio.sleep(0.2))
+        QApplication.processEvents()
+
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        settle()
+        name = window.tabs.tabText(index).lower()
+        path = out_dir / f"tab-{name}.png"
+        window.grab().save(str(path))
+        written.append(path)
+    dialog = window.open_settings()
+    dialog.providers.list.setCurrentRow(1)
+    settle()
+    path = out_dir / "settings-providers.png"
+    dialog.grab().save(str(path))
+    written.append(path)
+    dialog.findChild(QTabWidget).setCurrentWidget(dialog.google)
+    settle()
+    path = out_dir / "settings-google.png"
+    dialog.grab().save(str(path))
+    written.append(path)
+    dialog.close()
+    window.close()
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+    asyncio.set_event_loop(None)
+    shutil.rmtree(home, ignore_errors=True)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path)
+    args = parser.parse_args(argv)
+    for path in render(args.out_dir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The command line: exit codes, JSON output, plain errors, and keys that stay off disk."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keyring
+import pytest
+
+from persona_studio.cli import main
+from persona_studio.core.config import load_config
+from persona_studio.services.credentials import SERVICE
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors and --version
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_new_then_info_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "new", str(tmp_path / "zed"), "--name", "Zed", "--json")
+    assert code == 0
+    created = json.loads(out)
+    assert created["path"].endswith("zed.persona") and created["examples"] == 0
+    code, out, _ = run(capsys, "info", str(tmp_path / "zed.persona"), "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["persona"]["name"] == "Zed"
+    assert info["counts"] == {"examples": 0, "approved": 0, "rules": 0, "jobs": 0, "chats": 0}
+    assert info["system_prompt"].startswith("You are Zed.")
+
+
+def test_info_text_on_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+
+    path = ensure_demo_project(tmp_path)
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0
+    assert "Coach Rhea" in out and "examples: 30 (24 approved)" in out and "rules: 3" in out
+
+
+@pytest.mark.parametrize("name", ["missing.persona", "notes.txt"])
+def test_bad_paths_fail_with_one_plain_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    code, out, err = run(capsys, "info", str(tmp_path / name))
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("persona-studio: ")
+
+
+def test_new_refuses_existing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "new", str(tmp_path / "a.persona"), "--name", "A")[0] == 0
+    code, _, err = run(capsys, "new", str(tmp_path / "a.persona"), "--name", "B")
+    assert code == 1 and "already exists" in err
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["bogus"], ["new", "x.persona"], ["profile"], ["profile", "add"]]
+)
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert run(capsys, *argv)[0] == 2
+
+
+def test_profiles_add_list_remove_with_key_in_keyring(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("sk-cli-secret\n"))
+    code, out, err = run(
+        capsys,
+        "profile",
+        "add",
+        "local",
+        "--kind",
+        "openai-compatible",
+        "--base-url",
+        "http://127.0.0.1:11434/v1",
+        "--chat-model",
+        "llama3.1",
+        "--key-stdin",
+    )
+    assert code == 0, err
+    assert keyring.get_keyring().get_password(SERVICE, "provider:local") == "sk-cli-secret"
+    assert load_config().profile("local").chat_model == "llama3.1"
+    code, out, _ = run(capsys, "profile", "list", "--json")
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert rows["local"]["default"] and rows["env"]["builtin"]
+    for path in isolated_home.rglob("*"):
+        if path.is_file():
+            assert b"sk-cli-secret" not in path.read_bytes(), path
+    code, out, _ = run(capsys, "profile", "remove", "local")
+    assert code == 0
+    assert keyring.get_keyring().get_password(SERVICE, "provider:local") is None
+    assert run(capsys, "profile", "remove", "local")[0] == 1
+
+
+def test_invalid_profile_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "profile", "add", "az", "--kind", "azure")
+    assert code == 1 and "needs a base URL" in err
+
+
+def test_entry_points(tmp_path: Path) -> None:
+    env = {**os.environ}
+    exe = Path(sys.executable).parent / "persona-studio"
+    for argv in ([str(exe)], [sys.executable, "-m", "persona_studio"]):
+        result = subprocess.run([*argv, "--version"], capture_output=True, text=True, env=env)
+        assert result.returncode == 0 and result.stdout.startswith("Persona Studio ")
+        result = subprocess.run(
+            [*argv, "info", str(tmp_path / "nope.persona")], capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+@pytest.mark.real_keyring
+def test_profile_key_goes_to_the_real_secret_service(
+    secret_service_env: dict[str, str], real_keyring, isolated_home: Path
+) -> None:
+    """The installed command, with no test backend injected, stores into the OS keyring."""
+    env = {**os.environ, **secret_service_env}
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "persona_studio", "profile", "add", "real", "--key-stdin"],
+        input="sk-real-cli\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "system password store" in result.stdout
+    assert real_keyring.get_password(SERVICE, "provider:real") == "sk-real-cli"
+    for path in isolated_home.rglob("*"):
+        if path.is_file():
+            assert b"sk-real-cli" not in path.read_bytes(), path
+    result = subprocess.run(
+        [sys.executable, "-m", "persona_studio", "profile", "remove", "real"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert real_keyring.get_password(SERVICE, "provider:real") is None

@@ -1,0 +1,92 @@
+"""Every test runs offscreen, with its own config/data folders and an in-memory keyring."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import keyring
+import pytest
+
+from tests.fakes import secret_service
+from tests.fakes.memory_keyring import MemoryKeyring
+
+REQUIRE_REAL_KEYRING = "PERSONA_STUDIO_REQUIRE_REAL_KEYRING"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every per-user folder at tmp_path and the default keyring at memory."""
+    home = tmp_path / "home"
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
+        (home / sub).mkdir(parents=True)
+        monkeypatch.setenv(var, str(home / sub))
+    # No test may reach the developer's own session bus (and so their real keyring).
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield home
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def secret_service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A private gnome-keyring on its own D-Bus; CI requires it, elsewhere it may be skipped."""
+    if not secret_service.available():
+        if os.environ.get(REQUIRE_REAL_KEYRING):
+            pytest.fail("gnome-keyring-daemon and dbus-daemon are required (see .ci/run)")
+        pytest.skip("gnome-keyring-daemon / dbus-daemon not installed")
+    with secret_service.private_secret_service(tmp_path_factory.mktemp("secret-home")) as env:
+        yield env
+
+
+@pytest.fixture
+def real_keyring(secret_service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """The OS Secret Service backend, talking to the private gnome-keyring."""
+    from keyring.backends.SecretService import Keyring as SecretServiceKeyring
+
+    for key, value in secret_service_env.items():
+        monkeypatch.setenv(key, value)
+    backend = SecretServiceKeyring()
+    keyring.set_keyring(backend)
+    return backend
+
+
+@pytest.fixture
+def run_async() -> Iterator[Callable]:
+    """Run a coroutine on the qasync loop that GUI slots use (create the QApplication first)."""
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    def run(coro, timeout: float = 10.0):
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+    yield run
+    # Let callbacks from finished tasks drain, then detach; the QApplication lives on.
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Await on the running loop until `predicate()` is true (GUI tests: async slots finish)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)

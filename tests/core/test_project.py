@@ -1,0 +1,268 @@
+"""The project file: round trip, migrations, refusal of foreign, newer, damaged or open files."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import (
+    APPLICATION_ID,
+    MIGRATIONS,
+    CorruptProjectError,
+    NewerVersionError,
+    NotAProjectError,
+    Project,
+    ProjectError,
+    ProjectLockedError,
+    ProjectNotFoundError,
+    schema_version,
+)
+from persona_studio.core.rules import Rule
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    """Every file in the folder and its content hash: proves 'nothing changed on disk'."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def project_path(tmp_path: Path) -> Path:
+    persona = Persona(
+        name="Ada",
+        description="A patient maths tutor",
+        traits=["patient"],
+        extensions={"from_other_tool": {"x": 1}},
+    )
+    with Project.create(
+        tmp_path / "ada.persona",
+        persona,
+        examples=[Example.from_qa("What is 2+2?", "Four.", status="approved", tags=["easy"])],
+        rules=[
+            Rule(
+                trigger={"kind": "always"},
+                action={"kind": "inject_context", "text": "Be kind"},
+                name="kindness",
+            )
+        ],
+    ):
+        pass
+    return tmp_path / "ada.persona"
+
+
+def test_round_trip_keeps_everything(project_path: Path) -> None:
+    with Project.open(project_path) as project:
+        persona = project.persona()
+        assert persona.name == "Ada"
+        assert persona.traits == ["patient"]
+        assert persona.extensions == {"from_other_tool": {"x": 1}}
+        (example,) = project.examples()
+        assert (example.question, example.answer, example.status, example.tags) == (
+            "What is 2+2?",
+            "Four.",
+            "approved",
+            ["easy"],
+        )
+        (rule,) = project.rules()
+        assert rule.name == "kindness" and rule.action["text"] == "Be kind"
+
+        project.set_persona_fields(greeting="Hello!", traits=["patient", "precise"])
+        project.add_examples([Example.from_qa("Ünïcode? 🙂", "Yes — “quotes” too.")])
+        example.status = "rejected"
+        project.update_example(example)
+        project.set_avatar(b"\x89PNG fake", "image/png")
+        project.set_sync_value("snapshot", {"rows": [1, 2]})
+
+    with Project.open(project_path) as project:
+        persona = project.persona()
+        assert persona.greeting == "Hello!" and persona.traits == ["patient", "precise"]
+        assert [e.status for e in project.examples()] == ["rejected", "draft"]
+        assert project.examples()[1].question == "Ünïcode? 🙂"
+        assert project.avatar() == (b"\x89PNG fake", "image/png")
+        assert project.sync_value("snapshot") == {"rows": [1, 2]}
+        counts = project.counts()
+        assert (counts.examples, counts.approved, counts.rules, counts.jobs) == (2, 0, 1, 0)
+        assert project.delete_examples([example.id]) == 1
+        assert project.counts().examples == 1
+
+
+def test_file_is_a_wal_sqlite_database_with_our_identity(project_path: Path) -> None:
+    header = project_path.read_bytes()[:100]
+    assert header.startswith(b"SQLite format 3\x00")
+    assert header[18] == header[19] == 2  # WAL
+    assert int.from_bytes(header[68:72], "big") == APPLICATION_ID
+    assert int.from_bytes(header[60:64], "big") == schema_version()
+
+
+def test_create_refuses_to_overwrite(project_path: Path) -> None:
+    before = _fingerprint(project_path.parent)
+    with pytest.raises(ProjectError, match="already exists"):
+        Project.create(project_path, Persona(name="Other"))
+    assert _fingerprint(project_path.parent) == before
+
+
+def test_create_in_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match="does not exist"):
+        Project.create(tmp_path / "nope" / "x.persona")
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"", NotAProjectError),
+        (b"question,answer\nhi,hello\n", NotAProjectError),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, NotAProjectError),
+    ],
+)
+def test_foreign_files_are_refused_unchanged(tmp_path: Path, content: bytes, error: type) -> None:
+    path = tmp_path / "thing.persona"
+    path.write_bytes(content)
+    before = _fingerprint(tmp_path)
+    with pytest.raises(error) as info:
+        Project.open(path)
+    assert "not a Persona Studio project" in info.value.message
+    assert info.value.hint
+    assert _fingerprint(tmp_path) == before
+
+
+def test_another_sqlite_database_is_refused_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t(x)")
+    db.commit()
+    db.close()
+    before = _fingerprint(tmp_path)
+    with pytest.raises(NotAProjectError, match="not a Persona Studio project"):
+        Project.open(path)
+    assert _fingerprint(tmp_path) == before
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(ProjectNotFoundError):
+        Project.open(tmp_path / "missing.persona")
+    with pytest.raises(NotAProjectError, match="folder"):
+        Project.open(tmp_path)
+
+
+def test_newer_version_is_refused_unchanged(project_path: Path) -> None:
+    db = sqlite3.connect(project_path)
+    db.execute(f"PRAGMA user_version = {schema_version() + 1}")
+    db.commit()
+    db.close()
+    before = _fingerprint(project_path.parent)
+    with pytest.raises(NewerVersionError, match="newer Persona Studio") as info:
+        Project.open(project_path)
+    assert "Update Persona Studio" in info.value.hint
+    assert _fingerprint(project_path.parent) == before
+
+
+def test_truncated_file_is_reported_as_damaged_and_left_alone(project_path: Path) -> None:
+    data = project_path.read_bytes()
+    project_path.write_bytes(data[: len(data) // 2])
+    before = _fingerprint(project_path.parent)
+    with pytest.raises(CorruptProjectError, match="damaged"):
+        Project.open(project_path)
+    assert _fingerprint(project_path.parent) == before
+
+
+def test_scrambled_pages_are_reported_as_damaged(project_path: Path) -> None:
+    data = bytearray(project_path.read_bytes())
+    page = 4096
+    for offset in range(page, len(data), 97):
+        data[offset] ^= 0x5A
+    project_path.write_bytes(bytes(data))
+    before = _fingerprint(project_path.parent)
+    with pytest.raises(CorruptProjectError):
+        Project.open(project_path)
+    assert _fingerprint(project_path.parent) == before
+
+
+def test_open_twice_in_one_process_is_refused(project_path: Path) -> None:
+    with Project.open(project_path) as first:
+        with pytest.raises(ProjectLockedError, match="already open"):
+            Project.open(project_path)
+        first.set_persona_fields(name="Still mine")
+    with Project.open(project_path) as again:
+        assert again.persona().name == "Still mine"
+
+
+def test_open_in_another_process_is_refused(project_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from persona_studio.core.project import Project\n"
+            f"p = Project.open({str(project_path)!r}); print('open', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(ProjectLockedError):
+            Project.open(project_path)
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    Project.open(project_path).close()  # the lock went with the process
+
+
+def test_migration_upgrades_and_keeps_a_backup(project_path: Path) -> None:
+    def add_votes(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE votes (id TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+
+    migrations = (*MIGRATIONS, add_votes)
+    with Project.open(project_path, migrations=migrations) as project:
+        assert project.persona().name == "Ada"  # data survived
+        project._db.execute("INSERT INTO votes VALUES ('a', 1)")
+    header = project_path.read_bytes()[:100]
+    assert int.from_bytes(header[60:64], "big") == len(migrations)
+    backup = project_path.with_name(f"{project_path.name}.v{len(MIGRATIONS)}.bak")
+    with Project.open(backup) as old:  # the backup is the untouched previous version
+        assert old.persona().name == "Ada"
+        tables = {r[0] for r in old._db.execute("SELECT name FROM sqlite_master")}
+        assert "votes" not in tables
+    # the current app sees the migrated file as newer and refuses it, unchanged
+    with pytest.raises(NewerVersionError):
+        Project.open(project_path)
+
+
+def test_failed_migration_rolls_back(project_path: Path) -> None:
+    def broken(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half (x)")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        Project.open(project_path, migrations=(*MIGRATIONS, broken))
+    with Project.open(project_path) as project:  # still a valid current-version project
+        tables = {r[0] for r in project._db.execute("SELECT name FROM sqlite_master")}
+        assert "half" not in tables
+
+
+def test_save_copy_is_complete_and_independent(project_path: Path, tmp_path: Path) -> None:
+    copy_path = tmp_path / "copy.persona"
+    with Project.open(project_path) as project:
+        project.set_persona_fields(name="Before copy")
+        project.save_copy(copy_path)
+        project.set_persona_fields(name="After copy")
+        with Project.open(copy_path) as copy:  # not locked by the original
+            assert copy.persona().name == "Before copy"
+            assert copy.counts().examples == 1
+        with pytest.raises(ProjectError, match="cannot replace"):
+            project.save_copy(project_path)
+
+
+def test_unknown_persona_field_is_a_programming_error(project_path: Path) -> None:
+    with Project.open(project_path) as project, pytest.raises(ValueError):
+        project.set_persona_fields(nonsense=1)

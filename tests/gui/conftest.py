@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from persona_studio.core.config import AppConfig, config_path, data_dir
+from persona_studio.gui.context import AppContext
+from persona_studio.gui.main_window import MainWindow
+from persona_studio.services.credentials import CredentialStore
+from tests.fakes.memory_keyring import MemoryKeyring
+
+
+@pytest.fixture
+def keyring_backend() -> MemoryKeyring:
+    return MemoryKeyring()
+
+
+@pytest.fixture
+def context(isolated_home: Path, keyring_backend: MemoryKeyring) -> AppContext:
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    return AppContext(
+        config=AppConfig(),
+        store=CredentialStore(keyring_backend),
+        config_file=config_path(),
+        data_folder=data_dir(),
+    )
+
+
+@pytest.fixture
+def make_window(qtbot, run_async, context: AppContext) -> Iterator:
+    windows: list[MainWindow] = []
+
+    def make(ctx: AppContext | None = None) -> MainWindow:
+        window = MainWindow(ctx or context)
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        if window.session is not None:
+            window.session.close(force=True)
+            window.session = None

@@ -1,0 +1,178 @@
+"""The main window as a user meets it: demo on first launch, editing, undo, files, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QLineEdit, QMessageBox, QPlainTextEdit
+
+from persona_studio.core.demo import DEMO_FILENAME
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import Project
+from persona_studio.gui.app import _load_settings, open_first_project
+from persona_studio.gui.project_session import AUTOSAVE_DELAY_MS
+
+
+def _stored_persona(path: Path) -> Persona:
+    """Read the file the way a second process would (a byte copy, so the lock is not in the way)."""
+    copy = path.with_name("peek.persona")
+    copy.write_bytes(path.read_bytes())
+    wal = Path(f"{path}-wal")
+    if wal.exists():
+        Path(f"{copy}-wal").write_bytes(wal.read_bytes())
+    with Project.open(copy) as project:
+        persona = project.persona()
+    for leftover in copy.parent.glob("peek.persona*"):
+        leftover.unlink()
+    return persona
+
+
+def test_first_launch_opens_an_editable_copy_of_the_demo(make_window, context, qtbot) -> None:
+    window = make_window()
+    open_first_project(window, None)
+    window.show()
+    qtbot.waitExposed(window)
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
+        "Persona",
+        "Dataset",
+        "Train",
+        "Chat",
+    ]
+    assert window.session is not None
+    assert window.session.project.path == context.data_folder / DEMO_FILENAME
+    assert window.windowTitle().startswith("Coach Rhea")
+    assert window.dataset_tab.model.rowCount() == 30
+    assert "30 examples" in window.dataset_tab.summary.text()
+    assert "Hi, I'm Rhea" in window.chat_tab.greeting.text()
+    assert window.save_label.text() == "All changes saved"
+    assert context.config.recent_projects == [str(context.data_folder / DEMO_FILENAME)]
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus == ["&File", "&Edit", "&Settings", "&Help"]
+
+
+def test_typing_autosaves_within_a_second_and_undo_restores(make_window, qtbot, tmp_path) -> None:
+    path = tmp_path / "ada.persona"
+    Project.create(path, Persona(name="Ada")).close()
+    window = make_window()
+    assert window.open_project(path)
+    name = window.persona_tab.findChild(QLineEdit, "persona_name")
+    name.setFocus()
+    name.end(False)
+    qtbot.keyClicks(name, " Lovelace")
+    assert window.save_label.text() == "Saving…"
+    assert window.windowTitle().startswith("Ada Lovelace")
+    assert "You are Ada Lovelace." in window.persona_tab.prompt_preview.toPlainText()
+    qtbot.waitUntil(
+        lambda: window.save_label.text() == "All changes saved", timeout=AUTOSAVE_DELAY_MS + 600
+    )
+    assert _stored_persona(path).name == "Ada Lovelace"
+
+    greeting = window.persona_tab.findChild(QPlainTextEdit, "persona_greeting")
+    qtbot.keyClicks(greeting, "Hello there")
+    assert window.undo_stack.count() == 2  # typing in one field merges into one step
+    window.undo_stack.undo()
+    assert greeting.toPlainText() == ""
+    window.undo_stack.undo()
+    assert name.text() == "Ada"
+    window.undo_stack.redo()
+    assert name.text() == "Ada Lovelace"
+    window.session.flush()
+    assert _stored_persona(path).name == "Ada Lovelace"
+    assert _stored_persona(path).greeting == ""
+
+
+def test_close_saves_pending_edits_and_remembers_geometry(
+    make_window, context, tmp_path, qtbot
+) -> None:
+    path = tmp_path / "x.persona"
+    Project.create(path, Persona(name="X")).close()
+    window = make_window()
+    window.open_project(path)
+    window.show()
+    window.resize(700, 520)
+    window.tabs.setCurrentIndex(2)
+    window.persona_tab.findChild(QLineEdit, "persona_name").setFocus()
+    qtbot.keyClicks(window.persona_tab.findChild(QLineEdit, "persona_name"), "YZ")
+    size = window.size()
+    window.close()  # before the autosave timer fired
+    with Project.open(path) as project:
+        assert project.persona().name == "XYZ"
+    again = make_window()
+    assert again.size() == size
+    assert again.tabs.currentIndex() == 2
+    open_first_project(again, None)  # the last project, not the demo
+    assert again.session.project.path == path
+
+
+def test_opening_a_bad_file_keeps_the_current_project(make_window, tmp_path, qtbot) -> None:
+    good = tmp_path / "good.persona"
+    Project.create(good, Persona(name="Good")).close()
+    bad = tmp_path / "bad.persona"
+    bad.write_text("not a project")
+    window = make_window()
+    window.open_project(good)
+    assert not window.open_project(bad)
+    box = window.findChild(QMessageBox, "error_message")
+    qtbot.waitUntil(box.isVisible)
+    assert "not a Persona Studio project" in box.text()
+    assert "Choose a .persona file" in box.informativeText()
+    assert window.session.project.path == good
+    assert bad.read_text() == "not a project"
+
+
+def test_same_project_in_a_second_window_is_refused(make_window, tmp_path, qtbot) -> None:
+    path = tmp_path / "shared.persona"
+    Project.create(path, Persona(name="Shared")).close()
+    first, second = make_window(), make_window()
+    assert first.open_project(path)
+    assert not second.open_project(path)
+    box = second.findChild(QMessageBox, "error_message")
+    qtbot.waitUntil(box.isVisible)
+    assert "already open" in box.text()
+    assert second.session is None and not second.tabs.isEnabled()
+
+
+def test_new_project_and_save_a_copy(make_window, tmp_path) -> None:
+    window = make_window()
+    window.create_project(tmp_path / "Nova", "Nova")
+    assert window.session.project.path == tmp_path / "Nova.persona"
+    assert window.persona_tab.findChild(QLineEdit, "persona_name").text() == "Nova"
+    window.session.set_persona_field("description", "Unsaved yet")
+    window.save_copy_to(tmp_path / "Nova backup")
+    with Project.open(tmp_path / "Nova backup.persona") as copy:
+        assert copy.persona().description == "Unsaved yet"
+
+
+def test_open_recent_menu_lists_other_projects(make_window, tmp_path) -> None:
+    paths = []
+    for name in ("one", "two"):
+        paths.append(tmp_path / f"{name}.persona")
+        Project.create(paths[-1], Persona(name=name)).close()
+    window = make_window()
+    for path in paths:
+        window.open_project(path)
+    window.recent_menu.aboutToShow.emit()
+    actions = window.recent_menu.actions()
+    assert [a.text() for a in actions] == ["one.persona"]
+    actions[0].trigger()
+    assert window.session.project.path == paths[0]
+
+
+def test_unreadable_settings_are_moved_aside_not_lost(isolated_home) -> None:
+    from persona_studio.core.config import config_path
+
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text("profiles = [[[")
+    config, warning = _load_settings()
+    assert config.profiles == [] and "starting with defaults" in warning
+    kept = list(config_path().parent.glob("settings.toml.unreadable-*"))
+    assert len(kept) == 1 and kept[0].read_text() == "profiles = [[["
+
+
+def test_every_tab_and_field_has_an_accessible_name(make_window, tmp_path) -> None:
+    window = make_window()
+    window.create_project(tmp_path / "a.persona", "A")
+    for widget in window.findChildren(QLineEdit) + window.findChildren(QPlainTextEdit):
+        if widget.isVisibleTo(window) and widget.objectName():
+            assert widget.accessibleName(), widget.objectName()
+    assert window.tabs.widget(0).accessibleName() == "Persona tab"

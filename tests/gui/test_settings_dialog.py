@@ -1,0 +1,157 @@
+"""Settings: profiles and keys, Google credentials, and the keyring fallback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from keyring.backends import fail
+from PySide6.QtCore import Qt
+
+from persona_studio.core.config import load_config
+from persona_studio.core.demo import ensure_demo_project
+from persona_studio.services.credentials import GOOGLE_SERVICE_ACCOUNT, SERVICE, CredentialStore
+from tests.conftest import wait_until
+from tests.fakes.openai_server import FakeOpenAI
+
+SECRET = "sk-never-on-disk-7f3a9c"
+
+
+def _assert_secret_not_on_disk(*folders: Path, secret: str = SECRET) -> None:
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+
+
+def _fill_profile(dialog, qtbot, name: str, base_url: str, key: str) -> None:
+    page = dialog.providers
+    qtbot.mouseClick(page.findChild(type(page.save), "add_profile"), Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(page.name, name)
+    page.kind.setCurrentIndex(page.kind.findData("openai-compatible"))
+    qtbot.keyClicks(page.base_url, base_url)
+    qtbot.keyClicks(page.chat_model, "llama3.1")
+    qtbot.keyClicks(page.api_key, key)
+
+
+def test_profile_key_goes_to_the_keyring_only(
+    make_window, context, keyring_backend, run_async, qtbot, isolated_home
+) -> None:
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    dialog = window.open_settings()
+    run_async(wait_until(lambda: "system password store" in dialog.banner.text.text()))
+    _fill_profile(dialog, qtbot, "local", "http://127.0.0.1:9/v1", SECRET)
+    qtbot.mouseClick(dialog.providers.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "Saved" in dialog.providers.result.text()))
+    assert "system password store" in dialog.providers.result.text()
+    assert keyring_backend.secrets[(SERVICE, "provider:local")] == SECRET
+    assert load_config(context.config_file).profile("local").chat_model == "llama3.1"
+    assert dialog.providers.api_key.text() == ""  # not kept in the widget either
+    window.session.flush()
+    window.close()
+    _assert_secret_not_on_disk(isolated_home, context.data_folder)
+
+
+def test_test_connection_talks_to_the_server(make_window, run_async, qtbot) -> None:
+    window = make_window()
+    dialog = window.open_settings()
+    with FakeOpenAI(api_key=SECRET) as server:
+        _fill_profile(dialog, qtbot, "fake", server.base_url, SECRET)
+        qtbot.mouseClick(dialog.providers.test, Qt.MouseButton.LeftButton)
+        run_async(wait_until(lambda: dialog.providers.result.text().startswith("Connected")))
+        assert "2 models available" in dialog.providers.result.text()
+        assert dialog.providers.test.isEnabled()
+        assert server.requests[-1].path == "/v1/models"
+
+        dialog.providers.api_key.setText("sk-wrong")
+        qtbot.mouseClick(dialog.providers.test, Qt.MouseButton.LeftButton)
+        run_async(wait_until(lambda: "refused the API key" in dialog.providers.result.text()))
+
+
+def test_invalid_profile_is_explained_inline(make_window, run_async, qtbot, context) -> None:
+    dialog = make_window().open_settings()
+    dialog.providers.name.setText("azure")
+    dialog.providers.kind.setCurrentIndex(dialog.providers.kind.findData("azure"))
+    assert dialog.providers.api_version.isVisibleTo(dialog)
+    qtbot.mouseClick(dialog.providers.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "needs a base URL" in dialog.providers.result.text()))
+    assert context.config.profiles == []
+
+
+def test_no_keyring_offers_session_memory(
+    make_window, context, run_async, qtbot, isolated_home
+) -> None:
+    context.store = CredentialStore(fail.Keyring())
+    dialog = make_window(context).open_settings()
+    banner = dialog.banner
+    run_async(wait_until(lambda: "No system password store" in banner.text.text()))
+    assert banner.use_memory.isVisibleTo(dialog)
+    _fill_profile(dialog, qtbot, "local", "http://127.0.0.1:9/v1", SECRET)
+    qtbot.mouseClick(dialog.providers.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "was not saved" in dialog.providers.result.text()))
+    assert context.config.profiles == []
+
+    qtbot.mouseClick(banner.use_memory, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "kept in memory until you quit" in banner.text.text()))
+    assert dialog.providers.api_key.text() == SECRET  # the failed save lost nothing
+    qtbot.mouseClick(dialog.providers.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "in memory until you quit" in dialog.providers.result.text()))
+    assert run_async(context.store.get("provider:local")) == SECRET
+    _assert_secret_not_on_disk(isolated_home)
+
+
+def test_google_service_account_is_checked_and_kept_in_the_keyring(
+    make_window, context, keyring_backend, run_async, tmp_path, isolated_home
+) -> None:
+    key_file = tmp_path / "sa.json"
+    key_file.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "client_email": "bot@proj.iam.gserviceaccount.com",
+                "private_key": f"-----BEGIN PRIVATE KEY-----{SECRET}",
+                "token_uri": "https://x",
+            }
+        )
+    )
+    bad_file = tmp_path / "oauth.json"
+    bad_file.write_text(json.dumps({"installed": {"client_id": "abc"}}))
+    dialog = make_window().open_settings()
+    page = dialog.google
+
+    page.load_file(bad_file)
+    run_async(wait_until(lambda: "not a service-account key" in page.account.text()))
+    assert "OAuth client" in page.account.text()
+
+    page.load_file(key_file)
+    run_async(wait_until(lambda: "bot@proj.iam.gserviceaccount.com" in page.account.text()))
+    assert SECRET in keyring_backend.secrets[(SERVICE, GOOGLE_SERVICE_ACCOUNT)]
+    saved = load_config(context.config_file).google
+    assert (saved.auth, saved.account_email) == (
+        "service_account",
+        "bot@proj.iam.gserviceaccount.com",
+    )
+    key_file.unlink()
+    _assert_secret_not_on_disk(isolated_home)
+
+
+@pytest.mark.real_keyring
+def test_settings_dialog_with_the_real_secret_service(
+    make_window, context, real_keyring, run_async, qtbot, isolated_home
+) -> None:
+    context.store = CredentialStore()  # the OS keyring, exactly as the app uses it
+    window = make_window(context)
+    window.open_project(ensure_demo_project(context.data_folder))
+    dialog = window.open_settings()
+    run_async(wait_until(lambda: "system password store" in dialog.banner.text.text()))
+    _fill_profile(dialog, qtbot, "gui-real", "http://127.0.0.1:9/v1", SECRET)
+    qtbot.mouseClick(dialog.providers.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "Saved" in dialog.providers.result.text()), timeout=10)
+    assert real_keyring.get_password(SERVICE, "provider:gui-real") == SECRET
+    qtbot.mouseClick(dialog.providers.remove, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "Removed" in dialog.providers.result.text()), timeout=10)
+    assert real_keyring.get_password(SERVICE, "provider:gui-real") is None
+    window.close()
+    _assert_secret_not_on_disk(isolated_home, context.data_folder)

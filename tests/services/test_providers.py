@@ -1,0 +1,89 @@
+"""Provider profiles against the local fake OpenAI server, through the real `openai` client."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from persona_studio.core.config import ProviderProfile, env_profile
+from persona_studio.services import providers
+from persona_studio.services.credentials import CredentialStore
+from tests.fakes.memory_keyring import MemoryKeyring
+from tests.fakes.openai_server import FakeOpenAI
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI(api_key="sk-good") as fake:
+        yield fake
+
+
+def _profile(server: FakeOpenAI) -> ProviderProfile:
+    return ProviderProfile(name="fake", kind="openai-compatible", base_url=server.base_url)
+
+
+async def test_connection_ok_lists_models(server: FakeOpenAI) -> None:
+    store = CredentialStore(MemoryKeyring())
+    await store.set("provider:fake", "sk-good")
+    report = await providers.test_connection(_profile(server), store)
+    assert report.ok and "2 models" in report.message
+    assert report.models == ("gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18")
+    assert server.requests[-1].headers["authorization"] == "Bearer sk-good"
+
+
+async def test_wrong_key_is_explained(server: FakeOpenAI) -> None:
+    store = CredentialStore(MemoryKeyring())
+    await store.set("provider:fake", "sk-wrong")
+    report = await providers.test_connection(_profile(server), store)
+    assert not report.ok and "refused the API key" in report.message
+
+
+async def test_missing_key_for_openai_kind_is_explained() -> None:
+    report = await providers.test_connection(
+        ProviderProfile(name="openai"), CredentialStore(MemoryKeyring())
+    )
+    assert not report.ok and "No API key is saved" in report.message
+
+
+async def test_server_down_is_explained() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    profile = ProviderProfile(
+        name="down", kind="openai-compatible", base_url=f"http://127.0.0.1:{port}/v1"
+    )
+    report = await providers.test_connection(profile, CredentialStore(MemoryKeyring()), timeout=3)
+    assert not report.ok and "Could not reach" in report.message
+
+
+async def test_rate_limit_is_explained(server: FakeOpenAI) -> None:
+    store = CredentialStore(MemoryKeyring())
+    await store.set("provider:fake", "sk-good")
+    server.fail_next(429, "Rate limit reached", type_="requests", headers={"retry-after": "1"})
+    report = await providers.test_connection(_profile(server), store)
+    assert not report.ok and "too many requests" in report.message
+
+
+async def test_env_profile_uses_environment_variables(
+    server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = CredentialStore(MemoryKeyring())
+    report = await providers.test_connection(env_profile(), store)
+    assert not report.ok and "OPENAI_API_KEY is not set" in report.message
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-good")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    report = await providers.test_connection(env_profile(), store)
+    assert report.ok
+
+
+async def test_azure_profile_builds_an_azure_client() -> None:
+    import openai
+
+    store = CredentialStore(MemoryKeyring())
+    await store.set("provider:az", "key")
+    profile = ProviderProfile(name="az", kind="azure", base_url="https://x.openai.azure.com")
+    client = await providers.client_for(profile, store)
+    assert isinstance(client, openai.AsyncAzureOpenAI)
+    assert client._api_version == providers.DEFAULT_AZURE_API_VERSION
+    await client.close()
