@@ -47,8 +47,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="persona-bench-"))
+    # Bytecode is cached, as on any user's machine (pip compiles it at install; the warm-up
+    # run below writes it for an editable checkout).
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"},
         "QT_QPA_PLATFORM": "offscreen",
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_DATA_HOME": str(home / "data"),

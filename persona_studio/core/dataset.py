@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +15,8 @@ def now_iso() -> str:
 
 
 def new_id() -> str:
-    """128 random bits as 32 hex digits, like uuid4().hex (the uuid module costs 2 ms to import)."""
-    return secrets.token_hex(16)
+    """128 random bits as 32 hex digits, like uuid4().hex (uuid costs 2 ms to import)."""
+    return os.urandom(16).hex()
 
 
 @dataclass

@@ -73,6 +73,7 @@ def run_app(argv: list[str]) -> int:
     if os.environ.get(EXIT_WHEN_SHOWN):
         print(f"shown-at {time.time():.6f}", flush=True)
         QTimer.singleShot(0, window.close)
+    window.attach_shortcuts()
 
     # asyncio + qasync cost ~40 ms to import: done after the first paint, before input is handled
     import asyncio

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -15,22 +17,24 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QTabWidget,
+    QWidget,
 )
 
 from persona_studio import APP_NAME, __version__
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import SUFFIX, Project, ProjectError
-from persona_studio.gui.chat_tab import ChatTab
 from persona_studio.gui.context import AppContext
-from persona_studio.gui.dataset_tab import DatasetTab
 from persona_studio.gui.dialogs.messages import show_error
-from persona_studio.gui.persona_tab import PersonaTab
 from persona_studio.gui.project_session import ProjectSession
-from persona_studio.gui.train_tab import TrainTab
+from persona_studio.gui.widgets.lazy_tab import LazyTab
 
 if TYPE_CHECKING:
+    from persona_studio.gui.chat_tab import ChatTab
+    from persona_studio.gui.dataset_tab import DatasetTab
     from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
+    from persona_studio.gui.persona_tab import PersonaTab
+    from persona_studio.gui.train_tab import TrainTab
 
 FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
 
@@ -47,20 +51,19 @@ class MainWindow(QMainWindow):
         self.setObjectName("main_window")
         self.setWindowTitle(APP_NAME)
 
-        self.persona_tab = PersonaTab(self.undo_stack)
-        self.dataset_tab = DatasetTab()
-        self.train_tab = TrainTab()
-        self.chat_tab = ChatTab()
+        # Each tab's module is imported and its widgets built when the tab is first shown.
+        self._tab_pages = {
+            "Persona": LazyTab(self._make_persona_tab),
+            "Dataset": LazyTab(self._make_tab("dataset_tab", "DatasetTab")),
+            "Train": LazyTab(self._make_tab("train_tab", "TrainTab")),
+            "Chat": LazyTab(self._make_tab("chat_tab", "ChatTab")),
+        }
         self.tabs = QTabWidget(objectName="main_tabs")
         self.tabs.setDocumentMode(True)
-        for widget, title in (
-            (self.persona_tab, "Persona"),
-            (self.dataset_tab, "Dataset"),
-            (self.train_tab, "Train"),
-            (self.chat_tab, "Chat"),
-        ):
-            widget.setAccessibleName(f"{title} tab")
-            self.tabs.addTab(widget, title)
+        for title, lazy in self._tab_pages.items():
+            lazy.setAccessibleName(f"{title} tab")
+            self.tabs.addTab(lazy, title)
+        self.tabs.currentChanged.connect(self._build_current_tab)
         self.tabs.setEnabled(False)  # until a project is open
         self.setCentralWidget(self.tabs)
 
@@ -71,6 +74,41 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._restore_window_state()
 
+    # ---- tabs ----------------------------------------------------------------------------
+
+    def _make_persona_tab(self) -> QWidget:
+        from persona_studio.gui.persona_tab import PersonaTab
+
+        return PersonaTab(self.undo_stack)
+
+    @staticmethod
+    def _make_tab(module: str, cls: str) -> Callable[[], QWidget]:
+        def make() -> QWidget:
+            return getattr(importlib.import_module(f"persona_studio.gui.{module}"), cls)()
+
+        return make
+
+    def _build_current_tab(self) -> None:
+        current = self.tabs.currentWidget()
+        if isinstance(current, LazyTab) and self.session is not None:
+            current.page  # noqa: B018 - building is the point
+
+    @property
+    def persona_tab(self) -> PersonaTab:
+        return self._tab_pages["Persona"].page  # type: ignore[return-value]
+
+    @property
+    def dataset_tab(self) -> DatasetTab:
+        return self._tab_pages["Dataset"].page  # type: ignore[return-value]
+
+    @property
+    def train_tab(self) -> TrainTab:
+        return self._tab_pages["Train"].page  # type: ignore[return-value]
+
+    @property
+    def chat_tab(self) -> ChatTab:
+        return self._tab_pages["Chat"].page  # type: ignore[return-value]
+
     # ---- menus ---------------------------------------------------------------------------
 
     def _action(
@@ -78,14 +116,25 @@ class MainWindow(QMainWindow):
     ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcut(shortcut)
+            self._shortcuts.append((action, shortcut))
         if name:
             action.setObjectName(name)
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
 
+    def attach_shortcuts(self) -> None:
+        """Give the menu actions their keyboard shortcuts (idempotent).
+
+        The app calls this right after the first paint: the first StandardKey shortcut makes
+        PySide build Qt's whole enum namespace (~11 ms), which need not delay the window.
+        """
+        for action, shortcut in self._shortcuts:
+            action.setShortcut(shortcut)
+        self._shortcuts.clear()
+
     def _build_menus(self) -> None:
+        self._shortcuts: list[tuple[QAction, object]] = []
         bar = self.menuBar()
         file = bar.addMenu("&File")
         self._action(
@@ -105,10 +154,10 @@ class MainWindow(QMainWindow):
 
         edit = bar.addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self._shortcuts.append((undo, QKeySequence.StandardKey.Undo))
         undo.setObjectName("action_undo")
         redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        self._shortcuts.append((redo, QKeySequence.StandardKey.Redo))
         redo.setObjectName("action_redo")
         edit.addAction(undo)
         edit.addAction(redo)
@@ -160,8 +209,9 @@ class MainWindow(QMainWindow):
         self.session = ProjectSession(project, self)
         self.session.save_state_changed.connect(self._show_save_state)
         self.session.persona_changed.connect(self._update_title)
-        for tab in (self.persona_tab, self.dataset_tab, self.train_tab, self.chat_tab):
-            tab.set_session(self.session)
+        for lazy in self._tab_pages.values():
+            lazy.set_session(self.session)
+        self._build_current_tab()
         self.context.config.add_recent(project.path)
         self.context.save_config()
         self.project_label.setText(str(project.path))
@@ -204,7 +254,7 @@ class MainWindow(QMainWindow):
             show_error(self, "Could not create the project", exc)
             return
         self._set_project(project)
-        self.tabs.setCurrentWidget(self.persona_tab)
+        self.tabs.setCurrentWidget(self._tab_pages["Persona"])
 
     def choose_project(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -244,6 +294,8 @@ class MainWindow(QMainWindow):
         from persona_studio.gui.dialogs.settings_dialog import SettingsDialog  # not at startup
 
         dialog = SettingsDialog(self.context, self)
+        from PySide6.QtCore import Qt  # building Qt's enums costs 12 ms: not before the first paint
+
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

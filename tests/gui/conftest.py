@@ -34,6 +34,7 @@ def make_window(qtbot, run_async, context: AppContext) -> Iterator:
 
     def make(ctx: AppContext | None = None) -> MainWindow:
         window = MainWindow(ctx or context)
+        window.attach_shortcuts()
         qtbot.addWidget(window)
         windows.append(window)
         return window

@@ -176,3 +176,15 @@ def test_every_tab_and_field_has_an_accessible_name(make_window, tmp_path) -> No
         if widget.isVisibleTo(window) and widget.objectName():
             assert widget.accessibleName(), widget.objectName()
     assert window.tabs.widget(0).accessibleName() == "Persona tab"
+
+
+def test_menu_actions_get_platform_shortcuts(make_window) -> None:
+    from PySide6.QtGui import QAction, QKeySequence
+
+    window = make_window()  # the fixture attaches shortcuts, as the app does after first paint
+    shortcuts = {a.objectName(): a.shortcut() for a in window.findChildren(QAction)}
+    assert shortcuts["action_new"] == QKeySequence(QKeySequence.StandardKey.New)
+    assert shortcuts["action_undo"] == QKeySequence(QKeySequence.StandardKey.Undo)
+    assert shortcuts["action_save_copy"] == QKeySequence("Ctrl+Shift+S")
+    window.attach_shortcuts()  # idempotent
+    assert window.findChild(QAction, "action_new").shortcut() == shortcuts["action_new"]

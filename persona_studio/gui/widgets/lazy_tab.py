@@ -1,0 +1,43 @@
+"""A tab page built the first time it is shown, so start-up pays only for the visible tab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from persona_studio.gui.project_session import ProjectSession
+
+
+class TabPage(Protocol):
+    def set_session(self, session: ProjectSession) -> None: ...
+
+
+class LazyTab(QWidget):
+    def __init__(self, factory: Callable[[], QWidget], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._factory = factory
+        self._page: QWidget | None = None
+        self._session: ProjectSession | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+
+    @property
+    def is_built(self) -> bool:
+        return self._page is not None
+
+    @property
+    def page(self) -> QWidget:
+        """The real tab, built (and given the open project) on first use."""
+        if self._page is None:
+            self._page = self._factory()
+            self._layout.addWidget(self._page)
+            if self._session is not None:
+                self._page.set_session(self._session)  # type: ignore[attr-defined]
+        return self._page
+
+    def set_session(self, session: ProjectSession) -> None:
+        self._session = session
+        if self._page is not None:
+            self._page.set_session(session)  # type: ignore[attr-defined]
