@@ -79,6 +79,63 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from persona_studio.core.card_files import apply_card, create_from_card
+    from persona_studio.core.cards import read_card
+
+    source = Path(args.file)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise UserFacingError(
+            f"Could not read “{source}”: {exc.strerror}.", "Check the path."
+        ) from exc
+    card = read_card(data)  # everything is checked before the project is touched
+    target = Path(args.path)
+    created = not target.exists()
+    if created:
+        project = create_from_card(target, card)
+    else:
+        project = Project.open(target)
+        apply_card(project, card)
+    with project:
+        counts = project.counts()
+    verb = "Created" if created else "Updated"
+    _emit(
+        args,
+        {
+            "path": str(target.absolute()),
+            "created": created,
+            "spec": card.spec,
+            "name": card.persona.name,
+            "rules": counts.rules,
+        },
+        f"{verb} {target} from the {card.spec} card “{card.persona.name}” ({counts.rules} rules).",
+    )
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from persona_studio.core.card_files import export_bytes
+    from persona_studio.core.config import atomic_write_bytes
+
+    with Project.open(args.path) as project:
+        data = export_bytes(project, args.format)
+    out = Path(args.out)
+    try:
+        atomic_write_bytes(out, data)
+    except OSError as exc:
+        raise UserFacingError(
+            f"Could not write “{out}”: {exc.strerror}.", "Choose a folder you can write to."
+        ) from exc
+    _emit(
+        args,
+        {"path": str(out.absolute()), "format": args.format, "bytes": len(data)},
+        f"Wrote {out} ({args.format}, {len(data):,} bytes).",
+    )
+    return EXIT_OK
+
+
 def _profile_row(profile: ProviderProfile, default: str) -> dict[str, Any]:
     return {**asdict(profile), "default": profile.name == default}
 
@@ -171,6 +228,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = _add_command(commands, "info", cmd_info, "show a project's character and counts")
     info.add_argument("path", help="a .persona file")
+
+    imp = _add_command(
+        commands,
+        "import",
+        cmd_import,
+        "import a Character Card (PNG or JSON) into a project (created if new)",
+    )
+    imp.add_argument("path", help="the .persona file")
+    imp.add_argument("file", help="a card: .png or .json (V1, V2 or V3)")
+
+    exp = _add_command(commands, "export", cmd_export, "export the character")
+    exp.add_argument("path", help="the .persona file")
+    exp.add_argument(
+        "--format",
+        required=True,
+        choices=["card-v2-png", "card-v2-json", "card-v3-json", "naas-plugin"],
+    )
+    exp.add_argument("--out", required=True, help="the file to write")
 
     profile = commands.add_parser("profile", help="manage provider profiles")
     actions = profile.add_subparsers(

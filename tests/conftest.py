@@ -62,23 +62,34 @@ def real_keyring(secret_service_env: dict[str, str], monkeypatch: pytest.MonkeyP
     return backend
 
 
-@pytest.fixture
-def run_async() -> Iterator[Callable]:
-    """Run a coroutine on the qasync loop that GUI slots use (create the QApplication first)."""
+@pytest.fixture(scope="session")
+def qasync_loop():
+    """One qasync loop for the whole run, like the app's (closing loops between tests would
+    leave Qt signal objects behind that late worker threads could still signal)."""
     import qasync
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
     loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def run_async(qasync_loop) -> Iterator[Callable]:
+    """Run a coroutine on the qasync loop that GUI slots use."""
+    asyncio.set_event_loop(qasync_loop)
 
     def run(coro, timeout: float = 10.0):
-        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        return qasync_loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
     yield run
-    # Let callbacks from finished tasks drain, then detach; the QApplication lives on.
-    loop.run_until_complete(asyncio.sleep(0))
-    loop.close()
+    # Cancel what the test left running (slots still awaiting), and let it unwind.
+    pending = [t for t in asyncio.all_tasks(qasync_loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        qasync_loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     asyncio.set_event_loop(None)
 
 

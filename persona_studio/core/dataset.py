@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,3 +58,17 @@ class Example:
     @property
     def turn_count(self) -> int:
         return sum(1 for m in self.messages if m.get("role") in ("user", "assistant"))
+
+
+def dataset_hash(examples: list[Example]) -> str:
+    """A fingerprint of the approved training data, recorded with exports and fine-tunes."""
+    digest = hashlib.sha256()
+    for example in examples:
+        if example.status == "approved":
+            digest.update(
+                json.dumps(
+                    [example.system_prompt, example.messages], sort_keys=True, ensure_ascii=False
+                ).encode("utf-8")
+            )
+            digest.update(b"\n")
+    return digest.hexdigest()

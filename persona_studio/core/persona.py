@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from persona_studio.resources_path import resource_path
 
 TONE_AXES: dict[str, tuple[str, str]] = {
     "formal_casual": ("formal", "casual"),
@@ -35,6 +38,7 @@ class Persona:
     alternate_greetings: list[str] = field(default_factory=list)
     example_dialogue: str = ""
     scenario: str = ""
+    post_history_instructions: str = ""
     creator_notes: str = ""
     creator: str = ""
     character_version: str = ""
@@ -53,14 +57,16 @@ class Persona:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Persona:
-        """Build from stored or imported data; keys we do not know go to `extensions`."""
-        known = set(cls.field_names())
-        values = {k: v for k, v in data.items() if k in known}
-        unknown = {k: v for k, v in data.items() if k not in known}
+        """Build from stored or imported data, coercing types; unknown keys go to `extensions`."""
+        defaults = cls()
+        values: dict[str, Any] = {}
+        unknown: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in defaults.__dataclass_fields__:
+                unknown[key] = value
+            else:
+                values[key] = _coerce(key, value, getattr(defaults, key))
         persona = cls(**values)
-        tone = _default_tone()
-        tone.update({k: int(v) for k, v in (persona.tone or {}).items() if k in TONE_AXES})
-        persona.tone = tone
         if unknown:
             persona.extensions = {**persona.extensions, **unknown}
         return persona
@@ -75,6 +81,28 @@ class Persona:
         if self.system_prompt_override is not None:
             return self.system_prompt_override
         return composed_system_prompt(self)
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Make imported values the shape the app expects; anything unusable becomes the default."""
+    if key == "tone":
+        tone = _default_tone()
+        if isinstance(value, dict):
+            for axis, level in value.items():
+                if axis in TONE_AXES and isinstance(level, int | float):
+                    tone[axis] = max(0, min(100, int(level)))
+        return tone
+    if key == "system_prompt_override":
+        return value if isinstance(value, str) else None
+    if isinstance(default, list):
+        if isinstance(value, str):
+            value = [value]
+        return [str(item) for item in value if item is not None] if isinstance(value, list) else []
+    if isinstance(default, dict):
+        return dict(value) if isinstance(value, dict) else {}
+    if isinstance(default, str):
+        return value if isinstance(value, str) else "" if value is None else str(value)
+    return value
 
 
 def _tone_phrase(axis: str, value: int) -> str | None:
@@ -121,3 +149,55 @@ def composed_system_prompt(persona: Persona) -> str:
         parts.append("Politely decline to discuss:\n" + _bullets(persona.avoid_topics))
     parts.append(f"Stay in character as {name} and answer in the language of the user's message.")
     return "\n\n".join(parts)
+
+
+TRAIT_SUGGESTIONS = (
+    "analytical",
+    "calm",
+    "candid",
+    "caring",
+    "cheerful",
+    "clear",
+    "confident",
+    "curious",
+    "direct",
+    "empathetic",
+    "encouraging",
+    "energetic",
+    "friendly",
+    "funny",
+    "honest",
+    "humble",
+    "imaginative",
+    "knowledgeable",
+    "optimistic",
+    "patient",
+    "playful",
+    "practical",
+    "precise",
+    "thoughtful",
+    "trustworthy",
+    "warm",
+    "witty",
+)
+
+
+@dataclass(frozen=True)
+class PersonaTemplate:
+    key: str
+    title: str
+    summary: str
+    persona: Persona
+
+
+def persona_templates() -> list[PersonaTemplate]:
+    """The starting points shipped in resources/templates, sorted by title."""
+    templates = []
+    for path in sorted(resource_path("templates").glob("*.json")):
+        data = json.loads(path.read_text("utf-8"))
+        templates.append(
+            PersonaTemplate(
+                path.stem, data["title"], data["summary"], Persona.from_dict(data["persona"])
+            )
+        )
+    return sorted(templates, key=lambda t: t.title)

@@ -113,9 +113,14 @@ def _schema_v1(db: sqlite3.Connection) -> None:
     )
 
 
+def _schema_v2(db: sqlite3.Connection) -> None:
+    """Rules keep what a Character Card lorebook entry had beyond trigger and action."""
+    db.execute("ALTER TABLE rules ADD COLUMN extras TEXT NOT NULL DEFAULT '{}'")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 # MIGRATIONS[i] takes a file from schema version i to i + 1. Append, never edit a shipped one.
-MIGRATIONS: tuple[Migration, ...] = (_schema_v1,)
+MIGRATIONS: tuple[Migration, ...] = (_schema_v1, _schema_v2)
 
 
 def schema_version(migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
@@ -240,6 +245,7 @@ class Project:
         *,
         examples: Iterable[Example] = (),
         rules: Iterable[Rule] = (),
+        avatar_png: bytes | None = None,
         overwrite: bool = False,
     ) -> Project:
         """Create a new project file (atomically: it appears complete or not at all) and open it."""
@@ -270,6 +276,11 @@ class Project:
                 fresh._insert_examples(examples, 0.0)
                 for position, rule in enumerate(rules):
                     fresh._insert_rule(rule, float(position))
+                if avatar_png is not None:
+                    db.execute(
+                        "INSERT INTO assets(name, mime, data) VALUES ('avatar', ?, ?)",
+                        ("image/png", avatar_png),
+                    )
 
         try:
             _atomic_sqlite_file(path, fill)
@@ -465,6 +476,7 @@ class Project:
                 enabled=bool(row["enabled"]),
                 trigger=json.loads(row["trigger"]),
                 action=json.loads(row["action"]),
+                extras=json.loads(row["extras"]),
             )
             for row in rows
         ]
@@ -476,10 +488,25 @@ class Project:
             for position, rule in enumerate(rules):
                 self._insert_rule(rule, float(position))
 
+    def replace_character(
+        self, persona: Persona, rules: Iterable[Rule], avatar_png: bytes | None
+    ) -> None:
+        """Persona, rules and avatar together, in one transaction (a card import)."""
+        with self._transaction():
+            self._write_persona(persona)
+            self._db.execute("DELETE FROM rules")
+            for position, rule in enumerate(rules):
+                self._insert_rule(rule, float(position))
+            if avatar_png is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO assets(name, mime, data) VALUES ('avatar', ?, ?)",
+                    ("image/png", avatar_png),
+                )
+
     def _insert_rule(self, rule: Rule, position: float) -> None:
         self._db.execute(
-            "INSERT INTO rules(id, position, enabled, name, trigger, action, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO rules(id, position, enabled, name, trigger, action, extras, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rule.id,
                 position,
@@ -487,6 +514,7 @@ class Project:
                 rule.name,
                 json.dumps(rule.trigger, ensure_ascii=False),
                 json.dumps(rule.action, ensure_ascii=False),
+                json.dumps(rule.extras, ensure_ascii=False),
                 now_iso(),
             ),
         )

@@ -101,9 +101,11 @@ async def run_with_timeout(fn: Callable[[], T], timeout: float, what: str) -> T:
             result, error = fn(), None
         except BaseException as exc:  # handed to the awaiting task
             result, error = None, exc
-        # RuntimeError: the loop closed while we were blocked; nobody is waiting any more
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, result, error)
+        # The loop may have closed while we were blocked: nobody is waiting any more, and some
+        # loops (qasync) must not be signalled once closed.
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, result, error)
 
     threading.Thread(target=work, name=f"keyring-{what}", daemon=True).start()
     try:

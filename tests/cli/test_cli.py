@@ -14,6 +14,7 @@ import pytest
 
 from persona_studio.cli import main
 from persona_studio.core.config import load_config
+from persona_studio.core.project import Project
 from persona_studio.services.credentials import SERVICE
 
 
@@ -150,3 +151,80 @@ def test_profile_key_goes_to_the_real_secret_service(
     )
     assert result.returncode == 0, result.stderr
     assert real_keyring.get_password(SERVICE, "provider:real") is None
+
+
+def _seraphina(tmp_path: Path) -> Path:
+    from tests.fakes.cards import foreign_v2_card
+
+    path = tmp_path / "seraphina.json"
+    path.write_text(json.dumps(foreign_v2_card()))
+    return path
+
+
+def test_import_card_creates_a_project_then_export_every_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from persona_studio.core.cards import read_card
+
+    project = tmp_path / "s.persona"
+    code, out, err = run(capsys, "import", str(project), str(_seraphina(tmp_path)), "--json")
+    assert code == 0, err
+    assert json.loads(out) == {
+        "path": str(project),
+        "created": True,
+        "spec": "chara_card_v2",
+        "name": "Seraphina",
+        "rules": 2,
+    }
+    code, out, _ = run(capsys, "info", str(project), "--json")
+    assert json.loads(out)["persona"]["greeting"] == "*Seraphina smiles.* You're awake!"
+    for fmt in ("card-v2-png", "card-v2-json", "card-v3-json"):
+        target = tmp_path / f"out-{fmt}"
+        code, out, err = run(capsys, "export", str(project), "--format", fmt, "--out", str(target))
+        assert code == 0, err
+        card = read_card(target.read_bytes())
+        assert card.persona.name == "Seraphina" and len(card.rules) == 2
+    code, _, _ = run(
+        capsys,
+        "export",
+        str(project),
+        "--format",
+        "naas-plugin",
+        "--out",
+        str(tmp_path / "plugin.json"),
+    )
+    plugin = json.loads((tmp_path / "plugin.json").read_text())
+    assert set(plugin) == {
+        "name",
+        "model",
+        "temperature",
+        "max_tokens",
+        "prompt",
+        "commands",
+        "description",
+        "avatar",
+        "prompt_type",
+    }
+    assert plugin["prompt"].startswith("You are Seraphina.") and plugin["prompt_type"] == "system"
+
+
+def test_import_card_into_an_existing_project_keeps_its_examples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+
+    demo = ensure_demo_project(tmp_path)
+    code, out, err = run(capsys, "import", str(demo), str(_seraphina(tmp_path)))
+    assert code == 0 and out.startswith("Updated"), err
+    with Project.open(demo) as project:
+        assert project.persona().name == "Seraphina" and project.counts().examples == 30
+
+
+def test_bad_card_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"spec": "chara_card_v2", "data": {"name": 3}}')
+    code, _, err = run(capsys, "import", str(tmp_path / "new.persona"), str(bad))
+    assert code == 1 and "should be text" in err
+    assert not (tmp_path / "new.persona").exists()
+    code, _, err = run(capsys, "import", str(tmp_path / "new.persona"), str(tmp_path / "nope.png"))
+    assert code == 1 and "Could not read" in err

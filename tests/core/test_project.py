@@ -266,3 +266,38 @@ def test_save_copy_is_complete_and_independent(project_path: Path, tmp_path: Pat
 def test_unknown_persona_field_is_a_programming_error(project_path: Path) -> None:
     with Project.open(project_path) as project, pytest.raises(ValueError):
         project.set_persona_fields(nonsense=1)
+
+
+def test_a_version_1_file_is_upgraded_and_its_rules_gain_extras(tmp_path: Path) -> None:
+    from persona_studio.core.project import _apply_migrations, _atomic_sqlite_file
+
+    path = tmp_path / "old.persona"
+
+    def fill(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        _apply_migrations(db, 0, MIGRATIONS[:1])
+        db.execute("INSERT INTO persona VALUES ('name', '\"Old\"')")
+        db.execute(
+            "INSERT INTO rules(id, position, enabled, name, trigger, action, updated_at) "
+            "VALUES ('r1', 0, 1, 'old rule', '{\"kind\": \"always\"}', "
+            '\'{"kind": "refuse", "text": "no"}\', \'now\')'
+        )
+
+    _atomic_sqlite_file(path, fill)
+    assert int.from_bytes(path.read_bytes()[60:64], "big") == 1
+    with Project.open(path) as project:
+        (rule,) = project.rules()
+        assert (rule.name, rule.extras) == ("old rule", {})
+        project.replace_rules(
+            [
+                Rule(
+                    trigger={"kind": "always"},
+                    action={"kind": "refuse", "text": "x"},
+                    extras={"insertion_order": 3},
+                )
+            ]
+        )
+        assert project.rules()[0].extras == {"insertion_order": 3}
+    assert int.from_bytes(path.read_bytes()[60:64], "big") == schema_version() == 2
+    assert path.with_name("old.persona.v1.bak").exists()

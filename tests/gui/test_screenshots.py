@@ -1,22 +1,34 @@
+"""The screenshot tool, run as a user runs it (its own process and event loop)."""
+
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-from persona_studio.tools.screenshots import render
+SCREENS = {
+    "tab-persona.png",
+    "tab-dataset.png",
+    "tab-train.png",
+    "tab-chat.png",
+    "settings-providers.png",
+    "settings-google.png",
+}
 
 
 def test_every_screen_renders_to_a_real_picture(tmp_path: Path, qapp) -> None:
-    written = render(tmp_path / "shots")
-    assert {p.name for p in written} == {
-        "tab-persona.png",
-        "tab-dataset.png",
-        "tab-train.png",
-        "tab-chat.png",
-        "settings-providers.png",
-        "settings-google.png",
-    }
+    out = tmp_path / "shots"
+    result = subprocess.run(
+        [sys.executable, "-m", "persona_studio.tools.screenshots", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    written = [Path(line) for line in result.stdout.split()]
+    assert {p.name for p in written} == SCREENS
     for path in written:
         image = QImage(str(path))
         assert image.width() > 600 and image.height() > 400, path

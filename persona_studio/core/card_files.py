@@ -1,0 +1,51 @@
+"""Cards and plugins to and from a project: what the CLI and the GUI both call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from persona_studio.core.cards import ImportedCard, card_json_bytes, card_png, card_v2, card_v3
+from persona_studio.core.dataset import dataset_hash
+from persona_studio.core.exports import naas_plugin
+from persona_studio.core.project import Project
+from persona_studio.resources_path import resource_path
+
+EXPORT_FORMATS = {
+    "card-v2-png": ("Character Card (PNG)", ".png"),
+    "card-v2-json": ("Character Card V2 (JSON)", ".json"),
+    "card-v3-json": ("Character Card V3 (JSON)", ".json"),
+    "naas-plugin": ("Naas Chat plugin (JSON)", ".json"),
+}
+
+
+def default_avatar_png() -> bytes:
+    return resource_path("default-avatar.png").read_bytes()
+
+
+def apply_card(project: Project, card: ImportedCard) -> None:
+    """Make the project's character the card's: persona, rules and avatar (examples stay)."""
+    project.replace_character(card.persona, card.rules, card.avatar_png)
+
+
+def create_from_card(path: Path, card: ImportedCard) -> Project:
+    return Project.create(path, card.persona, rules=card.rules, avatar_png=card.avatar_png)
+
+
+def export_bytes(project: Project, fmt: str) -> bytes:
+    persona, rules = project.persona(), project.rules()
+    avatar = project.avatar()
+    avatar_png = avatar[0] if avatar and avatar[1] == "image/png" else None
+    fingerprint = dataset_hash(project.examples())
+    if fmt == "card-v2-png":
+        return card_png(
+            persona, rules, avatar_png or default_avatar_png(), dataset_hash=fingerprint
+        )
+    if fmt == "card-v2-json":
+        return card_json_bytes(card_v2(persona, rules, dataset_hash=fingerprint))
+    if fmt == "card-v3-json":
+        return card_json_bytes(card_v3(persona, rules, dataset_hash=fingerprint))
+    if fmt == "naas-plugin":
+        plugin = naas_plugin(persona, avatar_png=avatar_png)
+        return json.dumps(plugin, ensure_ascii=False, indent=2).encode("utf-8")
+    raise ValueError(f"unknown export format {fmt!r}")

@@ -1,0 +1,47 @@
+"""Exact token counts, offline, with the o200k and cl100k encodings (bpe-openai).
+
+Loading an encoding takes ~0.5 s the first time: callers on the UI thread run `count_tokens`
+in a worker thread. Encodings are shared and thread-safe once loaded.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+ENCODINGS = ("o200k_base", "cl100k_base")
+ENCODING_LABELS = {"o200k_base": "GPT-4o / 4.1 (o200k)", "cl100k_base": "GPT-3.5 / GPT-4 (cl100k)"}
+# Above these, a system prompt (sent with every training example and every chat turn) is long.
+LONG_PROMPT_TOKENS = 1_000
+VERY_LONG_PROMPT_TOKENS = 4_000
+
+_lock = threading.Lock()
+_loaded: dict[str, Any] = {}
+
+
+def encoding(name: str) -> Any:
+    with _lock:
+        if name not in _loaded:
+            import bpe_openai
+
+            _loaded[name] = bpe_openai.get_encoding(name)
+        return _loaded[name]
+
+
+def count_tokens(text: str, encoding_name: str = "o200k_base") -> int:
+    return len(encoding(encoding_name).encode(text, disallowed_special=()))
+
+
+def prompt_length_warning(tokens: int) -> str | None:
+    """A plain-language warning for a long system prompt, or None."""
+    if tokens > VERY_LONG_PROMPT_TOKENS:
+        return (
+            f"Very long: {tokens:,} tokens are sent with every message and every training "
+            "example. Move details into training examples or rules."
+        )
+    if tokens > LONG_PROMPT_TOKENS:
+        return (
+            f"Long: {tokens:,} tokens are sent with every message. Consider trimming "
+            "background details."
+        )
+    return None

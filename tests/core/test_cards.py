@@ -1,0 +1,319 @@
+"""Character Cards: round trips, other tools' cards, PNG chunks, and bad input."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from persona_studio.core.cards import (
+    OUR_EXTENSION,
+    CardError,
+    card_json_bytes,
+    card_png,
+    card_v2,
+    card_v3,
+    png_chunks,
+    read_card,
+)
+from persona_studio.core.persona import Persona
+from persona_studio.core.rules import Rule, keywords
+from persona_studio.resources_path import resource_path
+from tests.fakes.cards import foreign_v2_card, tiny_png
+
+AVATAR = resource_path("default-avatar.png").read_bytes()
+
+
+def test_foreign_v2_card_maps_every_field() -> None:
+    card = read_card(card_json_bytes(foreign_v2_card()))
+    p = card.persona
+    assert (p.name, p.greeting, p.scenario) == (
+        "Seraphina",
+        "*Seraphina smiles.* You're awake!",
+        "{{user}} wakes up in the glade.",
+    )
+    assert p.traits == ["caring", "protective", "gentle"]
+    assert p.example_dialogue.startswith("<START>")
+    assert p.alternate_greetings == ["Hello again.", "Welcome back."]
+    assert (p.tags, p.creator, p.character_version) == (["fantasy", "guardian"], "someone", "1.2")
+    assert p.post_history_instructions == "Stay gentle."
+    assert p.system_prompt_override is None  # empty in the card: our composer is used
+    # the simple lorebook entries became rules; the selective one is kept verbatim
+    assert [(r.trigger["kind"], r.action["text"], r.enabled) for r in card.rules] == [
+        ("keywords", "The glade is magical.", True),
+        ("always", "Seraphina knows healing magic.", False),
+    ]
+    assert card.rules[0].trigger["words"] == ["glade", "forest"] and card.rules[0].name == "Glade"
+
+
+def test_foreign_card_exports_what_was_imported() -> None:
+    original = foreign_v2_card()
+    card = read_card(card_json_bytes(original))
+    exported = card_v2(card.persona, card.rules)
+    data, expected = exported["data"], copy.deepcopy(original["data"])
+    ours = data["extensions"].pop(OUR_EXTENSION)
+    assert ours["version"] == 1
+    # our exports carry the composed prompt, so other tools behave like our chat
+    assert data.pop("system_prompt").startswith("You are Seraphina.")
+    expected.pop("system_prompt")
+    assert data == expected
+    assert exported["top_level_extra"] == "kept too"
+
+
+def _rules(card) -> list:
+    return [(r.trigger, r.action, r.name, r.enabled, r.extras) for r in card.rules]
+
+
+def test_round_trip_import_export_import_is_equal() -> None:
+    first = read_card(card_json_bytes(foreign_v2_card()))
+    again = read_card(card_json_bytes(card_v2(first.persona, first.rules)))
+    assert again.persona == first.persona and _rules(again) == _rules(first)
+
+    # V2 → V3 adds the fields V3 requires (assets, dates...); from then on it is a fixpoint
+    v3 = read_card(card_json_bytes(card_v3(first.persona, first.rules)))
+    assert v3.spec == "chara_card_v3" and _rules(v3) == _rules(first)
+    plain = lambda p: {**p.to_dict(), "extensions": None}  # noqa: E731
+    assert plain(v3.persona) == plain(first.persona)
+    v3_again = read_card(card_json_bytes(card_v3(v3.persona, v3.rules)))
+    assert v3_again.persona == v3.persona and _rules(v3_again) == _rules(v3)
+
+
+def test_our_own_fields_and_rules_survive_a_card() -> None:
+    persona = Persona(
+        name="Rhea",
+        description="Coach",
+        traits=["kind", "direct"],
+        tone={
+            "formal_casual": 80,
+            "serious_playful": 50,
+            "concise_detailed": 20,
+            "reserved_warm": 90,
+        },
+        style_do=["Be brief"],
+        style_dont=["Diagnose"],
+        background="12 years.",
+        avoid_topics=["politics"],
+        greeting="Hi!",
+        fine_tuned_model="ft:x:rhea",
+        chat_model="gpt-4.1-mini",
+    )
+    rules = [
+        Rule(
+            trigger=keywords(["pain"]),
+            action={"kind": "inject_context", "text": "No diagnosis"},
+            name="pain",
+        ),
+        Rule(
+            trigger={"kind": "regex", "pattern": r"\blink\b"},
+            action={"kind": "fixed_reply", "text": "No links."},
+            name="links",
+        ),
+        Rule(trigger=keywords(["a", "b"], "all"), action={"kind": "refuse", "text": "No."}),
+    ]
+    v2 = card_v2(persona, rules, dataset_hash="abc")
+    assert v2["data"]["extensions"][OUR_EXTENSION]["fine_tuned_model"] == "ft:x:rhea"
+    assert v2["data"]["extensions"][OUR_EXTENSION]["dataset_hash"] == "abc"
+    # only the rule a lorebook can express is in the book
+    assert [e["content"] for e in v2["data"]["character_book"]["entries"]] == ["No diagnosis"]
+    back = read_card(card_json_bytes(v2))
+    assert back.persona.tone == persona.tone and back.persona.style_dont == ["Diagnose"]
+    assert back.persona.fine_tuned_model == "ft:x:rhea"
+    assert back.persona.system_prompt() == persona.system_prompt()
+    assert [r.action for r in back.rules] == [r.action for r in rules]
+
+
+def test_edits_made_in_another_tool_win_over_our_saved_copy() -> None:
+    persona = Persona(name="Rhea", traits=["kind"])
+    rules = [Rule(trigger=keywords(["pain"]), action={"kind": "inject_context", "text": "Old"})]
+    v2 = card_v2(persona, rules)
+    v2["data"]["personality"] = "grumpy"
+    v2["data"]["character_book"]["entries"][0]["content"] = "New"
+    v2["data"]["system_prompt"] = "Custom prompt from another tool."
+    back = read_card(card_json_bytes(v2))
+    assert back.persona.traits == ["grumpy"]
+    assert back.rules[0].action["text"] == "New"
+    assert back.persona.system_prompt() == "Custom prompt from another tool."
+
+
+def test_v1_flat_card() -> None:
+    card = read_card(
+        json.dumps(
+            {
+                "name": "Old",
+                "description": "d",
+                "personality": "p",
+                "scenario": "s",
+                "first_mes": "hi",
+                "mes_example": "",
+                "metadata": {"x": 1},
+            }
+        ).encode()
+    )
+    assert (card.persona.name, card.persona.greeting, card.spec) == ("Old", "hi", "chara_card_v1")
+    assert card_v2(card.persona, card.rules)["data"]["metadata"] == {"x": 1}
+
+
+def test_png_card_prefers_ccv3_and_keeps_the_image() -> None:
+    v2 = foreign_v2_card()
+    v3 = {**copy.deepcopy(v2), "spec": "chara_card_v3", "spec_version": "3.0"}
+    v3["data"]["name"] = "Seraphina V3"
+    png = tiny_png(
+        {
+            "chara": base64.b64encode(card_json_bytes(v2)),
+            "ccv3": base64.b64encode(card_json_bytes(v3)),
+        }
+    )
+    card = read_card(png)
+    assert card.persona.name == "Seraphina V3" and card.spec == "chara_card_v3"
+    assert card.avatar_png is not None
+    kinds = [k for k, _ in png_chunks(card.avatar_png)]
+    assert kinds == [b"IHDR", b"IDAT", b"IEND"]  # the card chunks are not kept in the avatar
+    only_v2 = read_card(tiny_png({"chara": base64.b64encode(card_json_bytes(v2))}))
+    assert only_v2.persona.name == "Seraphina"
+
+
+def test_exported_png_has_both_chunks_and_reads_back() -> None:
+    persona = Persona(name="Rhea", greeting="Hi")
+    png = card_png(persona, [], AVATAR)
+    texts = {p.partition(b"\x00")[0] for k, p in png_chunks(png) if k == b"tEXt"}
+    assert texts >= {b"chara", b"ccv3"}
+    card = read_card(png)
+    assert card.persona.name == "Rhea" and card.spec == "chara_card_v3"
+    assert card_png(card.persona, card.rules, card.avatar_png) == card_png(
+        card.persona, card.rules, card.avatar_png
+    )  # re-export does not stack chunks
+    assert len([1 for k, _ in png_chunks(card_png(persona, [], png)) if k == b"tEXt"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (tiny_png(), "no character card inside"),
+        (tiny_png()[:-20], "cut short"),
+        (tiny_png({"chara": b"!!!not base64!!!"}), "not valid base64"),
+        (tiny_png({"chara": base64.b64encode(b"{broken json")}), "JSON is broken"),
+        (b'{"spec": "chara_card_v9", "data": {}}', "unknown card format"),
+        (b'{"spec": "chara_card_v2", "data": []}', "needs a “data” object"),
+        (b'{"spec": "chara_card_v2", "data": {"name": 5}}', "“name” should be text"),
+        (b'{"spec": "chara_card_v2", "data": {"name": "x", "tags": "a"}}', "list of texts"),
+        (b"[1, 2]", "neither a PNG image nor a JSON card"),
+        (b"\xff\xfe garbage", "neither a PNG image nor UTF-8"),
+        (b'{"hello": 1}', "no “spec”"),
+    ],
+)
+def test_bad_input_gets_a_clear_message(data: bytes, message: str) -> None:
+    with pytest.raises(CardError) as info:
+        read_card(data)
+    assert message in info.value.message
+    assert "Nothing was imported" in info.value.hint
+
+
+def test_a_20_mb_text_field_is_refused_plainly() -> None:
+    card = foreign_v2_card()
+    card["data"]["description"] = "x" * 20_000_000
+    with pytest.raises(CardError, match="limit is 1,000,000"):
+        read_card(card_json_bytes(card))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.binary(max_size=2000))
+def test_random_bytes_never_raise_anything_but_card_error(data: bytes) -> None:
+    with contextlib.suppress(CardError):
+        read_card(data)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+CARD_KEYS = [
+    "name",
+    "description",
+    "personality",
+    "first_mes",
+    "alternate_greetings",
+    "tags",
+    "character_book",
+    "extensions",
+    "system_prompt",
+    "entries",
+    "keys",
+    "content",
+    "constant",
+    "enabled",
+    "use_regex",
+    "selective",
+    "secondary_keys",
+    OUR_EXTENSION,
+    "rules",
+    "persona",
+    "book_hash",
+    "book_kept",
+    "traits",
+    "tone",
+    "system_prompt_override",
+    "fine_tuned_model",
+]
+
+
+def our_card() -> dict:
+    persona = Persona(name="Rhea", traits=["kind"], style_do=["Be brief"])
+    rules = [
+        Rule(trigger=keywords(["pain"]), action={"kind": "inject_context", "text": "t"}),
+        Rule(trigger={"kind": "always"}, action={"kind": "refuse", "text": "no"}),
+    ]
+    return card_v2(persona, rules)
+
+
+@st.composite
+def mutated_cards(draw: st.DrawFn) -> bytes:
+    card = draw(st.sampled_from([foreign_v2_card, our_card]))()
+    for _ in range(draw(st.integers(1, 6))):
+        target = card["data"]
+        ours = (
+            target.get("extensions", {}).get(OUR_EXTENSION)
+            if isinstance(target.get("extensions"), dict)
+            else None
+        )
+        if isinstance(ours, dict) and draw(st.booleans()):
+            target = ours
+            if isinstance(ours.get("persona"), dict) and draw(st.booleans()):
+                target = ours["persona"]
+        book = target.get("character_book")
+        if isinstance(book, dict) and draw(st.booleans()):
+            target = book
+            entries = book.get("entries")
+            if isinstance(entries, list) and entries and draw(st.booleans()):
+                entry = entries[draw(st.integers(0, len(entries) - 1))]
+                target = entry if isinstance(entry, dict) else target
+        target[draw(st.sampled_from(CARD_KEYS))] = draw(json_values)
+    body = card_json_bytes(card)
+    if draw(st.booleans()):
+        return tiny_png({draw(st.sampled_from(["chara", "ccv3"])): base64.b64encode(body)})
+    return body
+
+
+def test_tampered_saved_lorebook_is_ignored_not_fatal() -> None:
+    card = our_card()
+    card["data"]["extensions"][OUR_EXTENSION]["book_kept"] = {"entries_kept": [1, "x"]}
+    back = read_card(card_json_bytes(card))
+    assert card_v2(back.persona, back.rules)["data"]["character_book"]["entries"]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(mutated_cards())
+def test_mutated_real_shaped_cards_import_or_fail_cleanly(data: bytes) -> None:
+    try:
+        card = read_card(data)
+    except CardError:
+        return
+    again = read_card(card_json_bytes(card_v2(card.persona, card.rules)))  # exports work too
+    assert again.persona.name == card.persona.name

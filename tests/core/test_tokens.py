@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+
+from persona_studio.core.tokens import count_tokens, encoding, prompt_length_warning
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "ids"),
+    [
+        ("cl100k_base", "Hello world", [9906, 1917]),
+        ("cl100k_base", "hello world", [15339, 1917]),
+        ("o200k_base", "Hello world", [13225, 2375]),
+    ],
+)
+def test_known_token_ids(name: str, text: str, ids: list[int]) -> None:
+    assert encoding(name).encode(text) == ids
+    assert count_tokens(text, name) == len(ids)
+
+
+def test_special_token_text_is_counted_as_text() -> None:
+    assert count_tokens("<|endoftext|>", "cl100k_base") == 7
+
+
+def test_long_prompt_warnings() -> None:
+    assert prompt_length_warning(500) is None
+    assert prompt_length_warning(1500).startswith("Long")
+    assert prompt_length_warning(5000).startswith("Very long")
