@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -30,13 +38,16 @@ from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.widgets.lazy_tab import LazyTab
 
 if TYPE_CHECKING:
+    from persona_studio.core.cards import ImportedCard
     from persona_studio.gui.chat_tab import ChatTab
     from persona_studio.gui.dataset_tab import DatasetTab
     from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
+    from persona_studio.gui.dialogs.template_dialog import TemplateDialog
     from persona_studio.gui.persona_tab import PersonaTab
     from persona_studio.gui.train_tab import TrainTab
 
 FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
+DROPPABLE = {SUFFIX, ".png", ".json"}
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +76,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(lazy, title)
         self.tabs.currentChanged.connect(self._build_current_tab)
         self.tabs.setEnabled(False)  # until a project is open
+        self.setAcceptDrops(True)
         self.setCentralWidget(self.tabs)
 
         self.save_label = QLabel(objectName="save_state")
@@ -150,6 +162,13 @@ class MainWindow(QMainWindow):
             file, "Save a &Copy…", self.save_copy, QKeySequence("Ctrl+Shift+S"), "action_save_copy"
         )
         file.addSeparator()
+        self._action(
+            file, "&Import Character Card…", self.import_card_dialog, name="action_import_card"
+        )
+        self.export_menu = file.addMenu("&Export")
+        self.export_menu.setObjectName("menu_export")
+        self.export_menu.aboutToShow.connect(self._fill_export_menu)
+        file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "action_quit")
 
         edit = bar.addMenu("&Edit")
@@ -173,6 +192,16 @@ class MainWindow(QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, f"&About {APP_NAME}", self.show_about, name="action_about")
+
+    def _fill_export_menu(self) -> None:
+        from persona_studio.core.card_files import EXPORT_FORMATS  # not needed at startup
+
+        if self.export_menu.actions():
+            return
+        for fmt, (label, _suffix) in EXPORT_FORMATS.items():
+            action = self.export_menu.addAction(f"{label}…")
+            action.setObjectName(f"action_export_{fmt}")
+            action.triggered.connect(lambda _c=False, f=fmt: self.export_dialog(f))
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -233,9 +262,17 @@ class MainWindow(QMainWindow):
         return str(Path.home())
 
     def new_project(self) -> None:
-        name, ok = QInputDialog.getText(self, "New character", "What is your character's name?")
-        if not ok or not name.strip():
-            return
+        from persona_studio.gui.dialogs.template_dialog import TemplateDialog
+
+        dialog = TemplateDialog(self, ask_name=True)
+        dialog.accepted.connect(lambda: self._save_new_character(dialog))
+        dialog.open()
+
+    def _save_new_character(self, dialog: TemplateDialog) -> None:
+        name = dialog.name.text().strip()
+        template = dialog.chosen_template()
+        persona = copy.deepcopy(template.persona) if template else Persona()
+        persona.name = name
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Save the new character as",
@@ -243,18 +280,164 @@ class MainWindow(QMainWindow):
             FILE_FILTER,
         )
         if path:
-            self.create_project(Path(path), name.strip())
+            self.create_project(Path(path), persona)
 
-    def create_project(self, path: Path, name: str) -> None:
+    def create_project(self, path: Path, persona: Persona | str) -> None:
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
+        if isinstance(persona, str):
+            persona = Persona(name=persona)
         try:
-            project = Project.create(path, Persona(name=name), overwrite=path.exists())
+            project = Project.create(path, persona, overwrite=path.exists())
         except ProjectError as exc:
             show_error(self, "Could not create the project", exc)
             return
         self._set_project(project)
         self.tabs.setCurrentWidget(self._tab_pages["Persona"])
+
+    # ---- character cards -----------------------------------------------------------------
+
+    def import_card_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import a Character Card",
+            self._start_folder(),
+            "Character cards (*.png *.json);;All files (*)",
+        )
+        if not path:
+            return
+        card = self._read_card(Path(path))
+        if card is None:
+            return
+        name = card.persona.name or Path(path).stem
+        dest, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save the imported character as",
+            str(Path(self._start_folder()) / f"{name}{SUFFIX}"),
+            FILE_FILTER,
+        )
+        if dest:
+            self.import_card(card, Path(dest))
+
+    def _read_card(self, path: Path) -> ImportedCard | None:
+        from persona_studio.core.cards import read_card
+
+        try:
+            return read_card(path.read_bytes())
+        except OSError as exc:
+            show_error(
+                self,
+                "Could not import the card",
+                UserFacingError(
+                    f"Could not read “{path.name}”: {exc.strerror}.",
+                    "Check the file and try again.",
+                ),
+            )
+        except UserFacingError as exc:
+            show_error(self, "Could not import the card", exc)
+        return None
+
+    def import_card(self, card: ImportedCard, dest: Path) -> bool:
+        """A new project from a card (nothing is written if the card was unusable)."""
+        from persona_studio.core.card_files import create_from_card
+
+        if dest.suffix != SUFFIX:
+            dest = dest.with_name(dest.name + SUFFIX)
+        try:
+            if dest.exists():
+                dest.unlink()  # the save dialog already asked before replacing
+            project = create_from_card(dest, card)
+        except (ProjectError, OSError) as exc:
+            error = (
+                exc
+                if isinstance(exc, ProjectError)
+                else UserFacingError(
+                    f"Could not replace “{dest.name}”: {exc.strerror}.", "Choose another name."
+                )
+            )
+            show_error(self, "Could not import the card", error)
+            return False
+        self._set_project(project)
+        self.tabs.setCurrentWidget(self._tab_pages["Persona"])
+        self.statusBar().showMessage(
+            f"Imported “{card.persona.name}” with {len(card.rules)} rules into {dest.name}", 8000
+        )
+        return True
+
+    def export_dialog(self, fmt: str) -> None:
+        from persona_studio.core.card_files import EXPORT_FORMATS
+
+        if not self.session:
+            return
+        label, suffix = EXPORT_FORMATS[fmt]
+        stem = self.session.persona.name or self.session.project.path.stem
+        tail = {"naas-plugin": " plugin", "card-v3-json": " v3"}.get(fmt, "")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            f"Export as {label}",
+            str(Path(self._start_folder()) / f"{stem}{tail}{suffix}"),
+            f"{label} (*{suffix})",
+        )
+        if path:
+            self.export_to(fmt, Path(path))
+
+    def export_to(self, fmt: str, path: Path) -> bool:
+        from persona_studio.core.card_files import export_bytes
+        from persona_studio.core.config import atomic_write_bytes
+
+        assert self.session is not None
+        self.session.flush()
+        try:
+            atomic_write_bytes(path, export_bytes(self.session.project, fmt))
+        except OSError as exc:
+            show_error(
+                self,
+                "Could not export",
+                UserFacingError(
+                    f"Could not write “{path.name}”: {exc.strerror}.", "Choose another folder."
+                ),
+            )
+            return False
+        self.statusBar().showMessage(f"Exported {path.name}", 5000)
+        return True
+
+    # ---- drag and drop -------------------------------------------------------------------
+
+    def _dropped_files(self, event: QDragEnterEvent | QDropEvent) -> list[Path]:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        return [
+            Path(u.toLocalFile())
+            for u in urls
+            if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in DROPPABLE
+        ]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_files(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = self._dropped_files(event)
+        if not files:
+            return
+        event.acceptProposedAction()
+        self.open_dropped(files[0])
+
+    def open_dropped(self, path: Path) -> None:
+        """A project opens; a card becomes a new project beside the current one."""
+        if path.suffix.lower() == SUFFIX:
+            self.open_project(path)
+            return
+        card = self._read_card(path)
+        if card is None:
+            return
+        folder = Path(self._start_folder())
+        stem = card.persona.name.strip() or path.stem
+        dest = folder / f"{stem}{SUFFIX}"
+        counter = 2
+        while dest.exists():
+            dest = folder / f"{stem} ({counter}){SUFFIX}"
+            counter += 1
+        self.import_card(card, dest)
 
     def choose_project(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -1,65 +1,179 @@
-"""Persona tab: who the character is, and the system prompt composed from it."""
+"""Persona tab: who the character is, the system prompt composed from it, and its rules."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtGui import QFont, QUndoStack
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QStringListModel, Qt, QTimer
+from PySide6.QtGui import QFont, QImage, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
+    QCompleter,
+    QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from persona_studio.core.errors import UserFacingError
+from persona_studio.core.persona import TONE_AXES, TRAIT_SUGGESTIONS, PersonaTemplate
+from persona_studio.core.tokens import (
+    ENCODING_LABELS,
+    ENCODINGS,
+    count_tokens,
+    prompt_length_warning,
+)
+from persona_studio.gui.dialogs.messages import show_error
 from persona_studio.gui.project_session import ProjectSession
-from persona_studio.gui.undo import SetPersonaField
+from persona_studio.gui.undo import SetAvatar, SetPersonaField
+from persona_studio.gui.widgets.lazy_tab import LazyTab
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from persona_studio.gui.widgets.rules_editor import RulesEditor
+
+AVATAR_SIZE = 512
+TOKEN_COUNT_DELAY_MS = 250
 
 
-def _split_commas(text: str) -> list[str]:
+def _commas(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _split_lines(text: str) -> list[str]:
+def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-# field name, label, widget kind, text → value, value → text, placeholder
-_FIELDS: tuple[tuple[str, str, str, Callable[[str], Any], Callable[[Any], str], str], ...] = (
-    ("name", "Name", "line", str, str, "e.g. Coach Rhea"),
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    multiline: bool
+    parse: Callable[[str], Any]
+    show: Callable[[Any], str]
+    placeholder: str
+    height: int = 64
+
+
+_TEXT = (str, str)
+_COMMAS = (_commas, ", ".join)
+_LINES = (_lines, "\n".join)
+_PARAGRAPHS = (_paragraphs, "\n\n".join)
+
+SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     (
-        "description",
-        "Short description",
-        "text",
-        str,
-        str,
-        "One or two sentences: who is this character and whom do they help?",
+        "Who is your character?",
+        (
+            FieldSpec("name", "Name", False, *_TEXT, "e.g. Coach Rhea"),
+            FieldSpec(
+                "description",
+                "Short description",
+                True,
+                *_TEXT,
+                "One or two sentences: who is this character and whom do they help?",
+            ),
+            FieldSpec(
+                "traits",
+                "Personality traits",
+                False,
+                *_COMMAS,
+                "Comma-separated, e.g. encouraging, practical, honest",
+            ),
+        ),
     ),
     (
-        "traits",
-        "Personality traits",
-        "line",
-        _split_commas,
-        ", ".join,
-        "Comma-separated, e.g. encouraging, practical, honest",
+        "How they speak",
+        (
+            FieldSpec("style_do", "Always…", True, *_LINES, "One habit per line"),
+            FieldSpec("style_dont", "Never…", True, *_LINES, "One rule per line"),
+            FieldSpec("avoid_topics", "Topics to avoid", True, *_LINES, "One topic per line"),
+        ),
     ),
-    ("greeting", "Greeting", "text", str, str, "The first thing the character says in a chat"),
     (
-        "background",
-        "Background facts",
-        "text",
-        str,
-        str,
-        "What the character knows about itself: history, expertise, beliefs",
+        "What they know",
+        (
+            FieldSpec(
+                "background",
+                "Background facts",
+                True,
+                *_TEXT,
+                "History, expertise, beliefs: what the character knows about itself",
+                80,
+            ),
+            FieldSpec(
+                "scenario", "Scenario", True, *_TEXT, "Where and why the conversation happens"
+            ),
+        ),
     ),
-    ("style_do", "Always…", "text", _split_lines, "\n".join, "One rule per line"),
-    ("style_dont", "Never…", "text", _split_lines, "\n".join, "One rule per line"),
+    (
+        "How they open a chat",
+        (
+            FieldSpec(
+                "greeting", "Greeting", True, *_TEXT, "The first thing the character says in a chat"
+            ),
+            FieldSpec(
+                "alternate_greetings",
+                "Other greetings",
+                True,
+                *_PARAGRAPHS,
+                "Leave an empty line between greetings",
+            ),
+            FieldSpec(
+                "example_dialogue",
+                "Example dialogue",
+                True,
+                *_TEXT,
+                "<START>\n{{user}}: …\n{{char}}: …",
+                80,
+            ),
+        ),
+    ),
+    (
+        "Notes",
+        (
+            FieldSpec(
+                "creator_notes",
+                "Creator notes",
+                True,
+                *_TEXT,
+                "For you and people you share the card with; not sent to the model",
+            ),
+        ),
+    ),
 )
+FIELDS = {spec.name: spec for _title, specs in SECTIONS for spec in specs}
+
+
+def square_png(image: QImage, size: int = AVATAR_SIZE) -> bytes:
+    """Centre-crop to a square, scale, encode as PNG (cards embed their data in a PNG)."""
+    side = min(image.width(), image.height())
+    square = image.copy((image.width() - side) // 2, (image.height() - side) // 2, side, side)
+    scaled = square.scaled(
+        size, size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    scaled.save(buffer, "PNG")
+    return bytes(data.data())
 
 
 class PersonaTab(QWidget):
@@ -68,82 +182,357 @@ class PersonaTab(QWidget):
         self._undo = undo_stack
         self._session: ProjectSession | None = None
         self._widgets: dict[str, QLineEdit | QPlainTextEdit] = {}
+        self._sliders: dict[str, QSlider] = {}
         self._updating = False
+        self._count_task: asyncio.Task[None] | None = None  # started after the loop exists
+        self._count_timer = QTimer(self, singleShot=True, interval=TOKEN_COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self._start_token_count)
 
-        form_box = QGroupBox("Who is your character?")
-        form = QFormLayout(form_box)
-        for name, label, kind, parse, _fmt, placeholder in _FIELDS:
-            widget: QLineEdit | QPlainTextEdit
-            if kind == "line":
-                widget = QLineEdit()
-                widget.textEdited.connect(lambda text, n=name, p=parse: self._edited(n, p(text)))
+        self.template_button = QPushButton("Start from a template…", objectName="use_template")
+        self.template_button.clicked.connect(self.choose_template)
+        fields = QWidget()
+        fields_layout = QVBoxLayout(fields)
+        top = QHBoxLayout()
+        top.addWidget(self._avatar_box(), 1)
+        top.addWidget(self.template_button, 0, Qt.AlignmentFlag.AlignTop)
+        fields_layout.addLayout(top)
+        for title, specs in SECTIONS:
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            for spec in specs:
+                form.addRow(spec.label, self._field_widget(spec))
+            if title == "Who is your character?":
+                fields_layout.addWidget(box)
+                fields_layout.addWidget(self._tone_box())
             else:
-                widget = QPlainTextEdit()
-                widget.setTabChangesFocus(True)
-                widget.setFixedHeight(64)
-                widget.textChanged.connect(
-                    lambda n=name, p=parse, w=widget: self._edited(n, p(w.toPlainText()))
-                )
-            widget.setPlaceholderText(placeholder)
-            widget.setObjectName(f"persona_{name}")
-            widget.setAccessibleName(label)
-            self._widgets[name] = widget
-            form.addRow(label, widget)
+                fields_layout.addWidget(box)
+        fields_layout.addStretch(1)
+        scroll = QScrollArea(objectName="persona_fields")
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(fields)
 
-        preview_box = QGroupBox("System prompt (composed from the fields)")
-        self.prompt_preview = QPlainTextEdit(readOnly=True, objectName="system_prompt_preview")
-        self.prompt_preview.setAccessibleName("System prompt preview")
+        self._rules_page = LazyTab(self._make_rules_editor)
+        side = QTabWidget(objectName="persona_side_tabs")
+        side.addTab(self._prompt_page(), "System prompt")
+        side.addTab(self._rules_page, "Conversational rules")
+        side.currentChanged.connect(lambda _i: self._build_rules_if_shown())
+        self.side_tabs = side
+        splitter = QSplitter()
+        splitter.addWidget(scroll)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QHBoxLayout(self)
+        layout.addWidget(splitter)
+
+    # ---- building ------------------------------------------------------------------------
+
+    def _field_widget(self, spec: FieldSpec) -> QWidget:
+        widget: QLineEdit | QPlainTextEdit
+        if spec.multiline:
+            widget = QPlainTextEdit()
+            widget.setTabChangesFocus(True)
+            widget.setFixedHeight(spec.height)
+            widget.textChanged.connect(
+                lambda s=spec, w=widget: self._edited(s.name, s.parse(w.toPlainText()))
+            )
+        else:
+            widget = QLineEdit()
+            widget.textEdited.connect(lambda text, s=spec: self._edited(s.name, s.parse(text)))
+        widget.setPlaceholderText(spec.placeholder)
+        widget.setObjectName(f"persona_{spec.name}")
+        widget.setAccessibleName(spec.label)
+        if spec.name == "traits":
+            self._add_trait_completer(widget)  # type: ignore[arg-type]
+        self._widgets[spec.name] = widget
+        return widget
+
+    def _add_trait_completer(self, line: QLineEdit) -> None:
+        """Suggest a trait for the word being typed after the last comma."""
+        model = QStringListModel(list(TRAIT_SUGGESTIONS), self)
+        completer = QCompleter(model, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setWidget(line)
+
+        def update(text: str) -> None:
+            prefix = text.split(",")[-1].strip()
+            if len(prefix) < 2:
+                completer.popup().hide()
+                return
+            completer.setCompletionPrefix(prefix)
+            completer.complete()
+
+        def insert(choice: str) -> None:
+            head = line.text().rsplit(",", 1)[0] if "," in line.text() else ""
+            text = f"{head}, {choice}, " if head else f"{choice}, "
+            line.setText(text)
+            self._edited("traits", _commas(text))
+
+        line.textEdited.connect(update)
+        completer.activated.connect(insert)
+        self.trait_completer = completer
+
+    def _avatar_box(self) -> QWidget:
+        self.avatar = QLabel(objectName="avatar_preview")
+        self.avatar.setFixedSize(96, 96)
+        self.avatar.setAccessibleName("Avatar")
+        self.avatar.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.avatar.setStyleSheet("border: 1px solid palette(mid); border-radius: 6px;")
+        choose = QPushButton("Choose image…", objectName="choose_avatar")
+        choose.clicked.connect(self._choose_avatar)
+        self.remove_avatar = QPushButton("Remove", objectName="remove_avatar")
+        self.remove_avatar.clicked.connect(lambda: self.set_avatar_png(None))
+        buttons = QVBoxLayout()
+        buttons.addWidget(QLabel("Avatar (PNG or JPG; cropped to a square)"))
+        buttons.addWidget(choose)
+        buttons.addWidget(self.remove_avatar)
+        buttons.addStretch(1)
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.avatar)
+        row.addLayout(buttons)
+        row.addStretch(1)
+        return box
+
+    def _tone_box(self) -> QGroupBox:
+        box = QGroupBox("Tone")
+        grid = QGridLayout(box)
+        for row, (axis, (low, high)) in enumerate(TONE_AXES.items()):
+            slider = QSlider(Qt.Orientation.Horizontal, objectName=f"tone_{axis}")
+            slider.setRange(0, 100)
+            slider.setPageStep(10)
+            slider.setAccessibleName(f"Tone: {low} to {high}")
+            slider.valueChanged.connect(lambda value, a=axis: self._tone_moved(a, value))
+            low_label = QLabel(low.capitalize())
+            low_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(low_label, row, 0)
+            grid.addWidget(slider, row, 1)
+            grid.addWidget(QLabel(high.capitalize()), row, 2)
+            self._sliders[axis] = slider
+        grid.setColumnStretch(1, 1)
+        return box
+
+    def _prompt_page(self) -> QWidget:
+        page = QWidget()
+        self.prompt_preview = QPlainTextEdit(objectName="system_prompt_preview")
+        self.prompt_preview.setAccessibleName("System prompt")
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.prompt_preview.setFont(mono)
-        self.prompt_size = QLabel(objectName="system_prompt_size")
-        preview_layout = QVBoxLayout(preview_box)
-        preview_layout.addWidget(self.prompt_preview)
-        preview_layout.addWidget(self.prompt_size)
+        self.prompt_preview.textChanged.connect(self._prompt_typed)
+        self.prompt_state = QLabel(objectName="system_prompt_state", wordWrap=True)
+        self.detach = QPushButton("Edit by hand", objectName="detach_prompt")
+        self.detach.setToolTip("Write the system prompt yourself; it stops following the fields.")
+        self.detach.clicked.connect(self._detach)
+        self.reattach = QPushButton("Use the composed prompt", objectName="reattach_prompt")
+        self.reattach.clicked.connect(self._reattach)
+        self.prompt_size = QLabel(objectName="system_prompt_size", wordWrap=True)
+        self.prompt_warning = QLabel(objectName="system_prompt_warning", wordWrap=True)
+        self.prompt_warning.setStyleSheet("color: #9a6700;")
+        row = QHBoxLayout()
+        row.addWidget(self.prompt_state, 1)
+        row.addWidget(self.detach)
+        row.addWidget(self.reattach)
+        layout = QVBoxLayout(page)
+        layout.addLayout(row)
+        layout.addWidget(self.prompt_preview, 1)
+        layout.addWidget(self.prompt_size)
+        layout.addWidget(self.prompt_warning)
+        return page
 
-        layout = QHBoxLayout(self)
-        layout.addWidget(form_box, 3)
-        layout.addWidget(preview_box, 2)
+    # ---- session -------------------------------------------------------------------------
 
     def set_session(self, session: ProjectSession) -> None:
         self._session = session
         session.persona_changed.connect(self._show_field)
-        for name in self._widgets:
-            self._show_field(name)
+        session.avatar_changed.connect(self._show_avatar)
+        session.character_replaced.connect(self._show_all)
+        self._rules_page.set_session(session)
+        self._build_rules_if_shown()
+        self._show_all()
 
-    def _label(self, field: str) -> str:
-        return next(label for name, label, *_ in _FIELDS if name == field)
+    def _make_rules_editor(self) -> QWidget:
+        from persona_studio.gui.widgets.rules_editor import RulesEditor
+
+        return RulesEditor(self._undo)
+
+    @property
+    def rules_editor(self) -> RulesEditor:
+        return self._rules_page.page  # type: ignore[return-value]
+
+    def _build_rules_if_shown(self) -> None:
+        if self.side_tabs.currentWidget() is self._rules_page and self._session is not None:
+            self._rules_page.page  # noqa: B018 - building it is the point
+
+    def _show_all(self) -> None:
+        for name in (*FIELDS, "tone", "system_prompt_override"):
+            self._show_field(name)
+        self._show_avatar()
 
     def _edited(self, field: str, value: Any) -> None:
         if self._updating or self._session is None:
             return
         old = getattr(self._session.persona, field)
         if old != value:
-            self._undo.push(SetPersonaField(self._session, field, old, value, self._label(field)))
+            label = FIELDS[field].label if field in FIELDS else field.replace("_", " ")
+            self._undo.push(SetPersonaField(self._session, field, old, value, label))
+
+    def _tone_moved(self, axis: str, value: int) -> None:
+        if self._updating or self._session is None:
+            return
+        self._edited("tone", {**self._session.persona.tone, axis: value})
 
     def _show_field(self, field: str) -> None:
-        """Session → widget. Skips widgets already showing the value (the one being typed in)."""
+        """Session → widget; a widget already showing the value (being typed in) is left alone."""
         assert self._session is not None
-        widget = self._widgets.get(field)
-        if widget is not None:
-            fmt = next(f for name, _l, _k, _p, f, _ph in _FIELDS if name == field)
-            text = fmt(getattr(self._session.persona, field))
-            parse = next(p for name, _l, _k, p, _f, _ph in _FIELDS if name == field)
-            current = widget.text() if isinstance(widget, QLineEdit) else widget.toPlainText()
-            if parse(current) != parse(text):
-                self._updating = True
-                try:
-                    if isinstance(widget, QLineEdit):
-                        widget.setText(text)
-                    else:
+        persona = self._session.persona
+        self._updating = True
+        try:
+            if field in FIELDS:
+                spec, widget = FIELDS[field], self._widgets[field]
+                current = widget.text() if isinstance(widget, QLineEdit) else widget.toPlainText()
+                value = getattr(persona, field)
+                if spec.parse(current) != value:
+                    text = spec.show(value)
+                    widget.setText(text) if isinstance(widget, QLineEdit) else (
                         widget.setPlainText(text)
-                finally:
-                    self._updating = False
+                    )
+            elif field == "tone":
+                for axis, slider in self._sliders.items():
+                    slider.setValue(persona.tone.get(axis, 50))
+        finally:
+            self._updating = False
         self._refresh_prompt()
+
+    # ---- avatar --------------------------------------------------------------------------
+
+    def _show_avatar(self) -> None:
+        png = self._session.avatar_png if self._session else None
+        pixmap = QPixmap()
+        if png and pixmap.loadFromData(png):
+            self.avatar.setPixmap(
+                pixmap.scaled(
+                    96,
+                    96,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+        else:
+            self.avatar.clear()
+            self.avatar.setText("No avatar")
+        self.remove_avatar.setEnabled(bool(png))
+
+    def _choose_avatar(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose an avatar image", str(Path.home()), "Images (*.png *.jpg *.jpeg *.webp)"
+        )
+        if path:
+            self.load_avatar(Path(path))
+
+    def load_avatar(self, path: Path) -> bool:
+        image = QImage(str(path))
+        if image.isNull() or image.width() < 16 or image.height() < 16:
+            show_error(
+                self,
+                "Not an image we can use",
+                UserFacingError(
+                    f"“{path.name}” could not be read as a PNG or JPG image.",
+                    "Choose another picture (at least 16×16 pixels).",
+                ),
+            )
+            return False
+        self.set_avatar_png(square_png(image))
+        return True
+
+    def set_avatar_png(self, png: bytes | None) -> None:
+        if self._session is not None and png != self._session.avatar_png:
+            self._undo.push(SetAvatar(self._session, self._session.avatar_png, png))
+
+    # ---- system prompt -------------------------------------------------------------------
 
     def _refresh_prompt(self) -> None:
         assert self._session is not None
-        prompt = self._session.persona.system_prompt()
-        self.prompt_preview.setPlainText(prompt)
-        words = len(prompt.split())
-        self.prompt_size.setText(f"{len(prompt):,} characters · {words:,} words")
+        persona = self._session.persona
+        prompt = persona.system_prompt()
+        detached = persona.prompt_is_detached
+        self._updating = True
+        try:
+            if self.prompt_preview.toPlainText() != prompt:
+                self.prompt_preview.setPlainText(prompt)
+        finally:
+            self._updating = False
+        self.prompt_preview.setReadOnly(not detached)
+        self.detach.setVisible(not detached)
+        self.reattach.setVisible(detached)
+        self.prompt_state.setText(
+            "<b>Edited by hand.</b> It no longer follows the fields on the left."
+            if detached
+            else "Composed from the fields on the left; it updates as you type."
+        )
+        self.prompt_size.setText("Counting tokens…")
+        self._count_timer.start()
+
+    def _prompt_typed(self) -> None:
+        if self._updating or self._session is None or not self._session.persona.prompt_is_detached:
+            return
+        self._edited("system_prompt_override", self.prompt_preview.toPlainText())
+
+    def _detach(self) -> None:
+        assert self._session is not None
+        self._edited("system_prompt_override", self._session.persona.system_prompt())
+        self.prompt_preview.setFocus()
+
+    def _reattach(self) -> None:
+        self._edited("system_prompt_override", None)
+
+    def _start_token_count(self) -> None:
+        import asyncio  # not at import time: this tab is built before the window first paints
+
+        if self._session is None:
+            return
+        if self._count_task is not None:
+            self._count_task.cancel()
+        self._count_task = asyncio.ensure_future(
+            self._count_tokens(self._session.persona.system_prompt())
+        )
+
+    async def _count_tokens(self, prompt: str) -> None:
+        """Off the UI thread: the first count loads the encodings (~0.5 s)."""
+        import asyncio
+
+        counts = await asyncio.to_thread(lambda: {e: count_tokens(prompt, e) for e in ENCODINGS})
+        if self._session is None or self._session.persona.system_prompt() != prompt:
+            return  # the prompt changed meanwhile; a newer count is on its way
+        self.prompt_size.setText(
+            " · ".join(f"{counts[e]:,} tokens with {ENCODING_LABELS[e]}" for e in ENCODINGS)
+            + f" · {len(prompt):,} characters"
+        )
+        warning = prompt_length_warning(counts["o200k_base"])
+        self.prompt_warning.setText(warning or "")
+        self.prompt_warning.setVisible(bool(warning))
+
+    # ---- templates -----------------------------------------------------------------------
+
+    def choose_template(self) -> None:
+        from persona_studio.gui.dialogs.template_dialog import TemplateDialog
+
+        dialog = TemplateDialog(self, ask_name=False)
+        dialog.accepted.connect(lambda: self.apply_template(dialog.chosen_template()))
+        dialog.open()
+
+    def apply_template(self, template: PersonaTemplate | None) -> None:
+        """Fill the fields from a template (keeping the name), as one undoable step."""
+        if template is None or self._session is None:
+            return
+        persona = self._session.persona
+        self._undo.beginMacro(f"Use the “{template.title}” template")
+        for field in (*FIELDS, "tone"):
+            if field == "name" and persona.name:
+                continue
+            old, new = getattr(persona, field), getattr(template.persona, field)
+            if old != new:
+                label = FIELDS[field].label if field in FIELDS else "tone"
+                self._undo.push(SetPersonaField(self._session, field, old, new, label))
+        self._undo.endMacro()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -9,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
+from persona_studio.core.rules import Rule
 
 AUTOSAVE_DELAY_MS = 400  # typing is batched; a field is on disk ≤ 1 s after the last keystroke
 
@@ -17,13 +20,18 @@ class ProjectSession(QObject):
     """Owns the open `Project`. Runs on the UI thread; each save is one small SQLite commit."""
 
     persona_changed = Signal(str)  # field name
+    rules_changed = Signal()
+    avatar_changed = Signal()
+    character_replaced = Signal()  # a card import: everything changed at once
     save_state_changed = Signal(str, bool)  # message, ok
-    examples_changed = Signal()
 
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project = project
         self.persona: Persona = project.persona()
+        self.rules: list[Rule] = project.rules()
+        avatar = project.avatar()
+        self.avatar_png: bytes | None = avatar[0] if avatar else None
         self._pending: dict[str, Any] = {}
         self._timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self.flush)
@@ -40,6 +48,36 @@ class ProjectSession(QObject):
         self.save_state_changed.emit("Saving…", True)
         self._timer.start()
         self.persona_changed.emit(name)
+
+    def set_rules(self, rules: list[Rule]) -> None:
+        """Rules are few: the whole ordered list is saved at once."""
+        self.rules = [copy.deepcopy(r) for r in rules]
+        self._save_now(lambda: self.project.replace_rules(self.rules))
+        self.rules_changed.emit()
+
+    def set_avatar(self, png: bytes | None) -> None:
+        self.avatar_png = png
+        self._save_now(lambda: self.project.set_avatar(png, "image/png"))
+        self.avatar_changed.emit()
+
+    def replace_character(
+        self, persona: Persona, rules: list[Rule], avatar_png: bytes | None
+    ) -> None:
+        self.flush()
+        self.persona, self.rules = persona, list(rules)
+        if avatar_png is not None:
+            self.avatar_png = avatar_png
+        self._save_now(lambda: self.project.replace_character(persona, rules, avatar_png))
+        self.character_replaced.emit()
+
+    def _save_now(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except UserFacingError as exc:
+            self.save_state_changed.emit(f"Not saved: {exc}", False)
+            return
+        if not self._pending:
+            self.save_state_changed.emit("All changes saved", True)
 
     def flush(self) -> bool:
         """Write pending edits now. Returns False (and says why) if the disk refused them."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from persona_studio.core.rules import Rule
 from persona_studio.gui.project_session import ProjectSession
 
 _FIELD_IDS: dict[str, int] = {}
@@ -32,3 +33,47 @@ class SetPersonaField(QUndoCommand):
 
     def undo(self) -> None:
         self.session.set_persona_field(self.field, self.old)
+
+
+class SetRules(QUndoCommand):
+    """The whole ordered rule list before and after; edits to one rule in a row merge."""
+
+    MERGE_ID = 900
+
+    def __init__(
+        self,
+        session: ProjectSession,
+        old: list[Rule],
+        new: list[Rule],
+        label: str,
+        merge_key: str = "",
+    ) -> None:
+        super().__init__(label)
+        self.session, self.old, self.new, self.merge_key = session, old, new, merge_key
+
+    def id(self) -> int:
+        return self.MERGE_ID if self.merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetRules) or other.merge_key != self.merge_key:
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self) -> None:
+        self.session.set_rules(self.new)
+
+    def undo(self) -> None:
+        self.session.set_rules(self.old)
+
+
+class SetAvatar(QUndoCommand):
+    def __init__(self, session: ProjectSession, old: bytes | None, new: bytes | None) -> None:
+        super().__init__("Change avatar" if new else "Remove avatar")
+        self.session, self.old, self.new = session, old, new
+
+    def redo(self) -> None:
+        self.session.set_avatar(self.new)
+
+    def undo(self) -> None:
+        self.session.set_avatar(self.old)

@@ -23,7 +23,7 @@ def render(out_dir: Path) -> list[Path]:
 
     import qasync
     from keyring.backend import KeyringBackend
-    from PySide6.QtWidgets import QApplication, QTabWidget
+    from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
 
     from persona_studio.core.config import AppConfig, ProviderProfile
     from persona_studio.core.demo import ensure_demo_project
@@ -85,13 +85,30 @@ def render(out_dir: Path) -> list[Path]:
         loop.run_until_complete(asyncio.sleep(0.2))
         QApplication.processEvents()
 
+    def shoot(widget: QWidget, name: str) -> None:
+        settle()
+        path = out_dir / name
+        widget.grab().save(str(path))
+        written.append(path)
+
+    async def token_count_shown() -> None:
+        for _ in range(100):  # the first count loads the encodings (~0.5 s)
+            if "tokens with" in window.persona_tab.prompt_size.text():
+                return
+            await asyncio.sleep(0.05)
+
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
-        settle()
-        name = window.tabs.tabText(index).lower()
-        path = out_dir / f"tab-{name}.png"
-        window.grab().save(str(path))
-        written.append(path)
+        if index == 0:
+            loop.run_until_complete(token_count_shown())
+        shoot(window, f"tab-{window.tabs.tabText(index).lower()}.png")
+
+    window.tabs.setCurrentIndex(0)
+    persona_tab = window.persona_tab
+    persona_tab.side_tabs.setCurrentIndex(1)
+    persona_tab.rules_editor.list.setCurrentRow(0)
+    persona_tab.rules_editor.try_input.setText("My knee hurts, is there a link to a plan?")
+    shoot(window, "persona-rules.png")
     dialog = window.open_settings()
     dialog.providers.list.setCurrentRow(1)
     settle()

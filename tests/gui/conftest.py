@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
 
 from persona_studio.core.config import AppConfig, config_path, data_dir
 from persona_studio.gui.context import AppContext
@@ -44,3 +45,6 @@ def make_window(qtbot, run_async, context: AppContext) -> Iterator:
         if window.session is not None:
             window.session.close(force=True)
             window.session = None
+        window.deleteLater()
+    # delete them now: a lingering window's timers would fire in the next test
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

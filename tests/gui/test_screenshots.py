@@ -10,6 +10,7 @@ from PySide6.QtGui import QImage
 
 SCREENS = {
     "tab-persona.png",
+    "persona-rules.png",
     "tab-dataset.png",
     "tab-train.png",
     "tab-chat.png",
