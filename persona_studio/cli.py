@@ -79,18 +79,29 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_input(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserFacingError(
+            f"Could not read “{path}”: {exc.strerror}.", "Check the path."
+        ) from exc
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    from persona_studio.core.importers.files import DATASET_SUFFIXES
+
+    source = Path(args.file)
+    if source.suffix.lower() in DATASET_SUFFIXES:
+        return _import_dataset(args, source)
+    return _import_card(args, source)
+
+
+def _import_card(args: argparse.Namespace, source: Path) -> int:
     from persona_studio.core.card_files import apply_card, create_from_card
     from persona_studio.core.cards import read_card
 
-    source = Path(args.file)
-    try:
-        data = source.read_bytes()
-    except OSError as exc:
-        raise UserFacingError(
-            f"Could not read “{source}”: {exc.strerror}.", "Check the path."
-        ) from exc
-    card = read_card(data)  # everything is checked before the project is touched
+    card = read_card(_read_input(source))  # everything is checked before the project is touched
     target = Path(args.path)
     created = not target.exists()
     if created:
@@ -115,25 +126,128 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from persona_studio.core.card_files import export_bytes
-    from persona_studio.core.config import atomic_write_bytes
+def _import_dataset(args: argparse.Namespace, source: Path) -> int:
+    from persona_studio.core.importers.files import import_file
+
+    if not source.exists():
+        raise UserFacingError(f"“{source}” does not exist.", "Check the path.")
+    result = import_file(source, sheet=args.sheet)  # the whole file, before touching the project
+    target = Path(args.path)
+    created = not target.exists()
+    project = Project.create(target, Persona(name=target.stem)) if created else Project.open(target)
+    with project:
+        if args.replace:
+            project.replace_examples(result.examples)
+        else:
+            project.add_examples(result.examples)
+        total = project.counts().examples
+    data = {
+        "path": str(target.absolute()),
+        "created": created,
+        "added": len(result.examples),
+        "skipped": [{"row": row, "reason": why} for row, why in result.skipped],
+        "notes": result.notes,
+        "examples": total,
+    }
+    lines = [
+        f"Added {len(result.examples)} examples from {source.name} to {target} ({total} in all)."
+    ]
+    lines += [f"  skipped row {row}: {why}" for row, why in result.skipped[:20]]
+    if len(result.skipped) > 20:
+        lines.append(f"  … and {len(result.skipped) - 20} more skipped")
+    lines += [f"  note: {note}" for note in result.notes]
+    _emit(args, data, "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from persona_studio.core.validation import model_spec, preflight
 
     with Project.open(args.path) as project:
-        data = export_bytes(project, args.format)
+        examples, persona = project.examples(), project.persona()
+    report = preflight(examples, persona, model_spec(args.model))
+    position = {ex.id: n for n, ex in enumerate(examples, start=1)}
+    problems = [
+        {
+            "example": position.get(i),
+            "id": i,
+            "code": issue.code,
+            "message": issue.message,
+            "blocking": issue.blocking,
+        }
+        for i, issues in report.issues.items()
+        for issue in issues
+    ] + [
+        {"example": None, "id": None, "code": n.code, "message": n.message, "blocking": n.blocking}
+        for n in report.notes
+    ]
+    summary = report.summary()
+    by_status = ", ".join(f"{n} {status}" for status, n in summary["by_status"].items())
+    lines = [
+        f"{summary['examples']} examples ({by_status})",
+        f"trained (approved): {summary['trained_examples']} examples, "
+        f"{summary['trained_tokens']:,} tokens",
+        f"{args.model}: {summary['epochs']} epochs by default, {summary['billed_tokens']:,} "
+        f"billed tokens, about ${summary['estimated_cost_usd']:.2f}",
+    ]
+    for problem in sorted(problems, key=lambda p: (not p["blocking"], p["example"] or 0)):
+        where = f"#{problem['example']}" if problem["example"] else "dataset"
+        kind = "ERROR" if problem["blocking"] else "warning"
+        lines.append(f"  {kind:7} {where:>7}  {problem['message']}")
+    _emit(args, {"summary": summary, "problems": problems}, "\n".join(lines))
+    return EXIT_FAILURE if report.blocking else EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from persona_studio.core.config import atomic_write_bytes
+
     out = Path(args.out)
-    try:
-        atomic_write_bytes(out, data)
-    except OSError as exc:
-        raise UserFacingError(
-            f"Could not write “{out}”: {exc.strerror}.", "Choose a folder you can write to."
-        ) from exc
+    with Project.open(args.path) as project:
+        if args.format in ("openai-jsonl", "csv"):
+            files = _dataset_files(project, args, out)
+        else:
+            from persona_studio.core.card_files import export_bytes
+
+            files = {out: export_bytes(project, args.format)}
+    for path, data in files.items():
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:
+            raise UserFacingError(
+                f"Could not write “{path}”: {exc.strerror}.", "Choose a folder you can write to."
+            ) from exc
     _emit(
         args,
-        {"path": str(out.absolute()), "format": args.format, "bytes": len(data)},
-        f"Wrote {out} ({args.format}, {len(data):,} bytes).",
+        {
+            "format": args.format,
+            "files": [{"path": str(p.absolute()), "bytes": len(d)} for p, d in files.items()],
+        },
+        "\n".join(f"Wrote {p} ({args.format}, {len(d):,} bytes)." for p, d in files.items()),
     )
     return EXIT_OK
+
+
+def _dataset_files(project: Project, args: argparse.Namespace, out: Path) -> dict[Path, bytes]:
+    from persona_studio.core.exports import examples_csv, openai_jsonl
+    from persona_studio.core.validation import train_validation_split
+
+    examples = project.examples()
+    if args.format == "csv":
+        return {out: examples_csv(examples).encode("utf-8")}
+    approved = [ex for ex in examples if ex.status == "approved"]
+    if not approved:
+        raise UserFacingError(
+            "There are no approved examples to export.",
+            "Approve examples in the Dataset tab first.",
+        )
+    prompt = project.persona().system_prompt()
+    train, validation = train_validation_split(approved, args.validation_split, args.seed)
+    files = {out: openai_jsonl(train, prompt).encode("utf-8")}
+    if validation:
+        files[out.with_name(f"{out.stem}.validation{out.suffix}")] = openai_jsonl(
+            validation, prompt
+        ).encode("utf-8")
+    return files
 
 
 def _profile_row(profile: ProviderProfile, default: str) -> dict[str, Any]:
@@ -233,19 +347,46 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "import",
         cmd_import,
-        "import a Character Card (PNG or JSON) into a project (created if new)",
+        "import a Character Card or a dataset file into a project (created if new)",
     )
     imp.add_argument("path", help="the .persona file")
-    imp.add_argument("file", help="a card: .png or .json (V1, V2 or V3)")
+    imp.add_argument("file", help="a card (.png/.json) or examples (.csv/.tsv/.xlsx/.jsonl)")
+    imp.add_argument("--sheet", help="the XLSX sheet to read (default: the first)")
+    imp.add_argument(
+        "--replace", action="store_true", help="replace all examples instead of adding to them"
+    )
+
+    val = _add_command(
+        commands,
+        "validate",
+        cmd_validate,
+        "check the dataset against the fine-tuning rules (exit 1 on errors)",
+    )
+    val.add_argument("path", help="the .persona file")
+    val.add_argument("--model", default="gpt-4.1-mini-2025-04-14", help="the base model")
 
     exp = _add_command(commands, "export", cmd_export, "export the character")
     exp.add_argument("path", help="the .persona file")
     exp.add_argument(
         "--format",
         required=True,
-        choices=["card-v2-png", "card-v2-json", "card-v3-json", "naas-plugin"],
+        choices=[
+            "card-v2-png",
+            "card-v2-json",
+            "card-v3-json",
+            "naas-plugin",
+            "openai-jsonl",
+            "csv",
+        ],
     )
     exp.add_argument("--out", required=True, help="the file to write")
+    exp.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.0,
+        help="openai-jsonl: share of approved examples for a validation file",
+    )
+    exp.add_argument("--seed", type=int, default=42, help="seed of the train/validation split")
 
     profile = commands.add_parser("profile", help="manage provider profiles")
     actions = profile.add_subparsers(

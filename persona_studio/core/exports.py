@@ -1,11 +1,30 @@
-"""Exports that other tools read: the Naas Chat plugin JSON (Character Cards: cards.py)."""
+"""Exports other tools read: OpenAI chat JSONL, CSV, the Naas Chat plugin (cards: cards.py)."""
 
 from __future__ import annotations
 
 import base64
+import csv
+import io
+import json
+from collections.abc import Sequence
 from typing import Any
 
+from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
+from persona_studio.core.validation import training_messages
+
+CSV_COLUMNS = (
+    "id",
+    "question",
+    "answer",
+    "status",
+    "tags",
+    "conversation",
+    "source",
+    "system_prompt",
+)
+# Cells a spreadsheet would run as a formula; exported with a leading apostrophe (OWASP).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 DEFAULT_CHAT_MODEL = "gpt-4.1-mini"
 DEFAULT_TEMPERATURE = 0.7  # the seed used 0, which made characters terse ("Yup")
@@ -38,3 +57,41 @@ def naas_plugin(
         "avatar": avatar,
         "prompt_type": "system",
     }
+
+
+def openai_jsonl(examples: Sequence[Example], system_prompt: str) -> str:
+    """One {"messages": [...]} line per example, with the persona's (or the example's) prompt."""
+    return "".join(
+        json.dumps({"messages": training_messages(ex, system_prompt)}, ensure_ascii=False) + "\n"
+        for ex in examples
+    )
+
+
+def safe_cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def unescape_cell(text: str) -> str:
+    """Undo `safe_cell` on the way back in."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES) else text
+
+
+def examples_csv(examples: Sequence[Example]) -> str:
+    """Question/answer rows; multi-turn examples also carry their turns as JSON."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for ex in examples:
+        multi = ex.turn_count > 2
+        row = [
+            ex.id,
+            ex.question,
+            ex.answer,
+            ex.status,
+            ", ".join(ex.tags),
+            json.dumps(ex.messages, ensure_ascii=False) if multi else "",
+            ex.source,
+            ex.system_prompt or "",
+        ]
+        writer.writerow([safe_cell(cell) for cell in row])
+    return out.getvalue()

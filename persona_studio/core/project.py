@@ -438,6 +438,12 @@ class Project:
             last = self._db.execute("SELECT MAX(position) FROM examples").fetchone()[0]
             self._insert_examples(examples, (last if last is not None else -1.0) + 1.0)
 
+    def replace_examples(self, examples: Iterable[Example]) -> None:
+        """All examples at once (an import that replaces), in one transaction."""
+        with self._transaction():
+            self._db.execute("DELETE FROM examples")
+            self._insert_examples(examples, 0.0)
+
     def update_example(self, example: Example) -> None:
         example.updated_at = now_iso()
         with self._transaction():

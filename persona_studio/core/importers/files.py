@@ -1,0 +1,44 @@
+"""Pick the importer for a file by its name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from persona_studio.core.importers import ImportFileError, ImportResult
+from persona_studio.core.importers.jsonl import examples_from_jsonl
+from persona_studio.core.importers.tabular import (
+    TABLE_SUFFIXES,
+    examples_from_table,
+    guess_mapping,
+    read_table,
+)
+
+DATASET_SUFFIXES = (*TABLE_SUFFIXES, ".jsonl")
+
+
+def import_file(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    mapping: dict[str, str] | None = None,
+    keep_system_prompts: bool = False,
+) -> ImportResult:
+    """Read a whole dataset file; the mapping is guessed from the headers when not given."""
+    suffix = path.suffix.lower()
+    source = f"import:{path.name}"
+    try:
+        if suffix == ".jsonl":
+            return examples_from_jsonl(
+                path.read_bytes(), source, keep_system_prompts=keep_system_prompts
+            )
+        if suffix in TABLE_SUFFIXES:
+            table = read_table(path, sheet)
+            return examples_from_table(table, mapping or guess_mapping(table.columns), source)
+    except OSError as exc:
+        raise ImportFileError(
+            f"Could not read “{path.name}”: {exc.strerror}.", "Check the file and try again."
+        ) from exc
+    raise ImportFileError(
+        f"“{path.name}” is not a dataset file we can read.",
+        "Use CSV, TSV, XLSX or JSONL (OpenAI chat or ShareGPT).",
+    )

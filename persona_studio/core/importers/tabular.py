@@ -1,0 +1,171 @@
+"""CSV, TSV and XLSX: read as text (no type guessing), map columns, make examples."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from persona_studio.core.dataset import STATUSES, Example
+from persona_studio.core.exports import unescape_cell
+from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError, ImportResult
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+# column roles and the header names that mean them, matched case-insensitively
+ROLE_NAMES: dict[str, tuple[str, ...]] = {
+    "question": ("question", "prompt", "instruction", "input", "user", "query", "q"),
+    "answer": ("answer", "response", "output", "completion", "assistant", "reply", "a"),
+    "status": ("status",),
+    "tags": ("tags", "tag", "labels"),
+    "id": ("id",),
+    "conversation": ("conversation", "messages"),
+    "system_prompt": ("system_prompt", "system"),
+    "source": ("source",),
+}
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    sheets: list[str]  # XLSX sheet names (empty for CSV/TSV)
+
+
+def sheet_names(path: Path) -> list[str]:
+    import pandas as pd
+
+    try:
+        return list(pd.ExcelFile(path, engine="openpyxl").sheet_names)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise ImportFileError(
+            f"“{path.name}” could not be opened as an Excel workbook ({exc}).",
+            "Open it in Excel or LibreOffice and save it again as .xlsx.",
+        ) from exc
+
+
+def read_table(path: Path, sheet: str | None = None) -> Table:
+    """Every cell as text, exactly as written (“007” stays “007”, “=1+1” stays a formula text)."""
+    import pandas as pd
+
+    if path.stat().st_size > MAX_IMPORT_BYTES:
+        raise ImportFileError(f"“{path.name}” is larger than 512 MB.", "Split it into parts.")
+    suffix = path.suffix.lower()
+    sheets: list[str] = []
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            sheets = sheet_names(path)
+            frame = pd.read_excel(
+                path,
+                sheet_name=sheet or sheets[0],
+                dtype=str,
+                keep_default_na=False,
+                engine="openpyxl",
+            )
+        else:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8-sig")
+            delimiter = "\t" if suffix == ".tsv" else _sniff(text)
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                sep=delimiter,
+                encoding="utf-8-sig",
+                engine="python",
+            )
+    except UnicodeDecodeError:
+        raise ImportFileError(
+            f"“{path.name}” is not UTF-8 text.", "Save it as “CSV UTF-8” from your spreadsheet app."
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
+        raise ImportFileError(
+            f"“{path.name}” could not be read as a table ({exc}).",
+            "Check that it has a header row and the same number of columns on every row.",
+        ) from exc
+    columns = [str(c).strip() for c in frame.columns]
+    rows = [[("" if v is None else str(v)) for v in row] for row in frame.itertuples(index=False)]
+    return Table(columns, rows, sheets)
+
+
+def _sniff(text: str) -> str:
+    try:
+        return csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def guess_mapping(columns: list[str]) -> dict[str, str]:
+    """Role → column, by header name (any case); question and answer are the ones that matter."""
+    lowered = {c.lower().strip(): c for c in columns}
+    mapping: dict[str, str] = {}
+    for role, names in ROLE_NAMES.items():
+        for name in names:
+            if name in lowered and lowered[name] not in mapping.values():
+                mapping[role] = lowered[name]
+                break
+    return mapping
+
+
+def examples_from_table(table: Table, mapping: dict[str, str], source: str) -> ImportResult:
+    if "conversation" not in mapping and not {"question", "answer"} <= set(mapping):
+        raise ImportFileError(
+            "Choose which column holds the questions and which the answers.",
+            "Columns named question/answer, prompt/response, "
+            "instruction/output or input/output are found automatically.",
+        )
+    index = {
+        role: table.columns.index(col) for role, col in mapping.items() if col in table.columns
+    }
+    result = ImportResult()
+    seen_ids: set[str] = set()
+    for number, row in enumerate(table.rows, start=2):  # row 1 is the header
+
+        def cell(role: str, row: list[str] = row) -> str:
+            return unescape_cell(row[index[role]]) if role in index else ""
+
+        example = _example_from_cells(cell, number, result)
+        if example is None:
+            continue
+        if example.id in seen_ids:
+            example.id = Example(messages=[]).id  # a copied row: keep both, new id
+        seen_ids.add(example.id)
+        example.source = cell("source") or source
+        result.examples.append(example)
+    return result
+
+
+def _example_from_cells(cell: Any, number: int, result: ImportResult) -> Example | None:
+    conversation = cell("conversation").strip()
+    if conversation:
+        try:
+            messages = json.loads(conversation)
+        except json.JSONDecodeError:
+            result.skipped.append((number, "the conversation cell is not valid JSON"))
+            return None
+        if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages
+        ):
+            result.skipped.append((number, "the conversation cell is not a list of messages"))
+            return None
+    else:
+        question, answer = cell("question"), cell("answer")
+        if not question.strip() and not answer.strip():
+            result.skipped.append((number, "empty row"))
+            return None
+        if not question.strip() or not answer.strip():
+            result.skipped.append((number, "no question" if not question.strip() else "no answer"))
+            return None
+        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    status = cell("status").strip().lower()
+    example = Example(
+        messages=messages,
+        status=status if status in STATUSES else "draft",
+        tags=[t.strip() for t in cell("tags").split(",") if t.strip()],
+        system_prompt=cell("system_prompt") or None,
+    )
+    given_id = cell("id").strip()
+    if given_id:
+        example.id = given_id[:64]
+    return example

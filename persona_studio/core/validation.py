@@ -1,0 +1,422 @@
+"""The fine-tuning preflight: format checks, exact token counts, duplicates, cost.
+
+Format checks follow the OpenAI cookbook "Chat fine-tuning data prep" (same error names), token
+counting its `num_tokens_from_messages`, and the default epochs its formula. Runs off the UI
+thread: `preflight` reports progress and can be cancelled between chunks.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.duplicates import exact_duplicate_groups, near_duplicate_groups
+from persona_studio.core.errors import UserFacingError
+from persona_studio.core.persona import Persona
+from persona_studio.core.tokens import encoding
+from persona_studio.resources_path import resource_path
+
+ALLOWED_ROLES = ("system", "user", "assistant", "function", "tool")
+ALLOWED_MESSAGE_KEYS = (
+    "role",
+    "content",
+    "name",
+    "function_call",
+    "weight",
+    "tool_calls",
+    "tool_call_id",
+)
+MIN_EXAMPLES = 10
+RECOMMENDED_EXAMPLES = (50, 100)
+# cookbook defaults for the number of epochs
+TARGET_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 3, 100, 25_000
+MIN_DEFAULT_EPOCHS, MAX_DEFAULT_EPOCHS = 1, 25
+CHUNK = 2_000
+
+FORMAT_MESSAGES = {
+    "data_type": "The example is not a JSON object.",
+    "missing_messages_list": "The example has no list of messages.",
+    "message_missing_key": "A message has no role or no content.",
+    "message_unrecognized_key": "A message has a field fine-tuning does not accept.",
+    "unrecognized_role": "A message has a role other than system, user or assistant.",
+    "missing_content": "A message's content is missing or is not text.",
+    "example_missing_assistant_message": "There is no answer (assistant message).",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    max_tokens: int
+    encoding: str
+    price_per_million: float
+
+
+@dataclass(frozen=True)
+class Issue:
+    code: str
+    message: str
+    blocking: bool
+
+
+@dataclass
+class PreflightReport:
+    model: ModelSpec
+    issues: dict[str, list[Issue]]  # example id → issues (only examples that have some)
+    tokens: dict[str, int]  # example id → tokens as trained
+    duplicate_groups: list[list[str]]
+    status_counts: dict[str, int]
+    trained_ids: list[str]  # the approved examples
+    epochs: int = 0
+    billed_tokens: int = 0
+    estimated_cost: float = 0.0
+    notes: list[Issue] = field(default_factory=list)  # dataset-level findings
+
+    @property
+    def blocking(self) -> list[tuple[str, Issue]]:
+        found = [
+            (i, issue)
+            for i, issues in self.issues.items()
+            if i in self._trained
+            for issue in issues
+            if issue.blocking
+        ]
+        return found + [("", note) for note in self.notes if note.blocking]
+
+    @property
+    def warnings(self) -> list[tuple[str, Issue]]:
+        return [
+            (i, issue)
+            for i, issues in self.issues.items()
+            for issue in issues
+            if not issue.blocking
+        ] + [("", n) for n in self.notes if not n.blocking]
+
+    @property
+    def _trained(self) -> set[str]:
+        return set(self.trained_ids)
+
+    @property
+    def trained_tokens(self) -> int:
+        return sum(self.tokens.get(i, 0) for i in self.trained_ids)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "examples": sum(self.status_counts.values()),
+            "by_status": self.status_counts,
+            "trained_examples": len(self.trained_ids),
+            "trained_tokens": self.trained_tokens,
+            "epochs": self.epochs,
+            "billed_tokens": self.billed_tokens,
+            "estimated_cost_usd": round(self.estimated_cost, 2),
+            "blocking": len(self.blocking),
+            "warnings": len(self.warnings),
+            "duplicate_groups": len(self.duplicate_groups),
+        }
+
+
+class PreflightCancelled(Exception):
+    pass
+
+
+def load_model_specs(user_file: Path | None = None) -> dict[str, ModelSpec]:
+    """The shipped table, overridden or extended by the user's copy when there is one."""
+    tables = [tomllib.loads(resource_path("fine_tuning_models.toml").read_text("utf-8"))]
+    if user_file is not None and user_file.exists():
+        try:
+            tables.append(tomllib.loads(user_file.read_text("utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UserFacingError(
+                f"The model price table “{user_file}” could not be read ({exc}).",
+                "Fix it, or delete it to use the shipped prices.",
+            ) from exc
+    specs: dict[str, ModelSpec] = {}
+    for table in tables:
+        for name, raw in table.get("models", {}).items():
+            try:
+                specs[name] = ModelSpec(
+                    name,
+                    int(raw["max_tokens"]),
+                    str(raw["encoding"]),
+                    float(raw["price_per_million"]),
+                )
+            except (KeyError, TypeError, ValueError):
+                continue  # a half-written entry in the user's copy: skip it, keep the others
+    return specs
+
+
+def model_spec(name: str, specs: dict[str, ModelSpec] | None = None) -> ModelSpec:
+    specs = specs or load_model_specs()
+    if name in specs:
+        return specs[name]
+    # a fine-tuned model or a snapshot we do not list: use its family's figures, price unknown
+    family = next((s for key, s in specs.items() if name.startswith(key.rsplit("-", 3)[0])), None)
+    if family is not None:
+        return ModelSpec(name, family.max_tokens, family.encoding, family.price_per_million)
+    return ModelSpec(name, 65_536, "o200k_base", 0.0)
+
+
+def default_epochs(n_train: int) -> int:
+    if n_train <= 0:
+        return 0
+    if n_train * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_train)
+    if n_train * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_train)
+    return TARGET_EPOCHS
+
+
+def training_messages(example: Example, system_prompt: str) -> list[dict[str, Any]]:
+    """The messages as trained: the example's own system prompt, else the persona's."""
+    messages = [m for m in example.messages if m.get("role") != "system"]
+    own = [m for m in example.messages if m.get("role") == "system"]
+    system = (
+        example.system_prompt
+        if example.system_prompt is not None
+        else (own[0].get("content") if own else system_prompt)
+    )
+    return ([{"role": "system", "content": system}] if system else []) + messages
+
+
+def format_errors(line: Any) -> list[str]:
+    """The cookbook's format checks for one JSONL line (error codes, no duplicates)."""
+    if not isinstance(line, dict):
+        return ["data_type"]
+    messages = line.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return ["missing_messages_list"]
+    errors: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            errors.append("message_missing_key")
+            continue
+        if any(k not in ALLOWED_MESSAGE_KEYS for k in message):
+            errors.append("message_unrecognized_key")
+        if message.get("role") not in ALLOWED_ROLES:
+            errors.append("unrecognized_role")
+        content = message.get("content")
+        if (
+            not isinstance(content, str)
+            and not message.get("function_call")
+            and not message.get("tool_calls")
+        ):
+            errors.append("missing_content")
+    if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
+        errors.append("example_missing_assistant_message")
+    return list(dict.fromkeys(errors))
+
+
+_STOP = set(
+    "a an and are as at be but by do for from have i if in into is it its me my no not "
+    "of on or our so than that the their them then there these they this to too was we "
+    "were what when which who will with you your give make any ever".split()
+)
+
+
+_NEGATIONS = {
+    "not",
+    "never",
+    "no",
+    "don't",
+    "dont",
+    "won't",
+    "can't",
+    "cannot",
+    "doesn't",
+    "nor",
+    "without",
+}
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-zà-ÿ0-9']+", text.lower()) if len(w) > 2 and w not in _STOP]
+
+
+def rule_conflicts(answer: str, persona: Persona) -> list[Issue]:
+    """Keyword-level: an answer touching a topic to avoid, or using every word of a "Never"."""
+    found: list[Issue] = []
+    lowered = f" {' '.join(re.findall(r'[a-zà-ÿ0-9]+', answer.lower()))} "
+    for topic in persona.avoid_topics:
+        words = " ".join(re.findall(r"[a-zà-ÿ0-9]+", topic.lower()))
+        if words and f" {words} " in lowered:
+            found.append(Issue("avoid_topic", f"Mentions “{topic}”, a topic to avoid.", False))
+    answer_tokens = re.findall(r"[a-zà-ÿ0-9']+", answer.lower())
+    answer_words = set(answer_tokens)
+    for rule in persona.style_dont:
+        words = _content_words(rule)
+        if len(words) >= 2 and all(w in answer_words for w in words):
+            first = answer_tokens.index(words[0])
+            if _NEGATIONS & set(answer_tokens[max(0, first - 3) : first]):
+                continue  # “I don't promise weight-loss results” keeps the rule
+            found.append(Issue("dont_rule", f"May break the rule “Never: {rule}”.", False))
+    return found
+
+
+def _count_strings(strings: set[str], encoding_name: str) -> dict[str, int]:
+    ordered = list(strings)
+    if not ordered:
+        return {}
+    batches = encoding(encoding_name).encode_ordinary_batch(ordered, num_threads=2)
+    return {text: len(tokens) for text, tokens in zip(ordered, batches, strict=True)}
+
+
+def conversation_tokens(messages: list[dict[str, Any]], lengths: dict[str, int]) -> int:
+    """Cookbook `num_tokens_from_messages`: 3 per message, the text, 1 per name, 3 to prime."""
+    total = 3
+    for message in messages:
+        total += 3
+        for key, value in message.items():
+            if isinstance(value, str) and key in ("role", "content", "name"):
+                total += lengths[value]
+                if key == "name":
+                    total += 1
+    return total
+
+
+def preflight(
+    examples: Sequence[Example],
+    persona: Persona,
+    model: ModelSpec,
+    *,
+    progress: Callable[[float, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> PreflightReport:
+    """Check every example; figures for the approved ones (what would be trained)."""
+
+    def step(fraction: float, what: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise PreflightCancelled
+        if progress is not None:
+            progress(fraction, what)
+
+    system_prompt = persona.system_prompt()
+    issues: dict[str, list[Issue]] = defaultdict(list)
+    lines = [training_messages(ex, system_prompt) for ex in examples]
+    step(0.05, "Counting tokens…")
+    tokens: dict[str, int] = {}
+    for start in range(0, len(examples), CHUNK):
+        chunk = lines[start : start + CHUNK]
+        strings = {
+            v
+            for msgs in chunk
+            for m in msgs
+            for k, v in m.items()
+            if isinstance(v, str) and k in ("role", "content", "name")
+        }
+        lengths = _count_strings(strings, model.encoding)
+        for example, messages in zip(examples[start : start + CHUNK], chunk, strict=True):
+            tokens[example.id] = conversation_tokens(messages, lengths)
+        step(0.05 + 0.6 * min(1.0, (start + CHUNK) / max(1, len(examples))), "Counting tokens…")
+
+    for example, messages in zip(examples, lines, strict=True):
+        found = issues[example.id]
+        for code in format_errors({"messages": messages}):
+            found.append(Issue(code, FORMAT_MESSAGES[code], True))
+        for message in messages:
+            content = message.get("content")
+            if (
+                message.get("role") in ("user", "assistant")
+                and isinstance(content, str)
+                and (not content.strip())
+            ):
+                found.append(Issue("empty_text", f"An empty {message['role']} message.", True))
+                break
+        if tokens[example.id] > model.max_tokens:
+            found.append(
+                Issue(
+                    "too_long",
+                    f"{tokens[example.id]:,} tokens: over the "
+                    f"{model.max_tokens:,} a {model.name} example may "
+                    "have (it would be cut).",
+                    True,
+                )
+            )
+        found.extend(rule_conflicts(example.answer, persona))
+    step(0.7, "Looking for duplicates…")
+
+    texts = [f"{ex.question}\n{ex.answer}" for ex in examples]
+    groups = near_duplicate_groups(texts)
+    exact = {frozenset(g) for g in exact_duplicate_groups(texts)}
+    duplicate_groups: list[list[str]] = []
+    for group in groups:
+        ids = [examples[i].id for i in group]
+        duplicate_groups.append(ids)
+        is_exact = frozenset(group) in exact
+        for position, i in enumerate(group):
+            others = len(group) - 1
+            code = "duplicate" if is_exact else "near_duplicate"
+            text = (
+                f"Same as {others} other example{'s' if others > 1 else ''}."
+                if is_exact
+                else f"Nearly the same as {others} other example{'s' if others > 1 else ''}."
+            )
+            if position > 0 or not is_exact:
+                issues[examples[i].id].append(Issue(code, text, False))
+    step(0.95, "Adding up…")
+
+    status_counts = dict(Counter(ex.status for ex in examples))
+    trained = [ex.id for ex in examples if ex.status == "approved"]
+    report = PreflightReport(
+        model=model,
+        issues={k: v for k, v in issues.items() if v},
+        tokens=tokens,
+        duplicate_groups=duplicate_groups,
+        status_counts=status_counts,
+        trained_ids=trained,
+    )
+    report.epochs = default_epochs(len(trained))
+    report.billed_tokens = sum(min(model.max_tokens, tokens[i]) for i in trained) * report.epochs
+    report.estimated_cost = report.billed_tokens * model.price_per_million / 1_000_000
+    if len(trained) < MIN_EXAMPLES:
+        report.notes.append(
+            Issue(
+                "too_few",
+                f"{len(trained)} approved examples: fine-tuning needs at least "
+                f"{MIN_EXAMPLES} (50 to 100 good ones usually work well).",
+                True,
+            )
+        )
+    elif len(trained) < RECOMMENDED_EXAMPLES[0]:
+        report.notes.append(
+            Issue(
+                "few",
+                f"{len(trained)} approved examples: 50 to 100 usually give clearly better results.",
+                False,
+            )
+        )
+    step(1.0, "Done")
+    return report
+
+
+def train_validation_split(
+    examples: Sequence[Example], fraction: float, seed: int = 42
+) -> tuple[list[Example], list[Example]]:
+    """A seeded split, stratified by each example's first tag (untagged examples together)."""
+    if not 0 <= fraction < 1:
+        raise ValueError("fraction must be in [0, 1)")
+    if fraction == 0 or len(examples) < 2:
+        return list(examples), []
+    by_tag: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        by_tag[ex.tags[0] if ex.tags else ""].append(ex)
+    rng = random.Random(seed)
+    validation_ids: set[str] = set()
+    for tag in sorted(by_tag):
+        members = list(by_tag[tag])
+        rng.shuffle(members)
+        take = round(len(members) * fraction)
+        validation_ids.update(ex.id for ex in members[:take])
+    if not validation_ids:  # tiny strata all rounded down: take one overall
+        validation_ids.add(rng.choice(list(examples)).id)
+    train = [ex for ex in examples if ex.id not in validation_ids]
+    validation = [ex for ex in examples if ex.id in validation_ids]
+    return train, validation

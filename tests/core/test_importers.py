@@ -1,0 +1,170 @@
+"""Importers with real-shaped files, and fuzzed bytes: never a crash, never a partial import."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.exports import examples_csv, openai_jsonl
+from persona_studio.core.importers import ImportFileError
+from persona_studio.core.importers.files import import_file
+from persona_studio.core.importers.jsonl import examples_from_jsonl
+from persona_studio.core.importers.tabular import guess_mapping, read_table
+
+
+@pytest.mark.parametrize(
+    ("header", "question", "answer"),
+    [
+        ("question,answer", "question", "answer"),
+        ("QUESTION,ANSWER", "QUESTION", "ANSWER"),
+        ("Prompt,Response", "Prompt", "Response"),
+        ("instruction,output", "instruction", "output"),
+        ("input,output", "input", "output"),
+    ],
+)
+def test_headers_are_recognised_in_any_case(header: str, question: str, answer: str) -> None:
+    mapping = guess_mapping(header.split(","))
+    assert (mapping["question"], mapping["answer"]) == (question, answer)
+
+
+def test_seed_style_csv_imports_with_skips_explained(tmp_path: Path) -> None:
+    path = tmp_path / "sheet.csv"
+    path.write_text(
+        "QUESTION,ANSWER,status,tags\n"
+        '"Multi\nline?","Yes, it works.",approved,"a, b"\n'
+        '007,=IMPORTXML("x"),,\n'
+        ",lonely answer,,\n"
+        ",,,\n"
+        "Emoji? 🏃,Sure 🙂,weird,\n",
+        encoding="utf-8",
+    )
+    result = import_file(path)
+    assert [(e.question, e.answer, e.status, e.tags) for e in result.examples] == [
+        ("Multi\nline?", "Yes, it works.", "approved", ["a", "b"]),
+        ("007", '=IMPORTXML("x")', "draft", []),
+        ("Emoji? 🏃", "Sure 🙂", "draft", []),
+    ]
+    assert result.skipped == [(4, "no question"), (5, "empty row")]
+    assert all(e.source == "import:sheet.csv" for e in result.examples)
+
+
+def test_semicolon_csv_and_tsv(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("question;answer\nq1;a1\nq2;a2\n")
+    (tmp_path / "b.tsv").write_text("prompt\tresponse\nq\tcomma, inside\n")
+    assert [e.answer for e in import_file(tmp_path / "a.csv").examples] == ["a1", "a2"]
+    assert [e.answer for e in import_file(tmp_path / "b.tsv").examples] == ["comma, inside"]
+
+
+def test_xlsx_with_sheet_choice(tmp_path: Path) -> None:
+    path = tmp_path / "data.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="Notes", index=False)
+        pd.DataFrame({"Question": ["q", "007"], "Answer": ["a", "+1"]}).to_excel(
+            writer, sheet_name="Data", index=False
+        )
+    table = read_table(path)
+    assert table.sheets == ["Notes", "Data"]
+    with pytest.raises(ImportFileError, match="Choose which column"):
+        import_file(path)  # the first sheet has no question/answer columns
+    result = import_file(path, sheet="Data")
+    assert [(e.question, e.answer) for e in result.examples] == [("q", "a"), ("007", "+1")]
+
+
+def test_broken_files_are_refused_whole(tmp_path: Path) -> None:
+    (tmp_path / "bad.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ImportFileError, match="Excel workbook"):
+        import_file(tmp_path / "bad.xlsx")
+    (tmp_path / "latin.csv").write_bytes("question,answer\ncaf\xe9,x\n".encode("latin-1"))
+    with pytest.raises(ImportFileError, match="not UTF-8"):
+        import_file(tmp_path / "latin.csv")
+    (tmp_path / "notes.docx").write_bytes(b"x")
+    with pytest.raises(ImportFileError, match="not a dataset file"):
+        import_file(tmp_path / "notes.docx")
+
+
+def test_openai_and_sharegpt_jsonl_with_bad_lines() -> None:
+    lines = [
+        {
+            "messages": [
+                {"role": "system", "content": "Old prompt"},
+                {"role": "user", "content": "q1"},
+                {"role": "assistant", "content": "a1", "weight": 0},
+                {"role": "user", "content": "q2"},
+                {"role": "assistant", "content": "a2"},
+            ]
+        },
+        {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hey"}]},
+        {"messages": [{"role": "user", "content": "no answer"}]},
+        {"conversations": [{"from": "alien", "value": "?"}]},
+    ]
+    data = "\n".join(json.dumps(x) for x in lines) + "\n{not json\n\n"
+    result = examples_from_jsonl(data.encode(), "import:x.jsonl")
+    first, second = result.examples
+    assert first.turn_count == 4 and first.messages[1]["weight"] == 0
+    assert first.system_prompt is None and "persona's prompt is used" in result.notes[0]
+    assert (second.question, second.answer) == ("hi", "hey")
+    assert [n for n, _ in result.skipped] == [3, 4, 5]
+    kept = examples_from_jsonl(data.encode(), "s", keep_system_prompts=True)
+    assert kept.examples[0].system_prompt == "Old prompt"
+
+
+def test_exported_jsonl_reads_back_line_by_line() -> None:
+    examples = [
+        Example.from_qa("q “quoted”", "a\nnew line"),
+        Example(
+            messages=[
+                {"role": "user", "content": "1"},
+                {"role": "assistant", "content": "2", "weight": 0},
+                {"role": "user", "content": "3"},
+                {"role": "assistant", "content": "4"},
+            ],
+            system_prompt="Own prompt",
+        ),
+    ]
+    text = openai_jsonl(examples, "Persona prompt")
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines[0]["messages"][0] == {"role": "system", "content": "Persona prompt"}
+    assert lines[0]["messages"][2]["content"] == "a\nnew line"
+    assert lines[1]["messages"][0]["content"] == "Own prompt"
+    assert lines[1]["messages"][2]["weight"] == 0
+    back = examples_from_jsonl(text.encode(), "s", keep_system_prompts=True).examples
+    assert [e.messages for e in back] == [e.messages for e in examples]
+
+
+def test_csv_export_is_formula_safe_and_round_trips(tmp_path: Path) -> None:
+    examples = [
+        Example.from_qa("=1+1", "@SUM(A1)", status="approved", tags=["x"]),
+        Example.from_qa("-5 degrees?", "+cold"),
+        Example(
+            messages=[
+                {"role": "user", "content": "1"},
+                {"role": "assistant", "content": "2"},
+                {"role": "user", "content": "3"},
+                {"role": "assistant", "content": "4"},
+            ]
+        ),
+    ]
+    text = examples_csv(examples)
+    assert "'=1+1" in text and "'@SUM(A1)" in text and "'+cold" in text
+    (tmp_path / "out.csv").write_text(text, encoding="utf-8")
+    back = import_file(tmp_path / "out.csv").examples
+    assert [e.messages for e in back] == [e.messages for e in examples]
+    assert [e.id for e in back] == [e.id for e in examples]
+    assert back[0].status == "approved" and back[0].tags == ["x"]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.binary(max_size=600), st.sampled_from([".csv", ".tsv", ".jsonl", ".xlsx"]))
+def test_fuzzed_bytes_never_crash(tmp_path_factory, data: bytes, suffix: str) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / f"f{suffix}"
+    path.write_bytes(data)
+    with contextlib.suppress(ImportFileError):
+        result = import_file(path)
+        assert all(e.question.strip() and e.answer.strip() for e in result.examples)

@@ -1,0 +1,196 @@
+"""The preflight, rule by rule, with passing and failing examples."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.duplicates import exact_duplicate_groups, near_duplicate_groups
+from persona_studio.core.exports import openai_jsonl
+from persona_studio.core.persona import Persona
+from persona_studio.core.tokens import encoding
+from persona_studio.core.validation import (
+    ModelSpec,
+    default_epochs,
+    format_errors,
+    load_model_specs,
+    model_spec,
+    preflight,
+    rule_conflicts,
+    train_validation_split,
+)
+
+MINI = ModelSpec("gpt-4o-mini-2024-07-18", 65_536, "o200k_base", 3.0)
+
+
+def qa(q: str, a: str, **kw) -> Example:
+    return Example.from_qa(q, a, status=kw.pop("status", "approved"), **kw)
+
+
+@pytest.mark.parametrize(
+    ("line", "codes"),
+    [
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "yo"},
+                ]
+            },
+            [],
+        ),
+        ([1, 2], ["data_type"]),
+        ({"prompt": "x"}, ["missing_messages_list"]),
+        ({"messages": []}, ["missing_messages_list"]),
+        (
+            {"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]},
+            ["message_missing_key"],
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "q", "mood": 1},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
+            ["message_unrecognized_key"],
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "narrator", "content": "q"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
+            ["unrecognized_role"],
+        ),
+        (
+            {"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "a"}]},
+            ["missing_content"],
+        ),
+        ({"messages": [{"role": "user", "content": "q"}]}, ["example_missing_assistant_message"]),
+    ],
+)
+def test_cookbook_format_checks(line, codes) -> None:
+    assert format_errors(line) == codes
+
+
+def cookbook_num_tokens(messages: list[dict], enc) -> int:
+    """The OpenAI cookbook's reference function, verbatim in spirit."""
+    num_tokens = 0
+    for message in messages:
+        num_tokens += 3
+        for key, value in message.items():
+            num_tokens += len(enc.encode(value))
+            if key == "name":
+                num_tokens += 1
+    return num_tokens + 3
+
+
+def test_token_counts_match_the_cookbook() -> None:
+    persona = Persona(name="Rhea", description="Coach")
+    examples = [qa("How do I start?", "Walk, then run. 🏃"), qa("Pace?", "Easy: you can talk.")]
+    report = preflight(examples, persona, MINI)
+    enc = encoding("o200k_base")
+    for ex in examples:
+        line = json.loads(openai_jsonl([ex], persona.system_prompt()))
+        assert report.tokens[ex.id] == cookbook_num_tokens(line["messages"], enc)
+
+
+def test_empty_text_and_too_long_are_blocking() -> None:
+    tiny = ModelSpec("tiny", 40, "o200k_base", 1.0)
+    examples = [qa("ok?", "fine"), qa("   ", "answer"), qa("long?", "word " * 100)]
+    report = preflight(examples, Persona(name="R"), tiny)
+    codes = {i: [x.code for x in issues] for i, issues in report.issues.items()}
+    assert examples[0].id not in codes
+    assert "empty_text" in codes[examples[1].id]
+    assert "too_long" in codes[examples[2].id]
+    assert len([b for b in report.blocking if b[0]]) == 2
+
+
+def test_duplicates_exact_and_near_are_grouped_warnings() -> None:
+    base = "How many days a week should a beginner run if they have a busy job?"
+    answer = "Three days with a rest day between them works well for most beginners."
+    examples = [
+        qa(base, answer),
+        qa(base.upper() + "!!", answer + " "),
+        qa(base.replace("busy", "demanding"), answer),
+        qa("Unrelated?", "Totally."),
+    ]
+    report = preflight(examples, Persona(name="R"), MINI)
+    assert len(report.duplicate_groups) == 1
+    assert set(report.duplicate_groups[0]) == {e.id for e in examples[:3]}
+    assert not report.blocking or all(not i.blocking for _, i in report.warnings)
+    assert "Nearly the same" in report.issues[examples[2].id][0].message
+
+
+def test_near_duplicate_engine_finds_edits_and_ignores_different_texts() -> None:
+    texts = [
+        "the quick brown fox jumps over the lazy dog near the river bank today",
+        "The quick brown fox jumps over the lazy dog near the river bank today!",
+        "the quick brown fox jumps over the lazy cat near the river bank today",
+        "completely different words about running shoes and pace",
+    ]
+    assert exact_duplicate_groups(texts) == [[0, 1]]
+    assert sorted(map(sorted, near_duplicate_groups(texts, threshold=0.7))) == [[0, 1, 2]]
+
+
+def test_rule_conflicts_keyword_level_with_negation() -> None:
+    persona = Persona(style_dont=["Promise weight-loss results"], avoid_topics=["politics"])
+    assert [
+        i.code for i in rule_conflicts("I promise results: weight loss guaranteed!", persona)
+    ] == ["dont_rule"]
+    assert rule_conflicts("I don't promise weight-loss results.", persona) == []
+    assert [i.code for i in rule_conflicts("Let's talk politics.", persona)] == ["avoid_topic"]
+    assert rule_conflicts("Let's talk about political running clubs", persona) == []
+
+
+@pytest.mark.parametrize(
+    ("n", "epochs"),
+    [(0, 0), (10, 10), (24, 4), (34, 3), (100, 3), (9_000, 2), (30_000, 1), (3, 25)],
+)
+def test_default_epochs_follow_the_cookbook(n: int, epochs: int) -> None:
+    assert default_epochs(n) == epochs
+
+
+def test_summary_counts_only_approved_and_prices_them() -> None:
+    examples = [qa(f"q{i}", "a", status="approved") for i in range(12)] + [
+        qa("draft?", "d", status="draft")
+    ]
+    report = preflight(examples, Persona(name="R"), MINI)
+    assert report.status_counts == {"approved": 12, "draft": 1}
+    assert len(report.trained_ids) == 12 and report.epochs == 8
+    assert report.billed_tokens == report.trained_tokens * 8
+    assert report.estimated_cost == pytest.approx(report.billed_tokens * 3.0 / 1e6)
+    assert not report.blocking  # 12 ≥ 10
+    assert report.notes[0].code == "few"
+    small = preflight(examples[:5], Persona(name="R"), MINI)
+    assert [n.code for n in small.notes] == ["too_few"] and small.blocking
+
+
+def test_model_table_and_user_overrides(tmp_path) -> None:
+    specs = load_model_specs()
+    assert specs["gpt-4o-mini-2024-07-18"].max_tokens == 65_536
+    assert specs["gpt-3.5-turbo-0125"].max_tokens == 16_385
+    assert specs["gpt-3.5-turbo-0125"].encoding == "cl100k_base"
+    user = tmp_path / "models.toml"
+    user.write_text(
+        '[models."gpt-4o-mini-2024-07-18"]\nmax_tokens = 100\nencoding = "o200k_base"'
+        '\nprice_per_million = 9.5\n[models."broken"]\nmax_tokens = "x"\n'
+    )
+    mine = load_model_specs(user)
+    assert mine["gpt-4o-mini-2024-07-18"].price_per_million == 9.5 and "broken" not in mine
+    assert model_spec("ft:gpt-4o-mini-2024-07-18:org::abc").max_tokens == 65_536
+
+
+def test_split_is_seeded_and_stratified_by_tag() -> None:
+    examples = [qa(f"a{i}", "x", tags=["a"]) for i in range(50)] + [
+        qa(f"b{i}", "x", tags=["b"]) for i in range(10)
+    ]
+    train, val = train_validation_split(examples, 0.2, seed=7)
+    assert len(val) == 12 and len(train) == 48
+    assert sum(1 for e in val if e.tags == ["b"]) == 2
+    assert [e.id for e in train_validation_split(examples, 0.2, seed=7)[1]] == [e.id for e in val]
+    assert train_validation_split(examples, 0.0) == (examples, [])
