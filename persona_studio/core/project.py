@@ -423,9 +423,28 @@ class Project:
     # ---- examples ------------------------------------------------------------------------
 
     def examples(self) -> list[Example]:
+        """All examples in order (100k load in about half a second: plain tuples, no Row)."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM examples ORDER BY position").fetchall()
-        return [_example_from_row(row) for row in rows]
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            rows = cursor.execute(
+                "SELECT id, messages, status, tags, rating, source, system_prompt, updated_at "
+                "FROM examples ORDER BY position"
+            ).fetchall()
+        loads = json.loads
+        return [
+            Example(
+                messages=loads(messages),
+                id=id_,
+                status=status,
+                tags=[] if tags == "[]" else loads(tags),
+                rating=rating,
+                source=source,
+                system_prompt=system_prompt,
+                updated_at=updated_at,
+            )
+            for id_, messages, status, tags, rating, source, system_prompt, updated_at in rows
+        ]
 
     def example(self, example_id: str) -> Example | None:
         with self._lock:
@@ -437,6 +456,30 @@ class Project:
         with self._transaction():
             last = self._db.execute("SELECT MAX(position) FROM examples").fetchone()[0]
             self._insert_examples(examples, (last if last is not None else -1.0) + 1.0)
+
+    def example_positions(self) -> dict[str, float]:
+        with self._lock:
+            return {row[0]: row[1] for row in self._db.execute("SELECT id, position FROM examples")}
+
+    def insert_examples_at(self, placed: Iterable[tuple[float, Example]]) -> None:
+        """Put examples back where they were (undoing a delete), in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO examples(id, position, messages, status, tags, rating, source, "
+                "system_prompt, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(ex.id, position, *_example_values(ex)) for position, ex in placed],
+            )
+
+    def update_examples(self, examples: Iterable[Example]) -> None:
+        """Save edited examples in one transaction."""
+        with self._transaction():
+            for example in examples:
+                example.updated_at = now_iso()
+                self._db.execute(
+                    "UPDATE examples SET messages = ?, status = ?, tags = ?, rating = ?, "
+                    "source = ?, system_prompt = ?, updated_at = ? WHERE id = ?",
+                    (*_example_values(example), example.id),
+                )
 
     def replace_examples(self, examples: Iterable[Example]) -> None:
         """All examples at once (an import that replaces), in one transaction."""

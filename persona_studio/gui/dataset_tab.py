@@ -1,50 +1,571 @@
-"""Dataset tab: the character's training examples."""
+"""Dataset tab: a fast grid of training examples, their checks, tokens and cost."""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from persona_studio.gui.models.examples_model import ExamplesModel
+from persona_studio.core.config import config_dir
+from persona_studio.core.dataset import STATUSES, Example, new_id
+from persona_studio.core.validation import (
+    PreflightCancelled,
+    PreflightReport,
+    load_model_specs,
+    preflight,
+)
+from persona_studio.gui.models.examples_model import (
+    COL_ANSWER,
+    COL_QUESTION,
+    COL_STATUS,
+    ExamplesModel,
+    Filters,
+)
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.undo import AddExamples, DeleteExamples, EditExamples
+from persona_studio.gui.widgets.conversation_editor import ConversationEditor
+from persona_studio.resources_path import resource_path
+
+PREFLIGHT_DELAY_MS = 800
+DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+def user_model_table() -> Path:
+    """The user's editable copy of the model/price table (made from the shipped one)."""
+    path = config_dir() / "fine_tuning_models.toml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(resource_path("fine_tuning_models.toml").read_text("utf-8"), "utf-8")
+    return path
+
+
+class TextDelegate(QStyledItemDelegate):
+    """Multi-line editors for question and answer; a list for the status."""
+
+    def createEditor(
+        self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex
+    ) -> QWidget:
+        if index.column() == COL_STATUS:
+            combo = QComboBox(parent)
+            combo.addItems(STATUSES)
+            return combo
+        if index.column() in (COL_QUESTION, COL_ANSWER):
+            editor = QPlainTextEdit(parent)
+            editor.setTabChangesFocus(True)
+            return editor
+        return super().createEditor(parent, option, index)
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex) -> None:
+        value = index.data(Qt.ItemDataRole.EditRole)
+        if isinstance(editor, QComboBox):
+            editor.setCurrentText(str(value))
+        elif isinstance(editor, QPlainTextEdit):
+            editor.setPlainText(str(value))
+        else:
+            super().setEditorData(editor, index)
+
+    def setModelData(self, editor: QWidget, model: Any, index: QModelIndex) -> None:
+        if isinstance(editor, QComboBox):
+            model.setData(index, editor.currentText())
+        elif isinstance(editor, QPlainTextEdit):
+            model.setData(index, editor.toPlainText())
+        else:
+            super().setModelData(editor, model, index)
+
+    def updateEditorGeometry(
+        self, editor: QWidget, option: QStyleOptionViewItem, index: QModelIndex
+    ) -> None:
+        rect = option.rect
+        if isinstance(editor, QPlainTextEdit):
+            rect.setHeight(max(rect.height(), 110))
+        editor.setGeometry(rect)
 
 
 class DatasetTab(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, undo_stack: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._undo = undo_stack
+        self._session: ProjectSession | None = None
+        self.report: PreflightReport | None = None
+        self._preflight_task: asyncio.Task[None] | None = None
+        self._cancel = threading.Event()
+        self._preflight_timer = QTimer(self, singleShot=True, interval=PREFLIGHT_DELAY_MS)
+        self._preflight_timer.timeout.connect(self.run_preflight)
+        self._search_timer = QTimer(self, singleShot=True, interval=120)
+        self._search_timer.timeout.connect(self._apply_filters)
+
         self.model = ExamplesModel()
-        self.summary = QLabel(objectName="dataset_summary")
+        self.model.edit_requested.connect(self._edit)
+        self.search = QLineEdit(objectName="dataset_search", placeholderText="Search examples…")
+        self.search.setAccessibleName("Search examples")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.status_filter = QComboBox(objectName="status_filter")
+        self.status_filter.setAccessibleName("Filter by status")
+        self.status_filter.addItem("All statuses", "")
+        for status in STATUSES:
+            self.status_filter.addItem(status.capitalize(), status)
+        self.status_filter.currentIndexChanged.connect(self._apply_filters)
+        self.tag_filter = QComboBox(objectName="tag_filter")
+        self.tag_filter.setAccessibleName("Filter by tag")
+        self.tag_filter.currentIndexChanged.connect(self._apply_filters)
+        self.issues_only = QCheckBox("Only with issues", objectName="issues_only")
+        self.issues_only.toggled.connect(self._apply_filters)
+        self.add_button = QPushButton("Add example", objectName="add_example")
+        self.add_button.clicked.connect(self.add_example)
+        self.import_button = QPushButton("Import…", objectName="import_examples")
+        self.import_button.setToolTip("CSV, TSV, Excel or JSONL (OpenAI chat or ShareGPT)")
+        self.import_button.clicked.connect(self.choose_import)
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 2)
+        bar.addWidget(self.status_filter)
+        bar.addWidget(self.tag_filter)
+        bar.addWidget(self.issues_only)
+        bar.addStretch(1)
+        bar.addWidget(self.add_button)
+        bar.addWidget(self.import_button)
+
         self.table = QTableView(objectName="examples_table")
         self.table.setAccessibleName("Training examples")
         self.table.setModel(self.model)
+        self.table.setItemDelegate(TextDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(26)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        for column, width in enumerate((48, 240, 300, 80, 90, 60)):
+            self.table.setColumnWidth(column, width)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.installEventFilter(self)
+        self._add_shortcuts()
+
+        self.shown_label = QLabel(objectName="dataset_shown")
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(bar)
+        left_layout.addWidget(self.table, 1)
+        left_layout.addWidget(self.shown_label)
+
+        self.detail = ConversationEditor()
+        self.detail.edited.connect(
+            lambda before, after: self._edit([before], [after], "Edit conversation")
+        )
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self._preflight_box())
+        detail_box = QGroupBox("Selected example")
+        QVBoxLayout(detail_box).addWidget(self.detail)
+        right_layout.addWidget(detail_box, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table)
+        layout.addWidget(splitter)
+
+    def _preflight_box(self) -> QGroupBox:
+        box = QGroupBox("Ready to fine-tune?")
+        self.model_choice = QComboBox(objectName="preflight_model")
+        self.model_choice.setAccessibleName("Base model to check against")
+        self._specs = load_model_specs(user_model_table())
+        for name in self._specs:
+            self.model_choice.addItem(name, name)
+        self.model_choice.setCurrentIndex(max(0, self.model_choice.findData(DEFAULT_MODEL)))
+        self.model_choice.currentIndexChanged.connect(lambda _i: self.run_preflight())
+        self.preflight_summary = QLabel(objectName="preflight_summary", wordWrap=True)
+        self.preflight_summary.setTextFormat(Qt.TextFormat.RichText)
+        self.progress = QProgressBar(objectName="preflight_progress")
+        self.progress.setRange(0, 100)
+        self.progress.hide()
+        self.stop = QPushButton("Stop", objectName="preflight_stop")
+        self.stop.clicked.connect(self.cancel_preflight)
+        self.stop.hide()
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Base model"))
+        row.addWidget(self.model_choice, 1)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.stop)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.preflight_summary)
+        return box
+
+    def _add_shortcuts(self) -> None:
+        for keys, slot, name in (
+            ("Ctrl+Return", lambda: self.set_status("approved"), "approve"),
+            ("Ctrl+Shift+Return", lambda: self.set_status("rejected"), "reject"),
+            ("Ctrl+D", self.duplicate_selected, "duplicate"),
+            (QKeySequence.StandardKey.Delete, self.delete_selected, "delete"),
+            (QKeySequence.StandardKey.Copy, self.copy_selected, "copy"),
+            (QKeySequence.StandardKey.Paste, self.paste, "paste"),
+            (QKeySequence.StandardKey.Find, self.search.setFocus, "find"),
+        ):
+            action = QAction(self, objectName=f"dataset_{name}")
+            action.setShortcut(keys)
+            action.triggered.connect(slot)
+            if name == "find":  # anywhere in the tab
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.addAction(action)
+            else:  # only in the grid: Delete in the search box must not delete examples
+                action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+                self.table.addAction(action)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter edits the current cell, as in a spreadsheet."""
+        if (
+            watched is self.table
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and self.table.state() != QAbstractItemView.State.EditingState
+        ):
+            index = self.table.currentIndex()
+            if index.isValid():
+                self.table.edit(index)
+                return True
+        return super().eventFilter(watched, event)
+
+    # ---- session -------------------------------------------------------------------------
 
     def set_session(self, session: ProjectSession) -> None:
-        examples = session.project.examples()
-        self.model.set_examples(examples)
-        approved = sum(1 for e in examples if e.status == "approved")
-        self.summary.setText(
-            f"{len(examples)} examples · {approved} approved · {len(examples) - approved} to review"
-            if examples
-            else "No examples yet. Each example is a question and the answer your character "
-            "would give."
+        self._session = session
+        session.examples_reset.connect(self._reload)
+        session.examples_edited.connect(self._edited_elsewhere)
+        session.persona_changed.connect(lambda _f: self._preflight_timer.start())
+        self._reload()
+
+    def _reload(self) -> None:
+        assert self._session is not None
+        selected = self._selected_ids()
+        self.model.set_examples(self._session.examples)
+        self._fill_tag_filter()
+        self._show_counts()
+        self._select_ids(selected)
+        self._preflight_timer.start()
+
+    def _edited_elsewhere(self, ids: list[str]) -> None:
+        assert self._session is not None
+        self.model.examples_changed(ids, self._session.examples)
+        current = self._current_example()
+        if current is not None and current.id in ids:
+            self.detail.show_example(current)
+        self._fill_tag_filter()
+        self._preflight_timer.start()
+
+    def _fill_tag_filter(self) -> None:
+        assert self._session is not None
+        tags = sorted({t for ex in self._session.examples for t in ex.tags})
+        current = self.tag_filter.currentData()
+        self.tag_filter.blockSignals(True)
+        self.tag_filter.clear()
+        self.tag_filter.addItem("All tags", "")
+        for tag in tags:
+            self.tag_filter.addItem(tag, tag)
+        self.tag_filter.setCurrentIndex(max(0, self.tag_filter.findData(current)))
+        self.tag_filter.blockSignals(False)
+
+    def _apply_filters(self) -> None:
+        selected = self._selected_ids()
+        self.model.apply_filters(
+            Filters(
+                text=self.search.text(),
+                status=self.status_filter.currentData() or "",
+                tag=self.tag_filter.currentData() or "",
+                issues_only=self.issues_only.isChecked(),
+            )
         )
-        self.table.setColumnWidth(0, 48)
-        self.table.setColumnWidth(1, 320)
-        self.table.setColumnWidth(2, 460)
-        self.table.setColumnWidth(3, 90)
+        self._select_ids(selected)
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        total = len(self._session.examples) if self._session else 0
+        shown = self.model.shown
+        self.shown_label.setText(
+            "No examples yet: add one, paste rows from a spreadsheet, or import a file."
+            if not total
+            else f"{total:,} examples"
+            if shown == total
+            else f"Showing {shown:,} of {total:,} examples"
+        )
+
+    # ---- selection -----------------------------------------------------------------------
+
+    def _selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+
+    def _selected_examples(self) -> list[Example]:
+        return [self.model.example(r) for r in self._selected_rows()]
+
+    def _selected_ids(self) -> list[str]:
+        return [ex.id for ex in self._selected_examples()] if self.model.shown else []
+
+    def _select_ids(self, ids: list[str]) -> None:
+        from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+        selection = QItemSelection()
+        rows = [r for r in (self.model.row_of(i) for i in ids) if r is not None]
+        for row in rows:
+            selection.select(self.model.index(row, 0), self.model.index(row, 0))
+        flags = (
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.table.selectionModel().select(selection, flags)
+        if rows:
+            self.table.selectionModel().setCurrentIndex(
+                self.model.index(rows[0], 1), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+            self.table.scrollTo(self.model.index(rows[0], 1))
+        self.detail.show_example(self._current_example())
+
+    def _current_example(self) -> Example | None:
+        index = self.table.currentIndex()
+        return self.model.example(index.row()) if index.isValid() else None
+
+    def _current_changed(self, *_: object) -> None:
+        self.detail.show_example(self._current_example())
+
+    # ---- edits (all undoable) ------------------------------------------------------------
+
+    def _push(self, command: Any) -> None:
+        if self._undo is not None:
+            self._undo.push(command)
+        else:
+            command.redo()
+
+    def _edit(self, before: list[Example], after: list[Example], label: str) -> None:
+        if self._session is not None and before != after:
+            self._push(EditExamples(self._session, before, after, label))
+
+    def add_example(self) -> None:
+        if self._session is None:
+            return
+        example = Example.from_qa("", "", source="typed")
+        self._push(AddExamples(self._session, [example], "Add example"))
+        self._clear_filters_to_show(example.id)
+        row = self.model.row_of(example.id)
+        if row is not None:
+            self.table.edit(self.model.index(row, COL_QUESTION))
+
+    def _clear_filters_to_show(self, example_id: str) -> None:
+        if self.model.row_of(example_id) is None:
+            self.search.clear()
+            self.status_filter.setCurrentIndex(0)
+            self.tag_filter.setCurrentIndex(0)
+            self.issues_only.setChecked(False)
+            self._apply_filters()
+        self._select_ids([example_id])
+
+    def set_status(self, status: str) -> None:
+        before = self._selected_examples()
+        after = [copy.deepcopy(ex) for ex in before]
+        for ex in after:
+            ex.status = status
+        verb = {"approved": "Approve", "rejected": "Reject"}.get(status, "Mark")
+        self._edit(before, after, f"{verb} {len(after)} example{'s' if len(after) != 1 else ''}")
+
+    def duplicate_selected(self) -> None:
+        if self._session is None:
+            return
+        copies = []
+        for ex in self._selected_examples():
+            twin = copy.deepcopy(ex)
+            twin.id, twin.status, twin.source = new_id(), "draft", f"copy of {ex.id[:8]}"
+            copies.append(twin)
+        if copies:
+            self._push(AddExamples(self._session, copies, f"Duplicate {len(copies)}"))
+            self._select_ids([c.id for c in copies])
+
+    def delete_selected(self) -> None:
+        ids = set(self._selected_ids())
+        if ids and self._session is not None:
+            self._push(DeleteExamples(self._session, ids))
+
+    def copy_selected(self) -> None:
+        """Rows as TSV (question, answer, status, tags): pastes into any spreadsheet."""
+        lines = []
+        for ex in self._selected_examples():
+            cells = [ex.question, ex.answer, ex.status, ", ".join(ex.tags)]
+            lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
+        QGuiApplication.clipboard().setText("\n".join(lines))
+
+    def paste(self) -> None:
+        """TSV from a spreadsheet: a line per example (question, answer, then status, tags)."""
+        if self._session is None:
+            return
+        new = []
+        for line in QGuiApplication.clipboard().text().splitlines():
+            cells = line.split("\t")
+            if len(cells) < 2 or not cells[0].strip() or not cells[1].strip():
+                continue
+            status = cells[2].strip().lower() if len(cells) > 2 else ""
+            tags = [t.strip() for t in cells[3].split(",") if t.strip()] if len(cells) > 3 else []
+            new.append(
+                Example.from_qa(
+                    cells[0],
+                    cells[1],
+                    source="pasted",
+                    tags=tags,
+                    status=status if status in STATUSES else "draft",
+                )
+            )
+        if new:
+            self._push(AddExamples(self._session, new, f"Paste {len(new)} examples"))
+            self._select_ids([e.id for e in new])
+
+    # ---- import --------------------------------------------------------------------------
+
+    def choose_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import examples",
+            str(Path.home()),
+            "Datasets (*.csv *.tsv *.txt *.xlsx *.xlsm *.jsonl);;All files (*)",
+        )
+        if path:
+            self.open_import(Path(path))
+
+    def open_import(self, path: Path) -> Any:
+        from persona_studio.gui.dialogs.import_dialog import ImportDialog
+
+        dialog = ImportDialog(path, self)
+        dialog.accepted.connect(
+            lambda: self.import_examples(dialog.result_examples(), dialog.replace.isChecked())
+        )
+        dialog.open()
+        return dialog
+
+    def import_examples(self, examples: list[Example], replace: bool) -> None:
+        if self._session is None or not examples:
+            return
+        if self._undo is not None:
+            self._undo.beginMacro(f"Import {len(examples)} examples")
+        if replace and self._session.examples:
+            self._push(DeleteExamples(self._session, {e.id for e in self._session.examples}))
+        self._push(AddExamples(self._session, examples, f"Import {len(examples)} examples"))
+        if self._undo is not None:
+            self._undo.endMacro()
+
+    # ---- preflight (off the UI thread) ---------------------------------------------------
+
+    def cancel_preflight(self) -> None:
+        self._cancel.set()
+
+    def run_preflight(self) -> None:
+        if self._session is None:
+            return
+        if self._preflight_task is not None and not self._preflight_task.done():
+            self._cancel.set()
+            self._preflight_task.cancel()
+        self._cancel = threading.Event()
+        spec = self._specs.get(self.model_choice.currentData() or DEFAULT_MODEL)
+        if spec is None:
+            return
+        examples = [copy.copy(ex) for ex in self._session.examples]  # a snapshot for the worker
+        persona = copy.deepcopy(self._session.persona)
+        self._preflight_task = asyncio.ensure_future(
+            self._preflight(examples, persona, spec, self._cancel)
+        )
+
+    async def _preflight(
+        self, examples: list[Example], persona: Any, spec: Any, cancel: threading.Event
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.progress.setValue(0)
+        self.progress.show()
+        self.stop.show()
+
+        def progress(fraction: float, what: str) -> None:  # worker thread → UI thread
+            loop.call_soon_threadsafe(self._show_progress, fraction, what)
+
+        try:
+            report = await asyncio.to_thread(
+                preflight, examples, persona, spec, progress=progress, cancel=cancel
+            )
+        except PreflightCancelled:
+            self.preflight_summary.setText("Check stopped. It runs again after your next edit.")
+            return
+        finally:
+            if cancel is self._cancel:
+                self.progress.hide()
+                self.stop.hide()
+        if cancel.is_set():
+            return
+        self.report = report
+        self.model.set_report(report.tokens, report.issues)
+        self._show_report(report)
+
+    def _show_progress(self, fraction: float, what: str) -> None:
+        self.progress.setValue(int(fraction * 100))
+        self.progress.setFormat(f"{what} %p%")
+
+    def _show_report(self, report: PreflightReport) -> None:
+        s = report.summary()
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(s["by_status"].items()))
+        lines = [
+            f"<b>{s['examples']:,} examples</b> ({counts or 'none'}). Only approved "
+            "examples are trained."
+        ]
+        if s["trained_examples"]:
+            lines.append(
+                f"Training set: {s['trained_examples']:,} examples, {s['trained_tokens']:,} "
+                f"tokens. {s['epochs']} epochs by default → {s['billed_tokens']:,} billed tokens,"
+                f" about <b>${s['estimated_cost_usd']:,.2f}</b> on {report.model.name}."
+            )
+        blocking, warnings = report.blocking, report.warnings
+        if blocking:
+            lines.append(
+                f'<span style="color:#cf222e">✖ {len(blocking)} problem'
+                f"{'s' if len(blocking) != 1 else ''} to fix before training.</span>"
+            )
+        if warnings:
+            lines.append(
+                f'<span style="color:#9a6700">⚠ {len(warnings)} warning'
+                f"{'s' if len(warnings) != 1 else ''}.</span>"
+            )
+        if not blocking and not warnings:
+            lines.append('<span style="color:#1a7f37">✔ No problems found.</span>')
+        lines += [f"• {note.message}" for note in report.notes]
+        self.preflight_summary.setText("<br>".join(lines))

@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         # Each tab's module is imported and its widgets built when the tab is first shown.
         self._tab_pages = {
             "Persona": LazyTab(self._make_persona_tab),
-            "Dataset": LazyTab(self._make_tab("dataset_tab", "DatasetTab")),
+            "Dataset": LazyTab(self._make_dataset_tab),
             "Train": LazyTab(self._make_tab("train_tab", "TrainTab")),
             "Chat": LazyTab(self._make_tab("chat_tab", "ChatTab")),
         }
@@ -92,6 +92,11 @@ class MainWindow(QMainWindow):
         from persona_studio.gui.persona_tab import PersonaTab
 
         return PersonaTab(self.undo_stack)
+
+    def _make_dataset_tab(self) -> QWidget:
+        from persona_studio.gui.dataset_tab import DatasetTab
+
+        return DatasetTab(self.undo_stack)
 
     @staticmethod
     def _make_tab(module: str, cls: str) -> Callable[[], QWidget]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from persona_studio.core.dataset import Example
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
@@ -23,6 +24,8 @@ class ProjectSession(QObject):
     rules_changed = Signal()
     avatar_changed = Signal()
     character_replaced = Signal()  # a card import: everything changed at once
+    examples_reset = Signal()  # the list changed shape (added, removed, reordered)
+    examples_edited = Signal(list)  # ids whose content changed
     save_state_changed = Signal(str, bool)  # message, ok
 
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
@@ -32,6 +35,8 @@ class ProjectSession(QObject):
         self.rules: list[Rule] = project.rules()
         avatar = project.avatar()
         self.avatar_png: bytes | None = avatar[0] if avatar else None
+        self._examples: list[Example] | None = None  # loaded when the Dataset tab needs them
+        self._positions: dict[str, float] = {}
         self._pending: dict[str, Any] = {}
         self._timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self.flush)
@@ -48,6 +53,53 @@ class ProjectSession(QObject):
         self.save_state_changed.emit("Saving…", True)
         self._timer.start()
         self.persona_changed.emit(name)
+
+    # ---- examples ------------------------------------------------------------------------
+
+    @property
+    def examples(self) -> list[Example]:
+        """All examples in order (loaded once; edits keep this list and the file in step)."""
+        if self._examples is None:
+            self._examples = self.project.examples()
+            self._positions = self.project.example_positions()
+        return self._examples
+
+    def example_by_id(self, example_id: str) -> Example:
+        return next(ex for ex in self.examples if ex.id == example_id)
+
+    def add_examples(self, new: list[Example]) -> None:
+        self.examples.extend(new)
+        self._save_now(lambda: self.project.add_examples(new))
+        self._positions = self.project.example_positions()
+        self.examples_reset.emit()
+
+    def remove_examples(self, ids: set[str]) -> list[tuple[float, Example]]:
+        """Delete; returns what is needed to put them back where they were."""
+        removed = [(self._positions[ex.id], ex) for ex in self.examples if ex.id in ids]
+        self._examples = [ex for ex in self.examples if ex.id not in ids]
+        self._save_now(lambda: self.project.delete_examples(ids))
+        self.examples_reset.emit()
+        return removed
+
+    def restore_examples(self, placed: list[tuple[float, Example]]) -> None:
+        self._save_now(lambda: self.project.insert_examples_at(placed))
+        for position, ex in placed:
+            self._positions[ex.id] = position
+        self._examples = sorted(
+            [*self.examples, *(ex for _p, ex in placed)], key=lambda ex: self._positions[ex.id]
+        )
+        self.examples_reset.emit()
+
+    def replace_example_contents(self, changed: list[Example]) -> None:
+        """Put these versions (same ids) in place of the current ones."""
+        by_id = {ex.id: ex for ex in changed}
+        self._examples = [
+            copy.deepcopy(by_id[ex.id]) if ex.id in by_id else ex for ex in self.examples
+        ]
+        self._save_now(
+            lambda: self.project.update_examples([ex for ex in self.examples if ex.id in by_id])
+        )
+        self.examples_edited.emit(list(by_id))
 
     def set_rules(self, rules: list[Rule]) -> None:
         """Rules are few: the whole ordered list is saved at once."""

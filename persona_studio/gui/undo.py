@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from persona_studio.core.dataset import Example
 from persona_studio.core.rules import Rule
 from persona_studio.gui.project_session import ProjectSession
 
@@ -77,3 +79,46 @@ class SetAvatar(QUndoCommand):
 
     def undo(self) -> None:
         self.session.set_avatar(self.old)
+
+
+class EditExamples(QUndoCommand):
+    """New contents for some examples (same ids): cell edits, approve, reject, tags."""
+
+    def __init__(
+        self, session: ProjectSession, before: list[Example], after: list[Example], label: str
+    ) -> None:
+        super().__init__(label)
+        self.session = session
+        self.before = [copy.deepcopy(e) for e in before]
+        self.after = [copy.deepcopy(e) for e in after]
+
+    def redo(self) -> None:
+        self.session.replace_example_contents(self.after)
+
+    def undo(self) -> None:
+        self.session.replace_example_contents(self.before)
+
+
+class AddExamples(QUndoCommand):
+    def __init__(self, session: ProjectSession, examples: list[Example], label: str) -> None:
+        super().__init__(label)
+        self.session, self.examples = session, [copy.deepcopy(e) for e in examples]
+
+    def redo(self) -> None:
+        self.session.add_examples([copy.deepcopy(e) for e in self.examples])
+
+    def undo(self) -> None:
+        self.session.remove_examples({e.id for e in self.examples})
+
+
+class DeleteExamples(QUndoCommand):
+    def __init__(self, session: ProjectSession, ids: set[str]) -> None:
+        super().__init__(f"Delete {len(ids)} example{'s' if len(ids) != 1 else ''}")
+        self.session, self.ids = session, set(ids)
+        self.removed: list[tuple[float, Example]] = []
+
+    def redo(self) -> None:
+        self.removed = self.session.remove_examples(self.ids)
+
+    def undo(self) -> None:
+        self.session.restore_examples(self.removed)

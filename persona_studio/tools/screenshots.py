@@ -97,10 +97,19 @@ def render(out_dir: Path) -> list[Path]:
                 return
             await asyncio.sleep(0.05)
 
+    async def preflight_shown() -> None:
+        for _ in range(200):
+            if window.dataset_tab.preflight_summary.text():
+                return
+            await asyncio.sleep(0.05)
+
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
         if index == 0:
             loop.run_until_complete(token_count_shown())
+        if index == 1:
+            window.dataset_tab.table.selectRow(7)
+            loop.run_until_complete(preflight_shown())
         shoot(window, f"tab-{window.tabs.tabText(index).lower()}.png")
 
     window.tabs.setCurrentIndex(0)

@@ -42,7 +42,7 @@ def test_first_launch_opens_an_editable_copy_of_the_demo(make_window, context, q
     assert window.session.project.path == context.data_folder / DEMO_FILENAME
     assert window.windowTitle().startswith("Coach Rhea")
     assert window.dataset_tab.model.rowCount() == 30
-    assert "30 examples" in window.dataset_tab.summary.text()
+    assert window.dataset_tab.shown_label.text() == "30 examples"
     assert "Hi, I'm Rhea" in window.chat_tab.greeting.text()
     assert window.save_label.text() == "All changes saved"
     assert context.config.recent_projects == [str(context.data_folder / DEMO_FILENAME)]

@@ -1,60 +1,278 @@
-"""Table model over the project's examples: `data()` is a list lookup, no per-cell items."""
+"""Table model over the examples: a filtered, sorted view of row indices; no per-cell items.
+
+`data()` is a list lookup. Filtering and sorting work on the index list (`_view`) with plain
+Python over precomputed lowercase text, which keeps a keystroke of search under 50 ms at 100k.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
 
-from persona_studio.core.dataset import Example
+from persona_studio.core.dataset import STATUSES, Example
+from persona_studio.core.validation import Issue
 
-COLUMNS = ("#", "Question", "Answer", "Status", "Tags")
+COLUMNS = ("#", "Question", "Answer", "Status", "Tags", "Tokens", "Issues")
+COL_NUMBER, COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS, COL_TOKENS, COL_ISSUES = range(7)
+EDITABLE = {COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS}
 _Index = QModelIndex | QPersistentModelIndex
+_STATUS_COLORS = {"approved": QColor("#1a7f37"), "rejected": QColor("#cf222e")}
+
+
+@dataclass
+class Filters:
+    text: str = ""
+    status: str = ""  # "" = any
+    tag: str = ""
+    issues_only: bool = False
+    min_tokens: int = 0
+
+
+def _set_first(example: Example, role: str, text: str) -> Example:
+    for message in example.messages:
+        if message.get("role") == role:
+            message["content"] = text
+            return example
+    example.messages.append({"role": role, "content": text})
+    return example
 
 
 class ExamplesModel(QAbstractTableModel):
-    def __init__(self, examples: list[Example] | None = None) -> None:
+    edit_requested = Signal(object, object, str)  # before, after, label: the tab makes it undoable
+
+    def __init__(self) -> None:
         super().__init__()
-        self._examples: list[Example] = examples or []
+        self._examples: list[Example] = []
+        self._view: list[int] = []
+        self._haystack: list[str] | None = None
+        self.tokens: dict[str, int] = {}
+        self.issues: dict[str, list[Issue]] = {}
+        self.filters = Filters()
+        self._sort: tuple[int, Qt.SortOrder] | None = None
+
+    # ---- data in -------------------------------------------------------------------------
 
     def set_examples(self, examples: list[Example]) -> None:
         self.beginResetModel()
         self._examples = examples
+        self._haystack = None
+        self._view = self._filtered()
+        self._apply_sort()
         self.endResetModel()
 
+    def examples_changed(self, ids: list[str], examples: list[Example]) -> None:
+        """Contents of some rows changed (same rows): repaint them, refresh the search text."""
+        self._examples = examples
+        changed = set(ids)
+        if self._haystack is not None:
+            for i, ex in enumerate(examples):
+                if ex.id in changed:
+                    self._haystack[i] = _searchable(ex)
+        rows = [r for r, i in enumerate(self._view) if examples[i].id in changed]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
+
+    def set_report(self, tokens: dict[str, int], issues: dict[str, list[Issue]]) -> None:
+        self.tokens, self.issues = tokens, issues
+        if self._view:
+            self.dataChanged.emit(
+                self.index(0, COL_TOKENS), self.index(len(self._view) - 1, COL_ISSUES)
+            )
+        if self.filters.issues_only or self.filters.min_tokens:
+            self.apply_filters(self.filters)
+
+    # ---- filter and sort -----------------------------------------------------------------
+
+    def apply_filters(self, filters: Filters) -> None:
+        self.beginResetModel()
+        self.filters = filters
+        self._view = self._filtered()
+        self._apply_sort()
+        self.endResetModel()
+
+    def _filtered(self) -> list[int]:
+        f = self.filters
+        candidates: range | list[int] = range(len(self._examples))
+        examples = self._examples
+        if f.status:
+            candidates = [i for i in candidates if examples[i].status == f.status]
+        if f.tag:
+            candidates = [i for i in candidates if f.tag in examples[i].tags]
+        if f.issues_only:
+            candidates = [i for i in candidates if examples[i].id in self.issues]
+        if f.min_tokens:
+            candidates = [
+                i for i in candidates if self.tokens.get(examples[i].id, 0) >= f.min_tokens
+            ]
+        needle = f.text.strip().lower()
+        if needle:
+            if self._haystack is None:
+                self._haystack = [_searchable(ex) for ex in examples]
+            hay = self._haystack
+            candidates = [i for i in candidates if needle in hay[i]]
+        return list(candidates)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        self._sort = (column, order)
+        self._apply_sort()
+        self.layoutChanged.emit()
+
+    def _apply_sort(self) -> None:
+        if self._sort is None or (
+            self._sort[0] == COL_NUMBER and (self._sort[1] == Qt.SortOrder.AscendingOrder)
+        ):
+            self._view.sort()
+            return
+        column, order = self._sort
+        key = self._sort_key(column)
+        self._view.sort(
+            key=lambda i: key(self._examples[i]), reverse=order == Qt.SortOrder.DescendingOrder
+        )
+
+    def _sort_key(self, column: int) -> Callable[[Example], Any]:
+        if column == COL_QUESTION:
+            return lambda ex: ex.question.lower()
+        if column == COL_ANSWER:
+            return lambda ex: ex.answer.lower()
+        if column == COL_STATUS:
+            return lambda ex: STATUSES.index(ex.status)
+        if column == COL_TAGS:
+            return lambda ex: ", ".join(ex.tags)
+        if column == COL_TOKENS:
+            return lambda ex: self.tokens.get(ex.id, 0)
+        if column == COL_ISSUES:
+            return lambda ex: len(self.issues.get(ex.id, ()))
+        positions = {id(ex): n for n, ex in enumerate(self._examples)}
+        return lambda ex: positions[id(ex)]
+
+    # ---- lookups -------------------------------------------------------------------------
+
     def example(self, row: int) -> Example:
-        return self._examples[row]
+        return self._examples[self._view[row]]
+
+    def row_of(self, example_id: str) -> int | None:
+        for row, i in enumerate(self._view):
+            if self._examples[i].id == example_id:
+                return row
+        return None
+
+    @property
+    def shown(self) -> int:
+        return len(self._view)
+
+    # ---- Qt model API --------------------------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._examples)
+        return 0 if parent.isValid() else len(self._view)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
         return None
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        if (
+            index.isValid()
+            and index.column() in EDITABLE
+            and (
+                index.column() in (COL_STATUS, COL_TAGS)
+                or self.example(index.row()).turn_count <= 2
+            )
+        ):
+            return base | Qt.ItemFlag.ItemIsEditable
+        return base
+
+    def data(self, index: _Index, role: int = 0) -> Any:
         if not index.isValid():
             return None
-        example = self._examples[index.row()]
+        example = self._examples[self._view[index.row()]]
         column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return index.row() + 1
-            if column in (1, 2):
-                text = example.question if column == 1 else example.answer
-                return text.replace("\n", " ⏎ ")
-            if column == 3:
-                return example.status.capitalize()
-            if column == 4:
-                return ", ".join(example.tags)
-        if role == Qt.ItemDataRole.ToolTipRole and column in (1, 2):
-            return example.question if column == 1 else example.answer
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return self._display(example, column, index.row(), role)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column in (COL_QUESTION, COL_ANSWER):
+                return example.question if column == COL_QUESTION else example.answer
+            if column == COL_ISSUES:
+                return "\n".join(i.message for i in self.issues.get(example.id, ())) or None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if column == COL_STATUS:
+                return _STATUS_COLORS.get(example.status)
+            if column == COL_ISSUES and any(i.blocking for i in self.issues.get(example.id, ())):
+                return QColor("#cf222e")
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_NUMBER, COL_TOKENS):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _display(self, example: Example, column: int, row: int, role: int) -> Any:
+        edit = role == Qt.ItemDataRole.EditRole
+        if column == COL_NUMBER:
+            return self._view[row] + 1
+        if column in (COL_QUESTION, COL_ANSWER):
+            text = example.question if column == COL_QUESTION else example.answer
+            if edit:
+                return text
+            turns = example.turn_count // 2
+            prefix = f"[{turns} turns] " if column == COL_QUESTION and turns > 1 else ""
+            return prefix + text.replace("\n", " ⏎ ")
+        if column == COL_STATUS:
+            return example.status if edit else example.status.capitalize()
+        if column == COL_TAGS:
+            return ", ".join(example.tags)
+        if column == COL_TOKENS:
+            count = self.tokens.get(example.id)
+            return f"{count:,}" if count is not None else ""
+        if column == COL_ISSUES:
+            issues = self.issues.get(example.id, ())
+            if not issues:
+                return ""
+            return issues[0].message + (f" (+{len(issues) - 1})" if len(issues) > 1 else "")
+        return None
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or role != Qt.ItemDataRole.EditRole:
+            return False
+        before = self.example(index.row())
+        after = _edited(before, index.column(), str(value))
+        if after is None:
+            return False
+        self.edit_requested.emit([before], [after], f"Edit {COLUMNS[index.column()].lower()}")
+        return True
+
+
+def _edited(example: Example, column: int, value: str) -> Example | None:
+    import copy
+
+    after = copy.deepcopy(example)
+    if column == COL_QUESTION:
+        _set_first(after, "user", value)
+    elif column == COL_ANSWER:
+        _set_first(after, "assistant", value)
+    elif column == COL_STATUS:
+        status = value.strip().lower()
+        if status not in STATUSES:
+            return None
+        after.status = status
+    elif column == COL_TAGS:
+        after.tags = list(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
+    else:
+        return None
+    return None if after == example else after
+
+
+def _searchable(example: Example) -> str:
+    return (
+        "\n".join(
+            m.get("content", "") for m in example.messages if isinstance(m.get("content"), str)
+        ).lower()
+        + "\n"
+        + " ".join(example.tags).lower()
+    )

@@ -1,0 +1,191 @@
+"""Import examples: preview, column mapping, add or replace; the file is read off the UI thread."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QRadioButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.errors import UserFacingError
+from persona_studio.core.importers import ImportResult
+from persona_studio.core.importers.jsonl import examples_from_jsonl
+from persona_studio.core.importers.tabular import (
+    Table,
+    examples_from_table,
+    guess_mapping,
+    read_table,
+)
+
+PREVIEW_ROWS = 20
+MAPPED_ROLES = (
+    ("question", "Question"),
+    ("answer", "Answer"),
+    ("status", "Status"),
+    ("tags", "Tags"),
+)
+
+
+class ImportDialog(QDialog):
+    def __init__(self, path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("import_dialog")
+        self.setWindowTitle(f"Import examples from {path.name}")
+        self.resize(860, 560)
+        self.path = path
+        self.is_jsonl = path.suffix.lower() == ".jsonl"
+        self._table: Table | None = None
+        self._result: ImportResult | None = None
+        self._task: asyncio.Task[None] | None = None
+
+        self.status = QLabel("Reading the file…", objectName="import_status", wordWrap=True)
+        self.sheet = QComboBox(objectName="import_sheet")
+        self.sheet.setAccessibleName("Sheet")
+        self.sheet.activated.connect(lambda _i: self._load())
+        self.mapping: dict[str, QComboBox] = {}
+        form = QFormLayout()
+        form.addRow("Sheet", self.sheet)
+        for role, label in MAPPED_ROLES:
+            combo = QComboBox(objectName=f"map_{role}")
+            combo.setAccessibleName(f"Column for {label.lower()}")
+            combo.activated.connect(lambda _i: self._remap())
+            self.mapping[role] = combo
+            form.addRow(f"{label} column", combo)
+        self.keep_prompts = QCheckBox(
+            "Keep each example's own system prompt", objectName="keep_prompts"
+        )
+        self.keep_prompts.setToolTip("Otherwise the persona's prompt is used for every example.")
+        self.keep_prompts.toggled.connect(lambda _on: self._load())
+        form.addRow(self.keep_prompts)
+        self._form = form
+        self.preview = QTableWidget(objectName="import_preview")
+        self.preview.setAccessibleName("Preview")
+        self.add = QRadioButton("Add to the current examples", objectName="import_add")
+        self.add.setChecked(True)
+        self.replace = QRadioButton("Replace all current examples", objectName="import_replace")
+        self.skipped = QLabel(objectName="import_skipped", wordWrap=True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.ok.setObjectName("import_ok")
+        self.ok.setEnabled(False)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addLayout(form)
+        layout.addWidget(QLabel(f"Preview (first {PREVIEW_ROWS} examples):"))
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.skipped)
+        layout.addWidget(self.add)
+        layout.addWidget(self.replace)
+        layout.addWidget(self.buttons)
+        form.setRowVisible(self.sheet, False)
+        form.setRowVisible(self.keep_prompts, self.is_jsonl)
+        for combo in self.mapping.values():
+            form.setRowVisible(combo, not self.is_jsonl)
+        self._load()
+
+    def _load(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        self.ok.setEnabled(False)
+        self.status.setText("Reading the file…")
+        try:
+            if self.is_jsonl:
+                data = await asyncio.to_thread(self.path.read_bytes)
+                result = await asyncio.to_thread(
+                    examples_from_jsonl,
+                    data,
+                    f"import:{self.path.name}",
+                    keep_system_prompts=self.keep_prompts.isChecked(),
+                )
+                self._show_result(result)
+                return
+            sheet = self.sheet.currentText() or None
+            self._table = await asyncio.to_thread(read_table, self.path, sheet)
+        except (UserFacingError, OSError) as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, UserFacingError)
+                else (f"Could not read {self.path.name}: {exc.strerror}.")
+            )
+            self.status.setText(
+                f'<span style="color:#cf222e">{message}</span> Nothing was imported.'
+            )
+            return
+        table = self._table
+        if table.sheets and self.sheet.count() == 0:
+            self.sheet.addItems(table.sheets)
+            self._form.setRowVisible(self.sheet, len(table.sheets) > 1)
+        guessed = guess_mapping(table.columns)
+        for role, combo in self.mapping.items():
+            combo.clear()
+            combo.addItem("(none)", "")
+            for column in table.columns:
+                combo.addItem(column, column)
+            combo.setCurrentIndex(max(0, combo.findData(guessed.get(role, ""))))
+        self._remap()
+
+    def _remap(self) -> None:
+        if self._table is None:
+            return
+        mapping = {
+            role: combo.currentData() for role, combo in self.mapping.items() if combo.currentData()
+        }
+        try:
+            result = examples_from_table(self._table, mapping, f"import:{self.path.name}")
+        except UserFacingError as exc:
+            self._result = None
+            self.ok.setEnabled(False)
+            self.status.setText(str(exc))
+            self._fill_preview([])
+            return
+        self._show_result(result)
+
+    def _show_result(self, result: ImportResult) -> None:
+        self._result = result
+        self._fill_preview(result.examples[:PREVIEW_ROWS])
+        self.status.setText(
+            f"<b>{len(result.examples):,} examples</b> ready to import"
+            + "".join(f"<br>{note}" for note in result.notes)
+        )
+        shown = "; ".join(f"row {row}: {why}" for row, why in result.skipped[:8])
+        more = f" … and {len(result.skipped) - 8} more" if len(result.skipped) > 8 else ""
+        self.skipped.setText(
+            f"{len(result.skipped)} skipped — {shown}{more}"
+            if result.skipped
+            else "Nothing skipped."
+        )
+        self.ok.setEnabled(bool(result.examples))
+
+    def _fill_preview(self, examples: list[Example]) -> None:
+        self.preview.clear()
+        self.preview.setColumnCount(4)
+        self.preview.setHorizontalHeaderLabels(["Question", "Answer", "Status", "Tags"])
+        self.preview.setRowCount(len(examples))
+        for row, ex in enumerate(examples):
+            turns = ex.turn_count // 2
+            question = (f"[{turns} turns] " if turns > 1 else "") + ex.question
+            for column, text in enumerate((question, ex.answer, ex.status, ", ".join(ex.tags))):
+                self.preview.setItem(row, column, QTableWidgetItem(text.replace("\n", " ⏎ ")))
+        self.preview.setColumnWidth(0, 300)
+        self.preview.setColumnWidth(1, 360)
+
+    def result_examples(self) -> list[Example]:
+        return list(self._result.examples) if self._result else []
