@@ -45,3 +45,21 @@ def prompt_length_warning(tokens: int) -> str | None:
             "background details."
         )
     return None
+
+
+_CACHE_LIMIT = 500_000
+_counts: dict[str, dict[str, int]] = {}
+
+
+def count_many(texts: set[str], encoding_name: str = "o200k_base") -> dict[str, int]:
+    """Counts for many texts; remembered, so re-checking a dataset after an edit only counts
+    the texts that changed."""
+    cache = _counts.setdefault(encoding_name, {})
+    missing = [t for t in texts if t not in cache]
+    if missing:
+        encode = encoding(encoding_name).encode_ordinary  # plain text: no special tokens
+        if len(cache) + len(missing) > _CACHE_LIMIT:
+            cache.clear()
+        for text in missing:
+            cache[text] = len(encode(text))
+    return {t: cache[t] for t in texts}

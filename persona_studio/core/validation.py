@@ -21,7 +21,7 @@ from persona_studio.core.dataset import Example
 from persona_studio.core.duplicates import exact_duplicate_groups, near_duplicate_groups
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
-from persona_studio.core.tokens import encoding
+from persona_studio.core.tokens import count_many
 from persona_studio.resources_path import resource_path
 
 ALLOWED_ROLES = ("system", "user", "assistant", "function", "tool")
@@ -41,6 +41,7 @@ TARGET_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 3, 100, 25_000
 MIN_DEFAULT_EPOCHS, MAX_DEFAULT_EPOCHS = 1, 25
 CHUNK = 2_000
 
+_PLAIN_KEYS = {"role", "content", "weight", "name"}
 FORMAT_MESSAGES = {
     "data_type": "The example is not a JSON object.",
     "missing_messages_list": "The example has no list of messages.",
@@ -192,6 +193,19 @@ def format_errors(line: Any) -> list[str]:
     if not isinstance(line, dict):
         return ["data_type"]
     messages = line.get("messages")
+    if (
+        isinstance(messages, list)
+        and messages
+        and all(
+            type(m) is dict
+            and m.keys() <= _PLAIN_KEYS
+            and m.get("role") in ALLOWED_ROLES
+            and type(m.get("content")) is str
+            for m in messages
+        )
+        and any(m["role"] == "assistant" for m in messages)
+    ):
+        return []  # the common case, checked in one pass
     if not isinstance(messages, list) or not messages:
         return ["missing_messages_list"]
     errors: list[str] = []
@@ -244,6 +258,8 @@ def _content_words(text: str) -> list[str]:
 def rule_conflicts(answer: str, persona: Persona) -> list[Issue]:
     """Keyword-level: an answer touching a topic to avoid, or using every word of a "Never"."""
     found: list[Issue] = []
+    if not persona.avoid_topics and not persona.style_dont:
+        return found
     lowered = f" {' '.join(re.findall(r'[a-zà-ÿ0-9]+', answer.lower()))} "
     for topic in persona.avoid_topics:
         words = " ".join(re.findall(r"[a-zà-ÿ0-9]+", topic.lower()))
@@ -259,14 +275,6 @@ def rule_conflicts(answer: str, persona: Persona) -> list[Issue]:
                 continue  # “I don't promise weight-loss results” keeps the rule
             found.append(Issue("dont_rule", f"May break the rule “Never: {rule}”.", False))
     return found
-
-
-def _count_strings(strings: set[str], encoding_name: str) -> dict[str, int]:
-    ordered = list(strings)
-    if not ordered:
-        return {}
-    batches = encoding(encoding_name).encode_ordinary_batch(ordered, num_threads=2)
-    return {text: len(tokens) for text, tokens in zip(ordered, batches, strict=True)}
 
 
 def conversation_tokens(messages: list[dict[str, Any]], lengths: dict[str, int]) -> int:
@@ -289,6 +297,7 @@ def preflight(
     *,
     progress: Callable[[float, str], None] | None = None,
     cancel: threading.Event | None = None,
+    find_duplicates: bool = True,
 ) -> PreflightReport:
     """Check every example; figures for the approved ones (what would be trained)."""
 
@@ -312,7 +321,7 @@ def preflight(
             for k, v in m.items()
             if isinstance(v, str) and k in ("role", "content", "name")
         }
-        lengths = _count_strings(strings, model.encoding)
+        lengths = count_many(strings, model.encoding)
         for example, messages in zip(examples[start : start + CHUNK], chunk, strict=True):
             tokens[example.id] = conversation_tokens(messages, lengths)
         step(0.05 + 0.6 * min(1.0, (start + CHUNK) / max(1, len(examples))), "Counting tokens…")
@@ -343,7 +352,7 @@ def preflight(
         found.extend(rule_conflicts(example.answer, persona))
     step(0.7, "Looking for duplicates…")
 
-    texts = [f"{ex.question}\n{ex.answer}" for ex in examples]
+    texts = [f"{ex.question}\n{ex.answer}" for ex in examples] if find_duplicates else []
     groups = near_duplicate_groups(texts)
     exact = {frozenset(g) for g in exact_duplicate_groups(texts)}
     duplicate_groups: list[list[str]] = []

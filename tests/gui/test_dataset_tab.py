@@ -1,0 +1,190 @@
+"""The Dataset tab as a creator uses it: grid edits, undo, filters, paste, preflight, import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import Project
+from persona_studio.gui.models.examples_model import COL_ANSWER, COL_QUESTION, COL_STATUS
+from tests.conftest import wait_until
+
+
+def _tab(make_window, tmp_path: Path, examples: list[Example]):
+    path = tmp_path / "d.persona"
+    Project.create(
+        path, Persona(name="D", style_dont=["Promise weight-loss results"]), examples=examples
+    ).close()
+    window = make_window()
+    assert window.open_project(path)
+    window.tabs.setCurrentIndex(1)
+    return window, window.dataset_tab
+
+
+def _stored(window) -> list[Example]:
+    return window.session.project.examples()
+
+
+def test_edit_cells_and_undo(make_window, tmp_path) -> None:
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa("Q1", "A1")])
+    model = tab.model
+    assert model.setData(model.index(0, COL_ANSWER), "A1 edited")
+    assert model.setData(model.index(0, COL_STATUS), "approved")
+    assert not model.setData(model.index(0, COL_STATUS), "maybe")  # not a status
+    stored = _stored(window)[0]
+    assert (stored.answer, stored.status) == ("A1 edited", "approved")
+    assert model.data(model.index(0, COL_STATUS)) == "Approved"
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert _stored(window)[0].answer == "A1" and _stored(window)[0].status == "draft"
+    assert model.data(model.index(0, COL_ANSWER)) == "A1"
+
+
+def test_keyboard_approve_duplicate_delete_and_undo(make_window, tmp_path, qtbot) -> None:
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa(f"Q{i}", f"A{i}") for i in range(5)])
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    tab.table.setFocus()
+    qtbot.waitUntil(tab.table.hasFocus)
+    tab.table.selectRow(1)
+    qtbot.keyClick(tab.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert _stored(window)[1].status == "approved"
+    qtbot.keyClick(tab.table, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    stored = _stored(window)
+    assert len(stored) == 6 and stored[-1].question == "Q1" and stored[-1].status == "draft"
+    tab.table.clearSelection()
+    tab.table.selectRow(0)
+    qtbot.keyClick(tab.table, Qt.Key.Key_Delete)
+    assert [e.question for e in _stored(window)] == ["Q1", "Q2", "Q3", "Q4", "Q1"]
+    window.undo_stack.undo()  # the deleted row comes back in its place
+    assert [e.question for e in _stored(window)][:2] == ["Q0", "Q1"]
+    assert tab.model.example(0).question == "Q0"
+
+
+def test_search_filters_and_sort(make_window, tmp_path, qtbot) -> None:
+    examples = [
+        Example.from_qa("How fast?", "Easy pace", status="approved", tags=["pace"]),
+        Example.from_qa("Shoes?", "Comfort first"),
+        Example.from_qa("Knee PAIN?", "See a physio", status="rejected"),
+    ]
+    _window, tab = _tab(make_window, tmp_path, examples)
+    qtbot.keyClicks(tab.search, "pain")
+    qtbot.waitUntil(lambda: tab.model.shown == 1)
+    assert tab.model.example(0).question == "Knee PAIN?"
+    assert tab.shown_label.text() == "Showing 1 of 3 examples"
+    tab.search.clear()
+    tab.status_filter.setCurrentIndex(tab.status_filter.findData("approved"))
+    assert tab.model.shown == 1 and tab.model.example(0).tags == ["pace"]
+    tab.status_filter.setCurrentIndex(0)
+    tab.tag_filter.setCurrentIndex(tab.tag_filter.findData("pace"))
+    assert tab.model.shown == 1
+    tab.tag_filter.setCurrentIndex(0)
+    tab.table.sortByColumn(COL_QUESTION, Qt.SortOrder.AscendingOrder)
+    assert [tab.model.example(r).question for r in range(3)] == [
+        "How fast?",
+        "Knee PAIN?",
+        "Shoes?",
+    ]
+
+
+def test_paste_rows_from_a_spreadsheet_and_copy_back(make_window, tmp_path) -> None:
+    window, tab = _tab(make_window, tmp_path, [])
+    QGuiApplication.clipboard().setText(
+        "Q one\tA one\tapproved\ttag1, tag2\nbad line\nQ two\tA two\n"
+    )
+    tab.paste()
+    stored = _stored(window)
+    assert [(e.question, e.answer, e.status, e.tags) for e in stored] == [
+        ("Q one", "A one", "approved", ["tag1", "tag2"]),
+        ("Q two", "A two", "draft", []),
+    ]
+    tab.table.selectAll()
+    tab.copy_selected()
+    assert QGuiApplication.clipboard().text() == (
+        "Q one\tA one\tapproved\ttag1, tag2\nQ two\tA two\tdraft\t"
+    )
+    window.undo_stack.undo()
+    assert _stored(window) == []
+
+
+def test_conversation_editor_turns_weights_and_own_prompt(make_window, tmp_path, qtbot) -> None:
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa("Hi", "Hello")])
+    tab.table.selectRow(0)
+    detail = tab.detail
+    qtbot.mouseClick(detail.add_turn, Qt.MouseButton.LeftButton)
+    assert _stored(window)[0].turn_count == 4
+    detail = tab.detail
+    detail._turns[2][0].setPlainText("And then?")
+    detail._turns[3][0].setPlainText("Then rest.")
+    detail._turns[1][1].setChecked(False)  # do not learn from the first reply
+    detail.own_prompt.setChecked(True)
+    detail.prompt.setPlainText("Special prompt")
+    detail.commit()
+    stored = _stored(window)[0]
+    assert [m["content"] for m in stored.messages] == ["Hi", "Hello", "And then?", "Then rest."]
+    assert stored.messages[1]["weight"] == 0 and stored.system_prompt == "Special prompt"
+    assert tab.model.data(tab.model.index(0, COL_QUESTION)).startswith("[2 turns]")
+    window.undo_stack.undo()
+    assert _stored(window)[0].turn_count == 4 and _stored(window)[0].system_prompt is None
+
+
+def test_preflight_runs_off_the_ui_thread_and_marks_rows(make_window, tmp_path, run_async) -> None:
+    examples = [
+        Example.from_qa(f"Question number {i} about running?", f"Answer {i}.", status="approved")
+        for i in range(12)
+    ]
+    examples.append(Example.from_qa("Lose weight?", "I promise weight-loss results!"))
+    examples.append(Example.from_qa("  ", "empty question", status="approved"))
+    _window, tab = _tab(make_window, tmp_path, examples)
+    tab.run_preflight()
+    run_async(wait_until(lambda: tab.report is not None, timeout=15))
+    text = tab.preflight_summary.text()
+    assert "13 approved" in text and "problem to fix" in text and "$" in text
+    assert "weight-loss" in tab.model.data(tab.model.index(12, 6))
+    assert tab.model.data(tab.model.index(0, 5)) == f"{tab.report.tokens[examples[0].id]:,}"
+    tab.issues_only.setChecked(True)
+    assert tab.model.shown == 2
+
+
+def test_import_dialog_previews_maps_and_adds(make_window, tmp_path, qtbot, run_async) -> None:
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa("Old", "Kept")])
+    csv = tmp_path / "data.csv"
+    csv.write_text("Prompt,Response,Notes\nq1,a1,x\nq2,,y\nq3,a3,z\n")
+    dialog = tab.open_import(csv)
+    run_async(wait_until(lambda: dialog.ok.isEnabled()))
+    assert dialog.mapping["question"].currentText() == "Prompt"
+    assert dialog.preview.rowCount() == 2 and "row 3: no answer" in dialog.skipped.text()
+    dialog.mapping["answer"].setCurrentIndex(dialog.mapping["answer"].findData("Notes"))
+    dialog.mapping["answer"].activated.emit(0)
+    assert dialog.preview.rowCount() == 3
+    dialog.mapping["answer"].setCurrentIndex(dialog.mapping["answer"].findData("Response"))
+    dialog.mapping["answer"].activated.emit(0)
+    dialog.accept()
+    assert [e.question for e in _stored(window)] == ["Old", "q1", "q3"]
+    window.undo_stack.undo()
+    assert [e.question for e in _stored(window)] == ["Old"]
+
+
+def test_import_replace_and_broken_file(make_window, tmp_path, run_async) -> None:
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa("Old", "Gone")])
+    jsonl = tmp_path / "chat.jsonl"
+    jsonl.write_text(
+        '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
+    )
+    dialog = tab.open_import(jsonl)
+    run_async(wait_until(lambda: dialog.ok.isEnabled()))
+    dialog.replace.setChecked(True)
+    dialog.accept()
+    assert [e.question for e in _stored(window)] == ["q"]
+    window.undo_stack.undo()  # one step undoes the whole import
+    assert [e.question for e in _stored(window)] == ["Old"]
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"nope")
+    dialog = tab.open_import(bad)
+    run_async(wait_until(lambda: "Nothing was imported" in dialog.status.text()))
+    assert not dialog.ok.isEnabled()
