@@ -7,7 +7,7 @@ from pathlib import Path
 
 from persona_studio.core.cards import ImportedCard, card_json_bytes, card_png, card_v2, card_v3
 from persona_studio.core.dataset import dataset_hash
-from persona_studio.core.exports import naas_plugin
+from persona_studio.core.exports import examples_csv, naas_plugin, openai_jsonl
 from persona_studio.core.project import Project
 from persona_studio.resources_path import resource_path
 
@@ -16,6 +16,8 @@ EXPORT_FORMATS = {
     "card-v2-json": ("Character Card V2 (JSON)", ".json"),
     "card-v3-json": ("Character Card V3 (JSON)", ".json"),
     "naas-plugin": ("Naas Chat plugin (JSON)", ".json"),
+    "openai-jsonl": ("Training data for OpenAI fine-tuning (JSONL)", ".jsonl"),
+    "csv": ("Examples as a spreadsheet (CSV)", ".csv"),
 }
 
 
@@ -48,4 +50,9 @@ def export_bytes(project: Project, fmt: str) -> bytes:
     if fmt == "naas-plugin":
         plugin = naas_plugin(persona, avatar_png=avatar_png)
         return json.dumps(plugin, ensure_ascii=False, indent=2).encode("utf-8")
+    if fmt == "openai-jsonl":  # the approved examples, as they would be trained
+        approved = [ex for ex in project.examples() if ex.status == "approved"]
+        return openai_jsonl(approved, persona.system_prompt()).encode("utf-8")
+    if fmt == "csv":
+        return examples_csv(project.examples()).encode("utf-8")
     raise ValueError(f"unknown export format {fmt!r}")

@@ -376,7 +376,12 @@ class MainWindow(QMainWindow):
             return
         label, suffix = EXPORT_FORMATS[fmt]
         stem = self.session.persona.name or self.session.project.path.stem
-        tail = {"naas-plugin": " plugin", "card-v3-json": " v3"}.get(fmt, "")
+        tail = {
+            "naas-plugin": " plugin",
+            "card-v3-json": " v3",
+            "openai-jsonl": " training",
+            "csv": " examples",
+        }.get(fmt, "")
         path, _ = QFileDialog.getSaveFileName(
             self,
             f"Export as {label}",

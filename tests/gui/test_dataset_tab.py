@@ -188,3 +188,26 @@ def test_import_replace_and_broken_file(make_window, tmp_path, run_async) -> Non
     dialog = tab.open_import(bad)
     run_async(wait_until(lambda: "Nothing was imported" in dialog.status.text()))
     assert not dialog.ok.isEnabled()
+
+
+def test_delete_in_the_search_box_edits_text_not_examples(make_window, tmp_path, qtbot) -> None:
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa("Q", "A")])
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    tab.table.selectRow(0)
+    tab.search.setFocus()
+    qtbot.waitUntil(tab.search.hasFocus)
+    qtbot.keyClicks(tab.search, "ab")
+    qtbot.keyClick(tab.search, Qt.Key.Key_Home)
+    qtbot.keyClick(tab.search, Qt.Key.Key_Delete)
+    assert tab.search.text() == "b"
+    assert len(_stored(window)) == 1
+
+
+def test_export_menu_offers_every_format(make_window, tmp_path) -> None:
+    window, _tab_ = _tab(make_window, tmp_path, [])
+    window.export_menu.aboutToShow.emit()
+    names = [a.objectName() for a in window.export_menu.actions()]
+    assert names == [f"action_export_{f}" for f in (
+        "card-v2-png", "card-v2-json", "card-v3-json", "naas-plugin", "openai-jsonl", "csv")]

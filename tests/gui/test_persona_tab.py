@@ -227,6 +227,9 @@ def test_dropping_a_card_makes_a_new_project_and_exports_round_trip(
     card = read_card((tmp_path / "s.png").read_bytes())
     assert card.persona.greeting == "*Seraphina smiles.* You're awake!" and len(card.rules) == 2
     assert read_card((tmp_path / "s3.json").read_bytes()).spec == "chara_card_v3"
+    assert window.export_to("openai-jsonl", tmp_path / "train.jsonl")
+    assert window.export_to("csv", tmp_path / "examples.csv")
+    assert (tmp_path / "examples.csv").read_text().startswith("id,question,answer")
     plugin = json.loads((tmp_path / "plugin.json").read_text())
     assert plugin["name"] == "Seraphina" and plugin["prompt"].startswith("You are Seraphina.")
 
