@@ -206,7 +206,7 @@ def test_delete_in_the_search_box_edits_text_not_examples(make_window, tmp_path,
 
 
 def test_export_menu_offers_every_format(make_window, tmp_path) -> None:
-    window, _tab_ = _tab(make_window, tmp_path, [])
+    window, _ = _tab(make_window, tmp_path, [])
     window.export_menu.aboutToShow.emit()
     names = [a.objectName() for a in window.export_menu.actions()]
     assert names == [f"action_export_{f}" for f in (
