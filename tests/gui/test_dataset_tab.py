@@ -209,5 +209,14 @@ def test_export_menu_offers_every_format(make_window, tmp_path) -> None:
     window, _ = _tab(make_window, tmp_path, [])
     window.export_menu.aboutToShow.emit()
     names = [a.objectName() for a in window.export_menu.actions()]
-    assert names == [f"action_export_{f}" for f in (
-        "card-v2-png", "card-v2-json", "card-v3-json", "naas-plugin", "openai-jsonl", "csv")]
+    assert names == [
+        f"action_export_{f}"
+        for f in (
+            "card-v2-png",
+            "card-v2-json",
+            "card-v3-json",
+            "naas-plugin",
+            "openai-jsonl",
+            "csv",
+        )
+    ]

@@ -270,3 +270,20 @@ def test_new_character_from_a_template(make_window, tmp_path, qtbot, monkeypatch
     assert window.session.project.path == tmp_path / "Tess.persona"
     assert window.session.persona.name == "Tess"
     assert window.session.persona.greeting == "Hi! What are we learning today?"
+
+
+def test_route_rule_to_a_model_and_profile(make_window, tmp_path, qtbot) -> None:
+    window, tab = _window(make_window, tmp_path)
+    rules = _rules_editor(tab)
+    qtbot.mouseClick(rules.add, Qt.MouseButton.LeftButton)
+    rules.trigger.setCurrentIndex(rules.trigger.findData("always"))
+    rules.trigger.activated.emit(0)
+    rules.action.setCurrentIndex(rules.action.findData("route"))
+    rules.action.activated.emit(0)
+    assert rules.route_model.isVisibleTo(rules) and not rules.text.isVisibleTo(rules)
+    qtbot.keyClicks(rules.route_model, "llama3.1")
+    qtbot.keyClicks(rules.route_profile, "ollama")
+    assert window.session.project.rules()[0].action == {
+        "kind": "route", "model": "llama3.1", "profile": "ollama"}
+    rules.try_input.setText("hello")
+    assert "llama3.1 (profile “ollama”)" in rules.try_output.text()

@@ -100,6 +100,10 @@ class RulesEditor(QWidget):
         self.text = QPlainTextEdit(objectName="rule_text")
         self.text.setTabChangesFocus(True)
         self.text.setFixedHeight(70)
+        self.route_profile = QLineEdit(
+            objectName="rule_route_profile",
+            placeholderText="Optional: a provider profile from Settings, e.g. ollama",
+        )
         self.route_model = QLineEdit(
             objectName="rule_route_model", placeholderText="Model name, e.g. gpt-4.1"
         )
@@ -114,6 +118,7 @@ class RulesEditor(QWidget):
             (self.action, "Then"),
             (self.text, "Rule text"),
             (self.route_model, "Route to model"),
+            (self.route_profile, "Route to provider profile"),
         ):
             widget.setAccessibleName(label)
         form_box = QGroupBox("Selected rule")
@@ -126,9 +131,10 @@ class RulesEditor(QWidget):
         self.form.addRow("Then", self.action)
         self.form.addRow("Text", self.text)
         self.form.addRow("Model", self.route_model)
+        self.form.addRow("Profile", self.route_profile)
         self.form.addRow(self.error)
         self._form_box = form_box
-        for line in (self.name, self.words, self.pattern, self.route_model):
+        for line in (self.name, self.words, self.pattern, self.route_model, self.route_profile):
             line.textEdited.connect(self._edited)
         for combo in (self.trigger, self.match, self.action):
             combo.activated.connect(self._edited)
@@ -289,6 +295,7 @@ class RulesEditor(QWidget):
             if self.text.toPlainText() != str(rule.action.get("text", "")):
                 self.text.setPlainText(str(rule.action.get("text", "")))
             _set_text(self.route_model, str(rule.action.get("model", "")))
+            _set_text(self.route_profile, str(rule.action.get("profile", "")))
         finally:
             self._filling = False
         self._show_kind_rows()
@@ -304,6 +311,7 @@ class RulesEditor(QWidget):
         self.form.setRowVisible(self.pattern, trigger == "regex")
         self.form.setRowVisible(self.text, action != "route")
         self.form.setRowVisible(self.route_model, action == "route")
+        self.form.setRowVisible(self.route_profile, action == "route")
 
     def _rule_from_form(self, base: Rule) -> Rule:
         kind = self.trigger.currentData()
@@ -316,6 +324,8 @@ class RulesEditor(QWidget):
         action: dict = {"kind": action_kind}
         if action_kind == "route":
             action["model"] = self.route_model.text().strip()
+            if self.route_profile.text().strip():
+                action["profile"] = self.route_profile.text().strip()
         else:
             action["text"] = self.text.toPlainText()
         rule = copy.deepcopy(base)
@@ -359,6 +369,8 @@ class RulesEditor(QWidget):
             )
         else:
             model = decision.model or "the chosen model"
+            if decision.profile:
+                model += f" (profile “{decision.profile}”)"
             prompt = turn_system_prompt(self._session.persona.system_prompt(), decision)
             tail = html.escape(prompt[-600:]).replace("\n", "<br>")
             lines.append(
