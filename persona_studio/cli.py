@@ -250,6 +250,80 @@ def _dataset_files(project: Project, args: argparse.Namespace, out: Path) -> dic
     return files
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from persona_studio.core.retrieval import RetrievalIndex
+    from persona_studio.services import providers
+    from persona_studio.services.chat import ChatSettings, reply
+    from persona_studio.services.credentials import CredentialStore
+
+    with Project.open(args.path) as project:
+        persona, rules, examples = project.persona(), project.rules(), project.examples()
+    config = load_config()
+    store = CredentialStore()
+    offline = args.engine == "offline" or (args.profile is None and args.mode is None)
+    settings = ChatSettings(mode="offline")
+    if not offline:
+        profile = config.profile(args.profile or config.default_profile or "env")
+        mode = args.mode or ("finetuned" if persona.fine_tuned_model else "persona")
+        settings = ChatSettings(mode=mode, profile=profile, model=args.model or "")
+
+    async def client_for(profile: ProviderProfile) -> object:
+        return await providers.client_for(profile, store)
+
+    async def run() -> tuple[str, list[dict]]:
+        text, events = "", []
+        async for event in reply(
+            persona,
+            rules,
+            [],
+            args.message,
+            settings,
+            RetrievalIndex(examples),
+            client_for,
+            config.profile,
+        ):
+            if event.kind == "rule" and event.decision is not None and not args.json:
+                fired = [s.label for s in event.decision.trace if s.fired]
+                print(f"[rules: {'; '.join(fired)}]", file=sys.stderr)
+            elif event.kind == "delta":
+                text += event.text
+                if not args.json:
+                    print(event.text, end="", flush=True)
+            events.append(
+                {
+                    "kind": event.kind,
+                    "text": event.text,
+                    "model": event.model,
+                    "usage": event.usage,
+                    "latency": round(event.latency, 3),
+                }
+            )
+        return text, events
+
+    text, events = asyncio.run(run())
+    last = events[-1] if events else {"kind": "error", "text": "no reply"}
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "reply": text,
+                    "ok": last["kind"] == "done",
+                    "model": last["model"],
+                    "usage": last["usage"],
+                    "error": last["text"] if last["kind"] == "error" else None,
+                },
+                ensure_ascii=False,
+            )
+        )
+    elif last["kind"] == "done":
+        print()
+    if last["kind"] == "error":
+        if not args.json:
+            print(("\n" if text else "") + f"persona-studio: {last['text']}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 def _profile_row(profile: ProviderProfile, default: str) -> dict[str, Any]:
     return {**asdict(profile), "default": profile.name == default}
 
@@ -364,6 +438,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument("path", help="the .persona file")
     val.add_argument("--model", default="gpt-4.1-mini-2025-04-14", help="the base model")
+
+    chat = _add_command(
+        commands, "chat", cmd_chat, "send one message to the character and stream its reply"
+    )
+    chat.add_argument("path", help="the .persona file")
+    chat.add_argument("message")
+    chat.add_argument("--profile", help="provider profile (default: the offline engine)")
+    chat.add_argument("--model", help="model name (default: the profile's chat model)")
+    chat.add_argument("--engine", choices=["offline"], help="answer from the dataset, no model")
+    chat.add_argument(
+        "--mode", choices=["finetuned", "persona", "retrieval"], help="how to prompt the model"
+    )
 
     exp = _add_command(commands, "export", cmd_export, "export the character")
     exp.add_argument("path", help="the .persona file")

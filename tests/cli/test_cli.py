@@ -228,3 +228,44 @@ def test_bad_card_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert not (tmp_path / "new.persona").exists()
     code, _, err = run(capsys, "import", str(tmp_path / "new.persona"), str(tmp_path / "nope.png"))
     assert code == 1 and "Could not read" in err
+
+
+def test_chat_offline_and_with_a_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+
+    demo = ensure_demo_project(tmp_path)
+    code, out, _ = run(capsys, "chat", str(demo), "which shoes should I buy?")
+    assert code == 0 and out.startswith("Choose shoes that feel comfortable")
+    code, out, err = run(capsys, "chat", str(demo), "send me a link to a plan")
+    assert code == 0 and out.startswith("I don't share links") and "[rules: " in err
+
+
+def test_chat_streams_from_a_server_via_the_env_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+    from tests.fakes.openai_server import FakeOpenAI
+
+    demo = ensure_demo_project(tmp_path)
+    with FakeOpenAI(api_key="sk-env") as server:
+        server.reply_for = lambda messages: "Three easy runs a week."
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code, out, err = run(
+            capsys,
+            "chat",
+            str(demo),
+            "--profile",
+            "env",
+            "--model",
+            "gpt-4.1-mini-2025-04-14",
+            "--json",
+            "how often should I run?",
+        )
+        assert code == 0, err
+        result = json.loads(out)
+        assert result["reply"] == "Three easy runs a week." and result["ok"]
+        code, out, err = run(
+            capsys, "chat", str(demo), "--profile", "env", "--model", "nope", "hello"
+        )
+        assert code == 1 and "does not know the model" in err

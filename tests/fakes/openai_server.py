@@ -43,6 +43,10 @@ class FakeOpenAI:
         self.api_key = api_key
         self.models = list(models)
         self.requests: list[RecordedRequest] = []
+        # chat: the reply for a list of messages (default: echo the last user message)
+        self.reply_for = lambda messages: f"Echo: {messages[-1]['content']}"
+        self.drop_stream_after: int | None = None  # close the connection after N chunks
+        self.chunk_delay = 0.0
         self._errors: list[InjectedError] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -78,7 +82,48 @@ class FakeOpenAI:
 
     # ---- routing -------------------------------------------------------------------------
 
+    def chat_request(self, body: bytes) -> tuple[int, dict[str, Any]] | dict[str, Any]:
+        try:
+            request = json.loads(body)
+        except json.JSONDecodeError:
+            return 400, error_body("We could not parse the JSON body.", "invalid_request_error")
+        if request.get("model") not in self.models:
+            return 404, error_body(
+                f"The model `{request.get('model')}` does not exist or you do "
+                "not have access to it.",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        messages = request.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return 400, error_body("messages is required", "invalid_request_error")
+        return request
+
     def _route(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        if method == "POST" and path == "/v1/chat/completions":
+            request = self.chat_request(body)
+            if isinstance(request, tuple):
+                return request
+            text = self.reply_for(request["messages"])
+            words = len(text.split())
+            return 200, {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": request["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": 10,
+                    "completion_tokens": words,
+                    "total_tokens": 10 + words,
+                },
+            }
         if method == "GET" and path == "/v1/models":
             return 200, {
                 "object": "list",
@@ -139,7 +184,78 @@ class FakeOpenAI:
                         ),
                     )
                     return
+                if self.command == "POST" and path == "/v1/chat/completions":
+                    request = fake.chat_request(body)
+                    if isinstance(request, dict) and request.get("stream"):
+                        self._stream(request)
+                        return
                 self._respond(*fake._route(self.command, path, body))
+
+            def _stream(self, request: dict[str, Any]) -> None:
+                """Server-Sent Events: a chunk per word, the finish, usage, then [DONE]."""
+                import time
+
+                text = fake.reply_for(request["messages"])
+                pieces = [w + " " for w in text.split(" ")]
+                pieces[-1] = pieces[-1].rstrip(" ")
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                base = {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": 1700000000,
+                    "model": request["model"],
+                }
+
+                def send(payload: dict[str, Any] | str) -> None:
+                    data = payload if isinstance(payload, str) else json.dumps(payload)
+                    self.wfile.write(f"data: {data}\n\n".encode())
+                    self.wfile.flush()
+
+                send(
+                    {
+                        **base,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"role": "assistant", "content": ""},
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
+                )
+                for n, piece in enumerate(pieces):
+                    if fake.drop_stream_after is not None and n >= fake.drop_stream_after:
+                        self.close_connection = True
+                        self.connection.shutdown(2)  # the server goes away mid-reply
+                        return
+                    if fake.chunk_delay:
+                        time.sleep(fake.chunk_delay)
+                    send(
+                        {
+                            **base,
+                            "choices": [
+                                {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+                            ],
+                        }
+                    )
+                send({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                if (request.get("stream_options") or {}).get("include_usage"):
+                    send(
+                        {
+                            **base,
+                            "choices": [],
+                            "usage": {
+                                "prompt_tokens": 10,
+                                "completion_tokens": len(pieces),
+                                "total_tokens": 10 + len(pieces),
+                            },
+                        }
+                    )
+                send("[DONE]")
+                self.close_connection = True
 
             do_GET = do_POST = do_DELETE = _serve
 

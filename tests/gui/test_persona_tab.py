@@ -284,6 +284,9 @@ def test_route_rule_to_a_model_and_profile(make_window, tmp_path, qtbot) -> None
     qtbot.keyClicks(rules.route_model, "llama3.1")
     qtbot.keyClicks(rules.route_profile, "ollama")
     assert window.session.project.rules()[0].action == {
-        "kind": "route", "model": "llama3.1", "profile": "ollama"}
+        "kind": "route",
+        "model": "llama3.1",
+        "profile": "ollama",
+    }
     rules.try_input.setText("hello")
     assert "llama3.1 (profile “ollama”)" in rules.try_output.text()

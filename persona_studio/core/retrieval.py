@@ -1,0 +1,76 @@
+"""The offline engine's memory: BM25 over the dataset's questions (answers weigh less).
+
+Used to answer with the nearest example when there is no model at all, and to pick few-shot
+examples for the "persona prompt + examples" chat mode.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from persona_studio.core.dataset import Example
+
+_WORD = re.compile(r"\w+")
+K1, B = 1.2, 0.75
+ANSWER_WEIGHT = 0.3  # a word in the answer counts for 0.3 of one in the question
+# below this share of the query's best possible score, the nearest example is not an answer
+MIN_CONFIDENCE = 0.25
+
+
+def words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if len(w) > 1 or w.isdigit()]
+
+
+@dataclass(frozen=True)
+class Hit:
+    example: Example
+    score: float
+    confidence: float  # 0..1: the score relative to a perfect match of the query
+
+
+class RetrievalIndex:
+    def __init__(self, examples: Sequence[Example]) -> None:
+        self.examples = [ex for ex in examples if ex.status != "rejected" and ex.answer.strip()]
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._lengths: list[float] = []
+        for position, ex in enumerate(self.examples):
+            counts: Counter[str] = Counter()
+            for word in words(ex.question):
+                counts[word] += 1.0
+            for word in words(ex.answer):
+                counts[word] += ANSWER_WEIGHT
+            self._lengths.append(sum(counts.values()))
+            for word, tf in counts.items():
+                self._postings[word].append((position, tf))
+        n = len(self.examples)
+        self._average = (sum(self._lengths) / n) if n else 1.0
+        self._idf = {
+            w: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for w, p in self._postings.items()
+        }
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        query_words = Counter(words(query))
+        if not query_words or not self.examples:
+            return []
+        scores: dict[int, float] = defaultdict(float)
+        best_possible = 0.0
+        for word, qtf in query_words.items():
+            idf = self._idf.get(word)
+            if idf is None:
+                best_possible += qtf * math.log(1 + (len(self.examples) + 0.5) / 0.5)
+                continue
+            best_possible += qtf * idf * (K1 + 1) / (1 + K1)
+            for position, tf in self._postings[word]:
+                norm = K1 * (1 - B + B * self._lengths[position] / self._average)
+                scores[position] += qtf * idf * tf * (K1 + 1) / (tf + norm)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [
+            Hit(self.examples[pos], score, min(1.0, score / best_possible)) for pos, score in ranked
+        ]

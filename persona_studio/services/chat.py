@@ -1,0 +1,219 @@
+"""One reply of the test chat: rules first, then an engine, streamed as events.
+
+Engines: the offline one (the nearest dataset example, no account needed) and any
+OpenAI-compatible server through a provider profile. Modes for a server: the fine-tuned model,
+the base model with the persona prompt, or that plus the most similar dataset examples as
+few-shot turns (the no-training way to the character).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from persona_studio.core.config import ProviderProfile
+from persona_studio.core.persona import Persona
+from persona_studio.core.retrieval import MIN_CONFIDENCE, Hit, RetrievalIndex
+from persona_studio.core.rules import Decision, Rule, evaluate, turn_system_prompt
+
+MODES = ("offline", "finetuned", "persona", "retrieval")
+MODE_LABELS = {
+    "offline": "Offline: answer from the dataset",
+    "finetuned": "Fine-tuned model",
+    "persona": "Base model + persona prompt",
+    "retrieval": "Base model + persona prompt + similar examples",
+}
+FEW_SHOT = 3
+STOPPED_MIDWAY = (
+    "The server stopped in the middle of the reply. The part above is all that "
+    "arrived; try Regenerate."
+)
+
+
+@dataclass
+class ChatSettings:
+    mode: str = "offline"
+    profile: ProviderProfile | None = None
+    model: str = ""
+    temperature: float = 0.7
+
+
+@dataclass
+class ChatEvent:
+    """`kind`: rule (a rule decided), delta (text), done (finished), error (plain message)."""
+
+    kind: str
+    text: str = ""
+    decision: Decision | None = None
+    hits: list[Hit] = field(default_factory=list)
+    usage: dict[str, int] | None = None
+    latency: float = 0.0
+    model: str = ""
+
+
+ClientFactory = Callable[[ProviderProfile], Awaitable[Any]]
+
+
+def few_shot_messages(hits: list[Hit]) -> list[dict[str, str]]:
+    turns: list[dict[str, str]] = []
+    for hit in hits:
+        turns += [
+            {"role": "user", "content": hit.example.question},
+            {"role": "assistant", "content": hit.example.answer},
+        ]
+    return turns
+
+
+def model_for(settings: ChatSettings, persona: Persona, decision: Decision) -> str:
+    if decision.model:
+        return decision.model
+    if settings.mode == "finetuned":
+        return persona.fine_tuned_model
+    return settings.model or (settings.profile.chat_model if settings.profile else "")
+
+
+async def reply(
+    persona: Persona,
+    rules: list[Rule],
+    history: list[dict[str, str]],
+    message: str,
+    settings: ChatSettings,
+    index: RetrievalIndex,
+    client_for: ClientFactory,
+    profiles: Callable[[str], ProviderProfile] | None = None,
+) -> AsyncIterator[ChatEvent]:
+    """Stream one reply. Never raises for provider trouble: that becomes an `error` event."""
+    started = time.monotonic()
+    is_first = not any(m.get("role") == "user" for m in history)
+    decision = evaluate(rules, message, is_first=is_first)
+    if any(step.fired for step in decision.trace):
+        yield ChatEvent("rule", decision=decision)
+    if decision.reply is not None:
+        yield ChatEvent("delta", decision.reply)
+        yield ChatEvent("done", decision=decision, latency=time.monotonic() - started, model="rule")
+        return
+
+    if settings.mode == "offline":
+        hits = index.search(message, k=3)
+        if hits and hits[0].confidence >= MIN_CONFIDENCE:
+            text = hits[0].example.answer
+        else:
+            text = (
+                "I don't have an answer for that in my examples yet. (Offline mode answers "
+                "only from the dataset: add an example for this question, or choose a "
+                "model.)"
+            )
+        yield ChatEvent("delta", text)
+        yield ChatEvent(
+            "done",
+            decision=decision,
+            hits=hits,
+            latency=time.monotonic() - started,
+            model="offline",
+        )
+        return
+
+    profile = settings.profile
+    if decision.profile and profiles is not None:
+        try:
+            profile = profiles(decision.profile)
+        except Exception as exc:  # an unknown profile named by a rule
+            yield ChatEvent("error", str(exc))
+            return
+    model = model_for(settings, persona, decision)
+    if profile is None:
+        yield ChatEvent(
+            "error",
+            "Choose a provider profile for this pane (Settings → "
+            "Providers), or use the offline engine.",
+        )
+        return
+    if not model:
+        what = (
+            "This character has no fine-tuned model yet: train one in the Train tab, or "
+            "choose another mode."
+            if settings.mode == "finetuned"
+            else "Choose a model for this pane, or set a chat model on the profile."
+        )
+        yield ChatEvent("error", what)
+        return
+
+    system = turn_system_prompt(persona.system_prompt(), decision)
+    hits: list[Hit] = []
+    shots: list[dict[str, str]] = []
+    if settings.mode == "retrieval":
+        hits = index.search(message, k=FEW_SHOT)
+        shots = few_shot_messages(hits)
+    messages = [
+        {"role": "system", "content": system},
+        *shots,
+        *history,
+        {"role": "user", "content": message},
+    ]
+
+    import openai
+
+    from persona_studio.services.providers import explain_api_error
+
+    try:
+        client = await client_for(profile)
+    except Exception as exc:  # a missing key and the like: already phrased for people
+        yield ChatEvent("error", str(exc))
+        return
+    usage: dict[str, int] | None = None
+    received = finished = False
+    try:
+        async with client:
+            stream = await client.chat.completions.create(
+                model=model,
+                messages=messages,
+                stream=True,
+                temperature=settings.temperature,
+                stream_options={"include_usage": True},
+            )
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    usage = {
+                        "prompt": chunk.usage.prompt_tokens,
+                        "completion": chunk.usage.completion_tokens,
+                    }
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        received = True
+                        yield ChatEvent("delta", choice.delta.content)
+                    finished = finished or choice.finish_reason is not None
+    except openai.NotFoundError:
+        yield ChatEvent(
+            "error",
+            f"The server does not know the model “{model}”. Check the "
+            "model name in this pane or on the profile.",
+        )
+        return
+    except openai.BadRequestError as exc:
+        text = str(exc)
+        hint = (
+            "The conversation is too long for this model: clear the chat or start a new one."
+            if "context" in text.lower()
+            else f"The server refused the request: {exc}"
+        )
+        yield ChatEvent("error", hint)
+        return
+    except (openai.APIConnectionError, openai.APIStatusError, openai.APITimeoutError) as exc:
+        if received:
+            yield ChatEvent("error", STOPPED_MIDWAY)
+        else:
+            yield ChatEvent("error", explain_api_error(exc, profile))
+        return
+    if not finished:  # the connection closed quietly before the reply was complete
+        yield ChatEvent("error", STOPPED_MIDWAY)
+        return
+    yield ChatEvent(
+        "done",
+        decision=decision,
+        hits=hits,
+        usage=usage,
+        latency=time.monotonic() - started,
+        model=model,
+    )

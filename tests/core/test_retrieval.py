@@ -1,0 +1,62 @@
+"""The offline engine's retrieval quality on the demo dataset, with paraphrased questions."""
+
+from __future__ import annotations
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.demo import demo_data
+from persona_studio.core.retrieval import MIN_CONFIDENCE, RetrievalIndex
+
+# (a paraphrase a user might type, words of the demo question it should find)
+LABELLED = [
+    ("I have never run, how do I begin?", "never run before"),
+    ("out of breath after half a minute, normal?", "out of breath"),
+    ("how many running days per week for a beginner", "days a week"),
+    ("which running shoes are best to buy", "shoes"),
+    ("I skipped a week of training, should I quit?", "missed a whole week"),
+    ("morning or evening runs?", "morning or in the evening"),
+    ("plan for my first 5K race", "first 5K"),
+    ("my knee hurts when running", "knees hurt"),
+    ("do I need stretching before I run", "stretch"),
+    ("what should I eat before running", "eat before"),
+    ("how to keep motivated to run", "motivated"),
+    ("is it ok to walk during my run", "walking during a run"),
+    ("breathing technique while running", "breathe"),
+    ("running when it rains", "rain"),
+    ("I'm 55, too old to start running?", "too old"),
+    ("back to running after a long break", "long break"),
+    ("can I take my dog running", "dog"),
+    ("treadmill is boring, tips?", "treadmill"),
+    ("how long should a run be for a beginner", "beginner's run be"),
+    ("do I need a watch for running", "watch"),
+]
+
+
+def test_top1_hit_rate_on_paraphrases() -> None:
+    examples = [Example(**raw) for raw in demo_data()["examples"]]
+    index = RetrievalIndex(examples)
+    hits = 0
+    for query, expected in LABELLED:
+        found = index.search(query, k=1)
+        if found and expected.lower() in found[0].example.question.lower():
+            hits += 1
+    rate = hits / len(LABELLED)
+    print(f"offline engine top-1 hit rate: {rate:.0%} ({hits}/{len(LABELLED)})")
+    assert rate >= 0.8
+
+
+def test_confidence_separates_covered_from_unknown_questions() -> None:
+    index = RetrievalIndex([Example(**raw) for raw in demo_data()["examples"]])
+    assert index.search("what shoes should I buy", k=1)[0].confidence > 0.6
+    unknown = index.search("explain quantum chromodynamics to me", k=1)
+    assert not unknown or unknown[0].confidence < MIN_CONFIDENCE
+    assert index.search("", k=3) == [] and RetrievalIndex([]).search("shoes") == []
+
+
+def test_rejected_examples_are_never_answers() -> None:
+    index = RetrievalIndex(
+        [
+            Example.from_qa("Shoes?", "Bad advice", status="rejected"),
+            Example.from_qa("Which shoes?", "Comfortable ones"),
+        ]
+    )
+    assert [h.example.answer for h in index.search("shoes", k=5)] == ["Comfortable ones"]
