@@ -77,11 +77,21 @@ def qasync_loop():
 
 @pytest.fixture
 def run_async(qasync_loop) -> Iterator[Callable]:
-    """Run a coroutine on the qasync loop that GUI slots use."""
+    """Run a coroutine on the qasync loop that GUI slots use.
+
+    In the app that loop runs whenever Qt handles events. Tests also let Qt handle events
+    outside `run` (qtbot.keyClicks, waitUntil), so for the whole test the loop is marked as
+    the running one, as it would be in the app; otherwise a timer-started task would fail
+    with "no running event loop".
+    """
     asyncio.set_event_loop(qasync_loop)
+    asyncio.events._set_running_loop(qasync_loop)
 
     def run(coro, timeout: float = 10.0):
-        return qasync_loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        try:
+            return qasync_loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        finally:
+            asyncio.events._set_running_loop(qasync_loop)  # run_forever cleared it
 
     yield run
     # Cancel what the test left running (slots still awaiting), and let it unwind.
@@ -90,6 +100,7 @@ def run_async(qasync_loop) -> Iterator[Callable]:
         task.cancel()
     if pending:
         qasync_loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
 
 

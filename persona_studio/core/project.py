@@ -575,6 +575,28 @@ class Project:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC").fetchall()
         return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
 
+    def chats(self) -> list[dict[str, Any]]:
+        """Saved test conversations, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, title, data, created_at, updated_at FROM chats ORDER BY updated_at DESC"
+            ).fetchall()
+        return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
+
+    def save_chat(self, chat_id: str, title: str, data: dict[str, Any]) -> None:
+        now = now_iso()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO chats(id, title, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET title = excluded.title, data = excluded.data, "
+                "updated_at = excluded.updated_at",
+                (chat_id, title, json.dumps(data, ensure_ascii=False), now, now),
+            )
+
+    def delete_chat(self, chat_id: str) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
     def sync_value(self, key: str, default: Any = None) -> Any:
         with self._lock:
             row = self._db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()

@@ -1,52 +1,335 @@
-"""Chat tab: how the character opens a conversation, and the saved conversations."""
+"""Chat tab: talk to the character in 1 to 3 panes at once, rate replies, keep the good ones."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
+import random
+from typing import Any
 
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio.core.config import ProviderProfile
+from persona_studio.core.dataset import Example, new_id
+from persona_studio.core.retrieval import RetrievalIndex
+from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.undo import AddExamples
+from persona_studio.gui.widgets.chat_pane import ChatPane
+
+MAX_PANES = 3
+
+
+class AddExampleDialog(QDialog):
+    """The exchange, editable, before it becomes a draft training example."""
+
+    def __init__(self, question: str, answer: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("add_example_dialog")
+        self.setWindowTitle("Add to the dataset")
+        self.resize(620, 420)
+        self.question = QPlainTextEdit(question, objectName="add_question")
+        self.question.setAccessibleName("Question")
+        self.answer = QPlainTextEdit(answer, objectName="add_answer")
+        self.answer.setAccessibleName("Answer")
+        form = QFormLayout()
+        form.addRow("Question", self.question)
+        form.addRow("Answer", self.answer)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                "Fix the reply until it sounds exactly like your character. It "
+                "is added as a draft for you to approve.",
+                wordWrap=True,
+            )
+        )
+        layout.addLayout(form)
+        layout.addWidget(buttons)
 
 
 class ChatTab(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, context: AppContext, undo_stack: Any = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        box = QGroupBox("Opening message")
-        self.greeting = QLabel(objectName="chat_greeting", wordWrap=True)
-        self.greeting.setAccessibleName("Greeting")
-        self.greeting.setStyleSheet(
-            "QLabel { background: palette(alternate-base); border-radius: 10px; padding: 12px; }"
-        )
-        inner = QVBoxLayout(box)
-        inner.addWidget(self.greeting)
-        self.saved = QLabel(objectName="chat_saved", wordWrap=True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(box)
-        layout.addWidget(self.saved)
-        layout.addStretch(1)
+        self.context = context
+        self._undo = undo_stack
         self._session: ProjectSession | None = None
+        self._index: RetrievalIndex | None = None
+        self.chat_id = new_id()
+        self.title = ""
+
+        self.conversations = QComboBox(objectName="conversations")
+        self.conversations.setAccessibleName("Saved conversations")
+        self.conversations.activated.connect(self._open_selected)
+        self.new_chat = QPushButton("New chat", objectName="new_chat")
+        self.new_chat.clicked.connect(self.start_new)
+        self.rename = QPushButton("Rename…", objectName="rename_chat")
+        self.rename.clicked.connect(self._rename)
+        self.delete = QPushButton("Delete", objectName="delete_chat")
+        self.delete.clicked.connect(self._delete)
+        self.pane_count = QSpinBox(objectName="pane_count", minimum=1, maximum=MAX_PANES)
+        self.pane_count.setAccessibleName("Number of panes")
+        self.pane_count.valueChanged.connect(self._set_pane_count)
+        self.blind = QCheckBox("Blind comparison", objectName="blind")
+        self.blind.setToolTip("Hide which engine wrote which reply, in a random order.")
+        self.blind.toggled.connect(self._set_blind)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Conversation"))
+        top.addWidget(self.conversations, 1)
+        for widget in (self.new_chat, self.rename, self.delete):
+            top.addWidget(widget)
+        top.addSpacing(16)
+        top.addWidget(QLabel("Panes"))
+        top.addWidget(self.pane_count)
+        top.addWidget(self.blind)
+
+        self.panes: list[ChatPane] = []
+        self.panes_row = QHBoxLayout()
+        self.input = QPlainTextEdit(objectName="chat_input")
+        self.input.setAccessibleName("Message")
+        self.input.setPlaceholderText("Write as a user would… (Enter sends, Shift+Enter: new line)")
+        self.input.setFixedHeight(64)
+        self.input.installEventFilter(self)
+        self.send = QPushButton("Send", objectName="chat_send")
+        self.send.clicked.connect(self.send_message)
+        self.stop = QPushButton("Stop", objectName="chat_stop")
+        self.stop.clicked.connect(self.stop_all)
+        self.regenerate = QPushButton("Regenerate", objectName="chat_regenerate")
+        self.regenerate.clicked.connect(self.regenerate_last)
+        self.edit_last = QPushButton("Edit last message", objectName="chat_edit_last")
+        self.edit_last.clicked.connect(self._edit_last)
+        self.clear = QPushButton("Clear", objectName="chat_clear")
+        self.clear.clicked.connect(self._clear)
+        buttons = QVBoxLayout()
+        for button in (self.send, self.stop, self.regenerate, self.edit_last, self.clear):
+            buttons.addWidget(button)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.input, 1)
+        bottom.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(self.panes_row, 1)
+        layout.addLayout(bottom)
+        self._set_pane_count(1)
+
+    # ---- session -------------------------------------------------------------------------
 
     def set_session(self, session: ProjectSession) -> None:
         self._session = session
         session.persona_changed.connect(self._persona_changed)
-        self._show(session)
+        session.examples_reset.connect(self._forget_index)
+        session.examples_edited.connect(self._forget_index)
+        self._fill_conversations()
+        self.start_new()
 
     def _persona_changed(self, field: str) -> None:
-        if field in ("greeting", "name") and self._session is not None:
-            self._show(self._session)
+        if field in ("greeting", "name"):
+            self._show_greeting()
 
-    def _show(self, session: ProjectSession) -> None:
-        persona = session.persona
-        name = persona.name or "Your character"
-        self.greeting.setText(
-            f"<b>{_escape(name)}</b><br>{_escape(persona.greeting)}"
-            if persona.greeting
-            else f"{_escape(name)} has no greeting yet: add one in the Persona tab."
+    def _forget_index(self, *_: object) -> None:
+        self._index = None  # rebuilt on the next message: the dataset changed
+
+    def index(self) -> RetrievalIndex:
+        if self._index is None:
+            assert self._session is not None
+            self._index = RetrievalIndex(self._session.examples)
+        return self._index
+
+    def _show_greeting(self) -> None:
+        persona = self._session.persona if self._session else None
+        greeting = persona.greeting if persona else ""
+        for pane in self.panes:
+            pane.greeting = f"{persona.name or 'Character'}: {greeting}" if greeting else ""
+            pane.render()
+
+    async def _client_for(self, profile: ProviderProfile) -> Any:
+        from persona_studio.services.providers import client_for
+
+        return await client_for(profile, self.context.store, max_retries=1, timeout=60)
+
+    # ---- panes ---------------------------------------------------------------------------
+
+    def _set_pane_count(self, count: int) -> None:
+        while len(self.panes) < count:
+            pane = ChatPane(len(self.panes) + 1, self.context.config, self._client_for)
+            pane.add_to_dataset.connect(self._add_to_dataset)
+            pane.changed.connect(self.save)
+            self.panes.append(pane)
+            self.panes_row.addWidget(pane, 1)
+        while len(self.panes) > count:
+            pane = self.panes.pop()
+            pane.stop()
+            pane.deleteLater()
+        if self.pane_count.value() != count:
+            self.pane_count.setValue(count)
+        self._show_greeting()
+        self._set_blind(self.blind.isChecked())
+
+    def _set_blind(self, blind: bool) -> None:
+        letters = list("ABC"[: len(self.panes)])
+        if blind:
+            random.shuffle(letters)
+        for pane, letter in zip(self.panes, letters, strict=True):
+            pane.set_blind(blind, f"Reply {letter}" if blind else f"Pane {pane.number}")
+
+    # ---- sending -------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.input
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            self.send_message()
+            return True
+        return super().eventFilter(watched, event)
+
+    def send_message(self, text: str | None = None) -> None:
+        if self._session is None:
+            return
+        text = (text if text is not None else self.input.toPlainText()).strip()
+        if not text:
+            return
+        self.input.clear()
+        if not self.title:
+            self.title = text[:60]
+        persona, rules, index = self._session.persona, self._session.rules, self.index()
+        for pane in self.panes:  # each pane streams on its own; one slow engine blocks none
+            pane.send(text, persona, rules, index)
+
+    def stop_all(self) -> None:
+        for pane in self.panes:
+            pane.stop()
+
+    def regenerate_last(self) -> None:
+        questions = [pane.pop_last_exchange() for pane in self.panes]
+        question = next((q for q in questions if q), None)
+        if question:
+            self.send_message(question)
+
+    def _edit_last(self) -> None:
+        questions = [pane.pop_last_exchange() for pane in self.panes]
+        question = next((q for q in questions if q), None)
+        for pane in self.panes:
+            pane.render()
+        if question:
+            self.input.setPlainText(question)
+            self.input.setFocus()
+
+    def _clear(self) -> None:
+        for pane in self.panes:
+            pane.clear()
+        self.save()
+
+    # ---- curation ------------------------------------------------------------------------
+
+    def _add_to_dataset(self, question: str, answer: str) -> AddExampleDialog:
+        dialog = AddExampleDialog(question, answer, self)
+        dialog.accepted.connect(
+            lambda: self.keep_example(dialog.question.toPlainText(), dialog.answer.toPlainText())
         )
-        chats = session.project.counts().chats
-        self.saved.setText(f"{chats} saved conversation{'s' if chats != 1 else ''}.")
+        dialog.open()
+        return dialog
 
+    def keep_example(self, question: str, answer: str) -> None:
+        if self._session is None or not question.strip() or not answer.strip():
+            return
+        example = Example.from_qa(question.strip(), answer.strip(), source="chat")
+        command = AddExamples(self._session, [example], "Add a chat reply to the dataset")
+        if self._undo is not None:
+            self._undo.push(command)
+        else:
+            command.redo()
+        self.window().statusBar().showMessage("Added to the dataset as a draft.", 5000)
 
-def _escape(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
-    )
+    # ---- conversations -------------------------------------------------------------------
+
+    def save(self) -> None:
+        if self._session is None or not any(p.messages for p in self.panes):
+            return
+        data = {"panes": [p.state() for p in self.panes]}
+        self._session.project.save_chat(self.chat_id, self.title or "Conversation", data)
+        self._fill_conversations()
+
+    def _fill_conversations(self) -> None:
+        assert self._session is not None
+        self.conversations.blockSignals(True)
+        self.conversations.clear()
+        self.conversations.addItem("New conversation", "")
+        for chat in self._session.project.chats():
+            self.conversations.addItem(chat["title"], chat["id"])
+        self.conversations.setCurrentIndex(max(0, self.conversations.findData(self.chat_id)))
+        self.conversations.blockSignals(False)
+        self.rename.setEnabled(self.conversations.currentData() != "")
+        self.delete.setEnabled(self.conversations.currentData() != "")
+
+    def start_new(self) -> None:
+        self.stop_all()
+        self.chat_id, self.title = new_id(), ""
+        for pane in self.panes:
+            pane.messages = []
+        self._fill_conversations()
+        self._show_greeting()
+
+    def open_conversation(self, chat_id: str) -> None:
+        assert self._session is not None
+        chat = next((c for c in self._session.project.chats() if c["id"] == chat_id), None)
+        if chat is None:
+            return
+        self.stop_all()
+        self.chat_id, self.title = chat["id"], chat["title"]
+        states = chat["data"].get("panes", [])
+        self._set_pane_count(max(1, min(MAX_PANES, len(states))))
+        for pane, state in zip(self.panes, states, strict=False):
+            pane.restore(state)
+        self._fill_conversations()
+        self._show_greeting()
+
+    def _open_selected(self, _index: int) -> None:
+        chat_id = self.conversations.currentData()
+        if chat_id:
+            self.open_conversation(chat_id)
+        else:
+            self.start_new()
+
+    def _rename(self) -> None:
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Name:", text=self.title)
+        if ok and title.strip() and self._session is not None:
+            self.title = title.strip()
+            self.save()
+
+    def _delete(self) -> None:
+        if self._session is not None and self.conversations.currentData():
+            self._session.project.delete_chat(self.conversations.currentData())
+            self.start_new()
+
+    def export_markdown(self) -> str:
+        lines = [f"# {self.title or 'Conversation'}", ""]
+        for pane in self.panes:
+            lines += [f"## Pane {pane.number}: {pane.engine.currentText()}", ""]
+            for message in pane.messages:
+                who = "**You**" if message["role"] == "user" else "**Character**"
+                lines += [f"{who}: {message['content']}", ""]
+        return "\n".join(lines)

@@ -67,7 +67,7 @@ class MainWindow(QMainWindow):
             "Persona": LazyTab(self._make_persona_tab),
             "Dataset": LazyTab(self._make_dataset_tab),
             "Train": LazyTab(self._make_tab("train_tab", "TrainTab")),
-            "Chat": LazyTab(self._make_tab("chat_tab", "ChatTab")),
+            "Chat": LazyTab(self._make_chat_tab),
         }
         self.tabs = QTabWidget(objectName="main_tabs")
         self.tabs.setDocumentMode(True)
@@ -92,6 +92,11 @@ class MainWindow(QMainWindow):
         from persona_studio.gui.persona_tab import PersonaTab
 
         return PersonaTab(self.undo_stack)
+
+    def _make_chat_tab(self) -> QWidget:
+        from persona_studio.gui.chat_tab import ChatTab
+
+        return ChatTab(self.context, self.undo_stack)
 
     def _make_dataset_tab(self) -> QWidget:
         from persona_studio.gui.dataset_tab import DatasetTab

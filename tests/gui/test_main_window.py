@@ -43,7 +43,7 @@ def test_first_launch_opens_an_editable_copy_of_the_demo(make_window, context, q
     assert window.windowTitle().startswith("Coach Rhea")
     assert window.dataset_tab.model.rowCount() == 30
     assert window.dataset_tab.shown_label.text() == "30 examples"
-    assert "Hi, I'm Rhea" in window.chat_tab.greeting.text()
+    assert "Hi, I'm Rhea" in window.chat_tab.panes[0].greeting
     assert window.save_label.text() == "All changes saved"
     assert context.config.recent_projects == [str(context.data_folder / DEMO_FILENAME)]
     menus = [a.text() for a in window.menuBar().actions()]

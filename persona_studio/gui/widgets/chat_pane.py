@@ -1,0 +1,335 @@
+"""One column of the test chat: an engine, its transcript, and the latest reply's actions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio.core.config import AppConfig, ProviderProfile
+from persona_studio.core.persona import Persona
+from persona_studio.core.retrieval import RetrievalIndex
+from persona_studio.core.rules import Rule
+from persona_studio.services.chat import MODE_LABELS, ChatSettings, reply
+
+OFFLINE = "__offline__"
+REPAINT_MS = 50  # streamed text is shown at most every 50 ms: the window stays responsive
+
+
+class ChatPane(QWidget):
+    add_to_dataset = Signal(str, str)  # question, reply
+    changed = Signal()  # the transcript changed (save the conversation)
+
+    def __init__(
+        self,
+        number: int,
+        config: AppConfig,
+        client_for: Callable[[ProviderProfile], Any],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.number = number
+        self.config = config
+        self.client_for = client_for
+        self.messages: list[dict[str, Any]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.blind = False
+        self.greeting = ""
+        self._repaint = QTimer(self, singleShot=True, interval=REPAINT_MS)
+        self._repaint.timeout.connect(self.render)
+
+        self.title = QLabel(f"<b>Pane {number}</b>")
+        self.engine = QComboBox(objectName=f"pane{number}_engine")
+        self.engine.setAccessibleName(f"Pane {number} engine")
+        self.mode = QComboBox(objectName=f"pane{number}_mode")
+        self.mode.setAccessibleName(f"Pane {number} mode")
+        for mode in ("persona", "retrieval", "finetuned"):
+            self.mode.addItem(MODE_LABELS[mode], mode)
+        self.model = QLineEdit(objectName=f"pane{number}_model")
+        self.model.setAccessibleName(f"Pane {number} model")
+        self.engine.currentIndexChanged.connect(self._engine_changed)
+        self.fill_engines()
+        self.transcript = QTextBrowser(objectName=f"pane{number}_transcript")
+        self.transcript.setAccessibleName(f"Pane {number} conversation")
+        self.transcript.setOpenExternalLinks(True)
+        self.meta = QLabel(objectName=f"pane{number}_meta", wordWrap=True)
+        self.meta.setStyleSheet("color: palette(mid);")
+        self.good = QPushButton("👍", objectName=f"pane{number}_good")
+        self.good.setToolTip("A good reply")
+        self.good.setAccessibleName("Good reply")
+        self.good.clicked.connect(lambda: self.rate(1))
+        self.bad = QPushButton("👎", objectName=f"pane{number}_bad")
+        self.bad.setToolTip("A bad reply")
+        self.bad.setAccessibleName("Bad reply")
+        self.bad.clicked.connect(lambda: self.rate(-1))
+        self.keep = QPushButton("Add to dataset…", objectName=f"pane{number}_add")
+        self.keep.setToolTip("Turn this exchange into a training example you can edit first.")
+        self.keep.clicked.connect(self._add_to_dataset)
+        actions = QHBoxLayout()
+        for button in (self.good, self.bad, self.keep):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        header = QHBoxLayout()
+        header.addWidget(self.title)
+        header.addWidget(self.engine, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(header)
+        layout.addWidget(self.mode)
+        layout.addWidget(self.model)
+        layout.addWidget(self.transcript, 1)
+        layout.addWidget(self.meta)
+        layout.addLayout(actions)
+        self._update_actions()
+
+    # ---- engine --------------------------------------------------------------------------
+
+    def fill_engines(self) -> None:
+        current = self.engine.currentData()
+        self.engine.blockSignals(True)
+        self.engine.clear()
+        self.engine.addItem("Offline: answers from the dataset", OFFLINE)
+        for profile in self.config.profiles:
+            self.engine.addItem(f"{profile.name} ({profile.kind})", profile.name)
+        self.engine.addItem("env (OPENAI_API_KEY)", "env")
+        self.engine.setCurrentIndex(max(0, self.engine.findData(current)))
+        self.engine.blockSignals(False)
+        self._engine_changed()
+
+    def _engine_changed(self, *_: object) -> None:
+        offline = self.engine.currentData() == OFFLINE
+        self.mode.setVisible(not offline)
+        self.model.setVisible(not offline)
+        if not offline:
+            profile = self.config.profile(self.engine.currentData())
+            self.model.setPlaceholderText(profile.chat_model or "Model name, e.g. llama3.1")
+
+    def settings(self) -> ChatSettings:
+        if self.engine.currentData() == OFFLINE:
+            return ChatSettings(mode="offline")
+        return ChatSettings(
+            mode=self.mode.currentData(),
+            profile=self.config.profile(self.engine.currentData()),
+            model=self.model.text().strip(),
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine.currentData(),
+            "mode": self.mode.currentData(),
+            "model": self.model.text(),
+            "messages": self.messages,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.engine.setCurrentIndex(max(0, self.engine.findData(state.get("engine"))))
+        self.mode.setCurrentIndex(max(0, self.mode.findData(state.get("mode"))))
+        self.model.setText(state.get("model", ""))
+        self.messages = list(state.get("messages", []))
+        self.render()
+
+    # ---- talking -------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def history(self) -> list[dict[str, str]]:
+        return [
+            {"role": m["role"], "content": m["content"]}
+            for m in self.messages
+            if m["role"] in ("user", "assistant") and not m.get("error")
+        ]
+
+    def send(self, text: str, persona: Persona, rules: list[Rule], index: RetrievalIndex) -> None:
+        self.stop()
+        history = self.history()
+        self.messages.append({"role": "user", "content": text})
+        answer: dict[str, Any] = {"role": "assistant", "content": "", "meta": {}}
+        self.messages.append(answer)
+        self.task = asyncio.ensure_future(
+            self._stream(text, history, answer, persona, rules, index)
+        )
+        self.task.add_done_callback(self._finished)
+        self.render()
+
+    def _finished(self, _task: asyncio.Task[None]) -> None:
+        """Runs once the task is done, so the pane no longer counts as busy."""
+        self.render()
+        self.changed.emit()
+
+    async def _stream(
+        self,
+        text: str,
+        history: list[dict[str, str]],
+        answer: dict[str, Any],
+        persona: Persona,
+        rules: list[Rule],
+        index: RetrievalIndex,
+    ) -> None:
+        started = time.monotonic()
+        events = reply(
+            persona,
+            rules,
+            history,
+            text,
+            self.settings(),
+            index,
+            self.client_for,
+            self.config.profile,
+        )
+        try:
+            # aclosing: a stopped reply closes its stream here, in this task, not later in
+            # the garbage collector (which qasync's loop does not handle)
+            async with contextlib.aclosing(events):
+                await self._consume(events, answer)
+        except asyncio.CancelledError:
+            answer["error"] = "Stopped."
+            answer["meta"]["latency"] = round(time.monotonic() - started, 2)
+            raise
+
+    async def _consume(self, events: Any, answer: dict[str, Any]) -> None:
+        async for event in events:
+            if event.kind == "rule" and event.decision is not None:
+                answer["meta"]["rules"] = [s.label for s in event.decision.trace if s.fired]
+            elif event.kind == "delta":
+                answer["content"] += event.text
+                if not self._repaint.isActive():
+                    self._repaint.start()
+            elif event.kind == "error":
+                answer["error"] = event.text
+            elif event.kind == "done":
+                answer["meta"].update(
+                    {
+                        "model": event.model,
+                        "latency": round(event.latency, 2),
+                        "usage": event.usage,
+                        "matched": [h.example.question for h in event.hits[:1]],
+                        "confidence": round(event.hits[0].confidence, 2) if event.hits else None,
+                    }
+                )
+
+    def stop(self) -> None:
+        if self.busy:
+            assert self.task is not None
+            self.task.cancel()
+
+    def clear(self) -> None:
+        self.stop()
+        self.messages = []
+        self.render()
+
+    def pop_last_exchange(self) -> str | None:
+        """Remove the last question and its reply (for regenerate / edit); returns the question."""
+        self.stop()
+        while self.messages and self.messages[-1]["role"] == "assistant":
+            self.messages.pop()
+        if self.messages and self.messages[-1]["role"] == "user":
+            return str(self.messages.pop()["content"])
+        return None
+
+    def rate(self, value: int) -> None:
+        last = self._last_reply()
+        if last is not None:
+            last["rating"] = 0 if last.get("rating") == value else value
+            self.render()
+            self.changed.emit()
+
+    def _last_reply(self) -> dict[str, Any] | None:
+        if self.messages and self.messages[-1]["role"] == "assistant" and not self.busy:
+            return self.messages[-1]
+        return None
+
+    def _add_to_dataset(self) -> None:
+        last = self._last_reply()
+        if last is not None and len(self.messages) >= 2:
+            self.add_to_dataset.emit(str(self.messages[-2]["content"]), str(last["content"]))
+
+    # ---- showing -------------------------------------------------------------------------
+
+    def render(self) -> None:
+        parts = []
+        if self.greeting:
+            parts.append(f"<p style='color:#57606a'><i>{html.escape(self.greeting)}</i></p>")
+        for message in self.messages:
+            if message["role"] == "user":
+                parts.append(
+                    f"<p style='margin-top:10px'><b>You:</b> {html.escape(message['content'])}</p>"
+                )
+                continue
+            body = _markdown_html(message["content"]) if message["content"] else ""
+            if message.get("error"):
+                body += f"<p style='color:#cf222e'>⚠ {html.escape(message['error'])}</p>"
+            rules = message.get("meta", {}).get("rules")
+            why = (
+                (
+                    f" <span style='color:#8250df' title='{html.escape('; '.join(rules))}'>"
+                    f"[rule: {html.escape(rules[0])}]</span>"
+                )
+                if rules
+                else ""
+            )
+            rating = {1: " 👍", -1: " 👎"}.get(message.get("rating", 0), "")
+            parts.append(f"<div><b>Character</b>{why}{rating}</div>{body or '…'}")
+        self.transcript.setHtml("".join(parts))
+        self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
+        self._show_meta()
+        self._update_actions()
+
+    def _show_meta(self) -> None:
+        last = self.messages[-1] if self.messages else None
+        if not last or last["role"] != "assistant":
+            self.meta.clear()
+            return
+        meta = last.get("meta", {})
+        bits = []
+        if meta.get("model") and not self.blind:
+            bits.append(str(meta["model"]))
+        if meta.get("latency") is not None:
+            bits.append(f"{meta['latency']:.1f} s")
+        if meta.get("usage"):
+            bits.append(f"{meta['usage']['prompt']}+{meta['usage']['completion']} tokens")
+        if meta.get("matched"):
+            bits.append(
+                f"nearest example: “{meta['matched'][0][:60]}” "
+                f"(match {meta.get('confidence', 0):.0%})"
+            )
+        self.meta.setText(" · ".join(bits) if not self.busy else "Replying…")
+
+    def _update_actions(self) -> None:
+        ready = self._last_reply() is not None and not self._last_reply().get("error")
+        for button in (self.good, self.bad, self.keep):
+            button.setEnabled(ready)
+
+    def set_blind(self, blind: bool, label: str) -> None:
+        self.blind = blind
+        self.title.setText(f"<b>{label}</b>")
+        for widget in (self.engine, self.mode, self.model):
+            widget.setEnabled(not blind)
+        self.render()
+
+
+def _markdown_html(text: str) -> str:
+    """Markdown to HTML with Qt's own renderer (replies often use lists and bold)."""
+    from PySide6.QtGui import QTextDocument
+
+    document = QTextDocument()
+    document.setMarkdown(text)
+    body = document.toHtml()
+    start, end = body.find("<body"), body.rfind("</body>")
+    return body[body.find(">", start) + 1 : end] if start >= 0 and end > start else body

@@ -1,0 +1,167 @@
+"""The Chat tab: offline and streaming panes side by side, rules, stop, curation, saving."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from persona_studio.core.config import ProviderProfile
+from persona_studio.core.demo import ensure_demo_project
+from persona_studio.gui.chat_tab import AddExampleDialog
+from tests.conftest import wait_until
+from tests.fakes.openai_server import FakeOpenAI
+
+MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+def _chat(make_window, context):
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(3)
+    return window, window.chat_tab
+
+
+def _done(pane) -> bool:
+    return not pane.busy and bool(pane.messages) and pane.messages[-1]["role"] == "assistant"
+
+
+def test_offline_pane_answers_from_the_dataset(make_window, context, qtbot, run_async) -> None:
+    window, tab = _chat(make_window, context)
+    assert "Hi, I'm Rhea" in tab.panes[0].transcript.toPlainText()
+    qtbot.keyClicks(tab.input, "which running shoes should I buy")
+    qtbot.keyClick(tab.input, Qt.Key.Key_Return)
+    pane = tab.panes[0]
+    run_async(wait_until(lambda: _done(pane)))
+    assert pane.messages[-1]["content"].startswith("Choose shoes that feel comfortable")
+    assert "nearest example" in pane.meta.text()
+    assert tab.input.toPlainText() == ""
+    chats = window.session.project.chats()
+    assert len(chats) == 1 and chats[0]["title"] == "which running shoes should I buy"
+
+
+def test_three_panes_stream_in_parallel_with_rules(
+    make_window, context, qtbot, run_async, keyring_backend
+) -> None:
+    with FakeOpenAI(api_key="sk-test", models=(MODEL,)) as server:
+        server.reply_for = lambda messages: "Start slow, **really** slow."
+        server.chunk_delay = 0.01
+        context.config.upsert_profile(
+            ProviderProfile(
+                name="fake", kind="openai-compatible", base_url=server.base_url, chat_model=MODEL
+            )
+        )
+        keyring_backend.secrets[("persona-studio", "provider:fake")] = "sk-test"
+        _, tab = _chat(make_window, context)
+        tab.pane_count.setValue(3)
+        assert len(tab.panes) == 3
+        for pane, mode in zip(tab.panes[1:], ("persona", "retrieval"), strict=True):
+            pane.fill_engines()
+            pane.engine.setCurrentIndex(pane.engine.findData("fake"))
+            pane.mode.setCurrentIndex(pane.mode.findData(mode))
+        tab.send_message("how do I start running?")
+        run_async(wait_until(lambda: all(_done(p) for p in tab.panes), timeout=15))
+        assert tab.panes[0].messages[-1]["content"].startswith("Start with walk-run")
+        for pane in tab.panes[1:]:
+            assert pane.messages[-1]["content"] == "Start slow, **really** slow."
+            assert (
+                "really" in pane.transcript.toHtml() and "<b>" not in pane.messages[-1]["content"]
+            )
+            assert MODEL in pane.meta.text()
+        # a rule answers without the model, and says so
+        tab.send_message("send me a link to a plan")
+        run_async(wait_until(lambda: all(_done(p) for p in tab.panes), timeout=15))
+        for pane in tab.panes:
+            assert pane.messages[-1]["content"].startswith("I don't share links")
+            assert "[rule: Asks for a plan link" in pane.transcript.toPlainText()
+
+
+def test_stop_keeps_what_arrived_and_errors_stay_in_their_pane(
+    make_window, context, run_async, keyring_backend
+) -> None:
+    with FakeOpenAI(api_key="sk-test", models=(MODEL,)) as server:
+        server.reply_for = lambda messages: " ".join(["word"] * 200)
+        server.chunk_delay = 0.02
+        context.config.upsert_profile(
+            ProviderProfile(
+                name="fake", kind="openai-compatible", base_url=server.base_url, chat_model=MODEL
+            )
+        )
+        keyring_backend.secrets[("persona-studio", "provider:fake")] = "sk-test"
+        _, tab = _chat(make_window, context)
+        tab.pane_count.setValue(2)
+        pane = tab.panes[1]
+        pane.fill_engines()
+        pane.engine.setCurrentIndex(pane.engine.findData("fake"))
+        tab.send_message("talk a lot")
+        run_async(wait_until(lambda: pane.messages[-1]["content"].count("word") >= 3))
+        tab.stop_all()
+        run_async(wait_until(lambda: not pane.busy))
+        assert pane.messages[-1]["error"] == "Stopped."
+        assert 3 <= pane.messages[-1]["content"].count("word") < 200
+        pane.model.setText("no-such-model")
+        tab.send_message("again")
+        run_async(wait_until(lambda: all(_done(p) for p in tab.panes), timeout=15))
+        assert "does not know the model" in pane.messages[-1]["error"]
+        assert "does not know" in pane.transcript.toPlainText()
+        assert not tab.panes[0].messages[-1].get("error")  # the offline pane answered
+
+
+def test_rate_and_add_a_corrected_reply_to_the_dataset(
+    make_window, context, qtbot, run_async
+) -> None:
+    window, tab = _chat(make_window, context)
+    tab.send_message("can I run with my dog?")
+    pane = tab.panes[0]
+    run_async(wait_until(lambda: _done(pane)))
+    qtbot.mouseClick(pane.good, Qt.MouseButton.LeftButton)
+    assert pane.messages[-1]["rating"] == 1 and "👍" in pane.transcript.toPlainText()
+    qtbot.mouseClick(pane.keep, Qt.MouseButton.LeftButton)
+    dialog = tab.findChild(AddExampleDialog)
+    qtbot.waitUntil(dialog.isVisible)
+    assert dialog.question.toPlainText() == "can I run with my dog?"
+    dialog.answer.setPlainText("Yes! Start with short, easy runs together.")
+    dialog.accept()
+    added = window.session.project.examples()[-1]
+    assert (added.question, added.answer, added.status, added.source) == (
+        "can I run with my dog?",
+        "Yes! Start with short, easy runs together.",
+        "draft",
+        "chat",
+    )
+    saved = window.session.project.chats()[0]["data"]["panes"][0]["messages"]
+    assert saved[-1]["rating"] == 1
+
+
+def test_conversations_reopen_rename_delete_and_regenerate(
+    make_window, context, run_async, monkeypatch
+) -> None:
+    window, tab = _chat(make_window, context)
+    tab.send_message("how fast should I run?")
+    run_async(wait_until(lambda: _done(tab.panes[0])))
+    first_id = tab.chat_id
+    tab.start_new()
+    assert tab.panes[0].messages == []
+    tab.send_message("should I stretch?")
+    run_async(wait_until(lambda: _done(tab.panes[0])))
+    assert tab.conversations.count() == 3  # new + two saved
+    tab.open_conversation(first_id)
+    assert tab.panes[0].messages[0]["content"] == "how fast should I run?"
+    tab.regenerate_last()
+    run_async(wait_until(lambda: _done(tab.panes[0])))
+    assert [m["role"] for m in tab.panes[0].messages] == ["user", "assistant"]
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Pace", True)))
+    tab._rename()
+    assert any(c["title"] == "Pace" for c in window.session.project.chats())
+    tab._delete()
+    assert [c["title"] for c in window.session.project.chats()] == ["should I stretch?"]
+    assert "**You**: should I stretch?" not in tab.export_markdown()
+
+
+def test_blind_mode_hides_engines(make_window, context) -> None:
+    _, tab = _chat(make_window, context)
+    tab.pane_count.setValue(2)
+    tab.blind.setChecked(True)
+    titles = sorted(p.title.text() for p in tab.panes)
+    assert titles == ["<b>Reply A</b>", "<b>Reply B</b>"]
+    assert not tab.panes[0].engine.isEnabled()
