@@ -159,6 +159,7 @@ class ChatTab(QWidget):
         persona = self._session.persona if self._session else None
         greeting = persona.greeting if persona else ""
         for pane in self.panes:
+            pane.character_name = persona.name if persona else ""
             pane.greeting = f"{persona.name or 'Character'}: {greeting}" if greeting else ""
             pane.render()
 

@@ -153,15 +153,16 @@ async def reply(
         {"role": "user", "content": message},
     ]
 
+    try:
+        client = await client_for(profile)  # imports the SDK on a worker thread the first time
+    except Exception as exc:  # a missing key and the like: already phrased for people
+        yield ChatEvent("error", str(exc))
+        return
+
     import openai
 
     from persona_studio.services.providers import explain_api_error
 
-    try:
-        client = await client_for(profile)
-    except Exception as exc:  # a missing key and the like: already phrased for people
-        yield ChatEvent("error", str(exc))
-        return
     usage: dict[str, int] | None = None
     received = finished = False
     try:

@@ -54,10 +54,20 @@ async def api_key(profile: ProviderProfile, store: CredentialStore) -> str:
 async def client_for(
     profile: ProviderProfile, store: CredentialStore, *, max_retries: int = 2, timeout: float = 30.0
 ) -> Any:
-    """An `openai` async client for the profile: AzureOpenAI for azure, else OpenAI."""
-    import openai  # imported here: the SDK costs ~0.3 s to import and startup does not need it
+    """An `openai` async client for the profile: AzureOpenAI for azure, else OpenAI.
+
+    Built on a worker thread: importing the SDK (~0.3 s the first time) and loading the TLS
+    certificates are blocking work the UI thread must not wait for.
+    """
+    import asyncio
 
     key = await api_key(profile, store)
+    return await asyncio.to_thread(_make_client, profile, key, max_retries, timeout)
+
+
+def _make_client(profile: ProviderProfile, key: str, max_retries: int, timeout: float) -> Any:
+    import openai
+
     if profile.kind == "azure":
         return openai.AsyncAzureOpenAI(
             api_key=key,

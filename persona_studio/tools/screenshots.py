@@ -110,6 +110,13 @@ def render(out_dir: Path) -> list[Path]:
         if index == 1:
             window.dataset_tab.table.selectRow(7)
             loop.run_until_complete(preflight_shown())
+        if index == 3:
+            chat = window.chat_tab
+            chat.pane_count.setValue(2)
+            chat.send_message("Which running shoes should I buy?")
+            loop.run_until_complete(asyncio.sleep(0.3))
+            chat.send_message("Can you send me a link to a training plan?")
+            loop.run_until_complete(asyncio.sleep(0.3))
         shoot(window, f"tab-{window.tabs.tabText(index).lower()}.png")
 
     window.tabs.setCurrentIndex(0)

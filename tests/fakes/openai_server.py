@@ -192,6 +192,12 @@ class FakeOpenAI:
                 self._respond(*fake._route(self.command, path, body))
 
             def _stream(self, request: dict[str, Any]) -> None:
+                try:
+                    self._send_events(request)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client stopped reading: fine
+
+            def _send_events(self, request: dict[str, Any]) -> None:
                 """Server-Sent Events: a chunk per word, the finish, usage, then [DONE]."""
                 import time
 

@@ -113,7 +113,7 @@ def test_rate_and_add_a_corrected_reply_to_the_dataset(
     pane = tab.panes[0]
     run_async(wait_until(lambda: _done(pane)))
     qtbot.mouseClick(pane.good, Qt.MouseButton.LeftButton)
-    assert pane.messages[-1]["rating"] == 1 and "👍" in pane.transcript.toPlainText()
+    assert pane.messages[-1]["rating"] == 1 and "✓ good" in pane.transcript.toPlainText()
     qtbot.mouseClick(pane.keep, Qt.MouseButton.LeftButton)
     dialog = tab.findChild(AddExampleDialog)
     qtbot.waitUntil(dialog.isVisible)

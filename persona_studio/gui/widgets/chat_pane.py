@@ -50,8 +50,10 @@ class ChatPane(QWidget):
         self.task: asyncio.Task[None] | None = None
         self.blind = False
         self.greeting = ""
+        self.character_name = ""
         self._repaint = QTimer(self, singleShot=True, interval=REPAINT_MS)
-        self._repaint.timeout.connect(self.render)
+        self._repaint.timeout.connect(self._append_streamed)
+        self._shown_chars = 0  # how much of the streaming reply the transcript already shows
 
         self.title = QLabel(f"<b>Pane {number}</b>")
         self.engine = QComboBox(objectName=f"pane{number}_engine")
@@ -69,11 +71,11 @@ class ChatPane(QWidget):
         self.transcript.setOpenExternalLinks(True)
         self.meta = QLabel(objectName=f"pane{number}_meta", wordWrap=True)
         self.meta.setStyleSheet("color: palette(mid);")
-        self.good = QPushButton("👍", objectName=f"pane{number}_good")
+        self.good = QPushButton("Good reply", objectName=f"pane{number}_good")
         self.good.setToolTip("A good reply")
         self.good.setAccessibleName("Good reply")
         self.good.clicked.connect(lambda: self.rate(1))
-        self.bad = QPushButton("👎", objectName=f"pane{number}_bad")
+        self.bad = QPushButton("Bad reply", objectName=f"pane{number}_bad")
         self.bad.setToolTip("A bad reply")
         self.bad.setAccessibleName("Bad reply")
         self.bad.clicked.connect(lambda: self.rate(-1))
@@ -262,6 +264,21 @@ class ChatPane(QWidget):
 
     # ---- showing -------------------------------------------------------------------------
 
+    def _append_streamed(self) -> None:
+        """Add only the newly arrived text at the end: cost ∝ the new text, not the reply."""
+        if not self.busy or not self.messages:
+            self.render()
+            return
+        text = str(self.messages[-1]["content"])
+        new = text[self._shown_chars :]
+        if new:
+            cursor = self.transcript.textCursor()
+            cursor.movePosition(cursor.MoveOperation.End)
+            cursor.insertText(new)
+            self._shown_chars = len(text)
+            bar = self.transcript.verticalScrollBar()
+            bar.setValue(bar.maximum())
+
     def render(self) -> None:
         parts = []
         if self.greeting:
@@ -272,7 +289,14 @@ class ChatPane(QWidget):
                     f"<p style='margin-top:10px'><b>You:</b> {html.escape(message['content'])}</p>"
                 )
                 continue
-            body = _markdown_html(message["content"]) if message["content"] else ""
+            streaming = self.busy and message is self.messages[-1]
+            if not message["content"]:
+                body = ""
+            elif streaming:  # plain text while it grows: Markdown once, when it is complete
+                body = "<p>" + html.escape(message["content"]).replace("\n", "<br>") + "</p>"
+                self._shown_chars = len(message["content"])
+            else:
+                body = _markdown_html(message["content"])
             if message.get("error"):
                 body += f"<p style='color:#cf222e'>⚠ {html.escape(message['error'])}</p>"
             rules = message.get("meta", {}).get("rules")
@@ -284,8 +308,15 @@ class ChatPane(QWidget):
                 if rules
                 else ""
             )
-            rating = {1: " 👍", -1: " 👎"}.get(message.get("rating", 0), "")
-            parts.append(f"<div><b>Character</b>{why}{rating}</div>{body or '…'}")
+            rating = {
+                1: " <span style='color:#1a7f37'>✓ good</span>",
+                -1: " <span style='color:#cf222e'>✗ bad</span>",
+            }.get(message.get("rating", 0), "")
+            who = html.escape(self.character_name or "Character")
+            if not body and self.busy and message is self.messages[-1]:
+                self._shown_chars = 0
+                body = "<p></p>"  # streamed text is appended here
+            parts.append(f"<div><b>{who}</b>{why}{rating}</div>{body or '…'}")
         self.transcript.setHtml("".join(parts))
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
         self._show_meta()
