@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -12,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QInputDialog,
@@ -25,8 +28,10 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.dataset import Example, new_id
+from persona_studio.core.errors import UserFacingError
 from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.dialogs.messages import show_error
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.undo import AddExamples
 from persona_studio.gui.widgets.chat_pane import ChatPane
@@ -120,8 +125,18 @@ class ChatTab(QWidget):
         self.edit_last.clicked.connect(self._edit_last)
         self.clear = QPushButton("Clear", objectName="chat_clear")
         self.clear.clicked.connect(self._clear)
+        self.export = QPushButton("Export…", objectName="chat_export")
+        self.export.setToolTip("Save this conversation as Markdown or JSONL")
+        self.export.clicked.connect(self._choose_export)
         buttons = QVBoxLayout()
-        for button in (self.send, self.stop, self.regenerate, self.edit_last, self.clear):
+        for button in (
+            self.send,
+            self.stop,
+            self.regenerate,
+            self.edit_last,
+            self.clear,
+            self.export,
+        ):
             buttons.addWidget(button)
         bottom = QHBoxLayout()
         bottom.addWidget(self.input, 1)
@@ -174,6 +189,7 @@ class ChatTab(QWidget):
         while len(self.panes) < count:
             pane = ChatPane(len(self.panes) + 1, self.context.config, self._client_for)
             pane.add_to_dataset.connect(self._add_to_dataset)
+            pane.picked_best.connect(self.pick_best)
             pane.changed.connect(self.save)
             self.panes.append(pane)
             self.panes_row.addWidget(pane, 1)
@@ -254,6 +270,12 @@ class ChatTab(QWidget):
         dialog.open()
         return dialog
 
+    def pick_best(self, number: int) -> None:
+        """One vote per exchange: the chosen pane's reply is best, the others are not."""
+        for pane in self.panes:
+            pane.mark_best(pane.number == number)
+        self.save()
+
     def keep_example(self, question: str, answer: str) -> None:
         if self._session is None or not question.strip() or not answer.strip():
             return
@@ -330,7 +352,57 @@ class ChatTab(QWidget):
         lines = [f"# {self.title or 'Conversation'}", ""]
         for pane in self.panes:
             lines += [f"## Pane {pane.number}: {pane.engine.currentText()}", ""]
+            name = pane.character_name or "Character"
             for message in pane.messages:
-                who = "**You**" if message["role"] == "user" else "**Character**"
-                lines += [f"{who}: {message['content']}", ""]
+                who = "**You**" if message["role"] == "user" else f"**{name}**"
+                marks = {1: " (good)", -1: " (bad)"}.get(message.get("rating", 0), "")
+                marks += " (best)" if message.get("best") else ""
+                lines += [f"{who}{marks}: {message['content']}", ""]
         return "\n".join(lines)
+
+    def export_jsonl(self) -> str:
+        """One line per pane, in the OpenAI chat format (ratings kept as extra keys)."""
+        lines = []
+        for pane in self.panes:
+            messages = [
+                {"role": m["role"], "content": m["content"]}
+                for m in pane.messages
+                if not m.get("error")
+            ]
+            votes = [
+                {"turn": i, "rating": m.get("rating", 0), "best": bool(m.get("best"))}
+                for i, m in enumerate(pane.messages)
+                if m["role"] == "assistant"
+            ]
+            lines.append(
+                json.dumps(
+                    {"messages": messages, "engine": pane.engine.currentText(), "votes": votes},
+                    ensure_ascii=False,
+                )
+            )
+        return "\n".join(lines) + "\n"
+
+    def _choose_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export the conversation",
+            f"{self.title or 'conversation'}.md",
+            "Markdown (*.md);;JSONL (*.jsonl)",
+        )
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> None:
+        from persona_studio.core.config import atomic_write_bytes
+
+        text = self.export_jsonl() if path.suffix.lower() == ".jsonl" else self.export_markdown()
+        try:
+            atomic_write_bytes(path, text.encode("utf-8"))
+        except OSError as exc:
+            show_error(
+                self,
+                "Could not export",
+                UserFacingError(
+                    f"Could not write “{path.name}”: {exc.strerror}.", "Choose another folder."
+                ),
+            )

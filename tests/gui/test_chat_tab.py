@@ -165,3 +165,23 @@ def test_blind_mode_hides_engines(make_window, context) -> None:
     titles = sorted(p.title.text() for p in tab.panes)
     assert titles == ["<b>Reply A</b>", "<b>Reply B</b>"]
     assert not tab.panes[0].engine.isEnabled()
+
+
+def test_best_pick_and_export(make_window, context, run_async, tmp_path) -> None:
+    import json
+
+    _, tab = _chat(make_window, context)
+    tab.pane_count.setValue(2)
+    tab.send_message("what should I eat before a run?")
+    run_async(wait_until(lambda: all(_done(p) for p in tab.panes)))
+    tab.panes[1].best.click()
+    assert [p.messages[-1].get("best") for p in tab.panes] == [False, True]
+    assert "★ best" in tab.panes[1].transcript.toPlainText()
+    tab.export_to(tmp_path / "chat.md")
+    markdown = (tmp_path / "chat.md").read_text()
+    assert markdown.startswith("# what should I eat before a run?")
+    assert "**Coach Rhea** (best): Something light" in markdown
+    tab.export_to(tmp_path / "chat.jsonl")
+    lines = [json.loads(x) for x in (tmp_path / "chat.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 and lines[1]["votes"] == [{"turn": 1, "rating": 0, "best": True}]
+    assert lines[0]["messages"][0] == {"role": "user", "content": "what should I eat before a run?"}

@@ -33,6 +33,7 @@ REPAINT_MS = 50  # streamed text is shown at most every 50 ms: the window stays 
 
 class ChatPane(QWidget):
     add_to_dataset = Signal(str, str)  # question, reply
+    picked_best = Signal(int)  # this pane's number: its latest reply is the best one
     changed = Signal()  # the transcript changed (save the conversation)
 
     def __init__(
@@ -79,11 +80,14 @@ class ChatPane(QWidget):
         self.bad.setToolTip("A bad reply")
         self.bad.setAccessibleName("Bad reply")
         self.bad.clicked.connect(lambda: self.rate(-1))
+        self.best = QPushButton("Best", objectName=f"pane{number}_best")
+        self.best.setToolTip("Of the panes, this reply is the best one.")
+        self.best.clicked.connect(lambda: self.picked_best.emit(self.number))
         self.keep = QPushButton("Add to dataset…", objectName=f"pane{number}_add")
         self.keep.setToolTip("Turn this exchange into a training example you can edit first.")
         self.keep.clicked.connect(self._add_to_dataset)
         actions = QHBoxLayout()
-        for button in (self.good, self.bad, self.keep):
+        for button in (self.good, self.bad, self.best, self.keep):
             actions.addWidget(button)
         actions.addStretch(1)
         header = QHBoxLayout()
@@ -252,6 +256,12 @@ class ChatPane(QWidget):
             self.render()
             self.changed.emit()
 
+    def mark_best(self, best: bool) -> None:
+        last = self._last_reply()
+        if last is not None:
+            last["best"] = best
+            self.render()
+
     def _last_reply(self) -> dict[str, Any] | None:
         if self.messages and self.messages[-1]["role"] == "assistant" and not self.busy:
             return self.messages[-1]
@@ -312,6 +322,8 @@ class ChatPane(QWidget):
                 1: " <span style='color:#1a7f37'>✓ good</span>",
                 -1: " <span style='color:#cf222e'>✗ bad</span>",
             }.get(message.get("rating", 0), "")
+            if message.get("best"):
+                rating += " <span style='color:#8250df'>★ best</span>"
             who = html.escape(self.character_name or "Character")
             if not body and self.busy and message is self.messages[-1]:
                 self._shown_chars = 0
@@ -344,7 +356,7 @@ class ChatPane(QWidget):
 
     def _update_actions(self) -> None:
         ready = self._last_reply() is not None and not self._last_reply().get("error")
-        for button in (self.good, self.bad, self.keep):
+        for button in (self.good, self.bad, self.best, self.keep):
             button.setEnabled(ready)
 
     def set_blind(self, blind: bool, label: str) -> None:
