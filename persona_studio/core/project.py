@@ -470,6 +470,14 @@ class Project:
                 [(ex.id, position, *_example_values(ex)) for position, ex in placed],
             )
 
+    def set_example_positions(self, positions: dict[str, float]) -> None:
+        """Reorder: give examples new positions, in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE examples SET position = ? WHERE id = ?",
+                [(position, i) for i, position in positions.items()],
+            )
+
     def update_examples(self, examples: Iterable[Example]) -> None:
         """Save edited examples in one transaction."""
         with self._transaction():

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QSplitter,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -47,7 +48,7 @@ from persona_studio.gui.models.examples_model import (
     Filters,
 )
 from persona_studio.gui.project_session import ProjectSession
-from persona_studio.gui.undo import AddExamples, DeleteExamples, EditExamples
+from persona_studio.gui.undo import AddExamples, DeleteExamples, EditExamples, SwapExamples
 from persona_studio.gui.widgets.conversation_editor import ConversationEditor
 from persona_studio.resources_path import resource_path
 
@@ -136,6 +137,13 @@ class DatasetTab(QWidget):
         self.tag_filter.currentIndexChanged.connect(self._apply_filters)
         self.issues_only = QCheckBox("Only with issues", objectName="issues_only")
         self.issues_only.toggled.connect(self._apply_filters)
+        self.min_tokens = QSpinBox(
+            objectName="min_tokens", minimum=0, maximum=1_000_000, singleStep=50
+        )
+        self.min_tokens.setSpecialValueText("Any length")
+        self.min_tokens.setSuffix(" tokens or more")
+        self.min_tokens.setAccessibleName("Only examples at least this long")
+        self.min_tokens.valueChanged.connect(lambda _v: self._search_timer.start())
         self.add_button = QPushButton("Add example", objectName="add_example")
         self.add_button.clicked.connect(self.add_example)
         self.import_button = QPushButton("Import…", objectName="import_examples")
@@ -146,6 +154,7 @@ class DatasetTab(QWidget):
         bar.addWidget(self.status_filter)
         bar.addWidget(self.tag_filter)
         bar.addWidget(self.issues_only)
+        bar.addWidget(self.min_tokens)
         bar.addStretch(1)
         bar.addWidget(self.add_button)
         bar.addWidget(self.import_button)
@@ -236,6 +245,8 @@ class DatasetTab(QWidget):
             ("Ctrl+Return", lambda: self.set_status("approved"), "approve"),
             ("Ctrl+Shift+Return", lambda: self.set_status("rejected"), "reject"),
             ("Ctrl+D", self.duplicate_selected, "duplicate"),
+            ("Ctrl+Up", lambda: self.move_current(-1), "move_up"),
+            ("Ctrl+Down", lambda: self.move_current(1), "move_down"),
             (QKeySequence.StandardKey.Delete, self.delete_selected, "delete"),
             (QKeySequence.StandardKey.Copy, self.copy_selected, "copy"),
             (QKeySequence.StandardKey.Paste, self.paste, "paste"),
@@ -314,6 +325,7 @@ class DatasetTab(QWidget):
                 status=self.status_filter.currentData() or "",
                 tag=self.tag_filter.currentData() or "",
                 issues_only=self.issues_only.isChecked(),
+                min_tokens=self.min_tokens.value(),
             )
         )
         self._select_ids(selected)
@@ -417,6 +429,17 @@ class DatasetTab(QWidget):
         if copies:
             self._push(AddExamples(self._session, copies, f"Duplicate {len(copies)}"))
             self._select_ids([c.id for c in copies])
+
+    def move_current(self, step: int) -> None:
+        """Move the current example up or down in the dataset's order."""
+        current = self._current_example()
+        if current is None or self._session is None:
+            return
+        order = self._session.examples
+        i = next(n for n, ex in enumerate(order) if ex.id == current.id)
+        if 0 <= i + step < len(order):
+            self._push(SwapExamples(self._session, current.id, order[i + step].id))
+            self._select_ids([current.id])
 
     def delete_selected(self) -> None:
         ids = set(self._selected_ids())

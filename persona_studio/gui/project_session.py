@@ -90,6 +90,15 @@ class ProjectSession(QObject):
         )
         self.examples_reset.emit()
 
+    def swap_examples(self, first: str, second: str) -> None:
+        """Exchange two examples' places (moving one up or down)."""
+        positions = self._positions
+        new = {first: positions[second], second: positions[first]}
+        self._save_now(lambda: self.project.set_example_positions(new))
+        positions.update(new)
+        self._examples = sorted(self.examples, key=lambda ex: positions[ex.id])
+        self.examples_reset.emit()
+
     def replace_example_contents(self, changed: list[Example]) -> None:
         """Put these versions (same ids) in place of the current ones."""
         by_id = {ex.id: ex for ex in changed}

@@ -122,3 +122,15 @@ class DeleteExamples(QUndoCommand):
 
     def undo(self) -> None:
         self.session.restore_examples(self.removed)
+
+
+class SwapExamples(QUndoCommand):
+    def __init__(self, session: ProjectSession, first: str, second: str) -> None:
+        super().__init__("Move example")
+        self.session, self.first, self.second = session, first, second
+
+    def redo(self) -> None:
+        self.session.swap_examples(self.first, self.second)
+
+    def undo(self) -> None:
+        self.session.swap_examples(self.first, self.second)

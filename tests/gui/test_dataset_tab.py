@@ -149,6 +149,13 @@ def test_preflight_runs_off_the_ui_thread_and_marks_rows(make_window, tmp_path, 
     assert tab.model.data(tab.model.index(0, 5)) == f"{tab.report.tokens[examples[0].id]:,}"
     tab.issues_only.setChecked(True)
     assert tab.model.shown == 2
+    tab.issues_only.setChecked(False)
+    tab.min_tokens.setValue(tab.report.tokens[examples[13].id])
+    tab._apply_filters()
+    assert tab.model.shown >= 1 and all(
+        tab.report.tokens[tab.model.example(r).id] >= tab.min_tokens.value()
+        for r in range(tab.model.shown)
+    )
 
 
 def test_import_dialog_previews_maps_and_adds(make_window, tmp_path, qtbot, run_async) -> None:
@@ -220,3 +227,17 @@ def test_export_menu_offers_every_format(make_window, tmp_path) -> None:
             "csv",
         )
     ]
+
+
+def test_move_examples_up_and_down(make_window, tmp_path) -> None:
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa(f"Q{i}", "A") for i in range(3)])
+    tab.table.selectRow(2)
+    tab.move_current(-1)
+    assert [e.question for e in _stored(window)] == ["Q0", "Q2", "Q1"]
+    assert tab.model.example(1).question == "Q2"
+    tab.move_current(-1)
+    tab.move_current(-1)  # already first: nothing happens
+    assert [e.question for e in _stored(window)] == ["Q2", "Q0", "Q1"]
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert [e.question for e in _stored(window)] == ["Q0", "Q1", "Q2"]
