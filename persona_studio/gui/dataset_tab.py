@@ -144,6 +144,8 @@ class DatasetTab(QWidget):
         self.min_tokens.setSuffix(" tokens or more")
         self.min_tokens.setAccessibleName("Only examples at least this long")
         self.min_tokens.valueChanged.connect(lambda _v: self._search_timer.start())
+        self.min_tokens.setMaximumWidth(170)
+        self.search.setMinimumWidth(200)
         self.add_button = QPushButton("Add example", objectName="add_example")
         self.add_button.clicked.connect(self.add_example)
         self.import_button = QPushButton("Import…", objectName="import_examples")
