@@ -175,6 +175,10 @@ def test_best_pick_and_export(make_window, context, run_async, tmp_path) -> None
     tab.send_message("what should I eat before a run?")
     run_async(wait_until(lambda: all(_done(p) for p in tab.panes)))
     tab.panes[1].best.click()
+    tab.panes[1].copy.click()
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text().startswith("Something light")
     assert [p.messages[-1].get("best") for p in tab.panes] == [False, True]
     assert "★ best" in tab.panes[1].transcript.toPlainText()
     tab.export_to(tmp_path / "chat.md")

@@ -83,11 +83,14 @@ class ChatPane(QWidget):
         self.best = QPushButton("Best", objectName=f"pane{number}_best")
         self.best.setToolTip("Of the panes, this reply is the best one.")
         self.best.clicked.connect(lambda: self.picked_best.emit(self.number))
+        self.copy = QPushButton("Copy", objectName=f"pane{number}_copy")
+        self.copy.setToolTip("Copy this reply")
+        self.copy.clicked.connect(self._copy)
         self.keep = QPushButton("Add to dataset…", objectName=f"pane{number}_add")
         self.keep.setToolTip("Turn this exchange into a training example you can edit first.")
         self.keep.clicked.connect(self._add_to_dataset)
         actions = QHBoxLayout()
-        for button in (self.good, self.bad, self.best, self.keep):
+        for button in (self.good, self.bad, self.best, self.copy, self.keep):
             actions.addWidget(button)
         actions.addStretch(1)
         header = QHBoxLayout()
@@ -256,6 +259,13 @@ class ChatPane(QWidget):
             self.render()
             self.changed.emit()
 
+    def _copy(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        last = self._last_reply()
+        if last is not None:
+            QGuiApplication.clipboard().setText(str(last["content"]))
+
     def mark_best(self, best: bool) -> None:
         last = self._last_reply()
         if last is not None:
@@ -356,7 +366,7 @@ class ChatPane(QWidget):
 
     def _update_actions(self) -> None:
         ready = self._last_reply() is not None and not self._last_reply().get("error")
-        for button in (self.good, self.bad, self.best, self.keep):
+        for button in (self.good, self.bad, self.best, self.copy, self.keep):
             button.setEnabled(ready)
 
     def set_blind(self, blind: bool, label: str) -> None:
