@@ -583,6 +583,39 @@ class Project:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC").fetchall()
         return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
 
+    def save_job(
+        self,
+        job_id: str,
+        *,
+        profile: str,
+        base_model: str,
+        status: str,
+        fine_tuned_model: str | None,
+        data: dict[str, Any],
+    ) -> None:
+        """Insert or update a fine-tuning job's record (survives restarts: monitors reattach)."""
+        now = now_iso()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO jobs(id, profile, base_model, status, fine_tuned_model, data, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO "
+                "UPDATE SET status = excluded.status, fine_tuned_model = excluded.fine_tuned_model,"
+                " data = excluded.data, updated_at = excluded.updated_at",
+                (
+                    job_id,
+                    profile,
+                    base_model,
+                    status,
+                    fine_tuned_model,
+                    json.dumps(data, ensure_ascii=False),
+                    now,
+                    now,
+                ),
+            )
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        return next((j for j in self.jobs() if j["id"] == job_id), None)
+
     def chats(self) -> list[dict[str, Any]]:
         """Saved test conversations, newest first."""
         with self._lock:

@@ -47,6 +47,13 @@ class FakeOpenAI:
         self.reply_for = lambda messages: f"Echo: {messages[-1]['content']}"
         self.drop_stream_after: int | None = None  # close the connection after N chunks
         self.chunk_delay = 0.0
+        # fine-tuning state: advanced by the test with advance_job / fail_job
+        self.files: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, list[dict[str, Any]]] = {}  # oldest first
+        self.checkpoints: dict[str, list[dict[str, Any]]] = {}
+        self.total_steps = 10
+        self._counter = 0
         self._errors: list[InjectedError] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -82,6 +89,220 @@ class FakeOpenAI:
 
     # ---- routing -------------------------------------------------------------------------
 
+    # ---- fine-tuning -----------------------------------------------------------------------
+
+    def _id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}-{self._counter:06d}"
+
+    def _event(
+        self,
+        job_id: str,
+        message: str,
+        type_: str = "message",
+        data: dict[str, Any] | None = None,
+        level: str = "info",
+    ) -> None:
+        self.events[job_id].append(
+            {
+                "id": self._id("ftevent"),
+                "object": "fine_tuning.job.event",
+                "created_at": 1700000000 + self._counter,
+                "level": level,
+                "message": message,
+                "type": type_,
+                "data": data or {},
+            }
+        )
+
+    def advance_job(self, job_id: str, steps: int = 1) -> None:
+        """Move a job along: validating_files → queued → running (metrics) → succeeded."""
+        with self._lock:
+            job = self.jobs[job_id]
+            for _ in range(steps):
+                status = job["status"]
+                if status == "validating_files":
+                    job["status"] = "queued"
+                    self._event(job_id, "Files validated, moving job to queued state")
+                elif status == "queued":
+                    job["status"] = "running"
+                    job["_step"] = 0
+                    self._event(job_id, "Fine-tuning job started")
+                elif status == "running" and job["_step"] < self.total_steps:
+                    job["_step"] += 1
+                    step = job["_step"]
+                    data = {
+                        "step": step,
+                        "total_steps": self.total_steps,
+                        "train_loss": round(2.0 / step, 4),
+                        "train_mean_token_accuracy": 0.5,
+                    }
+                    if step % 5 == 0:
+                        data["valid_loss"] = round(2.2 / step, 4)
+                    self._event(
+                        job_id,
+                        f"Step {step}/{self.total_steps}: training loss={data['train_loss']}",
+                        "metrics",
+                        data,
+                    )
+                    if step % 5 == 0:
+                        self.checkpoints[job_id].append(
+                            {
+                                "id": self._id("ftckpt"),
+                                "object": "fine_tuning.job.checkpoint",
+                                "created_at": 1700000000,
+                                "step_number": step,
+                                "fine_tuned_model_checkpoint": f"ft:{job['model']}:ckpt-step-{step}",
+                                "fine_tuning_job_id": job_id,
+                                "metrics": data,
+                            }
+                        )
+                elif status == "running":
+                    job["status"] = "succeeded"
+                    suffix = job.get("user_provided_suffix") or "persona"
+                    job["fine_tuned_model"] = f"ft:{job['model']}:fake-org:{suffix}:abc123"
+                    job["trained_tokens"] = 12345
+                    job["finished_at"] = 1700009999
+                    self._event(job_id, "The job has successfully completed")
+
+    def fail_job(self, job_id: str, code: str, message: str) -> None:
+        with self._lock:
+            job = self.jobs[job_id]
+            job["status"] = "failed"
+            job["error"] = {"code": code, "message": message, "param": None}
+            self._event(job_id, message, level="error")
+
+    def _upload(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        from email.parser import BytesParser
+        from email.policy import default
+
+        message = BytesParser(policy=default).parsebytes(
+            b"Content-Type: " + headers.get("content-type", "").encode() + b"\r\n\r\n" + body
+        )
+        fields: dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            fields[name] = (part.get_filename(), part.get_payload(decode=True))
+        purpose = (fields.get("purpose") or (None, b""))[1].decode()
+        filename, data = fields.get("file") or (None, None)
+        if purpose != "fine-tune" or data is None:
+            return 400, error_body(
+                "purpose must be fine-tune and a file is required", "invalid_request_error"
+            )
+        for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+            try:
+                parsed = json.loads(line)
+                assert isinstance(parsed, dict) and isinstance(parsed.get("messages"), list)
+            except (json.JSONDecodeError, AssertionError):
+                return 400, error_body(
+                    f"Invalid file format for Fine-Tuning API. Line {number} "
+                    "is not a JSON object with messages.",
+                    "invalid_request_error",
+                    "invalid_file_format",
+                )
+        file_id = self._id("file")
+        self.files[file_id] = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": 1700000000,
+            "filename": filename,
+            "purpose": "fine-tune",
+            "status": "processed",
+            "_data": data,
+        }
+        return 200, {k: v for k, v in self.files[file_id].items() if not k.startswith("_")}
+
+    def _create_job(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        request = json.loads(body)
+        if request.get("training_file") not in self.files:
+            return 400, error_body("invalid training_file", "invalid_request_error")
+        job_id = self._id("ftjob")
+        method = request.get("method") or {"type": "supervised", "supervised": {}}
+        job = {
+            "id": job_id,
+            "object": "fine_tuning.job",
+            "created_at": 1700000000,
+            "model": request["model"],
+            "status": "validating_files",
+            "fine_tuned_model": None,
+            "training_file": request["training_file"],
+            "validation_file": request.get("validation_file"),
+            "hyperparameters": (method.get("supervised") or {}).get("hyperparameters", {}),
+            "method": method,
+            "trained_tokens": None,
+            "error": None,
+            "seed": request.get("seed", 42),
+            "user_provided_suffix": request.get("suffix"),
+            "estimated_finish": 1700005000,
+            "finished_at": None,
+            "result_files": [],
+            "organization_id": "org-fake",
+        }
+        self.jobs[job_id] = job
+        self.events[job_id] = []
+        self.checkpoints[job_id] = []
+        self._event(job_id, f"Created fine-tuning job: {job_id}")
+        return 200, self._public(job)
+
+    @staticmethod
+    def _public(job: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in job.items() if not k.startswith("_")}
+
+    def _fine_tuning(
+        self, method: str, path: str, query: dict[str, str], body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]] | None:
+        parts = path.split("/")  # ['', 'v1', 'fine_tuning', 'jobs', id, action]
+        if method == "POST" and path == "/v1/files":
+            return self._upload(headers, body)
+        if method == "GET" and len(parts) == 4 and parts[2] == "files":
+            file = self.files.get(parts[3])
+            return (
+                (200, {k: v for k, v in file.items() if not k.startswith("_")})
+                if file
+                else (404, error_body("No such File object", "invalid_request_error"))
+            )
+        if not path.startswith("/v1/fine_tuning/jobs"):
+            return None
+        if method == "POST" and len(parts) == 4:
+            return self._create_job(body)
+        if method == "GET" and len(parts) == 4:
+            data = [self._public(j) for j in reversed(list(self.jobs.values()))]
+            return 200, {"object": "list", "data": data, "has_more": False}
+        job = self.jobs.get(parts[4]) if len(parts) > 4 else None
+        if job is None:
+            return 404, error_body("No such fine-tuning job", "invalid_request_error")
+        if method == "GET" and len(parts) == 5:
+            return 200, self._public(job)
+        if method == "POST" and parts[5:] == ["cancel"]:
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                return 400, error_body("Job has already completed", "invalid_request_error")
+            job["status"] = "cancelled"
+            self._event(job["id"], "Fine-tuning job cancelled")
+            return 200, self._public(job)
+        if method == "GET" and parts[5:] == ["events"]:
+            newest_first = list(reversed(self.events[job["id"]]))
+            if "after" in query:
+                ids = [e["id"] for e in newest_first]
+                start = ids.index(query["after"]) + 1 if query["after"] in ids else len(ids)
+                newest_first = newest_first[start:]
+            limit = int(query.get("limit", 20))
+            return 200, {
+                "object": "list",
+                "data": newest_first[:limit],
+                "has_more": len(newest_first) > limit,
+            }
+        if method == "GET" and parts[5:] == ["checkpoints"]:
+            data = list(reversed(self.checkpoints[job["id"]]))
+            return 200, {
+                "object": "list",
+                "data": data,
+                "has_more": False,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+        return None
+
     def chat_request(self, body: bytes) -> tuple[int, dict[str, Any]] | dict[str, Any]:
         try:
             request = json.loads(body)
@@ -99,7 +320,18 @@ class FakeOpenAI:
             return 400, error_body("messages is required", "invalid_request_error")
         return request
 
-    def _route(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            answer = self._fine_tuning(method, path, query or {}, body, headers or {})
+        if answer is not None:
+            return answer
         if method == "POST" and path == "/v1/chat/completions":
             request = self.chat_request(body)
             if isinstance(request, tuple):
@@ -160,7 +392,10 @@ class FakeOpenAI:
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                path = self.path.split("?", 1)[0]
+                path, _, raw_query = self.path.partition("?")
+                from urllib.parse import parse_qsl
+
+                query = dict(parse_qsl(raw_query))
                 with fake._lock:
                     fake.requests.append(
                         RecordedRequest(
@@ -189,7 +424,8 @@ class FakeOpenAI:
                     if isinstance(request, dict) and request.get("stream"):
                         self._stream(request)
                         return
-                self._respond(*fake._route(self.command, path, body))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                self._respond(*fake._route(self.command, path, body, query, headers))
 
             def _stream(self, request: dict[str, Any]) -> None:
                 try:
