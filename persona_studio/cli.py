@@ -324,6 +324,157 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _training_client(profile_name: str | None) -> tuple[ProviderProfile, object]:
+    from persona_studio.services import providers
+    from persona_studio.services.credentials import CredentialStore
+
+    config = load_config()
+    profile = config.profile(profile_name or config.default_profile or "env")
+    return profile, asyncio.run(providers.client_for(profile, CredentialStore(), max_retries=2))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from persona_studio.core.validation import model_spec, preflight
+    from persona_studio.services import finetune
+
+    with Project.open(args.path) as project:
+        examples, persona = project.examples(), project.persona()
+    report = preflight(examples, persona, model_spec(args.model))
+    if report.blocking:
+        reasons = "; ".join(issue.message for _id, issue in report.blocking[:3])
+        raise UserFacingError(
+            f"The dataset is not ready: {reasons}",
+            f"Run `persona-studio validate {args.path}` for the full list.",
+        )
+    profile, client = _training_client(args.profile)
+    settings = finetune.TrainSettings(
+        args.model, suffix=args.suffix or "", n_epochs=args.epochs, seed=args.seed
+    )
+
+    async def run() -> dict:
+        async with client:
+            launched = await finetune.launch(
+                client,
+                examples,
+                persona.system_prompt(),
+                settings,
+                validation_split=args.validation_split,
+                on_step=lambda step: None if args.json else print(step + "…", file=sys.stderr),
+            )
+            job = launched.job
+            record = finetune.job_record(job)
+            record["estimated_cost_usd"] = round(report.estimated_cost, 2)
+            _save_job(args.path, profile.name, job, record)
+            if not args.wait:
+                return job
+            async for update in finetune.monitor(client, job["id"], poll=args.poll):
+                record = finetune.job_record(
+                    update.job if update.status != "unknown" else job, record, update
+                )
+                if update.status != "unknown":
+                    job = update.job
+                    _save_job(args.path, profile.name, job, record)
+                if not args.json:
+                    line = update.warning or finetune.STATUS_LABELS.get(
+                        update.status, update.status
+                    )
+                    if update.metrics:
+                        last = update.metrics[-1]
+                        line += (
+                            f" — step {last['step']}/{last['total_steps']}, loss "
+                            f"{last['train_loss']}"
+                        )
+                    print(line, file=sys.stderr)
+            return job
+
+    job = asyncio.run(run())
+    ok = job.get("status") != "failed"
+    data = {
+        "job": job["id"],
+        "status": job["status"],
+        "model": job.get("fine_tuned_model"),
+        "estimated_cost_usd": round(report.estimated_cost, 2),
+    }
+    if job.get("status") == "failed":
+        data["error"] = finetune.explain_job_error(job)
+    _emit(
+        args,
+        data,
+        f"Job {job['id']}: {job['status']}"
+        + (
+            f" — fine-tuned model {job['fine_tuned_model']} (registered on the persona)"
+            if job.get("fine_tuned_model")
+            else ""
+        )
+        + (f" — {data['error']}" if "error" in data else ""),
+    )
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _save_job(path: str, profile: str, job: dict, record: dict) -> None:
+    """Record the job; on success, register its model on the persona."""
+    with Project.open(path) as project:
+        project.save_job(
+            job["id"],
+            profile=profile,
+            base_model=job["model"],
+            status=job["status"],
+            fine_tuned_model=job.get("fine_tuned_model"),
+            data=record,
+        )
+        if job.get("status") == "succeeded" and job.get("fine_tuned_model"):
+            project.set_persona_fields(fine_tuned_model=job["fine_tuned_model"])
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    with Project.open(args.path) as project:
+        jobs = project.jobs()
+    rows = []
+    for job in jobs:
+        metrics = job["data"].get("metrics") or []
+        rows.append(
+            {
+                "id": job["id"],
+                "profile": job["profile"],
+                "base_model": job["base_model"],
+                "status": job["status"],
+                "fine_tuned_model": job["fine_tuned_model"],
+                "final_train_loss": metrics[-1]["train_loss"] if metrics else None,
+                "created_at": job["created_at"],
+            }
+        )
+    text = (
+        "\n".join(
+            f"{r['id']}  {r['status']:<10} {r['base_model']:<28} {r['fine_tuned_model'] or ''}"
+            for r in rows
+        )
+        or "No fine-tuning jobs yet."
+    )
+    _emit(args, rows, text)
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from persona_studio.services import finetune
+
+    with Project.open(args.path) as project:
+        record = project.job(args.job)
+    if record is None:
+        raise UserFacingError(
+            f"This project has no job “{args.job}”.", f"See `persona-studio jobs {args.path}`."
+        )
+    _profile, client = _training_client(record["profile"])
+
+    async def run() -> dict:
+        async with client:
+            return await finetune.cancel(client, args.job)
+
+    job = asyncio.run(run())
+    _save_job(args.path, record["profile"], job, {**record["data"]})
+    _emit(args, {"job": job["id"], "status": job["status"]}, f"Job {job['id']}: {job['status']}.")
+    return EXIT_OK
+
+
 def _profile_row(profile: ProviderProfile, default: str) -> dict[str, Any]:
     return {**asdict(profile), "default": profile.name == default}
 
@@ -450,6 +601,29 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--mode", choices=["finetuned", "persona", "retrieval"], help="how to prompt the model"
     )
+
+    train = _add_command(commands, "train", cmd_train, "fine-tune a model on the approved examples")
+    train.add_argument("path", help="the .persona file")
+    train.add_argument("--profile", help="provider profile (default: the default profile)")
+    train.add_argument("--model", required=True, help="base model, e.g. gpt-4.1-mini-2025-04-14")
+    train.add_argument("--epochs", type=int, help="number of epochs (default: auto)")
+    train.add_argument("--suffix", help="a name tag for the model (≤ 64 characters)")
+    train.add_argument("--seed", type=int, help="training seed")
+    train.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.0,
+        help="share of approved examples kept for validation",
+    )
+    train.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    train.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
+
+    jobs = _add_command(commands, "jobs", cmd_jobs, "list the project's fine-tuning jobs")
+    jobs.add_argument("path", help="the .persona file")
+
+    cancel = _add_command(commands, "cancel", cmd_cancel, "cancel a fine-tuning job")
+    cancel.add_argument("path", help="the .persona file")
+    cancel.add_argument("job", help="the job id (see `jobs`)")
 
     exp = _add_command(commands, "export", cmd_export, "export the character")
     exp.add_argument("path", help="the .persona file")

@@ -269,3 +269,71 @@ def test_chat_streams_from_a_server_via_the_env_profile(
             capsys, "chat", str(demo), "--profile", "env", "--model", "nope", "hello"
         )
         assert code == 1 and "does not know the model" in err
+
+
+def test_train_wait_registers_the_model_then_jobs_and_cancel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+    from tests.fakes.openai_server import FakeOpenAI
+
+    demo = ensure_demo_project(tmp_path)
+    model = "gpt-4.1-mini-2025-04-14"
+    with FakeOpenAI(api_key="sk-env", models=(model,)) as server:
+        server.total_steps = 3
+        server.auto_advance = True
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code, out, err = run(
+            capsys,
+            "train",
+            str(demo),
+            "--profile",
+            "env",
+            "--model",
+            model,
+            "--suffix",
+            "rhea",
+            "--wait",
+            "--poll",
+            "0.01",
+            "--json",
+        )
+        assert code == 0, err
+        result = json.loads(out)
+        assert result["status"] == "succeeded"
+        assert result["model"] == f"ft:{model}:fake-org:rhea:abc123"
+        with Project.open(demo) as project:
+            assert project.persona().fine_tuned_model == result["model"]
+            (job,) = project.jobs()
+            assert [m["step"] for m in job["data"]["metrics"]] == [1, 2, 3]
+        code, out, _ = run(capsys, "jobs", str(demo), "--json")
+        rows = json.loads(out)
+        assert rows[0]["status"] == "succeeded" and rows[0]["final_train_loss"] == 0.6667
+
+        server.auto_advance = False
+        code, out, err = run(
+            capsys, "train", str(demo), "--profile", "env", "--model", model, "--json"
+        )
+        job_id = json.loads(out)["job"]
+        assert json.loads(out)["status"] == "validating_files"
+        code, out, err = run(capsys, "cancel", str(demo), job_id)
+        assert code == 0 and "cancelled" in out
+        code, _, err = run(capsys, "cancel", str(demo), "ftjob-nope")
+        assert code == 1 and "no job" in err
+
+
+def test_train_refuses_a_dataset_that_is_not_ready(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "new", str(tmp_path / "empty.persona"), "--name", "E")
+    code, _, err = run(
+        capsys,
+        "train",
+        str(tmp_path / "empty.persona"),
+        "--profile",
+        "env",
+        "--model",
+        "gpt-4.1-mini-2025-04-14",
+    )
+    assert code == 1 and "not ready" in err and "at least 10" in err

@@ -53,6 +53,7 @@ class FakeOpenAI:
         self.events: dict[str, list[dict[str, Any]]] = {}  # oldest first
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
         self.total_steps = 10
+        self.auto_advance = False  # each job status read moves the job one step on
         self._counter = 0
         self._errors: list[InjectedError] = []
         self._lock = threading.Lock()
@@ -152,7 +153,7 @@ class FakeOpenAI:
                                 "object": "fine_tuning.job.checkpoint",
                                 "created_at": 1700000000,
                                 "step_number": step,
-                                "fine_tuned_model_checkpoint": f"ft:{job['model']}:ckpt-step-{step}",
+                                "fine_tuned_model_checkpoint": f"ft:{job['model']}:ckpt-{step}",
                                 "fine_tuning_job_id": job_id,
                                 "metrics": data,
                             }
@@ -273,6 +274,12 @@ class FakeOpenAI:
         if job is None:
             return 404, error_body("No such fine-tuning job", "invalid_request_error")
         if method == "GET" and len(parts) == 5:
+            if self.auto_advance and job["status"] not in ("succeeded", "failed", "cancelled"):
+                self._lock.release()  # advance_job takes the lock itself
+                try:
+                    self.advance_job(job["id"])
+                finally:
+                    self._lock.acquire()
             return 200, self._public(job)
         if method == "POST" and parts[5:] == ["cancel"]:
             if job["status"] in ("succeeded", "failed", "cancelled"):

@@ -25,14 +25,18 @@ def server():
 async def client(server):
     import openai
 
-    async with openai.AsyncOpenAI(api_key="sk-ft", base_url=server.base_url,
-                                  max_retries=0) as client:
+    async with openai.AsyncOpenAI(
+        api_key="sk-ft", base_url=server.base_url, max_retries=0
+    ) as client:
         yield client
 
 
-EXAMPLES = [Example.from_qa(f"Question {i}?", f"Answer {i}.", status="approved",
-                            tags=["a" if i % 2 else "b"]) for i in range(20)] + [
-    Example.from_qa("Draft?", "Not trained.")]
+EXAMPLES = [
+    Example.from_qa(
+        f"Question {i}?", f"Answer {i}.", status="approved", tags=["a" if i % 2 else "b"]
+    )
+    for i in range(20)
+] + [Example.from_qa("Draft?", "Not trained.")]
 
 
 async def _no_sleep(_seconds: float) -> None:
@@ -41,21 +45,43 @@ async def _no_sleep(_seconds: float) -> None:
 
 async def test_happy_path_uploads_creates_and_monitors(server, client) -> None:
     steps: list[str] = []
-    launched = await finetune.launch(client, EXAMPLES, "You are Rhea.",
-                                     TrainSettings(MODEL, suffix="rhea", n_epochs=3, seed=7),
-                                     validation_split=0.2, on_step=steps.append)
-    assert steps == ["Uploading the training examples", "Uploading the validation examples",
-                     "Creating the fine-tuning job", "Job created"]
+    launched = await finetune.launch(
+        client,
+        EXAMPLES,
+        "You are Rhea.",
+        TrainSettings(MODEL, suffix="rhea", n_epochs=3, seed=7),
+        validation_split=0.2,
+        on_step=steps.append,
+    )
+    assert steps == [
+        "Uploading the training examples",
+        "Uploading the validation examples",
+        "Creating the fine-tuning job",
+        "Job created",
+    ]
     assert (launched.train_count, launched.validation_count) == (16, 4)
     upload = next(r for r in server.requests if r.path == "/v1/files")
     assert b'name="purpose"' in upload.body and b"fine-tune" in upload.body
     lines = server.files[launched.training_file]["_data"].decode().splitlines()
     assert len(lines) == 16 and json.loads(lines[0])["messages"][0] == {
-        "role": "system", "content": "You are Rhea."}
-    created = json.loads(next(r for r in server.requests
-                              if r.path == "/v1/fine_tuning/jobs" and r.method == "POST").body)
-    assert created["method"] == {"type": "supervised", "supervised": {"hyperparameters": {
-        "n_epochs": 3, "batch_size": "auto", "learning_rate_multiplier": "auto"}}}
+        "role": "system",
+        "content": "You are Rhea.",
+    }
+    created = json.loads(
+        next(
+            r for r in server.requests if r.path == "/v1/fine_tuning/jobs" and r.method == "POST"
+        ).body
+    )
+    assert created["method"] == {
+        "type": "supervised",
+        "supervised": {
+            "hyperparameters": {
+                "n_epochs": 3,
+                "batch_size": "auto",
+                "learning_rate_multiplier": "auto",
+            }
+        },
+    }
     assert created["suffix"] == "rhea" and created["seed"] == 7
     assert created["validation_file"] == launched.validation_file
 
@@ -97,13 +123,15 @@ async def test_cancel_and_failed_job(server, client) -> None:
     update = await anext(finetune.monitor(client, other.job["id"], sleep=_no_sleep))
     assert update.status == "failed"
     assert finetune.explain_job_error(update.job) == (
-        "The provider rejected the training file. (Too few examples.)")
+        "The provider rejected the training file. (Too few examples.)"
+    )
 
 
 async def test_403_means_not_available_to_this_organization(server, client) -> None:
     file_id = await finetune.upload(client, "train.jsonl", b'{"messages": []}\n')
-    server.fail_next(403, "You are not allowed to create fine-tuning jobs.",
-                     type_="invalid_request_error")
+    server.fail_next(
+        403, "You are not allowed to create fine-tuning jobs.", type_="invalid_request_error"
+    )
     with pytest.raises(FineTuneError, match="not available to this organization") as info:
         await finetune.create_job(client, TrainSettings(MODEL), file_id, None)
     assert "another provider profile" in info.value.hint
@@ -114,8 +142,9 @@ async def test_bad_jsonl_is_rejected_at_upload(server, client) -> None:
         await finetune.upload(client, "train.jsonl", b'{"messages": []}\nnot json\n')
 
 
-@pytest.mark.parametrize(("status", "message"), [(401, "refused the API key"),
-                                                 (429, "too many requests")])
+@pytest.mark.parametrize(
+    ("status", "message"), [(401, "refused the API key"), (429, "too many requests")]
+)
 async def test_auth_and_rate_limit_errors(server, client, status, message) -> None:
     server.fail_next(status, "nope", headers={"retry-after": "1"})
     with pytest.raises(FineTuneError, match=message):
@@ -138,4 +167,7 @@ def test_suffix_rules() -> None:
     assert "64" in finetune.suffix_error("x" * 65)
     assert "letters" in finetune.suffix_error("my model!")
     assert TrainSettings(MODEL).hyperparameters() == {
-        "n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"}
+        "n_epochs": "auto",
+        "batch_size": "auto",
+        "learning_rate_multiplier": "auto",
+    }
