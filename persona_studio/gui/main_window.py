@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,7 +64,7 @@ class MainWindow(QMainWindow):
         self._tab_pages = {
             "Persona": LazyTab(self._make_persona_tab),
             "Dataset": LazyTab(self._make_dataset_tab),
-            "Train": LazyTab(self._make_tab("train_tab", "TrainTab")),
+            "Train": LazyTab(self._make_train_tab),
             "Chat": LazyTab(self._make_chat_tab),
         }
         self.tabs = QTabWidget(objectName="main_tabs")
@@ -93,6 +91,11 @@ class MainWindow(QMainWindow):
 
         return PersonaTab(self.undo_stack)
 
+    def _make_train_tab(self) -> QWidget:
+        from persona_studio.gui.train_tab import TrainTab
+
+        return TrainTab(self.context)
+
     def _make_chat_tab(self) -> QWidget:
         from persona_studio.gui.chat_tab import ChatTab
 
@@ -102,13 +105,6 @@ class MainWindow(QMainWindow):
         from persona_studio.gui.dataset_tab import DatasetTab
 
         return DatasetTab(self.undo_stack)
-
-    @staticmethod
-    def _make_tab(module: str, cls: str) -> Callable[[], QWidget]:
-        def make() -> QWidget:
-            return getattr(importlib.import_module(f"persona_studio.gui.{module}"), cls)()
-
-        return make
 
     def _build_current_tab(self) -> None:
         current = self.tabs.currentWidget()
