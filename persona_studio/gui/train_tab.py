@@ -125,6 +125,8 @@ class LossChart(QWidget):
 
 
 class TrainTab(QWidget):
+    poll_interval = 2.0  # seconds between status checks (backs off while nothing happens)
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
@@ -427,9 +429,9 @@ class TrainTab(QWidget):
 
     # ---- watch ---------------------------------------------------------------------------
 
-    def watch(self, job_id: str, *, poll: float = 2.0) -> None:
+    def watch(self, job_id: str) -> None:
         if job_id not in self._monitors or self._monitors[job_id].done():
-            self._monitors[job_id] = asyncio.ensure_future(self._watch(job_id, poll))
+            self._monitors[job_id] = asyncio.ensure_future(self._watch(job_id, self.poll_interval))
 
     async def _watch(self, job_id: str, poll: float) -> None:
         assert self._session is not None

@@ -1,0 +1,148 @@
+"""The Train tab: launch against the fake provider, watch it live, reattach, cancel, fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from persona_studio.core.config import ProviderProfile
+from persona_studio.core.demo import ensure_demo_project
+from tests.conftest import wait_until
+from tests.fakes.openai_server import FakeOpenAI
+
+MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(monkeypatch) -> None:
+    from persona_studio.gui.train_tab import TrainTab
+
+    monkeypatch.setattr(TrainTab, "poll_interval", 0.02)
+
+
+@pytest.fixture
+def server(context, keyring_backend):
+    with FakeOpenAI(api_key="sk-ft", models=(MODEL,)) as fake:
+        fake.total_steps = 4
+        fake.auto_advance = True
+        context.config.upsert_profile(
+            ProviderProfile(
+                name="gateway",
+                kind="openai-compatible",
+                base_url=fake.base_url,
+                finetune_model=MODEL,
+            )
+        )
+        keyring_backend.secrets[("persona-studio", "provider:gateway")] = "sk-ft"
+        yield fake
+
+
+def _train(make_window, context):
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(2)
+    tab = window.train_tab
+    tab.profile.setCurrentIndex(tab.profile.findData("gateway"))
+    return window, tab
+
+
+def test_launch_watch_chart_and_register(make_window, context, server, run_async, qtbot) -> None:
+    window, tab = _train(make_window, context)
+    assert not tab.deadline.isVisibleTo(tab)  # not an OpenAI profile
+    run_async(wait_until(lambda: tab.report is not None))
+    assert "$" in tab.check_summary.text() and "24 approved examples" in tab.check_summary.text()
+    tab.suffix.setText("rhea v1")
+    assert "letters" in tab.suffix_error.text() and not tab.start.isEnabled()
+    tab.suffix.setText("rhea")
+    box = tab.confirm_and_launch()
+    qtbot.waitUntil(box.isVisible)
+    assert "Estimated cost: about $" in box.text()
+    start = next(b for b in box.buttons() if b.text() == "Upload and start")
+    start.click()
+    run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", timeout=20))
+    steps = [tab.steps.item(i).text() for i in range(tab.steps.count())]
+    assert steps == [
+        "Uploading the training examples",
+        "Creating the fine-tuning job",
+        "Job created",
+    ]
+    model = f"ft:{MODEL}:fake-org:rhea:abc123"
+    assert window.session.persona.fine_tuned_model == model
+    assert window.session.project.persona().fine_tuned_model == model  # saved
+    run_async(wait_until(lambda: "Done" in tab.status.text()))
+    assert tab.chart.points() == (4, 0) and tab.progress.value() == 100
+    assert "successfully completed" in tab.events.toPlainText()
+    assert tab.history.topLevelItem(0).text(3) == model
+    assert tab.history.topLevelItem(0).text(4) == "0.500"
+
+
+def test_reattaches_to_a_running_job_after_a_restart(
+    make_window, context, server, run_async
+) -> None:
+    server.auto_advance = False
+    window, tab = _train(make_window, context)
+    run_async(wait_until(lambda: tab.report is not None))
+    tab.launch()
+    run_async(wait_until(lambda: tab.history.topLevelItemCount() == 1, timeout=10))
+    job_id = window.session.project.jobs()[0]["id"]
+    path = window.session.project.path
+    window.close()  # the app quits while the job runs at the provider
+    server.auto_advance = True
+    again = make_window()
+    again.open_project(path)
+    again.tabs.setCurrentIndex(2)
+    run_async(wait_until(lambda: again.session.persona.fine_tuned_model != "", timeout=20))
+    (record,) = again.session.project.jobs()
+    assert record["status"] == "succeeded" and record["id"] == job_id
+
+
+def test_cancel_with_confirmation(make_window, context, server, run_async, qtbot) -> None:
+    server.auto_advance = False
+    window, tab = _train(make_window, context)
+    run_async(wait_until(lambda: tab.report is not None))
+    tab.launch()
+    run_async(wait_until(lambda: tab.shown_job is not None, timeout=10))
+    box = tab.confirm_cancel()
+    qtbot.waitUntil(box.isVisible)
+    next(b for b in box.buttons() if b.text() == "Cancel the job").click()
+    run_async(wait_until(lambda: window.session.project.jobs()[0]["status"] == "cancelled"))
+    assert "Cancelled" in tab.status.text() and not tab.cancel_button.isEnabled()
+
+
+def test_failed_job_shows_the_providers_reason(make_window, context, server, run_async) -> None:
+    server.auto_advance = False
+    window, tab = _train(make_window, context)
+    run_async(wait_until(lambda: tab.report is not None))
+    tab.launch()
+    run_async(wait_until(lambda: bool(window.session.project.jobs()), timeout=10))
+    server.fail_job(
+        window.session.project.jobs()[0]["id"],
+        "invalid_training_file",
+        "The file has too few examples.",
+    )
+    run_async(wait_until(lambda: "Failed" in tab.status.text(), timeout=10))
+    assert "rejected the training file. (The file has too few examples.)" in tab.status.text()
+
+
+def test_403_is_explained_with_a_next_step(make_window, context, server, run_async) -> None:
+    window, tab = _train(make_window, context)
+    run_async(wait_until(lambda: tab.report is not None))
+    server.fail_next(403, "not allowed")  # on the first upload
+    tab.launch()
+    run_async(
+        wait_until(
+            lambda: (
+                tab.steps.count() >= 2
+                and tab.steps.item(tab.steps.count() - 1).text().startswith("✖")
+            ),
+            timeout=10,
+        )
+    )
+    assert "not available to this organization" in tab.steps.item(tab.steps.count() - 1).text()
+    assert window.session.project.jobs() == []
+
+
+def test_openai_profiles_show_the_deadline(make_window, context, server) -> None:
+    context.config.upsert_profile(ProviderProfile(name="openai", kind="openai"))
+    _, tab = _train(make_window, context)
+    tab.profile.setCurrentIndex(tab.profile.findData("openai"))
+    assert tab.deadline.isVisibleTo(tab) and "6 January 2027" in tab.deadline.text()
