@@ -209,6 +209,7 @@ class TrainTab(QWidget):
         self.status.setTextFormat(Qt.TextFormat.RichText)
         self.progress = QProgressBar(objectName="job_progress")
         self.progress.setRange(0, 100)
+        self.progress.setFormat("%p% of the training steps")
         self.cancel_button = QPushButton("Cancel job…", objectName="job_cancel")
         self.cancel_button.clicked.connect(self.confirm_cancel)
         self.use_model = QPushButton("Use this model", objectName="job_use_model")
@@ -217,6 +218,7 @@ class TrainTab(QWidget):
         self.chart = LossChart()
         self.events = QPlainTextEdit(objectName="job_events", readOnly=True)
         self.events.setAccessibleName("Job events")
+        self.events.setPlaceholderText("The provider's messages about the job appear here.")
         self.history = QTreeWidget(objectName="jobs_list")
         self.history.setAccessibleName("Fine-tuning jobs")
         self.history.setHeaderLabels(

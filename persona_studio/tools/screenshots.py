@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -97,6 +98,12 @@ def render(out_dir: Path) -> list[Path]:
                 return
             await asyncio.sleep(0.05)
 
+    async def wait_for(condition: Callable[[], bool]) -> None:
+        for _ in range(200):
+            if condition():
+                return
+            await asyncio.sleep(0.05)
+
     async def preflight_shown() -> None:
         for _ in range(200):
             if window.dataset_tab.preflight_summary.text():
@@ -110,6 +117,8 @@ def render(out_dir: Path) -> list[Path]:
         if index == 1:
             window.dataset_tab.table.selectRow(7)
             loop.run_until_complete(preflight_shown())
+        if index == 2:
+            loop.run_until_complete(wait_for(lambda: window.train_tab.report is not None))
         if index == 3:
             chat = window.chat_tab
             chat.pane_count.setValue(2)
