@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from datetime import datetime
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QPointF, Qt
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QSystemTrayIcon,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -461,6 +463,16 @@ class TrainTab(QWidget):
                         fine_tuned_model=update.job.get("fine_tuned_model"),
                         data=data,
                     )
+                    if update.status == "succeeded":
+                        data["checkpoints"] = await finetune.checkpoints(client, job_id)
+                        project.save_job(
+                            job_id,
+                            profile=record["profile"],
+                            base_model=record["base_model"],
+                            status=update.status,
+                            fine_tuned_model=update.job.get("fine_tuned_model"),
+                            data=data,
+                        )
                     if update.status == "succeeded" and update.job.get("fine_tuned_model"):
                         self._register(update.job["fine_tuned_model"])
                     self._fill_history(select=self.shown_job)
@@ -479,6 +491,11 @@ class TrainTab(QWidget):
             15000,
         )
         QApplication.alert(window)  # the taskbar asks for attention if the window is behind
+        if not window.isActiveWindow() and QSystemTrayIcon.isSystemTrayAvailable():
+            tray = QSystemTrayIcon(QApplication.windowIcon(), self)
+            tray.show()
+            tray.showMessage("Training finished", f"{model} is ready to chat with.")
+            self._tray = tray  # kept until the next notification
 
     def _show_warning(self, job_id: str, text: str) -> None:
         if self.shown_job in (None, job_id):
@@ -515,6 +532,14 @@ class TrainTab(QWidget):
             lines.append(f"Model: <b>{record['fine_tuned_model']}</b>")
         if data.get("trained_tokens"):
             lines.append(f"Trained tokens: {data['trained_tokens']:,}")
+        if data.get("estimated_finish") and status not in finetune.TERMINAL:
+            finish = datetime.fromtimestamp(data["estimated_finish"]).strftime("%a %H:%M")
+            lines.append(f"Estimated finish: {finish}")
+        if data.get("checkpoints"):
+            lines.append(
+                "Checkpoints: "
+                + ", ".join(f"step {c['step']} ({c['model']})" for c in data["checkpoints"])
+            )
         self.status.setText("<br>".join(lines))
         metrics = data.get("metrics") or []
         if metrics and metrics[-1].get("total_steps"):

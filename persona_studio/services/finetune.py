@@ -269,6 +269,24 @@ async def monitor(
         await sleep(delay)
 
 
+async def checkpoints(client: Any, job_id: str) -> list[dict[str, Any]]:
+    """The job's saved checkpoints (models at intermediate steps), newest first."""
+    import openai
+
+    try:
+        page = await client.fine_tuning.jobs.checkpoints.list(job_id)
+    except openai.OpenAIError:
+        return []  # optional: some compatible servers do not keep checkpoints
+    return [
+        {
+            "step": c.step_number,
+            "model": c.fine_tuned_model_checkpoint,
+            "train_loss": (c.metrics.train_loss if c.metrics else None),
+        }
+        for c in page.data
+    ]
+
+
 async def cancel(client: Any, job_id: str) -> dict[str, Any]:
     import openai
 

@@ -53,6 +53,7 @@ class FakeOpenAI:
         self.events: dict[str, list[dict[str, Any]]] = {}  # oldest first
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
         self.total_steps = 10
+        self.checkpoint_every = 5  # a checkpoint (and a validation loss) every N steps
         self.auto_advance = False  # each job status read moves the job one step on
         self._counter = 0
         self._errors: list[InjectedError] = []
@@ -138,7 +139,7 @@ class FakeOpenAI:
                         "train_loss": round(2.0 / step, 4),
                         "train_mean_token_accuracy": 0.5,
                     }
-                    if step % 5 == 0:
+                    if step % self.checkpoint_every == 0:
                         data["valid_loss"] = round(2.2 / step, 4)
                     self._event(
                         job_id,
@@ -146,7 +147,7 @@ class FakeOpenAI:
                         "metrics",
                         data,
                     )
-                    if step % 5 == 0:
+                    if step % self.checkpoint_every == 0:
                         self.checkpoints[job_id].append(
                             {
                                 "id": self._id("ftckpt"),

@@ -23,6 +23,7 @@ def fast_polling(monkeypatch) -> None:
 def server(context, keyring_backend):
     with FakeOpenAI(api_key="sk-ft", models=(MODEL,)) as fake:
         fake.total_steps = 4
+        fake.checkpoint_every = 2
         fake.auto_advance = True
         context.config.upsert_profile(
             ProviderProfile(
@@ -69,10 +70,11 @@ def test_launch_watch_chart_and_register(make_window, context, server, run_async
     assert window.session.persona.fine_tuned_model == model
     assert window.session.project.persona().fine_tuned_model == model  # saved
     run_async(wait_until(lambda: "Done" in tab.status.text()))
-    assert tab.chart.points() == (4, 0) and tab.progress.value() == 100
+    assert tab.chart.points() == (4, 2) and tab.progress.value() == 100
     assert "successfully completed" in tab.events.toPlainText()
     assert tab.history.topLevelItem(0).text(3) == model
     assert tab.history.topLevelItem(0).text(4) == "0.500"
+    assert "Checkpoints: step 4" in tab.status.text()
 
 
 def test_reattaches_to_a_running_job_after_a_restart(
