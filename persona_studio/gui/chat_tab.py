@@ -28,10 +28,9 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.dataset import Example, new_id
-from persona_studio.core.errors import UserFacingError
 from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.gui.context import AppContext
-from persona_studio.gui.dialogs.messages import show_error
+from persona_studio.gui.dialogs.messages import write_file
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.undo import AddExamples
 from persona_studio.gui.widgets.chat_pane import ChatPane
@@ -392,17 +391,6 @@ class ChatTab(QWidget):
         if path:
             self.export_to(Path(path))
 
-    def export_to(self, path: Path) -> None:
-        from persona_studio.core.config import atomic_write_bytes
-
+    def export_to(self, path: Path) -> bool:
         text = self.export_jsonl() if path.suffix.lower() == ".jsonl" else self.export_markdown()
-        try:
-            atomic_write_bytes(path, text.encode("utf-8"))
-        except OSError as exc:
-            show_error(
-                self,
-                "Could not export",
-                UserFacingError(
-                    f"Could not write “{path.name}”: {exc.strerror}.", "Choose another folder."
-                ),
-            )
+        return write_file(self, path, text.encode("utf-8"))

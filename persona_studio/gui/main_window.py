@@ -31,7 +31,7 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import SUFFIX, Project, ProjectError
 from persona_studio.gui.context import AppContext
-from persona_studio.gui.dialogs.messages import show_error
+from persona_studio.gui.dialogs.messages import show_error, write_file
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.widgets.lazy_tab import LazyTab
 
@@ -394,20 +394,10 @@ class MainWindow(QMainWindow):
 
     def export_to(self, fmt: str, path: Path) -> bool:
         from persona_studio.core.card_files import export_bytes
-        from persona_studio.core.config import atomic_write_bytes
 
         assert self.session is not None
         self.session.flush()
-        try:
-            atomic_write_bytes(path, export_bytes(self.session.project, fmt))
-        except OSError as exc:
-            show_error(
-                self,
-                "Could not export",
-                UserFacingError(
-                    f"Could not write “{path.name}”: {exc.strerror}.", "Choose another folder."
-                ),
-            )
+        if not write_file(self, path, export_bytes(self.session.project, fmt)):
             return False
         self.statusBar().showMessage(f"Exported {path.name}", 5000)
         return True

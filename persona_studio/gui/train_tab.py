@@ -455,6 +455,8 @@ class TrainTab(QWidget):
                         self._show_warning(job_id, update.warning)
                         continue
                     data = finetune.job_record(update.job, data, update)
+                    if update.status == "succeeded":
+                        data["checkpoints"] = await finetune.checkpoints(client, job_id)
                     project.save_job(
                         job_id,
                         profile=record["profile"],
@@ -463,16 +465,6 @@ class TrainTab(QWidget):
                         fine_tuned_model=update.job.get("fine_tuned_model"),
                         data=data,
                     )
-                    if update.status == "succeeded":
-                        data["checkpoints"] = await finetune.checkpoints(client, job_id)
-                        project.save_job(
-                            job_id,
-                            profile=record["profile"],
-                            base_model=record["base_model"],
-                            status=update.status,
-                            fine_tuned_model=update.job.get("fine_tuned_model"),
-                            data=data,
-                        )
                     if update.status == "succeeded" and update.job.get("fine_tuned_model"):
                         self._register(update.job["fine_tuned_model"])
                     self._fill_history(select=self.shown_job)

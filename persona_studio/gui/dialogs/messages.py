@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from persona_studio.core.errors import UserFacingError
@@ -15,3 +17,21 @@ def show_error(parent: QWidget | None, title: str, error: UserFacingError) -> No
     if error.hint:
         box.setInformativeText(error.hint)
     box.open()  # window-modal and non-blocking: the event loop (and autosave) keeps running
+
+
+def write_file(parent: QWidget | None, path: Path, data: bytes) -> bool:
+    """Write atomically; a failure is shown with a next step. Returns whether it worked."""
+    from persona_studio.core.config import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        show_error(
+            parent,
+            "Could not export",
+            UserFacingError(
+                f"Could not write “{path.name}”: {exc.strerror}.", "Choose another folder."
+            ),
+        )
+        return False
+    return True
