@@ -10,8 +10,6 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0].endswith(".persona"):  # a bare project path comes from the desktop
         # The Qt-free modules load first: once PySide6 is imported it reads the source of every
         # module imported after it (its __feature__ hook), which costs ~6 ms at startup.
-        import html  # noqa: F401
-
         import persona_studio.core.config
         import persona_studio.core.project
         import persona_studio.core.rules

@@ -7,7 +7,6 @@ their key lives (the OS keyring, or an environment variable for automation).
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -194,6 +193,8 @@ def save_config(config: AppConfig, path: Path | None = None) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file in the same folder, then replace: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here: startup reads settings but need not pay for writing them
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

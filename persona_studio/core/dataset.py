@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -62,6 +61,8 @@ class Example:
 
 def dataset_hash(examples: list[Example]) -> str:
     """A fingerprint of the approved training data, recorded with exports and fine-tunes."""
+    import hashlib  # loads OpenSSL: only when a fingerprint is asked for
+
     digest = hashlib.sha256()
     for example in examples:
         if example.status == "approved":

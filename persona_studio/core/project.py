@@ -13,7 +13,6 @@ import json
 import os
 import sqlite3
 import struct
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -212,6 +211,8 @@ def _apply_migrations(
 
 def _atomic_sqlite_file(dest: Path, fill: Callable[[sqlite3.Connection], None]) -> None:
     """Write a complete database to a temp file beside `dest`, then move it into place."""
+    import tempfile  # here: opening a project (the common start) writes no new file
+
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -374,6 +374,11 @@ class DatasetTab(QWidget):
             self.table.scrollTo(self.model.index(rows[0], 1))
         self.detail.show_example(self._current_example())
 
+    def select_examples(self, ids: list[str]) -> None:
+        """Select these examples (other code points the user at them)."""
+        self._select_ids(ids)
+        self.table.setFocus()
+
     def _current_example(self) -> Example | None:
         index = self.table.currentIndex()
         return self.model.example(index.row()) if index.isValid() else None

@@ -192,6 +192,10 @@ class TrainTab(QWidget):
         advanced_form.addRow("Validation examples", self.validation)
         self.check_summary = QLabel(objectName="train_check", wordWrap=True)
         self.check_summary.setTextFormat(Qt.TextFormat.RichText)
+        self.show_problems = QPushButton("Show these examples", objectName="train_show_problems")
+        self.show_problems.setToolTip("Open the Dataset tab on the examples that need fixing.")
+        self.show_problems.clicked.connect(self._show_problems)
+        self.show_problems.hide()
         self.start = QPushButton("Start training…", objectName="train_start")
         self.start.clicked.connect(self.confirm_and_launch)
         self.steps = QListWidget(objectName="train_steps")
@@ -203,6 +207,7 @@ class TrainTab(QWidget):
         left_layout.addLayout(form)
         left_layout.addWidget(advanced)
         left_layout.addWidget(self.check_summary)
+        left_layout.addWidget(self.show_problems)
         left_layout.addWidget(self.start)
         left_layout.addWidget(self.steps)
         left_layout.addStretch(1)
@@ -337,6 +342,7 @@ class TrainTab(QWidget):
             f"tokens · about <b>${s['estimated_cost_usd']:,.2f}</b>"
         ]
         blocking = report.blocking
+        self.show_problems.setVisible(any(example_id for example_id, _ in blocking))
         if blocking:
             lines.append(
                 f'<span style="color:#cf222e">✖ {len(blocking)} problem(s) to fix '
@@ -349,6 +355,16 @@ class TrainTab(QWidget):
                 "you will be asked to confirm.</span>"
             )
         self.check_summary.setText("<br>".join(lines))
+
+    def _show_problems(self) -> None:
+        """Jump to the Dataset tab, filtered to the examples with issues."""
+        window = self.window()
+        window.tabs.setCurrentIndex(1)
+        if self.report is not None:  # the grid shows these findings before its own check ends
+            window.dataset_tab.model.set_report(self.report.tokens, self.report.issues)
+        window.dataset_tab.issues_only.setChecked(True)
+        ids = [example_id for example_id, _ in (self.report.blocking if self.report else [])]
+        window.dataset_tab.select_examples([i for i in ids if i])
 
     # ---- launch --------------------------------------------------------------------------
 

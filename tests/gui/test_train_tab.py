@@ -148,3 +148,21 @@ def test_openai_profiles_show_the_deadline(make_window, context, server) -> None
     _, tab = _train(make_window, context)
     tab.profile.setCurrentIndex(tab.profile.findData("openai"))
     assert tab.deadline.isVisibleTo(tab) and "6 January 2027" in tab.deadline.text()
+
+
+def test_blocking_problems_link_to_the_offending_rows(
+    make_window, context, server, run_async
+) -> None:
+    from persona_studio.core.dataset import Example
+
+    window, tab = _train(make_window, context)
+    bad = Example.from_qa("   ", "An answer to nothing", status="approved")
+    window.session.add_examples([bad])
+    run_async(wait_until(lambda: tab.report is not None and tab.report.blocking))
+    assert "problem(s) to fix" in tab.check_summary.text()
+    assert tab.show_problems.isVisibleTo(tab)
+    tab.show_problems.click()
+    assert window.tabs.currentIndex() == 1
+    dataset = window.dataset_tab
+    assert dataset.issues_only.isChecked()
+    assert dataset._current_example().id == bad.id
