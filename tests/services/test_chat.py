@@ -167,3 +167,14 @@ async def test_no_profile_or_no_fine_tune_is_explained(store, server) -> None:
         )
     ]
     assert "no fine-tuned model yet" in events[-1].text
+
+
+async def test_context_too_long_is_explained(server, store) -> None:
+    server.fail_next(
+        400,
+        "This model's maximum context length is 8192 tokens.",
+        type_="invalid_request_error",
+        code="context_length_exceeded",
+    )
+    events = await _collect("hi", ChatSettings(mode="persona", profile=_profile(server)), store)
+    assert events[-1].kind == "error" and "too long for this model" in events[-1].text
