@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -28,11 +29,12 @@ def normalise(text: str) -> str:
 
 
 def _shingles(normalised: str) -> set[int]:
-    """Word bigrams, hashed (Python's string hash: stable within one run, which is all we need)."""
+    """Word bigrams, hashed with CRC-32: the same data gives the same groups in every run
+    (Python's own string hash changes from one process to the next)."""
     words = normalised.split()[:MAX_WORDS]
     if len(words) < 2:
-        return {hash(normalised)} if normalised else set()
-    return set(map(hash, itertools.pairwise(words)))
+        return {zlib.crc32(normalised.encode())} if normalised else set()
+    return {zlib.crc32(f"{a} {b}".encode()) for a, b in itertools.pairwise(words)}
 
 
 class _Groups:

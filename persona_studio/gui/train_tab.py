@@ -316,23 +316,23 @@ class TrainTab(QWidget):
     # ---- preflight -----------------------------------------------------------------------
 
     def check(self, *_: object) -> None:
+        from persona_studio.core.validation import model_spec
+        from persona_studio.gui.dataset_tab import user_model_table
+
         if self._session is None:
             return
         if self._check_task is not None:
             self._check_task.cancel()
-        self._check_task = asyncio.ensure_future(self._check())
-
-    async def _check(self) -> None:
-        from persona_studio.core.validation import model_spec
-        from persona_studio.gui.dataset_tab import user_model_table
-
-        assert self._session is not None
-        self.check_summary.setText("Checking the dataset…")
+        # a snapshot taken now, on the UI thread: the worker never touches the open project
         examples = [copy.copy(e) for e in self._session.examples]
         persona = copy.deepcopy(self._session.persona)
         spec = model_spec(
             self.base_model.currentText().strip(), load_model_specs(user_model_table())
         )
+        self.check_summary.setText("Checking the dataset…")
+        self._check_task = asyncio.ensure_future(self._check(examples, persona, spec))
+
+    async def _check(self, examples: list[Any], persona: Any, spec: Any) -> None:
         report = await asyncio.to_thread(preflight, examples, persona, spec)
         self.report = report
         s = report.summary()

@@ -130,11 +130,12 @@ def test_near_duplicate_engine_finds_edits_and_ignores_different_texts() -> None
     texts = [
         "the quick brown fox jumps over the lazy dog near the river bank today",
         "The quick brown fox jumps over the lazy dog near the river bank today!",
-        "the quick brown fox jumps over the lazy cat near the river bank today",
+        "the quick brown fox jumps over the lazy dog near the river bank now",
         "completely different words about running shoes and pace",
     ]
     assert exact_duplicate_groups(texts) == [[0, 1]]
-    assert sorted(map(sorted, near_duplicate_groups(texts, threshold=0.7))) == [[0, 1, 2]]
+    assert sorted(map(sorted, near_duplicate_groups(texts))) == [[0, 1, 2]]
+    assert near_duplicate_groups(texts) == near_duplicate_groups(texts)  # deterministic
 
 
 def test_rule_conflicts_keyword_level_with_negation() -> None:
