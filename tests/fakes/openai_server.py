@@ -60,7 +60,17 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self._server.handle_error = self._handle_error  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @staticmethod
+    def _handle_error(request: Any, client_address: Any) -> None:
+        """A client that hangs up (a stopped stream, a closed keep-alive) is normal here."""
+        import sys
+        import traceback
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            traceback.print_exc()
 
     @property
     def base_url(self) -> str:
