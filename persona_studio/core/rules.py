@@ -130,10 +130,6 @@ class Decision:
     def calls_model(self) -> bool:
         return self.reply is None
 
-    @property
-    def fired_rule_ids(self) -> list[str]:
-        return [step.rule_id for step in self.trace if step.fired]
-
 
 def _word_pattern(word: str) -> re.Pattern[str]:
     escaped = re.escape(word.strip())

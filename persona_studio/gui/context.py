@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from persona_studio.core.config import AppConfig, config_dir, config_path, data_dir, save_config
+from persona_studio.core.config import AppConfig, config_path, data_dir, save_config
 from persona_studio.services.credentials import CredentialStore
 
 
@@ -22,8 +22,3 @@ class AppContext:
 
     def save_config(self) -> None:
         save_config(self.config, self.config_file)
-
-
-def default_context(config: AppConfig) -> AppContext:
-    config_dir().mkdir(parents=True, exist_ok=True)
-    return AppContext(config=config)

@@ -41,10 +41,6 @@ class ProjectSession(QObject):
         self._timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self.flush)
 
-    @property
-    def has_unsaved_changes(self) -> bool:
-        return bool(self._pending)
-
     def set_persona_field(self, name: str, value: Any) -> None:
         if getattr(self.persona, name) == value:
             return
@@ -63,9 +59,6 @@ class ProjectSession(QObject):
             self._examples = self.project.examples()
             self._positions = self.project.example_positions()
         return self._examples
-
-    def example_by_id(self, example_id: str) -> Example:
-        return next(ex for ex in self.examples if ex.id == example_id)
 
     def add_examples(self, new: list[Example]) -> None:
         self.examples.extend(new)

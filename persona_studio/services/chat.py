@@ -18,7 +18,6 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.retrieval import MIN_CONFIDENCE, Hit, RetrievalIndex
 from persona_studio.core.rules import Decision, Rule, evaluate, turn_system_prompt
 
-MODES = ("offline", "finetuned", "persona", "retrieval")
 MODE_LABELS = {
     "offline": "Offline: answer from the dataset",
     "finetuned": "Fine-tuned model",

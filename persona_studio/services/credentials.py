@@ -22,7 +22,6 @@ SERVICE = APP_ID
 DEFAULT_TIMEOUT = 3.0
 GOOGLE_SERVICE_ACCOUNT = "google:service_account"
 GOOGLE_OAUTH_CLIENT = "google:oauth_client"
-GOOGLE_OAUTH_TOKEN = "google:oauth_token"
 
 T = TypeVar("T")
 

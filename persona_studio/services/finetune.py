@@ -25,8 +25,6 @@ STATUS_LABELS = {
     "cancelled": "Cancelled",
 }
 MAX_SUFFIX = 64
-OPENAI_LAST_NEW_JOBS = "2027-01-06"
-OPENAI_RETIREMENT = "2027-01-14"
 
 
 class FineTuneError(UserFacingError):

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from persona_studio.gui.project_session import ProjectSession
-
-
-class TabPage(Protocol):
-    def set_session(self, session: ProjectSession) -> None: ...
 
 
 class LazyTab(QWidget):
@@ -22,10 +17,6 @@ class LazyTab(QWidget):
         self._session: ProjectSession | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-
-    @property
-    def is_built(self) -> bool:
-        return self._page is not None
 
     @property
     def page(self) -> QWidget:
