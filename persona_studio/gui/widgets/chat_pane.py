@@ -351,8 +351,13 @@ class ChatPane(QWidget):
             return
         meta = last.get("meta", {})
         bits = []
-        if meta.get("model") and not self.blind:
-            bits.append(str(meta["model"]))
+        model = meta.get("model")
+        if model == "rule":
+            bits.append("answered by a rule, no model called")
+        elif model == "offline" and not self.blind:
+            bits.append("offline engine")
+        elif model and not self.blind:
+            bits.append(str(model))
         if meta.get("latency") is not None:
             bits.append(f"{meta['latency']:.1f} s")
         if meta.get("usage"):
