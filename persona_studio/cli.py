@@ -475,6 +475,84 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def sheets_http_client(config: AppConfig) -> object:
+    """The Google client from the keyring (a seam the tests replace with the fake)."""
+    from persona_studio.services.credentials import GOOGLE_SERVICE_ACCOUNT, CredentialStore
+    from persona_studio.services.sheets import google_http_client
+
+    if config.google.auth != "service_account":
+        raise UserFacingError(
+            "No Google account is set up for Sheets.",
+            "Open Settings → Google Sheets and choose a service-account key.",
+        )
+    secret = asyncio.run(CredentialStore().get(GOOGLE_SERVICE_ACCOUNT))
+    if not secret:
+        raise UserFacingError(
+            "The Google key is not in the system password store any more.",
+            "Choose the service-account key again in Settings.",
+        )
+    return google_http_client(secret, "service_account")
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from persona_studio.core.sheet_sync import example_to_row, row_to_example
+    from persona_studio.services.sheets import spreadsheet_key, sync_blocking
+
+    config = load_config()
+    with Project.open(args.path) as project:
+        previous = dict(project.sync_value("sheet") or {})
+        link = dict(previous)
+        if args.sheet:
+            link = {
+                "key": spreadsheet_key(args.sheet),
+                "worksheet": args.worksheet or previous.get("worksheet") or "Sheet1",
+            }
+        elif args.worksheet:
+            link["worksheet"] = args.worksheet
+        if not link.get("key"):
+            raise UserFacingError(
+                "This project is not linked to a Google Sheet yet.",
+                "Give the sheet's address with --sheet URL.",
+            )
+        # a snapshot belongs to one sheet: a new link starts a fresh three-way merge
+        same_sheet = (link.get("key"), link.get("worksheet")) == (
+            previous.get("key"),
+            previous.get("worksheet"),
+        )
+        snapshot = (project.sync_value("snapshot") or {}) if same_sheet else {}
+        examples = project.examples()
+        result = sync_blocking(
+            sheets_http_client(config),
+            link["key"],
+            link["worksheet"],
+            snapshot,
+            [example_to_row(e) for e in examples],
+            account=config.google.account_email,
+        )
+        by_id = {e.id: e for e in examples}
+        plan = result.plan
+        project.apply_sync(
+            [row_to_example(r, by_id.get(r["id"])) for r in plan.local_upserts],
+            plan.local_deletes,
+            plan.snapshot,
+            link,
+        )
+    summary = plan.summary()
+    conflicts = [{"id": c.id, "mine": c.mine, "theirs": c.theirs} for c in plan.conflicts]
+    lines = [
+        f"Synced with the sheet: {summary['pulled']} taken from the sheet, "
+        f"{summary['appended']} added to it, {summary['cells_written']} cells written, "
+        f"{summary['deleted_here']} deleted here; {result.requests} requests."
+    ]
+    lines += [f"  conflict on {c['id']}: changed differently on both sides" for c in conflicts]
+    _emit(
+        args,
+        {**summary, "requests": result.requests, "conflict_details": conflicts},
+        "\n".join(lines),
+    )
+    return EXIT_FAILURE if conflicts else EXIT_OK
+
+
 def _profile_row(profile: ProviderProfile, default: str) -> dict[str, Any]:
     return {**asdict(profile), "default": profile.name == default}
 
@@ -601,6 +679,16 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--mode", choices=["finetuned", "persona", "retrieval"], help="how to prompt the model"
     )
+
+    sync = _add_command(
+        commands,
+        "sync",
+        cmd_sync,
+        "sync the examples with a Google Sheet (exit 1 while conflicts remain)",
+    )
+    sync.add_argument("path", help="the .persona file")
+    sync.add_argument("--sheet", help="the sheet's address (links the project to it)")
+    sync.add_argument("--worksheet", help="the worksheet (tab) name, default Sheet1")
 
     train = _add_command(commands, "train", cmd_train, "fine-tune a model on the approved examples")
     train.add_argument("path", help="the .persona file")

@@ -617,6 +617,38 @@ class Project:
     def job(self, job_id: str) -> dict[str, Any] | None:
         return next((j for j in self.jobs() if j["id"] == job_id), None)
 
+    def apply_sync(
+        self,
+        upserts: Iterable[Example],
+        deletes: Iterable[str],
+        snapshot: dict[str, Any],
+        link: dict[str, Any],
+    ) -> None:
+        """A finished Sheets sync, in one transaction: rows taken from the sheet, rows deleted
+        there, and the new snapshot (so a crash cannot leave them out of step)."""
+        upserts = list(upserts)
+        with self._transaction():
+            existing = {row[0] for row in self._db.execute("SELECT id FROM examples")}
+            last = self._db.execute("SELECT MAX(position) FROM examples").fetchone()[0]
+            position = (last if last is not None else -1.0) + 1.0
+            for example in upserts:
+                if example.id in existing:
+                    example.updated_at = now_iso()
+                    self._db.execute(
+                        "UPDATE examples SET messages = ?, status = ?, tags = ?, rating = ?, "
+                        "source = ?, system_prompt = ?, updated_at = ? WHERE id = ?",
+                        (*_example_values(example), example.id),
+                    )
+                else:
+                    self._insert_examples([example], position)
+                    position += 1.0
+            self._db.executemany("DELETE FROM examples WHERE id = ?", [(i,) for i in deletes])
+            for key, value in (("snapshot", snapshot), ("sheet", link)):
+                self._db.execute(
+                    "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
+                    (key, json.dumps(value, ensure_ascii=False)),
+                )
+
     def chats(self) -> list[dict[str, Any]]:
         """Saved test conversations, newest first."""
         with self._lock:

@@ -138,7 +138,9 @@ def plan_sync(
             continue
         theirs[row_id] = SheetRow(sheet_row.index, cells)
 
-    for row_id in set(snapshot) | set(mine) | set(theirs):
+    # local order first, then the sheet's, then rows deleted on both: appends keep their order
+    order = list(dict.fromkeys([*mine, *theirs, *snapshot]))
+    for row_id in order:
         base = normalise(snapshot[row_id]) if row_id in snapshot else None
         here = mine.get(row_id)
         there = theirs[row_id].cells if row_id in theirs else None

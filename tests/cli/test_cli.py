@@ -337,3 +337,61 @@ def test_train_refuses_a_dataset_that_is_not_ready(
         "gpt-4.1-mini-2025-04-14",
     )
     assert code == 1 and "not ready" in err and "at least 10" in err
+
+
+def test_sync_with_a_sheet_then_conflicts_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gspread.http_client import HTTPClient
+
+    import persona_studio.cli as cli
+    from persona_studio.core.demo import ensure_demo_project
+    from tests.fakes.sheets_server import FakeSheets
+
+    key = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    fake = FakeSheets()
+    fake.add_spreadsheet(key, {"Data": [["QUESTION", "ANSWER"], ["Typed in the sheet?", "Yes."]]})
+    monkeypatch.setattr(
+        cli, "sheets_http_client", lambda config: HTTPClient(auth=None, session=fake.session())
+    )
+    demo = ensure_demo_project(tmp_path)
+    url = f"https://docs.google.com/spreadsheets/d/{key}/edit"
+    code, out, err = run(capsys, "sync", str(demo), "--sheet", url, "--worksheet", "Data", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["pulled"], result["appended"], result["conflicts"]) == (1, 30, 0)
+    assert result["requests"] == 4
+    with Project.open(demo) as project:
+        assert project.counts().examples == 31
+        first = project.examples()[0]
+    rows = fake.rows(key, "Data")
+    assert len([r for r in rows[1:] if any(r)]) == 31
+    # the same row edited differently on both sides → a conflict, reported, exit 1
+    with Project.open(demo) as project:
+        first.messages[1]["content"] = "Edited in the app."
+        project.update_example(first)
+    row = next(r for r in rows if first.id in r)
+    row[1] = "Edited in the sheet."
+    code, out, _ = run(capsys, "sync", str(demo))
+    assert code == 1 and f"conflict on {first.id}" in out
+    with Project.open(demo) as project:  # nothing was silently resolved
+        assert project.example(first.id).answer == "Edited in the app."
+    assert row[1] == "Edited in the sheet."
+
+
+def test_sync_without_a_link_or_account_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+
+    demo = ensure_demo_project(tmp_path)
+    code, _, err = run(capsys, "sync", str(demo))
+    assert code == 1 and "not linked to a Google Sheet" in err
+    code, _, err = run(
+        capsys,
+        "sync",
+        str(demo),
+        "--sheet",
+        "https://docs.google.com/spreadsheets/d/1AbCdEfGhIjKlMnOpQrStUvWxYz01234/",
+    )
+    assert code == 1 and "No Google account" in err

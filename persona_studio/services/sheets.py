@@ -1,0 +1,243 @@
+"""Sync the dataset with a Google Sheet through gspread, in a constant number of requests.
+
+One sync = the spreadsheet's metadata, one values read, at most one `values:batchUpdate` (every
+changed cell and every id given to a row a collaborator typed) and at most one append (new local
+rows): 4 requests whatever the sheet's size. Values are written RAW (a cell "=IMPORTXML(...)" or
+"+1" stays text) and read as displayed text ("007" stays "007"). 429 and 5xx are retried with
+backoff on the worker thread; everything else becomes a plain message, and nothing local changes
+unless the sheet accepted every write (a failed sync is safe to run again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from persona_studio.core.errors import UserFacingError
+from persona_studio.core.sheet_sync import COLUMNS, Row, SheetRow, SyncPlan, plan_sync
+
+RETRIES = 6
+HEADER_ALIASES = {
+    "id": ("id",),
+    "question": ("question",),
+    "answer": ("answer",),
+    "status": ("status",),
+    "tags": ("tags",),
+    "conversation": ("conversation", "messages"),
+}
+
+
+class SheetsError(UserFacingError):
+    pass
+
+
+def spreadsheet_key(text: str) -> str:
+    """The key from a sheet's address (…/spreadsheets/d/KEY/…) or the key itself."""
+    text = text.strip()
+    match = re.search(r"/spreadsheets/d/([A-Za-z0-9_-]+)", text)
+    if match:
+        return match.group(1)
+    if re.fullmatch(r"[A-Za-z0-9_-]{20,}", text):
+        return text
+    raise SheetsError(
+        "This is not a Google Sheets address.",
+        "Copy the address from your browser while the sheet is open.",
+    )
+
+
+def column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _quoted(worksheet: str) -> str:
+    return "'" + worksheet.replace("'", "''") + "'"
+
+
+@dataclass
+class SyncResult:
+    plan: SyncPlan
+    requests: int
+    account: str = ""
+
+
+class _Calls:
+    """gspread calls with backoff on 429/5xx and plain errors for everything else."""
+
+    def __init__(self, http: Any, account: str, sleep: Callable[[float], None]) -> None:
+        self.http, self.account, self.sleep, self.count = http, account, sleep, 0
+
+    def __call__(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        import gspread
+        import requests
+
+        delay = 1.0
+        for attempt in range(RETRIES):
+            self.count += 1
+            try:
+                return fn(*args)
+            except gspread.exceptions.APIError as exc:
+                status = exc.response.status_code
+                if (status == 429 or status >= 500) and attempt < RETRIES - 1:
+                    self.sleep(delay)
+                    delay = min(32.0, delay * 2)
+                    continue
+                raise self._explain(status, what) from exc
+            except requests.exceptions.RequestException as exc:
+                raise SheetsError(
+                    "Could not reach Google Sheets (no network?).",
+                    "Nothing was changed. Sync again when you are online.",
+                ) from exc
+        raise AssertionError("unreachable")
+
+    def _explain(self, status: int, what: str) -> SheetsError:
+        if status == 403:
+            who = f" with {self.account}" if self.account else ""
+            return SheetsError(
+                "Google refused access to this spreadsheet.",
+                f"Share the sheet{who} as Editor, then sync again.",
+            )
+        if status == 404:
+            return SheetsError(
+                "The spreadsheet was not found (deleted, or a wrong address).",
+                "Open it in your browser and copy its address again.",
+            )
+        if status == 429:
+            return SheetsError(
+                "Google Sheets is busy (too many requests).",
+                "Wait a minute, then sync again. Nothing was lost.",
+            )
+        return SheetsError(
+            f"Google Sheets answered with an error ({status}) while {what}.",
+            "Nothing local was changed. Try again later.",
+        )
+
+
+def _header_map(header: list[str]) -> dict[str, int]:
+    lowered = [h.strip().lower() for h in header]
+    found: dict[str, int] = {}
+    for column, aliases in HEADER_ALIASES.items():
+        for alias in aliases:
+            if alias in lowered:
+                found[column] = lowered.index(alias)
+                break
+    return found
+
+
+def sync_blocking(
+    http: Any,
+    key: str,
+    worksheet: str,
+    snapshot: dict[str, Row],
+    local_rows: Iterable[Row],
+    *,
+    account: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncResult:
+    """The whole sync on the calling (worker) thread. Does not touch the project."""
+    call = _Calls(http, account, sleep)
+    metadata = call("reading the spreadsheet", http.fetch_sheet_metadata, key)
+    titles = [s["properties"]["title"] for s in metadata.get("sheets", [])]
+    if worksheet not in titles:
+        raise SheetsError(
+            f"The spreadsheet has no worksheet named “{worksheet}” any more.",
+            f"It may have been renamed: choose one of {', '.join(titles)}.",
+        )
+    raw = call(
+        "reading the rows",
+        http.values_get,
+        key,
+        _quoted(worksheet),
+        {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+    )
+    values: list[list[str]] = [[str(v) for v in row] for row in raw.get("values", [])]
+    header = values[0] if values else []
+    columns = _header_map(header)
+    has_data = any(any(cell.strip() for cell in row) for row in values[1:])
+    if has_data and not ({"question", "answer"} <= set(columns) or "conversation" in columns):
+        raise SheetsError(
+            "The sheet's header row no longer has “question” and “answer” columns.",
+            "Put the headers back in row 1 (any capitalisation), then sync again.",
+        )
+    writes: list[tuple[str, str]] = []  # (A1 cell, value)
+    width = len(header)
+    for column in COLUMNS:  # columns the sheet lacks are added at the end of the header
+        if column not in columns:
+            columns[column] = width
+            writes.append((f"{column_letters(width)}1", column))
+            width += 1
+    remote = []
+    for number, row in enumerate(values[1:]):
+        cells = {c: (row[i] if i < len(row) else "") for c, i in columns.items()}
+        remote.append(SheetRow(number, cells))
+    plan = plan_sync(snapshot, local_rows, remote)
+    for index, column, value in plan.cell_writes:
+        writes.append((f"{column_letters(columns[column])}{index + 2}", value))
+    if writes:
+        call(
+            "writing the changes",
+            http.values_batch_update,
+            key,
+            {
+                "valueInputOption": "RAW",
+                "data": [
+                    {"range": f"{_quoted(worksheet)}!{cell}", "values": [[value]]}
+                    for cell, value in writes
+                ],
+            },
+        )
+    if plan.appends:
+        ordered = sorted(columns.items(), key=lambda item: item[1])
+        rows = [[""] * width for _ in plan.appends]
+        for row, appended in zip(rows, plan.appends, strict=True):
+            for column, i in ordered:
+                row[i] = appended[column]
+        call(
+            "adding the new rows",
+            http.values_append,
+            key,
+            f"{_quoted(worksheet)}!A1",
+            {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+            {"values": rows},
+        )
+    return SyncResult(plan, call.count, account)
+
+
+async def sync(
+    http: Any,
+    key: str,
+    worksheet: str,
+    snapshot: dict[str, Row],
+    local_rows: list[Row],
+    *,
+    account: str = "",
+) -> SyncResult:
+    """`sync_blocking` on a worker thread: gspread blocks, the window must not."""
+    return await asyncio.to_thread(
+        sync_blocking, http, key, worksheet, snapshot, local_rows, account=account
+    )
+
+
+def google_http_client(credentials_json: str, auth: str) -> Any:
+    """gspread's HTTP client for the account in the keyring (service account or OAuth)."""
+    import json
+
+    from gspread.http_client import HTTPClient
+
+    info = json.loads(credentials_json)
+    if auth == "service_account":
+        from google.oauth2.service_account import Credentials
+
+        scopes = ["https://www.googleapis.com/auth/spreadsheets"]
+        return HTTPClient(Credentials.from_service_account_info(info, scopes=scopes))
+    from google.oauth2.credentials import Credentials as UserCredentials
+
+    return HTTPClient(UserCredentials.from_authorized_user_info(info))

@@ -1,0 +1,150 @@
+"""Sheets sync with real gspread against the stateful fake Sheets API."""
+
+from __future__ import annotations
+
+import pytest
+from gspread.http_client import HTTPClient
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.sheet_sync import example_to_row
+from persona_studio.services.sheets import SheetsError, spreadsheet_key, sync_blocking
+from tests.fakes.sheets_server import FakeSheets
+
+KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+
+
+@pytest.fixture
+def fake() -> FakeSheets:
+    return FakeSheets()
+
+
+def _sync(fake: FakeSheets, snapshot, local, worksheet="Data"):
+    http = HTTPClient(auth=None, session=fake.session())
+    return sync_blocking(
+        http, KEY, worksheet, snapshot, local, account="bot@x.iam", sleep=lambda _s: None
+    )
+
+
+def test_seed_layout_imports_and_gets_ids(fake: FakeSheets) -> None:
+    fake.add_spreadsheet(KEY, {"Data": [["QUESTION", "ANSWER"], ["q1", "a1"], ["007", "=1+1"]]})
+    result = _sync(fake, {}, [])
+    assert [(r["question"], r["answer"]) for r in result.plan.local_upserts] == [
+        ("q1", "a1"),
+        ("007", "=1+1"),
+    ]
+    rows = fake.rows(KEY, "Data")
+    assert rows[0][:6] == ["QUESTION", "ANSWER", "id", "status", "tags", "conversation"]
+    assert rows[1][2] and rows[2][2]  # ids written back
+    assert result.requests == 3  # metadata, values, one batchUpdate
+
+
+def test_request_budget_is_constant_and_only_changed_cells_are_written(fake) -> None:
+    for size in (10, 10_000):
+        examples = [Example.from_qa(f"q{i}", f"a{i}") for i in range(size)]
+        local = [example_to_row(e) for e in examples]
+        fake.add_spreadsheet(
+            KEY, {"Data": [["id", "question", "answer", "status", "tags", "conversation"]]}
+        )
+        first = _sync(fake, {}, local)  # all appended
+        assert first.requests == 3 and len(first.plan.appends) == size
+        snapshot = first.plan.snapshot
+        local[3] = {**local[3], "answer": "edited here"}
+        fake.rows(KEY, "Data")[6][2] = "edited there"
+        fake.rows(KEY, "Data").append(["", "typed", "by a friend"])
+        local.append(example_to_row(Example.from_qa("new", "local")))
+        fake.cells_written = 0
+        fake.requests.clear()
+        second = _sync(fake, snapshot, local)
+        assert second.requests == 4  # metadata, values, batchUpdate, append
+        assert len(fake.requests) == 4
+        assert fake.cells_written == 1 + 1 + 6  # one edited cell, one id, one appended row
+        assert {r["answer"] for r in second.plan.local_upserts} == {"edited there", "by a friend"}
+
+
+def test_raw_round_trip_of_formula_like_text(fake) -> None:
+    fake.add_spreadsheet(KEY, {"Data": [["question", "answer"]]})
+    local = [
+        example_to_row(Example.from_qa('=IMPORTXML("x")', "+1")),
+        example_to_row(Example.from_qa("007", "@me")),
+    ]
+    result = _sync(fake, {}, local)
+    rows = fake.rows(KEY, "Data")
+    assert rows[1][:2] == ['=IMPORTXML("x")', "+1"] and rows[2][:2] == ["007", "@me"]
+    again = _sync(fake, result.plan.snapshot, local)
+    assert again.plan.empty and not again.plan.conflicts
+
+
+def test_429_storm_is_retried(fake) -> None:
+    fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["q", "a"]]})
+    for _ in range(3):
+        fake.fail_next(429, "Quota exceeded")
+    result = _sync(fake, {}, [])
+    assert len(result.plan.local_upserts) == 1 and result.requests == 3 + 3
+
+
+@pytest.mark.parametrize(
+    ("status", "message"), [(403, "Share the sheet with bot@x.iam"), (404, "not found")]
+)
+def test_access_errors_are_explained(fake, status, message) -> None:
+    fake.add_spreadsheet(KEY, {"Data": [["question", "answer"]]})
+    fake.fail_next(status)
+    with pytest.raises(SheetsError) as info:
+        _sync(fake, {}, [])
+    assert message in str(info.value)
+
+
+def test_renamed_worksheet_and_lost_header(fake) -> None:
+    fake.add_spreadsheet(KEY, {"Renamed": [["question", "answer"]]})
+    with pytest.raises(SheetsError, match="no worksheet named “Data”"):
+        _sync(fake, {}, [])
+    fake.add_spreadsheet(KEY, {"Data": [["Q?", "A?"], ["x", "y"]]})
+    with pytest.raises(SheetsError, match="header row"):
+        _sync(fake, {}, [])
+
+
+def test_no_network_is_explained() -> None:
+    import requests
+    from requests.adapters import BaseAdapter
+
+    class Offline(BaseAdapter):
+        def send(self, request, **kwargs):
+            raise requests.ConnectionError("Network is unreachable")
+
+        def close(self) -> None:
+            pass
+
+    session = requests.Session()
+    session.mount("https://", Offline())
+    with pytest.raises(SheetsError, match="no network"):
+        sync_blocking(
+            HTTPClient(auth=None, session=session), KEY, "Data", {}, [], sleep=lambda _s: None
+        )
+
+
+def test_failure_between_writes_then_rerun_makes_no_duplicates(fake) -> None:
+    fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["typed", "there"]]})
+    local = [example_to_row(Example.from_qa("mine", "here"))]
+    http = HTTPClient(auth=None, session=fake.session())
+    # the batchUpdate (ids) goes through, then the append fails with 500s until retries run out
+    original = fake._route
+
+    def route(method, path, query, body):
+        if path.endswith(":append"):
+            return 500, {"error": {"code": 500, "message": "backend", "status": "INTERNAL"}}
+        return original(method, path, query, body)
+
+    fake._route = route
+    with pytest.raises(SheetsError):
+        sync_blocking(http, KEY, "Data", {}, local, sleep=lambda _s: None)
+    fake._route = original
+    result = sync_blocking(http, KEY, "Data", {}, local, sleep=lambda _s: None)
+    rows = [r for r in fake.rows(KEY, "Data")[1:] if any(r)]
+    assert sorted(r[0] for r in rows) == ["mine", "typed"]  # once each
+    assert [r["question"] for r in result.plan.local_upserts] == ["typed"]
+
+
+def test_spreadsheet_key_from_an_address() -> None:
+    url = f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0"
+    assert spreadsheet_key(url) == KEY and spreadsheet_key(KEY) == KEY
+    with pytest.raises(SheetsError):
+        spreadsheet_key("https://example.com/not-a-sheet")
