@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from persona_studio.core.config import AppConfig, config_path, data_dir, save_config
 from persona_studio.services.credentials import CredentialStore
@@ -15,6 +17,8 @@ class AppContext:
     store: CredentialStore = field(default_factory=CredentialStore)
     config_file: Path = field(default_factory=config_path)
     data_folder: Path = field(default_factory=data_dir)
+    # builds gspread's client; None: from the Google account in the keyring (tests pass a fake)
+    sheets_client: Callable[[], Awaitable[Any]] | None = None
 
     @property
     def window_state_file(self) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import (
@@ -77,10 +77,13 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setCentralWidget(self.tabs)
 
+        self.sheet_label = QLabel(objectName="sheet_state")
         self.save_label = QLabel(objectName="save_state")
         self.project_label = QLabel(objectName="project_label")
         self.statusBar().addWidget(self.project_label, 1)
+        self.statusBar().addPermanentWidget(self.sheet_label)
         self.statusBar().addPermanentWidget(self.save_label)
+        self._sheet: Any = None  # SheetLink, made when a project opens
         self._build_menus()
         self._restore_window_state()
 
@@ -165,7 +168,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.setObjectName("menu_recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(
-            file, "Save a &Copy…", self.save_copy, QKeySequence("Ctrl+Shift+S"), "action_save_copy"
+            file, "Save a &Copy…", self.save_copy, QKeySequence("Ctrl+Alt+S"), "action_save_copy"
         )
         file.addSeparator()
         self._action(
@@ -186,6 +189,17 @@ class MainWindow(QMainWindow):
         redo.setObjectName("action_redo")
         edit.addAction(undo)
         edit.addAction(redo)
+
+        sheet = bar.addMenu("S&heet")
+        self._action(sheet, "&Link a Google Sheet…", self.link_sheet, name="action_link_sheet")
+        self._action(
+            sheet,
+            "&Sync with the Sheet",
+            self.sync_sheet,
+            QKeySequence("Ctrl+Shift+S"),
+            "action_sync",
+        )
+        self._action(sheet, "Settle &Conflicts…", self.settle_conflicts, name="action_conflicts")
 
         settings = bar.addMenu("&Settings")
         self._action(
@@ -247,6 +261,7 @@ class MainWindow(QMainWindow):
         for lazy in self._tab_pages.values():
             lazy.set_session(self.session)
         self._build_current_tab()
+        self.sheet.set_session(self.session)
         self.context.config.add_recent(project.path)
         self.context.save_config()
         self.project_label.setText(str(project.path))
@@ -300,6 +315,64 @@ class MainWindow(QMainWindow):
             return
         self._set_project(project)
         self.tabs.setCurrentWidget(self._tab_pages["Persona"])
+
+    # ---- Google Sheets ---------------------------------------------------------------------
+
+    @property
+    def sheet(self) -> Any:
+        if self._sheet is None:
+            from persona_studio.gui.sheet_link import SheetLink
+
+            self._sheet = SheetLink(self.context, self.context.sheets_client, self)
+            self._sheet.state_changed.connect(self.sheet_label.setText)
+        return self._sheet
+
+    def link_sheet(self) -> Any:
+        from persona_studio.gui.sheet_link import LinkDialog
+
+        if self.session is None:
+            return None
+        dialog = LinkDialog(self.context.config.google.account_email, self.sheet.link(), self)
+        dialog.accepted.connect(lambda: self._link_from(dialog))
+        dialog.open()
+        return dialog
+
+    def _link_from(self, dialog: Any) -> None:
+        from persona_studio.services.sheets import spreadsheet_key
+
+        try:
+            key = spreadsheet_key(dialog.address.text())
+        except UserFacingError as exc:
+            show_error(self, "Could not link the sheet", exc)
+            return
+        self.sync_sheet({"key": key, "worksheet": dialog.worksheet.text().strip() or "Sheet1"})
+
+    def sync_sheet(self, link: dict | None = None) -> Any:
+        if self.session is None:
+            return None
+        task = self.sheet.sync(link if isinstance(link, dict) else None)
+        if task is not None:
+            task.add_done_callback(lambda _t: self._after_sync())
+        return task
+
+    def _after_sync(self) -> None:
+        if self._sheet is not None and self._sheet.last_conflicts:
+            self.settle_conflicts()
+        elif self._sheet is not None and self._sheet.last_error:
+            show_error(self, "Sheet not synced", UserFacingError(self._sheet.last_error))
+
+    def settle_conflicts(self) -> Any:
+        from persona_studio.gui.sheet_link import ConflictDialog
+
+        if self._sheet is None or not self._sheet.last_conflicts:
+            self.statusBar().showMessage("No conflicts to settle.", 4000)
+            return None
+        dialog = ConflictDialog(self._sheet.last_conflicts, self)
+        dialog.finished.connect(
+            lambda _r: self._sheet.settle(dialog.choices) if dialog.choices else None
+        )
+        dialog.open()
+        return dialog
 
     # ---- character cards -----------------------------------------------------------------
 

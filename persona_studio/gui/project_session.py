@@ -92,6 +92,15 @@ class ProjectSession(QObject):
         self._examples = sorted(self.examples, key=lambda ex: positions[ex.id])
         self.examples_reset.emit()
 
+    def apply_sync(
+        self, upserts: list[Example], deletes: list[str], snapshot: dict, link: dict
+    ) -> None:
+        """A finished Sheets sync: rows from the sheet in, rows deleted there out, saved
+        together with the new snapshot."""
+        self._save_now(lambda: self.project.apply_sync(upserts, deletes, snapshot, link))
+        self._examples = None  # reload: positions and contents come from the file
+        self.examples_reset.emit()
+
     def replace_example_contents(self, changed: list[Example]) -> None:
         """Put these versions (same ids) in place of the current ones."""
         by_id = {ex.id: ex for ex in changed}

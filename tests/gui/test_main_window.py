@@ -47,7 +47,7 @@ def test_first_launch_opens_an_editable_copy_of_the_demo(make_window, context, q
     assert window.save_label.text() == "All changes saved"
     assert context.config.recent_projects == [str(context.data_folder / DEMO_FILENAME)]
     menus = [a.text() for a in window.menuBar().actions()]
-    assert menus == ["&File", "&Edit", "&Settings", "&Help"]
+    assert menus == ["&File", "&Edit", "S&heet", "&Settings", "&Help"]
 
 
 def test_typing_autosaves_within_a_second_and_undo_restores(make_window, qtbot, tmp_path) -> None:
@@ -185,6 +185,7 @@ def test_menu_actions_get_platform_shortcuts(make_window) -> None:
     shortcuts = {a.objectName(): a.shortcut() for a in window.findChildren(QAction)}
     assert shortcuts["action_new"] == QKeySequence(QKeySequence.StandardKey.New)
     assert shortcuts["action_undo"] == QKeySequence(QKeySequence.StandardKey.Undo)
-    assert shortcuts["action_save_copy"] == QKeySequence("Ctrl+Shift+S")
+    assert shortcuts["action_save_copy"] == QKeySequence("Ctrl+Alt+S")
+    assert shortcuts["action_sync"] == QKeySequence("Ctrl+Shift+S")
     window.attach_shortcuts()  # idempotent
     assert window.findChild(QAction, "action_new").shortcut() == shortcuts["action_new"]

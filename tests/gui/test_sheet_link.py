@@ -1,0 +1,92 @@
+"""Linking and syncing a Google Sheet from the window (real gspread, fake Sheets API)."""
+
+from __future__ import annotations
+
+import pytest
+from gspread.http_client import HTTPClient
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton
+
+from persona_studio.core.demo import ensure_demo_project
+from persona_studio.gui.sheet_link import ConflictDialog
+from tests.conftest import wait_until
+from tests.fakes.sheets_server import FakeSheets
+
+KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+
+
+@pytest.fixture
+def fake(context) -> FakeSheets:
+    sheets = FakeSheets()
+    sheets.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["From the sheet?", "Yes."]]})
+
+    async def client():
+        return HTTPClient(auth=None, session=sheets.session())
+
+    context.sheets_client = client
+    context.config.google.auth = "service_account"
+    context.config.google.account_email = "bot@proj.iam.gserviceaccount.com"
+    return sheets
+
+
+def _window(make_window, context):
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    return window
+
+
+def test_link_and_sync_from_the_window(make_window, context, fake, qtbot, run_async) -> None:
+    window = _window(make_window, context)
+    assert window.sheet_label.text() == ""
+    dialog = window.link_sheet()
+    qtbot.waitUntil(dialog.isVisible)
+    assert "bot@proj.iam.gserviceaccount.com" in dialog.findChildren(QLabel)[0].text()
+    dialog.address.setText(f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
+    dialog.worksheet.setText("Data")
+    dialog.accept()
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    assert window.session.examples[-1].question == "From the sheet?"
+    assert len([r for r in fake.rows(KEY, "Data")[1:] if any(r)]) == 31
+    window.session.replace_example_contents([_edited(window.session.examples[0])])
+    assert window.sheet_label.text() == "Sheet: local changes to sync"
+    window.sync_sheet()
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    assert any("Edited here." in r for r in fake.rows(KEY, "Data"))
+
+
+def _edited(example):
+    import copy
+
+    changed = copy.deepcopy(example)
+    changed.messages[1]["content"] = "Edited here."
+    return changed
+
+
+def test_conflicts_are_shown_and_settled(make_window, context, fake, qtbot, run_async) -> None:
+    window = _window(make_window, context)
+    window.sync_sheet({"key": KEY, "worksheet": "Data"})
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    first = window.session.examples[0]
+    window.session.replace_example_contents([_edited(first)])
+    row = next(r for r in fake.rows(KEY, "Data") if first.id in r)
+    row[1] = "Edited in the sheet."
+    window.sync_sheet()
+    run_async(wait_until(lambda: "conflict" in window.sheet_label.text()))
+    dialog = window.findChild(ConflictDialog)
+    qtbot.waitUntil(dialog.isVisible)
+    mine = dialog.findChild(QPlainTextEdit, "mine_1").toPlainText()
+    theirs = dialog.findChild(QPlainTextEdit, "theirs_1").toPlainText()
+    assert "Edited here." in mine and "Edited in the sheet." in theirs
+    dialog.findChild(QPushButton, "keep_theirs_1").click()
+    dialog.reject()
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    assert window.session.project.example(first.id).answer == "Edited in the sheet."
+    assert row[1] == "Edited in the sheet."
+
+
+def test_a_sync_error_is_explained(make_window, context, fake, qtbot, run_async) -> None:
+    window = _window(make_window, context)
+    fake.fail_next(403)
+    window.sync_sheet({"key": KEY, "worksheet": "Data"})
+    run_async(wait_until(lambda: "not synced" in window.sheet_label.text()))
+    assert "Share the sheet with bot@proj" in window.sheet.last_error
+    assert window.session.project.counts().examples == 30
