@@ -139,8 +139,9 @@ class FakeSheets(BaseAdapter):
             return 200, self._metadata(key, book)
         if method == "POST" and rest == ":batchUpdate":
             for change in body.get("requests", []):
-                title = change["addSheet"]["properties"]["title"]
-                book.sheets[title] = []
+                if "addSheet" in change:
+                    book.sheets[change["addSheet"]["properties"]["title"]] = []
+                # other requests (resizing the grid…) change nothing the values API shows
             return 200, {"spreadsheetId": key, "replies": [{}]}
         if method == "GET" and rest.startswith("/values/"):
             sheet, top, left, bottom, right = self._range(book, rest[len("/values/") :])
@@ -150,6 +151,13 @@ class FakeSheets(BaseAdapter):
                 values.pop()
             values = [self._trim(r) for r in values]
             return 200, {"range": f"'{sheet}'", "majorDimension": "ROWS", "values": values}
+        if method == "PUT" and rest.startswith("/values/"):
+            sheet, top, left, _b, _r = self._range(book, rest[len("/values/") :])
+            user = query.get("valueInputOption") == "USER_ENTERED"
+            for dr, row in enumerate(body.get("values", [])):
+                for dc, value in enumerate(row):
+                    self._set(book.sheets[sheet], top + dr, left + dc, value, user)
+            return 200, {"spreadsheetId": key, "updatedRange": rest[len("/values/") :]}
         if method == "POST" and rest == "/values:batchUpdate":
             user = body.get("valueInputOption") == "USER_ENTERED"
             for item in body.get("data", []):
