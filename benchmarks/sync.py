@@ -44,7 +44,7 @@ def main() -> int:
     snapshot = first.plan.snapshot
     for i in range(10):  # 10 edits here, 10 different rows edited in the sheet
         local[i * 7] = {**local[i * 7], "answer": f"edited here {i}"}
-        fake.rows(key, "Data")[4 + i * 11][2] = f"edited there {i}"  # other rows than ours
+        fake.rows(key, "Data")[args.rows // 2 + i][2] = f"edited there {i}"  # other rows
 
     def measure(action):
         fake.requests.clear()
