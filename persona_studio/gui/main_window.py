@@ -345,7 +345,14 @@ class MainWindow(QMainWindow):
         except UserFacingError as exc:
             show_error(self, "Could not link the sheet", exc)
             return
-        self.sync_sheet({"key": key, "worksheet": dialog.worksheet.text().strip() or "Sheet1"})
+        self.sync_sheet(
+            {
+                "key": key,
+                "worksheet": dialog.worksheet.text().strip() or "Sheet1",
+                "every_minutes": dialog.every.value(),
+                "create": dialog.create.isChecked(),
+            }
+        )
 
     def sync_sheet(self, link: dict | None = None) -> Any:
         if self.session is None:

@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -64,9 +66,25 @@ class LinkDialog(QDialog):
             self.address.setText(f"https://docs.google.com/spreadsheets/d/{link['key']}")
         self.worksheet = QLineEdit(link.get("worksheet") or "Sheet1", objectName="sheet_tab")
         self.worksheet.setAccessibleName("Worksheet")
+        self.create = QCheckBox(
+            "Create this worksheet if the spreadsheet has none of that name",
+            objectName="sheet_create",
+            checked=True,
+        )
+        self.every = QSpinBox(
+            objectName="sheet_every",
+            minimum=0,
+            maximum=240,
+            value=int(link.get("every_minutes") or 0),
+            suffix=" min",
+        )
+        self.every.setSpecialValueText("never (sync by hand)")
+        self.every.setAccessibleName("Sync automatically every")
         form = QFormLayout()
         form.addRow("Sheet address", self.address)
         form.addRow("Worksheet (tab)", self.worksheet)
+        form.addRow("", self.create)
+        form.addRow("Sync automatically every", self.every)
         share = (
             f"Share the sheet with <b>{account}</b> as Editor first."
             if account
@@ -166,12 +184,22 @@ class SheetLink(QObject):
         self.task: asyncio.Task[None] | None = None
         self.last_conflicts: list[Conflict] = []
         self.last_error = ""
+        self.timer = QTimer(self)  # automatic syncs, when the link asks for them
+        self.timer.timeout.connect(lambda: self.sync())
 
     def set_session(self, session: ProjectSession) -> None:
         self.session = session
         self.last_conflicts, self.last_error = [], ""
         session.examples_edited.connect(lambda _ids: self._pending())
+        self._schedule()
         self._show_state()
+
+    def _schedule(self) -> None:
+        minutes = int(self.link().get("every_minutes") or 0)
+        if minutes:
+            self.timer.start(minutes * 60_000)
+        else:
+            self.timer.stop()
 
     def link(self) -> dict[str, Any]:
         return dict(self.session.project.sync_value("sheet") or {}) if self.session else {}
@@ -222,6 +250,7 @@ class SheetLink(QObject):
                 snapshot,
                 [example_to_row(e) for e in examples],
                 account=self.context.config.google.account_email,
+                create=bool(link.pop("create", False)),
             )
         except UserFacingError as exc:
             self.last_error = str(exc)
@@ -236,6 +265,7 @@ class SheetLink(QObject):
             link,
         )
         session.project.set_sync_value("synced_at", time.strftime("%H:%M"))
+        self._schedule()
         self.last_conflicts, self.last_error = plan.conflicts, ""
         if plan.conflicts:
             self.state_changed.emit(f"Sheet: {len(plan.conflicts)} conflict(s) to settle")

@@ -140,12 +140,22 @@ def sync_blocking(
     local_rows: Iterable[Row],
     *,
     account: str = "",
+    create: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SyncResult:
-    """The whole sync on the calling (worker) thread. Does not touch the project."""
+    """The whole sync on the calling (worker) thread. Does not touch the project.
+    `create`: add the worksheet if the spreadsheet has none of that name (when linking)."""
     call = _Calls(http, account, sleep)
     metadata = call("reading the spreadsheet", http.fetch_sheet_metadata, key)
     titles = [s["properties"]["title"] for s in metadata.get("sheets", [])]
+    if worksheet not in titles and create:
+        call(
+            "adding the worksheet",
+            http.batch_update,
+            key,
+            {"requests": [{"addSheet": {"properties": {"title": worksheet}}}]},
+        )
+        titles.append(worksheet)
     if worksheet not in titles:
         raise SheetsError(
             f"The spreadsheet has no worksheet named “{worksheet}” any more.",
@@ -219,10 +229,11 @@ async def sync(
     local_rows: list[Row],
     *,
     account: str = "",
+    create: bool = False,
 ) -> SyncResult:
     """`sync_blocking` on a worker thread: gspread blocks, the window must not."""
     return await asyncio.to_thread(
-        sync_blocking, http, key, worksheet, snapshot, local_rows, account=account
+        sync_blocking, http, key, worksheet, snapshot, local_rows, account=account, create=create
     )
 
 

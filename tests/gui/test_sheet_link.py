@@ -90,3 +90,18 @@ def test_a_sync_error_is_explained(make_window, context, fake, qtbot, run_async)
     run_async(wait_until(lambda: "not synced" in window.sheet_label.text()))
     assert "Share the sheet with bot@proj" in window.sheet.last_error
     assert window.session.project.counts().examples == 30
+
+
+def test_link_creates_the_worksheet_and_schedules_automatic_syncs(
+    make_window, context, fake, qtbot, run_async
+) -> None:
+    window = _window(make_window, context)
+    dialog = window.link_sheet()
+    dialog.address.setText(KEY)
+    dialog.worksheet.setText("Persona data")
+    dialog.every.setValue(5)
+    dialog.accept()
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    assert len(fake.rows(KEY, "Persona data")) == 31  # header + the demo's 30 examples
+    assert window.sheet.timer.isActive() and window.sheet.timer.interval() == 5 * 60_000
+    assert "create" not in window.sheet.link()  # a one-time choice, not stored
