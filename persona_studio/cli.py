@@ -478,7 +478,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def sheets_http_client(config: AppConfig) -> object:
     """The Google client from the keyring (a seam the tests replace with the fake)."""
     from persona_studio.services.credentials import GOOGLE_SERVICE_ACCOUNT, CredentialStore
-    from persona_studio.services.sheets import google_http_client
+    from persona_studio.services.sheets import service_account_client
 
     if config.google.auth != "service_account":
         raise UserFacingError(
@@ -491,7 +491,7 @@ def sheets_http_client(config: AppConfig) -> object:
             "The Google key is not in the system password store any more.",
             "Choose the service-account key again in Settings.",
         )
-    return google_http_client(secret, "service_account")
+    return service_account_client(secret)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -34,21 +34,31 @@ def keyring_sheets_client(context: AppContext) -> Callable[[], Any]:
     """A factory for gspread's client from the account in the keyring (built when needed)."""
 
     async def make() -> Any:
-        from persona_studio.services.credentials import GOOGLE_SERVICE_ACCOUNT
-        from persona_studio.services.sheets import google_http_client
+        from persona_studio.services import sheets
+        from persona_studio.services.credentials import (
+            GOOGLE_OAUTH_CLIENT,
+            GOOGLE_OAUTH_TOKEN,
+            GOOGLE_SERVICE_ACCOUNT,
+        )
 
-        if context.config.google.auth != "service_account":
-            raise UserFacingError(
-                "No Google account is set up for Sheets.",
-                "Open Settings → Google Sheets and choose a service-account key.",
-            )
-        secret = await context.store.get(GOOGLE_SERVICE_ACCOUNT)
-        if not secret:
-            raise UserFacingError(
-                "The Google key is not in the system password store any more.",
-                "Choose the service-account key again in Settings.",
-            )
-        return await asyncio.to_thread(google_http_client, secret, "service_account")
+        store, auth = context.store, context.config.google.auth
+        if auth == "service_account":
+            secret = await store.get(GOOGLE_SERVICE_ACCOUNT)
+            if secret:
+                return await asyncio.to_thread(sheets.service_account_client, secret)
+        elif auth == "oauth":
+            client_json = await store.get(GOOGLE_OAUTH_CLIENT)
+            if client_json:
+                token = await store.get(GOOGLE_OAUTH_TOKEN)
+                http, new_token = await asyncio.to_thread(sheets.oauth_client, client_json, token)
+                if new_token != token:
+                    await store.set(GOOGLE_OAUTH_TOKEN, new_token)
+                return http
+        raise UserFacingError(
+            "No Google account is set up for Sheets.",
+            "Open Settings → Google Sheets and choose the JSON file of a "
+            "service account or of an OAuth client.",
+        )
 
     return make
 

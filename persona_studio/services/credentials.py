@@ -22,6 +22,7 @@ SERVICE = APP_ID
 DEFAULT_TIMEOUT = 3.0
 GOOGLE_SERVICE_ACCOUNT = "google:service_account"
 GOOGLE_OAUTH_CLIENT = "google:oauth_client"
+GOOGLE_OAUTH_TOKEN = "google:oauth_token"  # the user's token, from the browser consent
 
 T = TypeVar("T")
 

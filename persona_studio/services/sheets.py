@@ -237,18 +237,31 @@ async def sync(
     )
 
 
-def google_http_client(credentials_json: str, auth: str) -> Any:
-    """gspread's HTTP client for the account in the keyring (service account or OAuth)."""
+def service_account_client(credentials_json: str) -> Any:
+    """gspread's HTTP client for a service-account key (from the keyring)."""
     import json
 
+    from google.oauth2.service_account import Credentials
     from gspread.http_client import HTTPClient
 
-    info = json.loads(credentials_json)
-    if auth == "service_account":
-        from google.oauth2.service_account import Credentials
+    scopes = ["https://www.googleapis.com/auth/spreadsheets"]
+    return HTTPClient(
+        Credentials.from_service_account_info(json.loads(credentials_json), scopes=scopes)
+    )
 
-        scopes = ["https://www.googleapis.com/auth/spreadsheets"]
-        return HTTPClient(Credentials.from_service_account_info(info, scopes=scopes))
-    from google.oauth2.credentials import Credentials as UserCredentials
 
-    return HTTPClient(UserCredentials.from_authorized_user_info(info))
+def oauth_client(client_json: str, token_json: str | None) -> tuple[Any, str]:
+    """gspread's HTTP client for the user's own account, and the token to keep.
+
+    With no token yet this opens the browser for consent (gspread's local-server flow) and
+    blocks until it is given: call it on a worker thread. The token goes back to the keyring,
+    never to gspread's plain-text token file."""
+    import json
+
+    import gspread
+
+    client, token = gspread.oauth_from_dict(
+        credentials=json.loads(client_json),
+        authorized_user_info=json.loads(token_json) if token_json else None,
+    )
+    return client.http_client, token

@@ -105,3 +105,39 @@ def test_link_creates_the_worksheet_and_schedules_automatic_syncs(
     assert len(fake.rows(KEY, "Persona data")) == 31  # header + the demo's 30 examples
     assert window.sheet.timer.isActive() and window.sheet.timer.interval() == 5 * 60_000
     assert "create" not in window.sheet.link()  # a one-time choice, not stored
+
+
+def test_oauth_token_lives_in_the_keyring(
+    context, keyring_backend, run_async, monkeypatch, isolated_home
+) -> None:
+    import json
+
+    import gspread
+
+    from persona_studio.gui.sheet_link import keyring_sheets_client
+    from persona_studio.services.credentials import GOOGLE_OAUTH_CLIENT, GOOGLE_OAUTH_TOKEN
+
+    seen = []
+
+    class FakeClient:
+        http_client = "http"
+
+    def oauth_from_dict(credentials=None, authorized_user_info=None, **kwargs):
+        seen.append(authorized_user_info)
+        return FakeClient(), json.dumps({"token": "t", "refresh_token": "r-secret"})
+
+    monkeypatch.setattr(gspread, "oauth_from_dict", oauth_from_dict)
+    context.config.google.auth = "oauth"
+    keyring_backend.secrets[("persona-studio", GOOGLE_OAUTH_CLIENT)] = json.dumps(
+        {"installed": {"client_id": "abc"}}
+    )
+    make = keyring_sheets_client(context)
+    assert run_async(make()) == "http"  # first time: the browser consent (flow) ran
+    assert seen == [None]
+    stored = keyring_backend.secrets[("persona-studio", GOOGLE_OAUTH_TOKEN)]
+    assert json.loads(stored)["refresh_token"] == "r-secret"
+    assert run_async(make()) == "http"  # then the saved token is used
+    assert seen[1] == {"token": "t", "refresh_token": "r-secret"}
+    for path in isolated_home.rglob("*"):  # never gspread's plain-text token file
+        if path.is_file():
+            assert b"r-secret" not in path.read_bytes(), path
