@@ -375,11 +375,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No conflicts to settle.", 4000)
             return None
         dialog = ConflictDialog(self._sheet.last_conflicts, self)
-        dialog.finished.connect(
-            lambda _r: self._sheet.settle(dialog.choices) if dialog.choices else None
-        )
+        dialog.finished.connect(lambda _r: self._conflicts_settled(dialog))
         dialog.open()
         return dialog
+
+    def _conflicts_settled(self, dialog: Any) -> None:
+        if dialog.choices:
+            self._sheet.settle(dialog.choices)
+        if dialog.to_edit:
+            self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
+            self.dataset_tab.select_examples([dialog.to_edit])
 
     # ---- character cards -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -126,6 +127,7 @@ class ConflictDialog(QDialog):
         self.setWindowTitle("Changed in both places")
         self.resize(900, 520)
         self.choices: dict[str, dict[str, str] | None] = {}
+        self.to_edit: str | None = None  # an example to open in the Dataset tab afterwards
         inner = QWidget()
         grid = QGridLayout(inner)
         grid.addWidget(QLabel("<b>In the app</b>"), 0, 0)
@@ -139,7 +141,13 @@ class ConflictDialog(QDialog):
             keep_theirs = QPushButton("Keep theirs", objectName=f"keep_theirs_{row}")
             keep_mine.clicked.connect(lambda _c=False, c=conflict: self._choose(c.id, c.mine))
             keep_theirs.clicked.connect(lambda _c=False, c=conflict: self._choose(c.id, c.theirs))
-            grid.addWidget(keep_mine, 2 * row, 0)
+            edit = QPushButton("Keep mine, then edit it…", objectName=f"edit_{row}")
+            edit.setToolTip("Keeps this app's version and opens it in the Dataset tab.")
+            edit.clicked.connect(lambda _c=False, c=conflict: self._edit(c))
+            mine_buttons = QHBoxLayout()
+            mine_buttons.addWidget(keep_mine)
+            mine_buttons.addWidget(edit)
+            grid.addLayout(mine_buttons, 2 * row, 0)
             grid.addWidget(keep_theirs, 2 * row, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -168,6 +176,11 @@ class ConflictDialog(QDialog):
         view = QPlainTextEdit(text, objectName=name, readOnly=True)
         view.setMaximumHeight(110)
         return view
+
+    def _edit(self, conflict: Conflict) -> None:
+        self._choose(conflict.id, conflict.mine if conflict.mine is not None else conflict.theirs)
+        self.to_edit = conflict.id
+        self.accept()
 
     def _choose(self, row_id: str, row: dict[str, str] | None) -> None:
         self.choices[row_id] = row

@@ -141,3 +141,24 @@ def test_oauth_token_lives_in_the_keyring(
     for path in isolated_home.rglob("*"):  # never gspread's plain-text token file
         if path.is_file():
             assert b"r-secret" not in path.read_bytes(), path
+
+
+def test_keep_mine_then_edit_opens_the_example(
+    make_window, context, fake, qtbot, run_async
+) -> None:
+    window = _window(make_window, context)
+    window.sync_sheet({"key": KEY, "worksheet": "Data"})
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    first = window.session.examples[0]
+    window.session.replace_example_contents([_edited(first)])
+    row = next(r for r in fake.rows(KEY, "Data") if first.id in r)
+    row[1] = "Edited in the sheet."
+    window.sync_sheet()
+    run_async(wait_until(lambda: window.findChild(ConflictDialog) is not None))
+    dialog = window.findChild(ConflictDialog)
+    qtbot.waitUntil(dialog.isVisible)
+    dialog.findChild(QPushButton, "edit_1").click()
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    assert window.tabs.currentIndex() == 1
+    assert window.dataset_tab._current_example().id == first.id
+    assert row[1] == "Edited here."  # mine went to the sheet
