@@ -332,7 +332,9 @@ class MainWindow(QMainWindow):
 
         if self.session is None:
             return None
-        dialog = LinkDialog(self.context.config.google.account_email, self.sheet.link(), self)
+        google = self.context.config.google
+        account = "oauth" if google.auth == "oauth" else google.account_email
+        dialog = LinkDialog(account, self.sheet.link(), self)
         dialog.accepted.connect(lambda: self._link_from(dialog))
         dialog.open()
         return dialog

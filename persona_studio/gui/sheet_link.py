@@ -96,11 +96,18 @@ class LinkDialog(QDialog):
         form.addRow("Worksheet (tab)", self.worksheet)
         form.addRow("", self.create)
         form.addRow("Sync automatically every", self.every)
-        share = (
-            f"Share the sheet with <b>{account}</b> as Editor first."
-            if account
-            else "Set up a Google account in Settings → Google Sheets first."
-        )
+        if account == "oauth":
+            share = (
+                "Syncs as <b>your own Google account</b> (you approve access in the browser "
+                "the first time): use a sheet you can edit."
+            )
+        elif account:
+            share = (
+                f"Syncs as the service account <b>{account}</b>: share the sheet with it as "
+                "Editor first."
+            )
+        else:
+            share = "Set up a Google account in Settings → Google Sheets first."
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
