@@ -18,7 +18,10 @@ from pathlib import Path
 def render(out_dir: Path) -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     # A private home: screenshots never read or change the user's settings or keyring.
-    home = Path(tempfile.mkdtemp(prefix="persona-shots-"))
+    # the same folder every run, so the pictures (which show the project's path) stay stable
+    home = Path(tempfile.gettempdir()) / "persona-studio-screenshots"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     os.environ["XDG_DATA_HOME"] = str(home / "data")
 
