@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -30,11 +29,16 @@ from persona_studio.core.sheet_sync import Conflict, example_to_row, row_to_exam
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
 
+if TYPE_CHECKING:
+    import asyncio
+
 
 def keyring_sheets_client(context: AppContext) -> Callable[[], Any]:
     """A factory for gspread's client from the account in the keyring (built when needed)."""
 
     async def make() -> Any:
+        import asyncio
+
         from persona_studio.services import sheets
         from persona_studio.services.credentials import (
             GOOGLE_OAUTH_CLIENT,
@@ -251,6 +255,8 @@ class SheetLink(QObject):
     def sync(self, link: dict[str, Any] | None = None) -> asyncio.Task[None] | None:
         if self.session is None or (self.task is not None and not self.task.done()):
             return self.task
+        import asyncio  # not at import: this module loads before the window's first paint
+
         self.task = asyncio.ensure_future(self._sync(link or self.link()))
         return self.task
 
