@@ -29,15 +29,6 @@ def column_index(letters: str) -> int:
     return n - 1
 
 
-def column_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 @dataclass
 class Spreadsheet:
     title: str

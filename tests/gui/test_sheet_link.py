@@ -61,7 +61,8 @@ def _edited(example):
     return changed
 
 
-def test_conflicts_are_shown_and_settled(make_window, context, fake, qtbot, run_async) -> None:
+def _conflict(make_window, context, fake, run_async):
+    """A linked project whose first example was then changed differently on both sides."""
     window = _window(make_window, context)
     window.sync_sheet({"key": KEY, "worksheet": "Data"})
     run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
@@ -70,6 +71,11 @@ def test_conflicts_are_shown_and_settled(make_window, context, fake, qtbot, run_
     row = next(r for r in fake.rows(KEY, "Data") if first.id in r)
     row[1] = "Edited in the sheet."
     window.sync_sheet()
+    return window, first, row
+
+
+def test_conflicts_are_shown_and_settled(make_window, context, fake, qtbot, run_async) -> None:
+    window, first, row = _conflict(make_window, context, fake, run_async)
     run_async(wait_until(lambda: "conflict" in window.sheet_label.text()))
     dialog = window.findChild(ConflictDialog)
     qtbot.waitUntil(dialog.isVisible)
@@ -146,14 +152,7 @@ def test_oauth_token_lives_in_the_keyring(
 def test_keep_mine_then_edit_opens_the_example(
     make_window, context, fake, qtbot, run_async
 ) -> None:
-    window = _window(make_window, context)
-    window.sync_sheet({"key": KEY, "worksheet": "Data"})
-    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
-    first = window.session.examples[0]
-    window.session.replace_example_contents([_edited(first)])
-    row = next(r for r in fake.rows(KEY, "Data") if first.id in r)
-    row[1] = "Edited in the sheet."
-    window.sync_sheet()
+    window, first, row = _conflict(make_window, context, fake, run_async)
     run_async(wait_until(lambda: window.findChild(ConflictDialog) is not None))
     dialog = window.findChild(ConflictDialog)
     qtbot.waitUntil(dialog.isVisible)
