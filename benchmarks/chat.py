@@ -69,6 +69,7 @@ def main() -> int:
 
     from persona_studio.core.config import AppConfig, ProviderProfile
     from persona_studio.core.demo import ensure_demo_project
+    from persona_studio.gui.app import settle_after_startup
     from persona_studio.gui.context import AppContext
     from persona_studio.gui.main_window import MainWindow
     from persona_studio.services.credentials import CredentialStore
@@ -119,6 +120,7 @@ def main() -> int:
         for pane in chat.panes:
             pane.fill_engines()
             pane.engine.setCurrentIndex(pane.engine.findData("bench"))
+        settle_after_startup()  # as the app does after its first paint
         idle = measure(loop, min(3.0, args.seconds))
         streaming = measure(
             loop, args.seconds, work=lambda: chat.send_message("Tell me everything.")

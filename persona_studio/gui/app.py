@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -61,6 +62,15 @@ def open_first_project(window: MainWindow, requested: Path | None) -> None:
     window.open_project(demo)
 
 
+def settle_after_startup() -> None:
+    """Move everything startup made out of the garbage collector's way.
+
+    Without this a full collection walks every Qt wrapper and module object from startup and
+    stalls the window (measured: 77 ms in the middle of a streaming chat)."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_app(argv: list[str]) -> int:
     app = make_application(argv)
     config, warning = _load_settings()
@@ -74,6 +84,7 @@ def run_app(argv: list[str]) -> int:
         print(f"shown-at {time.time():.6f}", flush=True)
         QTimer.singleShot(0, window.close)
     window.attach_shortcuts()
+    settle_after_startup()
 
     # asyncio + qasync cost ~40 ms to import: done after the first paint, before input is handled
     import asyncio
