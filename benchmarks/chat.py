@@ -64,28 +64,12 @@ def main() -> int:
     os.environ["XDG_DATA_HOME"] = str(home / "data")
 
     import qasync
-    from keyring.backend import KeyringBackend
     from PySide6.QtWidgets import QApplication
 
-    from persona_studio.core.config import AppConfig, ProviderProfile
-    from persona_studio.core.demo import ensure_demo_project
+    from persona_studio.core.config import ProviderProfile
     from persona_studio.gui.app import settle_after_startup
-    from persona_studio.gui.context import AppContext
-    from persona_studio.gui.main_window import MainWindow
-    from persona_studio.services.credentials import CredentialStore
+    from persona_studio.tools.offscreen import demo_window
     from tests.fakes.openai_server import FakeOpenAI
-
-    class BenchKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return "sk-bench"
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            pass
-
-        def delete_password(self, service: str, username: str) -> None:
-            pass
 
     app = QApplication.instance() or QApplication([])
     loop = qasync.QEventLoop(app)
@@ -94,26 +78,19 @@ def main() -> int:
     with FakeOpenAI(api_key="sk-bench", models=("bench-model",)) as server:
         server.reply_for = lambda messages: " ".join(f"w{i}" for i in range(tokens))
         server.chunk_delay = 1 / 200
-        config = AppConfig()
-        config.upsert_profile(
-            ProviderProfile(
-                name="bench",
-                kind="openai-compatible",
-                base_url=server.base_url,
-                chat_model="bench-model",
-            )
+        window = demo_window(
+            home,
+            [
+                ProviderProfile(
+                    name="bench",
+                    kind="openai-compatible",
+                    base_url=server.base_url,
+                    chat_model="bench-model",
+                )
+            ],
+            secret="sk-bench",
         )
-        context = AppContext(
-            config=config,
-            store=CredentialStore(BenchKeyring()),
-            config_file=home / "config" / "settings.toml",
-            data_folder=home / "data",
-        )
-        context.config_file.parent.mkdir(parents=True, exist_ok=True)
-        window = MainWindow(context)
-        window.open_project(ensure_demo_project(context.data_folder))
         window.tabs.setCurrentIndex(3)
-        window.resize(1180, 760)
         window.show()
         chat = window.chat_tab
         chat.pane_count.setValue(3)

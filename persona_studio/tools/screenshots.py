@@ -26,61 +26,32 @@ def render(out_dir: Path) -> list[Path]:
     os.environ["XDG_DATA_HOME"] = str(home / "data")
 
     import qasync
-    from keyring.backend import KeyringBackend
     from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
 
-    from persona_studio.core.config import AppConfig, ProviderProfile
-    from persona_studio.core.demo import ensure_demo_project
+    from persona_studio.core.config import ProviderProfile
     from persona_studio.gui.app import make_application
-    from persona_studio.gui.context import AppContext
-    from persona_studio.gui.main_window import MainWindow
-    from persona_studio.services.credentials import CredentialStore
-
-    class ScreenshotKeyring(KeyringBackend):
-        """Stands in for the OS store so the banner shows its normal state."""
-
-        priority = 1  # type: ignore[assignment]
-        name = "system keyring"
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return None
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            raise NotImplementedError("screenshots store nothing")
-
-        def delete_password(self, service: str, username: str) -> None:
-            raise NotImplementedError("screenshots store nothing")
+    from persona_studio.tools.offscreen import demo_window
 
     app = make_application([])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    config = AppConfig()
-    config.upsert_profile(
-        ProviderProfile(
-            name="openai",
-            kind="openai",
-            chat_model="gpt-4.1-mini-2025-04-14",
-            finetune_model="gpt-4.1-mini-2025-04-14",
-        )
+    window = demo_window(
+        home,
+        [
+            ProviderProfile(
+                name="openai",
+                kind="openai",
+                chat_model="gpt-4.1-mini-2025-04-14",
+                finetune_model="gpt-4.1-mini-2025-04-14",
+            ),
+            ProviderProfile(
+                name="ollama",
+                kind="openai-compatible",
+                base_url="http://localhost:11434/v1",
+                chat_model="llama3.1",
+            ),
+        ],
     )
-    config.upsert_profile(
-        ProviderProfile(
-            name="ollama",
-            kind="openai-compatible",
-            base_url="http://localhost:11434/v1",
-            chat_model="llama3.1",
-        )
-    )
-    context = AppContext(
-        config=config,
-        store=CredentialStore(ScreenshotKeyring()),
-        config_file=home / "config" / "settings.toml",
-        data_folder=home / "data",
-    )
-    context.config_file.parent.mkdir(parents=True, exist_ok=True)
-    window = MainWindow(context)
-    window.resize(1180, 760)
-    window.open_project(ensure_demo_project(context.data_folder))
     window.show()
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
