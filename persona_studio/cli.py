@@ -494,49 +494,38 @@ def sheets_http_client(config: AppConfig) -> object:
     return service_account_client(secret)
 
 
+def _sheet_link(project: Project, sheet: str | None, worksheet: str | None) -> dict[str, Any]:
+    """The project's sheet link, or a new one from --sheet/--worksheet."""
+    from persona_studio.services.sheets import spreadsheet_key
+
+    previous = dict(project.sync_value("sheet") or {})
+    link = dict(previous)
+    if sheet:
+        link = {
+            "key": spreadsheet_key(sheet),
+            "worksheet": worksheet or previous.get("worksheet") or "Sheet1",
+        }
+    elif worksheet:
+        link["worksheet"] = worksheet
+    return link
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
-    from persona_studio.core.sheet_sync import example_to_row, row_to_example
-    from persona_studio.services.sheets import spreadsheet_key, sync_blocking
+    from persona_studio.services.sheets import sync_project
 
     config = load_config()
     with Project.open(args.path) as project:
-        previous = dict(project.sync_value("sheet") or {})
-        link = dict(previous)
-        if args.sheet:
-            link = {
-                "key": spreadsheet_key(args.sheet),
-                "worksheet": args.worksheet or previous.get("worksheet") or "Sheet1",
-            }
-        elif args.worksheet:
-            link["worksheet"] = args.worksheet
-        if not link.get("key"):
-            raise UserFacingError(
-                "This project is not linked to a Google Sheet yet.",
-                "Give the sheet's address with --sheet URL.",
+        link = _sheet_link(project, args.sheet, args.worksheet)
+        result = asyncio.run(
+            sync_project(
+                sheets_http_client(config) if link.get("key") else None,
+                project,
+                link,
+                project.examples(),
+                account=config.google.account_email,
             )
-        # a snapshot belongs to one sheet: a new link starts a fresh three-way merge
-        same_sheet = (link.get("key"), link.get("worksheet")) == (
-            previous.get("key"),
-            previous.get("worksheet"),
         )
-        snapshot = (project.sync_value("snapshot") or {}) if same_sheet else {}
-        examples = project.examples()
-        result = sync_blocking(
-            sheets_http_client(config),
-            link["key"],
-            link["worksheet"],
-            snapshot,
-            [example_to_row(e) for e in examples],
-            account=config.google.account_email,
-        )
-        by_id = {e.id: e for e in examples}
-        plan = result.plan
-        project.apply_sync(
-            [row_to_example(r, by_id.get(r["id"])) for r in plan.local_upserts],
-            plan.local_deletes,
-            plan.snapshot,
-            link,
-        )
+    plan = result.plan
     summary = plan.summary()
     conflicts = [{"id": c.id, "mine": c.mine, "theirs": c.theirs} for c in plan.conflicts]
     lines = [
@@ -551,6 +540,115 @@ def cmd_sync(args: argparse.Namespace) -> int:
         "\n".join(lines),
     )
     return EXIT_FAILURE if conflicts else EXIT_OK
+
+
+def _pipeline_run(args: argparse.Namespace, project: Project, config: AppConfig) -> Any:
+    """The run to go on with (--resume) or a new one from the arguments."""
+    from persona_studio.services.pipeline import PipelineOptions, PipelineRun, latest_run
+
+    last = latest_run(project)
+    if args.resume:
+        if last is None or not last.resumable:
+            raise UserFacingError(
+                "There is no unfinished pipeline run to resume.",
+                "Start one without --resume.",
+            )
+        return last
+    if last is not None and last.resumable and last.outputs.get("train_file") and not args.restart:
+        raise UserFacingError(
+            f"The last run already uploaded data and stopped: {last.summary()}",
+            "Go on with --resume (nothing is sent twice), or start over with --restart.",
+        )
+    profile = config.profile(args.profile or config.default_profile or "env")
+    model = args.model or profile.finetune_model
+    if not model:
+        raise UserFacingError(
+            "Which base model should be fine-tuned?", "Give one with --model, e.g. gpt-4.1-mini."
+        )
+    link = _sheet_link(project, args.sheet, args.worksheet)
+    out = (
+        Path(args.out) if args.out else Path(args.path).with_name(f"{Path(args.path).stem} exports")
+    )
+    return PipelineRun.new(
+        PipelineOptions(
+            profile=profile.name,
+            base_model=model,
+            out_dir=str(out.resolve()),
+            sheet=link or None,
+            suffix=args.suffix or "",
+            validation_split=args.validation_split,
+            seed=args.seed,
+            n_epochs=args.epochs,
+            wait=not args.no_wait,
+        )
+    )
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from persona_studio.services import providers
+    from persona_studio.services.credentials import CredentialStore
+    from persona_studio.services.pipeline import Pipeline, PipelineRun
+    from persona_studio.services.sheets import sync_project
+
+    config = load_config()
+    shown: dict[str, str] = {}
+
+    def show(run: PipelineRun) -> None:
+        if args.json:
+            return
+        for step in run.steps:
+            line = f"{step.status:<9} {step.label}" + (f" — {step.detail}" if step.detail else "")
+            if shown.get(step.name) != line and step.status != "pending":
+                shown[step.name] = line
+                print(line, file=sys.stderr)
+
+    with Project.open(args.path) as project:
+        run = _pipeline_run(args, project, config)
+        if args.resume:
+            run.options.wait = not args.no_wait
+        profile = config.profile(run.options.profile)
+
+        async def client() -> object:
+            return await providers.client_for(profile, CredentialStore(), max_retries=2)
+
+        async def sync_sheet(link: dict[str, Any]) -> Any:
+            return await sync_project(
+                sheets_http_client(config),
+                project,
+                link,
+                project.examples(),
+                account=config.google.account_email,
+            )
+
+        pipeline = Pipeline(
+            project,
+            run,
+            client_factory=client,
+            sync_sheet=sync_sheet,
+            on_change=show,
+            poll=args.poll,
+        )
+        try:
+            asyncio.run(pipeline.execute())
+        except KeyboardInterrupt:
+            print(
+                f"persona-studio: stopped; go on with `persona-studio pipeline {args.path} "
+                "--resume`.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+    data = {
+        "run": run.id,
+        "status": run.status,
+        "summary": run.summary(),
+        "steps": [
+            {"name": s.name, "status": s.status, "detail": s.detail, "error": s.error}
+            for s in run.steps
+        ],
+        "outputs": run.outputs,
+    }
+    _emit(args, data, run.summary())
+    return EXIT_OK if run.status in ("succeeded", "waiting") else EXIT_FAILURE
 
 
 def _profile_row(profile: ProviderProfile, default: str) -> dict[str, Any]:
@@ -705,6 +803,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--wait", action="store_true", help="follow the job until it ends")
     train.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
+
+    pipe = _add_command(
+        commands,
+        "pipeline",
+        cmd_pipeline,
+        "sheet → check → upload → fine-tune → register → export plugin and card, resumable",
+    )
+    pipe.add_argument("path", help="the .persona file")
+    pipe.add_argument("--profile", help="provider profile (default: the default profile)")
+    pipe.add_argument("--model", help="base model (default: the profile's fine-tune model)")
+    pipe.add_argument("--sheet", help="sync with this Google Sheet first (and link it)")
+    pipe.add_argument("--worksheet", help="the worksheet (tab) name, default Sheet1")
+    pipe.add_argument("--out", help="folder for the training files, plugin and card")
+    pipe.add_argument("--suffix", help="a name tag for the model (≤ 64 characters)")
+    pipe.add_argument("--epochs", type=int, help="number of epochs (default: auto)")
+    pipe.add_argument("--seed", type=int, default=42, help="split and training seed")
+    pipe.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.1,
+        help="share of approved examples kept for validation (default 0.1)",
+    )
+    pipe.add_argument(
+        "--no-wait", action="store_true", help="stop once the job is started (resume later)"
+    )
+    pipe.add_argument("--resume", action="store_true", help="go on with the last unfinished run")
+    pipe.add_argument(
+        "--restart", action="store_true", help="start a new run even if one is unfinished"
+    )
+    pipe.add_argument("--poll", type=float, default=5.0, help=argparse.SUPPRESS)
 
     jobs = _add_command(commands, "jobs", cmd_jobs, "list the project's fine-tuning jobs")
     jobs.add_argument("path", help="the .persona file")

@@ -117,9 +117,27 @@ def _schema_v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE rules ADD COLUMN extras TEXT NOT NULL DEFAULT '{}'")
 
 
+def _schema_v3(db: sqlite3.Connection) -> None:
+    """Runs of long, resumable work (the pipeline): what each step did and produced."""
+    _execute_script(
+        db,
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX runs_by_kind ON runs(kind, created_at);
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 # MIGRATIONS[i] takes a file from schema version i to i + 1. Append, never edit a shipped one.
-MIGRATIONS: tuple[Migration, ...] = (_schema_v1, _schema_v2)
+MIGRATIONS: tuple[Migration, ...] = (_schema_v1, _schema_v2, _schema_v3)
 
 
 def schema_version(migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
@@ -616,6 +634,24 @@ class Project:
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         return next((j for j in self.jobs() if j["id"] == job_id), None)
+
+    def runs(self, kind: str) -> list[dict[str, Any]]:
+        """Records of resumable runs of one kind ("pipeline"), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE kind = ? ORDER BY created_at DESC, rowid DESC", (kind,)
+            ).fetchall()
+        return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
+
+    def save_run(self, run_id: str, kind: str, status: str, data: dict[str, Any]) -> None:
+        now = now_iso()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO runs(id, kind, status, data, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status,"
+                " data = excluded.data, updated_at = excluded.updated_at",
+                (run_id, kind, status, json.dumps(data, ensure_ascii=False), now, now),
+            )
 
     def apply_sync(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.errors import UserFacingError
-from persona_studio.core.sheet_sync import Conflict, example_to_row, row_to_example
+from persona_studio.core.sheet_sync import Conflict, row_to_example
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
 
@@ -261,7 +260,7 @@ class SheetLink(QObject):
         return self.task
 
     async def _sync(self, link: dict[str, Any]) -> None:
-        from persona_studio.services.sheets import sync as sheets_sync
+        from persona_studio.services.sheets import sync_project
 
         assert self.session is not None
         if not link.get("key"):
@@ -270,37 +269,21 @@ class SheetLink(QObject):
             return
         session = self.session
         self.state_changed.emit("Sheet: syncing…")
-        previous = self.link()
-        same = (previous.get("key"), previous.get("worksheet")) == (
-            link.get("key"),
-            link.get("worksheet"),
-        )
-        snapshot = (session.project.sync_value("snapshot") or {}) if same else {}
-        examples = list(session.examples)
         try:
             client = await self.client_factory()
-            result = await sheets_sync(
+            result = await sync_project(
                 client,
-                link["key"],
-                link["worksheet"],
-                snapshot,
-                [example_to_row(e) for e in examples],
+                session.project,
+                link,
+                list(session.examples),
                 account=self.context.config.google.account_email,
-                create=bool(link.pop("create", False)),
+                apply=session.apply_sync,
             )
         except UserFacingError as exc:
             self.last_error = str(exc)
             self.state_changed.emit(f"Sheet: not synced — {exc.message}")
             return
         plan = result.plan
-        by_id = {e.id: e for e in examples}
-        session.apply_sync(
-            [row_to_example(r, by_id.get(r["id"])) for r in plan.local_upserts],
-            plan.local_deletes,
-            plan.snapshot,
-            link,
-        )
-        session.project.set_sync_value("synced_at", time.strftime("%H:%M"))
         self._schedule()
         self.last_conflicts, self.last_error = plan.conflicts, ""
         if plan.conflicts:

@@ -15,10 +15,14 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.sheet_sync import COLUMNS, Row, SheetRow, SyncPlan, plan_sync
+
+if TYPE_CHECKING:
+    from persona_studio.core.dataset import Example
+    from persona_studio.core.project import Project
 
 RETRIES = 6
 HEADER_ALIASES = {
@@ -235,6 +239,55 @@ async def sync(
     return await asyncio.to_thread(
         sync_blocking, http, key, worksheet, snapshot, local_rows, account=account, create=create
     )
+
+
+async def sync_project(
+    http: Any,
+    project: Project,
+    link: dict[str, Any],
+    examples: list[Example],
+    *,
+    account: str = "",
+    apply: Callable[[list[Example], list[str], dict[str, Any], dict[str, Any]], None] | None = None,
+) -> SyncResult:
+    """Sync the project's examples with the linked sheet and save the result.
+
+    `link` is {"key", "worksheet"} (+ "create" when linking a new worksheet); a link to another
+    sheet than last time starts a fresh three-way merge. `apply` saves the result (default: the
+    project's own `apply_sync`; the GUI passes its session's, which also refreshes the views).
+    """
+    from persona_studio.core.sheet_sync import example_to_row, row_to_example
+
+    link = dict(link)
+    create = bool(link.pop("create", False))
+    if not link.get("key"):
+        raise SheetsError(
+            "This project is not linked to a Google Sheet yet.",
+            "Link one first (Sheet → Link a Google Sheet…, or --sheet URL).",
+        )
+    link.setdefault("worksheet", "Sheet1")
+    previous = project.sync_value("sheet") or {}
+    same = (previous.get("key"), previous.get("worksheet")) == (link["key"], link["worksheet"])
+    snapshot = (project.sync_value("snapshot") or {}) if same else {}
+    result = await sync(
+        http,
+        link["key"],
+        link["worksheet"],
+        snapshot,
+        [example_to_row(e) for e in examples],
+        account=account,
+        create=create,
+    )
+    plan = result.plan
+    by_id = {e.id: e for e in examples}
+    (apply or project.apply_sync)(
+        [row_to_example(r, by_id.get(r["id"])) for r in plan.local_upserts],
+        plan.local_deletes,
+        plan.snapshot,
+        link,
+    )
+    project.set_sync_value("synced_at", time.strftime("%H:%M"))
+    return result
 
 
 def service_account_client(credentials_json: str) -> Any:

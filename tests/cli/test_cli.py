@@ -395,3 +395,59 @@ def test_sync_without_a_link_or_account_is_explained(
         "https://docs.google.com/spreadsheets/d/1AbCdEfGhIjKlMnOpQrStUvWxYz01234/",
     )
     assert code == 1 and "No Google account" in err
+
+
+def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gspread.http_client import HTTPClient
+
+    import persona_studio.cli as cli
+    from persona_studio.core.demo import ensure_demo_project
+    from tests.fakes.openai_server import FakeOpenAI
+    from tests.fakes.sheets_server import FakeSheets
+
+    key = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    sheets = FakeSheets()
+    sheets.add_spreadsheet(key, {"Sheet1": [["question", "answer"]]})
+    monkeypatch.setattr(
+        cli, "sheets_http_client", lambda config: HTTPClient(auth=None, session=sheets.session())
+    )
+    demo = ensure_demo_project(tmp_path)
+    model = "gpt-4.1-mini-2025-04-14"
+    out = tmp_path / "published"
+    with FakeOpenAI(api_key="sk-env", models=(model,)) as server:
+        server.total_steps = 2
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        base = ["pipeline", str(demo), "--profile", "env", "--poll", "0.01"]
+        code, out_text, err = run(
+            capsys,
+            *base,
+            "--model",
+            model,
+            "--sheet",
+            f"https://docs.google.com/spreadsheets/d/{key}/edit",
+            "--out",
+            str(out),
+            "--no-wait",
+        )
+        assert code == 0, err
+        assert "training at the provider" in out_text
+        assert "done      Sync with the Google Sheet" in err and "waiting   Train" in err
+        # a new run now would train twice: refused, with the way forward
+        code, _, err = run(capsys, *base, "--model", model)
+        assert code == 1 and "--resume" in err and "--restart" in err
+        server.auto_advance = True
+        code, out_text, err = run(capsys, *base, "--resume", "--json")
+        assert code == 0, err
+        result = json.loads(out_text)
+        assert result["status"] == "succeeded"
+        assert [s["status"] for s in result["steps"]] == ["done"] * 8
+        assert len(server.jobs) == 1
+        plugin = json.loads(Path(result["outputs"]["plugin_path"]).read_text("utf-8"))
+        assert plugin["model"] == result["outputs"]["fine_tuned_model"]
+        assert Path(result["outputs"]["card_path"]).parent == out
+        code, _, err = run(capsys, *base, "--resume")
+        assert code == 1 and "no unfinished pipeline run" in err
+    assert len([r for r in sheets.rows(key, "Sheet1")[1:] if any(r)]) == 30

@@ -1,0 +1,483 @@
+"""The whole way from a dataset to a character people can talk to, as one resumable run.
+
+sync the sheet → check the dataset → write the training files → upload them → start the job →
+wait for it → register the fine-tuned model → export the Naas Chat plugin and the card.
+
+Every step's state and what it produced (file ids, the job id, paths) is saved in the project
+after each step, so a failed or cancelled run resumes at the step that stopped: uploads that
+went through are not sent again and a job that was created is not created twice. Cancelling
+stops the run, not the fine-tuning job (it goes on at the provider and a resume waits for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from persona_studio.core.dataset import new_id, now_iso
+from persona_studio.core.errors import UserFacingError
+from persona_studio.services import finetune
+
+if TYPE_CHECKING:
+    from persona_studio.core.project import Project
+    from persona_studio.core.validation import ModelSpec
+    from persona_studio.services.sheets import SyncResult
+
+log = logging.getLogger(__name__)
+
+KIND = "pipeline"
+STEPS: tuple[tuple[str, str], ...] = (
+    ("sync", "Sync with the Google Sheet"),
+    ("validate", "Check the dataset"),
+    ("export", "Write the training files"),
+    ("upload", "Upload the training files"),
+    ("create", "Start the fine-tuning job"),
+    ("wait", "Train the model"),
+    ("register", "Register the fine-tuned model"),
+    ("publish", "Export the chat plugin and the character card"),
+)
+STEP_LABELS = dict(STEPS)
+FINISHED = ("done", "skipped")
+
+
+class PipelineError(UserFacingError):
+    pass
+
+
+@dataclass
+class PipelineOptions:
+    profile: str
+    base_model: str
+    out_dir: str
+    sheet: dict[str, Any] | None = None  # {"key", "worksheet"}; None: no sync step
+    suffix: str = ""
+    validation_split: float = 0.1
+    seed: int = 42
+    n_epochs: int | None = None
+    wait: bool = True  # False: stop after starting the job (resume later to finish)
+
+
+@dataclass
+class Step:
+    name: str
+    status: str = "pending"  # pending, running, done, skipped, failed, cancelled, waiting
+    detail: str = ""
+    error: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+
+    @property
+    def label(self) -> str:
+        return STEP_LABELS[self.name]
+
+
+@dataclass
+class PipelineRun:
+    id: str
+    options: PipelineOptions
+    steps: list[Step] = field(default_factory=lambda: [Step(name) for name, _ in STEPS])
+    outputs: dict[str, Any] = field(default_factory=dict)
+    status: str = "new"  # new, running, failed, cancelled, waiting, succeeded
+
+    @classmethod
+    def new(cls, options: PipelineOptions) -> PipelineRun:
+        return cls(new_id(), options)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PipelineRun:
+        data = record["data"]
+        return cls(
+            record["id"],
+            PipelineOptions(**data["options"]),
+            [Step(**s) for s in data["steps"]],
+            dict(data.get("outputs") or {}),
+            record["status"],
+        )
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "options": asdict(self.options),
+            "steps": [asdict(s) for s in self.steps],
+            "outputs": self.outputs,
+        }
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+    @property
+    def current(self) -> Step | None:
+        """The first step not finished yet (where a resume starts)."""
+        return next((s for s in self.steps if s.status not in FINISHED), None)
+
+    @property
+    def resumable(self) -> bool:
+        """Anything but a finished run. A record still "running" when the project opens is
+        from a process that died (the project file admits one process at a time)."""
+        return self.status not in ("succeeded", "new")
+
+    def summary(self) -> str:
+        step = self.current
+        if self.status == "succeeded":
+            model = self.outputs.get("fine_tuned_model")
+            return f"Done: {model} is registered; plugin and card are in {self.options.out_dir}."
+        if self.status == "waiting":
+            return (
+                f"Job {self.outputs.get('job_id')} is training at the provider; resume the "
+                "run to wait for it and finish."
+            )
+        if step is None:
+            return self.status
+        if self.status == "cancelled":
+            return f"Stopped at “{step.label}”; resume to go on from there."
+        if self.status == "failed":
+            return f"Failed at “{step.label}”: {step.error}"
+        return f"{step.label}…"
+
+
+def latest_run(project: Project) -> PipelineRun | None:
+    runs = project.runs(KIND)
+    return PipelineRun.from_record(runs[0]) if runs else None
+
+
+def file_stem(name: str) -> str:
+    """A file name from the character's name, safe on every OS."""
+    stem = re.sub(r'[<>:"/\\|?*\x00-\x1f]+', "", name).strip(" .")
+    return stem[:80] or "character"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.part")
+        temp.write_bytes(data)
+        temp.replace(path)
+    except OSError as exc:
+        raise PipelineError(
+            f"Could not write “{path}”: {exc.strerror or exc}.",
+            "Choose another folder (or free some space), then resume.",
+        ) from exc
+
+
+SyncHook = Callable[[dict[str, Any]], Awaitable["SyncResult"]]
+
+
+class Pipeline:
+    """Runs (or resumes) one `PipelineRun` against an open project.
+
+    The hooks let the window keep its views in step: `sync_sheet` syncs the given link and
+    saves the result, `register` makes the model the character's; both default to writing the
+    project directly (the CLI). `on_change` is called after every state change, `on_job` with
+    each live update of the fine-tuning job.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        run: PipelineRun,
+        *,
+        client_factory: Callable[[], Awaitable[Any]],
+        sync_sheet: SyncHook | None = None,
+        register: Callable[[str], None] | None = None,
+        model_specs: dict[str, ModelSpec] | None = None,
+        on_change: Callable[[PipelineRun], None] = lambda _run: None,
+        on_job: Callable[[finetune.JobUpdate], None] = lambda _update: None,
+        poll: float = 5.0,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.project, self.run = project, run
+        self.client_factory = client_factory
+        self.sync_sheet = sync_sheet
+        self.register = register or (
+            lambda model: project.set_persona_fields(fine_tuned_model=model)
+        )
+        self.model_specs = model_specs
+        self.on_change, self.on_job = on_change, on_job
+        self.poll, self.sleep = poll, sleep
+        self._client: Any = None
+
+    # ---- driving -------------------------------------------------------------------------
+
+    def save(self) -> None:
+        self.project.save_run(self.run.id, KIND, self.run.status, self.run.data())
+        self.on_change(self.run)
+
+    def _prepare_resume(self) -> None:
+        run = self.run
+        if run.outputs.get("job_status") in ("failed", "cancelled"):
+            # the provider ended the job: a resume starts a new one with the same files
+            for key in ("job_id", "job_status", "fine_tuned_model"):
+                run.outputs.pop(key, None)
+            run.step("create").status = "pending"
+        for step in run.steps:
+            if step.status not in FINISHED:
+                step.status, step.error = "pending", ""
+
+    async def execute(self) -> PipelineRun:
+        """Run every step not finished yet. Returns the run (its status says how it ended);
+        re-raises cancellation after saving the run as cancelled."""
+        run = self.run
+        self._prepare_resume()
+        run.status = "running"
+        self.save()
+        step: Step | None = None
+        try:
+            for step in run.steps:
+                if step.status in FINISHED:
+                    continue
+                step.status, step.started_at, step.finished_at = "running", now_iso(), ""
+                self.save()
+                await getattr(self, f"_step_{step.name}")(step)
+                step.finished_at = now_iso()
+                if step.status == "running":
+                    step.status = "done"
+                self.save()
+                if step.status == "waiting":
+                    run.status = "waiting"
+                    break
+            else:
+                run.status = "succeeded"
+        except asyncio.CancelledError:
+            if step is not None:
+                step.status, step.finished_at = "cancelled", now_iso()
+            run.status = "cancelled"
+            self.save()
+            raise
+        except UserFacingError as exc:
+            self._fail(step, str(exc))
+        except Exception as exc:  # a bug or an unforeseen answer: recorded, shown, resumable
+            log.exception("pipeline step %s failed", step.name if step else "?")
+            self._fail(step, f"Something unexpected went wrong ({type(exc).__name__}: {exc}).")
+        finally:
+            if self._client is not None:
+                await self._client.close()
+                self._client = None
+        self.save()
+        return run
+
+    def _fail(self, step: Step | None, message: str) -> None:
+        if step is not None:
+            step.status, step.error, step.finished_at = "failed", message, now_iso()
+        self.run.status = "failed"
+
+    async def client(self) -> Any:
+        if self._client is None:
+            self._client = await self.client_factory()
+        return self._client
+
+    # ---- the steps -----------------------------------------------------------------------
+
+    async def _step_sync(self, step: Step) -> None:
+        link = self.run.options.sheet
+        if not link or not link.get("key"):
+            step.status, step.detail = "skipped", "No Google Sheet is linked."
+            return
+        if self.sync_sheet is None:
+            raise PipelineError("Syncing the sheet is not available here.", "Sync it first.")
+        result = await self.sync_sheet(link)
+        summary = result.plan.summary()
+        step.detail = (
+            f"{summary['pulled']} taken from the sheet, {summary['appended']} added to it "
+            f"({result.requests} requests)."
+        )
+        if result.plan.conflicts:
+            raise PipelineError(
+                f"{len(result.plan.conflicts)} example(s) were changed differently here and "
+                "in the sheet.",
+                "Settle them (Sheet → Settle Conflicts…), then resume the run.",
+            )
+
+    async def _step_validate(self, step: Step) -> None:
+        from persona_studio.core.validation import model_spec, preflight
+
+        options, project = self.run.options, self.project
+
+        def check() -> Any:
+            return preflight(
+                project.examples(),
+                project.persona(),
+                model_spec(options.base_model, self.model_specs),
+            )
+
+        report = await asyncio.to_thread(check)
+        summary = report.summary()
+        self.run.outputs["estimated_cost_usd"] = round(report.estimated_cost, 2)
+        step.detail = (
+            f"{summary['trained_examples']} approved examples, {summary['trained_tokens']:,} "
+            f"tokens, about ${report.estimated_cost:,.2f}."
+        )
+        if report.blocking:
+            first = report.blocking[0][1].message
+            raise PipelineError(
+                f"The dataset is not ready: {len(report.blocking)} problem(s), first: {first}",
+                "Fix them in the Dataset tab (or see `persona-studio validate`), then resume.",
+            )
+
+    async def _step_export(self, step: Step) -> None:
+        from persona_studio.core.exports import openai_jsonl
+        from persona_studio.core.validation import train_validation_split
+
+        options, project, outputs = self.run.options, self.project, self.run.outputs
+
+        def build() -> tuple[str, str, int, int]:
+            approved = [ex for ex in project.examples() if ex.status == "approved"]
+            train, validation = train_validation_split(
+                approved, options.validation_split, options.seed
+            )
+            prompt = project.persona().system_prompt()
+            return (
+                openai_jsonl(train, prompt),
+                openai_jsonl(validation, prompt) if validation else "",
+                len(train),
+                len(validation),
+            )
+
+        train, validation, n_train, n_validation = await asyncio.to_thread(build)
+        out = Path(options.out_dir)
+        stem = file_stem(project.persona().name)
+        for kind, text in (("train", train), ("validation", validation)):
+            for key in ("path", "sha256", "file"):
+                outputs.pop(f"{kind}_{key}", None)
+            if text:
+                path = out / f"{stem} {kind}.jsonl"
+                data = text.encode("utf-8")
+                _write_atomic(path, data)
+                outputs[f"{kind}_path"], outputs[f"{kind}_sha256"] = str(path), _sha256(data)
+        outputs["train_count"], outputs["validation_count"] = n_train, n_validation
+        step.detail = f"{n_train} training and {n_validation} validation examples in {out}."
+
+    async def _step_upload(self, step: Step) -> None:
+        outputs = self.run.outputs
+        for kind in ("train", "validation"):
+            path = outputs.get(f"{kind}_path")
+            if not path or outputs.get(f"{kind}_file"):
+                continue  # nothing to send, or sent by an earlier attempt
+            try:
+                data = Path(path).read_bytes()
+            except OSError as exc:
+                raise PipelineError(
+                    f"The {kind} file “{path}” cannot be read any more ({exc.strerror}).",
+                    "Start a new run to write it again.",
+                ) from exc
+            if _sha256(data) != outputs[f"{kind}_sha256"]:
+                raise PipelineError(
+                    f"The {kind} file “{Path(path).name}” was changed after the check.",
+                    "Start a new run so the data is checked again before training.",
+                )
+            step.detail = f"Uploading the {kind} file…"
+            self.save()
+            outputs[f"{kind}_file"] = await finetune.upload(
+                await self.client(), Path(path).name, data, poll=min(self.poll, 1.0)
+            )
+            self.save()  # kept at once: a later failure must not upload it again
+        step.detail = ", ".join(
+            f"{kind}: {outputs[f'{kind}_file']}"
+            for kind in ("train", "validation")
+            if outputs.get(f"{kind}_file")
+        )
+
+    async def _step_create(self, step: Step) -> None:
+        options, outputs = self.run.options, self.run.outputs
+        settings = finetune.TrainSettings(
+            options.base_model, suffix=options.suffix, n_epochs=options.n_epochs, seed=options.seed
+        )
+        job = await finetune.create_job(
+            await self.client(), settings, outputs["train_file"], outputs.get("validation_file")
+        )
+        outputs["job_id"], outputs["job_status"] = job["id"], job["status"]
+        record = finetune.job_record(job)
+        if "estimated_cost_usd" in outputs:
+            record["estimated_cost_usd"] = outputs["estimated_cost_usd"]
+        self._save_job(job, record)
+        step.detail = f"Job {job['id']} on {job['model']}."
+
+    async def _step_wait(self, step: Step) -> None:
+        outputs = self.run.outputs
+        job_id = outputs["job_id"]
+        if not self.run.options.wait:
+            step.status = "waiting"
+            step.detail = f"Job {job_id} is training at the provider."
+            return
+        existing = self.project.job(job_id)
+        record = existing["data"] if existing else {}
+        job: dict[str, Any] = {"id": job_id, "status": outputs.get("job_status", "")}
+        async for update in finetune.monitor(
+            await self.client(),
+            job_id,
+            last_event=record.get("last_event"),
+            poll=self.poll,
+            sleep=self.sleep,
+        ):
+            if update.status != "unknown":
+                job = update.job
+            record = finetune.job_record(job, record, update)
+            if update.status != "unknown":
+                self._save_job(job, record)
+                outputs["job_status"] = job["status"]
+            label = update.warning or finetune.STATUS_LABELS.get(update.status, update.status)
+            if update.metrics:
+                last = update.metrics[-1]
+                label += f" — step {last['step']} of {last['total_steps']}"
+            step.detail = label
+            self.on_job(update)
+            self.save()
+        if job.get("status") == "failed":
+            raise PipelineError(
+                finetune.explain_job_error(job),
+                "Fix the cause, then resume: a new job starts with the same uploaded files.",
+            )
+        if job.get("status") == "cancelled":
+            raise PipelineError(
+                "The fine-tuning job was cancelled at the provider.",
+                "Resume to start a new job with the same uploaded files.",
+            )
+        outputs["fine_tuned_model"] = job.get("fine_tuned_model")
+        step.detail = f"Done: {outputs['fine_tuned_model']}."
+
+    async def _step_register(self, step: Step) -> None:
+        model = self.run.outputs.get("fine_tuned_model")
+        if not model:
+            raise PipelineError(
+                "The provider finished the job without naming the new model.",
+                "Look at the job in the Train tab; the provider's messages say more.",
+            )
+        self.register(model)
+        step.detail = f"The character now answers with {model}."
+
+    async def _step_publish(self, step: Step) -> None:
+        from persona_studio.core.card_files import export_bytes
+
+        project, outputs = self.project, self.run.outputs
+        out = Path(self.run.options.out_dir)
+        stem = file_stem(project.persona().name)
+        plugin, card = await asyncio.to_thread(
+            lambda: (export_bytes(project, "naas-plugin"), export_bytes(project, "card-v2-png"))
+        )
+        for key, path, data in (
+            ("plugin_path", out / f"{stem} plugin.json", plugin),
+            ("card_path", out / f"{stem}.png", card),
+        ):
+            _write_atomic(path, data)
+            outputs[key] = str(path)
+        step.detail = f"{Path(outputs['plugin_path']).name} and {Path(outputs['card_path']).name}."
+
+    # ---- records -------------------------------------------------------------------------
+
+    def _save_job(self, job: dict[str, Any], record: dict[str, Any]) -> None:
+        self.project.save_job(
+            job["id"],
+            profile=self.run.options.profile,
+            base_model=job.get("model") or self.run.options.base_model,
+            status=job["status"],
+            fine_tuned_model=job.get("fine_tuned_model"),
+            data=record,
+        )

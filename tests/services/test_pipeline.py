@@ -1,0 +1,278 @@
+"""The end-to-end pipeline: real gspread against the fake Sheets API, real openai against the
+fake server, a real project file. Happy path, failure then resume, cancel then resume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from persona_studio.core.cards import read_card
+from persona_studio.core.dataset import Example
+from persona_studio.core.demo import ensure_demo_project
+from persona_studio.core.project import Project
+from persona_studio.services.pipeline import (
+    Pipeline,
+    PipelineOptions,
+    PipelineRun,
+    file_stem,
+    latest_run,
+)
+from persona_studio.services.sheets import sync_project
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.sheets_server import FakeSheets
+
+MODEL = "gpt-4.1-mini-2025-04-14"
+KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI(api_key="sk-pipe", models=(MODEL,)) as fake:
+        fake.total_steps = 3
+        fake.auto_advance = True
+        yield fake
+
+
+@pytest.fixture
+def sheets() -> FakeSheets:
+    fake = FakeSheets()
+    fake.add_spreadsheet(
+        KEY,
+        {"Data": [["QUESTION", "ANSWER", "STATUS"], ["Typed in the sheet?", "Yes.", "approved"]]},
+    )
+    return fake
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    with Project.open(ensure_demo_project(tmp_path)) as opened:
+        yield opened
+
+
+def make_pipeline(
+    project: Project, run: PipelineRun, server: FakeOpenAI, sheets: FakeSheets, **hooks: Any
+) -> Pipeline:
+    import openai
+    from gspread.http_client import HTTPClient
+
+    async def client() -> Any:
+        return openai.AsyncOpenAI(api_key="sk-pipe", base_url=server.base_url, max_retries=0)
+
+    async def sync_sheet(link: dict[str, Any]) -> Any:
+        http = HTTPClient(auth=None, session=sheets.session())
+        return await sync_project(http, project, link, project.examples())
+
+    return Pipeline(project, run, client_factory=client, sync_sheet=sync_sheet, poll=0.01, **hooks)
+
+
+def new_run(tmp_path: Path, **options: Any) -> PipelineRun:
+    defaults: dict[str, Any] = {
+        "profile": "env",
+        "base_model": MODEL,
+        "out_dir": str(tmp_path / "out"),
+        "sheet": {"key": KEY, "worksheet": "Data"},
+        "suffix": "rhea",
+    }
+    return PipelineRun.new(PipelineOptions(**{**defaults, **options}))
+
+
+def posts(server: FakeOpenAI, path: str) -> int:
+    return sum(1 for r in server.requests if r.method == "POST" and r.path == path)
+
+
+async def test_happy_path_from_sheet_to_plugin_and_card(project, server, sheets, tmp_path) -> None:
+    seen: list[str] = []
+    run = new_run(tmp_path)
+    pipeline = make_pipeline(
+        project,
+        run,
+        server,
+        sheets,
+        on_change=lambda r: seen.append(r.current.name if r.current else "end"),
+    )
+    result = await pipeline.execute()
+
+    assert result.status == "succeeded", [(s.name, s.status, s.error) for s in result.steps]
+    assert [s.status for s in result.steps] == ["done"] * 8
+    assert seen.index("validate") < seen.index("upload") < seen.index("wait") < seen.index("end")
+    model = f"ft:{MODEL}:fake-org:rhea:abc123"
+    assert result.outputs["fine_tuned_model"] == model
+    assert project.persona().fine_tuned_model == model
+    # the sheet's row came in, and the local examples went out to the sheet
+    assert any(e.question == "Typed in the sheet?" for e in project.examples())
+    assert len([r for r in sheets.rows(KEY, "Data")[1:] if any(r)]) == project.counts().examples
+    # the training files: every approved example, split 90/10, with the composed prompt
+    approved = project.counts().approved
+    train = Path(result.outputs["train_path"]).read_text("utf-8").splitlines()
+    validation = Path(result.outputs["validation_path"]).read_text("utf-8").splitlines()
+    assert len(train) + len(validation) == approved and len(validation) >= 1
+    system = json.loads(train[0])["messages"][0]
+    assert system == {"role": "system", "content": project.persona().system_prompt()}
+    uploaded = server.files[result.outputs["train_file"]]["_data"].decode().splitlines()
+    assert uploaded == train
+    assert (posts(server, "/v1/files"), posts(server, "/v1/fine_tuning/jobs")) == (2, 1)
+    # the job is recorded like one started from the Train tab
+    (job,) = project.jobs()
+    assert job["status"] == "succeeded" and job["fine_tuned_model"] == model
+    assert [m["step"] for m in job["data"]["metrics"]] == [1, 2, 3]
+    # plugin and card, re-read
+    stem = file_stem(project.persona().name)
+    plugin = json.loads((tmp_path / "out" / f"{stem} plugin.json").read_text("utf-8"))
+    assert plugin["model"] == model and plugin["prompt"] == project.persona().system_prompt()
+    card = read_card((tmp_path / "out" / f"{stem}.png").read_bytes())
+    assert card.persona.name == project.persona().name
+    assert card.persona.fine_tuned_model == model
+    # the record is kept in the project
+    kept = latest_run(project)
+    assert kept is not None and kept.status == "succeeded" and not kept.resumable
+    assert kept.outputs == result.outputs
+
+
+async def test_failure_at_upload_then_resume_sends_nothing_twice(
+    project, server, sheets, tmp_path
+) -> None:
+    def inject(run: PipelineRun) -> None:
+        if run.step("upload").detail == "Uploading the validation file…" and not injected:
+            injected.append(True)
+            server.fail_next(503, "overloaded")
+
+    injected: list[bool] = []
+    run = await make_pipeline(
+        project, new_run(tmp_path), server, sheets, on_change=inject
+    ).execute()
+    assert run.status == "failed" and run.current is not None
+    assert run.current.name == "upload" and "provider" in run.current.error
+    assert "train_file" in run.outputs and "validation_file" not in run.outputs
+    assert posts(server, "/v1/fine_tuning/jobs") == 0
+    before = posts(server, "/v1/files")
+
+    kept = latest_run(project)
+    assert kept is not None and kept.resumable and kept.id == run.id
+    sheet_reads = len(sheets.requests)
+    resumed = await make_pipeline(project, kept, server, sheets).execute()
+    assert resumed.status == "succeeded"
+    assert posts(server, "/v1/files") == before + 1  # only the validation file
+    assert posts(server, "/v1/fine_tuning/jobs") == 1
+    assert len(sheets.requests) == sheet_reads  # the sync was not redone
+    job = server.jobs[resumed.outputs["job_id"]]
+    assert job["training_file"] == run.outputs["train_file"]
+
+
+async def test_cancel_while_waiting_then_resume_reattaches_to_the_same_job(
+    project, server, sheets, tmp_path
+) -> None:
+    server.auto_advance = False
+    run = new_run(tmp_path)
+    task = asyncio.ensure_future(make_pipeline(project, run, server, sheets).execute())
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if run.step("wait").status == "running":
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    kept = latest_run(project)
+    assert kept is not None and kept.status == "cancelled"
+    assert kept.step("wait").status == "cancelled" and kept.current.name == "wait"
+    job_id = kept.outputs["job_id"]
+    assert server.jobs[job_id]["status"] != "cancelled"  # the job goes on at the provider
+
+    server.auto_advance = True
+    resumed = await make_pipeline(project, kept, server, sheets).execute()
+    assert resumed.status == "succeeded"
+    assert resumed.outputs["job_id"] == job_id
+    assert posts(server, "/v1/fine_tuning/jobs") == 1 and posts(server, "/v1/files") == 2
+    assert project.persona().fine_tuned_model == server.jobs[job_id]["fine_tuned_model"]
+
+
+async def test_blocking_problems_stop_at_the_check_and_a_fix_resumes(
+    project, server, sheets, tmp_path
+) -> None:
+    bad = Example.from_qa("   ", "An answer to nothing.", status="approved")
+    project.add_examples([bad])
+    run = await make_pipeline(project, new_run(tmp_path, sheet=None), server, sheets).execute()
+    assert run.status == "failed" and run.current.name == "validate"
+    assert "not ready" in run.current.error and "Dataset tab" in run.current.error
+    assert run.step("sync").status == "skipped"
+    assert not server.requests  # nothing was sent
+
+    project.delete_examples([bad.id])
+    resumed = await make_pipeline(project, latest_run(project), server, sheets).execute()
+    assert resumed.status == "succeeded"
+
+
+async def test_a_sheet_conflict_stops_the_run_before_anything_is_sent(
+    project, server, sheets, tmp_path
+) -> None:
+    link = {"key": KEY, "worksheet": "Data"}
+    await make_pipeline(project, new_run(tmp_path), server, sheets)._step_sync(
+        new_run(tmp_path).step("sync")
+    )
+    first = project.examples()[0]
+    first.messages[1]["content"] = "Edited in the app."
+    project.update_example(first)
+    row = next(r for r in sheets.rows(KEY, "Data") if first.id in r)
+    row[1] = "Edited in the sheet."
+    run = await make_pipeline(project, new_run(tmp_path), server, sheets).execute()
+    assert run.status == "failed" and run.current.name == "sync"
+    assert "changed differently" in run.current.error and "Settle" in run.current.error
+    assert not server.requests
+    assert project.sync_value("sheet")["key"] == link["key"]
+
+
+async def test_a_job_failed_at_the_provider_resumes_with_a_new_job_on_the_same_files(
+    project, server, sheets, tmp_path
+) -> None:
+    server.auto_advance = False
+    run = new_run(tmp_path, sheet=None)
+
+    def fail_job(r: PipelineRun) -> None:
+        job_id = r.outputs.get("job_id")
+        if (
+            job_id
+            and server.jobs[job_id]["status"] != "failed"
+            and r.step("wait").status == "running"
+        ):
+            server.fail_job(job_id, "invalid_training_file", "Line 3 is too long.")
+
+    run = await make_pipeline(project, run, server, sheets, on_change=fail_job).execute()
+    assert run.status == "failed" and run.current.name == "wait"
+    assert "rejected the training file" in run.current.error
+    first_job = run.outputs["job_id"]
+
+    server.auto_advance = True
+    resumed = await make_pipeline(project, latest_run(project), server, sheets).execute()
+    assert resumed.status == "succeeded" and resumed.outputs["job_id"] != first_job
+    assert posts(server, "/v1/files") == 2 and posts(server, "/v1/fine_tuning/jobs") == 2
+
+
+async def test_no_wait_stops_after_the_job_starts_and_a_resume_finishes(
+    project, server, sheets, tmp_path
+) -> None:
+    run = await make_pipeline(
+        project, new_run(tmp_path, sheet=None, wait=False), server, sheets
+    ).execute()
+    assert run.status == "waiting" and run.resumable and "training at the provider" in run.summary()
+    kept = latest_run(project)
+    kept.options.wait = True
+    resumed = await make_pipeline(project, kept, server, sheets).execute()
+    assert resumed.status == "succeeded" and posts(server, "/v1/fine_tuning/jobs") == 1
+
+
+async def test_an_unwritable_folder_fails_plainly(project, server, sheets, tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    run = new_run(tmp_path, sheet=None)
+    run.options.out_dir = str(blocker / "out")
+    run = await make_pipeline(project, run, server, sheets).execute()
+    assert run.status == "failed" and run.current.name == "export"
+    assert "Could not write" in run.current.error and not server.requests
+
+
+def test_file_stem_is_safe() -> None:
+    assert file_stem('Rhea: the "coach"/v2') == "Rhea the coachv2"
+    assert file_stem("...") == "character"
