@@ -315,6 +315,18 @@ class ChatTab(QWidget):
         self._fill_conversations()
         self._show_greeting()
 
+    def compare_fine_tuned(self, profile: str, model: str, base_model: str) -> None:
+        """A new conversation: the fine-tuned model beside its base model with the persona
+        prompt, on the same provider profile."""
+        self.start_new()
+        self._set_pane_count(max(2, len(self.panes)))
+        for pane, mode, name in (
+            (self.panes[0], "finetuned", model),
+            (self.panes[1], "persona", base_model),
+        ):
+            pane.restore({"engine": profile, "mode": mode, "model": name, "messages": []})
+        self.input.setFocus()
+
     def open_conversation(self, chat_id: str) -> None:
         assert self._session is not None
         chat = next((c for c in self._session.project.chats() if c["id"] == chat_id), None)

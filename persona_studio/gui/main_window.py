@@ -201,6 +201,15 @@ class MainWindow(QMainWindow):
         )
         self._action(sheet, "Settle &Conflicts…", self.settle_conflicts, name="action_conflicts")
 
+        train = bar.addMenu("&Train")
+        self._action(
+            train,
+            "Run the Whole &Pipeline…",
+            self.run_pipeline,
+            QKeySequence("Ctrl+Shift+R"),
+            "action_pipeline",
+        )
+
         settings = bar.addMenu("&Settings")
         self._action(
             settings,
@@ -387,6 +396,38 @@ class MainWindow(QMainWindow):
         if dialog.to_edit:
             self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
             self.dataset_tab.select_examples([dialog.to_edit])
+
+    # ---- pipeline ------------------------------------------------------------------------
+
+    def run_pipeline(self) -> Any:
+        from persona_studio.gui.dialogs.pipeline_dialog import PipelineDialog
+
+        if self.session is None:
+            return None
+        train = self.train_tab  # the run trains with the Train tab's settings
+        project_path = self.session.project.path
+        link = self.sheet.link()
+        options = train.pipeline_options(
+            str(project_path.with_name(f"{project_path.stem} exports")),
+            {"key": link["key"], "worksheet": link.get("worksheet", "Sheet1")} if link else None,
+        )
+        dialog = PipelineDialog(
+            self.context,
+            self.session,
+            options,
+            settings_text=train.settings_html(),
+            sync_sheet=self.sheet.sync_now,
+            register=train.register_model,
+            on_job_saved=train.refresh_jobs,
+            parent=self,
+        )
+        dialog.open_chat.connect(self._chat_with)
+        dialog.open()
+        return dialog
+
+    def _chat_with(self, profile: str, model: str, base_model: str) -> None:
+        self.tabs.setCurrentWidget(self._tab_pages["Chat"])
+        self.chat_tab.compare_fine_tuned(profile, model, base_model)
 
     # ---- character cards -----------------------------------------------------------------
 

@@ -31,6 +31,8 @@ from persona_studio.gui.project_session import ProjectSession
 if TYPE_CHECKING:
     import asyncio
 
+    from persona_studio.services.sheets import SyncResult
+
 
 def keyring_sheets_client(context: AppContext) -> Callable[[], Any]:
     """A factory for gspread's client from the account in the keyring (built when needed)."""
@@ -260,36 +262,40 @@ class SheetLink(QObject):
         return self.task
 
     async def _sync(self, link: dict[str, Any]) -> None:
+        try:
+            await self.sync_now(link)
+        except UserFacingError as exc:
+            self.last_error = str(exc)
+            self.state_changed.emit(f"Sheet: not synced — {exc.message}")
+
+    async def sync_now(self, link: dict[str, Any]) -> SyncResult:
+        """One sync, saved through the session (views refresh); errors are raised."""
         from persona_studio.services.sheets import sync_project
 
         assert self.session is not None
         if not link.get("key"):
-            self.last_error = "Link a Google Sheet first (Dataset → Link a sheet…)."
-            self.state_changed.emit(self.last_error)
-            return
+            raise UserFacingError(
+                "This project is not linked to a Google Sheet yet.",
+                "Link one first (Sheet → Link a Google Sheet…).",
+            )
         session = self.session
         self.state_changed.emit("Sheet: syncing…")
-        try:
-            client = await self.client_factory()
-            result = await sync_project(
-                client,
-                session.project,
-                link,
-                list(session.examples),
-                account=self.context.config.google.account_email,
-                apply=session.apply_sync,
-            )
-        except UserFacingError as exc:
-            self.last_error = str(exc)
-            self.state_changed.emit(f"Sheet: not synced — {exc.message}")
-            return
-        plan = result.plan
+        client = await self.client_factory()
+        result = await sync_project(
+            client,
+            session.project,
+            link,
+            list(session.examples),
+            account=self.context.config.google.account_email,
+            apply=session.apply_sync,
+        )
         self._schedule()
-        self.last_conflicts, self.last_error = plan.conflicts, ""
-        if plan.conflicts:
-            self.state_changed.emit(f"Sheet: {len(plan.conflicts)} conflict(s) to settle")
+        self.last_conflicts, self.last_error = result.plan.conflicts, ""
+        if result.plan.conflicts:
+            self.state_changed.emit(f"Sheet: {len(result.plan.conflicts)} conflict(s) to settle")
         else:
             self._show_state()
+        return result
 
     def settle(self, choices: dict[str, dict[str, str] | None]) -> None:
         """Apply the user's choices so the next sync carries them to the other side."""

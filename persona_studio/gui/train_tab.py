@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from datetime import datetime
+from html import escape
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QPointF, Qt
@@ -37,6 +38,7 @@ from persona_studio.core.validation import PreflightReport, load_model_specs, pr
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.services import finetune
+from persona_studio.services.pipeline import PipelineOptions
 
 DEFAULT_BASE_MODELS = (
     "gpt-4.1-mini-2025-04-14",
@@ -198,6 +200,12 @@ class TrainTab(QWidget):
         self.show_problems.hide()
         self.start = QPushButton("Start training…", objectName="train_start")
         self.start.clicked.connect(self.confirm_and_launch)
+        self.pipeline = QPushButton("Run the whole pipeline…", objectName="train_pipeline")
+        self.pipeline.setToolTip(
+            "Sync the sheet, check, upload, train, register the model and export the chat "
+            "plugin and card, in one go (resumable)."
+        )
+        self.pipeline.clicked.connect(lambda: self.window().run_pipeline())
         self.steps = QListWidget(objectName="train_steps")
         self.steps.setAccessibleName("Launch steps")
         self.steps.setMaximumHeight(110)
@@ -208,7 +216,10 @@ class TrainTab(QWidget):
         left_layout.addWidget(advanced)
         left_layout.addWidget(self.check_summary)
         left_layout.addWidget(self.show_problems)
-        left_layout.addWidget(self.start)
+        start_row = QHBoxLayout()
+        start_row.addWidget(self.start, 1)
+        start_row.addWidget(self.pipeline, 1)
+        left_layout.addLayout(start_row)
         left_layout.addWidget(self.steps)
         left_layout.addStretch(1)
 
@@ -312,6 +323,39 @@ class TrainTab(QWidget):
             learning_rate_multiplier=self.learning_rate.value() or None,
             seed=self.seed.value(),
         )
+
+    def pipeline_options(self, out_dir: str, sheet: dict[str, Any] | None) -> PipelineOptions:
+        """The pipeline trains with the settings chosen here."""
+        settings = self.settings()
+        return PipelineOptions(
+            profile=self.current_profile().name,
+            base_model=settings.base_model,
+            out_dir=out_dir,
+            sheet=sheet,
+            suffix=settings.suffix,
+            validation_split=self.validation.value() / 100,
+            seed=settings.seed if settings.seed is not None else 42,
+            n_epochs=settings.n_epochs,
+            batch_size=settings.batch_size,
+            learning_rate_multiplier=settings.learning_rate_multiplier,
+        )
+
+    def settings_html(self) -> str:
+        settings = self.settings()
+        cost = ""
+        if self.report is not None:
+            cost = f" · estimated cost about <b>${self.report.estimated_cost:,.2f}</b>"
+        return (
+            f"Trains <b>{escape(settings.base_model)}</b> with the provider "
+            f"<b>{escape(self.current_profile().name)}</b>"
+            + (f", name tag “{escape(settings.suffix)}”" if settings.suffix else "")
+            + f", {self.validation.value()} % kept for validation{cost}. "
+            "Change these in the Train tab."
+        )
+
+    def refresh_jobs(self) -> None:
+        if self._session is not None:
+            self._fill_history(select=self.shown_job)
 
     # ---- preflight -----------------------------------------------------------------------
 
@@ -482,14 +526,14 @@ class TrainTab(QWidget):
                         data=data,
                     )
                     if update.status == "succeeded" and update.job.get("fine_tuned_model"):
-                        self._register(update.job["fine_tuned_model"])
+                        self.register_model(update.job["fine_tuned_model"])
                     self._fill_history(select=self.shown_job)
                     if self.shown_job in (None, job_id):
                         self.show_job(job_id)
         except Exception as exc:  # a lost key, a revoked profile: say it, keep the record
             self._show_warning(job_id, str(exc))
 
-    def _register(self, model: str) -> None:
+    def register_model(self, model: str) -> None:
         assert self._session is not None
         self._session.set_persona_field("fine_tuned_model", model)
         self._session.flush()
@@ -638,4 +682,4 @@ class TrainTab(QWidget):
         assert self._session is not None
         record = self._session.project.job(self.shown_job or "")
         if record and record["fine_tuned_model"]:
-            self._register(record["fine_tuned_model"])
+            self.register_model(record["fine_tuned_model"])

@@ -59,7 +59,9 @@ class PipelineOptions:
     suffix: str = ""
     validation_split: float = 0.1
     seed: int = 42
-    n_epochs: int | None = None
+    n_epochs: int | None = None  # None: "auto", as in the Train tab
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
     wait: bool = True  # False: stop after starting the job (resume later to finish)
 
 
@@ -156,11 +158,10 @@ def _sha256(data: bytes) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    from persona_studio.core.config import atomic_write_bytes
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.part")
-        temp.write_bytes(data)
-        temp.replace(path)
+        atomic_write_bytes(path, data)
     except OSError as exc:
         raise PipelineError(
             f"Could not write “{path}”: {exc.strerror or exc}.",
@@ -388,7 +389,12 @@ class Pipeline:
     async def _step_create(self, step: Step) -> None:
         options, outputs = self.run.options, self.run.outputs
         settings = finetune.TrainSettings(
-            options.base_model, suffix=options.suffix, n_epochs=options.n_epochs, seed=options.seed
+            options.base_model,
+            suffix=options.suffix,
+            n_epochs=options.n_epochs,
+            batch_size=options.batch_size,
+            learning_rate_multiplier=options.learning_rate_multiplier,
+            seed=options.seed,
         )
         job = await finetune.create_job(
             await self.client(), settings, outputs["train_file"], outputs.get("validation_file")

@@ -120,6 +120,13 @@ def render(out_dir: Path) -> list[Path]:
     dialog.grab().save(str(path))
     written.append(path)
     dialog.close()
+    # the pipeline with no API key saved: what a creator sees, and what Resume would redo
+    window.tabs.setCurrentIndex(2)
+    pipeline = window.run_pipeline()
+    pipeline.start_new()
+    loop.run_until_complete(wait_for(lambda: not pipeline.running))
+    shoot(pipeline, "pipeline.png")
+    pipeline.close()
     window.close()
     loop.run_until_complete(asyncio.sleep(0))
     loop.close()

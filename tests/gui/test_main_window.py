@@ -47,7 +47,7 @@ def test_first_launch_opens_an_editable_copy_of_the_demo(make_window, context, q
     assert window.save_label.text() == "All changes saved"
     assert context.config.recent_projects == [str(context.data_folder / DEMO_FILENAME)]
     menus = [a.text() for a in window.menuBar().actions()]
-    assert menus == ["&File", "&Edit", "S&heet", "&Settings", "&Help"]
+    assert menus == ["&File", "&Edit", "S&heet", "&Train", "&Settings", "&Help"]
 
 
 def test_typing_autosaves_within_a_second_and_undo_restores(make_window, qtbot, tmp_path) -> None:

@@ -19,6 +19,11 @@ class LazyTab(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
 
     @property
+    def built(self) -> QWidget | None:
+        """The tab if it was built already (without building it)."""
+        return self._page
+
+    @property
     def page(self) -> QWidget:
         """The real tab, built (and given the open project) on first use."""
         if self._page is None:

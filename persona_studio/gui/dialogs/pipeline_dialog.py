@@ -1,0 +1,293 @@
+"""Run pipeline: the whole way from the dataset to a published character, one button.
+
+The settings are the Train tab's (provider, base model, name tag…), shown here read-only; this
+dialog adds where the plugin and card go and whether to sync the sheet first. Each step's state
+is drawn from the run record the service saves, so what the dialog shows is what a resume will
+do. Closing the dialog while it runs stops the run (it can be resumed); the fine-tuning job
+itself goes on at the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio.gui.context import AppContext
+from persona_studio.gui.project_session import ProjectSession
+from persona_studio.services import finetune
+from persona_studio.services.pipeline import (
+    STEPS,
+    Pipeline,
+    PipelineOptions,
+    PipelineRun,
+    latest_run,
+)
+
+STATE_TEXT = {
+    "pending": "○ To do",
+    "running": "◐ Running",
+    "done": "✔ Done",
+    "skipped": "– Skipped",
+    "failed": "✖ Failed",
+    "cancelled": "■ Stopped",
+    "waiting": "⏸ Training at the provider",
+}
+INTRO = (
+    "From your dataset to a character people can talk to, in one go. Every step is saved as it "
+    "finishes: if one fails or you stop, <b>Resume</b> goes on from there without uploading or "
+    "training twice."
+)
+
+
+class PipelineDialog(QDialog):
+    open_chat = Signal(str, str, str)  # profile, fine-tuned model, base model
+
+    def __init__(
+        self,
+        context: AppContext,
+        session: ProjectSession,
+        options: PipelineOptions,
+        *,
+        settings_text: str,
+        sync_sheet: Callable[[dict[str, Any]], Any] | None,
+        register: Callable[[str], None],
+        on_job_saved: Callable[[], None] = lambda: None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("pipeline_dialog")
+        self.setWindowTitle("Run the whole pipeline")
+        self.context, self.session, self.options = context, session, options
+        self.sync_sheet, self.register, self.on_job_saved = sync_sheet, register, on_job_saved
+        self.task: asyncio.Task[PipelineRun] | None = None
+        self.poll = 5.0
+        self.run = latest_run(session.project)
+
+        intro = QLabel(INTRO, wordWrap=True)
+        self.settings_label = QLabel(settings_text, objectName="pipeline_settings", wordWrap=True)
+        self.settings_label.setAccessibleName("Training settings")
+        self.folder = QLineEdit(options.out_dir, objectName="pipeline_folder")
+        self.folder.setAccessibleName("Folder for the plugin, card and training files")
+        browse = QPushButton("Choose…", objectName="pipeline_browse")
+        browse.setAccessibleName("Choose the output folder")
+        browse.clicked.connect(self._choose_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(QLabel("Save the plugin and card in"))
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+        linked = bool(options.sheet and options.sheet.get("key"))
+        self.use_sheet = QCheckBox(
+            "Sync with the linked Google Sheet first" if linked else "No Google Sheet is linked",
+            objectName="pipeline_sync",
+            checked=linked,
+            enabled=linked,
+        )
+
+        self.steps = QTreeWidget(objectName="pipeline_steps")
+        self.steps.setAccessibleName("Pipeline steps")
+        self.steps.setHeaderLabels(["Step", "State", "Details"])
+        self.steps.setRootIsDecorated(False)
+        for _name, label in STEPS:
+            self.steps.addTopLevelItem(QTreeWidgetItem([label, STATE_TEXT["pending"], ""]))
+        self.steps.setColumnWidth(0, 290)
+        self.steps.setColumnWidth(1, 150)
+        self.progress = QProgressBar(objectName="pipeline_progress")
+        self.progress.setAccessibleName("Training progress")
+        self.progress.setFormat("%p% of the training steps")
+        self.progress.hide()
+        self.summary = QLabel(objectName="pipeline_summary", wordWrap=True)
+        self.summary.setAccessibleName("Pipeline status")
+
+        self.start = QPushButton("Start", objectName="pipeline_start", default=True)
+        self.start.clicked.connect(self.start_new)
+        self.resume = QPushButton("Resume", objectName="pipeline_resume")
+        self.resume.clicked.connect(self.resume_last)
+        self.stop = QPushButton("Stop", objectName="pipeline_stop")
+        self.stop.setToolTip("Stop the run; the job goes on at the provider. Resume later.")
+        self.stop.clicked.connect(self.cancel)
+        self.chat = QPushButton("Talk to it in the Chat tab", objectName="pipeline_chat")
+        self.chat.clicked.connect(self._open_chat)
+        self.show_files = QPushButton("Show the files", objectName="pipeline_files")
+        self.show_files.clicked.connect(self._show_files)
+        close = QPushButton("Close", objectName="pipeline_close")
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        for button in (self.resume, self.start, self.stop, self.chat, self.show_files):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.settings_label)
+        layout.addLayout(folder_row)
+        layout.addWidget(self.use_sheet)
+        layout.addWidget(self.steps, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.summary)
+        layout.addLayout(buttons)
+        self.resize(880, 460)
+        self.show_run(self.run)
+
+    # ---- state ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def show_run(self, run: PipelineRun | None) -> None:
+        self.run = run
+        if run is not None:
+            for index, step in enumerate(run.steps):
+                item = self.steps.topLevelItem(index)
+                item.setText(1, STATE_TEXT.get(step.status, step.status))
+                item.setText(2, step.error or step.detail)
+                item.setToolTip(2, step.error or step.detail)
+            failed = run.status == "failed"
+            text = escape(run.summary())
+            if run.status == "new":
+                text = "Starting…"
+            self.summary.setText(f'<span style="color:#cf222e">{text}</span>' if failed else text)
+        else:
+            self.summary.setText("Check the settings above, then press Start.")
+        busy = self.running
+        done = run is not None and run.status == "succeeded"
+        self.start.setEnabled(not busy)
+        self.start.setText("Start over" if run is not None and run.resumable else "Start")
+        self.resume.setVisible(run is not None and run.resumable and not busy)
+        self.resume.setDefault(self.resume.isVisibleTo(self))
+        self.start.setDefault(not self.resume.isVisibleTo(self))
+        self.stop.setVisible(busy)
+        self.chat.setVisible(done)
+        self.show_files.setVisible(run is not None and bool(run.outputs.get("train_path")))
+        for widget in (self.folder, self.use_sheet):
+            widget.setEnabled(not busy and (widget is not self.use_sheet or self._linked))
+
+    @property
+    def _linked(self) -> bool:
+        return bool(self.options.sheet and self.options.sheet.get("key"))
+
+    def _show_job(self, update: finetune.JobUpdate) -> None:
+        progress = update.progress
+        if progress is not None:
+            self.progress.show()
+            self.progress.setValue(round(progress * 100))
+        if update.status != "unknown":
+            self.on_job_saved()
+
+    # ---- actions -------------------------------------------------------------------------
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Where should the files go?", self.folder.text()
+        )
+        if folder:
+            self.folder.setText(folder)
+
+    def start_new(self) -> asyncio.Task[PipelineRun] | None:
+        if self.running:
+            return self.task
+        options = PipelineOptions(**{**self.options.__dict__})
+        options.out_dir = self.folder.text().strip() or self.options.out_dir
+        options.sheet = self.options.sheet if self.use_sheet.isChecked() else None
+        return self._execute(PipelineRun.new(options))
+
+    def resume_last(self) -> asyncio.Task[PipelineRun] | None:
+        if self.running or self.run is None or not self.run.resumable:
+            return self.task
+        self.run.options.wait = True
+        return self._execute(self.run)
+
+    def _execute(self, run: PipelineRun) -> asyncio.Task[PipelineRun]:
+        from persona_studio.services.providers import client_for
+
+        self.session.flush()  # the run reads the project file: pending typing goes in first
+        profile = self.context.config.profile(run.options.profile)
+
+        async def client() -> Any:
+            return await client_for(profile, self.context.store)
+
+        pipeline = Pipeline(
+            self.session.project,
+            run,
+            client_factory=client,
+            sync_sheet=self.sync_sheet,
+            register=self.register,
+            on_change=self.show_run,
+            on_job=self._show_job,
+            poll=self.poll,
+        )
+        self.progress.hide()
+        self.task = asyncio.ensure_future(pipeline.execute())
+        self.task.add_done_callback(lambda _t: self._finished(run))
+        self.show_run(run)
+        return self.task
+
+    def _finished(self, run: PipelineRun) -> None:
+        self.on_job_saved()
+        self.show_run(run)
+
+    def cancel(self) -> None:
+        if self.running:
+            assert self.task is not None
+            self.task.cancel()
+
+    def _open_chat(self) -> None:
+        if self.run is not None and self.run.outputs.get("fine_tuned_model"):
+            self.open_chat.emit(
+                self.run.options.profile,
+                self.run.outputs["fine_tuned_model"],
+                self.run.options.base_model,
+            )
+            self.accept()
+
+    def _show_files(self) -> None:
+        if self.run is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.run.options.out_dir))
+
+    def reject(self) -> None:  # Escape, the title bar's close: same as the Close button
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.running:
+            super().closeEvent(event)
+            return
+        event.ignore()  # asked without a nested event loop: the run keeps its pace meanwhile
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Stop the pipeline?",
+            "The run stops here and can be resumed later. The fine-tuning job, if it has "
+            "started, goes on at the provider.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("confirm_stop_pipeline")
+        stop = box.addButton("Stop and close", QMessageBox.ButtonRole.DestructiveRole)
+        box.buttonClicked.connect(lambda button: self._stop_and_close() if button is stop else None)
+        box.open()
+        self.confirm_box = box
+
+    def _stop_and_close(self) -> None:
+        self.cancel()
+        self.task = None  # cancellation is under way; the record is saved when it lands
+        self.done(QDialog.DialogCode.Rejected)

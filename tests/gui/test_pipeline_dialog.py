@@ -1,0 +1,151 @@
+"""Run pipeline from the window: the steps drawn live, stop and resume, then chat with it."""
+
+from __future__ import annotations
+
+import pytest
+from gspread.http_client import HTTPClient
+
+from persona_studio.core.config import ProviderProfile
+from persona_studio.core.demo import ensure_demo_project
+from persona_studio.core.project import Project
+from tests.conftest import wait_until
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.sheets_server import FakeSheets
+
+MODEL = "gpt-4.1-mini-2025-04-14"
+KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+
+
+@pytest.fixture
+def server(context, keyring_backend):
+    with FakeOpenAI(api_key="sk-ft", models=(MODEL,)) as fake:
+        fake.total_steps = 3
+        context.config.upsert_profile(
+            ProviderProfile(
+                name="gateway",
+                kind="openai-compatible",
+                base_url=fake.base_url,
+                finetune_model=MODEL,
+                chat_model=MODEL,
+            )
+        )
+        keyring_backend.secrets[("persona-studio", "provider:gateway")] = "sk-ft"
+        yield fake
+
+
+@pytest.fixture
+def sheets(context) -> FakeSheets:
+    fake = FakeSheets()
+    fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["From the sheet?", "Yes."]]})
+
+    async def client():
+        return HTTPClient(auth=None, session=fake.session())
+
+    context.sheets_client = client
+    context.config.google.auth = "service_account"
+    return fake
+
+
+def _dialog(make_window, context, tmp_path):
+    path = ensure_demo_project(context.data_folder)
+    with Project.open(path) as project:
+        project.set_sync_value("sheet", {"key": KEY, "worksheet": "Data"})
+    window = make_window()
+    window.open_project(path)
+    window.tabs.setCurrentIndex(2)
+    tab = window.train_tab
+    tab.profile.setCurrentIndex(tab.profile.findData("gateway"))
+    tab.suffix.setText("rhea")
+    dialog = window.run_pipeline()
+    dialog.poll = 0.01
+    dialog.folder.setText(str(tmp_path / "published"))
+    return window, dialog
+
+
+def _states(dialog) -> list[str]:
+    return [dialog.steps.topLevelItem(i).text(1) for i in range(dialog.steps.topLevelItemCount())]
+
+
+def test_stop_while_training_then_resume_and_chat(
+    make_window, context, server, sheets, tmp_path, run_async, qtbot
+) -> None:
+    window, dialog = _dialog(make_window, context, tmp_path)
+    qtbot.waitUntil(dialog.isVisible)
+    assert (
+        "gpt-4.1-mini" in dialog.settings_label.text() and "gateway" in dialog.settings_label.text()
+    )
+    assert dialog.use_sheet.isChecked() and dialog.use_sheet.isEnabled()
+    assert dialog.start.text() == "Start" and not dialog.resume.isVisibleTo(dialog)
+
+    dialog.start.click()
+    run_async(
+        wait_until(lambda: dialog.run is not None and dialog.run.step("wait").status == "running")
+    )
+    assert _states(dialog)[:5] == ["✔ Done"] * 5
+    assert "1 taken from the sheet" in dialog.steps.topLevelItem(0).text(2)
+    assert dialog.stop.isVisibleTo(dialog) and not dialog.start.isEnabled()
+    assert not dialog.folder.isEnabled()  # the run's settings are fixed while it runs
+
+    dialog.stop.click()
+    run_async(wait_until(lambda: not dialog.running and dialog.run.status == "cancelled"))
+    assert _states(dialog)[5] == "■ Stopped"
+    assert "resume" in dialog.summary.text()
+    assert dialog.resume.isVisibleTo(dialog) and dialog.start.text() == "Start over"
+    (job_id,) = server.jobs  # one job, still going at the provider
+    assert server.jobs[job_id]["status"] != "cancelled"
+
+    server.auto_advance = True
+    dialog.resume.click()
+    run_async(
+        wait_until(lambda: not dialog.running and dialog.run.status == "succeeded", timeout=20)
+    )
+    assert _states(dialog) == ["✔ Done"] * 8
+    assert len(server.jobs) == 1
+    model = f"ft:{MODEL}:fake-org:rhea:abc123"
+    assert window.session.persona.fine_tuned_model == model
+    assert dialog.progress.value() == 100
+    assert (tmp_path / "published").is_dir() and dialog.show_files.isVisibleTo(dialog)
+    assert window.train_tab.history.topLevelItem(0).text(3) == model  # the Train tab knows
+
+    assert dialog.chat.isVisibleTo(dialog)
+    dialog.chat.click()
+    assert window.tabs.currentIndex() == 3
+    first, second = window.chat_tab.panes[:2]
+    assert (first.engine.currentData(), first.mode.currentData(), first.model.text()) == (
+        "gateway",
+        "finetuned",
+        model,
+    )
+    assert (second.mode.currentData(), second.model.text()) == ("persona", MODEL)
+
+
+def test_a_failure_is_shown_in_plain_words_and_reopening_offers_resume(
+    make_window, context, server, sheets, tmp_path, run_async, qtbot
+) -> None:
+    window, dialog = _dialog(make_window, context, tmp_path)
+    server.fail_next(401, "Incorrect API key provided", type_="invalid_request_error")
+    dialog.start.click()
+    run_async(wait_until(lambda: not dialog.running and dialog.run.status == "failed"))
+    assert _states(dialog)[3] == "✖ Failed"
+    assert "refused the API key" in dialog.summary.text()
+    assert "Settings" in dialog.steps.topLevelItem(3).text(2)
+    dialog.close()
+    again = window.run_pipeline()
+    assert again.run is not None and again.run.status == "failed"
+    assert again.resume.isVisibleTo(again) and _states(again)[3] == "✖ Failed"
+
+
+def test_closing_while_running_asks_first(
+    make_window, context, server, sheets, tmp_path, run_async, qtbot
+) -> None:
+    _window, dialog = _dialog(make_window, context, tmp_path)
+    qtbot.waitUntil(dialog.isVisible)
+    dialog.start.click()
+    run_async(wait_until(lambda: dialog.run.step("wait").status == "running"))
+    dialog.reject()  # Escape
+    assert dialog.isVisible()
+    box = dialog.confirm_box
+    qtbot.waitUntil(box.isVisible)
+    next(b for b in box.buttons() if b.text() == "Stop and close").click()
+    assert not dialog.isVisible()
+    run_async(wait_until(lambda: dialog.run.status == "cancelled"))
