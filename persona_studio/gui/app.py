@@ -12,7 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from persona_studio import APP_ID, APP_NAME, __version__
+from persona_studio import APP_ID, APP_NAME, DESKTOP_ID, __version__
 from persona_studio.core.config import AppConfig, ConfigError, config_path, data_dir, load_config
 from persona_studio.core.project import ProjectError
 from persona_studio.gui.context import AppContext
@@ -40,7 +40,7 @@ def make_application(argv: list[str]) -> QApplication:
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_ID)
-    app.setDesktopFileName(APP_ID)
+    app.setDesktopFileName(DESKTOP_ID)  # Wayland matches the window to its .desktop
     app.setWindowIcon(QIcon(str(resource_path("icons/persona-studio.svg"))))
     return app  # type: ignore[return-value]
 
@@ -82,6 +82,8 @@ def run_app(argv: list[str]) -> int:
     app.processEvents()  # paint the window now; the asyncio machinery loads behind it
     if os.environ.get(EXIT_WHEN_SHOWN):
         print(f"shown-at {time.time():.6f}", flush=True)
+        if window.session is not None:  # the packaged-app smoke test reads this line
+            print(f"opened {window.session.project.path.name}", flush=True)
         QTimer.singleShot(0, window.close)
     window.attach_shortcuts()
     settle_after_startup()

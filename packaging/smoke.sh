@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Start the built app the way a user would, offscreen, in a throwaway home:
+#   packaging/smoke.sh dist/persona-studio
+# Checks: --version, the window opens on the demo project, and the CLI works from the bundle
+# (exact token counts need the bundled tables; the offline chat needs the retrieval engine).
+set -euo pipefail
+app="$1/persona-studio"
+home="$(mktemp -d)"
+trap 'rm -rf "$home"' EXIT
+export HOME="$home" XDG_CONFIG_HOME="$home/config" XDG_DATA_HOME="$home/data"
+export QT_QPA_PLATFORM=offscreen
+
+"$app" --version | grep -q "Persona Studio"
+PERSONA_STUDIO_EXIT_WHEN_SHOWN=1 "$app" > "$home/gui.log"
+grep -q "^opened Demo - Coach Rhea.persona$" "$home/gui.log"
+demo="$home/data/persona-studio/Demo - Coach Rhea.persona"
+"$app" info "$demo" --json | grep -q '"examples": 30'
+"$app" validate "$demo" | grep -q "5,332 tokens"
+"$app" chat "$demo" "What shoes should I buy?" | grep -qi "shoes"
+echo "packaged app OK: $("$app" --version), $(du -sh "$1" | cut -f1)"
