@@ -42,6 +42,10 @@ def make_application(argv: list[str]) -> QApplication:
     app.setOrganizationName(APP_ID)
     app.setDesktopFileName(DESKTOP_ID)  # Wayland matches the window to its .desktop
     app.setWindowIcon(QIcon(str(resource_path("icons/persona-studio.svg"))))
+    from persona_studio.gui.theme import ColorSchemeFollower
+
+    if not hasattr(app, "color_scheme"):
+        app.color_scheme = ColorSchemeFollower(app)  # type: ignore[attr-defined]
     return app  # type: ignore[return-value]
 
 

@@ -48,6 +48,7 @@ from persona_studio.gui.models.examples_model import (
     Filters,
 )
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import color
 from persona_studio.gui.undo import AddExamples, DeleteExamples, EditExamples, SwapExamples
 from persona_studio.gui.widgets.conversation_editor import ConversationEditor
 from persona_studio.resources_path import resource_path
@@ -587,15 +588,15 @@ class DatasetTab(QWidget):
         blocking, warnings = report.blocking, report.warnings
         if blocking:
             lines.append(
-                f'<span style="color:#cf222e">✖ {len(blocking)} problem'
+                f'<span style="color:{color("danger")}">✖ {len(blocking)} problem'
                 f"{'s' if len(blocking) != 1 else ''} to fix before training.</span>"
             )
         if warnings:
             lines.append(
-                f'<span style="color:#9a6700">⚠ {len(warnings)} warning'
+                f'<span style="color:{color("attention")}">⚠ {len(warnings)} warning'
                 f"{'s' if len(warnings) != 1 else ''}.</span>"
             )
         if not blocking and not warnings:
-            lines.append('<span style="color:#1a7f37">✔ No problems found.</span>')
+            lines.append(f'<span style="color:{color("success")}">✔ No problems found.</span>')
         lines += [f"• {note.message}" for note in report.notes]
         self.preflight_summary.setText("<br>".join(lines))

@@ -33,6 +33,7 @@ from persona_studio.core.project import SUFFIX, Project, ProjectError
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.messages import show_error, write_file
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import color
 from persona_studio.gui.widgets.lazy_tab import LazyTab
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
     from persona_studio.gui.train_tab import TrainTab
 
 FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
-DROPPABLE = {SUFFIX, ".png", ".json"}
+DATASET_FILES = {".csv", ".tsv", ".xlsx", ".jsonl"}
+DROPPABLE = {SUFFIX, ".png", ".json", *DATASET_FILES}
 
 
 class MainWindow(QMainWindow):
@@ -284,7 +286,7 @@ class MainWindow(QMainWindow):
 
     def _show_save_state(self, message: str, ok: bool) -> None:
         self.save_label.setText(message)
-        self.save_label.setStyleSheet("" if ok else "color: #cf222e; font-weight: bold;")
+        self.save_label.setStyleSheet("" if ok else f"color: {color('danger')}; font-weight: bold;")
 
     def _start_folder(self) -> str:
         if self.session:
@@ -551,14 +553,20 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         self.open_dropped(files[0])
 
-    def open_dropped(self, path: Path) -> None:
-        """A project opens; a card becomes a new project beside the current one."""
+    def open_dropped(self, path: Path) -> Any:
+        """A project opens; examples go through the import dialog; a card becomes a new
+        project beside the current one."""
         if path.suffix.lower() == SUFFIX:
             self.open_project(path)
-            return
+            return None
+        if path.suffix.lower() in DATASET_FILES:
+            if self.session is None:
+                return None
+            self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
+            return self.dataset_tab.open_import(path)
         card = self._read_card(path)
         if card is None:
-            return
+            return None
         folder = Path(self._start_folder())
         stem = card.persona.name.strip() or path.stem
         dest = folder / f"{stem}{SUFFIX}"
@@ -566,7 +574,7 @@ class MainWindow(QMainWindow):
         while dest.exists():
             dest = folder / f"{stem} ({counter}){SUFFIX}"
             counter += 1
-        self.import_card(card, dest)
+        return self.import_card(card, dest)
 
     def choose_project(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -38,6 +38,7 @@ from persona_studio.core.tokens import (
 )
 from persona_studio.gui.dialogs.messages import show_error
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import style
 from persona_studio.gui.undo import SetAvatar, SetPersonaField
 from persona_studio.gui.widgets.lazy_tab import LazyTab
 
@@ -329,7 +330,7 @@ class PersonaTab(QWidget):
         self.reattach.clicked.connect(self._reattach)
         self.prompt_size = QLabel(objectName="system_prompt_size", wordWrap=True)
         self.prompt_warning = QLabel(objectName="system_prompt_warning", wordWrap=True)
-        self.prompt_warning.setStyleSheet("color: #9a6700;")
+        style(self.prompt_warning, "color: {attention};")
         row = QHBoxLayout()
         row.addWidget(self.prompt_state, 1)
         row.addWidget(self.detach)

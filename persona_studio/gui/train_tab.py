@@ -9,7 +9,7 @@ from html import escape
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QPolygonF
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -37,6 +37,7 @@ from persona_studio.core.config import ProviderProfile
 from persona_studio.core.validation import PreflightReport, load_model_specs, preflight
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import color, qcolor, style
 from persona_studio.services import finetune
 from persona_studio.services.pipeline import PipelineOptions
 
@@ -57,9 +58,9 @@ class LossChart(QWidget):
     """Train and validation loss by step, from the `data` of metrics events (drawn with
     QPainter: a plotting library is not worth its weight for two lines)."""
 
-    COLORS: ClassVar[dict[str, QColor]] = {
-        "training": QColor("#0969da"),
-        "validation": QColor("#bf3989"),
+    COLORS: ClassVar[dict[str, str]] = {  # theme colour names
+        "training": "accent",
+        "validation": "validation",
     }
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -114,7 +115,7 @@ class LossChart(QWidget):
         painter.drawText(area.left(), self.height() - 8, "step 0")
         painter.drawText(area.right() - 60, self.height() - 8, f"step {max_step:g}")
         for n, (name, series) in enumerate(self.series.items()):
-            pen = QPen(self.COLORS[name], 2)
+            pen = QPen(qcolor(self.COLORS[name]), 2)
             painter.setPen(pen)
             if len(series) > 1:
                 painter.drawPolyline(QPolygonF([at(s, v) for s, v in series]))
@@ -143,8 +144,9 @@ class TrainTab(QWidget):
         self.shown_job: str | None = None
 
         self.deadline = QLabel(DEADLINE_NOTE, objectName="openai_deadline", wordWrap=True)
-        self.deadline.setStyleSheet(
-            "background: #fff8c5; color: #4d2d00; padding: 6px; border-radius: 4px;"
+        style(
+            self.deadline,
+            "background: {notice_bg}; color: {notice_fg}; padding: 6px; border-radius: 4px;",
         )
         self.profile = QComboBox(objectName="train_profile")
         self.profile.setAccessibleName("Provider profile")
@@ -157,7 +159,7 @@ class TrainTab(QWidget):
         self.suffix.setToolTip("Added to the model's name so you can recognise it (≤ 64).")
         self.suffix.textChanged.connect(self._check_suffix)
         self.suffix_error = QLabel(objectName="suffix_error")
-        self.suffix_error.setStyleSheet("color: #cf222e;")
+        style(self.suffix_error, "color: {danger};")
         self.epochs = QSpinBox(objectName="train_epochs", minimum=0, maximum=50)
         self.epochs.setSpecialValueText("auto")
         self.epochs.setToolTip(
@@ -389,13 +391,13 @@ class TrainTab(QWidget):
         self.show_problems.setVisible(any(example_id for example_id, _ in blocking))
         if blocking:
             lines.append(
-                f'<span style="color:#cf222e">✖ {len(blocking)} problem(s) to fix '
+                f'<span style="color:{color("danger")}">✖ {len(blocking)} problem(s) to fix '
                 "first (see the Dataset tab):</span>"
             )
             lines += [f"• {issue.message}" for _id, issue in blocking[:4]]
         elif report.warnings:
             lines.append(
-                f'<span style="color:#9a6700">⚠ {len(report.warnings)} warning(s): '
+                f'<span style="color:{color("attention")}">⚠ {len(report.warnings)} warning(s): '
                 "you will be asked to confirm.</span>"
             )
         self.check_summary.setText("<br>".join(lines))
@@ -551,7 +553,7 @@ class TrainTab(QWidget):
 
     def _show_warning(self, job_id: str, text: str) -> None:
         if self.shown_job in (None, job_id):
-            self.status.setText(f'<span style="color:#9a6700">⚠ {text}</span>')
+            self.status.setText(f'<span style="color:{color("attention")}">⚠ {text}</span>')
 
     def show_job(self, job_id: str) -> None:
         assert self._session is not None
@@ -571,7 +573,7 @@ class TrainTab(QWidget):
             else (
                 finetune.STATUS_LABELS[s]
                 if s in done
-                else f'<span style="color:#8c959f">{finetune.STATUS_LABELS[s]}</span>'
+                else f'<span style="color:{color("muted")}">{finetune.STATUS_LABELS[s]}</span>'
             )
             for s in TIMELINE
         )
@@ -579,7 +581,9 @@ class TrainTab(QWidget):
             timeline += f" → <b>{finetune.STATUS_LABELS[status]}</b>"
         lines = [f"Job {job_id} on {record['base_model']}: {timeline}"]
         if status == "failed":
-            lines.append(f'<span style="color:#cf222e">{finetune.explain_job_error(data)}</span>')
+            lines.append(
+                f'<span style="color:{color("danger")}">{finetune.explain_job_error(data)}</span>'
+            )
         if record["fine_tuned_model"]:
             lines.append(f"Model: <b>{record['fine_tuned_model']}</b>")
         if data.get("trained_tokens"):

@@ -127,6 +127,15 @@ def render(out_dir: Path) -> list[Path]:
     loop.run_until_complete(wait_for(lambda: not pipeline.running))
     shoot(pipeline, "pipeline.png")
     pipeline.close()
+    # dark mode, as on a desktop set to dark where Qt's style does not follow by itself
+    from PySide6.QtCore import Qt
+
+    app.color_scheme.apply(Qt.ColorScheme.Dark)
+    window.tabs.setCurrentIndex(3)
+    shoot(window, "dark-chat.png")
+    window.tabs.setCurrentIndex(2)
+    shoot(window, "dark-train.png")
+    app.color_scheme.apply(Qt.ColorScheme.Light)
     window.close()
     loop.run_until_complete(asyncio.sleep(0))
     loop.close()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QLineEdit, QMessageBox, QPlainTextEdit
+from PySide6.QtWidgets import QLineEdit, QMessageBox, QPlainTextEdit, QWidget
 
-from persona_studio.core.demo import DEMO_FILENAME
+from persona_studio.core.demo import DEMO_FILENAME, ensure_demo_project
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.gui.app import _load_settings, open_first_project
@@ -189,3 +189,35 @@ def test_menu_actions_get_platform_shortcuts(make_window) -> None:
     assert shortcuts["action_sync"] == QKeySequence("Ctrl+Shift+S")
     window.attach_shortcuts()  # idempotent
     assert window.findChild(QAction, "action_new").shortcut() == shortcuts["action_new"]
+
+
+def test_dropping_a_spreadsheet_opens_the_import_dialog_on_it(
+    make_window, context, tmp_path, qtbot
+) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    sheet = tmp_path / "answers.csv"
+    sheet.write_text("question,answer\nHow long should I rest?,Two days.\n", "utf-8")
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(sheet)), QUrl.fromLocalFile(str(tmp_path / "x.exe"))])
+    action, buttons, mods = (
+        Qt.DropAction.CopyAction,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    enter = QDragEnterEvent(QPointF(10, 10).toPoint(), action, data, buttons, mods)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    window.dropEvent(QDropEvent(QPointF(10, 10), action, data, buttons, mods))
+    dialog = window.findChild(QWidget, "import_dialog")
+    assert dialog is not None and dialog.path == sheet
+    assert window.tabs.currentIndex() == 1
+    other = QMimeData()
+    other.setUrls([QUrl.fromLocalFile(str(tmp_path / "notes.exe"))])
+    refused = QDragEnterEvent(QPointF(10, 10).toPoint(), action, other, buttons, mods)
+    refused.ignore()
+    window.dragEnterEvent(refused)
+    assert not refused.isAccepted()

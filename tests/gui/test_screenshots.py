@@ -16,6 +16,9 @@ SCREENS = {
     "tab-chat.png",
     "settings-providers.png",
     "settings-google.png",
+    "pipeline.png",
+    "dark-chat.png",
+    "dark-train.png",
 }
 
 

@@ -29,6 +29,7 @@ from persona_studio.core.importers.tabular import (
     guess_mapping,
     read_table,
 )
+from persona_studio.gui.theme import color
 
 PREVIEW_ROWS = 20
 MAPPED_ROLES = (
@@ -126,7 +127,7 @@ class ImportDialog(QDialog):
                 else (f"Could not read {self.path.name}: {exc.strerror}.")
             )
             self.status.setText(
-                f'<span style="color:#cf222e">{message}</span> Nothing was imported.'
+                f'<span style="color:{color("danger")}">{message}</span> Nothing was imported.'
             )
             return
         table = self._table

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import color
 from persona_studio.services import finetune
 from persona_studio.services.pipeline import (
     STEPS,
@@ -167,7 +168,9 @@ class PipelineDialog(QDialog):
             text = escape(run.summary())
             if run.status == "new":
                 text = "Starting…"
-            self.summary.setText(f'<span style="color:#cf222e">{text}</span>' if failed else text)
+            self.summary.setText(
+                f'<span style="color:{color("danger")}">{text}</span>' if failed else text
+            )
         else:
             self.summary.setText("Check the settings above, then press Start.")
         busy = self.running

@@ -24,10 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from qasync import asyncSlot
+from shiboken6 import isValid
 
 from persona_studio.core.config import PROFILE_KINDS, ProviderProfile
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.theme import color
 from persona_studio.services import providers
 from persona_studio.services.credentials import KeyringUnavailable
 from persona_studio.services.google_account import store_google_credentials
@@ -41,8 +43,8 @@ _NEW = "New profile"
 
 
 def _status(label: QLabel, text: str, ok: bool | None) -> None:
-    color = {True: "#1a7f37", False: "#cf222e", None: "palette(text)"}[ok]
-    label.setStyleSheet(f"color: {color};")
+    shade = {True: color("success"), False: color("danger"), None: "palette(text)"}[ok]
+    label.setStyleSheet(f"color: {shade};")
     label.setText(text)
 
 
@@ -68,7 +70,9 @@ class KeyringBanner(QFrame):
 
     @asyncSlot()
     async def refresh(self) -> None:
-        status = await self.context.store.status()
+        status = await self.context.store.status()  # up to 3 s: the dialog may be gone by then
+        if not isValid(self):
+            return
         if status.available:
             _status(self.text, status.message, True)
             self.use_memory.hide()

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
 
 from persona_studio.core.dataset import STATUSES, Example
 from persona_studio.core.validation import Issue
+from persona_studio.gui.theme import qcolor
 
 COLUMNS = ("#", "Question", "Answer", "Status", "Tags", "Tokens", "Issues")
 COL_NUMBER, COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS, COL_TOKENS, COL_ISSUES = range(7)
 EDITABLE = {COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS}
 _Index = QModelIndex | QPersistentModelIndex
-_STATUS_COLORS = {"approved": QColor("#1a7f37"), "rejected": QColor("#cf222e")}
+_STATUS_COLORS = {"approved": "success", "rejected": "danger"}
 
 
 @dataclass
@@ -205,9 +205,10 @@ class ExamplesModel(QAbstractTableModel):
                 return "\n".join(i.message for i in self.issues.get(example.id, ())) or None
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == COL_STATUS:
-                return _STATUS_COLORS.get(example.status)
+                shade = _STATUS_COLORS.get(example.status)
+                return qcolor(shade) if shade else None
             if column == COL_ISSUES and any(i.blocking for i in self.issues.get(example.id, ())):
-                return QColor("#cf222e")
+                return qcolor("danger")
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_NUMBER, COL_TOKENS):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -25,6 +25,7 @@ from persona_studio.core.config import AppConfig, ProviderProfile
 from persona_studio.core.persona import Persona
 from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.core.rules import Rule
+from persona_studio.gui.theme import color
 from persona_studio.services.chat import MODE_LABELS, ChatSettings, reply
 
 OFFLINE = "__offline__"
@@ -299,10 +300,17 @@ class ChatPane(QWidget):
             bar = self.transcript.verticalScrollBar()
             bar.setValue(bar.maximum())
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # light ↔ dark: our colours follow
+            self.render()
+
     def render(self) -> None:
         parts = []
         if self.greeting:
-            parts.append(f"<p style='color:#57606a'><i>{html.escape(self.greeting)}</i></p>")
+            parts.append(
+                f"<p style='color:{color('muted')}'><i>{html.escape(self.greeting)}</i></p>"
+            )
         for message in self.messages:
             if message["role"] == "user":
                 parts.append(
@@ -318,22 +326,22 @@ class ChatPane(QWidget):
             else:
                 body = _markdown_html(message["content"])
             if message.get("error"):
-                body += f"<p style='color:#cf222e'>⚠ {html.escape(message['error'])}</p>"
+                body += f"<p style='color:{color('danger')}'>⚠ {html.escape(message['error'])}</p>"
             rules = message.get("meta", {}).get("rules")
             why = (
                 (
-                    f" <span style='color:#8250df' title='{html.escape('; '.join(rules))}'>"
+                    f" <span style='color:{color('done')}' title='{html.escape('; '.join(rules))}'>"
                     f"[rule: {html.escape(rules[0])}]</span>"
                 )
                 if rules
                 else ""
             )
             rating = {
-                1: " <span style='color:#1a7f37'>✓ good</span>",
-                -1: " <span style='color:#cf222e'>✗ bad</span>",
+                1: f" <span style='color:{color('success')}'>✓ good</span>",
+                -1: f" <span style='color:{color('danger')}'>✗ bad</span>",
             }.get(message.get("rating", 0), "")
             if message.get("best"):
-                rating += " <span style='color:#8250df'>★ best</span>"
+                rating += f" <span style='color:{color('done')}'>★ best</span>"
             who = html.escape(self.character_name or "Character")
             if not body and self.busy and message is self.messages[-1]:
                 self._shown_chars = 0

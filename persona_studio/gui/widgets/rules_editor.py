@@ -36,9 +36,8 @@ from persona_studio.core.rules import (
     turn_system_prompt,
 )
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import color, style
 from persona_studio.gui.undo import SetRules
-
-_ERROR_STYLE = "color: #cf222e;"
 
 
 def _split_words(text: str) -> list[str]:
@@ -108,7 +107,7 @@ class RulesEditor(QWidget):
             objectName="rule_route_model", placeholderText="Model name, e.g. gpt-4.1"
         )
         self.error = QLabel(objectName="rule_error", wordWrap=True)
-        self.error.setStyleSheet(_ERROR_STYLE)
+        style(self.error, "color: {danger};")
         for widget, label in (
             (self.name, "Rule name"),
             (self.trigger, "When"),
@@ -355,9 +354,9 @@ class RulesEditor(QWidget):
         lines = []
         for step in decision.trace:
             mark = "✔" if step.fired else "·"
-            color = "#1a7f37" if step.fired else "#6e7781"
+            shade = color("success" if step.fired else "muted")
             lines.append(
-                f'<span style="color:{color}">{mark} <b>{html.escape(step.label)}</b>'
+                f'<span style="color:{shade}">{mark} <b>{html.escape(step.label)}</b>'
                 f" — {html.escape(step.why)}</span>"
             )
         if not decision.trace:

@@ -1,0 +1,122 @@
+"""Light and dark: follow the OS colour scheme, and name the few colours we add to Qt's palette.
+
+Qt follows the OS scheme by itself where its platform style can (Windows 11, macOS, GNOME and
+KDE with their platform themes). Where the OS says "dark" but the style kept a light palette
+(a bare X11 session, a missing platform theme), we switch to Fusion, which draws dark. Our own
+colours (errors, warnings, success, the notice banner) come from here in a light and a dark
+variant, so text stays readable on either (GitHub Primer's values, chosen for contrast).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QWidget
+
+LIGHT = {
+    "danger": "#cf222e",
+    "success": "#1a7f37",
+    "attention": "#9a6700",
+    "muted": "#6e7781",
+    "done": "#8250df",
+    "accent": "#0969da",
+    "validation": "#bf3989",
+    "notice_bg": "#fff8c5",
+    "notice_fg": "#4d2d00",
+}
+DARK = {
+    "danger": "#ff7b72",
+    "success": "#3fb950",
+    "attention": "#d29922",
+    "muted": "#8b949e",
+    "done": "#a371f7",
+    "accent": "#58a6ff",
+    "validation": "#f778ba",
+    "notice_bg": "#3b2300",
+    "notice_fg": "#f2cc60",
+}
+
+
+def is_dark() -> bool:
+    """Whether the window background is dark (whatever made it so)."""
+    window = QGuiApplication.palette().color(QPalette.ColorRole.Window)
+    return window.lightness() < 128
+
+
+def color(name: str) -> str:
+    return (DARK if is_dark() else LIGHT)[name]
+
+
+def qcolor(name: str) -> QColor:
+    return QColor(color(name))
+
+
+def style(widget: QWidget, template: str) -> None:
+    """Give `widget` a style sheet naming our colours ("color: {danger};"), kept in step with
+    the scheme: `restyle_all` fills it in again when the scheme changes."""
+    widget.setProperty("theme_style", template)
+    widget.setStyleSheet(template.format(**(DARK if is_dark() else LIGHT)))
+
+
+def restyle_all() -> None:
+    colours = DARK if is_dark() else LIGHT
+    for widget in QApplication.allWidgets():
+        template = widget.property("theme_style")
+        if template:
+            widget.setStyleSheet(template.format(**colours))
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: "#1f2328",
+        QPalette.ColorRole.WindowText: "#e6edf3",
+        QPalette.ColorRole.Base: "#161b22",
+        QPalette.ColorRole.AlternateBase: "#21262d",
+        QPalette.ColorRole.Text: "#e6edf3",
+        QPalette.ColorRole.Button: "#2d333b",
+        QPalette.ColorRole.ButtonText: "#e6edf3",
+        QPalette.ColorRole.BrightText: "#ffffff",
+        QPalette.ColorRole.Highlight: "#1f6feb",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.ToolTipBase: "#2d333b",
+        QPalette.ColorRole.ToolTipText: "#e6edf3",
+        QPalette.ColorRole.PlaceholderText: "#8b949e",
+        QPalette.ColorRole.Link: "#58a6ff",
+        QPalette.ColorRole.Mid: "#484f58",
+        QPalette.ColorRole.Dark: "#0d1117",
+        QPalette.ColorRole.Light: "#484f58",
+    }
+    for role, value in roles.items():
+        palette.setColor(role, QColor(value))
+    for role in (
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+    ):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6e7681"))
+    return palette
+
+
+class ColorSchemeFollower:
+    """Keeps the app's palette in step with the OS scheme (also when it changes later)."""
+
+    def __init__(self, app: QApplication) -> None:
+        self.app = app
+        self.original_style = app.style().name()
+        self.forced = False
+        app.styleHints().colorSchemeChanged.connect(self.apply)
+        self.apply(app.styleHints().colorScheme())
+
+    def apply(self, scheme: Qt.ColorScheme) -> None:
+        wants_dark = scheme == Qt.ColorScheme.Dark
+        if wants_dark and not is_dark():
+            self.app.setStyle("Fusion")
+            self.app.setPalette(dark_palette())
+            self.forced = True
+        elif not wants_dark and self.forced:
+            if self.original_style:
+                self.app.setStyle(self.original_style)
+            self.app.setPalette(self.app.style().standardPalette())
+            self.forced = False
+        restyle_all()  # our colours; rich text re-renders on its widget's PaletteChange

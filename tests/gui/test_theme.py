@@ -1,0 +1,39 @@
+"""Dark mode: when the OS asks for it and the style did not follow, the app still turns dark,
+and our own colours switch to their readable dark variants."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from persona_studio.core.demo import ensure_demo_project
+from persona_studio.gui import theme
+from persona_studio.gui.app import make_application
+
+
+def test_dark_scheme_turns_the_app_and_our_colours_dark(make_window, context) -> None:
+    app = make_application([])
+    follower = app.color_scheme
+    assert not theme.is_dark()  # the offscreen platform starts light
+    try:
+        follower.apply(Qt.ColorScheme.Dark)
+        assert theme.is_dark() and QApplication.style().name().lower() == "fusion"
+        assert theme.color("danger") == theme.DARK["danger"]
+        window = make_window()
+        window.open_project(ensure_demo_project(context.data_folder))
+        window.tabs.setCurrentIndex(3)
+        pane = window.chat_tab.panes[0]
+        assert theme.DARK["muted"] in pane.transcript.toHtml()  # the greeting
+        window.tabs.setCurrentIndex(2)
+        assert theme.DARK["notice_bg"] in window.train_tab.deadline.styleSheet()
+    finally:
+        follower.apply(Qt.ColorScheme.Light)
+    assert not theme.is_dark() and theme.color("danger") == theme.LIGHT["danger"]
+    assert not follower.forced
+
+
+def test_light_scheme_leaves_a_light_style_alone() -> None:
+    app = make_application([])
+    style = QApplication.style().name()
+    app.color_scheme.apply(Qt.ColorScheme.Light)
+    assert QApplication.style().name() == style and not theme.is_dark()
