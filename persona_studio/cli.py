@@ -651,6 +651,121 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return EXIT_OK if run.status in ("succeeded", "waiting") else EXIT_FAILURE
 
 
+def generation_tasks(source: str, persona: Persona, args: argparse.Namespace) -> list[Any]:
+    """Tasks for `persona-studio generate --from SOURCE` (also used by the window's dialog)."""
+    from persona_studio.core.importers.documents import read_passages
+    from persona_studio.core.importers.linkedin import read_linkedin_export
+    from persona_studio.services import generate
+
+    if source == "persona":
+        styles = [s.strip() for s in (args.styles or "").split(",") if s.strip()]
+        prompts = generate.load_prompts()
+        return generate.tasks_from_persona(persona, args.limit or 20, styles, prompts)
+    path = Path(source)
+    if path.suffix.lower() == ".zip":
+        export = read_linkedin_export(path, include_comments=args.comments)
+        return generate.tasks_from_linkedin(export, args.limit)
+    return generate.tasks_from_passages(read_passages(path), args.limit)
+
+
+DEFAULT_GENERATION_MODEL = "gpt-4.1-mini"
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from persona_studio.core.validation import chat_price
+    from persona_studio.services import generate, providers
+    from persona_studio.services.credentials import CredentialStore
+
+    config = load_config()
+    profile = config.profile(args.profile or config.default_profile or "env")
+    model = args.model or profile.chat_model or DEFAULT_GENERATION_MODEL
+    with Project.open(args.path) as project:
+        persona, examples = project.persona(), project.examples()
+        tasks = generation_tasks(args.source, persona, args)
+        if not tasks:
+            raise UserFacingError(
+                "There is nothing to generate from in this source.",
+                "Check that the export has posts, or the document has text.",
+            )
+        prompts = generate.load_prompts()
+        cost = generate.estimate(
+            tasks, persona, prompts, model, args.language or "", chat_price(model)
+        )
+        if not args.json:
+            print(f"Estimate with {model}: {cost.text()}.", file=sys.stderr)
+        queue = generate.ReviewQueue(project)
+        run_id = queue.start_run(source=args.source, model=model, profile=profile.name)
+        got: list[Any] = []
+
+        def keep(batch: list[Any]) -> None:
+            got.extend(batch)
+            queue.add(run_id, batch)
+
+        def show(progress: Any) -> None:
+            if not args.json:
+                print(
+                    f"{progress.done}/{progress.total} calls, {progress.candidates} "
+                    f"candidates {progress.note}".rstrip(),
+                    file=sys.stderr,
+                )
+
+        async def run() -> Any:
+            client = await providers.client_for(profile, CredentialStore(), max_retries=0)
+            async with client:
+                generator = generate.Generator(
+                    client,
+                    model,
+                    persona,
+                    prompts,
+                    existing=examples,
+                    language=args.language or "",
+                    concurrency=args.concurrency,
+                )
+                return await generator.run(tasks, keep, show)
+
+        try:
+            progress = asyncio.run(run())
+        except KeyboardInterrupt:
+            queue.finish(run_id, "cancelled")
+            print(
+                f"persona-studio: stopped; {len(got)} candidates kept for review.", file=sys.stderr
+            )
+            return EXIT_FAILURE
+        except UserFacingError:
+            queue.finish(run_id, "failed")
+            raise
+        queue.finish(run_id, "done")
+        added: list[Any] = []
+        if args.accept_all:
+            fresh = [c.id for c in got if not c.duplicate_of]
+            added = queue.decide(fresh, "accepted")
+            project.add_examples(added)
+    duplicates = sum(1 for c in got if c.duplicate_of)
+    left = len(got) - len(added)
+    data = {
+        "candidates": len(got),
+        "added": len(added),
+        "to_review": left,
+        "duplicates": duplicates,
+        "failed_calls": progress.failed,
+        "failures": progress.failures,
+        "estimate": {
+            "input_tokens": cost.input_tokens,
+            "output_tokens": cost.output_tokens,
+            "cost_usd": cost.cost,
+        },
+    }
+    text = (
+        f"{len(got)} candidates: {len(added)} added as drafts, {left} waiting for review in "
+        f"the app (Dataset → Generate examples…)"
+        + (f"; {duplicates} look like examples you already have" if duplicates else "")
+        + (f"; {progress.failed} calls failed" if progress.failed else "")
+        + "."
+    )
+    _emit(args, data, text)
+    return EXIT_OK if got or not tasks else EXIT_FAILURE
+
+
 def _profile_row(profile: ProviderProfile, default: str) -> dict[str, Any]:
     return {**asdict(profile), "default": profile.name == default}
 
@@ -833,6 +948,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--restart", action="store_true", help="start a new run even if one is unfinished"
     )
     pipe.add_argument("--poll", type=float, default=5.0, help=argparse.SUPPRESS)
+
+    gen = _add_command(
+        commands,
+        "generate",
+        cmd_generate,
+        "write candidate examples with a model from a LinkedIn export, a document or the persona",
+    )
+    gen.add_argument("path", help="the .persona file")
+    gen.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="SOURCE",
+        help="a LinkedIn export .zip, a document (.txt .md .pdf .docx), or the word: persona",
+    )
+    gen.add_argument("--profile", help="provider profile (default: the default profile)")
+    gen.add_argument("--model", help="model (default: the profile's chat model)")
+    gen.add_argument("--limit", type=int, help="at most N posts/passages (persona: N pairs)")
+    gen.add_argument("--language", help="write in this language (default: the source's)")
+    gen.add_argument("--styles", help="persona: styles, e.g. short,casual,off_topic")
+    gen.add_argument("--comments", action="store_true", help="LinkedIn: use comments too")
+    gen.add_argument("--concurrency", type=int, default=4, help="calls at once (default 4)")
+    gen.add_argument(
+        "--accept-all",
+        action="store_true",
+        help="add every new candidate as a draft (likely duplicates stay for review)",
+    )
 
     jobs = _add_command(commands, "jobs", cmd_jobs, "list the project's fine-tuning jobs")
     jobs.add_argument("path", help="the .persona file")

@@ -109,3 +109,50 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.8) -> list[
                 if len(sa & sb) / len(sa | sb) >= threshold:
                     groups.union(other, j)
     return groups.groups()
+
+
+class DuplicateFinder:
+    """Is this new text (nearly) one we already have? For candidates arriving one by one.
+
+    Exact matches by normalised text; near matches by word-bigram Jaccard ≥ `threshold` over an
+    inverted index, so each question costs time in proportion to the texts that share words
+    with it, not to the whole dataset."""
+
+    def __init__(self, threshold: float = 0.8) -> None:
+        self.threshold = threshold
+        self._exact: dict[str, str] = {}
+        self._sets: list[set[int]] = []
+        self._labels: list[str] = []
+        self._index: dict[int, list[int]] = defaultdict(list)
+
+    def add(self, label: str, text: str) -> None:
+        key = normalise(text)
+        if not key:
+            return
+        self._exact.setdefault(key, label)
+        shingles = _shingles(key)
+        position = len(self._sets)
+        self._sets.append(shingles)
+        self._labels.append(label)
+        for shingle in shingles:
+            self._index[shingle].append(position)
+
+    def find(self, text: str) -> str | None:
+        """The label of a text this one duplicates, or None."""
+        key = normalise(text)
+        if not key:
+            return None
+        if key in self._exact:
+            return self._exact[key]
+        shingles = _shingles(key)
+        shared: dict[int, int] = defaultdict(int)
+        for shingle in shingles:
+            for position in self._index.get(shingle, ()):
+                shared[position] += 1
+        for position, common in sorted(shared.items(), key=lambda item: -item[1]):
+            union = len(shingles) + len(self._sets[position]) - common
+            if common / union >= self.threshold:
+                return self._labels[position]
+            if common / max(len(shingles), 1) < self.threshold:
+                break  # sorted by overlap: no later one can reach the threshold
+        return None

@@ -129,8 +129,8 @@ class PreflightCancelled(Exception):
     pass
 
 
-def load_model_specs(user_file: Path | None = None) -> dict[str, ModelSpec]:
-    """The shipped table, overridden or extended by the user's copy when there is one."""
+def _price_tables(user_file: Path | None) -> list[dict[str, Any]]:
+    """The shipped table, then the user's copy (which wins) when there is one."""
     tables = [tomllib.loads(resource_path("fine_tuning_models.toml").read_text("utf-8"))]
     if user_file is not None and user_file.exists():
         try:
@@ -140,8 +140,13 @@ def load_model_specs(user_file: Path | None = None) -> dict[str, ModelSpec]:
                 f"The model price table “{user_file}” could not be read ({exc}).",
                 "Fix it, or delete it to use the shipped prices.",
             ) from exc
+    return tables
+
+
+def load_model_specs(user_file: Path | None = None) -> dict[str, ModelSpec]:
+    """The shipped table, overridden or extended by the user's copy when there is one."""
     specs: dict[str, ModelSpec] = {}
-    for table in tables:
+    for table in _price_tables(user_file):
         for name, raw in table.get("models", {}).items():
             try:
                 specs[name] = ModelSpec(
@@ -153,6 +158,20 @@ def load_model_specs(user_file: Path | None = None) -> dict[str, ModelSpec]:
             except (KeyError, TypeError, ValueError):
                 continue  # a half-written entry in the user's copy: skip it, keep the others
     return specs
+
+
+def chat_price(model: str, user_file: Path | None = None) -> tuple[float, float] | None:
+    """(input, output) dollars per million tokens for using `model`, by longest name prefix;
+    None when the table does not know it (a local server, a fine-tuned model)."""
+    prices: dict[str, tuple[float, float]] = {}
+    for table in _price_tables(user_file):
+        for name, raw in table.get("chat", {}).items():
+            try:
+                prices[name] = (float(raw["input_per_million"]), float(raw["output_per_million"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+    known = [name for name in prices if model == name or model.startswith(name + "-")]
+    return prices[max(known, key=len)] if known else None
 
 
 def model_spec(name: str, specs: dict[str, ModelSpec] | None = None) -> ModelSpec:

@@ -451,3 +451,52 @@ def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
         code, _, err = run(capsys, *base, "--resume")
         assert code == 1 and "no unfinished pipeline run" in err
     assert len([r for r in sheets.rows(key, "Sheet1")[1:] if any(r)]) == 30
+
+
+def test_generate_from_linkedin_and_persona(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    from persona_studio.core.demo import ensure_demo_project
+    from persona_studio.services.generate import ReviewQueue
+    from tests.fakes.generation import model_reply
+    from tests.fakes.openai_server import FakeOpenAI
+
+    demo = ensure_demo_project(tmp_path)
+    export = tmp_path / "linkedin.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr(
+            "Shares.csv",
+            "Date,ShareLink,ShareCommentary\n"
+            '2024-01-02,https://l/9,"Run slow, run often, and the speed comes by itself."\n'
+            "2024-01-03,https://l/10,https://only.a/link\n",
+        )
+    with FakeOpenAI(api_key="sk-env", models=("gpt-4.1-mini",)) as server:
+        server.reply_for = model_reply
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        base = ["generate", str(demo), "--profile", "env"]
+        code, out, err = run(capsys, *base, "--from", str(export), "--accept-all", "--json")
+        assert code == 0, err
+        result = json.loads(out)
+        assert (result["candidates"], result["added"], result["to_review"]) == (1, 1, 0)
+        assert result["estimate"]["cost_usd"] > 0
+        with Project.open(demo) as project:
+            added = project.examples()[-1]
+            assert added.answer == "Run slow, run often, and the speed comes by itself."
+            assert (added.status, added.source) == ("draft", "linkedin:https://l/9")
+
+        code, out, err = run(
+            capsys, *base, "--from", "persona", "--limit", "6", "--styles", "short"
+        )
+        assert code == 0, err
+        assert "Estimate with gpt-4.1-mini: 2 calls" in err
+        assert "6 candidates: 0 added as drafts, 6 waiting for review" in out
+        with Project.open(demo) as project:
+            assert len(ReviewQueue(project).pending()) == 6
+            assert project.counts().examples == 31
+
+        (tmp_path / "empty.txt").write_text("", "utf-8")
+        code, _, err = run(capsys, *base, "--from", str(tmp_path / "empty.txt"))
+        assert code == 1 and "No text to use" in err

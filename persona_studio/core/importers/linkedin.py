@@ -1,0 +1,185 @@
+"""A LinkedIn data export (the ZIP from "Settings → Get a copy of your data"), read offline.
+
+What we take: posts (`Shares.csv`), the profile's headline and summary (`Profile.csv`),
+positions (`Positions.csv`) and, optionally, the creator's comments (`Comments.csv`). LinkedIn
+has changed these files over the years, so headers are matched loosely ("ShareCommentary",
+"Share Commentary", "Commentary"…), a preamble before the header row is skipped, and posts
+that are empty or only a link are skipped with a reason. No scraping: only the user's file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError
+
+POST_TEXT = ("sharecommentary", "commentary", "text", "content", "post", "message")
+POST_DATE = ("date", "createddate", "created", "publishedat")
+POST_LINK = ("sharelink", "link", "url", "postlink")
+URL = re.compile(r"https?://\S+|www\.\S+")
+MIN_WORDS = 3  # fewer words than this once links are removed: not a post worth answering
+
+
+@dataclass
+class Post:
+    text: str
+    date: str = ""
+    link: str = ""
+    kind: str = "post"  # post or comment
+
+    @property
+    def source(self) -> str:
+        where = self.link or (f"{self.kind} of {self.date}" if self.date else self.kind)
+        return f"linkedin:{where}"
+
+
+@dataclass
+class LinkedInExport:
+    name: str = ""
+    headline: str = ""
+    summary: str = ""
+    positions: list[str] = field(default_factory=list)  # "Title at Company (2019–2023)"
+    posts: list[Post] = field(default_factory=list)
+    comments: list[Post] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
+
+    def profile_text(self) -> str:
+        """What the export says about the person, for prompts (and the persona's background)."""
+        lines = [f"{self.name}: {self.headline}".strip(": ")] if self.name or self.headline else []
+        if self.summary:
+            lines.append(self.summary)
+        if self.positions:
+            lines.append("Positions: " + "; ".join(self.positions[:8]))
+        return "\n".join(lines)
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[^a-z]", "", header.lower())
+
+
+def _rows(data: bytes, wanted: tuple[str, ...]) -> tuple[list[str], list[list[str]], int]:
+    """Header (normalised) and rows, skipping any notes above the header row."""
+    text = data.decode("utf-8-sig", errors="replace")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    for start, row in enumerate(rows[:10]):
+        keys = [_key(cell) for cell in row]
+        if any(k in wanted for k in keys):
+            return keys, rows[start + 1 :], start + 2  # data starts on this (1-based) line
+    return [], [], 0
+
+
+def _column(keys: list[str], candidates: tuple[str, ...]) -> int | None:
+    for candidate in candidates:
+        if candidate in keys:
+            return keys.index(candidate)
+    return None
+
+
+def clean_post(text: str) -> str:
+    """Lightly cleaned: LinkedIn's doubled quotes and stray whitespace; the words stay."""
+    text = text.replace("\r\n", "\n").replace("\u00a0", " ").strip()
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    text = text.replace('""', '"')
+    lines = [line.rstrip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _posts(data: bytes, name: str, kind: str, skipped: list[tuple[str, str]]) -> list[Post]:
+    keys, rows, first_line = _rows(data, POST_TEXT)
+    text_col = _column(keys, POST_TEXT)
+    if text_col is None:
+        skipped.append((name, "no column with the post text (expected “ShareCommentary”)"))
+        return []
+    date_col, link_col = _column(keys, POST_DATE), _column(keys, POST_LINK)
+    posts = []
+    for number, row in enumerate(rows, start=first_line):
+
+        def cell(col: int | None, row: list[str] = row) -> str:
+            return row[col].strip() if col is not None and col < len(row) else ""
+
+        text = clean_post(cell(text_col))
+        where = f"{name} line {number}"
+        if not text:
+            if any(c.strip() for c in row):
+                skipped.append((where, f"empty {kind}"))
+            continue
+        if len(URL.sub("", text).split()) < MIN_WORDS:
+            skipped.append((where, f"{kind} is only a link or a few words"))
+            continue
+        posts.append(Post(text, cell(date_col), cell(link_col), kind))
+    return posts
+
+
+def _profile(data: bytes, export: LinkedInExport) -> None:
+    keys, rows, _ = _rows(data, ("headline", "summary", "firstname"))
+    if not rows:
+        return
+    row = rows[0]
+
+    def cell(name: str) -> str:
+        return row[keys.index(name)].strip() if name in keys and keys.index(name) < len(row) else ""
+
+    export.name = " ".join(p for p in (cell("firstname"), cell("lastname")) if p)
+    export.headline, export.summary = cell("headline"), clean_post(cell("summary"))
+
+
+def _positions(data: bytes) -> list[str]:
+    keys, rows, _ = _rows(data, ("title", "companyname"))
+    positions = []
+    for row in rows:
+        values = {k: (row[i].strip() if i < len(row) else "") for i, k in enumerate(keys)}
+        title, company = values.get("title", ""), values.get("companyname", "")
+        if not (title or company):
+            continue
+        years = "–".join(
+            v for v in (values.get("startedon", ""), values.get("finishedon", "")) if v
+        )
+        role = " at ".join(part for part in (title, company) if part)
+        positions.append(role + (f" ({years})" if years else ""))
+    return positions
+
+
+def read_linkedin_export(path: Path, *, include_comments: bool = False) -> LinkedInExport:
+    """Read the ZIP. Raises ImportFileError when it is not a LinkedIn export at all."""
+    try:
+        if path.stat().st_size > MAX_IMPORT_BYTES:
+            raise ImportFileError(
+                f"“{path.name}” is larger than we read in one go.",
+                "Use the smaller “basic” export from LinkedIn (posts and profile).",
+            )
+        with zipfile.ZipFile(path) as archive:
+            # members by file name, in any folder and any case
+            names = {Path(info.filename).name.lower(): info.filename for info in archive.infolist()}
+            shares = names.get("shares.csv")
+            if shares is None:
+                raise ImportFileError(
+                    f"“{path.name}” has no Shares.csv, so it is not a LinkedIn export with posts.",
+                    "On LinkedIn: Settings → Data privacy → Get a copy of your data, and include "
+                    "posts (Shares).",
+                )
+            export = LinkedInExport()
+            export.posts = _posts(archive.read(shares), "Shares.csv", "post", export.skipped)
+            if (profile := names.get("profile.csv")) is not None:
+                _profile(archive.read(profile), export)
+            if (positions := names.get("positions.csv")) is not None:
+                export.positions = _positions(archive.read(positions))
+            if include_comments and (comments := names.get("comments.csv")) is not None:
+                export.comments = _posts(
+                    archive.read(comments), "Comments.csv", "comment", export.skipped
+                )
+    except zipfile.BadZipFile as exc:
+        raise ImportFileError(
+            f"“{path.name}” is not a ZIP file (or it is damaged).",
+            "Download the export from LinkedIn again and choose the ZIP as it came.",
+        ) from exc
+    except OSError as exc:
+        raise ImportFileError(
+            f"Could not read “{path.name}”: {exc.strerror or exc}.", "Check the file."
+        ) from exc
+    return export

@@ -1,0 +1,437 @@
+"""Candidate training examples written by a model from what the creator already has.
+
+Sources become *tasks* (one model call each): a LinkedIn post → the question it answers (the
+post stays the answer, a "reverse prompt"); a passage of a document → question/answer pairs in
+the persona's voice; the persona itself → questions in several styles across its topics, with
+its answers. The prompts are `resources/generation/prompts.toml`, readable and editable.
+
+`estimate` prices a run before it starts. `generate` runs the tasks with a concurrency limit,
+backs off on 429 (honouring Retry-After), can be paused, and streams candidates to a callback;
+nothing reaches the dataset until the user accepts it (see `Candidate`). A candidate that
+(nearly) repeats an existing example, or another candidate, is flagged before review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import tomllib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from persona_studio.core.dataset import Example, new_id
+from persona_studio.core.duplicates import DuplicateFinder
+from persona_studio.core.errors import UserFacingError
+from persona_studio.core.importers.documents import Passage
+from persona_studio.core.importers.linkedin import LinkedInExport
+from persona_studio.core.persona import Persona
+from persona_studio.resources_path import resource_path
+
+if TYPE_CHECKING:
+    from persona_studio.core.project import Project
+
+PAIRS_PER_PASSAGE = 2
+PAIRS_PER_TOPIC_CALL = 5
+OUTPUT_TOKENS = {"reverse": 40, "passage": 160 * PAIRS_PER_PASSAGE, "topics": 140}
+SAME_LANGUAGE = (
+    "Write in the same language as the text you are given (a French post gets a French question)."
+)
+MAX_ATTEMPTS = 8
+
+
+class GenerateError(UserFacingError):
+    pass
+
+
+@dataclass
+class Task:
+    kind: str  # reverse, passage, topics
+    source: str
+    text: str = ""  # the post or the passage
+    style: str = ""  # topics: the style name
+    count: int = 1  # pairs asked for
+
+
+@dataclass
+class Candidate:
+    """A proposed example waiting for review: pending → accepted (in the dataset) or rejected."""
+
+    question: str
+    answer: str
+    source: str
+    kind: str
+    id: str = field(default_factory=new_id)
+    status: str = "pending"
+    duplicate_of: str = ""  # the question of the example it (nearly) repeats
+
+    def to_example(self) -> Example:
+        return Example.from_qa(
+            self.question.strip(), self.answer.strip(), source=self.source, tags=["generated"]
+        )
+
+
+def load_prompts(user_file: Path | None = None) -> dict[str, Any]:
+    text = (user_file if user_file and user_file.exists() else None) or resource_path(
+        "generation/prompts.toml"
+    )
+    try:
+        return tomllib.loads(Path(text).read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise GenerateError(
+            f"The prompt file “{text}” could not be read ({exc}).",
+            "Fix it, or delete your copy to use the shipped prompts.",
+        ) from exc
+
+
+# ---- tasks ---------------------------------------------------------------------------------
+
+
+def tasks_from_linkedin(export: LinkedInExport, limit: int | None = None) -> list[Task]:
+    items = [*export.posts, *export.comments]
+    return [Task("reverse", p.source, text=p.text) for p in items[:limit]]
+
+
+def tasks_from_passages(passages: Sequence[Passage], limit: int | None = None) -> list[Task]:
+    return [
+        Task("passage", p.source, text=p.text, count=PAIRS_PER_PASSAGE) for p in passages[:limit]
+    ]
+
+
+def persona_topics(persona: Persona) -> list[str]:
+    """What the character talks about (and is asked about): traits, background, its rules."""
+    topics = [*persona.traits, *persona.tags]
+    if persona.background:
+        topics += [s.strip() for s in re.split(r"[.;\n]", persona.background) if s.strip()][:6]
+    topics += [f"(to decline) {t}" for t in persona.avoid_topics]
+    return [t for t in dict.fromkeys(topics) if t] or [persona.description or persona.name]
+
+
+def tasks_from_persona(
+    persona: Persona, count: int, styles: Sequence[str], prompts: dict[str, Any]
+) -> list[Task]:
+    """About `count` pairs, spread over the styles, `PAIRS_PER_TOPIC_CALL` per call."""
+    known = prompts.get("styles", {})
+    chosen = [s for s in styles if s in known] or list(known)
+    tasks, made = [], 0
+    while made < count:
+        style = chosen[len(tasks) % len(chosen)]
+        n = min(PAIRS_PER_TOPIC_CALL, count - made)
+        tasks.append(Task("topics", f"persona:{style}", style=style, count=n))
+        made += n
+    return tasks
+
+
+# ---- prompts and cost ----------------------------------------------------------------------
+
+
+def messages_for(
+    task: Task, persona: Persona, prompts: dict[str, Any], language: str = ""
+) -> list[dict[str, str]]:
+    template = prompts[task.kind]
+    values = {
+        "name": persona.name,
+        "description": persona.description,
+        "persona": persona.system_prompt(),
+        "language_rule": f"Write in {language}." if language else SAME_LANGUAGE,
+        "text": task.text,
+        "source": task.source,
+        "count": task.count,
+        "style": prompts.get("styles", {}).get(task.style, task.style),
+        "topics": "; ".join(persona_topics(persona)),
+    }
+    return [
+        {"role": "system", "content": template["system"].format_map(values)},
+        {"role": "user", "content": template["user"].format_map(values)},
+    ]
+
+
+@dataclass
+class Estimate:
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None  # None: no price known for this model
+
+    def text(self) -> str:
+        money = f"about ${self.cost:,.2f}" if self.cost is not None else "price unknown"
+        return (
+            f"{self.calls} calls, ≈ {self.input_tokens:,} tokens in and ≈ "
+            f"{self.output_tokens:,} out: {money}"
+        )
+
+
+def estimate(
+    tasks: Sequence[Task],
+    persona: Persona,
+    prompts: dict[str, Any],
+    model: str,
+    language: str = "",
+    prices: tuple[float, float] | None = None,
+) -> Estimate:
+    from persona_studio.core.tokens import count_many
+
+    texts = [
+        "\n".join(m["content"] for m in messages_for(t, persona, prompts, language)) for t in tasks
+    ]
+    counts = count_many(set(texts))
+    tokens_in = sum(counts[t] + 8 for t in texts)  # + the messages' framing
+    tokens_out = sum(
+        OUTPUT_TOKENS[t.kind] if t.kind != "topics" else OUTPUT_TOKENS["topics"] * t.count
+        for t in tasks
+    )
+    cost = None
+    if prices is not None:
+        cost = (tokens_in * prices[0] + tokens_out * prices[1]) / 1_000_000
+    return Estimate(len(tasks), tokens_in, tokens_out, cost)
+
+
+# ---- reading the model's answer ------------------------------------------------------------
+
+
+def parse_reply(task: Task, reply: str) -> list[tuple[str, str]]:
+    """(question, answer) pairs from the model's JSON; tolerant of code fences and chatter."""
+    start, end = reply.find("{"), reply.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("no JSON object in the reply")
+    data = json.loads(reply[start : end + 1])
+    if task.kind == "reverse":
+        question = str(data.get("question", "")).strip()
+        if not question:
+            raise ValueError("no question in the reply")
+        return [(question, task.text)]
+    pairs = []
+    for pair in data.get("pairs", []):
+        if isinstance(pair, dict):
+            q, a = str(pair.get("question", "")).strip(), str(pair.get("answer", "")).strip()
+            if q and a:
+                pairs.append((q, a))
+    if not pairs:
+        raise ValueError("no question/answer pairs in the reply")
+    return pairs
+
+
+# ---- running -------------------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+    candidates: int = 0
+    note: str = ""  # waiting on a rate limit, a task that failed…
+    failures: list[str] = field(default_factory=list)
+
+
+def _retry_after(exc: Any, attempt: int) -> float:
+    """Seconds to wait after a 429: the server's Retry-After when given, else backoff."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return min(60.0, float(value) * scale)
+            except ValueError:
+                pass
+    return min(60.0, 2.0**attempt) * (0.5 + random.random() / 2)  # jitter: no thundering herd
+
+
+class Generator:
+    """Runs tasks against an OpenAI-compatible chat endpoint."""
+
+    def __init__(
+        self,
+        client: Any,
+        model: str,
+        persona: Persona,
+        prompts: dict[str, Any],
+        *,
+        existing: Sequence[Example] = (),
+        language: str = "",
+        concurrency: int = 4,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.client, self.model, self.persona, self.prompts = client, model, persona, prompts
+        self.language, self.concurrency, self.sleep = language, max(1, concurrency), sleep
+        self.resume_event = asyncio.Event()
+        self.resume_event.set()
+        self.progress = Progress()
+        self._seen = DuplicateFinder()
+        for example in existing:
+            self._seen.add(example.question, example.question)
+            self._seen.add(example.question, example.answer)
+
+    # pause/resume: workers finish the call in flight, then wait
+    def pause(self) -> None:
+        self.resume_event.clear()
+
+    def resume(self) -> None:
+        self.resume_event.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self.resume_event.is_set()
+
+    async def run(
+        self,
+        tasks: Sequence[Task],
+        on_candidates: Callable[[list[Candidate]], None],
+        on_progress: Callable[[Progress], None] = lambda _p: None,
+    ) -> Progress:
+        progress = self.progress
+        progress.total = len(tasks)
+        queue: asyncio.Queue[Task] = asyncio.Queue()
+        for task in tasks:
+            queue.put_nowait(task)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    task = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await self.resume_event.wait()
+                try:
+                    pairs = await self._call(task, on_progress)
+                except GenerateError:
+                    raise  # the whole run cannot go on (a refused key, a missing model)
+                except Exception as exc:  # this task only: say why, go on with the others
+                    progress.failed += 1
+                    progress.failures.append(f"{task.source}: {exc}")
+                    progress.note = f"One call failed ({exc}); going on with the others."
+                else:
+                    batch = self._flag([Candidate(q, a, task.source, task.kind) for q, a in pairs])
+                    progress.candidates += len(batch)
+                    on_candidates(batch)
+                progress.done += 1
+                on_progress(progress)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+        return progress
+
+    def _flag(self, batch: list[Candidate]) -> list[Candidate]:
+        for candidate in batch:
+            match = self._seen.find(candidate.question) or (
+                self._seen.find(candidate.answer) if candidate.kind != "reverse" else None
+            )
+            candidate.duplicate_of = match or ""
+            self._seen.add(candidate.question, candidate.question)
+        return batch
+
+    async def _call(
+        self, task: Task, on_progress: Callable[[Progress], None]
+    ) -> list[tuple[str, str]]:
+        import openai
+
+        messages = messages_for(task, self.persona, self.prompts, self.language)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                response = await self.client.chat.completions.create(
+                    model=self.model, messages=messages, temperature=0.8
+                )
+                reply = response.choices[0].message.content or ""
+                try:
+                    return parse_reply(task, reply)
+                except (ValueError, json.JSONDecodeError) as exc:
+                    if attempt >= 1:
+                        raise ValueError(
+                            f"the model did not answer in the expected form ({exc})"
+                        ) from exc
+                    continue  # once more: models sometimes wrap or cut their JSON
+            except openai.RateLimitError as exc:
+                wait = _retry_after(exc, attempt)
+                self.progress.note = f"The provider asks us to slow down; waiting {wait:.0f} s."
+                on_progress(self.progress)
+                await self.sleep(wait)
+            except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError):
+                if attempt >= 3:
+                    raise
+                await self.sleep(min(30.0, 2.0**attempt))
+            except openai.AuthenticationError as exc:
+                raise GenerateError(
+                    "The provider refused the API key.", "Check the key in Settings → Providers."
+                ) from exc
+            except openai.NotFoundError as exc:
+                raise GenerateError(
+                    f"The provider has no model “{self.model}”.",
+                    "Choose another model (for a local server, one it has loaded).",
+                ) from exc
+        raise ValueError("still rate-limited after several waits")
+
+
+def candidates_data(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in candidates]
+
+
+def candidates_from_data(rows: Sequence[dict[str, Any]]) -> list[Candidate]:
+    return [Candidate(**row) for row in rows]
+
+
+REVIEW_KIND = "generate"
+
+
+class ReviewQueue:
+    """Generated candidates kept in the project until the creator decides on each one, so a
+    closed window or an interrupted run loses none (one run record per generation run)."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.runs: dict[str, dict[str, Any]] = {}
+        for record in reversed(project.runs(REVIEW_KIND)):  # oldest first
+            data = dict(record["data"])
+            data["candidates"] = candidates_from_data(data.get("candidates", []))
+            self.runs[record["id"]] = data
+
+    def start_run(self, **meta: Any) -> str:
+        run_id = new_id()
+        self.runs[run_id] = {**meta, "candidates": [], "status": "running"}
+        self._save(run_id)
+        return run_id
+
+    def add(self, run_id: str, candidates: Sequence[Candidate]) -> None:
+        self.runs[run_id]["candidates"].extend(candidates)
+        self._save(run_id)
+
+    def finish(self, run_id: str, status: str, note: str = "") -> None:
+        self.runs[run_id].update(status=status, note=note)
+        self._save(run_id)
+
+    def pending(self) -> list[Candidate]:
+        return [c for run in self.runs.values() for c in run["candidates"] if c.status == "pending"]
+
+    def decide(
+        self,
+        ids: Sequence[str],
+        status: str,
+        edits: dict[str, tuple[str, str]] | None = None,
+    ) -> list[Example]:
+        """Accept or reject candidates (with the user's edits); returns the examples to add.
+        Call `add_examples` with them and this in one go: both are saved at once."""
+        edits, wanted, accepted = edits or {}, set(ids), []
+        for run_id, run in self.runs.items():
+            touched = False
+            for candidate in run["candidates"]:
+                if candidate.id in wanted and candidate.status == "pending":
+                    if candidate.id in edits:
+                        candidate.question, candidate.answer = edits[candidate.id]
+                    candidate.status = status
+                    touched = True
+                    if status == "accepted":
+                        accepted.append(candidate.to_example())
+            if touched:
+                self._save(run_id)
+        return accepted
+
+    def _save(self, run_id: str) -> None:
+        run = self.runs[run_id]
+        data = {**run, "candidates": candidates_data(run["candidates"])}
+        self.project.save_run(run_id, REVIEW_KIND, run.get("status", "running"), data)

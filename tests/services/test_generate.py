@@ -1,0 +1,246 @@
+"""Generating candidates with the real `openai` client against the local fake: reverse prompts,
+passages, persona topics, 429 storms, pause, cancel, and the review queue in a real project."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.demo import ensure_demo_project
+from persona_studio.core.importers.documents import passages_from_text
+from persona_studio.core.importers.linkedin import LinkedInExport, Post
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import Project
+from persona_studio.core.validation import chat_price
+from persona_studio.services.generate import (
+    SAME_LANGUAGE,
+    Candidate,
+    GenerateError,
+    Generator,
+    ReviewQueue,
+    estimate,
+    load_prompts,
+    messages_for,
+    parse_reply,
+    tasks_from_linkedin,
+    tasks_from_passages,
+    tasks_from_persona,
+)
+from tests.fakes.generation import model_reply
+from tests.fakes.openai_server import FakeOpenAI
+
+MODEL = "gpt-4.1-mini-2025-04-14"
+PERSONA = Persona(
+    name="Coach Rhea",
+    description="A running coach for busy beginners.",
+    traits=["patient", "practical"],
+    background="Ran her first 5k at 40. Coaches in Lagos.",
+    avoid_topics=["medical diagnoses"],
+)
+POSTS = [
+    Post("Most beginners run too fast. Slow down until you can talk.", "2024-03-01", "https://l/1"),
+    Post("Rest days are training days: your legs get stronger while you sleep.", "", "https://l/2"),
+    Post("Courir lentement, c'est courir longtemps. Ralentissez !", "", "https://l/3"),
+]
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI(api_key="sk-gen", models=(MODEL,)) as fake:
+        fake.reply_for = model_reply
+        yield fake
+
+
+@pytest.fixture
+async def client(server):
+    import openai
+
+    async with openai.AsyncOpenAI(
+        api_key="sk-gen", base_url=server.base_url, max_retries=0
+    ) as client:
+        yield client
+
+
+def chat_calls(server: FakeOpenAI) -> int:
+    return sum(1 for r in server.requests if r.path == "/v1/chat/completions")
+
+
+async def no_sleep(_seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+def test_prompts_tasks_and_estimate() -> None:
+    prompts = load_prompts()
+    export = LinkedInExport(posts=POSTS)
+    tasks = tasks_from_linkedin(export, limit=2)
+    assert [t.kind for t in tasks] == ["reverse", "reverse"] and tasks[
+        0
+    ].source == "linkedin:https://l/1"
+    messages = messages_for(tasks[0], PERSONA, prompts)
+    assert SAME_LANGUAGE in messages[0]["content"] and POSTS[0].text in messages[1]["content"]
+    assert "Write in French." in messages_for(tasks[0], PERSONA, prompts, "French")[0]["content"]
+    topics = tasks_from_persona(PERSONA, 12, ["short", "off_topic"], prompts)
+    assert [t.count for t in topics] == [5, 5, 2]
+    assert [t.style for t in topics] == ["short", "off_topic", "short"]
+    system = messages_for(topics[1], PERSONA, prompts)[0]["content"]
+    assert "off-topic" in system and "(to decline) medical diagnoses" in system
+    assert "You are Coach Rhea" in system or PERSONA.name in system
+    passages = tasks_from_passages(passages_from_text("Slow runs build the engine. " * 10))
+    assert passages[0].kind == "passage" and passages[0].count == 2
+
+    prices = chat_price(MODEL)
+    assert prices == (0.40, 1.60) and chat_price("gpt-4o-mini-2024-07-18") == (0.15, 0.60)
+    assert chat_price("llama3.1") is None
+    cost = estimate([*tasks, *topics], PERSONA, prompts, MODEL, prices=prices)
+    assert cost.calls == 5 and cost.input_tokens > 300 and cost.output_tokens == 2 * 40 + 12 * 140
+    assert cost.cost == pytest.approx((cost.input_tokens * 0.4 + cost.output_tokens * 1.6) / 1e6)
+    assert "price unknown" in estimate(tasks, PERSONA, prompts, "llama3.1").text()
+
+
+def test_parse_reply_is_tolerant_but_strict_about_content() -> None:
+    task = tasks_from_linkedin(LinkedInExport(posts=POSTS))[0]
+    assert parse_reply(task, 'Here:\n```json\n{"question": "Why slow?"}\n```') == [
+        ("Why slow?", POSTS[0].text)
+    ]
+    for bad in ("no json", '{"question": ""}', '{"question": "x"'):
+        with pytest.raises(ValueError):
+            parse_reply(task, bad)
+
+
+async def test_reverse_prompts_keep_the_post_and_flag_duplicates(server, client) -> None:
+    existing = [Example.from_qa("How fast should I run?", POSTS[1].text)]
+    generator = Generator(client, MODEL, PERSONA, load_prompts(), existing=existing)
+    got: list[Candidate] = []
+    progress = await generator.run(tasks_from_linkedin(LinkedInExport(posts=POSTS)), got.extend)
+    assert (progress.done, progress.failed, progress.candidates) == (3, 0, 3)
+    by_answer = {c.answer: c for c in got}
+    assert set(by_answer) == {p.text for p in POSTS}  # verbatim
+    first = by_answer[POSTS[0].text]
+    assert first.question == f"What about: {POSTS[0].text[:20]}?"
+    assert first.source == "linkedin:https://l/1" and first.kind == "reverse"
+    assert by_answer[POSTS[1].text].duplicate_of == ""  # a reverse answer is the post itself
+    example = first.to_example()
+    assert (example.status, example.source, example.tags) == ("draft", first.source, ["generated"])
+
+
+async def test_passages_and_persona_make_pairs_flagging_repeats(server, client) -> None:
+    existing = [Example.from_qa("Q0 1?", "Something else entirely, about shoes.")]
+    generator = Generator(client, MODEL, PERSONA, load_prompts(), existing=existing)
+    prompts = load_prompts()
+    tasks = [
+        *tasks_from_passages(passages_from_text("Slow runs build the engine. " * 10)),
+        *tasks_from_persona(PERSONA, 5, ["short"], prompts),
+        *tasks_from_persona(PERSONA, 5, ["short"], prompts),  # the same prompt again
+    ]
+    got: list[Candidate] = []
+    await generator.run(tasks, got.extend)
+    assert len(got) == 2 + 5 + 5
+    repeats = [c for c in got if c.duplicate_of]
+    assert len(repeats) == 5  # the second identical call repeats the first one's questions
+
+
+async def test_a_429_storm_is_waited_out_within_the_concurrency_limit(server, client) -> None:
+    in_flight, peak = 0, 0
+    lock = threading.Lock()
+
+    def slow_reply(messages: list[dict[str, Any]]) -> str:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.02)
+        with lock:
+            in_flight -= 1
+        return model_reply(messages)
+
+    server.reply_for = slow_reply
+    for _ in range(12):
+        server.fail_next(429, "Rate limit reached", type_="requests", headers={"retry-after": "3"})
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    notes: list[str] = []
+    generator = Generator(client, MODEL, PERSONA, load_prompts(), concurrency=3, sleep=sleep)
+    tasks = tasks_from_linkedin(LinkedInExport(posts=POSTS * 4))
+    got: list[Candidate] = []
+    progress = await generator.run(tasks, got.extend, lambda p: notes.append(p.note))
+    assert (progress.done, progress.failed, len(got)) == (12, 0, 12)
+    assert waits.count(3.0) == 12  # Retry-After honoured, every time
+    assert chat_calls(server) == 24 and peak <= 3
+    assert any("slow down" in n for n in notes)
+
+
+async def test_a_refused_key_stops_the_run_plainly(server) -> None:
+    import openai
+
+    async with openai.AsyncOpenAI(api_key="sk-wrong", base_url=server.base_url, max_retries=0) as c:
+        generator = Generator(c, MODEL, PERSONA, load_prompts())
+        with pytest.raises(GenerateError, match="refused the API key"):
+            await generator.run(tasks_from_linkedin(LinkedInExport(posts=POSTS)), lambda _b: None)
+
+
+async def test_bad_replies_fail_that_task_only(server, client) -> None:
+    server.reply_for = lambda m: (
+        "I'd rather not." if "Rest days" in m[-1]["content"] else model_reply(m)
+    )
+    got: list[Candidate] = []
+    generator = Generator(client, MODEL, PERSONA, load_prompts(), sleep=no_sleep)
+    progress = await generator.run(tasks_from_linkedin(LinkedInExport(posts=POSTS)), got.extend)
+    assert (progress.done, progress.failed, len(got)) == (3, 1, 2)
+    assert "expected form" in progress.failures[0]
+
+
+async def test_pause_holds_new_calls_and_cancel_leaves_only_whole_candidates(
+    server, client, tmp_path: Path
+) -> None:
+    server.reply_for = lambda m: (time.sleep(0.05), model_reply(m))[1]
+    with Project.open(ensure_demo_project(tmp_path)) as project:
+        before = project.counts().examples
+        queue = ReviewQueue(project)
+        run_id = queue.start_run(source="linkedin", model=MODEL)
+        generator = Generator(client, MODEL, PERSONA, load_prompts(), concurrency=1)
+        task = asyncio.ensure_future(
+            generator.run(
+                tasks_from_linkedin(LinkedInExport(posts=POSTS * 10)),
+                lambda batch: queue.add(run_id, batch),
+            )
+        )
+        while generator.progress.done < 2:
+            await asyncio.sleep(0.01)
+        generator.pause()
+        await asyncio.sleep(0.1)  # the call in flight ends; no new one starts
+        calls = chat_calls(server)
+        await asyncio.sleep(0.2)
+        assert chat_calls(server) == calls and generator.paused
+        generator.resume()
+        while generator.progress.done < 5:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        queue.finish(run_id, "cancelled")
+        assert project.counts().examples == before  # nothing reaches the dataset unasked
+
+    with Project.open(tmp_path / "Demo - Coach Rhea.persona") as project:
+        queue = ReviewQueue(project)
+        pending = queue.pending()
+        assert 5 <= len(pending) < 30
+        assert all(c.question and c.answer for c in pending)  # whole, never half-written
+        first, second = pending[0], pending[1]
+        added = queue.decide([first.id], "accepted", {first.id: ("Edited question?", first.answer)})
+        queue.decide([second.id], "rejected")
+        project.add_examples(added)
+        assert project.counts().examples == before + 1
+        assert project.examples()[-1].question == "Edited question?"
+    with Project.open(tmp_path / "Demo - Coach Rhea.persona") as project:
+        left = ReviewQueue(project).pending()
+        assert len(left) == len(pending) - 2
+        assert next(iter(ReviewQueue(project).runs.values()))["status"] == "cancelled"
