@@ -651,26 +651,6 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return EXIT_OK if run.status in ("succeeded", "waiting") else EXIT_FAILURE
 
 
-def generation_tasks(source: str, persona: Persona, args: argparse.Namespace) -> list[Any]:
-    """Tasks for `persona-studio generate --from SOURCE` (also used by the window's dialog)."""
-    from persona_studio.core.importers.documents import read_passages
-    from persona_studio.core.importers.linkedin import read_linkedin_export
-    from persona_studio.services import generate
-
-    if source == "persona":
-        styles = [s.strip() for s in (args.styles or "").split(",") if s.strip()]
-        prompts = generate.load_prompts()
-        return generate.tasks_from_persona(persona, args.limit or 20, styles, prompts)
-    path = Path(source)
-    if path.suffix.lower() == ".zip":
-        export = read_linkedin_export(path, include_comments=args.comments)
-        return generate.tasks_from_linkedin(export, args.limit)
-    return generate.tasks_from_passages(read_passages(path), args.limit)
-
-
-DEFAULT_GENERATION_MODEL = "gpt-4.1-mini"
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from persona_studio.core.validation import chat_price
     from persona_studio.services import generate, providers
@@ -678,16 +658,36 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     config = load_config()
     profile = config.profile(args.profile or config.default_profile or "env")
-    model = args.model or profile.chat_model or DEFAULT_GENERATION_MODEL
+    model = args.model or profile.chat_model or generate.DEFAULT_MODEL
     with Project.open(args.path) as project:
         persona, examples = project.persona(), project.examples()
-        tasks = generation_tasks(args.source, persona, args)
+        prompts = generate.load_prompts()
+        source = Path(args.source)
+        kind = (
+            "persona"
+            if args.source == "persona"
+            else "linkedin"
+            if source.suffix.lower() == ".zip"
+            else "documents"
+        )
+        styles = [s.strip() for s in (args.styles or "").split(",") if s.strip()]
+        read = generate.read_source(
+            kind,
+            persona,
+            prompts,
+            paths=[source],
+            limit=args.limit,
+            styles=styles,
+            comments=args.comments,
+        )
+        tasks = read.tasks
+        if not args.json:
+            print(f"From {args.source}: {read.summary}.", file=sys.stderr)
         if not tasks:
             raise UserFacingError(
                 "There is nothing to generate from in this source.",
                 "Check that the export has posts, or the document has text.",
             )
-        prompts = generate.load_prompts()
         cost = generate.estimate(
             tasks, persona, prompts, model, args.language or "", chat_price(model)
         )

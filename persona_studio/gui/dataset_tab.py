@@ -152,6 +152,12 @@ class DatasetTab(QWidget):
         self.import_button = QPushButton("Import…", objectName="import_examples")
         self.import_button.setToolTip("CSV, TSV, Excel or JSONL (OpenAI chat or ShareGPT)")
         self.import_button.clicked.connect(self.choose_import)
+        self.generate_button = QPushButton("Generate…", objectName="generate_examples")
+        self.generate_button.setToolTip(
+            "Let a model write candidate examples from your LinkedIn posts, your documents "
+            "or the persona; you review each one."
+        )
+        self.generate_button.clicked.connect(lambda: self.window().generate_examples())
         bar = QHBoxLayout()
         bar.addWidget(self.search, 2)
         bar.addWidget(self.status_filter)
@@ -161,6 +167,7 @@ class DatasetTab(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.add_button)
         bar.addWidget(self.import_button)
+        bar.addWidget(self.generate_button)
 
         self.table = QTableView(objectName="examples_table")
         self.table.setAccessibleName("Training examples")
@@ -518,6 +525,11 @@ class DatasetTab(QWidget):
         self._push(AddExamples(self._session, examples, f"Import {len(examples)} examples"))
         if self._undo is not None:
             self._undo.endMacro()
+
+    def add_generated(self, examples: list[Example]) -> None:
+        """Accepted candidates: added as drafts, undoable like any addition."""
+        if self._session is not None and examples:
+            self._push(AddExamples(self._session, examples, f"Accept {len(examples)} examples"))
 
     # ---- preflight (off the UI thread) ---------------------------------------------------
 

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
 DATASET_FILES = {".csv", ".tsv", ".xlsx", ".jsonl"}
-DROPPABLE = {SUFFIX, ".png", ".json", *DATASET_FILES}
+DOCUMENT_FILES = {".txt", ".md", ".markdown", ".pdf", ".docx"}
+DROPPABLE = {SUFFIX, ".png", ".json", ".zip", *DATASET_FILES, *DOCUMENT_FILES}
 
 
 class MainWindow(QMainWindow):
@@ -175,6 +176,12 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(
             file, "&Import Character Card…", self.import_card_dialog, name="action_import_card"
+        )
+        self._action(
+            file,
+            "&Generate Examples…",
+            lambda: self.generate_examples(),
+            name="action_generate",
         )
         self.export_menu = file.addMenu("&Export")
         self.export_menu.setObjectName("menu_export")
@@ -399,6 +406,22 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
             self.dataset_tab.select_examples([dialog.to_edit])
 
+    # ---- generation ----------------------------------------------------------------------
+
+    def generate_examples(self, kind: str | None = None, paths: list[Path] | None = None) -> Any:
+        from persona_studio.gui.dialogs.generate_dialog import GenerateDialog
+
+        if self.session is None:
+            return None
+        self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
+        dialog = GenerateDialog(
+            self.context, self.session, self.dataset_tab.add_generated, parent=self
+        )
+        if kind is not None:
+            dialog.set_source(kind, paths)
+        dialog.open()
+        return dialog
+
     # ---- pipeline ------------------------------------------------------------------------
 
     def run_pipeline(self) -> Any:
@@ -564,6 +587,10 @@ class MainWindow(QMainWindow):
                 return None
             self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
             return self.dataset_tab.open_import(path)
+        if path.suffix.lower() == ".zip":  # a LinkedIn export: its posts become answers
+            return self.generate_examples("linkedin", [path])
+        if path.suffix.lower() in DOCUMENT_FILES:
+            return self.generate_examples("documents", [path])
         card = self._read_card(path)
         if card is None:
             return None

@@ -34,6 +34,7 @@ from persona_studio.resources_path import resource_path
 if TYPE_CHECKING:
     from persona_studio.core.project import Project
 
+DEFAULT_MODEL = "gpt-4.1-mini"  # when the profile names no chat model
 PAIRS_PER_PASSAGE = 2
 PAIRS_PER_TOPIC_CALL = 5
 OUTPUT_TOKENS = {"reverse": 40, "passage": 160 * PAIRS_PER_PASSAGE, "topics": 140}
@@ -113,16 +114,74 @@ def persona_topics(persona: Persona) -> list[str]:
 def tasks_from_persona(
     persona: Persona, count: int, styles: Sequence[str], prompts: dict[str, Any]
 ) -> list[Task]:
-    """About `count` pairs, spread over the styles, `PAIRS_PER_TOPIC_CALL` per call."""
+    """About `count` pairs, spread evenly over the styles, at most `PAIRS_PER_TOPIC_CALL` per
+    call (a long list in one answer gets repetitive)."""
     known = prompts.get("styles", {})
     chosen = [s for s in styles if s in known] or list(known)
+    per_call = max(1, min(PAIRS_PER_TOPIC_CALL, -(-count // len(chosen))))
     tasks, made = [], 0
     while made < count:
         style = chosen[len(tasks) % len(chosen)]
-        n = min(PAIRS_PER_TOPIC_CALL, count - made)
+        n = min(per_call, count - made)
         tasks.append(Task("topics", f"persona:{style}", style=style, count=n))
         made += n
     return tasks
+
+
+@dataclass
+class SourceRead:
+    tasks: list[Task]
+    summary: str  # "12 posts (3 skipped: …)", for the user
+
+
+def read_source(
+    kind: str,
+    persona: Persona,
+    prompts: dict[str, Any],
+    *,
+    paths: Sequence[Path] = (),
+    text: str = "",
+    limit: int | None = None,
+    styles: Sequence[str] = (),
+    comments: bool = False,
+) -> SourceRead:
+    """Tasks from one kind of source: "linkedin" (a ZIP), "documents" (files), "persona"
+    (`limit` pairs) or "text" (pasted). Reads files: call it off the UI thread."""
+    from collections import Counter
+
+    from persona_studio.core.importers.documents import passages_from_text, read_passages
+    from persona_studio.core.importers.linkedin import read_linkedin_export
+
+    if kind == "persona":
+        tasks = tasks_from_persona(persona, limit or 20, styles, prompts)
+        return SourceRead(tasks, f"{sum(t.count for t in tasks)} questions in {len(tasks)} calls")
+    if kind == "linkedin":
+        if not paths:
+            return SourceRead([], "Choose the ZIP LinkedIn sent you.")
+        export = read_linkedin_export(paths[0], include_comments=comments)
+        tasks = tasks_from_linkedin(export, limit)
+        found = len(export.posts) + len(export.comments)
+        summary = f"{found} posts" + (" and comments" if export.comments else "")
+        if export.skipped:
+            why = Counter(reason for _where, reason in export.skipped)
+            summary += (
+                f" ({len(export.skipped)} skipped: "
+                + ", ".join(f"{n} {reason}" for reason, n in why.most_common())
+                + ")"
+            )
+        if limit is not None and found > limit:
+            summary += f"; the first {limit} are used"
+        return SourceRead(tasks, summary)
+    passages = (
+        [p for path in paths for p in read_passages(path)]
+        if kind == "documents"
+        else passages_from_text(text)
+    )
+    tasks = tasks_from_passages(passages, limit)
+    summary = f"{len(passages)} passages"
+    if limit is not None and len(passages) > limit:
+        summary += f"; the first {limit} are used"
+    return SourceRead(tasks, summary)
 
 
 # ---- prompts and cost ----------------------------------------------------------------------

@@ -127,6 +127,10 @@ def render(out_dir: Path) -> list[Path]:
     loop.run_until_complete(wait_for(lambda: not pipeline.running))
     shoot(pipeline, "pipeline.png")
     pipeline.close()
+    generating = window.generate_examples("persona")
+    loop.run_until_complete(wait_for(lambda: generating.found.text().startswith("Found")))
+    shoot(generating, "generate.png")
+    generating.close()
     # dark mode, as on a desktop set to dark where Qt's style does not follow by itself
     from PySide6.QtCore import Qt
 

@@ -66,7 +66,12 @@ def test_every_control_has_an_accessible_name(make_window, context, qtbot) -> No
         window.tabs.setCurrentIndex(index)
     window.persona_tab.side_tabs.setCurrentIndex(1)  # the rules editor
     window.dataset_tab.table.selectRow(0)  # the conversation panel
-    dialogs = [window.open_settings(), window.run_pipeline(), window.link_sheet()]
+    dialogs = [
+        window.open_settings(),
+        window.run_pipeline(),
+        window.link_sheet(),
+        window.generate_examples(),
+    ]
     checked = sum(len(top.findChildren(QWidget)) for top in [window, *dialogs])
     assert checked > 300  # the walk really covers the window
     for top in [window, *dialogs]:

@@ -17,6 +17,7 @@ SCREENS = {
     "settings-providers.png",
     "settings-google.png",
     "pipeline.png",
+    "generate.png",
     "dark-chat.png",
     "dark-train.png",
 }

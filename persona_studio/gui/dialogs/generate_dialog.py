@@ -1,0 +1,512 @@
+"""Generate examples: pick a source, see the price, let a model write candidates, review them.
+
+Candidates stream into the review table as the model answers; nothing enters the dataset until
+the creator accepts it (as a draft, with its source). The queue lives in the project file, so
+closing this dialog, or the app, keeps whatever is waiting for review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.errors import UserFacingError
+from persona_studio.gui.context import AppContext
+from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import color, qcolor
+from persona_studio.services import generate
+
+SOURCES = (
+    ("linkedin", "My LinkedIn export (ZIP)"),
+    ("documents", "Documents I wrote (.txt .md .pdf .docx)"),
+    ("persona", "The persona itself (its topics and rules)"),
+    ("text", "Text I paste here"),
+)
+LANGUAGES = ("Same language as the source", "English", "French", "Spanish", "German", "Portuguese")
+STYLE_LABELS = {
+    "short": "Short",
+    "long": "Long",
+    "casual": "Casual",
+    "tricky": "Tricky",
+    "off_topic": "Off-topic (to learn refusals)",
+}
+COL_QUESTION, COL_ANSWER, COL_SOURCE, COL_NOTE = range(4)
+
+
+class GenerateDialog(QDialog):
+    def __init__(
+        self,
+        context: AppContext,
+        session: ProjectSession,
+        add_examples: Callable[[list[Example]], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("generate_dialog")
+        self.setWindowTitle("Generate examples")
+        self.context, self.session, self.add_examples = context, session, add_examples
+        self.queue = generate.ReviewQueue(session.project)
+        self.prompts = generate.load_prompts()
+        self.read: generate.SourceRead | None = None
+        self.generator: generate.Generator | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._read_task: asyncio.Task[None] | None = None
+        self.shown: dict[str, generate.Candidate] = {}  # row id → candidate
+
+        # ---- where from
+        self.source = QComboBox(objectName="generate_source")
+        self.source.setAccessibleName("Source")
+        for key, label in SOURCES:
+            self.source.addItem(label, key)
+        self.pages = QStackedWidget()
+        self.zip_path = QLineEdit(objectName="generate_zip", placeholderText="LinkedIn's ZIP")
+        self.zip_path.setAccessibleName("LinkedIn export file")
+        self.zip_path.editingFinished.connect(self.refresh)
+        choose_zip = QPushButton("Choose…", objectName="generate_choose_zip")
+        choose_zip.setAccessibleName("Choose the LinkedIn export")
+        choose_zip.clicked.connect(self._choose_zip)
+        self.comments = QCheckBox("Use my comments too", objectName="generate_comments")
+        self.comments.toggled.connect(self.refresh)
+        help_text = QLabel(
+            "On LinkedIn: Me → Settings → Data privacy → Get a copy of your data. Your posts "
+            "become answers; the model writes the question each one answers.",
+            wordWrap=True,
+        )
+        zip_page = QWidget()
+        zip_layout = QVBoxLayout(zip_page)
+        zip_row = QHBoxLayout()
+        zip_row.addWidget(self.zip_path, 1)
+        zip_row.addWidget(choose_zip)
+        zip_layout.addLayout(zip_row)
+        zip_layout.addWidget(self.comments)
+        zip_layout.addWidget(help_text)
+        self.files = QListWidget(objectName="generate_files")
+        self.files.setAccessibleName("Documents")
+        self.files.setMaximumHeight(80)
+        add_files = QPushButton("Add files…", objectName="generate_add_files")
+        add_files.clicked.connect(self._choose_files)
+        clear_files = QPushButton("Clear", objectName="generate_clear_files")
+        clear_files.setAccessibleName("Clear the documents")
+        clear_files.clicked.connect(lambda: (self.files.clear(), self.refresh()))
+        docs_page = QWidget()
+        docs_layout = QHBoxLayout(docs_page)
+        docs_layout.addWidget(self.files, 1)
+        docs_buttons = QVBoxLayout()
+        docs_buttons.addWidget(add_files)
+        docs_buttons.addWidget(clear_files)
+        docs_buttons.addStretch(1)
+        docs_layout.addLayout(docs_buttons)
+        self.styles: dict[str, QCheckBox] = {}
+        persona_page = QWidget()
+        persona_layout = QHBoxLayout(persona_page)
+        persona_layout.addWidget(QLabel("Kinds of questions:"))
+        for key in self.prompts.get("styles", {}):
+            box = QCheckBox(STYLE_LABELS.get(key, key), objectName=f"style_{key}", checked=True)
+            box.toggled.connect(self.refresh)
+            self.styles[key] = box
+            persona_layout.addWidget(box)
+        persona_layout.addStretch(1)
+        self.pasted = QPlainTextEdit(objectName="generate_text")
+        self.pasted.setAccessibleName("Text to make examples from")
+        self.pasted.setPlaceholderText("Paste an article, a newsletter, notes… in your own words.")
+        self.pasted.textChanged.connect(self.refresh)
+        for page in (zip_page, docs_page, persona_page, self.pasted):
+            self.pages.addWidget(page)
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self._show_page(0)
+
+        # ---- how
+        self.profile = QComboBox(objectName="generate_profile")
+        for profile in context.config.profiles:
+            self.profile.addItem(f"{profile.name} ({profile.kind})", profile.name)
+        self.profile.addItem("env (OPENAI_API_KEY)", "env")
+        self.profile.setCurrentIndex(max(0, self.profile.findData(context.config.default_profile)))
+        self.profile.currentIndexChanged.connect(self._profile_changed)
+        self.model = QComboBox(objectName="generate_model", editable=True)
+        self.model.currentTextChanged.connect(self.refresh)
+        self.language = QComboBox(objectName="generate_language", editable=True)
+        self.language.addItems(LANGUAGES)
+        self.language.currentTextChanged.connect(self.refresh)
+        self.limit = QSpinBox(objectName="generate_limit", minimum=1, maximum=5000, value=50)
+        self.limit.setToolTip("Posts or passages to use; for the persona, questions to write.")
+        self.limit.valueChanged.connect(self.refresh)
+        self.concurrency = QSpinBox(objectName="generate_concurrency", minimum=1, maximum=16)
+        self.concurrency.setValue(4)
+        self.concurrency.setToolTip("Calls at once. Lower it if the provider says to slow down.")
+        form = QFormLayout()
+        form.addRow("Make examples from", self.source)
+        form.addRow("", self.pages)
+        form.addRow("Provider", self.profile)
+        form.addRow("Model", self.model)
+        form.addRow("Language", self.language)
+        form.addRow("How many", self.limit)
+        form.addRow("Calls at once", self.concurrency)
+        self.found = QLabel(objectName="generate_found", wordWrap=True)
+        self.cost = QLabel(objectName="generate_estimate", wordWrap=True)
+        self.cost.setAccessibleName("Estimated cost")
+
+        self.start = QPushButton("Generate", objectName="generate_start", default=True)
+        self.start.clicked.connect(self.run)
+        self.pause = QPushButton("Pause", objectName="generate_pause")
+        self.pause.clicked.connect(self._toggle_pause)
+        self.stop = QPushButton("Stop", objectName="generate_stop")
+        self.stop.clicked.connect(self.cancel)
+        self.progress = QProgressBar(objectName="generate_progress")
+        self.progress.setAccessibleName("Generation progress")
+        self.progress.setFormat("%v of %m calls")
+        self.status = QLabel(objectName="generate_status", wordWrap=True)
+        run_row = QHBoxLayout()
+        for widget in (self.start, self.pause, self.stop):
+            run_row.addWidget(widget)
+        run_row.addWidget(self.progress, 1)
+        run_row.addStretch(0)  # keeps the buttons their size while the bar is hidden
+
+        # ---- review
+        self.table = QTableWidget(0, 4, objectName="review_table")
+        self.table.setAccessibleName("Candidates to review")
+        self.table.setHorizontalHeaderLabels(["Question", "Answer", "Source", "Note"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_QUESTION, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_ANSWER, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(COL_SOURCE, 150)
+        self.table.setColumnWidth(COL_NOTE, 150)
+        self.accept_button = QPushButton("Accept", objectName="review_accept")
+        self.accept_button.setToolTip("Add the selected candidates to the dataset as drafts.")
+        self.accept_button.clicked.connect(lambda: self.decide(self._selected(), "accepted"))
+        self.reject_button = QPushButton("Reject", objectName="review_reject")
+        self.reject_button.clicked.connect(lambda: self.decide(self._selected(), "rejected"))
+        self.accept_all = QPushButton("Accept all new", objectName="review_accept_all")
+        self.accept_all.setToolTip("Accept every candidate not flagged as a likely duplicate.")
+        self.accept_all.clicked.connect(self._accept_all_new)
+        self.review_label = QLabel(objectName="review_count")
+        review_row = QHBoxLayout()
+        review_row.addWidget(self.review_label, 1)
+        for widget in (self.accept_button, self.reject_button, self.accept_all):
+            review_row.addWidget(widget)
+        close = QPushButton("Close", objectName="generate_close")
+        close.clicked.connect(self.close)
+        review_row.addWidget(close)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.found)
+        layout.addWidget(self.cost)
+        layout.addLayout(run_row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(review_row)
+        self.resize(1000, 720)
+        self._profile_changed()
+        for candidate in self.queue.pending():
+            self._show_candidate(candidate)
+        self._update_buttons()
+
+    # ---- source --------------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        return str(self.source.currentData())
+
+    def set_source(self, kind: str, paths: list[Path] | None = None) -> None:
+        self.source.setCurrentIndex(self.source.findData(kind))
+        if kind == "linkedin" and paths:
+            self.zip_path.setText(str(paths[0]))
+        if kind == "documents":
+            for path in paths or []:
+                self.files.addItem(str(path))
+        self.refresh()
+
+    def _show_page(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+        for page in range(self.pages.count()):  # the stack takes the height of the page shown
+            policy = QSizePolicy.Policy.Preferred if page == index else QSizePolicy.Policy.Ignored
+            self.pages.widget(page).setSizePolicy(policy, policy)
+        self.pages.adjustSize()
+
+    def _source_changed(self, index: int) -> None:
+        self._show_page(index)
+        self.limit.setValue(20 if self.kind == "persona" else 50)
+        self.refresh()
+
+    def _choose_zip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose your LinkedIn export", str(Path.home()), "ZIP archives (*.zip)"
+        )
+        if path:
+            self.zip_path.setText(path)
+            self.refresh()
+
+    def _choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Choose documents",
+            str(Path.home()),
+            "Documents (*.txt *.md *.markdown *.pdf *.docx)",
+        )
+        for path in paths:
+            self.files.addItem(path)
+        if paths:
+            self.refresh()
+
+    def _profile_changed(self, *_: object) -> None:
+        profile = self.context.config.profile(self.profile.currentData() or "env")
+        current = self.model.currentText()
+        self.model.blockSignals(True)
+        self.model.clear()
+        self.model.addItems(
+            list(dict.fromkeys(m for m in (profile.chat_model, generate.DEFAULT_MODEL) if m))
+        )
+        if current:
+            self.model.setCurrentText(current)
+        self.model.blockSignals(False)
+        self.refresh()
+
+    @property
+    def language_choice(self) -> str:
+        text = self.language.currentText().strip()
+        return "" if text == LANGUAGES[0] else text
+
+    def refresh(self, *_: object) -> asyncio.Task[None] | None:
+        """Read the source and price the run, off the UI thread (PDFs and ZIPs can be big)."""
+        if self.task is not None and not self.task.done():
+            return None
+        if self._read_task is not None:
+            self._read_task.cancel()
+        self.found.setText("Reading…")
+        self.start.setEnabled(False)
+        self._read_task = asyncio.ensure_future(self._refresh())
+        return self._read_task
+
+    async def _refresh(self) -> None:
+        from persona_studio.core.validation import chat_price
+
+        kind, model, language = self.kind, self.model.currentText().strip(), self.language_choice
+        paths = {
+            "linkedin": [Path(self.zip_path.text().strip())]
+            if self.zip_path.text().strip()
+            else [],
+            "documents": [Path(self.files.item(i).text()) for i in range(self.files.count())],
+        }.get(kind, [])
+        styles = [key for key, box in self.styles.items() if box.isChecked()]
+        persona, text, limit = self.session.persona, self.pasted.toPlainText(), self.limit.value()
+
+        def read() -> tuple[generate.SourceRead, generate.Estimate]:
+            source = generate.read_source(
+                kind,
+                persona,
+                self.prompts,
+                paths=paths,
+                text=text,
+                limit=limit,
+                styles=styles,
+                comments=self.comments.isChecked(),
+            )
+            cost = generate.estimate(
+                source.tasks, persona, self.prompts, model, language, chat_price(model)
+            )
+            return source, cost
+
+        try:
+            self.read, estimate = await asyncio.to_thread(read)
+        except UserFacingError as exc:
+            self.read = None
+            self.found.setText(f'<span style="color:{color("danger")}">{exc}</span>')
+            self.cost.setText("")
+            self._update_buttons()
+            return
+        self.found.setText(f"Found: {self.read.summary}.")
+        self.cost.setText(
+            f"Estimate with {model or 'the model'}: {estimate.text()}. The provider bills it."
+            if self.read.tasks
+            else ""
+        )
+        self._update_buttons()
+
+    # ---- running -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def run(self) -> asyncio.Task[None] | None:
+        if self.running or self.read is None or not self.read.tasks:
+            return None
+        self.task = asyncio.ensure_future(self._run(list(self.read.tasks)))
+        self._update_buttons()
+        return self.task
+
+    async def _run(self, tasks: list[generate.Task]) -> None:
+        from persona_studio.services.providers import client_for
+
+        profile = self.context.config.profile(self.profile.currentData() or "env")
+        model = self.model.currentText().strip() or generate.DEFAULT_MODEL
+        run_id = self.queue.start_run(source=self.kind, model=model, profile=profile.name)
+        self.progress.setRange(0, len(tasks))
+        self.progress.setValue(0)
+        self.status.setText("Starting…")
+        outcome, note = "done", ""
+        try:
+            client = await client_for(profile, self.context.store, max_retries=0)
+            async with client:
+                self.generator = generate.Generator(
+                    client,
+                    model,
+                    self.session.persona,
+                    self.prompts,
+                    existing=list(self.session.examples),
+                    language=self.language_choice,
+                    concurrency=self.concurrency.value(),
+                )
+                progress = await self.generator.run(
+                    tasks, lambda batch: self._arrived(run_id, batch), self._show_progress
+                )
+            note = f"Done: {progress.candidates} candidates to review."
+            if progress.failed:
+                note += f" {progress.failed} calls failed (first: {progress.failures[0]})."
+        except asyncio.CancelledError:
+            outcome, note = "cancelled", "Stopped. The candidates already written are kept."
+            raise
+        except UserFacingError as exc:
+            outcome, note = "failed", str(exc)
+        finally:
+            self.queue.finish(run_id, outcome, note)
+            self.generator = None
+            self.status.setText(note)
+            self._update_buttons()
+
+    def _arrived(self, run_id: str, batch: list[generate.Candidate]) -> None:
+        self.queue.add(run_id, batch)
+        for candidate in batch:
+            self._show_candidate(candidate)
+        self._update_buttons()
+
+    def _show_progress(self, progress: generate.Progress) -> None:
+        self.progress.setValue(progress.done)
+        self.status.setText(
+            progress.note or f"{progress.candidates} candidates so far ({progress.done} calls)."
+        )
+
+    def _toggle_pause(self) -> None:
+        if self.generator is None:
+            return
+        if self.generator.paused:
+            self.generator.resume()
+            self.status.setText("Going on…")
+        else:
+            self.generator.pause()
+            self.status.setText("Paused: the calls under way finish, no new one starts.")
+        self._update_buttons()
+
+    def cancel(self) -> None:
+        if self.running:
+            assert self.task is not None
+            self.task.cancel()
+
+    def _update_buttons(self) -> None:
+        busy = self.running
+        self.start.setEnabled(not busy and self.read is not None and bool(self.read.tasks))
+        self.pause.setVisible(busy)
+        self.pause.setText("Resume" if self.generator and self.generator.paused else "Pause")
+        self.stop.setVisible(busy)
+        self.progress.setVisible(busy or self.progress.value() > 0)
+        pending = self.table.rowCount()
+        self.review_label.setText(
+            f"{pending} candidates waiting for review. Accepted ones join the dataset as drafts."
+            if pending
+            else "No candidates waiting for review."
+        )
+        for button in (self.accept_button, self.reject_button, self.accept_all):
+            button.setEnabled(pending > 0)
+
+    # ---- review --------------------------------------------------------------------------
+
+    def _show_candidate(self, candidate: generate.Candidate) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        cells = (
+            candidate.question,
+            candidate.answer,
+            candidate.source,
+            f"Like “{candidate.duplicate_of[:60]}”" if candidate.duplicate_of else "",
+        )
+        for column, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if column in (COL_SOURCE, COL_NOTE):
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            if column == COL_NOTE and text:
+                item.setForeground(qcolor("attention"))
+                item.setToolTip("This looks like an example you already have.")
+            item.setData(Qt.ItemDataRole.UserRole, candidate.id)
+            self.table.setItem(row, column, item)
+        self.shown[candidate.id] = candidate
+
+    def _selected(self) -> list[str]:
+        rows = sorted({index.row() for index in self.table.selectedIndexes()})
+        return [self.table.item(r, COL_QUESTION).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def _accept_all_new(self) -> None:
+        ids = [
+            self.table.item(r, COL_QUESTION).data(Qt.ItemDataRole.UserRole)
+            for r in range(self.table.rowCount())
+        ]
+        self.decide([i for i in ids if not self.shown[i].duplicate_of], "accepted")
+
+    def decide(self, ids: list[str], status: str) -> None:
+        """Accept (with the edits made in the table) or reject; the rows leave the table."""
+        if not ids:
+            return
+        edits, rows = {}, {}
+        for row in range(self.table.rowCount()):
+            candidate_id = self.table.item(row, COL_QUESTION).data(Qt.ItemDataRole.UserRole)
+            rows[candidate_id] = row
+            if candidate_id in ids:
+                question = self.table.item(row, COL_QUESTION).text().strip()
+                answer = self.table.item(row, COL_ANSWER).text().strip()
+                if status == "accepted" and not (question and answer):
+                    self.status.setText("A candidate needs both a question and an answer.")
+                    return
+                edits[candidate_id] = (question, answer)
+        examples = self.queue.decide(ids, status, edits)
+        if examples:
+            self.add_examples(examples)
+        for row in sorted((rows[i] for i in ids if i in rows), reverse=True):
+            self.table.removeRow(row)
+        for candidate_id in ids:
+            self.shown.pop(candidate_id, None)
+        verb = "added to the dataset as drafts" if status == "accepted" else "rejected"
+        self.status.setText(f"{len(ids)} {verb}.")
+        self._update_buttons()
+
+    def closeEvent(self, event: Any) -> None:
+        self.cancel()  # what was written is kept in the queue; the run stops
+        super().closeEvent(event)

@@ -1,0 +1,107 @@
+"""Generate examples from the window: drop a LinkedIn export, see the price, generate against
+the fake provider, edit and accept into the dataset (undoable), and find the rest kept."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from persona_studio.core.demo import ensure_demo_project
+from tests.conftest import wait_until
+from tests.fakes.generation import model_reply
+from tests.fakes.openai_server import FakeOpenAI
+
+POSTS = (
+    "Date,ShareLink,ShareCommentary\n"
+    '2024-01-02,https://l/1,"Run slow, run often, and the speed comes by itself."\n'
+    '2024-01-03,https://l/2,"Sleep is the cheapest performance enhancer there is."\n'
+    "2024-01-04,https://l/3,https://only.a/link\n"
+)
+
+
+@pytest.fixture
+def server(monkeypatch):
+    with FakeOpenAI(api_key="sk-env", models=("gpt-4.1-mini",)) as fake:
+        fake.reply_for = model_reply
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        yield fake
+
+
+def _dialog(make_window, context, tmp_path):
+    export = tmp_path / "Basic_LinkedInDataExport.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("Shares.csv", POSTS)
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    dialog = window.open_dropped(export)
+    return window, dialog
+
+
+def test_generate_review_accept_undo_and_keep_the_rest(
+    make_window, context, server, tmp_path, run_async, qtbot
+) -> None:
+    window, dialog = _dialog(make_window, context, tmp_path)
+    qtbot.waitUntil(dialog.isVisible)
+    assert dialog.kind == "linkedin" and dialog.profile.currentData() == "env"
+    run_async(wait_until(lambda: dialog.found.text().startswith("Found")))
+    assert "2 posts (1 skipped: 1 post is only a link or a few words)" in dialog.found.text()
+    assert "2 calls" in dialog.cost.text() and "$" in dialog.cost.text()
+    assert dialog.start.isEnabled() and not dialog.accept_button.isEnabled()
+
+    dialog.start.click()
+    run_async(wait_until(lambda: not dialog.running))
+    assert dialog.table.rowCount() == 2
+    assert "Done: 2 candidates" in dialog.status.text()
+    answers = {dialog.table.item(r, 1).text() for r in range(2)}
+    assert "Sleep is the cheapest performance enhancer there is." in answers
+
+    before = window.dataset_tab.model.rowCount()
+    source = dialog.table.item(0, 2).text()  # answers arrive in any order
+    assert source in ("linkedin:https://l/1", "linkedin:https://l/2")
+    dialog.table.item(0, 0).setText("How do I get faster?")  # edited in place
+    dialog.table.selectRow(0)
+    dialog.accept_button.click()
+    assert dialog.table.rowCount() == 1
+    assert window.dataset_tab.model.rowCount() == before + 1
+    added = window.session.examples[-1]
+    assert added.question == "How do I get faster?"
+    assert (added.status, added.source) == ("draft", source)
+    assert window.session.project.counts().examples == before + 1  # saved
+    window.undo_stack.undo()
+    assert window.session.project.counts().examples == before
+    window.undo_stack.redo()
+
+    dialog.close()
+    again = window.generate_examples()
+    assert again.table.rowCount() == 1  # the undecided one waits in the project
+    again.table.selectRow(0)
+    again.reject_button.click()
+    assert again.table.rowCount() == 0 and not again.accept_all.isEnabled()
+    assert window.session.project.counts().examples == before + 1
+
+
+def test_bad_sources_and_accept_all_skips_likely_duplicates(
+    make_window, context, server, tmp_path, run_async, qtbot
+) -> None:
+    window, dialog = _dialog(make_window, context, tmp_path)
+    run_async(wait_until(lambda: dialog.found.text().startswith("Found")))
+    dialog.set_source("documents", [tmp_path / "missing.pdf"])
+    run_async(wait_until(lambda: "Could not read" in dialog.found.text()))
+    assert not dialog.start.isEnabled()
+
+    dialog.set_source("persona")
+    dialog.limit.setValue(10)
+    for key, box in dialog.styles.items():
+        box.setChecked(key == "short")
+    run_async(wait_until(lambda: "10 questions in 2 calls" in dialog.found.text()))
+    dialog.start.click()
+    run_async(wait_until(lambda: not dialog.running))
+    assert dialog.table.rowCount() == 10
+    duplicates = [r for r in range(10) if dialog.table.item(r, 3).text()]
+    assert len(duplicates) == 5  # the same style twice: the second call repeats the first
+    before = window.session.project.counts().examples
+    dialog.accept_all.click()
+    assert window.session.project.counts().examples == before + 5
+    assert dialog.table.rowCount() == 5
