@@ -55,6 +55,7 @@ class Task:
     text: str = ""  # the post or the passage
     style: str = ""  # topics: the style name
     count: int = 1  # pairs asked for
+    context: str = ""  # what the source says about its author (a LinkedIn profile)
 
 
 @dataclass
@@ -93,7 +94,8 @@ def load_prompts(user_file: Path | None = None) -> dict[str, Any]:
 
 def tasks_from_linkedin(export: LinkedInExport, limit: int | None = None) -> list[Task]:
     items = [*export.posts, *export.comments]
-    return [Task("reverse", p.source, text=p.text) for p in items[:limit]]
+    about = export.profile_text()
+    return [Task("reverse", p.source, text=p.text, context=about) for p in items[:limit]]
 
 
 def tasks_from_passages(passages: Sequence[Passage], limit: int | None = None) -> list[Task]:
@@ -201,6 +203,7 @@ def messages_for(
         "count": task.count,
         "style": prompts.get("styles", {}).get(task.style, task.style),
         "topics": "; ".join(persona_topics(persona)),
+        "context": task.context or persona.description,
     }
     return [
         {"role": "system", "content": template["system"].format_map(values)},

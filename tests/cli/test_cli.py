@@ -485,7 +485,7 @@ def test_generate_from_linkedin_and_persona(
         with Project.open(demo) as project:
             added = project.examples()[-1]
             assert added.answer == "Run slow, run often, and the speed comes by itself."
-            assert (added.status, added.source) == ("draft", "linkedin:https://l/9")
+            assert (added.status, added.source) == ("draft", "linkedin:https://l/9 2024-01-02")
 
         code, out, err = run(
             capsys, *base, "--from", "persona", "--limit", "6", "--styles", "short"

@@ -82,7 +82,9 @@ def test_linkedin_export_posts_profile_positions(tmp_path: Path) -> None:
     assert texts[2].startswith("Courir lentement")
     assert len(texts) == 3
     assert export.posts[0].date == "2024-03-01 08:12:45"
-    assert export.posts[0].source == "linkedin:https://www.linkedin.com/feed/update/urn:li:share:1"
+    assert export.posts[0].source == (
+        "linkedin:https://www.linkedin.com/feed/update/urn:li:share:1 2024-03-01 08:12:45"
+    )
     reasons = sorted(why for _where, why in export.skipped)
     assert reasons == ["empty post", "post is only a link or a few words"]
     assert any("line 5" in where for where, _ in export.skipped)  # the URL-only post

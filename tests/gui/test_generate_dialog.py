@@ -59,7 +59,7 @@ def test_generate_review_accept_undo_and_keep_the_rest(
 
     before = window.dataset_tab.model.rowCount()
     source = dialog.table.item(0, 2).text()  # answers arrive in any order
-    assert source in ("linkedin:https://l/1", "linkedin:https://l/2")
+    assert source in ("linkedin:https://l/1 2024-01-02", "linkedin:https://l/2 2024-01-03")
     dialog.table.item(0, 0).setText("How do I get faster?")  # edited in place
     dialog.table.selectRow(0)
     dialog.accept_button.click()

@@ -81,9 +81,12 @@ def test_prompts_tasks_and_estimate() -> None:
     tasks = tasks_from_linkedin(export, limit=2)
     assert [t.kind for t in tasks] == ["reverse", "reverse"] and tasks[
         0
-    ].source == "linkedin:https://l/1"
+    ].source == "linkedin:https://l/1 2024-03-01"
     messages = messages_for(tasks[0], PERSONA, prompts)
     assert SAME_LANGUAGE in messages[0]["content"] and POSTS[0].text in messages[1]["content"]
+    assert "A running coach for busy beginners." in messages[1]["content"]  # no profile: persona
+    profiled = tasks_from_linkedin(LinkedInExport(name="Rhea O", headline="Coach", posts=POSTS))
+    assert "Rhea O: Coach" in messages_for(profiled[0], PERSONA, prompts)[1]["content"]
     assert "Write in French." in messages_for(tasks[0], PERSONA, prompts, "French")[0]["content"]
     topics = tasks_from_persona(PERSONA, 12, ["short", "off_topic"], prompts)
     assert [t.count for t in topics] == [5, 5, 2]
@@ -123,7 +126,7 @@ async def test_reverse_prompts_keep_the_post_and_flag_duplicates(server, client)
     assert set(by_answer) == {p.text for p in POSTS}  # verbatim
     first = by_answer[POSTS[0].text]
     assert first.question == f"What about: {POSTS[0].text[:20]}?"
-    assert first.source == "linkedin:https://l/1" and first.kind == "reverse"
+    assert first.source == "linkedin:https://l/1 2024-03-01" and first.kind == "reverse"
     assert by_answer[POSTS[1].text].duplicate_of == ""  # a reverse answer is the post itself
     example = first.to_example()
     assert (example.status, example.source, example.tags) == ("draft", first.source, ["generated"])

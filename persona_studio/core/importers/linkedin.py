@@ -34,7 +34,8 @@ class Post:
 
     @property
     def source(self) -> str:
-        where = self.link or (f"{self.kind} of {self.date}" if self.date else self.kind)
+        """Where the example came from: the post's link and date (as in the export)."""
+        where = " ".join(part for part in (self.link, self.date) if part) or self.kind
         return f"linkedin:{where}"
 
 
