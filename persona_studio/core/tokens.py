@@ -7,6 +7,7 @@ in a worker thread. Encodings are shared and thread-safe once loaded.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 ENCODINGS = ("o200k_base", "cl100k_base")
@@ -57,9 +58,27 @@ def count_many(texts: set[str], encoding_name: str = "o200k_base") -> dict[str, 
     cache = _counts.setdefault(encoding_name, {})
     missing = [t for t in texts if t not in cache]
     if missing:
-        encode = encoding(encoding_name).encode_ordinary  # plain text: no special tokens
+        count = _counter(encoding_name)
         if len(cache) + len(missing) > _CACHE_LIMIT:
             cache.clear()
         for text in missing:
-            cache[text] = len(encode(text))
+            cache[text] = count(text)
     return {t: cache[t] for t in texts}
+
+
+def _counter(encoding_name: str) -> Callable[[str], int]:
+    """The native tokenizer's own count (plain text, no special tokens): the same BPE as
+    `encode_ordinary`, without building the token list or the wrapper's bookkeeping — half the
+    time. Falls back to the public API if a bpe-openai release moves it."""
+    enc = encoding(encoding_name)
+    native = getattr(getattr(enc, "_backend", None), "count", None)
+    if native is None:
+        return lambda text: len(enc.encode_ordinary(text))
+
+    def count(text: str) -> int:
+        try:
+            return native(text)
+        except UnicodeEncodeError:  # lone surrogates: count what encode_ordinary would encode
+            return len(enc.encode_ordinary(text))
+
+    return count

@@ -26,3 +26,20 @@ def test_long_prompt_warnings() -> None:
     assert prompt_length_warning(500) is None
     assert prompt_length_warning(1500).startswith("Long")
     assert prompt_length_warning(5000).startswith("Very long")
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_fast_counts_equal_the_encoder(name: str) -> None:
+    from persona_studio.core.tokens import count_many
+
+    texts = {
+        "Hello world",
+        "<|endoftext|> is text here",
+        "Émoji 🏃‍♀️ and 日本語",
+        "broken \ud800 surrogate",
+        "",
+        "word " * 3000,
+    }
+    counts = count_many(texts, name)
+    plain = encoding(name).encode_ordinary
+    assert counts == {t: len(plain(t)) for t in texts}
