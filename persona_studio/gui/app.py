@@ -17,6 +17,7 @@ from persona_studio.core.config import AppConfig, ConfigError, config_path, data
 from persona_studio.core.project import ProjectError
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.main_window import MainWindow
+from persona_studio.gui.theme import follow_color_scheme
 from persona_studio.resources_path import resource_path
 
 # Set by benchmarks and smoke tests: quit as soon as the main window has been shown.
@@ -42,10 +43,6 @@ def make_application(argv: list[str]) -> QApplication:
     app.setOrganizationName(APP_ID)
     app.setDesktopFileName(DESKTOP_ID)  # Wayland matches the window to its .desktop
     app.setWindowIcon(QIcon(str(resource_path("icons/persona-studio.svg"))))
-    from persona_studio.gui.theme import ColorSchemeFollower
-
-    if not hasattr(app, "color_scheme"):
-        app.color_scheme = ColorSchemeFollower(app)  # type: ignore[attr-defined]
     return app  # type: ignore[return-value]
 
 
@@ -90,6 +87,7 @@ def run_app(argv: list[str]) -> int:
             print(f"opened {window.session.project.path.name}", flush=True)
         QTimer.singleShot(0, window.close)
     window.attach_shortcuts()
+    follow_color_scheme(app)
     settle_after_startup()
 
     # asyncio + qasync cost ~40 ms to import: done after the first paint, before input is handled

@@ -346,7 +346,7 @@ class MainWindow(QMainWindow):
         return self._sheet
 
     def link_sheet(self) -> Any:
-        from persona_studio.gui.sheet_link import LinkDialog
+        from persona_studio.gui.dialogs.sheet_dialogs import LinkDialog
 
         if self.session is None:
             return None
@@ -389,7 +389,7 @@ class MainWindow(QMainWindow):
             show_error(self, "Sheet not synced", UserFacingError(self._sheet.last_error))
 
     def settle_conflicts(self) -> Any:
-        from persona_studio.gui.sheet_link import ConflictDialog
+        from persona_studio.gui.dialogs.sheet_dialogs import ConflictDialog
 
         if self._sheet is None or not self._sheet.last_conflicts:
             self.statusBar().showMessage("No conflicts to settle.", 4000)

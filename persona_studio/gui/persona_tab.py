@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QStringListModel, Qt, QTimer
-from PySide6.QtGui import QFont, QImage, QPixmap, QUndoStack
+# No `Qt` at module level: the first use of PySide's Qt namespace builds all its enums (12 ms),
+# which must not delay the first paint; this tab is built before it.
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, QStringListModel, QTimer
+from PySide6.QtGui import QFont, QImage, QImageReader, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QCompleter,
     QFileDialog,
@@ -165,6 +167,8 @@ FIELDS = {spec.name: spec for _title, specs in SECTIONS for spec in specs}
 
 def square_png(image: QImage, size: int = AVATAR_SIZE) -> bytes:
     """Centre-crop to a square, scale, encode as PNG (cards embed their data in a PNG)."""
+    from PySide6.QtCore import Qt
+
     side = min(image.width(), image.height())
     square = image.copy((image.width() - side) // 2, (image.height() - side) // 2, side, side)
     scaled = square.scaled(
@@ -175,6 +179,23 @@ def square_png(image: QImage, size: int = AVATAR_SIZE) -> bytes:
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     scaled.save(buffer, "PNG")
     return bytes(data.data())
+
+
+def _preview(png: bytes, box: int) -> QPixmap | None:
+    """The image scaled smoothly to fit `box`, keeping its shape (QImageReader scales while
+    decoding, and takes no Qt enum: this runs before the first paint)."""
+    buffer = QBuffer()
+    buffer.setData(QByteArray(png))
+    reader = QImageReader(buffer)
+    size = reader.size()
+    if not size.isValid() or size.isEmpty():
+        return None
+    scale = box / max(size.width(), size.height())
+    reader.setScaledSize(
+        QSize(max(1, round(size.width() * scale)), max(1, round(size.height() * scale)))
+    )
+    image = reader.read()
+    return None if image.isNull() else QPixmap.fromImage(image)
 
 
 class PersonaTab(QWidget):
@@ -195,7 +216,10 @@ class PersonaTab(QWidget):
         fields_layout = QVBoxLayout(fields)
         top = QHBoxLayout()
         top.addWidget(self._avatar_box(), 1)
-        top.addWidget(self.template_button, 0, Qt.AlignmentFlag.AlignTop)
+        template_column = QVBoxLayout()  # the button at the top of the row
+        template_column.addWidget(self.template_button)
+        template_column.addStretch(1)
+        top.addLayout(template_column)
         fields_layout.addLayout(top)
         for title, specs in SECTIONS:
             box = QGroupBox(title)
@@ -252,10 +276,16 @@ class PersonaTab(QWidget):
         """Suggest a trait for the word being typed after the last comma."""
         model = QStringListModel(list(TRAIT_SUGGESTIONS), self)
         completer = QCompleter(model, self)
-        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setWidget(line)
+        case_set = False
 
         def update(text: str) -> None:
+            nonlocal case_set
+            if not case_set:  # on the first keystroke: Qt's enums are not built before paint
+                from PySide6.QtCore import Qt
+
+                completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+                case_set = True
             prefix = text.split(",")[-1].strip()
             if len(prefix) < 2:
                 completer.popup().hide()
@@ -277,8 +307,9 @@ class PersonaTab(QWidget):
         self.avatar = QLabel(objectName="avatar_preview")
         self.avatar.setFixedSize(96, 96)
         self.avatar.setAccessibleName("Avatar")
-        self.avatar.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.avatar.setStyleSheet("border: 1px solid palette(mid); border-radius: 6px;")
+        self.avatar.setStyleSheet(
+            "border: 1px solid palette(mid); border-radius: 6px; qproperty-alignment: AlignCenter;"
+        )
         choose = QPushButton("Choose image…", objectName="choose_avatar")
         choose.clicked.connect(self._choose_avatar)
         self.remove_avatar = QPushButton("Remove", objectName="remove_avatar")
@@ -298,16 +329,18 @@ class PersonaTab(QWidget):
 
     def _tone_box(self) -> QGroupBox:
         box = QGroupBox("Tone")
+        box.setStyleSheet("QSlider { qproperty-orientation: Horizontal; }")  # no Qt enum (12 ms)
         grid = QGridLayout(box)
         for row, (axis, (low, high)) in enumerate(TONE_AXES.items()):
-            slider = QSlider(Qt.Orientation.Horizontal, objectName=f"tone_{axis}")
+            slider = QSlider(objectName=f"tone_{axis}")
             slider.setRange(0, 100)
             slider.setPageStep(10)
             slider.setAccessibleName(f"Tone: {low} to {high}")
             slider.valueChanged.connect(lambda value, a=axis: self._tone_moved(a, value))
-            low_label = QLabel(low.capitalize())
-            low_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            grid.addWidget(low_label, row, 0)
+            low_label = QHBoxLayout()  # right-aligned, by a stretch before it
+            low_label.addStretch(1)
+            low_label.addWidget(QLabel(low.capitalize()))
+            grid.addLayout(low_label, row, 0)
             grid.addWidget(slider, row, 1)
             grid.addWidget(QLabel(high.capitalize()), row, 2)
             self._sliders[axis] = slider
@@ -410,16 +443,9 @@ class PersonaTab(QWidget):
 
     def _show_avatar(self) -> None:
         png = self._session.avatar_png if self._session else None
-        pixmap = QPixmap()
-        if png and pixmap.loadFromData(png):
-            self.avatar.setPixmap(
-                pixmap.scaled(
-                    96,
-                    96,
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
-            )
+        pixmap = _preview(png, 96) if png else None
+        if pixmap is not None:
+            self.avatar.setPixmap(pixmap)
         else:
             self.avatar.clear()
             self.avatar.setText("No avatar")

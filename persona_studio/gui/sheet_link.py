@@ -1,4 +1,6 @@
-"""Google Sheets in the window: link a sheet, sync on demand, show the state, settle conflicts."""
+"""Google Sheets in the window: sync on demand or on a timer, show the state, apply the choices
+made in the conflict dialog (the dialogs are in dialogs/sheet_dialogs.py: this module loads
+before the first paint and stays light)."""
 
 from __future__ import annotations
 
@@ -6,22 +8,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPlainTextEdit,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
 
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.sheet_sync import Conflict, row_to_example
@@ -67,138 +53,6 @@ def keyring_sheets_client(context: AppContext) -> Callable[[], Any]:
         )
 
     return make
-
-
-class LinkDialog(QDialog):
-    def __init__(self, account: str, link: dict[str, Any], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("sheet_link_dialog")
-        self.setWindowTitle("Link a Google Sheet")
-        self.address = QLineEdit(
-            objectName="sheet_address", placeholderText="https://docs.google.com/spreadsheets/d/…"
-        )
-        self.address.setAccessibleName("Sheet address")
-        if link.get("key"):
-            self.address.setText(f"https://docs.google.com/spreadsheets/d/{link['key']}")
-        self.worksheet = QLineEdit(link.get("worksheet") or "Sheet1", objectName="sheet_tab")
-        self.worksheet.setAccessibleName("Worksheet")
-        self.create = QCheckBox(
-            "Create this worksheet if the spreadsheet has none of that name",
-            objectName="sheet_create",
-            checked=True,
-        )
-        self.every = QSpinBox(
-            objectName="sheet_every",
-            minimum=0,
-            maximum=240,
-            value=int(link.get("every_minutes") or 0),
-            suffix=" min",
-        )
-        self.every.setSpecialValueText("never (sync by hand)")
-        self.every.setAccessibleName("Sync automatically every")
-        form = QFormLayout()
-        form.addRow("Sheet address", self.address)
-        form.addRow("Worksheet (tab)", self.worksheet)
-        form.addRow("", self.create)
-        form.addRow("Sync automatically every", self.every)
-        if account == "oauth":
-            share = (
-                "Syncs as <b>your own Google account</b> (you approve access in the browser "
-                "the first time): use a sheet you can edit."
-            )
-        elif account:
-            share = (
-                f"Syncs as the service account <b>{account}</b>: share the sheet with it as "
-                "Editor first."
-            )
-        else:
-            share = "Set up a Google account in Settings → Google Sheets first."
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(
-                share + " Columns: question, answer (any capitalisation); "
-                "id, status and tags are added.",
-                wordWrap=True,
-            )
-        )
-        layout.addLayout(form)
-        layout.addWidget(buttons)
-
-
-class ConflictDialog(QDialog):
-    """Both versions side by side; each conflict kept as mine, as theirs, or as edited."""
-
-    def __init__(self, conflicts: list[Conflict], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("conflict_dialog")
-        self.setWindowTitle("Changed in both places")
-        self.resize(900, 520)
-        self.choices: dict[str, dict[str, str] | None] = {}
-        self.to_edit: str | None = None  # an example to open in the Dataset tab afterwards
-        inner = QWidget()
-        grid = QGridLayout(inner)
-        grid.addWidget(QLabel("<b>In the app</b>"), 0, 0)
-        grid.addWidget(QLabel("<b>In the sheet</b>"), 0, 1)
-        self._editors: dict[str, QPlainTextEdit] = {}
-        for row, conflict in enumerate(conflicts, start=1):
-            mine, theirs = conflict.mine, conflict.theirs
-            grid.addWidget(self._side(mine, f"mine_{row}"), 2 * row - 1, 0)
-            grid.addWidget(self._side(theirs, f"theirs_{row}"), 2 * row - 1, 1)
-            keep_mine = QPushButton("Keep mine", objectName=f"keep_mine_{row}")
-            keep_theirs = QPushButton("Keep theirs", objectName=f"keep_theirs_{row}")
-            keep_mine.clicked.connect(lambda _c=False, c=conflict: self._choose(c.id, c.mine))
-            keep_theirs.clicked.connect(lambda _c=False, c=conflict: self._choose(c.id, c.theirs))
-            edit = QPushButton("Keep mine, then edit it…", objectName=f"edit_{row}")
-            edit.setToolTip("Keeps this app's version and opens it in the Dataset tab.")
-            edit.clicked.connect(lambda _c=False, c=conflict: self._edit(c))
-            mine_buttons = QHBoxLayout()
-            mine_buttons.addWidget(keep_mine)
-            mine_buttons.addWidget(edit)
-            grid.addLayout(mine_buttons, 2 * row, 0)
-            grid.addWidget(keep_theirs, 2 * row, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        self.status = QLabel(
-            f"{len(conflicts)} example(s) were changed differently here and "
-            "in the sheet. Choose which version to keep; the other is "
-            "replaced on the next sync.",
-            wordWrap=True,
-        )
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        buttons.accepted.connect(self.accept)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.status)
-        layout.addWidget(scroll, 1)
-        layout.addWidget(buttons)
-
-    def _side(self, row: dict[str, str] | None, name: str) -> QWidget:
-        text = (
-            "(deleted)"
-            if row is None
-            else f"Q: {row['question']}\nA: {row['answer']}\nstatus: {row['status']}"
-            f"  tags: {row['tags']}"
-        )
-        view = QPlainTextEdit(text, objectName=name, readOnly=True)
-        view.setMaximumHeight(110)
-        return view
-
-    def _edit(self, conflict: Conflict) -> None:
-        self._choose(conflict.id, conflict.mine if conflict.mine is not None else conflict.theirs)
-        self.to_edit = conflict.id
-        self.accept()
-
-    def _choose(self, row_id: str, row: dict[str, str] | None) -> None:
-        self.choices[row_id] = row
-        self.status.setText(
-            f"{len(self.choices)} decided. Close when done: the choices are applied and synced."
-        )
 
 
 class SheetLink(QObject):

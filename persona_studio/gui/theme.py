@@ -9,9 +9,13 @@ variant, so text stays readable on either (GitHub Primer's values, chosen for co
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
 
 LIGHT = {
     "danger": "#cf222e",
@@ -99,7 +103,11 @@ def dark_palette() -> QPalette:
 
 
 class ColorSchemeFollower:
-    """Keeps the app's palette in step with the OS scheme (also when it changes later)."""
+    """Keeps the app's palette in step with the OS scheme (also when it changes later).
+
+    Made right after the first paint: asking Qt for the scheme builds PySide's whole `Qt` enum
+    namespace (12 ms). Where Qt's own style follows the OS (most desktops), the first frame is
+    already right; only the Fusion fallback comes a frame later."""
 
     def __init__(self, app: QApplication) -> None:
         self.app = app
@@ -109,6 +117,8 @@ class ColorSchemeFollower:
         self.apply(app.styleHints().colorScheme())
 
     def apply(self, scheme: Qt.ColorScheme) -> None:
+        from PySide6.QtCore import Qt
+
         wants_dark = scheme == Qt.ColorScheme.Dark
         if wants_dark and not is_dark():
             self.app.setStyle("Fusion")
@@ -120,3 +130,10 @@ class ColorSchemeFollower:
             self.app.setPalette(self.app.style().standardPalette())
             self.forced = False
         restyle_all()  # our colours; rich text re-renders on its widget's PaletteChange
+
+
+def follow_color_scheme(app: QApplication) -> ColorSchemeFollower:
+    """The app's follower (made once)."""
+    if not hasattr(app, "color_scheme"):
+        app.color_scheme = ColorSchemeFollower(app)  # type: ignore[attr-defined]
+    return app.color_scheme  # type: ignore[attr-defined]

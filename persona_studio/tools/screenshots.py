@@ -134,7 +134,9 @@ def render(out_dir: Path) -> list[Path]:
     # dark mode, as on a desktop set to dark where Qt's style does not follow by itself
     from PySide6.QtCore import Qt
 
-    app.color_scheme.apply(Qt.ColorScheme.Dark)
+    from persona_studio.gui.theme import follow_color_scheme
+
+    follow_color_scheme(app).apply(Qt.ColorScheme.Dark)
     window.tabs.setCurrentIndex(3)
     shoot(window, "dark-chat.png")
     window.tabs.setCurrentIndex(2)

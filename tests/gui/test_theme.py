@@ -9,11 +9,11 @@ from PySide6.QtWidgets import QApplication
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.gui import theme
 from persona_studio.gui.app import make_application
+from persona_studio.gui.theme import follow_color_scheme
 
 
 def test_dark_scheme_turns_the_app_and_our_colours_dark(make_window, context) -> None:
-    app = make_application([])
-    follower = app.color_scheme
+    follower = follow_color_scheme(make_application([]))
     assert not theme.is_dark()  # the offscreen platform starts light
     try:
         follower.apply(Qt.ColorScheme.Dark)
@@ -33,7 +33,7 @@ def test_dark_scheme_turns_the_app_and_our_colours_dark(make_window, context) ->
 
 
 def test_light_scheme_leaves_a_light_style_alone() -> None:
-    app = make_application([])
+    follower = follow_color_scheme(make_application([]))
     style = QApplication.style().name()
-    app.color_scheme.apply(Qt.ColorScheme.Light)
+    follower.apply(Qt.ColorScheme.Light)
     assert QApplication.style().name() == style and not theme.is_dark()
