@@ -844,6 +844,35 @@ def _add_command(
     return sub
 
 
+def _training_arguments(
+    sub: argparse.ArgumentParser,
+    *,
+    model_required: bool,
+    seed: int | None,
+    validation: float,
+    poll: float,
+) -> None:
+    """What `train` and `pipeline` both take."""
+    sub.add_argument("path", help="the .persona file")
+    sub.add_argument("--profile", help="provider profile (default: the default profile)")
+    sub.add_argument(
+        "--model",
+        required=model_required,
+        help="base model, e.g. gpt-4.1-mini-2025-04-14"
+        + ("" if model_required else " (default: the profile's fine-tune model)"),
+    )
+    sub.add_argument("--epochs", type=int, help="number of epochs (default: auto)")
+    sub.add_argument("--suffix", help="a name tag for the model (≤ 64 characters)")
+    sub.add_argument("--seed", type=int, default=seed, help="split and training seed")
+    sub.add_argument(
+        "--validation-split",
+        type=float,
+        default=validation,
+        help=f"share of approved examples kept for validation (default {validation})",
+    )
+    sub.add_argument("--poll", type=float, default=poll, help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="persona-studio",
@@ -904,20 +933,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--worksheet", help="the worksheet (tab) name, default Sheet1")
 
     train = _add_command(commands, "train", cmd_train, "fine-tune a model on the approved examples")
-    train.add_argument("path", help="the .persona file")
-    train.add_argument("--profile", help="provider profile (default: the default profile)")
-    train.add_argument("--model", required=True, help="base model, e.g. gpt-4.1-mini-2025-04-14")
-    train.add_argument("--epochs", type=int, help="number of epochs (default: auto)")
-    train.add_argument("--suffix", help="a name tag for the model (≤ 64 characters)")
-    train.add_argument("--seed", type=int, help="training seed")
-    train.add_argument(
-        "--validation-split",
-        type=float,
-        default=0.0,
-        help="share of approved examples kept for validation",
-    )
+    _training_arguments(train, model_required=True, seed=None, validation=0.0, poll=2.0)
     train.add_argument("--wait", action="store_true", help="follow the job until it ends")
-    train.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
 
     pipe = _add_command(
         commands,
@@ -925,21 +942,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_pipeline,
         "sheet → check → upload → fine-tune → register → export plugin and card, resumable",
     )
-    pipe.add_argument("path", help="the .persona file")
-    pipe.add_argument("--profile", help="provider profile (default: the default profile)")
-    pipe.add_argument("--model", help="base model (default: the profile's fine-tune model)")
+    _training_arguments(pipe, model_required=False, seed=42, validation=0.1, poll=5.0)
     pipe.add_argument("--sheet", help="sync with this Google Sheet first (and link it)")
     pipe.add_argument("--worksheet", help="the worksheet (tab) name, default Sheet1")
     pipe.add_argument("--out", help="folder for the training files, plugin and card")
-    pipe.add_argument("--suffix", help="a name tag for the model (≤ 64 characters)")
-    pipe.add_argument("--epochs", type=int, help="number of epochs (default: auto)")
-    pipe.add_argument("--seed", type=int, default=42, help="split and training seed")
-    pipe.add_argument(
-        "--validation-split",
-        type=float,
-        default=0.1,
-        help="share of approved examples kept for validation (default 0.1)",
-    )
     pipe.add_argument(
         "--no-wait", action="store_true", help="stop once the job is started (resume later)"
     )
@@ -947,7 +953,6 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument(
         "--restart", action="store_true", help="start a new run even if one is unfinished"
     )
-    pipe.add_argument("--poll", type=float, default=5.0, help=argparse.SUPPRESS)
 
     gen = _add_command(
         commands,

@@ -38,6 +38,7 @@ from persona_studio.core.validation import PreflightReport, load_model_specs, pr
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, qcolor, style
+from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services import finetune
 from persona_studio.services.pipeline import PipelineOptions
 
@@ -287,11 +288,9 @@ class TrainTab(QWidget):
         current = self.profile.currentData()
         self.profile.blockSignals(True)
         self.profile.clear()
-        for profile in self.context.config.profiles:
-            self.profile.addItem(f"{profile.name} ({profile.kind})", profile.name)
-        self.profile.addItem("env (OPENAI_API_KEY)", "env")
-        index = self.profile.findData(current or self.context.config.default_profile)
-        self.profile.setCurrentIndex(max(0, index))
+        add_profiles(
+            self.profile, self.context.config, current or self.context.config.default_profile
+        )
         self.profile.blockSignals(False)
         self._profile_changed()
 

@@ -42,6 +42,7 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, qcolor
+from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services import generate
 
 SOURCES = (
@@ -145,10 +146,7 @@ class GenerateDialog(QDialog):
 
         # ---- how
         self.profile = QComboBox(objectName="generate_profile")
-        for profile in context.config.profiles:
-            self.profile.addItem(f"{profile.name} ({profile.kind})", profile.name)
-        self.profile.addItem("env (OPENAI_API_KEY)", "env")
-        self.profile.setCurrentIndex(max(0, self.profile.findData(context.config.default_profile)))
+        add_profiles(self.profile, context.config, context.config.default_profile)
         self.profile.currentIndexChanged.connect(self._profile_changed)
         self.model = QComboBox(objectName="generate_model", editable=True)
         self.model.currentTextChanged.connect(self.refresh)

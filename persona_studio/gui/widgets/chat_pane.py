@@ -26,6 +26,7 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.core.rules import Rule
 from persona_studio.gui.theme import color
+from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services.chat import MODE_LABELS, ChatSettings, reply
 
 OFFLINE = "__offline__"
@@ -114,10 +115,7 @@ class ChatPane(QWidget):
         self.engine.blockSignals(True)
         self.engine.clear()
         self.engine.addItem("Offline: answers from the dataset", OFFLINE)
-        for profile in self.config.profiles:
-            self.engine.addItem(f"{profile.name} ({profile.kind})", profile.name)
-        self.engine.addItem("env (OPENAI_API_KEY)", "env")
-        self.engine.setCurrentIndex(max(0, self.engine.findData(current)))
+        add_profiles(self.engine, self.config, current)
         self.engine.blockSignals(False)
         self._engine_changed()
 
