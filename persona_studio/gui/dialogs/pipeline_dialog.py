@@ -222,6 +222,8 @@ class PipelineDialog(QDialog):
         return self._execute(self.run)
 
     def _execute(self, run: PipelineRun) -> asyncio.Task[PipelineRun]:
+        from persona_studio.core.validation import load_model_specs
+        from persona_studio.gui.dataset_tab import user_model_table
         from persona_studio.services.providers import client_for
 
         self.session.flush()  # the run reads the project file: pending typing goes in first
@@ -236,6 +238,7 @@ class PipelineDialog(QDialog):
             client_factory=client,
             sync_sheet=self.sync_sheet,
             register=self.register,
+            model_specs=load_model_specs(user_model_table()),  # the user's edited prices
             on_change=self.show_run,
             on_job=self._show_job,
             poll=self.poll,
