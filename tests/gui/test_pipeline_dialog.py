@@ -104,6 +104,7 @@ def test_stop_while_training_then_resume_and_chat(
     model = f"ft:{MODEL}:fake-org:rhea:abc123"
     assert window.session.persona.fine_tuned_model == model
     assert dialog.progress.value() == 100
+    assert dialog.chart.isVisibleTo(dialog) and dialog.chart.points()[0] == 3  # the loss curve
     assert (tmp_path / "published").is_dir() and dialog.show_files.isVisibleTo(dialog)
     assert window.train_tab.history.topLevelItem(0).text(3) == model  # the Train tab knows
 

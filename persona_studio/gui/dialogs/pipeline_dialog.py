@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color
+from persona_studio.gui.train_tab import LossChart
 from persona_studio.services import finetune
 from persona_studio.services.pipeline import (
     STEPS,
@@ -116,6 +117,9 @@ class PipelineDialog(QDialog):
         self.progress.setAccessibleName("Training progress")
         self.progress.setFormat("%p% of the training steps")
         self.progress.hide()
+        self.chart = LossChart()  # as in the Train tab, from the job's record in the project
+        self.chart.setMinimumHeight(150)
+        self.chart.hide()
         self.summary = QLabel(objectName="pipeline_summary", wordWrap=True)
         self.summary.setAccessibleName("Pipeline status")
 
@@ -145,9 +149,10 @@ class PipelineDialog(QDialog):
         layout.addWidget(self.use_sheet)
         layout.addWidget(self.steps, 1)
         layout.addWidget(self.progress)
+        layout.addWidget(self.chart, 1)
         layout.addWidget(self.summary)
         layout.addLayout(buttons)
-        self.resize(880, 460)
+        self.resize(880, 560)
         self.show_run(self.run)
 
     # ---- state ---------------------------------------------------------------------------
@@ -173,6 +178,8 @@ class PipelineDialog(QDialog):
             )
         else:
             self.summary.setText("Check the settings above, then press Start.")
+        if not self.running:  # while running, each job update redraws it
+            self._show_chart()
         busy = self.running
         done = run is not None and run.status == "succeeded"
         self.start.setEnabled(not busy)
@@ -196,7 +203,16 @@ class PipelineDialog(QDialog):
             self.progress.show()
             self.progress.setValue(round(progress * 100))
         if update.status != "unknown":
+            self._show_chart()
             self.on_job_saved()
+
+    def _show_chart(self) -> None:
+        job_id = self.run.outputs.get("job_id") if self.run else None
+        record = self.session.project.job(job_id) if job_id else None
+        metrics = (record or {}).get("data", {}).get("metrics") or []
+        self.chart.setVisible(bool(metrics))
+        if metrics:
+            self.chart.show_metrics(metrics)
 
     # ---- actions -------------------------------------------------------------------------
 
