@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from persona_studio import __version__
+from persona_studio.core.card_files import EXPORT_FORMATS
 from persona_studio.core.config import (
     PROFILE_KINDS,
     AppConfig,
@@ -993,14 +994,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--format",
         required=True,
-        choices=[
-            "card-v2-png",
-            "card-v2-json",
-            "card-v3-json",
-            "naas-plugin",
-            "openai-jsonl",
-            "csv",
-        ],
+        choices=list(EXPORT_FORMATS),
     )
     exp.add_argument("--out", required=True, help="the file to write")
     exp.add_argument(

@@ -302,6 +302,16 @@ def _retry_after(exc: Any, attempt: int) -> float:
     return min(60.0, 2.0**attempt) * (0.5 + random.random() / 2)  # jitter: no thundering herd
 
 
+def known_examples(examples: Sequence[Example]) -> DuplicateFinder:
+    """What candidates are compared with. Seconds at 100k examples: build it off the UI thread
+    and pass it to `Generator` as `seen`."""
+    finder = DuplicateFinder()
+    for example in examples:
+        finder.add(example.question, example.question)
+        finder.add(example.question, example.answer)
+    return finder
+
+
 class Generator:
     """Runs tasks against an OpenAI-compatible chat endpoint."""
 
@@ -313,6 +323,7 @@ class Generator:
         prompts: dict[str, Any],
         *,
         existing: Sequence[Example] = (),
+        seen: DuplicateFinder | None = None,
         language: str = "",
         concurrency: int = 4,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -322,10 +333,7 @@ class Generator:
         self.resume_event = asyncio.Event()
         self.resume_event.set()
         self.progress = Progress()
-        self._seen = DuplicateFinder()
-        for example in existing:
-            self._seen.add(example.question, example.question)
-            self._seen.add(example.question, example.answer)
+        self._seen = seen if seen is not None else known_examples(existing)
 
     # pause/resume: workers finish the call in flight, then wait
     def pause(self) -> None:

@@ -351,7 +351,7 @@ class Pipeline:
             if text:
                 path = out / f"{stem} {kind}.jsonl"
                 data = text.encode("utf-8")
-                _write_atomic(path, data)
+                await asyncio.to_thread(_write_atomic, path, data)  # fsync: off the loop
                 outputs[f"{kind}_path"], outputs[f"{kind}_sha256"] = str(path), _sha256(data)
         outputs["train_count"], outputs["validation_count"] = n_train, n_validation
         step.detail = f"{n_train} training and {n_validation} validation examples in {out}."
@@ -363,13 +363,13 @@ class Pipeline:
             if not path or outputs.get(f"{kind}_file"):
                 continue  # nothing to send, or sent by an earlier attempt
             try:
-                data = Path(path).read_bytes()
+                data = await asyncio.to_thread(Path(path).read_bytes)  # may be tens of MB
             except OSError as exc:
                 raise PipelineError(
                     f"The {kind} file “{path}” cannot be read any more ({exc.strerror}).",
                     "Start a new run to write it again.",
                 ) from exc
-            if _sha256(data) != outputs[f"{kind}_sha256"]:
+            if await asyncio.to_thread(_sha256, data) != outputs[f"{kind}_sha256"]:
                 raise PipelineError(
                     f"The {kind} file “{Path(path).name}” was changed after the check.",
                     "Start a new run so the data is checked again before training.",
@@ -472,7 +472,7 @@ class Pipeline:
             ("plugin_path", out / f"{stem} plugin.json", plugin),
             ("card_path", out / f"{stem}.png", card),
         ):
-            _write_atomic(path, data)
+            await asyncio.to_thread(_write_atomic, path, data)  # fsync: off the loop
             outputs[key] = str(path)
         step.detail = f"{Path(outputs['plugin_path']).name} and {Path(outputs['card_path']).name}."
 

@@ -2,15 +2,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from persona_studio.core.config import AppConfig, config_path, data_dir
+from persona_studio.core.config import AppConfig, ProviderProfile, config_path, data_dir
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.main_window import MainWindow
 from persona_studio.services.credentials import CredentialStore
 from tests.fakes.memory_keyring import MemoryKeyring
+
+
+def add_provider(
+    context: AppContext, keyring: MemoryKeyring, name: str, server: Any, **fields: str
+) -> None:
+    """A provider profile on the fake OpenAI server, with its key in the (memory) keyring."""
+    context.config.upsert_profile(
+        ProviderProfile(name=name, kind="openai-compatible", base_url=server.base_url, **fields)
+    )
+    keyring.secrets[("persona-studio", f"provider:{name}")] = server.api_key
 
 
 @pytest.fixture

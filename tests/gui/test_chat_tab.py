@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from persona_studio.core.config import ProviderProfile
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.gui.chat_tab import AddExampleDialog
 from tests.conftest import wait_until
 from tests.fakes.openai_server import FakeOpenAI
+from tests.gui.conftest import add_provider
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -44,12 +44,7 @@ def test_three_panes_stream_in_parallel_with_rules(
     with FakeOpenAI(api_key="sk-test", models=(MODEL,)) as server:
         server.reply_for = lambda messages: "Start slow, **really** slow."
         server.chunk_delay = 0.01
-        context.config.upsert_profile(
-            ProviderProfile(
-                name="fake", kind="openai-compatible", base_url=server.base_url, chat_model=MODEL
-            )
-        )
-        keyring_backend.secrets[("persona-studio", "provider:fake")] = "sk-test"
+        add_provider(context, keyring_backend, "fake", server, chat_model=MODEL)
         _, tab = _chat(make_window, context)
         tab.pane_count.setValue(3)
         assert len(tab.panes) == 3
@@ -80,12 +75,7 @@ def test_stop_keeps_what_arrived_and_errors_stay_in_their_pane(
     with FakeOpenAI(api_key="sk-test", models=(MODEL,)) as server:
         server.reply_for = lambda messages: " ".join(["word"] * 200)
         server.chunk_delay = 0.02
-        context.config.upsert_profile(
-            ProviderProfile(
-                name="fake", kind="openai-compatible", base_url=server.base_url, chat_model=MODEL
-            )
-        )
-        keyring_backend.secrets[("persona-studio", "provider:fake")] = "sk-test"
+        add_provider(context, keyring_backend, "fake", server, chat_model=MODEL)
         _, tab = _chat(make_window, context)
         tab.pane_count.setValue(2)
         pane = tab.panes[1]

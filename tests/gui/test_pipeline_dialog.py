@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from gspread.http_client import HTTPClient
 
-from persona_studio.core.config import ProviderProfile
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.project import Project
 from tests.conftest import wait_until
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.sheets_server import FakeSheets
+from tests.gui.conftest import add_provider
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
@@ -20,16 +20,9 @@ KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 def server(context, keyring_backend):
     with FakeOpenAI(api_key="sk-ft", models=(MODEL,)) as fake:
         fake.total_steps = 3
-        context.config.upsert_profile(
-            ProviderProfile(
-                name="gateway",
-                kind="openai-compatible",
-                base_url=fake.base_url,
-                finetune_model=MODEL,
-                chat_model=MODEL,
-            )
+        add_provider(
+            context, keyring_backend, "gateway", fake, finetune_model=MODEL, chat_model=MODEL
         )
-        keyring_backend.secrets[("persona-studio", "provider:gateway")] = "sk-ft"
         yield fake
 
 

@@ -8,6 +8,7 @@ from persona_studio.core.config import ProviderProfile
 from persona_studio.core.demo import ensure_demo_project
 from tests.conftest import wait_until
 from tests.fakes.openai_server import FakeOpenAI
+from tests.gui.conftest import add_provider
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -25,15 +26,7 @@ def server(context, keyring_backend):
         fake.total_steps = 4
         fake.checkpoint_every = 2
         fake.auto_advance = True
-        context.config.upsert_profile(
-            ProviderProfile(
-                name="gateway",
-                kind="openai-compatible",
-                base_url=fake.base_url,
-                finetune_model=MODEL,
-            )
-        )
-        keyring_backend.secrets[("persona-studio", "provider:gateway")] = "sk-ft"
+        add_provider(context, keyring_backend, "gateway", fake, finetune_model=MODEL)
         yield fake
 
 

@@ -374,6 +374,7 @@ class GenerateDialog(QDialog):
         self.status.setText("Starting…")
         outcome, note = "done", ""
         try:
+            seen = await asyncio.to_thread(generate.known_examples, list(self.session.examples))
             client = await client_for(profile, self.context.store, max_retries=0)
             async with client:
                 self.generator = generate.Generator(
@@ -381,7 +382,7 @@ class GenerateDialog(QDialog):
                     model,
                     self.session.persona,
                     self.prompts,
-                    existing=list(self.session.examples),
+                    seen=seen,
                     language=self.language_choice,
                     concurrency=self.concurrency.value(),
                 )
