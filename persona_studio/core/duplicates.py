@@ -42,6 +42,7 @@ class _Groups:
 
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
+        self.joined: set[int] = set()
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -53,45 +54,83 @@ class _Groups:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
+            self.joined.update((a, b))
 
     def groups(self) -> list[list[int]]:
         members: dict[int, list[int]] = defaultdict(list)
-        for i in range(len(self.parent)):
+        for i in sorted(self.joined):
             members[self.find(i)].append(i)
-        return [g for g in members.values() if len(g) > 1]
+        return list(members.values())
 
 
-def exact_duplicate_groups(texts: Sequence[str]) -> list[list[int]]:
-    by_text: dict[str, list[int]] = defaultdict(list)
-    for i, text in enumerate(texts):
-        key = normalise(text)
-        if key:
-            by_text[key].append(i)
-    return [g for g in by_text.values() if len(g) > 1]
+def _mix(keys: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, vectorised: shingle numbers → well-spread 64-bit hashes."""
+    x = keys.astype(np.uint64)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _all_shingles(words: list[str], word_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's word bigrams (a one-word text: its word) as hashes in one array, and each
+    text's start in it. `words` holds the texts' words one after the other, `word_counts` how
+    many each has (≥ 1). Words are numbered in order of first appearance, so the same data gives
+    the same hashes in every run (Python's own string hash changes between processes)."""
+    ids = dict.fromkeys(words)
+    for number, word in enumerate(ids):
+        ids[word] = number
+    vocabulary = len(ids)
+    codes = np.fromiter(map(ids.__getitem__, words), dtype=np.int64, count=len(words))
+    codes = np.append(codes, 0)  # so that the last one-word text has a (masked) successor
+    word_starts = np.concatenate(([0], np.cumsum(word_counts)[:-1]))
+    counts = np.maximum(word_counts - 1, 1)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    # position of each shingle's first word
+    first = np.repeat(word_starts - starts, counts) + np.arange(int(counts.sum()))
+    single = np.repeat(word_counts == 1, counts)
+    keys = np.where(
+        single,
+        vocabulary * vocabulary + codes[first],
+        codes[first] * vocabulary + codes[first + 1],
+    )
+    return _mix(keys), np.append(starts, len(keys))
 
 
 def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.8) -> list[list[int]]:
     """Groups of positions whose texts are near-identical (exact duplicates included)."""
-    shingle_sets = [_shingles(normalise(t)) for t in texts]
-    present = [i for i, s in enumerate(shingle_sets) if s]
-    groups = _Groups(len(texts))
+    words: list[str] = []  # one flat list: millions of words, few objects for the GC to scan
+    present: list[int] = []
+    word_counts: list[int] = []
+    for i, text in enumerate(texts):
+        found = _WORD.findall(text.lower())[:MAX_WORDS]
+        if found:
+            words += found
+            present.append(i)
+            word_counts.append(len(found))
     if len(present) < 2:
         return []
-    lengths = np.array([len(shingle_sets[i]) for i in present])
-    flat = np.fromiter(
-        itertools.chain.from_iterable(shingle_sets[i] for i in present),
-        dtype=np.int64,
-        count=int(lengths.sum()),
-    ).view(np.uint64)
+    flat, bounds = _all_shingles(words, np.array(word_counts, dtype=np.int64))
+    del words
+    starts = bounds[:-1]
+    sets: dict[int, set[int]] = {}
+
+    def shingle_set(k: int) -> set[int]:  # k: position in `present`
+        if k not in sets:
+            sets[k] = set(flat[bounds[k] : bounds[k + 1]].tolist())
+        return sets[k]
+
     rng = np.random.default_rng(20231105)  # fixed: the same data gives the same groups
     a = rng.integers(1, _PRIME, size=NUM_HASHES, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, _PRIME, size=NUM_HASHES, dtype=np.uint64)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     signatures = np.empty((len(present), NUM_HASHES), dtype=np.uint64)
     for k in range(NUM_HASHES):  # uint64 arithmetic wraps: a multiply-shift hash family
         signatures[:, k] = np.minimum.reduceat(flat * a[k] + b[k], starts)
     rows = NUM_HASHES // BANDS
     mix = np.uint64(0x9E3779B97F4A7C15)
+    groups = _Groups(len(present))
     for band in range(BANDS):
         keys = signatures[:, band * rows]
         for r in range(1, rows):
@@ -100,15 +139,15 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.8) -> list[
         sorted_keys = keys[order]
         same_as_previous = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1]) + 1
         for position in same_as_previous:  # only rows that share a bucket reach Python
-            i, j = present[order[position - 1]], present[order[position]]
-            first = present[order[np.searchsorted(sorted_keys, sorted_keys[position])]]
+            i, j = int(order[position - 1]), int(order[position])
+            first = int(order[np.searchsorted(sorted_keys, sorted_keys[position])])
             for other in {first, i}:
                 if groups.find(other) == groups.find(j):
                     continue
-                sa, sb = shingle_sets[other], shingle_sets[j]
+                sa, sb = shingle_set(other), shingle_set(j)
                 if len(sa & sb) / len(sa | sb) >= threshold:
                     groups.union(other, j)
-    return groups.groups()
+    return [[present[k] for k in group] for group in groups.groups()]
 
 
 class DuplicateFinder:

@@ -7,7 +7,8 @@ in a worker thread. Encodings are shared and thread-safe once loaded.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 ENCODINGS = ("o200k_base", "cl100k_base")
@@ -52,33 +53,42 @@ _CACHE_LIMIT = 500_000
 _counts: dict[str, dict[str, int]] = {}
 
 
-def count_many(texts: set[str], encoding_name: str = "o200k_base") -> dict[str, int]:
-    """Counts for many texts; remembered, so re-checking a dataset after an edit only counts
-    the texts that changed."""
+def count_many(texts: set[str], encoding_name: str = "o200k_base") -> Mapping[str, int]:
+    """Counts for many texts: a read-only mapping that holds at least these texts. Remembered,
+    so re-checking a dataset after an edit only counts the texts that changed."""
     cache = _counts.setdefault(encoding_name, {})
     missing = [t for t in texts if t not in cache]
     if missing:
-        count = _counter(encoding_name)
         if len(cache) + len(missing) > _CACHE_LIMIT:
             cache.clear()
-        for text in missing:
-            cache[text] = count(text)
-    return {t: cache[t] for t in texts}
+        count = _counter(encoding_name)
+        cache.update(zip(missing, count(missing), strict=True))
+    return MappingProxyType(cache)
 
 
-def _counter(encoding_name: str) -> Callable[[str], int]:
-    """The native tokenizer's own count (plain text, no special tokens): the same BPE as
-    `encode_ordinary`, without building the token list or the wrapper's bookkeeping — half the
-    time. Falls back to the public API if a bpe-openai release moves it."""
+def _counter(encoding_name: str) -> Callable[[list[str]], list[int]]:
+    """Counts a list of texts with the native tokenizer's own count (plain text, no special
+    tokens): the same BPE as `encode_ordinary`, without building the token lists or the wrapper's
+    bookkeeping — half the time. Falls back to the public API if a bpe-openai release moves it."""
     enc = encoding(encoding_name)
+
+    def ordinary(text: str) -> int:
+        return len(enc.encode_ordinary(text))
+
     native = getattr(getattr(enc, "_backend", None), "count", None)
     if native is None:
-        return lambda text: len(enc.encode_ordinary(text))
+        return lambda texts: list(map(ordinary, texts))
 
-    def count(text: str) -> int:
+    def one(text: str) -> int:
         try:
             return native(text)
         except UnicodeEncodeError:  # lone surrogates: count what encode_ordinary would encode
-            return len(enc.encode_ordinary(text))
+            return ordinary(text)
+
+    def count(texts: list[str]) -> list[int]:
+        try:
+            return list(map(native, texts))
+        except UnicodeEncodeError:
+            return list(map(one, texts))
 
     return count

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from persona_studio.core.dataset import Example
-from persona_studio.core.duplicates import exact_duplicate_groups, near_duplicate_groups
+from persona_studio.core.duplicates import near_duplicate_groups, normalise
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.tokens import count_many
@@ -309,6 +309,40 @@ def conversation_tokens(messages: list[dict[str, Any]], lengths: dict[str, int])
     return total
 
 
+_QA_KEYS = {"role", "content"}
+
+
+def _plain_qa(example: Example) -> tuple[str, str] | None:
+    """(question, answer) when the example is one plain user → assistant exchange under the
+    persona's prompt — the shape nearly every example has, so the preflight checks it without
+    building its training messages. None for anything else."""
+    if example.system_prompt is not None or len(example.messages) != 2:
+        return None
+    user, assistant = example.messages
+    if (
+        type(user) is dict
+        and type(assistant) is dict
+        and user.keys() == _QA_KEYS
+        and assistant.keys() == _QA_KEYS
+        and user["role"] == "user"
+        and assistant["role"] == "assistant"
+        and type(user["content"]) is str
+        and type(assistant["content"]) is str
+    ):
+        return user["content"], assistant["content"]
+    return None
+
+
+def _strings(messages: list[dict[str, Any]]) -> set[str]:
+    """The texts `conversation_tokens` counts."""
+    return {
+        v
+        for m in messages
+        for k, v in m.items()
+        if isinstance(v, str) and k in ("role", "content", "name")
+    }
+
+
 def preflight(
     examples: Sequence[Example],
     persona: Persona,
@@ -328,57 +362,72 @@ def preflight(
 
     system_prompt = persona.system_prompt()
     issues: dict[str, list[Issue]] = defaultdict(list)
-    lines = [training_messages(ex, system_prompt) for ex in examples]
-    step(0.05, "Counting tokens…")
     tokens: dict[str, int] = {}
+    # A plain question/answer costs the persona prompt's framing plus its two texts.
+    framing = training_messages(Example.from_qa("", ""), system_prompt)
+    framing_tokens = conversation_tokens(framing, count_many(_strings(framing), model.encoding))
+    check_rules = bool(persona.avoid_topics or persona.style_dont)
+    step(0.05, "Counting tokens and checking…")
     for start in range(0, len(examples), CHUNK):
-        chunk = lines[start : start + CHUNK]
-        strings = {
-            v
-            for msgs in chunk
-            for m in msgs
-            for k, v in m.items()
-            if isinstance(v, str) and k in ("role", "content", "name")
+        chunk = examples[start : start + CHUNK]
+        shapes = [_plain_qa(ex) for ex in chunk]
+        general = {
+            i: training_messages(ex, system_prompt)
+            for i, (ex, qa) in enumerate(zip(chunk, shapes, strict=True))
+            if qa is None
         }
+        strings = {text for qa in shapes if qa is not None for text in qa}
+        for messages in general.values():
+            strings |= _strings(messages)
         lengths = count_many(strings, model.encoding)
-        for example, messages in zip(examples[start : start + CHUNK], chunk, strict=True):
-            tokens[example.id] = conversation_tokens(messages, lengths)
-        step(0.05 + 0.6 * min(1.0, (start + CHUNK) / max(1, len(examples))), "Counting tokens…")
-
-    for example, messages in zip(examples, lines, strict=True):
-        found = issues[example.id]
-        for code in format_errors({"messages": messages}):
-            found.append(Issue(code, FORMAT_MESSAGES[code], True))
-        for message in messages:
-            content = message.get("content")
-            if (
-                message.get("role") in ("user", "assistant")
-                and isinstance(content, str)
-                and (not content.strip())
-            ):
-                found.append(Issue("empty_text", f"An empty {message['role']} message.", True))
-                break
-        if tokens[example.id] > model.max_tokens:
-            found.append(
-                Issue(
-                    "too_long",
-                    f"{tokens[example.id]:,} tokens: over the "
-                    f"{model.max_tokens:,} a {model.name} example may "
-                    "have (it would be cut).",
-                    True,
+        for i, (example, qa) in enumerate(zip(chunk, shapes, strict=True)):
+            found: list[Issue] = []
+            if qa is not None:  # valid by its shape: only the texts can be wrong
+                question, answer = qa
+                n = framing_tokens + lengths[question] + lengths[answer]
+                if not question.strip():
+                    found.append(Issue("empty_text", "An empty user message.", True))
+                elif not answer.strip():
+                    found.append(Issue("empty_text", "An empty assistant message.", True))
+            else:
+                messages = general[i]
+                answer = example.answer
+                n = conversation_tokens(messages, lengths)
+                for code in format_errors({"messages": messages}):
+                    found.append(Issue(code, FORMAT_MESSAGES[code], True))
+                for message in messages:
+                    content = message.get("content")
+                    if (
+                        message.get("role") in ("user", "assistant")
+                        and isinstance(content, str)
+                        and (not content.strip())
+                    ):
+                        found.append(
+                            Issue("empty_text", f"An empty {message['role']} message.", True)
+                        )
+                        break
+            tokens[example.id] = n
+            if n > model.max_tokens:
+                found.append(
+                    Issue(
+                        "too_long",
+                        f"{n:,} tokens: over the {model.max_tokens:,} a {model.name} example "
+                        "may have (it would be cut).",
+                        True,
+                    )
                 )
-            )
-        found.extend(rule_conflicts(example.answer, persona))
+            if check_rules:
+                found.extend(rule_conflicts(answer, persona))
+            if found:
+                issues[example.id] = found
+        step(0.05 + 0.65 * min(1.0, (start + CHUNK) / max(1, len(examples))), "Counting tokens…")
     step(0.7, "Looking for duplicates…")
 
     texts = [f"{ex.question}\n{ex.answer}" for ex in examples] if find_duplicates else []
-    groups = near_duplicate_groups(texts)
-    exact = {frozenset(g) for g in exact_duplicate_groups(texts)}
     duplicate_groups: list[list[str]] = []
-    for group in groups:
-        ids = [examples[i].id for i in group]
-        duplicate_groups.append(ids)
-        is_exact = frozenset(group) in exact
+    for group in near_duplicate_groups(texts):
+        duplicate_groups.append([examples[i].id for i in group])
+        is_exact = len({normalise(texts[i]) for i in group}) == 1
         for position, i in enumerate(group):
             others = len(group) - 1
             code = "duplicate" if is_exact else "near_duplicate"

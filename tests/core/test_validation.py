@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from persona_studio.core.dataset import Example
-from persona_studio.core.duplicates import exact_duplicate_groups, near_duplicate_groups
+from persona_studio.core.duplicates import near_duplicate_groups
 from persona_studio.core.exports import openai_jsonl
 from persona_studio.core.persona import Persona
 from persona_studio.core.tokens import encoding
@@ -99,6 +100,36 @@ def test_token_counts_match_the_cookbook() -> None:
         assert report.tokens[ex.id] == cookbook_num_tokens(line["messages"], enc)
 
 
+@pytest.mark.parametrize("description", ["Coach", ""])
+def test_every_shape_of_example_counts_as_the_cookbook_does(description: str) -> None:
+    """Plain pairs take a shortcut; the others build their training messages. Same figures."""
+    examples = [
+        qa("How do I start?", "Walk, then run. 🏃"),
+        qa("Own prompt?", "Yes.", system_prompt="You are terse."),
+        qa("Empty own prompt?", "Then none is sent.", system_prompt=""),
+        Example(
+            messages=[
+                {"role": "system", "content": "Inline system."},
+                {"role": "user", "content": "One"},
+                {"role": "assistant", "content": "Two", "weight": 0},
+                {"role": "user", "content": "Three", "name": "sam"},
+                {"role": "assistant", "content": "Four"},
+            ],
+            status="approved",
+        ),
+        Example(messages=[{"role": "assistant", "content": "Only an answer"}], status="approved"),
+    ]
+    persona = Persona(name="Rhea" if description else "", description=description)
+    report = preflight(examples, persona, MINI)
+    enc = encoding("o200k_base")
+    for ex in examples:
+        line = json.loads(openai_jsonl([ex], persona.system_prompt()))
+        # a weight is not text: the cookbook's loop would stop on it, it adds no tokens
+        texts = [{k: v for k, v in m.items() if k != "weight"} for m in line["messages"]]
+        assert report.tokens[ex.id] == cookbook_num_tokens(texts, enc)
+    assert report.issues.keys() <= {examples[4].id}
+
+
 def test_empty_text_and_too_long_are_blocking() -> None:
     tiny = ModelSpec("tiny", 40, "o200k_base", 1.0)
     examples = [qa("ok?", "fine"), qa("   ", "answer"), qa("long?", "word " * 100)]
@@ -133,9 +164,48 @@ def test_near_duplicate_engine_finds_edits_and_ignores_different_texts() -> None
         "the quick brown fox jumps over the lazy dog near the river bank now",
         "completely different words about running shoes and pace",
     ]
-    assert exact_duplicate_groups(texts) == [[0, 1]]
     assert sorted(map(sorted, near_duplicate_groups(texts))) == [[0, 1, 2]]
     assert near_duplicate_groups(texts) == near_duplicate_groups(texts)  # deterministic
+
+
+def test_near_duplicates_of_one_word_and_empty_texts() -> None:
+    texts = ["Yes", "", "yes!", "No", "  ", "no", "maybe"]
+    assert sorted(map(sorted, near_duplicate_groups(texts))) == [[0, 2], [3, 5]]
+    assert near_duplicate_groups(["", "only one"]) == []
+
+
+def test_near_duplicate_groups_are_the_same_in_every_process() -> None:
+    """Python's string hash changes per process; the groups must not."""
+    import subprocess
+    import sys
+
+    script = (
+        "import random\n"
+        "from persona_studio.core.duplicates import near_duplicate_groups\n"
+        "rng = random.Random(3)\n"
+        "words = [f'w{i}' for i in range(40)]\n"
+        "texts = [' '.join(rng.choices(words, k=12)) for _ in range(400)]\n"
+        "texts += [t + ' w1' for t in texts[:60]]\n"
+        "print(near_duplicate_groups(texts))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1 and outputs.pop().count("[") > 30
+
+
+def test_exact_duplicates_say_same_as_and_keep_the_first_clean() -> None:
+    examples = [qa("How far?", "Five km."), qa("how far", "FIVE km!"), qa("Other?", "No.")]
+    report = preflight(examples, Persona(name="R"), MINI)
+    assert examples[0].id not in report.issues
+    assert [i.message for i in report.issues[examples[1].id]] == ["Same as 1 other example."]
 
 
 def test_rule_conflicts_keyword_level_with_negation() -> None:
