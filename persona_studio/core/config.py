@@ -130,10 +130,14 @@ class AppConfig:
         if self.default_profile == name:
             self.default_profile = self.profiles[0].name if self.profiles else ""
 
-    def add_recent(self, path: str | os.PathLike[str]) -> None:
+    def add_recent(self, path: str | os.PathLike[str]) -> bool:
+        """Put `path` first in the recent projects; False if it already was."""
         resolved = str(Path(path).absolute())
+        if self.recent_projects[:1] == [resolved]:
+            return False
         self.recent_projects = [resolved] + [p for p in self.recent_projects if p != resolved]
         del self.recent_projects[MAX_RECENT:]
+        return True
 
     @property
     def last_project(self) -> str | None:

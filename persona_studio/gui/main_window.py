@@ -279,9 +279,12 @@ class MainWindow(QMainWindow):
         for lazy in self._tab_pages.values():
             lazy.set_session(self.session)
         self._build_current_tab()
-        self.sheet.set_session(self.session)
-        self.context.config.add_recent(project.path)
-        self.context.save_config()
+        if self._sheet is not None:
+            self._sheet.set_session(self.session)
+        elif project.sync_value("sheet"):
+            self.sheet  # noqa: B018 - made for this session: it shows and schedules the sync
+        if self.context.config.add_recent(project.path):
+            self.context.save_config()
         self.project_label.setText(str(project.path))
         self._show_save_state("All changes saved", True)
         self._update_title()
@@ -343,6 +346,8 @@ class MainWindow(QMainWindow):
 
             self._sheet = SheetLink(self.context, self.context.sheets_client, self)
             self._sheet.state_changed.connect(self.sheet_label.setText)
+            if self.session is not None:
+                self._sheet.set_session(self.session)
         return self._sheet
 
     def link_sheet(self) -> Any:

@@ -401,7 +401,8 @@ class PersonaTab(QWidget):
 
     def _show_all(self) -> None:
         for name in (*FIELDS, "tone", "system_prompt_override"):
-            self._show_field(name)
+            self._show_field(name, refresh=False)
+        self._refresh_prompt()
         self._show_avatar()
 
     def _edited(self, field: str, value: Any) -> None:
@@ -417,8 +418,9 @@ class PersonaTab(QWidget):
             return
         self._edited("tone", {**self._session.persona.tone, axis: value})
 
-    def _show_field(self, field: str) -> None:
-        """Session → widget; a widget already showing the value (being typed in) is left alone."""
+    def _show_field(self, field: str, refresh: bool = True) -> None:
+        """Session → widget; a widget already showing the value (being typed in) is left alone.
+        `refresh`: recompose the system prompt (once is enough when showing every field)."""
         assert self._session is not None
         persona = self._session.persona
         self._updating = True
@@ -437,7 +439,8 @@ class PersonaTab(QWidget):
                     slider.setValue(persona.tone.get(axis, 50))
         finally:
             self._updating = False
-        self._refresh_prompt()
+        if refresh:
+            self._refresh_prompt()
 
     # ---- avatar --------------------------------------------------------------------------
 

@@ -77,7 +77,8 @@ def test_recent_projects_are_most_recent_first_and_bounded(tmp_path: Path) -> No
     config = AppConfig()
     for i in range(MAX_RECENT + 3):
         config.add_recent(tmp_path / f"{i}.persona")
-    config.add_recent(tmp_path / "5.persona")
+    assert config.add_recent(tmp_path / "5.persona")
+    assert not config.add_recent(tmp_path / "5.persona")  # already first: nothing to save
     assert len(config.recent_projects) == MAX_RECENT
     assert config.last_project == str(tmp_path / "5.persona")
     assert config.recent_projects.count(str(tmp_path / "5.persona")) == 1

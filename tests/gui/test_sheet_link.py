@@ -112,6 +112,15 @@ def test_link_creates_the_worksheet_and_schedules_automatic_syncs(
     assert window.sheet.timer.isActive() and window.sheet.timer.interval() == 5 * 60_000
     assert "create" not in window.sheet.link()  # a one-time choice, not stored
 
+    path = window.session.project.path  # reopened: the link is shown and scheduled again
+    window.session.close(force=True)
+    window.session = None
+    again = make_window()
+    assert again._sheet is None
+    again.open_project(path)
+    assert again.sheet_label.text().startswith("Sheet: synced")
+    assert again.sheet.timer.isActive() and again.sheet.timer.interval() == 5 * 60_000
+
 
 def test_oauth_token_lives_in_the_keyring(
     context, keyring_backend, run_async, monkeypatch, isolated_home
