@@ -30,6 +30,7 @@ from persona_studio.core.config import ProviderProfile
 from persona_studio.core.dataset import Example, new_id
 from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.dialogs.messages import write_file
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.undo import AddExamples
@@ -43,6 +44,7 @@ class AddExampleDialog(QDialog):
 
     def __init__(self, question: str, answer: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        delete_when_idle(self, lambda: ())
         self.setObjectName("add_example_dialog")
         self.setWindowTitle("Add to the dataset")
         self.resize(620, 420)

@@ -49,7 +49,13 @@ from persona_studio.gui.models.examples_model import (
 )
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color
-from persona_studio.gui.undo import AddExamples, DeleteExamples, EditExamples, SwapExamples
+from persona_studio.gui.undo import (
+    AddExamples,
+    DeleteExamples,
+    EditExamples,
+    ReviewCandidates,
+    SwapExamples,
+)
 from persona_studio.gui.widgets.conversation_editor import ConversationEditor
 from persona_studio.resources_path import resource_path
 
@@ -526,10 +532,13 @@ class DatasetTab(QWidget):
         if self._undo is not None:
             self._undo.endMacro()
 
-    def add_generated(self, examples: list[Example]) -> None:
-        """Accepted candidates: added as drafts, undoable like any addition."""
-        if self._session is not None and examples:
-            self._push(AddExamples(self._session, examples, f"Accept {len(examples)} examples"))
+    def review_candidates(
+        self, ids: list[str], status: str, edits: dict[str, tuple[str, str]]
+    ) -> None:
+        """Accept generated candidates (added as drafts) or reject them; undoable, and undo
+        puts them back in the review queue."""
+        if self._session is not None and ids:
+            self._push(ReviewCandidates(self._session, ids, status, edits))
 
     # ---- preflight (off the UI thread) ---------------------------------------------------
 

@@ -420,7 +420,7 @@ class MainWindow(QMainWindow):
             return None
         self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
         dialog = GenerateDialog(
-            self.context, self.session, self.dataset_tab.add_generated, parent=self
+            self.context, self.session, self.dataset_tab.review_candidates, parent=self
         )
         if kind is not None:
             dialog.set_source(kind, paths)

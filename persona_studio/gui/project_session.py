@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -13,6 +13,9 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.core.rules import Rule
+
+if TYPE_CHECKING:
+    from persona_studio.services.generate import ReviewQueue
 
 AUTOSAVE_DELAY_MS = 400  # typing is batched; a field is on disk ≤ 1 s after the last keystroke
 
@@ -27,6 +30,7 @@ class ProjectSession(QObject):
     examples_reset = Signal()  # the list changed shape (added, removed, reordered)
     examples_edited = Signal(list)  # ids whose content changed
     save_state_changed = Signal(str, bool)  # message, ok
+    review_changed = Signal()  # generated candidates were decided on, or a decision undone
 
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +44,17 @@ class ProjectSession(QObject):
         self._pending: dict[str, Any] = {}
         self._timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self.flush)
+        self._review_queue: ReviewQueue | None = None
+
+    @property
+    def review_queue(self) -> ReviewQueue:
+        """The generated candidates awaiting review: one queue per open project, shared by the
+        generate dialogs and the undo stack."""
+        if self._review_queue is None:
+            from persona_studio.services.generate import ReviewQueue
+
+            self._review_queue = ReviewQueue(self.project)
+        return self._review_queue
 
     def set_persona_field(self, name: str, value: Any) -> None:
         if getattr(self.persona, name) == value:

@@ -111,6 +111,37 @@ class AddExamples(QUndoCommand):
         self.session.remove_examples({e.id for e in self.examples})
 
 
+class ReviewCandidates(QUndoCommand):
+    """Accept generated candidates into the dataset (as drafts) or reject them. Undo takes the
+    accepted examples out again and puts the candidates back in the review queue."""
+
+    def __init__(
+        self,
+        session: ProjectSession,
+        ids: list[str],
+        status: str,
+        edits: dict[str, tuple[str, str]],
+    ) -> None:
+        verb = "Accept" if status == "accepted" else "Reject"
+        super().__init__(f"{verb} {len(ids)} candidate{'s' if len(ids) != 1 else ''}")
+        self.session, self.ids, self.status, self.edits = session, list(ids), status, edits
+        self.examples: list[Example] | None = None  # made once: redo adds the same ids again
+
+    def redo(self) -> None:
+        added = self.session.review_queue.decide(self.ids, self.status, self.edits)
+        if self.examples is None:
+            self.examples = added
+        if self.examples:
+            self.session.add_examples([copy.deepcopy(e) for e in self.examples])
+        self.session.review_changed.emit()
+
+    def undo(self) -> None:
+        if self.examples:
+            self.session.remove_examples({e.id for e in self.examples})
+        self.session.review_queue.reopen(self.ids)
+        self.session.review_changed.emit()
+
+
 class DeleteExamples(QUndoCommand):
     def __init__(self, session: ProjectSession, ids: set[str]) -> None:
         super().__init__(f"Delete {len(ids)} example{'s' if len(ids) != 1 else ''}")

@@ -501,6 +501,18 @@ class ReviewQueue:
                 self._save(run_id)
         return accepted
 
+    def reopen(self, ids: Sequence[str]) -> None:
+        """Put decided candidates back in the queue (the decision was undone)."""
+        wanted = set(ids)
+        for run_id, run in self.runs.items():
+            touched = False
+            for candidate in run["candidates"]:
+                if candidate.id in wanted and candidate.status != "pending":
+                    candidate.status = "pending"
+                    touched = True
+            if touched:
+                self._save(run_id)
+
     def _save(self, run_id: str) -> None:
         run = self.runs[run_id]
         data = {**run, "candidates": candidates_data(run["candidates"])}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+import shiboken6
 
 from persona_studio.core.demo import ensure_demo_project
 from tests.conftest import wait_until
@@ -69,17 +70,32 @@ def test_generate_review_accept_undo_and_keep_the_rest(
     assert added.question == "How do I get faster?"
     assert (added.status, added.source) == ("draft", source)
     assert window.session.project.counts().examples == before + 1  # saved
-    window.undo_stack.undo()
+    dialog.table.item(0, 1).setText("Typed but not decided yet.")
+    window.undo_stack.undo()  # the example leaves the dataset, the candidate comes back
     assert window.session.project.counts().examples == before
+    assert dialog.table.rowCount() == 2 and dialog.accept_all.isEnabled()
+    back = [r for r in range(2) if dialog.table.item(r, 0).text() == "How do I get faster?"]
+    assert len(back) == 1  # with the edit made when it was accepted
+    assert dialog.table.item(1 - back[0], 1).text() == "Typed but not decided yet."
     window.undo_stack.redo()
+    assert dialog.table.rowCount() == 1
+    assert window.session.examples[-1].id == added.id  # the same example, not a copy
 
     dialog.close()
+    run_async(wait_until(lambda: not shiboken6.isValid(dialog)))  # closed and idle: deleted
+    window.undo_stack.undo()  # its decisions stay undoable without it
+    window.undo_stack.redo()
     again = window.generate_examples()
     assert again.table.rowCount() == 1  # the undecided one waits in the project
     again.table.selectRow(0)
     again.reject_button.click()
     assert again.table.rowCount() == 0 and not again.accept_all.isEnabled()
     assert window.session.project.counts().examples == before + 1
+    assert window.undo_stack.undoText() == "Reject 1 candidate"
+    window.undo_stack.undo()
+    assert again.table.rowCount() == 1
+    window.undo_stack.redo()
+    assert again.table.rowCount() == 0
 
 
 def test_bad_sources_and_accept_all_skips_likely_duplicates(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import shiboken6
 from gspread.http_client import HTTPClient
 
 from persona_studio.core.demo import ensure_demo_project
@@ -143,3 +144,4 @@ def test_closing_while_running_asks_first(
     next(b for b in box.buttons() if b.text() == "Stop and close").click()
     assert not dialog.isVisible()
     run_async(wait_until(lambda: dialog.run.status == "cancelled"))
+    run_async(wait_until(lambda: not shiboken6.isValid(dialog)))  # deleted once idle

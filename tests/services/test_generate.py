@@ -244,6 +244,11 @@ async def test_pause_holds_new_calls_and_cancel_leaves_only_whole_candidates(
         assert project.counts().examples == before + 1
         assert project.examples()[-1].question == "Edited question?"
     with Project.open(tmp_path / "Demo - Coach Rhea.persona") as project:
-        left = ReviewQueue(project).pending()
-        assert len(left) == len(pending) - 2
-        assert next(iter(ReviewQueue(project).runs.values()))["status"] == "cancelled"
+        queue = ReviewQueue(project)
+        assert len(queue.pending()) == len(pending) - 2
+        assert next(iter(queue.runs.values()))["status"] == "cancelled"
+        queue.reopen([first.id, second.id])  # the decisions were undone
+    with Project.open(tmp_path / "Demo - Coach Rhea.persona") as project:
+        back = {c.id: c for c in ReviewQueue(project).pending()}
+        assert len(back) == len(pending)
+        assert back[first.id].question == "Edited question?"  # the edit made when accepting

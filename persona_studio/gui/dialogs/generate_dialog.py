@@ -37,9 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from persona_studio.core.dataset import Example
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, qcolor
 from persona_studio.gui.widgets.profiles import add_profiles
@@ -67,14 +67,16 @@ class GenerateDialog(QDialog):
         self,
         context: AppContext,
         session: ProjectSession,
-        add_examples: Callable[[list[Example]], None],
+        review: Callable[[list[str], str, dict[str, tuple[str, str]]], None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("generate_dialog")
         self.setWindowTitle("Generate examples")
-        self.context, self.session, self.add_examples = context, session, add_examples
-        self.queue = generate.ReviewQueue(session.project)
+        self.context, self.session, self.review = context, session, review
+        self.queue = session.review_queue
+        session.review_changed.connect(self._show_pending)
+        delete_when_idle(self, lambda: (self.task, self._read_task))
         self.prompts = generate.load_prompts()
         self.read: generate.SourceRead | None = None
         self.generator: generate.Generator | None = None
@@ -484,10 +486,9 @@ class GenerateDialog(QDialog):
         """Accept (with the edits made in the table) or reject; the rows leave the table."""
         if not ids:
             return
-        edits, rows = {}, {}
+        edits = {}
         for row in range(self.table.rowCount()):
             candidate_id = self.table.item(row, COL_QUESTION).data(Qt.ItemDataRole.UserRole)
-            rows[candidate_id] = row
             if candidate_id in ids:
                 question = self.table.item(row, COL_QUESTION).text().strip()
                 answer = self.table.item(row, COL_ANSWER).text().strip()
@@ -495,15 +496,22 @@ class GenerateDialog(QDialog):
                     self.status.setText("A candidate needs both a question and an answer.")
                     return
                 edits[candidate_id] = (question, answer)
-        examples = self.queue.decide(ids, status, edits)
-        if examples:
-            self.add_examples(examples)
-        for row in sorted((rows[i] for i in ids if i in rows), reverse=True):
-            self.table.removeRow(row)
-        for candidate_id in ids:
-            self.shown.pop(candidate_id, None)
+        self.review(ids, status, edits)  # the rows leave through `_show_pending`
         verb = "added to the dataset as drafts" if status == "accepted" else "rejected"
-        self.status.setText(f"{len(ids)} {verb}.")
+        self.status.setText(f"{len(ids)} {verb} (Edit → Undo brings them back).")
+
+    def _show_pending(self) -> None:
+        """The table follows the queue: decided rows leave, undone decisions come back (rows
+        still waiting keep any edits typed into them)."""
+        pending = {c.id: c for c in self.queue.pending()}
+        for row in reversed(range(self.table.rowCount())):
+            candidate_id = self.table.item(row, COL_QUESTION).data(Qt.ItemDataRole.UserRole)
+            if candidate_id not in pending:
+                self.table.removeRow(row)
+                self.shown.pop(candidate_id, None)
+        for candidate_id, candidate in pending.items():
+            if candidate_id not in self.shown:
+                self._show_candidate(candidate)
         self._update_buttons()
 
     def closeEvent(self, event: Any) -> None:

@@ -29,6 +29,7 @@ from persona_studio.core.importers.tabular import (
     guess_mapping,
     read_table,
 )
+from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.theme import color
 
 PREVIEW_ROWS = 20
@@ -51,6 +52,7 @@ class ImportDialog(QDialog):
         self._table: Table | None = None
         self._result: ImportResult | None = None
         self._task: asyncio.Task[None] | None = None
+        delete_when_idle(self, lambda: (self._task,))  # it may hold a large table
 
         self.status = QLabel("Reading the file…", objectName="import_status", wordWrap=True)
         self.sheet = QComboBox(objectName="import_sheet")

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color
 from persona_studio.gui.train_tab import LossChart
@@ -82,6 +83,8 @@ class PipelineDialog(QDialog):
         self.context, self.session, self.options = context, session, options
         self.sync_sheet, self.register, self.on_job_saved = sync_sheet, register, on_job_saved
         self.task: asyncio.Task[PipelineRun] | None = None
+        self._stopping: asyncio.Task[PipelineRun] | None = None
+        delete_when_idle(self, lambda: (self.task, self._stopping))
         self.poll = 5.0
         self.run = latest_run(session.project)
 
@@ -311,5 +314,6 @@ class PipelineDialog(QDialog):
 
     def _stop_and_close(self) -> None:
         self.cancel()
-        self.task = None  # cancellation is under way; the record is saved when it lands
+        # cancellation is under way; the record is saved when it lands (closing asks no more)
+        self._stopping, self.task = self.task, None
         self.done(QDialog.DialogCode.Rejected)

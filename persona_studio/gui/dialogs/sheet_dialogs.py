@@ -22,11 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.sheet_sync import Conflict
+from persona_studio.gui.dialogs.lifetime import delete_when_idle
 
 
 class LinkDialog(QDialog):
     def __init__(self, account: str, link: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        delete_when_idle(self, lambda: ())
         self.setObjectName("sheet_link_dialog")
         self.setWindowTitle("Link a Google Sheet")
         self.address = QLineEdit(
@@ -90,6 +92,7 @@ class ConflictDialog(QDialog):
 
     def __init__(self, conflicts: list[Conflict], parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        delete_when_idle(self, lambda: ())
         self.setObjectName("conflict_dialog")
         self.setWindowTitle("Changed in both places")
         self.resize(900, 520)

@@ -16,11 +16,13 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.persona import PersonaTemplate, persona_templates
+from persona_studio.gui.dialogs.lifetime import delete_when_idle
 
 
 class TemplateDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, *, ask_name: bool) -> None:
         super().__init__(parent)
+        delete_when_idle(self, lambda: ())  # nothing runs in the background
         self.setObjectName("template_dialog")
         self.setWindowTitle("New character" if ask_name else "Start from a template")
         self.resize(560, 440)
