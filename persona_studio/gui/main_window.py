@@ -449,6 +449,7 @@ class MainWindow(QMainWindow):
             sync_sheet=self.sheet.sync_now,
             register=train.register_model,
             on_job_saved=train.refresh_jobs,
+            hand_over=train.hand_over,
             parent=self,
         )
         dialog.open_chat.connect(self._chat_with)

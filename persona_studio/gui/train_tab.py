@@ -139,6 +139,7 @@ class TrainTab(QWidget):
         self._session: ProjectSession | None = None
         self.report: PreflightReport | None = None
         self._monitors: dict[str, asyncio.Task[None]] = {}
+        self._held: set[str] = set()  # jobs another part of the window watches (the pipeline)
         self._check_task: asyncio.Task[None] | None = None
         self._launch_task: asyncio.Task[None] | None = None
         self._cancel_task: asyncio.Task[None] | None = None
@@ -274,6 +275,7 @@ class TrainTab(QWidget):
         for task in self._monitors.values():
             task.cancel()
         self._monitors.clear()
+        self._held.clear()
         self._session = session
         session.examples_reset.connect(self.check)
         session.examples_edited.connect(lambda _ids: self.check())
@@ -495,8 +497,26 @@ class TrainTab(QWidget):
     # ---- watch ---------------------------------------------------------------------------
 
     def watch(self, job_id: str) -> None:
+        if job_id in self._held:
+            return
         if job_id not in self._monitors or self._monitors[job_id].done():
             self._monitors[job_id] = asyncio.ensure_future(self._watch(job_id, self.poll_interval))
+
+    def watching(self, job_id: str) -> bool:
+        return job_id in self._monitors and not self._monitors[job_id].done()
+
+    def hand_over(self, job_id: str, elsewhere: bool) -> None:
+        """`elsewhere`: the pipeline now watches this job, so this tab stops polling it (one
+        poller per job). False: the pipeline stopped; this tab watches it while it runs."""
+        if elsewhere:
+            self._held.add(job_id)
+            if (task := self._monitors.pop(job_id, None)) is not None:
+                task.cancel()
+            return
+        self._held.discard(job_id)
+        record = self._session.project.job(job_id) if self._session else None
+        if record is not None and record["status"] not in finetune.TERMINAL:
+            self.watch(job_id)
 
     async def _watch(self, job_id: str, poll: float) -> None:
         assert self._session is not None

@@ -76,6 +76,8 @@ def test_stop_while_training_then_resume_and_chat(
         wait_until(lambda: dialog.run is not None and dialog.run.step("wait").status == "running")
     )
     assert _states(dialog)[:5] == ["✔ Done"] * 5
+    (job_id,) = server.jobs
+    assert not window.train_tab.watching(job_id)  # one poller per job: the pipeline
     assert "1 taken from the sheet" in dialog.steps.topLevelItem(0).text(2)
     assert dialog.stop.isVisibleTo(dialog) and not dialog.start.isEnabled()
     assert not dialog.folder.isEnabled()  # the run's settings are fixed while it runs
@@ -85,11 +87,13 @@ def test_stop_while_training_then_resume_and_chat(
     assert _states(dialog)[5] == "■ Stopped"
     assert "resume" in dialog.summary.text()
     assert dialog.resume.isVisibleTo(dialog) and dialog.start.text() == "Start over"
-    (job_id,) = server.jobs  # one job, still going at the provider
-    assert server.jobs[job_id]["status"] != "cancelled"
+    assert server.jobs[job_id]["status"] != "cancelled"  # still going at the provider
+    assert window.train_tab.watching(job_id)  # so the Train tab keeps an eye on it
 
     server.auto_advance = True
     dialog.resume.click()
+    run_async(wait_until(lambda: dialog.run.step("wait").status in ("running", "done")))
+    assert not window.train_tab.watching(job_id)
     run_async(
         wait_until(lambda: not dialog.running and dialog.run.status == "succeeded", timeout=20)
     )

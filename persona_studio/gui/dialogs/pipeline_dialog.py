@@ -75,6 +75,7 @@ class PipelineDialog(QDialog):
         sync_sheet: Callable[[dict[str, Any]], Any] | None,
         register: Callable[[str], None],
         on_job_saved: Callable[[], None] = lambda: None,
+        hand_over: Callable[[str, bool], None] = lambda _job, _here: None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -82,6 +83,8 @@ class PipelineDialog(QDialog):
         self.setWindowTitle("Run the whole pipeline")
         self.context, self.session, self.options = context, session, options
         self.sync_sheet, self.register, self.on_job_saved = sync_sheet, register, on_job_saved
+        self.hand_over = hand_over  # (job id, True): this dialog polls it, the Train tab not
+        self._held_job: str | None = None
         self.task: asyncio.Task[PipelineRun] | None = None
         self._stopping: asyncio.Task[PipelineRun] | None = None
         delete_when_idle(self, lambda: (self.task, self._stopping))
@@ -166,6 +169,11 @@ class PipelineDialog(QDialog):
 
     def show_run(self, run: PipelineRun | None) -> None:
         self.run = run
+        job_id = run.outputs.get("job_id") if run is not None else None
+        waiting = job_id and self.running and run.step("wait").status == "running"
+        if waiting and self._held_job != job_id:  # this run polls the job now
+            self._held_job = job_id
+            self.hand_over(job_id, True)
         if run is not None:
             for index, step in enumerate(run.steps):
                 item = self.steps.topLevelItem(index)
@@ -269,6 +277,9 @@ class PipelineDialog(QDialog):
         return self.task
 
     def _finished(self, run: PipelineRun) -> None:
+        if self._held_job is not None:  # stopped, failed or done: the Train tab takes over
+            self.hand_over(self._held_job, False)
+            self._held_job = None
         self.on_job_saved()
         self.show_run(run)
 
