@@ -420,7 +420,11 @@ class MainWindow(QMainWindow):
             return None
         self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
         dialog = GenerateDialog(
-            self.context, self.session, self.dataset_tab.review_candidates, parent=self
+            self.context,
+            self.session,
+            self.dataset_tab.review_candidates,
+            fill_persona=self.persona_tab.fill_empty_fields,
+            parent=self,
         )
         if kind is not None:
             dialog.set_source(kind, paths)

@@ -552,6 +552,27 @@ class PersonaTab(QWidget):
         dialog.accepted.connect(lambda: self.apply_template(dialog.chosen_template()))
         dialog.open()
 
+    def fill_empty_fields(self, values: dict[str, Any], label: str) -> list[str]:
+        """Fill the persona's empty fields from `values` as one undoable step; fields the
+        creator already wrote are left alone. Returns the labels of the fields filled."""
+        if self._session is None:
+            return []
+        persona = self._session.persona
+        empty = {
+            field: value
+            for field, value in values.items()
+            if field in FIELDS and not FIELDS[field].show(getattr(persona, field)).strip()
+        }
+        if empty:
+            self._undo.beginMacro(label)
+            for field, value in empty.items():
+                old = getattr(persona, field)
+                self._undo.push(
+                    SetPersonaField(self._session, field, old, value, FIELDS[field].label)
+                )
+            self._undo.endMacro()
+        return [FIELDS[field].label for field in empty]
+
     def apply_template(self, template: PersonaTemplate | None) -> None:
         """Fill the fields from a template (keeping the name), as one undoable step."""
         if template is None or self._session is None:

@@ -134,6 +134,7 @@ def tasks_from_persona(
 class SourceRead:
     tasks: list[Task]
     summary: str  # "12 posts (3 skipped: …)", for the user
+    persona_fields: dict[str, str] = field(default_factory=dict)  # from a LinkedIn profile
 
 
 def read_source(
@@ -173,7 +174,7 @@ def read_source(
             )
         if limit is not None and found > limit:
             summary += f"; the first {limit} are used"
-        return SourceRead(tasks, summary)
+        return SourceRead(tasks, summary, export.persona_fields())
     passages = (
         [p for path in paths for p in read_passages(path)]
         if kind == "documents"

@@ -94,6 +94,12 @@ def test_linkedin_export_posts_profile_positions(tmp_path: Path) -> None:
         "Analyst at Data Corp (Mar 2014–Dec 2018)",
     ]
     assert "find a pace they love" in export.profile_text()
+    assert export.persona_fields() == {
+        "name": "Rhea Okafor",
+        "description": "Running coach for busy beginners",
+        "background": "I help people who hate running find a pace they love.\n\nCareer: Head "
+        "Coach at Stride Club (Jan 2019); Analyst at Data Corp (Mar 2014–Dec 2018).",
+    }
     assert [c.text for c in export.comments] == ["Great point — consistency beats intensity."]
     assert export.comments[0].kind == "comment"
 
@@ -107,6 +113,7 @@ def test_older_export_with_notes_bom_and_spaced_headers_in_a_folder(tmp_path: Pa
     ]
     assert export.posts[0].link.endswith("activity:9") and export.posts[0].date == "2019-05-02"
     assert export.comments == []  # not asked for
+    assert export.persona_fields() == {}  # no profile in this export: nothing to fill
 
 
 def test_exports_we_cannot_use_are_explained(tmp_path: Path) -> None:

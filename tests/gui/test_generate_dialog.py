@@ -121,3 +121,38 @@ def test_bad_sources_and_accept_all_skips_likely_duplicates(
     dialog.accept_all.click()
     assert window.session.project.counts().examples == before + 5
     assert dialog.table.rowCount() == 5
+
+
+def test_fill_the_empty_persona_fields_from_the_linkedin_profile(
+    make_window, context, tmp_path, run_async, qtbot
+) -> None:
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("Shares.csv", POSTS)
+        archive.writestr(
+            "Profile.csv",
+            "First Name,Last Name,Headline,Summary\nRhea,Okafor,Running coach,I coach beginners.\n",
+        )
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    session = window.session
+    written = session.persona.description
+    session.set_persona_field("background", "")
+    dialog = window.open_dropped(export)
+    run_async(wait_until(lambda: dialog.found.text().startswith("Found")))
+    assert dialog.use_profile.isVisibleTo(dialog)
+
+    dialog.use_profile.click()
+    assert session.persona.background == "I coach beginners."
+    assert session.persona.description == written  # the creator's own text is kept
+    assert "background facts" in dialog.status.text()
+    assert window.persona_tab._widgets["background"].toPlainText() == "I coach beginners."
+    window.undo_stack.undo()  # one step
+    assert session.persona.background == ""
+    window.undo_stack.redo()
+    dialog.use_profile.click()
+    assert "nothing was changed" in dialog.status.text()
+
+    dialog.set_source("persona")
+    run_async(wait_until(lambda: "questions" in dialog.found.text()))
+    assert not dialog.use_profile.isVisibleTo(dialog)

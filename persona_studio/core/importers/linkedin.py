@@ -58,6 +58,17 @@ class LinkedInExport:
             lines.append("Positions: " + "; ".join(self.positions[:8]))
         return "\n".join(lines)
 
+    def persona_fields(self) -> dict[str, str]:
+        """What the profile can fill in a persona: the name, the headline as its short
+        description, the About text and positions as its background (only what is there)."""
+        career = "Career: " + "; ".join(self.positions[:8]) + "." if self.positions else ""
+        fields = {
+            "name": self.name,
+            "description": self.headline,
+            "background": "\n\n".join(part for part in (self.summary.strip(), career) if part),
+        }
+        return {key: value.strip() for key, value in fields.items() if value.strip()}
+
 
 def _key(header: str) -> str:
     return re.sub(r"[^a-z]", "", header.lower())

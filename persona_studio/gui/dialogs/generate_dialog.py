@@ -68,12 +68,14 @@ class GenerateDialog(QDialog):
         context: AppContext,
         session: ProjectSession,
         review: Callable[[list[str], str, dict[str, tuple[str, str]]], None],
+        fill_persona: Callable[[dict[str, str], str], list[str]] = lambda _values, _label: [],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("generate_dialog")
         self.setWindowTitle("Generate examples")
         self.context, self.session, self.review = context, session, review
+        self.fill_persona = fill_persona  # (fields, undo label) → labels of the fields filled
         self.queue = session.review_queue
         session.review_changed.connect(self._show_pending)
         delete_when_idle(self, lambda: (self.task, self._read_task))
@@ -109,7 +111,20 @@ class GenerateDialog(QDialog):
         zip_row.addWidget(self.zip_path, 1)
         zip_row.addWidget(choose_zip)
         zip_layout.addLayout(zip_row)
-        zip_layout.addWidget(self.comments)
+        self.use_profile = QPushButton(
+            "Fill my persona from this profile", objectName="generate_fill_persona"
+        )
+        self.use_profile.setToolTip(
+            "Your name, headline, About text and positions go into the persona's empty fields "
+            "(name, short description, background). Fields you already wrote are kept."
+        )
+        self.use_profile.clicked.connect(self._fill_from_profile)
+        self.use_profile.hide()
+        zip_options = QHBoxLayout()
+        zip_options.addWidget(self.comments)
+        zip_options.addStretch(1)
+        zip_options.addWidget(self.use_profile)
+        zip_layout.addLayout(zip_options)
         zip_layout.addWidget(help_text)
         self.files = QListWidget(objectName="generate_files")
         self.files.setAccessibleName("Documents")
@@ -433,8 +448,21 @@ class GenerateDialog(QDialog):
             assert self.task is not None
             self.task.cancel()
 
+    def _fill_from_profile(self) -> None:
+        if self.read is None or not self.read.persona_fields:
+            return
+        filled = self.fill_persona(self.read.persona_fields, "Fill the persona from LinkedIn")
+        self.status.setText(
+            f"Filled the persona's {', '.join(label.lower() for label in filled)} from your "
+            "LinkedIn profile (Edit → Undo takes it back). Check them in the Persona tab."
+            if filled
+            else "The persona's name, description and background are already written; "
+            "nothing was changed."
+        )
+
     def _update_buttons(self) -> None:
         busy = self.running
+        self.use_profile.setVisible(self.read is not None and bool(self.read.persona_fields))
         self.start.setEnabled(not busy and self.read is not None and bool(self.read.tasks))
         self.pause.setVisible(busy)
         self.pause.setText("Resume" if self.generator and self.generator.paused else "Pause")
