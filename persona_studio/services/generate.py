@@ -220,7 +220,12 @@ class Estimate:
     cost: float | None  # None: no price known for this model
 
     def text(self) -> str:
-        money = f"about ${self.cost:,.2f}" if self.cost is not None else "price unknown"
+        if self.cost is None:
+            money = "price unknown"
+        elif self.cost < 0.005:  # "$0.00" would read as free
+            money = "less than a cent"
+        else:
+            money = f"about ${self.cost:,.2f}"
         return (
             f"{self.calls} calls, ≈ {self.input_tokens:,} tokens in and ≈ "
             f"{self.output_tokens:,} out: {money}"

@@ -127,7 +127,7 @@ def render(out_dir: Path) -> list[Path]:
     loop.run_until_complete(wait_for(lambda: not pipeline.running))
     shoot(pipeline, "pipeline.png")
     pipeline.close()
-    generating = window.generate_examples("persona")
+    generating = window.generate_examples("linkedin", [_sample_linkedin_export(home)])
     loop.run_until_complete(wait_for(lambda: generating.found.text().startswith("Found")))
     shoot(generating, "generate.png")
     generating.close()
@@ -148,6 +148,39 @@ def render(out_dir: Path) -> list[Path]:
     asyncio.set_event_loop(None)
     shutil.rmtree(home, ignore_errors=True)
     return written
+
+
+def _sample_linkedin_export(folder: Path) -> Path:
+    """A small LinkedIn data export, shaped like the real one, for the Generate screenshot."""
+    import zipfile
+
+    posts = [
+        (
+            "2024-03-01 08:12:45",
+            "Most beginners run too fast. Slow down until you can talk in "
+            "full sentences: that is the pace that builds a habit.",
+        ),
+        (
+            "2024-03-05 09:00:00",
+            "Rest days are training days. Your legs get stronger while you "
+            "sleep, not while you push through.",
+        ),
+        ("2024-03-09 07:30:00", "A 20-minute run you do beats the 10 km you keep planning."),
+    ]
+    shares = "Date,ShareLink,ShareCommentary\n" + "".join(
+        f'{date},https://www.linkedin.com/feed/update/urn:li:share:{n},"{text}"\n'
+        for n, (date, text) in enumerate(posts, 1)
+    )
+    profile = (
+        "First Name,Last Name,Headline,Summary\n"
+        'Rhea,Okafor,Running coach for busy beginners,"I help people who hate running find a '
+        'pace they love."\n'
+    )
+    path = folder / "Basic_LinkedInDataExport.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("Shares.csv", shares)
+        archive.writestr("Profile.csv", profile)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,6 +104,9 @@ def test_prompts_tasks_and_estimate() -> None:
     assert cost.calls == 5 and cost.input_tokens > 300 and cost.output_tokens == 2 * 40 + 12 * 140
     assert cost.cost == pytest.approx((cost.input_tokens * 0.4 + cost.output_tokens * 1.6) / 1e6)
     assert "price unknown" in estimate(tasks, PERSONA, prompts, "llama3.1").text()
+    assert cost.cost < 0.005 and cost.text().endswith("less than a cent")  # not "$0.00"
+    many = estimate([*tasks, *topics] * 100, PERSONA, prompts, MODEL, prices=prices)
+    assert many.cost >= 0.005 and many.text().endswith(f"about ${many.cost:,.2f}")
 
 
 def test_parse_reply_is_tolerant_but_strict_about_content() -> None:
