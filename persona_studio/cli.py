@@ -162,7 +162,7 @@ def _import_dataset(args: argparse.Namespace, source: Path) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from persona_studio.core.validation import model_spec, preflight
+    from persona_studio.core.validation import model_spec, preflight, price_text
 
     with Project.open(args.path) as project:
         examples, persona = project.examples(), project.persona()
@@ -185,11 +185,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     summary = report.summary()
     by_status = ", ".join(f"{n} {status}" for status, n in summary["by_status"].items())
     lines = [
-        f"{summary['examples']} examples ({by_status})",
+        f"{summary['examples']} examples" + (f" ({by_status})" if by_status else ""),
         f"trained (approved): {summary['trained_examples']} examples, "
         f"{summary['trained_tokens']:,} tokens",
         f"{args.model}: {summary['epochs']} epochs by default, {summary['billed_tokens']:,} "
-        f"billed tokens, about ${summary['estimated_cost_usd']:.2f}",
+        f"billed tokens, {price_text(report.estimated_cost)}",
     ]
     for problem in sorted(problems, key=lambda p: (not p["blocking"], p["example"] or 0)):
         where = f"#{problem['example']}" if problem["example"] else "dataset"

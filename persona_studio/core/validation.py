@@ -174,6 +174,16 @@ def chat_price(model: str, user_file: Path | None = None) -> tuple[float, float]
     return prices[max(known, key=len)] if known else None
 
 
+def price_text(usd: float) -> str:
+    """A price as people read it: "about $1.23", "less than a cent" (not "$0.00", which reads
+    as free), or "$0.00" when there is nothing to pay."""
+    if usd <= 0:
+        return "$0.00"
+    if usd < 0.005:
+        return "less than a cent"
+    return f"about ${usd:,.2f}"
+
+
 def model_spec(name: str, specs: dict[str, ModelSpec] | None = None) -> ModelSpec:
     specs = specs or load_model_specs()
     if name in specs:

@@ -39,6 +39,7 @@ from persona_studio.core.validation import (
     PreflightReport,
     load_model_specs,
     preflight,
+    price_text,
 )
 from persona_studio.gui.models.examples_model import (
     COL_ANSWER,
@@ -604,7 +605,7 @@ class DatasetTab(QWidget):
             lines.append(
                 f"Training set: {s['trained_examples']:,} examples, {s['trained_tokens']:,} "
                 f"tokens. {s['epochs']} epochs by default → {s['billed_tokens']:,} billed tokens,"
-                f" about <b>${s['estimated_cost_usd']:,.2f}</b> on {report.model.name}."
+                f" <b>{price_text(report.estimated_cost)}</b> on {report.model.name}."
             )
         blocking, warnings = report.blocking, report.warnings
         if blocking:

@@ -34,7 +34,12 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.config import ProviderProfile
-from persona_studio.core.validation import PreflightReport, load_model_specs, preflight
+from persona_studio.core.validation import (
+    PreflightReport,
+    load_model_specs,
+    preflight,
+    price_text,
+)
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, qcolor, style
@@ -347,7 +352,7 @@ class TrainTab(QWidget):
         settings = self.settings()
         cost = ""
         if self.report is not None:
-            cost = f" · estimated cost about <b>${self.report.estimated_cost:,.2f}</b>"
+            cost = f" · estimated cost <b>{price_text(self.report.estimated_cost)}</b>"
         return (
             f"Trains <b>{escape(settings.base_model)}</b> with the provider "
             f"<b>{escape(self.current_profile().name)}</b>"
@@ -386,7 +391,7 @@ class TrainTab(QWidget):
         lines = [
             f"<b>{s['trained_examples']} approved examples</b>, {s['trained_tokens']:,} "
             f"tokens · {s['epochs']} epochs by default · {s['billed_tokens']:,} billed "
-            f"tokens · about <b>${s['estimated_cost_usd']:,.2f}</b>"
+            f"tokens · <b>{price_text(report.estimated_cost)}</b>"
         ]
         blocking = report.blocking
         self.show_problems.setVisible(any(example_id for example_id, _ in blocking))
@@ -429,7 +434,7 @@ class TrainTab(QWidget):
             "Start training?",
             f"Train {self.base_model.currentText()} on {s['trained_examples']} "
             f"examples ({s['billed_tokens']:,} billed tokens).\n\nEstimated "
-            f"cost: about ${s['estimated_cost_usd']:,.2f}, charged by the "
+            f"cost: {price_text(self.report.estimated_cost)}, charged by the "
             "provider.",
             QMessageBox.StandardButton.Cancel,
             self,

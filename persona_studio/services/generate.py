@@ -220,12 +220,9 @@ class Estimate:
     cost: float | None  # None: no price known for this model
 
     def text(self) -> str:
-        if self.cost is None:
-            money = "price unknown"
-        elif self.cost < 0.005:  # "$0.00" would read as free
-            money = "less than a cent"
-        else:
-            money = f"about ${self.cost:,.2f}"
+        from persona_studio.core.validation import price_text
+
+        money = "price unknown" if self.cost is None else price_text(self.cost)
         return (
             f"{self.calls} calls, ≈ {self.input_tokens:,} tokens in and ≈ "
             f"{self.output_tokens:,} out: {money}"
@@ -428,9 +425,18 @@ class Generator:
                 self.progress.note = f"The provider asks us to slow down; waiting {wait:.0f} s."
                 on_progress(self.progress)
                 await self.sleep(wait)
-            except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError):
+            except (openai.APITimeoutError, openai.InternalServerError):
                 if attempt >= 3:
-                    raise
+                    raise  # the server answers but not this call: fail this one only
+                await self.sleep(min(30.0, 2.0**attempt))
+            except openai.APIConnectionError as exc:
+                if attempt >= 3:  # nothing gets through: every other call would wait the same
+                    where = str(self.client.base_url).rstrip("/")
+                    raise GenerateError(
+                        f"Could not reach the provider at {where}.",
+                        "Check your internet connection; for a local server (Ollama, LM Studio, "
+                        "vLLM), check that it is running and that the profile's address is right.",
+                    ) from exc
                 await self.sleep(min(30.0, 2.0**attempt))
             except openai.AuthenticationError as exc:
                 raise GenerateError(

@@ -298,7 +298,7 @@ class Pipeline:
             )
 
     async def _step_validate(self, step: Step) -> None:
-        from persona_studio.core.validation import model_spec, preflight
+        from persona_studio.core.validation import model_spec, preflight, price_text
 
         options, project = self.run.options, self.project
 
@@ -314,7 +314,7 @@ class Pipeline:
         self.run.outputs["estimated_cost_usd"] = round(report.estimated_cost, 2)
         step.detail = (
             f"{summary['trained_examples']} approved examples, {summary['trained_tokens']:,} "
-            f"tokens, about ${report.estimated_cost:,.2f}."
+            f"tokens, {price_text(report.estimated_cost)}."
         )
         if report.blocking:
             first = report.blocking[0][1].message

@@ -19,6 +19,7 @@ from persona_studio.core.validation import (
     load_model_specs,
     model_spec,
     preflight,
+    price_text,
     rule_conflicts,
     train_validation_split,
 )
@@ -265,3 +266,10 @@ def test_split_is_seeded_and_stratified_by_tag() -> None:
     assert sum(1 for e in val if e.tags == ["b"]) == 2
     assert [e.id for e in train_validation_split(examples, 0.2, seed=7)[1]] == [e.id for e in val]
     assert train_validation_split(examples, 0.0) == (examples, [])
+
+
+def test_prices_read_as_people_say_them() -> None:
+    assert price_text(0) == "$0.00"
+    assert price_text(0.0004) == "less than a cent"  # "$0.00" would read as free
+    assert price_text(0.005) == "about $0.01"
+    assert price_text(1234.5) == "about $1,234.50"

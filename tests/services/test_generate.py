@@ -193,6 +193,27 @@ async def test_a_refused_key_stops_the_run_plainly(server) -> None:
             await generator.run(tasks_from_linkedin(LinkedInExport(posts=POSTS)), lambda _b: None)
 
 
+async def test_an_unreachable_server_stops_the_run_with_what_to_check() -> None:
+    import socket
+
+    import openai
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    base_url = f"http://127.0.0.1:{port}/v1"
+    async with openai.AsyncOpenAI(api_key="sk-x", base_url=base_url, max_retries=0) as c:
+        generator = Generator(c, MODEL, PERSONA, load_prompts(), concurrency=1, sleep=sleep)
+        with pytest.raises(GenerateError, match=f"Could not reach the provider at {base_url}"):
+            await generator.run(tasks_from_linkedin(LinkedInExport(posts=POSTS)), lambda _b: None)
+    assert waits == [1.0, 2.0, 4.0]  # a few tries with backoff, not every call in turn
+
+
 async def test_bad_replies_fail_that_task_only(server, client) -> None:
     server.reply_for = lambda m: (
         "I'd rather not." if "Rest days" in m[-1]["content"] else model_reply(m)
