@@ -1048,3 +1048,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("persona-studio: interrupted", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenPipeError:  # `persona-studio info X | head`: the reader has seen enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return EXIT_FAILURE

@@ -121,6 +121,21 @@ def test_entry_points(tmp_path: Path) -> None:
         assert result.returncode == 1 and "does not exist" in result.stderr
 
 
+def test_a_reader_that_stops_early_is_not_a_crash(tmp_path: Path) -> None:
+    """`persona-studio info X --json | head -2`: the pipe closes before the output is written."""
+    assert main(["new", str(tmp_path / "a.persona"), "--name", "Ana"]) == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    result = subprocess.run(
+        [sys.executable, "-m", "persona_studio", "info", str(tmp_path / "a.persona"), "--json"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write_end)
+    assert result.returncode == 1 and result.stderr == ""
+
+
 @pytest.mark.real_keyring
 def test_profile_key_goes_to_the_real_secret_service(
     secret_service_env: dict[str, str], real_keyring, isolated_home: Path
