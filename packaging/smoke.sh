@@ -14,7 +14,9 @@ export QT_QPA_PLATFORM=offscreen
 PERSONA_STUDIO_EXIT_WHEN_SHOWN=1 "$app" > "$home/gui.log"
 grep -q "^opened Demo - Coach Rhea.persona$" "$home/gui.log"
 demo="$home/data/persona-studio/Demo - Coach Rhea.persona"
-"$app" info "$demo" --json | grep -q '"examples": 30'
-"$app" validate "$demo" | grep -q "5,332 tokens"
-"$app" chat "$demo" "What shoes should I buy?" | grep -qi "shoes"
+cli="$1/persona-studio-cli"  # the console program (the only one with output on Windows)
+"$cli" info "$demo" --json | grep -q '"examples": 30'
+"$cli" validate "$demo" | grep -q "5,332 tokens"
+"$cli" chat "$demo" "What shoes should I buy?" | grep -qi "shoes"
+"$app" info "$demo" | grep -q "Coach Rhea"
 echo "packaged app OK: $("$app" --version), $(du -sh "$1" | cut -f1)"
