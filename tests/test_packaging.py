@@ -52,3 +52,4 @@ def test_pyinstaller_spec_is_valid_python_naming_existing_files() -> None:
     ast.parse(spec)
     assert (PACKAGING / "launcher.py").exists()
     assert '"persona-studio"' in spec  # the program's name, as in the .desktop Exec line
+    assert '"persona-studio-cli"' in spec and "console=True" in spec  # its console twin
