@@ -10,7 +10,7 @@ import itertools
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -99,12 +99,19 @@ def _all_shingles(words: list[str], word_counts: np.ndarray) -> tuple[np.ndarray
     return _mix(keys), np.append(starts, len(keys))
 
 
-def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.8) -> list[list[int]]:
-    """Groups of positions whose texts are near-identical (exact duplicates included)."""
+def near_duplicate_groups(
+    texts: Sequence[str],
+    threshold: float = 0.8,
+    progress: Callable[[float], None] = lambda _fraction: None,
+) -> list[list[int]]:
+    """Groups of positions whose texts are near-identical (exact duplicates included).
+    `progress` is called now and then with the fraction done; it may raise to stop the work."""
     words: list[str] = []  # one flat list: millions of words, few objects for the GC to scan
     present: list[int] = []
     word_counts: list[int] = []
     for i, text in enumerate(texts):
+        if i % 4096 == 0:
+            progress(0.7 * i / len(texts))
         found = _WORD.findall(text.lower())[:MAX_WORDS]
         if found:
             words += found
@@ -125,6 +132,7 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.8) -> list[
     rng = np.random.default_rng(20231105)  # fixed: the same data gives the same groups
     a = rng.integers(1, _PRIME, size=NUM_HASHES, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, _PRIME, size=NUM_HASHES, dtype=np.uint64)
+    progress(0.7)
     signatures = np.empty((len(present), NUM_HASHES), dtype=np.uint64)
     for k in range(NUM_HASHES):  # uint64 arithmetic wraps: a multiply-shift hash family
         signatures[:, k] = np.minimum.reduceat(flat * a[k] + b[k], starts)
@@ -132,6 +140,7 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.8) -> list[
     mix = np.uint64(0x9E3779B97F4A7C15)
     groups = _Groups(len(present))
     for band in range(BANDS):
+        progress(0.8 + 0.2 * band / BANDS)
         keys = signatures[:, band * rows]
         for r in range(1, rows):
             keys = keys * mix + signatures[:, band * rows + r]

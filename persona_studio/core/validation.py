@@ -430,12 +430,15 @@ def preflight(
                 found.extend(rule_conflicts(answer, persona))
             if found:
                 issues[example.id] = found
-        step(0.05 + 0.65 * min(1.0, (start + CHUNK) / max(1, len(examples))), "Counting tokens…")
-    step(0.7, "Looking for duplicates…")
+        done = min(len(examples), start + CHUNK) / max(1, len(examples))
+        step(min(0.7, 0.05 + 0.65 * done), "Counting tokens and checking…")
+    finding = "Looking for duplicates…"
+    step(0.7, finding)
 
     texts = [f"{ex.question}\n{ex.answer}" for ex in examples] if find_duplicates else []
     duplicate_groups: list[list[str]] = []
-    for group in near_duplicate_groups(texts):
+    found = near_duplicate_groups(texts, progress=lambda f: step(0.7 + 0.25 * f, finding))
+    for group in found:
         duplicate_groups.append([examples[i].id for i in group])
         is_exact = len({normalise(texts[i]) for i in group}) == 1
         for position, i in enumerate(group):

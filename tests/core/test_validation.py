@@ -14,6 +14,7 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.tokens import encoding
 from persona_studio.core.validation import (
     ModelSpec,
+    PreflightCancelled,
     default_epochs,
     format_errors,
     load_model_specs,
@@ -273,3 +274,28 @@ def test_prices_read_as_people_say_them() -> None:
     assert price_text(0.0004) == "less than a cent"  # "$0.00" would read as free
     assert price_text(0.005) == "about $0.01"
     assert price_text(1234.5) == "about $1,234.50"
+
+
+def test_preflight_reports_progress_and_stops_when_cancelled_even_while_finding_duplicates() -> (
+    None
+):
+    import threading
+
+    examples = [
+        qa(f"Question number {i} about pacing?", f"Answer {i}: go slow.") for i in range(9000)
+    ]
+    seen: list[tuple[float, str]] = []
+    cancel = threading.Event()
+
+    def progress(fraction: float, what: str) -> None:
+        seen.append((fraction, what))
+        if what.startswith("Looking for duplicates") and fraction > 0.75:
+            cancel.set()  # the user pressed Stop in the middle of the duplicate search
+
+    with pytest.raises(PreflightCancelled):
+        preflight(examples, Persona(name="R"), MINI, progress=progress, cancel=cancel)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] < 0.95
+    assert any(0.7 < f < 0.95 for f, what in seen if what.startswith("Looking"))
+    report = preflight(examples[:50], Persona(name="R"), MINI, progress=progress)
+    assert seen[-1] == (1.0, "Done") and len(report.tokens) == 50
