@@ -12,7 +12,7 @@ import re
 import threading
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,7 +306,7 @@ def rule_conflicts(answer: str, persona: Persona) -> list[Issue]:
     return found
 
 
-def conversation_tokens(messages: list[dict[str, Any]], lengths: dict[str, int]) -> int:
+def conversation_tokens(messages: list[dict[str, Any]], lengths: Mapping[str, int]) -> int:
     """Cookbook `num_tokens_from_messages`: 3 per message, the text, 1 per name, 3 to prime."""
     total = 3
     for message in messages:
