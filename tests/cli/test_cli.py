@@ -357,7 +357,6 @@ def test_train_refuses_a_dataset_that_is_not_ready(
 def test_sync_with_a_sheet_then_conflicts_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gspread.http_client import HTTPClient
 
     import persona_studio.cli as cli
     from persona_studio.core.demo import ensure_demo_project
@@ -366,9 +365,7 @@ def test_sync_with_a_sheet_then_conflicts_exit_1(
     key = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
     fake = FakeSheets()
     fake.add_spreadsheet(key, {"Data": [["QUESTION", "ANSWER"], ["Typed in the sheet?", "Yes."]]})
-    monkeypatch.setattr(
-        cli, "sheets_http_client", lambda config: HTTPClient(auth=None, session=fake.session())
-    )
+    monkeypatch.setattr(cli, "sheets_http_client", lambda config: fake.http())
     demo = ensure_demo_project(tmp_path)
     url = f"https://docs.google.com/spreadsheets/d/{key}/edit"
     code, out, err = run(capsys, "sync", str(demo), "--sheet", url, "--worksheet", "Data", "--json")
@@ -415,7 +412,6 @@ def test_sync_without_a_link_or_account_is_explained(
 def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gspread.http_client import HTTPClient
 
     import persona_studio.cli as cli
     from persona_studio.core.demo import ensure_demo_project
@@ -425,9 +421,7 @@ def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
     key = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
     sheets = FakeSheets()
     sheets.add_spreadsheet(key, {"Sheet1": [["question", "answer"]]})
-    monkeypatch.setattr(
-        cli, "sheets_http_client", lambda config: HTTPClient(auth=None, session=sheets.session())
-    )
+    monkeypatch.setattr(cli, "sheets_http_client", lambda config: sheets.http())
     demo = ensure_demo_project(tmp_path)
     model = "gpt-4.1-mini-2025-04-14"
     out = tmp_path / "published"

@@ -77,6 +77,14 @@ class FakeOpenAI:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
+    def client(self, api_key: str | None = None) -> Any:
+        """A real `openai.AsyncOpenAI` on this server (its key unless told), no SDK retries."""
+        import openai
+
+        return openai.AsyncOpenAI(
+            api_key=api_key or self.api_key, base_url=self.base_url, max_retries=0
+        )
+
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()
         return self

@@ -64,6 +64,12 @@ class FakeSheets(BaseAdapter):
         session.mount("https://", self)
         return session
 
+    def http(self) -> Any:
+        """gspread's HTTP client on this fake, as the app builds it from a Google account."""
+        from gspread.http_client import HTTPClient
+
+        return HTTPClient(auth=None, session=self.session())
+
     # ---- transport -----------------------------------------------------------------------
 
     def close(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import shiboken6
-from gspread.http_client import HTTPClient
 
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.project import Project
@@ -33,7 +32,7 @@ def sheets(context) -> FakeSheets:
     fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["From the sheet?", "Yes."]]})
 
     async def client():
-        return HTTPClient(auth=None, session=fake.session())
+        return fake.http()
 
     context.sheets_client = client
     context.config.google.auth = "service_account"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from gspread.http_client import HTTPClient
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton
 
 from persona_studio.core.demo import ensure_demo_project
@@ -20,7 +19,7 @@ def fake(context) -> FakeSheets:
     sheets.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["From the sheet?", "Yes."]]})
 
     async def client():
-        return HTTPClient(auth=None, session=sheets.session())
+        return sheets.http()
 
     context.sheets_client = client
     context.config.google.auth = "service_account"

@@ -23,11 +23,7 @@ def server():
 
 @pytest.fixture
 async def client(server):
-    import openai
-
-    async with openai.AsyncOpenAI(
-        api_key="sk-ft", base_url=server.base_url, max_retries=0
-    ) as client:
+    async with server.client() as client:
         yield client
 
 

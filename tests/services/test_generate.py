@@ -59,11 +59,7 @@ def server():
 
 @pytest.fixture
 async def client(server):
-    import openai
-
-    async with openai.AsyncOpenAI(
-        api_key="sk-gen", base_url=server.base_url, max_retries=0
-    ) as client:
+    async with server.client() as client:
         yield client
 
 
@@ -185,9 +181,7 @@ async def test_a_429_storm_is_waited_out_within_the_concurrency_limit(server, cl
 
 
 async def test_a_refused_key_stops_the_run_plainly(server) -> None:
-    import openai
-
-    async with openai.AsyncOpenAI(api_key="sk-wrong", base_url=server.base_url, max_retries=0) as c:
+    async with server.client("sk-wrong") as c:
         generator = Generator(c, MODEL, PERSONA, load_prompts())
         with pytest.raises(GenerateError, match="refused the API key"):
             await generator.run(tasks_from_linkedin(LinkedInExport(posts=POSTS)), lambda _b: None)

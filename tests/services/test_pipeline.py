@@ -56,15 +56,11 @@ def project(tmp_path: Path):
 def make_pipeline(
     project: Project, run: PipelineRun, server: FakeOpenAI, sheets: FakeSheets, **hooks: Any
 ) -> Pipeline:
-    import openai
-    from gspread.http_client import HTTPClient
-
     async def client() -> Any:
-        return openai.AsyncOpenAI(api_key="sk-pipe", base_url=server.base_url, max_retries=0)
+        return server.client()
 
     async def sync_sheet(link: dict[str, Any]) -> Any:
-        http = HTTPClient(auth=None, session=sheets.session())
-        return await sync_project(http, project, link, project.examples())
+        return await sync_project(sheets.http(), project, link, project.examples())
 
     return Pipeline(project, run, client_factory=client, sync_sheet=sync_sheet, poll=0.01, **hooks)
 

@@ -19,7 +19,7 @@ def fake() -> FakeSheets:
 
 
 def _sync(fake: FakeSheets, snapshot, local, worksheet="Data"):
-    http = HTTPClient(auth=None, session=fake.session())
+    http = fake.http()
     return sync_blocking(
         http, KEY, worksheet, snapshot, local, account="bot@x.iam", sleep=lambda _s: None
     )
@@ -124,7 +124,7 @@ def test_no_network_is_explained() -> None:
 def test_failure_between_writes_then_rerun_makes_no_duplicates(fake) -> None:
     fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["typed", "there"]]})
     local = [example_to_row(Example.from_qa("mine", "here"))]
-    http = HTTPClient(auth=None, session=fake.session())
+    http = fake.http()
     # the batchUpdate (ids) goes through, then the append fails with 500s until retries run out
     original = fake._route
 
