@@ -31,12 +31,14 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import SUFFIX, Project, ProjectError
 from persona_studio.gui.context import AppContext
-from persona_studio.gui.dialogs.messages import show_error, write_file
+from persona_studio.gui.dialogs.messages import show_error, show_write_error
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color
 from persona_studio.gui.widgets.lazy_tab import LazyTab
 
 if TYPE_CHECKING:
+    import asyncio
+
     from persona_studio.core.cards import ImportedCard
     from persona_studio.gui.chat_tab import ChatTab
     from persona_studio.gui.dataset_tab import DatasetTab
@@ -555,12 +557,28 @@ class MainWindow(QMainWindow):
         if path:
             self.export_to(fmt, Path(path))
 
-    def export_to(self, fmt: str, path: Path) -> bool:
-        from persona_studio.core.card_files import export_bytes
+    def export_to(self, fmt: str, path: Path) -> asyncio.Task[bool]:
+        """Export in the background: at 100,000 examples the dataset's fingerprint and the
+        file take seconds. The task's result says whether the file was written."""
+        import asyncio
 
         assert self.session is not None
-        self.session.flush()
-        if not write_file(self, path, export_bytes(self.session.project, fmt)):
+        self.session.flush()  # the export reads the project file: pending typing goes in first
+        self.statusBar().showMessage(f"Exporting {path.name}…")
+        return asyncio.ensure_future(self._export(self.session.project, fmt, path))
+
+    async def _export(self, project: Project, fmt: str, path: Path) -> bool:
+        import asyncio
+
+        from persona_studio.core.card_files import export_bytes
+        from persona_studio.core.config import atomic_write_bytes
+
+        data = await asyncio.to_thread(export_bytes, project, fmt)  # the project reads are locked
+        try:
+            await asyncio.to_thread(atomic_write_bytes, path, data)
+        except OSError as exc:
+            self.statusBar().clearMessage()
+            show_write_error(self, path, exc)
             return False
         self.statusBar().showMessage(f"Exported {path.name}", 5000)
         return True

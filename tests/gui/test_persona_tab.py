@@ -203,7 +203,7 @@ def test_drag_reorder_is_saved(make_window, tmp_path) -> None:
 
 
 def test_dropping_a_card_makes_a_new_project_and_exports_round_trip(
-    make_window, tmp_path, qtbot
+    make_window, tmp_path, qtbot, run_async
 ) -> None:
     window, _tab = _window(make_window, tmp_path)
     card_file = tmp_path / "seraphina.json"
@@ -223,12 +223,15 @@ def test_dropping_a_card_makes_a_new_project_and_exports_round_trip(
         ("card-v3-json", "s3.json"),
         ("naas-plugin", "plugin.json"),
     ):
-        assert window.export_to(fmt, tmp_path / name)
+        assert run_async(window.export_to(fmt, tmp_path / name))
     card = read_card((tmp_path / "s.png").read_bytes())
     assert card.persona.greeting == "*Seraphina smiles.* You're awake!" and len(card.rules) == 2
     assert read_card((tmp_path / "s3.json").read_bytes()).spec == "chara_card_v3"
-    assert window.export_to("openai-jsonl", tmp_path / "train.jsonl")
-    assert window.export_to("csv", tmp_path / "examples.csv")
+    assert run_async(window.export_to("openai-jsonl", tmp_path / "train.jsonl"))
+    assert run_async(window.export_to("csv", tmp_path / "examples.csv"))
+    assert not run_async(window.export_to("csv", tmp_path / "s.png" / "in-a-file.csv"))
+    error = window.findChild(QMessageBox, "error_message")
+    assert "Could not write “in-a-file.csv”" in error.text() and error.informativeText()
     assert (tmp_path / "examples.csv").read_text().startswith("id,question,answer")
     plugin = json.loads((tmp_path / "plugin.json").read_text())
     assert plugin["name"] == "Seraphina" and plugin["prompt"].startswith("You are Seraphina.")

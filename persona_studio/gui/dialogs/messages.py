@@ -26,12 +26,16 @@ def write_file(parent: QWidget | None, path: Path, data: bytes) -> bool:
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
-        show_error(
-            parent,
-            "Could not export",
-            UserFacingError(
-                f"Could not write “{path.name}”: {exc.strerror}.", "Choose another folder."
-            ),
-        )
+        show_write_error(parent, path, exc)
         return False
     return True
+
+
+def show_write_error(parent: QWidget | None, path: Path, exc: OSError) -> None:
+    show_error(
+        parent,
+        "Could not export",
+        UserFacingError(
+            f"Could not write “{path.name}”: {exc.strerror}.", "Choose another folder."
+        ),
+    )
