@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 from datetime import datetime
 from html import escape
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen, QPolygonF
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen, QPolygonF, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.validation import (
+    PreflightCancelled,
     PreflightReport,
     load_model_specs,
     preflight,
@@ -47,6 +49,7 @@ from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services import finetune
 from persona_studio.services.pipeline import PipelineOptions
 
+CHECK_DELAY_MS = 800  # as the Dataset tab: one check per pause in typing
 DEFAULT_BASE_MODELS = (
     "gpt-4.1-mini-2025-04-14",
     "gpt-4.1-nano-2025-04-14",
@@ -146,6 +149,12 @@ class TrainTab(QWidget):
         self._monitors: dict[str, asyncio.Task[None]] = {}
         self._held: set[str] = set()  # jobs another part of the window watches (the pipeline)
         self._check_task: asyncio.Task[None] | None = None
+        self._check_cancel = threading.Event()
+        # Dataset edits: re-checked after a pause while this tab shows, else when it is shown
+        # (the Dataset tab runs its own check; two full checks per edit were wasted work).
+        self._stale = False
+        self._check_timer = QTimer(self, singleShot=True, interval=CHECK_DELAY_MS)
+        self._check_timer.timeout.connect(self.check)
         self._launch_task: asyncio.Task[None] | None = None
         self._cancel_task: asyncio.Task[None] | None = None
         self.shown_job: str | None = None
@@ -282,8 +291,8 @@ class TrainTab(QWidget):
         self._monitors.clear()
         self._held.clear()
         self._session = session
-        session.examples_reset.connect(self.check)
-        session.examples_edited.connect(lambda _ids: self.check())
+        session.examples_reset.connect(self._dataset_changed)
+        session.examples_edited.connect(lambda _ids: self._dataset_changed())
         self._fill_profiles()
         self._fill_history()
         for job in session.project.jobs():  # reattach to jobs still running at the provider
@@ -351,7 +360,7 @@ class TrainTab(QWidget):
     def settings_html(self) -> str:
         settings = self.settings()
         cost = ""
-        if self.report is not None:
+        if self.report is not None and not self._stale:  # stale: the pipeline checks anew
             cost = f" · estimated cost <b>{price_text(self.report.estimated_cost)}</b>"
         return (
             f"Trains <b>{escape(settings.base_model)}</b> with the provider "
@@ -367,14 +376,29 @@ class TrainTab(QWidget):
 
     # ---- preflight -----------------------------------------------------------------------
 
+    def _dataset_changed(self) -> None:
+        if self.isVisibleTo(self.window()):
+            self._check_timer.start()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.check()
+
     def check(self, *_: object) -> None:
         from persona_studio.core.validation import model_spec
         from persona_studio.gui.dataset_tab import user_model_table
 
         if self._session is None:
             return
+        self._stale = False
+        self._check_timer.stop()
         if self._check_task is not None:
+            self._check_cancel.set()  # the worker stops at its next step
             self._check_task.cancel()
+        self._check_cancel = cancel = threading.Event()
         # a snapshot taken now, on the UI thread: the worker never touches the open project
         examples = [copy.copy(e) for e in self._session.examples]
         persona = copy.deepcopy(self._session.persona)
@@ -382,10 +406,15 @@ class TrainTab(QWidget):
             self.base_model.currentText().strip(), load_model_specs(user_model_table())
         )
         self.check_summary.setText("Checking the dataset…")
-        self._check_task = asyncio.ensure_future(self._check(examples, persona, spec))
+        self._check_task = asyncio.ensure_future(self._check(examples, persona, spec, cancel))
 
-    async def _check(self, examples: list[Any], persona: Any, spec: Any) -> None:
-        report = await asyncio.to_thread(preflight, examples, persona, spec)
+    async def _check(
+        self, examples: list[Any], persona: Any, spec: Any, cancel: threading.Event
+    ) -> None:
+        try:
+            report = await asyncio.to_thread(preflight, examples, persona, spec, cancel=cancel)
+        except PreflightCancelled:
+            return  # a newer check is under way
         self.report = report
         s = report.summary()
         lines = [

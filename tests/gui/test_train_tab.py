@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
+
 import pytest
 
 from persona_studio.core.config import ProviderProfile
@@ -159,3 +162,42 @@ def test_blocking_problems_link_to_the_offending_rows(
     dataset = window.dataset_tab
     assert dataset.issues_only.isChecked()
     assert dataset._current_example().id == bad.id
+
+
+def test_dataset_edits_are_checked_once_per_pause_and_only_when_the_tab_shows(
+    make_window, context, run_async, monkeypatch
+) -> None:
+    import persona_studio.gui.train_tab as train_tab
+
+    window = make_window()
+    window.show()  # a tab is "shown" only in a shown window
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(2)
+    tab = window.train_tab
+    run_async(wait_until(lambda: tab.report is not None))
+    runs: list[int] = []
+    real = train_tab.preflight
+    monkeypatch.setattr(
+        train_tab, "preflight", lambda examples, *a, **k: runs.append(1) or real(examples, *a, **k)
+    )
+    session = window.session
+    approved = [e for e in session.examples if e.status == "approved"]
+
+    def reject(example) -> None:
+        changed = copy.deepcopy(example)
+        changed.status = "rejected"
+        session.replace_example_contents([changed])
+
+    window.tabs.setCurrentIndex(1)  # on the Dataset tab: edits only mark the check stale
+    reject(approved[0])
+    run_async(asyncio.sleep(0.2))
+    assert runs == []
+    window.tabs.setCurrentIndex(2)  # shown: checked now
+    run_async(wait_until(lambda: runs == [1] and tab._check_task.done()))
+    assert f"{len(approved) - 1} approved examples" in tab.check_summary.text()
+
+    for example in approved[1:4]:  # three quick edits while it shows: one check
+        reject(example)
+    run_async(wait_until(lambda: len(runs) == 2 and tab._check_task.done(), timeout=5))
+    run_async(asyncio.sleep(train_tab.CHECK_DELAY_MS / 1000 + 0.2))
+    assert len(runs) == 2 and f"{len(approved) - 4} approved examples" in tab.check_summary.text()
