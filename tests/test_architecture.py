@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _modules(package: str) -> list[str]:
+    """Every module of the package, its subpackages' too (core.project, services.training)."""
     path = Path(persona_studio.__file__).parent / package.split(".")[-1]
-    return [f"{package}.{m.name}" for m in pkgutil.iter_modules([str(path)])]
+    return [m.name for m in pkgutil.walk_packages([str(path)], prefix=f"{package}.")]
 
 
 def test_import_linter_contracts_hold() -> None:
@@ -29,7 +30,8 @@ def test_import_linter_contracts_hold() -> None:
 
 def test_core_and_services_import_with_qt_blocked() -> None:
     modules = _modules("persona_studio.core") + _modules("persona_studio.services")
-    assert "persona_studio.core.project" in modules
+    assert "persona_studio.core.project.examples" in modules
+    assert "persona_studio.services.training.jobs" in modules
     code = (
         "import sys\n"
         "class Block:\n"
@@ -49,3 +51,31 @@ def test_ruff_is_clean() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or "ruff"
     result = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean_on_core_services_and_cli() -> None:
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or "mypy"
+    result = subprocess.run(
+        [mypy, "--config-file", str(ROOT / "pyproject.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_job_records_are_written_only_by_the_training_service() -> None:
+    """One owner of a job: no view (GUI, CLI) and no other service writes a job record."""
+    offenders = []
+    for path in (ROOT / "persona_studio").rglob("*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith(("persona_studio/services/training/", "persona_studio/core/")):
+            continue
+        if "save_job(" in path.read_text("utf-8"):
+            offenders.append(relative)
+    assert offenders == []
+
+
+def test_no_tab_reaches_into_the_window() -> None:
+    tabs = (ROOT / "persona_studio" / "gui").glob("*_tab.py")
+    assert [p.name for p in tabs if "self.window()" in p.read_text("utf-8")] == []

@@ -324,12 +324,16 @@ def _is_kept_book(kept: Any) -> bool:
 
 
 def _rule_from_dict(raw: dict[str, Any]) -> Rule:
+    def mapping(key: str, default: dict[str, Any]) -> dict[str, Any]:
+        value = raw.get(key)
+        return value if isinstance(value, dict) else default
+
     return Rule(
-        trigger=raw.get("trigger") if isinstance(raw.get("trigger"), dict) else {"kind": "always"},
-        action=raw.get("action") if isinstance(raw.get("action"), dict) else {"kind": "refuse"},
+        trigger=mapping("trigger", {"kind": "always"}),
+        action=mapping("action", {"kind": "refuse"}),
         name=str(raw.get("name", "")),
         enabled=bool(raw.get("enabled", True)),
-        extras=raw.get("extras") if isinstance(raw.get("extras"), dict) else {},
+        extras=mapping("extras", {}),
     )
 
 

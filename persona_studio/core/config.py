@@ -209,3 +209,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def user_model_table() -> Path:
+    """The user's editable copy of the fine-tuning model/price table, made from the shipped one
+    the first time it is asked for (written atomically: a crash leaves no half table)."""
+    from persona_studio.resources_path import resource_path
+
+    path = config_dir() / "fine_tuning_models.toml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, resource_path("fine_tuning_models.toml").read_bytes())
+    return path

@@ -38,7 +38,7 @@ class RetrievalIndex:
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._lengths: list[float] = []
         for position, ex in enumerate(self.examples):
-            counts: Counter[str] = Counter()
+            counts: dict[str, float] = defaultdict(float)
             for word in words(ex.question):
                 counts[word] += 1.0
             for word in words(ex.answer):

@@ -12,7 +12,7 @@ import re
 import threading
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,9 +297,9 @@ def rule_conflicts(answer: str, persona: Persona) -> list[Issue]:
     answer_tokens = re.findall(r"[a-zà-ÿ0-9']+", answer.lower())
     answer_words = set(answer_tokens)
     for rule in persona.style_dont:
-        words = _content_words(rule)
-        if len(words) >= 2 and all(w in answer_words for w in words):
-            first = answer_tokens.index(words[0])
+        rule_words = _content_words(rule)
+        if len(rule_words) >= 2 and all(w in answer_words for w in rule_words):
+            first = answer_tokens.index(rule_words[0])
             if _NEGATIONS & set(answer_tokens[max(0, first - 3) : first]):
                 continue  # “I don't promise weight-loss results” keeps the rule
             found.append(Issue("dont_rule", f"May break the rule “Never: {rule}”.", False))
@@ -353,6 +353,54 @@ def _strings(messages: list[dict[str, Any]]) -> set[str]:
     }
 
 
+def _message_issues(messages: list[dict[str, Any]]) -> list[Issue]:
+    """Format problems of a conversation (the cookbook's checks), and its first empty turn."""
+    codes = format_errors({"messages": messages})
+    found = [Issue(code, FORMAT_MESSAGES[code], True) for code in codes]
+    for message in messages:
+        content = message.get("content")
+        role = message.get("role")
+        if role in ("user", "assistant") and isinstance(content, str) and not content.strip():
+            found.append(Issue("empty_text", f"An empty {role} message.", True))
+            break
+    return found
+
+
+def _too_long(n: int, model: ModelSpec) -> Issue:
+    return Issue(
+        "too_long",
+        f"{n:,} tokens: over the {model.max_tokens:,} a {model.name} example may have (it would "
+        "be cut).",
+        True,
+    )
+
+
+def _duplicate_issues(
+    examples: Sequence[Example],
+    texts: list[str],
+    groups: Iterable[list[int]],
+    issues: dict[str, list[Issue]],
+) -> list[list[str]]:
+    """Warn on every member of a near-duplicate group, and on all but the first of an exact
+    one; returns the groups as example ids."""
+    duplicate_groups: list[list[str]] = []
+    for group in groups:
+        duplicate_groups.append([examples[i].id for i in group])
+        is_exact = len({normalise(texts[i]) for i in group}) == 1
+        others = len(group) - 1
+        plural = "s" if others > 1 else ""
+        text = (
+            f"Same as {others} other example{plural}."
+            if is_exact
+            else f"Nearly the same as {others} other example{plural}."
+        )
+        code = "duplicate" if is_exact else "near_duplicate"
+        for position, i in enumerate(group):
+            if position > 0 or not is_exact:
+                issues[examples[i].id].append(Issue(code, text, False))
+    return duplicate_groups
+
+
 def preflight(
     examples: Sequence[Example],
     persona: Persona,
@@ -400,32 +448,12 @@ def preflight(
                 elif not answer.strip():
                     found.append(Issue("empty_text", "An empty assistant message.", True))
             else:
-                messages = general[i]
                 answer = example.answer
-                n = conversation_tokens(messages, lengths)
-                for code in format_errors({"messages": messages}):
-                    found.append(Issue(code, FORMAT_MESSAGES[code], True))
-                for message in messages:
-                    content = message.get("content")
-                    if (
-                        message.get("role") in ("user", "assistant")
-                        and isinstance(content, str)
-                        and (not content.strip())
-                    ):
-                        found.append(
-                            Issue("empty_text", f"An empty {message['role']} message.", True)
-                        )
-                        break
+                n = conversation_tokens(general[i], lengths)
+                found.extend(_message_issues(general[i]))
             tokens[example.id] = n
             if n > model.max_tokens:
-                found.append(
-                    Issue(
-                        "too_long",
-                        f"{n:,} tokens: over the {model.max_tokens:,} a {model.name} example "
-                        "may have (it would be cut).",
-                        True,
-                    )
-                )
+                found.append(_too_long(n, model))
             if check_rules:
                 found.extend(rule_conflicts(answer, persona))
             if found:
@@ -436,21 +464,8 @@ def preflight(
     step(0.7, finding)
 
     texts = [f"{ex.question}\n{ex.answer}" for ex in examples] if find_duplicates else []
-    duplicate_groups: list[list[str]] = []
-    found = near_duplicate_groups(texts, progress=lambda f: step(0.7 + 0.25 * f, finding))
-    for group in found:
-        duplicate_groups.append([examples[i].id for i in group])
-        is_exact = len({normalise(texts[i]) for i in group}) == 1
-        for position, i in enumerate(group):
-            others = len(group) - 1
-            code = "duplicate" if is_exact else "near_duplicate"
-            text = (
-                f"Same as {others} other example{'s' if others > 1 else ''}."
-                if is_exact
-                else f"Nearly the same as {others} other example{'s' if others > 1 else ''}."
-            )
-            if position > 0 or not is_exact:
-                issues[examples[i].id].append(Issue(code, text, False))
+    groups = near_duplicate_groups(texts, progress=lambda f: step(0.7 + 0.25 * f, finding))
+    duplicate_groups = _duplicate_issues(examples, texts, groups, issues)
     step(0.95, "Adding up…")
 
     status_counts = dict(Counter(ex.status for ex in examples))

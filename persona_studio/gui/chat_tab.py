@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.dataset import Example, new_id
+from persona_studio.core.records import ChatRecord
 from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
@@ -73,6 +74,11 @@ class AddExampleDialog(QDialog):
 
 
 class ChatTab(QWidget):
+    """One to three chat panes side by side, one message to all; saved conversations. Listens
+    to the session's persona, rules and examples signals; awaits `services.chat.reply`."""
+
+    status_message = Signal(str)  # a short note for the status bar
+
     def __init__(
         self, context: AppContext, undo_stack: Any = None, parent: QWidget | None = None
     ) -> None:
@@ -286,15 +292,17 @@ class ChatTab(QWidget):
             self._undo.push(command)
         else:
             command.redo()
-        self.window().statusBar().showMessage("Added to the dataset as a draft.", 5000)
+        self.status_message.emit("Added to the dataset as a draft.")
 
     # ---- conversations -------------------------------------------------------------------
 
     def save(self) -> None:
         if self._session is None or not any(p.messages for p in self.panes):
             return
-        data = {"panes": [p.state() for p in self.panes]}
-        self._session.project.save_chat(self.chat_id, self.title or "Conversation", data)
+        panes = [p.state() for p in self.panes]
+        self._session.project.save_chat(
+            ChatRecord(self.chat_id, self.title or "Conversation", panes)
+        )
         self._fill_conversations()
 
     def _fill_conversations(self) -> None:
@@ -303,7 +311,7 @@ class ChatTab(QWidget):
         self.conversations.clear()
         self.conversations.addItem("New conversation", "")
         for chat in self._session.project.chats():
-            self.conversations.addItem(chat["title"], chat["id"])
+            self.conversations.addItem(chat.title, chat.id)
         self.conversations.setCurrentIndex(max(0, self.conversations.findData(self.chat_id)))
         self.conversations.blockSignals(False)
         self.rename.setEnabled(self.conversations.currentData() != "")
@@ -331,12 +339,12 @@ class ChatTab(QWidget):
 
     def open_conversation(self, chat_id: str) -> None:
         assert self._session is not None
-        chat = next((c for c in self._session.project.chats() if c["id"] == chat_id), None)
+        chat = self._session.project.chat(chat_id)
         if chat is None:
             return
         self.stop_all()
-        self.chat_id, self.title = chat["id"], chat["title"]
-        states = chat["data"].get("panes", [])
+        self.chat_id, self.title = chat.id, chat.title
+        states = chat.panes
         self._set_pane_count(max(1, min(MAX_PANES, len(states))))
         for pane, state in zip(self.panes, states, strict=False):
             pane.restore(state)

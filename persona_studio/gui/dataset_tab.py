@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,19 +20,16 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from persona_studio.core.config import config_dir
+from persona_studio.core.config import user_model_table
 from persona_studio.core.dataset import STATUSES, Example, new_id
 from persona_studio.core.validation import (
     PreflightCancelled,
@@ -42,9 +39,7 @@ from persona_studio.core.validation import (
     price_text,
 )
 from persona_studio.gui.models.examples_model import (
-    COL_ANSWER,
     COL_QUESTION,
-    COL_STATUS,
     ExamplesModel,
     Filters,
 )
@@ -58,64 +53,19 @@ from persona_studio.gui.undo import (
     SwapExamples,
 )
 from persona_studio.gui.widgets.conversation_editor import ConversationEditor
-from persona_studio.resources_path import resource_path
+from persona_studio.gui.widgets.text_delegate import TextDelegate
 
 PREFLIGHT_DELAY_MS = 800
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
 
-def user_model_table() -> Path:
-    """The user's editable copy of the model/price table (made from the shipped one)."""
-    path = config_dir() / "fine_tuning_models.toml"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(resource_path("fine_tuning_models.toml").read_text("utf-8"), "utf-8")
-    return path
-
-
-class TextDelegate(QStyledItemDelegate):
-    """Multi-line editors for question and answer; a list for the status."""
-
-    def createEditor(
-        self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex
-    ) -> QWidget:
-        if index.column() == COL_STATUS:
-            combo = QComboBox(parent)
-            combo.addItems(STATUSES)
-            return combo
-        if index.column() in (COL_QUESTION, COL_ANSWER):
-            editor = QPlainTextEdit(parent)
-            editor.setTabChangesFocus(True)
-            return editor
-        return super().createEditor(parent, option, index)
-
-    def setEditorData(self, editor: QWidget, index: QModelIndex) -> None:
-        value = index.data(Qt.ItemDataRole.EditRole)
-        if isinstance(editor, QComboBox):
-            editor.setCurrentText(str(value))
-        elif isinstance(editor, QPlainTextEdit):
-            editor.setPlainText(str(value))
-        else:
-            super().setEditorData(editor, index)
-
-    def setModelData(self, editor: QWidget, model: Any, index: QModelIndex) -> None:
-        if isinstance(editor, QComboBox):
-            model.setData(index, editor.currentText())
-        elif isinstance(editor, QPlainTextEdit):
-            model.setData(index, editor.toPlainText())
-        else:
-            super().setModelData(editor, model, index)
-
-    def updateEditorGeometry(
-        self, editor: QWidget, option: QStyleOptionViewItem, index: QModelIndex
-    ) -> None:
-        rect = option.rect
-        if isinstance(editor, QPlainTextEdit):
-            rect.setHeight(max(rect.height(), 110))
-        editor.setGeometry(rect)
-
-
 class DatasetTab(QWidget):
+    """The examples grid with search, filters and the side editor, the readiness report, and
+    import/export/generate. Listens to the session's examples signals; runs the dataset check
+    off the UI thread."""
+
+    generate_requested = Signal()  # "Generate…": the window opens the generate dialog
+
     def __init__(self, undo_stack: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._undo = undo_stack
@@ -164,7 +114,7 @@ class DatasetTab(QWidget):
             "Let a model write candidate examples from your LinkedIn posts, your documents "
             "or the persona; you review each one."
         )
-        self.generate_button.clicked.connect(lambda: self.window().generate_examples())
+        self.generate_button.clicked.connect(self.generate_requested)
         bar = QHBoxLayout()
         bar.addWidget(self.search, 2)
         bar.addWidget(self.status_filter)

@@ -54,6 +54,9 @@ DROPPABLE = {SUFFIX, ".png", ".json", ".zip", *DATASET_FILES, *DOCUMENT_FILES}
 
 
 class MainWindow(QMainWindow):
+    """The four lazily built tabs, menus and status bar over one open project. Listens to the
+    session's save state, persona and `model_registered`; connects the tabs' requests."""
+
     shown = Signal()  # first time the window is on screen (startup benchmark, tests)
 
     def __init__(self, context: AppContext) -> None:
@@ -89,6 +92,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.sheet_label)
         self.statusBar().addPermanentWidget(self.save_label)
         self._sheet: Any = None  # SheetLink, made when a project opens
+        self._tray: Any = None  # the last "training finished" tray notice
         self._build_menus()
         self._restore_window_state()
 
@@ -102,17 +106,24 @@ class MainWindow(QMainWindow):
     def _make_train_tab(self) -> QWidget:
         from persona_studio.gui.train_tab import TrainTab
 
-        return TrainTab(self.context)
+        tab = TrainTab(self.context)
+        tab.pipeline_requested.connect(self.run_pipeline)
+        tab.show_examples_requested.connect(self.show_examples)
+        return tab
 
     def _make_chat_tab(self) -> QWidget:
         from persona_studio.gui.chat_tab import ChatTab
 
-        return ChatTab(self.context, self.undo_stack)
+        tab = ChatTab(self.context, self.undo_stack)
+        tab.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        return tab
 
     def _make_dataset_tab(self) -> QWidget:
         from persona_studio.gui.dataset_tab import DatasetTab
 
-        return DatasetTab(self.undo_stack)
+        tab = DatasetTab(self.undo_stack)
+        tab.generate_requested.connect(self.generate_examples)
+        return tab
 
     def _build_current_tab(self) -> None:
         current = self.tabs.currentWidget()
@@ -275,8 +286,9 @@ class MainWindow(QMainWindow):
             return
         self.undo_stack.clear()
         self.tabs.setEnabled(True)
-        self.session = ProjectSession(project, self)
+        self.session = ProjectSession(project, self, backend_for=self._training_backend)
         self.session.save_state_changed.connect(self._show_save_state)
+        self.session.model_registered.connect(self._model_registered)
         self.session.persona_changed.connect(self._update_title)
         for lazy in self._tab_pages.values():
             lazy.set_session(self.session)
@@ -290,6 +302,36 @@ class MainWindow(QMainWindow):
         self.project_label.setText(str(project.path))
         self._show_save_state("All changes saved", True)
         self._update_title()
+
+    async def _training_backend(self, profile: str) -> Any:
+        from persona_studio.services.training import backend_for
+
+        return await backend_for(self.context.config.profile(profile), self.context.store)
+
+    def _model_registered(self, model: str) -> None:
+        """A job finished: say so, and ask for attention if the window is behind others."""
+        from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+        self.statusBar().showMessage(
+            f"Training finished: {model} is now the character's model (Chat → Fine-tuned model).",
+            15000,
+        )
+        QApplication.alert(self)
+        if not self.isActiveWindow() and QSystemTrayIcon.isSystemTrayAvailable():
+            tray = QSystemTrayIcon(QApplication.windowIcon(), self)
+            tray.show()
+            tray.showMessage("Training finished", f"{model} is ready to chat with.")
+            self._tray = tray  # kept until the next notification
+
+    def show_examples(self, ids: list[str], report: Any = None) -> None:
+        """The Dataset tab, filtered to examples with issues, these selected (a report shows
+        its findings in the grid before the tab's own check ends)."""
+        self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
+        dataset = self.dataset_tab
+        if report is not None:
+            dataset.model.set_report(report.tokens, report.issues)
+        dataset.issues_only.setChecked(True)
+        dataset.select_examples(ids)
 
     def _update_title(self, *_: object) -> None:
         if self.session:
@@ -453,9 +495,6 @@ class MainWindow(QMainWindow):
             options,
             settings_text=train.settings_html(),
             sync_sheet=self.sheet.sync_now,
-            register=train.register_model,
-            on_job_saved=train.refresh_jobs,
-            hand_over=train.hand_over,
             parent=self,
         )
         dialog.open_chat.connect(self._chat_with)

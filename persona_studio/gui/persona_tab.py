@@ -199,6 +199,9 @@ def _preview(png: bytes, box: int) -> QPixmap | None:
 
 
 class PersonaTab(QWidget):
+    """The persona's fields, templates, the composed system prompt with its token counts, and
+    the rules editor. Listens to the session's persona, avatar and character signals."""
+
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._undo = undo_stack

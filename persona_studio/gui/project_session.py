@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,9 @@ from persona_studio.core.project import Project
 from persona_studio.core.rules import Rule
 
 if TYPE_CHECKING:
-    from persona_studio.services.generate import ReviewQueue
+    from persona_studio.core.records import JobRecord
+    from persona_studio.services.review_queue import ReviewQueue
+    from persona_studio.services.training import BackendFactory, TrainingJobs
 
 AUTOSAVE_DELAY_MS = 400  # typing is batched; a field is on disk ≤ 1 s after the last keystroke
 
@@ -31,10 +35,21 @@ class ProjectSession(QObject):
     examples_edited = Signal(list)  # ids whose content changed
     save_state_changed = Signal(str, bool)  # message, ok
     review_changed = Signal()  # generated candidates were decided on, or a decision undone
+    job_changed = Signal(str)  # a fine-tuning job's record was saved (started, updated, ended)
+    model_registered = Signal(str)  # a finished job's model became the character's
 
-    def __init__(self, project: Project, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        parent: QObject | None = None,
+        *,
+        backend_for: BackendFactory | None = None,
+    ) -> None:
         super().__init__(parent)
         self.project = project
+        self._backend_for = backend_for
+        self._jobs: TrainingJobs | None = None
+        self._job_watchers: dict[str, asyncio.Task[None]] = {}
         self.persona: Persona = project.persona()
         self.rules: list[Rule] = project.rules()
         avatar = project.avatar()
@@ -51,10 +66,60 @@ class ProjectSession(QObject):
         """The generated candidates awaiting review: one queue per open project, shared by the
         generate dialogs and the undo stack."""
         if self._review_queue is None:
-            from persona_studio.services.generate import ReviewQueue
+            from persona_studio.services.review_queue import ReviewQueue
 
             self._review_queue = ReviewQueue(self.project)
         return self._review_queue
+
+    # ---- fine-tuning jobs ----------------------------------------------------------------
+
+    @property
+    def jobs(self) -> TrainingJobs:
+        """The project's fine-tuning jobs: one owner (and one poller per job) for the Train
+        tab, the pipeline dialog and everything else in this window."""
+        if self._jobs is None:
+            from persona_studio.services.training import TrainingJobs
+
+            self._jobs = TrainingJobs(
+                self.project,
+                self._backend_for or _no_training,
+                register=self._register_model,
+                on_change=self._job_saved,
+            )
+        return self._jobs
+
+    def watch_running_jobs(self) -> None:
+        """Follow every job still running at its trainer (after opening the project)."""
+        for record in self.project.jobs():
+            if not record.terminal:
+                self._watch_job(record.id)
+
+    def _watch_job(self, job_id: str) -> None:
+        """Keep following a running job for as long as the project is open, whatever else
+        follows it meanwhile (a pipeline run that stops, say)."""
+        task = self._job_watchers.get(job_id)
+        if task is not None and not task.done():
+            return
+
+        async def follow() -> None:
+            with contextlib.suppress(UserFacingError):  # kept as the job's warning, and shown
+                async for _record in self.jobs.follow_job(job_id):
+                    pass
+
+        self._job_watchers[job_id] = asyncio.ensure_future(follow())
+
+    def _job_saved(self, record: JobRecord) -> None:
+        if not record.terminal:
+            self._watch_job(record.id)
+        self.job_changed.emit(record.id)
+
+    def _register_model(self, record: JobRecord) -> None:
+        model = record.fine_tuned_model or ""
+        self.set_persona_field("fine_tuned_model", model)
+        self.flush()
+        self.model_registered.emit(model)
+
+    # ---- persona -------------------------------------------------------------------------
 
     def set_persona_field(self, name: str, value: Any) -> None:
         if getattr(self.persona, name) == value:
@@ -176,5 +241,15 @@ class ProjectSession(QObject):
         """Save and close. If saving fails the project stays open, unless `force`."""
         if not self.flush() and not force:
             return False
+        for task in self._job_watchers.values():
+            task.cancel()
+        if self._jobs is not None:
+            self._jobs.close()  # the jobs go on at their trainers; a reopen reattaches
         self.project.close()
         return True
+
+
+async def _no_training(profile: str) -> Any:
+    raise UserFacingError(
+        f"Training through “{profile}” is not available in this window.", "Reopen the project."
+    )

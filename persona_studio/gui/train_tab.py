@@ -1,4 +1,5 @@
-"""Train tab: check, price and launch a fine-tuning job, then watch it live."""
+"""Train tab: check, price and launch a fine-tuning job, then watch it live (a view of the
+session's `TrainingJobs`: it never writes a job record itself)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ import copy
 import threading
 from datetime import datetime
 from html import escape
-from typing import Any, ClassVar
+from typing import Any
 
-from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen, QPolygonF, QShowEvent
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QSystemTrayIcon,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.config import ProviderProfile
+from persona_studio.core.records import JOB_STATUS_LABELS
 from persona_studio.core.validation import (
     PreflightCancelled,
     PreflightReport,
@@ -44,10 +44,13 @@ from persona_studio.core.validation import (
 )
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
-from persona_studio.gui.theme import color, qcolor, style
+from persona_studio.gui.theme import color, style
+from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import add_profiles
-from persona_studio.services import finetune
+from persona_studio.gui.widgets.visibility import shown_in_window
 from persona_studio.services.pipeline import PipelineOptions
+from persona_studio.services.training import JobSpec, suffix_error
+from persona_studio.services.training.openai_api import explain_job_error
 
 CHECK_DELAY_MS = 800  # as the Dataset tab: one check per pause in typing
 DEFAULT_BASE_MODELS = (
@@ -63,91 +66,19 @@ DEADLINE_NOTE = (
 TIMELINE = ("validating_files", "queued", "running", "succeeded")
 
 
-class LossChart(QWidget):
-    """Train and validation loss by step, from the `data` of metrics events (drawn with
-    QPainter: a plotting library is not worth its weight for two lines)."""
-
-    COLORS: ClassVar[dict[str, str]] = {  # theme colour names
-        "training": "accent",
-        "validation": "validation",
-    }
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("loss_chart")
-        self.setAccessibleName("Loss chart")
-        self.setMinimumHeight(180)
-        self.series: dict[str, list[tuple[float, float]]] = {"training": [], "validation": []}
-
-    def show_metrics(self, metrics: list[dict[str, Any]]) -> None:
-        self.series = {
-            "training": [
-                (m["step"], m["train_loss"]) for m in metrics if m.get("train_loss") is not None
-            ],
-            "validation": [
-                (m["step"], m["valid_loss"]) for m in metrics if m.get("valid_loss") is not None
-            ],
-        }
-        self.update()
-
-    def points(self) -> tuple[int, int]:
-        return len(self.series["training"]), len(self.series["validation"])
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        area = self.rect().adjusted(48, 12, -12, -28)
-        painter.setPen(self.palette().color(QPalette.ColorRole.Mid))
-        painter.drawRect(area)
-        points = [p for series in self.series.values() for p in series]
-        text = self.palette().color(QPalette.ColorRole.Text)
-        if not points:
-            painter.setPen(text)
-            painter.drawText(
-                area,
-                Qt.AlignmentFlag.AlignCenter,
-                "The loss curve appears here while the model trains.",
-            )
-            return
-        max_step = max(p[0] for p in points) or 1
-        top = max(p[1] for p in points) * 1.05 or 1.0
-
-        def at(step: float, loss: float) -> QPointF:
-            return QPointF(
-                area.left() + area.width() * step / max_step,
-                area.bottom() - area.height() * loss / top,
-            )
-
-        painter.setPen(text)
-        painter.drawText(4, area.top() + 10, f"{top:.2f}")
-        painter.drawText(4, area.bottom(), "0")
-        painter.drawText(area.left(), self.height() - 8, "step 0")
-        painter.drawText(area.right() - 60, self.height() - 8, f"step {max_step:g}")
-        for n, (name, series) in enumerate(self.series.items()):
-            pen = QPen(qcolor(self.COLORS[name]), 2)
-            painter.setPen(pen)
-            if len(series) > 1:
-                painter.drawPolyline(QPolygonF([at(s, v) for s, v in series]))
-            for s, v in series:
-                painter.drawEllipse(at(s, v), 2.5, 2.5)
-            painter.drawText(
-                area.right() - 110,
-                area.top() + 16 + 16 * n,
-                f"— {name}" + (f" {series[-1][1]:.3f}" if series else ""),
-            )
-        painter.end()
-
-
 class TrainTab(QWidget):
-    poll_interval = 2.0  # seconds between status checks (backs off while nothing happens)
+    """Training settings, the dataset check with its price, the launch steps, and the chosen
+    job's timeline, progress, loss chart, messages and history. Listens to the session's
+    `job_changed` and examples signals; awaits `session.jobs` (launch, cancel)."""
+
+    pipeline_requested = Signal()  # "Run the whole pipeline…"
+    show_examples_requested = Signal(list, object)  # example ids, the report that found them
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self._session: ProjectSession | None = None
         self.report: PreflightReport | None = None
-        self._monitors: dict[str, asyncio.Task[None]] = {}
-        self._held: set[str] = set()  # jobs another part of the window watches (the pipeline)
         self._check_task: asyncio.Task[None] | None = None
         self._check_cancel = threading.Event()
         # Dataset edits: re-checked after a pause while this tab shows, else when it is shown
@@ -223,7 +154,7 @@ class TrainTab(QWidget):
             "Sync the sheet, check, upload, train, register the model and export the chat "
             "plugin and card, in one go (resumable)."
         )
-        self.pipeline.clicked.connect(lambda: self.window().run_pipeline())
+        self.pipeline.clicked.connect(self.pipeline_requested)
         self.steps = QListWidget(objectName="train_steps")
         self.steps.setAccessibleName("Launch steps")
         self.steps.setMaximumHeight(110)
@@ -286,18 +217,14 @@ class TrainTab(QWidget):
     # ---- setup ---------------------------------------------------------------------------
 
     def set_session(self, session: ProjectSession) -> None:
-        for task in self._monitors.values():
-            task.cancel()
-        self._monitors.clear()
-        self._held.clear()
         self._session = session
+        self.shown_job = None
         session.examples_reset.connect(self._dataset_changed)
         session.examples_edited.connect(lambda _ids: self._dataset_changed())
+        session.job_changed.connect(self._job_changed)
         self._fill_profiles()
         self._fill_history()
-        for job in session.project.jobs():  # reattach to jobs still running at the provider
-            if job["status"] not in finetune.TERMINAL:
-                self.watch(job["id"])
+        session.watch_running_jobs()  # reattach to jobs still running at the provider
         self.check()
 
     def _fill_profiles(self) -> None:
@@ -327,12 +254,12 @@ class TrainTab(QWidget):
         self.check()
 
     def _check_suffix(self) -> None:
-        error = finetune.suffix_error(self.suffix.text())
+        error = suffix_error(self.suffix.text())
         self.suffix_error.setText(error or "")
         self.start.setEnabled(error is None and self._launch_task is None)
 
-    def settings(self) -> finetune.TrainSettings:
-        return finetune.TrainSettings(
+    def settings(self) -> JobSpec:
+        return JobSpec(
             base_model=self.base_model.currentText().strip(),
             suffix=self.suffix.text().strip(),
             n_epochs=self.epochs.value() or None,
@@ -370,14 +297,15 @@ class TrainTab(QWidget):
             "Change these in the Train tab."
         )
 
-    def refresh_jobs(self) -> None:
-        if self._session is not None:
-            self._fill_history(select=self.shown_job)
+    def _job_changed(self, job_id: str) -> None:
+        self._fill_history(select=self.shown_job or job_id)
+        if self.shown_job in (None, job_id):
+            self.show_job(job_id)
 
     # ---- preflight -----------------------------------------------------------------------
 
     def _dataset_changed(self) -> None:
-        if self.isVisibleTo(self.window()):
+        if shown_in_window(self):
             self._check_timer.start()
         else:
             self._stale = True
@@ -388,8 +316,8 @@ class TrainTab(QWidget):
             self.check()
 
     def check(self, *_: object) -> None:
+        from persona_studio.core.config import user_model_table
         from persona_studio.core.validation import model_spec
-        from persona_studio.gui.dataset_tab import user_model_table
 
         if self._session is None:
             return
@@ -438,14 +366,10 @@ class TrainTab(QWidget):
         self.check_summary.setText("<br>".join(lines))
 
     def _show_problems(self) -> None:
-        """Jump to the Dataset tab, filtered to the examples with issues."""
-        window = self.window()
-        window.tabs.setCurrentIndex(1)
-        if self.report is not None:  # the grid shows these findings before its own check ends
-            window.dataset_tab.model.set_report(self.report.tokens, self.report.issues)
-        window.dataset_tab.issues_only.setChecked(True)
-        ids = [example_id for example_id, _ in (self.report.blocking if self.report else [])]
-        window.dataset_tab.select_examples([i for i in ids if i])
+        """Ask for the Dataset tab, filtered to the examples with issues."""
+        if self.report is not None:
+            ids = [example_id for example_id, _ in self.report.blocking if example_id]
+            self.show_examples_requested.emit(ids, self.report)
 
     # ---- launch --------------------------------------------------------------------------
 
@@ -483,126 +407,32 @@ class TrainTab(QWidget):
         if self._session is not None and self._launch_task is None:
             self._launch_task = asyncio.ensure_future(self._launch())
 
-    async def _client(self, profile: ProviderProfile) -> Any:
-        from persona_studio.services.providers import client_for
-
-        return await client_for(profile, self.context.store)
-
     async def _launch(self) -> None:
         assert self._session is not None
         self.start.setEnabled(False)
         self.steps.clear()
-        profile = self.current_profile()
         try:
-            client = await self._client(profile)
-            async with client:
-                launched = await finetune.launch(
-                    client,
-                    list(self._session.examples),
-                    self._session.persona.system_prompt(),
-                    self.settings(),
-                    validation_split=self.validation.value() / 100,
-                    seed=self.seed.value(),
-                    on_step=self.steps.addItem,
-                )
+            record = await self._session.jobs.launch_job(
+                self.current_profile().name,
+                self.settings(),
+                list(self._session.examples),
+                self._session.persona.system_prompt(),
+                validation_split=self.validation.value() / 100,
+                seed=self.seed.value(),
+                estimated_cost=self.report.estimated_cost if self.report is not None else None,
+                on_step=self.steps.addItem,
+            )
         except Exception as exc:  # shown in plain words in the step list
-            item_text = f"✖ {exc}"
-            self.steps.addItem(item_text)
+            self.steps.addItem(f"✖ {exc}")
             self.steps.item(self.steps.count() - 1).setForeground(Qt.GlobalColor.red)
             return
         finally:
             self._launch_task = None
             self._check_suffix()
-        job = launched.job
-        record = finetune.job_record(job)
-        if self.report is not None:
-            record["estimated_cost_usd"] = round(self.report.estimated_cost, 2)
-        self._session.project.save_job(
-            job["id"],
-            profile=profile.name,
-            base_model=job["model"],
-            status=job["status"],
-            fine_tuned_model=None,
-            data=record,
-        )
-        self._fill_history(select=job["id"])
-        self.watch(job["id"])
+        self.shown_job = record.id
+        self._job_changed(record.id)
 
     # ---- watch ---------------------------------------------------------------------------
-
-    def watch(self, job_id: str) -> None:
-        if job_id in self._held:
-            return
-        if job_id not in self._monitors or self._monitors[job_id].done():
-            self._monitors[job_id] = asyncio.ensure_future(self._watch(job_id, self.poll_interval))
-
-    def watching(self, job_id: str) -> bool:
-        return job_id in self._monitors and not self._monitors[job_id].done()
-
-    def hand_over(self, job_id: str, elsewhere: bool) -> None:
-        """`elsewhere`: the pipeline now watches this job, so this tab stops polling it (one
-        poller per job). False: the pipeline stopped; this tab watches it while it runs."""
-        if elsewhere:
-            self._held.add(job_id)
-            if (task := self._monitors.pop(job_id, None)) is not None:
-                task.cancel()
-            return
-        self._held.discard(job_id)
-        record = self._session.project.job(job_id) if self._session else None
-        if record is not None and record["status"] not in finetune.TERMINAL:
-            self.watch(job_id)
-
-    async def _watch(self, job_id: str, poll: float) -> None:
-        assert self._session is not None
-        project = self._session.project
-        record = project.job(job_id)
-        if record is None:
-            return
-        profile = self.context.config.profile(record["profile"])
-        data = record["data"]
-        try:
-            client = await self._client(profile)
-            async with client:
-                async for update in finetune.monitor(
-                    client, job_id, poll=poll, last_event=data.get("last_event")
-                ):
-                    if update.warning:
-                        self._show_warning(job_id, update.warning)
-                        continue
-                    data = finetune.job_record(update.job, data, update)
-                    if update.status == "succeeded":
-                        data["checkpoints"] = await finetune.checkpoints(client, job_id)
-                    project.save_job(
-                        job_id,
-                        profile=record["profile"],
-                        base_model=record["base_model"],
-                        status=update.status,
-                        fine_tuned_model=update.job.get("fine_tuned_model"),
-                        data=data,
-                    )
-                    if update.status == "succeeded" and update.job.get("fine_tuned_model"):
-                        self.register_model(update.job["fine_tuned_model"])
-                    self._fill_history(select=self.shown_job)
-                    if self.shown_job in (None, job_id):
-                        self.show_job(job_id)
-        except Exception as exc:  # a lost key, a revoked profile: say it, keep the record
-            self._show_warning(job_id, str(exc))
-
-    def register_model(self, model: str) -> None:
-        assert self._session is not None
-        self._session.set_persona_field("fine_tuned_model", model)
-        self._session.flush()
-        window = self.window()
-        window.statusBar().showMessage(
-            f"Training finished: {model} is now the character's model (Chat → Fine-tuned model).",
-            15000,
-        )
-        QApplication.alert(window)  # the taskbar asks for attention if the window is behind
-        if not window.isActiveWindow() and QSystemTrayIcon.isSystemTrayAvailable():
-            tray = QSystemTrayIcon(QApplication.windowIcon(), self)
-            tray.show()
-            tray.showMessage("Training finished", f"{model} is ready to chat with.")
-            self._tray = tray  # kept until the next notification
 
     def _show_warning(self, job_id: str, text: str) -> None:
         if self.shown_job in (None, job_id):
@@ -614,72 +444,74 @@ class TrainTab(QWidget):
         if record is None:
             return
         self.shown_job = job_id
-        data, status = record["data"], record["status"]
+        status = record.status
         done = (
             [s for s in TIMELINE if TIMELINE.index(s) <= TIMELINE.index(status)]
             if (status in TIMELINE)
             else []
         )
         timeline = " → ".join(
-            f"<b>{finetune.STATUS_LABELS[s]}</b>"
+            f"<b>{JOB_STATUS_LABELS[s]}</b>"
             if s == status
             else (
-                finetune.STATUS_LABELS[s]
+                JOB_STATUS_LABELS[s]
                 if s in done
-                else f'<span style="color:{color("muted")}">{finetune.STATUS_LABELS[s]}</span>'
+                else f'<span style="color:{color("muted")}">{JOB_STATUS_LABELS[s]}</span>'
             )
             for s in TIMELINE
         )
         if status in ("failed", "cancelled"):
-            timeline += f" → <b>{finetune.STATUS_LABELS[status]}</b>"
-        lines = [f"Job {job_id} on {record['base_model']}: {timeline}"]
+            timeline += f" → <b>{JOB_STATUS_LABELS[status]}</b>"
+        lines = [f"Job {job_id} on {record.base_model}: {timeline}"]
         if status == "failed":
             lines.append(
-                f'<span style="color:{color("danger")}">{finetune.explain_job_error(data)}</span>'
+                f'<span style="color:{color("danger")}">{explain_job_error(record.error)}</span>'
             )
-        if record["fine_tuned_model"]:
-            lines.append(f"Model: <b>{record['fine_tuned_model']}</b>")
-        if data.get("trained_tokens"):
-            lines.append(f"Trained tokens: {data['trained_tokens']:,}")
-        if data.get("estimated_finish") and status not in finetune.TERMINAL:
-            finish = datetime.fromtimestamp(data["estimated_finish"]).strftime("%a %H:%M")
+        if record.fine_tuned_model:
+            lines.append(f"Model: <b>{record.fine_tuned_model}</b>")
+        if record.trained_tokens:
+            lines.append(f"Trained tokens: {record.trained_tokens:,}")
+        if record.estimated_finish and not record.terminal:
+            finish = datetime.fromtimestamp(record.estimated_finish).strftime("%a %H:%M")
             lines.append(f"Estimated finish: {finish}")
-        if data.get("checkpoints"):
+        if record.checkpoints:
             lines.append(
                 "Checkpoints: "
-                + ", ".join(f"step {c['step']} ({c['model']})" for c in data["checkpoints"])
+                + ", ".join(f"step {c['step']} ({c['model']})" for c in record.checkpoints)
             )
+        warning = self._session.jobs.warning(job_id)
+        if warning and not record.terminal:
+            lines.append(f'<span style="color:{color("attention")}">⚠ {escape(warning)}</span>')
         self.status.setText("<br>".join(lines))
-        metrics = data.get("metrics") or []
+        metrics = record.metrics
         if metrics and metrics[-1].get("total_steps"):
             self.progress.setValue(int(100 * metrics[-1]["step"] / metrics[-1]["total_steps"]))
         else:
             self.progress.setValue(100 if status == "succeeded" else 0)
         self.chart.show_metrics(metrics)
-        self.events.setPlainText("\n".join(e.get("message") or "" for e in data.get("events", [])))
+        self.events.setPlainText("\n".join(e.get("message") or "" for e in record.events))
         self.events.verticalScrollBar().setValue(self.events.verticalScrollBar().maximum())
-        self.cancel_button.setEnabled(status not in finetune.TERMINAL)
-        self.use_model.setEnabled(bool(record["fine_tuned_model"]))
+        self.cancel_button.setEnabled(not record.terminal)
+        self.use_model.setEnabled(bool(record.fine_tuned_model))
 
     def _fill_history(self, select: str | None = None) -> None:
         assert self._session is not None
         self.history.blockSignals(True)
         self.history.clear()
         for job in self._session.project.jobs():
-            metrics = job["data"].get("metrics") or []
-            final = f"{metrics[-1]['train_loss']:.3f}" if metrics else ""
+            loss = job.final_train_loss
             item = QTreeWidgetItem(
                 [
-                    job["created_at"][:16].replace("T", " "),
-                    job["base_model"],
-                    finetune.STATUS_LABELS.get(job["status"], job["status"]),
-                    job["fine_tuned_model"] or "",
-                    final,
+                    job.created_at[:16].replace("T", " "),
+                    job.base_model,
+                    job.status_label,
+                    job.fine_tuned_model or "",
+                    f"{loss:.3f}" if loss is not None else "",
                 ]
             )
-            item.setData(0, Qt.ItemDataRole.UserRole, job["id"])
+            item.setData(0, Qt.ItemDataRole.UserRole, job.id)
             self.history.addTopLevelItem(item)
-            if job["id"] == select:
+            if job.id == select:
                 self.history.setCurrentItem(item)
         self.history.blockSignals(False)
         if self.history.topLevelItemCount() == 0:
@@ -714,29 +546,13 @@ class TrainTab(QWidget):
 
     async def _cancel(self, job_id: str) -> None:
         assert self._session is not None
-        record = self._session.project.job(job_id)
-        if record is None:
-            return
         try:
-            client = await self._client(self.context.config.profile(record["profile"]))
-            async with client:
-                job = await finetune.cancel(client, job_id)
-        except Exception as exc:
+            await self._session.jobs.cancel_job(job_id)
+        except Exception as exc:  # already phrased for people (TrainingError), or shown as is
             self._show_warning(job_id, str(exc))
-            return
-        self._session.project.save_job(
-            job_id,
-            profile=record["profile"],
-            base_model=record["base_model"],
-            status=job["status"],
-            fine_tuned_model=job.get("fine_tuned_model"),
-            data=finetune.job_record(job, record["data"]),
-        )
-        self._fill_history(select=job_id)
-        self.show_job(job_id)
 
     def _use_model(self) -> None:
         assert self._session is not None
         record = self._session.project.job(self.shown_job or "")
-        if record and record["fine_tuned_model"]:
-            self.register_model(record["fine_tuned_model"])
+        if record is not None:
+            self._session.jobs.register_model(record)

@@ -140,7 +140,7 @@ async def reply(
         return
 
     system = turn_system_prompt(persona.system_prompt(), decision)
-    hits: list[Hit] = []
+    hits = []
     shots: list[dict[str, str]] = []
     if settings.mode == "retrieval":
         hits = index.search(message, k=FEW_SHOT)

@@ -19,7 +19,7 @@ import random
 import re
 import tomllib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +30,10 @@ from persona_studio.core.importers.documents import Passage
 from persona_studio.core.importers.linkedin import LinkedInExport
 from persona_studio.core.persona import Persona
 from persona_studio.resources_path import resource_path
+from persona_studio.services.provider_errors import provider_error
 
 if TYPE_CHECKING:
-    from persona_studio.core.project import Project
+    pass
 
 DEFAULT_MODEL = "gpt-4.1-mini"  # when the profile names no chat model
 PAIRS_PER_PASSAGE = 2
@@ -121,7 +122,8 @@ def tasks_from_persona(
     known = prompts.get("styles", {})
     chosen = [s for s in styles if s in known] or list(known)
     per_call = max(1, min(PAIRS_PER_TOPIC_CALL, -(-count // len(chosen))))
-    tasks, made = [], 0
+    tasks: list[Task] = []
+    made = 0
     while made < count:
         style = chosen[len(tasks) % len(chosen)]
         n = min(per_call, count - made)
@@ -438,94 +440,7 @@ class Generator:
                         "vLLM), check that it is running and that the profile's address is right.",
                     ) from exc
                 await self.sleep(min(30.0, 2.0**attempt))
-            except openai.AuthenticationError as exc:
-                raise GenerateError(
-                    "The provider refused the API key.", "Check the key in Settings → Providers."
-                ) from exc
-            except openai.NotFoundError as exc:
-                raise GenerateError(
-                    f"The provider has no model “{self.model}”.",
-                    "Choose another model (for a local server, one it has loaded).",
-                ) from exc
+            except (openai.AuthenticationError, openai.NotFoundError) as exc:
+                plain = provider_error(exc, model=self.model)
+                raise GenerateError(plain.message, plain.hint) from exc
         raise ValueError("still rate-limited after several waits")
-
-
-def candidates_data(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
-    return [asdict(c) for c in candidates]
-
-
-def candidates_from_data(rows: Sequence[dict[str, Any]]) -> list[Candidate]:
-    return [Candidate(**row) for row in rows]
-
-
-REVIEW_KIND = "generate"
-
-
-class ReviewQueue:
-    """Generated candidates kept in the project until the creator decides on each one, so a
-    closed window or an interrupted run loses none (one run record per generation run)."""
-
-    def __init__(self, project: Project) -> None:
-        self.project = project
-        self.runs: dict[str, dict[str, Any]] = {}
-        for record in reversed(project.runs(REVIEW_KIND)):  # oldest first
-            data = dict(record["data"])
-            data["candidates"] = candidates_from_data(data.get("candidates", []))
-            self.runs[record["id"]] = data
-
-    def start_run(self, **meta: Any) -> str:
-        run_id = new_id()
-        self.runs[run_id] = {**meta, "candidates": [], "status": "running"}
-        self._save(run_id)
-        return run_id
-
-    def add(self, run_id: str, candidates: Sequence[Candidate]) -> None:
-        self.runs[run_id]["candidates"].extend(candidates)
-        self._save(run_id)
-
-    def finish(self, run_id: str, status: str, note: str = "") -> None:
-        self.runs[run_id].update(status=status, note=note)
-        self._save(run_id)
-
-    def pending(self) -> list[Candidate]:
-        return [c for run in self.runs.values() for c in run["candidates"] if c.status == "pending"]
-
-    def decide(
-        self,
-        ids: Sequence[str],
-        status: str,
-        edits: dict[str, tuple[str, str]] | None = None,
-    ) -> list[Example]:
-        """Accept or reject candidates (with the user's edits); returns the examples to add.
-        Call `add_examples` with them and this in one go: both are saved at once."""
-        edits, wanted, accepted = edits or {}, set(ids), []
-        for run_id, run in self.runs.items():
-            touched = False
-            for candidate in run["candidates"]:
-                if candidate.id in wanted and candidate.status == "pending":
-                    if candidate.id in edits:
-                        candidate.question, candidate.answer = edits[candidate.id]
-                    candidate.status = status
-                    touched = True
-                    if status == "accepted":
-                        accepted.append(candidate.to_example())
-            if touched:
-                self._save(run_id)
-        return accepted
-
-    def reopen(self, ids: Sequence[str]) -> None:
-        """Put decided candidates back in the queue (the decision was undone)."""
-        wanted = set(ids)
-        for run_id, run in self.runs.items():
-            touched = False
-            for candidate in run["candidates"]:
-                if candidate.id in wanted and candidate.status != "pending":
-                    candidate.status = "pending"
-                    touched = True
-            if touched:
-                self._save(run_id)
-
-    def _save(self, run_id: str) -> None:
-        run = self.runs[run_id]
-        data = {**run, "candidates": candidates_data(run["candidates"])}
-        self.project.save_run(run_id, REVIEW_KIND, run.get("status", "running"), data)

@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import new_id, now_iso
 from persona_studio.core.errors import UserFacingError
-from persona_studio.services import finetune
+from persona_studio.services.training import JobSpec, UploadedFiles
+from persona_studio.services.training.openai_api import explain_job_error
 
 if TYPE_CHECKING:
     from persona_studio.core.project import Project
+    from persona_studio.core.records import RunRecord
     from persona_studio.core.validation import ModelSpec
     from persona_studio.services.sheets import SyncResult
+    from persona_studio.services.training import TrainingBackend, TrainingJobs
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +95,14 @@ class PipelineRun:
         return cls(new_id(), options)
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> PipelineRun:
-        data = record["data"]
+    def from_record(cls, record: RunRecord) -> PipelineRun:
+        data = record.data
         return cls(
-            record["id"],
+            record.id,
             PipelineOptions(**data["options"]),
             [Step(**s) for s in data["steps"]],
             dict(data.get("outputs") or {}),
-            record["status"],
+            record.status,
         )
 
     def data(self) -> dict[str, Any]:
@@ -175,10 +178,11 @@ SyncHook = Callable[[dict[str, Any]], Awaitable["SyncResult"]]
 class Pipeline:
     """Runs (or resumes) one `PipelineRun` against an open project.
 
-    The hooks let the window keep its views in step: `sync_sheet` syncs the given link and
-    saves the result, `register` makes the model the character's; both default to writing the
-    project directly (the CLI). `on_change` is called after every state change, `on_job` with
-    each live update of the fine-tuning job.
+    The fine-tuning job is `jobs`'s: it uploads through the profile's backend, creates the job
+    and follows it there, so the job's record, its poller and the model's registration are the
+    same ones the Train tab and the CLI see. `sync_sheet` syncs the given link and saves the
+    result (the window passes its own so its views follow); `on_change` is called after every
+    state change of the run.
     """
 
     def __init__(
@@ -186,25 +190,16 @@ class Pipeline:
         project: Project,
         run: PipelineRun,
         *,
-        client_factory: Callable[[], Awaitable[Any]],
+        jobs: TrainingJobs,
         sync_sheet: SyncHook | None = None,
-        register: Callable[[str], None] | None = None,
         model_specs: dict[str, ModelSpec] | None = None,
         on_change: Callable[[PipelineRun], None] = lambda _run: None,
-        on_job: Callable[[finetune.JobUpdate], None] = lambda _update: None,
-        poll: float = 5.0,
-        sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        self.project, self.run = project, run
-        self.client_factory = client_factory
+        self.project, self.run, self.jobs = project, run, jobs
         self.sync_sheet = sync_sheet
-        self.register = register or (
-            lambda model: project.set_persona_fields(fine_tuned_model=model)
-        )
         self.model_specs = model_specs
-        self.on_change, self.on_job = on_change, on_job
-        self.poll, self.sleep = poll, sleep
-        self._client: Any = None
+        self.on_change = on_change
+        self._backend: TrainingBackend | None = None
 
     # ---- driving -------------------------------------------------------------------------
 
@@ -259,9 +254,9 @@ class Pipeline:
             log.exception("pipeline step %s failed", step.name if step else "?")
             self._fail(step, f"Something unexpected went wrong ({type(exc).__name__}: {exc}).")
         finally:
-            if self._client is not None:
-                await self._client.close()
-                self._client = None
+            if self._backend is not None:
+                await self._backend.aclose()
+                self._backend = None
         self.save()
         return run
 
@@ -270,10 +265,10 @@ class Pipeline:
             step.status, step.error, step.finished_at = "failed", message, now_iso()
         self.run.status = "failed"
 
-    async def client(self) -> Any:
-        if self._client is None:
-            self._client = await self.client_factory()
-        return self._client
+    async def backend(self) -> TrainingBackend:
+        if self._backend is None:
+            self._backend = await self.jobs.backend_for(self.run.options.profile)
+        return self._backend
 
     # ---- the steps -----------------------------------------------------------------------
 
@@ -376,9 +371,7 @@ class Pipeline:
                 )
             step.detail = f"Uploading the {kind} file…"
             self.save()
-            outputs[f"{kind}_file"] = await finetune.upload(
-                await self.client(), Path(path).name, data, poll=min(self.poll, 1.0)
-            )
+            outputs[f"{kind}_file"] = await (await self.backend()).upload(Path(path).name, data)
             self.save()  # kept at once: a later failure must not upload it again
         step.detail = ", ".join(
             f"{kind}: {outputs[f'{kind}_file']}"
@@ -388,7 +381,7 @@ class Pipeline:
 
     async def _step_create(self, step: Step) -> None:
         options, outputs = self.run.options, self.run.outputs
-        settings = finetune.TrainSettings(
+        spec = JobSpec(
             options.base_model,
             suffix=options.suffix,
             n_epochs=options.n_epochs,
@@ -396,15 +389,15 @@ class Pipeline:
             learning_rate_multiplier=options.learning_rate_multiplier,
             seed=options.seed,
         )
-        job = await finetune.create_job(
-            await self.client(), settings, outputs["train_file"], outputs.get("validation_file")
+        record = await self.jobs.create_job(
+            await self.backend(),
+            options.profile,
+            spec,
+            UploadedFiles(outputs["train_file"], outputs.get("validation_file")),
+            estimated_cost=outputs.get("estimated_cost_usd"),
         )
-        outputs["job_id"], outputs["job_status"] = job["id"], job["status"]
-        record = finetune.job_record(job)
-        if "estimated_cost_usd" in outputs:
-            record["estimated_cost_usd"] = outputs["estimated_cost_usd"]
-        self._save_job(job, record)
-        step.detail = f"Job {job['id']} on {job['model']}."
+        outputs["job_id"], outputs["job_status"] = record.id, record.status
+        step.detail = f"Job {record.id} on {record.base_model}."
 
     async def _step_wait(self, step: Step) -> None:
         outputs = self.run.outputs
@@ -413,50 +406,38 @@ class Pipeline:
             step.status = "waiting"
             step.detail = f"Job {job_id} is training at the provider."
             return
-        existing = self.project.job(job_id)
-        record = existing["data"] if existing else {}
-        job: dict[str, Any] = {"id": job_id, "status": outputs.get("job_status", "")}
-        async for update in finetune.monitor(
-            await self.client(),
-            job_id,
-            last_event=record.get("last_event"),
-            poll=self.poll,
-            sleep=self.sleep,
-        ):
-            if update.status != "unknown":
-                job = update.job
-            record = finetune.job_record(job, record, update)
-            if update.status != "unknown":
-                self._save_job(job, record)
-                outputs["job_status"] = job["status"]
-            label = update.warning or finetune.STATUS_LABELS.get(update.status, update.status)
-            if update.metrics:
-                last = update.metrics[-1]
+        record = None
+        async for record in self.jobs.follow_job(job_id):  # the one poller of this job
+            outputs["job_status"] = record.status
+            label = self.jobs.warning(job_id) or record.status_label
+            if record.metrics:
+                last = record.metrics[-1]
                 label += f" — step {last['step']} of {last['total_steps']}"
             step.detail = label
-            self.on_job(update)
             self.save()
-        if job.get("status") == "failed":
+        assert record is not None
+        if record.status == "failed":
             raise PipelineError(
-                finetune.explain_job_error(job),
+                explain_job_error(record.error),
                 "Fix the cause, then resume: a new job starts with the same uploaded files.",
             )
-        if job.get("status") == "cancelled":
+        if record.status == "cancelled":
             raise PipelineError(
                 "The fine-tuning job was cancelled at the provider.",
                 "Resume to start a new job with the same uploaded files.",
             )
-        outputs["fine_tuned_model"] = job.get("fine_tuned_model")
+        outputs["fine_tuned_model"] = record.fine_tuned_model
         step.detail = f"Done: {outputs['fine_tuned_model']}."
 
     async def _step_register(self, step: Step) -> None:
         model = self.run.outputs.get("fine_tuned_model")
-        if not model:
+        record = self.project.job(self.run.outputs.get("job_id", ""))
+        if not model or record is None:
             raise PipelineError(
                 "The provider finished the job without naming the new model.",
                 "Look at the job in the Train tab; the provider's messages say more.",
             )
-        self.register(model)
+        self.jobs.register_model(record)
         step.detail = f"The character now answers with {model}."
 
     async def _step_publish(self, step: Step) -> None:
@@ -475,15 +456,3 @@ class Pipeline:
             await asyncio.to_thread(_write_atomic, path, data)  # fsync: off the loop
             outputs[key] = str(path)
         step.detail = f"{Path(outputs['plugin_path']).name} and {Path(outputs['card_path']).name}."
-
-    # ---- records -------------------------------------------------------------------------
-
-    def _save_job(self, job: dict[str, Any], record: dict[str, Any]) -> None:
-        self.project.save_job(
-            job["id"],
-            profile=self.run.options.profile,
-            base_model=job.get("model") or self.run.options.base_model,
-            status=job["status"],
-            fine_tuned_model=job.get("fine_tuned_model"),
-            data=record,
-        )

@@ -9,12 +9,9 @@ from typing import Any
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.errors import UserFacingError
 from persona_studio.services.credentials import CredentialStore
+from persona_studio.services.provider_errors import ProviderError, key_hint, provider_error
 
 DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
-
-
-class ProviderError(UserFacingError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -40,15 +37,15 @@ async def api_key(profile: ProviderProfile, store: CredentialStore) -> str:
                 f"Set {profile.key_env} to your API key, or use another profile.",
             )
         return key
-    key = await store.get(profile.keyring_account)
-    if not key:
+    stored = await store.get(profile.keyring_account)
+    if not stored:
         if profile.kind == "openai-compatible":
             return "not-needed"  # local servers (Ollama, LM Studio, vLLM) usually take no key
         raise ProviderError(
             f"No API key is saved for the profile “{profile.name}”.",
-            "Open Settings → Providers, paste the key and save.",
+            key_hint(profile.name),
         )
-    return key
+    return stored
 
 
 async def client_for(
@@ -83,24 +80,9 @@ def _make_client(profile: ProviderProfile, key: str, max_retries: int, timeout: 
 
 def explain_api_error(exc: BaseException, profile: ProviderProfile) -> str:
     """One plain sentence with a next step for an error from the `openai` SDK."""
-    import openai
-
-    where = base_url(profile) or "api.openai.com"
-    if isinstance(exc, openai.AuthenticationError):
-        return "The server refused the API key. Check the key in Settings → Providers."
-    if isinstance(exc, openai.PermissionDeniedError):
-        return "The key works but is not allowed to do this. Check the account's permissions."
-    if isinstance(exc, openai.NotFoundError):
-        return f"{where} has no such endpoint. Check the base URL (it usually ends in /v1)."
-    if isinstance(exc, openai.RateLimitError):
-        return "The provider says too many requests (or the quota is used up). Wait, then retry."
-    if isinstance(exc, openai.APITimeoutError):
-        return f"{where} did not answer in time. Check the address and your connection."
-    if isinstance(exc, openai.APIConnectionError):
-        return f"Could not reach {where}. Check the base URL and that the server is running."
-    if isinstance(exc, openai.APIStatusError):
-        return f"The provider answered with an error ({exc.status_code}). Try again later."
-    return f"Unexpected problem: {exc}"
+    return str(
+        provider_error(exc, where=base_url(profile) or "api.openai.com", profile=profile.name)
+    )
 
 
 async def test_connection(

@@ -317,4 +317,5 @@ def oauth_client(client_json: str, token_json: str | None) -> tuple[Any, str]:
         credentials=json.loads(client_json),
         authorized_user_info=json.loads(token_json) if token_json else None,
     )
-    return client.http_client, token
+    # gspread annotates a dict but returns `creds.to_json(...)`: the JSON text we store
+    return client.http_client, str(token)

@@ -321,7 +321,7 @@ def test_train_wait_registers_the_model_then_jobs_and_cancel(
         with Project.open(demo) as project:
             assert project.persona().fine_tuned_model == result["model"]
             (job,) = project.jobs()
-            assert [m["step"] for m in job["data"]["metrics"]] == [1, 2, 3]
+            assert [m["step"] for m in job.metrics] == [1, 2, 3]
         code, out, _ = run(capsys, "jobs", str(demo), "--json")
         rows = json.loads(out)
         assert rows[0]["status"] == "succeeded" and rows[0]["final_train_loss"] == 0.6667
@@ -358,7 +358,7 @@ def test_sync_with_a_sheet_then_conflicts_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    import persona_studio.cli as cli
+    import persona_studio.cli.sheets as cli
     from persona_studio.core.demo import ensure_demo_project
     from tests.fakes.sheets_server import FakeSheets
 
@@ -413,7 +413,7 @@ def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    import persona_studio.cli as cli
+    import persona_studio.cli.sheets as cli
     from persona_studio.core.demo import ensure_demo_project
     from tests.fakes.openai_server import FakeOpenAI
     from tests.fakes.sheets_server import FakeSheets
@@ -468,7 +468,7 @@ def test_generate_from_linkedin_and_persona(
     import zipfile
 
     from persona_studio.core.demo import ensure_demo_project
-    from persona_studio.services.generate import ReviewQueue
+    from persona_studio.services.review_queue import ReviewQueue
     from tests.fakes.generation import model_reply
     from tests.fakes.openai_server import FakeOpenAI
 

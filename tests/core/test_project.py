@@ -269,7 +269,8 @@ def test_unknown_persona_field_is_a_programming_error(project_path: Path) -> Non
 
 
 def test_a_version_1_file_is_upgraded_and_its_rules_gain_extras(tmp_path: Path) -> None:
-    from persona_studio.core.project import _apply_migrations, _atomic_sqlite_file
+    from persona_studio.core.project.files import atomic_sqlite_file as _atomic_sqlite_file
+    from persona_studio.core.project.schema import apply_migrations as _apply_migrations
 
     path = tmp_path / "old.persona"
 

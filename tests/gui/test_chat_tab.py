@@ -35,7 +35,7 @@ def test_offline_pane_answers_from_the_dataset(make_window, context, qtbot, run_
     assert "nearest example" in pane.meta.text()
     assert tab.input.toPlainText() == ""
     chats = window.session.project.chats()
-    assert len(chats) == 1 and chats[0]["title"] == "which running shoes should I buy"
+    assert len(chats) == 1 and chats[0].title == "which running shoes should I buy"
 
 
 def test_three_panes_stream_in_parallel_with_rules(
@@ -117,7 +117,7 @@ def test_rate_and_add_a_corrected_reply_to_the_dataset(
         "draft",
         "chat",
     )
-    saved = window.session.project.chats()[0]["data"]["panes"][0]["messages"]
+    saved = window.session.project.chats()[0].panes[0]["messages"]
     assert saved[-1]["rating"] == 1
 
 
@@ -142,9 +142,9 @@ def test_conversations_reopen_rename_delete_and_regenerate(
 
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Pace", True)))
     tab._rename()
-    assert any(c["title"] == "Pace" for c in window.session.project.chats())
+    assert any(c.title == "Pace" for c in window.session.project.chats())
     tab._delete()
-    assert [c["title"] for c in window.session.project.chats()] == ["should I stretch?"]
+    assert [c.title for c in window.session.project.chats()] == ["should I stretch?"]
     assert "**You**: should I stretch?" not in tab.export_markdown()
 
 

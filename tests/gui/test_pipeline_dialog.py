@@ -49,8 +49,8 @@ def _dialog(make_window, context, tmp_path):
     tab = window.train_tab
     tab.profile.setCurrentIndex(tab.profile.findData("gateway"))
     tab.suffix.setText("rhea")
+    window.session.jobs.poll = 0.01
     dialog = window.run_pipeline()
-    dialog.poll = 0.01
     dialog.folder.setText(str(tmp_path / "published"))
     return window, dialog
 
@@ -76,7 +76,8 @@ def test_stop_while_training_then_resume_and_chat(
     )
     assert _states(dialog)[:5] == ["✔ Done"] * 5
     (job_id,) = server.jobs
-    assert not window.train_tab.watching(job_id)  # one poller per job: the pipeline
+    jobs = window.session.jobs
+    assert jobs.following(job_id) and jobs.pollers() == 1  # one poller per job
     assert "1 taken from the sheet" in dialog.steps.topLevelItem(0).text(2)
     assert dialog.stop.isVisibleTo(dialog) and not dialog.start.isEnabled()
     assert not dialog.folder.isEnabled()  # the run's settings are fixed while it runs
@@ -87,12 +88,12 @@ def test_stop_while_training_then_resume_and_chat(
     assert "resume" in dialog.summary.text()
     assert dialog.resume.isVisibleTo(dialog) and dialog.start.text() == "Start over"
     assert server.jobs[job_id]["status"] != "cancelled"  # still going at the provider
-    assert window.train_tab.watching(job_id)  # so the Train tab keeps an eye on it
+    assert jobs.following(job_id) and jobs.pollers() == 1  # the window keeps an eye on it
 
     server.auto_advance = True
     dialog.resume.click()
     run_async(wait_until(lambda: dialog.run.step("wait").status in ("running", "done")))
-    assert not window.train_tab.watching(job_id)
+    assert jobs.pollers() <= 1  # the run follows the same poller
     run_async(
         wait_until(lambda: not dialog.running and dialog.run.status == "succeeded", timeout=20)
     )

@@ -18,9 +18,9 @@ MODEL = "gpt-4.1-mini-2025-04-14"
 
 @pytest.fixture(autouse=True)
 def fast_polling(monkeypatch) -> None:
-    from persona_studio.gui.train_tab import TrainTab
+    from persona_studio.services.training import TrainingJobs
 
-    monkeypatch.setattr(TrainTab, "poll_interval", 0.02)
+    monkeypatch.setattr(TrainingJobs, "poll", 0.02)
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_reattaches_to_a_running_job_after_a_restart(
     run_async(wait_until(lambda: tab.report is not None))
     tab.launch()
     run_async(wait_until(lambda: tab.history.topLevelItemCount() == 1, timeout=10))
-    job_id = window.session.project.jobs()[0]["id"]
+    job_id = window.session.project.jobs()[0].id
     path = window.session.project.path
     window.close()  # the app quits while the job runs at the provider
     server.auto_advance = True
@@ -90,7 +90,7 @@ def test_reattaches_to_a_running_job_after_a_restart(
     again.tabs.setCurrentIndex(2)
     run_async(wait_until(lambda: again.session.persona.fine_tuned_model != "", timeout=20))
     (record,) = again.session.project.jobs()
-    assert record["status"] == "succeeded" and record["id"] == job_id
+    assert record.status == "succeeded" and record.id == job_id
 
 
 def test_cancel_with_confirmation(make_window, context, server, run_async, qtbot) -> None:
@@ -102,7 +102,7 @@ def test_cancel_with_confirmation(make_window, context, server, run_async, qtbot
     box = tab.confirm_cancel()
     qtbot.waitUntil(box.isVisible)
     next(b for b in box.buttons() if b.text() == "Cancel the job").click()
-    run_async(wait_until(lambda: window.session.project.jobs()[0]["status"] == "cancelled"))
+    run_async(wait_until(lambda: window.session.project.jobs()[0].status == "cancelled"))
     assert "Cancelled" in tab.status.text() and not tab.cancel_button.isEnabled()
 
 
@@ -113,7 +113,7 @@ def test_failed_job_shows_the_providers_reason(make_window, context, server, run
     tab.launch()
     run_async(wait_until(lambda: bool(window.session.project.jobs()), timeout=10))
     server.fail_job(
-        window.session.project.jobs()[0]["id"],
+        window.session.project.jobs()[0].id,
         "invalid_training_file",
         "The file has too few examples.",
     )

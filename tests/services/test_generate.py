@@ -23,7 +23,6 @@ from persona_studio.services.generate import (
     Candidate,
     GenerateError,
     Generator,
-    ReviewQueue,
     estimate,
     load_prompts,
     messages_for,
@@ -32,6 +31,7 @@ from persona_studio.services.generate import (
     tasks_from_passages,
     tasks_from_persona,
 )
+from persona_studio.services.review_queue import ReviewQueue
 from tests.fakes.generation import model_reply
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -22,6 +22,8 @@ from persona_studio.services.pipeline import (
     latest_run,
 )
 from persona_studio.services.sheets import sync_project
+from persona_studio.services.training import TrainingJobs
+from persona_studio.services.training.openai_api import OpenAIBackend
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.sheets_server import FakeSheets
 
@@ -56,13 +58,14 @@ def project(tmp_path: Path):
 def make_pipeline(
     project: Project, run: PipelineRun, server: FakeOpenAI, sheets: FakeSheets, **hooks: Any
 ) -> Pipeline:
-    async def client() -> Any:
-        return server.client()
+    async def backend(_profile: str) -> Any:
+        return OpenAIBackend(server.client())
 
     async def sync_sheet(link: dict[str, Any]) -> Any:
         return await sync_project(sheets.http(), project, link, project.examples())
 
-    return Pipeline(project, run, client_factory=client, sync_sheet=sync_sheet, poll=0.01, **hooks)
+    jobs = TrainingJobs(project, backend, poll=0.01)
+    return Pipeline(project, run, jobs=jobs, sync_sheet=sync_sheet, **hooks)
 
 
 def new_run(tmp_path: Path, **options: Any) -> PipelineRun:
@@ -113,8 +116,8 @@ async def test_happy_path_from_sheet_to_plugin_and_card(project, server, sheets,
     assert (posts(server, "/v1/files"), posts(server, "/v1/fine_tuning/jobs")) == (2, 1)
     # the job is recorded like one started from the Train tab
     (job,) = project.jobs()
-    assert job["status"] == "succeeded" and job["fine_tuned_model"] == model
-    assert [m["step"] for m in job["data"]["metrics"]] == [1, 2, 3]
+    assert job.status == "succeeded" and job.fine_tuned_model == model
+    assert [m["step"] for m in job.metrics] == [1, 2, 3]
     # plugin and card, re-read
     stem = file_stem(project.persona().name)
     plugin = json.loads((tmp_path / "out" / f"{stem} plugin.json").read_text("utf-8"))

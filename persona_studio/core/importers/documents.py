@@ -134,7 +134,8 @@ def _docx_paragraphs(path: Path) -> list[tuple[str, bool, str]]:
         text = paragraph.text.strip()
         if not text:
             continue
-        heading = (paragraph.style.name or "").lower().startswith(("heading", "title"))
+        style = paragraph.style.name if paragraph.style is not None else ""
+        heading = (style or "").lower().startswith(("heading", "title"))
         section += heading
         out.append((text, heading, f" §{section}" if section else ""))
     return out

@@ -63,6 +63,9 @@ COL_QUESTION, COL_ANSWER, COL_SOURCE, COL_NOTE = range(4)
 
 
 class GenerateDialog(QDialog):
+    """Generate candidates: source, price, the run with pause/stop, and the review table.
+    Listens to the session's `review_changed`; awaits `services.generate`."""
+
     def __init__(
         self,
         context: AppContext,

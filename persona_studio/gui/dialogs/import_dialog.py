@@ -42,6 +42,9 @@ MAPPED_ROLES = (
 
 
 class ImportDialog(QDialog):
+    """A dataset file's preview, column mapping and add/replace choice; the file is read and
+    parsed on a worker thread."""
+
     def __init__(self, path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("import_dialog")

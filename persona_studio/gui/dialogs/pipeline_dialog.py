@@ -36,8 +36,7 @@ from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color
-from persona_studio.gui.train_tab import LossChart
-from persona_studio.services import finetune
+from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.services.pipeline import (
     STEPS,
     Pipeline,
@@ -63,6 +62,10 @@ INTRO = (
 
 
 class PipelineDialog(QDialog):
+    """The run's steps with their state and details, the job's progress and loss chart, and
+    Start / Resume / Stop. Listens to the session's `job_changed`; awaits the pipeline service
+    (which follows the job through `session.jobs`, the Train tab's one poller)."""
+
     open_chat = Signal(str, str, str)  # profile, fine-tuned model, base model
 
     def __init__(
@@ -73,22 +76,17 @@ class PipelineDialog(QDialog):
         *,
         settings_text: str,
         sync_sheet: Callable[[dict[str, Any]], Any] | None,
-        register: Callable[[str], None],
-        on_job_saved: Callable[[], None] = lambda: None,
-        hand_over: Callable[[str, bool], None] = lambda _job, _here: None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("pipeline_dialog")
         self.setWindowTitle("Run the whole pipeline")
         self.context, self.session, self.options = context, session, options
-        self.sync_sheet, self.register, self.on_job_saved = sync_sheet, register, on_job_saved
-        self.hand_over = hand_over  # (job id, True): this dialog polls it, the Train tab not
-        self._held_job: str | None = None
+        self.sync_sheet = sync_sheet
+        session.job_changed.connect(self._job_changed)
         self.task: asyncio.Task[PipelineRun] | None = None
         self._stopping: asyncio.Task[PipelineRun] | None = None
         delete_when_idle(self, lambda: (self.task, self._stopping))
-        self.poll = 5.0
         self.run = latest_run(session.project)
 
         intro = QLabel(INTRO, wordWrap=True)
@@ -169,11 +167,6 @@ class PipelineDialog(QDialog):
 
     def show_run(self, run: PipelineRun | None) -> None:
         self.run = run
-        job_id = run.outputs.get("job_id") if run is not None else None
-        waiting = job_id and self.running and run.step("wait").status == "running"
-        if waiting and self._held_job != job_id:  # this run polls the job now
-            self._held_job = job_id
-            self.hand_over(job_id, True)
         if run is not None:
             for index, step in enumerate(run.steps):
                 item = self.steps.topLevelItem(index)
@@ -208,19 +201,19 @@ class PipelineDialog(QDialog):
     def _linked(self) -> bool:
         return bool(self.options.sheet and self.options.sheet.get("key"))
 
-    def _show_job(self, update: finetune.JobUpdate) -> None:
-        progress = update.progress
-        if progress is not None:
+    def _job_changed(self, job_id: str) -> None:
+        if self.run is None or self.run.outputs.get("job_id") != job_id:
+            return
+        record = self.session.project.job(job_id)
+        if record is not None and self.running and record.progress is not None:
             self.progress.show()
-            self.progress.setValue(round(progress * 100))
-        if update.status != "unknown":
-            self._show_chart()
-            self.on_job_saved()
+            self.progress.setValue(round(record.progress * 100))
+        self._show_chart()
 
     def _show_chart(self) -> None:
         job_id = self.run.outputs.get("job_id") if self.run else None
         record = self.session.project.job(job_id) if job_id else None
-        metrics = (record or {}).get("data", {}).get("metrics") or []
+        metrics = record.metrics if record is not None else []
         self.chart.setVisible(bool(metrics))
         if metrics:
             self.chart.show_metrics(metrics)
@@ -249,26 +242,17 @@ class PipelineDialog(QDialog):
         return self._execute(self.run)
 
     def _execute(self, run: PipelineRun) -> asyncio.Task[PipelineRun]:
+        from persona_studio.core.config import user_model_table
         from persona_studio.core.validation import load_model_specs
-        from persona_studio.gui.dataset_tab import user_model_table
-        from persona_studio.services.providers import client_for
 
         self.session.flush()  # the run reads the project file: pending typing goes in first
-        profile = self.context.config.profile(run.options.profile)
-
-        async def client() -> Any:
-            return await client_for(profile, self.context.store)
-
         pipeline = Pipeline(
             self.session.project,
             run,
-            client_factory=client,
+            jobs=self.session.jobs,
             sync_sheet=self.sync_sheet,
-            register=self.register,
             model_specs=load_model_specs(user_model_table()),  # the user's edited prices
             on_change=self.show_run,
-            on_job=self._show_job,
-            poll=self.poll,
         )
         self.progress.hide()
         self.task = asyncio.ensure_future(pipeline.execute())
@@ -277,10 +261,6 @@ class PipelineDialog(QDialog):
         return self.task
 
     def _finished(self, run: PipelineRun) -> None:
-        if self._held_job is not None:  # stopped, failed or done: the Train tab takes over
-            self.hand_over(self._held_job, False)
-            self._held_job = None
-        self.on_job_saved()
         self.show_run(run)
 
     def cancel(self) -> None:

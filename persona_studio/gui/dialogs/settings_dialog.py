@@ -94,6 +94,9 @@ class KeyringBanner(QFrame):
 
 
 class ProvidersPage(QWidget):
+    """Provider profiles with their keys (in the keyring) and Test connection. Awaits the
+    credential store and `providers.test_connection`."""
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context

@@ -42,6 +42,9 @@ def _set_first(example: Example, role: str, text: str) -> Example:
 
 
 class ExamplesModel(QAbstractTableModel):
+    """The grid's rows: a filtered, sorted list of indices into the session's examples; edits
+    go out as `edit_requested` for the undo stack (it never changes data itself)."""
+
     edit_requested = Signal(object, object, str)  # before, after, label: the tab makes it undoable
 
     def __init__(self) -> None:

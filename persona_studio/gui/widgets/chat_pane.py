@@ -34,6 +34,9 @@ REPAINT_MS = 50  # streamed text is shown at most every 50 ms: the window stays 
 
 
 class ChatPane(QWidget):
+    """One chat column: its engine and mode, the transcript (Markdown), and the
+    latest reply's actions. Awaits `services.chat.reply`."""
+
     add_to_dataset = Signal(str, str)  # question, reply
     picked_best = Signal(int)  # this pane's number: its latest reply is the best one
     changed = Signal()  # the transcript changed (save the conversation)

@@ -23,6 +23,9 @@ EDIT_DELAY_MS = 400
 
 
 class ConversationEditor(QWidget):
+    """Every turn of the selected example, per-reply weight and its own system prompt; edits
+    go out as `edited(before, after)`."""
+
     edited = Signal(object, object)  # before, after
 
     def __init__(self, parent: QWidget | None = None) -> None:

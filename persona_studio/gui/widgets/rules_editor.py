@@ -50,6 +50,9 @@ def _set_text(line: QLineEdit, text: str) -> None:
 
 
 class RulesEditor(QWidget):
+    """The ordered rules list, a form for one rule, and "Try a message". Listens to the
+    session's rules, character and persona signals."""
+
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._undo = undo_stack

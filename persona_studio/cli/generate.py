@@ -1,0 +1,159 @@
+"""generate: candidate examples written by a model, kept for review (or added as drafts)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from persona_studio.cli.common import EXIT_FAILURE, EXIT_OK, add_command, chosen_profile, emit
+from persona_studio.core.config import load_config
+from persona_studio.core.errors import UserFacingError
+from persona_studio.core.project import Project
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from persona_studio.core.validation import chat_price
+    from persona_studio.services import generate, providers
+    from persona_studio.services.credentials import CredentialStore
+    from persona_studio.services.review_queue import ReviewQueue
+
+    config = load_config()
+    profile = chosen_profile(config, args.profile)
+    model = args.model or profile.chat_model or generate.DEFAULT_MODEL
+    with Project.open(args.path) as project:
+        persona, examples = project.persona(), project.examples()
+        prompts = generate.load_prompts()
+        source = Path(args.source)
+        kind = (
+            "persona"
+            if args.source == "persona"
+            else "linkedin"
+            if source.suffix.lower() == ".zip"
+            else "documents"
+        )
+        styles = [s.strip() for s in (args.styles or "").split(",") if s.strip()]
+        read = generate.read_source(
+            kind,
+            persona,
+            prompts,
+            paths=[source],
+            limit=args.limit,
+            styles=styles,
+            comments=args.comments,
+        )
+        tasks = read.tasks
+        if not args.json:
+            print(f"From {args.source}: {read.summary}.", file=sys.stderr)
+        if not tasks:
+            raise UserFacingError(
+                "There is nothing to generate from in this source.",
+                "Check that the export has posts, or the document has text.",
+            )
+        cost = generate.estimate(
+            tasks, persona, prompts, model, args.language or "", chat_price(model)
+        )
+        if not args.json:
+            print(f"Estimate with {model}: {cost.text()}.", file=sys.stderr)
+        queue = ReviewQueue(project)
+        run_id = queue.start_run(source=args.source, model=model, profile=profile.name)
+        got: list[Any] = []
+
+        def keep(batch: list[Any]) -> None:
+            got.extend(batch)
+            queue.add(run_id, batch)
+
+        def show(progress: Any) -> None:
+            if not args.json:
+                print(
+                    f"{progress.done}/{progress.total} calls, {progress.candidates} "
+                    f"candidates {progress.note}".rstrip(),
+                    file=sys.stderr,
+                )
+
+        async def run() -> Any:
+            client = await providers.client_for(profile, CredentialStore(), max_retries=0)
+            async with client:
+                generator = generate.Generator(
+                    client,
+                    model,
+                    persona,
+                    prompts,
+                    existing=examples,
+                    language=args.language or "",
+                    concurrency=args.concurrency,
+                )
+                return await generator.run(tasks, keep, show)
+
+        try:
+            progress = asyncio.run(run())
+        except KeyboardInterrupt:
+            queue.finish(run_id, "cancelled")
+            print(
+                f"persona-studio: stopped; {len(got)} candidates kept for review.", file=sys.stderr
+            )
+            return EXIT_FAILURE
+        except UserFacingError:
+            queue.finish(run_id, "failed")
+            raise
+        queue.finish(run_id, "done")
+        added: list[Any] = []
+        if args.accept_all:
+            fresh = [c.id for c in got if not c.duplicate_of]
+            added = queue.decide(fresh, "accepted")
+            project.add_examples(added)
+    duplicates = sum(1 for c in got if c.duplicate_of)
+    left = len(got) - len(added)
+    data = {
+        "candidates": len(got),
+        "added": len(added),
+        "to_review": left,
+        "duplicates": duplicates,
+        "failed_calls": progress.failed,
+        "failures": progress.failures,
+        "estimate": {
+            "input_tokens": cost.input_tokens,
+            "output_tokens": cost.output_tokens,
+            "cost_usd": cost.cost,
+        },
+    }
+    text = (
+        f"{len(got)} candidates: {len(added)} added as drafts, {left} waiting for review in "
+        f"the app (Dataset → Generate examples…)"
+        + (f"; {duplicates} look like examples you already have" if duplicates else "")
+        + (f"; {progress.failed} calls failed" if progress.failed else "")
+        + "."
+    )
+    emit(args, data, text)
+    return EXIT_OK if got or not tasks else EXIT_FAILURE
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    gen = add_command(
+        commands,
+        "generate",
+        cmd_generate,
+        "write candidate examples with a model from a LinkedIn export, a document or the persona",
+    )
+    gen.add_argument("path", help="the .persona file")
+    gen.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="SOURCE",
+        help="a LinkedIn export .zip, a document (.txt .md .pdf .docx), or the word: persona",
+    )
+    gen.add_argument("--profile", help="provider profile (default: the default profile)")
+    gen.add_argument("--model", help="model (default: the profile's chat model)")
+    gen.add_argument("--limit", type=int, help="at most N posts/passages (persona: N pairs)")
+    gen.add_argument("--language", help="write in this language (default: the source's)")
+    gen.add_argument("--styles", help="persona: styles, e.g. short,casual,off_topic")
+    gen.add_argument("--comments", action="store_true", help="LinkedIn: use comments too")
+    gen.add_argument("--concurrency", type=int, default=4, help="calls at once (default 4)")
+    gen.add_argument(
+        "--accept-all",
+        action="store_true",
+        help="add every new candidate as a draft (likely duplicates stay for review)",
+    )

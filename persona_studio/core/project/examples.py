@@ -1,0 +1,168 @@
+"""The examples table: load, add, edit, reorder, delete — each SQL statement written once."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from persona_studio.core.dataset import Example, now_iso
+from persona_studio.core.project.store import Store
+
+_COLUMNS = "messages, status, tags, rating, source, system_prompt, updated_at"
+_INSERT = f"INSERT INTO examples(id, position, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UPDATE = (
+    "UPDATE examples SET messages = ?, status = ?, tags = ?, rating = ?, source = ?, "
+    "system_prompt = ?, updated_at = ? WHERE id = ?"
+)
+_DELETE = "DELETE FROM examples WHERE id = ?"
+_LAST_POSITION = "SELECT MAX(position) FROM examples"
+
+
+class ExamplesStore(Store):
+    """Examples in their order. Every change commits before it returns."""
+
+    def examples(self) -> list[Example]:
+        """All examples in order (100k load in about half a second: plain tuples, no Row)."""
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            rows = cursor.execute(
+                f"SELECT id, {_COLUMNS} FROM examples ORDER BY position"
+            ).fetchall()
+        loads = json.loads
+        return [
+            Example(
+                messages=loads(messages),
+                id=id_,
+                status=status,
+                tags=[] if tags == "[]" else loads(tags),
+                rating=rating,
+                source=source,
+                system_prompt=system_prompt,
+                updated_at=updated_at,
+            )
+            for id_, messages, status, tags, rating, source, system_prompt, updated_at in rows
+        ]
+
+    def example(self, example_id: str) -> Example | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM examples WHERE id = ?", (example_id,)).fetchone()
+        return _example_from_row(row) if row else None
+
+    def add_examples(self, examples: Iterable[Example]) -> None:
+        """Append examples after the last one, in one transaction."""
+        with self._transaction():
+            self._insert_examples(examples, self._next_position())
+
+    def example_positions(self) -> dict[str, float]:
+        with self._lock:
+            return {row[0]: row[1] for row in self._db.execute("SELECT id, position FROM examples")}
+
+    def insert_examples_at(self, placed: Iterable[tuple[float, Example]]) -> None:
+        """Put examples back where they were (undoing a delete), in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                _INSERT, [(ex.id, position, *_example_values(ex)) for position, ex in placed]
+            )
+
+    def set_example_positions(self, positions: dict[str, float]) -> None:
+        """Reorder: give examples new positions, in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE examples SET position = ? WHERE id = ?",
+                [(position, i) for i, position in positions.items()],
+            )
+
+    def update_examples(self, examples: Iterable[Example]) -> None:
+        """Save edited examples in one transaction."""
+        with self._transaction():
+            for example in examples:
+                self._update_example(example)
+
+    def replace_examples(self, examples: Iterable[Example]) -> None:
+        """All examples at once (an import that replaces), in one transaction."""
+        with self._transaction():
+            self._db.execute("DELETE FROM examples")
+            self._insert_examples(examples, 0.0)
+
+    def update_example(self, example: Example) -> None:
+        with self._transaction():
+            if self._update_example(example) == 0:
+                raise KeyError(example.id)
+
+    def delete_examples(self, ids: Iterable[str]) -> int:
+        with self._transaction():
+            cursor = self._db.executemany(_DELETE, [(i,) for i in ids])
+            return cursor.rowcount
+
+    def apply_sync(
+        self,
+        upserts: Iterable[Example],
+        deletes: Iterable[str],
+        snapshot: dict[str, Any],
+        link: dict[str, Any],
+    ) -> None:
+        """A finished Sheets sync, in one transaction: rows taken from the sheet, rows deleted
+        there, and the new snapshot (so a crash cannot leave them out of step)."""
+        upserts = list(upserts)
+        with self._transaction():
+            existing = {row[0] for row in self._db.execute("SELECT id FROM examples")}
+            position = self._next_position()
+            for example in upserts:
+                if example.id in existing:
+                    self._update_example(example)
+                else:
+                    self._insert_examples([example], position)
+                    position += 1.0
+            self._db.executemany(_DELETE, [(i,) for i in deletes])
+            for key, value in (("snapshot", snapshot), ("sheet", link)):
+                self._db.execute(
+                    "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
+                    (key, json.dumps(value, ensure_ascii=False)),
+                )
+
+    # ---- inside a transaction ------------------------------------------------------------
+
+    def _next_position(self) -> float:
+        last = self._db.execute(_LAST_POSITION).fetchone()[0]
+        return (last if last is not None else -1.0) + 1.0
+
+    def _update_example(self, example: Example) -> int:
+        example.updated_at = now_iso()
+        return self._db.execute(_UPDATE, (*_example_values(example), example.id)).rowcount
+
+    def _insert_examples(self, examples: Iterable[Example], first_position: float) -> None:
+        self._db.executemany(
+            _INSERT,
+            [
+                (ex.id, first_position + offset, *_example_values(ex))
+                for offset, ex in enumerate(examples)
+            ],
+        )
+
+
+def _example_values(ex: Example) -> tuple[Any, ...]:
+    return (
+        json.dumps(ex.messages, ensure_ascii=False),
+        ex.status,
+        json.dumps(ex.tags, ensure_ascii=False),
+        ex.rating,
+        ex.source,
+        ex.system_prompt,
+        ex.updated_at,
+    )
+
+
+def _example_from_row(row: sqlite3.Row) -> Example:
+    return Example(
+        id=row["id"],
+        messages=json.loads(row["messages"]),
+        status=row["status"],
+        tags=json.loads(row["tags"]),
+        rating=row["rating"],
+        source=row["source"],
+        system_prompt=row["system_prompt"],
+        updated_at=row["updated_at"],
+    )

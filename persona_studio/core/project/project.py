@@ -1,0 +1,307 @@
+"""The `.persona` project file: one SQLite database per character.
+
+The file is opened in WAL mode with an exclusive lock held for as long as it is open, so a second
+window (or process) is refused instead of writing over the first one, and a crashed or killed app
+leaves no stale lock behind (the OS drops it with the process). Every method that changes data
+commits before it returns: what the caller was told is saved is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from persona_studio.core.dataset import Example, now_iso
+from persona_studio.core.persona import Persona
+from persona_studio.core.project.errors import ProjectError, ProjectLockedError
+from persona_studio.core.project.examples import ExamplesStore
+from persona_studio.core.project.files import (
+    APPLICATION_ID,
+    app_version,
+    atomic_sqlite_file,
+    backup_before_migration,
+    check_identity,
+    connect,
+    corrupt,
+    read_header,
+)
+from persona_studio.core.project.records import RecordsStore
+from persona_studio.core.project.schema import MIGRATIONS, Migration, apply_migrations
+from persona_studio.core.rules import Rule
+
+
+@dataclass(frozen=True)
+class ProjectCounts:
+    examples: int
+    approved: int
+    rules: int
+    jobs: int
+    chats: int
+
+
+class Project(ExamplesStore, RecordsStore):
+    """An open `.persona` file: the persona, its avatar and rules here; examples and records
+    from the stores it is made of. Calls are serialised by one lock."""
+
+    # ---- opening and creating -------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        persona: Persona | None = None,
+        *,
+        examples: Iterable[Example] = (),
+        rules: Iterable[Rule] = (),
+        avatar_png: bytes | None = None,
+        overwrite: bool = False,
+    ) -> Project:
+        """Create a new project file (atomically: it appears complete or not at all) and open it."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise ProjectError(
+                f"“{path.name}” already exists.",
+                "Choose another name, or open the existing project.",
+            )
+        if not path.parent.is_dir():
+            raise ProjectError(
+                f"The folder “{path.parent}” does not exist.", "Choose another folder."
+            )
+        persona = persona or Persona()
+        examples, rules = list(examples), list(rules)
+
+        def fill(db: sqlite3.Connection) -> None:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            apply_migrations(db, 0, MIGRATIONS)
+            fresh = cls(path, db)
+            with fresh._transaction():
+                db.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [("created_at", now_iso()), ("created_with", app_version())],
+                )
+                fresh._write_persona(persona)
+                fresh._insert_examples(examples, 0.0)
+                for position, rule in enumerate(rules):
+                    fresh._insert_rule(rule, float(position))
+                if avatar_png is not None:
+                    db.execute(
+                        "INSERT INTO assets(name, mime, data) VALUES ('avatar', ?, ?)",
+                        ("image/png", avatar_png),
+                    )
+
+        try:
+            atomic_sqlite_file(path, fill)
+        except OSError as exc:
+            raise ProjectError(
+                f"Could not create “{path.name}”: {exc.strerror}.",
+                "Choose a folder you can write to.",
+            ) from exc
+        return cls.open(path)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], *, migrations: tuple[Migration, ...] = MIGRATIONS
+    ) -> Project:
+        """Open a project. A file that is not ours, newer, damaged or already open is refused
+        before anything is written to it."""
+        path = Path(path).absolute()
+        latest = len(migrations)
+        version, application_id = read_header(path)
+        check_identity(path, version, application_id, latest)
+        try:
+            db = connect(path)
+        except sqlite3.Error as exc:
+            raise ProjectError(
+                f"Could not open “{path.name}”: {exc}.",
+                "Check that the file and its folder can be written.",
+            ) from exc
+        try:
+            db.execute("PRAGMA locking_mode = EXCLUSIVE")
+            try:
+                db.execute("BEGIN EXCLUSIVE")  # takes the lock, kept until close
+                db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if "readonly" in str(exc):
+                    raise ProjectError(
+                        f"“{path.name}” is read-only.",
+                        "Copy it to a folder you can write to, then open the copy.",
+                    ) from None
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise ProjectLockedError(
+                        f"“{path.name}” is already open in Persona Studio.",
+                        "Switch to the window that has it open, or close it there first.",
+                    ) from None
+                raise
+            check = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+            if check != ["ok"]:
+                raise corrupt(path, "; ".join(check[:2]))
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            application_id = db.execute("PRAGMA application_id").fetchone()[0]
+            check_identity(path, version, application_id, latest)
+            if version < latest:
+                backup_before_migration(db, path, version)
+                apply_migrations(db, version, migrations)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(
+                "PRAGMA synchronous = NORMAL"
+            )  # WAL + NORMAL: a commit survives an app crash
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise corrupt(path, str(exc)) from exc
+        except BaseException:
+            db.close()
+            raise
+        return cls(path, db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def save_copy(self, dest: str | os.PathLike[str]) -> Path:
+        """Write a complete, unlocked copy of this project to `dest` (atomically)."""
+        dest = Path(dest)
+        if dest.resolve() == self.path.resolve():
+            raise ProjectError("A copy cannot replace the project itself.", "Choose another name.")
+
+        def fill(db: sqlite3.Connection) -> None:
+            with self._lock:
+                self._db.backup(db)
+            db.execute("PRAGMA journal_mode = WAL")
+
+        try:
+            atomic_sqlite_file(dest, fill)
+        except OSError as exc:
+            raise ProjectError(
+                f"Could not save a copy to “{dest}”: {exc.strerror}.",
+                "Choose a folder you can write to.",
+            ) from exc
+        return dest
+
+    # ---- persona -------------------------------------------------------------------------
+
+    def persona(self) -> Persona:
+        with self._lock:
+            rows = self._db.execute("SELECT key, value FROM persona").fetchall()
+        return Persona.from_dict({row["key"]: json.loads(row["value"]) for row in rows})
+
+    def save_persona(self, persona: Persona) -> None:
+        with self._transaction():
+            self._write_persona(persona)
+
+    def set_persona_fields(self, **fields: Any) -> None:
+        """Save some fields of the persona, leaving the others as they are."""
+        unknown = set(fields) - set(Persona.field_names())
+        if unknown:
+            raise ValueError(f"unknown persona fields: {sorted(unknown)}")
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO persona(key, value) VALUES (?, ?)",
+                [(key, json.dumps(value, ensure_ascii=False)) for key, value in fields.items()],
+            )
+
+    def _write_persona(self, persona: Persona) -> None:
+        self._db.execute("DELETE FROM persona")
+        self._db.executemany(
+            "INSERT INTO persona(key, value) VALUES (?, ?)",
+            [(k, json.dumps(v, ensure_ascii=False)) for k, v in persona.to_dict().items()],
+        )
+
+    def avatar(self) -> tuple[bytes, str] | None:
+        with self._lock:
+            row = self._db.execute("SELECT data, mime FROM assets WHERE name = 'avatar'").fetchone()
+        return (bytes(row["data"]), row["mime"]) if row else None
+
+    def set_avatar(self, data: bytes | None, mime: str = "image/png") -> None:
+        with self._transaction():
+            if data is None:
+                self._db.execute("DELETE FROM assets WHERE name = 'avatar'")
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO assets(name, mime, data) VALUES ('avatar', ?, ?)",
+                    (mime, data),
+                )
+
+    # ---- rules ---------------------------------------------------------------------------
+
+    def rules(self) -> list[Rule]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM rules ORDER BY position").fetchall()
+        return [
+            Rule(
+                id=row["id"],
+                name=row["name"],
+                enabled=bool(row["enabled"]),
+                trigger=json.loads(row["trigger"]),
+                action=json.loads(row["action"]),
+                extras=json.loads(row["extras"]),
+            )
+            for row in rows
+        ]
+
+    def replace_rules(self, rules: Iterable[Rule]) -> None:
+        """Store the whole ordered rule list (rules are few; order is the list's order)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM rules")
+            for position, rule in enumerate(rules):
+                self._insert_rule(rule, float(position))
+
+    def replace_character(
+        self, persona: Persona, rules: Iterable[Rule], avatar_png: bytes | None
+    ) -> None:
+        """Persona, rules and avatar together, in one transaction (a card import)."""
+        with self._transaction():
+            self._write_persona(persona)
+            self._db.execute("DELETE FROM rules")
+            for position, rule in enumerate(rules):
+                self._insert_rule(rule, float(position))
+            if avatar_png is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO assets(name, mime, data) VALUES ('avatar', ?, ?)",
+                    ("image/png", avatar_png),
+                )
+
+    def _insert_rule(self, rule: Rule, position: float) -> None:
+        self._db.execute(
+            "INSERT INTO rules(id, position, enabled, name, trigger, action, extras, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rule.id,
+                position,
+                int(rule.enabled),
+                rule.name,
+                json.dumps(rule.trigger, ensure_ascii=False),
+                json.dumps(rule.action, ensure_ascii=False),
+                json.dumps(rule.extras, ensure_ascii=False),
+                now_iso(),
+            ),
+        )
+
+    # ---- counts ------------------------------------------------------------------------
+
+    def counts(self) -> ProjectCounts:
+        with self._lock:
+            one = lambda sql: self._db.execute(sql).fetchone()[0]  # noqa: E731
+            return ProjectCounts(
+                examples=one("SELECT COUNT(*) FROM examples"),
+                approved=one("SELECT COUNT(*) FROM examples WHERE status = 'approved'"),
+                rules=one("SELECT COUNT(*) FROM rules"),
+                jobs=one("SELECT COUNT(*) FROM jobs"),
+                chats=one("SELECT COUNT(*) FROM chats"),
+            )
+
+    def meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None

@@ -1,0 +1,118 @@
+"""Records kept beside the examples: fine-tuning jobs, resumable runs, test conversations and
+the Sheets sync state — typed on the way out (`core.records`), JSON in their `data` column."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from persona_studio.core.dataset import now_iso
+from persona_studio.core.project.store import Store
+from persona_studio.core.records import ChatRecord, JobRecord, RunRecord, dumps
+
+
+class RecordsStore(Store):
+    """Jobs, runs, chats and sync state. Written by the services that own them (jobs: only
+    `services/training/jobs.py`)."""
+
+    # ---- fine-tuning jobs ----------------------------------------------------------------
+
+    def jobs(self) -> list[JobRecord]:
+        """Every job, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC").fetchall()
+        return [JobRecord.from_row({**dict(row), "data": json.loads(row["data"])}) for row in rows]
+
+    def job(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return JobRecord.from_row({**dict(row), "data": json.loads(row["data"])}) if row else None
+
+    def save_job(self, record: JobRecord) -> JobRecord:
+        """Insert or update a job's record (it survives restarts: followers reattach). The
+        profile, base model and creation time of a known job never change. Returns the record
+        with its times as stored."""
+        now = now_iso()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO jobs(id, profile, base_model, status, fine_tuned_model, data, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO "
+                "UPDATE SET status = excluded.status, fine_tuned_model = excluded.fine_tuned_model,"
+                " data = excluded.data, updated_at = excluded.updated_at",
+                (
+                    record.id,
+                    record.profile,
+                    record.base_model,
+                    record.status,
+                    record.fine_tuned_model,
+                    dumps(record.data()),
+                    record.created_at or now,
+                    now,
+                ),
+            )
+            created = self._db.execute(
+                "SELECT created_at FROM jobs WHERE id = ?", (record.id,)
+            ).fetchone()[0]
+        record.created_at, record.updated_at = created, now
+        return record
+
+    # ---- resumable runs ------------------------------------------------------------------
+
+    def runs(self, kind: str) -> list[RunRecord]:
+        """Records of resumable runs of one kind ("pipeline"), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE kind = ? ORDER BY created_at DESC, rowid DESC", (kind,)
+            ).fetchall()
+        return [RunRecord.from_row({**dict(row), "data": json.loads(row["data"])}) for row in rows]
+
+    def save_run(self, run_id: str, kind: str, status: str, data: dict[str, Any]) -> None:
+        now = now_iso()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO runs(id, kind, status, data, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status,"
+                " data = excluded.data, updated_at = excluded.updated_at",
+                (run_id, kind, status, dumps(data), now, now),
+            )
+
+    # ---- test conversations --------------------------------------------------------------
+
+    def chats(self) -> list[ChatRecord]:
+        """Saved test conversations, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, title, data, created_at, updated_at FROM chats ORDER BY updated_at DESC"
+            ).fetchall()
+        return [ChatRecord.from_row({**dict(row), "data": json.loads(row["data"])}) for row in rows]
+
+    def chat(self, chat_id: str) -> ChatRecord | None:
+        return next((c for c in self.chats() if c.id == chat_id), None)
+
+    def save_chat(self, record: ChatRecord) -> None:
+        now = now_iso()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO chats(id, title, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET title = excluded.title, data = excluded.data, "
+                "updated_at = excluded.updated_at",
+                (record.id, record.title, dumps(record.data()), record.created_at or now, now),
+            )
+
+    def delete_chat(self, chat_id: str) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
+    # ---- sync state ----------------------------------------------------------------------
+
+    def sync_value(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def set_sync_value(self, key: str, value: Any) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
+                (key, dumps(value)),
+            )

@@ -1,0 +1,201 @@
+"""Typed records the project keeps beside its examples: fine-tuning jobs, resumable runs and
+saved test conversations.
+
+Each maps onto the columns of its table plus one JSON `data` column. Keys this version does not
+know (written by a newer version, or by a backend with more to say) are kept in `extra` and
+written back unchanged, so opening and saving a project never drops what another version wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Our job statuses. Every backend maps its provider's names onto these.
+JOB_STATUSES = ("validating_files", "queued", "running", "succeeded", "failed", "cancelled")
+TERMINAL = ("succeeded", "failed", "cancelled")
+JOB_STATUS_LABELS = {
+    "validating_files": "Checking the files",
+    "queued": "Waiting in the provider's queue",
+    "running": "Training",
+    "succeeded": "Done",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+MAX_EVENTS = 500  # the provider's messages kept per job (the newest)
+
+# JSON key → attribute, for what lives in the `data` column (the names are the ones files
+# written since schema 1 use; `user_provided_suffix` is OpenAI's name for the suffix).
+_JOB_DATA_KEYS = {
+    "metrics": "metrics",
+    "events": "events",
+    "last_event": "last_event",
+    "checkpoints": "checkpoints",
+    "estimated_cost_usd": "estimated_cost_usd",
+    "trained_tokens": "trained_tokens",
+    "estimated_finish": "estimated_finish",
+    "error": "error",
+    "hyperparameters": "hyperparameters",
+    "training_file": "training_file",
+    "validation_file": "validation_file",
+    "user_provided_suffix": "suffix",
+}
+
+
+@dataclass(frozen=True)
+class ChatTarget:
+    """Where a chat pane reaches a trained model: the profile, the model name, and the base URL
+    the profile had when the model was registered (empty: the provider's default address)."""
+
+    profile: str
+    model: str
+    base_url: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"profile": self.profile, "model": self.model, "base_url": self.base_url}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ChatTarget | None:
+        if not isinstance(data, dict) or not data.get("model"):
+            return None
+        return cls(str(data.get("profile", "")), str(data["model"]), str(data.get("base_url", "")))
+
+
+@dataclass
+class JobRecord:
+    """Everything the project keeps about one fine-tuning job: enough to redraw its timeline
+    and loss chart, and to reattach to it after a restart."""
+
+    id: str
+    profile: str  # the provider profile it was started with (its key is in the keyring)
+    base_model: str
+    status: str  # one of JOB_STATUSES
+    fine_tuned_model: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # step, total_steps, losses
+    events: list[dict[str, Any]] = field(default_factory=list)  # the provider's, oldest first
+    last_event: str | None = None  # the newest event seen: a reattach asks only for newer ones
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)  # step, model, train_loss
+    estimated_cost_usd: float | None = None  # our estimate when it was launched
+    trained_tokens: int | None = None
+    estimated_finish: int | None = None  # a Unix time, from the provider
+    error: dict[str, Any] | None = None  # the provider's {code, message} when it failed
+    hyperparameters: dict[str, Any] | None = None  # as the provider resolved them
+    training_file: str | None = None
+    validation_file: str | None = None
+    suffix: str | None = None  # the name tag the creator gave
+    chat_target: ChatTarget | None = None  # where to chat with the result (after success)
+    extra: dict[str, Any] = field(default_factory=dict)  # keys from elsewhere, kept as they came
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def status_label(self) -> str:
+        return JOB_STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def final_train_loss(self) -> float | None:
+        return self.metrics[-1].get("train_loss") if self.metrics else None
+
+    @property
+    def progress(self) -> float | None:
+        """Share of the training steps done (None while unknown)."""
+        if self.metrics and self.metrics[-1].get("total_steps"):
+            last = self.metrics[-1]
+            return min(1.0, last["step"] / last["total_steps"])
+        return 1.0 if self.status == "succeeded" else None
+
+    def data(self) -> dict[str, Any]:
+        """The `data` column: known fields under their file names, then the kept extras."""
+        out: dict[str, Any] = dict(self.extra)
+        for key, attribute in _JOB_DATA_KEYS.items():
+            value = getattr(self, attribute)
+            if value is not None:
+                out[key] = value
+        if self.chat_target is not None:
+            out["chat_target"] = self.chat_target.to_dict()
+        return out
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> JobRecord:
+        data = dict(row.get("data") or {})
+        known = {
+            attribute: data.pop(key) for key, attribute in _JOB_DATA_KEYS.items() if key in data
+        }
+        target = ChatTarget.from_dict(data.pop("chat_target", None))
+        known.setdefault("metrics", [])
+        known.setdefault("events", [])
+        known.setdefault("checkpoints", [])
+        return cls(
+            id=row["id"],
+            profile=row["profile"],
+            base_model=row["base_model"],
+            status=row["status"],
+            fine_tuned_model=row.get("fine_tuned_model"),
+            created_at=row.get("created_at", ""),
+            updated_at=row.get("updated_at", ""),
+            chat_target=target,
+            extra=data,
+            **known,
+        )
+
+
+@dataclass
+class RunRecord:
+    """A resumable run of long work (a pipeline run, a generation run): its kind, status and
+    what its steps did and produced (`data`, owned by the service that runs it)."""
+
+    id: str
+    kind: str
+    status: str
+    data: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    updated_at: str = ""
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            status=row["status"],
+            data=dict(row.get("data") or {}),
+            created_at=row.get("created_at", ""),
+            updated_at=row.get("updated_at", ""),
+        )
+
+
+@dataclass
+class ChatRecord:
+    """A saved test conversation: its title and each pane's engine, mode, model and messages."""
+
+    id: str
+    title: str
+    panes: list[dict[str, Any]] = field(default_factory=list)
+    created_at: str = ""
+    updated_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def data(self) -> dict[str, Any]:
+        return {**self.extra, "panes": self.panes}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ChatRecord:
+        data = dict(row.get("data") or {})
+        panes = data.pop("panes", [])
+        return cls(
+            id=row["id"],
+            title=row["title"],
+            panes=list(panes) if isinstance(panes, list) else [],
+            created_at=row.get("created_at", ""),
+            updated_at=row.get("updated_at", ""),
+            extra=data,
+        )
+
+
+def dumps(data: Any) -> str:
+    """JSON as every record column stores it."""
+    return json.dumps(data, ensure_ascii=False)

@@ -1,0 +1,95 @@
+"""Generated candidates waiting for the creator's decision, kept in the project (one run record
+per generation run) so a closed window or an interrupted run loses none."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from persona_studio.core.dataset import Example, new_id
+from persona_studio.services.generate import Candidate
+
+if TYPE_CHECKING:
+    from persona_studio.core.project import Project
+
+
+def candidates_data(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in candidates]
+
+
+def candidates_from_data(rows: Sequence[dict[str, Any]]) -> list[Candidate]:
+    return [Candidate(**row) for row in rows]
+
+
+REVIEW_KIND = "generate"
+
+
+class ReviewQueue:
+    """Generated candidates kept in the project until the creator decides on each one, so a
+    closed window or an interrupted run loses none (one run record per generation run)."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.runs: dict[str, dict[str, Any]] = {}
+        for record in reversed(project.runs(REVIEW_KIND)):  # oldest first
+            data = dict(record.data)
+            data["candidates"] = candidates_from_data(data.get("candidates", []))
+            self.runs[record.id] = data
+
+    def start_run(self, **meta: Any) -> str:
+        run_id = new_id()
+        self.runs[run_id] = {**meta, "candidates": [], "status": "running"}
+        self._save(run_id)
+        return run_id
+
+    def add(self, run_id: str, candidates: Sequence[Candidate]) -> None:
+        self.runs[run_id]["candidates"].extend(candidates)
+        self._save(run_id)
+
+    def finish(self, run_id: str, status: str, note: str = "") -> None:
+        self.runs[run_id].update(status=status, note=note)
+        self._save(run_id)
+
+    def pending(self) -> list[Candidate]:
+        return [c for run in self.runs.values() for c in run["candidates"] if c.status == "pending"]
+
+    def decide(
+        self,
+        ids: Sequence[str],
+        status: str,
+        edits: dict[str, tuple[str, str]] | None = None,
+    ) -> list[Example]:
+        """Accept or reject candidates (with the user's edits); returns the examples to add.
+        Call `add_examples` with them and this in one go: both are saved at once."""
+        edits, wanted, accepted = edits or {}, set(ids), []
+        for run_id, run in self.runs.items():
+            touched = False
+            for candidate in run["candidates"]:
+                if candidate.id in wanted and candidate.status == "pending":
+                    if candidate.id in edits:
+                        candidate.question, candidate.answer = edits[candidate.id]
+                    candidate.status = status
+                    touched = True
+                    if status == "accepted":
+                        accepted.append(candidate.to_example())
+            if touched:
+                self._save(run_id)
+        return accepted
+
+    def reopen(self, ids: Sequence[str]) -> None:
+        """Put decided candidates back in the queue (the decision was undone)."""
+        wanted = set(ids)
+        for run_id, run in self.runs.items():
+            touched = False
+            for candidate in run["candidates"]:
+                if candidate.id in wanted and candidate.status != "pending":
+                    candidate.status = "pending"
+                    touched = True
+            if touched:
+                self._save(run_id)
+
+    def _save(self, run_id: str) -> None:
+        run = self.runs[run_id]
+        data = {**run, "candidates": candidates_data(run["candidates"])}
+        self.project.save_run(run_id, REVIEW_KIND, run.get("status", "running"), data)

@@ -1,0 +1,63 @@
+"""Training: one `TrainingBackend` per kind of trainer, one owner of job records (`jobs.py`).
+
+backend.py     the protocol every way of training implements, and the values crossing it
+openai_api.py  the OpenAI fine-tuning API (OpenAI, Azure OpenAI, gateways, self-hosted servers)
+jobs.py        launch_job / follow_job / cancel_job; one poller per job; the typed JobRecord
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from persona_studio.services.training.backend import (
+    BackendCheck,
+    Capabilities,
+    JobSpec,
+    JobUpdate,
+    TrainingBackend,
+    TrainingError,
+    UploadedFiles,
+    suffix_error,
+)
+from persona_studio.services.training.jobs import BackendFactory, TrainingJobs, training_files
+
+if TYPE_CHECKING:
+    from persona_studio.core.config import ProviderProfile
+    from persona_studio.services.credentials import CredentialStore
+
+# Profile kinds whose servers speak the OpenAI fine-tuning API.
+OPENAI_API_KINDS = ("openai", "azure", "openai-compatible")
+
+
+async def backend_for(
+    profile: ProviderProfile, store: CredentialStore, *, max_retries: int = 2
+) -> TrainingBackend:
+    """The backend that trains through this profile, with its key from the store."""
+    from persona_studio.services.providers import base_url, client_for
+
+    if profile.kind in OPENAI_API_KINDS:
+        from persona_studio.services.training.openai_api import OpenAIBackend
+
+        client = await client_for(profile, store, max_retries=max_retries)
+        return OpenAIBackend(client, profile=profile.name, base_url=base_url(profile) or "")
+    raise TrainingError(
+        f"Profiles of the kind “{profile.kind}” cannot train models.",
+        "Choose a profile whose server offers fine-tuning.",
+    )
+
+
+__all__ = [
+    "OPENAI_API_KINDS",
+    "BackendCheck",
+    "BackendFactory",
+    "Capabilities",
+    "JobSpec",
+    "JobUpdate",
+    "TrainingBackend",
+    "TrainingError",
+    "TrainingJobs",
+    "UploadedFiles",
+    "backend_for",
+    "suffix_error",
+    "training_files",
+]

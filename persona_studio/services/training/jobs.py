@@ -1,0 +1,338 @@
+"""The one owner of fine-tuning jobs for one open project, in this process.
+
+`launch_job` uploads and starts a job and saves its record; `follow_job` yields the record each
+time it changes until the job ends; `cancel_job` stops it. Every write of a job record in the
+app goes through here (the Train tab, the pipeline and the CLI are views of it).
+
+One poller per job: however many views follow a job (the Train tab and a pipeline run, say),
+one task asks the trainer about it, merges each answer into the record, saves it, fetches the
+checkpoints and registers the model with its chat target on success, then hands the record to
+every follower. It stops when the job ends or its last follower leaves. Network trouble is
+retried with backoff and reported through `warning(job_id)`; a refusal ends the followers with
+the plain error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from persona_studio.core.records import MAX_EVENTS, JobRecord
+from persona_studio.services.training.backend import (
+    JobSpec,
+    JobUpdate,
+    TrainingBackend,
+    TrainingError,
+    UploadedFiles,
+)
+
+if TYPE_CHECKING:
+    from persona_studio.core.dataset import Example
+    from persona_studio.core.project import Project
+
+BackendFactory = Callable[[str], Awaitable[TrainingBackend]]  # profile name → a backend
+
+
+@dataclass
+class TrainingFiles:
+    """The JSONL bytes to upload, and how many examples each holds."""
+
+    train: bytes
+    validation: bytes | None
+    train_count: int
+    validation_count: int
+
+
+def training_files(
+    examples: Sequence[Example], system_prompt: str, validation_split: float, seed: int
+) -> TrainingFiles:
+    """The approved examples as OpenAI chat JSONL, split into training and validation."""
+    from persona_studio.core.exports import openai_jsonl
+    from persona_studio.core.validation import train_validation_split
+
+    approved = [ex for ex in examples if ex.status == "approved"]
+    if not approved:
+        raise TrainingError(
+            "There are no approved examples to train on.",
+            "Approve examples in the Dataset tab (or with `persona-studio examples`) first.",
+        )
+    train, validation = train_validation_split(approved, validation_split, seed)
+    return TrainingFiles(
+        openai_jsonl(train, system_prompt).encode("utf-8"),
+        openai_jsonl(validation, system_prompt).encode("utf-8") if validation else None,
+        len(train),
+        len(validation),
+    )
+
+
+def merge(record: JobRecord, update: JobUpdate) -> JobRecord:
+    """The record with what the trainer just said (lists are replaced, never changed in place,
+    so a record handed to a follower stays as it was). An ended job never starts again."""
+    if update.status != "unknown" and not (record.terminal and update.status != record.status):
+        record.status = update.status
+    if update.fine_tuned_model:
+        record.fine_tuned_model = update.fine_tuned_model
+    if update.metrics:
+        record.metrics = record.metrics + update.metrics
+    if update.events:
+        record.events = (record.events + update.events)[-MAX_EVENTS:]
+        record.last_event = update.events[-1]["id"]
+    if update.error:
+        record.error = update.error
+    details = update.details
+    for key in ("trained_tokens", "estimated_finish", "hyperparameters"):
+        if details.get(key) is not None:
+            setattr(record, key, details[key])
+    for key in ("training_file", "validation_file"):
+        if details.get(key):
+            setattr(record, key, details[key])
+    if details.get("user_provided_suffix"):
+        record.suffix = details["user_provided_suffix"]
+    return record
+
+
+@dataclass
+class _Follower:
+    task: asyncio.Task[None] | None = None
+    queues: set[asyncio.Queue[JobRecord | BaseException]] = field(default_factory=set)
+    ended: bool = False  # the job ended: the poller is only closing its backend
+
+
+class TrainingJobs:
+    """Jobs of one open project. Runs on the event loop that calls it (the GUI's qasync loop,
+    or the CLI's `asyncio.run`)."""
+
+    poll = 2.0  # seconds between looks at a running job (backs off while nothing happens)
+    max_poll = 30.0
+
+    def __init__(
+        self,
+        project: Project,
+        backend_for: BackendFactory,
+        *,
+        register: Callable[[JobRecord], None] | None = None,
+        on_change: Callable[[JobRecord], None] = lambda _record: None,
+        poll: float | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.project = project
+        self.backend_for = backend_for
+        self.register = register or self._register_in_project
+        self.on_change = on_change
+        if poll is not None:
+            self.poll = poll
+        self.sleep = sleep
+        self._followers: dict[str, _Follower] = {}
+        self._warnings: dict[str, str] = {}
+        self._locks: dict[str, asyncio.Lock] = {}  # a look and a cancel never interleave
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def warning(self, job_id: str) -> str:
+        """What went wrong on the last look at this job ("" when the last look was fine)."""
+        return self._warnings.get(job_id, "")
+
+    def following(self, job_id: str) -> bool:
+        """Whether a poller is asking the trainer about this job now."""
+        follower = self._followers.get(job_id)
+        return follower is not None and follower.task is not None and not follower.task.done()
+
+    def pollers(self) -> int:
+        return sum(1 for job_id in self._followers if self.following(job_id))
+
+    # ---- launch --------------------------------------------------------------------------
+
+    async def launch_job(
+        self,
+        profile: str,
+        spec: JobSpec,
+        examples: Sequence[Example],
+        system_prompt: str,
+        *,
+        validation_split: float = 0.0,
+        seed: int = 42,
+        estimated_cost: float | None = None,
+        on_step: Callable[[str], None] = lambda _step: None,
+    ) -> JobRecord:
+        """Write the training files, upload them, start the job and save its record."""
+        files = await asyncio.to_thread(
+            training_files, examples, system_prompt, validation_split, seed
+        )
+        backend = await self.backend_for(profile)
+        try:
+            problems = backend.check(spec, None).problems
+            if problems:
+                raise TrainingError(problems[0], "Change the training settings, then retry.")
+            on_step("Uploading the training examples")
+            uploaded = UploadedFiles(await backend.upload("train.jsonl", files.train))
+            if files.validation is not None:
+                on_step("Uploading the validation examples")
+                uploaded.validation_file = await backend.upload(
+                    "validation.jsonl", files.validation
+                )
+            on_step("Creating the fine-tuning job")
+            record = await self.create_job(
+                backend, profile, spec, uploaded, estimated_cost=estimated_cost
+            )
+        finally:
+            await backend.aclose()
+        on_step("Job created")
+        return record
+
+    async def create_job(
+        self,
+        backend: TrainingBackend,
+        profile: str,
+        spec: JobSpec,
+        files: UploadedFiles,
+        *,
+        estimated_cost: float | None = None,
+    ) -> JobRecord:
+        """Start a job on files already uploaded (the pipeline resumes here) and save it."""
+        update = await backend.create(spec, files)
+        record = JobRecord(
+            id=update.id,
+            profile=profile,
+            base_model=update.base_model or spec.base_model,
+            status=update.status,
+            estimated_cost_usd=round(estimated_cost, 2) if estimated_cost is not None else None,
+        )
+        record = self._save(merge(record, update))
+        self.on_change(record)
+        return record
+
+    # ---- follow --------------------------------------------------------------------------
+
+    async def follow_job(self, job_id: str) -> AsyncIterator[JobRecord]:
+        """The record as it is, then each time it changes, until the job ends. Raises the
+        trainer's refusal as a `TrainingError`."""
+        record = self.project.job(job_id)
+        if record is None:
+            raise TrainingError(
+                f"This project has no job “{job_id}”.", "See the job history for its jobs."
+            )
+        if record.terminal:
+            yield record
+            return
+        queue: asyncio.Queue[JobRecord | BaseException] = asyncio.Queue()
+        follower = self._followers.setdefault(job_id, _Follower())
+        follower.queues.add(queue)
+        if follower.task is None or follower.task.done():
+            follower.ended = False
+            follower.task = asyncio.ensure_future(self._poll(job_id, follower))
+        try:
+            yield record
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.terminal:
+                    return
+        finally:
+            follower.queues.discard(queue)
+            if not follower.queues and follower.task is not None and not follower.ended:
+                follower.task.cancel()  # nobody is looking: stop asking the trainer
+
+    async def _poll(self, job_id: str, follower: _Follower) -> None:
+        record = self.project.job(job_id)
+        if record is None:
+            return
+        delay = self.poll
+        backend: TrainingBackend | None = None
+        try:
+            backend = await self.backend_for(record.profile)
+            while True:
+                async with self._lock(job_id):
+                    update = await backend.status(job_id, record.last_event)
+                    if update.warning:
+                        delay = min(self.max_poll, delay * 2)
+                        self._warnings[job_id] = f"{update.warning}; retrying in {delay:.0f} s."
+                    else:
+                        self._warnings.pop(job_id, None)
+                        delay = self.poll if update.events else min(self.max_poll, delay * 1.5)
+                        record = await self._merge_and_save(backend, job_id, update)
+                follower.ended = record.terminal
+                self._publish(follower, record)
+                if record.terminal:
+                    return
+                await self.sleep(delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a lost key, a revoked profile: say it, keep the record
+            if not isinstance(exc, TrainingError):
+                exc = TrainingError(f"Following the job failed: {exc}", "Try again later.")
+            self._warnings[job_id] = str(exc)
+            self.on_change(record)
+            for queue in list(follower.queues):
+                queue.put_nowait(exc)
+        finally:
+            if backend is not None:
+                await backend.aclose()
+
+    async def _merge_and_save(
+        self, backend: TrainingBackend, job_id: str, update: JobUpdate
+    ) -> JobRecord:
+        record = self.project.job(job_id)  # as saved: a cancel may have written it meanwhile
+        assert record is not None
+        was = record.status
+        merge(record, update)
+        if record.status == "succeeded" and was != "succeeded":
+            record.checkpoints = await backend.checkpoints(job_id)
+            if record.fine_tuned_model:
+                record.chat_target = await backend.deploy(record)
+        self._save(record)
+        if record.status == "succeeded" and was != "succeeded" and record.fine_tuned_model:
+            self.register(record)
+        return record
+
+    def _publish(self, follower: _Follower, record: JobRecord) -> None:
+        self.on_change(record)
+        for queue in list(follower.queues):
+            queue.put_nowait(dataclasses.replace(record))
+
+    # ---- cancel and close ----------------------------------------------------------------
+
+    async def cancel_job(self, job_id: str) -> JobRecord:
+        """Ask the trainer to stop the job; its followers see it end."""
+        record = self.project.job(job_id)
+        if record is None:
+            raise TrainingError(
+                f"This project has no job “{job_id}”.", "See the job history for its jobs."
+            )
+        backend = await self.backend_for(record.profile)
+        try:
+            async with self._lock(job_id):
+                update = await backend.cancel(job_id)
+                record = self.project.job(job_id) or record
+                record = self._save(merge(record, update))
+        finally:
+            await backend.aclose()
+        self._publish(self._followers.get(job_id) or _Follower(), record)
+        return record
+
+    def close(self) -> None:
+        """Stop every poller (the project is closing); the jobs go on at the trainer."""
+        for follower in self._followers.values():
+            if follower.task is not None:
+                follower.task.cancel()
+        self._followers.clear()
+
+    # ---- records -------------------------------------------------------------------------
+
+    def _lock(self, job_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(job_id, asyncio.Lock())
+
+    def _save(self, record: JobRecord) -> JobRecord:
+        return self.project.save_job(record)
+
+    def register_model(self, record: JobRecord) -> None:
+        """Make this job's model the character's (the "Use this model" button, the pipeline)."""
+        if record.fine_tuned_model:
+            self.register(record)
+
+    def _register_in_project(self, record: JobRecord) -> None:
+        self.project.set_persona_fields(fine_tuned_model=record.fine_tuned_model)

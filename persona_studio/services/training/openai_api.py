@@ -1,0 +1,265 @@
+"""Fine-tuning through any endpoint that speaks the OpenAI fine-tuning API (OpenAI, Azure
+OpenAI, gateways, self-hosted servers).
+
+upload (files, purpose "fine-tune") → wait until processed → create the job (supervised method,
+hyperparameters "auto" or values) → status (the job and its new events: at most two requests a
+look) → cancel. Metrics come from the `data` of `metrics` events, never from text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from persona_studio.core.records import ChatTarget
+from persona_studio.services.provider_errors import provider_error
+from persona_studio.services.training.backend import (
+    BackendCheck,
+    Capabilities,
+    JobSpec,
+    JobUpdate,
+    TrainingError,
+    UploadedFiles,
+    suffix_error,
+)
+
+if TYPE_CHECKING:
+    from persona_studio.core.records import JobRecord
+    from persona_studio.core.validation import PreflightReport
+
+# Errors a follower rides out (retrying with backoff) rather than stopping on.
+TRANSIENT = ("APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError")
+PLAIN_JOB_ERRORS = {
+    "invalid_training_file": "The provider rejected the training file.",
+    "invalid_file_format": "The provider could not read the training file.",
+    "exceeded_quota": "The account has no quota left for fine-tuning.",
+    "invalid_n_examples": "The provider wants more training examples.",
+}
+
+
+def hyperparameters(spec: JobSpec) -> dict[str, Any]:
+    """The API's supervised hyperparameters: "auto" wherever the creator left it."""
+    return {
+        "n_epochs": spec.n_epochs if spec.n_epochs is not None else "auto",
+        "batch_size": spec.batch_size if spec.batch_size is not None else "auto",
+        "learning_rate_multiplier": (
+            spec.learning_rate_multiplier if spec.learning_rate_multiplier is not None else "auto"
+        ),
+    }
+
+
+def metrics_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Loss rows from the `data` of `metrics` events."""
+    rows = []
+    for event in events:
+        data = event.get("data") or {}
+        if event.get("type") == "metrics" and isinstance(data, dict) and "step" in data:
+            rows.append(
+                {
+                    k: data.get(k)
+                    for k in ("step", "total_steps", "train_loss", "valid_loss", "full_valid_loss")
+                }
+            )
+    return rows
+
+
+def _update(job: dict[str, Any], events: list[dict[str, Any]] | None = None) -> JobUpdate:
+    events = events or []
+    return JobUpdate(
+        id=str(job["id"]),
+        status=str(job.get("status")),
+        base_model=str(job.get("model") or ""),
+        fine_tuned_model=job.get("fine_tuned_model"),
+        metrics=metrics_of(events),
+        events=[
+            {
+                "id": e["id"],
+                "created_at": e.get("created_at"),
+                "level": e.get("level"),
+                "message": e.get("message"),
+                "type": e.get("type"),
+            }
+            for e in events
+        ],
+        error=job.get("error") or None,
+        details={
+            key: job[key]
+            for key in (
+                "trained_tokens",
+                "estimated_finish",
+                "hyperparameters",
+                "training_file",
+                "validation_file",
+                "user_provided_suffix",
+            )
+            if job.get(key) is not None
+        },
+    )
+
+
+class OpenAIBackend:
+    """The OpenAI fine-tuning API through one `openai` async client (closed by `aclose`)."""
+
+    kind = "openai"
+    capabilities = Capabilities()
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        profile: str = "",
+        base_url: str = "",
+        upload_poll: float = 1.0,
+        upload_timeout: float = 600.0,
+    ) -> None:
+        self.client = client
+        self.profile, self.base_url = profile, base_url
+        self.upload_poll, self.upload_timeout = upload_poll, upload_timeout
+
+    def _error(self, exc: BaseException, what: str) -> TrainingError:
+        import openai
+
+        if isinstance(exc, openai.PermissionDeniedError):
+            return TrainingError(
+                "Fine-tuning is not available to this organization on this provider.",
+                "OpenAI stopped new self-serve fine-tuning jobs for most accounts; choose "
+                "another provider profile (Azure OpenAI, a gateway or a self-hosted server).",
+            )
+        plain = provider_error(exc, what=what, where=self.base_url, profile=self.profile)
+        return TrainingError(plain.message, plain.hint)
+
+    def check(self, spec: JobSpec, report: PreflightReport | None) -> BackendCheck:
+        problems = [p for p in (suffix_error(spec.suffix, self.capabilities),) if p]
+        if not spec.base_model:
+            problems.append("Choose the base model to fine-tune.")
+        return BackendCheck(problems, report.estimated_cost if report is not None else None)
+
+    async def upload(self, name: str, data: bytes) -> str:
+        """Upload a JSONL file and wait until the provider has processed it; returns its id."""
+        import openai
+
+        try:
+            file = await self.client.files.create(file=(name, data), purpose="fine-tune")
+            waited = 0.0
+            while getattr(file, "status", "processed") not in ("processed", "error"):
+                await asyncio.sleep(self.upload_poll)
+                waited += self.upload_poll
+                if waited > self.upload_timeout:
+                    raise TrainingError(
+                        "The provider is taking too long to process the file.", "Try again later."
+                    )
+                file = await self.client.files.retrieve(file.id)
+        except openai.OpenAIError as exc:
+            raise self._error(exc, "training file") from exc
+        if getattr(file, "status", "") == "error":
+            raise TrainingError(
+                "The provider could not process the training file.",
+                str(getattr(file, "status_details", "") or "Check the dataset."),
+            )
+        return str(file.id)
+
+    async def create(self, spec: JobSpec, files: UploadedFiles) -> JobUpdate:
+        import openai
+
+        error = suffix_error(spec.suffix, self.capabilities)
+        if error:
+            raise TrainingError(error, "Change the name tag.")
+        kwargs: dict[str, Any] = {
+            "model": spec.base_model,
+            "training_file": files.training_file,
+            "method": {
+                "type": "supervised",
+                "supervised": {"hyperparameters": hyperparameters(spec)},
+            },
+        }
+        if files.validation_file:
+            kwargs["validation_file"] = files.validation_file
+        if spec.suffix:
+            kwargs["suffix"] = spec.suffix
+        if spec.seed is not None:
+            kwargs["seed"] = spec.seed
+        try:
+            job = await self.client.fine_tuning.jobs.create(**kwargs)
+        except openai.OpenAIError as exc:
+            raise self._error(exc, "job") from exc
+        return _update(job.model_dump())
+
+    async def _new_events(
+        self, job_id: str, last_seen: str | None, page: int = 100
+    ) -> list[dict[str, Any]]:
+        """Events after `last_seen`, oldest first: one request unless more than a page came."""
+        collected: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": page}
+            if after:
+                kwargs["after"] = after
+            result = await self.client.fine_tuning.jobs.list_events(job_id, **kwargs)
+            batch = [e.model_dump() for e in result.data]  # newest first
+            for event in batch:
+                if event["id"] == last_seen:
+                    return list(reversed(collected))
+                collected.append(event)
+            done = not batch or not result.has_more
+            if done or (last_seen is None and len(collected) >= 10 * page):
+                return list(reversed(collected))
+            after = batch[-1]["id"]
+
+    async def status(self, job_id: str, last_event: str | None) -> JobUpdate:
+        import openai
+
+        try:
+            job = (await self.client.fine_tuning.jobs.retrieve(job_id)).model_dump()
+            events = await self._new_events(job_id, last_event)
+        except openai.OpenAIError as exc:
+            if type(exc).__name__ in TRANSIENT:
+                return JobUpdate(
+                    id=job_id,
+                    status="unknown",
+                    warning=f"Lost contact with the provider ({type(exc).__name__})",
+                )
+            raise self._error(exc, "job status") from exc
+        return _update(job, events)
+
+    async def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
+        import openai
+
+        try:
+            page = await self.client.fine_tuning.jobs.checkpoints.list(job_id)
+        except openai.OpenAIError:
+            return []  # optional: some compatible servers do not keep checkpoints
+        return [
+            {
+                "step": c.step_number,
+                "model": c.fine_tuned_model_checkpoint,
+                "train_loss": (c.metrics.train_loss if c.metrics else None),
+            }
+            for c in page.data
+        ]
+
+    async def cancel(self, job_id: str) -> JobUpdate:
+        import openai
+
+        try:
+            return _update((await self.client.fine_tuning.jobs.cancel(job_id)).model_dump())
+        except openai.OpenAIError as exc:
+            raise self._error(exc, "cancellation") from exc
+
+    async def deploy(self, record: JobRecord) -> ChatTarget:
+        if not record.fine_tuned_model:
+            raise TrainingError(
+                "The provider finished the job without naming the new model.",
+                "Look at the job's messages: the provider says more there.",
+            )
+        return ChatTarget(record.profile, record.fine_tuned_model, self.base_url)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def explain_job_error(error: dict[str, Any] | None) -> str:
+    """Why the provider stopped a job, in plain words (its own message in parentheses)."""
+    error = error or {}
+    code, message = error.get("code") or "", error.get("message") or ""
+    plain = PLAIN_JOB_ERRORS.get(code, "The provider stopped the job.")
+    return f"{plain} ({message})" if message else plain
