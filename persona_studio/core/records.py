@@ -8,7 +8,6 @@ written back unchanged, so opening and saving a project never drops what another
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,8 +193,3 @@ class ChatRecord:
             updated_at=row.get("updated_at", ""),
             extra=data,
         )
-
-
-def dumps(data: Any) -> str:
-    """JSON as every record column stores it."""
-    return json.dumps(data, ensure_ascii=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,6 +15,8 @@ from persona_studio.core.project import Project
 from persona_studio.core.rules import Rule
 
 if TYPE_CHECKING:
+    import asyncio
+
     from persona_studio.core.records import JobRecord
     from persona_studio.services.review_queue import ReviewQueue
     from persona_studio.services.training import BackendFactory, TrainingJobs
@@ -97,6 +97,9 @@ class ProjectSession(QObject):
     def _watch_job(self, job_id: str) -> None:
         """Keep following a running job for as long as the project is open, whatever else
         follows it meanwhile (a pipeline run that stops, say)."""
+        import asyncio  # here: asyncio costs ~35 ms to import, and startup does not need it
+        import contextlib
+
         task = self._job_watchers.get(job_id)
         if task is not None and not task.done():
             return

@@ -4,11 +4,17 @@ the Sheets sync state — typed on the way out (`core.records`), JSON in their `
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import now_iso
 from persona_studio.core.project.store import Store
-from persona_studio.core.records import ChatRecord, JobRecord, RunRecord, dumps
+
+if TYPE_CHECKING:  # imported where used: opening a project (the app's start) reads no record
+    from persona_studio.core.records import ChatRecord, JobRecord, RunRecord
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
 
 
 class RecordsStore(Store):
@@ -19,11 +25,15 @@ class RecordsStore(Store):
 
     def jobs(self) -> list[JobRecord]:
         """Every job, newest first."""
+        from persona_studio.core.records import JobRecord
+
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC").fetchall()
         return [JobRecord.from_row({**dict(row), "data": json.loads(row["data"])}) for row in rows]
 
     def job(self, job_id: str) -> JobRecord | None:
+        from persona_studio.core.records import JobRecord
+
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return JobRecord.from_row({**dict(row), "data": json.loads(row["data"])}) if row else None
@@ -60,6 +70,8 @@ class RecordsStore(Store):
 
     def runs(self, kind: str) -> list[RunRecord]:
         """Records of resumable runs of one kind ("pipeline"), newest first."""
+        from persona_studio.core.records import RunRecord
+
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM runs WHERE kind = ? ORDER BY created_at DESC, rowid DESC", (kind,)
@@ -80,6 +92,8 @@ class RecordsStore(Store):
 
     def chats(self) -> list[ChatRecord]:
         """Saved test conversations, newest first."""
+        from persona_studio.core.records import ChatRecord
+
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, title, data, created_at, updated_at FROM chats ORDER BY updated_at DESC"
