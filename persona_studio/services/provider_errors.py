@@ -13,13 +13,18 @@ class ProviderError(UserFacingError):
     """A provider refused or failed a request; the message says which and what to do."""
 
 
-def key_hint(profile: str = "") -> str:
+def key_hint(profile: str = "", *, missing: bool = False) -> str:
+    """Where the profile's key is fixed: the settings in the app, `profile add` on the command
+    line. `missing`: there is no key yet (save one), else the one saved was refused."""
     named = f" “{profile}”" if profile else ""
     account = profile or "NAME"
-    return (
-        f"Check the API key saved for the profile{named} (in the app: Settings → Providers; on "
-        f"the command line: persona-studio profile add {account} --ask-key)."
+    where = (
+        f"(in the app: Settings → Providers; on the command line: persona-studio profile add "
+        f"{account} --ask-key)."
     )
+    if missing:
+        return f"Save the key {where}"
+    return f"Check the API key saved for the profile{named} {where}"
 
 
 def provider_error(

@@ -43,7 +43,7 @@ async def api_key(profile: ProviderProfile, store: CredentialStore) -> str:
             return "not-needed"  # local servers (Ollama, LM Studio, vLLM) usually take no key
         raise ProviderError(
             f"No API key is saved for the profile “{profile.name}”.",
-            key_hint(profile.name),
+            key_hint(profile.name, missing=True),
         )
     return stored
 
