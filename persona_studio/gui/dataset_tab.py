@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from persona_studio.core.clipboard import examples_from_tsv, examples_tsv
 from persona_studio.core.config import user_model_table
 from persona_studio.core.dataset import STATUSES, Example, new_id
 from persona_studio.core.validation import (
@@ -420,32 +421,13 @@ class DatasetTab(QWidget):
 
     def copy_selected(self) -> None:
         """Rows as TSV (question, answer, status, tags): pastes into any spreadsheet."""
-        lines = []
-        for ex in self._selected_examples():
-            cells = [ex.question, ex.answer, ex.status, ", ".join(ex.tags)]
-            lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
-        QGuiApplication.clipboard().setText("\n".join(lines))
+        QGuiApplication.clipboard().setText(examples_tsv(self._selected_examples()))
 
     def paste(self) -> None:
         """TSV from a spreadsheet: a line per example (question, answer, then status, tags)."""
         if self._session is None:
             return
-        new = []
-        for line in QGuiApplication.clipboard().text().splitlines():
-            cells = line.split("\t")
-            if len(cells) < 2 or not cells[0].strip() or not cells[1].strip():
-                continue
-            status = cells[2].strip().lower() if len(cells) > 2 else ""
-            tags = [t.strip() for t in cells[3].split(",") if t.strip()] if len(cells) > 3 else []
-            new.append(
-                Example.from_qa(
-                    cells[0],
-                    cells[1],
-                    source="pasted",
-                    tags=tags,
-                    status=status if status in STATUSES else "draft",
-                )
-            )
+        new = examples_from_tsv(QGuiApplication.clipboard().text())
         if new:
             self._push(AddExamples(self._session, new, f"Paste {len(new)} examples"))
             self._select_ids([e.id for e in new])
