@@ -84,13 +84,6 @@ class JobUpdate:
     details: dict[str, Any] = field(default_factory=dict)  # trained_tokens, hyperparameters…
     warning: str = ""
 
-    @property
-    def progress(self) -> float | None:
-        if self.metrics and self.metrics[-1].get("total_steps"):
-            last = self.metrics[-1]
-            return min(1.0, last["step"] / last["total_steps"])
-        return 1.0 if self.status == "succeeded" else None
-
 
 @runtime_checkable
 class TrainingBackend(Protocol):
