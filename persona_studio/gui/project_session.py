@@ -50,6 +50,7 @@ class ProjectSession(QObject):
         self._backend_for = backend_for
         self._jobs: TrainingJobs | None = None
         self._job_watchers: dict[str, asyncio.Task[None]] = {}
+        self.closed = False  # the project file is closed: timers still pending must do nothing
         self.persona: Persona = project.persona()
         self.rules: list[Rule] = project.rules()
         avatar = project.avatar()
@@ -249,6 +250,7 @@ class ProjectSession(QObject):
         if self._jobs is not None:
             self._jobs.close()  # the jobs go on at their trainers; a reopen reattaches
         self.project.close()
+        self.closed = True
         return True
 
 

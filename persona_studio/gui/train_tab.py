@@ -319,8 +319,8 @@ class TrainTab(QWidget):
         from persona_studio.core.config import user_model_table
         from persona_studio.core.validation import model_spec
 
-        if self._session is None:
-            return
+        if self._session is None or self._session.closed:
+            return  # a debounced check can fire after the window closed the project
         self._stale = False
         self._check_timer.stop()
         if self._check_task is not None:
