@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import threading
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -30,13 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.clipboard import examples_from_tsv, examples_tsv
-from persona_studio.core.config import user_model_table
 from persona_studio.core.dataset import STATUSES, Example, new_id
 from persona_studio.core.validation import (
-    PreflightCancelled,
     PreflightReport,
-    load_model_specs,
-    preflight,
     price_text,
 )
 from persona_studio.gui.models.examples_model import (
@@ -44,6 +38,7 @@ from persona_studio.gui.models.examples_model import (
     ExamplesModel,
     Filters,
 )
+from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color
 from persona_studio.gui.undo import (
@@ -55,9 +50,6 @@ from persona_studio.gui.undo import (
 )
 from persona_studio.gui.widgets.conversation_editor import ConversationEditor
 from persona_studio.gui.widgets.text_delegate import TextDelegate
-
-PREFLIGHT_DELAY_MS = 800
-DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
 
 class DatasetTab(QWidget):
@@ -71,11 +63,7 @@ class DatasetTab(QWidget):
         super().__init__(parent)
         self._undo = undo_stack
         self._session: ProjectSession | None = None
-        self.report: PreflightReport | None = None
-        self._preflight_task: asyncio.Task[None] | None = None
-        self._cancel = threading.Event()
-        self._preflight_timer = QTimer(self, singleShot=True, interval=PREFLIGHT_DELAY_MS)
-        self._preflight_timer.timeout.connect(self.run_preflight)
+        self._runner: PreflightRunner | None = None
         self._search_timer = QTimer(self, singleShot=True, interval=120)
         self._search_timer.timeout.connect(self._apply_filters)
 
@@ -183,11 +171,7 @@ class DatasetTab(QWidget):
         box = QGroupBox("Ready to fine-tune?")
         self.model_choice = QComboBox(objectName="preflight_model")
         self.model_choice.setAccessibleName("Base model to check against")
-        self._specs = load_model_specs(user_model_table())
-        for name in self._specs:
-            self.model_choice.addItem(name, name)
-        self.model_choice.setCurrentIndex(max(0, self.model_choice.findData(DEFAULT_MODEL)))
-        self.model_choice.currentIndexChanged.connect(lambda _i: self.run_preflight())
+        self.model_choice.currentIndexChanged.connect(self._model_chosen)
         self.preflight_summary = QLabel(objectName="preflight_summary", wordWrap=True)
         self.preflight_summary.setTextFormat(Qt.TextFormat.RichText)
         self.progress = QProgressBar(objectName="preflight_progress")
@@ -252,7 +236,18 @@ class DatasetTab(QWidget):
         self._session = session
         session.examples_reset.connect(self._reload)
         session.examples_edited.connect(self._edited_elsewhere)
-        session.persona_changed.connect(lambda _f: self._preflight_timer.start())
+        self._runner = runner = session.preflight  # the Train tab's check too: one per pause
+        runner.add_view(self)
+        runner.started.connect(self._check_started)
+        runner.progress.connect(self._show_progress)
+        runner.stopped.connect(self._check_stopped)
+        runner.model_changed.connect(self._show_model)
+        on_report(runner, self._show_report)
+        self.model_choice.blockSignals(True)
+        for name in runner.specs:
+            self.model_choice.addItem(name, name)
+        self.model_choice.blockSignals(False)
+        self._show_model(runner.model)
         self._reload()
 
     def _reload(self) -> None:
@@ -262,7 +257,6 @@ class DatasetTab(QWidget):
         self._fill_tag_filter()
         self._show_counts()
         self._select_ids(selected)
-        self._preflight_timer.start()
 
     def _edited_elsewhere(self, ids: list[str]) -> None:
         assert self._session is not None
@@ -271,7 +265,6 @@ class DatasetTab(QWidget):
         if current is not None and current.id in ids:
             self.detail.show_example(current)
         self._fill_tag_filter()
-        self._preflight_timer.start()
 
     def _fill_tag_filter(self) -> None:
         assert self._session is not None
@@ -475,58 +468,54 @@ class DatasetTab(QWidget):
 
     # ---- preflight (off the UI thread) ---------------------------------------------------
 
+    @property
+    def report(self) -> PreflightReport | None:
+        """The shared check's latest report."""
+        return self._runner.report if self._runner is not None else None
+
     def cancel_preflight(self) -> None:
-        self._cancel.set()
+        if self._runner is not None:
+            self._runner.cancel()
 
     def run_preflight(self) -> None:
-        if self._session is None:
-            return
-        if self._preflight_task is not None and not self._preflight_task.done():
-            self._cancel.set()
-            self._preflight_task.cancel()
-        self._cancel = threading.Event()
-        spec = self._specs.get(self.model_choice.currentData() or DEFAULT_MODEL)
-        if spec is None:
-            return
-        examples = [copy.copy(ex) for ex in self._session.examples]  # a snapshot for the worker
-        persona = copy.deepcopy(self._session.persona)
-        self._preflight_task = asyncio.ensure_future(
-            self._preflight(examples, persona, spec, self._cancel)
-        )
+        if self._runner is not None:
+            self._runner.run_now()
 
-    async def _preflight(
-        self, examples: list[Example], persona: Any, spec: Any, cancel: threading.Event
-    ) -> None:
-        loop = asyncio.get_running_loop()
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._runner is not None:
+            self._runner.refresh_if_stale()
+
+    def _model_chosen(self, _index: int) -> None:
+        if self._runner is not None and self.model_choice.currentData():
+            self._runner.set_model(self.model_choice.currentData())
+
+    def _show_model(self, name: str) -> None:
+        """The model the check prices (chosen here or in the Train tab), echo blocked."""
+        self.model_choice.blockSignals(True)
+        if self.model_choice.findData(name) < 0:
+            self.model_choice.addItem(name, name)
+        self.model_choice.setCurrentIndex(self.model_choice.findData(name))
+        self.model_choice.blockSignals(False)
+
+    def _check_started(self) -> None:
         self.progress.setValue(0)
         self.progress.show()
         self.stop.show()
 
-        def progress(fraction: float, what: str) -> None:  # worker thread → UI thread
-            loop.call_soon_threadsafe(self._show_progress, fraction, what)
-
-        try:
-            report = await asyncio.to_thread(
-                preflight, examples, persona, spec, progress=progress, cancel=cancel
-            )
-        except PreflightCancelled:
-            self.preflight_summary.setText("Check stopped. It runs again after your next edit.")
-            return
-        finally:
-            if cancel is self._cancel:
-                self.progress.hide()
-                self.stop.hide()
-        if cancel.is_set():
-            return
-        self.report = report
-        self.model.set_report(report.tokens, report.issues)
-        self._show_report(report)
+    def _check_stopped(self) -> None:
+        self.progress.hide()
+        self.stop.hide()
+        self.preflight_summary.setText("Check stopped. It runs again after your next edit.")
 
     def _show_progress(self, fraction: float, what: str) -> None:
         self.progress.setValue(int(fraction * 100))
         self.progress.setFormat(f"{what} %p%")
 
     def _show_report(self, report: PreflightReport) -> None:
+        self.progress.hide()
+        self.stop.hide()
+        self.model.set_report(report.tokens, report.issues)
         s = report.summary()
         counts = ", ".join(f"{n} {status}" for status, n in sorted(s["by_status"].items()))
         lines = [

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from persona_studio.core.records import JobRecord
+    from persona_studio.gui.preflight_runner import PreflightRunner
     from persona_studio.services.review_queue import ReviewQueue
     from persona_studio.services.training import BackendFactory, TrainingJobs
 
@@ -51,6 +52,7 @@ class ProjectSession(QObject):
         self._jobs: TrainingJobs | None = None
         self._job_watchers: dict[str, asyncio.Task[None]] = {}
         self.closed = False  # the project file is closed: timers still pending must do nothing
+        self._preflight: PreflightRunner | None = None
         self.persona: Persona = project.persona()
         self.rules: list[Rule] = project.rules()
         avatar = project.avatar()
@@ -71,6 +73,15 @@ class ProjectSession(QObject):
 
             self._review_queue = ReviewQueue(self.project)
         return self._review_queue
+
+    @property
+    def preflight(self) -> PreflightRunner:
+        """The readiness check: one per open project, shared by the Dataset and Train tabs."""
+        if self._preflight is None:
+            from persona_studio.gui.preflight_runner import PreflightRunner
+
+            self._preflight = PreflightRunner(self)
+        return self._preflight
 
     # ---- fine-tuning jobs ----------------------------------------------------------------
 
@@ -245,6 +256,8 @@ class ProjectSession(QObject):
         """Save and close. If saving fails the project stays open, unless `force`."""
         if not self.flush() and not force:
             return False
+        if self._preflight is not None:
+            self._preflight.close()
         for task in self._job_watchers.values():
             task.cancel()
         if self._jobs is not None:

@@ -4,13 +4,11 @@ session's `TrainingJobs`: it never writes a job record itself)."""
 from __future__ import annotations
 
 import asyncio
-import copy
-import threading
 from datetime import datetime
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,23 +34,20 @@ from PySide6.QtWidgets import (
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.records import JOB_STATUS_LABELS
 from persona_studio.core.validation import (
-    PreflightCancelled,
     PreflightReport,
     load_model_specs,
-    preflight,
     price_text,
 )
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, style
 from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import add_profiles
-from persona_studio.gui.widgets.visibility import shown_in_window
 from persona_studio.services.pipeline import PipelineOptions
 from persona_studio.services.training import JobSpec, suffix_error
 from persona_studio.services.training.openai_api import explain_job_error
 
-CHECK_DELAY_MS = 800  # as the Dataset tab: one check per pause in typing
 DEFAULT_BASE_MODELS = (
     "gpt-4.1-mini-2025-04-14",
     "gpt-4.1-nano-2025-04-14",
@@ -78,14 +73,7 @@ class TrainTab(QWidget):
         super().__init__(parent)
         self.context = context
         self._session: ProjectSession | None = None
-        self.report: PreflightReport | None = None
-        self._check_task: asyncio.Task[None] | None = None
-        self._check_cancel = threading.Event()
-        # Dataset edits: re-checked after a pause while this tab shows, else when it is shown
-        # (the Dataset tab runs its own check; two full checks per edit were wasted work).
-        self._stale = False
-        self._check_timer = QTimer(self, singleShot=True, interval=CHECK_DELAY_MS)
-        self._check_timer.timeout.connect(self.check)
+        self._runner: PreflightRunner | None = None
         self._launch_task: asyncio.Task[None] | None = None
         self._cancel_task: asyncio.Task[None] | None = None
         self.shown_job: str | None = None
@@ -219,9 +207,11 @@ class TrainTab(QWidget):
     def set_session(self, session: ProjectSession) -> None:
         self._session = session
         self.shown_job = None
-        session.examples_reset.connect(self._dataset_changed)
-        session.examples_edited.connect(lambda _ids: self._dataset_changed())
         session.job_changed.connect(self._job_changed)
+        self._runner = runner = session.preflight  # the Dataset tab's check too: one per pause
+        runner.add_view(self)
+        runner.started.connect(lambda: self.check_summary.setText("Checking the dataset…"))
+        on_report(runner, self._show_check)
         self._fill_profiles()
         self._fill_history()
         session.watch_running_jobs()  # reattach to jobs still running at the provider
@@ -287,7 +277,7 @@ class TrainTab(QWidget):
     def settings_html(self) -> str:
         settings = self.settings()
         cost = ""
-        if self.report is not None and not self._stale:  # stale: the pipeline checks anew
+        if self.report is not None and not (self._runner and self._runner.stale):
             cost = f" · estimated cost <b>{price_text(self.report.estimated_cost)}</b>"
         return (
             f"Trains <b>{escape(settings.base_model)}</b> with the provider "
@@ -304,46 +294,27 @@ class TrainTab(QWidget):
 
     # ---- preflight -----------------------------------------------------------------------
 
-    def _dataset_changed(self) -> None:
-        if shown_in_window(self):
-            self._check_timer.start()
-        else:
-            self._stale = True
+    @property
+    def report(self) -> PreflightReport | None:
+        """The shared check's latest report (for the base model chosen here)."""
+        return self._runner.report if self._runner is not None else None
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._stale:
-            self.check()
+        if self._runner is not None:
+            self._runner.refresh_if_stale()
 
     def check(self, *_: object) -> None:
-        from persona_studio.core.config import user_model_table
-        from persona_studio.core.validation import model_spec
+        """Check (and price) the dataset for the base model chosen here."""
+        if self._runner is None:
+            return
+        model = self.base_model.currentText().strip()
+        if model and model != self._runner.model:
+            self._runner.set_model(model)  # runs the check
+        else:
+            self._runner.refresh_if_stale()
 
-        if self._session is None or self._session.closed:
-            return  # a debounced check can fire after the window closed the project
-        self._stale = False
-        self._check_timer.stop()
-        if self._check_task is not None:
-            self._check_cancel.set()  # the worker stops at its next step
-            self._check_task.cancel()
-        self._check_cancel = cancel = threading.Event()
-        # a snapshot taken now, on the UI thread: the worker never touches the open project
-        examples = [copy.copy(e) for e in self._session.examples]
-        persona = copy.deepcopy(self._session.persona)
-        spec = model_spec(
-            self.base_model.currentText().strip(), load_model_specs(user_model_table())
-        )
-        self.check_summary.setText("Checking the dataset…")
-        self._check_task = asyncio.ensure_future(self._check(examples, persona, spec, cancel))
-
-    async def _check(
-        self, examples: list[Any], persona: Any, spec: Any, cancel: threading.Event
-    ) -> None:
-        try:
-            report = await asyncio.to_thread(preflight, examples, persona, spec, cancel=cancel)
-        except PreflightCancelled:
-            return  # a newer check is under way
-        self.report = report
+    def _show_check(self, report: PreflightReport) -> None:
         s = report.summary()
         lines = [
             f"<b>{s['trained_examples']} approved examples</b>, {s['trained_tokens']:,} "

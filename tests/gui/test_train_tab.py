@@ -167,7 +167,7 @@ def test_blocking_problems_link_to_the_offending_rows(
 def test_dataset_edits_are_checked_once_per_pause_and_only_when_the_tab_shows(
     make_window, context, run_async, monkeypatch
 ) -> None:
-    import persona_studio.gui.train_tab as train_tab
+    import persona_studio.gui.preflight_runner as train_tab  # the check both tabs share
 
     window = make_window()
     window.show()  # a tab is "shown" only in a shown window
@@ -192,12 +192,14 @@ def test_dataset_edits_are_checked_once_per_pause_and_only_when_the_tab_shows(
     reject(approved[0])
     run_async(asyncio.sleep(0.2))
     assert runs == []
-    window.tabs.setCurrentIndex(2)  # shown: checked now
-    run_async(wait_until(lambda: runs == [1] and tab._check_task.done()))
+    window.tabs.setCurrentIndex(2)  # the pause ends with it shown: checked
+    run_async(wait_until(lambda: runs == [1] and window.session.preflight.task.done()))
     assert f"{len(approved) - 1} approved examples" in tab.check_summary.text()
 
     for example in approved[1:4]:  # three quick edits while it shows: one check
         reject(example)
-    run_async(wait_until(lambda: len(runs) == 2 and tab._check_task.done(), timeout=5))
+    run_async(
+        wait_until(lambda: len(runs) == 2 and window.session.preflight.task.done(), timeout=5)
+    )
     run_async(asyncio.sleep(train_tab.CHECK_DELAY_MS / 1000 + 0.2))
     assert len(runs) == 2 and f"{len(approved) - 4} approved examples" in tab.check_summary.text()

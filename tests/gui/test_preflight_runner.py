@@ -1,0 +1,48 @@
+"""One readiness check per open project: the Dataset and Train tabs show the same report, an
+edit runs it once, a model chosen in one tab is the one priced in the other."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+
+import persona_studio.gui.preflight_runner as preflight_runner
+from persona_studio.core.demo import ensure_demo_project
+from tests.conftest import wait_until
+
+
+def test_both_tabs_share_one_check_per_pause(make_window, context, run_async, monkeypatch) -> None:
+    window = make_window()
+    window.show()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(1)
+    dataset = window.dataset_tab
+    window.tabs.setCurrentIndex(2)
+    train = window.train_tab
+    runner = window.session.preflight
+    run_async(wait_until(lambda: runner.report is not None and not runner.running))
+    runs: list[int] = []
+    real = preflight_runner.preflight
+    monkeypatch.setattr(
+        preflight_runner,
+        "preflight",
+        lambda examples, *a, **k: runs.append(1) or real(examples, *a, **k),
+    )
+    session = window.session
+    example = next(e for e in session.examples if e.status == "approved")
+    changed = copy.deepcopy(example)
+    changed.status = "rejected"
+    session.replace_example_contents([changed])
+    run_async(wait_until(lambda: runs == [1] and not runner.running))
+    run_async(asyncio.sleep(preflight_runner.CHECK_DELAY_MS / 1000 + 0.2))
+    assert runs == [1]  # one check for both tabs
+    assert dataset.report is train.report is runner.report
+    approved = runner.report.summary()["trained_examples"]
+    assert f"{approved} approved examples" in train.check_summary.text()
+    assert f"Training set: {approved} examples" in dataset.preflight_summary.text()
+
+    other = "gpt-4.1-nano-2025-04-14"
+    train.base_model.setCurrentText(other)  # chosen in the Train tab …
+    run_async(wait_until(lambda: not runner.running and runner.report.model.name == other))
+    assert dataset.model_choice.currentData() == other  # … shown and priced in the Dataset tab
+    assert other in dataset.preflight_summary.text()
