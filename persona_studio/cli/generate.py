@@ -6,15 +6,16 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
 
 from persona_studio.cli.common import EXIT_FAILURE, EXIT_OK, add_command, chosen_profile, emit
+from persona_studio.cli.common import progress as progress_line
 from persona_studio.core.config import load_config
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.project import Project
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from persona_studio.core import generation
     from persona_studio.core.validation import chat_price
     from persona_studio.services import generate, providers
     from persona_studio.services.credentials import CredentialStore
@@ -22,10 +23,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     config = load_config()
     profile = chosen_profile(config, args.profile)
-    model = args.model or profile.chat_model or generate.DEFAULT_MODEL
+    model = args.model or profile.chat_model or generation.DEFAULT_MODEL
     with Project.open(args.path) as project:
         persona, examples = project.persona(), project.examples()
-        prompts = generate.load_prompts()
+        prompts = generation.load_prompts()
         source = Path(args.source)
         kind = (
             "persona"
@@ -35,7 +36,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             else "documents"
         )
         styles = [s.strip() for s in (args.styles or "").split(",") if s.strip()]
-        read = generate.read_source(
+        read = generation.read_source(
             kind,
             persona,
             prompts,
@@ -52,58 +53,43 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 "There is nothing to generate from in this source.",
                 "Check that the export has posts, or the document has text.",
             )
-        cost = generate.estimate(
+        cost = generation.estimate(
             tasks, persona, prompts, model, args.language or "", chat_price(model)
         )
         if not args.json:
             print(f"Estimate with {model}: {cost.text()}.", file=sys.stderr)
-        queue = ReviewQueue(project)
-        run_id = queue.start_run(source=args.source, model=model, profile=profile.name)
-        got: list[Any] = []
+        run = generate.GenerationRun(
+            ReviewQueue(project),
+            lambda: providers.client_for(profile, CredentialStore(), max_retries=0),
+            source=args.source,
+            profile=profile.name,
+            model=model,
+            persona=persona,
+            prompts=prompts,
+            existing=examples,
+            language=args.language or "",
+            concurrency=args.concurrency,
+        )
 
-        def keep(batch: list[Any]) -> None:
-            got.extend(batch)
-            queue.add(run_id, batch)
-
-        def show(progress: Any) -> None:
-            if not args.json:
-                print(
-                    f"{progress.done}/{progress.total} calls, {progress.candidates} "
-                    f"candidates {progress.note}".rstrip(),
-                    file=sys.stderr,
-                )
-
-        async def run() -> Any:
-            client = await providers.client_for(profile, CredentialStore(), max_retries=0)
-            async with client:
-                generator = generate.Generator(
-                    client,
-                    model,
-                    persona,
-                    prompts,
-                    existing=examples,
-                    language=args.language or "",
-                    concurrency=args.concurrency,
-                )
-                return await generator.run(tasks, keep, show)
+        def show(progress: generate.Progress) -> None:
+            progress_line(
+                args,
+                f"{progress.done}/{progress.total} calls, {progress.candidates} "
+                f"candidates {progress.note}".rstrip(),
+            )
 
         try:
-            progress = asyncio.run(run())
-        except KeyboardInterrupt:
-            queue.finish(run_id, "cancelled")
+            progress = asyncio.run(run.execute(tasks, on_progress=show))
+        except KeyboardInterrupt:  # the run was cancelled and its record says so
             print(
-                f"persona-studio: stopped; {len(got)} candidates kept for review.", file=sys.stderr
+                f"persona-studio: stopped; {len(run.candidates)} candidates kept for review.",
+                file=sys.stderr,
             )
             return EXIT_FAILURE
-        except UserFacingError:
-            queue.finish(run_id, "failed")
-            raise
-        queue.finish(run_id, "done")
-        added: list[Any] = []
-        if args.accept_all:
-            fresh = [c.id for c in got if not c.duplicate_of]
-            added = queue.decide(fresh, "accepted")
+        added = run.accept_new() if args.accept_all else []
+        if added:
             project.add_examples(added)
+    got = run.candidates
     duplicates = sum(1 for c in got if c.duplicate_of)
     left = len(got) - len(added)
     data = {

@@ -1,14 +1,10 @@
-"""Candidate training examples written by a model from what the creator already has.
+"""Candidate generation runs: the model calls and their bookkeeping.
 
-Sources become *tasks* (one model call each): a LinkedIn post → the question it answers (the
-post stays the answer, a "reverse prompt"); a passage of a document → question/answer pairs in
-the persona's voice; the persona itself → questions in several styles across its topics, with
-its answers. The prompts are `resources/generation/prompts.toml`, readable and editable.
-
-`estimate` prices a run before it starts. `generate` runs the tasks with a concurrency limit,
-backs off on 429 (honouring Retry-After), can be paused, and streams candidates to a callback;
-nothing reaches the dataset until the user accepts it (see `Candidate`). A candidate that
-(nearly) repeats an existing example, or another candidate, is flagged before review.
+`Generator` runs tasks (see `core/generation.py`) against an OpenAI-compatible chat endpoint
+with a concurrency limit, backs off on 429 (honouring Retry-After), can be paused, and streams
+candidates to a callback. `GenerationRun` is one run kept in the review queue, as the generate
+dialog and `persona-studio generate` both use it: nothing reaches the dataset until the creator
+accepts it.
 """
 
 from __future__ import annotations
@@ -16,272 +12,31 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
-import tomllib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from persona_studio.core.dataset import Example, new_id
+from persona_studio.core.dataset import Example
 from persona_studio.core.duplicates import DuplicateFinder
 from persona_studio.core.errors import UserFacingError
-from persona_studio.core.importers.documents import Passage
-from persona_studio.core.importers.linkedin import LinkedInExport
+from persona_studio.core.generation import (
+    Candidate,
+    GenerateError,
+    Task,
+    known_examples,
+    messages_for,
+    parse_reply,
+)
 from persona_studio.core.persona import Persona
-from persona_studio.resources_path import resource_path
 from persona_studio.services.provider_errors import provider_error
+
+if TYPE_CHECKING:
+    from persona_studio.services.review_queue import ReviewQueue
 
 if TYPE_CHECKING:
     pass
 
-DEFAULT_MODEL = "gpt-4.1-mini"  # when the profile names no chat model
-PAIRS_PER_PASSAGE = 2
-PAIRS_PER_TOPIC_CALL = 5
-OUTPUT_TOKENS = {"reverse": 40, "passage": 160 * PAIRS_PER_PASSAGE, "topics": 140}
-SAME_LANGUAGE = (
-    "Write in the same language as the text you are given (a French post gets a French question)."
-)
 MAX_ATTEMPTS = 8
-
-
-class GenerateError(UserFacingError):
-    pass
-
-
-@dataclass
-class Task:
-    kind: str  # reverse, passage, topics
-    source: str
-    text: str = ""  # the post or the passage
-    style: str = ""  # topics: the style name
-    count: int = 1  # pairs asked for
-    context: str = ""  # what the source says about its author (a LinkedIn profile)
-
-
-@dataclass
-class Candidate:
-    """A proposed example waiting for review: pending → accepted (in the dataset) or rejected."""
-
-    question: str
-    answer: str
-    source: str
-    kind: str
-    id: str = field(default_factory=new_id)
-    status: str = "pending"
-    duplicate_of: str = ""  # the question of the example it (nearly) repeats
-
-    def to_example(self) -> Example:
-        return Example.from_qa(
-            self.question.strip(), self.answer.strip(), source=self.source, tags=["generated"]
-        )
-
-
-def load_prompts(user_file: Path | None = None) -> dict[str, Any]:
-    text = (user_file if user_file and user_file.exists() else None) or resource_path(
-        "generation/prompts.toml"
-    )
-    try:
-        return tomllib.loads(Path(text).read_text("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise GenerateError(
-            f"The prompt file “{text}” could not be read ({exc}).",
-            "Fix it, or delete your copy to use the shipped prompts.",
-        ) from exc
-
-
-# ---- tasks ---------------------------------------------------------------------------------
-
-
-def tasks_from_linkedin(export: LinkedInExport, limit: int | None = None) -> list[Task]:
-    items = [*export.posts, *export.comments]
-    about = export.profile_text()
-    return [Task("reverse", p.source, text=p.text, context=about) for p in items[:limit]]
-
-
-def tasks_from_passages(passages: Sequence[Passage], limit: int | None = None) -> list[Task]:
-    return [
-        Task("passage", p.source, text=p.text, count=PAIRS_PER_PASSAGE) for p in passages[:limit]
-    ]
-
-
-def persona_topics(persona: Persona) -> list[str]:
-    """What the character talks about (and is asked about): traits, background, its rules."""
-    topics = [*persona.traits, *persona.tags]
-    if persona.background:
-        topics += [s.strip() for s in re.split(r"[.;\n]", persona.background) if s.strip()][:6]
-    topics += [f"(to decline) {t}" for t in persona.avoid_topics]
-    return [t for t in dict.fromkeys(topics) if t] or [persona.description or persona.name]
-
-
-def tasks_from_persona(
-    persona: Persona, count: int, styles: Sequence[str], prompts: dict[str, Any]
-) -> list[Task]:
-    """About `count` pairs, spread evenly over the styles, at most `PAIRS_PER_TOPIC_CALL` per
-    call (a long list in one answer gets repetitive)."""
-    known = prompts.get("styles", {})
-    chosen = [s for s in styles if s in known] or list(known)
-    per_call = max(1, min(PAIRS_PER_TOPIC_CALL, -(-count // len(chosen))))
-    tasks: list[Task] = []
-    made = 0
-    while made < count:
-        style = chosen[len(tasks) % len(chosen)]
-        n = min(per_call, count - made)
-        tasks.append(Task("topics", f"persona:{style}", style=style, count=n))
-        made += n
-    return tasks
-
-
-@dataclass
-class SourceRead:
-    tasks: list[Task]
-    summary: str  # "12 posts (3 skipped: …)", for the user
-    persona_fields: dict[str, str] = field(default_factory=dict)  # from a LinkedIn profile
-
-
-def read_source(
-    kind: str,
-    persona: Persona,
-    prompts: dict[str, Any],
-    *,
-    paths: Sequence[Path] = (),
-    text: str = "",
-    limit: int | None = None,
-    styles: Sequence[str] = (),
-    comments: bool = False,
-) -> SourceRead:
-    """Tasks from one kind of source: "linkedin" (a ZIP), "documents" (files), "persona"
-    (`limit` pairs) or "text" (pasted). Reads files: call it off the UI thread."""
-    from collections import Counter
-
-    from persona_studio.core.importers.documents import passages_from_text, read_passages
-    from persona_studio.core.importers.linkedin import read_linkedin_export
-
-    if kind == "persona":
-        tasks = tasks_from_persona(persona, limit or 20, styles, prompts)
-        return SourceRead(tasks, f"{sum(t.count for t in tasks)} questions in {len(tasks)} calls")
-    if kind == "linkedin":
-        if not paths:
-            return SourceRead([], "Choose the ZIP LinkedIn sent you.")
-        export = read_linkedin_export(paths[0], include_comments=comments)
-        tasks = tasks_from_linkedin(export, limit)
-        found = len(export.posts) + len(export.comments)
-        summary = f"{found} posts" + (" and comments" if export.comments else "")
-        if export.skipped:
-            why = Counter(reason for _where, reason in export.skipped)
-            summary += (
-                f" ({len(export.skipped)} skipped: "
-                + ", ".join(f"{n} {reason}" for reason, n in why.most_common())
-                + ")"
-            )
-        if limit is not None and found > limit:
-            summary += f"; the first {limit} are used"
-        return SourceRead(tasks, summary, export.persona_fields())
-    passages = (
-        [p for path in paths for p in read_passages(path)]
-        if kind == "documents"
-        else passages_from_text(text)
-    )
-    tasks = tasks_from_passages(passages, limit)
-    summary = f"{len(passages)} passages"
-    if limit is not None and len(passages) > limit:
-        summary += f"; the first {limit} are used"
-    return SourceRead(tasks, summary)
-
-
-# ---- prompts and cost ----------------------------------------------------------------------
-
-
-def messages_for(
-    task: Task, persona: Persona, prompts: dict[str, Any], language: str = ""
-) -> list[dict[str, str]]:
-    template = prompts[task.kind]
-    values = {
-        "name": persona.name,
-        "description": persona.description,
-        "persona": persona.system_prompt(),
-        "language_rule": f"Write in {language}." if language else SAME_LANGUAGE,
-        "text": task.text,
-        "source": task.source,
-        "count": task.count,
-        "style": prompts.get("styles", {}).get(task.style, task.style),
-        "topics": "; ".join(persona_topics(persona)),
-        "context": task.context or persona.description,
-    }
-    return [
-        {"role": "system", "content": template["system"].format_map(values)},
-        {"role": "user", "content": template["user"].format_map(values)},
-    ]
-
-
-@dataclass
-class Estimate:
-    calls: int
-    input_tokens: int
-    output_tokens: int
-    cost: float | None  # None: no price known for this model
-
-    def text(self) -> str:
-        from persona_studio.core.validation import price_text
-
-        money = "price unknown" if self.cost is None else price_text(self.cost)
-        return (
-            f"{self.calls} calls, ≈ {self.input_tokens:,} tokens in and ≈ "
-            f"{self.output_tokens:,} out: {money}"
-        )
-
-
-def estimate(
-    tasks: Sequence[Task],
-    persona: Persona,
-    prompts: dict[str, Any],
-    model: str,
-    language: str = "",
-    prices: tuple[float, float] | None = None,
-) -> Estimate:
-    from persona_studio.core.tokens import count_many
-
-    texts = [
-        "\n".join(m["content"] for m in messages_for(t, persona, prompts, language)) for t in tasks
-    ]
-    counts = count_many(set(texts))
-    tokens_in = sum(counts[t] + 8 for t in texts)  # + the messages' framing
-    tokens_out = sum(
-        OUTPUT_TOKENS[t.kind] if t.kind != "topics" else OUTPUT_TOKENS["topics"] * t.count
-        for t in tasks
-    )
-    cost = None
-    if prices is not None:
-        cost = (tokens_in * prices[0] + tokens_out * prices[1]) / 1_000_000
-    return Estimate(len(tasks), tokens_in, tokens_out, cost)
-
-
-# ---- reading the model's answer ------------------------------------------------------------
-
-
-def parse_reply(task: Task, reply: str) -> list[tuple[str, str]]:
-    """(question, answer) pairs from the model's JSON; tolerant of code fences and chatter."""
-    start, end = reply.find("{"), reply.rfind("}")
-    if start < 0 or end < start:
-        raise ValueError("no JSON object in the reply")
-    data = json.loads(reply[start : end + 1])
-    if task.kind == "reverse":
-        question = str(data.get("question", "")).strip()
-        if not question:
-            raise ValueError("no question in the reply")
-        return [(question, task.text)]
-    pairs = []
-    for pair in data.get("pairs", []):
-        if isinstance(pair, dict):
-            q, a = str(pair.get("question", "")).strip(), str(pair.get("answer", "")).strip()
-            if q and a:
-                pairs.append((q, a))
-    if not pairs:
-        raise ValueError("no question/answer pairs in the reply")
-    return pairs
-
-
-# ---- running -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -305,16 +60,6 @@ def _retry_after(exc: Any, attempt: int) -> float:
             except ValueError:
                 pass
     return min(60.0, 2.0**attempt) * (0.5 + random.random() / 2)  # jitter: no thundering herd
-
-
-def known_examples(examples: Sequence[Example]) -> DuplicateFinder:
-    """What candidates are compared with. Seconds at 100k examples: build it off the UI thread
-    and pass it to `Generator` as `seen`."""
-    finder = DuplicateFinder()
-    for example in examples:
-        finder.add(example.question, example.question)
-        finder.add(example.question, example.answer)
-    return finder
 
 
 class Generator:
@@ -444,3 +189,87 @@ class Generator:
                 plain = provider_error(exc, model=self.model)
                 raise GenerateError(plain.message, plain.hint) from exc
         raise ValueError("still rate-limited after several waits")
+
+
+ClientFactory = Callable[[], Awaitable[Any]]
+
+
+class GenerationRun:
+    """One generation run kept in the review queue: its record is started, each batch of
+    candidates saved as it arrives, and how it ended (done, failed, cancelled) written, however
+    it ends. `generator` is there while it runs (pause and resume)."""
+
+    def __init__(
+        self,
+        queue: ReviewQueue,
+        client_factory: ClientFactory,
+        *,
+        source: str,
+        profile: str,
+        model: str,
+        persona: Persona,
+        prompts: dict[str, Any],
+        existing: Sequence[Example] = (),
+        language: str = "",
+        concurrency: int = 4,
+    ) -> None:
+        self.queue, self.client_factory = queue, client_factory
+        self.meta = {"source": source, "model": model, "profile": profile}
+        self.persona, self.prompts, self.existing = persona, prompts, list(existing)
+        self.language, self.concurrency = language, concurrency
+        self.generator: Generator | None = None
+        self.candidates: list[Candidate] = []
+        self.run_id = ""
+        self.outcome, self.note = "", ""
+
+    async def execute(
+        self,
+        tasks: Sequence[Task],
+        on_candidates: Callable[[list[Candidate]], None] = lambda _batch: None,
+        on_progress: Callable[[Progress], None] = lambda _p: None,
+    ) -> Progress:
+        """Run every task. Raises what stopped it (cancellation, a `UserFacingError`) after
+        writing the run's outcome; the candidates that arrived stay in the queue."""
+        self.run_id = run_id = self.queue.start_run(**self.meta)
+
+        def keep(batch: list[Candidate]) -> None:
+            self.candidates.extend(batch)
+            self.queue.add(run_id, batch)
+            on_candidates(batch)
+
+        self.outcome, self.note = "done", ""
+        try:
+            # seconds at 100k examples: the duplicate index is built on a worker thread
+            seen = await asyncio.to_thread(known_examples, self.existing)
+            client = await self.client_factory()
+            async with client:
+                self.generator = Generator(
+                    client,
+                    self.meta["model"],
+                    self.persona,
+                    self.prompts,
+                    seen=seen,
+                    language=self.language,
+                    concurrency=self.concurrency,
+                )
+                progress = await self.generator.run(tasks, keep, on_progress)
+            self.note = f"Done: {progress.candidates} candidates to review."
+            if progress.failed:
+                self.note += f" {progress.failed} calls failed (first: {progress.failures[0]})."
+            return progress
+        except asyncio.CancelledError:
+            self.outcome = "cancelled"
+            self.note = "Stopped. The candidates already written are kept."
+            raise
+        except UserFacingError as exc:
+            self.outcome, self.note = "failed", str(exc)
+            raise
+        finally:
+            self.queue.finish(run_id, self.outcome, self.note)
+            self.generator = None
+
+    def accept_new(self) -> list[Example]:
+        """Every candidate of this run that repeats nothing, accepted: the examples to add (as
+        drafts, with their source)."""
+        fresh = [c.id for c in self.candidates if not c.duplicate_of]
+        return self.queue.decide(fresh, "accepted")

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import Example, new_id
-from persona_studio.services.generate import Candidate
+from persona_studio.core.generation import Candidate
 
 if TYPE_CHECKING:
     from persona_studio.core.project import Project

@@ -13,16 +13,10 @@ import pytest
 
 from persona_studio.core.dataset import Example
 from persona_studio.core.demo import ensure_demo_project
-from persona_studio.core.importers.documents import passages_from_text
-from persona_studio.core.importers.linkedin import LinkedInExport, Post
-from persona_studio.core.persona import Persona
-from persona_studio.core.project import Project
-from persona_studio.core.validation import chat_price
-from persona_studio.services.generate import (
+from persona_studio.core.generation import (
     SAME_LANGUAGE,
     Candidate,
     GenerateError,
-    Generator,
     estimate,
     load_prompts,
     messages_for,
@@ -31,6 +25,12 @@ from persona_studio.services.generate import (
     tasks_from_passages,
     tasks_from_persona,
 )
+from persona_studio.core.importers.documents import passages_from_text
+from persona_studio.core.importers.linkedin import LinkedInExport, Post
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import Project
+from persona_studio.core.validation import chat_price
+from persona_studio.services.generate import Generator
 from persona_studio.services.review_queue import ReviewQueue
 from tests.fakes.generation import model_reply
 from tests.fakes.openai_server import FakeOpenAI
@@ -270,3 +270,43 @@ async def test_pause_holds_new_calls_and_cancel_leaves_only_whole_candidates(
         back = {c.id: c for c in ReviewQueue(project).pending()}
         assert len(back) == len(pending)
         assert back[first.id].question == "Edited question?"  # the edit made when accepting
+
+
+async def test_a_generation_run_always_records_how_it_ended(server, tmp_path: Path) -> None:
+    from persona_studio.services.generate import GenerationRun
+
+    with Project.open(ensure_demo_project(tmp_path)) as project:
+        queue = ReviewQueue(project)
+        existing = [Example.from_qa(f"What about: {POSTS[0].text[:20]}?", "Slowly.")]
+
+        def new_run(key: str) -> GenerationRun:
+            async def client():
+                return server.client(key)
+
+            return GenerationRun(
+                queue,
+                client,
+                source="linkedin",
+                profile="gateway",
+                model=MODEL,
+                persona=PERSONA,
+                prompts=load_prompts(),
+                existing=existing,
+            )
+
+        refused = new_run("sk-wrong")
+        with pytest.raises(GenerateError, match="refused the API key"):
+            await refused.execute(tasks_from_linkedin(LinkedInExport(posts=POSTS)))
+        assert refused.outcome == "failed" and "refused the API key" in refused.note
+
+        good = new_run("sk-gen")
+        progress = await good.execute(tasks_from_linkedin(LinkedInExport(posts=POSTS)))
+        assert progress.done == 3 and good.outcome == "done" and "3 candidates" in good.note
+        repeats = [c for c in good.candidates if c.duplicate_of]
+        assert len(repeats) == 1  # the first post's question is one the project has
+        added = good.accept_new()
+        assert len(added) == 2 and all(e.status == "draft" for e in added)
+        kept = ReviewQueue(project)  # as saved in the project
+        assert kept.runs[refused.run_id]["status"] == "failed"
+        assert kept.runs[good.run_id]["status"] == "done"
+        assert [c.id for c in kept.pending()] == [repeats[0].id]

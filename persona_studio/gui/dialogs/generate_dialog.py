@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from persona_studio.core import generation
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
@@ -82,12 +83,12 @@ class GenerateDialog(QDialog):
         self.queue = session.review_queue
         session.review_changed.connect(self._show_pending)
         delete_when_idle(self, lambda: (self.task, self._read_task))
-        self.prompts = generate.load_prompts()
-        self.read: generate.SourceRead | None = None
-        self.generator: generate.Generator | None = None
+        self.prompts = generation.load_prompts()
+        self.read: generation.SourceRead | None = None
+        self.current_run: generate.GenerationRun | None = None  # under way (pause, resume)
         self.task: asyncio.Task[None] | None = None
         self._read_task: asyncio.Task[None] | None = None
-        self.shown: dict[str, generate.Candidate] = {}  # row id → candidate
+        self.shown: dict[str, generation.Candidate] = {}  # row id → candidate
 
         # ---- where from
         self.source = QComboBox(objectName="generate_source")
@@ -302,7 +303,7 @@ class GenerateDialog(QDialog):
         self.model.blockSignals(True)
         self.model.clear()
         self.model.addItems(
-            list(dict.fromkeys(m for m in (profile.chat_model, generate.DEFAULT_MODEL) if m))
+            list(dict.fromkeys(m for m in (profile.chat_model, generation.DEFAULT_MODEL) if m))
         )
         if current:
             self.model.setCurrentText(current)
@@ -338,8 +339,8 @@ class GenerateDialog(QDialog):
         styles = [key for key, box in self.styles.items() if box.isChecked()]
         persona, text, limit = self.session.persona, self.pasted.toPlainText(), self.limit.value()
 
-        def read() -> tuple[generate.SourceRead, generate.Estimate]:
-            source = generate.read_source(
+        def read() -> tuple[generation.SourceRead, generation.Estimate]:
+            source = generation.read_source(
                 kind,
                 persona,
                 self.prompts,
@@ -349,7 +350,7 @@ class GenerateDialog(QDialog):
                 styles=styles,
                 comments=self.comments.isChecked(),
             )
-            cost = generate.estimate(
+            cost = generation.estimate(
                 source.tasks, persona, self.prompts, model, language, chat_price(model)
             )
             return source, cost
@@ -383,48 +384,41 @@ class GenerateDialog(QDialog):
         self._update_buttons()
         return self.task
 
-    async def _run(self, tasks: list[generate.Task]) -> None:
+    async def _run(self, tasks: list[generation.Task]) -> None:
         from persona_studio.services.providers import client_for
 
         profile = self.context.config.profile(self.profile.currentData() or "env")
-        model = self.model.currentText().strip() or generate.DEFAULT_MODEL
-        run_id = self.queue.start_run(source=self.kind, model=model, profile=profile.name)
+        model = self.model.currentText().strip() or generation.DEFAULT_MODEL
+        run = generate.GenerationRun(
+            self.queue,
+            lambda: client_for(profile, self.context.store, max_retries=0),
+            source=self.kind,
+            profile=profile.name,
+            model=model,
+            persona=self.session.persona,
+            prompts=self.prompts,
+            existing=list(self.session.examples),
+            language=self.language_choice,
+            concurrency=self.concurrency.value(),
+        )
+        self.current_run = run
         self.progress.setRange(0, len(tasks))
         self.progress.setValue(0)
         self.status.setText("Starting…")
-        outcome, note = "done", ""
         try:
-            seen = await asyncio.to_thread(generate.known_examples, list(self.session.examples))
-            client = await client_for(profile, self.context.store, max_retries=0)
-            async with client:
-                self.generator = generate.Generator(
-                    client,
-                    model,
-                    self.session.persona,
-                    self.prompts,
-                    seen=seen,
-                    language=self.language_choice,
-                    concurrency=self.concurrency.value(),
-                )
-                progress = await self.generator.run(
-                    tasks, lambda batch: self._arrived(run_id, batch), self._show_progress
-                )
-            note = f"Done: {progress.candidates} candidates to review."
-            if progress.failed:
-                note += f" {progress.failed} calls failed (first: {progress.failures[0]})."
-        except asyncio.CancelledError:
-            outcome, note = "cancelled", "Stopped. The candidates already written are kept."
-            raise
-        except UserFacingError as exc:
-            outcome, note = "failed", str(exc)
+            await run.execute(tasks, self._arrived, self._show_progress)
+        except UserFacingError:
+            pass  # the run's note says what happened, in plain words
         finally:
-            self.queue.finish(run_id, outcome, note)
-            self.generator = None
-            self.status.setText(note)
+            self.current_run = None
+            self.status.setText(run.note)
             self._update_buttons()
 
-    def _arrived(self, run_id: str, batch: list[generate.Candidate]) -> None:
-        self.queue.add(run_id, batch)
+    @property
+    def generator(self) -> generate.Generator | None:
+        return self.current_run.generator if self.current_run is not None else None
+
+    def _arrived(self, batch: list[generation.Candidate]) -> None:
         for candidate in batch:
             self._show_candidate(candidate)
         self._update_buttons()
@@ -482,7 +476,7 @@ class GenerateDialog(QDialog):
 
     # ---- review --------------------------------------------------------------------------
 
-    def _show_candidate(self, candidate: generate.Candidate) -> None:
+    def _show_candidate(self, candidate: generation.Candidate) -> None:
         row = self.table.rowCount()
         self.table.insertRow(row)
         cells = (

@@ -1,0 +1,282 @@
+"""Candidate examples from what the creator already has: the pure half (no network).
+
+Sources become *tasks* (one model call each): a LinkedIn post → the question it answers (the
+post stays the answer, a "reverse prompt"); a passage of a document → question/answer pairs in
+the persona's voice; the persona itself → questions in several styles across its topics, with
+its answers. The prompts are `resources/generation/prompts.toml`, readable and editable.
+`estimate` prices a run before it starts; `parse_reply` reads the model's answer; a candidate
+that (nearly) repeats an existing example is found with `known_examples`. The calls themselves
+are made by `services/generate.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from persona_studio.core.dataset import Example, new_id
+from persona_studio.core.duplicates import DuplicateFinder
+from persona_studio.core.errors import UserFacingError
+from persona_studio.core.importers.documents import Passage
+from persona_studio.core.importers.linkedin import LinkedInExport
+from persona_studio.core.persona import Persona
+from persona_studio.resources_path import resource_path
+
+DEFAULT_MODEL = "gpt-4.1-mini"  # when the profile names no chat model
+PAIRS_PER_PASSAGE = 2
+PAIRS_PER_TOPIC_CALL = 5
+OUTPUT_TOKENS = {"reverse": 40, "passage": 160 * PAIRS_PER_PASSAGE, "topics": 140}
+SAME_LANGUAGE = (
+    "Write in the same language as the text you are given (a French post gets a French question)."
+)
+
+
+class GenerateError(UserFacingError):
+    pass
+
+
+@dataclass
+class Task:
+    kind: str  # reverse, passage, topics
+    source: str
+    text: str = ""  # the post or the passage
+    style: str = ""  # topics: the style name
+    count: int = 1  # pairs asked for
+    context: str = ""  # what the source says about its author (a LinkedIn profile)
+
+
+@dataclass
+class Candidate:
+    """A proposed example waiting for review: pending → accepted (in the dataset) or rejected."""
+
+    question: str
+    answer: str
+    source: str
+    kind: str
+    id: str = field(default_factory=new_id)
+    status: str = "pending"
+    duplicate_of: str = ""  # the question of the example it (nearly) repeats
+
+    def to_example(self) -> Example:
+        return Example.from_qa(
+            self.question.strip(), self.answer.strip(), source=self.source, tags=["generated"]
+        )
+
+
+def load_prompts(user_file: Path | None = None) -> dict[str, Any]:
+    text = (user_file if user_file and user_file.exists() else None) or resource_path(
+        "generation/prompts.toml"
+    )
+    try:
+        return tomllib.loads(Path(text).read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise GenerateError(
+            f"The prompt file “{text}” could not be read ({exc}).",
+            "Fix it, or delete your copy to use the shipped prompts.",
+        ) from exc
+
+
+# ---- tasks ---------------------------------------------------------------------------------
+
+
+def tasks_from_linkedin(export: LinkedInExport, limit: int | None = None) -> list[Task]:
+    items = [*export.posts, *export.comments]
+    about = export.profile_text()
+    return [Task("reverse", p.source, text=p.text, context=about) for p in items[:limit]]
+
+
+def tasks_from_passages(passages: Sequence[Passage], limit: int | None = None) -> list[Task]:
+    return [
+        Task("passage", p.source, text=p.text, count=PAIRS_PER_PASSAGE) for p in passages[:limit]
+    ]
+
+
+def persona_topics(persona: Persona) -> list[str]:
+    """What the character talks about (and is asked about): traits, background, its rules."""
+    topics = [*persona.traits, *persona.tags]
+    if persona.background:
+        topics += [s.strip() for s in re.split(r"[.;\n]", persona.background) if s.strip()][:6]
+    topics += [f"(to decline) {t}" for t in persona.avoid_topics]
+    return [t for t in dict.fromkeys(topics) if t] or [persona.description or persona.name]
+
+
+def tasks_from_persona(
+    persona: Persona, count: int, styles: Sequence[str], prompts: dict[str, Any]
+) -> list[Task]:
+    """About `count` pairs, spread evenly over the styles, at most `PAIRS_PER_TOPIC_CALL` per
+    call (a long list in one answer gets repetitive)."""
+    known = prompts.get("styles", {})
+    chosen = [s for s in styles if s in known] or list(known)
+    per_call = max(1, min(PAIRS_PER_TOPIC_CALL, -(-count // len(chosen))))
+    tasks: list[Task] = []
+    made = 0
+    while made < count:
+        style = chosen[len(tasks) % len(chosen)]
+        n = min(per_call, count - made)
+        tasks.append(Task("topics", f"persona:{style}", style=style, count=n))
+        made += n
+    return tasks
+
+
+@dataclass
+class SourceRead:
+    tasks: list[Task]
+    summary: str  # "12 posts (3 skipped: …)", for the user
+    persona_fields: dict[str, str] = field(default_factory=dict)  # from a LinkedIn profile
+
+
+def read_source(
+    kind: str,
+    persona: Persona,
+    prompts: dict[str, Any],
+    *,
+    paths: Sequence[Path] = (),
+    text: str = "",
+    limit: int | None = None,
+    styles: Sequence[str] = (),
+    comments: bool = False,
+) -> SourceRead:
+    """Tasks from one kind of source: "linkedin" (a ZIP), "documents" (files), "persona"
+    (`limit` pairs) or "text" (pasted). Reads files: call it off the UI thread."""
+    from collections import Counter
+
+    from persona_studio.core.importers.documents import passages_from_text, read_passages
+    from persona_studio.core.importers.linkedin import read_linkedin_export
+
+    if kind == "persona":
+        tasks = tasks_from_persona(persona, limit or 20, styles, prompts)
+        return SourceRead(tasks, f"{sum(t.count for t in tasks)} questions in {len(tasks)} calls")
+    if kind == "linkedin":
+        if not paths:
+            return SourceRead([], "Choose the ZIP LinkedIn sent you.")
+        export = read_linkedin_export(paths[0], include_comments=comments)
+        tasks = tasks_from_linkedin(export, limit)
+        found = len(export.posts) + len(export.comments)
+        summary = f"{found} posts" + (" and comments" if export.comments else "")
+        if export.skipped:
+            why = Counter(reason for _where, reason in export.skipped)
+            summary += (
+                f" ({len(export.skipped)} skipped: "
+                + ", ".join(f"{n} {reason}" for reason, n in why.most_common())
+                + ")"
+            )
+        if limit is not None and found > limit:
+            summary += f"; the first {limit} are used"
+        return SourceRead(tasks, summary, export.persona_fields())
+    passages = (
+        [p for path in paths for p in read_passages(path)]
+        if kind == "documents"
+        else passages_from_text(text)
+    )
+    tasks = tasks_from_passages(passages, limit)
+    summary = f"{len(passages)} passages"
+    if limit is not None and len(passages) > limit:
+        summary += f"; the first {limit} are used"
+    return SourceRead(tasks, summary)
+
+
+# ---- prompts and cost ----------------------------------------------------------------------
+
+
+def messages_for(
+    task: Task, persona: Persona, prompts: dict[str, Any], language: str = ""
+) -> list[dict[str, str]]:
+    template = prompts[task.kind]
+    values = {
+        "name": persona.name,
+        "description": persona.description,
+        "persona": persona.system_prompt(),
+        "language_rule": f"Write in {language}." if language else SAME_LANGUAGE,
+        "text": task.text,
+        "source": task.source,
+        "count": task.count,
+        "style": prompts.get("styles", {}).get(task.style, task.style),
+        "topics": "; ".join(persona_topics(persona)),
+        "context": task.context or persona.description,
+    }
+    return [
+        {"role": "system", "content": template["system"].format_map(values)},
+        {"role": "user", "content": template["user"].format_map(values)},
+    ]
+
+
+@dataclass
+class Estimate:
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None  # None: no price known for this model
+
+    def text(self) -> str:
+        from persona_studio.core.validation import price_text
+
+        money = "price unknown" if self.cost is None else price_text(self.cost)
+        return (
+            f"{self.calls} calls, ≈ {self.input_tokens:,} tokens in and ≈ "
+            f"{self.output_tokens:,} out: {money}"
+        )
+
+
+def estimate(
+    tasks: Sequence[Task],
+    persona: Persona,
+    prompts: dict[str, Any],
+    model: str,
+    language: str = "",
+    prices: tuple[float, float] | None = None,
+) -> Estimate:
+    from persona_studio.core.tokens import count_many
+
+    texts = [
+        "\n".join(m["content"] for m in messages_for(t, persona, prompts, language)) for t in tasks
+    ]
+    counts = count_many(set(texts))
+    tokens_in = sum(counts[t] + 8 for t in texts)  # + the messages' framing
+    tokens_out = sum(
+        OUTPUT_TOKENS[t.kind] if t.kind != "topics" else OUTPUT_TOKENS["topics"] * t.count
+        for t in tasks
+    )
+    cost = None
+    if prices is not None:
+        cost = (tokens_in * prices[0] + tokens_out * prices[1]) / 1_000_000
+    return Estimate(len(tasks), tokens_in, tokens_out, cost)
+
+
+# ---- reading the model's answer ------------------------------------------------------------
+
+
+def parse_reply(task: Task, reply: str) -> list[tuple[str, str]]:
+    """(question, answer) pairs from the model's JSON; tolerant of code fences and chatter."""
+    start, end = reply.find("{"), reply.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("no JSON object in the reply")
+    data = json.loads(reply[start : end + 1])
+    if task.kind == "reverse":
+        question = str(data.get("question", "")).strip()
+        if not question:
+            raise ValueError("no question in the reply")
+        return [(question, task.text)]
+    pairs = []
+    for pair in data.get("pairs", []):
+        if isinstance(pair, dict):
+            q, a = str(pair.get("question", "")).strip(), str(pair.get("answer", "")).strip()
+            if q and a:
+                pairs.append((q, a))
+    if not pairs:
+        raise ValueError("no question/answer pairs in the reply")
+    return pairs
+
+
+def known_examples(examples: Sequence[Example]) -> DuplicateFinder:
+    """What candidates are compared with. Seconds at 100k examples: build it off the UI thread
+    and pass it to `Generator` as `seen`."""
+    finder = DuplicateFinder()
+    for example in examples:
+        finder.add(example.question, example.question)
+        finder.add(example.question, example.answer)
+    return finder
