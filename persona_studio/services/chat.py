@@ -83,62 +83,98 @@ async def reply(
     client_for: ClientFactory,
     profiles: Callable[[str], ProviderProfile] | None = None,
 ) -> AsyncIterator[ChatEvent]:
-    """Stream one reply. Never raises for provider trouble: that becomes an `error` event."""
+    """Stream one reply: the rules decide first, then the offline engine or a server answers.
+    Never raises for provider trouble: that becomes an `error` event."""
     started = time.monotonic()
     is_first = not any(m.get("role") == "user" for m in history)
     decision = evaluate(rules, message, is_first=is_first)
     if any(step.fired for step in decision.trace):
         yield ChatEvent("rule", decision=decision)
     if decision.reply is not None:
-        yield ChatEvent("delta", decision.reply)
-        yield ChatEvent("done", decision=decision, latency=time.monotonic() - started, model="rule")
-        return
-
-    if settings.mode == "offline":
-        hits = index.search(message, k=3)
-        if hits and hits[0].confidence >= MIN_CONFIDENCE:
-            text = hits[0].example.answer
-        else:
-            text = (
-                "I don't have an answer for that in my examples yet. (Offline mode answers "
-                "only from the dataset: add an example for this question, or choose a "
-                "model.)"
-            )
-        yield ChatEvent("delta", text)
-        yield ChatEvent(
-            "done",
-            decision=decision,
-            hits=hits,
-            latency=time.monotonic() - started,
-            model="offline",
+        answer = _rule_reply(decision, started)
+    elif settings.mode == "offline":
+        answer = _offline_reply(message, index, decision, started)
+    else:
+        answer = _remote_reply(
+            persona, history, message, settings, index, client_for, profiles, decision, started
         )
-        return
+    async for event in answer:
+        yield event
 
+
+async def _rule_reply(decision: Decision, started: float) -> AsyncIterator[ChatEvent]:
+    """A rule's fixed reply."""
+    assert decision.reply is not None
+    yield ChatEvent("delta", decision.reply)
+    yield ChatEvent("done", decision=decision, latency=time.monotonic() - started, model="rule")
+
+
+async def _offline_reply(
+    message: str, index: RetrievalIndex, decision: Decision, started: float
+) -> AsyncIterator[ChatEvent]:
+    """The offline engine: the answer of the nearest dataset example, when it is near enough."""
+    hits = index.search(message, k=3)
+    if hits and hits[0].confidence >= MIN_CONFIDENCE:
+        text = hits[0].example.answer
+    else:
+        text = (
+            "I don't have an answer for that in my examples yet. (Offline mode answers "
+            "only from the dataset: add an example for this question, or choose a "
+            "model.)"
+        )
+    yield ChatEvent("delta", text)
+    yield ChatEvent(
+        "done", decision=decision, hits=hits, latency=time.monotonic() - started, model="offline"
+    )
+
+
+def _target(
+    persona: Persona,
+    settings: ChatSettings,
+    profiles: Callable[[str], ProviderProfile] | None,
+    decision: Decision,
+) -> tuple[ProviderProfile, str] | str:
+    """The profile and model to ask, or why there is none (in plain words)."""
     profile = settings.profile
     if decision.profile and profiles is not None:
         try:
             profile = profiles(decision.profile)
         except Exception as exc:  # an unknown profile named by a rule
-            yield ChatEvent("error", str(exc))
-            return
+            return str(exc)
     model = model_for(settings, persona, decision)
     if profile is None:
-        yield ChatEvent(
-            "error",
+        return (
             "Choose a provider profile for this pane (Settings → "
-            "Providers), or use the offline engine.",
+            "Providers), or use the offline engine."
         )
-        return
     if not model:
-        what = (
+        return (
             "This character has no fine-tuned model yet: train one in the Train tab, or "
             "choose another mode."
             if settings.mode == "finetuned"
             else "Choose a model for this pane, or set a chat model on the profile."
         )
-        yield ChatEvent("error", what)
-        return
+    return profile, model
 
+
+async def _remote_reply(
+    persona: Persona,
+    history: list[dict[str, str]],
+    message: str,
+    settings: ChatSettings,
+    index: RetrievalIndex,
+    client_for: ClientFactory,
+    profiles: Callable[[str], ProviderProfile] | None,
+    decision: Decision,
+    started: float,
+) -> AsyncIterator[ChatEvent]:
+    """A server's streamed reply: the fine-tuned model, or the base model with the persona
+    prompt (and, in retrieval mode, the most similar examples as few-shot turns)."""
+    target = _target(persona, settings, profiles, decision)
+    if isinstance(target, str):
+        yield ChatEvent("error", target)
+        return
+    profile, model = target
     system = turn_system_prompt(persona.system_prompt(), decision)
     hits = []
     shots: list[dict[str, str]] = []
