@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
@@ -36,14 +37,14 @@ def _load_settings() -> tuple[AppConfig, str | None]:
 
 
 def make_application(argv: list[str]) -> QApplication:
-    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app = cast(QApplication, QApplication.instance() or QApplication([sys.argv[0], *argv]))
     app.setApplicationName(APP_ID)
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_ID)
     app.setDesktopFileName(DESKTOP_ID)  # Wayland matches the window to its .desktop
     app.setWindowIcon(QIcon(str(resource_path("icons/persona-studio.svg"))))
-    return app  # type: ignore[return-value]
+    return app
 
 
 def open_first_project(window: MainWindow, requested: Path | None) -> None:

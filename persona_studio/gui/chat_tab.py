@@ -182,7 +182,9 @@ class ChatTab(QWidget):
         greeting = persona.greeting if persona else ""
         for pane in self.panes:
             pane.character_name = persona.name if persona else ""
-            pane.greeting = f"{persona.name or 'Character'}: {greeting}" if greeting else ""
+            pane.greeting = (
+                f"{persona.name or 'Character'}: {greeting}" if persona and greeting else ""
+            )
             pane.render()
 
     async def _client_for(self, profile: ProviderProfile) -> Any:

@@ -738,7 +738,7 @@ class MainWindow(QMainWindow):
         state = settings.value("state")
         if state is not None:
             self.restoreState(state)
-        tab = settings.value("tab", 0, type=int)
+        tab = int(settings.value("tab", 0, type=int))
         self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
 
     def save_window_state(self) -> None:

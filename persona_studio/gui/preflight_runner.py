@@ -11,6 +11,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
+from persona_studio.core.dataset import Example
+from persona_studio.core.persona import Persona
 from persona_studio.core.validation import (
     ModelSpec,
     PreflightCancelled,
@@ -125,7 +127,7 @@ class PreflightRunner(QObject):
             self.task.cancel()
 
     async def _run(
-        self, examples: list, persona: object, spec: ModelSpec, cancel: threading.Event
+        self, examples: list[Example], persona: Persona, spec: ModelSpec, cancel: threading.Event
     ) -> None:
         loop = asyncio.get_running_loop()
 

@@ -228,7 +228,7 @@ class ProjectSession(QObject):
         self._save_now(lambda: self.project.replace_character(persona, rules, avatar_png))
         self.character_replaced.emit()
 
-    def _save_now(self, write: Callable[[], None]) -> None:
+    def _save_now(self, write: Callable[[], object]) -> None:
         try:
             write()
         except UserFacingError as exc:

@@ -16,7 +16,7 @@ from persona_studio.services.credentials import CredentialStore
 class FixedKeyring(KeyringBackend):
     """Stands in for the OS store: answers every key with `secret`, stores nothing."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
     name = "system keyring"
 
     def __init__(self, secret: str | None = None) -> None:

@@ -170,6 +170,7 @@ class PipelineDialog(QDialog):
         if run is not None:
             for index, step in enumerate(run.steps):
                 item = self.steps.topLevelItem(index)
+                assert item is not None  # one row per step, made in __init__
                 item.setText(1, STATE_TEXT.get(step.status, step.status))
                 item.setText(2, step.error or step.detail)
                 item.setToolTip(2, step.error or step.detail)
