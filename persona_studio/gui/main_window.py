@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from persona_studio.gui.train_tab import TrainTab
 
 FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
+REATTACH_DELAY_MS = 1500  # after a project opens: following running jobs waits for the paint
 DATASET_FILES = {".csv", ".tsv", ".xlsx", ".jsonl"}
 DOCUMENT_FILES = {".txt", ".md", ".markdown", ".pdf", ".docx"}
 DROPPABLE = {SUFFIX, ".png", ".json", ".zip", *DATASET_FILES, *DOCUMENT_FILES}
@@ -302,6 +303,21 @@ class MainWindow(QMainWindow):
         self.project_label.setText(str(project.path))
         self._show_save_state("All changes saved", True)
         self._update_title()
+        self._follow_running_jobs_soon()
+
+    def _follow_running_jobs_soon(self) -> None:
+        """Reattach to the project's jobs still running at their trainers, a moment after it
+        opens (it needs the network and the services, not the first paint), whichever tab
+        shows: a job that finishes meanwhile registers its model."""
+        from PySide6.QtCore import QTimer
+
+        session = self.session
+
+        def follow() -> None:
+            if session is self.session and session is not None and not session.closed:
+                session.watch_running_jobs()
+
+        QTimer.singleShot(REATTACH_DELAY_MS, follow)
 
     async def _training_backend(self, profile: str) -> Any:
         from persona_studio.services.training import backend_for

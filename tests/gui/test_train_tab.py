@@ -93,6 +93,25 @@ def test_reattaches_to_a_running_job_after_a_restart(
     assert record.status == "succeeded" and record.id == job_id
 
 
+def test_running_jobs_are_followed_when_the_project_opens_whatever_tab_shows(
+    make_window, context, server, run_async
+) -> None:
+    server.auto_advance = False
+    window, tab = _train(make_window, context)
+    run_async(wait_until(lambda: tab.report is not None))
+    tab.launch()
+    run_async(wait_until(lambda: tab.history.topLevelItemCount() == 1, timeout=10))
+    path = window.session.project.path
+    window.close()
+    server.auto_advance = True
+    again = make_window()
+    again.tabs.setCurrentIndex(0)  # (the window would reopen on the Train tab, the last shown)
+    again.open_project(path)  # the Persona tab shows; the Train tab is never built
+    run_async(wait_until(lambda: again.session.persona.fine_tuned_model != "", timeout=20))
+    assert again._tab_pages["Train"].built is None
+    assert again.session.project.jobs()[0].status == "succeeded"
+
+
 def test_cancel_with_confirmation(make_window, context, server, run_async, qtbot) -> None:
     server.auto_advance = False
     window, tab = _train(make_window, context)
