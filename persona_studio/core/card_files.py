@@ -30,8 +30,12 @@ def apply_card(project: Project, card: ImportedCard) -> None:
     project.replace_character(card.persona, card.rules, card.avatar_png)
 
 
-def create_from_card(path: Path, card: ImportedCard) -> Project:
-    return Project.create(path, card.persona, rules=card.rules, avatar_png=card.avatar_png)
+def create_from_card(path: Path, card: ImportedCard, *, overwrite: bool = False) -> Project:
+    """A new project from a card, written atomically (a replaced file is whole until the new one
+    takes its place)."""
+    return Project.create(
+        path, card.persona, rules=card.rules, avatar_png=card.avatar_png, overwrite=overwrite
+    )
 
 
 def export_bytes(project: Project, fmt: str) -> bytes:

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 from persona_studio import APP_NAME, __version__
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
-from persona_studio.core.project import SUFFIX, Project, ProjectError
+from persona_studio.core.project import SUFFIX, Project, ProjectError, ProjectLockedError
+from persona_studio.core.project.files import free_project_path
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.messages import show_error, show_write_error
 from persona_studio.gui.project_session import ProjectSession
@@ -536,10 +537,11 @@ class MainWindow(QMainWindow):
         if card is None:
             return
         name = card.persona.name or Path(path).stem
+        taken = self.session.project.path if self.session else None
         dest, _ = QFileDialog.getSaveFileName(
             self,
             "Save the imported character as",
-            str(Path(self._start_folder()) / f"{name}{SUFFIX}"),
+            str(free_project_path(Path(self._start_folder()), name, taken)),
             FILE_FILTER,
         )
         if dest:
@@ -564,24 +566,24 @@ class MainWindow(QMainWindow):
         return None
 
     def import_card(self, card: ImportedCard, dest: Path) -> bool:
-        """A new project from a card (nothing is written if the card was unusable)."""
+        """A new project from a card. The open project, or one open in another window, is
+        never replaced; another file the creator chose to replace stays whole until the new
+        project takes its place (nothing is written if the card was unusable)."""
         from persona_studio.core.card_files import create_from_card
 
         if dest.suffix != SUFFIX:
             dest = dest.with_name(dest.name + SUFFIX)
         try:
-            if dest.exists():
-                dest.unlink()  # the save dialog already asked before replacing
-            project = create_from_card(dest, card)
-        except (ProjectError, OSError) as exc:
-            error = (
-                exc
-                if isinstance(exc, ProjectError)
-                else UserFacingError(
-                    f"Could not replace “{dest.name}”: {exc.strerror}.", "Choose another name."
+            if self.session is not None and dest.absolute() == self.session.project.path:
+                raise ProjectError(
+                    f"“{dest.name}” is the project open in this window.",
+                    "Choose another name for the imported character. Nothing was changed.",
                 )
-            )
-            show_error(self, "Could not import the card", error)
+            if dest.exists():
+                _refuse_if_open_elsewhere(dest)
+            project = create_from_card(dest, card, overwrite=dest.exists())
+        except ProjectError as exc:
+            show_error(self, "Could not import the card", exc)
             return False
         self._set_project(project)
         self.tabs.setCurrentWidget(self._tab_pages["Persona"])
@@ -677,14 +679,9 @@ class MainWindow(QMainWindow):
         card = self._read_card(path)
         if card is None:
             return None
-        folder = Path(self._start_folder())
-        stem = card.persona.name.strip() or path.stem
-        dest = folder / f"{stem}{SUFFIX}"
-        counter = 2
-        while dest.exists():
-            dest = folder / f"{stem} ({counter}){SUFFIX}"
-            counter += 1
-        return self.import_card(card, dest)
+        taken = self.session.project.path if self.session else None
+        name = card.persona.name.strip() or path.stem
+        return self.import_card(card, free_project_path(Path(self._start_folder()), name, taken))
 
     def choose_project(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -787,3 +784,17 @@ class MainWindow(QMainWindow):
         self.session = None
         self.save_window_state()
         event.accept()
+
+
+def _refuse_if_open_elsewhere(path: Path) -> None:
+    """Replacing a project another window has open would leave that window writing into a
+    file that is gone: refuse. (A file that is not a project can be replaced.)"""
+    try:
+        Project.open(path).close()
+    except ProjectLockedError as exc:
+        raise ProjectError(
+            f"“{path.name}” is open in another Persona Studio window.",
+            "Choose another name, or close it there first. Nothing was changed.",
+        ) from exc
+    except ProjectError:
+        pass  # not one of our projects, damaged, newer: the save dialog asked to replace it

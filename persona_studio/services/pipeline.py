@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import new_id, now_iso
 from persona_studio.core.errors import UserFacingError
+from persona_studio.core.project.files import file_stem
 from persona_studio.services.training import JobSpec, UploadedFiles
 from persona_studio.services.training.openai_api import explain_job_error
 
@@ -148,12 +148,6 @@ class PipelineRun:
 def latest_run(project: Project) -> PipelineRun | None:
     runs = project.runs(KIND)
     return PipelineRun.from_record(runs[0]) if runs else None
-
-
-def file_stem(name: str) -> str:
-    """A file name from the character's name, safe on every OS."""
-    stem = re.sub(r'[<>:"/\\|?*\x00-\x1f]+', "", name).strip(" .")
-    return stem[:80] or "character"
 
 
 def _sha256(data: bytes) -> str:

@@ -221,3 +221,82 @@ def test_dropping_a_spreadsheet_opens_the_import_dialog_on_it(
     refused.ignore()
     window.dragEnterEvent(refused)
     assert not refused.isAccepted()
+
+
+def _card(name: str):
+    from persona_studio.core.cards import read_card
+    from tests.fakes.cards import foreign_v2_card
+
+    raw = foreign_v2_card()
+    raw["data"]["name"] = name
+    import json
+
+    return read_card(json.dumps(raw).encode("utf-8"))
+
+
+def test_importing_a_card_never_replaces_the_open_project(make_window, tmp_path, qtbot) -> None:
+    path = tmp_path / "Rhea.persona"
+    Project.create(path, Persona(name="Rhea")).close()
+    window = make_window()
+    window.open_project(path)
+    window.session.set_persona_field("description", "typed before the import")
+    window.session.flush()
+    before = path.read_bytes()
+
+    assert not window.import_card(_card("Rhea"), path)  # "Yes, replace" on the open file
+    box = window.findChild(QMessageBox, "error_message")
+    qtbot.waitUntil(box.isVisible)
+    assert "open in this window" in box.text() and "Nothing was changed" in box.informativeText()
+    assert window.session.project.path == path
+    window.session.set_persona_field("description", "typed after")  # still saving for real
+    assert window.session.flush()
+    with _reopen(window, path) as project:  # the file is whole and has every edit
+        assert project.persona().description == "typed after"
+        assert project.persona().name == "Rhea"
+    assert len(before) > 0
+
+
+def _reopen(window, path: Path) -> Project:
+    """Close the window's project and open the file again from disk."""
+    assert window.session.close()
+    window.session = None
+    return Project.open(path)
+
+
+def test_importing_a_card_over_a_project_open_elsewhere_is_refused(
+    make_window, tmp_path, qtbot
+) -> None:
+    busy = tmp_path / "Busy.persona"
+    Project.create(busy, Persona(name="Busy")).close()
+    other = make_window()
+    other.open_project(busy)
+    window = make_window()
+    assert not window.import_card(_card("Seraphina"), busy)
+    box = window.findChild(QMessageBox, "error_message")
+    qtbot.waitUntil(box.isVisible)
+    assert "open in another Persona Studio window" in box.text()
+    assert other.session.project.persona().name == "Busy"
+
+
+def test_a_card_replaces_another_file_whole_and_suggestions_skip_the_open_one(
+    make_window, tmp_path
+) -> None:
+    from persona_studio.core.project.files import free_project_path
+
+    old = tmp_path / "Old.persona"
+    Project.create(old, Persona(name="Old")).close()
+    window = make_window()
+    assert window.import_card(_card("Seraphina"), old)  # the creator chose to replace it
+    assert window.session.project.path == old.absolute()
+    assert window.session.persona.name == "Seraphina"
+    open_path = window.session.project.path
+    suggestion = free_project_path(tmp_path, "Old", taken=open_path)
+    assert suggestion != open_path and suggestion.name == "Old (2).persona"
+
+
+def test_a_dropped_card_named_like_a_path_stays_in_the_folder(tmp_path: Path) -> None:
+    from persona_studio.core.project.files import free_project_path
+
+    for name in ("../../escape", "/etc/passwd", "a/b\\c", "..."):
+        path = free_project_path(tmp_path, name)
+        assert path.parent == tmp_path, name

@@ -4,6 +4,7 @@ settings, and writing whole databases atomically (create, save a copy, the pre-u
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import struct
 from collections.abc import Callable
@@ -117,3 +118,22 @@ def app_version() -> str:
     from persona_studio import __version__
 
     return f"Persona Studio {__version__}"
+
+
+def file_stem(name: str) -> str:
+    """A file name from a character's name, safe on every OS: no folders (`../x`), no
+    reserved characters, no leading or trailing dots and spaces."""
+    stem = re.sub(r'[<>:"/\\|?*\x00-\x1f]+', "", name).strip(" .")
+    return stem[:80] or "character"
+
+
+def free_project_path(folder: Path, name: str, taken: Path | None = None) -> Path:
+    """`folder/NAME.persona`, or `NAME (2).persona`… when that exists or is `taken` (the
+    project open in this window): a suggestion never points at a file in use."""
+    stem = file_stem(name)
+    candidate = folder / f"{stem}{SUFFIX}"
+    counter = 2
+    while candidate.exists() or (taken is not None and candidate.absolute() == taken.absolute()):
+        candidate = folder / f"{stem} ({counter}){SUFFIX}"
+        counter += 1
+    return candidate
