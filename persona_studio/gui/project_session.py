@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from persona_studio.services.training import BackendFactory, TrainingJobs
 
 AUTOSAVE_DELAY_MS = 400  # typing is batched; a field is on disk ≤ 1 s after the last keystroke
+RETRY_DELAY_MS = 2000  # a write the disk refused is tried again this often, until it lands
 
 
 class ProjectSession(QObject):
@@ -60,6 +61,7 @@ class ProjectSession(QObject):
         self._examples: list[Example] | None = None  # loaded when the Dataset tab needs them
         self._positions: dict[str, float] = {}
         self._pending: dict[str, Any] = {}
+        self._unsaved: list[Callable[[], object]] = []  # refused writes, retried in order
         self._timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self.flush)
         self._review_queue: ReviewQueue | None = None
@@ -157,8 +159,10 @@ class ProjectSession(QObject):
 
     def add_examples(self, new: list[Example]) -> None:
         self.examples.extend(new)
+        # after the last one, as the file places them (known here even if the write must wait)
+        first = max(self._positions.values(), default=-1.0) + 1.0
+        self._positions.update({ex.id: first + n for n, ex in enumerate(new)})
         self._save_now(lambda: self.project.add_examples(new))
-        self._positions = self.project.example_positions()
         self.examples_reset.emit()
 
     def remove_examples(self, ids: set[str]) -> list[tuple[float, Example]]:
@@ -229,33 +233,43 @@ class ProjectSession(QObject):
         self.character_replaced.emit()
 
     def _save_now(self, write: Callable[[], object]) -> None:
-        try:
-            write()
-        except UserFacingError as exc:
-            self.save_state_changed.emit(f"Not saved: {exc}", False)
-            return
+        """Write now; if the disk refuses, keep the write (after any still waiting) and retry."""
+        self._unsaved.append(write)
+        self._write_unsaved()
+
+    def _write_unsaved(self) -> bool:
+        while self._unsaved:
+            try:
+                self._unsaved[0]()
+            except UserFacingError as exc:  # the project turns every refusal into one
+                self.save_state_changed.emit(f"Not saved: {exc}", False)
+                self._timer.start(RETRY_DELAY_MS)  # nothing is dropped: tried again soon
+                return False
+            self._unsaved.pop(0)
         if not self._pending:
             self.save_state_changed.emit("All changes saved", True)
+        return True
+
+    @property
+    def unsaved(self) -> bool:
+        """Edits the file does not have yet (waiting for the autosave, or refused by the disk)."""
+        return bool(self._pending or self._unsaved)
 
     def flush(self) -> bool:
-        """Write pending edits now. Returns False (and says why) if the disk refused them."""
+        """Write pending edits now. Returns False (and says why) if the disk refused them; they
+        are kept and tried again."""
         self._timer.stop()
-        if not self._pending:
-            return True
-        try:
-            self.project.set_persona_fields(**self._pending)
-        except UserFacingError as exc:
-            self.save_state_changed.emit(f"Not saved: {exc}", False)
-            self._timer.start(2000)  # keep the edits and retry; nothing is dropped
-            return False
-        self._pending.clear()
-        self.save_state_changed.emit("All changes saved", True)
-        return True
+        if self._pending:
+            fields = dict(self._pending)
+            self._pending.clear()
+            self._unsaved.append(lambda: self.project.set_persona_fields(**fields))
+        return self._write_unsaved()
 
     def close(self, *, force: bool = False) -> bool:
         """Save and close. If saving fails the project stays open, unless `force`."""
         if not self.flush() and not force:
             return False
+        self._timer.stop()  # forced: refused writes are given up, never retried on a closed file
         if self._preflight is not None:
             self._preflight.close()
         for task in self._job_watchers.values():

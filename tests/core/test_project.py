@@ -302,3 +302,35 @@ def test_a_version_1_file_is_upgraded_and_its_rules_gain_extras(tmp_path: Path) 
         assert project.rules()[0].extras == {"insertion_order": 3}
     assert int.from_bytes(path.read_bytes()[60:64], "big") == schema_version() == 3
     assert path.with_name("old.persona.v1.bak").exists()
+
+
+def test_a_full_disk_is_our_error_and_leaves_the_file_whole(tmp_path: Path) -> None:
+    """SQLITE_FULL raised by a statement (not only by COMMIT) rolls back and is a plain
+    ProjectError, for the CLI's one line and the window's "Not saved"."""
+    from persona_studio.core.dataset import Example
+
+    with Project.create(tmp_path / "full.persona", Persona(name="Full")) as project:
+        project.add_examples([Example.from_qa("Kept?", "Yes.")])
+        pages = project._db.execute("PRAGMA page_count").fetchone()[0]
+        project._db.execute(f"PRAGMA max_page_count = {pages}")
+        many = [Example.from_qa(f"Q{n}? " + "z" * 3000, "A.") for n in range(40)]
+        with pytest.raises(ProjectError, match="full") as info:
+            project.add_examples(many)
+        assert "disk space" in info.value.hint
+        assert not project._db.in_transaction
+        assert [e.question for e in project.examples()] == ["Kept?"]
+
+
+def test_creating_a_project_on_a_full_disk_is_our_error(tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    import persona_studio.core.project.project as project_module
+
+    def full(_dest, _fill) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(project_module, "atomic_sqlite_file", full)
+    with pytest.raises(ProjectError, match="full") as info:
+        Project.create(tmp_path / "new.persona", Persona(name="New"))
+    assert "Nothing was written" in info.value.hint
+    assert not (tmp_path / "new.persona").exists()

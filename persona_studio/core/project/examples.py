@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from persona_studio.core.dataset import Example, now_iso
-from persona_studio.core.project.store import Store
+from persona_studio.core.project.store import Store, json_text, plain_text
 
 _COLUMNS = "messages, status, tags, rating, source, system_prompt, updated_at"
 _INSERT = f"INSERT INTO examples(id, position, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -120,7 +120,7 @@ class ExamplesStore(Store):
             for key, value in (("snapshot", snapshot), ("sheet", link)):
                 self._db.execute(
                     "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
-                    (key, json.dumps(value, ensure_ascii=False)),
+                    (key, json_text(value)),
                 )
 
     # ---- inside a transaction ------------------------------------------------------------
@@ -145,12 +145,12 @@ class ExamplesStore(Store):
 
 def _example_values(ex: Example) -> tuple[Any, ...]:
     return (
-        json.dumps(ex.messages, ensure_ascii=False),
+        json_text(ex.messages),
         ex.status,
-        json.dumps(ex.tags, ensure_ascii=False),
+        json_text(ex.tags),
         ex.rating,
-        ex.source,
-        ex.system_prompt,
+        plain_text(ex.source),
+        plain_text(ex.system_prompt),
         ex.updated_at,
     )
 

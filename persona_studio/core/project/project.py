@@ -32,6 +32,7 @@ from persona_studio.core.project.files import (
 )
 from persona_studio.core.project.records import RecordsStore
 from persona_studio.core.project.schema import MIGRATIONS, Migration, apply_migrations
+from persona_studio.core.project.store import json_text
 from persona_studio.core.rules import Rule
 
 
@@ -97,10 +98,11 @@ class Project(ExamplesStore, RecordsStore):
 
         try:
             atomic_sqlite_file(path, fill)
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:  # a full disk fails inside SQLite
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
             raise ProjectError(
-                f"Could not create “{path.name}”: {exc.strerror}.",
-                "Choose a folder you can write to.",
+                f"Could not create “{path.name}”: {reason}.",
+                "Choose a folder you can write to, with free space. Nothing was written.",
             ) from exc
         return cls.open(path)
 
@@ -182,9 +184,10 @@ class Project(ExamplesStore, RecordsStore):
 
         try:
             atomic_sqlite_file(dest, fill)
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:  # a full disk fails inside SQLite
             raise ProjectError(
-                f"Could not save a copy to “{dest}”: {exc.strerror}.",
+                f"Could not save a copy to “{dest}”: "
+                f"{exc.strerror if isinstance(exc, OSError) else exc}.",
                 "Choose a folder you can write to.",
             ) from exc
         return dest
@@ -208,14 +211,14 @@ class Project(ExamplesStore, RecordsStore):
         with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO persona(key, value) VALUES (?, ?)",
-                [(key, json.dumps(value, ensure_ascii=False)) for key, value in fields.items()],
+                [(key, json_text(value)) for key, value in fields.items()],
             )
 
     def _write_persona(self, persona: Persona) -> None:
         self._db.execute("DELETE FROM persona")
         self._db.executemany(
             "INSERT INTO persona(key, value) VALUES (?, ?)",
-            [(k, json.dumps(v, ensure_ascii=False)) for k, v in persona.to_dict().items()],
+            [(k, json_text(v)) for k, v in persona.to_dict().items()],
         )
 
     def avatar(self) -> tuple[bytes, str] | None:
@@ -281,9 +284,9 @@ class Project(ExamplesStore, RecordsStore):
                 position,
                 int(rule.enabled),
                 rule.name,
-                json.dumps(rule.trigger, ensure_ascii=False),
-                json.dumps(rule.action, ensure_ascii=False),
-                json.dumps(rule.extras, ensure_ascii=False),
+                json_text(rule.trigger),
+                json_text(rule.action),
+                json_text(rule.extras),
                 now_iso(),
             ),
         )

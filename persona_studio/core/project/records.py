@@ -7,14 +7,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import now_iso
-from persona_studio.core.project.store import Store
+from persona_studio.core.project.store import Store, json_text
 
 if TYPE_CHECKING:  # imported where used: opening a project (the app's start) reads no record
     from persona_studio.core.records import ChatRecord, JobRecord, RunRecord
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
 
 
 class RecordsStore(Store):
@@ -55,7 +51,7 @@ class RecordsStore(Store):
                     record.base_model,
                     record.status,
                     record.fine_tuned_model,
-                    dumps(record.data()),
+                    json_text(record.data()),
                     record.created_at or now,
                     now,
                 ),
@@ -85,7 +81,7 @@ class RecordsStore(Store):
                 "INSERT INTO runs(id, kind, status, data, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status,"
                 " data = excluded.data, updated_at = excluded.updated_at",
-                (run_id, kind, status, dumps(data), now, now),
+                (run_id, kind, status, json_text(data), now, now),
             )
 
     # ---- test conversations --------------------------------------------------------------
@@ -110,7 +106,7 @@ class RecordsStore(Store):
                 "INSERT INTO chats(id, title, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET title = excluded.title, data = excluded.data, "
                 "updated_at = excluded.updated_at",
-                (record.id, record.title, dumps(record.data()), record.created_at or now, now),
+                (record.id, record.title, json_text(record.data()), record.created_at or now, now),
             )
 
     def delete_chat(self, chat_id: str) -> None:
@@ -128,5 +124,5 @@ class RecordsStore(Store):
         with self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
-                (key, dumps(value)),
+                (key, json_text(value)),
             )

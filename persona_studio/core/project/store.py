@@ -4,12 +4,33 @@ helper that turns a refused commit (a full disk) into a plain `ProjectError`."""
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from persona_studio.core.project.errors import ProjectError
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(value: object) -> str:
+    """JSON for a column. Compact UTF-8 as a rule; where the value holds a lone surrogate (text
+    pasted or imported from a broken source), `\\u` escapes instead: SQLite can store it, and it
+    reads back exactly as it was. (`isascii` is O(1): plain text pays nothing.)"""
+    text = json.dumps(value, ensure_ascii=False)
+    if not text.isascii() and _LONE_SURROGATE.search(text):
+        return json.dumps(value)
+    return text
+
+
+def plain_text(value: str | None) -> str | None:
+    """A text column: a lone surrogate, which no file can store, becomes U+FFFD."""
+    if value is None or value.isascii():
+        return value
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 class Store:
@@ -23,18 +44,31 @@ class Store:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
+        """One write, all or nothing. Any refusal by the disk or SQLite (full, read-only, I/O
+        error, locked) rolls back and becomes a `ProjectError`: callers never see a raw
+        sqlite3 error, and what they were told is saved is on disk."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _refused(self.path, exc) from exc
             try:
                 yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            try:
                 self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                self._db.execute("ROLLBACK")
-                raise ProjectError(
-                    f"Could not save to “{self.path.name}”: {exc}.",
-                    "Check free disk space, then try again.",
-                ) from exc
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _refused(self.path, exc) from exc
+                raise
+
+
+def _refused(path: Path, exc: sqlite3.Error) -> ProjectError:
+    text = str(exc)
+    if "full" in text:
+        hint = "Free some disk space; your edits are kept and saved as soon as it works."
+    elif "readonly" in text or "read-only" in text:
+        hint = "The file or its folder cannot be written: save a copy somewhere you can write."
+    else:
+        hint = "Check the disk and the file; your edits are kept and saved as soon as it works."
+    return ProjectError(f"Could not save to “{path.name}”: {text}.", hint)
