@@ -334,3 +334,46 @@ def test_creating_a_project_on_a_full_disk_is_our_error(tmp_path: Path, monkeypa
         Project.create(tmp_path / "new.persona", Persona(name="New"))
     assert "Nothing was written" in info.value.hint
     assert not (tmp_path / "new.persona").exists()
+
+
+def _crash_copy(tmp_path: Path) -> Path:
+    """A project as a killed app leaves it: the file and a -wal holding recent commits."""
+    import shutil
+
+    from persona_studio.core.dataset import Example
+
+    source = tmp_path / "live.persona"
+    live = Project.create(source, Persona(name="Crash"))
+    live.add_examples([Example.from_qa(f"Question {n}?" * 10, "A" * 400) for n in range(150)])
+    crashed = tmp_path / "crashed.persona"
+    shutil.copy(source, crashed)
+    shutil.copy(f"{source}-wal", f"{crashed}-wal")
+    live.close()
+    return crashed
+
+
+def test_opening_a_damaged_project_with_a_wal_writes_nothing(tmp_path: Path) -> None:
+    import hashlib
+
+    path = _crash_copy(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[8192 : 8192 + 300] = b"\xab" * 300  # a damaged page
+    path.write_bytes(bytes(data))
+    wal = Path(f"{path}-wal")
+
+    def digest(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    before = (digest(path), digest(wal))
+    with pytest.raises(CorruptProjectError) as info:
+        Project.open(path)
+    assert "was not changed" in info.value.hint and "backup next to it" not in info.value.hint
+    assert wal.exists() and (digest(path), digest(wal)) == before  # byte for byte
+    assert sorted(p.name for p in tmp_path.iterdir() if "before-open" in p.name) == []
+
+
+def test_a_crashed_healthy_project_recovers_its_wal_and_leaves_no_copies(tmp_path: Path) -> None:
+    path = _crash_copy(tmp_path)
+    with Project.open(path) as project:
+        assert project.counts().examples == 150  # the commits in the -wal are there
+    assert [p.name for p in tmp_path.iterdir() if "before-open" in p.name] == []

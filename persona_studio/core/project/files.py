@@ -66,10 +66,49 @@ def check_identity(path: Path, version: int, application_id: int, latest: int) -
 
 
 def corrupt(path: Path, detail: str = "") -> CorruptProjectError:
+    backups = sorted(path.parent.glob(f"{path.name}.v*.bak"))
+    where = (
+        f"or the backup next to it ({backups[-1].name})"
+        if backups
+        else "or the copy Persona Studio saves before each upgrade, if you have one"
+    )
     return CorruptProjectError(
         f"“{path.name}” is damaged and cannot be opened{': ' + detail if detail else ''}.",
-        "The file was not changed. Open a copy you saved earlier, or the backup next to it.",
+        f"The file was not changed. Open a copy you saved earlier, {where}.",
     )
+
+
+class PreOpenCopy:
+    """The file and its write-ahead log as they were before opening. SQLite replays and
+    checkpoints the `-wal` into the file when a connection opens and closes; for a file that
+    is then refused (damaged, newer) that rewrite must not stay: `restore` puts both back byte
+    for byte. Only made when a `-wal` is present (after a crash), so a normal open copies
+    nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.saved: list[tuple[Path, Path]] = []
+        wal = Path(f"{path}-wal")
+        if not wal.exists() or wal.stat().st_size == 0:
+            return
+        import shutil
+
+        for original in (path, wal):
+            aside = original.with_name(f".{original.name}.before-open")
+            shutil.copy2(original, aside)
+            self.saved.append((original, aside))
+
+    def restore(self) -> None:
+        for original, aside in self.saved:
+            os.replace(aside, original)
+        if self.saved:
+            Path(f"{self.path}-shm").unlink(missing_ok=True)  # rebuilt from the -wal on open
+        self.saved = []
+
+    def discard(self) -> None:
+        for _original, aside in self.saved:
+            aside.unlink(missing_ok=True)
+        self.saved = []
 
 
 def connect(path: Path) -> sqlite3.Connection:

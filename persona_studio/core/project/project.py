@@ -22,6 +22,7 @@ from persona_studio.core.project.errors import ProjectError, ProjectLockedError
 from persona_studio.core.project.examples import ExamplesStore
 from persona_studio.core.project.files import (
     APPLICATION_ID,
+    PreOpenCopy,
     app_version,
     atomic_sqlite_file,
     backup_before_migration,
@@ -116,6 +117,29 @@ class Project(ExamplesStore, RecordsStore):
         latest = len(migrations)
         version, application_id = read_header(path)
         check_identity(path, version, application_id, latest)
+        try:
+            guard = PreOpenCopy(path)  # a crash left a -wal: keep both as they are first
+        except OSError as exc:
+            raise ProjectError(
+                f"“{path.name}” needs recovering after a crash, and there is no room to keep a "
+                f"copy of it first ({exc.strerror}).",
+                "Free some disk space, then open it again. The file was not changed.",
+            ) from exc
+        try:
+            project = cls._connect_and_check(path, latest, migrations)
+        except ProjectLockedError:
+            guard.discard()  # another window has it: this one wrote nothing
+            raise
+        except BaseException:
+            guard.restore()  # refused: the file and its -wal go back exactly as they were
+            raise
+        guard.discard()
+        return project
+
+    @classmethod
+    def _connect_and_check(
+        cls, path: Path, latest: int, migrations: tuple[Migration, ...]
+    ) -> Project:
         try:
             db = connect(path)
         except sqlite3.Error as exc:
