@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.dataset import Example, new_id
 from persona_studio.core.records import ChatRecord
-from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.dialogs.messages import write_file
@@ -86,7 +85,6 @@ class ChatTab(QWidget):
         self.context = context
         self._undo = undo_stack
         self._session: ProjectSession | None = None
-        self._index: RetrievalIndex | None = None
         self.chat_id = new_id()
         self.title = ""
 
@@ -159,23 +157,12 @@ class ChatTab(QWidget):
     def set_session(self, session: ProjectSession) -> None:
         self._session = session
         session.persona_changed.connect(self._persona_changed)
-        session.examples_reset.connect(self._forget_index)
-        session.examples_edited.connect(self._forget_index)
         self._fill_conversations()
         self.start_new()
 
     def _persona_changed(self, field: str) -> None:
         if field in ("greeting", "name"):
             self._show_greeting()
-
-    def _forget_index(self, *_: object) -> None:
-        self._index = None  # rebuilt on the next message: the dataset changed
-
-    def index(self) -> RetrievalIndex:
-        if self._index is None:
-            assert self._session is not None
-            self._index = RetrievalIndex(self._session.examples)
-        return self._index
 
     def _show_greeting(self) -> None:
         persona = self._session.persona if self._session else None
@@ -241,7 +228,8 @@ class ChatTab(QWidget):
         self.input.clear()
         if not self.title:
             self.title = text[:60]
-        persona, rules, index = self._session.persona, self._session.rules, self.index()
+        persona, rules = self._session.persona, self._session.rules
+        index = self._session.retrieval_index  # this project's: never a previous one's
         for pane in self.panes:  # each pane streams on its own; one slow engine blocks none
             pane.send(text, persona, rules, index)
 

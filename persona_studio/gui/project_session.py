@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from persona_studio.core.records import JobRecord
+    from persona_studio.core.retrieval import RetrievalIndex
     from persona_studio.gui.preflight_runner import PreflightRunner
     from persona_studio.services.review_queue import ReviewQueue
     from persona_studio.services.training import BackendFactory, TrainingJobs
@@ -54,6 +55,9 @@ class ProjectSession(QObject):
         self._job_watchers: dict[str, asyncio.Task[None]] = {}
         self.closed = False  # the project file is closed: timers still pending must do nothing
         self._preflight: PreflightRunner | None = None
+        self._retrieval: RetrievalIndex | None = None  # the offline engine's, built on demand
+        self.examples_reset.connect(self._forget_retrieval)
+        self.examples_edited.connect(self._forget_retrieval)
         self.persona: Persona = project.persona()
         self.rules: list[Rule] = project.rules()
         avatar = project.avatar()
@@ -75,6 +79,19 @@ class ProjectSession(QObject):
 
             self._review_queue = ReviewQueue(self.project)
         return self._review_queue
+
+    @property
+    def retrieval_index(self) -> RetrievalIndex:
+        """The offline engine's index over this project's examples (built on first use,
+        dropped when the dataset changes: never another project's)."""
+        if self._retrieval is None:
+            from persona_studio.core.retrieval import RetrievalIndex
+
+            self._retrieval = RetrievalIndex(self.examples)
+        return self._retrieval
+
+    def _forget_retrieval(self, *_: object) -> None:
+        self._retrieval = None
 
     @property
     def preflight(self) -> PreflightRunner:

@@ -179,3 +179,35 @@ def test_best_pick_and_export(make_window, context, run_async, tmp_path) -> None
     lines = [json.loads(x) for x in (tmp_path / "chat.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and lines[1]["votes"] == [{"turn": 1, "rating": 0, "best": True}]
     assert lines[0]["messages"][0] == {"role": "user", "content": "what should I eat before a run?"}
+
+
+def test_switching_projects_never_answers_from_the_previous_dataset(
+    make_window, context, qtbot, run_async, tmp_path
+) -> None:
+    """Issue 15 item 10: after Open Recent, Coach Rhea answered with the other character's
+    example at "match 100%" (its retrieval index outlived the switch)."""
+    from persona_studio.core.dataset import Example
+    from persona_studio.core.persona import Persona
+    from persona_studio.core.project import Project
+
+    other = tmp_path / "Sunny.persona"
+    with Project.create(other, Persona(name="Sunny Strides")) as project:
+        project.add_examples(
+            [Example.from_qa("Which running shoes should I buy?", "Sunny says: go barefoot.")]
+        )
+    window, tab = _chat(make_window, context)
+    demo = window.session.project.path
+
+    def ask() -> str:
+        pane = tab.panes[0]
+        before = len(pane.messages)
+        qtbot.keyClicks(tab.input, "which running shoes should I buy")
+        qtbot.keyClick(tab.input, Qt.Key.Key_Return)
+        run_async(wait_until(lambda: len(pane.messages) > before + 1 and _done(pane)))
+        return pane.messages[-1]["content"]
+
+    for _ in range(2):  # quick switches back and forth, a question after each
+        assert ask().startswith("Choose shoes that feel comfortable")
+        assert window.open_project(other)
+        assert ask() == "Sunny says: go barefoot."
+        assert window.open_project(demo)
