@@ -11,6 +11,7 @@ accumulates; route picks the model for this turn (the first one that fires wins)
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,11 +101,32 @@ def regex_error(pattern: str) -> str | None:
     if len(pattern) > MAX_REGEX_LENGTH:
         return f"The pattern is too long (over {MAX_REGEX_LENGTH} characters)."
     try:
-        re.compile(pattern)
+        re.compile(pattern)  # for its precise messages ("at position 3: missing )")
     except re.error as exc:
         where = f" at position {exc.pos}" if exc.pos is not None else ""
         return f"This pattern is not valid{where}: {exc.msg}."
+    try:
+        _linear(pattern)
+    except ValueError:
+        return (
+            "This pattern uses look-around or back-references, which can make matching take "
+            "minutes on some messages; rewrite it without them (or use keywords)."
+        )
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _linear(pattern: str) -> Any:
+    """The pattern compiled by RE2: matching takes time in proportion to the message, never
+    more (a card's `(a+)+$` cannot freeze the app). Raises ValueError for what RE2 refuses."""
+    import re2  # imported on first use: rules load at startup, patterns are rare
+
+    options = re2.Options()
+    options.log_errors = False  # refusals are reported in plain words, not on stderr
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as exc:
+        raise ValueError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -157,7 +179,7 @@ def _trigger_fires(trigger: dict[str, Any], message: str, is_first: bool) -> tup
             )
         return (bool(found), f"found “{found[0]}”" if found else "no keyword found")
     if kind == "regex":
-        match = re.search(str(trigger.get("pattern", "")), message)
+        match = _linear(str(trigger.get("pattern", ""))).search(message)
         return (match is not None, f"matched “{match.group(0)}”" if match else "no match")
     return False, "unknown trigger"
 

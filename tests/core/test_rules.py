@@ -114,3 +114,30 @@ def test_turn_system_prompt_adds_context_only_when_there_is_some() -> None:
         "You are Rhea.\n\nFor this reply, keep in mind:\n- User mentioned pain."
     )
     assert turn_system_prompt("You are Rhea.", evaluate([], "hi")) == "You are Rhea."
+
+
+def test_a_catastrophic_pattern_cannot_freeze_matching() -> None:
+    """Issue 15 item 6: `(a+)+$` from a card's lorebook took over 120 s on a 32-character
+    message with Python's backtracking engine. Matching is linear now; the bound below only
+    stops the suite if it ever hangs again (it finishes in microseconds)."""
+    import threading
+
+    rule = reply("caught", {"kind": "regex", "pattern": "(a+)+$"})
+    result: list = []
+    worker = threading.Thread(
+        target=lambda: result.append(evaluate([rule], "a" * 10_000 + "b")), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and result[0].reply is None
+    assert evaluate([rule], "aaaa").reply == "caught"
+
+
+def test_look_around_and_back_references_are_shown_inactive_with_the_reason() -> None:
+    for pattern in (r"(a)\1", r"(?<=no )link", r"foo(?!bar)"):
+        error = regex_error(pattern)
+        assert error is not None and "look-around or back-references" in error, pattern
+        rule = reply("x", {"kind": "regex", "pattern": pattern})
+        decision = evaluate([rule], "a a no link foo")
+        assert decision.reply is None
+        assert "look-around or back-references" in decision.trace[0].why
