@@ -27,6 +27,7 @@ LIGHT = {
     "validation": "#bf3989",
     "notice_bg": "#fff8c5",
     "notice_fg": "#4d2d00",
+    "reply_bg": "#f3f5f8",  # the block a model's reply sits in, apart from the app's own text
 }
 DARK = {
     "danger": "#ff7b72",
@@ -38,6 +39,7 @@ DARK = {
     "validation": "#f778ba",
     "notice_bg": "#3b2300",
     "notice_fg": "#f2cc60",
+    "reply_bg": "#1c2128",
 }
 
 

@@ -9,14 +9,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtCore import QEvent, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +28,7 @@ from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.core.rules import Rule
 from persona_studio.gui.theme import color
 from persona_studio.gui.widgets.profiles import add_profiles
+from persona_studio.gui.widgets.reply_html import WEB_SCHEMES, InertBrowser, reply_html
 from persona_studio.services.chat import MODE_LABELS, ChatSettings, reply
 
 OFFLINE = "__offline__"
@@ -72,9 +74,9 @@ class ChatPane(QWidget):
         self.model.setAccessibleName(f"Pane {number} model")
         self.engine.currentIndexChanged.connect(self._engine_changed)
         self.fill_engines()
-        self.transcript = QTextBrowser(objectName=f"pane{number}_transcript")
+        self.transcript = InertBrowser(objectName=f"pane{number}_transcript")
         self.transcript.setAccessibleName(f"Pane {number} conversation")
-        self.transcript.setOpenExternalLinks(True)
+        self.transcript.anchorClicked.connect(self.confirm_link)
         self.meta = QLabel(objectName=f"pane{number}_meta", wordWrap=True)
         self.meta.setStyleSheet("color: palette(mid);")
         self.good = QPushButton("Good reply", objectName=f"pane{number}_good")
@@ -325,7 +327,7 @@ class ChatPane(QWidget):
                 body = "<p>" + html.escape(message["content"]).replace("\n", "<br>") + "</p>"
                 self._shown_chars = len(message["content"])
             else:
-                body = _markdown_html(message["content"])
+                body = reply_html(message["content"], color("muted"))
             if message.get("error"):
                 body += f"<p style='color:{color('danger')}'>⚠ {html.escape(message['error'])}</p>"
             rules = message.get("meta", {}).get("rules")
@@ -347,7 +349,12 @@ class ChatPane(QWidget):
             if not body and self.busy and message is self.messages[-1]:
                 self._shown_chars = 0
                 body = "<p></p>"  # streamed text is appended here
-            parts.append(f"<div><b>{who}</b>{why}{rating}</div>{body or '…'}")
+            # the reply in a block of its own: a "You:" or a warning it writes reads as its text
+            block = (
+                "<table width='100%' cellspacing='0' cellpadding='6' "
+                f"bgcolor='{color('reply_bg')}'><tr><td>{body or '…'}</td></tr></table>"
+            )
+            parts.append(f"<div><b>{who}</b>{why}{rating}</div>{block}")
         self.transcript.setHtml("".join(parts))
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
         self._show_meta()
@@ -383,20 +390,29 @@ class ChatPane(QWidget):
         for button in (self.good, self.bad, self.best, self.copy, self.keep):
             button.setEnabled(ready)
 
+    def confirm_link(self, url: QUrl) -> QMessageBox | None:
+        """A web link in a reply opens in the browser only after the creator says so."""
+        if url.scheme().lower() not in WEB_SCHEMES:
+            return None  # shown as text only; nothing to open
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Open this link?",
+            "The reply links to a web page. Open it in your browser?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("confirm_link")
+        box.setInformativeText(url.toString())
+        opened = box.addButton("Open in browser", QMessageBox.ButtonRole.AcceptRole)
+        box.buttonClicked.connect(
+            lambda button: QDesktopServices.openUrl(url) if button is opened else None
+        )
+        box.open()
+        return box
+
     def set_blind(self, blind: bool, label: str) -> None:
         self.blind = blind
         self.title.setText(f"<b>{label}</b>")
         for widget in (self.engine, self.mode, self.model):
             widget.setEnabled(not blind)
         self.render()
-
-
-def _markdown_html(text: str) -> str:
-    """Markdown to HTML with Qt's own renderer (replies often use lists and bold)."""
-    from PySide6.QtGui import QTextDocument
-
-    document = QTextDocument()
-    document.setMarkdown(text)
-    body = document.toHtml()
-    start, end = body.find("<body"), body.rfind("</body>")
-    return body[body.find(">", start) + 1 : end] if start >= 0 and end > start else body
