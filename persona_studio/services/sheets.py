@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from persona_studio.core.project import Project
 
 RETRIES = 6
+REQUEST_TIMEOUT = 30.0  # seconds for any one request to Google Sheets
 HEADER_ALIASES = {
     "id": ("id",),
     "question": ("question",),
@@ -73,34 +74,70 @@ class SyncResult:
     account: str = ""
 
 
+class _Retryable(Exception):
+    """A call that may or may not have been applied (429, 5xx, a timeout, a dropped line)."""
+
+    def __init__(self, wait: float | None, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.wait, self.cause = wait, cause
+
+
 class _Calls:
     """gspread calls with backoff on 429/5xx and plain errors for everything else."""
 
     def __init__(self, http: Any, account: str, sleep: Callable[[float], None]) -> None:
         self.http, self.account, self.sleep, self.count = http, account, sleep, 0
+        if hasattr(http, "set_timeout"):
+            http.set_timeout(REQUEST_TIMEOUT)  # every request: a silent server never hangs a sync
 
-    def __call__(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    def once(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """One attempt: the result, a `_Retryable`, or a plain `SheetsError`."""
         import gspread
         import requests
 
-        delay = 1.0
-        for attempt in range(RETRIES):
-            self.count += 1
-            try:
-                return fn(*args)
-            except gspread.exceptions.APIError as exc:
-                status = exc.response.status_code
-                if (status == 429 or status >= 500) and attempt < RETRIES - 1:
-                    self.sleep(delay)
-                    delay = min(32.0, delay * 2)
-                    continue
-                raise self._explain(status, what) from exc
-            except requests.exceptions.RequestException as exc:
+        self.count += 1
+        try:
+            return fn(*args)
+        except gspread.exceptions.APIError as exc:
+            status = exc.response.status_code
+            if status == 429 or status >= 500:
+                raise _Retryable(_retry_after(exc.response), exc) from exc
+            raise self._explain(status, what) from exc
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+            if isinstance(exc, requests.exceptions.ConnectTimeout) or not _was_sent(exc):
                 raise SheetsError(
                     "Could not reach Google Sheets (no network?).",
                     "Nothing was changed. Sync again when you are online.",
                 ) from exc
+            raise _Retryable(None, exc) from exc
+        except requests.exceptions.RequestException as exc:
+            raise SheetsError(
+                "Could not reach Google Sheets (no network?).",
+                "Nothing was changed. Sync again when you are online.",
+            ) from exc
+
+    def __call__(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """For reads and idempotent writes (the same cells set again): retried as they are."""
+        delay = 1.0
+        for attempt in range(RETRIES):
+            try:
+                return self.once(what, fn, *args)
+            except _Retryable as retry:
+                if attempt == RETRIES - 1:
+                    raise self._gave_up(retry, what) from retry.cause
+                self.sleep(retry.wait if retry.wait is not None else delay)
+                delay = min(32.0, delay * 2)
         raise AssertionError("unreachable")
+
+    def _gave_up(self, retry: _Retryable, what: str) -> SheetsError:
+        import gspread
+
+        if isinstance(retry.cause, gspread.exceptions.APIError):
+            return self._explain(retry.cause.response.status_code, what)
+        return SheetsError(
+            f"Google Sheets stopped answering while {what}.",
+            "Sync again later: nothing is lost, and nothing is added twice.",
+        )
 
     def _explain(self, status: int, what: str) -> SheetsError:
         if status == 403:
@@ -123,6 +160,65 @@ class _Calls:
             f"Google Sheets answered with an error ({status}) while {what}.",
             "Nothing local was changed. Try again later.",
         )
+
+
+def _retry_after(response: Any) -> float | None:
+    """Seconds Google asks us to wait (Retry-After), within one quota minute."""
+    try:
+        value = float(response.headers.get("retry-after", ""))
+    except (TypeError, ValueError):
+        return None
+    return min(60.0, max(0.0, value))
+
+
+def _was_sent(exc: Exception) -> bool:
+    """A read timeout or a line dropped after sending: the server may have applied it."""
+    import requests
+
+    return isinstance(exc, requests.exceptions.ReadTimeout) or "Connection aborted" in str(exc)
+
+
+def _append_once_each(
+    call: _Calls,
+    http: Any,
+    key: str,
+    worksheet: str,
+    rows: list[list[str]],
+    ids: list[str],
+    id_column: int,
+) -> None:
+    """Append rows so each lands exactly once: after an attempt that may have been applied
+    (a 5xx, a timeout), the id column is read again and only the rows missing are sent."""
+    pending = list(zip(ids, rows, strict=True))
+    delay = 1.0
+    for attempt in range(RETRIES):
+        try:
+            call.once(
+                "adding the new rows",
+                http.values_append,
+                key,
+                f"{_quoted(worksheet)}!A1",
+                {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                {"values": [row for _id, row in pending]},
+            )
+            return
+        except _Retryable as retry:
+            if attempt == RETRIES - 1:
+                raise call._gave_up(retry, "adding the new rows") from retry.cause
+            call.sleep(retry.wait if retry.wait is not None else delay)
+            delay = min(32.0, delay * 2)
+        letter = column_letters(id_column)
+        present = call(
+            "checking which new rows arrived",
+            http.values_get,
+            key,
+            f"{_quoted(worksheet)}!{letter}:{letter}",
+            {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
+        )
+        arrived = {str(v) for column in present.get("values", []) for v in column}
+        pending = [(row_id, row) for row_id, row in pending if row_id not in arrived]
+        if not pending:
+            return
 
 
 def _header_map(header: list[str]) -> dict[str, int]:
@@ -214,14 +310,8 @@ def sync_blocking(
         for row, appended in zip(rows, plan.appends, strict=True):
             for column, i in ordered:
                 row[i] = appended[column]
-        call(
-            "adding the new rows",
-            http.values_append,
-            key,
-            f"{_quoted(worksheet)}!A1",
-            {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-            {"values": rows},
-        )
+        ids = [appended["id"] for appended in plan.appends]
+        _append_once_each(call, http, key, worksheet, rows, ids, columns["id"])
     return SyncResult(plan, call.count, account)
 
 

@@ -41,7 +41,8 @@ class FakeSheets(BaseAdapter):
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self.cells_written = 0
-        self._fail: list[tuple[int, str]] = []
+        self._fail: list[tuple[int, str, float | None]] = []
+        self._applied_then_fail: list[int] = []
         self.latency = 0.0
 
     # ---- test controls -------------------------------------------------------------------
@@ -56,8 +57,15 @@ class FakeSheets(BaseAdapter):
     def rows(self, key: str, sheet: str) -> list[list[str]]:
         return self.spreadsheets[key].sheets[sheet]
 
-    def fail_next(self, status: int, message: str = "injected") -> None:
-        self._fail.append((status, message))
+    def fail_next(
+        self, status: int, message: str = "injected", retry_after: float | None = None
+    ) -> None:
+        self._fail.append((status, message, retry_after))
+
+    def apply_then_fail(self, status: int = 503) -> None:
+        """The next write is applied, then answered with `status` — as the real API can do
+        (a 5xx after the change was made), so a blind retry would make it twice."""
+        self._applied_then_fail.append(status)
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -83,8 +91,8 @@ class FakeSheets(BaseAdapter):
         url = urlparse(request.url)
         self.requests.append((request.method or "", url.path))
         if self._fail:
-            status, message = self._fail.pop(0)
-            return self._response(
+            status, message, retry_after = self._fail.pop(0)
+            response = self._response(
                 request,
                 status,
                 {
@@ -99,6 +107,9 @@ class FakeSheets(BaseAdapter):
                     }
                 },
             )
+            if retry_after is not None:
+                response.headers["retry-after"] = f"{retry_after:g}"
+            return response
         body = json.loads(request.body) if request.body else {}
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         try:
@@ -108,6 +119,9 @@ class FakeSheets(BaseAdapter):
                 404,
                 {"error": {"code": 404, "message": f"Not found: {exc}", "status": "NOT_FOUND"}},
             )
+        if self._applied_then_fail and request.method == "POST" and status == 200:
+            status = self._applied_then_fail.pop(0)
+            payload = {"error": {"code": status, "message": "backend", "status": "UNAVAILABLE"}}
         return self._response(request, status, payload)
 
     def _response(

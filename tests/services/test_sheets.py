@@ -148,3 +148,27 @@ def test_spreadsheet_key_from_an_address() -> None:
     assert spreadsheet_key(url) == KEY and spreadsheet_key(KEY) == KEY
     with pytest.raises(SheetsError):
         spreadsheet_key("https://example.com/not-a-sheet")
+
+
+def test_an_append_applied_then_answered_5xx_lands_once(fake) -> None:
+    """Issue 15 item 4: the server applied the append and answered 503; the blind retry
+    added every row again (+20 rows per failure). Now the ids are read back first."""
+    header = ["id", "question", "answer", "status", "tags", "conversation"]
+    fake.add_spreadsheet(KEY, {"Data": [header]})  # nothing to write first: the append is
+    local = [example_to_row(Example.from_qa(f"Q{n}?", f"A{n}.")) for n in range(20)]
+    fake.apply_then_fail(503)
+    waits: list[float] = []
+    result = sync_blocking(fake.http(), KEY, "Data", {}, local, sleep=waits.append)
+    rows = [r for r in fake.rows(KEY, "Data")[1:] if any(r)]
+    assert sorted(r[1] for r in rows) == sorted(f"Q{n}?" for n in range(20))  # once each
+    assert result.plan.summary()["appended"] == 20 and len(waits) == 1
+    appends = [p for m, p in fake.requests if m == "POST" and p.endswith(":append")]
+    assert len(appends) == 1  # the ids were read back instead of sending the rows again
+
+
+def test_a_429_waits_as_long_as_google_says(fake) -> None:
+    fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["q", "a"]]})
+    fake.fail_next(429, "quota", retry_after=17)
+    waits: list[float] = []
+    sync_blocking(fake.http(), KEY, "Data", {}, [], sleep=waits.append)
+    assert waits == [17.0]
