@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persona_studio.core.errors import UserFacingError
+from persona_studio.core.importers.limits import inflate
 from persona_studio.core.persona import Persona
 from persona_studio.core.rules import Rule, keywords
 
@@ -131,10 +132,12 @@ def _text_chunks(chunks: list[tuple[bytes, bytes]]) -> dict[str, str]:
             _lang, _, rest = rest.partition(b"\x00")
             _translated, _, value = rest.partition(b"\x00")
             try:
-                text = zlib.decompress(value) if compressed == b"\x01" else value
+                text = inflate(value) if compressed == b"\x01" else value
                 texts[key.decode("latin-1").lower()] = text.decode("utf-8")
             except (zlib.error, UnicodeDecodeError):
                 continue
+            except ValueError as exc:  # a compression bomb: refused before it is inflated
+                raise _not_a_card(f"a text chunk of the image {exc}") from exc
     return texts
 
 

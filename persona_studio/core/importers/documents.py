@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError
+from persona_studio.core.importers.limits import check_archive, check_document_text
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".docx")
 MAX_CHARS = 1_500
@@ -154,6 +155,7 @@ def read_passages(path: Path) -> list[Passage]:
         if suffix == ".pdf":
             paragraphs = _pdf_paragraphs(path)
         elif suffix == ".docx":
+            check_archive(path, "Word document")
             paragraphs = _docx_paragraphs(path)
         else:
             raw = path.read_bytes()
@@ -161,6 +163,7 @@ def read_passages(path: Path) -> list[Passage]:
                 text = raw.decode("utf-8-sig")
             except UnicodeDecodeError:
                 text = raw.decode("cp1252", errors="replace")  # old Windows text files
+            check_document_text(path.name, text)
             paragraphs = [(p, h, "") for p, h in _paragraphs_of_text(text)]
     except OSError as exc:
         raise ImportFileError(

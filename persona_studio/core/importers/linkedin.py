@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError
+from persona_studio.core.importers.limits import check_archive
 
 POST_TEXT = ("sharecommentary", "commentary", "text", "content", "post", "message")
 POST_DATE = ("date", "createddate", "created", "publishedat")
@@ -165,6 +166,7 @@ def read_linkedin_export(path: Path, *, include_comments: bool = False) -> Linke
                 f"“{path.name}” is larger than we read in one go.",
                 "Use the smaller “basic” export from LinkedIn (posts and profile).",
             )
+        check_archive(path, "LinkedIn export")
         with zipfile.ZipFile(path) as archive:
             # members by file name, in any folder and any case
             names = {Path(info.filename).name.lower(): info.filename for info in archive.infolist()}

@@ -11,6 +11,7 @@ from typing import Any
 from persona_studio.core.dataset import STATUSES, Example
 from persona_studio.core.exports import unescape_cell
 from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError, ImportResult
+from persona_studio.core.importers.limits import check_archive, check_table_size
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 # column roles and the header names that mean them, matched case-insensitively
@@ -55,7 +56,9 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
     sheets: list[str] = []
     try:
         if suffix in (".xlsx", ".xlsm"):
+            check_archive(path, "workbook")
             sheets = sheet_names(path)
+            check_table_size(path.name, *_declared_size(path, sheet or sheets[0]))
             frame = pd.read_excel(
                 path,
                 sheet_name=sheet or sheets[0],
@@ -67,6 +70,8 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
             raw = path.read_bytes()
             text = raw.decode("utf-8-sig")
             delimiter = "\t" if suffix == ".tsv" else _sniff(text)
+            first_line = text[: text.find("\n") if "\n" in text else len(text)]
+            check_table_size(path.name, None, first_line.count(delimiter) + 1)
             frame = pd.read_csv(
                 path,
                 dtype=str,
@@ -87,6 +92,24 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
     columns = [str(c).strip() for c in frame.columns]
     rows = [[("" if v is None else str(v)) for v in row] for row in frame.itertuples(index=False)]
     return Table(columns, rows, sheets)
+
+
+def _declared_size(path: Path, sheet: str) -> tuple[int | None, int | None]:
+    """(rows, columns) the sheet declares, read without loading its cells."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True)
+        try:
+            worksheet = workbook[sheet]
+            return worksheet.max_row, worksheet.max_column
+        finally:
+            workbook.close()
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise ImportFileError(
+            f"“{path.name}” could not be opened as an Excel workbook ({exc}).",
+            "Open it in Excel or LibreOffice and save it again as .xlsx.",
+        ) from exc
 
 
 def _sniff(text: str) -> str:
