@@ -84,7 +84,8 @@ def test_every_bomb_is_refused_with_a_plain_message(tmp_path: Path) -> None:
 
 
 def test_the_bombs_are_refused_within_500_mb(tmp_path: Path) -> None:
-    """Each bomb in a fresh process: the peak resident memory of reading all of them."""
+    """Each bomb in a fresh process: the peak resident memory of reading all of them (Linux's
+    VmHWM, as CI runs there)."""
     files = {
         "xlsx": xlsx_with_a_far_away_cell(tmp_path / "far.xlsx"),
         "csv": csv_with_a_million_columns(tmp_path / "wide.csv"),
@@ -93,7 +94,6 @@ def test_the_bombs_are_refused_within_500_mb(tmp_path: Path) -> None:
         "txt": big_text(tmp_path / "book.txt"),
     }
     code = f"""
-import resource
 from pathlib import Path
 from persona_studio.core.cards import read_card, CardError
 from persona_studio.core.errors import UserFacingError
@@ -108,7 +108,9 @@ for kind, read in (("xlsx", import_file), ("csv", import_file), ("zip", read_lin
         raise SystemExit(kind + " was read")
     except UserFacingError:
         pass
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM: this process's own peak (ru_maxrss would include the forked test runner's)
+status = Path("/proc/self/status").read_text()
+print(int(next(l for l in status.splitlines() if l.startswith("VmHWM")).split()[1]) // 1024)
 """
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120

@@ -241,3 +241,23 @@ def test_move_examples_up_and_down(make_window, tmp_path) -> None:
     window.undo_stack.undo()
     window.undo_stack.undo()
     assert [e.question for e in _stored(window)] == ["Q0", "Q1", "Q2"]
+
+
+def test_the_import_dialog_always_ends_with_a_result_or_a_message(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """Issue 15 item 8: after an importer crash the dialog stayed at "Reading the file…"."""
+    import persona_studio.gui.dialogs.import_dialog as import_dialog
+    from persona_studio.gui.dialogs.import_dialog import ImportDialog
+
+    path = tmp_path / "data.csv"
+    path.write_text("question,answer\nQ?,A.\n")
+
+    def broken(*_args, **_kwargs):
+        raise IndexError("list index out of range")  # as a reader's bug would
+
+    monkeypatch.setattr(import_dialog, "read_table", broken)
+    dialog = ImportDialog(path)
+    run_async(wait_until(lambda: "Reading" not in dialog.status.text(), timeout=5))
+    assert "Something unexpected went wrong" in dialog.status.text()
+    assert "Nothing was imported" in dialog.status.text() and not dialog.ok.isEnabled()

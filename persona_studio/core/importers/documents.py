@@ -117,14 +117,11 @@ def _pdf_paragraphs(path: Path) -> list[tuple[str, bool, str]]:
 
 
 def _docx_paragraphs(path: Path) -> list[tuple[str, bool, str]]:
-    import zipfile
-
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError) as exc:
+    except Exception as exc:  # python-docx, zipfile, zlib and lxml raise many types on damage
         raise ImportFileError(
             f"“{path.name}” is not a Word document we can read.",
             "Open it in Word or LibreOffice and save it again as .docx.",

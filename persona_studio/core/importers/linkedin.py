@@ -13,6 +13,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,7 +188,8 @@ def read_linkedin_export(path: Path, *, include_comments: bool = False) -> Linke
                 export.comments = _posts(
                     archive.read(comments), "Comments.csv", "comment", export.skipped
                 )
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, RuntimeError) as exc:
+        # a damaged, encrypted or unusual archive: zipfile and zlib say so in several ways
         raise ImportFileError(
             f"“{path.name}” is not a ZIP file (or it is damaged).",
             "Download the export from LinkedIn again and choose the ZIP as it came.",

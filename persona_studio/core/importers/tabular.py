@@ -58,14 +58,12 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
         if suffix in (".xlsx", ".xlsm"):
             check_archive(path, "workbook")
             sheets = sheet_names(path)
+            if not sheets:
+                raise ImportFileError(
+                    f"“{path.name}” has no worksheets.", "Open it and check it has a table."
+                )
             check_table_size(path.name, *_declared_size(path, sheet or sheets[0]))
-            frame = pd.read_excel(
-                path,
-                sheet_name=sheet or sheets[0],
-                dtype=str,
-                keep_default_na=False,
-                engine="openpyxl",
-            )
+            frame = _read_sheet(path, sheet or sheets[0])
         else:
             raw = path.read_bytes()
             text = raw.decode("utf-8-sig")
@@ -92,6 +90,20 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
     columns = [str(c).strip() for c in frame.columns]
     rows = [[("" if v is None else str(v)) for v in row] for row in frame.itertuples(index=False)]
     return Table(columns, rows, sheets)
+
+
+def _read_sheet(path: Path, sheet: str) -> Any:
+    import pandas as pd
+
+    try:
+        return pd.read_excel(
+            path, sheet_name=sheet, dtype=str, keep_default_na=False, engine="openpyxl"
+        )
+    except Exception as exc:  # openpyxl, zipfile and lxml raise many types for damaged files
+        raise ImportFileError(
+            f"“{path.name}” could not be read as an Excel workbook ({exc}).",
+            "Open it in Excel or LibreOffice and save it again as .xlsx.",
+        ) from exc
 
 
 def _declared_size(path: Path, sheet: str) -> tuple[int | None, int | None]:

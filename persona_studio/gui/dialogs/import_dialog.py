@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from html import escape
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -39,6 +41,8 @@ MAPPED_ROLES = (
     ("status", "Status"),
     ("tags", "Tags"),
 )
+
+log = logging.getLogger(__name__)
 
 
 class ImportDialog(QDialog):
@@ -133,6 +137,14 @@ class ImportDialog(QDialog):
             )
             self.status.setText(
                 f'<span style="color:{color("danger")}">{message}</span> Nothing was imported.'
+            )
+            return
+        except Exception as exc:  # a reader's bug: say so; the dialog never hangs on "Reading…"
+            log.exception("reading %s for import failed", self.path)
+            self.status.setText(
+                f'<span style="color:{color("danger")}">Something unexpected went wrong reading '
+                f"{escape(self.path.name)} ({type(exc).__name__}).</span> Nothing was imported; "
+                "please report it to us, with the file if you can."
             )
             return
         table = self._table
