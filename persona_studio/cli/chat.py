@@ -7,7 +7,13 @@ import asyncio
 import json
 import sys
 
-from persona_studio.cli.common import EXIT_FAILURE, EXIT_OK, add_command, chosen_profile
+from persona_studio.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    add_command,
+    chosen_profile,
+    printable,
+)
 from persona_studio.core.config import ProviderProfile, load_config
 from persona_studio.core.project import Project
 
@@ -46,11 +52,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
         ):
             if event.kind == "rule" and event.decision is not None and not args.json:
                 fired = [s.label for s in event.decision.trace if s.fired]
-                print(f"[rules: {'; '.join(fired)}]", file=sys.stderr)
+                print(printable(f"[rules: {'; '.join(fired)}]"), file=sys.stderr)
             elif event.kind == "delta":
                 text += event.text
                 if not args.json:
-                    print(event.text, end="", flush=True)
+                    print(printable(event.text), end="", flush=True)
             events.append(
                 {
                     "kind": event.kind,
@@ -81,7 +87,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print()
     if last["kind"] == "error":
         if not args.json:
-            print(("\n" if text else "") + f"persona-studio: {last['text']}", file=sys.stderr)
+            print(
+                ("\n" if text else "") + printable(f"persona-studio: {last['text']}"),
+                file=sys.stderr,
+            )
         return EXIT_FAILURE
     return EXIT_OK
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,15 +38,24 @@ def add_command(
     return sub
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from cards, files and models with its control characters shown, not obeyed: an
+    escape sequence in a character's name must not recolour, move or clear the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    """JSON with --json, else the text for people."""
-    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else text)
+    """JSON with --json (escaped by JSON itself), else the text for people."""
+    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else printable(text))
 
 
 def progress(args: argparse.Namespace, line: str) -> None:
     """A progress line on stderr (nothing with --json)."""
     if not args.json:
-        print(line, file=sys.stderr)
+        print(printable(line), file=sys.stderr)
 
 
 def read_input(path: Path) -> bytes:
@@ -67,7 +77,7 @@ def run_command(handler: Handler, args: argparse.Namespace) -> int:
     try:
         return handler(args)
     except UserFacingError as exc:
-        print(f"persona-studio: {exc}", file=sys.stderr)
+        print(printable(f"persona-studio: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("persona-studio: interrupted", file=sys.stderr)

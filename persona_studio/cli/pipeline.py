@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from persona_studio.cli import sheets as sheets_cli
-from persona_studio.cli.common import EXIT_FAILURE, EXIT_OK, add_command, chosen_profile, emit
+from persona_studio.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    add_command,
+    chosen_profile,
+    emit,
+    printable,
+)
 from persona_studio.cli.training import training_arguments, training_jobs
 from persona_studio.core.config import AppConfig, load_config
 from persona_studio.core.errors import UserFacingError
@@ -72,7 +79,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
             line = f"{step.status:<9} {step.label}" + (f" — {step.detail}" if step.detail else "")
             if shown.get(step.name) != line and step.status != "pending":
                 shown[step.name] = line
-                print(line, file=sys.stderr)
+                print(printable(line), file=sys.stderr)
 
     with Project.open(args.path) as project:
         run = _pipeline_run(args, project, config)

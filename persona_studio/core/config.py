@@ -71,6 +71,12 @@ class ProviderProfile:
                 f"“{base_url}” is not a web address.",
                 "It should start with https:// (or http:// for a local server).",
             )
+        if "@" in base_url.split("/")[2 if "//" in base_url else 0]:
+            raise ConfigError(
+                "The address contains a user name or a key (before “@”).",
+                "Remove it from the address and put the key in the API key field: it is kept "
+                "in the system password store, never in the settings file.",
+            )
         if self.kind in ("azure", "openai-compatible") and not (base_url or self.base_url_env):
             what = (
                 "your Azure OpenAI endpoint" if self.kind == "azure" else "the server's /v1 address"

@@ -93,5 +93,7 @@ def examples_csv(examples: Sequence[Example]) -> str:
             ex.source,
             ex.system_prompt or "",
         ]
-        writer.writerow([safe_cell(cell) for cell in row])
+        # a bare CR is a line break inside the cell: written as \n it is quoted, so no spreadsheet
+        # splits the row there (and nothing after it can start a row of its own, formula or not)
+        writer.writerow([safe_cell(cell.replace("\r\n", "\n").replace("\r", "\n")) for cell in row])
     return out.getvalue()

@@ -9,6 +9,7 @@ import sqlite3
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from persona_studio.core.project.errors import (
     CorruptProjectError,
@@ -113,7 +114,7 @@ class PreOpenCopy:
 
 def connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(
-        f"file:{path}?mode=rw",
+        f"file:{quote(str(path))}?mode=rw",  # quoted: "#" or "?" in a name is part of it
         uri=True,
         isolation_level=None,  # we open transactions ourselves
         timeout=0.1,
