@@ -101,6 +101,7 @@ def _import_dataset(args: argparse.Namespace, source: Path) -> int:
         if args.replace:
             project.replace_examples(result.examples)
         else:
+            result = result.without_ids({e.id for e in project.examples()})
             project.add_examples(result.examples)
         total = project.counts().examples
     data = {

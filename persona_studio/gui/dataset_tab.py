@@ -454,7 +454,11 @@ class DatasetTab(QWidget):
             self._undo.beginMacro(f"Import {len(examples)} examples")
         if replace and self._session.examples:
             self._push(DeleteExamples(self._session, {e.id for e in self._session.examples}))
-        self._push(AddExamples(self._session, examples, f"Import {len(examples)} examples"))
+        else:  # adding a file twice adds nothing twice
+            known = {e.id for e in self._session.examples}
+            examples = [e for e in examples if e.id not in known]
+        if examples:
+            self._push(AddExamples(self._session, examples, f"Import {len(examples)} examples"))
         if self._undo is not None:
             self._undo.endMacro()
 

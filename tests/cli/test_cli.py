@@ -509,3 +509,19 @@ def test_generate_from_linkedin_and_persona(
         (tmp_path / "empty.txt").write_text("", "utf-8")
         code, _, err = run(capsys, *base, "--from", str(tmp_path / "empty.txt"))
         assert code == 1 and "No text to use" in err
+
+
+def test_importing_the_same_file_twice_adds_nothing_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15 item 9: re-importing a CSV whose ids exist printed a traceback."""
+    data = tmp_path / "d.csv"
+    data.write_text("id,question,answer\nabc123,Q1?,A1.\nabc124,Q2?,A2.\n")
+    project = tmp_path / "r.persona"
+    assert run(capsys, "import", str(project), str(data))[0] == 0
+    data.write_text("id,question,answer\nabc123,Q1?,A1.\nnew9,Q3?,A3.\n")
+    code, out, err = run(capsys, "import", str(project), str(data))
+    assert code == 0, err
+    assert "Added 1 examples" in out and "1 example is already in the project" in out
+    with Project.open(project) as opened:
+        assert sorted(e.question for e in opened.examples()) == ["Q1?", "Q2?", "Q3?"]

@@ -261,3 +261,14 @@ def test_the_import_dialog_always_ends_with_a_result_or_a_message(
     run_async(wait_until(lambda: "Reading" not in dialog.status.text(), timeout=5))
     assert "Something unexpected went wrong" in dialog.status.text()
     assert "Nothing was imported" in dialog.status.text() and not dialog.ok.isEnabled()
+
+
+def test_adding_the_same_import_twice_adds_nothing_twice(make_window, tmp_path) -> None:
+    import copy
+
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa("Q1", "A1")])
+    imported = [Example.from_qa("Q2", "A2"), Example.from_qa("Q3", "A3")]
+    tab.import_examples(copy.deepcopy(imported), replace=False)
+    tab.import_examples(copy.deepcopy(imported), replace=False)  # the same file again
+    assert sorted(e.question for e in _stored(window)) == ["Q1", "Q2", "Q3"]
+    assert window.save_label.text() == "All changes saved"

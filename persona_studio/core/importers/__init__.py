@@ -24,6 +24,17 @@ class ImportResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (row or line number, why)
     notes: list[str] = field(default_factory=list)
 
+    def without_ids(self, known: set[str]) -> ImportResult:
+        """The result without the examples whose id is already in the project, said in a note
+        (adding a file twice adds nothing twice; replacing takes them all)."""
+        kept = [example for example in self.examples if example.id not in known]
+        again = len(self.examples) - len(kept)
+        note = (
+            f"{again} example{' is' if again == 1 else 's are'} already in the project (same id):"
+            " not added again."
+        )
+        return ImportResult(kept, list(self.skipped), self.notes + ([note] if again else []))
+
     def summary(self) -> str:
         text = f"{len(self.examples)} examples ready"
         if self.skipped:

@@ -67,6 +67,8 @@ def _refused(path: Path, exc: sqlite3.Error) -> ProjectError:
     text = str(exc)
     if "full" in text:
         hint = "Free some disk space; your edits are kept and saved as soon as it works."
+    elif isinstance(exc, sqlite3.IntegrityError):
+        hint = "Nothing was changed. This should not happen: please report it to us."
     elif "readonly" in text or "read-only" in text:
         hint = "The file or its folder cannot be written: save a copy somewhere you can write."
     else:
