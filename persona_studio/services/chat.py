@@ -25,6 +25,10 @@ MODE_LABELS = {
     "retrieval": "Base model + persona prompt + similar examples",
 }
 FEW_SHOT = 3
+UNREADABLE = (
+    "The server's reply could not be read (it sent something that is not valid JSON). The "
+    "part above is all that arrived; try Regenerate, or check the server."
+)
 STOPPED_MIDWAY = (
     "The server stopped in the middle of the reply. The part above is all that "
     "arrived; try Regenerate."
@@ -235,6 +239,9 @@ async def _remote_reply(
             else f"The server refused the request: {exc}"
         )
         yield ChatEvent("error", hint)
+        return
+    except ValueError:  # a chunk that is not JSON (the SDK raises json's decode error)
+        yield ChatEvent("error", UNREADABLE)
         return
     except (openai.APIConnectionError, openai.APIStatusError, openai.APITimeoutError) as exc:
         if received:

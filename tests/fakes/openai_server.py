@@ -46,6 +46,7 @@ class FakeOpenAI:
         # chat: the reply for a list of messages (default: echo the last user message)
         self.reply_for = lambda messages: f"Echo: {messages[-1]['content']}"
         self.drop_stream_after: int | None = None  # close the connection after N chunks
+        self.malformed_stream_after: int | None = None  # send a broken chunk after N chunks
         self.chunk_delay = 0.0
         # fine-tuning state: advanced by the test with advance_job / fail_job
         self.files: dict[str, dict[str, Any]] = {}
@@ -495,6 +496,9 @@ class FakeOpenAI:
                     }
                 )
                 for n, piece in enumerate(pieces):
+                    if fake.malformed_stream_after is not None and n >= fake.malformed_stream_after:
+                        send('{"id": "broken", "choices": [{"delta": {"content": "x"')
+                        return  # a chunk that is not JSON, then nothing
                     if fake.drop_stream_after is not None and n >= fake.drop_stream_after:
                         self.close_connection = True
                         self.connection.shutdown(2)  # the server goes away mid-reply

@@ -178,3 +178,12 @@ async def test_context_too_long_is_explained(server, store) -> None:
     )
     events = await _collect("hi", ChatSettings(mode="persona", profile=_profile(server)), store)
     assert events[-1].kind == "error" and "too long for this model" in events[-1].text
+
+
+async def test_a_malformed_stream_ends_the_reply_plainly(server, store) -> None:
+    """Issue 15 item 9: a chunk that is not JSON ended in a traceback."""
+    server.reply_for = lambda m: "one two three four five six"
+    server.malformed_stream_after = 2
+    events = await _collect("hi", ChatSettings(mode="persona", profile=_profile(server)), store)
+    assert events[-1].kind == "error"
+    assert "could not be read" in events[-1].text and _text(events)  # what arrived is kept
