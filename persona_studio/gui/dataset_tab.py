@@ -140,7 +140,7 @@ class DatasetTab(QWidget):
         self.table.installEventFilter(self)
         self._add_shortcuts()
 
-        self.shown_label = QLabel(objectName="dataset_shown")
+        self.shown_label = QLabel(objectName="dataset_shown", wordWrap=True)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -295,13 +295,22 @@ class DatasetTab(QWidget):
     def _show_counts(self) -> None:
         total = len(self._session.examples) if self._session else 0
         shown = self.model.shown
-        self.shown_label.setText(
+        text = (
             "No examples yet: add one, paste rows from a spreadsheet, or import a file."
             if not total
             else f"{total:,} examples"
             if shown == total
             else f"Showing {shown:,} of {total:,} examples"
         )
+        damaged = len(self._session.project.damaged_example_ids) if self._session else 0
+        if damaged:  # left out and left as they are in the file: never shown as "no examples"
+            text += (
+                f" · <span style='color:{color('danger')}'>{damaged} damaged example"
+                f"{'s' if damaged != 1 else ''} could not be read and are not shown "
+                "(left as they are in the file; open a copy you saved earlier to get them "
+                "back)</span>"
+            )
+        self.shown_label.setText(text)
 
     # ---- selection -----------------------------------------------------------------------
 

@@ -377,3 +377,23 @@ def test_a_crashed_healthy_project_recovers_its_wal_and_leaves_no_copies(tmp_pat
     with Project.open(path) as project:
         assert project.counts().examples == 150  # the commits in the -wal are there
     assert [p.name for p in tmp_path.iterdir() if "before-open" in p.name] == []
+
+
+def test_a_damaged_row_is_left_out_reported_and_left_untouched(tmp_path: Path) -> None:
+    """Issue 15 item 3: one damaged row made the whole dataset unreadable (an empty grid)."""
+    from persona_studio.core.dataset import Example
+
+    path = tmp_path / "rows.persona"
+    with Project.create(path, Persona(name="Rows")) as project:
+        project.add_examples([Example.from_qa(f"Q{n}?", "A.") for n in range(3)])
+        bad = project.examples()[1].id
+    db = sqlite3.connect(path)
+    db.execute("UPDATE examples SET messages = '[{\"role\": broken' WHERE id = ?", (bad,))
+    db.commit()
+    db.close()
+    with Project.open(path) as project:
+        assert [e.question for e in project.examples()] == ["Q0?", "Q2?"]
+        assert project.damaged_example_ids == [bad]
+        project.add_examples([Example.from_qa("Q3?", "A.")])  # editing the rest works
+    raw = sqlite3.connect(path).execute("SELECT messages FROM examples WHERE id = ?", (bad,))
+    assert raw.fetchone()[0] == '[{"role": broken'  # left exactly as it was

@@ -272,3 +272,23 @@ def test_adding_the_same_import_twice_adds_nothing_twice(make_window, tmp_path) 
     tab.import_examples(copy.deepcopy(imported), replace=False)  # the same file again
     assert sorted(e.question for e in _stored(window)) == ["Q1", "Q2", "Q3"]
     assert window.save_label.text() == "All changes saved"
+
+
+def test_damaged_examples_are_reported_not_shown_as_an_empty_dataset(
+    make_window, tmp_path
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "d.persona"
+    examples = [Example.from_qa("Q1", "A1"), Example.from_qa("Q2", "A2")]
+    Project.create(path, Persona(name="D"), examples=examples).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE examples SET messages = 'not json' WHERE id = ?", (examples[0].id,))
+    db.commit()
+    db.close()
+    window = make_window()
+    assert window.open_project(path)
+    window.tabs.setCurrentIndex(1)
+    tab = window.dataset_tab
+    assert tab.model.rowCount() == 1
+    assert "1 damaged example could not be read" in tab.shown_label.text()

@@ -24,27 +24,26 @@ class ExamplesStore(Store):
     """Examples in their order. Every change commits before it returns."""
 
     def examples(self) -> list[Example]:
-        """All examples in order (100k load in about half a second: plain tuples, no Row)."""
+        """All examples in order (100k load in about half a second: plain tuples, no Row).
+        A row that cannot be read (damaged) is left out, left untouched in the file, and its id
+        kept in `damaged_example_ids` so the window can say so."""
         with self._lock:
             cursor = self._db.cursor()
             cursor.row_factory = None
             rows = cursor.execute(
                 f"SELECT id, {_COLUMNS} FROM examples ORDER BY position"
             ).fetchall()
-        loads = json.loads
-        return [
-            Example(
-                messages=loads(messages),
-                id=id_,
-                status=status,
-                tags=[] if tags == "[]" else loads(tags),
-                rating=rating,
-                source=source,
-                system_prompt=system_prompt,
-                updated_at=updated_at,
-            )
-            for id_, messages, status, tags, rating, source, system_prompt, updated_at in rows
-        ]
+        try:
+            self.damaged_example_ids = []
+            return [_example_of(row) for row in rows]
+        except (ValueError, TypeError):  # a damaged row: read them one by one (rare)
+            examples = []
+            for row in rows:
+                try:
+                    examples.append(_example_of(row))
+                except (ValueError, TypeError):
+                    self.damaged_example_ids.append(str(row[0]))
+            return examples
 
     def example(self, example_id: str) -> Example | None:
         with self._lock:
@@ -141,6 +140,23 @@ class ExamplesStore(Store):
                 for offset, ex in enumerate(examples)
             ],
         )
+
+
+def _example_of(row: tuple[Any, ...]) -> Example:
+    id_, messages, status, tags, rating, source, system_prompt, updated_at = row
+    loaded = json.loads(messages)
+    if not isinstance(loaded, list):
+        raise ValueError("messages is not a list")
+    return Example(
+        messages=loaded,
+        id=id_,
+        status=status,
+        tags=[] if tags == "[]" else json.loads(tags),
+        rating=rating,
+        source=source,
+        system_prompt=system_prompt,
+        updated_at=updated_at,
+    )
 
 
 def _example_values(ex: Example) -> tuple[Any, ...]:

@@ -41,6 +41,7 @@ class Store:
         self.path = path
         self._db = db
         self._lock = threading.RLock()
+        self.damaged_example_ids: list[str] = []  # rows the last examples() could not read
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
