@@ -46,8 +46,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             comments=args.comments,
         )
         tasks = read.tasks
-        if not args.json:
-            print(f"From {args.source}: {read.summary}.", file=sys.stderr)
+        progress_line(args, f"From {args.source}: {read.summary}.")
         if not tasks:
             raise UserFacingError(
                 "There is nothing to generate from in this source.",
@@ -56,8 +55,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         cost = generation.estimate(
             tasks, persona, prompts, model, args.language or "", chat_price(model)
         )
-        if not args.json:
-            print(f"Estimate with {model}: {cost.text()}.", file=sys.stderr)
+        progress_line(args, f"Estimate with {model}: {cost.text()}.")
         run = generate.GenerationRun(
             ReviewQueue(project),
             lambda: providers.client_for(profile, CredentialStore(), max_retries=0),
