@@ -92,6 +92,7 @@ class _Calls:
 
     def once(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         """One attempt: the result, a `_Retryable`, or a plain `SheetsError`."""
+        import google.auth.exceptions
         import gspread
         import requests
 
@@ -103,6 +104,17 @@ class _Calls:
             if status == 429 or status >= 500:
                 raise _Retryable(_retry_after(exc.response), exc) from exc
             raise self._explain(status, what) from exc
+        except google.auth.exceptions.RefreshError as exc:  # expired, revoked, or deleted key
+            raise SheetsError(
+                "Google refused the saved sign-in (it expired or was revoked).",
+                "Sign in again in Settings → Google Sheets (in the app), then sync. Nothing was "
+                "changed.",
+            ) from exc
+        except google.auth.exceptions.TransportError as exc:  # the refresh could not get out
+            raise SheetsError(
+                "Could not reach Google to renew the sign-in (no network?).",
+                "Nothing was changed. Sync again when you are online.",
+            ) from exc
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
             if isinstance(exc, requests.exceptions.ConnectTimeout) or not _was_sent(exc):
                 raise SheetsError(
@@ -160,6 +172,13 @@ class _Calls:
             f"Google Sheets answered with an error ({status}) while {what}.",
             "Nothing local was changed. Try again later.",
         )
+
+
+def _unusable_sign_in(what: str, exc: Exception) -> SheetsError:
+    return SheetsError(
+        f"The {what} saved for Google Sheets cannot be used ({type(exc).__name__}).",
+        "Choose it again in Settings → Google Sheets (in the app), then sync.",
+    )
 
 
 def _retry_after(response: Any) -> float | None:
@@ -388,9 +407,12 @@ def service_account_client(credentials_json: str) -> Any:
     from gspread.http_client import HTTPClient
 
     scopes = ["https://www.googleapis.com/auth/spreadsheets"]
-    return HTTPClient(
-        Credentials.from_service_account_info(json.loads(credentials_json), scopes=scopes)
-    )
+    try:
+        return HTTPClient(
+            Credentials.from_service_account_info(json.loads(credentials_json), scopes=scopes)
+        )
+    except (ValueError, KeyError, TypeError) as exc:  # a damaged or wrong key file
+        raise _unusable_sign_in("service-account key", exc) from exc
 
 
 def oauth_client(client_json: str, token_json: str | None) -> tuple[Any, str]:
@@ -402,10 +424,14 @@ def oauth_client(client_json: str, token_json: str | None) -> tuple[Any, str]:
     import json
 
     import gspread
+    from google.auth.exceptions import GoogleAuthError
 
-    client, token = gspread.oauth_from_dict(
-        credentials=json.loads(client_json),
-        authorized_user_info=json.loads(token_json) if token_json else None,
-    )
+    try:
+        client, token = gspread.oauth_from_dict(
+            credentials=json.loads(client_json),
+            authorized_user_info=json.loads(token_json) if token_json else None,
+        )
+    except (ValueError, KeyError, TypeError, GoogleAuthError) as exc:  # damaged or refused
+        raise _unusable_sign_in("Google sign-in", exc) from exc
     # gspread annotates a dict but returns `creds.to_json(...)`: the JSON text we store
     return client.http_client, str(token)

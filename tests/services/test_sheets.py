@@ -172,3 +172,34 @@ def test_a_429_waits_as_long_as_google_says(fake) -> None:
     waits: list[float] = []
     sync_blocking(fake.http(), KEY, "Data", {}, [], sleep=waits.append)
     assert waits == [17.0]
+
+
+def test_an_unusable_google_sign_in_is_a_plain_error_not_a_traceback() -> None:
+    """Issue 15 item 9: a Google token failure printed a traceback."""
+    import json
+
+    from google.auth.exceptions import RefreshError, TransportError
+
+    from persona_studio.services.sheets import _Calls, oauth_client, service_account_client
+
+    oauth_app = json.dumps(
+        {"installed": {"client_id": "id", "client_secret": "s", "token_uri": "https://t"}}
+    )
+    for token in ("{not json", json.dumps({"refresh_token": "only this"})):
+        with pytest.raises(SheetsError, match="cannot be used") as info:
+            oauth_client(oauth_app, token)
+        assert "Settings → Google Sheets" in info.value.hint
+    with pytest.raises(SheetsError, match="service-account key"):
+        service_account_client("{}")
+
+    def refused():
+        raise RefreshError("invalid_grant: Token has been expired or revoked.")
+
+    def offline():
+        raise TransportError("connection refused")
+
+    calls = _Calls(object(), "", lambda _s: None)
+    with pytest.raises(SheetsError, match="expired or was revoked"):
+        calls.once("reading the rows", refused)
+    with pytest.raises(SheetsError, match="Could not reach Google"):
+        calls.once("reading the rows", offline)
