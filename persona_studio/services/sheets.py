@@ -260,11 +260,11 @@ def sync_blocking(
     *,
     account: str = "",
     create: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,  # default: time.sleep (seen at call time)
 ) -> SyncResult:
     """The whole sync on the calling (worker) thread. Does not touch the project.
     `create`: add the worksheet if the spreadsheet has none of that name (when linking)."""
-    call = _Calls(http, account, sleep)
+    call = _Calls(http, account, sleep or time.sleep)
     metadata = call("reading the spreadsheet", http.fetch_sheet_metadata, key)
     titles = [s["properties"]["title"] for s in metadata.get("sheets", [])]
     if worksheet not in titles and create:

@@ -274,9 +274,7 @@ def test_adding_the_same_import_twice_adds_nothing_twice(make_window, tmp_path) 
     assert window.save_label.text() == "All changes saved"
 
 
-def test_damaged_examples_are_reported_not_shown_as_an_empty_dataset(
-    make_window, tmp_path
-) -> None:
+def test_damaged_examples_are_reported_not_shown_as_an_empty_dataset(make_window, tmp_path) -> None:
     import sqlite3
 
     path = tmp_path / "d.persona"
