@@ -73,9 +73,8 @@ def test_launch_watch_chart_and_register(make_window, context, server, run_async
     assert "Checkpoints: step 4" in tab.status.text()
 
 
-def test_reattaches_to_a_running_job_after_a_restart(
-    make_window, context, server, run_async
-) -> None:
+def _quit_while_training(make_window, context, server, run_async):
+    """Start a job, then quit the app while it runs at the provider; (job id, project path)."""
     server.auto_advance = False
     window, tab = _train(make_window, context)
     run_async(wait_until(lambda: tab.report is not None))
@@ -83,8 +82,15 @@ def test_reattaches_to_a_running_job_after_a_restart(
     run_async(wait_until(lambda: tab.history.topLevelItemCount() == 1, timeout=10))
     job_id = window.session.project.jobs()[0].id
     path = window.session.project.path
-    window.close()  # the app quits while the job runs at the provider
+    window.close()
     server.auto_advance = True
+    return job_id, path
+
+
+def test_reattaches_to_a_running_job_after_a_restart(
+    make_window, context, server, run_async
+) -> None:
+    job_id, path = _quit_while_training(make_window, context, server, run_async)
     again = make_window()
     again.open_project(path)
     again.tabs.setCurrentIndex(2)
@@ -96,14 +102,7 @@ def test_reattaches_to_a_running_job_after_a_restart(
 def test_running_jobs_are_followed_when_the_project_opens_whatever_tab_shows(
     make_window, context, server, run_async
 ) -> None:
-    server.auto_advance = False
-    window, tab = _train(make_window, context)
-    run_async(wait_until(lambda: tab.report is not None))
-    tab.launch()
-    run_async(wait_until(lambda: tab.history.topLevelItemCount() == 1, timeout=10))
-    path = window.session.project.path
-    window.close()
-    server.auto_advance = True
+    _job_id, path = _quit_while_training(make_window, context, server, run_async)
     again = make_window()
     again.tabs.setCurrentIndex(0)  # (the window would reopen on the Train tab, the last shown)
     again.open_project(path)  # the Persona tab shows; the Train tab is never built
