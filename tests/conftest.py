@@ -88,10 +88,20 @@ def run_async(qasync_loop) -> Iterator[Callable]:
     asyncio.events._set_running_loop(qasync_loop)
 
     def run(coro, timeout: float = 10.0):
+        # Not qasync's run_until_complete: after run_forever it processes Qt events "one last
+        # time" with asyncio's running loop already unset, so a task step dispatched there
+        # fails with "no running event loop" (an app never sees that: it runs in one
+        # run_forever for its whole life). This runs the loop until the future is done and
+        # marks it running again before Qt handles anything else.
+        future = asyncio.ensure_future(asyncio.wait_for(coro, timeout), loop=qasync_loop)
+        future.add_done_callback(lambda _f: qasync_loop.stop())
         try:
-            return qasync_loop.run_until_complete(asyncio.wait_for(coro, timeout))
+            qasync_loop.run_forever()
         finally:
             asyncio.events._set_running_loop(qasync_loop)  # run_forever cleared it
+        if not future.done():
+            raise RuntimeError("the event loop stopped before the coroutine finished")
+        return future.result()
 
     yield run
     # Cancel what the test left running (slots still awaiting), and let it unwind.
@@ -99,7 +109,7 @@ def run_async(qasync_loop) -> Iterator[Callable]:
     for task in pending:
         task.cancel()
     if pending:
-        qasync_loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        run(asyncio.gather(*pending, return_exceptions=True))
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
 
