@@ -50,15 +50,22 @@ class ChatTarget:
     profile: str
     model: str
     base_url: str = ""
+    note: str = ""  # what the creator must do before it answers (a dedicated endpoint…)
 
     def to_dict(self) -> dict[str, str]:
-        return {"profile": self.profile, "model": self.model, "base_url": self.base_url}
+        data = {"profile": self.profile, "model": self.model, "base_url": self.base_url}
+        return {**data, "note": self.note} if self.note else data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ChatTarget | None:
         if not isinstance(data, dict) or not data.get("model"):
             return None
-        return cls(str(data.get("profile", "")), str(data["model"]), str(data.get("base_url", "")))
+        return cls(
+            str(data.get("profile", "")),
+            str(data["model"]),
+            str(data.get("base_url", "")),
+            str(data.get("note", "")),
+        )
 
 
 @dataclass

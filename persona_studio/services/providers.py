@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from persona_studio.core.config import ProviderProfile
+from persona_studio.core.config import DEFAULT_BASE_URLS, ProviderProfile
 from persona_studio.core.errors import UserFacingError
 from persona_studio.services.credentials import CredentialStore
 from persona_studio.services.provider_errors import ProviderError, key_hint, provider_error
@@ -24,7 +24,7 @@ class ConnectionReport:
 def base_url(profile: ProviderProfile) -> str | None:
     if profile.base_url_env and os.environ.get(profile.base_url_env):
         return os.environ[profile.base_url_env]
-    return profile.base_url or None
+    return profile.base_url or DEFAULT_BASE_URLS.get(profile.kind) or None
 
 
 async def api_key(profile: ProviderProfile, store: CredentialStore) -> str:
@@ -85,6 +85,17 @@ def explain_api_error(exc: BaseException, profile: ProviderProfile) -> str:
     )
 
 
+async def _model_list(profile: ProviderProfile, client: Any) -> tuple[str, ...]:
+    """The cheapest list that proves the key: the fine-tunable models where the provider's
+    `/models` is not OpenAI-shaped (Together answers it with a bare array)."""
+    if profile.kind == "together":
+        answer = await client.get("/fine-tunes/models/supported", cast_to=object)
+        names = answer.get("models") if isinstance(answer, dict) else None
+        return tuple(sorted(str(m) for m in names or [] if isinstance(m, str)))
+    page = await client.models.list()
+    return tuple(sorted(m.id for m in page.data))
+
+
 async def test_connection(
     profile: ProviderProfile, store: CredentialStore, *, timeout: float = 15.0
 ) -> ConnectionReport:
@@ -97,8 +108,7 @@ async def test_connection(
         return ConnectionReport(False, str(exc))
     try:
         async with client:
-            page = await client.models.list()
-            models = tuple(sorted(m.id for m in page.data))
+            models = await _model_list(profile, client)
     except openai.OpenAIError as exc:
         return ConnectionReport(False, explain_api_error(exc, profile))
     shown = ", ".join(models[:5]) + (" …" if len(models) > 5 else "")

@@ -36,6 +36,7 @@ from persona_studio.services.google_account import store_google_credentials
 
 KIND_LABELS = {
     "openai": "OpenAI",
+    "together": "Together AI (fine-tunes open models)",
     "azure": "Azure OpenAI",
     "openai-compatible": "OpenAI-compatible server (Ollama, LM Studio, vLLM, gateways)",
 }
@@ -215,6 +216,7 @@ class ProvidersPage(QWidget):
         self.base_url.setPlaceholderText(
             {
                 "openai": "Leave empty for api.openai.com",
+                "together": "Leave empty for api.together.ai",
                 "azure": "https://YOUR-RESOURCE.openai.azure.com",
                 "openai-compatible": "e.g. http://localhost:11434/v1",
             }[kind]

@@ -2,6 +2,7 @@
 
 backend.py     the protocol every way of training implements, and the values crossing it
 openai_api.py  the OpenAI fine-tuning API (OpenAI, Azure OpenAI, gateways, self-hosted servers)
+together.py    Together AI's fine-tuning API (LoRA on open models)
 jobs.py        launch_job / follow_job / cancel_job; one poller per job; the typed JobRecord
 """
 
@@ -40,6 +41,11 @@ async def backend_for(
 
         client = await client_for(profile, store, max_retries=max_retries)
         return OpenAIBackend(client, profile=profile.name, base_url=base_url(profile) or "")
+    if profile.kind == "together":
+        from persona_studio.services.training.together import TogetherBackend
+
+        client = await client_for(profile, store, max_retries=max_retries)
+        return TogetherBackend(client, profile=profile.name, base_url=base_url(profile) or "")
     raise TrainingError(
         f"Profiles of the kind “{profile.kind}” cannot train models.",
         "Choose a profile whose server offers fine-tuning.",

@@ -35,6 +35,7 @@ class Capabilities:
     lora_rank: bool = False
     seed: bool = True
     price_estimate: bool = True  # a price can be estimated before anything is uploaded
+    auto_epochs: bool = True  # the trainer picks epochs from the dataset when left on auto
     checkpoints: bool = True
     max_suffix: int = 64
     suffix_pattern: str = r"[A-Za-z0-9_-]+"
@@ -95,6 +96,11 @@ class TrainingBackend(Protocol):
     def check(self, spec: JobSpec, report: PreflightReport | None) -> BackendCheck:
         """Problems with this spec on this backend (a name tag it refuses, a model it lacks),
         and the price for the checked dataset, before anything is sent."""
+        ...
+
+    async def models(self) -> list[str]:
+        """The base models the trainer offers now (its live list); [] when it has none to
+        tell, and the shipped table is used."""
         ...
 
     async def upload(self, name: str, data: bytes) -> str:

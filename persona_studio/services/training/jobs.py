@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from persona_studio.core.records import MAX_EVENTS, JobRecord
+from persona_studio.core.validation import default_epochs
 from persona_studio.services.training.backend import (
     JobSpec,
     JobUpdate,
@@ -76,7 +77,9 @@ def merge(record: JobRecord, update: JobUpdate) -> JobRecord:
     if update.fine_tuned_model:
         record.fine_tuned_model = update.fine_tuned_model
     if update.metrics:
-        record.metrics = record.metrics + update.metrics
+        # a trainer that answers with all its metrics each time (Together) adds only new steps
+        last = record.metrics[-1].get("step", -1) if record.metrics else -1
+        record.metrics = record.metrics + [m for m in update.metrics if m.get("step", 0) > last]
     if update.events:
         record.events = (record.events + update.events)[-MAX_EVENTS:]
         record.last_event = update.events[-1]["id"]
@@ -89,6 +92,8 @@ def merge(record: JobRecord, update: JobUpdate) -> JobRecord:
     for key in ("training_file", "validation_file"):
         if details.get(key):
             setattr(record, key, details[key])
+    if details.get("estimated_cost_usd") is not None:  # the trainer's own price beats ours
+        record.estimated_cost_usd = round(details["estimated_cost_usd"], 2)
     if details.get("user_provided_suffix"):
         record.suffix = details["user_provided_suffix"]
     return record
@@ -164,6 +169,8 @@ class TrainingJobs:
         backend = await self.backend_for(profile)
         try:
             problems = backend.check(spec, None).problems
+            if spec.n_epochs is None and not backend.capabilities.auto_epochs:
+                spec = dataclasses.replace(spec, n_epochs=default_epochs(files.train_count))
             if problems:
                 raise TrainingError(problems[0], "Change the training settings, then retry.")
             on_step("Uploading the training examples")

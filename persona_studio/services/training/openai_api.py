@@ -37,6 +37,17 @@ PLAIN_JOB_ERRORS = {
 }
 
 
+def is_transient(exc: BaseException) -> bool:
+    """An error a follower rides out (retrying with backoff) rather than stopping on."""
+    return type(exc).__name__ in TRANSIENT
+
+
+def training_error(exc: BaseException, what: str, *, where: str, profile: str) -> TrainingError:
+    """An `openai` SDK error from a training request, in plain words."""
+    plain = provider_error(exc, what=what, where=where, profile=profile)
+    return TrainingError(plain.message, plain.hint)
+
+
 def hyperparameters(spec: JobSpec) -> dict[str, Any]:
     """The API's supervised hyperparameters: "auto" wherever the creator left it."""
     return {
@@ -123,16 +134,18 @@ class OpenAIBackend:
             return TrainingError(
                 "Fine-tuning is not available to this organization on this provider.",
                 "OpenAI stopped new self-serve fine-tuning jobs for most accounts; choose "
-                "another provider profile (Azure OpenAI, a gateway or a self-hosted server).",
+                "another provider profile (Together AI, Azure OpenAI, or this computer).",
             )
-        plain = provider_error(exc, what=what, where=self.base_url, profile=self.profile)
-        return TrainingError(plain.message, plain.hint)
+        return training_error(exc, what, where=self.base_url, profile=self.profile)
 
     def check(self, spec: JobSpec, report: PreflightReport | None) -> BackendCheck:
         problems = [p for p in (suffix_error(spec.suffix, self.capabilities),) if p]
         if not spec.base_model:
             problems.append("Choose the base model to fine-tune.")
         return BackendCheck(problems, report.estimated_cost if report is not None else None)
+
+    async def models(self) -> list[str]:
+        return []  # the API lists every model, not the ones it fine-tunes: the table says
 
     async def upload(self, name: str, data: bytes) -> str:
         """Upload a JSONL file and wait until the provider has processed it; returns its id."""
@@ -212,7 +225,7 @@ class OpenAIBackend:
             job = (await self.client.fine_tuning.jobs.retrieve(job_id)).model_dump()
             events = await self._new_events(job_id, last_event)
         except openai.OpenAIError as exc:
-            if type(exc).__name__ in TRANSIENT:
+            if is_transient(exc):
                 return JobUpdate(
                     id=job_id,
                     status="unknown",
