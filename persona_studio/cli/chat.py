@@ -26,14 +26,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     with Project.open(args.path) as project:
         persona, rules, examples = project.persona(), project.rules(), project.examples()
+        target = project.chat_target(persona.fine_tuned_model)
     config = load_config()
     store = CredentialStore()
     offline = args.engine == "offline" or (args.profile is None and args.mode is None)
     settings = ChatSettings(mode="offline")
     if not offline:
         profile = chosen_profile(config, args.profile)
-        mode = args.mode or ("finetuned" if persona.fine_tuned_model else "persona")
-        settings = ChatSettings(mode=mode, profile=profile, model=args.model or "")
+        mode = (args.mode or ("finetuned" if persona.fine_tuned_model else "persona")).replace(
+            "fine-tuned", "finetuned"
+        )
+        settings = ChatSettings(mode=mode, profile=profile, model=args.model or "", target=target)
 
     async def client_for(profile: ProviderProfile) -> object:
         return await providers.client_for(profile, store)
@@ -105,5 +108,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     chat.add_argument("--model", help="model name (default: the profile's chat model)")
     chat.add_argument("--engine", choices=["offline"], help="answer from the dataset, no model")
     chat.add_argument(
-        "--mode", choices=["finetuned", "persona", "retrieval"], help="how to prompt the model"
+        "--mode",
+        choices=["finetuned", "fine-tuned", "persona", "retrieval"],
+        help="how to prompt the model (fine-tuned: the character's trained model, asked "
+        "through the profile it was trained with)",
     )

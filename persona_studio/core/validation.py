@@ -59,6 +59,7 @@ class ModelSpec:
     max_tokens: int
     encoding: str
     price_per_million: float
+    provider: str = "openai"  # the training service that offers it (the Train tab's list)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ def load_model_specs(user_file: Path | None = None) -> dict[str, ModelSpec]:
                     int(raw["max_tokens"]),
                     str(raw["encoding"]),
                     float(raw["price_per_million"]),
+                    str(raw.get("provider", "openai")),
                 )
             except (KeyError, TypeError, ValueError):
                 continue  # a half-written entry in the user's copy: skip it, keep the others

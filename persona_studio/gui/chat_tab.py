@@ -230,7 +230,9 @@ class ChatTab(QWidget):
             self.title = text[:60]
         persona, rules = self._session.persona, self._session.rules
         index = self._session.retrieval_index  # this project's: never a previous one's
+        target = self._session.project.chat_target(persona.fine_tuned_model)
         for pane in self.panes:  # each pane streams on its own; one slow engine blocks none
+            pane.target = target
             pane.send(text, persona, rules, index)
 
     def stop_all(self) -> None:

@@ -4,13 +4,14 @@ session's `TrainingJobs`: it never writes a job record itself)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.records import JOB_STATUS_LABELS
+from persona_studio.core.trainers import OPENAI_CLOSED, SERVICES, openai_closed, service
 from persona_studio.core.validation import (
     PreflightReport,
     load_model_specs,
@@ -56,8 +58,21 @@ DEFAULT_BASE_MODELS = (
 DEADLINE_NOTE = (
     "OpenAI stops new self-serve fine-tuning jobs on 6 January 2027, and retires "
     "the GPT-4o and GPT-4.1 families and their fine-tunes on 14 January 2027. "
-    "A profile for Azure OpenAI, a gateway or a self-hosted server keeps working."
+    "Together AI or Azure OpenAI keep working: add a profile in Settings → Providers."
 )
+# which rows of the price table a kind of profile trains (the OpenAI API kinds share one)
+TABLE_PROVIDER = {"together": "together"}
+
+
+def services_html(current_kind: str) -> str:
+    """Every training service in one line each; the chosen one in bold."""
+    rows = []
+    for s in SERVICES:
+        name = f"<b>{escape(s.name)}</b>" if s.kind == current_kind else escape(s.name)
+        rows.append(f"{name} — {escape(s.line)}")
+    return "<br>".join(rows) + "<br><i>Add a service in Settings → Providers.</i>"
+
+
 TIMELINE = ("validating_files", "queued", "running", "succeeded")
 
 
@@ -84,8 +99,16 @@ class TrainTab(QWidget):
             "background: {notice_bg}; color: {notice_fg}; padding: 6px; border-radius: 4px;",
         )
         self.profile = QComboBox(objectName="train_profile")
-        self.profile.setAccessibleName("Provider profile")
+        self.profile.setAccessibleName("Where to train")
         self.profile.currentIndexChanged.connect(self._profile_changed)
+        self.service = QLabel(objectName="train_service", wordWrap=True)
+        style(self.service, "color: {muted};")
+        self.compare = QCheckBox("Compare training services", objectName="train_compare")
+        self.services = QLabel(objectName="train_services", wordWrap=True)
+        self.services.setTextFormat(Qt.TextFormat.RichText)
+        self.services.hide()
+        self.compare.toggled.connect(self.services.setVisible)
+        self._models_task: asyncio.Task[None] | None = None
         self.base_model = QComboBox(objectName="train_model", editable=True)
         self.base_model.setAccessibleName("Base model")
         self.base_model.currentTextChanged.connect(lambda _t: self.check())
@@ -118,7 +141,10 @@ class TrainTab(QWidget):
             "the model generalises (the validation loss)."
         )
         form = QFormLayout()
-        form.addRow("Provider", self.profile)
+        form.addRow("Train with", self.profile)
+        form.addRow("", self.service)
+        form.addRow("", self.compare)
+        form.addRow("", self.services)
         form.addRow("Base model", self.base_model)
         form.addRow("Name tag", self.suffix)
         form.addRow("", self.suffix_error)
@@ -148,6 +174,8 @@ class TrainTab(QWidget):
         self.steps.setMaximumHeight(110)
         left = QWidget()
         left_layout = QVBoxLayout(left)
+        where = QLabel("<b>Where should your character be trained?</b>", objectName="train_where")
+        left_layout.addWidget(where)
         left_layout.addWidget(self.deadline)
         left_layout.addLayout(form)
         left_layout.addWidget(advanced)
@@ -230,23 +258,80 @@ class TrainTab(QWidget):
     def current_profile(self) -> ProviderProfile:
         return self.context.config.profile(self.profile.currentData() or "env")
 
+    today = staticmethod(date.today)
+
+    def openai_closed(self) -> bool:
+        """Whether the chosen profile is OpenAI's own API and it takes no new jobs today."""
+        from persona_studio.services.providers import base_url
+
+        profile = self.current_profile()
+        return openai_closed(profile.kind, base_url(profile) or "", self.today())
+
     def _profile_changed(self, *_: object) -> None:
         profile = self.current_profile()
+        chosen = service(profile.kind)
+        self.service.setText(chosen.line if chosen else "")
+        self.services.setText(services_html(profile.kind))
+        closed = self.openai_closed()
         self.deadline.setVisible(profile.kind == "openai")
-        models = [m for m in (profile.finetune_model, *DEFAULT_BASE_MODELS) if m]
-        models += [m for m in load_model_specs() if m not in models]
+        self.deadline.setText(" ".join(OPENAI_CLOSED) if closed else DEADLINE_NOTE)
+        style(
+            self.deadline,
+            "background: {danger}; color: white; padding: 6px; border-radius: 4px;"
+            if closed
+            else "background: {notice_bg}; color: {notice_fg}; padding: 6px; border-radius: 4px;",
+        )
+        provider = TABLE_PROVIDER.get(profile.kind, "openai")
+        table = [name for name, spec in load_model_specs().items() if spec.provider == provider]
+        defaults = DEFAULT_BASE_MODELS if provider == "openai" else ()
+        self._set_models([m for m in (profile.finetune_model, *defaults, *table) if m])
+        self._check_suffix()
+        self.check()
+        if self._models_task is not None:
+            self._models_task.cancel()
+        self._models_task = None
+        if profile.kind == "together":
+            self._models_task = asyncio.ensure_future(self._add_live_models(profile))
+
+    def _set_models(self, models: list[str]) -> None:
         current = self.base_model.currentText()
+        models = list(dict.fromkeys(models))
         self.base_model.blockSignals(True)
         self.base_model.clear()
-        self.base_model.addItems(list(dict.fromkeys(models)))
-        self.base_model.setCurrentText(current if current else models[0])
+        self.base_model.addItems(models)
+        keep = current if current in models else (models[0] if models else "")
+        self.base_model.setCurrentText(keep)
         self.base_model.blockSignals(False)
-        self.check()
+        if keep != current:
+            self.check()
+
+    async def _add_live_models(self, profile: ProviderProfile) -> None:
+        """Together's list of the models it fine-tunes today, after the shipped ones."""
+        from persona_studio.services.training import backend_for
+
+        try:
+            backend = await backend_for(profile, self.context.store, max_retries=0)
+            try:
+                live = await backend.models()
+            finally:
+                await backend.aclose()
+        except Exception as exc:  # offline, no key yet: the shipped list stays
+            self.base_model.setToolTip(f"Showing the built-in list ({exc}).")
+            return
+        if profile.name != self.current_profile().name:
+            return
+        shown = [self.base_model.itemText(i) for i in range(self.base_model.count())]
+        self._set_models(shown + sorted(live))
+        self.base_model.setToolTip(
+            f"{len(live)} models Together fine-tunes today; the first ones have a price estimate."
+        )
 
     def _check_suffix(self) -> None:
         error = suffix_error(self.suffix.text())
         self.suffix_error.setText(error or "")
-        self.start.setEnabled(error is None and self._launch_task is None)
+        self.start.setEnabled(
+            error is None and self._launch_task is None and not self.openai_closed()
+        )
 
     def settings(self) -> JobSpec:
         return JobSpec(
@@ -439,7 +524,11 @@ class TrainTab(QWidget):
                 f'<span style="color:{color("danger")}">{explain_job_error(record.error)}</span>'
             )
         if record.fine_tuned_model:
-            lines.append(f"Model: <b>{record.fine_tuned_model}</b>")
+            lines.append(f"Model: <b>{escape(record.fine_tuned_model)}</b>")
+        if record.chat_target is not None and record.chat_target.note:
+            lines.append(
+                f'<span style="color:{color("attention")}">{escape(record.chat_target.note)}</span>'
+            )
         if record.trained_tokens:
             lines.append(f"Trained tokens: {record.trained_tokens:,}")
         if record.estimated_finish and not record.terminal:

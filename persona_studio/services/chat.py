@@ -15,6 +15,7 @@ from typing import Any
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.persona import Persona
+from persona_studio.core.records import ChatTarget
 from persona_studio.core.retrieval import MIN_CONFIDENCE, Hit, RetrievalIndex
 from persona_studio.core.rules import Decision, Rule, evaluate, turn_system_prompt
 
@@ -41,6 +42,9 @@ class ChatSettings:
     profile: ProviderProfile | None = None
     model: str = ""
     temperature: float = 0.7
+    # where the character's fine-tuned model answers (the job that trained it registered it):
+    # the fine-tuned mode asks that profile, whichever profile the pane shows
+    target: ChatTarget | None = None
 
 
 @dataclass
@@ -146,6 +150,23 @@ def _target(
         except Exception as exc:  # an unknown profile named by a rule
             return str(exc)
     model = model_for(settings, persona, decision)
+    target = settings.target
+    if (
+        settings.mode == "finetuned"
+        and not decision.model
+        and target is not None
+        and target.model == model
+        and target.profile
+        and profiles is not None
+    ):
+        try:
+            profile = profiles(target.profile)
+        except Exception:
+            return (
+                f"The fine-tuned model was trained with the provider profile “{target.profile}”, "
+                "which is no longer in Settings → Providers: add it again (with its key) to "
+                "chat with the model."
+            )
     if profile is None:
         return (
             "Choose a provider profile for this pane (Settings → "
@@ -225,9 +246,11 @@ async def _remote_reply(
                         yield ChatEvent("delta", choice.delta.content)
                     finished = finished or choice.finish_reason is not None
     except openai.NotFoundError:
+        note = settings.target.note if settings.target and settings.target.model == model else ""
         yield ChatEvent(
             "error",
-            f"The server does not know the model “{model}”. Check the "
+            note
+            or f"The server does not know the model “{model}”. Check the "
             "model name in this pane or on the profile.",
         )
         return

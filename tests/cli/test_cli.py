@@ -525,3 +525,40 @@ def test_importing_the_same_file_twice_adds_nothing_twice(
     assert "Added 1 examples" in out and "1 example is already in the project" in out
     with Project.open(project) as opened:
         assert sorted(e.question for e in opened.examples()) == ["Q1?", "Q2?", "Q3?"]
+
+
+def test_train_at_together_then_chat_with_the_fine_tuned_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's "done when" on the command line: a Together key only, from the demo project
+    to a trained model, then `chat --mode fine-tuned` reaches it through the profile it was
+    trained with (even when another profile is named)."""
+    from persona_studio.core.demo import ensure_demo_project
+    from tests.fakes.contract import check_requests
+    from tests.fakes.together_server import FakeTogether
+
+    demo = ensure_demo_project(tmp_path)
+    base = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+    with FakeTogether(api_key="tg-cli") as server:
+        server.total_steps = 3
+        server.auto_advance = True
+        monkeypatch.setattr(sys, "stdin", io.StringIO("tg-cli\n"))
+        add = ("profile", "add", "together", "--kind", "together", "--base-url", server.base_url)
+        assert run(capsys, *add, "--key-stdin")[0] == 0
+        assert run(capsys, "profile", "add", "other", "--kind", "openai-compatible",
+                   "--base-url", "http://127.0.0.1:9/v1")[0] == 0  # fmt: skip
+        code, out, err = run(
+            capsys, "train", str(demo), "--profile", "together", "--model", base,
+            "--suffix", "rhea", "--wait", "--poll", "0.01", "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        result = json.loads(out)
+        assert result["status"] == "succeeded" and result["model"].startswith("fake-user/")
+        code, out, err = run(
+            capsys, "chat", str(demo), "Hello there", "--profile", "other", "--mode",
+            "fine-tuned", "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        answer = json.loads(out)
+        assert answer["reply"] == "Echo: Hello there" and answer["model"] == result["model"]
+        assert check_requests("together-openapi.json.gz", server.requests) == []

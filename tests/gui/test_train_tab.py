@@ -221,3 +221,76 @@ def test_dataset_edits_are_checked_once_per_pause_and_only_when_the_tab_shows(
     )
     run_async(asyncio.sleep(train_tab.CHECK_DELAY_MS / 1000 + 0.2))
     assert len(runs) == 2 and f"{len(approved) - 4} approved examples" in tab.check_summary.text()
+
+
+def test_train_at_together_then_chat_in_the_fine_tuned_pane(
+    make_window, context, keyring_backend, run_async, qtbot
+) -> None:
+    """Choosing Together: its line, its models (shipped and live), the estimate, launch,
+    progress, and the Chat tab's fine-tuned pane reaches the registered model through the
+    Together profile even while the pane shows another one."""
+    from tests.fakes.contract import check_requests
+    from tests.fakes.together_server import SUPPORTED, FakeTogether
+
+    base = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+    with FakeTogether(api_key="tg-gui", supported=(*SUPPORTED, "example/LiveOnly-7B")) as fake:
+        fake.total_steps = 4
+        fake.checkpoint_every = 2
+        fake.auto_advance = True
+        context.config.upsert_profile(
+            ProviderProfile(name="together", kind="together", base_url=fake.base_url)
+        )
+        keyring_backend.secrets[("persona-studio", "provider:together")] = "tg-gui"
+        with FakeOpenAI(api_key="sk-other", models=(MODEL,)) as other:
+            add_provider(context, keyring_backend, "other", other, chat_model=MODEL)
+            window, tab = _train(make_window, context)
+            tab.profile.setCurrentIndex(tab.profile.findData("together"))
+            assert "Together" in tab.service.text() and "API key" in tab.service.text()
+            assert not tab.deadline.isVisibleTo(tab)
+            tab.compare.setChecked(True)
+            assert "<b>Together AI</b>" in tab.services.text() and "OpenAI" in tab.services.text()
+            models = lambda: [tab.base_model.itemText(i) for i in range(tab.base_model.count())]  # noqa: E731
+            assert base in models() and MODEL not in models()
+            run_async(wait_until(lambda: "example/LiveOnly-7B" in models(), timeout=10))
+            tab.base_model.setCurrentText(base)
+            run_async(wait_until(lambda: tab.report is not None and tab.report.model.name == base))
+            assert "$" in tab.check_summary.text()
+            tab.launch()
+            run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", 20))
+            run_async(wait_until(lambda: "Done" in tab.status.text()))
+            assert tab.chart.points()[0] == 4 and tab.progress.value() == 100
+            model = window.session.persona.fine_tuned_model
+            assert model.startswith("fake-user/") and tab.history.topLevelItem(0).text(3) == model
+
+            window.tabs.setCurrentIndex(3)
+            chat = window.chat_tab
+            pane = chat.panes[0]
+            pane.fill_engines()
+            pane.engine.setCurrentIndex(pane.engine.findData("other"))
+            pane.mode.setCurrentIndex(pane.mode.findData("finetuned"))
+            chat.send_message("Hello Rhea")
+            run_async(wait_until(lambda: not pane.busy and len(pane.messages) == 2, 15))
+            assert pane.messages[-1]["content"] == "Echo: Hello Rhea"
+            assert other.requests == [] or all(
+                "chat" not in r.path for r in other.requests
+            )  # the other profile was not asked
+        assert check_requests("together-openapi.json.gz", fake.requests) == []
+
+
+def test_openai_training_closes_on_6_january_2027(make_window, context, keyring_backend) -> None:
+    from datetime import date
+
+    context.config.upsert_profile(ProviderProfile(name="openai", kind="openai"))
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(2)
+    tab = window.train_tab
+    tab.today = lambda: date(2027, 1, 5)
+    tab.profile.setCurrentIndex(tab.profile.findData("openai"))
+    tab._profile_changed()
+    assert tab.deadline.isVisibleTo(tab) and "stops new" in tab.deadline.text()
+    assert tab.start.isEnabled()
+    tab.today = lambda: date(2027, 1, 6)
+    tab._profile_changed()
+    assert "no longer accepts" in tab.deadline.text() and "Together AI" in tab.deadline.text()
+    assert not tab.start.isEnabled()

@@ -271,3 +271,32 @@ def test_suffix_rules() -> None:
         "batch_size": "auto",
         "learning_rate_multiplier": "auto",
     }
+
+
+async def test_openai_takes_no_new_jobs_from_6_january_2027(server, project) -> None:
+    """Compared with today's date: the day before, a job starts; from the 6th, nothing is
+    uploaded and the creator is told where to train instead. Other servers are not affected."""
+    from datetime import date
+
+    def jobs_on(day: date, kind: str = "openai", base_url: str = "") -> TrainingJobs:
+        async def backend(_profile: str) -> OpenAIBackend:
+            return OpenAIBackend(
+                server.client(), base_url=base_url, profile_kind=kind, today=lambda: day
+            )
+
+        return TrainingJobs(project, backend)
+
+    record = await jobs_on(date(2027, 1, 5)).launch_job("openai", JobSpec(MODEL), EXAMPLES, "")
+    assert record.status == "validating_files"
+    uploads = len(server.files)
+    with pytest.raises(TrainingError, match="no longer accepts new fine-tuning jobs") as caught:
+        await jobs_on(date(2027, 1, 6)).launch_job("openai", JobSpec(MODEL), EXAMPLES, "")
+    assert "Together AI" in str(caught.value) and len(server.files) == uploads
+    gateway = jobs_on(date(2027, 2, 1), "openai-compatible", server.base_url)
+    assert (await gateway.launch_job("gw", JobSpec(MODEL), EXAMPLES, "")).status
+    backend = OpenAIBackend(server.client(), profile_kind="openai", today=lambda: date(2027, 1, 6))
+    try:
+        with pytest.raises(TrainingError, match="no longer accepts"):  # the pipeline's resume
+            await backend.create(JobSpec(MODEL), UploadedFiles("file-x"))
+    finally:
+        await backend.aclose()

@@ -10,7 +10,7 @@ from persona_studio.core.dataset import now_iso
 from persona_studio.core.project.store import Store, json_text
 
 if TYPE_CHECKING:  # imported where used: opening a project (the app's start) reads no record
-    from persona_studio.core.records import ChatRecord, JobRecord, RunRecord
+    from persona_studio.core.records import ChatRecord, ChatTarget, JobRecord, RunRecord
 
 
 class RecordsStore(Store):
@@ -33,6 +33,20 @@ class RecordsStore(Store):
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return JobRecord.from_row({**dict(row), "data": json.loads(row["data"])}) if row else None
+
+    def chat_target(self, model: str) -> ChatTarget | None:
+        """Where the job that trained `model` registered it (the newest such job)."""
+        if not model:
+            return None
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM jobs WHERE fine_tuned_model = ? ORDER BY updated_at DESC", (model,)
+            ).fetchall()
+        for row in rows:
+            record = self.job(row["id"])
+            if record is not None and record.chat_target is not None:
+                return record.chat_target
+        return None
 
     def save_job(self, record: JobRecord) -> JobRecord:
         """Insert or update a job's record (it survives restarts: followers reattach). The

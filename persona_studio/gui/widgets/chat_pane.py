@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.config import AppConfig, ProviderProfile
 from persona_studio.core.persona import Persona
+from persona_studio.core.records import ChatTarget
 from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.core.rules import Rule
 from persona_studio.gui.theme import color
@@ -56,6 +57,7 @@ class ChatPane(QWidget):
         self.client_for = client_for
         self.messages: list[dict[str, Any]] = []
         self.task: asyncio.Task[None] | None = None
+        self.target: ChatTarget | None = None  # where the fine-tuned model answers
         self.blind = False
         self.greeting = ""
         self.character_name = ""
@@ -139,6 +141,7 @@ class ChatPane(QWidget):
             mode=self.mode.currentData(),
             profile=self.config.profile(self.engine.currentData()),
             model=self.model.text().strip(),
+            target=self.target,
         )
 
     def state(self) -> dict[str, Any]:

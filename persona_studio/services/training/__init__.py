@@ -40,7 +40,12 @@ async def backend_for(
         from persona_studio.services.training.openai_api import OpenAIBackend
 
         client = await client_for(profile, store, max_retries=max_retries)
-        return OpenAIBackend(client, profile=profile.name, base_url=base_url(profile) or "")
+        return OpenAIBackend(
+            client,
+            profile=profile.name,
+            base_url=base_url(profile) or "",
+            profile_kind=profile.kind,
+        )
     if profile.kind == "together":
         from persona_studio.services.training.together import TogetherBackend
 

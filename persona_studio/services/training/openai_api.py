@@ -9,9 +9,12 @@ look) → cancel. Metrics come from the `data` of `metrics` events, never from t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.records import ChatTarget
+from persona_studio.core.trainers import OPENAI_CLOSED, openai_closed
 from persona_studio.services.provider_errors import provider_error
 from persona_studio.services.training.backend import (
     BackendCheck,
@@ -120,11 +123,14 @@ class OpenAIBackend:
         *,
         profile: str = "",
         base_url: str = "",
+        profile_kind: str = "openai-compatible",
+        today: Callable[[], date] = date.today,
         upload_poll: float = 1.0,
         upload_timeout: float = 600.0,
     ) -> None:
         self.client = client
         self.profile, self.base_url = profile, base_url
+        self.profile_kind, self.today = profile_kind, today
         self.upload_poll, self.upload_timeout = upload_poll, upload_timeout
 
     def _error(self, exc: BaseException, what: str) -> TrainingError:
@@ -142,6 +148,8 @@ class OpenAIBackend:
         problems = [p for p in (suffix_error(spec.suffix, self.capabilities),) if p]
         if not spec.base_model:
             problems.append("Choose the base model to fine-tune.")
+        if openai_closed(self.profile_kind, self.base_url, self.today()):
+            problems.append(" ".join(OPENAI_CLOSED))
         return BackendCheck(problems, report.estimated_cost if report is not None else None)
 
     async def models(self) -> list[str]:
@@ -177,6 +185,8 @@ class OpenAIBackend:
         error = suffix_error(spec.suffix, self.capabilities)
         if error:
             raise TrainingError(error, "Change the name tag.")
+        if openai_closed(self.profile_kind, self.base_url, self.today()):
+            raise TrainingError(*OPENAI_CLOSED)
         kwargs: dict[str, Any] = {
             "model": spec.base_model,
             "training_file": files.training_file,

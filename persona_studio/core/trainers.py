@@ -1,0 +1,68 @@
+"""The training services a creator can choose, in one line each, and OpenAI's end dates.
+
+Pure data: the Train tab, the settings and the command line show the same words. Prices are the
+providers' published ranges (per million trained tokens); the Train tab's estimate for the
+creator's own dataset comes from `fine_tuning_models.toml`, and Together's own price for the
+uploaded file is checked before a job starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+# OpenAI accepts no new self-serve fine-tuning jobs from this day, and retires the GPT-4o and
+# GPT-4.1 families and their fine-tunes on the second.
+OPENAI_JOBS_END = date(2027, 1, 6)
+OPENAI_RETIREMENT = date(2027, 1, 14)
+OPENAI_HOSTS = ("", "https://api.openai.com/v1", "https://api.openai.com/v1/")
+
+
+@dataclass(frozen=True)
+class TrainingService:
+    kind: str  # the provider-profile kind that trains there
+    name: str
+    line: str  # price range, what you need, which models
+
+
+SERVICES = (
+    TrainingService(
+        "together",
+        "Together AI",
+        "Open models (Llama, Qwen) trained with LoRA, about $0.50–$3 per million tokens. "
+        "Needs a together.ai account and API key. Chat with the result at Together.",
+    ),
+    TrainingService(
+        "azure",
+        "Azure OpenAI",
+        "GPT-4.1 family in your organisation's Azure resource. Needs an Azure subscription; "
+        "someone with rights deploys the result before you chat with it.",
+    ),
+    TrainingService(
+        "openai",
+        "OpenAI",
+        "GPT-4.1 family, about $1.50–$25 per million tokens. Takes no new jobs from "
+        "6 January 2027.",
+    ),
+    TrainingService(
+        "openai-compatible",
+        "Your own server",
+        "Any server that speaks OpenAI's fine-tuning API (a gateway, or one you run).",
+    ),
+)
+
+
+def service(kind: str) -> TrainingService | None:
+    return next((s for s in SERVICES if s.kind == kind), None)
+
+
+def openai_closed(kind: str, base_url: str, today: date) -> bool:
+    """Whether this profile is OpenAI's own API and it no longer takes new jobs."""
+    return kind == "openai" and base_url in OPENAI_HOSTS and today >= OPENAI_JOBS_END
+
+
+OPENAI_CLOSED = (
+    "OpenAI no longer accepts new fine-tuning jobs (since 6 January 2027).",
+    "Train with Together AI or Azure OpenAI instead: add a profile in Settings → Providers "
+    "(on the command line: persona-studio profile add NAME --kind together --ask-key).",
+)
