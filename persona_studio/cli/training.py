@@ -88,6 +88,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     if record.status == "failed":
         data["error"] = explain_job_error(record.error)
+    note = record.chat_target.note if record.chat_target is not None else ""
+    if note:
+        data["next_step"] = note.replace(
+            "with “Enter deployment name…”",
+            f"with `persona-studio deployment {args.path} {record.id} NAME`",
+        )
     registered = " (registered on the persona)" if record.status == "succeeded" else ""
     emit(
         args,
@@ -98,7 +104,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             if record.fine_tuned_model
             else ""
         )
-        + (f" — {data['error']}" if "error" in data else ""),
+        + (f" — {data['error']}" if "error" in data else "")
+        + (f"\n{data['next_step']}" if note else ""),
     )
     return EXIT_FAILURE if record.status == "failed" else EXIT_OK
 
@@ -137,6 +144,18 @@ def cmd_cancel(args: argparse.Namespace) -> int:
             )
         record = asyncio.run(training_jobs(project).cancel_job(args.job))
     emit(args, {"job": record.id, "status": record.status}, f"Job {record.id}: {record.status}.")
+    return EXIT_OK
+
+
+def cmd_deployment(args: argparse.Namespace) -> int:
+    with Project.open(args.path) as project:
+        record = training_jobs(project).set_deployment(args.job, args.name)
+    emit(
+        args,
+        {"job": record.id, "deployment": record.chat_model},
+        f"Job {record.id}: chats now ask for the deployment {record.chat_model} "
+        "(registered on the persona).",
+    )
     return EXIT_OK
 
 
@@ -180,3 +199,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     cancel = add_command(commands, "cancel", cmd_cancel, "cancel a fine-tuning job")
     cancel.add_argument("path", help="the .persona file")
     cancel.add_argument("job", help="the job id (see `jobs`)")
+
+    deployment = add_command(
+        commands,
+        "deployment",
+        cmd_deployment,
+        "name the deployment a trained model answers under (Azure OpenAI)",
+    )
+    deployment.add_argument("path", help="the .persona file")
+    deployment.add_argument("job", help="the job id (see `jobs`)")
+    deployment.add_argument("name", help="the deployment's name in Azure AI Foundry")

@@ -100,6 +100,14 @@ class JobRecord:
         return self.status in TERMINAL
 
     @property
+    def chat_model(self) -> str:
+        """The name a chat asks for: the deployment where one was named (Azure), else the
+        fine-tuned model."""
+        if self.chat_target is not None:
+            return self.chat_target.model
+        return self.fine_tuned_model or ""
+
+    @property
     def status_label(self) -> str:
         return JOB_STATUS_LABELS.get(self.status, self.status)
 

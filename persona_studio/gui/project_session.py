@@ -148,7 +148,7 @@ class ProjectSession(QObject):
         self.job_changed.emit(record.id)
 
     def _register_model(self, record: JobRecord) -> None:
-        model = record.fine_tuned_model or ""
+        model = record.chat_model
         self.set_persona_field("fine_tuned_model", model)
         self.flush()
         self.model_registered.emit(model)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.config import ProviderProfile
+from persona_studio.core.errors import UserFacingError
 from persona_studio.core.records import JOB_STATUS_LABELS
 from persona_studio.core.trainers import OPENAI_CLOSED, SERVICES, openai_closed, service
 from persona_studio.core.validation import (
@@ -69,7 +71,7 @@ def services_html(current_kind: str) -> str:
     rows = []
     for s in SERVICES:
         name = f"<b>{escape(s.name)}</b>" if s.kind == current_kind else escape(s.name)
-        rows.append(f"{name} — {escape(s.line)}")
+        rows.append(f"• {name} — {escape(s.line)}")
     return "<br>".join(rows) + "<br><i>Add a service in Settings → Providers.</i>"
 
 
@@ -108,6 +110,7 @@ class TrainTab(QWidget):
         self.services.setTextFormat(Qt.TextFormat.RichText)
         self.services.hide()
         self.compare.toggled.connect(self.services.setVisible)
+        self.compare.toggled.connect(self.service.setHidden)  # the list says it too
         self._models_task: asyncio.Task[None] | None = None
         self.base_model = QComboBox(objectName="train_model", editable=True)
         self.base_model.setAccessibleName("Base model")
@@ -142,9 +145,12 @@ class TrainTab(QWidget):
         )
         form = QFormLayout()
         form.addRow("Train with", self.profile)
-        form.addRow("", self.service)
-        form.addRow("", self.compare)
-        form.addRow("", self.services)
+        about = QWidget()
+        about_layout = QVBoxLayout(about)
+        about_layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.service, self.compare, self.services):
+            about_layout.addWidget(widget)
+        form.addRow("", about)
         form.addRow("Base model", self.base_model)
         form.addRow("Name tag", self.suffix)
         form.addRow("", self.suffix_error)
@@ -198,6 +204,12 @@ class TrainTab(QWidget):
         self.use_model = QPushButton("Use this model", objectName="job_use_model")
         self.use_model.setToolTip("Make this fine-tuned model the character's model.")
         self.use_model.clicked.connect(self._use_model)
+        self.deployment = QPushButton("Enter deployment name…", objectName="job_deployment")
+        self.deployment.setToolTip(
+            "Azure answers only once someone deploys the model: give the deployment's name."
+        )
+        self.deployment.clicked.connect(self.ask_deployment)
+        self.deployment.hide()
         self.chart = LossChart()
         self.events = QPlainTextEdit(objectName="job_events", readOnly=True)
         self.events.setAccessibleName("Job events")
@@ -213,6 +225,7 @@ class TrainTab(QWidget):
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
         row.addWidget(self.use_model)
+        row.addWidget(self.deployment)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.status)
@@ -553,6 +566,9 @@ class TrainTab(QWidget):
         self.events.verticalScrollBar().setValue(self.events.verticalScrollBar().maximum())
         self.cancel_button.setEnabled(not record.terminal)
         self.use_model.setEnabled(bool(record.fine_tuned_model))
+        self.deployment.setVisible(
+            record.status == "succeeded" and self._profile_kind(record.profile) == "azure"
+        )
 
     def _fill_history(self, select: str | None = None) -> None:
         assert self._session is not None
@@ -610,6 +626,34 @@ class TrainTab(QWidget):
             await self._session.jobs.cancel_job(job_id)
         except Exception as exc:  # already phrased for people (TrainingError), or shown as is
             self._show_warning(job_id, str(exc))
+
+    def _profile_kind(self, name: str) -> str:
+        try:
+            return self.context.config.profile(name).kind
+        except UserFacingError:  # the profile was removed since
+            return ""
+
+    def ask_deployment(self) -> QInputDialog | None:
+        """Ask for the name someone deployed the shown job's model under (Azure)."""
+        if self._session is None or self.shown_job is None:
+            return None
+        dialog = QInputDialog(self, objectName="deployment_dialog")
+        dialog.setWindowTitle("Deployment name")
+        dialog.setLabelText(
+            "The name of the deployment in Azure AI Foundry (Deployments).\n"
+            "Chats will ask for it, and the character answers with it."
+        )
+        job_id = self.shown_job
+        dialog.textValueSelected.connect(lambda name: self._set_deployment(job_id, name))
+        dialog.open()
+        return dialog
+
+    def _set_deployment(self, job_id: str, name: str) -> None:
+        assert self._session is not None
+        try:
+            self._session.jobs.set_deployment(job_id, name)
+        except UserFacingError as exc:
+            self._show_warning(job_id, escape(str(exc)))
 
     def _use_model(self) -> None:
         assert self._session is not None

@@ -65,8 +65,9 @@ def provider_error(
     if isinstance(exc, openai.BadRequestError):
         body = getattr(exc, "body", None) or {}
         message = body.get("message") if isinstance(body, dict) else None
+        reason = str(message or exc).rstrip(". ")
         return ProviderError(
-            f"The provider refused the {what}: {message or exc}.",
+            f"The provider refused the {what}: {reason}.",
             "Check the dataset and the settings, then retry.",
         )
     if isinstance(exc, openai.APITimeoutError):

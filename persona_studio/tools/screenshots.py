@@ -44,6 +44,7 @@ def render(out_dir: Path) -> list[Path]:
                 chat_model="gpt-4.1-mini-2025-04-14",
                 finetune_model="gpt-4.1-mini-2025-04-14",
             ),
+            ProviderProfile(name="together", kind="together"),
             ProviderProfile(
                 name="ollama",
                 kind="openai-compatible",
@@ -101,6 +102,16 @@ def render(out_dir: Path) -> list[Path]:
             chat.send_message("Can you send me a link to a training plan?")
             loop.run_until_complete(asyncio.sleep(0.3))
         shoot(window, f"tab-{window.tabs.tabText(index).lower()}.png")
+
+    # training at Together, with every service compared
+    window.tabs.setCurrentIndex(2)
+    train = window.train_tab
+    train.profile.setCurrentIndex(train.profile.findData("together"))
+    train.compare.setChecked(True)
+    loop.run_until_complete(wait_for(lambda: train.report is not None and not train._runner.stale))
+    shoot(window, "train-together.png")
+    train.compare.setChecked(False)
+    train.profile.setCurrentIndex(train.profile.findData("openai"))
 
     window.tabs.setCurrentIndex(0)
     persona_tab = window.persona_tab

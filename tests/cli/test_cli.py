@@ -562,3 +562,31 @@ def test_train_at_together_then_chat_with_the_fine_tuned_model(
         answer = json.loads(out)
         assert answer["reply"] == "Echo: Hello there" and answer["model"] == result["model"]
         assert check_requests("together-openapi.json.gz", server.requests) == []
+
+
+def test_deployment_names_the_azure_deployment_chats_ask_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from persona_studio.core.records import ChatTarget, JobRecord
+
+    path = tmp_path / "a.persona"
+    assert run(capsys, "new", str(path), "--name", "A")[0] == 0
+    with Project.open(path) as project:
+        project.save_job(
+            JobRecord(
+                "ftjob-1",
+                "azure",
+                "gpt-4.1-mini",
+                "succeeded",
+                fine_tuned_model="gpt-4.1-mini.ft-1",
+                chat_target=ChatTarget("azure", "gpt-4.1-mini.ft-1", "", "deploy it first"),
+            )
+        )
+    code, out, err = run(capsys, "deployment", str(path), "ftjob-1", "rhea-prod", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"job": "ftjob-1", "deployment": "rhea-prod"}
+    with Project.open(path) as project:
+        assert project.persona().fine_tuned_model == "rhea-prod"
+        assert project.chat_target("rhea-prod").profile == "azure"
+    code, _, err = run(capsys, "deployment", str(path), "ftjob-nope", "x")
+    assert code == 1 and "no trained model" in err

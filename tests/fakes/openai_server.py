@@ -2,7 +2,12 @@
 
 Start it with `FakeOpenAI()` as a context manager; point a client at `server.base_url`.
 Routes grow with the features that need them (chat, files, fine-tuning); errors are injected
-with `fail_next(status, ...)` and every request is recorded in `requests`.
+with `fail_next(status, ...)` and every request is recorded in `requests`. Follows OpenAI's
+published API reference (platform.openai.com/docs/api-reference: files, fine_tuning.jobs and
+their events and checkpoints, chat.completions with SSE; read 2025-06). It also answers Azure
+OpenAI's data-plane paths (`/openai/...?api-version=`, the `api-key` header, a deployment's chat
+at `/openai/deployments/NAME/chat/completions`; azure-rest-api-specs, AzureOpenAI authoring
+2025-03-01-preview) when `AsyncAzureOpenAI` is given `azure_endpoint`.
 """
 
 from __future__ import annotations
@@ -210,7 +215,8 @@ class FakeOpenAI:
             return 400, error_body(
                 "purpose must be fine-tune and a file is required", "invalid_request_error"
             )
-        for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        text = data.decode("utf-8-sig", "replace")  # Azure's files carry a byte-order mark
+        for number, line in enumerate(text.splitlines(), start=1):
             try:
                 parsed = json.loads(line)
                 assert isinstance(parsed, dict) and isinstance(parsed.get("messages"), list)
@@ -330,6 +336,21 @@ class FakeOpenAI:
             }
         return None
 
+    @staticmethod
+    def azure_path(path: str) -> str:
+        """Azure OpenAI's paths (`AsyncAzureOpenAI` on this server as the endpoint) onto the
+        same routes: `/openai/files` is `/v1/files`, and a deployment's chat is the chat."""
+        if not path.startswith("/openai/"):
+            return path
+        rest = path.removeprefix("/openai/")
+        if rest.startswith("deployments/") and rest.endswith("/chat/completions"):
+            return "/v1/chat/completions"
+        return "/v1/" + rest
+
+    @property
+    def azure_endpoint(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
     def chat_request(self, body: bytes) -> tuple[int, dict[str, Any]] | dict[str, Any]:
         try:
             request = json.loads(body)
@@ -422,6 +443,7 @@ class FakeOpenAI:
                 path, _, raw_query = self.path.partition("?")
                 from urllib.parse import parse_qsl
 
+                path = fake.azure_path(path)
                 query = dict(parse_qsl(raw_query))
                 with fake._lock:
                     fake.requests.append(
@@ -436,7 +458,10 @@ class FakeOpenAI:
                 if injected is not None:
                     self._respond(injected.status, injected.body, injected.headers)
                     return
-                if self.headers.get("authorization") != f"Bearer {fake.api_key}":
+                if fake.api_key not in (
+                    (self.headers.get("authorization") or "").removeprefix("Bearer "),
+                    self.headers.get("api-key"),  # Azure OpenAI's header
+                ):
                     self._respond(
                         401,
                         error_body(

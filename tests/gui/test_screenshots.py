@@ -20,6 +20,7 @@ SCREENS = {
     "generate.png",
     "dark-chat.png",
     "dark-train.png",
+    "train-together.png",
 }
 
 

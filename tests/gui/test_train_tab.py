@@ -294,3 +294,33 @@ def test_openai_training_closes_on_6_january_2027(make_window, context, keyring_
     tab._profile_changed()
     assert "no longer accepts" in tab.deadline.text() and "Together AI" in tab.deadline.text()
     assert not tab.start.isEnabled()
+
+
+def test_azure_asks_for_the_deployment_name_after_success(
+    make_window, context, keyring_backend, run_async, qtbot
+) -> None:
+    with FakeOpenAI(api_key="az-gui", models=(MODEL,)) as fake:
+        fake.total_steps = 2
+        fake.auto_advance = True
+        context.config.upsert_profile(
+            ProviderProfile(name="azure", kind="azure", base_url=fake.azure_endpoint)
+        )
+        keyring_backend.secrets[("persona-studio", "provider:azure")] = "az-gui"
+        window = make_window()
+        window.open_project(ensure_demo_project(context.data_folder))
+        window.tabs.setCurrentIndex(2)
+        tab = window.train_tab
+        tab.profile.setCurrentIndex(tab.profile.findData("azure"))
+        tab.base_model.setCurrentText(MODEL)
+        run_async(wait_until(lambda: tab.report is not None))
+        tab.launch()
+        run_async(wait_until(lambda: "Azure AI Foundry" in tab.status.text(), timeout=20))
+        assert tab.deployment.isVisibleTo(tab)
+        dialog = tab.ask_deployment()
+        qtbot.waitUntil(dialog.isVisible)
+        dialog.setTextValue("rhea-prod")
+        dialog.accept()
+        assert window.session.persona.fine_tuned_model == "rhea-prod"
+        job = window.session.project.jobs()[0]
+        assert job.chat_model == "rhea-prod" and job.chat_target.note == ""
+        run_async(wait_until(lambda: "Azure AI Foundry" not in tab.status.text()))

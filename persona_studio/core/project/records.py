@@ -35,16 +35,15 @@ class RecordsStore(Store):
         return JobRecord.from_row({**dict(row), "data": json.loads(row["data"])}) if row else None
 
     def chat_target(self, model: str) -> ChatTarget | None:
-        """Where the job that trained `model` registered it (the newest such job)."""
+        """Where the job that trained `model` registered it (the newest such job; `model` is
+        the fine-tuned model's name or the deployment it answers under)."""
         if not model:
             return None
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id FROM jobs WHERE fine_tuned_model = ? ORDER BY updated_at DESC", (model,)
-            ).fetchall()
-        for row in rows:
-            record = self.job(row["id"])
-            if record is not None and record.chat_target is not None:
+        for record in sorted(self.jobs(), key=lambda r: r.updated_at, reverse=True):
+            if record.chat_target is not None and model in (
+                record.chat_model,
+                record.fine_tuned_model,
+            ):
                 return record.chat_target
         return None
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from persona_studio.core.records import MAX_EVENTS, JobRecord
+from persona_studio.core.records import MAX_EVENTS, ChatTarget, JobRecord
 from persona_studio.core.validation import default_epochs
 from persona_studio.services.training.backend import (
     JobSpec,
@@ -342,4 +342,25 @@ class TrainingJobs:
             self.register(record)
 
     def _register_in_project(self, record: JobRecord) -> None:
-        self.project.set_persona_fields(fine_tuned_model=record.fine_tuned_model)
+        self.project.set_persona_fields(fine_tuned_model=record.chat_model)
+
+    def set_deployment(self, job_id: str, deployment: str) -> JobRecord:
+        """The name under which someone deployed this job's model (Azure cannot be deployed
+        from here): chats ask for it from now on, and the character answers with it."""
+        record = self.project.job(job_id)
+        deployment = deployment.strip()
+        if record is None or not record.fine_tuned_model:
+            raise TrainingError(
+                "This job has no trained model to deploy yet.", "Wait until the job is done."
+            )
+        if not deployment or any(c.isspace() for c in deployment) or len(deployment) > 64:
+            raise TrainingError(
+                "That is not a deployment name.",
+                "Copy the name shown under Deployments in Azure AI Foundry (no spaces).",
+            )
+        target = record.chat_target or ChatTarget(record.profile, record.fine_tuned_model)
+        record.chat_target = ChatTarget(target.profile, deployment, target.base_url)
+        record = self._save(record)
+        self.register(record)
+        self.on_change(record)
+        return record

@@ -9,6 +9,7 @@ look) → cancel. Metrics come from the `data` of `metrics` events, never from t
 from __future__ import annotations
 
 import asyncio
+import codecs
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,12 @@ if TYPE_CHECKING:
 
 # Errors a follower rides out (retrying with backoff) rather than stopping on.
 TRANSIENT = ("APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError")
+AZURE_DEPLOY_NOTE = (
+    "Azure answers with a fine-tuned model only once it is deployed, and deploying needs "
+    "Azure rights this app does not ask for. In Azure AI Foundry (ai.azure.com) open "
+    "Fine-tuning → this job → Deploy (or ask whoever manages your Azure resource), then enter "
+    "the deployment's name here with “Enter deployment name…”."
+)
 PLAIN_JOB_ERRORS = {
     "invalid_training_file": "The provider rejected the training file.",
     "invalid_file_format": "The provider could not read the training file.",
@@ -159,6 +166,8 @@ class OpenAIBackend:
         """Upload a JSONL file and wait until the provider has processed it; returns its id."""
         import openai
 
+        if self.profile_kind == "azure" and not data.startswith(codecs.BOM_UTF8):
+            data = codecs.BOM_UTF8 + data  # Azure OpenAI reads training files with a BOM
         try:
             file = await self.client.files.create(file=(name, data), purpose="fine-tune")
             waited = 0.0
@@ -274,7 +283,8 @@ class OpenAIBackend:
                 "The provider finished the job without naming the new model.",
                 "Look at the job's messages: the provider says more there.",
             )
-        return ChatTarget(record.profile, record.fine_tuned_model, self.base_url)
+        note = AZURE_DEPLOY_NOTE if self.profile_kind == "azure" else ""
+        return ChatTarget(record.profile, record.fine_tuned_model, self.base_url, note)
 
     async def aclose(self) -> None:
         await self.client.close()
