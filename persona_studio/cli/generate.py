@@ -6,26 +6,27 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from persona_studio.cli.common import EXIT_FAILURE, EXIT_OK, add_command, chosen_profile, emit
 from persona_studio.cli.common import progress as progress_line
-from persona_studio.core.config import load_config
+from persona_studio.core.config import ProviderProfile, load_config
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.project import Project
+
+if TYPE_CHECKING:
+    from persona_studio.core.generation import Estimate, Task
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from persona_studio.core import generation
     from persona_studio.core.validation import chat_price
-    from persona_studio.services import generate, providers
-    from persona_studio.services.credentials import CredentialStore
-    from persona_studio.services.review_queue import ReviewQueue
 
     config = load_config()
     profile = chosen_profile(config, args.profile)
     model = args.model or profile.chat_model or generation.DEFAULT_MODEL
     with Project.open(args.path) as project:
-        persona, examples = project.persona(), project.examples()
+        persona = project.persona()
         prompts = generation.load_prompts()
         source = Path(args.source)
         kind = (
@@ -56,37 +57,54 @@ def cmd_generate(args: argparse.Namespace) -> int:
             tasks, persona, prompts, model, args.language or "", chat_price(model)
         )
         progress_line(args, f"Estimate with {model}: {cost.text()}.")
-        run = generate.GenerationRun(
-            ReviewQueue(project),
-            lambda: providers.client_for(profile, CredentialStore(), max_retries=0),
-            source=args.source,
-            profile=profile.name,
-            model=model,
-            persona=persona,
-            prompts=prompts,
-            existing=examples,
-            language=args.language or "",
-            concurrency=args.concurrency,
+        return run_and_report(args, project, tasks, cost, profile, model, prompts)
+
+
+def run_and_report(
+    args: argparse.Namespace,
+    project: Project,
+    tasks: list[Task],
+    cost: Estimate,
+    profile: ProviderProfile,
+    model: str,
+    prompts: dict[str, Any],
+) -> int:
+    """Run the tasks as one generation run kept for review; print what came of it."""
+    from persona_studio.services import generate, providers
+    from persona_studio.services.credentials import CredentialStore
+    from persona_studio.services.review_queue import ReviewQueue
+
+    run = generate.GenerationRun(
+        ReviewQueue(project),
+        lambda: providers.client_for(profile, CredentialStore(), max_retries=0),
+        source=args.source,
+        profile=profile.name,
+        model=model,
+        persona=project.persona(),
+        prompts=prompts,
+        existing=project.examples(),
+        language=getattr(args, "language", None) or "",
+        concurrency=args.concurrency,
+    )
+
+    def show(progress: generate.Progress) -> None:
+        progress_line(
+            args,
+            f"{progress.done}/{progress.total} calls, {progress.candidates} "
+            f"candidates {progress.note}".rstrip(),
         )
 
-        def show(progress: generate.Progress) -> None:
-            progress_line(
-                args,
-                f"{progress.done}/{progress.total} calls, {progress.candidates} "
-                f"candidates {progress.note}".rstrip(),
-            )
-
-        try:
-            progress = asyncio.run(run.execute(tasks, on_progress=show))
-        except KeyboardInterrupt:  # the run was cancelled and its record says so
-            print(
-                f"persona-studio: stopped; {len(run.candidates)} candidates kept for review.",
-                file=sys.stderr,
-            )
-            return EXIT_FAILURE
-        added = run.accept_new() if args.accept_all else []
-        if added:
-            project.add_examples(added)
+    try:
+        progress = asyncio.run(run.execute(tasks, on_progress=show))
+    except KeyboardInterrupt:  # the run was cancelled and its record says so
+        print(
+            f"persona-studio: stopped; {len(run.candidates)} candidates kept for review.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    added = run.accept_new() if args.accept_all else []
+    if added:
+        project.add_examples(added)
     got = run.candidates
     duplicates = sum(1 for c in got if c.duplicate_of)
     left = len(got) - len(added)
@@ -110,8 +128,49 @@ def cmd_generate(args: argparse.Namespace) -> int:
         + (f"; {progress.failed} calls failed" if progress.failed else "")
         + "."
     )
+    if args.source == "rescue":
+        data["voice_kept"] = len(got)
+        text = f"Kept {len(got)} answers of {model} as its voice in the project. " + text
     emit(args, data, text)
     return EXIT_OK if got or not tasks else EXIT_FAILURE
+
+
+def cmd_rescue(args: argparse.Namespace) -> int:
+    from persona_studio.core import generation
+    from persona_studio.core.validation import chat_price
+
+    config = load_config()
+    with Project.open(args.path) as project:
+        persona = project.persona()
+        model = args.model or persona.fine_tuned_model
+        if not model:
+            raise UserFacingError(
+                "This character has no fine-tuned model to rescue.",
+                "Name it with --model ft:… (OpenAI shows it under Fine-tuning).",
+            )
+        target = project.chat_target(model)
+        profile = chosen_profile(config, args.profile or (target.profile if target else None))
+        questions = [e.question for e in project.examples() if e.status == "approved"]
+        read = generation.read_source(
+            "rescue", persona, {}, questions=questions, model=model, limit=args.limit
+        )
+        if not read.tasks:
+            raise UserFacingError(
+                "There are no approved questions to ask the model.",
+                "Approve examples first (their questions are what the model answers).",
+            )
+        cost = generation.estimate(read.tasks, persona, {}, model, "", chat_price(model))
+        progress_line(args, f"Asking {model} through “{profile.name}”: {read.summary}.")
+        progress_line(args, f"Estimate: {cost.text()}.")
+        if args.estimate_only:
+            emit(
+                args,
+                {"calls": cost.calls, "cost_usd": cost.cost, "model": model},
+                f"Estimate only: {cost.text()}.",
+            )
+            return EXIT_OK
+        args.source = "rescue"
+        return run_and_report(args, project, read.tasks, cost, profile, model, {})
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -140,4 +199,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--accept-all",
         action="store_true",
         help="add every new candidate as a draft (likely duplicates stay for review)",
+    )
+
+    rescue = add_command(
+        commands,
+        "rescue",
+        cmd_rescue,
+        "keep a fine-tuned model's voice: ask it your questions before it is retired",
+    )
+    rescue.add_argument("path", help="the .persona file")
+    rescue.add_argument("--model", help="the fine-tuned model (default: the character's)")
+    rescue.add_argument(
+        "--profile", help="provider profile (default: the one that trained the model)"
+    )
+    rescue.add_argument("--limit", type=int, help="ask at most N questions")
+    rescue.add_argument("--concurrency", type=int, default=4, help="calls at once (default 4)")
+    rescue.add_argument(
+        "--estimate-only", action="store_true", help="print the price and stop (nothing is sent)"
+    )
+    rescue.add_argument(
+        "--accept-all",
+        action="store_true",
+        help="also add every answer as a draft example to review",
     )

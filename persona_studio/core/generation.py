@@ -3,7 +3,10 @@
 Sources become *tasks* (one model call each): a LinkedIn post → the question it answers (the
 post stays the answer, a "reverse prompt"); a passage of a document → question/answer pairs in
 the persona's voice; the persona itself → questions in several styles across its topics, with
-its answers. The prompts are `resources/generation/prompts.toml`, readable and editable.
+its answers; the character's current fine-tuned model → its own answer to each approved
+question ("rescue": keep its voice before the model is retired; asked exactly as it was
+trained, with the persona's system prompt). The prompts are
+`resources/generation/prompts.toml`, readable and editable.
 `estimate` prices a run before it starts; `parse_reply` reads the model's answer; a candidate
 that (nearly) repeats an existing example is found with `known_examples`. The calls themselves
 are made by `services/generate.py`.
@@ -30,7 +33,8 @@ from persona_studio.resources_path import resource_path
 DEFAULT_MODEL = "gpt-4.1-mini"  # when the profile names no chat model
 PAIRS_PER_PASSAGE = 2
 PAIRS_PER_TOPIC_CALL = 5
-OUTPUT_TOKENS = {"reverse": 40, "passage": 160 * PAIRS_PER_PASSAGE, "topics": 140}
+OUTPUT_TOKENS = {"reverse": 40, "passage": 160 * PAIRS_PER_PASSAGE, "topics": 140, "rescue": 150}
+RESCUE_SOURCE = "rescue"  # the candidates' source prefix: "rescue:ft:gpt-4.1-mini…"
 SAME_LANGUAGE = (
     "Write in the same language as the text you are given (a French post gets a French question)."
 )
@@ -123,6 +127,12 @@ def tasks_from_persona(
     return tasks
 
 
+def tasks_for_rescue(questions: Sequence[str], model: str, limit: int | None) -> list[Task]:
+    """One call per distinct question (the approved examples', in order)."""
+    unique = [q for q in dict.fromkeys(q.strip() for q in questions) if q]
+    return [Task("rescue", f"{RESCUE_SOURCE}:{model}", text=q) for q in unique[:limit]]
+
+
 @dataclass
 class SourceRead:
     tasks: list[Task]
@@ -140,6 +150,8 @@ def read_source(
     limit: int | None = None,
     styles: Sequence[str] = (),
     comments: bool = False,
+    questions: Sequence[str] = (),
+    model: str = "",
 ) -> SourceRead:
     """Tasks from one kind of source: "linkedin" (a ZIP), "documents" (files), "persona"
     (`limit` pairs) or "text" (pasted). Reads files: call it off the UI thread."""
@@ -148,6 +160,11 @@ def read_source(
     from persona_studio.core.importers.documents import passages_from_text, read_passages
     from persona_studio.core.importers.linkedin import read_linkedin_export
 
+    if kind == "rescue":
+        tasks = tasks_for_rescue(questions, model, limit)
+        if not model.strip():
+            return SourceRead([], "Enter the fine-tuned model whose voice to keep.")
+        return SourceRead(tasks, f"{len(tasks)} questions from your approved examples")
     if kind == "persona":
         tasks = tasks_from_persona(persona, limit or 20, styles, prompts)
         return SourceRead(tasks, f"{sum(t.count for t in tasks)} questions in {len(tasks)} calls")
@@ -186,6 +203,11 @@ def read_source(
 def messages_for(
     task: Task, persona: Persona, prompts: dict[str, Any], language: str = ""
 ) -> list[dict[str, str]]:
+    if task.kind == "rescue":  # the question as the model was trained to answer it
+        return [
+            {"role": "system", "content": persona.system_prompt()},
+            {"role": "user", "content": task.text},
+        ]
     template = prompts[task.kind]
     values = {
         "name": persona.name,
@@ -251,7 +273,12 @@ def estimate(
 
 
 def parse_reply(task: Task, reply: str) -> list[tuple[str, str]]:
-    """(question, answer) pairs from the model's JSON; tolerant of code fences and chatter."""
+    """(question, answer) pairs from the model's JSON; tolerant of code fences and chatter.
+    A rescued model's reply is its answer, as it came."""
+    if task.kind == "rescue":
+        if not reply.strip():
+            raise ValueError("the model gave an empty answer")
+        return [(task.text, reply.strip())]
     start, end = reply.find("{"), reply.rfind("}")
     if start < 0 or end < start:
         raise ValueError("no JSON object in the reply")

@@ -52,6 +52,36 @@ SERVICES = (
 )
 
 
+RETIRING_FAMILIES = ("gpt-4o", "gpt-4.1")  # OpenAI fine-tunes of these end on the 14th
+
+
+def retirement(model: str) -> date | None:
+    """When OpenAI retires this fine-tuned model (None: not one that is being retired)."""
+    parts = model.split(":")
+    if len(parts) >= 2 and parts[0] == "ft" and parts[1].startswith(RETIRING_FAMILIES):
+        return OPENAI_RETIREMENT
+    return None
+
+
+def retirement_note(model: str, today: date) -> str:
+    """The banner's words for a model being retired ("" when it is not)."""
+    ends = retirement(model)
+    if ends is None:
+        return ""
+    days = (ends - today).days
+    if days < 0:
+        return (
+            f"OpenAI retired your fine-tuned model {model} on 14 January 2027: it no longer "
+            "answers. Train a new one with your examples (Together AI or Azure OpenAI)."
+        )
+    when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+    return (
+        f"OpenAI retires your fine-tuned model {model} on 14 January 2027 ({when}). Keep its "
+        "voice: the app asks it your questions and keeps its answers, to train its successor "
+        "and to compare the new model with it."
+    )
+
+
 def service(kind: str) -> TrainingService | None:
     return next((s for s in SERVICES if s.kind == kind), None)
 

@@ -162,9 +162,18 @@ def load_model_specs(user_file: Path | None = None) -> dict[str, ModelSpec]:
     return specs
 
 
+FINE_TUNED_PRICE_FACTOR = 2.0  # gpt-4.1-mini: $0.80/$3.20 fine-tuned vs $0.40/$1.60
+
+
 def chat_price(model: str, user_file: Path | None = None) -> tuple[float, float] | None:
     """(input, output) dollars per million tokens for using `model`, by longest name prefix;
-    None when the table does not know it (a local server, a fine-tuned model)."""
+    None when the table does not know it (a local server, an unknown model). An OpenAI
+    fine-tune ("ft:BASE:org:tag:id") costs about twice its base (OpenAI's published prices)."""
+    if model.startswith("ft:") and model.count(":") >= 2:
+        base = chat_price(model.split(":")[1], user_file)
+        if base is None:
+            return None
+        return base[0] * FINE_TUNED_PRICE_FACTOR, base[1] * FINE_TUNED_PRICE_FACTOR
     prices: dict[str, tuple[float, float]] = {}
     for table in _price_tables(user_file):
         for name, raw in table.get("chat", {}).items():

@@ -35,6 +35,7 @@ from persona_studio.gui.dialogs.messages import write_file
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.undo import AddExamples
 from persona_studio.gui.widgets.chat_pane import ChatPane
+from persona_studio.gui.widgets.retirement import RetirementBanner
 
 MAX_PANES = 3
 
@@ -77,6 +78,7 @@ class ChatTab(QWidget):
     to the session's persona, rules and examples signals; awaits `services.chat.reply`."""
 
     status_message = Signal(str)  # a short note for the status bar
+    keep_voice_requested = Signal()  # the retirement banner's "Keep its voice…"
 
     def __init__(
         self, context: AppContext, undo_stack: Any = None, parent: QWidget | None = None
@@ -88,6 +90,8 @@ class ChatTab(QWidget):
         self.chat_id = new_id()
         self.title = ""
 
+        self.retirement = RetirementBanner()
+        self.retirement.keep_voice.connect(self.keep_voice_requested)
         self.conversations = QComboBox(objectName="conversations")
         self.conversations.setAccessibleName("Saved conversations")
         self.conversations.activated.connect(self._open_selected)
@@ -147,6 +151,7 @@ class ChatTab(QWidget):
         bottom.addWidget(self.input, 1)
         bottom.addLayout(buttons)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.retirement)
         layout.addLayout(top)
         layout.addLayout(self.panes_row, 1)
         layout.addLayout(bottom)
@@ -157,12 +162,15 @@ class ChatTab(QWidget):
     def set_session(self, session: ProjectSession) -> None:
         self._session = session
         session.persona_changed.connect(self._persona_changed)
+        self.retirement.show_for(session.persona.fine_tuned_model)
         self._fill_conversations()
         self.start_new()
 
     def _persona_changed(self, field: str) -> None:
         if field in ("greeting", "name"):
             self._show_greeting()
+        if field == "fine_tuned_model" and self._session is not None:
+            self.retirement.show_for(self._session.persona.fine_tuned_model)
 
     def _show_greeting(self) -> None:
         persona = self._session.persona if self._session else None

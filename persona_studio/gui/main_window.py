@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
 
         tab = TrainTab(self.context)
         tab.pipeline_requested.connect(self.run_pipeline)
+        tab.keep_voice_requested.connect(lambda: self.generate_examples("rescue"))
         tab.show_examples_requested.connect(self.show_examples)
         return tab
 
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
 
         tab = ChatTab(self.context, self.undo_stack)
         tab.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        tab.keep_voice_requested.connect(lambda: self.generate_examples("rescue"))
         return tab
 
     def _make_dataset_tab(self) -> QWidget:

@@ -48,6 +48,7 @@ from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, style
 from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import add_profiles
+from persona_studio.gui.widgets.retirement import RetirementBanner
 from persona_studio.services.pipeline import PipelineOptions
 from persona_studio.services.training import JobSpec, suffix_error
 from persona_studio.services.training.openai_api import explain_job_error
@@ -84,6 +85,7 @@ class TrainTab(QWidget):
     `job_changed` and examples signals; awaits `session.jobs` (launch, cancel)."""
 
     pipeline_requested = Signal()  # "Run the whole pipeline…"
+    keep_voice_requested = Signal()  # the retirement banner's "Keep its voice…"
     show_examples_requested = Signal(list, object)  # example ids, the report that found them
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
@@ -95,6 +97,8 @@ class TrainTab(QWidget):
         self._cancel_task: asyncio.Task[None] | None = None
         self.shown_job: str | None = None
 
+        self.retirement = RetirementBanner()
+        self.retirement.keep_voice.connect(self.keep_voice_requested)
         self.deadline = QLabel(DEADLINE_NOTE, objectName="openai_deadline", wordWrap=True)
         style(
             self.deadline,
@@ -181,6 +185,7 @@ class TrainTab(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         where = QLabel("<b>Where should your character be trained?</b>", objectName="train_where")
+        left_layout.addWidget(self.retirement)
         left_layout.addWidget(where)
         left_layout.addWidget(self.deadline)
         left_layout.addLayout(form)
@@ -249,6 +254,8 @@ class TrainTab(QWidget):
         self._session = session
         self.shown_job = None
         session.job_changed.connect(self._job_changed)
+        session.persona_changed.connect(self._persona_changed)
+        self.retirement.show_for(session.persona.fine_tuned_model)
         self._runner = runner = session.preflight  # the Dataset tab's check too: one per pause
         runner.add_view(self)
         runner.started.connect(lambda: self.check_summary.setText("Checking the dataset…"))
@@ -384,6 +391,10 @@ class TrainTab(QWidget):
             + f", {self.validation.value()} % kept for validation{cost}. "
             "Change these in the Train tab."
         )
+
+    def _persona_changed(self, field: str) -> None:
+        if field == "fine_tuned_model" and self._session is not None:
+            self.retirement.show_for(self._session.persona.fine_tuned_model)
 
     def _job_changed(self, job_id: str) -> None:
         self._fill_history(select=self.shown_job or job_id)

@@ -140,6 +140,8 @@ class Generator:
 
     def _flag(self, batch: list[Candidate]) -> list[Candidate]:
         for candidate in batch:
+            if candidate.kind == "rescue":  # the question is the dataset's own, by design
+                continue
             match = self._seen.find(candidate.question) or (
                 self._seen.find(candidate.answer) if candidate.kind != "reverse" else None
             )
@@ -156,7 +158,9 @@ class Generator:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 response = await self.client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=0.8
+                    model=self.model,
+                    messages=messages,
+                    temperature=0.7 if task.kind == "rescue" else 0.8,  # its everyday voice
                 )
                 reply = response.choices[0].message.content or ""
                 try:
@@ -235,6 +239,11 @@ class GenerationRun:
         def keep(batch: list[Candidate]) -> None:
             self.candidates.extend(batch)
             self.queue.add(run_id, batch)
+            rescued = [c for c in batch if c.kind == "rescue"]
+            if rescued:  # the old model's answers, kept as they came
+                from persona_studio.services.voice import keep_voice
+
+                keep_voice(self.queue.project, self.meta["model"], self.meta["profile"], rescued)
             on_candidates(batch)
 
         self.outcome, self.note = "done", ""

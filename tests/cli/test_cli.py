@@ -590,3 +590,35 @@ def test_deployment_names_the_azure_deployment_chats_ask_for(
         assert project.chat_target("rhea-prod").profile == "azure"
     code, _, err = run(capsys, "deployment", str(path), "ftjob-nope", "x")
     assert code == 1 and "no trained model" in err
+
+
+def test_rescue_keeps_the_old_models_voice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+    from persona_studio.services.voice import kept_voice
+    from tests.fakes.openai_server import FakeOpenAI
+
+    demo = ensure_demo_project(tmp_path)
+    old = "ft:gpt-4.1-mini-2025-04-14:coach:rhea:x9"
+    code, _, err = run(capsys, "rescue", str(demo))
+    assert code == 1 and "no fine-tuned model" in err
+    with Project.open(demo) as project:
+        project.set_persona_fields(fine_tuned_model=old)
+    with FakeOpenAI(api_key="sk-env", models=(old,)) as server:
+        server.reply_for = lambda messages: f"Old: {messages[-1]['content']}"
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code, out, err = run(capsys, "rescue", str(demo), "--profile", "env", "--estimate-only",
+                             "--json")  # fmt: skip
+        assert code == 0, err
+        assert json.loads(out)["calls"] == 24 and json.loads(out)["cost_usd"] > 0
+        assert server.requests == []  # nothing sent for an estimate
+        code, out, err = run(capsys, "rescue", str(demo), "--profile", "env", "--limit", "5",
+                             "--json")  # fmt: skip
+        assert code == 0, err
+        result = json.loads(out)
+        assert result["voice_kept"] == 5 and result["added"] == 0 and result["to_review"] == 5
+    with Project.open(demo) as project:
+        kept = kept_voice(project, old)
+        assert len(kept) == 5 and all(a == f"Old: {q}" for q, a in kept.items())

@@ -156,3 +156,50 @@ def test_fill_the_empty_persona_fields_from_the_linkedin_profile(
     dialog.set_source("persona")
     run_async(wait_until(lambda: "questions" in dialog.found.text()))
     assert not dialog.use_profile.isVisibleTo(dialog)
+
+
+def test_keep_the_voice_of_a_model_openai_retires(
+    make_window, context, run_async, qtbot, monkeypatch
+) -> None:
+    """The banner names the date; "Keep its voice…" opens the rescue: the old model answers
+    the approved questions (price first), its answers are kept, and can become drafts."""
+    from datetime import date
+
+    from persona_studio.gui.widgets import retirement
+    from persona_studio.services.voice import kept_voice
+
+    old = "ft:gpt-4.1-mini-2025-04-14:coach:rhea:x9"
+    monkeypatch.setattr(
+        retirement.RetirementBanner, "today", staticmethod(lambda: date(2026, 12, 2))
+    )
+    with FakeOpenAI(api_key="sk-env", models=(old,)) as server:
+        server.reply_for = lambda messages: f"Old: {messages[-1]['content']}"
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        window = make_window()
+        window.open_project(ensure_demo_project(context.data_folder))
+        window.session.set_persona_field("fine_tuned_model", old)
+        window.tabs.setCurrentIndex(3)
+        banner = window.chat_tab.retirement
+        assert banner.isVisibleTo(window.chat_tab)
+        assert "14 January 2027" in banner.text.text() and old in banner.text.text()
+        window.tabs.setCurrentIndex(2)
+        assert window.train_tab.retirement.isVisibleTo(window.train_tab)
+        window.train_tab.retirement.button.click()
+        from persona_studio.gui.dialogs.generate_dialog import GenerateDialog
+
+        (dialog,) = window.findChildren(GenerateDialog)
+        qtbot.waitUntil(lambda: dialog.isVisible() and dialog.kind == "rescue")
+        assert dialog.model.currentText() == old
+        run_async(wait_until(lambda: dialog.found.text().startswith("Found")))
+        assert "24 questions from your approved examples" in dialog.found.text()
+        assert "24 calls" in dialog.cost.text() and "$" in dialog.cost.text()
+        dialog.start.click()
+        run_async(wait_until(lambda: not dialog.running, timeout=20))
+        assert dialog.table.rowCount() == 24
+        kept = kept_voice(window.session.project, old)
+        assert len(kept) == 24 and all(a == f"Old: {q}" for q, a in kept.items())
+        dialog.accept_all.click()
+        assert sum(e.source == f"rescue:{old}" for e in window.session.examples) == 24
+        window.session.set_persona_field("fine_tuned_model", "gpt-4.1-mini")
+        assert not banner.isVisibleTo(window.chat_tab)

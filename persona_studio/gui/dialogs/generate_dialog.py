@@ -51,6 +51,7 @@ SOURCES = (
     ("documents", "Documents I wrote (.txt .md .pdf .docx)"),
     ("persona", "The persona itself (its topics and rules)"),
     ("text", "Text I paste here"),
+    ("rescue", "My fine-tuned model's answers (keep its voice)"),
 )
 LANGUAGES = ("Same language as the source", "English", "French", "Spanish", "German", "Portuguese")
 STYLE_LABELS = {
@@ -160,7 +161,15 @@ class GenerateDialog(QDialog):
         self.pasted.setAccessibleName("Text to make examples from")
         self.pasted.setPlaceholderText("Paste an article, a newsletter, notes… in your own words.")
         self.pasted.textChanged.connect(self.refresh)
-        for page in (zip_page, docs_page, persona_page, self.pasted):
+        rescue_page = QLabel(
+            "The fine-tuned model below answers each of your approved questions, asked exactly "
+            "as it was trained. Its answers are kept in this project as its voice (to train its "
+            "successor and to compare a new model with it); accept the ones you want as draft "
+            "examples.",
+            wordWrap=True,
+            objectName="generate_rescue_help",
+        )
+        for page in (zip_page, docs_page, persona_page, self.pasted, rescue_page):
             self.pages.addWidget(page)
         self.source.currentIndexChanged.connect(self._source_changed)
         self._show_page(0)
@@ -274,8 +283,23 @@ class GenerateDialog(QDialog):
 
     def _source_changed(self, index: int) -> None:
         self._show_page(index)
-        self.limit.setValue(20 if self.kind == "persona" else 50)
+        if self.kind == "rescue":
+            self._choose_rescued_model()
+        self.limit.setValue(
+            20 if self.kind == "persona" else self.limit.maximum() if self.kind == "rescue" else 50
+        )
         self.refresh()
+
+    def _choose_rescued_model(self) -> None:
+        """The character's fine-tuned model, asked through the profile that trained it."""
+        model = self.session.persona.fine_tuned_model
+        target = self.session.project.chat_target(model)
+        if target is not None:
+            index = self.profile.findData(target.profile)
+            if index >= 0:
+                self.profile.setCurrentIndex(index)
+        if model:
+            self.model.setCurrentText(model)
 
     def _choose_zip(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -338,6 +362,7 @@ class GenerateDialog(QDialog):
         }.get(kind, [])
         styles = [key for key, box in self.styles.items() if box.isChecked()]
         persona, text, limit = self.session.persona, self.pasted.toPlainText(), self.limit.value()
+        questions = [e.question for e in self.session.examples if e.status == "approved"]
 
         def read() -> tuple[generation.SourceRead, generation.Estimate]:
             source = generation.read_source(
@@ -349,6 +374,8 @@ class GenerateDialog(QDialog):
                 limit=limit,
                 styles=styles,
                 comments=self.comments.isChecked(),
+                questions=questions,
+                model=model,
             )
             cost = generation.estimate(
                 source.tasks, persona, self.prompts, model, language, chat_price(model)
