@@ -18,9 +18,12 @@ import tomli_w
 from persona_studio import APP_ID
 from persona_studio.core.errors import UserFacingError
 
-PROFILE_KINDS = ("openai", "together", "azure", "openai-compatible")
+PROFILE_KINDS = ("openai", "together", "nebius", "azure", "openai-compatible")
 # The address a kind uses when the profile names none (the provider's published API address).
-DEFAULT_BASE_URLS = {"together": "https://api.together.ai/v1"}
+DEFAULT_BASE_URLS = {
+    "together": "https://api.together.ai/v1",
+    "nebius": "https://api.tokenfactory.nebius.com/v1/",
+}
 ENV_PROFILE = "env"
 MAX_RECENT = 10
 GOOGLE_AUTH_KINDS = ("none", "service_account", "oauth")

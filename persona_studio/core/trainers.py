@@ -33,6 +33,12 @@ SERVICES = (
         "Needs a together.ai account and API key. Chat with the result at Together.",
     ),
     TrainingService(
+        "nebius",
+        "Nebius Token Factory",
+        "Open models (Llama 3.1 8B, 3.3 70B…) trained with LoRA, priced per token. Needs a "
+        "Nebius account and API key. The result is deployed and answers at Nebius.",
+    ),
+    TrainingService(
         "azure",
         "Azure OpenAI",
         "GPT-4.1 family in your organisation's Azure resource. Needs an Azure subscription; "

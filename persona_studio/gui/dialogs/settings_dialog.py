@@ -37,6 +37,7 @@ from persona_studio.services.google_account import store_google_credentials
 KIND_LABELS = {
     "openai": "OpenAI",
     "together": "Together AI (fine-tunes open models)",
+    "nebius": "Nebius Token Factory (fine-tunes open models)",
     "azure": "Azure OpenAI",
     "openai-compatible": "OpenAI-compatible server (Ollama, LM Studio, vLLM, gateways)",
 }
@@ -217,6 +218,7 @@ class ProvidersPage(QWidget):
             {
                 "openai": "Leave empty for api.openai.com",
                 "together": "Leave empty for api.together.ai",
+                "nebius": "Leave empty for api.tokenfactory.nebius.com",
                 "azure": "https://YOUR-RESOURCE.openai.azure.com",
                 "openai-compatible": "e.g. http://localhost:11434/v1",
             }[kind]

@@ -3,6 +3,7 @@
 backend.py     the protocol every way of training implements, and the values crossing it
 openai_api.py  the OpenAI fine-tuning API (OpenAI, Azure OpenAI, gateways, self-hosted servers)
 together.py    Together AI's fine-tuning API (LoRA on open models)
+nebius.py      Nebius Token Factory (the OpenAI API with LoRA settings, and its deploy call)
 jobs.py        launch_job / follow_job / cancel_job; one poller per job; the typed JobRecord
 """
 
@@ -45,6 +46,13 @@ async def backend_for(
             profile=profile.name,
             base_url=base_url(profile) or "",
             profile_kind=profile.kind,
+        )
+    if profile.kind == "nebius":
+        from persona_studio.services.training.nebius import NebiusBackend
+
+        client = await client_for(profile, store, max_retries=max_retries)
+        return NebiusBackend(
+            client, profile=profile.name, base_url=base_url(profile) or "", profile_kind="nebius"
         )
     if profile.kind == "together":
         from persona_studio.services.training.together import TogetherBackend

@@ -36,6 +36,7 @@ class Capabilities:
     seed: bool = True
     price_estimate: bool = True  # a price can be estimated before anything is uploaded
     auto_epochs: bool = True  # the trainer picks epochs from the dataset when left on auto
+    names_model: bool = True  # a finished job names its model (else `deploy` makes one)
     checkpoints: bool = True
     max_suffix: int = 64
     suffix_pattern: str = r"[A-Za-z0-9_-]+"

@@ -289,12 +289,24 @@ class TrainingJobs:
         merge(record, update)
         if record.status == "succeeded" and was != "succeeded":
             record.checkpoints = await backend.checkpoints(job_id)
-            if record.fine_tuned_model:
-                record.chat_target = await backend.deploy(record)
+            if record.fine_tuned_model or not backend.capabilities.names_model:
+                await self._deploy(backend, record)
         self._save(record)
         if record.status == "succeeded" and was != "succeeded" and record.fine_tuned_model:
             self.register(record)
         return record
+
+    @staticmethod
+    async def _deploy(backend: TrainingBackend, record: JobRecord) -> None:
+        """Make the finished model reachable; a failure is said in the job's messages and
+        never loses the success (Deploy can be retried from the Train tab: "Use this model")."""
+        try:
+            record.chat_target = await backend.deploy(record)
+        except TrainingError as exc:
+            event = {"id": f"local-deploy-{len(record.events)}", "level": "error"}
+            record.events = [*record.events, {**event, "message": f"Deploying failed: {exc}"}]
+            return
+        record.fine_tuned_model = record.fine_tuned_model or record.chat_target.model
 
     def _publish(self, follower: _Follower, record: JobRecord) -> None:
         self.on_change(record)

@@ -84,7 +84,7 @@ def metrics_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _update(job: dict[str, Any], events: list[dict[str, Any]] | None = None) -> JobUpdate:
+def job_update(job: dict[str, Any], events: list[dict[str, Any]] | None = None) -> JobUpdate:
     events = events or []
     return JobUpdate(
         id=str(job["id"]),
@@ -214,7 +214,7 @@ class OpenAIBackend:
             job = await self.client.fine_tuning.jobs.create(**kwargs)
         except openai.OpenAIError as exc:
             raise self._error(exc, "job") from exc
-        return _update(job.model_dump())
+        return job_update(job.model_dump())
 
     async def _new_events(
         self, job_id: str, last_seen: str | None, page: int = 100
@@ -251,7 +251,7 @@ class OpenAIBackend:
                     warning=f"Lost contact with the provider ({type(exc).__name__})",
                 )
             raise self._error(exc, "job status") from exc
-        return _update(job, events)
+        return job_update(job, events)
 
     async def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
         import openai
@@ -273,7 +273,7 @@ class OpenAIBackend:
         import openai
 
         try:
-            return _update((await self.client.fine_tuning.jobs.cancel(job_id)).model_dump())
+            return job_update((await self.client.fine_tuning.jobs.cancel(job_id)).model_dump())
         except openai.OpenAIError as exc:
             raise self._error(exc, "cancellation") from exc
 
