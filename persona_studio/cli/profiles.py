@@ -56,6 +56,7 @@ def cmd_profile_add(args: argparse.Namespace) -> int:
         chat_model=args.chat_model or "",
         finetune_model=args.finetune_model or "",
         api_version=args.api_version or "",
+        account=args.account or "",
         key_env=args.key_env or "",
     ).validated()
     key = _read_key(args)
@@ -100,6 +101,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--chat-model", help="default model for the test chat")
     add.add_argument("--finetune-model", help="default base model for fine-tuning")
     add.add_argument("--api-version", help="Azure OpenAI API version")
+    add.add_argument("--account", help="Fireworks account ID")
     add.add_argument("--key-env", help="read the API key from this environment variable")
     add.add_argument("--default", action="store_true", help="make it the default profile")
     keys = add.add_mutually_exclusive_group()

@@ -41,7 +41,9 @@ def progress_line(jobs: TrainingJobs, record: JobRecord) -> str:
     line = jobs.warning(record.id) or record.status_label
     if record.metrics:
         last = record.metrics[-1]
-        line += f" — step {last['step']}/{last['total_steps']}, loss {last['train_loss']}"
+        line += f" — step {last['step']}/{last['total_steps']}"
+        if last.get("train_loss") is not None:
+            line += f", loss {last['train_loss']}"
     return line
 
 

@@ -18,11 +18,12 @@ import tomli_w
 from persona_studio import APP_ID
 from persona_studio.core.errors import UserFacingError
 
-PROFILE_KINDS = ("openai", "together", "nebius", "azure", "openai-compatible")
+PROFILE_KINDS = ("openai", "together", "nebius", "fireworks", "azure", "openai-compatible")
 # The address a kind uses when the profile names none (the provider's published API address).
 DEFAULT_BASE_URLS = {
     "together": "https://api.together.ai/v1",
     "nebius": "https://api.tokenfactory.nebius.com/v1/",
+    "fireworks": "https://api.fireworks.ai/inference/v1",
 }
 ENV_PROFILE = "env"
 MAX_RECENT = 10
@@ -55,6 +56,7 @@ class ProviderProfile:
     chat_model: str = ""
     finetune_model: str = ""
     api_version: str = ""  # Azure OpenAI only
+    account: str = ""  # Fireworks only: the account ID its API paths name
     key_env: str = ""  # read the key from this environment variable instead of the keyring
     base_url_env: str = ""  # read the base URL from this environment variable
 
@@ -87,7 +89,14 @@ class ProviderProfile:
                 "your Azure OpenAI endpoint" if self.kind == "azure" else "the server's /v1 address"
             )
             raise ConfigError("This kind of provider needs a base URL.", f"Enter {what}.")
-        return ProviderProfile(**{**asdict(self), "name": name, "base_url": base_url})
+        if self.kind == "fireworks" and not self.account.strip():
+            raise ConfigError(
+                "A Fireworks profile needs your account ID.",
+                "Find it at fireworks.ai → Account (the address ends in /account/ID).",
+            )
+        return ProviderProfile(
+            **{**asdict(self), "name": name, "base_url": base_url, "account": self.account.strip()}
+        )
 
     @property
     def keyring_account(self) -> str:

@@ -39,6 +39,12 @@ SERVICES = (
         "Nebius account and API key. The result is deployed and answers at Nebius.",
     ),
     TrainingService(
+        "fireworks",
+        "Fireworks AI",
+        "Open models trained with LoRA, about $0.50–$3 per million tokens. Needs a Fireworks "
+        "account, its ID and an API key; the result runs on a deployment you start (per hour).",
+    ),
+    TrainingService(
         "azure",
         "Azure OpenAI",
         "GPT-4.1 family in your organisation's Azure resource. Needs an Azure subscription; "

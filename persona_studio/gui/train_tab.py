@@ -64,7 +64,7 @@ DEADLINE_NOTE = (
     "Together AI or Azure OpenAI keep working: add a profile in Settings → Providers."
 )
 # which rows of the price table a kind of profile trains (the OpenAI API kinds share one)
-TABLE_PROVIDER = {"together": "together", "nebius": "nebius"}
+TABLE_PROVIDER = {"together": "together", "nebius": "nebius", "fireworks": "fireworks"}
 
 
 def services_html(current_kind: str) -> str:

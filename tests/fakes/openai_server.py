@@ -336,6 +336,10 @@ class FakeOpenAI:
             }
         return None
 
+    def alias_path(self, path: str) -> str:
+        """Another provider's paths onto these routes (subclasses add theirs)."""
+        return self.azure_path(path)
+
     @staticmethod
     def azure_path(path: str) -> str:
         """Azure OpenAI's paths (`AsyncAzureOpenAI` on this server as the endpoint) onto the
@@ -443,7 +447,7 @@ class FakeOpenAI:
                 path, _, raw_query = self.path.partition("?")
                 from urllib.parse import parse_qsl
 
-                path = fake.azure_path(path)
+                path = fake.alias_path(path)
                 query = dict(parse_qsl(raw_query))
                 with fake._lock:
                     fake.requests.append(

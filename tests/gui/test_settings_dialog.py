@@ -155,3 +155,23 @@ def test_settings_dialog_with_the_real_secret_service(
     assert real_keyring.get_password(SERVICE, "provider:gui-real") is None
     window.close()
     _assert_secret_not_on_disk(isolated_home, context.data_folder)
+
+
+def test_training_services_get_their_own_fields(make_window, run_async, qtbot, context) -> None:
+    """Fireworks asks for its account ID (and refuses a profile without one); Together and
+    Nebius need only a key (their address is filled in)."""
+    dialog = make_window().open_settings()
+    page = dialog.providers
+    page.name.setText("fw")
+    page.kind.setCurrentIndex(page.kind.findData("fireworks"))
+    assert page.account.isVisibleTo(dialog) and not page.api_version.isVisibleTo(dialog)
+    assert "api.fireworks.ai" in page.base_url.placeholderText()
+    qtbot.mouseClick(page.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "account ID" in page.result.text()))
+    page.account.setText("rhea-studio")
+    qtbot.mouseClick(page.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "Saved" in page.result.text()))
+    assert load_config(context.config_file).profile("fw").account == "rhea-studio"
+    for kind, host in (("together", "api.together.ai"), ("nebius", "tokenfactory.nebius.com")):
+        page.kind.setCurrentIndex(page.kind.findData(kind))
+        assert host in page.base_url.placeholderText() and not page.account.isVisibleTo(dialog)

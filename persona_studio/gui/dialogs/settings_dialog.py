@@ -38,6 +38,7 @@ KIND_LABELS = {
     "openai": "OpenAI",
     "together": "Together AI (fine-tunes open models)",
     "nebius": "Nebius Token Factory (fine-tunes open models)",
+    "fireworks": "Fireworks AI (fine-tunes open models)",
     "azure": "Azure OpenAI",
     "openai-compatible": "OpenAI-compatible server (Ollama, LM Studio, vLLM, gateways)",
 }
@@ -127,6 +128,9 @@ class ProvidersPage(QWidget):
         self.api_version = QLineEdit(
             objectName="profile_api_version", placeholderText=providers.DEFAULT_AZURE_API_VERSION
         )
+        self.account = QLineEdit(
+            objectName="profile_account", placeholderText="Your Fireworks account ID"
+        )
         self.chat_model = QLineEdit(
             objectName="profile_chat_model", placeholderText="e.g. gpt-4.1-mini or llama3.1"
         )
@@ -147,6 +151,7 @@ class ProvidersPage(QWidget):
         form.addRow("Kind", self.kind)
         form.addRow("Base URL", self.base_url)
         form.addRow("API version", self.api_version)
+        form.addRow("Account ID", self.account)
         form.addRow("API key", self.api_key)
         form.addRow("Chat model", self.chat_model)
         form.addRow("Fine-tuning base model", self.finetune_model)
@@ -198,6 +203,7 @@ class ProvidersPage(QWidget):
         self.kind.setCurrentIndex(max(0, self.kind.findData(profile.kind)))
         self.base_url.setText(profile.base_url)
         self.api_version.setText(profile.api_version)
+        self.account.setText(profile.account)
         self.chat_model.setText(profile.chat_model)
         self.finetune_model.setText(profile.finetune_model)
         self.api_key.clear()
@@ -219,11 +225,13 @@ class ProvidersPage(QWidget):
                 "openai": "Leave empty for api.openai.com",
                 "together": "Leave empty for api.together.ai",
                 "nebius": "Leave empty for api.tokenfactory.nebius.com",
+                "fireworks": "Leave empty for api.fireworks.ai/inference/v1",
                 "azure": "https://YOUR-RESOURCE.openai.azure.com",
                 "openai-compatible": "e.g. http://localhost:11434/v1",
             }[kind]
         )
         self._form.setRowVisible(self.api_version, kind == "azure")
+        self._form.setRowVisible(self.account, kind == "fireworks")
 
     def _profile_from_form(self) -> ProviderProfile:
         current = self.list.currentItem()
@@ -239,6 +247,7 @@ class ProvidersPage(QWidget):
             chat_model=self.chat_model.text().strip(),
             finetune_model=self.finetune_model.text().strip(),
             api_version=self.api_version.text().strip(),
+            account=self.account.text().strip(),
             key_env=previous.key_env,
             base_url_env=previous.base_url_env,
         ).validated()

@@ -4,6 +4,7 @@ backend.py     the protocol every way of training implements, and the values cro
 openai_api.py  the OpenAI fine-tuning API (OpenAI, Azure OpenAI, gateways, self-hosted servers)
 together.py    Together AI's fine-tuning API (LoRA on open models)
 nebius.py      Nebius Token Factory (the OpenAI API with LoRA settings, and its deploy call)
+fireworks.py   Fireworks AI (datasets, supervised fine-tuning jobs; deployments are the creator's)
 jobs.py        launch_job / follow_job / cancel_job; one poller per job; the typed JobRecord
 """
 
@@ -53,6 +54,13 @@ async def backend_for(
         client = await client_for(profile, store, max_retries=max_retries)
         return NebiusBackend(
             client, profile=profile.name, base_url=base_url(profile) or "", profile_kind="nebius"
+        )
+    if profile.kind == "fireworks":
+        from persona_studio.services.training.fireworks import FireworksBackend
+
+        client = await client_for(profile, store, max_retries=max_retries)
+        return FireworksBackend(
+            client, account=profile.account, profile=profile.name, base_url=base_url(profile) or ""
         )
     if profile.kind == "together":
         from persona_studio.services.training.together import TogetherBackend
