@@ -316,9 +316,19 @@ class TrainTab(QWidget):
     def _set_models(self, models: list[str]) -> None:
         current = self.base_model.currentText()
         models = list(dict.fromkeys(models))
+        specs = load_model_specs()
         self.base_model.blockSignals(True)
         self.base_model.clear()
         self.base_model.addItems(models)
+        for index, name in enumerate(models):  # what the table knows: context and price
+            spec = specs.get(name)
+            if spec is not None:
+                self.base_model.setItemData(
+                    index,
+                    f"Examples up to {spec.max_tokens:,} tokens · about "
+                    f"${spec.price_per_million:.2f} per million trained tokens",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
         keep = current if current in models else (models[0] if models else "")
         self.base_model.setCurrentText(keep)
         self.base_model.blockSignals(False)

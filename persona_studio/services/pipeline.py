@@ -389,6 +389,7 @@ class Pipeline:
             spec,
             UploadedFiles(outputs["train_file"], outputs.get("validation_file")),
             estimated_cost=outputs.get("estimated_cost_usd"),
+            train_count=outputs.get("train_count"),
         )
         outputs["job_id"], outputs["job_status"] = record.id, record.status
         step.detail = f"Job {record.id} on {record.base_model}."

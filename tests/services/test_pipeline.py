@@ -275,3 +275,48 @@ async def test_an_unwritable_folder_fails_plainly(project, server, sheets, tmp_p
 def test_file_stem_is_safe() -> None:
     assert file_stem('Rhea: the "coach"/v2') == "Rhea the coachv2"
     assert file_stem("...") == "character"
+
+
+async def test_the_pipeline_trains_at_together_and_resumes_without_uploading_twice(
+    project, sheets, tmp_path
+) -> None:
+    """Every backend is the same path: a failure after the upload resumes at the job, and
+    epochs left on auto are chosen from the dataset (Together would train one)."""
+    from persona_studio.core.validation import default_epochs
+    from persona_studio.services.training.together import TogetherBackend
+    from tests.fakes.contract import check_requests
+    from tests.fakes.together_server import FakeTogether
+
+    base = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+    with FakeTogether(api_key="tg-pipe") as fake:
+        fake.total_steps = 3
+        fake.auto_advance = True
+
+        async def backend(_profile: str) -> Any:
+            return TogetherBackend(fake.client(), profile="together", base_url=fake.base_url)
+
+        async def sync_sheet(link: dict[str, Any]) -> Any:
+            return await sync_project(sheets.http(), project, link, project.examples())
+
+        run = new_run(tmp_path, profile="together", base_model=base)
+        jobs = TrainingJobs(project, backend, poll=0.01)
+        uploads_then_fail = {"left": 1}  # the job's creation fails once, after the uploads
+        original = fake._create_job
+
+        def create_after_uploads(body: bytes):
+            if uploads_then_fail["left"]:
+                uploads_then_fail["left"] = 0
+                return 500, {"error": {"message": "busy", "type": "server_error"}}
+            return original(body)
+
+        fake._create_job = create_after_uploads
+        first = await Pipeline(project, run, jobs=jobs, sync_sheet=sync_sheet).execute()
+        assert first.status == "failed" and first.resumable
+        uploads = len(fake.files)
+        again = await Pipeline(project, first, jobs=jobs, sync_sheet=sync_sheet).execute()
+        assert again.status == "succeeded", [(s.name, s.error) for s in again.steps]
+        assert len(fake.files) == uploads == 2  # training and validation, once each
+        (job,) = fake.jobs.values()
+        assert job["_request"]["n_epochs"] == default_epochs(again.outputs["train_count"])
+        assert project.persona().fine_tuned_model == job["model_output_name"]
+        assert check_requests("together-openapi.json.gz", fake.requests) == []

@@ -99,6 +99,12 @@ def merge(record: JobRecord, update: JobUpdate) -> JobRecord:
     return record
 
 
+def _refuse_what_the_backend_refuses(backend: TrainingBackend, spec: JobSpec) -> None:
+    problems = backend.check(spec, None).problems
+    if problems:
+        raise TrainingError(problems[0], "Change the training settings, then retry.")
+
+
 @dataclass
 class _Follower:
     task: asyncio.Task[None] | None = None
@@ -168,11 +174,7 @@ class TrainingJobs:
         )
         backend = await self.backend_for(profile)
         try:
-            problems = backend.check(spec, None).problems
-            if spec.n_epochs is None and not backend.capabilities.auto_epochs:
-                spec = dataclasses.replace(spec, n_epochs=default_epochs(files.train_count))
-            if problems:
-                raise TrainingError(problems[0], "Change the training settings, then retry.")
+            _refuse_what_the_backend_refuses(backend, spec)  # before anything is uploaded
             on_step("Uploading the training examples")
             uploaded = UploadedFiles(await backend.upload("train.jsonl", files.train))
             if files.validation is not None:
@@ -182,7 +184,12 @@ class TrainingJobs:
                 )
             on_step("Creating the fine-tuning job")
             record = await self.create_job(
-                backend, profile, spec, uploaded, estimated_cost=estimated_cost
+                backend,
+                profile,
+                spec,
+                uploaded,
+                estimated_cost=estimated_cost,
+                train_count=files.train_count,
             )
         finally:
             await backend.aclose()
@@ -197,8 +204,13 @@ class TrainingJobs:
         files: UploadedFiles,
         *,
         estimated_cost: float | None = None,
+        train_count: int | None = None,
     ) -> JobRecord:
-        """Start a job on files already uploaded (the pipeline resumes here) and save it."""
+        """Start a job on files already uploaded (the pipeline resumes here) and save it.
+        Epochs left on auto are chosen from `train_count` when the trainer would not."""
+        _refuse_what_the_backend_refuses(backend, spec)
+        if spec.n_epochs is None and not backend.capabilities.auto_epochs and train_count:
+            spec = dataclasses.replace(spec, n_epochs=default_epochs(train_count))
         update = await backend.create(spec, files)
         record = JobRecord(
             id=update.id,
