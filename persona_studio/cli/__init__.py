@@ -11,11 +11,20 @@ import sys
 from collections.abc import Sequence
 
 from persona_studio import __version__
-from persona_studio.cli import chat, generate, pipeline, profiles, project, sheets, training
+from persona_studio.cli import (
+    chat,
+    check,
+    generate,
+    pipeline,
+    profiles,
+    project,
+    sheets,
+    training,
+)
 from persona_studio.cli.common import EXIT_USAGE, Parser, run_command
 
 # In the order `--help` lists them.
-GROUPS = (project, chat, sheets, training, pipeline, generate, profiles)
+GROUPS = (project, chat, check, sheets, training, pipeline, generate, profiles)
 
 
 def build_parser() -> argparse.ArgumentParser:

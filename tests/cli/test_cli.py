@@ -622,3 +622,32 @@ def test_rescue_keeps_the_old_models_voice(
     with Project.open(demo) as project:
         kept = kept_voice(project, old)
         assert len(kept) == 5 and all(a == f"Old: {q}" for q, a in kept.items())
+
+
+def test_check_prints_the_scoreboard_and_can_require_better(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Offline and an old model's kept voice need no account; --require-better compares the
+    fine-tuned model with the kept voice (and says what it needs)."""
+    from persona_studio.core.demo import ensure_demo_project
+    from persona_studio.core.generation import Candidate
+    from persona_studio.services.voice import keep_voice
+    from persona_studio.services.voice_check import check_questions
+
+    demo = ensure_demo_project(tmp_path)
+    with Project.open(demo) as project:
+        asked = check_questions(project.examples(), 6)
+        kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
+        keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
+    code, out, err = run(capsys, "check", str(demo), "--candidates", "offline,kept", "--limit",
+                         "6", "--json")  # fmt: skip
+    assert code == 0, err
+    rows = json.loads(out)["candidates"]
+    assert rows[0]["candidate"].startswith("Your old model") and rows[0]["sounds_like_you"] == 100
+    assert rows[1]["candidate"].startswith("Offline") and rows[1]["sounds_like_you"] < 100
+    code, out, _ = run(capsys, "check", str(demo), "--candidates", "offline,kept", "--limit", "6")
+    assert "Does it sound like you? 6 of your questions" in out and "100.0 %" in out
+    code, _, err = run(capsys, "check", str(demo), "--candidates", "offline", "--require-better")
+    assert code == 1 and "compares your fine-tuned model" in err
+    code, _, err = run(capsys, "check", str(demo), "--candidates", "magic")
+    assert code == 1 and "Unknown candidate" in err

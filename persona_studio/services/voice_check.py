@@ -1,0 +1,222 @@
+"""The voice check: every candidate answers the same questions; each is scored against the
+creator's own answers ("sounds like you") and, when an old model's voice was kept, against its
+answers ("matches your old model") — offline scores from `core/voice_check.py`.
+
+Candidates are the chat's engines: the offline engine, the character's fine-tuned model (asked
+through the profile that trained it), a base model with the persona prompt, that plus retrieved
+examples, and an old model's kept voice (no call at all). The questions are a stable sample of
+the approved examples; while they are asked, the retrieval index leaves them out, so the
+dataset engines cannot answer by looking the answer up. Answers are kept in the project per
+candidate (kind "check-answers"), so a re-run asks only what changed; each run's scoreboard is
+kept too (kind "check").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from persona_studio.core.dataset import new_id, now_iso
+from persona_studio.core.voice_check import Score, score
+from persona_studio.services.chat import ChatSettings, ClientFactory, reply
+from persona_studio.services.voice import kept_voice
+
+if TYPE_CHECKING:
+    from persona_studio.core.config import ProviderProfile
+    from persona_studio.core.dataset import Example
+    from persona_studio.core.persona import Persona
+    from persona_studio.core.project import Project
+    from persona_studio.core.rules import Rule
+
+ANSWERS_KIND, CHECK_KIND = "check-answers", "check"
+DEFAULT_QUESTIONS = 20
+CANDIDATE_LABELS = {
+    "offline": "Offline engine (answers from your examples)",
+    "finetuned": "Your fine-tuned model",
+    "persona": "Base model with your persona prompt",
+    "retrieval": "Base model + persona + similar examples",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str  # offline, finetuned, persona, retrieval, kept
+    label: str
+    settings: ChatSettings | None = None  # None: a kept voice (its answers are stored)
+    model: str = ""
+
+    def identity(self, system_prompt: str) -> str:
+        """What its answers depend on: a changed prompt or model asks again."""
+        prompt = hashlib.sha1(system_prompt.encode()).hexdigest()[:10]
+        profile = self.settings.profile.name if self.settings and self.settings.profile else ""
+        return f"{self.key}|{self.model}|{profile}|{prompt}"
+
+
+@dataclass
+class CheckResult:
+    questions: list[str]
+    references: dict[str, str]  # question → the creator's answer
+    answers: dict[str, dict[str, str]] = field(default_factory=dict)  # label → question → answer
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    sounds_like_you: dict[str, Score] = field(default_factory=dict)
+    matches_old: dict[str, Score] = field(default_factory=dict)
+    old_model: str = ""
+
+    def ranking(self) -> list[str]:
+        return sorted(self.sounds_like_you, key=lambda k: -self.sounds_like_you[k].mean)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "questions": len(self.questions),
+            "old_model": self.old_model,
+            "candidates": [
+                {
+                    "candidate": label,
+                    "sounds_like_you": round(self.sounds_like_you[label].mean, 1),
+                    "margin": round(self.sounds_like_you[label].margin, 1),
+                    "matches_old_model": (
+                        round(self.matches_old[label].mean, 1)
+                        if label in self.matches_old
+                        else None
+                    ),
+                    "failed": len(self.errors.get(label, [])),
+                }
+                for label in self.ranking()
+            ],
+        }
+
+
+def check_questions(examples: Sequence[Example], limit: int = DEFAULT_QUESTIONS) -> list[Example]:
+    """A stable sample of the approved examples (by id: the same ones every run)."""
+    approved = [e for e in examples if e.status == "approved" and e.question and e.answer]
+    approved.sort(key=lambda e: hashlib.sha1(e.id.encode()).hexdigest())
+    return approved[:limit]
+
+
+def candidates_for(
+    keys: Sequence[str],
+    persona: Persona,
+    project: Project,
+    profile: ProviderProfile | None,
+    model: str = "",
+) -> list[Candidate]:
+    """The candidates by name; "kept" is every model whose voice was kept."""
+    from persona_studio.services.voice import kept_voices
+
+    chosen: list[Candidate] = []
+    for key in keys:
+        if key == "offline":
+            chosen.append(Candidate(key, CANDIDATE_LABELS[key], ChatSettings(mode="offline")))
+        elif key == "finetuned":
+            target = project.chat_target(persona.fine_tuned_model)
+            settings = ChatSettings(mode="finetuned", profile=profile, target=target)
+            label = f"{CANDIDATE_LABELS[key]} ({persona.fine_tuned_model or 'none yet'})"
+            chosen.append(Candidate(key, label, settings, persona.fine_tuned_model))
+        elif key in ("persona", "retrieval"):
+            name = model or (profile.chat_model if profile else "")
+            settings = ChatSettings(mode=key, profile=profile, model=name)
+            chosen.append(Candidate(key, f"{CANDIDATE_LABELS[key]} ({name})", settings, name))
+        elif key == "kept":
+            for old in kept_voices(project):
+                chosen.append(Candidate("kept", f"Your old model, as kept ({old})", model=old))
+    return chosen
+
+
+async def run_check(
+    project: Project,
+    persona: Persona,
+    rules: list[Rule],
+    examples: Sequence[Example],
+    candidates: Sequence[Candidate],
+    client_for: ClientFactory,
+    profiles: Callable[[str], ProviderProfile] | None = None,
+    *,
+    limit: int = DEFAULT_QUESTIONS,
+    concurrency: int = 3,
+    on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+) -> CheckResult:
+    """Ask every candidate every question it has not answered yet, then score them all."""
+    from persona_studio.core.retrieval import RetrievalIndex
+
+    asked = check_questions(examples, limit)
+    asked_ids = {e.id for e in asked}
+    # the dataset engines must not look the answer up: the asked examples are left out
+    index = await asyncio.to_thread(RetrievalIndex, [e for e in examples if e.id not in asked_ids])
+    result = CheckResult([e.question for e in asked], {e.question: e.answer for e in asked})
+    system = persona.system_prompt()
+    todo: list[tuple[Candidate, str]] = []
+    cached: dict[str, dict[str, str]] = {}
+    for candidate in candidates:
+        if candidate.settings is None:  # a kept voice: its answers are stored
+            result.answers[candidate.label] = kept_voice(project, candidate.model)
+            continue
+        known = _cached(project, candidate.identity(system))
+        cached[candidate.label] = known
+        result.answers[candidate.label] = {q: known[q] for q in result.questions if q in known}
+        todo += [(candidate, q) for q in result.questions if q not in known]
+    gate = asyncio.Semaphore(max(1, concurrency))
+    done = 0
+    on_progress(done, len(todo))
+
+    async def ask(candidate: Candidate, question: str) -> None:
+        nonlocal done
+        assert candidate.settings is not None
+        async with gate:
+            text, error = "", ""
+            async for event in reply(
+                persona, rules, [], question, candidate.settings, index, client_for, profiles
+            ):
+                if event.kind == "delta":
+                    text += event.text
+                elif event.kind == "error":
+                    error = event.text
+        if error:
+            result.errors.setdefault(candidate.label, []).append(error)
+        else:
+            result.answers[candidate.label][question] = text
+            if candidate.key != "offline":  # cheap to redo, and depends on the dataset
+                cached[candidate.label][question] = text
+                _keep(project, candidate.identity(system), cached[candidate.label])
+        done += 1
+        on_progress(done, len(todo))
+
+    await asyncio.gather(*(ask(c, q) for c, q in todo))
+    _score(result, project)
+    _keep_run(project, result)
+    return result
+
+
+def _score(result: CheckResult, project: Project) -> None:
+    old = next((label for label in result.answers if label.startswith("Your old model")), "")
+    kept = result.answers.get(old, {}) if old else {}
+    result.old_model = old
+    for label, answers in result.answers.items():
+        result.sounds_like_you[label] = score(answers, result.references)
+        if kept and label != old:
+            result.matches_old[label] = score(
+                answers, {q: kept[q] for q in result.questions if q in kept}
+            )
+
+
+def _cached(project: Project, identity: str) -> dict[str, str]:
+    for record in project.runs(ANSWERS_KIND):
+        if record.data.get("identity") == identity:
+            return {str(k): str(v) for k, v in (record.data.get("answers") or {}).items()}
+    return {}
+
+
+def _keep(project: Project, identity: str, answers: dict[str, str]) -> None:
+    run_id = f"{ANSWERS_KIND}:{hashlib.sha1(identity.encode()).hexdigest()[:16]}"
+    data = {"identity": identity, "answers": answers, "updated": now_iso()}
+    project.save_run(run_id, ANSWERS_KIND, "kept", data)
+
+
+def _keep_run(project: Project, result: CheckResult) -> None:
+    fingerprint = hashlib.sha1(
+        "\n".join(f"{q}\t{result.references[q]}" for q in result.questions).encode()
+    ).hexdigest()[:12]
+    data = {**result.summary(), "dataset": fingerprint, "when": now_iso()}
+    project.save_run(new_id(), CHECK_KIND, "done", data)
