@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
             QKeySequence("Ctrl+Shift+R"),
             "action_pipeline",
         )
+        self._action(train, "Does It Sound Like &Me?…", self.check_voice, name="action_check")
 
         settings = bar.addMenu("&Settings")
         self._action(
@@ -491,6 +492,16 @@ class MainWindow(QMainWindow):
         )
         if kind is not None:
             dialog.set_source(kind, paths)
+        dialog.open()
+        return dialog
+
+    def check_voice(self) -> Any:
+        """The voice check: every engine on the same questions, scored against the creator."""
+        from persona_studio.gui.dialogs.voice_check_dialog import VoiceCheckDialog
+
+        if self.session is None:
+            return None
+        dialog = VoiceCheckDialog(self.context, self.session, parent=self)
         dialog.open()
         return dialog
 

@@ -59,6 +59,8 @@ class Candidate:
 class CheckResult:
     questions: list[str]
     references: dict[str, str]  # question → the creator's answer
+    # scores: a model's failed answer counts 0 (it never wins by failing); an old model's kept
+    # voice counts only the questions it was asked
     answers: dict[str, dict[str, str]] = field(default_factory=dict)  # label → question → answer
     errors: dict[str, list[str]] = field(default_factory=dict)
     sounds_like_you: dict[str, Score] = field(default_factory=dict)
@@ -194,7 +196,10 @@ def _score(result: CheckResult, project: Project) -> None:
     kept = result.answers.get(old, {}) if old else {}
     result.old_model = old
     for label, answers in result.answers.items():
-        result.sounds_like_you[label] = score(answers, result.references)
+        references = result.references
+        if label == old:  # a kept voice is scored on the questions it was asked, not all
+            references = {q: a for q, a in references.items() if q in answers}
+        result.sounds_like_you[label] = score(answers, references)
         if kept and label != old:
             result.matches_old[label] = score(
                 answers, {q: kept[q] for q in result.questions if q in kept}

@@ -113,6 +113,31 @@ def render(out_dir: Path) -> list[Path]:
     train.compare.setChecked(False)
     train.profile.setCurrentIndex(train.profile.findData("openai"))
 
+    # the voice check with no account: the offline engine against an old model's kept voice
+    from persona_studio.core.generation import Candidate
+    from persona_studio.services.voice import keep_voice
+    from persona_studio.services.voice_check import check_questions
+
+    asked = check_questions(window.session.project.examples(), 12)
+    old_answers = [  # the old model said it shorter than the creator does
+        Candidate(e.question, e.answer.split(". ")[0].rstrip(".") + ".", "rescue", "rescue")
+        for e in asked[::2]
+    ]
+    keep_voice(window.session.project, "ft:gpt-4o-mini-2024-07-18:coach:rhea:v1", "openai",
+               old_answers)  # fmt: skip
+    check = window.check_voice()
+    for key in ("finetuned", "persona", "retrieval"):
+        check.boxes[key].setChecked(False)
+    check.limit.setValue(12)
+    check.run()
+    loop.run_until_complete(wait_for(lambda: check.outcome is not None and not check.running))
+    check.questions.setCurrentRow(1)
+    settle()
+    path = out_dir / "voice-check.png"
+    check.grab().save(str(path))
+    written.append(path)
+    check.close()
+
     window.tabs.setCurrentIndex(0)
     persona_tab = window.persona_tab
     persona_tab.side_tabs.setCurrentIndex(1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog
 
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.gui.chat_tab import AddExampleDialog
@@ -211,3 +213,31 @@ def test_switching_projects_never_answers_from_the_previous_dataset(
         assert window.open_project(other)
         assert ask() == "Sunny says: go barefoot."
         assert window.open_project(demo)
+
+
+def test_does_it_sound_like_me_from_the_train_menu(make_window, context, run_async, qtbot) -> None:
+    """With no account: the offline engine and an old model's kept voice are scored; the
+    scoreboard ranks them and a question shows every answer beside the creator's."""
+    from persona_studio.core.generation import Candidate
+    from persona_studio.services.voice import keep_voice
+    from persona_studio.services.voice_check import check_questions
+
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    project = window.session.project
+    asked = check_questions(project.examples(), 5)
+    kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
+    keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
+    window.findChild(QAction, "action_check").trigger()
+    (dialog,) = window.findChildren(QDialog, "voice_check_dialog")
+    qtbot.waitUntil(dialog.isVisible)
+    dialog.boxes["finetuned"].setChecked(False)
+    dialog.limit.setValue(5)
+    dialog.start.click()
+    run_async(wait_until(lambda: dialog.outcome is not None and not dialog.running, timeout=15))
+    assert dialog.board.rowCount() == 2
+    assert dialog.board.item(0, 0).text().startswith("Your old model")
+    assert dialog.board.item(0, 1).text().startswith("100 %")
+    assert dialog.questions.count() == 5
+    assert dialog.answers.toPlainText().startswith("You:\n")
+    assert "Closest to you: Your old model" in dialog.status.text()

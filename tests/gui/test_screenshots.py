@@ -21,6 +21,7 @@ SCREENS = {
     "dark-chat.png",
     "dark-train.png",
     "train-together.png",
+    "voice-check.png",
 }
 
 

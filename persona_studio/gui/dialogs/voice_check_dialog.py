@@ -1,0 +1,214 @@
+""" "Does it sound like me?": choose the engines, run the check (progress, stop), read the
+scoreboard, and open a question to see every engine's answer beside yours. A view of
+`services.voice_check`: it never scores or stores anything itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio.core.errors import UserFacingError
+from persona_studio.gui.context import AppContext
+from persona_studio.gui.dialogs.lifetime import delete_when_idle
+from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.widgets.profiles import add_profiles
+from persona_studio.services.voice_check import CANDIDATE_LABELS, CheckResult
+
+EXPLAIN = (
+    "Each engine answers the same questions from your approved examples; the score says how "
+    "close its answers are to yours, in wording and in habits (sentence length, questions, "
+    "exclamations, emoji). 100 % is your own answer; ± is how sure the number is. It needs no "
+    "account and costs nothing for the offline engine and a kept voice."
+)
+
+
+class VoiceCheckDialog(QDialog):
+    def __init__(
+        self, context: AppContext, session: ProjectSession, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent, objectName="voice_check_dialog")
+        self.setWindowTitle("Does it sound like me?")
+        self.context, self.session = context, session
+        self.task: asyncio.Task[None] | None = None
+        self.outcome: CheckResult | None = None
+        delete_when_idle(self, lambda: (self.task,))
+
+        self.boxes: dict[str, QCheckBox] = {}
+        choices = QHBoxLayout()
+        for key, label in (*CANDIDATE_LABELS.items(), ("kept", "Your old model's kept voice")):
+            box = QCheckBox(label, objectName=f"check_{key}")
+            box.setChecked(key in ("offline", "finetuned", "kept"))
+            self.boxes[key] = box
+            choices.addWidget(box)
+        self.profile = QComboBox(objectName="check_profile")
+        self.profile.setAccessibleName("Provider for the models")
+        add_profiles(self.profile, context.config, context.config.default_profile)
+        self.limit = QSpinBox(objectName="check_limit", minimum=3, maximum=200, value=20)
+        self.limit.setToolTip("How many of your approved questions every engine answers.")
+        form = QFormLayout()
+        form.addRow("Compare", choices)
+        form.addRow("Models through", self.profile)
+        form.addRow("Questions", self.limit)
+        self.start = QPushButton("Run the check", objectName="check_start", default=True)
+        self.start.clicked.connect(self.run)
+        self.stop = QPushButton("Stop", objectName="check_stop")
+        self.stop.clicked.connect(self.cancel)
+        self.stop.hide()
+        self.progress = QProgressBar(objectName="check_progress")
+        self.progress.hide()
+        self.status = QLabel(EXPLAIN, objectName="check_status", wordWrap=True)
+        self.board = QTableWidget(0, 3, objectName="check_board")
+        self.board.setHorizontalHeaderLabels(["Engine", "Sounds like you", "Matches old model"])
+        header = self.board.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.board.verticalHeader().hide()
+        self.board.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.board.setAccessibleName("Scoreboard")
+        self.questions = QListWidget(objectName="check_questions")
+        self.questions.setAccessibleName("Questions")
+        self.questions.currentRowChanged.connect(self._show_question)
+        self.answers = QPlainTextEdit(objectName="check_answers", readOnly=True)
+        self.answers.setAccessibleName("Answers to the chosen question")
+        detail = QSplitter()
+        detail.addWidget(self.questions)
+        detail.addWidget(self.answers)
+        detail.setStretchFactor(1, 2)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.start)
+        buttons.addWidget(self.stop)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        layout.addWidget(self.board, 1)
+        layout.addWidget(detail, 1)
+        self.resize(980, 640)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def run(self) -> asyncio.Task[None] | None:
+        if self.running:
+            return None
+        self.task = asyncio.ensure_future(self._run())
+        return self.task
+
+    def cancel(self) -> None:
+        if self.running:
+            assert self.task is not None
+            self.task.cancel()
+
+    async def _run(self) -> None:
+        from persona_studio.services.providers import client_for
+        from persona_studio.services.voice_check import candidates_for, run_check
+
+        session, config = self.session, self.context.config
+        keys = [key for key, box in self.boxes.items() if box.isChecked()]
+        profile = config.profile(self.profile.currentData() or "env")
+        candidates = candidates_for(keys, session.persona, session.project, profile)
+        if not candidates:
+            self.status.setText(
+                "Choose at least one engine to check (a kept voice needs a rescue)."
+            )
+            return
+        self.start.hide()
+        self.stop.show()
+        self.progress.show()
+        self.status.setText("Asking…")
+        try:
+            self.outcome = await run_check(
+                session.project,
+                session.persona,
+                session.rules,
+                list(session.examples),
+                candidates,
+                lambda chosen: client_for(chosen, self.context.store),
+                config.profile,
+                limit=self.limit.value(),
+                on_progress=self._show_progress,
+            )
+        except asyncio.CancelledError:
+            self.status.setText("Stopped. The answers already given are kept for the next run.")
+            raise
+        except UserFacingError as exc:
+            self.status.setText(str(exc))
+        else:
+            self._show_result(self.outcome)
+        finally:
+            self.start.show()
+            self.stop.hide()
+            self.progress.hide()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.status.setText(
+            f"{done} of {total} answers (answers kept from earlier runs are reused)."
+        )
+
+    def _show_result(self, result: CheckResult) -> None:
+        ranking = result.ranking()
+        self.board.setRowCount(len(ranking))
+        for row, label in enumerate(ranking):
+            you = result.sounds_like_you[label]
+            old = result.matches_old.get(label)
+            failed = len(result.errors.get(label, []))
+            cells = [
+                label + (f"  ({failed} answers failed)" if failed else ""),
+                you.text(),
+                old.text() if old is not None else "",
+            ]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.board.setItem(row, column, item)
+        best = ranking[0] if ranking else ""
+        self.status.setText(
+            f"{len(result.questions)} questions. Closest to you: {best}." if best else EXPLAIN
+        )
+        self.questions.clear()
+        self.questions.addItems(result.questions)
+        if result.questions:
+            self.questions.setCurrentRow(0)
+
+    def _show_question(self, row: int) -> None:
+        if self.outcome is None or row < 0:
+            return
+        question = self.outcome.questions[row]
+        parts = [f"You:\n{self.outcome.references[question]}"]
+        for label in self.outcome.ranking():
+            answer = self.outcome.answers.get(label, {}).get(question)
+            points = self.outcome.sounds_like_you[label].per_question.get(question, 0.0)
+            if answer is None:
+                kept = label == self.outcome.old_model
+                parts.append(
+                    f"{label}:\n({'not asked when its voice was kept' if kept else 'no answer'})"
+                )
+            else:
+                parts.append(f"{label} — {points:.0f} %:\n{answer}")
+        self.answers.setPlainText("\n\n".join(parts))
