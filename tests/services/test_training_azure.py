@@ -18,10 +18,11 @@ from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.services import providers
 from persona_studio.services.chat import ChatSettings, reply
 from persona_studio.services.credentials import CredentialStore
-from persona_studio.services.training import JobSpec, TrainingError, TrainingJobs, backend_for
+from persona_studio.services.training import JobSpec, TrainingError
 from persona_studio.services.training.openai_api import AZURE_DEPLOY_NOTE
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.training import stepping_jobs
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 EXAMPLES = [Example.from_qa(f"Q{i}?", f"A{i}.", status="approved") for i in range(12)]
@@ -45,16 +46,8 @@ async def test_azure_trains_then_chats_through_the_named_deployment(
     store = CredentialStore(MemoryKeyring())
     await store.set("provider:azure", "az-key")
 
-    async def factory(_name: str):
-        return await backend_for(profile, store, max_retries=0)
-
-    async def advance(_seconds: float) -> None:
-        for job_id, job in server.jobs.items():
-            if job["status"] not in ("succeeded", "failed", "cancelled"):
-                server.advance_job(job_id)
-
     with Project.create(tmp_path / "a.persona", Persona(name="Rhea")) as project:
-        jobs = TrainingJobs(project, factory, sleep=advance)
+        jobs = stepping_jobs(project, profile, store, server)
         record = await jobs.launch_job("azure", JobSpec(MODEL, suffix="rhea"), EXAMPLES, "")
         (upload,) = [r for r in server.requests if r.path == "/v1/files"]
         assert upload.headers["api-key"] == "az-key"

@@ -14,10 +14,11 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.services import providers
 from persona_studio.services.credentials import CredentialStore
-from persona_studio.services.training import JobSpec, TrainingError, TrainingJobs, backend_for
+from persona_studio.services.training import JobSpec, TrainingError
 from persona_studio.services.training.fireworks import DEPLOY_NOTE
 from tests.fakes.fireworks_server import FakeFireworks
 from tests.fakes.memory_keyring import MemoryKeyring
+from tests.fakes.training import stepping_jobs
 
 BASE = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 EXAMPLES = [Example.from_qa(f"Q{i}?", f"A{i}.", status="approved") for i in range(20)]
@@ -36,16 +37,9 @@ async def _setup(server, project, key="fw-good"):
     profile = ProviderProfile(
         name="fireworks", kind="fireworks", base_url=server.inference_url, account=server.account
     ).validated()
-
-    async def factory(_name: str):
-        return await backend_for(profile, store, max_retries=0)
-
-    async def advance(_seconds: float) -> None:
-        for job_id, job in list(server.jobs.items()):
-            if job["state"] not in ("JOB_STATE_COMPLETED", "JOB_STATE_FAILED"):
-                server.advance_job(job_id)
-
-    return TrainingJobs(project, factory, sleep=advance), profile, store
+    ended = ("JOB_STATE_COMPLETED", "JOB_STATE_FAILED")
+    jobs = stepping_jobs(project, profile, store, server, ended, lambda job: job["state"])
+    return jobs, profile, store
 
 
 async def test_train_follow_then_chat_once_deployed(server, tmp_path: Path) -> None:

@@ -14,10 +14,11 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.services import providers
 from persona_studio.services.credentials import CredentialStore
-from persona_studio.services.training import JobSpec, TrainingJobs, backend_for
+from persona_studio.services.training import JobSpec
 from persona_studio.services.training.nebius import PREPARING_NOTE, v0_url
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.nebius_server import FakeNebius
+from tests.fakes.training import stepping_jobs
 
 BASE = "meta-llama/Meta-Llama-3.1-8B-Instruct"
 EXAMPLES = [Example.from_qa(f"Q{i}?", f"A{i}.", status="approved") for i in range(15)]
@@ -35,16 +36,7 @@ async def _jobs(server, project, key="nb-good"):
     store = CredentialStore(MemoryKeyring())
     await store.set("provider:nebius", key)
     profile = ProviderProfile(name="nebius", kind="nebius", base_url=server.base_url)
-
-    async def factory(_name: str):
-        return await backend_for(profile, store, max_retries=0)
-
-    async def advance(_seconds: float) -> None:
-        for job_id, job in server.jobs.items():
-            if job["status"] not in ("succeeded", "failed", "cancelled"):
-                server.advance_job(job_id)
-
-    return TrainingJobs(project, factory, sleep=advance), profile, store
+    return stepping_jobs(project, profile, store, server), profile, store
 
 
 async def test_train_deploy_and_chat(server, tmp_path: Path) -> None:

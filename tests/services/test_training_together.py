@@ -27,6 +27,7 @@ from persona_studio.services.training.together import DEDICATED_NOTE, TogetherBa
 from tests.fakes.contract import check_requests, violations
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.together_server import FakeTogether
+from tests.fakes.training import stepping_jobs
 
 SPEC = "together-openapi.json.gz"
 SERVERLESS = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
@@ -61,15 +62,9 @@ def profile(server: FakeTogether) -> ProviderProfile:
 
 
 def make_jobs(project: Project, server: FakeTogether, store: CredentialStore) -> TrainingJobs:
-    async def factory(_name: str):
-        return await backend_for(profile(server), store, max_retries=0)
-
-    async def advance(_seconds: float) -> None:
-        for job_id, job in server.jobs.items():
-            if job["status"] not in ("completed", "error", "cancelled"):
-                server.advance_job(job_id)
-
-    return TrainingJobs(project, factory, sleep=advance)
+    return stepping_jobs(
+        project, profile(server), store, server, ("completed", "error", "cancelled")
+    )
 
 
 async def test_launch_follow_and_chat_with_the_result(server, project, store) -> None:

@@ -15,15 +15,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.records import ChatTarget
-from persona_studio.services.training.backend import (
-    Capabilities,
-    JobSpec,
-    JobUpdate,
-    TrainingError,
-    UploadedFiles,
-    suffix_error,
-)
-from persona_studio.services.training.openai_api import OpenAIBackend, job_update
+from persona_studio.services.training.backend import Capabilities, JobSpec, TrainingError
+from persona_studio.services.training.openai_api import OpenAIBackend
 
 if TYPE_CHECKING:
     from persona_studio.core.records import JobRecord
@@ -55,9 +48,10 @@ class NebiusBackend(OpenAIBackend):
     kind = "nebius"
     capabilities = Capabilities(lora_rank=True, auto_epochs=False, names_model=False)
 
-    def _supervised(self, spec: JobSpec) -> dict[str, Any]:
+    def hyperparameters(self, spec: JobSpec) -> dict[str, Any]:
+        """Nebius's supervised hyperparameters: LoRA on, an absolute learning rate."""
         rank = spec.lora_rank or DEFAULT_LORA_RANK
-        values: dict[str, Any] = {
+        return {
             "n_epochs": spec.n_epochs or 1,
             "batch_size": spec.batch_size or DEFAULT_BATCH_SIZE,
             "learning_rate": DEFAULT_LEARNING_RATE * (spec.learning_rate_multiplier or 1.0),
@@ -67,33 +61,6 @@ class NebiusBackend(OpenAIBackend):
             "lora_dropout": 0.0,
             "packing": True,
         }
-        return values
-
-    async def create(self, spec: JobSpec, files: UploadedFiles) -> JobUpdate:
-        import openai
-
-        error = suffix_error(spec.suffix, self.capabilities)
-        if error:
-            raise TrainingError(error, "Change the name tag.")
-        kwargs: dict[str, Any] = {
-            "model": spec.base_model,
-            "training_file": files.training_file,
-            "method": {
-                "type": "supervised",
-                "supervised": {"hyperparameters": self._supervised(spec)},
-            },
-        }
-        if files.validation_file:
-            kwargs["validation_file"] = files.validation_file
-        if spec.suffix:
-            kwargs["suffix"] = spec.suffix
-        if spec.seed is not None:
-            kwargs["seed"] = spec.seed
-        try:
-            job = await self.client.fine_tuning.jobs.create(**kwargs)
-        except openai.OpenAIError as exc:
-            raise self._error(exc, "job") from exc
-        return job_update(job.model_dump())
 
     async def deploy(self, record: JobRecord) -> ChatTarget:
         """Turn the job's last checkpoint into a model Nebius serves (LoRA, serverless)."""

@@ -201,7 +201,7 @@ class OpenAIBackend:
             "training_file": files.training_file,
             "method": {
                 "type": "supervised",
-                "supervised": {"hyperparameters": hyperparameters(spec)},
+                "supervised": {"hyperparameters": self.hyperparameters(spec)},
             },
         }
         if files.validation_file:
@@ -215,6 +215,10 @@ class OpenAIBackend:
         except openai.OpenAIError as exc:
             raise self._error(exc, "job") from exc
         return job_update(job.model_dump())
+
+    def hyperparameters(self, spec: JobSpec) -> dict[str, Any]:
+        """The supervised method's hyperparameters (a compatible server may take more)."""
+        return hyperparameters(spec)
 
     async def _new_events(
         self, job_id: str, last_seen: str | None, page: int = 100
