@@ -16,7 +16,13 @@ CANDIDATES = ("offline", "finetuned", "persona", "retrieval", "kept")
 def cmd_check(args: argparse.Namespace) -> int:
     from persona_studio.services import providers
     from persona_studio.services.credentials import CredentialStore
-    from persona_studio.services.voice_check import candidates_for, run_check
+    from persona_studio.services.voice_check import (
+        candidates_for,
+        judge_check,
+        judge_estimate,
+        keep_run,
+        run_check,
+    )
 
     keys = [k.strip().replace("fine-tuned", "finetuned") for k in args.candidates.split(",")]
     unknown = [k for k in keys if k not in CANDIDATES]
@@ -55,12 +61,35 @@ def cmd_check(args: argparse.Namespace) -> int:
                 on_progress=lambda done, total: progress(args, f"{done}/{total} answers"),
             )
         )
+        if args.judge_model:
+            judge_profile = config.profile(args.judge_profile or config.default_profile or "env")
+            calls, cost = judge_estimate(
+                persona, result.references, len(result.answers), args.judge_model
+            )
+            money = f"about ${cost:.2f}" if cost is not None else "price unknown"
+            progress(args, f"The judge {args.judge_model}: {calls} calls, {money}.")
+
+            async def judge() -> None:
+                client = await providers.client_for(judge_profile, store)
+                async with client:
+                    await judge_check(
+                        result,
+                        persona,
+                        client,
+                        args.judge_model,
+                        on_progress=lambda d, t: progress(args, f"{d}/{t} pairs judged"),
+                    )
+
+            asyncio.run(judge())
+            keep_run(project, result)
     summary = result.summary()
     lines = [f"Does it sound like you? {len(result.questions)} of your questions, offline score:"]
     for row in summary["candidates"]:
         line = f"  {row['sounds_like_you']:5.1f} % ± {row['margin']:.0f}  {row['candidate']}"
         if row["matches_old_model"] is not None:
             line += f"  (matches your old model: {row['matches_old_model']:.0f} %)"
+        if row["judge_win_rate"] is not None:
+            line += f"  (judge: wins {row['judge_win_rate']:.0f} %)"
         if row["failed"]:
             line += f"  [{row['failed']} answers failed]"
         lines.append(line)
@@ -97,6 +126,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--model", help="the base model for persona/retrieval (default: the profile's)"
     )
     check.add_argument("--limit", type=int, default=20, help="questions to ask (default 20)")
+    check.add_argument(
+        "--judge-model", help="also let this model judge every pair of engines (both orders)"
+    )
+    check.add_argument("--judge-profile", help="the judge's provider profile (default: default)")
     check.add_argument(
         "--require-better",
         action="store_true",

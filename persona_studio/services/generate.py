@@ -49,7 +49,7 @@ class Progress:
     failures: list[str] = field(default_factory=list)
 
 
-def _retry_after(exc: Any, attempt: int) -> float:
+def retry_after(exc: Any, attempt: int) -> float:
     """Seconds to wait after a 429: the server's Retry-After when given, else backoff."""
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
@@ -172,7 +172,7 @@ class Generator:
                         ) from exc
                     continue  # once more: models sometimes wrap or cut their JSON
             except openai.RateLimitError as exc:
-                wait = _retry_after(exc, attempt)
+                wait = retry_after(exc, attempt)
                 self.progress.note = f"The provider asks us to slow down; waiting {wait:.0f} s."
                 on_progress(self.progress)
                 await self.sleep(wait)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import new_id, now_iso
+from persona_studio.core.judge import WinRate, combine, judge_messages, parse_verdict
 from persona_studio.core.voice_check import Score, score
 from persona_studio.services.chat import ChatSettings, ClientFactory, reply
 from persona_studio.services.voice import kept_voice
@@ -66,6 +67,9 @@ class CheckResult:
     sounds_like_you: dict[str, Score] = field(default_factory=dict)
     matches_old: dict[str, Score] = field(default_factory=dict)
     old_model: str = ""
+    judged: dict[str, WinRate] = field(default_factory=dict)  # the judge model's win rates
+    judge: str = ""  # the judge model, when one was asked
+    run_id: str = ""  # its record in the project, once kept
 
     def ranking(self) -> list[str]:
         return sorted(self.sounds_like_you, key=lambda k: -self.sounds_like_you[k].mean)
@@ -74,6 +78,7 @@ class CheckResult:
         return {
             "questions": len(self.questions),
             "old_model": self.old_model,
+            "judge": self.judge,
             "candidates": [
                 {
                     "candidate": label,
@@ -85,6 +90,9 @@ class CheckResult:
                         else None
                     ),
                     "failed": len(self.errors.get(label, [])),
+                    "judge_win_rate": (
+                        round(100 * self.judged[label].rate, 1) if label in self.judged else None
+                    ),
                 }
                 for label in self.ranking()
             ],
@@ -187,7 +195,7 @@ async def run_check(
 
     await asyncio.gather(*(ask(c, q) for c, q in todo))
     _score(result, project)
-    _keep_run(project, result)
+    keep_run(project, result)
     return result
 
 
@@ -219,9 +227,110 @@ def _keep(project: Project, identity: str, answers: dict[str, str]) -> None:
     project.save_run(run_id, ANSWERS_KIND, "kept", data)
 
 
-def _keep_run(project: Project, result: CheckResult) -> None:
+def keep_run(project: Project, result: CheckResult) -> None:
+    """Keep (or update, after the judge) this run's scoreboard in the project."""
     fingerprint = hashlib.sha1(
         "\n".join(f"{q}\t{result.references[q]}" for q in result.questions).encode()
     ).hexdigest()[:12]
     data = {**result.summary(), "dataset": fingerprint, "when": now_iso()}
-    project.save_run(new_id(), CHECK_KIND, "done", data)
+    result.run_id = result.run_id or new_id()
+    project.save_run(result.run_id, CHECK_KIND, "done", data)
+
+
+def judge_estimate(
+    persona: Persona, references: dict[str, str], candidates: int, model: str
+) -> tuple[int, float | None]:
+    """(calls, dollars or None) for judging `candidates` engines on these questions: every pair,
+    both orders; each prompt holds the persona, the question and three answers of about the
+    reference's length."""
+    from persona_studio.core.validation import chat_price
+
+    pairs = candidates * (candidates - 1) // 2
+    calls = 2 * pairs * len(references)
+    prompt = len(persona.system_prompt()) + 400  # the judge's instructions
+    chars = sum(prompt + len(q) + 3 * len(a) for q, a in references.items()) * 2 * pairs
+    prices = chat_price(model)
+    if prices is None:
+        return calls, None
+    return calls, (chars / 4 * prices[0] + calls * 40 * prices[1]) / 1_000_000
+
+
+async def judge_check(
+    result: CheckResult,
+    persona: Persona,
+    client: Any,
+    model: str,
+    *,
+    concurrency: int = 3,
+    on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Every pair of candidates, on every question both answered, judged in both orders; fills
+    `result.judged` (a win rate per candidate) and `result.judge`."""
+    labels = [label for label in result.answers if result.answers[label]]
+    pairs = [
+        (x, y, q)
+        for i, x in enumerate(labels)
+        for y in labels[i + 1 :]
+        for q in result.questions
+        if q in result.answers[x] and q in result.answers[y]
+    ]
+    result.judge = model
+    result.judged = {label: WinRate() for label in labels}
+    gate = asyncio.Semaphore(max(1, concurrency))
+    done = 0
+    on_progress(0, len(pairs))
+
+    async def verdict(question: str, a: str, b: str) -> tuple[str, str] | None:
+        messages = judge_messages(persona, question, result.references[question], a, b)
+        async with gate:
+            return await _ask_judge(client, model, messages, sleep)
+
+    async def judge_pair(x: str, y: str, question: str) -> None:
+        nonlocal done
+        ax, ay = result.answers[x][question], result.answers[y][question]
+        first, swapped = await asyncio.gather(verdict(question, ax, ay), verdict(question, ay, ax))
+        outcome = combine(first[0] if first else None, swapped[0] if swapped else None)
+        if outcome is None:
+            result.judged[x].no_verdict += 1
+            result.judged[y].no_verdict += 1
+        elif outcome == "tie":
+            result.judged[x].ties += 1
+            result.judged[y].ties += 1
+        else:
+            winner, loser = (x, y) if outcome == "x" else (y, x)
+            result.judged[winner].wins += 1
+            result.judged[loser].losses += 1
+            reason = (first or swapped or ("", ""))[1]
+            result.judged[winner].reasons[question] = reason
+        done += 1
+        on_progress(done, len(pairs))
+
+    await asyncio.gather(*(judge_pair(x, y, q) for x, y, q in pairs))
+
+
+async def _ask_judge(
+    client: Any, model: str, messages: list[dict[str, str]], sleep: Callable[[float], Any]
+) -> tuple[str, str] | None:
+    """One verdict: an unreadable one is asked again once, a 429 waits (Retry-After), and
+    what still fails is no verdict."""
+    import openai
+
+    from persona_studio.services.generate import retry_after
+
+    unreadable = 0
+    for attempt in range(6):
+        try:
+            response = await client.chat.completions.create(
+                model=model, messages=messages, temperature=0.0
+            )
+            return parse_verdict(response.choices[0].message.content or "")
+        except ValueError:
+            unreadable += 1
+            if unreadable > 1:
+                return None
+        except openai.RateLimitError as exc:
+            await sleep(retry_after(exc, attempt))
+        except openai.OpenAIError:
+            return None
+    return None

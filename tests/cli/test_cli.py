@@ -651,3 +651,34 @@ def test_check_prints_the_scoreboard_and_can_require_better(
     assert code == 1 and "compares your fine-tuned model" in err
     code, _, err = run(capsys, "check", str(demo), "--candidates", "magic")
     assert code == 1 and "Unknown candidate" in err
+
+
+def test_check_with_a_judge_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+    from persona_studio.core.generation import Candidate
+    from persona_studio.services.voice import keep_voice
+    from persona_studio.services.voice_check import CHECK_KIND, check_questions
+    from tests.fakes.openai_server import FakeOpenAI
+
+    demo = ensure_demo_project(tmp_path)
+    with Project.open(demo) as project:
+        asked = check_questions(project.examples(), 4)
+        kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
+        keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
+    with FakeOpenAI(api_key="sk-env", models=("judge-1",)) as server:
+        server.reply_for = lambda messages: '{"winner": "tie", "reason": "Both fine."}'
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code, out, err = run(capsys, "check", str(demo), "--candidates", "offline,kept",
+                             "--limit", "4", "--judge-model", "judge-1", "--judge-profile",
+                             "env")  # fmt: skip
+        assert code == 0, err
+        assert "(judge: wins 50 %)" in out
+        assert "The judge judge-1: 8 calls" in err
+        assert sum(1 for r in server.requests if r.path.endswith("/completions")) == 8
+    with Project.open(demo) as project:
+        (record,) = project.runs(CHECK_KIND)
+        assert record.data["judge"] == "judge-1"
+        assert {c["judge_win_rate"] for c in record.data["candidates"]} == {50.0}

@@ -215,8 +215,11 @@ def test_switching_projects_never_answers_from_the_previous_dataset(
         assert window.open_project(demo)
 
 
-def test_does_it_sound_like_me_from_the_train_menu(make_window, context, run_async, qtbot) -> None:
-    """With no account: the offline engine and an old model's kept voice are scored; the
+def test_does_it_sound_like_me_from_the_train_menu(
+    make_window, context, run_async, qtbot, keyring_backend
+) -> None:
+    """The offline engine and an old model's kept voice are scored with no account; a judge
+    model (the fake, preferring the kept voice) adds its win rates and reasons; the
     scoreboard ranks them and a question shows every answer beside the creator's."""
     from persona_studio.core.generation import Candidate
     from persona_studio.services.voice import keep_voice
@@ -228,16 +231,28 @@ def test_does_it_sound_like_me_from_the_train_menu(make_window, context, run_asy
     asked = check_questions(project.examples(), 5)
     kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
     keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
-    window.findChild(QAction, "action_check").trigger()
-    (dialog,) = window.findChildren(QDialog, "voice_check_dialog")
-    qtbot.waitUntil(dialog.isVisible)
-    dialog.boxes["finetuned"].setChecked(False)
-    dialog.limit.setValue(5)
-    dialog.start.click()
-    run_async(wait_until(lambda: dialog.outcome is not None and not dialog.running, timeout=15))
+    references = {e.answer for e in asked}
+    with FakeOpenAI(api_key="sk-judge", models=("judge-1",)) as judge:
+        judge.reply_for = lambda messages: '{"winner": "%s", "reason": "Her words."}' % (
+            "A" if messages[-1]["content"].split("Reply A:\n")[1].split("\n\n")[0] in references
+            else "B"
+        )  # fmt: skip
+        add_provider(context, keyring_backend, "judge", judge)
+        window.findChild(QAction, "action_check").trigger()
+        (dialog,) = window.findChildren(QDialog, "voice_check_dialog")
+        qtbot.waitUntil(dialog.isVisible)
+        dialog.boxes["finetuned"].setChecked(False)
+        dialog.limit.setValue(5)
+        dialog.judge_model.setText("judge-1")
+        dialog.judge_profile.setCurrentIndex(dialog.judge_profile.findData("judge"))
+        dialog.start.click()
+        run_async(wait_until(lambda: dialog.outcome is not None and not dialog.running, 15))
     assert dialog.board.rowCount() == 2
     assert dialog.board.item(0, 0).text().startswith("Your old model")
     assert dialog.board.item(0, 1).text().startswith("100 %")
+    assert dialog.board.item(0, 3).text().startswith("100 %")  # the judge: every pair won
+    assert dialog.board.item(1, 3).text().startswith("0 %")
     assert dialog.questions.count() == 5
     assert dialog.answers.toPlainText().startswith("You:\n")
+    assert "(The judge preferred it: Her words.)" in dialog.answers.toPlainText()
     assert "Closest to you: Your old model" in dialog.status.text()

@@ -126,3 +126,85 @@ async def test_failed_answers_are_counted_not_scored_as_wins(project) -> None:
             len(result.errors[label]) == 5 and "does not know the model" in result.errors[label][0]
         )
         assert result.sounds_like_you[label].mean == 0
+
+
+def _result(questions: int = 4):
+    from persona_studio.core.voice_check import score
+    from persona_studio.services.voice_check import CheckResult
+
+    qs = [f"Question {i}?" for i in range(questions)]
+    result = CheckResult(
+        qs, {q: f"Rhea says {i}: slow down, easy does it!" for i, q in enumerate(qs)}
+    )
+    result.answers = {
+        "good": {q: result.references[q] for q in qs},
+        "bland": {q: "Individual needs vary; consult a professional." for q in qs},
+    }
+    result.sounds_like_you = {k: score(v, result.references) for k, v in result.answers.items()}
+    return result
+
+
+def _scripted_judge(server: FakeOpenAI, choose) -> None:
+    """The fake judge reads the two replies out of its prompt and answers with `choose`."""
+
+    def reply_for(messages):
+        text = messages[-1]["content"]
+        a = text.split("Reply A:\n", 1)[1].split("\n\nReply B:", 1)[0]
+        b = text.split("Reply B:\n", 1)[1].split("\n\nWhich reply", 1)[0]
+        question = text.split("Question:\n", 1)[1].split("\n\n", 1)[0]
+        return choose(question, a, b)
+
+    server.reply_for = reply_for
+
+
+async def test_the_judge_ranks_as_scripted_in_both_orders() -> None:
+    from persona_studio.core.persona import Persona
+    from persona_studio.services.voice_check import judge_check
+
+    result = _result()
+    with FakeOpenAI(api_key="sk-j", models=("judge",)) as server:
+        _scripted_judge(server, lambda q, a, b: '{"winner": "%s", "reason": "Her voice."}'
+                        % ("A" if a.startswith("Rhea") else "B"))  # fmt: skip
+        progress: list[tuple[int, int]] = []
+        await judge_check(result, Persona(name="Rhea"), server.client(), "judge",
+                          on_progress=lambda d, t: progress.append((d, t)))  # fmt: skip
+        assert progress[-1] == (4, 4)
+        assert sum(1 for r in server.requests if r.path.endswith("/completions")) == 8  # 2 orders
+    good, bland = result.judged["good"], result.judged["bland"]
+    assert (good.wins, good.losses, bland.wins, bland.losses) == (4, 0, 0, 4)
+    assert good.rate == 1.0 and bland.rate == 0.0 and good.reasons["Question 0?"] == "Her voice."
+    assert result.summary()["candidates"][0]["judge_win_rate"] == 100.0
+
+
+async def test_a_judge_that_always_prefers_a_makes_ties_not_wins() -> None:
+    from persona_studio.core.persona import Persona
+    from persona_studio.services.voice_check import judge_check
+
+    result = _result()
+    with FakeOpenAI(api_key="sk-j", models=("judge",)) as server:
+        _scripted_judge(server, lambda q, a, b: '{"winner": "A"}')
+        await judge_check(result, Persona(name="Rhea"), server.client(), "judge")
+    assert result.judged["good"].ties == 4 and result.judged["good"].wins == 0
+    assert result.judged["good"].rate == result.judged["bland"].rate == 0.5
+
+
+async def test_unreadable_verdicts_are_asked_once_more_then_not_counted() -> None:
+    from persona_studio.core.persona import Persona
+    from persona_studio.services.voice_check import judge_check
+
+    result = _result(2)
+    asked: list[str] = []
+    with FakeOpenAI(api_key="sk-j", models=("judge",)) as server:
+
+        def choose(question, a, b):
+            asked.append(question)
+            if question == "Question 0?":
+                return "I think the first one, probably."  # never JSON
+            return '{"winner": "%s"}' % ("A" if a.startswith("Rhea") else "B")
+
+        _scripted_judge(server, choose)
+        server.fail_next(429, "slow down", headers={"retry-after": "0"})
+        await judge_check(result, Persona(name="Rhea"), server.client(), "judge")
+    assert asked.count("Question 0?") == 4  # two orders, each asked twice
+    good = result.judged["good"]
+    assert good.no_verdict == 1 and good.wins == 1 and good.judged == 1  # 429 waited, not lost

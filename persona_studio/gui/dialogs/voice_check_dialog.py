@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QListWidget,
     QPlainTextEdit,
     QProgressBar,
@@ -65,10 +66,25 @@ class VoiceCheckDialog(QDialog):
         add_profiles(self.profile, context.config, context.config.default_profile)
         self.limit = QSpinBox(objectName="check_limit", minimum=3, maximum=200, value=20)
         self.limit.setToolTip("How many of your approved questions every engine answers.")
+        self.judge_model = QLineEdit(
+            objectName="check_judge_model", placeholderText="None: the offline score only"
+        )
+        self.judge_model.setToolTip(
+            "A model that reads both replies to each question beside yours and says which "
+            "sounds more like you (every pair twice, in both orders). It is billed by its "
+            "provider: the number of calls is shown before the check starts."
+        )
+        self.judge_profile = QComboBox(objectName="check_judge_profile")
+        add_profiles(self.judge_profile, context.config, context.config.default_profile)
+        judge_row = QHBoxLayout()
+        judge_row.addWidget(self.judge_model, 2)
+        judge_row.addWidget(QLabel("through"))
+        judge_row.addWidget(self.judge_profile, 1)
         form = QFormLayout()
         form.addRow("Compare", choices)
         form.addRow("Models through", self.profile)
         form.addRow("Questions", self.limit)
+        form.addRow("Judge model", judge_row)
         self.start = QPushButton("Run the check", objectName="check_start", default=True)
         self.start.clicked.connect(self.run)
         self.stop = QPushButton("Stop", objectName="check_stop")
@@ -77,11 +93,13 @@ class VoiceCheckDialog(QDialog):
         self.progress = QProgressBar(objectName="check_progress")
         self.progress.hide()
         self.status = QLabel(EXPLAIN, objectName="check_status", wordWrap=True)
-        self.board = QTableWidget(0, 3, objectName="check_board")
-        self.board.setHorizontalHeaderLabels(["Engine", "Sounds like you", "Matches old model"])
+        self.board = QTableWidget(0, 4, objectName="check_board")
+        self.board.setHorizontalHeaderLabels(
+            ["Engine", "Sounds like you", "Matches old model", "Judge: wins"]
+        )
         header = self.board.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2):
+        for column in (1, 2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.board.verticalHeader().hide()
         self.board.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -157,11 +175,46 @@ class VoiceCheckDialog(QDialog):
         except UserFacingError as exc:
             self.status.setText(str(exc))
         else:
+            await self._judge(self.outcome)
             self._show_result(self.outcome)
         finally:
             self.start.show()
             self.stop.hide()
             self.progress.hide()
+
+    async def _judge(self, result: CheckResult) -> None:
+        """Let the judge model compare every pair (when one is named)."""
+        from persona_studio.services.providers import client_for
+        from persona_studio.services.voice_check import judge_check, judge_estimate, keep_run
+
+        model = self.judge_model.text().strip()
+        if not model:
+            return
+        config = self.context.config
+        profile = config.profile(self.judge_profile.currentData() or "env")
+        calls, cost = judge_estimate(
+            self.session.persona, result.references, len(result.answers), model
+        )
+        money = f"about ${cost:.2f}" if cost is not None else "price unknown"
+        self.status.setText(f"The judge {model}: {calls} calls, {money}…")
+        self.progress.setRange(0, 100)
+        try:
+            client = await client_for(profile, self.context.store, max_retries=0)
+            async with client:
+                await judge_check(
+                    result,
+                    self.session.persona,
+                    client,
+                    model,
+                    on_progress=lambda done, total: self.progress.setValue(
+                        int(100 * done / max(1, total))
+                    ),
+                )
+        except UserFacingError as exc:
+            result.judge = ""
+            self.status.setText(f"The judge could not be asked: {exc}")
+            return
+        keep_run(self.session.project, result)
 
     def _show_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
@@ -177,10 +230,12 @@ class VoiceCheckDialog(QDialog):
             you = result.sounds_like_you[label]
             old = result.matches_old.get(label)
             failed = len(result.errors.get(label, []))
+            judged = result.judged.get(label)
             cells = [
                 label + (f"  ({failed} answers failed)" if failed else ""),
                 you.text(),
                 old.text() if old is not None else "",
+                judged.text() if judged is not None else "",
             ]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -211,4 +266,7 @@ class VoiceCheckDialog(QDialog):
                 )
             else:
                 parts.append(f"{label} — {points:.0f} %:\n{answer}")
+                reason = self.outcome.judged.get(label)
+                if reason is not None and question in reason.reasons:
+                    parts[-1] += f"\n(The judge preferred it: {reason.reasons[question]})"
         self.answers.setPlainText("\n\n".join(parts))

@@ -1,0 +1,101 @@
+"""The pairwise judge, the pure half: what a judge model is asked, how its verdict is read, and
+how verdicts become win rates.
+
+Two replies to one question are shown with the creator's own answer and the persona; the judge
+says which sounds more like the creator (tone, vocabulary and habits, stance, facts of the
+background, no invented biography) or that they tie. Every pair is judged twice, in both
+orders, to cancel the judge's position bias: the same winner both times is a win, anything
+else a tie. A verdict the judge cannot give (twice unreadable) is "no verdict": never a win.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from persona_studio.core.persona import Persona
+
+SYSTEM = (
+    "You judge which of two replies sounds more like a specific person. Compare each reply "
+    "with the person's own answer and their persona: tone, vocabulary and habits, stance, the "
+    "facts of their background, and no invented biography. Length and polish do not matter; "
+    "closeness to the person does. Answer with JSON only: "
+    '{"winner": "A" | "B" | "tie", "reason": "one short sentence"}'
+)
+
+
+def judge_messages(
+    persona: Persona, question: str, reference: str, reply_a: str, reply_b: str
+) -> list[dict[str, str]]:
+    """The judge's prompt for one ordered pair."""
+    user = (
+        f"Persona:\n{persona.system_prompt()}\n\n"
+        f"Question:\n{question}\n\n"
+        f"The person's own answer:\n{reference}\n\n"
+        f"Reply A:\n{reply_a}\n\n"
+        f"Reply B:\n{reply_b}\n\n"
+        "Which reply sounds more like the person?"
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def parse_verdict(text: str) -> tuple[str, str]:
+    """("A" | "B" | "tie", reason) from the judge's reply; ValueError when it says neither."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("no JSON object in the verdict")
+    data = json.loads(text[start : end + 1])
+    winner = str(data.get("winner", "")).strip()
+    normal = {"a": "A", "b": "B", "tie": "tie", "draw": "tie"}.get(winner.lower())
+    if normal is None:
+        raise ValueError(f"the verdict names no winner ({winner!r})")
+    return normal, str(data.get("reason", "")).strip()[:300]
+
+
+def combine(first: str | None, swapped: str | None) -> str | None:
+    """One pair's outcome from its two orders: "x" (the first reply won both), "y", "tie", or
+    None when either verdict is missing. `first` judged (x, y); `swapped` judged (y, x)."""
+    if first is None or swapped is None:
+        return None
+    as_first = {"A": "x", "B": "y", "tie": "tie"}[first]
+    as_swapped = {"A": "y", "B": "x", "tie": "tie"}[swapped]
+    return as_first if as_first == as_swapped and as_first != "tie" else "tie"
+
+
+def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """A 95 % interval for a share (Wilson's: right near 0 and 1, and with few trials)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class WinRate:
+    """A candidate's record against the others: a tie counts half a win."""
+
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    no_verdict: int = 0
+    reasons: dict[str, str] = field(default_factory=dict)  # question → the judge's reason
+
+    @property
+    def judged(self) -> int:
+        return self.wins + self.ties + self.losses
+
+    @property
+    def rate(self) -> float:
+        return (self.wins + 0.5 * self.ties) / self.judged if self.judged else 0.0
+
+    def text(self) -> str:
+        if not self.judged:
+            return "no verdicts"
+        low, high = wilson(self.wins + 0.5 * self.ties, self.judged)
+        margin = 100 * (high - low) / 2
+        return f"{100 * self.rate:.0f} % ± {margin:.0f}"
