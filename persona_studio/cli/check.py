@@ -83,7 +83,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             asyncio.run(judge())
             keep_run(project, result)
     summary = result.summary()
-    lines = [f"Does it sound like you? {len(result.questions)} of your questions, offline score:"]
+    kind = "never trained" if result.held_out else "trained on: too few are kept aside"
+    lines = [
+        f"Does it sound like you? {len(result.questions)} of your questions ({kind}), "
+        "offline score:"
+    ]
     for row in summary["candidates"]:
         line = f"  {row['sounds_like_you']:5.1f} % ± {row['margin']:.0f}  {row['candidate']}"
         if row["matches_old_model"] is not None:

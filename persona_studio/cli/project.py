@@ -127,8 +127,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from persona_studio.core.validation import model_spec, preflight, price_text
 
     with Project.open(args.path) as project:
-        examples, persona = project.examples(), project.persona()
-    report = preflight(examples, persona, model_spec(args.model))
+        examples, persona, share = project.examples(), project.persona(), project.test_share
+    report = preflight(examples, persona, model_spec(args.model), test_share=share)
     position = {ex.id: n for n, ex in enumerate(examples, start=1)}
     problems = [
         {
@@ -197,7 +197,10 @@ def _dataset_files(project: Project, args: argparse.Namespace, out: Path) -> dic
     examples = project.examples()
     if args.format == "csv":
         return {out: examples_csv(examples).encode("utf-8")}
-    approved = [ex for ex in examples if ex.status == "approved"]
+    from persona_studio.core.test_set import split_test_set
+
+    usable, _test = split_test_set(examples, project.test_share)  # never trained: not exported
+    approved = [ex for ex in usable if ex.status == "approved"]
     if not approved:
         raise UserFacingError(
             "There are no approved examples to export.",

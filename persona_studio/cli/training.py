@@ -55,7 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     profile = chosen_profile(load_config(), args.profile)
     with Project.open(args.path) as project:
         examples, persona = project.examples(), project.persona()
-        report = preflight(examples, persona, model_spec(args.model))
+        report = preflight(examples, persona, model_spec(args.model), test_share=project.test_share)
         if report.blocking:
             reasons = "; ".join(issue.message for _id, issue in report.blocking[:3])
             raise UserFacingError(

@@ -78,6 +78,7 @@ class PreflightReport:
     status_counts: dict[str, int]
     trained_ids: list[str]  # the approved examples
     epochs: int = 0
+    held_out: int = 0  # approved examples kept aside for the voice check (never trained)
     billed_tokens: int = 0
     estimated_cost: float = 0.0
     notes: list[Issue] = field(default_factory=list)  # dataset-level findings
@@ -116,6 +117,7 @@ class PreflightReport:
             "examples": sum(self.status_counts.values()),
             "by_status": self.status_counts,
             "trained_examples": len(self.trained_ids),
+            "held_out_examples": self.held_out,
             "trained_tokens": self.trained_tokens,
             "epochs": self.epochs,
             "billed_tokens": self.billed_tokens,
@@ -420,8 +422,10 @@ def preflight(
     progress: Callable[[float, str], None] | None = None,
     cancel: threading.Event | None = None,
     find_duplicates: bool = True,
+    test_share: float = 0.0,
 ) -> PreflightReport:
-    """Check every example; figures for the approved ones (what would be trained)."""
+    """Check every example; figures for the approved ones that would be trained (the test set,
+    `test_share` of them, is kept aside for the voice check)."""
 
     def step(fraction: float, what: str) -> None:
         if cancel is not None and cancel.is_set():
@@ -480,7 +484,12 @@ def preflight(
     step(0.95, "Adding up…")
 
     status_counts = dict(Counter(ex.status for ex in examples))
-    trained = [ex.id for ex in examples if ex.status == "approved"]
+    from persona_studio.core.test_set import in_test_set
+
+    trained = [
+        ex.id for ex in examples if ex.status == "approved" and not in_test_set(ex, test_share)
+    ]
+    held_out = sum(1 for ex in examples if in_test_set(ex, test_share))
     report = PreflightReport(
         model=model,
         issues={k: v for k, v in issues.items() if v},
@@ -488,6 +497,7 @@ def preflight(
         duplicate_groups=duplicate_groups,
         status_counts=status_counts,
         trained_ids=trained,
+        held_out=held_out,
     )
     report.epochs = default_epochs(len(trained))
     report.billed_tokens = sum(min(model.max_tokens, tokens[i]) for i in trained) * report.epochs

@@ -113,7 +113,8 @@ class PreflightRunner(QObject):
         # a snapshot taken now, on the UI thread: the worker never touches the open project
         examples = [copy.copy(e) for e in self.session.examples]
         persona = copy.deepcopy(self.session.persona)
-        self.task = asyncio.ensure_future(self._run(examples, persona, self.spec(), cancel))
+        share = self.session.project.test_share
+        self.task = asyncio.ensure_future(self._run(examples, persona, self.spec(), cancel, share))
         self.started.emit()
 
     def cancel(self) -> None:
@@ -127,7 +128,12 @@ class PreflightRunner(QObject):
             self.task.cancel()
 
     async def _run(
-        self, examples: list[Example], persona: Persona, spec: ModelSpec, cancel: threading.Event
+        self,
+        examples: list[Example],
+        persona: Persona,
+        spec: ModelSpec,
+        cancel: threading.Event,
+        test_share: float = 0.0,
     ) -> None:
         loop = asyncio.get_running_loop()
 
@@ -136,7 +142,13 @@ class PreflightRunner(QObject):
 
         try:
             report = await asyncio.to_thread(
-                preflight, examples, persona, spec, progress=progress, cancel=cancel
+                preflight,
+                examples,
+                persona,
+                spec,
+                progress=progress,
+                cancel=cancel,
+                test_share=test_share,
             )
         except PreflightCancelled:
             if cancel is self._cancel:  # stopped by the creator, not by a newer check

@@ -147,6 +147,15 @@ class TrainTab(QWidget):
             "Share of approved examples kept aside to measure how well "
             "the model generalises (the validation loss)."
         )
+        self.test_share = QSpinBox(
+            objectName="train_test_share", minimum=0, maximum=50, suffix=" %"
+        )
+        self.test_share.setToolTip(
+            "Approved examples kept aside for “Does it sound like me?”: never trained, so the "
+            "check asks questions the model has not seen. Tag an example “voice-check” to "
+            "always keep it aside."
+        )
+        self.test_share.valueChanged.connect(self._test_share_changed)
         form = QFormLayout()
         form.addRow("Train with", self.profile)
         about = QWidget()
@@ -165,6 +174,7 @@ class TrainTab(QWidget):
         advanced_form.addRow("Learning-rate multiplier", self.learning_rate)
         advanced_form.addRow("Seed", self.seed)
         advanced_form.addRow("Validation examples", self.validation)
+        advanced_form.addRow("Kept for the voice check", self.test_share)
         self.check_summary = QLabel(objectName="train_check", wordWrap=True)
         self.check_summary.setTextFormat(Qt.TextFormat.RichText)
         self.show_problems = QPushButton("Show these examples", objectName="train_show_problems")
@@ -260,6 +270,9 @@ class TrainTab(QWidget):
         runner.add_view(self)
         runner.started.connect(lambda: self.check_summary.setText("Checking the dataset…"))
         on_report(runner, self._show_check)
+        self.test_share.blockSignals(True)
+        self.test_share.setValue(round(100 * session.project.test_share))
+        self.test_share.blockSignals(False)
         self._fill_profiles()
         self._fill_history()
         session.watch_running_jobs()  # reattach to jobs still running at the provider
@@ -402,6 +415,17 @@ class TrainTab(QWidget):
             "Change these in the Train tab."
         )
 
+    def _test_share_changed(self, value: int) -> None:
+        if self._session is None:
+            return
+        try:
+            self._session.project.set_test_share(value / 100)
+        except UserFacingError as exc:  # a refused write: said where the figure is
+            self.check_summary.setText(escape(str(exc)))
+            return
+        if self._runner is not None:
+            self._runner.schedule()  # the trained examples changed: check again
+
     def _persona_changed(self, field: str) -> None:
         if field == "fine_tuned_model" and self._session is not None:
             self.retirement.show_for(self._session.persona.fine_tuned_model)
@@ -435,8 +459,13 @@ class TrainTab(QWidget):
 
     def _show_check(self, report: PreflightReport) -> None:
         s = report.summary()
+        kept = (
+            f" ({s['held_out_examples']} more kept aside for the voice check, never trained)"
+            if s["held_out_examples"]
+            else ""
+        )
         lines = [
-            f"<b>{s['trained_examples']} approved examples</b>, {s['trained_tokens']:,} "
+            f"<b>{s['trained_examples']} approved examples</b>{kept}, {s['trained_tokens']:,} "
             f"tokens · {s['epochs']} epochs by default · {s['billed_tokens']:,} billed "
             f"tokens · <b>{price_text(report.estimated_cost)}</b>"
         ]

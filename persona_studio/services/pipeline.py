@@ -296,6 +296,7 @@ class Pipeline:
                 project.examples(),
                 project.persona(),
                 model_spec(options.base_model, self.model_specs),
+                test_share=project.test_share,
             )
 
         report = await asyncio.to_thread(check)
@@ -313,22 +314,23 @@ class Pipeline:
             )
 
     async def _step_export(self, step: Step) -> None:
-        from persona_studio.core.exports import openai_jsonl
-        from persona_studio.core.validation import train_validation_split
+        from persona_studio.services.training import training_files
 
         options, project, outputs = self.run.options, self.project, self.run.outputs
 
         def build() -> tuple[str, str, int, int]:
-            approved = [ex for ex in project.examples() if ex.status == "approved"]
-            train, validation = train_validation_split(
-                approved, options.validation_split, options.seed
+            files = training_files(
+                project.examples(),
+                project.persona().system_prompt(),
+                options.validation_split,
+                options.seed,
+                project.test_share,  # the voice check's questions are never trained
             )
-            prompt = project.persona().system_prompt()
             return (
-                openai_jsonl(train, prompt),
-                openai_jsonl(validation, prompt) if validation else "",
-                len(train),
-                len(validation),
+                files.train.decode("utf-8"),
+                files.validation.decode("utf-8") if files.validation else "",
+                files.train_count,
+                files.validation_count,
             )
 
         train, validation, n_train, n_validation = await asyncio.to_thread(build)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 ANSWERS_KIND, CHECK_KIND = "check-answers", "check"
 DEFAULT_QUESTIONS = 20
+MIN_TEST_SET = 3  # fewer held-out questions say too little: the check uses trained ones
 CANDIDATE_LABELS = {
     "offline": "Offline engine (answers from your examples)",
     "finetuned": "Your fine-tuned model",
@@ -70,6 +71,7 @@ class CheckResult:
     judged: dict[str, WinRate] = field(default_factory=dict)  # the judge model's win rates
     judge: str = ""  # the judge model, when one was asked
     run_id: str = ""  # its record in the project, once kept
+    held_out: bool = False  # the questions were never trained (the test set)
 
     def ranking(self) -> list[str]:
         return sorted(self.sounds_like_you, key=lambda k: -self.sounds_like_you[k].mean)
@@ -77,6 +79,7 @@ class CheckResult:
     def summary(self) -> dict[str, Any]:
         return {
             "questions": len(self.questions),
+            "never_trained": self.held_out,
             "old_model": self.old_model,
             "judge": self.judge,
             "candidates": [
@@ -99,11 +102,17 @@ class CheckResult:
         }
 
 
-def check_questions(examples: Sequence[Example], limit: int = DEFAULT_QUESTIONS) -> list[Example]:
-    """A stable sample of the approved examples (by id: the same ones every run)."""
+def check_questions(
+    examples: Sequence[Example], limit: int = DEFAULT_QUESTIONS, test_share: float = 0.0
+) -> list[Example]:
+    """The test set's examples (never trained), in a stable order; when it holds fewer than
+    `MIN_TEST_SET`, a stable sample of all the approved examples instead."""
+    from persona_studio.core.test_set import in_test_set
+
     approved = [e for e in examples if e.status == "approved" and e.question and e.answer]
     approved.sort(key=lambda e: hashlib.sha1(e.id.encode()).hexdigest())
-    return approved[:limit]
+    test = [e for e in approved if in_test_set(e, test_share)]
+    return (test if len(test) >= MIN_TEST_SET else approved)[:limit]
 
 
 def candidates_for(
@@ -150,12 +159,15 @@ async def run_check(
 ) -> CheckResult:
     """Ask every candidate every question it has not answered yet, then score them all."""
     from persona_studio.core.retrieval import RetrievalIndex
+    from persona_studio.core.test_set import in_test_set
 
-    asked = check_questions(examples, limit)
+    share = project.test_share
+    asked = check_questions(examples, limit, share)
     asked_ids = {e.id for e in asked}
     # the dataset engines must not look the answer up: the asked examples are left out
     index = await asyncio.to_thread(RetrievalIndex, [e for e in examples if e.id not in asked_ids])
     result = CheckResult([e.question for e in asked], {e.question: e.answer for e in asked})
+    result.held_out = bool(asked) and all(in_test_set(e, share) for e in asked)
     system = persona.system_prompt()
     todo: list[tuple[Candidate, str]] = []
     cached: dict[str, dict[str, str]] = {}

@@ -9,6 +9,7 @@ import pytest
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.demo import ensure_demo_project
+from persona_studio.core.test_set import in_test_set
 from tests.conftest import wait_until
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gui.conftest import add_provider
@@ -46,7 +47,9 @@ def test_launch_watch_chart_and_register(make_window, context, server, run_async
     window, tab = _train(make_window, context)
     assert not tab.deadline.isVisibleTo(tab)  # not an OpenAI profile
     run_async(wait_until(lambda: tab.report is not None))
-    assert "$" in tab.check_summary.text() and "24 approved examples" in tab.check_summary.text()
+    # the demo's 24 approved examples: one is kept aside for the voice check (12 %, by its id)
+    assert "$" in tab.check_summary.text() and "23 approved examples" in tab.check_summary.text()
+    assert "1 more kept aside for the voice check" in tab.check_summary.text()
     tab.suffix.setText("rhea v1")
     assert "letters" in tab.suffix_error.text() and not tab.start.isEnabled()
     tab.suffix.setText("rhea")
@@ -199,7 +202,9 @@ def test_dataset_edits_are_checked_once_per_pause_and_only_when_the_tab_shows(
         train_tab, "preflight", lambda examples, *a, **k: runs.append(1) or real(examples, *a, **k)
     )
     session = window.session
+    share = session.project.test_share
     approved = [e for e in session.examples if e.status == "approved"]
+    approved.sort(key=lambda e: in_test_set(e, share))  # trained ones first: rejecting changes
 
     def reject(example) -> None:
         changed = copy.deepcopy(example)
@@ -212,7 +217,8 @@ def test_dataset_edits_are_checked_once_per_pause_and_only_when_the_tab_shows(
     assert runs == []
     window.tabs.setCurrentIndex(2)  # the pause ends with it shown: checked
     run_async(wait_until(lambda: runs == [1] and window.session.preflight.task.done()))
-    assert f"{len(approved) - 1} approved examples" in tab.check_summary.text()
+    trained = sum(1 for e in approved if not in_test_set(e, share))
+    assert f"{trained - 1} approved examples" in tab.check_summary.text()
 
     for example in approved[1:4]:  # three quick edits while it shows: one check
         reject(example)
@@ -220,7 +226,7 @@ def test_dataset_edits_are_checked_once_per_pause_and_only_when_the_tab_shows(
         wait_until(lambda: len(runs) == 2 and window.session.preflight.task.done(), timeout=5)
     )
     run_async(asyncio.sleep(train_tab.CHECK_DELAY_MS / 1000 + 0.2))
-    assert len(runs) == 2 and f"{len(approved) - 4} approved examples" in tab.check_summary.text()
+    assert len(runs) == 2 and f"{trained - 4} approved examples" in tab.check_summary.text()
 
 
 def test_train_at_together_then_chat_in_the_fine_tuned_pane(

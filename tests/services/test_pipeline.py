@@ -104,8 +104,13 @@ async def test_happy_path_from_sheet_to_plugin_and_card(project, server, sheets,
     # the sheet's row came in, and the local examples went out to the sheet
     assert any(e.question == "Typed in the sheet?" for e in project.examples())
     assert len([r for r in sheets.rows(KEY, "Data")[1:] if any(r)]) == project.counts().examples
-    # the training files: every approved example, split 90/10, with the composed prompt
-    approved = project.counts().approved
+    # the training files: every approved example but the voice check's test set, split 90/10,
+    # with the composed prompt
+    from persona_studio.core.test_set import split_test_set
+
+    usable, test = split_test_set(project.examples(), project.test_share)
+    approved = sum(1 for e in usable if e.status == "approved")
+    assert test and approved + len(test) == project.counts().approved
     train = Path(result.outputs["train_path"]).read_text("utf-8").splitlines()
     validation = Path(result.outputs["validation_path"]).read_text("utf-8").splitlines()
     assert len(train) + len(validation) == approved and len(validation) >= 1

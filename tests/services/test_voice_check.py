@@ -208,3 +208,21 @@ async def test_unreadable_verdicts_are_asked_once_more_then_not_counted() -> Non
     assert asked.count("Question 0?") == 4  # two orders, each asked twice
     good = result.judged["good"]
     assert good.no_verdict == 1 and good.wins == 1 and good.judged == 1  # 429 waited, not lost
+
+
+async def test_the_check_asks_the_kept_aside_questions_when_there_are_enough(project) -> None:
+    from persona_studio.core.test_set import in_test_set
+
+    persona = project.persona()
+    chosen = candidates_for(["offline"], persona, project, None)
+
+    async def no_client(_profile):
+        raise AssertionError("the offline engine needs no client")
+
+    small = await run_check(project, persona, [], project.examples(), chosen, no_client)
+    assert not small.held_out  # the demo keeps 1 aside at 12 %: too few, trained ones are used
+    project.set_test_share(0.5)
+    big = await run_check(project, persona, [], project.examples(), chosen, no_client)
+    held = {e.question for e in project.examples() if in_test_set(e, 0.5)}
+    assert big.held_out and len(big.questions) >= 3 and set(big.questions) <= held
+    assert big.summary()["never_trained"] is True

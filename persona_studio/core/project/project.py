@@ -332,3 +332,23 @@ class Project(ExamplesStore, RecordsStore):
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    @property
+    def test_share(self) -> float:
+        """The share of approved examples kept aside for the voice check (never trained)."""
+        from persona_studio.core.test_set import META_KEY, share_from_meta
+
+        return share_from_meta(self.meta(META_KEY))
+
+    def set_test_share(self, share: float) -> None:
+        from persona_studio.core.test_set import META_KEY, share_from_meta
+
+        self.set_meta(META_KEY, repr(share_from_meta(str(share))))

@@ -243,8 +243,15 @@ class VoiceCheckDialog(QDialog):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.board.setItem(row, column, item)
         best = ranking[0] if ranking else ""
+        kind = (
+            "kept aside, never trained"
+            if result.held_out
+            else "trained on: too few are kept aside (Train tab → Advanced)"
+        )
         self.status.setText(
-            f"{len(result.questions)} questions. Closest to you: {best}." if best else EXPLAIN
+            f"{len(result.questions)} questions ({kind}). Closest to you: {best}."
+            if best
+            else EXPLAIN
         )
         self.questions.clear()
         self.questions.addItems(result.questions)

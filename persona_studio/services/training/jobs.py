@@ -48,13 +48,20 @@ class TrainingFiles:
 
 
 def training_files(
-    examples: Sequence[Example], system_prompt: str, validation_split: float, seed: int
+    examples: Sequence[Example],
+    system_prompt: str,
+    validation_split: float,
+    seed: int,
+    test_share: float = 0.0,
 ) -> TrainingFiles:
-    """The approved examples as OpenAI chat JSONL, split into training and validation."""
+    """The approved examples as OpenAI chat JSONL, split into training and validation; the
+    voice check's test set is never in either."""
     from persona_studio.core.exports import openai_jsonl
+    from persona_studio.core.test_set import split_test_set
     from persona_studio.core.validation import train_validation_split
 
-    approved = [ex for ex in examples if ex.status == "approved"]
+    usable, _test = split_test_set(examples, test_share)
+    approved = [ex for ex in usable if ex.status == "approved"]
     if not approved:
         raise TrainingError(
             "There are no approved examples to train on.",
@@ -170,7 +177,7 @@ class TrainingJobs:
     ) -> JobRecord:
         """Write the training files, upload them, start the job and save its record."""
         files = await asyncio.to_thread(
-            training_files, examples, system_prompt, validation_split, seed
+            training_files, examples, system_prompt, validation_split, seed, self.project.test_share
         )
         backend = await self.backend_for(profile)
         try:

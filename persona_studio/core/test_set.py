@@ -1,0 +1,54 @@
+"""The voice check's test set: approved examples kept aside, never trained, so a check asks
+questions the model has not seen.
+
+By default about 12 % of the approved examples, chosen by their ids (the same ones every time,
+whatever else is edited or added); an example tagged "voice-check" is always in it (the
+creator's pinned questions: "it must always answer this well"). The share is the project's
+(meta "test_share"; 0 turns the test set off). Every way of training and the training export
+leave the set out through `split_test_set`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from persona_studio.core.dataset import Example
+
+DEFAULT_SHARE = 0.12
+PIN_TAG = "voice-check"
+META_KEY = "test_share"
+MAX_SHARE = 0.5
+
+
+def bucket(example_id: str) -> float:
+    """Where an id falls in [0, 1): stable, and spread evenly over ids."""
+    return int(hashlib.sha1(example_id.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def in_test_set(example: Example, share: float) -> bool:
+    if example.status != "approved":
+        return False
+    return PIN_TAG in example.tags or bucket(example.id) < share
+
+
+def split_test_set(
+    examples: Sequence[Example], share: float
+) -> tuple[list[Example], list[Example]]:
+    """(the examples training may use, the test set)."""
+    kept: list[Example] = []
+    test: list[Example] = []
+    for example in examples:
+        (test if in_test_set(example, share) else kept).append(example)
+    return kept, test
+
+
+def share_from_meta(value: str | None) -> float:
+    """The project's share, from its meta value (missing or unreadable: the default)."""
+    try:
+        share = float(value) if value is not None else DEFAULT_SHARE
+    except ValueError:
+        return DEFAULT_SHARE
+    return min(MAX_SHARE, max(0.0, share))
