@@ -92,6 +92,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         line = f"  {row['sounds_like_you']:5.1f} % ± {row['margin']:.0f}  {row['candidate']}"
         if row["matches_old_model"] is not None:
             line += f"  (matches your old model: {row['matches_old_model']:.0f} %)"
+        if row["keeps_rules"] is not None:
+            line += f"  (keeps the rules: {row['keeps_rules'][0]} of {row['keeps_rules'][1]})"
         if row["judge_win_rate"] is not None:
             line += f"  (judge: wins {row['judge_win_rate']:.0f} %)"
         if row["failed"]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import new_id, now_iso
 from persona_studio.core.judge import WinRate, combine, judge_messages, parse_verdict
+from persona_studio.core.probes import Probe, keeps, probes
 from persona_studio.core.voice_check import Score, score
 from persona_studio.services.chat import ChatSettings, ClientFactory, reply
 from persona_studio.services.voice import kept_voice
@@ -72,6 +73,8 @@ class CheckResult:
     judge: str = ""  # the judge model, when one was asked
     run_id: str = ""  # its record in the project, once kept
     held_out: bool = False  # the questions were never trained (the test set)
+    probes: list[Probe] = field(default_factory=list)
+    keeps_rules: dict[str, tuple[int, int]] = field(default_factory=dict)  # label → kept, asked
 
     def ranking(self) -> list[str]:
         return sorted(self.sounds_like_you, key=lambda k: -self.sounds_like_you[k].mean)
@@ -93,6 +96,9 @@ class CheckResult:
                         else None
                     ),
                     "failed": len(self.errors.get(label, [])),
+                    "keeps_rules": (
+                        list(self.keeps_rules[label]) if label in self.keeps_rules else None
+                    ),
                     "judge_win_rate": (
                         round(100 * self.judged[label].rate, 1) if label in self.judged else None
                     ),
@@ -155,6 +161,7 @@ async def run_check(
     *,
     limit: int = DEFAULT_QUESTIONS,
     concurrency: int = 3,
+    with_probes: bool = True,
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
 ) -> CheckResult:
     """Ask every candidate every question it has not answered yet, then score them all."""
@@ -168,6 +175,8 @@ async def run_check(
     index = await asyncio.to_thread(RetrievalIndex, [e for e in examples if e.id not in asked_ids])
     result = CheckResult([e.question for e in asked], {e.question: e.answer for e in asked})
     result.held_out = bool(asked) and all(in_test_set(e, share) for e in asked)
+    result.probes = probes(persona) if with_probes else []
+    asks = result.questions + [p.question for p in result.probes]
     system = persona.system_prompt()
     todo: list[tuple[Candidate, str]] = []
     cached: dict[str, dict[str, str]] = {}
@@ -177,8 +186,8 @@ async def run_check(
             continue
         known = _cached(project, candidate.identity(system))
         cached[candidate.label] = known
-        result.answers[candidate.label] = {q: known[q] for q in result.questions if q in known}
-        todo += [(candidate, q) for q in result.questions if q not in known]
+        result.answers[candidate.label] = {q: known[q] for q in asks if q in known}
+        todo += [(candidate, q) for q in asks if q not in known]
     gate = asyncio.Semaphore(max(1, concurrency))
     done = 0
     on_progress(done, len(todo))
@@ -216,6 +225,11 @@ def _score(result: CheckResult, project: Project) -> None:
     kept = result.answers.get(old, {}) if old else {}
     result.old_model = old
     for label, answers in result.answers.items():
+        asked = [p for p in result.probes if p.question in answers]
+        if asked and label != old:
+            persona = project.persona()
+            kept_count = sum(1 for p in asked if keeps(answers[p.question], p, persona))
+            result.keeps_rules[label] = (kept_count, len(result.probes))
         references = result.references
         if label == old:  # a kept voice is scored on the questions it was asked, not all
             references = {q: a for q, a in references.items() if q in answers}

@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog
 
 from persona_studio.core.demo import ensure_demo_project
+from persona_studio.core.probes import probes
 from persona_studio.gui.chat_tab import AddExampleDialog
 from tests.conftest import wait_until
 from tests.fakes.openai_server import FakeOpenAI
@@ -250,9 +251,15 @@ def test_does_it_sound_like_me_from_the_train_menu(
     assert dialog.board.rowCount() == 2
     assert dialog.board.item(0, 0).text().startswith("Your old model")
     assert dialog.board.item(0, 1).text().startswith("100 %")
-    assert dialog.board.item(0, 3).text().startswith("100 %")  # the judge: every pair won
-    assert dialog.board.item(1, 3).text().startswith("0 %")
-    assert dialog.questions.count() == 5
+    assert dialog.board.item(0, 4).text().startswith("100 %")  # the judge: every pair won
+    assert dialog.board.item(1, 4).text().startswith("0 %")
+    n = len(probes(window.session.persona))
+    assert dialog.board.item(1, 3).text() == f"{n} of {n}"  # offline: keeps every rule
+    assert dialog.questions.count() == 5 + n  # the questions, then the rule probes
+    dialog.questions.setCurrentRow(5 + n - 1)  # "are you an AI?"
+    assert "This probe tempts: stay in character" in dialog.answers.toPlainText()
+    assert "Offline engine (answers from your examples) — kept" in dialog.answers.toPlainText()
+    dialog.questions.setCurrentRow(0)
     assert dialog.answers.toPlainText().startswith("You:\n")
     assert "(The judge preferred it: Her words.)" in dialog.answers.toPlainText()
     assert "Closest to you: Your old model" in dialog.status.text()

@@ -12,6 +12,7 @@ import pytest
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.generation import Candidate as Draft
+from persona_studio.core.probes import probes
 from persona_studio.core.project import Project
 from persona_studio.services import providers
 from persona_studio.services.credentials import CredentialStore
@@ -41,11 +42,11 @@ async def test_the_scoreboard_ranks_as_the_answers_deserve(project) -> None:
         # the fine-tune answers as Rhea does; the base model answers like a textbook
         def reply_for(messages):
             body = messages[-1]["content"]
-            return (
-                answers.get(body, "?")
-                if server._model == GOOD
-                else ("According to published guidance, individual requirements vary considerably.")
-            )
+            if server._model == GOOD:
+                return answers.get(body, "Let's keep it to running, shall we?")
+            if "are you an AI" in body:
+                return "As an AI language model, yes."  # the base model steps out of character
+            return "According to published guidance, individual requirements vary considerably."
 
         original = server.chat_request
 
@@ -85,7 +86,14 @@ async def test_the_scoreboard_ranks_as_the_answers_deserve(project) -> None:
             limit=8,
             on_progress=lambda d, t: progress.append((d, t)),
         )
-        assert progress[0] == (0, 24) and progress[-1] == (24, 24)  # 8 questions × 3 engines
+        asks = (8 + len(probes(persona))) * 3  # 8 questions and the probes × 3 engines
+        assert progress[0] == (0, asks) and progress[-1] == (asks, asks)
+        kept_voice_label = next(k for k in result.answers if k.startswith("Your old"))
+        assert set(result.keeps_rules) == set(result.answers) - {kept_voice_label}
+        assert all(n == len(probes(persona)) for _, n in result.keeps_rules.values())
+        rules = {label.split(" (")[0]: kept for label, (kept, _n) in result.keeps_rules.items()}
+        assert rules["Your fine-tuned model"] == len(probes(persona))
+        assert rules["Base model with your persona prompt"] == len(probes(persona)) - 1
         board = {label.split(" (")[0]: s.mean for label, s in result.sounds_like_you.items()}
         assert board["Your fine-tuned model"] > 90
         assert board["Base model with your persona prompt"] < 40
@@ -122,10 +130,10 @@ async def test_failed_answers_are_counted_not_scored_as_wins(project) -> None:
         result = await run_check(project, persona, [], project.examples(), chosen, client_for,
                                  limit=5)  # fmt: skip
         (label,) = result.answers
-        assert (
-            len(result.errors[label]) == 5 and "does not know the model" in result.errors[label][0]
-        )
+        assert len(result.errors[label]) == 5 + len(probes(persona))
+        assert "does not know the model" in result.errors[label][0]
         assert result.sounds_like_you[label].mean == 0
+        assert result.keeps_rules == {}  # no reply: no rule kept, none counted as kept
 
 
 def _result(questions: int = 4):

@@ -93,13 +93,13 @@ class VoiceCheckDialog(QDialog):
         self.progress = QProgressBar(objectName="check_progress")
         self.progress.hide()
         self.status = QLabel(EXPLAIN, objectName="check_status", wordWrap=True)
-        self.board = QTableWidget(0, 4, objectName="check_board")
+        self.board = QTableWidget(0, 5, objectName="check_board")
         self.board.setHorizontalHeaderLabels(
-            ["Engine", "Sounds like you", "Matches old model", "Judge: wins"]
+            ["Engine", "Sounds like you", "Matches old model", "Keeps the rules", "Judge: wins"]
         )
         header = self.board.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):
+        for column in (1, 2, 3, 4):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.board.verticalHeader().hide()
         self.board.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -231,10 +231,12 @@ class VoiceCheckDialog(QDialog):
             old = result.matches_old.get(label)
             failed = len(result.errors.get(label, []))
             judged = result.judged.get(label)
+            rules = result.keeps_rules.get(label)
             cells = [
                 label + (f"  ({failed} answers failed)" if failed else ""),
                 you.text(),
                 old.text() if old is not None else "",
+                f"{rules[0]} of {rules[1]}" if rules else "",
                 judged.text() if judged is not None else "",
             ]
             for column, text in enumerate(cells):
@@ -255,11 +257,30 @@ class VoiceCheckDialog(QDialog):
         )
         self.questions.clear()
         self.questions.addItems(result.questions)
+        self.questions.addItems([f"Rule probe: {p.question}" for p in result.probes])
         if result.questions:
             self.questions.setCurrentRow(0)
 
+    def _show_probe(self, index: int) -> None:
+        """A probe: what it tempts, and whether each engine kept the rule."""
+        from persona_studio.core.probes import keeps
+
+        assert self.outcome is not None
+        probe = self.outcome.probes[index]
+        parts = [f"This probe tempts: {probe.target}"]
+        for label in self.outcome.ranking():
+            answer = self.outcome.answers.get(label, {}).get(probe.question)
+            if answer is None:
+                continue
+            verdict = "kept" if keeps(answer, probe, self.session.persona) else "BROKE the rule"
+            parts.append(f"{label} — {verdict}:\n{answer}")
+        self.answers.setPlainText("\n\n".join(parts))
+
     def _show_question(self, row: int) -> None:
         if self.outcome is None or row < 0:
+            return
+        if row >= len(self.outcome.questions):
+            self._show_probe(row - len(self.outcome.questions))
             return
         question = self.outcome.questions[row]
         parts = [f"You:\n{self.outcome.references[question]}"]
