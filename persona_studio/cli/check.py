@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 from persona_studio.cli.common import EXIT_FAILURE, EXIT_OK, add_command, emit, progress
 from persona_studio.core.config import ProviderProfile, load_config
@@ -82,6 +83,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
             asyncio.run(judge())
             keep_run(project, result)
+        if args.report:
+            from persona_studio.core.config import atomic_write_bytes
+            from persona_studio.core.voice_report import as_json, markdown
+            from persona_studio.services.voice_check import earlier_runs
+
+            run = earlier_runs(project)[0]
+            text = as_json(run) if args.report.suffix.lower() == ".json" else markdown(run)
+            try:
+                atomic_write_bytes(args.report, text.encode("utf-8"))
+            except OSError as exc:
+                raise UserFacingError(
+                    f"Could not write “{args.report}”: {exc.strerror}.", "Choose another folder."
+                ) from exc
     summary = result.summary()
     kind = "never trained" if result.held_out else "trained on: too few are kept aside"
     lines = [
@@ -136,6 +150,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--judge-model", help="also let this model judge every pair of engines (both orders)"
     )
     check.add_argument("--judge-profile", help="the judge's provider profile (default: default)")
+    check.add_argument(
+        "--report", type=Path, help="also write the report: FILE.md (Markdown) or FILE.json"
+    )
     check.add_argument(
         "--require-better",
         action="store_true",

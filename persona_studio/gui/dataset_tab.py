@@ -536,8 +536,11 @@ class DatasetTab(QWidget):
             "examples are trained."
         ]
         if s["trained_examples"]:
+            aside = s["held_out_examples"]
             lines.append(
-                f"Training set: {s['trained_examples']:,} examples, {s['trained_tokens']:,} "
+                f"Training set: {s['trained_examples']:,} examples"
+                + (f" ({aside} more kept aside for the voice check)" if aside else "")
+                + f", {s['trained_tokens']:,} "
                 f"tokens. {s['epochs']} epochs by default → {s['billed_tokens']:,} billed tokens,"
                 f" <b>{price_text(report.estimated_cost)}</b> on {report.model.name}."
             )

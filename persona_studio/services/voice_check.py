@@ -253,12 +253,27 @@ def _keep(project: Project, identity: str, answers: dict[str, str]) -> None:
     project.save_run(run_id, ANSWERS_KIND, "kept", data)
 
 
+def earlier_runs(project: Project) -> list[dict[str, Any]]:
+    """Every kept check, newest first (what the history shows and the report exports)."""
+    return [{**record.data, "id": record.id} for record in project.runs(CHECK_KIND)]
+
+
 def keep_run(project: Project, result: CheckResult) -> None:
     """Keep (or update, after the judge) this run's scoreboard in the project."""
     fingerprint = hashlib.sha1(
         "\n".join(f"{q}\t{result.references[q]}" for q in result.questions).encode()
     ).hexdigest()[:12]
-    data = {**result.summary(), "dataset": fingerprint, "when": now_iso()}
+    data = {
+        **result.summary(),
+        "dataset": fingerprint,
+        "when": now_iso(),
+        "references": result.references,
+        "answers": {label: dict(given) for label, given in result.answers.items()},
+        "per_question": {
+            label: {q: round(v, 1) for q, v in s.per_question.items()}
+            for label, s in result.sounds_like_you.items()
+        },
+    }
     result.run_id = result.run_id or new_id()
     project.save_run(result.run_id, CHECK_KIND, "done", data)
 

@@ -682,3 +682,17 @@ def test_check_with_a_judge_model(
         (record,) = project.runs(CHECK_KIND)
         assert record.data["judge"] == "judge-1"
         assert {c["judge_win_rate"] for c in record.data["candidates"]} == {50.0}
+
+
+def test_check_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+
+    demo = ensure_demo_project(tmp_path)
+    code, _, err = run(capsys, "check", str(demo), "--candidates", "offline", "--limit", "3",
+                       "--report", str(tmp_path / "voice.md"))  # fmt: skip
+    assert code == 0, err
+    assert (tmp_path / "voice.md").read_text("utf-8").startswith("# Does it sound like me?")
+    (tmp_path / "taken.md").mkdir()  # a folder where the report should go
+    code, _, err = run(capsys, "check", str(demo), "--candidates", "offline", "--limit", "3",
+                       "--report", str(tmp_path / "taken.md"))  # fmt: skip
+    assert code == 1 and "Could not write" in err

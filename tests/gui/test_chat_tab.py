@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog
@@ -263,3 +265,25 @@ def test_does_it_sound_like_me_from_the_train_menu(
     assert dialog.answers.toPlainText().startswith("You:\n")
     assert "(The judge preferred it: Her words.)" in dialog.answers.toPlainText()
     assert "Closest to you: Your old model" in dialog.status.text()
+
+
+def test_earlier_checks_and_the_report(make_window, context, run_async, qtbot, tmp_path) -> None:
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    dialog = window.check_voice()
+    qtbot.waitUntil(dialog.isVisible)
+    assert dialog.history.count() == 0 and not dialog.export.isEnabled()
+    for key in ("finetuned", "persona", "retrieval", "kept"):
+        dialog.boxes[key].setChecked(False)
+    dialog.limit.setValue(4)
+    for runs in (1, 2):
+        dialog.start.click()
+        run_async(wait_until(lambda n=runs: not dialog.running and dialog.history.count() == n))
+    dialog.history.setCurrentIndex(1)
+    dialog._show_earlier(1)
+    assert "Offline engine" in dialog.history_note.text()
+    assert dialog.export_report(tmp_path / "voice.md")
+    report = (tmp_path / "voice.md").read_text("utf-8")
+    assert report.startswith("# Does it sound like me?") and "## " in report and "█" in report
+    assert dialog.export_report(tmp_path / "voice.json")
+    assert json.loads((tmp_path / "voice.json").read_text("utf-8"))["questions"] == 4

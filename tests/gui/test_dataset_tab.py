@@ -140,7 +140,8 @@ def test_preflight_runs_off_the_ui_thread_and_marks_rows(make_window, tmp_path, 
     ]
     examples.append(Example.from_qa("Lose weight?", "I promise weight-loss results!"))
     examples.append(Example.from_qa("  ", "empty question", status="approved"))
-    _window, tab = _tab(make_window, tmp_path, examples)
+    window, tab = _tab(make_window, tmp_path, examples)
+    window.session.project.set_test_share(0.0)  # random ids: keep none aside, every count fixed
     tab.run_preflight()
     run_async(wait_until(lambda: tab.report is not None, timeout=15))
     text = tab.preflight_summary.text()

@@ -5,6 +5,8 @@ scoreboard, and open a question to see every engine's answer beside yours. A vie
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
+from persona_studio.gui.dialogs.messages import write_file
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services.voice_check import CANDIDATE_LABELS, CheckResult
@@ -52,6 +55,7 @@ class VoiceCheckDialog(QDialog):
         self.context, self.session = context, session
         self.task: asyncio.Task[None] | None = None
         self.outcome: CheckResult | None = None
+        self.runs: list[dict[str, Any]] = []  # the kept checks, newest first
         delete_when_idle(self, lambda: (self.task,))
 
         self.boxes: dict[str, QCheckBox] = {}
@@ -113,17 +117,31 @@ class VoiceCheckDialog(QDialog):
         detail.addWidget(self.questions)
         detail.addWidget(self.answers)
         detail.setStretchFactor(1, 2)
+        self.history = QComboBox(objectName="check_history")
+        self.history.setAccessibleName("Earlier checks")
+        self.history.activated.connect(self._show_earlier)
+        self.history_note = QLabel(objectName="check_history_note", wordWrap=True)
+        self.export = QPushButton("Export report…", objectName="check_export")
+        self.export.setToolTip("The scoreboard and every answer, as Markdown or JSON.")
+        self.export.clicked.connect(self._choose_export)
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress, 1)
         buttons.addWidget(self.start)
         buttons.addWidget(self.stop)
+        history_row = QHBoxLayout()
+        history_row.addWidget(QLabel("Earlier checks"))
+        history_row.addWidget(self.history, 1)
+        history_row.addWidget(self.export)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
+        layout.addLayout(history_row)
+        layout.addWidget(self.history_note)
         layout.addWidget(self.board, 1)
         layout.addWidget(detail, 1)
         self.resize(980, 640)
+        self._fill_history()
 
     @property
     def running(self) -> bool:
@@ -177,6 +195,7 @@ class VoiceCheckDialog(QDialog):
         else:
             await self._judge(self.outcome)
             self._show_result(self.outcome)
+            self._fill_history()
         finally:
             self.start.show()
             self.stop.hide()
@@ -222,6 +241,71 @@ class VoiceCheckDialog(QDialog):
         self.status.setText(
             f"{done} of {total} answers (answers kept from earlier runs are reused)."
         )
+
+    # ---- history and report ----------------------------------------------------------------
+
+    def _fill_history(self) -> None:
+        from persona_studio.services.voice_check import earlier_runs
+
+        self.runs = earlier_runs(self.session.project)
+        self.history.clear()
+        for run in self.runs:
+            rows = run.get("candidates") or [{}]
+            best = rows[0].get("candidate", "nothing")
+            self.history.addItem(
+                f"{str(run.get('when', ''))[:16].replace('T', ' ')} — {len(rows)} engines, "
+                f"closest: {best}",
+                run["id"],
+            )
+        self.export.setEnabled(bool(self.runs))
+        self.history_note.setText("" if self.runs else "No earlier checks yet.")
+
+    def _show_earlier(self, index: int) -> None:
+        """An earlier check's scoreboard, and how the newest compares with it."""
+        from persona_studio.core.voice_report import compare
+
+        if not 0 <= index < len(self.runs):
+            return
+        run = self.runs[index]
+        lines = [
+            f"{row['candidate']}: sounds like you {row['sounds_like_you']:.0f} %"
+            for row in run.get("candidates", [])
+        ]
+        newest = self.runs[0]
+        mine = [
+            r["candidate"] for r in newest.get("candidates", []) if "fine-tuned" in r["candidate"]
+        ]
+        theirs = [
+            r["candidate"] for r in run.get("candidates", []) if "fine-tuned" in r["candidate"]
+        ]
+        if index > 0 and mine and theirs:
+            lines.append(compare(newest, run, mine[0], theirs[0]))
+        self.history_note.setText("\n".join(lines))
+
+    def _choose_export(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export the voice check",
+            str(self.session.project.path.with_name("voice check.md")),
+            "Markdown (*.md);;JSON (*.json)",
+        )
+        if path:
+            self.export_report(Path(path))
+
+    def export_report(self, path: Path) -> bool:
+        """The chosen earlier check (the newest by default) as Markdown, or JSON by suffix."""
+        from persona_studio.core.voice_report import as_json, markdown
+
+        if not self.runs:
+            return False
+        run = self.runs[max(0, self.history.currentIndex())]
+        text = as_json(run) if path.suffix.lower() == ".json" else markdown(run)
+        written = write_file(self, path, text.encode("utf-8"))
+        if written:
+            self.status.setText(f"Exported to {path}.")
+        return written
 
     def _show_result(self, result: CheckResult) -> None:
         ranking = result.ranking()

@@ -1,0 +1,56 @@
+"""The voice check's report and the comparison of two runs."""
+
+from __future__ import annotations
+
+import json
+
+from persona_studio.core.voice_report import as_json, compare, markdown
+
+RUN = {
+    "questions": 2,
+    "never_trained": True,
+    "when": "2026-12-02T20:00:00",
+    "candidates": [
+        {
+            "candidate": "Your fine-tuned model (v3)",
+            "sounds_like_you": 80.0,
+            "margin": 6.0,
+            "matches_old_model": 70.0,
+            "keeps_rules": [4, 4],
+            "judge_win_rate": 75.0,
+        },
+        {
+            "candidate": "Offline engine",
+            "sounds_like_you": 30.0,
+            "margin": 2.0,
+            "matches_old_model": None,
+            "keeps_rules": [3, 4],
+            "judge_win_rate": None,
+        },
+    ],
+    "references": {"Why slow?": "Easy runs build the engine.", "Shoes?": "Comfort first."},
+    "answers": {
+        "Your fine-tuned model (v3)": {"Why slow?": "Easy runs build it.", "Shoes?": "Comfy."}
+    },
+    "per_question": {"Your fine-tuned model (v3)": {"Why slow?": 85.0, "Shoes?": 75.0}},
+}
+
+
+def test_the_markdown_report_has_the_board_the_bars_and_every_answer() -> None:
+    text = markdown(RUN)
+    assert text.startswith("# Does it sound like me?\n\n2 questions (never trained)")
+    assert "| Your fine-tuned model (v3) | 80 % ± 6 | 70 % | 4 of 4 | 75 % |" in text
+    assert "█" * 24 + "·" * 6 + "  80.0 %  Your fine-tuned model (v3)" in text
+    assert "## Why slow?\n\n**You:** Easy runs build the engine." in text
+    assert "**Your fine-tuned model (v3)** (85 %): Easy runs build it." in text
+    assert json.loads(as_json(RUN)) == RUN
+
+
+def test_two_runs_compare_question_by_question() -> None:
+    older = {"per_question": {"Your fine-tuned model (v2)": {"Why slow?": 60.0, "Shoes?": 90.0}}}
+    line = compare(RUN, older, "Your fine-tuned model (v3)", "Your fine-tuned model (v2)")
+    assert line == (
+        "Your fine-tuned model (v3) scores higher than Your fine-tuned model (v2) did on 1 of 2 "
+        "questions (lower on 1)."
+    )
+    assert "share no question" in compare(RUN, {}, "Your fine-tuned model (v3)", "x")
