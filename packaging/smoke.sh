@@ -16,7 +16,7 @@ grep -q "^opened Demo - Coach Rhea.persona$" "$home/gui.log"
 demo="$home/data/persona-studio/Demo - Coach Rhea.persona"
 cli="$1/persona-studio-cli"  # the console program (the only one with output on Windows)
 "$cli" info "$demo" --json | grep -q '"examples": 30'
-"$cli" validate "$demo" | grep -q "5,332 tokens"
+"$cli" validate "$demo" | grep -q "5,112 tokens (1 more kept aside"  # 23 trained, 1 for the check
 "$cli" chat "$demo" "What shoes should I buy?" | grep -qi "shoes"
 "$app" info "$demo" | grep -q "Coach Rhea"
 echo "packaged app OK: $("$app" --version), $(du -sh "$1" | cut -f1)"

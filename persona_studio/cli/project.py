@@ -149,7 +149,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     lines = [
         f"{summary['examples']} examples" + (f" ({by_status})" if by_status else ""),
         f"trained (approved): {summary['trained_examples']} examples, "
-        f"{summary['trained_tokens']:,} tokens",
+        f"{summary['trained_tokens']:,} tokens"
+        + (
+            f" ({summary['held_out_examples']} more kept aside for the voice check)"
+            if summary["held_out_examples"]
+            else ""
+        ),
         f"{args.model}: {summary['epochs']} epochs by default, {summary['billed_tokens']:,} "
         f"billed tokens, {price_text(report.estimated_cost)}",
     ]
