@@ -99,3 +99,28 @@ class WinRate:
         low, high = wilson(self.wins + 0.5 * self.ties, self.judged)
         margin = 100 * (high - low) / 2
         return f"{100 * self.rate:.0f} % ± {margin:.0f}"
+
+
+TRUST = 0.7  # below this share of agreement with the creator, the judge's scores are not trusted
+
+
+def agreement(
+    picks: dict[tuple[str, str, str], str], outcomes: dict[tuple[str, str, str], str]
+) -> tuple[int, int]:
+    """(agreed, compared): the creator's picks ("x", "y" or "tie" for the pair (x, y, question))
+    against the judge's outcomes on the same pairs."""
+    shared = [key for key in picks if key in outcomes]
+    return sum(1 for key in shared if picks[key] == outcomes[key]), len(shared)
+
+
+def agreement_text(agreed: int, compared: int) -> str:
+    if not compared:
+        return "Pick a few pairs first: then the app can say whether the judge hears you right."
+    share = agreed / compared
+    text = f"The judge agrees with you {100 * share:.0f} % of the time ({agreed} of {compared})."
+    if share < TRUST:
+        text += (
+            " Below 70 %: do not trust its scores yet (try another judge model, or rely on the "
+            "offline score)."
+        )
+    return text

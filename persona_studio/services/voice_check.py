@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import new_id, now_iso
-from persona_studio.core.judge import WinRate, combine, judge_messages, parse_verdict
+from persona_studio.core.judge import (
+    WinRate,
+    agreement,
+    combine,
+    judge_messages,
+    parse_verdict,
+)
 from persona_studio.core.probes import Probe, keeps, probes
 from persona_studio.core.voice_check import Score, score
 from persona_studio.services.chat import ChatSettings, ClientFactory, reply
@@ -70,6 +76,9 @@ class CheckResult:
     matches_old: dict[str, Score] = field(default_factory=dict)
     old_model: str = ""
     judged: dict[str, WinRate] = field(default_factory=dict)  # the judge model's win rates
+    # the judge's outcome per pair (x, y, question): "x", "y" or "tie"; and the creator's picks
+    pair_outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    creator_picks: dict[tuple[str, str, str], str] = field(default_factory=dict)
     judge: str = ""  # the judge model, when one was asked
     run_id: str = ""  # its record in the project, once kept
     held_out: bool = False  # the questions were never trained (the test set)
@@ -85,6 +94,11 @@ class CheckResult:
             "never_trained": self.held_out,
             "old_model": self.old_model,
             "judge": self.judge,
+            "judge_agreement": (
+                list(agreement(self.creator_picks, self.pair_outcomes))
+                if self.creator_picks
+                else None
+            ),
             "candidates": [
                 {
                     "candidate": label,
@@ -253,6 +267,15 @@ def _keep(project: Project, identity: str, answers: dict[str, str]) -> None:
     project.save_run(run_id, ANSWERS_KIND, "kept", data)
 
 
+def round_pairs(result: CheckResult, count: int = 10, seed: int = 7) -> list[tuple[str, str, str]]:
+    """Up to `count` judged pairs for the creator's own "which sounds more like you?" round."""
+    import random
+
+    pairs = sorted(result.pair_outcomes)
+    random.Random(seed).shuffle(pairs)
+    return pairs[:count]
+
+
 def earlier_runs(project: Project) -> list[dict[str, Any]]:
     """Every kept check, newest first (what the history shows and the report exports)."""
     return [{**record.data, "id": record.id} for record in project.runs(CHECK_KIND)]
@@ -332,6 +355,8 @@ async def judge_check(
         ax, ay = result.answers[x][question], result.answers[y][question]
         first, swapped = await asyncio.gather(verdict(question, ax, ay), verdict(question, ay, ax))
         outcome = combine(first[0] if first else None, swapped[0] if swapped else None)
+        if outcome is not None:
+            result.pair_outcomes[(x, y, question)] = outcome
         if outcome is None:
             result.judged[x].no_verdict += 1
             result.judged[y].no_verdict += 1

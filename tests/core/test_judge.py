@@ -56,3 +56,15 @@ def test_win_rates_count_ties_as_half_and_never_count_no_verdicts() -> None:
     assert record.judged == 10 and record.rate == pytest.approx(0.7)
     assert record.text().startswith("70 % ± ")
     assert WinRate(no_verdict=3).text() == "no verdicts"
+
+
+def test_agreement_with_the_creator() -> None:
+    from persona_studio.core.judge import agreement, agreement_text
+
+    judge = {("a", "b", "q1"): "x", ("a", "b", "q2"): "tie", ("a", "b", "q3"): "y"}
+    picks = {("a", "b", "q1"): "x", ("a", "b", "q2"): "tie", ("a", "b", "q3"): "x"}
+    assert agreement(picks, judge) == (2, 3)
+    assert agreement_text(2, 3).startswith("The judge agrees with you 67 % of the time (2 of 3).")
+    assert "do not trust its scores yet" in agreement_text(2, 3)
+    assert "do not trust" not in agreement_text(17, 20)
+    assert agreement_text(0, 0).startswith("Pick a few pairs first")

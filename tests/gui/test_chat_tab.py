@@ -265,6 +265,16 @@ def test_does_it_sound_like_me_from_the_train_menu(
     assert dialog.answers.toPlainText().startswith("You:\n")
     assert "(The judge preferred it: Her words.)" in dialog.answers.toPlainText()
     assert "Closest to you: Your old model" in dialog.status.text()
+    # the creator's own blind round: picking the reference-like reply agrees with this judge
+    assert dialog.round.isEnabled()
+    round_ = dialog.open_round()
+    qtbot.waitUntil(round_.isVisible)
+    for _ in range(len(round_.pairs)):
+        first = round_.first.toPlainText() in references
+        (round_.pick_first if first else round_.pick_second).click()
+    assert dialog.status.text().startswith("The judge agrees with you 100 % of the time (5 of 5)")
+    (kept,) = [r for r in window.session.project.runs("check") if r.data.get("judge")]
+    assert kept.data["judge_agreement"] == [5, 5]
 
 
 def test_earlier_checks_and_the_report(make_window, context, run_async, qtbot, tmp_path) -> None:

@@ -124,6 +124,13 @@ class VoiceCheckDialog(QDialog):
         self.export = QPushButton("Export report…", objectName="check_export")
         self.export.setToolTip("The scoreboard and every answer, as Markdown or JSON.")
         self.export.clicked.connect(self._choose_export)
+        self.round = QPushButton("Which sounds more like you?…", objectName="check_round")
+        self.round.setToolTip(
+            "Pick between two replies, blind, for a few questions: the app then says how often "
+            "the judge agrees with you, and whether to trust its scores."
+        )
+        self.round.clicked.connect(self.open_round)
+        self.round.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress, 1)
         buttons.addWidget(self.start)
@@ -131,6 +138,7 @@ class VoiceCheckDialog(QDialog):
         history_row = QHBoxLayout()
         history_row.addWidget(QLabel("Earlier checks"))
         history_row.addWidget(self.history, 1)
+        history_row.addWidget(self.round)
         history_row.addWidget(self.export)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -196,6 +204,7 @@ class VoiceCheckDialog(QDialog):
             await self._judge(self.outcome)
             self._show_result(self.outcome)
             self._fill_history()
+            self.round.setEnabled(bool(self.outcome.pair_outcomes))
         finally:
             self.start.show()
             self.stop.hide()
@@ -241,6 +250,27 @@ class VoiceCheckDialog(QDialog):
         self.status.setText(
             f"{done} of {total} answers (answers kept from earlier runs are reused)."
         )
+
+    # ---- the creator's own round ----------------------------------------------------------
+
+    def open_round(self) -> PairRound | None:
+        from persona_studio.services.voice_check import round_pairs
+
+        if self.outcome is None or not self.outcome.pair_outcomes:
+            return None
+        dialog = PairRound(self.outcome, round_pairs(self.outcome), self._round_done, self)
+        dialog.open()
+        return dialog
+
+    def _round_done(self) -> None:
+        from persona_studio.core.judge import agreement, agreement_text
+        from persona_studio.services.voice_check import keep_run
+
+        assert self.outcome is not None
+        agreed, compared = agreement(self.outcome.creator_picks, self.outcome.pair_outcomes)
+        self.status.setText(agreement_text(agreed, compared))
+        keep_run(self.session.project, self.outcome)
+        self._fill_history()
 
     # ---- history and report ----------------------------------------------------------------
 
@@ -382,3 +412,75 @@ class VoiceCheckDialog(QDialog):
                 if reason is not None and question in reason.reasons:
                     parts[-1] += f"\n(The judge preferred it: {reason.reasons[question]})"
         self.answers.setPlainText("\n\n".join(parts))
+
+
+class PairRound(QDialog):
+    """The creator's own round, blind: a question and two replies in a random order; which
+    sounds more like you? At the end, how often the judge agreed with you."""
+
+    def __init__(
+        self,
+        result: CheckResult,
+        pairs: list[tuple[str, str, str]],
+        on_done: Any,
+        parent: QWidget | None = None,
+    ) -> None:
+        import random
+
+        super().__init__(parent, objectName="pair_round")
+        self.setWindowTitle("Which sounds more like you?")
+        self.check, self.pairs, self.on_done = result, pairs, on_done
+        self.flips = [random.random() < 0.5 for _ in pairs]  # which reply is shown first
+        self.index = 0
+        self.counter = QLabel(objectName="round_counter")
+        self.question = QLabel(objectName="round_question", wordWrap=True)
+        self.first = QPlainTextEdit(objectName="round_first", readOnly=True)
+        self.second = QPlainTextEdit(objectName="round_second", readOnly=True)
+        self.pick_first = QPushButton("The first sounds like me", objectName="round_pick_first")
+        self.pick_second = QPushButton("The second sounds like me", objectName="round_pick_second")
+        self.pick_same = QPushButton("About the same", objectName="round_pick_same")
+        self.pick_first.clicked.connect(lambda: self.pick(0))
+        self.pick_second.clicked.connect(lambda: self.pick(1))
+        self.pick_same.clicked.connect(lambda: self.pick(None))
+        replies = QHBoxLayout()
+        replies.addWidget(self.first)
+        replies.addWidget(self.second)
+        buttons = QHBoxLayout()
+        for button in (self.pick_first, self.pick_same, self.pick_second):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.counter)
+        layout.addWidget(self.question)
+        layout.addLayout(replies, 1)
+        layout.addLayout(buttons)
+        self.resize(820, 420)
+        self._show()
+
+    def shown(self) -> tuple[str, str]:
+        """The labels of the replies shown first and second now."""
+        x, y, _question = self.pairs[self.index]
+        return (y, x) if self.flips[self.index] else (x, y)
+
+    def _show(self) -> None:
+        question = self.pairs[self.index][2]
+        first, second = self.shown()
+        self.counter.setText(
+            f"Pair {self.index + 1} of {len(self.pairs)} — the engines are hidden."
+        )
+        self.question.setText(f"Question: {question}")
+        self.first.setPlainText(self.check.answers[first][question])
+        self.second.setPlainText(self.check.answers[second][question])
+
+    def pick(self, which: int | None) -> None:
+        key = self.pairs[self.index]
+        if which is None:
+            self.check.creator_picks[key] = "tie"
+        else:
+            chosen = self.shown()[which]
+            self.check.creator_picks[key] = "x" if chosen == key[0] else "y"
+        self.index += 1
+        if self.index < len(self.pairs):
+            self._show()
+            return
+        self.on_done()
+        self.accept()
