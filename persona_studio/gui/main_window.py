@@ -501,7 +501,9 @@ class MainWindow(QMainWindow):
 
         if self.session is None:
             return None
-        dialog = VoiceCheckDialog(self.context, self.session, parent=self)
+        dialog = VoiceCheckDialog(
+            self.context, self.session, parent=self, undo_stack=self.undo_stack
+        )
         dialog.open()
         return dialog
 

@@ -297,3 +297,33 @@ def test_earlier_checks_and_the_report(make_window, context, run_async, qtbot, t
     assert report.startswith("# Does it sound like me?") and "## " in report and "█" in report
     assert dialog.export_report(tmp_path / "voice.json")
     assert json.loads((tmp_path / "voice.json").read_text("utf-8"))["questions"] == 4
+
+
+def test_the_closest_reply_joins_the_dataset_as_an_undoable_draft(
+    make_window, context, run_async, qtbot, keyring_backend
+) -> None:
+    with FakeOpenAI(api_key="sk-base", models=(MODEL,)) as server:
+        server.reply_for = lambda messages: f"Short and kind: {messages[-1]['content']}"
+        add_provider(context, keyring_backend, "gw", server, chat_model=MODEL)
+        window = make_window()
+        window.open_project(ensure_demo_project(context.data_folder))
+        dialog = window.check_voice()
+        qtbot.waitUntil(dialog.isVisible)
+        for key in ("finetuned", "retrieval", "kept"):
+            dialog.boxes[key].setChecked(False)
+        dialog.boxes["persona"].setChecked(True)
+        dialog.profile.setCurrentIndex(dialog.profile.findData("gw"))
+        dialog.limit.setValue(3)
+        dialog.start.click()
+        run_async(wait_until(lambda: dialog.outcome is not None and not dialog.running, 15))
+    dialog.questions.setCurrentRow(0)
+    assert dialog.keep_best.isEnabled()
+    before = len(window.session.examples)
+    dialog.keep_best.click()
+    added = window.session.examples[-1]
+    assert len(window.session.examples) == before + 1 and added.status == "draft"
+    assert added.answer.startswith("Short and kind:") and added.source.startswith("voice check:")
+    window.undo_stack.undo()
+    assert len(window.session.examples) == before
+    dialog.questions.setCurrentRow(dialog.questions.count() - 1)  # a probe: nothing to add
+    assert not dialog.keep_best.isEnabled()

@@ -48,9 +48,14 @@ EXPLAIN = (
 
 class VoiceCheckDialog(QDialog):
     def __init__(
-        self, context: AppContext, session: ProjectSession, parent: QWidget | None = None
+        self,
+        context: AppContext,
+        session: ProjectSession,
+        parent: QWidget | None = None,
+        undo_stack: Any = None,
     ) -> None:
         super().__init__(parent, objectName="voice_check_dialog")
+        self.undo_stack = undo_stack
         self.setWindowTitle("Does it sound like me?")
         self.context, self.session = context, session
         self.task: asyncio.Task[None] | None = None
@@ -113,9 +118,23 @@ class VoiceCheckDialog(QDialog):
         self.questions.currentRowChanged.connect(self._show_question)
         self.answers = QPlainTextEdit(objectName="check_answers", readOnly=True)
         self.answers.setAccessibleName("Answers to the chosen question")
+        self.keep_best = QPushButton(
+            "Add the closest reply to the dataset", objectName="check_keep_best"
+        )
+        self.keep_best.setToolTip(
+            "The engine's reply that scored closest to yours on this question joins the "
+            "dataset as a draft to review (Edit → Undo takes it back)."
+        )
+        self.keep_best.clicked.connect(self.keep_closest)
+        self.keep_best.setEnabled(False)
+        answers_box = QWidget()
+        answers_layout = QVBoxLayout(answers_box)
+        answers_layout.setContentsMargins(0, 0, 0, 0)
+        answers_layout.addWidget(self.answers, 1)
+        answers_layout.addWidget(self.keep_best)
         detail = QSplitter()
         detail.addWidget(self.questions)
-        detail.addWidget(self.answers)
+        detail.addWidget(answers_box)
         detail.setStretchFactor(1, 2)
         self.history = QComboBox(objectName="check_history")
         self.history.setAccessibleName("Earlier checks")
@@ -375,6 +394,44 @@ class VoiceCheckDialog(QDialog):
         if result.questions:
             self.questions.setCurrentRow(0)
 
+    def _closest(self, row: int) -> tuple[str, str] | None:
+        """(engine, reply) that scored closest to the creator on this question; kept voices and
+        the offline engine (which repeats the dataset) are not offered."""
+        assert self.outcome is not None
+        question = self.outcome.questions[row]
+        scored = [
+            (score.per_question[question], label)
+            for label, score in self.outcome.sounds_like_you.items()
+            if question in score.per_question
+            and question in self.outcome.answers.get(label, {})
+            and label != self.outcome.old_model
+            and not label.startswith("Offline")
+        ]
+        if not scored:
+            return None
+        _points, label = max(scored)
+        return label, self.outcome.answers[label][question]
+
+    def keep_closest(self) -> None:
+        from persona_studio.core.dataset import Example
+        from persona_studio.gui.undo import AddExamples
+
+        row = self.questions.currentRow()
+        if self.outcome is None or not 0 <= row < len(self.outcome.questions):
+            return
+        closest = self._closest(row)
+        if closest is None:
+            return
+        label, reply = closest
+        question = self.outcome.questions[row]
+        example = Example.from_qa(question, reply.strip(), source=f"voice check: {label}")
+        command = AddExamples(self.session, [example], "Add a reply from the voice check")
+        if self.undo_stack is not None:
+            self.undo_stack.push(command)
+        else:
+            command.redo()
+        self.status.setText(f"Added {label}'s reply to the dataset as a draft.")
+
     def _show_probe(self, index: int) -> None:
         """A probe: what it tempts, and whether each engine kept the rule."""
         from persona_studio.core.probes import keeps
@@ -393,6 +450,7 @@ class VoiceCheckDialog(QDialog):
     def _show_question(self, row: int) -> None:
         if self.outcome is None or row < 0:
             return
+        self.keep_best.setEnabled(row < len(self.outcome.questions) and bool(self._closest(row)))
         if row >= len(self.outcome.questions):
             self._show_probe(row - len(self.outcome.questions))
             return
