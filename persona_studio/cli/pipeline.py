@@ -18,7 +18,7 @@ from persona_studio.cli.common import (
     printable,
 )
 from persona_studio.cli.training import training_arguments, training_jobs
-from persona_studio.core.config import AppConfig, load_config
+from persona_studio.core.config import AppConfig, ProviderProfile, load_config
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.project import Project
 
@@ -61,6 +61,7 @@ def _pipeline_run(args: argparse.Namespace, project: Project, config: AppConfig)
             seed=args.seed,
             n_epochs=args.epochs,
             wait=not args.no_wait,
+            check=args.check,
         )
     )
 
@@ -95,12 +96,20 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                 account=config.google.account_email,
             )
 
+        async def chat_client(profile: ProviderProfile) -> Any:
+            from persona_studio.services import providers
+            from persona_studio.services.credentials import CredentialStore
+
+            return await providers.client_for(profile, CredentialStore())
+
         pipeline = Pipeline(
             project,
             run,
             jobs=training_jobs(project, poll=args.poll),
             sync_sheet=sync_sheet,
             on_change=show,
+            chat_client=chat_client,
+            profiles=config.profile,
         )
         try:
             asyncio.run(pipeline.execute())
@@ -140,6 +149,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--no-wait", action="store_true", help="stop once the job is started (resume later)"
     )
     pipe.add_argument("--resume", action="store_true", help="go on with the last unfinished run")
+    pipe.add_argument(
+        "--check",
+        action="store_true",
+        help="last, compare the new model with the previous one (asks both your questions)",
+    )
     pipe.add_argument(
         "--restart", action="store_true", help="start a new run even if one is unfinished"
     )

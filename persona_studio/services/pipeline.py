@@ -26,9 +26,11 @@ from persona_studio.services.training import JobSpec, UploadedFiles
 from persona_studio.services.training.openai_api import explain_job_error
 
 if TYPE_CHECKING:
+    from persona_studio.core.config import ProviderProfile
     from persona_studio.core.project import Project
     from persona_studio.core.records import RunRecord
     from persona_studio.core.validation import ModelSpec
+    from persona_studio.services.chat import ClientFactory
     from persona_studio.services.sheets import SyncResult
     from persona_studio.services.training import TrainingBackend, TrainingJobs
 
@@ -44,6 +46,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("wait", "Train the model"),
     ("register", "Register the fine-tuned model"),
     ("publish", "Export the chat plugin and the character card"),
+    ("check", "Compare the new model with the previous one"),
 )
 STEP_LABELS = dict(STEPS)
 FINISHED = ("done", "skipped")
@@ -66,6 +69,7 @@ class PipelineOptions:
     batch_size: int | None = None
     learning_rate_multiplier: float | None = None
     wait: bool = True  # False: stop after starting the job (resume later to finish)
+    check: bool = False  # ask both models the voice check's questions (model calls: opt in)
 
 
 @dataclass
@@ -188,8 +192,11 @@ class Pipeline:
         sync_sheet: SyncHook | None = None,
         model_specs: dict[str, ModelSpec] | None = None,
         on_change: Callable[[PipelineRun], None] = lambda _run: None,
+        chat_client: ClientFactory | None = None,
+        profiles: Callable[[str], ProviderProfile] | None = None,
     ) -> None:
         self.project, self.run, self.jobs = project, run, jobs
+        self.chat_client, self.profiles = chat_client, profiles  # the check step's
         self.sync_sheet = sync_sheet
         self.model_specs = model_specs
         self.on_change = on_change
@@ -377,6 +384,9 @@ class Pipeline:
 
     async def _step_create(self, step: Step) -> None:
         options, outputs = self.run.options, self.run.outputs
+        # the model the character answers with before this run's (the check step compares them;
+        # the job registers its own model as soon as it succeeds)
+        outputs.setdefault("previous_model", self.project.persona().fine_tuned_model)
         spec = JobSpec(
             options.base_model,
             suffix=options.suffix,
@@ -453,3 +463,64 @@ class Pipeline:
             await asyncio.to_thread(_write_atomic, path, data)  # fsync: off the loop
             outputs[key] = str(path)
         step.detail = f"{Path(outputs['plugin_path']).name} and {Path(outputs['card_path']).name}."
+
+    async def _step_check(self, step: Step) -> None:
+        """The voice check, new model against previous, on the kept-aside questions."""
+        from persona_studio.services.chat import ChatSettings
+        from persona_studio.services.voice_check import Candidate, run_check
+
+        outputs, options = self.run.outputs, self.run.options
+        new, previous = outputs.get("fine_tuned_model", ""), outputs.get("previous_model", "")
+        previous = "" if previous == new else previous
+        why = (
+            "Not asked (the comparison asks both models your questions: opt in to run it)."
+            if not options.check
+            else "There was no previous model to compare with."
+            if not previous
+            else "The models cannot be reached from here."
+            if self.chat_client is None or self.profiles is None
+            else ""
+        )
+        if why:
+            step.status, step.detail = "skipped", why
+            return
+        assert self.chat_client is not None and self.profiles is not None
+        project, persona = self.project, self.project.persona()
+
+        def reach(model: str) -> ProviderProfile:
+            target = project.chat_target(model)
+            assert self.profiles is not None
+            return self.profiles(target.profile if target else options.profile)
+
+        candidates = [
+            Candidate(
+                "finetuned",
+                f"New model ({new})",
+                ChatSettings(mode="finetuned", profile=reach(new), target=project.chat_target(new)),
+                new,
+            ),
+            Candidate(
+                "previous",
+                f"Previous model ({previous})",
+                ChatSettings(mode="persona", profile=reach(previous), model=previous),
+                previous,
+            ),
+        ]
+        result = await run_check(
+            project,
+            persona,
+            project.rules(),
+            project.examples(),
+            candidates,
+            self.chat_client,
+            self.profiles,
+            limit=10,
+            with_probes=False,
+        )
+        a, b = (result.sounds_like_you[c.label] for c in candidates)
+        outputs["check"] = result.summary()
+        verdict = "sounds more like you" if a.mean > b.mean else "does not sound more like you"
+        step.detail = (
+            f"The new model {verdict} than the previous one: {a.text()} against {b.text()} "
+            f"on {len(result.questions)} questions."
+        )

@@ -452,7 +452,7 @@ def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
         assert code == 0, err
         result = json.loads(out_text)
         assert result["status"] == "succeeded"
-        assert [s["status"] for s in result["steps"]] == ["done"] * 8
+        assert [s["status"] for s in result["steps"]] == ["done"] * 8 + ["skipped"]
         assert len(server.jobs) == 1
         plugin = json.loads(Path(result["outputs"]["plugin_path"]).read_text("utf-8"))
         assert plugin["model"] == result["outputs"]["fine_tuned_model"]

@@ -96,7 +96,7 @@ async def test_happy_path_from_sheet_to_plugin_and_card(project, server, sheets,
     result = await pipeline.execute()
 
     assert result.status == "succeeded", [(s.name, s.status, s.error) for s in result.steps]
-    assert [s.status for s in result.steps] == ["done"] * 8
+    assert [s.status for s in result.steps] == ["done"] * 8 + ["skipped"]  # no check asked
     assert seen.index("validate") < seen.index("upload") < seen.index("wait") < seen.index("end")
     model = f"ft:{MODEL}:fake-org:rhea:abc123"
     assert result.outputs["fine_tuned_model"] == model
@@ -325,3 +325,46 @@ async def test_the_pipeline_trains_at_together_and_resumes_without_uploading_twi
         assert job["_request"]["n_epochs"] == default_epochs(again.outputs["train_count"])
         assert project.persona().fine_tuned_model == job["model_output_name"]
         assert check_requests("together-openapi.json.gz", fake.requests) == []
+
+
+async def test_the_last_step_compares_the_new_model_with_the_previous_one(
+    project, server, sheets, tmp_path
+) -> None:
+    """Opted in: both models answer the kept-aside questions (the previous one through the
+    profile that reaches it); the step says which sounds more like the creator."""
+    from persona_studio.core.config import ProviderProfile
+
+    answers = {e.question: e.answer for e in project.examples()}
+    old = "ft:gpt-4o-mini-2024-07-18:fake-org:rhea:old"
+    project.set_persona_fields(fine_tuned_model=old)
+    project.set_test_share(0.25)  # 6 of the demo kept aside, 18 still trained
+    new = f"ft:{MODEL}:fake-org:rhea:abc123"
+    server.models += [old, new]
+    asked_models: list[str] = []
+    original = server.chat_request
+
+    def remember(body: bytes):
+        request = original(body)
+        if isinstance(request, dict):
+            asked_models.append(request["model"])
+        return request
+
+    server.chat_request = remember
+    server.reply_for = lambda messages: (
+        answers.get(messages[-1]["content"], "?") if asked_models[-1] == new else "Hmm, maybe."
+    )
+    profile = ProviderProfile(name="env", kind="openai-compatible", base_url=server.base_url)
+
+    async def chat_client(_profile: ProviderProfile) -> Any:
+        return server.client()
+
+    run = new_run(tmp_path, check=True)
+    pipeline = make_pipeline(project, run, server, sheets)
+    pipeline.chat_client, pipeline.profiles = chat_client, lambda _name: profile
+    result = await pipeline.execute()
+    check = result.step("check")
+    assert check.status == "done", check.detail
+    assert check.detail.startswith("The new model sounds more like you than the previous one")
+    assert {old, new} <= set(asked_models)
+    rows = result.outputs["check"]["candidates"]
+    assert rows[0]["candidate"] == f"New model ({new})" and rows[0]["sounds_like_you"] > 90

@@ -108,6 +108,14 @@ class PipelineDialog(QDialog):
             checked=linked,
             enabled=linked,
         )
+        self.compare = QCheckBox(
+            "Last, compare the new model with the previous one (“Does it sound like me?”)",
+            objectName="pipeline_compare",
+        )
+        self.compare.setToolTip(
+            "Both models answer the questions kept aside for the voice check; the summary says "
+            "which sounds more like you. It makes about twenty model calls."
+        )
 
         self.steps = QTreeWidget(objectName="pipeline_steps")
         self.steps.setAccessibleName("Pipeline steps")
@@ -151,6 +159,7 @@ class PipelineDialog(QDialog):
         layout.addWidget(self.settings_label)
         layout.addLayout(folder_row)
         layout.addWidget(self.use_sheet)
+        layout.addWidget(self.compare)
         layout.addWidget(self.steps, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.chart, 1)
@@ -195,7 +204,7 @@ class PipelineDialog(QDialog):
         self.stop.setVisible(busy)
         self.chat.setVisible(done)
         self.show_files.setVisible(run is not None and bool(run.outputs.get("train_path")))
-        for widget in (self.folder, self.use_sheet):
+        for widget in (self.folder, self.use_sheet, self.compare):
             widget.setEnabled(not busy and (widget is not self.use_sheet or self._linked))
 
     @property
@@ -234,6 +243,7 @@ class PipelineDialog(QDialog):
         options = PipelineOptions(**{**self.options.__dict__})
         options.out_dir = self.folder.text().strip() or self.options.out_dir
         options.sheet = self.options.sheet if self.use_sheet.isChecked() else None
+        options.check = self.compare.isChecked()
         return self._execute(PipelineRun.new(options))
 
     def resume_last(self) -> asyncio.Task[PipelineRun] | None:
@@ -245,6 +255,7 @@ class PipelineDialog(QDialog):
     def _execute(self, run: PipelineRun) -> asyncio.Task[PipelineRun]:
         from persona_studio.core.config import user_model_table
         from persona_studio.core.validation import load_model_specs
+        from persona_studio.services.providers import client_for
 
         self.session.flush()  # the run reads the project file: pending typing goes in first
         pipeline = Pipeline(
@@ -254,6 +265,8 @@ class PipelineDialog(QDialog):
             sync_sheet=self.sync_sheet,
             model_specs=load_model_specs(user_model_table()),  # the user's edited prices
             on_change=self.show_run,
+            chat_client=lambda profile: client_for(profile, self.context.store, max_retries=0),
+            profiles=self.context.config.profile,
         )
         self.progress.hide()
         self.task = asyncio.ensure_future(pipeline.execute())
