@@ -85,11 +85,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             keep_run(project, result)
         if args.report:
             from persona_studio.core.config import atomic_write_bytes
-            from persona_studio.core.voice_report import as_json, markdown
+            from persona_studio.core.voice_report import report_text
             from persona_studio.services.voice_check import earlier_runs
 
-            run = earlier_runs(project)[0]
-            text = as_json(run) if args.report.suffix.lower() == ".json" else markdown(run)
+            text = report_text(earlier_runs(project)[0], args.report.suffix)
             try:
                 atomic_write_bytes(args.report, text.encode("utf-8"))
             except OSError as exc:
@@ -151,7 +150,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     check.add_argument("--judge-profile", help="the judge's provider profile (default: default)")
     check.add_argument(
-        "--report", type=Path, help="also write the report: FILE.md (Markdown) or FILE.json"
+        "--report", type=Path, help="also write the report: FILE.md, FILE.html or FILE.json"
     )
     check.add_argument(
         "--require-better",

@@ -1,5 +1,6 @@
 """A voice check's report, as the creator keeps or shares it: Markdown with a bar chart in
-text, or the run's JSON; and how two runs compare, question by question."""
+text, one self-contained web page, or the run's JSON; and how two runs compare, question by
+question."""
 
 from __future__ import annotations
 
@@ -54,6 +55,16 @@ def markdown(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def report_text(run: dict[str, Any], suffix: str) -> str:
+    """The report in the format its file name asks for (.json, .html; else Markdown)."""
+    suffix = suffix.lower()
+    if suffix == ".json":
+        return as_json(run)
+    if suffix in (".html", ".htm"):
+        return html(run)
+    return markdown(run)
+
+
 def as_json(run: dict[str, Any]) -> str:
     return json.dumps(run, ensure_ascii=False, indent=2) + "\n"
 
@@ -70,4 +81,57 @@ def compare(newer: dict[str, Any], older: dict[str, Any], label: str, old_label:
     return (
         f"{label} scores higher than {old_label} did on {better} of {len(shared)} questions "
         f"(lower on {worse})."
+    )
+
+
+def html(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
+    """The same report as one self-contained HTML page: bars drawn with CSS, every text escaped
+    (model replies are untrusted), nothing loaded from anywhere."""
+    from html import escape
+
+    kind = "never trained" if run.get("never_trained") else "trained on"
+    rows = []
+    for row in run.get("candidates", []):
+        width = max(0.0, min(100.0, float(row["sounds_like_you"])))
+        rules = row.get("keeps_rules")
+        old = row.get("matches_old_model")
+        judge = row.get("judge_win_rate")
+        cells = [
+            escape(str(row["candidate"])),
+            f"<div class='bar'><span style='width:{width:.0f}%'></span></div>"
+            f"{row['sounds_like_you']:.0f} % ± {row['margin']:.0f}",
+            f"{old:.0f} %" if old is not None else "",
+            f"{rules[0]} of {rules[1]}" if rules else "",
+            f"{judge:.0f} %" if judge is not None else "",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    sections = []
+    answers: dict[str, dict[str, str]] = run.get("answers", {})
+    for question, reference in run.get("references", {}).items():
+        replies = "".join(
+            f"<p><b>{escape(label)}</b>: {escape(given[question])}</p>"
+            for label, given in answers.items()
+            if question in given
+        )
+        sections.append(
+            f"<h2>{escape(question)}</h2><p><b>You</b>: {escape(reference)}</p>{replies}"
+        )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'\">"
+        f"<title>{escape(title)}</title><style>"
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{padding:.3em .6em;border-bottom:1px solid #ddd}"
+        ".bar{display:inline-block;width:10em;height:.8em;background:#eee;margin-right:.5em}"
+        ".bar span{display:block;height:100%;background:#4c8bf5}"
+        f"</style></head><body><h1>{escape(title)}</h1>"
+        f"<p>{run.get('questions', 0)} questions ({kind}), checked "
+        f"{escape(str(run.get('when', ''))[:16])}.</p>"
+        "<table><tr><th>Engine</th><th>Sounds like you</th><th>Matches old model</th>"
+        "<th>Keeps the rules</th><th>Judge: wins</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + "".join(sections)
+        + "</body></html>\n"
     )

@@ -54,3 +54,17 @@ def test_two_runs_compare_question_by_question() -> None:
         "questions (lower on 1)."
     )
     assert "share no question" in compare(RUN, {}, "Your fine-tuned model (v3)", "x")
+
+
+def test_the_web_page_escapes_every_reply_and_loads_nothing() -> None:
+    from persona_studio.core.voice_report import html, report_text
+
+    hostile = {**RUN, "answers": {"Your fine-tuned model (v3)": {
+        "Why slow?": "<script>alert(1)</script><img src=https://evil.example/x.png>"}}}  # fmt: skip
+    page = html(hostile)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<img" not in page and "&lt;img src=https://evil.example/x.png&gt;" in page
+    assert "default-src 'none'" in page  # nothing is fetched even if something slipped through
+    assert "width:80%" in page and "80 % ± 6" in page
+    assert report_text(RUN, ".HTML") == html(RUN)
+    assert report_text(RUN, ".json").startswith("{") and report_text(RUN, ".md").startswith("#")

@@ -197,6 +197,7 @@ async def test_blocking_problems_stop_at_the_check_and_a_fix_resumes(
     project, server, sheets, tmp_path
 ) -> None:
     bad = Example.from_qa("   ", "An answer to nothing.", status="approved")
+    project.set_test_share(0.0)  # a random id could put it in the test set (never trained)
     project.add_examples([bad])
     run = await make_pipeline(project, new_run(tmp_path, sheet=None), server, sheets).execute()
     assert run.status == "failed" and run.current.name == "validate"

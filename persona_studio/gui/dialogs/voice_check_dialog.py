@@ -141,7 +141,7 @@ class VoiceCheckDialog(QDialog):
         self.history.activated.connect(self._show_earlier)
         self.history_note = QLabel(objectName="check_history_note", wordWrap=True)
         self.export = QPushButton("Export report…", objectName="check_export")
-        self.export.setToolTip("The scoreboard and every answer, as Markdown or JSON.")
+        self.export.setToolTip("The scoreboard and every answer, as Markdown, a web page or JSON.")
         self.export.clicked.connect(self._choose_export)
         self.round = QPushButton("Which sounds more like you?…", objectName="check_round")
         self.round.setToolTip(
@@ -338,19 +338,18 @@ class VoiceCheckDialog(QDialog):
             self,
             "Export the voice check",
             str(self.session.project.path.with_name("voice check.md")),
-            "Markdown (*.md);;JSON (*.json)",
+            "Markdown (*.md);;Web page (*.html);;JSON (*.json)",
         )
         if path:
             self.export_report(Path(path))
 
     def export_report(self, path: Path) -> bool:
-        """The chosen earlier check (the newest by default) as Markdown, or JSON by suffix."""
-        from persona_studio.core.voice_report import as_json, markdown
+        """The chosen earlier check (the newest by default) as Markdown, HTML or JSON by suffix."""
+        from persona_studio.core.voice_report import report_text
 
         if not self.runs:
             return False
-        run = self.runs[max(0, self.history.currentIndex())]
-        text = as_json(run) if path.suffix.lower() == ".json" else markdown(run)
+        text = report_text(self.runs[max(0, self.history.currentIndex())], path.suffix)
         written = write_file(self, path, text.encode("utf-8"))
         if written:
             self.status.setText(f"Exported to {path}.")
