@@ -244,3 +244,29 @@ def test_the_contract_check_catches_what_the_document_refuses() -> None:
     for body in (no_rank, bad_batch, {"model": SERVERLESS}):
         assert violations(SPEC, "POST", "/v1/fine-tunes", headers, json.dumps(body).encode(), "/v1")
     assert violations(SPEC, "GET", "/v1/fine-tunes/ft-1/nonsense", {}, b"", "/v1")
+
+
+@pytest.mark.parametrize(
+    "answer", [["not", "a", "job"], "text", 42, {"status": "queued"}], ids=repr
+)
+async def test_an_answer_not_shaped_as_published_is_a_plain_error(
+    server, project, store, answer
+) -> None:
+    """Untrusted answers: a list, a string, a number, a job without an id — a plain
+    TrainingError at launch and while following, never an AttributeError or a KeyError."""
+    from tests.fakes.openai_server import InjectedError
+
+    jobs = make_jobs(project, server, store)
+    uploads = len(server.files)
+    server._errors.append(InjectedError(200, answer))  # the upload's answer
+    with pytest.raises(TrainingError):
+        await jobs.launch_job("together", JobSpec(SERVERLESS), EXAMPLES, "")
+    record = await jobs.launch_job("together", JobSpec(SERVERLESS), EXAMPLES, "")
+    server._errors.append(InjectedError(200, answer))  # the status look
+    followed = []
+    try:
+        async for seen in jobs.follow_job(record.id):
+            followed.append(seen)
+    except TrainingError:
+        pass  # said plainly; the record stays as it was
+    assert project.job(record.id) is not None and len(server.files) > uploads

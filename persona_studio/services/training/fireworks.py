@@ -27,7 +27,12 @@ from persona_studio.services.training.backend import (
     UploadedFiles,
     suffix_error,
 )
-from persona_studio.services.training.openai_api import is_transient, training_error
+from persona_studio.services.training.openai_api import (
+    is_transient,
+    json_object,
+    rest_call,
+    training_error,
+)
 
 if TYPE_CHECKING:
     from persona_studio.core.records import JobRecord
@@ -105,14 +110,16 @@ class FireworksBackend:
         root = re.sub(r"/inference/v1/?$", "", base_url.rstrip("/"))
         self.root = f"{root}/v1/accounts/{account}"
 
-    async def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
-        import openai
-
-        request = {"get": self.client.get, "post": self.client.post, "delete": self.client.delete}
-        try:
-            return await request[method](f"{self.root}/{path}", cast_to=object, **kwargs)
-        except openai.OpenAIError as exc:
-            raise training_error(exc, what, where=self.base_url, profile=self.profile) from exc
+    async def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        return await rest_call(
+            self.client,
+            method,
+            f"{self.root}/{path}",
+            what,
+            where=self.base_url,
+            profile=self.profile,
+            **kwargs,
+        )
 
     def check(self, spec: JobSpec, report: PreflightReport | None) -> BackendCheck:
         problems = [p for p in (suffix_error(spec.suffix, self.capabilities),) if p]
@@ -227,7 +234,7 @@ class FireworksBackend:
             raise training_error(
                 exc, "job status", where=self.base_url, profile=self.profile
             ) from exc
-        return self._update(job, last_event)
+        return self._update(json_object(job, "job status"), last_event)
 
     async def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
         return []

@@ -219,6 +219,11 @@ class TrainingJobs:
         if spec.n_epochs is None and not backend.capabilities.auto_epochs and train_count:
             spec = dataclasses.replace(spec, n_epochs=default_epochs(train_count))
         update = await backend.create(spec, files)
+        if not update.id:  # every trainer names the job it started; one that does not is broken
+            raise TrainingError(
+                "The provider did not say which job it started.",
+                "Look at its dashboard before you try again: a job may be running there.",
+            )
         record = JobRecord(
             id=update.id,
             profile=profile,

@@ -58,6 +58,34 @@ def training_error(exc: BaseException, what: str, *, where: str, profile: str) -
     return TrainingError(plain.message, plain.hint)
 
 
+def json_object(answer: Any, what: str) -> dict[str, Any]:
+    """A provider's answer as the JSON object it should be (an empty body is an empty object);
+    anything else is a plain TrainingError, never an AttributeError further on."""
+    if answer is None:
+        return {}
+    if not isinstance(answer, dict):
+        raise TrainingError(
+            f"The provider's answer about the {what} is not what its API describes.",
+            "Try again later; if it keeps happening, the provider may have changed its API.",
+        )
+    return answer
+
+
+async def rest_call(
+    client: Any, method: str, url: str, what: str, *, where: str, profile: str, **kwargs: Any
+) -> dict[str, Any]:
+    """One REST request through the `openai` client's generic get/post/delete (bearer key,
+    retries, Retry-After, typed errors): the provider's JSON object, or a plain TrainingError."""
+    import openai
+
+    request = {"get": client.get, "post": client.post, "delete": client.delete}[method]
+    try:
+        answer = await request(url, cast_to=object, **kwargs)
+    except openai.OpenAIError as exc:
+        raise training_error(exc, what, where=where, profile=profile) from exc
+    return json_object(answer, what)
+
+
 def hyperparameters(spec: JobSpec) -> dict[str, Any]:
     """The API's supervised hyperparameters: "auto" wherever the creator left it."""
     return {

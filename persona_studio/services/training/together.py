@@ -28,7 +28,12 @@ from persona_studio.services.training.backend import (
     UploadedFiles,
     suffix_error,
 )
-from persona_studio.services.training.openai_api import is_transient, training_error
+from persona_studio.services.training.openai_api import (
+    is_transient,
+    json_object,
+    rest_call,
+    training_error,
+)
 
 if TYPE_CHECKING:
     from persona_studio.core.records import JobRecord
@@ -122,17 +127,10 @@ class TogetherBackend:
         self.profile, self.base_url = profile, base_url
         self.upload_poll, self.upload_timeout = upload_poll, upload_timeout
 
-    def _error(self, exc: BaseException, what: str) -> TrainingError:
-        return training_error(exc, what, where=self.base_url, profile=self.profile)
-
-    async def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
-        import openai
-
-        try:
-            request = self.client.get if method == "get" else self.client.post
-            return await request(path, cast_to=object, **kwargs)
-        except openai.OpenAIError as exc:
-            raise self._error(exc, what) from exc
+    async def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        return await rest_call(
+            self.client, method, path, what, where=self.base_url, profile=self.profile, **kwargs
+        )
 
     # ---- before launch -------------------------------------------------------------------
 
@@ -164,6 +162,11 @@ class TogetherBackend:
             files=[("file", (name, data, "application/jsonl"))],
             options={"headers": {"Content-Type": "multipart/form-data"}},
         )
+        file_id = str(file.get("id") or "")
+        if not file_id:
+            raise TrainingError(
+                "Together did not say which file it received.", "Try again in a moment."
+            )
         waited = 0.0
         while not file.get("Processed", True):
             if waited >= self.upload_timeout:
@@ -172,8 +175,8 @@ class TogetherBackend:
                 )
             await asyncio.sleep(self.upload_poll)
             waited += self.upload_poll
-            file = await self._call("get", f"/files/{file['id']}", "training file")
-        return str(file["id"])
+            file = await self._call("get", f"/files/{file_id}", "training file")
+        return file_id
 
     def _request(self, spec: JobSpec, files: UploadedFiles) -> dict[str, Any]:
         rank = spec.lora_rank or DEFAULT_LORA_RANK
@@ -247,7 +250,7 @@ class TogetherBackend:
         if progress.get("estimate_available") and progress.get("seconds_remaining"):
             details["estimated_finish"] = int(time.time()) + int(progress["seconds_remaining"])
         return JobUpdate(
-            id=str(job["id"]),
+            id=str(job.get("id") or ""),
             status=status,
             base_model=str(job.get("model") or ""),
             fine_tuned_model=(job.get("model_output_name") if status == "succeeded" else None),
@@ -270,13 +273,19 @@ class TogetherBackend:
         import openai
 
         try:
-            job = await self.client.get(f"/fine-tunes/{job_id}", cast_to=object)
-            listed = await self.client.get(f"/fine-tunes/{job_id}/events", cast_to=object)
-            events = [e for e in (listed or {}).get("data") or [] if isinstance(e, dict)]
+            job = json_object(
+                await self.client.get(f"/fine-tunes/{job_id}", cast_to=object), "job status"
+            )
+            listed = json_object(
+                await self.client.get(f"/fine-tunes/{job_id}/events", cast_to=object), "job"
+            )
+            events = [e for e in listed.get("data") or [] if isinstance(e, dict)]
             metrics: list[dict[str, Any]] = []
             if job.get("status") not in ("pending", "queued"):
-                answer = await self.client.get(f"/fine-tunes/{job_id}/metrics", cast_to=object)
-                metrics = [m for m in (answer or {}).get("metrics") or [] if isinstance(m, dict)]
+                answer = json_object(
+                    await self.client.get(f"/fine-tunes/{job_id}/metrics", cast_to=object), "job"
+                )
+                metrics = [m for m in answer.get("metrics") or [] if isinstance(m, dict)]
         except openai.OpenAIError as exc:
             if is_transient(exc):
                 return JobUpdate(
@@ -284,7 +293,9 @@ class TogetherBackend:
                     status="unknown",
                     warning=f"Lost contact with Together ({type(exc).__name__})",
                 )
-            raise self._error(exc, "job status") from exc
+            raise training_error(
+                exc, "job status", where=self.base_url, profile=self.profile
+            ) from exc
         ids = [event_id(e) for e in events]
         new = events[ids.index(last_event) + 1 :] if last_event in ids else events
         totals = [e.get("total_steps") for e in events if e.get("total_steps")]
