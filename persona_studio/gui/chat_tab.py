@@ -200,6 +200,8 @@ class ChatTab(QWidget):
         while len(self.panes) > count:
             pane = self.panes.pop()
             pane.stop()
+            self.panes_row.removeWidget(pane)  # out of the layout now, not at the next deletion
+            pane.hide()
             pane.deleteLater()
         if self.pane_count.value() != count:
             self.pane_count.setValue(count)

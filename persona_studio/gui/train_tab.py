@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTreeWidget,
@@ -250,7 +252,12 @@ class TrainTab(QWidget):
         right_layout.addWidget(QLabel("Job history"))
         right_layout.addWidget(self.history, 1)
         splitter = QSplitter()
-        splitter.addWidget(left)
+        # the settings scroll when the window is short (a 768-pixel screen with the services
+        # compared, or the retirement banner shown): the window never needs more height
+        settings_scroll = QScrollArea(objectName="train_settings_scroll", widgetResizable=True)
+        settings_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        settings_scroll.setWidget(left)
+        splitter.addWidget(settings_scroll)
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)

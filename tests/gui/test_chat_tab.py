@@ -327,3 +327,16 @@ def test_the_closest_reply_joins_the_dataset_as_an_undoable_draft(
     assert len(window.session.examples) == before
     dialog.questions.setCurrentRow(dialog.questions.count() - 1)  # a probe: nothing to add
     assert not dialog.keep_best.isEnabled()
+
+
+def test_fewer_panes_give_their_width_back_at_once(make_window, context) -> None:
+    """At 1366×768 one pane must fit again as soon as the others are closed (they used to stay
+    in the row until Qt deleted them, keeping the window 3 panes wide)."""
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(3)
+    tab = window.chat_tab
+    one = tab.minimumSizeHint().width()
+    for count in (3, 1, 3, 1):
+        tab.pane_count.setValue(count)
+    assert tab.minimumSizeHint().width() == one and tab.panes_row.count() == 1
