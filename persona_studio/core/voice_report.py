@@ -8,6 +8,16 @@ import json
 from typing import Any
 
 BAR = 30  # characters for 100 %
+_MARKDOWN_SPECIAL = "\\`*_[]#!<>|~"  # no "[…](…)" link or image can form without "[" and "]"
+
+
+def _md(text: str) -> str:
+    """Untrusted text (a model's reply, a question) as plain Markdown: no image or link a viewer
+    would fetch or follow, no HTML, no heading or table cell it could open; lines kept."""
+    text = text.replace("&", "&amp;")
+    for char in _MARKDOWN_SPECIAL:
+        text = text.replace(char, "\\" + char)
+    return "  \n".join(text.splitlines())
 
 
 def markdown(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
@@ -24,7 +34,8 @@ def markdown(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
     for row in run.get("candidates", []):
         rules = row.get("keeps_rules")
         lines.append(
-            f"| {row['candidate']} | {row['sounds_like_you']:.0f} % ± {row['margin']:.0f} | "
+            f"| {_md(str(row['candidate']))} | {row['sounds_like_you']:.0f} % ± "
+            f"{row['margin']:.0f} | "
             + (
                 f"{row['matches_old_model']:.0f} %"
                 if row.get("matches_old_model") is not None
@@ -40,18 +51,18 @@ def markdown(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
     for row in run.get("candidates", []):
         filled = round(BAR * row["sounds_like_you"] / 100)
         lines.append(f"{'█' * filled}{'·' * (BAR - filled)} {row['sounds_like_you']:5.1f} %  "
-                     f"{row['candidate']}")  # fmt: skip
+                     f"{str(row['candidate']).replace('`', chr(39))}")  # fmt: skip
     lines += ["```", ""]
     references: dict[str, str] = run.get("references", {})
     answers: dict[str, dict[str, str]] = run.get("answers", {})
     scores: dict[str, dict[str, float]] = run.get("per_question", {})
     for question, reference in references.items():
-        lines += [f"## {question}", "", f"**You:** {reference}", ""]
+        lines += [f"## {_md(question)}", "", f"**You:** {_md(reference)}", ""]
         for label, given in answers.items():
             if question in given:
                 points = scores.get(label, {}).get(question)
                 mark = f" ({points:.0f} %)" if points is not None else ""
-                lines += [f"**{label}**{mark}: {given[question]}", ""]
+                lines += [f"**{_md(label)}**{mark}: {_md(given[question])}", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -68,3 +68,12 @@ def test_the_web_page_escapes_every_reply_and_loads_nothing() -> None:
     assert "width:80%" in page and "80 % ± 6" in page
     assert report_text(RUN, ".HTML") == html(RUN)
     assert report_text(RUN, ".json").startswith("{") and report_text(RUN, ".md").startswith("#")
+
+
+def test_the_markdown_report_makes_no_link_image_or_html_of_a_reply() -> None:
+    reply = "![x](https://evil.example/x.png) [click](https://evil.example) <b>hi</b>\n## Fake"
+    hostile = {**RUN, "answers": {"Your fine-tuned model (v3)": {"Why slow?": reply}}}
+    text = markdown(hostile)
+    assert "![x](" not in text and "[click](" not in text and "<b>" not in text
+    assert "\\!\\[x\\](https://evil.example/x.png)" in text and "\\<b\\>" in text
+    assert "\n## Fake" not in text  # a reply cannot open a heading of its own
