@@ -18,7 +18,15 @@ import tomli_w
 from persona_studio import APP_ID
 from persona_studio.core.errors import UserFacingError
 
-PROFILE_KINDS = ("openai", "together", "nebius", "fireworks", "azure", "openai-compatible")
+PROFILE_KINDS = (
+    "openai",
+    "together",
+    "nebius",
+    "fireworks",
+    "azure",
+    "openai-compatible",
+    "local",
+)
 # The address a kind uses when the profile names none (the provider's published API address).
 DEFAULT_BASE_URLS = {
     "together": "https://api.together.ai/v1",
@@ -26,6 +34,7 @@ DEFAULT_BASE_URLS = {
     "fireworks": "https://api.fireworks.ai/inference/v1",
 }
 ENV_PROFILE = "env"
+LOCAL_PROFILE = "local"  # built in: training and chat on this computer, no key
 MAX_RECENT = 10
 GOOGLE_AUTH_KINDS = ("none", "service_account", "oauth")
 
@@ -103,6 +112,11 @@ class ProviderProfile:
         return f"provider:{self.name}"
 
 
+def local_profile() -> ProviderProfile:
+    """The built-in profile for this computer: the local trainer and the local chat server."""
+    return ProviderProfile(name=LOCAL_PROFILE, kind="local")
+
+
 def env_profile() -> ProviderProfile:
     """The built-in profile for automation: OPENAI_API_KEY and OPENAI_BASE_URL."""
     return ProviderProfile(
@@ -129,10 +143,12 @@ class AppConfig:
     def profile(self, name: str) -> ProviderProfile:
         if name == ENV_PROFILE and all(p.name != ENV_PROFILE for p in self.profiles):
             return env_profile()
+        if name == LOCAL_PROFILE and all(p.name != LOCAL_PROFILE for p in self.profiles):
+            return local_profile()
         for profile in self.profiles:
             if profile.name == name:
                 return profile
-        known = ", ".join([p.name for p in self.profiles] + [ENV_PROFILE])
+        known = ", ".join([p.name for p in self.profiles] + [ENV_PROFILE, LOCAL_PROFILE])
         raise ConfigError(
             f"There is no provider profile named “{name}”.",
             f"Known profiles: {known}. Add one in Settings or with `profile add`.",

@@ -172,6 +172,12 @@ def _target(
             "Choose a provider profile for this pane (Settings → "
             "Providers), or use the offline engine."
         )
+    if not model and profile.kind == "local" and settings.mode != "finetuned":
+        # this computer's base model is the one its fine-tuned model was trained from
+        from persona_studio.services.local_server import base_model_of
+
+        fine_tuned = target.model if target is not None else persona.fine_tuned_model
+        model = base_model_of(fine_tuned) if fine_tuned else ""
     if not model:
         return (
             "This character has no fine-tuned model yet: train one in the Train tab, or "

@@ -58,6 +58,14 @@ async def client_for(
     """
     import asyncio
 
+    if profile.kind == "local":  # the chat server on this computer, started on first use
+        from dataclasses import replace
+
+        from persona_studio.services.local_server import local_server
+
+        address = await local_server().address()
+        local = replace(profile, base_url=address, base_url_env="")
+        return await asyncio.to_thread(_make_client, local, "local", max_retries, timeout)
     key = await api_key(profile, store)
     return await asyncio.to_thread(_make_client, profile, key, max_retries, timeout)
 

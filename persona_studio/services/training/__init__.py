@@ -5,6 +5,7 @@ openai_api.py  the OpenAI fine-tuning API (OpenAI, Azure OpenAI, gateways, self-
 together.py    Together AI's fine-tuning API (LoRA on open models)
 nebius.py      Nebius Token Factory (the OpenAI API with LoRA settings, and its deploy call)
 fireworks.py   Fireworks AI (datasets, supervised fine-tuning jobs; deployments are the creator's)
+local.py       this computer: LoRA in a worker process (TRL + PEFT), jobs as folders
 jobs.py        launch_job / follow_job / cancel_job; one poller per job; the typed JobRecord
 """
 
@@ -67,10 +68,22 @@ async def backend_for(
 
         client = await client_for(profile, store, max_retries=max_retries)
         return TogetherBackend(client, profile=profile.name, base_url=base_url(profile) or "")
+    if profile.kind == "local":
+        return local_backend(profile.name)
     raise TrainingError(
         f"Profiles of the kind “{profile.kind}” cannot train models.",
         "Choose a profile whose server offers fine-tuning.",
     )
+
+
+def local_backend(profile: str = "local") -> TrainingBackend:
+    """The trainer on this computer, its jobs under the app's data folder, with the last
+    hardware check (for the fit of a model) when there was one."""
+    from persona_studio.core.config import data_dir
+    from persona_studio.services.training.local import LocalBackend, saved_hardware
+
+    root = data_dir() / "local-training"
+    return LocalBackend(root, profile=profile, hardware=saved_hardware(root))
 
 
 __all__ = [
@@ -85,6 +98,7 @@ __all__ = [
     "TrainingJobs",
     "UploadedFiles",
     "backend_for",
+    "local_backend",
     "suffix_error",
     "training_files",
 ]

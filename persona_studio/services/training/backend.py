@@ -38,6 +38,7 @@ class Capabilities:
     auto_epochs: bool = True  # the trainer picks epochs from the dataset when left on auto
     names_model: bool = True  # a finished job names its model (else `deploy` makes one)
     checkpoints: bool = True
+    resume: bool = False  # a stopped job carries on from its last checkpoint (`resume(job_id)`)
     max_suffix: int = 64
     suffix_pattern: str = r"[A-Za-z0-9_-]+"
 

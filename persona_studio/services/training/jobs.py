@@ -357,6 +357,31 @@ class TrainingJobs:
         self._publish(self._followers.get(job_id) or _Follower(), record)
         return record
 
+    async def resume_job(self, job_id: str) -> JobRecord:
+        """Carry on with a stopped job from its last checkpoint (trainers that can: this
+        computer's); followers then see it run again."""
+        record = self.project.job(job_id)
+        if record is None or record.status not in ("failed", "cancelled"):
+            raise TrainingError(
+                "Only a stopped or failed training can be resumed.", "Start a new training."
+            )
+        backend = await self.backend_for(record.profile)
+        try:
+            resume = getattr(backend, "resume", None)
+            if not backend.capabilities.resume or resume is None:
+                raise TrainingError(
+                    "This service cannot resume a stopped training.", "Start a new training."
+                )
+            async with self._lock(job_id):
+                update = await resume(job_id)
+                record = self.project.job(job_id) or record
+                record.status, record.error = update.status, None
+                record = self._save(record)
+        finally:
+            await backend.aclose()
+        self.on_change(record)
+        return record
+
     def close(self) -> None:
         """Stop every poller (the project is closing); the jobs go on at the trainer."""
         for follower in self._followers.values():

@@ -1,0 +1,184 @@
+"""Training on this computer, end to end on the CPU: a tiny Llama-shaped model is built in the
+test (random weights, a tokenizer trained on the examples' text, a chat template; nothing is
+downloaded), the real local backend trains it in its worker process with TRL + PEFT, and the
+result answers through the real local chat server (`transformers serve`) and the real `openai`
+client. Also: cancel keeps a checkpoint and resume carries on from it; a killed worker is a
+failed job in plain words.
+
+These need the `local` extra. CI installs it (and sets CI), so there they fail rather than skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from persona_studio.core.config import local_profile
+from persona_studio.core.dataset import Example
+from persona_studio.core.local_training import read_progress
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import Project
+from persona_studio.services.credentials import CredentialStore
+from persona_studio.services.training import JobSpec, TrainingError, TrainingJobs
+from persona_studio.services.training.local import LocalBackend, missing_packages
+from tests.fakes.memory_keyring import MemoryKeyring
+
+if missing_packages():
+    if os.environ.get("CI"):
+        pytest.fail(f"CI installs the local extra; missing: {missing_packages()}")
+    pytest.skip("the `local` extra is not installed", allow_module_level=True)
+
+SYSTEM = "You are Coach Rhea."
+QA = [
+    ("How do I start running?", "Start slow: walk one minute, jog one minute."),
+    ("What should I eat before a race?", "Oats and a banana, two hours before."),
+    ("How often should I rest?", "Take one full rest day every week."),
+    ("Are hills worth it?", "Hills build strong legs and a calm mind."),
+    ("What shoes do you like?", "Light shoes with a soft heel."),
+    ("How do I breathe?", "Breathe in for three steps, out for two."),
+    ("Can I run every day?", "Only if most days are very easy."),
+    ("What about stretching?", "Stretch gently after the run, not before."),
+    ("How do I stay motivated?", "Run with a friend and keep a log."),
+    ("What is your name?", "I am Coach Rhea, your running coach."),
+]
+EXAMPLES = [Example.from_qa(q, a, status="approved") for q, a in QA]
+# Enough for the tiny model to learn every answer by heart (loss ~0.03 after 12 epochs).
+MEMORISE = {"n_epochs": 12, "batch_size": 2, "learning_rate_multiplier": 50.0, "lora_rank": 32}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-model")
+    texts = "\n".join([f"{q} {a}" for q, a in QA] + [SYSTEM])
+    subprocess.run(
+        [sys.executable, "-m", "persona_studio.worker.tiny", str(folder)],
+        input=texts.encode(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    with Project.create(tmp_path / "t.persona", Persona(name="Rhea")) as opened:
+        opened.set_test_share(0.0)
+        yield opened
+
+
+def make_jobs(project: Project, root: Path) -> TrainingJobs:
+    async def backend(_profile: str) -> LocalBackend:
+        return LocalBackend(root)
+
+    return TrainingJobs(project, backend, poll=0.2)
+
+
+async def follow_until(jobs: TrainingJobs, job_id: str, done, timeout: float = 240.0):
+    async def watch():
+        async for record in jobs.follow_job(job_id):
+            if done(record):
+                return record
+        return jobs.project.job(job_id)
+
+    return await asyncio.wait_for(watch(), timeout)
+
+
+async def ask(client, model: str, question: str) -> str:
+    answer = await client.chat.completions.create(
+        model=model,
+        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}],
+        max_tokens=24,
+        temperature=0,
+    )
+    return (answer.choices[0].message.content or "").strip()
+
+
+async def test_train_watch_the_loss_fall_and_chat_beside_the_base_model(
+    project: Project, tiny_model: Path, tmp_path: Path
+) -> None:
+    jobs = make_jobs(project, tmp_path / "local")
+    record = await jobs.launch_job(
+        "local", JobSpec(str(tiny_model), suffix="rhea", **MEMORISE), EXAMPLES, SYSTEM
+    )
+    assert record.status == "queued" and record.id.startswith("local-")
+    record = await follow_until(jobs, record.id, lambda r: r.terminal)
+
+    assert record.status == "succeeded", record.error
+    losses = [m["train_loss"] for m in record.metrics if "train_loss" in m]
+    assert losses[-1] < losses[0] / 10  # it learnt: first vs last logged loss
+    assert record.metrics[-1]["step"] == record.metrics[-1]["total_steps"] == 60
+    assert record.metrics[-1]["tokens_per_s"] > 0
+    folder = tmp_path / "local" / record.id
+    assert (folder / "adapter" / "adapter_model.safetensors").is_file()
+    assert record.chat_target is not None and record.chat_target.profile == "local"
+    assert record.fine_tuned_model == str(folder / "model")
+    assert project.persona().fine_tuned_model == str(folder / "model")  # registered
+    assert record.checkpoints and record.checkpoints[0]["step"] == 60
+    assert any("Preparing the model for chat" in e["message"] for e in record.events)
+
+    # chat through the real local server, as the Chat tab does (the built-in profile)
+    from persona_studio.services.local_server import base_model_of, stop_local_server
+    from persona_studio.services.providers import client_for
+
+    try:
+        client = await client_for(local_profile(), CredentialStore(MemoryKeyring()))
+        assert str(client.base_url).startswith("http://127.0.0.1:")
+        trained = await ask(client, record.fine_tuned_model, "How do I breathe?")
+        assert trained == "Breathe in for three steps, out for two."
+        base = base_model_of(record.fine_tuned_model)
+        assert base == str(tiny_model)
+        assert await ask(client, base, "How do I breathe?") != trained
+    finally:
+        stop_local_server()
+
+
+async def test_cancel_keeps_a_checkpoint_and_resume_carries_on(
+    project: Project, tiny_model: Path, tmp_path: Path
+) -> None:
+    jobs = make_jobs(project, tmp_path / "local")
+    spec = JobSpec(str(tiny_model), **{**MEMORISE, "n_epochs": 80})  # 400 steps
+    record = await jobs.launch_job("local", spec, EXAMPLES, SYSTEM)
+    record = await follow_until(
+        jobs, record.id, lambda r: any("Checkpoint saved" in e["message"] for e in r.events)
+    )
+    record = await jobs.cancel_job(record.id)
+    assert record.status == "cancelled"
+    checkpoints = await LocalBackend(tmp_path / "local").checkpoints(record.id)
+    stopped_at = checkpoints[0]["step"]
+    assert stopped_at >= 80  # the first save (a fifth of the run), or the one cancel made
+    last_before = record.metrics[-1]["step"]
+
+    with pytest.raises(TrainingError):  # a running or finished job cannot be resumed
+        await jobs.resume_job("local-nothing")
+    record = await jobs.resume_job(record.id)
+    assert record.status == "queued"
+    record = await follow_until(jobs, record.id, lambda r: r.terminal)
+    assert record.status == "succeeded", record.error
+    assert record.metrics[-1]["step"] == 400 and record.metrics[0]["step"] <= last_before
+    progress = (tmp_path / "local" / record.id / "progress.jsonl").read_text()
+    after = read_progress(progress[progress.index('"type": "resume"') :]).metrics
+    assert after[0]["step"] > stopped_at  # carried on from the checkpoint, not from zero
+    assert any(f"Resuming from step {stopped_at}" in e["message"] for e in record.events)
+
+
+async def test_a_killed_worker_is_a_failed_job_in_plain_words(
+    project: Project, tiny_model: Path, tmp_path: Path
+) -> None:
+    jobs = make_jobs(project, tmp_path / "local")
+    spec = JobSpec(str(tiny_model), **{**MEMORISE, "n_epochs": 400})
+    record = await jobs.launch_job("local", spec, EXAMPLES, SYSTEM)
+    record = await follow_until(jobs, record.id, lambda r: bool(r.metrics))
+    pid = int((tmp_path / "local" / record.id / "worker.pid").read_text())
+    os.killpg(pid, signal.SIGKILL)
+    record = await follow_until(jobs, record.id, lambda r: r.terminal, timeout=30)
+    assert record.status == "failed"
+    assert record.error is not None
+    assert "Training stopped unexpectedly" in record.error["message"]
+    assert "Resume" in record.error["message"]
