@@ -15,6 +15,7 @@ from persona_studio.cli import (
     chat,
     check,
     generate,
+    local,
     pipeline,
     profiles,
     project,
@@ -24,7 +25,7 @@ from persona_studio.cli import (
 from persona_studio.cli.common import EXIT_USAGE, Parser, run_command
 
 # In the order `--help` lists them.
-GROUPS = (project, chat, check, sheets, training, pipeline, generate, profiles)
+GROUPS = (project, chat, check, sheets, training, local, pipeline, generate, profiles)
 
 
 def build_parser() -> argparse.ArgumentParser:

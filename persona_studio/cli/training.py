@@ -63,7 +63,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"Run `persona-studio validate {args.path}` for the full list.",
             )
         jobs = training_jobs(project, poll=args.poll)
-        spec = JobSpec(args.model, suffix=args.suffix or "", n_epochs=args.epochs, seed=args.seed)
+        spec = JobSpec(
+            args.model,
+            suffix=args.suffix or "",
+            n_epochs=args.epochs,
+            seed=args.seed,
+            lora_rank=args.lora_rank,
+            batch_size=args.batch_size,
+        )
 
         async def run() -> JobRecord:
             launched = await jobs.launch_job(
@@ -149,6 +156,22 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    with Project.open(args.path) as project:
+        jobs = training_jobs(project, poll=args.poll)
+
+        async def run() -> JobRecord:
+            record = await jobs.resume_job(args.job)
+            if args.wait:
+                async for record in jobs.follow_job(args.job):
+                    progress(args, progress_line(jobs, record))
+            return record
+
+        record = asyncio.run(run())
+    emit(args, {"job": record.id, "status": record.status}, f"Job {record.id}: {record.status}.")
+    return EXIT_FAILURE if record.status == "failed" else EXIT_OK
+
+
 def cmd_deployment(args: argparse.Namespace) -> int:
     with Project.open(args.path) as project:
         record = training_jobs(project).set_deployment(args.job, args.name)
@@ -194,6 +217,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     train = add_command(commands, "train", cmd_train, "fine-tune a model on the approved examples")
     training_arguments(train, model_required=True, seed=None, validation=0.0, poll=2.0)
     train.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    train.add_argument("--lora-rank", type=int, help="LoRA rank (default: auto)")
+    train.add_argument("--batch-size", type=int, help="examples a step (default: auto)")
+
+    resume = add_command(
+        commands, "resume", cmd_resume, "carry on with a stopped training on this computer"
+    )
+    resume.add_argument("path", help="the .persona file")
+    resume.add_argument("job", help="the job id (see `jobs`)")
+    resume.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    resume.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
 
     jobs = add_command(commands, "jobs", cmd_jobs, "list the project's fine-tuning jobs")
     jobs.add_argument("path", help="the .persona file")

@@ -161,7 +161,11 @@ class AppConfig:
             self.default_profile = profile.name
 
     def remove_profile(self, name: str) -> None:
-        self.profile(name)  # raises a clear error for an unknown name
+        if all(p.name != name for p in self.profiles):
+            self.profile(name)  # a clear error for an unknown name
+            raise ConfigError(
+                f"“{name}” is built in and cannot be removed.", "Remove only profiles you added."
+            )
         self.profiles = [p for p in self.profiles if p.name != name]
         if self.default_profile == name:
             self.default_profile = self.profiles[0].name if self.profiles else ""

@@ -75,8 +75,9 @@ MODELS = (
 
 GATED_HELP = (
     "This model's makers ask you to accept their licence first: open its page on "
-    "huggingface.co, sign in and accept, then create a read token (Settings → Access Tokens) "
-    "and paste it in Settings → This computer. The token is kept in the system password store."
+    "huggingface.co, sign in and accept, then create a read token there (Settings → Access "
+    "Tokens) and paste it when Persona Studio asks (or run `persona-studio models token`). "
+    "The token is kept in the system password store."
 )
 
 

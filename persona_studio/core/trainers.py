@@ -27,6 +27,13 @@ class TrainingService:
 
 SERVICES = (
     TrainingService(
+        "local",
+        "This computer",
+        "Small open models (Qwen, Llama, Gemma; 0.5–4B) trained with LoRA on your own graphics "
+        "card, Mac or processor. Free and private: no account, nothing leaves the computer. "
+        "Needs the optional local part and a one-time model download.",
+    ),
+    TrainingService(
         "together",
         "Together AI",
         "Open models (Llama, Qwen) trained with LoRA, about $0.50–$3 per million tokens. "

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.errors import UserFacingError
+from persona_studio.core.local_training import MODELS, eta_line, fit, model_named
 from persona_studio.core.records import JOB_STATUS_LABELS
 from persona_studio.core.trainers import OPENAI_CLOSED, SERVICES, openai_closed, service
 from persona_studio.core.validation import (
@@ -48,6 +49,7 @@ from persona_studio.gui.context import AppContext
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, style
+from persona_studio.gui.widgets.local_panel import LocalPanel
 from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.gui.widgets.retirement import RetirementBanner
@@ -117,10 +119,17 @@ class TrainTab(QWidget):
         self.services.hide()
         self.compare.toggled.connect(self.services.setVisible)
         self.compare.toggled.connect(self.service.setHidden)  # the list says it too
+        self.local = LocalPanel(context)
+        self.local.hide()
+        self.local.model_chosen.connect(self._local_model_chosen)
+        self.local.hardware_changed.connect(
+            lambda: self._show_check(self.report) if self.report is not None else None
+        )
         self._models_task: asyncio.Task[None] | None = None
         self.base_model = QComboBox(objectName="train_model", editable=True)
         self.base_model.setAccessibleName("Base model")
         self.base_model.currentTextChanged.connect(lambda _t: self.check())
+        self.base_model.currentTextChanged.connect(lambda _t: self._update_local())
         self.suffix = QLineEdit(objectName="train_suffix", placeholderText="e.g. rhea-v1")
         self.suffix.setAccessibleName("Name tag")
         self.suffix.setToolTip("Added to the model's name so you can recognise it (≤ 64).")
@@ -141,6 +150,12 @@ class TrainTab(QWidget):
         )
         self.learning_rate.setSpecialValueText("auto")
         self.learning_rate.setToolTip("Larger learns faster but may overfit. Auto is safest.")
+        self.lora_rank = QSpinBox(objectName="train_lora_rank", minimum=0, maximum=256)
+        self.lora_rank.setSpecialValueText("auto")
+        self.lora_rank.setToolTip(
+            "How much the adapter can learn (LoRA rank). Auto: 8 for a small dataset, more for "
+            "a large one; higher learns more detail but needs more examples."
+        )
         self.seed = QSpinBox(objectName="train_seed", minimum=0, maximum=2**31 - 1, value=42)
         self.validation = QSpinBox(
             objectName="train_validation", minimum=0, maximum=50, suffix=" %"
@@ -163,7 +178,7 @@ class TrainTab(QWidget):
         about = QWidget()
         about_layout = QVBoxLayout(about)
         about_layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.service, self.compare, self.services):
+        for widget in (self.service, self.compare, self.services, self.local):
             about_layout.addWidget(widget)
         form.addRow("", about)
         form.addRow("Base model", self.base_model)
@@ -174,6 +189,8 @@ class TrainTab(QWidget):
         advanced_form.addRow("Epochs", self.epochs)
         advanced_form.addRow("Batch size", self.batch)
         advanced_form.addRow("Learning-rate multiplier", self.learning_rate)
+        advanced_form.addRow("Adapter size (LoRA rank)", self.lora_rank)
+        self._rank_label = advanced_form.labelForField(self.lora_rank)
         advanced_form.addRow("Seed", self.seed)
         advanced_form.addRow("Validation examples", self.validation)
         advanced_form.addRow("Kept for the voice check", self.test_share)
@@ -221,6 +238,11 @@ class TrainTab(QWidget):
         self.use_model = QPushButton("Use this model", objectName="job_use_model")
         self.use_model.setToolTip("Make this fine-tuned model the character's model.")
         self.use_model.clicked.connect(self._use_model)
+        self.resume_button = QPushButton("Resume", objectName="job_resume")
+        self.resume_button.setToolTip("Carry on from the last checkpoint saved on this computer.")
+        self.resume_button.clicked.connect(self.resume)
+        self.resume_button.hide()
+        self._resume_task: asyncio.Task[None] | None = None
         self.deployment = QPushButton("Enter deployment name…", objectName="job_deployment")
         self.deployment.setToolTip(
             "Azure answers only once someone deploys the model: give the deployment's name."
@@ -241,6 +263,7 @@ class TrainTab(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
+        row.addWidget(self.resume_button)
         row.addWidget(self.use_model)
         row.addWidget(self.deployment)
         right = QWidget()
@@ -321,10 +344,26 @@ class TrainTab(QWidget):
             if closed
             else "background: {notice_bg}; color: {notice_fg}; padding: 6px; border-radius: 4px;",
         )
-        provider = TABLE_PROVIDER.get(profile.kind, "openai")
-        table = [name for name, spec in load_model_specs().items() if spec.provider == provider]
-        defaults = DEFAULT_BASE_MODELS if provider == "openai" else ()
-        self._set_models([m for m in (profile.finetune_model, *defaults, *table) if m])
+        local = profile.kind == "local"
+        self.local.setVisible(local)
+        for widget in (self.lora_rank, self._rank_label):
+            if widget is not None:
+                widget.setVisible(local)
+        if local:
+            self._set_models([m.repo for m in MODELS])
+            for index, model in enumerate(MODELS):
+                self.base_model.setItemData(
+                    index,
+                    f"{model.params_b:g}B parameters · licence {model.licence}"
+                    + (" (accept it on huggingface.co first)" if model.gated else ""),
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+            self._update_local()
+        else:
+            provider = TABLE_PROVIDER.get(profile.kind, "openai")
+            table = [n for n, spec in load_model_specs().items() if spec.provider == provider]
+            defaults = DEFAULT_BASE_MODELS if provider == "openai" else ()
+            self._set_models([m for m in (profile.finetune_model, *defaults, *table) if m])
         self._check_suffix()
         self.check()
         if self._models_task is not None:
@@ -384,6 +423,7 @@ class TrainTab(QWidget):
         )
 
     def settings(self) -> JobSpec:
+        local = self.current_profile().kind == "local"
         return JobSpec(
             base_model=self.base_model.currentText().strip(),
             suffix=self.suffix.text().strip(),
@@ -391,6 +431,35 @@ class TrainTab(QWidget):
             batch_size=self.batch.value() or None,
             learning_rate_multiplier=self.learning_rate.value() or None,
             seed=self.seed.value(),
+            lora_rank=(self.lora_rank.value() or None) if local else None,
+        )
+
+    def _local_model_chosen(self, model: str) -> None:
+        """A folder picked, or a download finished: train that."""
+        if self.base_model.findText(model) < 0:
+            self.base_model.addItem(model)
+        self.base_model.setCurrentText(model)
+        self._update_local()
+
+    def _update_local(self) -> None:
+        if self.current_profile().kind != "local":
+            return
+        report = self.report
+        tokens = (report.billed_tokens or report.trained_tokens) if report is not None else 0
+        examples = len(report.trained_ids) if report is not None else 0
+        self.local.set_model(self.base_model.currentText().strip(), tokens, examples)
+
+    def local_estimate(self) -> str:
+        """ "free, about 12 minutes on this computer" for the chosen model and dataset."""
+        report, hardware = self.report, self.local.hardware
+        known = model_named(self.base_model.currentText().strip())
+        if report is None or hardware is None or known is None:
+            return "free, on this computer"
+        verdict = fit(known.params_b, report.billed_tokens or report.trained_tokens, hardware)
+        return "free, on this computer" + (
+            f", {verdict.reason[0].lower()}{verdict.reason[1:].rstrip('.')}"
+            if verdict.seconds is not None
+            else ""
         )
 
     def pipeline_options(self, out_dir: str, sheet: dict[str, Any] | None) -> PipelineOptions:
@@ -471,11 +540,15 @@ class TrainTab(QWidget):
             if s["held_out_examples"]
             else ""
         )
+        local = self.current_profile().kind == "local"
+        price = escape(self.local_estimate()) if local else price_text(report.estimated_cost)
         lines = [
             f"<b>{s['trained_examples']} approved examples</b>{kept}, {s['trained_tokens']:,} "
-            f"tokens · {s['epochs']} epochs by default · {s['billed_tokens']:,} billed "
-            f"tokens · <b>{price_text(report.estimated_cost)}</b>"
+            f"tokens · {s['epochs']} epochs by default · {s['billed_tokens']:,} "
+            f"{'tokens in all' if local else 'billed tokens'} · <b>{price}</b>"
         ]
+        if local:
+            self._update_local()
         blocking = report.blocking
         self.show_problems.setVisible(any(example_id for example_id, _ in blocking))
         if blocking:
@@ -508,18 +581,30 @@ class TrainTab(QWidget):
             )
             return None
         s = self.report.summary()
+        local = self.current_profile().kind == "local"
+        how_long = self.local_estimate().removeprefix("free, on this computer").lstrip(", ")
+        text = (
+            f"Train {self.base_model.currentText()} on {s['trained_examples']} examples on "
+            f"this computer: {how_long or 'the time depends on this computer'}."
+            "\n\nNothing leaves this computer. You can keep using the app; Cancel stops "
+            "after saving a checkpoint, and Resume carries on from it."
+            if local
+            else f"Train {self.base_model.currentText()} on {s['trained_examples']} "
+            f"examples ({s['billed_tokens']:,} billed tokens).\n\nEstimated "
+            f"cost: {price_text(self.report.estimated_cost)}, charged by the "
+            "provider."
+        )
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Start training?",
-            f"Train {self.base_model.currentText()} on {s['trained_examples']} "
-            f"examples ({s['billed_tokens']:,} billed tokens).\n\nEstimated "
-            f"cost: {price_text(self.report.estimated_cost)}, charged by the "
-            "provider.",
+            text,
             QMessageBox.StandardButton.Cancel,
             self,
         )
         box.setObjectName("confirm_training")
-        start = box.addButton("Upload and start", QMessageBox.ButtonRole.AcceptRole)
+        start = box.addButton(
+            "Start" if local else "Upload and start", QMessageBox.ButtonRole.AcceptRole
+        )
         if self.report.warnings:
             box.setInformativeText(
                 f"There are {len(self.report.warnings)} warnings about the "
@@ -599,6 +684,9 @@ class TrainTab(QWidget):
             lines.append(
                 f'<span style="color:{color("attention")}">{escape(record.chat_target.note)}</span>'
             )
+        local = self._profile_kind(record.profile) == "local"
+        if local and record.metrics and not record.terminal:
+            lines.append(escape(eta_line(record.metrics[-1])))
         if record.trained_tokens:
             lines.append(f"Trained tokens: {record.trained_tokens:,}")
         if record.estimated_finish and not record.terminal:
@@ -622,6 +710,8 @@ class TrainTab(QWidget):
         self.events.setPlainText("\n".join(e.get("message") or "" for e in record.events))
         self.events.verticalScrollBar().setValue(self.events.verticalScrollBar().maximum())
         self.cancel_button.setEnabled(not record.terminal)
+        self.resume_button.setVisible(local and status in ("failed", "cancelled"))
+        self.resume_button.setEnabled(self._resume_task is None)
         self.use_model.setEnabled(bool(record.fine_tuned_model))
         self.deployment.setVisible(
             record.status == "succeeded" and self._profile_kind(record.profile) == "azure"
@@ -659,10 +749,14 @@ class TrainTab(QWidget):
     def confirm_cancel(self) -> QMessageBox | None:
         if self.shown_job is None:
             return None
+        record = self._session.project.job(self.shown_job) if self._session else None
+        local = record is not None and self._profile_kind(record.profile) == "local"
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Cancel this job?",
-            "The provider stops training; what was trained so far is lost. "
+            "Training stops after saving a checkpoint; Resume carries on from it later."
+            if local
+            else "The provider stops training; what was trained so far is lost. "
             "It may still charge for the steps already done.",
             QMessageBox.StandardButton.No,
             self,
@@ -683,6 +777,22 @@ class TrainTab(QWidget):
             await self._session.jobs.cancel_job(job_id)
         except Exception as exc:  # already phrased for people (TrainingError), or shown as is
             self._show_warning(job_id, str(exc))
+
+    def resume(self) -> None:
+        if self.shown_job is not None and self._resume_task is None:
+            self._resume_task = asyncio.ensure_future(self._resume(self.shown_job))
+
+    async def _resume(self, job_id: str) -> None:
+        assert self._session is not None
+        self.resume_button.setEnabled(False)
+        try:
+            await self._session.jobs.resume_job(job_id)
+            self._session.watch_running_jobs()  # follow it again, as after a reopen
+        except Exception as exc:  # already phrased for people (TrainingError), or shown as is
+            self._show_warning(job_id, escape(str(exc)))
+        finally:
+            self._resume_task = None
+            self.resume_button.setEnabled(True)
 
     def _profile_kind(self, name: str) -> str:
         try:

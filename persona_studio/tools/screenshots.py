@@ -111,6 +111,14 @@ def render(out_dir: Path) -> list[Path]:
     loop.run_until_complete(wait_for(lambda: train.report is not None and not train._runner.stale))
     shoot(window, "train-together.png")
     train.compare.setChecked(False)
+
+    # training on this computer, after the hardware check measured it (a real one: a few
+    # seconds; without the `local` extra the panel says how to install it)
+    train.profile.setCurrentIndex(train.profile.findData("local"))
+    train.local.check()
+    loop.run_until_complete(wait_for(lambda: not train.local.busy))
+    loop.run_until_complete(wait_for(lambda: not train.local.busy))  # up to 20 s in all
+    shoot(window, "train-local.png")
     train.profile.setCurrentIndex(train.profile.findData("openai"))
 
     # the voice check with no account: the offline engine against an old model's kept voice

@@ -21,6 +21,7 @@ SCREENS = {
     "dark-chat.png",
     "dark-train.png",
     "train-together.png",
+    "train-local.png",
     "voice-check.png",
 }
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,44 +24,17 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.services.credentials import CredentialStore
 from persona_studio.services.training import JobSpec, TrainingError, TrainingJobs
-from persona_studio.services.training.local import LocalBackend, missing_packages
+from persona_studio.services.training.local import LocalBackend
 from tests.fakes.memory_keyring import MemoryKeyring
+from tests.fakes.tiny_model import MEMORISE, QA, SYSTEM, build, require_local_extra
 
-if missing_packages():
-    if os.environ.get("CI"):
-        pytest.fail(f"CI installs the local extra; missing: {missing_packages()}")
-    pytest.skip("the `local` extra is not installed", allow_module_level=True)
-
-SYSTEM = "You are Coach Rhea."
-QA = [
-    ("How do I start running?", "Start slow: walk one minute, jog one minute."),
-    ("What should I eat before a race?", "Oats and a banana, two hours before."),
-    ("How often should I rest?", "Take one full rest day every week."),
-    ("Are hills worth it?", "Hills build strong legs and a calm mind."),
-    ("What shoes do you like?", "Light shoes with a soft heel."),
-    ("How do I breathe?", "Breathe in for three steps, out for two."),
-    ("Can I run every day?", "Only if most days are very easy."),
-    ("What about stretching?", "Stretch gently after the run, not before."),
-    ("How do I stay motivated?", "Run with a friend and keep a log."),
-    ("What is your name?", "I am Coach Rhea, your running coach."),
-]
+require_local_extra()
 EXAMPLES = [Example.from_qa(q, a, status="approved") for q, a in QA]
-# Enough for the tiny model to learn every answer by heart (loss ~0.03 after 12 epochs).
-MEMORISE = {"n_epochs": 12, "batch_size": 2, "learning_rate_multiplier": 50.0, "lora_rank": 32}
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-model")
-    texts = "\n".join([f"{q} {a}" for q, a in QA] + [SYSTEM])
-    subprocess.run(
-        [sys.executable, "-m", "persona_studio.worker.tiny", str(folder)],
-        input=texts.encode(),
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return folder
+    return build(tmp_path_factory.mktemp("tiny-model"))
 
 
 @pytest.fixture

@@ -122,7 +122,8 @@ class ProvidersPage(QWidget):
         )
         self.kind = QComboBox(objectName="profile_kind")
         for kind in PROFILE_KINDS:
-            self.kind.addItem(KIND_LABELS[kind], kind)
+            if kind in KIND_LABELS:  # not "local": this computer is built in, with no settings
+                self.kind.addItem(KIND_LABELS[kind], kind)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.base_url = QLineEdit(objectName="profile_base_url")
         self.api_version = QLineEdit(

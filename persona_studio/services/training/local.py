@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
 LOCAL_PROFILE = "local"
 NEEDED = ("torch", "transformers", "peft", "trl", "datasets")
-INSTALL_HINT = "Install the optional part for it: pip install 'persona-studio[local]'"
+INSTALL_HINT = "Install it with: pip install 'persona-studio[local]'"
 CANCEL_WAIT = 60.0  # seconds the worker gets to save a checkpoint before it is stopped
 
 
@@ -66,16 +67,27 @@ def worker_env() -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
+def hub_cache() -> Path:
+    """The Hugging Face cache folder, found as huggingface_hub finds it (without importing it:
+    the Train tab asks on the UI thread)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    )
+    return Path(home).expanduser() / "hub"
+
+
 def model_is_here(name: str) -> bool:
-    """A folder with a model, or a Hub model already in the local cache."""
-    if Path(name).expanduser().is_dir():
-        return (Path(name).expanduser() / "config.json").is_file()
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
+    """A folder with a model, or a Hub model already downloaded into the cache."""
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return (folder / "config.json").is_file()
+    if name.count("/") != 1:
         return False
-    found = try_to_load_from_cache(name, "config.json")
-    return isinstance(found, str)
+    snapshots = hub_cache() / f"models--{name.replace('/', '--')}" / "snapshots"
+    # a file appears in a snapshot only once it is complete (partial ones wait in blobs/)
+    return any(snapshots.glob("*/config.json")) and any(snapshots.glob("*/*.safetensors"))
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -380,6 +392,7 @@ async def check_hardware(
     except asyncio.CancelledError:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
+        await process.wait()
         raise
     try:
         data = json.loads(out.decode("utf-8").strip().splitlines()[-1])
@@ -388,8 +401,65 @@ async def check_hardware(
         raise TrainingError(
             f"The hardware check failed: {tail[0]}", "Try again; if it fails again, report it."
         ) from exc
+    earlier = saved_hardware(root)
+    if not measure and earlier is not None and earlier.kind == data.get("kind"):
+        data.setdefault("flops", earlier.flops)  # a quick look keeps the last measurement
     root.mkdir(parents=True, exist_ok=True)
     from persona_studio.core.config import atomic_write_bytes
 
     atomic_write_bytes(root / HARDWARE_FILE, json.dumps(data).encode("utf-8"))
     return Hardware.from_json(data)
+
+
+HF_TOKEN_ACCOUNT = "huggingface"  # the keyring entry of the creator's Hugging Face read token
+
+
+async def download_model(
+    repo: str,
+    on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+    *,
+    token: str = "",
+    python: str = sys.executable,
+) -> str:
+    """Download a model into the Hugging Face cache in a worker process; returns its folder.
+    Cancelling the task stops the download at once (what arrived is kept and resumed)."""
+    if importlib.util.find_spec("huggingface_hub") is None:
+        raise TrainingError("Downloading models needs huggingface_hub.", INSTALL_HINT)
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    if token:
+        env["HF_TOKEN"] = token
+    process = await asyncio.create_subprocess_exec(
+        python,
+        "-m",
+        "persona_studio.worker.download",
+        repo,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    end: dict[str, Any] = {}
+    try:
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if "end" in line:
+                end = line
+            elif isinstance(line.get("done"), int):
+                on_progress(line["done"], int(line.get("total") or 0))
+        await process.wait()
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
+    if end.get("end") == "succeeded":
+        return str(end["path"])
+    message = str(end.get("message") or "The download stopped unexpectedly.")
+    if end.get("gated"):
+        from persona_studio.core.local_training import GATED_HELP
+
+        raise TrainingError(message, GATED_HELP)
+    raise TrainingError(message, "Check the connection and try again; it resumes where it stopped.")
