@@ -52,7 +52,9 @@ def test_the_panel_says_what_this_computer_can_train(make_window, tmp_path, run_
     assert not {"torch", "transformers", "peft", "trl"} & set(sys.modules)  # workers only
     assert "nothing leaves the computer" in tab.service.text()
     models = [tab.base_model.itemText(i) for i in range(tab.base_model.count())]
-    assert models[0] == "Qwen/Qwen2.5-0.5B-Instruct" and "meta-llama/Llama-3.2-1B-Instruct" in models
+    assert (
+        models[0] == "Qwen/Qwen2.5-0.5B-Instruct" and "meta-llama/Llama-3.2-1B-Instruct" in models
+    )
     assert "Apache-2.0" in tab.base_model.itemData(0, 3)  # the tooltip names the licence
     assert "Check this computer" in tab.local.text.text()  # no check has run yet
     assert "Not downloaded yet" in tab.local.model_text.text()
@@ -98,7 +100,9 @@ def test_train_here_watch_it_learn_then_chat_beside_the_base_model(
     tab.batch.setValue(MEMORISE["batch_size"])
     tab.learning_rate.setValue(MEMORISE["learning_rate_multiplier"])
     tab.lora_rank.setValue(MEMORISE["lora_rank"])
-    run_async(wait_until(lambda: tab.report is not None and tab.report.model.name == str(tiny_model)))
+    run_async(
+        wait_until(lambda: tab.report is not None and tab.report.model.name == str(tiny_model))
+    )
     box = tab.confirm_and_launch()
     qtbot.waitUntil(box.isVisible)
     assert "Nothing leaves this computer" in box.text()
