@@ -4,11 +4,12 @@ read into our job terms.
 
 The estimates come from a measurement, not a guess: the hardware check trains a small random
 model for a few steps and records the arithmetic it achieved (`flops`, floating-point operations
-a second). LoRA training costs about 4 × N operations a token for a model of N parameters (the
-forward pass 2N, the backward pass through the activations 2N; the frozen weights get no
-gradient), so
+a second). LoRA training with activation checkpointing (the worker's setting: it keeps memory
+low) costs about 6 × N operations a token for a model of N parameters: the forward pass 2N, the
+forward again during the backward pass 2N, and the backward pass through the activations 2N
+(the frozen weights get no gradient). So
 
-    seconds ≈ 4 × N × tokens ÷ flops
+    seconds ≈ 6 × N × tokens ÷ flops
 
 `benchmarks/local_training.py` measures the same figure for the tiny model on this machine.
 Memory: the weights (2 bytes a parameter on a GPU in bf16/fp16, 4 in float32 on a CPU or a Mac),
@@ -119,6 +120,7 @@ class Hardware:
         return f"the processor only ({self.name or 'CPU'}, {self.ram_gb:.0f} GB memory; no GPU)"
 
 
+FLOPS_PER_PARAM_TOKEN = 6  # LoRA with activation checkpointing (see the module's text)
 OVERHEAD_GB = 1.5  # activations at our sequence lengths, the adapter, its optimiser, the runtime
 CPU_MAX_HOURS = 12.0  # longer than this on a processor is refused as "will not finish"
 
@@ -137,7 +139,7 @@ def training_seconds(params_b: float, tokens: int, hardware: Hardware) -> float 
     """Seconds to train `tokens` tokens (all epochs) with LoRA; None before a measurement."""
     if hardware.flops <= 0:
         return None
-    return 4 * params_b * 1e9 * tokens / hardware.flops
+    return FLOPS_PER_PARAM_TOKEN * params_b * 1e9 * tokens / hardware.flops
 
 
 @dataclass(frozen=True)

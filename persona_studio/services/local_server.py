@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from persona_studio.core.errors import UserFacingError
-from persona_studio.services.training.local import INSTALL_HINT, missing_packages, worker_env
+from persona_studio.services.training.local import install_hint, missing_packages, worker_env
 
 START_TIMEOUT = 120.0  # seconds: the first start imports torch and transformers
 
@@ -75,7 +75,7 @@ class LocalServer:
         if missing:
             raise LocalServerError(
                 f"Chatting with a model on this computer needs {', '.join(missing)}.",
-                INSTALL_HINT,
+                install_hint(),
             )
         self.port = free_port()
         args = [

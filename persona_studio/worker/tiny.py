@@ -27,8 +27,11 @@ def build(
     vocab: int = 600,
     init: float = 0.3,
     seed: int = 0,
+    **shape: int,
 ) -> Path:
-    """Write the model and its tokenizer to `folder`; returns it."""
+    """Write the model and its tokenizer to `folder`; returns it. `shape` overrides the
+    LlamaConfig (a benchmark builds a model the size of a real one: its `vocab_size` may
+    exceed the tokenizer's, as real models pad theirs)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -69,6 +72,8 @@ def build(
         # embeddings, no adapter can take the loss far below that of a uniform guess
         initializer_range=init,
     )
+    for key, value in shape.items():
+        setattr(config, key, value)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = fast.eos_token_id

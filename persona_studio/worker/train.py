@@ -227,6 +227,7 @@ def train(folder: Path, resume: bool, report: Reporter) -> dict[str, Any]:
         include_num_input_tokens_seen="non_padding",
         dataloader_pin_memory=device == "cuda",
         save_only_model=False,
+        gradient_checkpointing=True,  # memory for long examples; the estimate counts its cost
     )
     lora = LoraConfig(
         r=rank,

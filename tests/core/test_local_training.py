@@ -39,12 +39,12 @@ def test_the_largest_model_that_fits(hardware: Hardware, largest: float) -> None
 @pytest.mark.parametrize(
     ("params_b", "tokens", "hardware", "fits", "words"),
     [
-        (0.49, 100_000, GPU_8, True, "less than a minute"),  # 4 × 0.49e9 × 1e5 / 40e12 = 4.9 s
+        (0.49, 100_000, GPU_8, True, "less than a minute"),  # 6 × 0.49e9 × 1e5 / 40e12 = 7.4 s
         (4.0, 100_000, GPU_8, False, "Needs about 11 GB"),  # 4 × 2 × 1.15 + 1.5 = 10.7
-        (4.0, 1_000_000, GPU_24, True, "2 minutes"),  # 107 s
-        (1.54, 300_000, MAC_16, True, "4 minutes"),  # 231 s
-        (0.49, 90_000, CPU_16, True, "27 minutes"),  # 1,604 s
-        (1.7, 3_000_000, CPU_16, False, "Would take about 52 hours"),  # over the 12-hour cap
+        (4.0, 1_000_000, GPU_24, True, "3 minutes"),  # 160 s
+        (1.54, 300_000, MAC_16, True, "6 minutes"),  # 347 s
+        (0.49, 90_000, CPU_16, True, "40 minutes"),  # 2,405 s
+        (1.7, 3_000_000, CPU_16, False, "Would take about 77 hours"),  # over the 12-hour cap
         (1.0, 1_000, UNMEASURED, True, "run the hardware check"),
     ],
 )
@@ -54,8 +54,8 @@ def test_fit_and_time_in_plain_words(params_b, tokens, hardware, fits, words) ->
     assert words in verdict.reason
 
 
-def test_the_formula_is_four_n_per_token_over_the_measured_speed() -> None:
-    assert training_seconds(1.0, 1_000, CPU_16) == pytest.approx(4 * 1e9 * 1_000 / 1.1e11)
+def test_the_formula_is_six_n_per_token_over_the_measured_speed() -> None:
+    assert training_seconds(1.0, 1_000, CPU_16) == pytest.approx(6 * 1e9 * 1_000 / 1.1e11)
     assert training_seconds(1.0, 1_000, UNMEASURED) is None
     assert memory_needed_gb(1.0, GPU_8) == pytest.approx(2 * 1.15 + 1.5)
     assert memory_needed_gb(1.0, CPU_16) == pytest.approx(4 * 1.15 + 1.5)

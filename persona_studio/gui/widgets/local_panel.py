@@ -102,7 +102,7 @@ class LocalPanel(QWidget):
 
     def refresh(self) -> None:
         from persona_studio.services.training.local import (
-            INSTALL_HINT,
+            install_hint,
             missing_packages,
             model_is_here,
         )
@@ -112,8 +112,8 @@ class LocalPanel(QWidget):
             self.text.setText(
                 f'<span style="color:{color("attention")}">Training on this computer needs '
                 f"the optional local part (missing: {escape(', '.join(missing))}). "
-                f"{escape(INSTALL_HINT, quote=False)} (about 1 GB without an NVIDIA card), "
-                "then restart the app.</span>"
+                f"{escape(install_hint(), quote=False)} (about 1 GB without an NVIDIA "
+                "card), then restart the app.</span>"
             )
         elif self.hardware is None:
             self.text.setText(

@@ -57,9 +57,22 @@ INSTALL_HINT = "Install it with: pip install 'persona-studio[local]'"
 CANCEL_WAIT = 60.0  # seconds the worker gets to save a checkpoint before it is stopped
 
 
+FROZEN_HINT = (
+    "The desktop build does not include it yet: install Persona Studio with pip, as the README "
+    "says under “Train on this computer”."
+)
+
+
 def missing_packages() -> list[str]:
-    """The `local` extra's packages that are not installed (found without importing them)."""
+    """The `local` extra's packages that are not installed (found without importing them).
+    The packaged app has none of them, and no Python to start a worker with."""
+    if getattr(sys, "frozen", False):
+        return list(NEEDED)
     return [name for name in NEEDED if importlib.util.find_spec(name) is None]
+
+
+def install_hint() -> str:
+    return FROZEN_HINT if getattr(sys, "frozen", False) else INSTALL_HINT
 
 
 def worker_env() -> dict[str, str]:
@@ -138,7 +151,7 @@ class LocalBackend:
         missing = missing_packages()
         if missing:
             return BackendCheck(
-                [f"Training on this computer needs {', '.join(missing)}. {INSTALL_HINT}"]
+                [f"Training on this computer needs {', '.join(missing)}. {install_hint()}"]
             )
         if not model_is_here(spec.base_model):
             return BackendCheck(
@@ -378,7 +391,7 @@ async def check_hardware(
             name="",
             memory_gb=0.0,
             ram_gb=0.0,
-            missing=f"Training on this computer needs {', '.join(missing)}. {INSTALL_HINT}",
+            missing=f"Training on this computer needs {', '.join(missing)}. {install_hint()}",
         )
     args = [python, "-m", "persona_studio.worker.probe", *(["--measure"] if measure else [])]
     process = await asyncio.create_subprocess_exec(
@@ -424,7 +437,7 @@ async def download_model(
     """Download a model into the Hugging Face cache in a worker process; returns its folder.
     Cancelling the task stops the download at once (what arrived is kept and resumed)."""
     if importlib.util.find_spec("huggingface_hub") is None:
-        raise TrainingError("Downloading models needs huggingface_hub.", INSTALL_HINT)
+        raise TrainingError("Downloading models needs huggingface_hub.", install_hint())
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
     if token:
         env["HF_TOKEN"] = token
