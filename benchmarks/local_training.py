@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         shape = QWEN_05B if args.size == "0.5b" else {}
         build(model, [f"{q} {a}" for q, a in QA] + [SYSTEM], init=0.02 if shape else 0.3, **shape)
         params = _params(model)
-        print(f"model: {args.size}, {params / 1e9:.3f}B parameters "
+        size = f"{params / 1e9:.3f}B" if params > 1e8 else f"{params:,}"
+        print(f"model: {args.size}, {size} parameters "
               f"(built in {time.perf_counter() - started:.1f} s)")  # fmt: skip
         job = Path(tmp) / "job"
         job.mkdir()
@@ -98,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
           f"peak memory {last['memory_mb'] / 1024:.1f} GB")  # fmt: skip
     print(f"training speed: {measured:,.0f} tokens/s measured, {estimated:,.0f} tokens/s "
           f"estimated from the hardware check")  # fmt: skip
-    print(f"ratio measured/estimated: {measured / estimated:.2f} "
-          "(above 1: the estimate is cautious; below 1: it promises too much)")
+    print(
+        f"ratio measured/estimated: {measured / estimated:.2f} "
+        "(above 1: the estimate is cautious; below 1: it promises too much)"
+    )
     return 0
 
 

@@ -1,6 +1,7 @@
 """This computer as a trainer: `models local` (what fits, how long), `models download NAME`,
-`models token` (a Hugging Face read token for gated models, into the keyring). Training itself
-is `train --profile local --model NAME` and chatting `chat --profile local`."""
+`models token` (a Hugging Face read token for gated models, into the keyring), and `take` (a
+trained model's folders copied, or given to Ollama). Training itself is `train --profile local
+--model NAME` and chatting `chat --profile local`."""
 
 from __future__ import annotations
 
@@ -98,6 +99,34 @@ def cmd_models_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_take(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from persona_studio.core.project import Project
+    from persona_studio.services.local_export import copy_folder, ollama_name, send_to_ollama
+
+    with Project.open(args.path) as project:
+        record, persona = project.job(args.job), project.persona()
+    if record is None:
+        raise UserFacingError(
+            f"This project has no job “{args.job}”.", f"See `persona-studio jobs {args.path}`."
+        )
+    if args.ollama is not None:
+        name = args.ollama or ollama_name(record, persona.name)
+        said = asyncio.run(send_to_ollama(record, name, persona.system_prompt()))
+        emit(args, {"job": record.id, "ollama": name}, said)
+        return EXIT_OK
+    what, folder = ("adapter", args.adapter_to) if args.adapter_to else ("model", args.model_to)
+    if not folder:
+        raise UserFacingError(
+            "Say where to: --model-to FOLDER, --adapter-to FOLDER or --ollama [NAME].",
+            "See `persona-studio take --help`.",
+        )
+    target = asyncio.run(copy_folder(record, what, Path(folder)))
+    emit(args, {"job": record.id, what: str(target)}, f"Copied to {target}.")
+    return EXIT_OK
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     models = commands.add_parser(
         "models", help="models on this computer: what fits, download", description=__doc__
@@ -112,4 +141,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     download.add_argument("model", help="e.g. Qwen/Qwen2.5-0.5B-Instruct")
     add_command(
         verbs, "token", cmd_models_token, "save a Hugging Face read token (for gated models)"
+    )
+    take = add_command(
+        commands, "take", cmd_take, "take a model trained on this computer elsewhere"
+    )
+    take.add_argument("path", help="the .persona file")
+    take.add_argument("job", help="the job id (see `jobs`)")
+    where = take.add_mutually_exclusive_group()
+    where.add_argument("--model-to", metavar="FOLDER", help="copy the merged model folder there")
+    where.add_argument("--adapter-to", metavar="FOLDER", help="copy the LoRA adapter there")
+    where.add_argument(
+        "--ollama", nargs="?", const="", metavar="NAME", help="create an Ollama model from it"
     )

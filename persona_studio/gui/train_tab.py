@@ -49,7 +49,7 @@ from persona_studio.gui.context import AppContext
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, style
-from persona_studio.gui.widgets.local_panel import LocalPanel
+from persona_studio.gui.widgets.local_panel import LocalPanel, TakeElsewhere
 from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.gui.widgets.retirement import RetirementBanner
@@ -243,6 +243,8 @@ class TrainTab(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.resume_button.hide()
         self._resume_task: asyncio.Task[None] | None = None
+        self.take = TakeElsewhere()
+        self.take.hide()
         self.deployment = QPushButton("Enter deployment name…", objectName="job_deployment")
         self.deployment.setToolTip(
             "Azure answers only once someone deploys the model: give the deployment's name."
@@ -264,6 +266,7 @@ class TrainTab(QWidget):
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
         row.addWidget(self.resume_button)
+        row.addWidget(self.take)
         row.addWidget(self.use_model)
         row.addWidget(self.deployment)
         right = QWidget()
@@ -711,6 +714,9 @@ class TrainTab(QWidget):
         self.events.verticalScrollBar().setValue(self.events.verticalScrollBar().maximum())
         self.cancel_button.setEnabled(not record.terminal)
         self.resume_button.setVisible(local and status in ("failed", "cancelled"))
+        self.take.setVisible(local and status == "succeeded" and bool(record.fine_tuned_model))
+        self.take.record = record
+        self.take.persona = self._session.persona
         self.resume_button.setEnabled(self._resume_task is None)
         self.use_model.setEnabled(bool(record.fine_tuned_model))
         self.deployment.setVisible(

@@ -178,6 +178,11 @@ def _target(
 
         fine_tuned = target.model if target is not None else persona.fine_tuned_model
         model = base_model_of(fine_tuned) if fine_tuned else ""
+        if not model:
+            return (
+                "No model on this computer is chosen yet: train one (Train tab → This "
+                "computer), or type a downloaded model's name or folder in this pane."
+            )
     if not model:
         return (
             "This character has no fine-tuned model yet: train one in the Train tab, or "

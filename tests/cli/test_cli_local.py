@@ -67,3 +67,8 @@ def test_models_local_train_chat_and_jobs_headless(tmp_path: Path, capsys) -> No
 
     code, out, _ = run(capsys, "jobs", str(path))
     assert job["job"] in out and "succeeded" in out
+
+    code, out, _ = run(capsys, "take", str(path), job["job"], "--model-to", str(tmp_path), "--json")
+    assert code == 0 and (Path(json.loads(out)["model"]) / "config.json").is_file()
+    code, _, err = run(capsys, "take", str(path), job["job"])
+    assert code == 1 and "--model-to FOLDER" in err

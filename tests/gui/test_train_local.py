@@ -9,6 +9,7 @@ import json
 import sys
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
 from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
@@ -113,6 +114,14 @@ def test_train_here_watch_it_learn_then_chat_beside_the_base_model(
     assert not tab.resume_button.isVisibleTo(tab)
     model = window.session.persona.fine_tuned_model
     assert model.endswith("/model") and tab.history.topLevelItem(0).text(3) == model
+    assert tab.take.isVisibleTo(tab)  # take it elsewhere: here, a copy of the adapter
+    (tmp_path / "out").mkdir()
+    task = tab.take.copy("adapter", folder=str(tmp_path / "out"))
+    run_async(wait_until(task.done, timeout=30))
+    copied = next((tmp_path / "out").iterdir())
+    assert (copied / "adapter_model.safetensors").is_file()
+    result = tab.take.findChild(QMessageBox, "take_result")
+    assert result is not None and result.text() == f"Copied to {copied}."
 
     # the Chat tab: the fine-tuned model and its base, side by side, on this computer
     from persona_studio.gui.widgets.chat_pane import ChatPane

@@ -187,3 +187,26 @@ async def test_a_malformed_stream_ends_the_reply_plainly(server, store) -> None:
     events = await _collect("hi", ChatSettings(mode="persona", profile=_profile(server)), store)
     assert events[-1].kind == "error"
     assert "could not be read" in events[-1].text and _text(events)  # what arrived is kept
+
+
+async def test_this_computer_with_no_model_yet_says_what_to_do(store) -> None:
+    """The base-model modes on this computer ask the model the fine-tune started from; with no
+    fine-tune and no model typed, the pane says what to do (and no server is started)."""
+    from persona_studio.core.config import local_profile
+
+    async def client_for(profile):
+        raise AssertionError("no server is needed to say this")
+
+    events = [
+        e
+        async for e in reply(
+            Persona(name="New"),
+            [],
+            [],
+            "hi",
+            ChatSettings(mode="persona", profile=local_profile()),
+            RetrievalIndex([]),
+            client_for,
+        )
+    ]
+    assert "No model on this computer is chosen yet" in events[-1].text

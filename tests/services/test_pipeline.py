@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -335,24 +336,31 @@ async def test_the_last_step_compares_the_new_model_with_the_previous_one(
     profile that reaches it); the step says which sounds more like the creator."""
     from persona_studio.core.config import ProviderProfile
 
-    answers = {e.question: e.answer for e in project.examples()}
+    answers = {  # every reply of the demo, by the message it answers (multi-turn ones too)
+        before["content"]: after["content"]
+        for e in project.examples()
+        for before, after in zip(e.messages, e.messages[1:], strict=False)
+        if before["role"] == "user" and after["role"] == "assistant"
+    }
     old = "ft:gpt-4o-mini-2024-07-18:fake-org:rhea:old"
     project.set_persona_fields(fine_tuned_model=old)
     project.set_test_share(0.25)  # 6 of the demo kept aside, 18 still trained
     new = f"ft:{MODEL}:fake-org:rhea:abc123"
     server.models += [old, new]
     asked_models: list[str] = []
+    asking = threading.local()  # the fake answers each request on its own thread
     original = server.chat_request
 
     def remember(body: bytes):
         request = original(body)
         if isinstance(request, dict):
             asked_models.append(request["model"])
+            asking.model = request["model"]
         return request
 
     server.chat_request = remember
     server.reply_for = lambda messages: (
-        answers.get(messages[-1]["content"], "?") if asked_models[-1] == new else "Hmm, maybe."
+        answers.get(messages[-1]["content"], "?") if asking.model == new else "Hmm, maybe."
     )
     profile = ProviderProfile(name="env", kind="openai-compatible", base_url=server.base_url)
 
@@ -368,4 +376,6 @@ async def test_the_last_step_compares_the_new_model_with_the_previous_one(
     assert check.detail.startswith("The new model sounds more like you than the previous one")
     assert {old, new} <= set(asked_models)
     rows = result.outputs["check"]["candidates"]
-    assert rows[0]["candidate"] == f"New model ({new})" and rows[0]["sounds_like_you"] > 90
+    # word for word on every question; the habits part of the score compares with all of the
+    # creator's answers, so a sample of six lands between about 85 and 100 (ids are random)
+    assert rows[0]["candidate"] == f"New model ({new})" and rows[0]["sounds_like_you"] > 75

@@ -153,3 +153,54 @@ async def test_a_killed_worker_is_a_failed_job_in_plain_words(
     assert record.error is not None
     assert "Training stopped unexpectedly" in record.error["message"]
     assert "Resume" in record.error["message"]
+
+
+def test_only_the_replies_are_learnt_and_weight_zero_is_not(tiny_model: Path) -> None:
+    """The worker's tokenisation, run where it runs (its own process: torch stays out of this
+    one): the mask covers each learnt reply's words and end token, never the system prompt,
+    the question, the reply's header, or a reply marked `weight: 0`."""
+    import json
+    import subprocess
+    import sys
+
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "How do I breathe?"},
+        {"role": "assistant", "content": "Not like this.", "weight": 0},
+        {"role": "user", "content": "Really?"},
+        {"role": "assistant", "content": "Breathe in for three steps, out for two."},
+    ]
+    code = (
+        "import json, sys\n"
+        "from transformers import AutoTokenizer\n"
+        "from persona_studio.worker.train import tokenise\n"
+        f"t = AutoTokenizer.from_pretrained({str(tiny_model)!r})\n"
+        "row = tokenise(t, json.loads(sys.stdin.read()), 2048)\n"
+        "ids, mask = row['input_ids'], row['assistant_masks']\n"
+        "print(json.dumps({'learnt': t.decode([i for i, m in zip(ids, mask) if m]),"
+        " 'all': t.decode(ids), 'same_length': len(ids) == len(mask)}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=json.dumps(messages), capture_output=True,
+        text=True, check=True, timeout=120,
+    )  # fmt: skip
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    assert row["same_length"]
+    # the reply, its end token, and the template's newline after it (harmless: generation
+    # stops at the end token)
+    assert row["learnt"] == "Breathe in for three steps, out for two.<|im_end|>\n"
+    assert "Not like this." in row["all"] and "Really?" in row["all"]
+
+
+async def test_a_closed_app_leaves_the_training_running_and_a_new_one_finds_it(
+    project: Project, tiny_model: Path, tmp_path: Path
+) -> None:
+    jobs = make_jobs(project, tmp_path / "local")
+    spec = JobSpec(str(tiny_model), **{**MEMORISE, "n_epochs": 6})
+    record = await jobs.launch_job("local", spec, EXAMPLES, SYSTEM)
+    await follow_until(jobs, record.id, lambda r: bool(r.metrics))
+    jobs.close()  # the app quits: its pollers stop; the worker goes on in its own session
+    again = make_jobs(project, tmp_path / "local")  # the app starts again
+    record = await follow_until(again, record.id, lambda r: r.terminal)
+    assert record.status == "succeeded" and record.fine_tuned_model
+    assert record.metrics[-1]["step"] == record.metrics[-1]["total_steps"] == 30

@@ -9,15 +9,18 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
+    QMenu,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.config import data_dir
+from persona_studio.core.errors import UserFacingError
 from persona_studio.core.local_training import (
     GATED_HELP,
     Hardware,
@@ -34,6 +38,10 @@ from persona_studio.core.local_training import (
 )
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.theme import color
+
+if TYPE_CHECKING:
+    from persona_studio.core.persona import Persona
+    from persona_studio.core.records import JobRecord
 
 
 def local_root() -> Path:
@@ -256,3 +264,79 @@ class LocalPanel(QWidget):
             )
             return
         self.model_chosen.emit(folder)
+
+
+class TakeElsewhere(QPushButton):
+    """ "Take it elsewhere" beside a finished job trained here: copies of the model or adapter
+    folder, Ollama, the folder itself. Each runs in the background; its outcome in a box."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Take it elsewhere", parent, objectName="job_take")
+        self.setToolTip("Copy the model or its adapter, or give it to Ollama.")
+        self.record: JobRecord | None = None
+        self.persona: Persona | None = None
+        self._task: asyncio.Task[None] | None = None
+        menu = QMenu(self)
+        menu.addAction("Save a copy of the model folder…", lambda: self.copy("model"))
+        menu.addAction("Save a copy of the adapter (LoRA) folder…", lambda: self.copy("adapter"))
+        menu.addAction("Send to Ollama", self.send_to_ollama)
+        menu.addAction("Show the folder", self.show_folder)
+        self.setMenu(menu)
+
+    def _run(self, work: Coroutine[Any, Any, str], title: str) -> asyncio.Task[None] | None:
+        if self._task is not None:
+            work.close()
+            return None
+
+        async def run() -> None:
+            self.setEnabled(False)
+            try:
+                said, icon = await work, QMessageBox.Icon.Information
+            except UserFacingError as exc:
+                said, icon = str(exc), QMessageBox.Icon.Warning
+            finally:
+                self._task = None
+                self.setEnabled(True)
+            box = QMessageBox(icon, title, said, QMessageBox.StandardButton.Ok, self)
+            box.setObjectName("take_result")
+            box.open()
+
+        self._task = asyncio.ensure_future(run())
+        return self._task
+
+    def copy(self, what: str, folder: str | None = None) -> asyncio.Task[None] | None:
+        from persona_studio.services.local_export import copy_folder
+
+        record = self.record
+        if record is None:
+            return None
+        folder = folder or QFileDialog.getExistingDirectory(self, "Where should the copy go?")
+        if not folder:
+            return None
+
+        async def work() -> str:
+            return f"Copied to {await copy_folder(record, what, Path(folder))}."
+
+        return self._run(work(), "Save a copy")
+
+    def send_to_ollama(self) -> asyncio.Task[None] | None:
+        from persona_studio.services.local_export import ollama_name, send_to_ollama
+
+        if self.record is None or self.persona is None:
+            return None
+        name = ollama_name(self.record, self.persona.name)
+        return self._run(
+            send_to_ollama(self.record, name, self.persona.system_prompt()), "Send to Ollama"
+        )
+
+    def show_folder(self) -> None:
+        from persona_studio.services.local_export import job_folder
+
+        if self.record is None:
+            return
+        try:
+            folder = job_folder(self.record)
+        except UserFacingError as exc:
+            QMessageBox.warning(self, "Show the folder", str(exc))
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))  # asked for; never a web address
