@@ -14,6 +14,7 @@ from persona_studio import __version__
 from persona_studio.cli import (
     chat,
     check,
+    examples,
     generate,
     local,
     pipeline,
@@ -25,7 +26,18 @@ from persona_studio.cli import (
 from persona_studio.cli.common import EXIT_USAGE, Parser, run_command
 
 # In the order `--help` lists them.
-GROUPS = (project, chat, check, sheets, training, local, pipeline, generate, profiles)
+GROUPS = (
+    project,
+    examples,
+    chat,
+    check,
+    sheets,
+    training,
+    local,
+    pipeline,
+    generate,
+    profiles,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -93,7 +93,17 @@ def _import_dataset(args: argparse.Namespace, source: Path) -> int:
 
     if not source.exists():
         raise UserFacingError(f"“{source}” does not exist.", "Check the path.")
-    result = import_file(source, sheet=args.sheet)  # the whole file, before touching the project
+    mapping = {}
+    for pair in args.map or []:
+        role, _, column = pair.partition("=")
+        if role not in ("question", "answer", "tags", "status", "id") or not column:
+            raise UserFacingError(
+                f"“{pair}” is not a column mapping.",
+                "Write --map question=COLUMN (roles: question, answer, tags, status, id).",
+            )
+        mapping[role] = column
+    # the whole file, before touching the project
+    result = import_file(source, sheet=args.sheet, mapping=mapping, default_status=args.status)
     target = Path(args.path)
     created = not target.exists()
     project = Project.create(target, Persona(name=target.stem)) if created else Project.open(target)
@@ -112,8 +122,10 @@ def _import_dataset(args: argparse.Namespace, source: Path) -> int:
         "notes": result.notes,
         "examples": total,
     }
+    approved = sum(1 for e in result.examples if e.status == "approved")
     lines = [
-        f"Added {len(result.examples)} examples from {source.name} to {target} ({total} in all)."
+        f"Added {len(result.examples)} examples from {source.name} to {target} ({total} in all); "
+        f"{approved} ready to train, {len(result.examples) - approved} to review."
     ]
     lines += [f"  skipped row {row}: {why}" for row, why in result.skipped[:20]]
     if len(result.skipped) > 20:
@@ -240,6 +252,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("--sheet", help="the XLSX sheet to read (default: the first)")
     imp.add_argument(
         "--replace", action="store_true", help="replace all examples instead of adding to them"
+    )
+    imp.add_argument(
+        "--status",
+        choices=("approved", "draft"),
+        default="approved",
+        help="for rows with no status of their own: approved (ready to train, the default: "
+        "your own data) or draft (to review first)",
+    )
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="ROLE=COLUMN",
+        help="which column holds what, when the headers are not recognised "
+        "(e.g. --map question=Frage --map answer=Antwort; roles: question, answer, tags)",
     )
 
     val = add_command(

@@ -53,6 +53,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = load_config()
     with Project.open(args.path) as project:
         link = sheet_link(project, args.sheet, args.worksheet)
+        if args.new_rows:
+            link["new_rows"] = args.new_rows
         result = asyncio.run(
             sync_project(
                 sheets_http_client(config) if link.get("key") else None,
@@ -89,3 +91,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sync.add_argument("path", help="the .persona file")
     sync.add_argument("--sheet", help="the sheet's address (links the project to it)")
     sync.add_argument("--worksheet", help="the worksheet (tab) name, default Sheet1")
+    sync.add_argument(
+        "--new-rows",
+        choices=("approved", "draft"),
+        help="rows the sheet gives no status: approved (ready to train; the default) or draft "
+        "(to review); remembered with the link",
+    )

@@ -34,8 +34,12 @@ def example_to_row(example: Example) -> Row:
     }
 
 
-def row_to_example(row: Row, base: Example | None = None) -> Example:
-    """A row as an example; fields the sheet does not hold come from `base`."""
+def row_to_example(
+    row: Row, base: Example | None = None, default_status: str = "approved"
+) -> Example:
+    """A row as an example; fields the sheet does not hold come from `base`. A row with no
+    status of its own keeps its example's, or (a new row) gets `default_status`: the
+    creator's own sheet trains as is unless the link says its new rows need review."""
     messages: list[dict[str, str]] | None = None
     if row.get("conversation", "").strip():
         try:
@@ -53,7 +57,9 @@ def row_to_example(row: Row, base: Example | None = None) -> Example:
     example = Example(
         messages=messages,
         id=row["id"],
-        status=status if status in STATUSES else "draft",
+        status=status
+        if status in STATUSES
+        else ("draft" if status else base.status if base is not None else default_status),
         tags=[t.strip() for t in row.get("tags", "").split(",") if t.strip()],
     )
     if base is not None:

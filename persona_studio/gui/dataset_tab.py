@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -137,14 +138,39 @@ class DatasetTab(QWidget):
         for column, width in enumerate((48, 240, 300, 80, 90, 60)):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_review())
         self.table.installEventFilter(self)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         self._add_shortcuts()
+
+        # reviewing many rows at once: the selection, or everything the filters show
+        self.review_buttons: dict[str, QPushButton] = {}
+        review = QHBoxLayout()
+        self.selection_label = QLabel(objectName="dataset_selection")
+        review.addWidget(self.selection_label)
+        for status, text, keys in (
+            ("approved", "Approve", "Ctrl+Enter"),
+            ("rejected", "Reject", "Ctrl+Shift+Enter"),
+            ("draft", "Mark as draft", ""),
+        ):
+            button = QPushButton(text, objectName=f"bulk_{status}")
+            button.setToolTip(f"{text} the selected rows" + (f" ({keys})" if keys else ""))
+            button.clicked.connect(lambda _checked=False, s=status: self.set_status(s))
+            self.review_buttons[status] = button
+            review.addWidget(button)
+        review.addStretch(1)
+        self.approve_shown = QPushButton("Approve all shown", objectName="approve_shown")
+        self.approve_shown.setToolTip("Approve every example the search and filters show now.")
+        self.approve_shown.clicked.connect(self.approve_all_shown)
+        review.addWidget(self.approve_shown)
 
         self.shown_label = QLabel(objectName="dataset_shown", wordWrap=True)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addLayout(bar)
+        left_layout.addLayout(review)
         left_layout.addWidget(self.table, 1)
         left_layout.addWidget(self.shown_label)
 
@@ -236,6 +262,7 @@ class DatasetTab(QWidget):
         self._session = session
         session.examples_reset.connect(self._reload)
         session.examples_edited.connect(self._edited_elsewhere)
+        session.examples_edited.connect(lambda *_: self._update_review())
         self._runner = runner = session.preflight  # the Train tab's check too: one per pause
         runner.add_view(self)
         runner.started.connect(self._check_started)
@@ -291,6 +318,7 @@ class DatasetTab(QWidget):
         )
         self._select_ids(selected)
         self._show_counts()
+        self._update_review()
 
     def _show_counts(self) -> None:
         total = len(self._session.examples) if self._session else 0
@@ -311,6 +339,7 @@ class DatasetTab(QWidget):
                 "back)</span>"
             )
         self.shown_label.setText(text)
+        self._update_review()
 
     # ---- selection -----------------------------------------------------------------------
 
@@ -392,6 +421,56 @@ class DatasetTab(QWidget):
             ex.status = status
         verb = {"approved": "Approve", "rejected": "Reject"}.get(status, "Mark")
         self._edit(before, after, f"{verb} {len(after)} example{'s' if len(after) != 1 else ''}")
+
+    def approve_all_shown(self) -> None:
+        """Every example the filters show, approved in one undoable step."""
+        shown = [self.model.example(r) for r in range(self.model.shown)]
+        before = [ex for ex in shown if ex.status != "approved"]
+        after = [copy.deepcopy(ex) for ex in before]
+        for ex in after:
+            ex.status = "approved"
+        self._edit(
+            before, after, f"Approve {len(after)} shown example{'s' if len(after) != 1 else ''}"
+        )
+
+    def _update_review(self) -> None:
+        selected = len(self._selected_rows()) if self.model.shown else 0
+        for button in self.review_buttons.values():
+            button.setEnabled(selected > 0)
+        self.selection_label.setText(
+            f"{selected:,} selected:" if selected else "Select rows to review them:"
+        )
+        waiting = sum(
+            1 for r in range(self.model.shown) if self.model.example(r).status != "approved"
+        )
+        self.approve_shown.setEnabled(waiting > 0)
+        self.approve_shown.setText(
+            f"Approve all {waiting:,} shown"
+            if waiting and waiting < self.model.shown
+            else "Approve all shown"
+        )
+
+    def _context_menu(self, position: Any) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        if not self._selected_rows():
+            return
+        menu = QMenu(self.table)
+        menu.setObjectName("dataset_menu")
+        for status, text, keys in (
+            ("approved", "Approve", "Ctrl+Return"),  # the tab's own shortcuts, shown
+            ("rejected", "Reject", "Ctrl+Shift+Return"),
+            ("draft", "Mark as draft", ""),
+        ):
+            action = menu.addAction(text, functools.partial(self.set_status, status))
+            if keys:
+                action.setShortcut(keys)
+        menu.addSeparator()
+        menu.addAction("Duplicate", self.duplicate_selected).setShortcut("Ctrl+D")
+        menu.addAction("Copy", self.copy_selected).setShortcut("Ctrl+C")
+        menu.addAction("Delete", self.delete_selected).setShortcut("Delete")
+        menu.popup(self.table.viewport().mapToGlobal(position))
+        self._menu = menu  # kept for tests and so it is not collected while shown
 
     def duplicate_selected(self) -> None:
         if self._session is None:

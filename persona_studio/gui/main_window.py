@@ -439,6 +439,7 @@ class MainWindow(QMainWindow):
                 "key": key,
                 "worksheet": dialog.worksheet.text().strip() or "Sheet1",
                 "every_minutes": dialog.every.value(),
+                "new_rows": dialog.new_rows.currentData(),
                 "create": dialog.create.isChecked(),
             }
         )

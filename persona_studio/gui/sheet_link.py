@@ -157,6 +157,7 @@ class SheetLink(QObject):
         snapshot = dict(self.session.project.sync_value("snapshot") or {})
         by_conflict = {c.id: c for c in self.last_conflicts}
         upserts, deletes = [], []
+        link = self.link()
         for row_id, row in choices.items():
             conflict = by_conflict.get(row_id)
             if conflict is None:
@@ -166,7 +167,8 @@ class SheetLink(QObject):
                     deletes.append(row_id)
                     snapshot.pop(row_id, None)
                 else:
-                    upserts.append(row_to_example(row))
+                    base = next((e for e in self.session.examples if e.id == row_id), None)
+                    upserts.append(row_to_example(row, base, link.get("new_rows", "approved")))
                     snapshot[row_id] = row
             elif conflict.theirs is not None:  # mine: the sheet's version becomes the base
                 snapshot[row_id] = conflict.theirs

@@ -390,7 +390,10 @@ async def sync_project(
     plan = result.plan
     by_id = {e.id: e for e in examples}
     (apply or project.apply_sync)(
-        [row_to_example(r, by_id.get(r["id"])) for r in plan.local_upserts],
+        [
+            row_to_example(r, by_id.get(r["id"]), link.get("new_rows", "approved"))
+            for r in plan.local_upserts
+        ],
         plan.local_deletes,
         plan.snapshot,
         link,

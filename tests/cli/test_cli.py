@@ -376,6 +376,7 @@ def test_sync_with_a_sheet_then_conflicts_exit_1(
     with Project.open(demo) as project:
         assert project.counts().examples == 31
         first = project.examples()[0]
+        assert project.examples()[-1].status == "approved"  # a seed-shaped sheet trains as is
     rows = fake.rows(key, "Data")
     assert len([r for r in rows[1:] if any(r)]) == 31
     # the same row edited differently on both sides → a conflict, reported, exit 1
@@ -696,3 +697,26 @@ def test_check_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[s
     code, _, err = run(capsys, "check", str(demo), "--candidates", "offline", "--limit", "3",
                        "--report", str(tmp_path / "taken.md"))  # fmt: skip
     assert code == 1 and "Could not write" in err
+
+
+def test_sync_new_rows_as_drafts_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import persona_studio.cli.sheets as cli
+    from persona_studio.core.persona import Persona
+    from tests.fakes.sheets_server import FakeSheets
+
+    key = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    fake = FakeSheets()
+    fake.add_spreadsheet(key, {"Data": [["question", "answer"], ["Q?", "A."], ["R?", "B."]]})
+    monkeypatch.setattr(cli, "sheets_http_client", lambda config: fake.http())
+    path = tmp_path / "new.persona"
+    Project.create(path, Persona(name="New")).close()
+    url = f"https://docs.google.com/spreadsheets/d/{key}/edit"
+    code, _, err = run(
+        capsys, "sync", str(path), "--sheet", url, "--worksheet", "Data", "--new-rows", "draft"
+    )
+    assert code == 0, err
+    with Project.open(path) as project:
+        assert [e.status for e in project.examples()] == ["draft", "draft"]
+        assert project.sync_value("sheet")["new_rows"] == "draft"

@@ -48,10 +48,12 @@ def test_seed_style_csv_imports_with_skips_explained(tmp_path: Path) -> None:
     result = import_file(path)
     assert [(e.question, e.answer, e.status, e.tags) for e in result.examples] == [
         ("Multi\nline?", "Yes, it works.", "approved", ["a", "b"]),
-        ("007", '=IMPORTXML("x")', "draft", []),
-        ("Emoji? 🏃", "Sure 🙂", "draft", []),
+        ("007", '=IMPORTXML("x")', "approved", []),  # no status: the creator's data trains
+        ("Emoji? 🏃", "Sure 🙂", "draft", []),  # a status we do not know: reviewed first
     ]
     assert result.skipped == [(4, "no question"), (5, "empty row")]
+    review = import_file(path, default_status="draft")
+    assert [e.status for e in review.examples] == ["approved", "draft", "draft"]
     assert all(e.source == "import:sheet.csv" for e in result.examples)
 
 

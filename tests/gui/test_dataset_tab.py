@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QGuiApplication
 
 from persona_studio.core.dataset import Example
@@ -291,3 +291,60 @@ def test_damaged_examples_are_reported_not_shown_as_an_empty_dataset(make_window
     tab = window.dataset_tab
     assert tab.model.rowCount() == 1
     assert "1 damaged example could not be read" in tab.shown_label.text()
+
+
+def test_the_import_dialog_asks_whether_the_file_is_ready_to_train(
+    make_window, tmp_path, run_async
+) -> None:
+    """A seed-shaped file (question, answer: no status) comes in approved by default, and as
+    drafts when the creator says it needs review; a row's own status is kept either way."""
+    from persona_studio.gui.dialogs.import_dialog import ImportDialog
+
+    path = tmp_path / "data.csv"
+    path.write_text("Questions,Answers,status\nQ1?,A1.,\nQ2?,A2.,rejected\nQ3?,A3.,\n")
+    dialog = ImportDialog(path)
+    run_async(wait_until(lambda: dialog.ok.isEnabled(), timeout=5))
+    assert dialog.ready.isChecked() and dialog.add.isChecked()  # two separate choices
+    assert "2 ready to train, 1 to review" in dialog.status.text()
+    assert [e.status for e in dialog.result_examples()] == ["approved", "rejected", "approved"]
+    dialog.review.setChecked(True)
+    assert dialog.add.isChecked()
+    assert "0 ready to train, 3 to review" in dialog.status.text()
+    assert [e.status for e in dialog.result_examples()] == ["draft", "rejected", "draft"]
+    assert dialog.preview.item(0, 2).text() == "draft"
+
+
+def test_review_many_rows_at_once_buttons_menu_and_all_shown(make_window, tmp_path) -> None:
+    """Approve, reject or mark as draft the selection (buttons and the right-click menu), or
+    approve everything a filter shows — each one undo step."""
+    examples = [Example.from_qa(f"Pace {i}?", f"Slow {i}.") for i in range(4)] + [
+        Example.from_qa("Shoes?", "Light.")
+    ]
+    window, tab = _tab(make_window, tmp_path, examples)
+    assert not tab.review_buttons["approved"].isEnabled()  # nothing selected yet
+    assert tab.selection_label.text() == "Select rows to review them:"
+    tab.table.selectRow(0)
+    tab.table.selectionModel().select(
+        tab.model.index(1, 0),
+        QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    assert tab.selection_label.text() == "2 selected:"
+    tab.review_buttons["approved"].click()
+    assert [e.status for e in _stored(window)] == ["approved"] * 2 + ["draft"] * 3
+    tab._context_menu(QPoint(5, 5))
+    actions = {a.text(): a for a in tab._menu.actions()}
+    assert actions["Reject"].shortcut().toString() == "Ctrl+Shift+Return"
+    actions["Reject"].trigger()
+    assert [e.status for e in _stored(window)] == ["rejected"] * 2 + ["draft"] * 3
+    window.undo_stack.undo()
+    assert [e.status for e in _stored(window)] == ["approved"] * 2 + ["draft"] * 3
+
+    tab.search.setText("pace")  # the filter shows the four "Pace" rows, two still drafts
+    tab._apply_filters()
+    assert tab.approve_shown.text() == "Approve all 2 shown"
+    tab.approve_shown.click()
+    assert [e.status for e in _stored(window)] == ["approved"] * 4 + ["draft"]  # not "Shoes?"
+    assert window.undo_stack.undoText() == "Approve 2 shown examples"
+    assert not tab.approve_shown.isEnabled()
+    window.undo_stack.undo()
+    assert [e.status for e in _stored(window)] == ["approved"] * 2 + ["draft"] * 3

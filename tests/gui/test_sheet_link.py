@@ -44,6 +44,8 @@ def test_link_and_sync_from_the_window(make_window, context, fake, qtbot, run_as
     dialog.accept()
     run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
     assert window.session.examples[-1].question == "From the sheet?"
+    assert window.session.examples[-1].status == "approved"  # the creator's own sheet trains
+    assert window.session.project.sync_value("sheet")["new_rows"] == "approved"
     assert len([r for r in fake.rows(KEY, "Data")[1:] if any(r)]) == 31
     window.session.replace_example_contents([_edited(window.session.examples[0])])
     assert window.sheet_label.text() == "Sheet: local changes to sync"
@@ -169,3 +171,22 @@ def test_keep_mine_then_edit_opens_the_example(
     assert window.tabs.currentIndex() == 1
     assert window.dataset_tab._current_example().id == first.id
     assert row[1] == "Edited here."  # mine went to the sheet
+
+
+def test_a_sheet_someone_else_fills_can_bring_its_rows_as_drafts(
+    make_window, context, fake, qtbot, run_async
+) -> None:
+    window = _window(make_window, context)
+    dialog = window.link_sheet()
+    qtbot.waitUntil(dialog.isVisible)
+    assert dialog.new_rows.currentData() == "approved"  # the default: the creator's own data
+    dialog.new_rows.setCurrentIndex(dialog.new_rows.findData("draft"))
+    dialog.address.setText(f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
+    dialog.worksheet.setText("Data")
+    dialog.accept()
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    assert window.session.examples[-1].question == "From the sheet?"
+    assert window.session.examples[-1].status == "draft"
+    again = window.link_sheet()  # the choice is remembered with the link
+    assert again.new_rows.currentData() == "draft"
+    again.reject()

@@ -379,3 +379,34 @@ async def test_the_last_step_compares_the_new_model_with_the_previous_one(
     # word for word on every question; the habits part of the score compares with all of the
     # creator's answers, so a sample of six lands between about 85 and 100 (ids are random)
     assert rows[0]["candidate"] == f"New model ({new})" and rows[0]["sounds_like_you"] > 75
+
+
+async def test_a_seed_shaped_sheet_trains_a_new_project_as_is(server, tmp_path) -> None:
+    """The seed's own flow: a sheet with just `question` and `answer` (no status column),
+    linked to a new, empty project, runs through to a registered model — its rows are the
+    creator's curated data, so they arrive approved. A link that asks for review keeps them
+    as drafts and the pipeline stops at the check, saying why."""
+    from persona_studio.core.persona import Persona
+
+    rows = [["question", "answer"]] + [
+        [f"How should I pace long run {i}?", f"Slower than you think: talk-test pace, run {i}."]
+        for i in range(14)
+    ]
+    sheets = FakeSheets()
+    sheets.add_spreadsheet(KEY, {"Data": rows})
+    with Project.create(tmp_path / "new.persona", Persona(name="Rhea")) as project:
+        project.set_test_share(0.0)
+        result = await make_pipeline(project, new_run(tmp_path), server, sheets).execute()
+        assert result.status == "succeeded", [(s.name, s.status, s.error) for s in result.steps]
+        assert {e.status for e in project.examples()} == {"approved"}
+        assert project.counts().approved == 14
+        assert project.persona().fine_tuned_model == f"ft:{MODEL}:fake-org:rhea:abc123"
+
+    review = FakeSheets()
+    review.add_spreadsheet(KEY, {"Data": rows})
+    with Project.create(tmp_path / "review.persona", Persona(name="Rhea")) as project:
+        run = new_run(tmp_path / "r", sheet={"key": KEY, "worksheet": "Data", "new_rows": "draft"})
+        result = await make_pipeline(project, run, server, review).execute()
+        assert result.status == "failed"
+        assert {e.status for e in project.examples()} == {"draft"}
+        assert "0 approved examples" in (result.step("validate").error or "")

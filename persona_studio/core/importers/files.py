@@ -22,18 +22,30 @@ def import_file(
     sheet: str | None = None,
     mapping: dict[str, str] | None = None,
     keep_system_prompts: bool = False,
+    default_status: str = "approved",
 ) -> ImportResult:
-    """Read a whole dataset file; the mapping is guessed from the headers when not given."""
+    """Read a whole dataset file; the mapping is guessed from the headers when not given.
+    Rows with no status of their own get `default_status` (the creator's own data: approved)."""
     suffix = path.suffix.lower()
     source = f"import:{path.name}"
     try:
         if suffix == ".jsonl":
             return examples_from_jsonl(
-                path.read_bytes(), source, keep_system_prompts=keep_system_prompts
+                path.read_bytes(),
+                source,
+                keep_system_prompts=keep_system_prompts,
+                default_status=default_status,
             )
         if suffix in TABLE_SUFFIXES:
             table = read_table(path, sheet)
-            return examples_from_table(table, mapping or guess_mapping(table.columns), source)
+            mapping = {**guess_mapping(table.columns), **(mapping or {})}
+            for role, column in (mapping or {}).items():
+                if column not in table.columns:
+                    raise ImportFileError(
+                        f"“{path.name}” has no column “{column}” (for the {role}s).",
+                        f"Its columns are: {', '.join(table.columns)}.",
+                    )
+            return examples_from_table(table, mapping, source, default_status)
     except OSError as exc:
         raise ImportFileError(
             f"Could not read “{path.name}”: {exc.strerror}.", "Check the file and try again."

@@ -50,8 +50,10 @@ def _messages(line: Any) -> list[dict[str, Any]] | str:
 
 
 def examples_from_jsonl(
-    data: bytes, source: str, *, keep_system_prompts: bool = False
+    data: bytes, source: str, *, keep_system_prompts: bool = False, default_status: str = "approved"
 ) -> ImportResult:
+    """OpenAI chat or ShareGPT lines as examples, each with `default_status` (a fine-tuning
+    file is curated data: approved unless the creator asks to review it)."""
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFileError("The file is larger than 512 MB.", "Split it into parts.")
     try:
@@ -82,7 +84,7 @@ def examples_from_jsonl(
         if not any(m["role"] == "user" for m in turns):
             result.skipped.append((number, "no question (user message)"))
             continue
-        example = Example(messages=turns, source=source)
+        example = Example(messages=turns, source=source, status=default_status)
         if system and keep_system_prompts:
             example.system_prompt = system[0]
         elif system:

@@ -16,8 +16,29 @@ from persona_studio.core.importers.limits import check_archive, check_table_size
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 # column roles and the header names that mean them, matched case-insensitively
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
-    "question": ("question", "prompt", "instruction", "input", "user", "query", "q"),
-    "answer": ("answer", "response", "output", "completion", "assistant", "reply", "a"),
+    "question": (
+        "question",
+        "questions",
+        "prompt",
+        "prompts",
+        "instruction",
+        "input",
+        "user",
+        "query",
+        "q",
+    ),
+    "answer": (
+        "answer",
+        "answers",
+        "response",
+        "responses",
+        "output",
+        "completion",
+        "completions",
+        "assistant",
+        "reply",
+        "a",
+    ),
     "status": ("status",),
     "tags": ("tags", "tag", "labels"),
     "id": ("id",),
@@ -143,7 +164,11 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
     return mapping
 
 
-def examples_from_table(table: Table, mapping: dict[str, str], source: str) -> ImportResult:
+def examples_from_table(
+    table: Table, mapping: dict[str, str], source: str, default_status: str = "approved"
+) -> ImportResult:
+    """The table's rows as examples. A row without a status of its own gets `default_status`:
+    "approved" for the creator's own curated file (it trains as is), or "draft" to review."""
     if "conversation" not in mapping and not {"question", "answer"} <= set(mapping):
         raise ImportFileError(
             "Choose which column holds the questions and which the answers.",
@@ -160,7 +185,7 @@ def examples_from_table(table: Table, mapping: dict[str, str], source: str) -> I
         def cell(role: str, row: list[str] = row) -> str:
             return unescape_cell(row[index[role]]) if role in index else ""
 
-        example = _example_from_cells(cell, number, result)
+        example = _example_from_cells(cell, number, result, default_status)
         if example is None:
             continue
         if example.id in seen_ids:
@@ -171,7 +196,9 @@ def examples_from_table(table: Table, mapping: dict[str, str], source: str) -> I
     return result
 
 
-def _example_from_cells(cell: Any, number: int, result: ImportResult) -> Example | None:
+def _example_from_cells(
+    cell: Any, number: int, result: ImportResult, default_status: str
+) -> Example | None:
     conversation = cell("conversation").strip()
     if conversation:
         try:
@@ -196,7 +223,8 @@ def _example_from_cells(cell: Any, number: int, result: ImportResult) -> Example
     status = cell("status").strip().lower()
     example = Example(
         messages=messages,
-        status=status if status in STATUSES else "draft",
+        # an empty cell takes the default; a word we do not know is the creator's to review
+        status=status if status in STATUSES else ("draft" if status else default_status),
         tags=[t.strip() for t in cell("tags").split(",") if t.strip()],
         system_prompt=cell("system_prompt") or None,
     )

@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -83,9 +84,27 @@ class ImportDialog(QDialog):
         self._form = form
         self.preview = QTableWidget(objectName="import_preview")
         self.preview.setAccessibleName("Preview")
+        self.ready = QRadioButton(
+            "Examples from this file are ready to train", objectName="import_ready"
+        )
+        self.ready.setToolTip(
+            "Your own curated questions and answers: they are approved and train as they are. "
+            "A row whose status column says otherwise keeps its status."
+        )
+        self.ready.setChecked(True)
+        self.review = QRadioButton(
+            "They need my review first (import them as drafts)", objectName="import_review"
+        )
+        readiness = QButtonGroup(self)
+        readiness.addButton(self.ready)
+        readiness.addButton(self.review)
+        self.ready.toggled.connect(lambda _on: self._reread())
         self.add = QRadioButton("Add to the current examples", objectName="import_add")
         self.add.setChecked(True)
         self.replace = QRadioButton("Replace all current examples", objectName="import_replace")
+        placement = QButtonGroup(self)
+        placement.addButton(self.add)
+        placement.addButton(self.replace)
         self.skipped = QLabel(objectName="import_skipped", wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -99,6 +118,8 @@ class ImportDialog(QDialog):
         layout.addWidget(QLabel(f"Preview (first {PREVIEW_ROWS} examples):"))
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.skipped)
+        layout.addWidget(self.ready)
+        layout.addWidget(self.review)
         layout.addWidget(self.add)
         layout.addWidget(self.replace)
         layout.addWidget(self.buttons)
@@ -124,6 +145,7 @@ class ImportDialog(QDialog):
                     data,
                     f"import:{self.path.name}",
                     keep_system_prompts=self.keep_prompts.isChecked(),
+                    default_status=self.default_status,
                 )
                 self._show_result(result)
                 return
@@ -167,7 +189,9 @@ class ImportDialog(QDialog):
             role: combo.currentData() for role, combo in self.mapping.items() if combo.currentData()
         }
         try:
-            result = examples_from_table(self._table, mapping, f"import:{self.path.name}")
+            result = examples_from_table(
+                self._table, mapping, f"import:{self.path.name}", self.default_status
+            )
         except UserFacingError as exc:
             self._result = None
             self.ok.setEnabled(False)
@@ -176,11 +200,24 @@ class ImportDialog(QDialog):
             return
         self._show_result(result)
 
+    @property
+    def default_status(self) -> str:
+        """What a row with no status of its own becomes."""
+        return "approved" if self.ready.isChecked() else "draft"
+
+    def _reread(self) -> None:
+        if self.is_jsonl:
+            self._load()
+        else:
+            self._remap()
+
     def _show_result(self, result: ImportResult) -> None:
         self._result = result
         self._fill_preview(result.examples[:PREVIEW_ROWS])
+        approved = sum(1 for e in result.examples if e.status == "approved")
         self.status.setText(
-            f"<b>{len(result.examples):,} examples</b> ready to import"
+            f"<b>{len(result.examples):,} examples</b> ready to import: {approved:,} ready to "
+            f"train, {len(result.examples) - approved:,} to review"
             + "".join(f"<br>{note}" for note in result.notes)
         )
         shown = "; ".join(f"row {row}: {why}" for row, why in result.skipped[:8])

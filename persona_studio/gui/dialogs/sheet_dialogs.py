@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -53,11 +54,21 @@ class LinkDialog(QDialog):
         )
         self.every.setSpecialValueText("never (sync by hand)")
         self.every.setAccessibleName("Sync automatically every")
+        self.new_rows = QComboBox(objectName="sheet_new_rows")
+        self.new_rows.setAccessibleName("Rows from the sheet")
+        self.new_rows.addItem("are ready to train (approved)", "approved")
+        self.new_rows.addItem("need my review first (drafts)", "draft")
+        self.new_rows.setCurrentIndex(max(0, self.new_rows.findData(link.get("new_rows"))))
+        self.new_rows.setToolTip(
+            "For rows the sheet gives no status: your own questions and answers train as they "
+            "are; choose review when someone else fills the sheet. A status column wins."
+        )
         form = QFormLayout()
         form.addRow("Sheet address", self.address)
         form.addRow("Worksheet (tab)", self.worksheet)
         form.addRow("", self.create)
         form.addRow("Sync automatically every", self.every)
+        form.addRow("New rows from the sheet", self.new_rows)
         if account == "oauth":
             share = (
                 "Syncs as <b>your own Google account</b> (you approve access in the browser "
