@@ -445,7 +445,7 @@ class DatasetTab(QWidget):
         )
         self.approve_shown.setEnabled(waiting > 0)
         self.approve_shown.setText(
-            f"Approve all {waiting:,} shown"
+            f"Approve all shown ({waiting:,} more)"
             if waiting and waiting < self.model.shown
             else "Approve all shown"
         )

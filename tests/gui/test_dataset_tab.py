@@ -341,7 +341,7 @@ def test_review_many_rows_at_once_buttons_menu_and_all_shown(make_window, tmp_pa
 
     tab.search.setText("pace")  # the filter shows the four "Pace" rows, two still drafts
     tab._apply_filters()
-    assert tab.approve_shown.text() == "Approve all 2 shown"
+    assert tab.approve_shown.text() == "Approve all shown (2 more)"
     tab.approve_shown.click()
     assert [e.status for e in _stored(window)] == ["approved"] * 4 + ["draft"]  # not "Shoes?"
     assert window.undo_stack.undoText() == "Approve 2 shown examples"
