@@ -279,24 +279,75 @@ def parse_reply(task: Task, reply: str) -> list[tuple[str, str]]:
         if not reply.strip():
             raise ValueError("the model gave an empty answer")
         return [(task.text, reply.strip())]
-    start, end = reply.find("{"), reply.rfind("}")
-    if start < 0 or end < start:
-        raise ValueError("no JSON object in the reply")
-    data = json.loads(reply[start : end + 1])
+    data = first_json_object(reply)
     if task.kind == "reverse":
-        question = str(data.get("question", "")).strip()
+        question = str((data or {}).get("question", "")).strip() or plain_question(reply)
         if not question:
             raise ValueError("no question in the reply")
         return [(question, task.text)]
     pairs = []
-    for pair in data.get("pairs", []):
+    for pair in (data or {}).get("pairs", []):
         if isinstance(pair, dict):
             q, a = str(pair.get("question", "")).strip(), str(pair.get("answer", "")).strip()
             if q and a:
                 pairs.append((q, a))
+    pairs = pairs or plain_pairs(reply)
     if not pairs:
         raise ValueError("no question/answer pairs in the reply")
     return pairs
+
+
+def first_json_object(reply: str) -> dict[str, Any] | None:
+    """The first JSON object in a reply, wherever it is: alone, in a ```json fence, or amid
+    chatter that may hold braces of its own."""
+    decoder = json.JSONDecoder()
+    start = reply.find("{")
+    while start >= 0:
+        try:
+            data, _end = decoder.raw_decode(reply, start)
+        except json.JSONDecodeError:
+            start = reply.find("{", start + 1)
+            continue
+        if isinstance(data, dict):
+            return data
+        start = reply.find("{", start + 1)
+    return None
+
+
+_LABEL = re.compile(r"^\s*(?:\*\*)?(question|q|answer|a)(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*", re.I)
+MAX_PLAIN_QUESTION = 400
+
+
+def plain_question(reply: str) -> str:
+    """A reverse prompt answered in plain words: the first line that asks something ("Question:
+    …", quoted or not, ending with a question mark). Code and JSON lines are never taken."""
+    lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("```", "{", "["))]
+    cleaned = [_LABEL.sub("", line).strip().strip('"“”*').strip() for line in lines]
+    asked = [line for line in cleaned if line.endswith(("?", "？"))]
+    return asked[0][:MAX_PLAIN_QUESTION] if asked else ""
+
+
+def plain_pairs(reply: str) -> list[tuple[str, str]]:
+    """Pairs written as "Question: … / Answer: …" (or Q:/A:) lines instead of JSON."""
+    pairs: list[tuple[str, str]] = []
+    question: str | None = None
+    answer: list[str] = []
+    for line in reply.splitlines():
+        match = _LABEL.match(line)
+        role = match.group(1).lower()[0] if match else ""
+        text = line[match.end() :].strip() if match else line.strip()
+        if role == "q":
+            if question and answer:
+                pairs.append((question, " ".join(answer)))
+            question, answer = text, []
+        elif role == "a" and question is not None:
+            answer = [text]
+        elif answer and text:
+            answer.append(text)  # an answer that goes on over several lines
+    if question and answer:
+        pairs.append((question, " ".join(answer)))
+    return [(q, a) for q, a in pairs if q and a]
 
 
 def known_examples(examples: Sequence[Example]) -> DuplicateFinder:

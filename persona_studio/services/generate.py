@@ -84,6 +84,7 @@ class Generator:
         self.resume_event.set()
         self.progress = Progress()
         self._seen = seen if seen is not None else known_examples(existing)
+        self.json_mode = True  # off for good once the server refuses `response_format`
 
     # pause/resume: workers finish the call in flight, then wait
     def pause(self) -> None:
@@ -156,11 +157,16 @@ class Generator:
 
         messages = messages_for(task, self.persona, self.prompts, self.language)
         for attempt in range(MAX_ATTEMPTS):
+            # JSON mode where the server has it (our prompts ask for JSON and say so); a
+            # rescued model answers in its own words
+            extra = {"response_format": {"type": "json_object"}}
+            json_mode = self.json_mode and task.kind != "rescue"
             try:
                 response = await self.client.chat.completions.create(
                     model=self.model,
                     messages=messages,
                     temperature=0.7 if task.kind == "rescue" else 0.8,  # its everyday voice
+                    **(extra if json_mode else {}),
                 )
                 reply = response.choices[0].message.content or ""
                 try:
@@ -189,6 +195,11 @@ class Generator:
                         "vLLM), check that it is running and that the profile's address is right.",
                     ) from exc
                 await self.sleep(min(30.0, 2.0**attempt))
+            except openai.BadRequestError as exc:
+                if json_mode and "response_format" in str(exc).lower() + str(exc.body).lower():
+                    self.json_mode = False  # this server has no JSON mode: ask plainly
+                    continue
+                raise
             except (openai.AuthenticationError, openai.NotFoundError) as exc:
                 plain = provider_error(exc, model=self.model)
                 raise GenerateError(plain.message, plain.hint) from exc

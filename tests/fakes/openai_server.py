@@ -50,6 +50,8 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         # chat: the reply for a list of messages (default: echo the last user message)
         self.reply_for = lambda messages: f"Echo: {messages[-1]['content']}"
+        self.json_mode = True  # False: refuse `response_format`, as some servers do
+        self.response_formats: list[Any] = []  # every response_format a request asked for
         self.drop_stream_after: int | None = None  # close the connection after N chunks
         self.malformed_stream_after: int | None = None  # send a broken chunk after N chunks
         self.chunk_delay = 0.0
@@ -370,6 +372,21 @@ class FakeOpenAI:
         messages = request.get("messages")
         if not isinstance(messages, list) or not messages:
             return 400, error_body("messages is required", "invalid_request_error")
+        if "response_format" in request:
+            self.response_formats.append(request["response_format"])
+            if not self.json_mode:  # a server without it (older local servers) refuses it
+                return 400, error_body(
+                    "Unrecognized request argument supplied: response_format",
+                    "invalid_request_error",
+                )
+            # OpenAI's rule for JSON mode (API reference, Chat → response_format, read
+            # 2026-12-02): the messages must ask for JSON
+            if "json" not in json.dumps(messages).lower():
+                return 400, error_body(
+                    "'messages' must contain the word 'json' in some form, to use "
+                    "'response_format' of type 'json_object'.",
+                    "invalid_request_error",
+                )
         return request
 
     def _route(

@@ -115,6 +115,56 @@ def test_parse_reply_is_tolerant_but_strict_about_content() -> None:
             parse_reply(task, bad)
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "How do I keep going when motivation fades?",  # plain text, no JSON
+        'Sure! A reader might ask:\n\n"How do I keep going when motivation fades?"',
+        "**Question:** How do I keep going when motivation fades?",
+        'Thinking {briefly}... {"question": "How do I keep going when motivation fades?"} :)',
+        '```json\n{"question": "How do I keep going when motivation fades?"}\n```\nHope it helps!',
+    ],
+)
+def test_a_reverse_prompt_answered_in_any_form_still_yields_its_question(reply: str) -> None:
+    """Seen from real models: plain text, a quoted line, a labelled line, JSON amid chatter
+    that has braces of its own, a fence with words after it."""
+    task = tasks_from_linkedin(LinkedInExport(posts=POSTS))[0]
+    assert parse_reply(task, reply) == [
+        ("How do I keep going when motivation fades?", POSTS[0].text)
+    ]
+
+
+def test_pairs_written_as_labelled_lines_are_read() -> None:
+    from persona_studio.core.generation import Task
+
+    task = Task("topics", "persona", text="pacing", count=2)
+    reply = (
+        "Here you go.\nQ: Why slow?\nA: To last.\n\nQuestion: And hills?\nAnswer: Short,\nsteep."
+    )
+    assert parse_reply(task, reply) == [("Why slow?", "To last."), ("And hills?", "Short, steep.")]
+
+
+async def test_json_mode_where_the_server_has_it_and_plain_where_not(server, client) -> None:
+    generator = Generator(client, MODEL, PERSONA, load_prompts())
+    tasks = tasks_from_linkedin(LinkedInExport(posts=POSTS))
+    progress = await generator.run(tasks[:1], lambda _batch: None)
+    assert progress.failed == 0 and generator.json_mode
+    assert server.response_formats and all(
+        f == {"type": "json_object"} for f in server.response_formats
+    )
+
+    server.json_mode = False  # e.g. an older local server: refused once, then asked plainly
+    server.response_formats.clear()
+    plain = Generator(client, MODEL, PERSONA, load_prompts())
+    got: list[Candidate] = []
+    progress = await plain.run(tasks, got.extend)
+    assert (progress.done, progress.failed, progress.candidates) == (3, 0, 3)
+    assert server.response_formats and plain.json_mode is False  # refused once, then plain
+    server.response_formats.clear()
+    await plain.run(tasks[:1], lambda _batch: None)
+    assert server.response_formats == []
+
+
 async def test_reverse_prompts_keep_the_post_and_flag_duplicates(server, client) -> None:
     existing = [Example.from_qa("How fast should I run?", POSTS[1].text)]
     generator = Generator(client, MODEL, PERSONA, load_prompts(), existing=existing)
