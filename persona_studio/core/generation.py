@@ -184,6 +184,7 @@ def read_source(
             )
         if limit is not None and found > limit:
             summary += f"; the first {limit} are used"
+        summary += "".join(f". {note}" for note in export.notes)
         return SourceRead(tasks, summary, export.persona_fields())
     passages = (
         [p for path in paths for p in read_passages(path)]

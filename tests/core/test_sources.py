@@ -129,10 +129,98 @@ def test_exports_we_cannot_use_are_explained(tmp_path: Path) -> None:
     assert export.posts == [] and "no column with the post text" in export.skipped[0][1]
 
 
-def test_clean_post_only_tidies() -> None:
-    assert (
-        clean_post(' "Quoted ""twice"" text\r\n\r\n\r\n\r\nEnd" ') == 'Quoted "twice" text\n\nEnd'
+def linkedin_csv(*cells: str, header: str = "Date,ShareLink,ShareCommentary") -> bytes:
+    """A Shares.csv as LinkedIn writes it: csv-quoted cells; in a multi-line post each line is
+    quoted on its own inside the cell (the cell texts below are as csv reads them back)."""
+    import csv
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header.split(","))
+    for n, cell in enumerate(cells):
+        writer.writerow([f"2024-03-0{n + 1} 08:00:00", f"https://www.linkedin.com/feed/{n}", cell])
+    return out.getvalue().encode("utf-8")
+
+
+def zip_bytes(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_a_multi_line_post_is_the_post_as_written(tmp_path: Path) -> None:
+    per_line = '"Hills are my favourite workout."\n""\n"Say ""hi"" to the hill, then go."'
+    assert clean_post(per_line) == (
+        'Hills are my favourite workout.\n\nSay "hi" to the hill, then go.'
     )
+    # anything else stays verbatim: surrounding quotes, "" in code, NBSP, blank lines
+    for text in (
+        '"Run slow" is my whole method, honestly.',
+        'My config:\nname = ""\npace = "easy"',
+        "Three\u00a0words\u00a0here and more.\n\n\n\nAfter four newlines.",
+    ):
+        assert clean_post(text) == text
+    assert clean_post('He said \\"go\\" and we went.', "comment") == 'He said "go" and we went.'
+    export = read_linkedin_export(
+        zip_bytes(tmp_path / "e.zip", {"Shares.csv": linkedin_csv(per_line)})
+    )
+    assert (
+        export.posts[0].text == 'Hills are my favourite workout.\n\nSay "hi" to the hill, then go.'
+    )
+
+
+def test_posts_in_scripts_without_spaces_are_posts(tmp_path: Path) -> None:
+    chinese = "每天慢跑三十分钟，坚持一个月，你会发现自己的呼吸和心态都变得不一样了。真的"
+    assert len(chinese) == 37
+    export = read_linkedin_export(
+        zip_bytes(tmp_path / "zh.zip", {"Shares.csv": linkedin_csv(chinese, "好的", "ดีมาก")})
+    )
+    assert [p.text for p in export.posts] == [chinese]
+    assert [why for _where, why in export.skipped] == ["post is only a link or a few words"] * 2
+
+
+def test_member_id_file_names_and_a_notes_preamble(tmp_path: Path) -> None:
+    post = "Consistency beats intensity, every single week."
+    shares = b"Notes:\nThis file has your posts.\n\n" + linkedin_csv(post)
+    export = read_linkedin_export(
+        zip_bytes(
+            tmp_path / "id.zip",
+            {
+                "Shares_123456789.csv": shares,
+                "Comments_123456789.csv": linkedin_csv(
+                    'I agree: \\"slow\\" is fast enough.', header="Date,Link,Message"
+                ),
+            },
+        ),
+        include_comments=True,
+    )
+    assert [p.text for p in export.posts] == [post]
+    assert [c.text for c in export.comments] == ['I agree: "slow" is fast enough.']
+
+
+def test_a_windows_1252_file_is_read_right_and_said(tmp_path: Path) -> None:
+    text = "Don’t skip the warm-up – it’s ten minutes, café or not."
+    data = linkedin_csv(text).decode().encode("cp1252")
+    export = read_linkedin_export(zip_bytes(tmp_path / "w.zip", {"Shares.csv": data}))
+    assert export.posts[0].text == text and "\ufffd" not in export.posts[0].text
+    assert export.notes == ["Shares.csv was read as Windows-1252 (it is not UTF-8)."]
+    broken = linkedin_csv("Fine words here, really.") + b"\x81\x8d oops\n"
+    with pytest.raises(ImportFileError, match="neither UTF-8 nor Windows-1252"):
+        read_linkedin_export(zip_bytes(tmp_path / "b.zip", {"Shares.csv": broken}))
+
+
+def test_a_malformed_csv_is_a_plain_error_with_its_line(tmp_path: Path) -> None:
+    unbalanced = (
+        b'Date,ShareLink,ShareCommentary\n2024,x,"fine post here ok"\n2024,y,"never closed\n'
+    )
+    with pytest.raises(ImportFileError) as info:
+        read_linkedin_export(zip_bytes(tmp_path / "u.zip", {"Shares.csv": unbalanced}))
+    assert "“Shares.csv” could not be read at line" in info.value.message
+    assert "a quote is opened and never closed" in info.value.message
+    huge = b"Date,ShareLink,ShareCommentary\n2024,x," + b"w " * 70_000 + b"\n"
+    with pytest.raises(ImportFileError, match="a field is longer than 128 KB"):
+        read_linkedin_export(zip_bytes(tmp_path / "h.zip", {"Shares.csv": huge}))
 
 
 @settings(
