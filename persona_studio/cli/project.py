@@ -248,7 +248,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "import a Character Card or a dataset file into a project (created if new)",
     )
     imp.add_argument("path", help="the .persona file")
-    imp.add_argument("file", help="a card (.png/.json) or examples (.csv/.tsv/.xlsx/.jsonl)")
+    imp.add_argument("file", help="a card (.png/.json/.charx) or examples (.csv/.tsv/.xlsx/.jsonl)")
     imp.add_argument("--sheet", help="the XLSX sheet to read (default: the first)")
     imp.add_argument(
         "--replace", action="store_true", help="replace all examples instead of adding to them"

@@ -178,6 +178,8 @@ def read_card(data: bytes) -> ImportedCard:
     try:
         if data.startswith(PNG_SIGNATURE):
             return _read_png(data)
+        if data.startswith(b"PK\x03\x04"):
+            return _read_charx(data)
         return card_from_json(_decode_json(data))
     except CardError:
         raise
@@ -196,6 +198,53 @@ def _decode_json(raw: bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _not_a_card(f"its JSON is broken (line {exc.lineno}, column {exc.colno})") from None
+
+
+MAX_CHARX_JSON = 16 * 1024 * 1024  # card.json, once unpacked
+MAX_CHARX_ICON = 32 * 1024 * 1024
+
+
+def _read_charx(data: bytes) -> ImportedCard:
+    """CHARX (the V3 spec's ZIP): `card.json` at the root and its assets; the main icon
+    (`embeded://…`, as the spec spells it) becomes the avatar when it is a PNG. Only those two
+    entries are read, each within a size limit; nothing is unpacked to disk."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            info = infos.get("card.json")
+            if info is None:
+                raise _not_a_card("this ZIP has no card.json, so it is not a CHARX card")
+            if info.file_size > MAX_CHARX_JSON:
+                raise _not_a_card("its card.json is larger than 16 MB")
+            raw = _decode_json(archive.read(info))
+            card = card_from_json(raw)
+            icon = _main_icon(raw)
+            found = infos.get(icon) if icon else None
+            if found is not None and found.file_size <= MAX_CHARX_ICON:
+                image = archive.read(found)
+                if image.startswith(PNG_SIGNATURE):
+                    card.avatar_png = png_without_card(image)
+            return card
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+        raise _not_a_card("the CHARX archive is damaged") from None
+
+
+def _main_icon(card: Any) -> str:
+    """The archive path of the card's main icon ("" when it has none inside the archive)."""
+    data = card.get("data") if isinstance(card, dict) else None
+    assets = data.get("assets") if isinstance(data, dict) else None
+    if not isinstance(assets, list):
+        return ""
+    icons = [a for a in assets if isinstance(a, dict) and a.get("type") == "icon"]
+    main = next((a for a in icons if a.get("name") == "main"), icons[0] if icons else None)
+    uri = str((main or {}).get("uri") or "")
+    for scheme in ("embeded://", "embedded://", "__asset:"):
+        if uri.startswith(scheme):
+            return uri[len(scheme) :].lstrip("/")
+    return ""
 
 
 def _read_png(data: bytes) -> ImportedCard:
@@ -259,7 +308,9 @@ def card_from_json(card: Any) -> ImportedCard:
             raise _not_a_card(f"a {spec} card needs a “data” object")
         top_extra = {k: v for k, v in card.items() if k not in ("spec", "spec_version", "data")}
     elif spec is None and _V1_KEYS & set(card) and "name" in card:
-        data, top_extra, spec = card, {}, "chara_card_v1"
+        # V1: the fields are at the top; what else is there stays at the top on export
+        data, spec = card, "chara_card_v1"
+        top_extra = {k: v for k, v in card.items() if k not in _V1_KEYS and k not in _HANDLED}
     elif spec is None:
         raise _not_a_card("it has no “spec” and no character fields")
     else:
@@ -298,7 +349,7 @@ def card_from_json(card: Any) -> ImportedCard:
         if ", ".join(saved.traits) != personality:  # edited elsewhere since we exported it
             persona.traits = _traits_from_personality(personality)
         persona.fine_tuned_model = str(ours.get("fine_tuned_model") or "")
-        if persona.system_prompt() != system_prompt:
+        if (persona.system_prompt_override or "") != system_prompt:  # edited elsewhere since
             persona.system_prompt_override = system_prompt or None
     else:
         persona.system_prompt_override = system_prompt or None
@@ -306,7 +357,9 @@ def card_from_json(card: Any) -> ImportedCard:
     persona.extensions = {
         IMPORT_KEY: {
             "spec": spec,
-            "extra": {k: copy.deepcopy(v) for k, v in data.items() if k not in _HANDLED},
+            "extra": {}
+            if spec == "chara_card_v1"
+            else {k: copy.deepcopy(v) for k, v in data.items() if k not in _HANDLED},
             "top_extra": copy.deepcopy(top_extra),
             "extensions": copy.deepcopy(extensions),
             "book": kept_book,
@@ -388,8 +441,10 @@ def _rule_from_entry(entry: dict[str, Any], index: int) -> Rule | None:
     extras = {k: copy.deepcopy(v) for k, v in entry.items() if k not in _ENTRY_RULE_KEYS}
     extras["book_index"] = index
     extras["had"] = sorted(k for k in _ENTRY_RULE_KEYS if k in entry)  # to write back the same keys
-    if trigger["kind"] == "keywords" and trigger["words"] != keys:
-        extras["keys"] = keys
+    if (trigger["kind"] == "keywords" and trigger["words"] != keys) or (
+        trigger["kind"] == "always" and keys
+    ):
+        extras["keys"] = keys  # as they were: blank keys (`[""]`) included
     label = entry.get("name") or entry.get("comment") or ""
     return Rule(
         trigger=trigger,
@@ -420,7 +475,9 @@ def _entry_from_rule(rule: Rule) -> dict[str, Any] | None:
     had = extras.pop("had", None)
     extras.pop("book_index", None)
     original_keys = extras.pop("keys", None)
-    if original_keys is not None and [k for k in original_keys if k.strip()] == keys:
+    if original_keys is not None and (
+        kind == "always" or [k for k in original_keys if k.strip()] == keys
+    ):
         keys = original_keys  # as imported, blank keys included
     entry: dict[str, Any] = {
         "keys": keys,
@@ -433,6 +490,8 @@ def _entry_from_rule(rule: Rule) -> dict[str, Any] | None:
         for key in _ENTRY_RULE_KEYS - set(had):
             if key in entry and key not in ("keys", "content"):
                 del entry[key]
+        if "use_regex" in had:
+            entry.setdefault("use_regex", False)  # a keyword entry said so: keep saying it
     else:
         entry.setdefault("insertion_order", 100)
         entry.setdefault("extensions", {})
@@ -469,7 +528,10 @@ def card_data(persona: Persona, rules: list[Rule], *, dataset_hash: str = "") ->
     for key, attr in _LIST_FIELDS.items():
         data[key] = list(getattr(persona, attr))
     data["personality"] = ", ".join(persona.traits)
-    data["system_prompt"] = persona.system_prompt()
+    # A card's system_prompt replaces the user's own main prompt in SillyTavern (the V2 spec
+    # says front ends must): only the card's own or the creator's hand-written one goes there.
+    # Ours, as composed, rides in our extension.
+    data["system_prompt"] = persona.system_prompt_override or ""
     book = _book(persona, rules)
     if book is not None:
         data["character_book"] = book
@@ -489,36 +551,37 @@ def card_data(persona: Persona, rules: list[Rule], *, dataset_hash: str = "") ->
             for r in rules
         ],
         "book_hash": book_hash(book),
-        "book_kept": imported.get("book"),
+        "system_prompt": persona.system_prompt(),
     }
     data["extensions"] = {**copy.deepcopy(imported.get("extensions", {})), OUR_EXTENSION: ours}
     return data
 
 
-def card_v2(persona: Persona, rules: list[Rule], *, dataset_hash: str = "") -> dict[str, Any]:
+def _top(persona: Persona, data: dict[str, Any]) -> dict[str, Any]:
+    """What goes beside `spec` and `data`: the imported card's other top-level keys, with the
+    V1 mirror fields (name, description…) brought up to date where the card had them."""
     imported = persona.extensions.get(IMPORT_KEY, {})
-    return {
-        **copy.deepcopy(imported.get("top_extra", {})),
-        "spec": "chara_card_v2",
-        "spec_version": "2.0",
-        "data": card_data(persona, rules, dataset_hash=dataset_hash),
-    }
+    top = copy.deepcopy(imported.get("top_extra", {}))
+    v1 = imported.get("spec") == "chara_card_v1"
+    for key in sorted(_V1_KEYS):
+        if v1 or key in top:
+            top[key] = data.get(key, "")
+    return top
+
+
+def card_v2(persona: Persona, rules: list[Rule], *, dataset_hash: str = "") -> dict[str, Any]:
+    data = card_data(persona, rules, dataset_hash=dataset_hash)
+    return {**_top(persona, data), "spec": "chara_card_v2", "spec_version": "2.0", "data": data}
 
 
 def card_v3(persona: Persona, rules: list[Rule], *, dataset_hash: str = "") -> dict[str, Any]:
-    imported = persona.extensions.get(IMPORT_KEY, {})
     data = card_data(persona, rules, dataset_hash=dataset_hash)
     now = int(time.time())
     data.setdefault("group_only_greetings", [])
     data.setdefault("assets", [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}])
     data.setdefault("creation_date", now)
-    data.setdefault("modification_date", now)
-    return {
-        **copy.deepcopy(imported.get("top_extra", {})),
-        "spec": "chara_card_v3",
-        "spec_version": "3.0",
-        "data": data,
-    }
+    data["modification_date"] = now  # this export is a modification (the V3 spec's meaning)
+    return {**_top(persona, data), "spec": "chara_card_v3", "spec_version": "3.0", "data": data}
 
 
 def card_png(

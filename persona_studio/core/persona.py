@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,10 +78,13 @@ class Persona:
         return self.system_prompt_override is not None
 
     def system_prompt(self) -> str:
-        """The prompt training examples and chat use: the hand-written one, or the composed one."""
+        """The prompt training examples and chat use: the hand-written one (a card's, where
+        `{{original}}` stands for the composed one), or the composed one; card macros
+        (`{{char}}`, `{{user}}`, `<BOT>`, `<USER>`) are replaced, never sent to a model."""
+        composed = composed_system_prompt(self)
         if self.system_prompt_override is not None:
-            return self.system_prompt_override
-        return composed_system_prompt(self)
+            return expand_macros(self.system_prompt_override, self.name, original=composed)
+        return expand_macros(composed, self.name)
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
@@ -201,3 +205,23 @@ def persona_templates() -> list[PersonaTemplate]:
             )
         )
     return sorted(templates, key=lambda t: t.title)
+
+
+# Character-card macros (the V2 spec's {{char}}/{{user}} and the older <BOT>/<USER>; in a card's
+# system prompt {{original}} is the prompt the front end would have used: here, the composed one).
+_MACRO = re.compile(r"\{\{\s*(char|user|original)\s*\}\}|<(BOT|USER)>", re.IGNORECASE)
+USER_NAME = "User"  # who {{user}} is when no one is named (training files, the test chat)
+
+
+def expand_macros(text: str, char: str, *, user: str = USER_NAME, original: str = "") -> str:
+    """`text` with the card macros replaced by the character's and the user's names."""
+    if "{" not in text and "<" not in text:
+        return text
+
+    def name(match: re.Match[str]) -> str:
+        which = (match.group(1) or match.group(2)).lower()
+        if which in ("char", "bot"):
+            return char.strip() or "the character"
+        return original if which == "original" else user
+
+    return _MACRO.sub(name, text)

@@ -184,8 +184,13 @@ def _trigger_fires(trigger: dict[str, Any], message: str, is_first: bool) -> tup
     return False, "unknown trigger"
 
 
-def evaluate(rules: list[Rule], message: str, *, is_first: bool = False) -> Decision:
-    """Apply the rules in order to one user message."""
+def evaluate(
+    rules: list[Rule], message: str, *, is_first: bool = False, char: str = ""
+) -> Decision:
+    """Apply the rules in order to one user message. Card macros in a reply or a context
+    (`{{char}}`, `{{user}}`…) become the character's name (`char`) and the user's."""
+    from persona_studio.core.persona import expand_macros
+
     decision = Decision()
     for rule in rules:
         label = rule.describe()
@@ -208,10 +213,10 @@ def evaluate(rules: list[Rule], message: str, *, is_first: bool = False) -> Deci
         if not fired:
             continue
         if kind in ("fixed_reply", "refuse"):
-            decision.reply = str(action["text"])
+            decision.reply = expand_macros(str(action["text"]), char)
             decision.refused = kind == "refuse"
         elif kind == "inject_context":
-            decision.context.append(str(action["text"]))
+            decision.context.append(expand_macros(str(action["text"]), char))
         elif kind == "route":
             decision.model = action.get("model") or None
             decision.profile = action.get("profile") or None

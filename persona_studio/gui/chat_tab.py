@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.dataset import Example, new_id
+from persona_studio.core.persona import expand_macros
 from persona_studio.core.records import ChatRecord
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
@@ -174,7 +175,7 @@ class ChatTab(QWidget):
 
     def _show_greeting(self) -> None:
         persona = self._session.persona if self._session else None
-        greeting = persona.greeting if persona else ""
+        greeting = expand_macros(persona.greeting, persona.name) if persona else ""
         for pane in self.panes:
             pane.character_name = persona.name if persona else ""
             pane.greeting = (

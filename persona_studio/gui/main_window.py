@@ -52,7 +52,7 @@ FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
 REATTACH_DELAY_MS = 1500  # after a project opens: following running jobs waits for the paint
 DATASET_FILES = {".csv", ".tsv", ".xlsx", ".jsonl"}
 DOCUMENT_FILES = {".txt", ".md", ".markdown", ".pdf", ".docx"}
-DROPPABLE = {SUFFIX, ".png", ".json", ".zip", *DATASET_FILES, *DOCUMENT_FILES}
+DROPPABLE = {SUFFIX, ".png", ".json", ".charx", ".zip", *DATASET_FILES, *DOCUMENT_FILES}
 
 
 class MainWindow(QMainWindow):
@@ -545,7 +545,7 @@ class MainWindow(QMainWindow):
             self,
             "Import a Character Card",
             self._start_folder(),
-            "Character cards (*.png *.json);;All files (*)",
+            "Character cards (*.png *.json *.charx);;All files (*)",
         )
         if not path:
             return

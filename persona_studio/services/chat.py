@@ -95,7 +95,7 @@ async def reply(
     Never raises for provider trouble: that becomes an `error` event."""
     started = time.monotonic()
     is_first = not any(m.get("role") == "user" for m in history)
-    decision = evaluate(rules, message, is_first=is_first)
+    decision = evaluate(rules, message, is_first=is_first, char=persona.name)
     if any(step.fired for step in decision.trace):
         yield ChatEvent("rule", decision=decision)
     if decision.reply is not None:

@@ -58,10 +58,12 @@ def test_foreign_card_exports_what_was_imported() -> None:
     data, expected = exported["data"], copy.deepcopy(original["data"])
     ours = data["extensions"].pop(OUR_EXTENSION)
     assert ours["version"] == 1
-    # our exports carry the composed prompt, so other tools behave like our chat
-    assert data.pop("system_prompt").startswith("You are Seraphina.")
-    expected.pop("system_prompt")
-    assert data == expected
+    # the card's own (empty) system_prompt, not one we composed: in SillyTavern a non-empty
+    # one replaces the user's main prompt. Ours rides in our extension, macros replaced.
+    assert data == expected and data["system_prompt"] == ""
+    assert ours["system_prompt"].startswith("You are Seraphina.")
+    assert "{{" not in ours["system_prompt"] and "Seraphina is a guardian" in ours["system_prompt"]
+    assert "book_kept" not in ours  # the lorebook is in the card once
     assert exported["top_level_extra"] == "kept too"
 
 
@@ -155,7 +157,46 @@ def test_v1_flat_card() -> None:
         ).encode()
     )
     assert (card.persona.name, card.persona.greeting, card.spec) == ("Old", "hi", "chara_card_v1")
-    assert card_v2(card.persona, card.rules)["data"]["metadata"] == {"x": 1}
+    exported = card_v2(card.persona, card.rules)
+    assert exported["metadata"] == {"x": 1} and "metadata" not in exported["data"]  # at the top
+    card.persona.name, card.persona.greeting = "Older", "hello"  # an edit here
+    exported = card_v2(card.persona, card.rules)
+    assert (exported["name"], exported["first_mes"]) == ("Older", "hello")  # mirrors follow
+    assert (exported["data"]["name"], exported["data"]["first_mes"]) == ("Older", "hello")
+    assert exported["personality"] == "p" and exported["mes_example"] == ""
+
+
+def test_card_macros_never_reach_a_model_and_original_is_our_prompt() -> None:
+    card = read_card(card_json_bytes(foreign_v2_card()))
+    prompt = card.persona.system_prompt()
+    assert "{{char}}" not in prompt and "{{user}}" not in prompt
+    assert "Seraphina is a guardian" in prompt and "User wakes up in the glade" in prompt
+    v2 = foreign_v2_card()
+    v2["data"]["system_prompt"] = "<BOT> speaks softly to <USER>.\n{{original}}"
+    card = read_card(card_json_bytes(v2))
+    prompt = card.persona.system_prompt()
+    assert prompt.startswith("Seraphina speaks softly to User.\nYou are Seraphina.")
+    # exported as the card had it, {{original}} and all
+    assert card_v2(card.persona, card.rules)["data"]["system_prompt"] == v2["data"]["system_prompt"]
+
+
+def test_v3_export_updates_its_modification_date() -> None:
+    v3 = {**copy.deepcopy(foreign_v2_card()), "spec": "chara_card_v3", "spec_version": "3.0"}
+    v3["data"].update(creation_date=1_600_000_000, modification_date=1_600_000_000)
+    card = read_card(card_json_bytes(v3))
+    data = card_v3(card.persona, card.rules)["data"]
+    assert data["creation_date"] == 1_600_000_000 and data["modification_date"] > 1_700_000_000
+
+
+def test_lorebook_entry_keys_come_back_exactly() -> None:
+    v2 = foreign_v2_card()
+    entries = v2["data"]["character_book"]["entries"]
+    entries[2]["keys"] = [""]  # a constant entry as SillyTavern writes it
+    entries[0]["use_regex"] = False
+    card = read_card(card_json_bytes(v2))
+    back = card_v2(card.persona, card.rules)["data"]["character_book"]["entries"]
+    assert back[2]["keys"] == [""] and back[2]["constant"] is True
+    assert back[0]["use_regex"] is False and back[0]["keys"] == ["glade", "forest"]
 
 
 def test_png_card_prefers_ccv3_and_keeps_the_image() -> None:
@@ -317,3 +358,47 @@ def test_mutated_real_shaped_cards_import_or_fail_cleanly(data: bytes) -> None:
         return
     again = read_card(card_json_bytes(card_v2(card.persona, card.rules)))  # exports work too
     assert again.persona.name == card.persona.name
+
+
+def charx(files: dict[str, bytes]) -> bytes:
+    """A CHARX as the V3 spec lays it out (github.com/kwaroran/character-card-spec-v3,
+    "CHARX"): a ZIP with card.json at the root and assets under assets/{type}/{kind}/."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_charx_imports_with_its_main_icon_as_the_avatar() -> None:
+    v3 = {**copy.deepcopy(foreign_v2_card()), "spec": "chara_card_v3", "spec_version": "3.0"}
+    v3["data"]["assets"] = [
+        {"type": "icon", "uri": "embeded://assets/icon/images/main.png", "name": "main",
+         "ext": "png"},
+        {"type": "background", "uri": "embeded://assets/other/bg.png", "name": "bg", "ext": "png"},
+    ]  # fmt: skip
+    icon = tiny_png({})
+    card = read_card(
+        charx(
+            {
+                "card.json": card_json_bytes(v3),
+                "assets/icon/images/main.png": icon,
+                "assets/other/bg.png": tiny_png({}),
+            }
+        )
+    )
+    assert card.spec == "chara_card_v3" and card.persona.name == "Seraphina"
+    assert card.avatar_png is not None and card.avatar_png.startswith(b"\x89PNG")
+    assert card.rules  # the lorebook's rules, as from any card
+    # the assets are kept as listed, so an export names the same ones
+    assert card_v3(card.persona, card.rules)["data"]["assets"] == v3["data"]["assets"]
+
+
+def test_a_zip_that_is_not_a_charx_is_refused_plainly() -> None:
+    with pytest.raises(CardError, match=r"no card\.json"):
+        read_card(charx({"readme.txt": b"hello"}))
+    with pytest.raises(CardError, match="damaged"):
+        read_card(b"PK\x03\x04" + b"\x00" * 40)

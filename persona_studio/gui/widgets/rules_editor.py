@@ -353,7 +353,12 @@ class RulesEditor(QWidget):
         if not message.strip() or self._session is None:
             self.try_output.setText("<i>Type a message above to see which rules fire.</i>")
             return
-        decision = evaluate(self.rules, message, is_first=self.try_first.isChecked())
+        decision = evaluate(
+            self.rules,
+            message,
+            is_first=self.try_first.isChecked(),
+            char=self._session.persona.name,
+        )
         lines = []
         for step in decision.trace:
             mark = "✔" if step.fired else "·"
