@@ -51,10 +51,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from persona_studio.core.importers.files import DATASET_SUFFIXES
+    from persona_studio.core.importers.files import DATASET_SUFFIXES, is_dataset_json
 
     source = Path(args.file)
-    if source.suffix.lower() in DATASET_SUFFIXES:
+    if source.suffix.lower() in DATASET_SUFFIXES or is_dataset_json(source):
         return _import_dataset(args, source)
     return _import_card(args, source)
 
@@ -103,7 +103,13 @@ def _import_dataset(args: argparse.Namespace, source: Path) -> int:
             )
         mapping[role] = column
     # the whole file, before touching the project
-    result = import_file(source, sheet=args.sheet, mapping=mapping, default_status=args.status)
+    result = import_file(
+        source,
+        sheet=args.sheet,
+        mapping=mapping,
+        default_status=args.status,
+        keep_system_prompts=args.keep_system_prompts,
+    )
     target = Path(args.path)
     created = not target.exists()
     project = Project.create(target, Persona(name=target.stem)) if created else Project.open(target)
@@ -259,6 +265,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default="approved",
         help="for rows with no status of their own: approved (ready to train, the default: "
         "your own data) or draft (to review first)",
+    )
+    imp.add_argument(
+        "--keep-system-prompts",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep each example's own system prompt (default), or use the persona's "
+        "(--no-keep-system-prompts)",
     )
     imp.add_argument(
         "--map",

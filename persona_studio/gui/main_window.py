@@ -683,7 +683,9 @@ class MainWindow(QMainWindow):
         if path.suffix.lower() == SUFFIX:
             self.open_project(path)
             return None
-        if path.suffix.lower() in DATASET_FILES:
+        from persona_studio.core.importers.files import is_dataset_json
+
+        if path.suffix.lower() in DATASET_FILES or is_dataset_json(path):
             if self.session is None:
                 return None
             self.tabs.setCurrentWidget(self._tab_pages["Dataset"])

@@ -107,14 +107,75 @@ def test_openai_and_sharegpt_jsonl_with_bad_lines() -> None:
         {"conversations": [{"from": "alien", "value": "?"}]},
     ]
     data = "\n".join(json.dumps(x) for x in lines) + "\n{not json\n\n"
-    result = examples_from_jsonl(data.encode(), "import:x.jsonl")
+    result = examples_from_jsonl(data.encode(), "import:x.jsonl")  # own prompts kept by default
     first, second = result.examples
     assert first.turn_count == 4 and first.messages[1]["weight"] == 0
-    assert first.system_prompt is None and "persona's prompt is used" in result.notes[0]
+    assert first.system_prompt == "Old prompt"
     assert (second.question, second.answer) == ("hi", "hey")
     assert [n for n, _ in result.skipped] == [3, 4, 5]
-    kept = examples_from_jsonl(data.encode(), "s", keep_system_prompts=True)
-    assert kept.examples[0].system_prompt == "Old prompt"
+    persona = examples_from_jsonl(data.encode(), "s", keep_system_prompts=False)
+    assert persona.examples[0].system_prompt is None
+    assert "persona's prompt is used" in persona.notes[0]
+
+
+def test_fine_tuning_files_from_other_tools(tmp_path: Path) -> None:
+    """Shaped like the published formats: OpenAI chat lines with text parts, names and tool
+    calls (platform.openai.com/docs/guides/fine-tuning), legacy prompt/completion lines,
+    ShareGPT with function_call/observation turns, and Alpaca and ShareGPT `.json` arrays."""
+    lines = [
+        {"messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "system", "content": "Be kind."},
+            {"role": "user", "name": "sam", "content": [{"type": "text", "text": "Hi "},
+                                                        {"type": "text", "text": "there"}]},
+            {"role": "assistant", "content": "Hello!"},
+        ]},
+        {"messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
+            {"role": "assistant", "content": "A cat."},
+        ]},
+        {"messages": [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "tool_calls": [{"id": "1", "type": "function",
+                                                  "function": {"name": "w", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "1", "content": "sunny"},
+            {"role": "assistant", "content": "Sunny."},
+        ], "tools": [{"type": "function", "function": {"name": "w"}}]},
+        {"prompt": "Best pace?", "completion": "Talk-test pace."},
+        {"conversations": [{"from": "human", "value": "Weather?"},
+                           {"from": "function_call", "value": "{}"},
+                           {"from": "observation", "value": "sunny"},
+                           {"from": "gpt", "value": "Sunny."}]},
+    ]  # fmt: skip
+    result = examples_from_jsonl("\n".join(json.dumps(x) for x in lines).encode(), "s")
+    first, legacy = result.examples
+    assert first.messages[0] == {"role": "user", "content": "Hi there", "name": "sam"}
+    assert (
+        first.system_prompt == "Be brief.\n\nBe kind."
+        and "several system messages" in (result.notes[0])
+    )
+    assert (legacy.question, legacy.answer) == ("Best pace?", "Talk-test pace.")
+    why = dict(result.skipped)
+    assert "image" in why[2]
+    assert why[3].startswith("a tool or function calling example") and why[5] == why[3]
+
+    alpaca = tmp_path / "alpaca.json"
+    alpaca.write_text(json.dumps([
+        {"instruction": "Give a tip.", "input": "", "output": "Rest."},
+        {"instruction": "Translate.", "input": "bonjour", "output": "hello"},
+    ]))  # fmt: skip
+    got = import_file(alpaca).examples
+    assert [(e.question, e.answer) for e in got] == [
+        ("Give a tip.", "Rest."),
+        ("Translate.\n\nbonjour", "hello"),
+    ]
+    sharegpt = tmp_path / "sharegpt.json"
+    sharegpt.write_text(
+        json.dumps(
+            [{"conversations": [{"from": "human", "value": "Q?"}, {"from": "gpt", "value": "A."}]}]
+        )
+    )
+    assert [(e.question, e.answer) for e in import_file(sharegpt).examples] == [("Q?", "A.")]
 
 
 def test_exported_jsonl_reads_back_line_by_line() -> None:

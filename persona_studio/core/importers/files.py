@@ -16,12 +16,24 @@ from persona_studio.core.importers.tabular import (
 DATASET_SUFFIXES = (*TABLE_SUFFIXES, ".jsonl")
 
 
+def is_dataset_json(path: Path) -> bool:
+    """A `.json` file holding a list of examples (ShareGPT, Alpaca), not a character card."""
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+    return head.startswith(b"[")
+
+
 def import_file(
     path: Path,
     *,
     sheet: str | None = None,
     mapping: dict[str, str] | None = None,
-    keep_system_prompts: bool = False,
+    keep_system_prompts: bool = True,
     default_status: str = "approved",
 ) -> ImportResult:
     """Read a whole dataset file; the mapping is guessed from the headers when not given.
@@ -29,7 +41,7 @@ def import_file(
     suffix = path.suffix.lower()
     source = f"import:{path.name}"
     try:
-        if suffix == ".jsonl":
+        if suffix == ".jsonl" or is_dataset_json(path):
             return examples_from_jsonl(
                 path.read_bytes(),
                 source,

@@ -1,4 +1,12 @@
-"""JSONL conversations: OpenAI chat fine-tuning lines and ShareGPT lines, mixed freely."""
+"""Conversations from fine-tuning files: OpenAI chat JSONL, ShareGPT and legacy
+prompt/completion lines (mixed freely), and `.json` arrays of ShareGPT or Alpaca records.
+
+Formats: OpenAI's chat fine-tuning format and its legacy prompt/completion one (platform.openai
+.com/docs/guides/fine-tuning, "Preparing your dataset"); ShareGPT (`conversations` of
+{from, value}, with `function_call`/`observation` turns for tools); Alpaca (instruction, input,
+output). Tool and function calling examples are refused with that reason: this app trains
+persona conversations, and keeps no tool definitions.
+"""
 
 from __future__ import annotations
 
@@ -19,29 +27,82 @@ SHAREGPT_ROLES = {
 }
 
 
+TOOLS_REFUSED = (
+    "a tool or function calling example (tools, tool_calls, function_call): Persona Studio "
+    "trains persona conversations and cannot keep these"
+)
+
+
+def _content(content: Any) -> str | None:
+    """A message's text: a string, or a list of text parts joined (None: an image or another
+    non-text part, or no text at all)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content:
+        texts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                return None
+            if not isinstance(part.get("text"), str):
+                return None
+            texts.append(part["text"])
+        return "".join(texts)
+    return None
+
+
+def _openai_messages(line: dict[str, Any]) -> list[dict[str, Any]] | str:
+    if line.get("tools") or line.get("functions"):
+        return TOOLS_REFUSED
+    messages = []
+    for m in line["messages"]:
+        if not isinstance(m, dict):
+            return "a message is not an object"
+        if m.get("role") in ("tool", "function") or m.get("tool_calls") or m.get("function_call"):
+            return TOOLS_REFUSED
+        if m.get("role") not in ("system", "user", "assistant"):
+            return "a message has no role, or a role other than system/user/assistant"
+        text = _content(m.get("content"))
+        if text is None:
+            if isinstance(m.get("content"), list):
+                return "a message holds an image or another part that is not text"
+            return "a message's content is missing or is not text"
+        kept: dict[str, Any] = {"role": m["role"], "content": text}
+        if m["role"] == "assistant" and m.get("weight") in (0, 1):
+            kept["weight"] = m["weight"]
+        if isinstance(m.get("name"), str) and m["name"]:
+            kept["name"] = m["name"]  # kept as written (the speaker's name tag)
+        messages.append(kept)
+    return messages
+
+
 def _messages(line: Any) -> list[dict[str, Any]] | str:
     """Messages of one line, or why it cannot be used."""
     if not isinstance(line, dict):
         return "not a JSON object"
     if isinstance(line.get("messages"), list):
-        raw = line["messages"]
-        messages = []
-        for m in raw:
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-                return "a message has no role, or a role other than system/user/assistant"
-            if not isinstance(m.get("content"), str):
-                return "a message's content is missing or is not text"
-            kept = {"role": m["role"], "content": m["content"]}
-            if m["role"] == "assistant" and m.get("weight") in (0, 1):
-                kept["weight"] = m["weight"]
-            messages.append(kept)
-        return messages
+        return _openai_messages(line)
+    if isinstance(line.get("prompt"), str) and isinstance(line.get("completion"), str):
+        # OpenAI's legacy format: one question, one answer
+        return [
+            {"role": "user", "content": line["prompt"]},
+            {"role": "assistant", "content": line["completion"]},
+        ]
+    if isinstance(line.get("instruction"), str) and isinstance(line.get("output"), str):
+        extra = str(line["input"]) if isinstance(line.get("input"), str) else ""
+        question = line["instruction"] + (f"\n\n{extra}" if extra.strip() else "")
+        return [  # Alpaca: instruction (+ input) → output
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": line["output"]},
+        ]
     if isinstance(line.get("conversations"), list):
         messages = []
         for turn in line["conversations"]:
             if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
                 return "a ShareGPT turn has no text"
-            role = SHAREGPT_ROLES.get(str(turn.get("from", "")).lower())
+            speaker = str(turn.get("from", "")).lower()
+            if speaker in ("function_call", "observation", "tool"):
+                return TOOLS_REFUSED
+            role = SHAREGPT_ROLES.get(speaker)
             if role is None:
                 return f"unknown ShareGPT speaker “{str(turn.get('from'))[:20]}”"
             messages.append({"role": role, "content": turn["value"]})
@@ -49,11 +110,37 @@ def _messages(line: Any) -> list[dict[str, Any]] | str:
     return "no “messages” (OpenAI) or “conversations” (ShareGPT) list"
 
 
+def _records(text: str) -> list[tuple[int, Any]]:
+    """(line or record number, parsed JSON or None when broken) of a JSONL text or of a JSON
+    array (ShareGPT and Alpaca files are often one array)."""
+    if text.lstrip().startswith("["):
+        try:
+            array = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ImportFileError(
+                f"The JSON file is broken (line {exc.lineno}, column {exc.colno}).",
+                "Check the file, or export it again.",
+            ) from None
+        if not isinstance(array, list):
+            raise ImportFileError("The JSON file is not a list of examples.", "Check the file.")
+        return list(enumerate(array, start=1))
+    records: list[tuple[int, Any]] = []
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        if raw_line.strip():
+            try:
+                records.append((number, json.loads(raw_line)))
+            except json.JSONDecodeError:
+                records.append((number, None))
+    return records
+
+
 def examples_from_jsonl(
-    data: bytes, source: str, *, keep_system_prompts: bool = False, default_status: str = "approved"
+    data: bytes, source: str, *, keep_system_prompts: bool = True, default_status: str = "approved"
 ) -> ImportResult:
-    """OpenAI chat or ShareGPT lines as examples, each with `default_status` (a fine-tuning
-    file is curated data: approved unless the creator asks to review it)."""
+    """Examples from a fine-tuning file (JSONL lines, or a JSON array), each with
+    `default_status` (a fine-tuning file is curated data: approved unless the creator asks to
+    review it). An example's own system prompt is kept unless `keep_system_prompts` is off
+    (then the persona's is used, and the note says how many were set aside)."""
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFileError("The file is larger than 512 MB.", "Split it into parts.")
     try:
@@ -63,13 +150,9 @@ def examples_from_jsonl(
             "The file is not UTF-8 text.", "Save it as UTF-8 and try again."
         ) from None
     result = ImportResult()
-    dropped_prompts = 0
-    for number, raw_line in enumerate(text.splitlines(), start=1):
-        if not raw_line.strip():
-            continue
-        try:
-            line = json.loads(raw_line)
-        except json.JSONDecodeError:
+    dropped_prompts = joined_prompts = 0
+    for number, line in _records(text):
+        if line is None:
             result.skipped.append((number, "not valid JSON"))
             continue
         messages = _messages(line)
@@ -86,7 +169,8 @@ def examples_from_jsonl(
             continue
         example = Example(messages=turns, source=source, status=default_status)
         if system and keep_system_prompts:
-            example.system_prompt = system[0]
+            example.system_prompt = "\n\n".join(system)  # several are kept, in their order
+            joined_prompts += len(system) > 1
         elif system:
             dropped_prompts += 1
         result.examples.append(example)
@@ -94,6 +178,11 @@ def examples_from_jsonl(
         result.notes.append(
             f"{dropped_prompts} examples had their own system prompt; the "
             "persona's prompt is used instead."
+        )
+    if joined_prompts:
+        result.notes.append(
+            f"{joined_prompts} examples had several system messages: they are kept as one "
+            "system prompt, in their order."
         )
     if not result.examples and not result.skipped:
         raise ImportFileError(

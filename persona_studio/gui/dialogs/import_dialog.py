@@ -56,7 +56,7 @@ class ImportDialog(QDialog):
         self.setWindowTitle(f"Import examples from {path.name}")
         self.resize(860, 560)
         self.path = path
-        self.is_jsonl = path.suffix.lower() == ".jsonl"
+        self.is_jsonl = path.suffix.lower() in (".jsonl", ".json")  # lines, or one JSON list
         self._table: Table | None = None
         self._result: ImportResult | None = None
         self._task: asyncio.Task[None] | None = None
@@ -79,6 +79,7 @@ class ImportDialog(QDialog):
             "Keep each example's own system prompt", objectName="keep_prompts"
         )
         self.keep_prompts.setToolTip("Otherwise the persona's prompt is used for every example.")
+        self.keep_prompts.setChecked(True)  # a file's own prompts are the creator's choice
         self.keep_prompts.toggled.connect(lambda _on: self._load())
         form.addRow(self.keep_prompts)
         self._form = form
