@@ -73,9 +73,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
         f"{summary['deleted_here']} deleted here; {result.requests} requests."
     ]
     lines += [f"  conflict on {c['id']}: changed differently on both sides" for c in conflicts]
+    lines += [f"  note: {note}" for note in result.notes]
     emit(
         args,
-        {**summary, "requests": result.requests, "conflict_details": conflicts},
+        {
+            **summary,
+            "requests": result.requests,
+            "conflict_details": conflicts,
+            "notes": result.notes,
+        },
         "\n".join(lines),
     )
     return EXIT_FAILURE if conflicts else EXIT_OK

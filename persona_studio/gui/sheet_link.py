@@ -147,6 +147,9 @@ class SheetLink(QObject):
         self.last_conflicts, self.last_error = result.plan.conflicts, ""
         if result.plan.conflicts:
             self.state_changed.emit(f"Sheet: {len(result.plan.conflicts)} conflict(s) to settle")
+        elif result.notes:  # synced, with something to know (an example too long for a cell…)
+            synced = session.project.sync_value("synced_at") or ""
+            self.state_changed.emit(f"Sheet: synced {synced} — {' '.join(result.notes)}")
         else:
             self._show_state()
         return result

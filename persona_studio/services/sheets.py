@@ -14,7 +14,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.errors import UserFacingError
@@ -72,6 +72,11 @@ class SyncResult:
     plan: SyncPlan
     requests: int
     account: str = ""
+    notes: list[str] = field(default_factory=list)  # what the creator should know (plain words)
+
+
+CELL_LIMIT = 50_000  # characters Google Sheets keeps in one cell
+QUOTA_WAIT = 61.0  # seconds: a per-minute quota is over once its minute is
 
 
 class _Retryable(Exception):
@@ -87,6 +92,7 @@ class _Calls:
 
     def __init__(self, http: Any, account: str, sleep: Callable[[float], None]) -> None:
         self.http, self.account, self.sleep, self.count = http, account, sleep, 0
+        self.notes: list[str] = []
         if hasattr(http, "set_timeout"):
             http.set_timeout(REQUEST_TIMEOUT)  # every request: a silent server never hangs a sync
 
@@ -101,6 +107,12 @@ class _Calls:
             return fn(*args)
         except gspread.exceptions.APIError as exc:
             status = exc.response.status_code
+            if status == 429 and _retry_after(exc.response) is None and "per minute" in str(exc):
+                # Google's per-minute quota: a minute's wait, said, and the sync goes on
+                note = "Google's per-minute request limit was reached: the sync waited a minute."
+                if note not in self.notes:
+                    self.notes.append(note)
+                raise _Retryable(QUOTA_WAIT, exc) from exc
             if status == 429 or status >= 500:
                 raise _Retryable(_retry_after(exc.response), exc) from exc
             raise self._explain(status, what) from exc
@@ -297,8 +309,10 @@ def sync_blocking(
             "Put the headers back in row 1 (any capitalisation), then sync again.",
         )
     writes: list[tuple[str, str]] = []  # (A1 cell, value)
-    width = len(header)
-    for column in COLUMNS:  # columns the sheet lacks are added at the end of the header
+    # missing columns go after the last column any row uses: a column with data but no header
+    # is never taken as ours
+    width = max((len(row) for row in values), default=0)
+    for column in COLUMNS:
         if column not in columns:
             columns[column] = width
             writes.append((f"{column_letters(width)}1", column))
@@ -308,8 +322,29 @@ def sync_blocking(
         cells = {c: (row[i] if i < len(row) else "") for c, i in columns.items()}
         remote.append(SheetRow(number, cells))
     plan = plan_sync(snapshot, local_rows, remote)
+    too_long = _too_long(plan, remote)
     for index, column, value in plan.cell_writes:
-        writes.append((f"{column_letters(columns[column])}{index + 2}", value))
+        if remote[index].cells.get("id") not in too_long:
+            writes.append((f"{column_letters(columns[column])}{index + 2}", value))
+    plan.appends = [row for row in plan.appends if row["id"] not in too_long]
+    if too_long:
+        # the shared state stays what the sheet holds, so the next sync tries them again and
+        # never reads their absence as a deletion
+        from persona_studio.core.sheet_sync import normalise
+
+        in_sheet = {str(r.cells.get("id")): r.cells for r in remote}
+        for row_id in too_long:
+            if row_id in in_sheet:
+                plan.snapshot[row_id] = normalise(in_sheet[row_id])
+            else:
+                plan.snapshot.pop(row_id, None)
+        call.notes.append(
+            f"{len(too_long)} example{'s are' if len(too_long) != 1 else ' is'} longer than "
+            f"the {CELL_LIMIT:,} characters a Google Sheets cell holds and stayed out of the "
+            f"sheet: {', '.join(sorted(too_long)[:5])}. Shorten "
+            f"{'them' if len(too_long) != 1 else 'it'} here; the rest synced."
+        )
+    _widen_grid(call, http, key, metadata, worksheet, width)
     if writes:
         call(
             "writing the changes",
@@ -331,7 +366,50 @@ def sync_blocking(
                 row[i] = appended[column]
         ids = [appended["id"] for appended in plan.appends]
         _append_once_each(call, http, key, worksheet, rows, ids, columns["id"])
-    return SyncResult(plan, call.count, account)
+    return SyncResult(plan, call.count, account, call.notes)
+
+
+def _too_long(plan: SyncPlan, remote: list[SheetRow]) -> set[str]:
+    """Ids of the examples with a cell over Google's limit: they are not written at all (a
+    half-written row would be worse than none)."""
+    found = {
+        str(remote[index].cells.get("id"))
+        for index, _column, value in plan.cell_writes
+        if len(value) > CELL_LIMIT
+    }
+    found |= {
+        str(row["id"]) for row in plan.appends if any(len(v) > CELL_LIMIT for v in row.values())
+    }
+    return found
+
+
+def _widen_grid(
+    call: _Calls, http: Any, key: str, metadata: dict[str, Any], worksheet: str, width: int
+) -> None:
+    """Add columns to the worksheet's grid when ours do not fit in it: the API refuses writes
+    past the grid ("exceeds grid limits")."""
+    for sheet in metadata.get("sheets", []):
+        properties = sheet.get("properties", {})
+        if properties.get("title") != worksheet:
+            continue
+        have = int(properties.get("gridProperties", {}).get("columnCount", width))
+        if width > have:
+            call(
+                "widening the worksheet",
+                http.batch_update,
+                key,
+                {
+                    "requests": [
+                        {
+                            "appendDimension": {
+                                "sheetId": properties.get("sheetId", 0),
+                                "dimension": "COLUMNS",
+                                "length": width - have,
+                            }
+                        }
+                    ]
+                },
+            )
 
 
 async def sync(

@@ -4,8 +4,15 @@
     client = gspread.Client(auth=None, session=fake.session())
 
 It serves what gspread calls for values (metadata, values get, values:batchUpdate, append,
-spreadsheet batchUpdate to add a sheet), honours valueInputOption (USER_ENTERED evaluates a
-simple "=1+1", RAW keeps text), counts requests, and fails on demand (429, 500, 403, 404).
+spreadsheet batchUpdate to add a sheet or widen its grid), honours valueInputOption
+(USER_ENTERED evaluates a simple "=1+1", RAW keeps text), counts requests, and fails on demand
+(429, 500, 403, 404).
+
+Limits as the real API has them (Sheets API v4 reference and "Usage limits", read 2026-12-02):
+a worksheet's grid has a size (26 columns by default) and a write past it is refused with
+"exceeds grid limits"; a cell holds at most 50,000 characters; a range with no values has no
+`values` key at all; and a per-minute request quota answers 429 RESOURCE_EXHAUSTED until the
+minute is over (`per_minute`, with `next_minute()` advancing the fake clock).
 """
 
 from __future__ import annotations
@@ -44,6 +51,22 @@ class FakeSheets(BaseAdapter):
         self._fail: list[tuple[int, str, float | None]] = []
         self._applied_then_fail: list[int] = []
         self.latency = 0.0
+        self.grids: dict[tuple[str, str], list[int]] = {}  # (key, sheet) → [rows, columns]
+        self.per_minute: int | None = None  # requests allowed in one quota minute
+        self._this_minute = 0
+
+    def next_minute(self) -> None:
+        """The quota's minute is over (what a client's wait of a minute achieves)."""
+        self._this_minute = 0
+
+    def grid(self, key: str, sheet: str) -> list[int]:
+        """[rows, columns] of the worksheet's grid; rows a test typed in directly are inside
+        it, as they would be in the real sheet."""
+        rows = self.spreadsheets[key].sheets[sheet]
+        grid = self.grids.setdefault((key, sheet), [1000, 26])
+        grid[0] = max(grid[0], len(rows))
+        grid[1] = max(grid[1], max((len(r) for r in rows), default=0))
+        return grid
 
     # ---- test controls -------------------------------------------------------------------
 
@@ -110,6 +133,22 @@ class FakeSheets(BaseAdapter):
             if retry_after is not None:
                 response.headers["retry-after"] = f"{retry_after:g}"
             return response
+        if self.per_minute is not None:
+            self._this_minute += 1
+            if self._this_minute > self.per_minute:
+                return self._response(
+                    request,
+                    429,
+                    {
+                        "error": {
+                            "code": 429,
+                            "message": "Quota exceeded for quota metric 'Read requests' and "
+                            "limit 'Read requests per minute per user' of service "
+                            "'sheets.googleapis.com'.",
+                            "status": "RESOURCE_EXHAUSTED",
+                        }
+                    },
+                )
         body = json.loads(request.body) if request.body else {}
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         try:
@@ -149,11 +188,7 @@ class FakeSheets(BaseAdapter):
         if method == "GET" and rest == "":
             return 200, self._metadata(key, book)
         if method == "POST" and rest == ":batchUpdate":
-            for change in body.get("requests", []):
-                if "addSheet" in change:
-                    book.sheets[change["addSheet"]["properties"]["title"]] = []
-                # other requests (resizing the grid…) change nothing the values API shows
-            return 200, {"spreadsheetId": key, "replies": [{}]}
+            return self._batch_update(key, book, body)
         if method == "GET" and rest.startswith("/values/"):
             sheet, top, left, bottom, right = self._range(book, rest[len("/values/") :])
             rows = book.sheets[sheet]
@@ -161,7 +196,10 @@ class FakeSheets(BaseAdapter):
             while values and not any(values[-1]):
                 values.pop()
             values = [self._trim(r) for r in values]
-            return 200, {"range": f"'{sheet}'", "majorDimension": "ROWS", "values": values}
+            answer: dict[str, Any] = {"range": f"'{sheet}'", "majorDimension": "ROWS"}
+            if values:  # the real API leaves the key out for an empty range
+                answer["values"] = values
+            return 200, answer
         if method == "PUT" and rest.startswith("/values/"):
             sheet, top, left, _b, _r = self._range(book, rest[len("/values/") :])
             user = query.get("valueInputOption") == "USER_ENTERED"
@@ -171,6 +209,11 @@ class FakeSheets(BaseAdapter):
             return 200, {"spreadsheetId": key, "updatedRange": rest[len("/values/") :]}
         if method == "POST" and rest == "/values:batchUpdate":
             user = body.get("valueInputOption") == "USER_ENTERED"
+            refused = self._refuse(key, book, body.get("data", []))
+            if refused:
+                return 400, {
+                    "error": {"code": 400, "message": refused, "status": "INVALID_ARGUMENT"}
+                }
             for item in body.get("data", []):
                 sheet, top, left, _b, _r = self._range(book, item["range"])
                 for dr, row in enumerate(item["values"]):
@@ -178,23 +221,68 @@ class FakeSheets(BaseAdapter):
                         self._set(book.sheets[sheet], top + dr, left + dc, value, user)
             return 200, {"spreadsheetId": key, "totalUpdatedCells": self.cells_written}
         if method == "POST" and rest.startswith("/values/") and rest.endswith(":append"):
-            sheet = self._range(book, rest[len("/values/") : -len(":append")])[0]
-            user = query.get("valueInputOption") == "USER_ENTERED"
-            rows = book.sheets[sheet]
-            while rows and not any(rows[-1]):
-                rows.pop()
-            start = len(rows)
-            for dr, row in enumerate(body.get("values", [])):
-                for dc, value in enumerate(row):
-                    self._set(rows, start + dr, dc, value, user)
-            return 200, {
-                "spreadsheetId": key,
-                "updates": {
-                    "updatedRange": f"'{sheet}'!A{start + 1}",
-                    "updatedRows": len(body["values"]),
-                },
-            }
+            return self._append(key, book, rest, query, body)
         return 404, {"error": {"code": 404, "message": "unknown URL", "status": "NOT_FOUND"}}
+
+    def _batch_update(
+        self, key: str, book: Spreadsheet, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        titles = list(book.sheets)
+        for change in body.get("requests", []):
+            if "addSheet" in change:
+                book.sheets[change["addSheet"]["properties"]["title"]] = []
+            if "appendDimension" in change:
+                grow = change["appendDimension"]
+                grid = self.grid(key, titles[grow["sheetId"]])
+                grid[0 if grow["dimension"] == "ROWS" else 1] += int(grow["length"])
+        return 200, {"spreadsheetId": key, "replies": [{}]}
+
+    def _append(
+        self, key: str, book: Spreadsheet, rest: str, query: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        sheet = self._range(book, rest[len("/values/") : -len(":append")])[0]
+        user = query.get("valueInputOption") == "USER_ENTERED"
+        rows = book.sheets[sheet]
+        append = [{"range": f"'{sheet}'!A1", "values": body["values"]}]
+        refused = self._refuse(key, book, append, rows_grow=True)  # appends add rows, not columns
+        if refused:
+            return 400, {"error": {"code": 400, "message": refused, "status": "INVALID_ARGUMENT"}}
+        while rows and not any(rows[-1]):
+            rows.pop()
+        start = len(rows)
+        grid = self.grid(key, sheet)
+        grid[0] = max(grid[0], start + len(body["values"]))
+        for dr, row in enumerate(body.get("values", [])):
+            for dc, value in enumerate(row):
+                self._set(rows, start + dr, dc, value, user)
+        return 200, {
+            "spreadsheetId": key,
+            "updates": {
+                "updatedRange": f"'{sheet}'!A{start + 1}",
+                "updatedRows": len(body["values"]),
+            },
+        }
+
+    def _refuse(
+        self, key: str, book: Spreadsheet, data: list[dict[str, Any]], rows_grow: bool = False
+    ) -> str:
+        """The real API's refusal of a whole write ("" when it is fine): nothing is written."""
+        for item in data:
+            sheet, top, left, _b, _r = self._range(book, item["range"])
+            rows, columns = self.grid(key, sheet)
+            for dr, row in enumerate(item["values"]):
+                for dc, value in enumerate(row):
+                    if len(str(value)) > 50_000:
+                        return (
+                            "Your input contains more than the maximum of 50000 characters "
+                            "in a single cell."
+                        )
+                    if left + dc >= columns or (top + dr >= rows and not rows_grow):
+                        return (
+                            f"Range ('{sheet}'!{item['range'].split('!')[-1]}) exceeds grid "
+                            f"limits. Max rows: {rows}, max columns: {columns}"
+                        )
+        return ""
 
     @staticmethod
     def _trim(row: list[str]) -> list[str]:
@@ -240,9 +328,12 @@ class FakeSheets(BaseAdapter):
                         "title": title,
                         "index": n,
                         "sheetType": "GRID",
-                        "gridProperties": {"rowCount": max(1000, len(rows)), "columnCount": 26},
+                        "gridProperties": {
+                            "rowCount": self.grid(key, title)[0],
+                            "columnCount": self.grid(key, title)[1],
+                        },
                     }
                 }
-                for n, (title, rows) in enumerate(book.sheets.items())
+                for n, title in enumerate(book.sheets)
             ],
         }

@@ -263,3 +263,64 @@ def test_a_faulty_network_never_duplicates_or_loses_rows(
         assert sorted(ids) == sorted(e.id for e in examples)  # the same rows on both sides
         questions = sorted(e.question for e in examples)
         assert questions == sorted([f"Local {n}?" for n in range(n_local)] + [t[0] for t in typed])
+
+
+def test_a_column_with_no_header_is_never_taken_as_ours(fake) -> None:
+    """A creator's extra column without a header (row 1 ends before it): our columns go after
+    the last column any row uses, not into it."""
+    fake.add_spreadsheet(
+        KEY, {"Data": [["question", "answer"], ["q1", "a1", "my note"], ["q2", "a2"]]}
+    )
+    result = _sync(fake, {}, [])
+    rows = fake.rows(KEY, "Data")
+    assert rows[0][:6] == ["question", "answer", "", "id", "status", "tags"]
+    assert rows[1][2] == "my note" and rows[1][3]  # the note stays; the id goes beside it
+    assert {r["question"] for r in result.plan.local_upserts} == {"q1", "q2"}
+
+
+def test_a_grid_narrower_than_our_columns_is_widened_first(fake) -> None:
+    header = [f"col{i}" for i in range(24)] + ["question", "answer"]  # 26: the grid is full
+    fake.add_spreadsheet(KEY, {"Data": [header, [""] * 24 + ["q", "a"]]})
+    assert fake.grid(KEY, "Data")[1] == 26
+    _sync(fake, {}, [])
+    assert fake.grid(KEY, "Data")[1] == 30  # widened by the four columns we add
+    assert fake.rows(KEY, "Data")[0][26:30] == ["id", "status", "tags", "conversation"]
+
+
+def test_a_cell_over_50000_characters_is_said_and_the_rest_syncs(fake) -> None:
+    fake.add_spreadsheet(
+        KEY, {"Data": [["id", "question", "answer", "status", "tags", "conversation"]]}
+    )
+    fine = example_to_row(Example.from_qa("Short?", "Yes."))
+    huge = example_to_row(Example.from_qa("Long?", "x" * 50_001))
+    result = _sync(fake, {}, [fine, huge])
+    assert [r[1] for r in fake.rows(KEY, "Data")[1:]] == ["Short?"]  # the header is whole
+    assert "1 example is longer than the 50,000 characters" in result.notes[0]
+    assert huge["id"] in result.notes[0]
+    assert huge["id"] not in result.plan.snapshot  # so the next sync never reads a deletion
+    again = _sync(fake, result.plan.snapshot, [fine, huge])
+    assert again.plan.local_deletes == [] and "longer than" in again.notes[0]
+
+
+def test_the_per_minute_quota_waits_a_minute_says_so_and_finishes(fake) -> None:
+    fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["q", "a"]]})
+    fake.per_minute = 2  # metadata and the read get through, the write hits the quota
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        fake.next_minute()
+
+    result = sync_blocking(fake.http(), KEY, "Data", {}, [], sleep=wait)
+    assert waits == [61.0]
+    assert result.notes == [
+        "Google's per-minute request limit was reached: the sync waited a minute."
+    ]
+    assert fake.rows(KEY, "Data")[1][2]  # the id was written after the wait
+
+
+def test_an_empty_sheet_answers_without_values(fake) -> None:
+    fake.add_spreadsheet(KEY, {"Data": []})
+    local = [example_to_row(Example.from_qa("q", "a"))]
+    result = _sync(fake, {}, local)
+    assert len(result.plan.appends) == 1 and fake.rows(KEY, "Data")[1][1] == "q"
