@@ -229,12 +229,13 @@ def _dataset_files(project: Project, args: argparse.Namespace, out: Path) -> dic
             "There are no approved examples to export.",
             "Approve examples in the Dataset tab first.",
         )
-    prompt = project.persona().system_prompt()
+    persona = project.persona()
+    prompt, char = persona.system_prompt(), persona.name
     train, validation = train_validation_split(approved, args.validation_split, args.seed)
-    files = {out: openai_jsonl(train, prompt).encode("utf-8")}
+    files = {out: openai_jsonl(train, prompt, char).encode("utf-8")}
     if validation:
         files[out.with_name(f"{out.stem}.validation{out.suffix}")] = openai_jsonl(
-            validation, prompt
+            validation, prompt, char
         ).encode("utf-8")
     return files
 

@@ -81,6 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 validation_split=args.validation_split,
                 estimated_cost=report.estimated_cost,
                 on_step=lambda step: progress(args, step + "…"),
+                char=persona.name,
             )
             record = launched
             if args.wait:

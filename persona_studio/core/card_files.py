@@ -56,7 +56,7 @@ def export_bytes(project: Project, fmt: str) -> bytes:
         return json.dumps(plugin, ensure_ascii=False, indent=2).encode("utf-8")
     if fmt == "openai-jsonl":  # the approved examples, as they would be trained
         approved = [ex for ex in project.examples() if ex.status == "approved"]
-        return openai_jsonl(approved, persona.system_prompt()).encode("utf-8")
+        return openai_jsonl(approved, persona.system_prompt(), persona.name).encode("utf-8")
     if fmt == "csv":
         return examples_csv(project.examples()).encode("utf-8")
     raise ValueError(f"unknown export format {fmt!r}")

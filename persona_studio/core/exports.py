@@ -59,11 +59,23 @@ def naas_plugin(
     }
 
 
-def openai_jsonl(examples: Sequence[Example], system_prompt: str) -> str:
-    """One {"messages": [...]} line per example, with the persona's (or the example's) prompt."""
+def openai_jsonl(examples: Sequence[Example], system_prompt: str, char: str = "") -> str:
+    """One {"messages": [...]} line per example, with the persona's (or the example's) prompt.
+    Card macros in the messages ({{char}}, {{user}}…) become the character's name (`char`) and
+    the user's: a training file never teaches a model to say "{{char}}"."""
+    from persona_studio.core.persona import expand_macros
+
+    def messages(example: Example) -> list[dict[str, Any]]:
+        found = training_messages(example, system_prompt)
+        return [
+            {**m, "content": expand_macros(m["content"], char)}
+            if isinstance(m.get("content"), str)
+            else m
+            for m in found
+        ]
+
     return "".join(
-        json.dumps({"messages": training_messages(ex, system_prompt)}, ensure_ascii=False) + "\n"
-        for ex in examples
+        json.dumps({"messages": messages(ex)}, ensure_ascii=False) + "\n" for ex in examples
     )
 
 

@@ -635,6 +635,7 @@ class TrainTab(QWidget):
                 seed=self.seed.value(),
                 estimated_cost=self.report.estimated_cost if self.report is not None else None,
                 on_step=self.steps.addItem,
+                char=self._session.persona.name,
             )
         except Exception as exc:  # shown in plain words in the step list
             self.steps.addItem(f"✖ {exc}")

@@ -332,6 +332,7 @@ class Pipeline:
                 options.validation_split,
                 options.seed,
                 project.test_share,  # the voice check's questions are never trained
+                project.persona().name,
             )
             return (
                 files.train.decode("utf-8"),

@@ -402,3 +402,18 @@ def test_a_zip_that_is_not_a_charx_is_refused_plainly() -> None:
         read_card(charx({"readme.txt": b"hello"}))
     with pytest.raises(CardError, match="damaged"):
         read_card(b"PK\x03\x04" + b"\x00" * 40)
+
+
+def test_training_files_never_hold_a_literal_macro() -> None:
+    from persona_studio.core.dataset import Example
+    from persona_studio.core.exports import openai_jsonl
+
+    example = Example.from_qa(
+        "Who are you, {{char}}?", "I am {{char}}, glad to meet you, {{user}}."
+    )
+    persona = Persona(name="Seraphina", description="{{char}} guards the glade.")
+    line = json.loads(openai_jsonl([example], persona.system_prompt(), persona.name))
+    text = json.dumps(line)
+    assert "{{" not in text and "Seraphina guards the glade." in line["messages"][0]["content"]
+    assert line["messages"][2]["content"] == "I am Seraphina, glad to meet you, User."
+    assert example.answer == "I am {{char}}, glad to meet you, {{user}}."  # the data as typed

@@ -53,6 +53,7 @@ def training_files(
     validation_split: float,
     seed: int,
     test_share: float = 0.0,
+    char: str = "",
 ) -> TrainingFiles:
     """The approved examples as OpenAI chat JSONL, split into training and validation; the
     voice check's test set is never in either."""
@@ -69,8 +70,8 @@ def training_files(
         )
     train, validation = train_validation_split(approved, validation_split, seed)
     return TrainingFiles(
-        openai_jsonl(train, system_prompt).encode("utf-8"),
-        openai_jsonl(validation, system_prompt).encode("utf-8") if validation else None,
+        openai_jsonl(train, system_prompt, char).encode("utf-8"),
+        openai_jsonl(validation, system_prompt, char).encode("utf-8") if validation else None,
         len(train),
         len(validation),
     )
@@ -174,10 +175,18 @@ class TrainingJobs:
         seed: int = 42,
         estimated_cost: float | None = None,
         on_step: Callable[[str], None] = lambda _step: None,
+        char: str = "",
     ) -> JobRecord:
-        """Write the training files, upload them, start the job and save its record."""
+        """Write the training files, upload them, start the job and save its record. `char`:
+        the character's name, for the card macros an example may hold."""
         files = await asyncio.to_thread(
-            training_files, examples, system_prompt, validation_split, seed, self.project.test_share
+            training_files,
+            examples,
+            system_prompt,
+            validation_split,
+            seed,
+            self.project.test_share,
+            char,
         )
         backend = await self.backend_for(profile)
         try:
