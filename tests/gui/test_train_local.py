@@ -102,14 +102,15 @@ def test_train_here_watch_it_learn_then_chat_beside_the_base_model(
     tab.learning_rate.setValue(MEMORISE["learning_rate_multiplier"])
     tab.lora_rank.setValue(MEMORISE["lora_rank"])
     run_async(
-        wait_until(lambda: tab.report is not None and tab.report.model.name == str(tiny_model))
+        wait_until(lambda: tab.report is not None and tab.report.model.name == str(tiny_model), 30),
+        35,
     )
     box = tab.confirm_and_launch()
     qtbot.waitUntil(box.isVisible)
     assert "Nothing leaves this computer" in box.text()
     next(b for b in box.buttons() if b.text() == "Start").click()
-    run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", timeout=180))
-    run_async(wait_until(lambda: "Done" in tab.status.text(), timeout=10))
+    run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", timeout=180), 190)
+    run_async(wait_until(lambda: "Done" in tab.status.text(), timeout=20), 25)
     assert tab.progress.value() == 100 and tab.chart.points()[0] >= 2
     assert not tab.resume_button.isVisibleTo(tab)
     model = window.session.persona.fine_tuned_model
@@ -117,7 +118,7 @@ def test_train_here_watch_it_learn_then_chat_beside_the_base_model(
     assert tab.take.isVisibleTo(tab)  # take it elsewhere: here, a copy of the adapter
     (tmp_path / "out").mkdir()
     task = tab.take.copy("adapter", folder=str(tmp_path / "out"))
-    run_async(wait_until(task.done, timeout=30))
+    run_async(wait_until(task.done, timeout=30), 35)
     copied = next((tmp_path / "out").iterdir())
     assert (copied / "adapter_model.safetensors").is_file()
     result = tab.take.findChild(QMessageBox, "take_result")
@@ -142,7 +143,7 @@ def test_train_here_watch_it_learn_then_chat_beside_the_base_model(
     try:
         chat.send_message("How do I breathe?")
         done = lambda: all(not p.busy and len(p.messages) >= 2 for p in (fine_tuned, base))  # noqa: E731
-        run_async(wait_until(done, timeout=180))
+        run_async(wait_until(done, timeout=180), 190)
     finally:
         stop_local_server()
     assert fine_tuned.messages[-1]["content"] == "Breathe in for three steps, out for two."
