@@ -267,12 +267,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="for rows with no status of their own: approved (ready to train, the default: "
         "your own data) or draft (to review first)",
     )
-    imp.add_argument(
+    prompts = imp.add_mutually_exclusive_group()
+    prompts.add_argument(
         "--keep-system-prompts",
-        action=argparse.BooleanOptionalAction,
+        dest="keep_system_prompts",
+        action="store_true",
         default=True,
-        help="keep each example's own system prompt (default), or use the persona's "
-        "(--no-keep-system-prompts)",
+        help="keep each example's own system prompt (the default)",
+    )
+    prompts.add_argument(
+        "--use-persona-prompt",
+        dest="keep_system_prompts",
+        action="store_false",
+        help="train every example with the persona's system prompt instead",
     )
     imp.add_argument(
         "--map",

@@ -140,3 +140,23 @@ def test_examples_list_approve_reject_show_delete(tmp_path, capsys, monkeypatch)
     assert code == 0 and "Deleted 1 example." in out
     with Project.open(project) as opened:
         assert len(opened.examples()) == 2
+
+
+def test_own_system_prompts_are_kept_unless_the_persona_prompt_is_asked_for(
+    tmp_path, capsys
+) -> None:
+    data = tmp_path / "d.jsonl"
+    line = {
+        "messages": [
+            {"role": "system", "content": "Answer like a pirate."},
+            {"role": "user", "content": "Hi?"},
+            {"role": "assistant", "content": "Arr."},
+        ]
+    }
+    data.write_text(json.dumps(line) + "\n")
+    for flags, expected in (((), "Answer like a pirate."), (("--use-persona-prompt",), None)):
+        project = tmp_path / f"p{len(flags)}.persona"
+        code, _, err = run(capsys, "import", str(project), str(data), *flags)
+        assert code == 0, err
+        with Project.open(project) as opened:
+            assert opened.examples()[0].system_prompt == expected
