@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.sheet_sync import Conflict, row_to_example
+from persona_studio.core.words import counted
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
 
@@ -146,7 +147,8 @@ class SheetLink(QObject):
         self._schedule()
         self.last_conflicts, self.last_error = result.plan.conflicts, ""
         if result.plan.conflicts:
-            self.state_changed.emit(f"Sheet: {len(result.plan.conflicts)} conflict(s) to settle")
+            conflicts = counted(len(result.plan.conflicts), "conflict")
+            self.state_changed.emit(f"Sheet: {conflicts} to settle")
         elif result.notes:  # synced, with something to know (an example too long for a cell…)
             synced = session.project.sync_value("synced_at") or ""
             self.state_changed.emit(f"Sheet: synced {synced} — {' '.join(result.notes)}")

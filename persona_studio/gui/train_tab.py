@@ -45,6 +45,7 @@ from persona_studio.core.validation import (
     load_model_specs,
     price_text,
 )
+from persona_studio.core.words import counted
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
@@ -556,14 +557,14 @@ class TrainTab(QWidget):
         self.show_problems.setVisible(any(example_id for example_id, _ in blocking))
         if blocking:
             lines.append(
-                f'<span style="color:{color("danger")}">✖ {len(blocking)} problem(s) to fix '
-                "first (see the Dataset tab):</span>"
+                f'<span style="color:{color("danger")}">✖ '
+                f"{counted(len(blocking), 'problem')} to fix first (see the Dataset tab):</span>"
             )
             lines += [f"• {issue.message}" for _id, issue in blocking[:4]]
         elif report.warnings:
             lines.append(
-                f'<span style="color:{color("attention")}">⚠ {len(report.warnings)} warning(s): '
-                "you will be asked to confirm.</span>"
+                f'<span style="color:{color("attention")}">⚠ '
+                f"{counted(len(report.warnings), 'warning')}: you will be asked to confirm.</span>"
             )
         self.check_summary.setText("<br>".join(lines))
 

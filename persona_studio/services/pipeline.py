@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from persona_studio.core.dataset import new_id, now_iso
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.project.files import file_stem
+from persona_studio.core.words import counted
 from persona_studio.services.training import JobSpec, UploadedFiles
 from persona_studio.services.training.openai_api import explain_job_error
 
@@ -288,7 +289,8 @@ class Pipeline:
         )
         if result.plan.conflicts:
             raise PipelineError(
-                f"{len(result.plan.conflicts)} example(s) were changed differently here and "
+                f"{counted(len(result.plan.conflicts), 'example was', 'examples were')} changed "
+                "differently here and "
                 "in the sheet.",
                 "Settle them (Sheet → Settle Conflicts…), then resume the run.",
             )
@@ -316,7 +318,8 @@ class Pipeline:
         if report.blocking:
             first = report.blocking[0][1].message
             raise PipelineError(
-                f"The dataset is not ready: {len(report.blocking)} problem(s), first: {first}",
+                f"The dataset is not ready: {counted(len(report.blocking), 'problem')}, "
+                f"first: {first}",
                 "Fix them in the Dataset tab (or see `persona-studio validate`), then resume.",
             )
 

@@ -177,7 +177,7 @@ def test_blocking_problems_link_to_the_offending_rows(
     window.session.project.set_test_share(0.0)  # a random id could put it in the test set
     window.session.add_examples([bad])
     run_async(wait_until(lambda: tab.report is not None and tab.report.blocking))
-    assert "problem(s) to fix" in tab.check_summary.text()
+    assert "1 problem to fix" in tab.check_summary.text()  # singular, not "problem(s)"
     assert tab.show_problems.isVisibleTo(tab)
     tab.show_problems.click()
     assert window.tabs.currentIndex() == 1

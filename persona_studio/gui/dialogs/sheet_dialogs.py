@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.sheet_sync import Conflict
+from persona_studio.core.words import counted
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 
 
@@ -134,8 +135,8 @@ class ConflictDialog(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
         self.status = QLabel(
-            f"{len(conflicts)} example(s) were changed differently here and "
-            "in the sheet. Choose which version to keep; the other is "
+            f"{counted(len(conflicts), 'example was', 'examples were')} changed differently "
+            "here and in the sheet. Choose which version to keep; the other is "
             "replaced on the next sync.",
             wordWrap=True,
         )
