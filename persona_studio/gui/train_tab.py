@@ -453,6 +453,16 @@ class TrainTab(QWidget):
         examples = len(report.trained_ids) if report is not None else 0
         self.local.set_model(self.base_model.currentText().strip(), tokens, examples)
 
+    def local_refusal(self) -> str:
+        """Why the chosen model cannot train on this computer ("" when it can, or when the
+        hardware check has not run: then the worker finds out, and says so)."""
+        report, hardware = self.report, self.local.hardware
+        known = model_named(self.base_model.currentText().strip())
+        if report is None or hardware is None or known is None:
+            return ""
+        verdict = fit(known.params_b, report.billed_tokens or report.trained_tokens, hardware)
+        return "" if verdict.fits else f"{known.name}: {verdict.reason}"
+
     def local_estimate(self) -> str:
         """ "free, about 12 minutes on this computer" for the chosen model and dataset."""
         report, hardware = self.report, self.local.hardware
@@ -586,6 +596,18 @@ class TrainTab(QWidget):
             return None
         s = self.report.summary()
         local = self.current_profile().kind == "local"
+        refusal = self.local_refusal() if local else ""
+        if refusal:
+            box = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Too big for this computer",
+                refusal,
+                QMessageBox.StandardButton.Ok,
+                self,
+            )
+            box.setObjectName("local_refused")
+            box.open()
+            return box
         how_long = self.local_estimate().removeprefix("free, on this computer").lstrip(", ")
         text = (
             f"Train {self.base_model.currentText()} on {s['trained_examples']} examples on "

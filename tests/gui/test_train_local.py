@@ -76,6 +76,11 @@ def test_the_panel_says_what_this_computer_can_train(make_window, tmp_path, run_
     tab.base_model.setCurrentText("Qwen/Qwen3-4B")
     tab._update_local()
     assert "Needs about" in tab.local.model_text.text()  # refused in plain words
+    run_async(wait_until(lambda: tab.report is not None and tab.report.model.name.endswith("4B")))
+    refused = tab.confirm_and_launch()  # and Start says so instead of starting
+    assert refused is not None and refused.objectName() == "local_refused"
+    assert refused.text().startswith("Qwen3 4B: Needs about") and not tab.steps.count()
+    refused.close()
     window.tabs.setCurrentIndex(0)
 
 
