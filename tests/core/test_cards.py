@@ -417,3 +417,19 @@ def test_training_files_never_hold_a_literal_macro() -> None:
     assert "{{" not in text and "Seraphina guards the glade." in line["messages"][0]["content"]
     assert line["messages"][2]["content"] == "I am Seraphina, glad to meet you, User."
     assert example.answer == "I am {{char}}, glad to meet you, {{user}}."  # the data as typed
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=64), st.integers(0, 10**6), st.integers(0, 255))
+def test_damaged_charx_archives_fail_only_as_card_errors(
+    splice: bytes, at: int, value: int
+) -> None:
+    """A CHARX is a ZIP from anywhere: a byte changed, a cut, or bytes added never raise
+    anything but our plain CardError."""
+    v3 = {**copy.deepcopy(foreign_v2_card()), "spec": "chara_card_v3", "spec_version": "3.0"}
+    v3["data"]["assets"] = [{"type": "icon", "uri": "embeded://main.png", "name": "main"}]
+    raw = bytearray(charx({"card.json": card_json_bytes(v3), "main.png": tiny_png({})}))
+    raw[at % len(raw)] = value
+    data = bytes(raw[: max(4, at % len(raw))] if at % 3 == 0 else raw) + splice
+    with contextlib.suppress(CardError):
+        read_card(data)

@@ -69,6 +69,25 @@ SEEDS = {
         + "\n"
         + json.dumps({"conversations": [{"from": "human", "value": "Q"}]})
         + "\n"
+        + json.dumps({"prompt": "Q", "completion": "A"})
+        + "\n"
+        + json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "Q"}]},
+                    {"role": "assistant", "tool_calls": []},
+                ],
+                "tools": [],
+            }
+        )
+        + "\n"
+    ).encode(),
+    # a list of examples: Alpaca and ShareGPT records
+    ".json": json.dumps(
+        [
+            {"instruction": "Q", "input": "", "output": "A"},
+            {"conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]},
+        ]
     ).encode(),
     ".xlsx": _xlsx(),
 }

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
     QLabel,
     QRadioButton,
     QTableWidget,
@@ -119,10 +121,17 @@ class ImportDialog(QDialog):
         layout.addWidget(QLabel(f"Preview (first {PREVIEW_ROWS} examples):"))
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.skipped)
-        layout.addWidget(self.ready)
-        layout.addWidget(self.review)
-        layout.addWidget(self.add)
-        layout.addWidget(self.replace)
+        choices = QHBoxLayout()  # two separate questions, each in its own box
+        for title, buttons in (
+            ("Are these examples ready?", (self.ready, self.review)),
+            ("Into the project", (self.add, self.replace)),
+        ):
+            box = QGroupBox(title)
+            box_layout = QVBoxLayout(box)
+            for button in buttons:
+                box_layout.addWidget(button)
+            choices.addWidget(box, 1)
+        layout.addLayout(choices)
         layout.addWidget(self.buttons)
         form.setRowVisible(self.sheet, False)
         form.setRowVisible(self.keep_prompts, self.is_jsonl)
@@ -217,7 +226,7 @@ class ImportDialog(QDialog):
         self._fill_preview(result.examples[:PREVIEW_ROWS])
         approved = sum(1 for e in result.examples if e.status == "approved")
         self.status.setText(
-            f"<b>{len(result.examples):,} examples</b> ready to import: {approved:,} ready to "
+            f"<b>{len(result.examples):,} examples</b> to import: {approved:,} ready to "
             f"train, {len(result.examples) - approved:,} to review"
             + "".join(f"<br>{note}" for note in result.notes)
         )

@@ -34,6 +34,7 @@ from persona_studio.core.local_training import (
     Hardware,
     auto_rank,
     fit,
+    model_named,
     read_progress,
 )
 from persona_studio.core.records import ChatTarget
@@ -162,8 +163,6 @@ class LocalBackend:
                 ]
             )
         problems = []
-        from persona_studio.core.local_training import model_named
-
         known = model_named(spec.base_model)
         if known is not None and self.hardware is not None and report is not None:
             tokens = report.billed_tokens or report.trained_tokens
@@ -290,7 +289,8 @@ class LocalBackend:
             events=progress.events,
         )
         if progress.end is None and not pid_alive(self._pid(folder)):
-            if read_progress(text).end is None:  # the end line may be before `start`
+            whole = read_progress(text)  # the end line may be before `start`
+            if whole.end is None:
                 update.status = "failed"
                 update.error = {
                     "code": "worker_stopped",
@@ -305,7 +305,7 @@ class LocalBackend:
                     }
                 )
             else:
-                update.status = read_progress(text).status
+                update.status = whole.status
         end = progress.end
         if end is not None and end["status"] == "failed":
             update.error = {"code": "training_failed", "message": end.get("message", "")}
