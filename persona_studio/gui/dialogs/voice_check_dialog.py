@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -64,12 +65,13 @@ class VoiceCheckDialog(QDialog):
         delete_when_idle(self, lambda: (self.task,))
 
         self.boxes: dict[str, QCheckBox] = {}
-        choices = QHBoxLayout()
-        for key, label in (*CANDIDATE_LABELS.items(), ("kept", "Your old model's kept voice")):
+        choices = QGridLayout()  # in columns, not one row: the dialog fits a laptop screen
+        labels = (*CANDIDATE_LABELS.items(), ("kept", "Your old model's kept voice"))
+        for index, (key, label) in enumerate(labels):
             box = QCheckBox(label, objectName=f"check_{key}")
             box.setChecked(key in ("offline", "finetuned", "kept"))
             self.boxes[key] = box
-            choices.addWidget(box)
+            choices.addWidget(box, index // 3, index % 3)
         self.profile = QComboBox(objectName="check_profile")
         self.profile.setAccessibleName("Provider for the models")
         add_profiles(self.profile, context.config, context.config.default_profile)

@@ -98,10 +98,25 @@ class ChatPane(QWidget):
         self.keep = QPushButton("Add to dataset…", objectName=f"pane{number}_add")
         self.keep.setToolTip("Turn this exchange into a training example you can edit first.")
         self.keep.clicked.connect(self._add_to_dataset)
-        actions = QHBoxLayout()
-        for button in (self.good, self.bad, self.best, self.copy, self.keep):
-            actions.addWidget(button)
-        actions.addStretch(1)
+        # two rows of actions and a combo that may shrink: three panes fit a laptop screen
+        rate = QHBoxLayout()
+        for button in (self.good, self.bad, self.best):
+            rate.addWidget(button)
+        rate.addStretch(1)
+        keep = QHBoxLayout()
+        for button in (self.copy, self.keep):
+            keep.addWidget(button)
+        keep.addStretch(1)
+        actions = QVBoxLayout()
+        actions.setSpacing(2)
+        actions.addLayout(rate)
+        actions.addLayout(keep)
+        self.engine.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.engine.setMinimumContentsLength(14)
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(14)
         header = QHBoxLayout()
         header.addWidget(self.title)
         header.addWidget(self.engine, 1)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -158,7 +160,13 @@ class RulesEditor(QWidget):
         row.addWidget(self.try_input, 1)
         row.addWidget(self.try_first)
         try_layout.addLayout(row)
-        try_layout.addWidget(self.try_output)
+        # a long prompt scrolls inside the box; it never makes the window taller
+        scroll = QScrollArea(objectName="try_scroll", widgetResizable=True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.try_output)
+        scroll.setMinimumHeight(60)
+        try_layout.addWidget(scroll, 1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)

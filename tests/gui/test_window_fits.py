@@ -1,0 +1,74 @@
+"""The window fits a laptop screen: no tab, pane count or dialog asks for more than 1280×720
+(or 1366×768), and Send stays on screen."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, QSize
+from PySide6.QtWidgets import QWidget
+
+from persona_studio.core.demo import ensure_demo_project
+
+TITLE_AND_TASKBAR = 60  # what a desktop takes from the screen's height around the window
+
+
+def _fits(widget: QWidget, screen: QSize) -> bool:
+    hint = widget.minimumSizeHint().expandedTo(widget.minimumSize())
+    return hint.width() <= screen.width() and hint.height() <= screen.height()
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (1366, 768)])
+def test_every_tab_fits_a_laptop_screen(make_window, context, qtbot, width, height) -> None:
+    screen = QSize(width, height - TITLE_AND_TASKBAR)
+    window = make_window()
+    assert window.open_project(ensure_demo_project(context.data_folder))
+    window.resize(screen)
+    window.show()
+    qtbot.waitExposed(window)
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        assert _fits(window, screen), (window.tabs.tabText(index), window.minimumSizeHint())
+
+    # the most a creator can ask of the Chat tab: three panes, a long conversation
+    window.tabs.setCurrentIndex(3)
+    chat = window.chat_tab
+    chat.pane_count.setValue(3)
+    chat.blind.setChecked(True)
+    for pane in chat.panes:
+        pane.meta.setText("gpt-4.1-mini · 1,234 tokens · 2.3 s · " * 4)
+    assert _fits(window, screen), window.minimumSizeHint()
+    window.resize(screen)
+    qtbot.wait(50)
+    send = chat.send
+    corner = send.mapTo(window, QPoint(send.width(), send.height()))
+    assert send.isVisible() and not send.visibleRegion().isEmpty()
+    assert corner.x() <= window.width() and corner.y() <= window.height()
+
+    # "Try a message" with a prompt longer than the screen scrolls inside its box
+    window.tabs.setCurrentIndex(0)
+    persona = window.persona_tab
+    persona.side_tabs.setCurrentIndex(1)
+    rules = persona.rules_editor
+    rules.try_input.setText("A long question about knees and shoes " * 40)
+    window.session.set_persona_field("background", "A long background line.\n" * 200)
+    assert _fits(window, screen), window.minimumSizeHint()
+
+
+def test_every_dialog_fits_a_laptop_screen(make_window, context, qtbot, tmp_path) -> None:
+    screen = QSize(1280, 720 - TITLE_AND_TASKBAR)
+    window = make_window()
+    assert window.open_project(ensure_demo_project(context.data_folder))
+    window.show()
+    dialogs = [window.open_settings(), window.run_pipeline(), window.check_voice()]
+    dialogs.append(window.generate_examples())
+    dialogs.append(window.link_sheet())
+    from persona_studio.gui.dialogs.template_dialog import TemplateDialog
+
+    dialogs.append(TemplateDialog(window, ask_name=True))
+    csv = tmp_path / "qa.csv"
+    csv.write_text("question,answer\n" + "How?,Like this.\n" * 50, encoding="utf-8")
+    dialogs.append(window.dataset_tab.open_import(csv))
+    for dialog in dialogs:
+        assert dialog is not None
+        assert _fits(dialog, screen), (type(dialog).__name__, dialog.minimumSizeHint())
+        dialog.close()
