@@ -36,6 +36,7 @@ from persona_studio.gui.dialogs.messages import write_file
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.undo import AddExamples
 from persona_studio.gui.widgets.chat_pane import ChatPane
+from persona_studio.gui.widgets.profiles import SetupNotice
 from persona_studio.gui.widgets.retirement import RetirementBanner
 
 MAX_PANES = 3
@@ -80,6 +81,7 @@ class ChatTab(QWidget):
 
     status_message = Signal(str)  # a short note for the status bar
     keep_voice_requested = Signal()  # the retirement banner's "Keep its voice…"
+    setup_requested = Signal()  # "Set up a service…": the window opens Settings
 
     def __init__(
         self, context: AppContext, undo_stack: Any = None, parent: QWidget | None = None
@@ -153,10 +155,24 @@ class ChatTab(QWidget):
         bottom.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(self.retirement)
+        self.setup = SetupNotice(
+            "The offline engine answers from your examples with no account. To chat with an "
+            "online model, or with your fine-tuned one, set up the service it runs at.",
+            "chat_setup",
+        )
+        self.setup.requested.connect(self.setup_requested)
+        layout.addWidget(self.setup)
+        self.setup.refresh(context.config)
         layout.addLayout(top)
         layout.addLayout(self.panes_row, 1)
         layout.addLayout(bottom)
         self._set_pane_count(1)
+
+    def profiles_changed(self) -> None:
+        """Settings added, changed or removed a provider profile: every pane lists it now."""
+        self.setup.refresh(self.context.config)
+        for pane in self.panes:
+            pane.fill_engines()
 
     # ---- session -------------------------------------------------------------------------
 

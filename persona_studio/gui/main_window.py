@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         tab.pipeline_requested.connect(self.run_pipeline)
         tab.keep_voice_requested.connect(lambda: self.generate_examples("rescue"))
         tab.show_examples_requested.connect(self.show_examples)
+        tab.setup_requested.connect(self.open_settings)
         return tab
 
     def _make_chat_tab(self) -> QWidget:
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         tab = ChatTab(self.context, self.undo_stack)
         tab.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         tab.keep_voice_requested.connect(lambda: self.generate_examples("rescue"))
+        tab.setup_requested.connect(self.open_settings)
         return tab
 
     def _make_dataset_tab(self) -> QWidget:
@@ -742,8 +744,16 @@ class MainWindow(QMainWindow):
         from PySide6.QtCore import Qt  # building Qt's enums costs 12 ms: not before the first paint
 
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.providers.profiles_changed.connect(self._profiles_changed)
         dialog.open()
         return dialog
+
+    def _profiles_changed(self) -> None:
+        """A profile added, changed or removed in Settings shows at once in every list."""
+        for lazy in self._tab_pages.values():
+            page = lazy.built
+            if page is not None and hasattr(page, "profiles_changed"):
+                page.profiles_changed()
 
     def show_about(self) -> None:
         QMessageBox.about(

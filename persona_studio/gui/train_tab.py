@@ -52,7 +52,7 @@ from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, style
 from persona_studio.gui.widgets.local_panel import LocalPanel, TakeElsewhere
 from persona_studio.gui.widgets.loss_chart import LossChart
-from persona_studio.gui.widgets.profiles import add_profiles
+from persona_studio.gui.widgets.profiles import SetupNotice, add_profiles
 from persona_studio.gui.widgets.retirement import RetirementBanner
 from persona_studio.services.pipeline import PipelineOptions
 from persona_studio.services.training import JobSpec, suffix_error
@@ -91,6 +91,7 @@ class TrainTab(QWidget):
 
     pipeline_requested = Signal()  # "Run the whole pipeline…"
     keep_voice_requested = Signal()  # the retirement banner's "Keep its voice…"
+    setup_requested = Signal()  # "Set up a service…": the window opens Settings
     show_examples_requested = Signal(list, object)  # example ids, the report that found them
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
@@ -217,6 +218,15 @@ class TrainTab(QWidget):
         where = QLabel("<b>Where should your character be trained?</b>", objectName="train_where")
         left_layout.addWidget(self.retirement)
         left_layout.addWidget(where)
+        self.setup = SetupNotice(
+            "No AI service is set up yet. You can train on this computer with no account, or "
+            "add a training service (Together AI, Fireworks AI, Nebius, Azure, OpenAI) with "
+            "its key once.",
+            "train_setup",
+        )
+        self.setup.requested.connect(self.setup_requested)
+        left_layout.addWidget(self.setup)
+        self.setup.refresh(context.config)
         left_layout.addWidget(self.deadline)
         left_layout.addLayout(form)
         left_layout.addWidget(advanced)
@@ -311,6 +321,11 @@ class TrainTab(QWidget):
         self._fill_history()
         session.watch_running_jobs()  # reattach to jobs still running at the provider
         self.check()
+
+    def profiles_changed(self) -> None:
+        """Settings added, changed or removed a provider profile: show it at once."""
+        self.setup.refresh(self.context.config)
+        self._fill_profiles()
 
     def _fill_profiles(self) -> None:
         current = self.profile.currentData()

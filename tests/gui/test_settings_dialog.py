@@ -175,3 +175,47 @@ def test_training_services_get_their_own_fields(make_window, run_async, qtbot, c
     for kind, host in (("together", "api.together.ai"), ("nebius", "tokenfactory.nebius.com")):
         page.kind.setCurrentIndex(page.kind.findData(kind))
         assert host in page.base_url.placeholderText() and not page.account.isVisibleTo(dialog)
+
+
+def test_no_profile_says_what_to_set_up_and_a_new_one_shows_at_once(
+    make_window, context, run_async, qtbot
+) -> None:
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.show()
+    window.tabs.setCurrentIndex(2)
+    train = window.train_tab
+    window.tabs.setCurrentIndex(3)
+    chat = window.chat_tab
+    chat.pane_count.setValue(2)
+    # no hidden "env (OPENAI_API_KEY)" when that variable is not set; this computer needs none
+    assert [train.profile.itemData(i) for i in range(train.profile.count())] == ["local"]
+    qtbot.waitUntil(chat.isVisible)  # a page built into a shown window shows at the next event
+    assert not train.setup.isHidden()  # shown when its tab is
+    assert chat.setup.isVisible() and "set up the service" in chat.setup.label.text()
+
+    qtbot.mouseClick(chat.setup.button, Qt.MouseButton.LeftButton)
+    dialog = window.findChild(type(window.open_settings()), "settings_dialog")
+    assert dialog is not None and dialog.isVisible()
+    _fill_profile(dialog, qtbot, "ollama", "http://127.0.0.1:9/v1", SECRET)
+    qtbot.mouseClick(dialog.providers.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "Saved" in dialog.providers.result.text()))
+    # every list has it now, without a restart; the notices are gone
+    for pane in chat.panes:
+        assert pane.engine.findData("ollama") >= 0
+    assert train.profile.findData("ollama") >= 0
+    assert not chat.setup.isVisible()
+    window.tabs.setCurrentIndex(2)
+    qtbot.waitUntil(train.isVisible)
+    assert not train.setup.isVisible()
+
+
+def test_the_environment_profile_is_offered_only_when_its_key_is_set(
+    make_window, context, monkeypatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-ci")
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(2)
+    profile = window.train_tab.profile
+    assert profile.currentText() == "From the environment (OPENAI_API_KEY)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -99,6 +99,8 @@ class KeyringBanner(QFrame):
 class ProvidersPage(QWidget):
     """Provider profiles with their keys (in the keyring) and Test connection. Awaits the
     credential store and `providers.test_connection`."""
+
+    profiles_changed = Signal()  # saved or removed: every list in the window shows it now
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -268,6 +270,7 @@ class ProvidersPage(QWidget):
         self.context.save_config()
         self.api_key.clear()
         self._reload_list(profile.name)
+        self.profiles_changed.emit()
         note = {
             "keyring": " Key stored in the system password store.",
             "session": " Key kept in memory until you quit.",
@@ -315,6 +318,7 @@ class ProvidersPage(QWidget):
         self.context.config.remove_profile(profile.name)
         self.context.save_config()
         self._reload_list()
+        self.profiles_changed.emit()
         _status(self.result, f"Removed “{profile.name}” and its key.", True)
 
 
