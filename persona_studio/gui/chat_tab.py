@@ -226,11 +226,17 @@ class ChatTab(QWidget):
         self._set_blind(self.blind.isChecked())
 
     def _set_blind(self, blind: bool) -> None:
-        letters = list("ABC"[: len(self.panes)])
+        """Blind: the panes change places at random and are named Reply A, B, C; what wrote
+        each is hidden until the creator picks the best one (then revealed), and hidden and
+        shuffled again at the next message."""
+        order = list(self.panes)
         if blind:
-            random.shuffle(letters)
-        for pane, letter in zip(self.panes, letters, strict=True):
-            pane.set_blind(blind, f"Reply {letter}" if blind else f"Pane {pane.number}")
+            random.shuffle(order)
+        for pane in self.panes:
+            self.panes_row.removeWidget(pane)
+        for index, pane in enumerate(order):
+            self.panes_row.addWidget(pane, 1)
+            pane.set_blind(blind, f"Reply {'ABC'[index]}" if blind else f"Pane {pane.number}")
 
     # ---- sending -------------------------------------------------------------------------
 
@@ -255,6 +261,8 @@ class ChatTab(QWidget):
         self.input.clear()
         if not self.title:
             self.title = text[:60]
+        if self.blind.isChecked() and not all(pane.blind for pane in self.panes):
+            self._set_blind(True)  # revealed after the last pick: hidden and shuffled again
         persona, rules = self._session.persona, self._session.rules
         index = self._session.retrieval_index  # this project's: never a previous one's
         target = self._session.project.chat_target(persona.fine_tuned_model)
@@ -300,6 +308,8 @@ class ChatTab(QWidget):
         """One vote per exchange: the chosen pane's reply is best, the others are not."""
         for pane in self.panes:
             pane.mark_best(pane.number == number)
+            if self.blind.isChecked():
+                pane.reveal()
         self.save()
 
     def keep_example(self, question: str, answer: str) -> None:

@@ -153,13 +153,37 @@ def test_conversations_reopen_rename_delete_and_regenerate(
     assert "**You**: should I stretch?" not in tab.export_markdown()
 
 
-def test_blind_mode_hides_engines(make_window, context) -> None:
-    _, tab = _chat(make_window, context)
-    tab.pane_count.setValue(2)
+def test_blind_mode_hides_engines_until_the_pick(make_window, context, run_async) -> None:
+    window, tab = _chat(make_window, context)
+    window.show()
+    tab.pane_count.setValue(3)
     tab.blind.setChecked(True)
     titles = sorted(p.title.text() for p in tab.panes)
-    assert titles == ["<b>Reply A</b>", "<b>Reply B</b>"]
-    assert not tab.panes[0].engine.isEnabled()
+    assert titles == ["<b>Reply A</b>", "<b>Reply B</b>", "<b>Reply C</b>"]
+    tab.send_message("what should I eat before a run?")
+    run_async(wait_until(lambda: all(_done(p) for p in tab.panes)))
+    for pane in tab.panes:  # nothing on screen tells which engine wrote which reply
+        assert not pane.engine.isVisible() and not pane.mode.isVisible()
+        assert not pane.model.isVisible()
+        assert pane.meta.text() == "" and "offline" not in pane.transcript.toPlainText().lower()
+    # Reply A sits in the first place, whichever pane it is: the order is shuffled
+    first = tab.panes_row.itemAt(0).widget()
+    assert first.title.text() == "<b>Reply A</b>"
+    seen = set()
+    for _ in range(40):
+        tab._set_blind(True)
+        seen.add(tab.panes_row.itemAt(0).widget().number)
+    assert seen == {1, 2, 3}
+
+    picked = tab.panes_row.itemAt(1).widget()
+    picked.best.click()
+    for pane in tab.panes:  # revealed after the pick
+        assert pane.engine.isVisible() and pane.meta.text()
+        assert pane.engine.currentText() in pane.title.text()
+    assert picked.title.text().startswith("<b>Reply B · ")
+    tab.send_message("and after?")  # the next round is blind again
+    assert all(not pane.engine.isVisible() for pane in tab.panes)
+    run_async(wait_until(lambda: all(_done(p) for p in tab.panes)))
 
 
 def test_best_pick_and_export(make_window, context, run_async, tmp_path) -> None:

@@ -384,13 +384,16 @@ class ChatPane(QWidget):
             self.meta.clear()
             return
         meta = last.get("meta", {})
+        if self.blind:  # speed, tokens, the nearest example: each would tell the engine
+            self.meta.setText("Replying…" if self.busy else "")
+            return
         bits = []
         model = meta.get("model")
         if model == "rule":
             bits.append("answered by a rule, no model called")
-        elif model == "offline" and not self.blind:
+        elif model == "offline":
             bits.append("offline engine")
-        elif model and not self.blind:
+        elif model:
             bits.append(str(model))
         if meta.get("latency") is not None:
             bits.append(f"{meta['latency']:.1f} s")
@@ -429,8 +432,15 @@ class ChatPane(QWidget):
         return box
 
     def set_blind(self, blind: bool, label: str) -> None:
+        """Blind: the engine, mode, model and the footer are hidden (not only greyed: their
+        text would tell) until `reveal`."""
         self.blind = blind
         self.title.setText(f"<b>{label}</b>")
         for widget in (self.engine, self.mode, self.model):
-            widget.setEnabled(not blind)
+            widget.setVisible(not blind)
         self.render()
+
+    def reveal(self) -> None:
+        """After the creator picked the best reply: say who wrote this one."""
+        label = self.title.text().removeprefix("<b>").removesuffix("</b>").split(" · ")[0]
+        self.set_blind(False, f"{label} · {self.engine.currentText()}")
