@@ -60,6 +60,7 @@ class DatasetTab(QWidget):
     off the UI thread."""
 
     generate_requested = Signal()  # "Generate…": the window opens the generate dialog
+    status_message = Signal(str)  # what an edit changed, for the status bar
 
     def __init__(self, undo_stack: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -493,8 +494,13 @@ class DatasetTab(QWidget):
             twin.id, twin.status, twin.source = new_id(), "draft", f"copy of {ex.id[:8]}"
             copies.append(twin)
         if copies:
-            self._push(AddExamples(self._session, copies, f"Duplicate {len(copies)}"))
+            label = f"Duplicate {counted(len(copies), 'example')}"
+            self._push(AddExamples(self._session, copies, label))
             self._select_ids([c.id for c in copies])
+            self.status_message.emit(
+                f"Added {counted(len(copies), 'copy', 'copies')} as drafts, selected at the end "
+                f"of the list. {_undo_keys()} takes {'it' if len(copies) == 1 else 'them'} away."
+            )
 
     def move_current(self, step: int) -> None:
         """Move the current example up or down in the dataset's order."""
@@ -511,6 +517,10 @@ class DatasetTab(QWidget):
         ids = set(self._selected_ids())
         if ids and self._session is not None:
             self._push(DeleteExamples(self._session, ids))
+            self.status_message.emit(
+                f"Deleted {counted(len(ids), 'example')}. {_undo_keys()} brings "
+                f"{'it' if len(ids) == 1 else 'them'} back."
+            )
 
     def copy_selected(self) -> None:
         """Rows as TSV (question, answer, status, tags): pastes into any spreadsheet."""
@@ -650,3 +660,9 @@ class DatasetTab(QWidget):
             lines.append(f'<span style="color:{color("success")}">✔ No problems found.</span>')
         lines += [f"• {note.message}" for note in report.notes]
         self.preflight_summary.setText("<br>".join(lines))
+
+
+def _undo_keys() -> str:
+    """Undo's shortcut as this platform writes it (Ctrl+Z, ⌘Z)."""
+    keys = QKeySequence(QKeySequence.StandardKey.Undo)
+    return keys.toString(QKeySequence.SequenceFormat.NativeText) or "Undo"

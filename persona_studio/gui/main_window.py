@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
 
         tab = DatasetTab(self.undo_stack)
         tab.generate_requested.connect(self.generate_examples)
+        tab.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         return tab
 
     def _build_current_tab(self) -> None:
@@ -212,9 +213,13 @@ class MainWindow(QMainWindow):
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         self._shortcuts.append((undo, QKeySequence.StandardKey.Undo))
         undo.setObjectName("action_undo")
+        undo.triggered.disconnect()  # undone through `undo`, which says what it undid
+        undo.triggered.connect(self.undo)
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         self._shortcuts.append((redo, QKeySequence.StandardKey.Redo))
         redo.setObjectName("action_redo")
+        redo.triggered.disconnect()
+        redo.triggered.connect(self.redo)
         edit.addAction(undo)
         edit.addAction(redo)
 
@@ -250,6 +255,19 @@ class MainWindow(QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, f"&About {APP_NAME}", self.show_about, name="action_about")
+
+    def undo(self) -> None:
+        """Undo the last edit and say in the status bar what came back."""
+        text = self.undo_stack.undoText()
+        if self.undo_stack.canUndo():
+            self.undo_stack.undo()
+            self.statusBar().showMessage(f"Undone: {text}", 5000)
+
+    def redo(self) -> None:
+        text = self.undo_stack.redoText()
+        if self.undo_stack.canRedo():
+            self.undo_stack.redo()
+            self.statusBar().showMessage(f"Redone: {text}", 5000)
 
     def _fill_export_menu(self) -> None:
         from persona_studio.core.card_files import EXPORT_FORMATS  # not needed at startup

@@ -348,3 +348,52 @@ def test_review_many_rows_at_once_buttons_menu_and_all_shown(make_window, tmp_pa
     assert not tab.approve_shown.isEnabled()
     window.undo_stack.undo()
     assert [e.status for e in _stored(window)] == ["approved"] * 2 + ["draft"] * 3
+
+
+def test_enter_saves_a_cell_without_a_trailing_newline(make_window, tmp_path, qtbot) -> None:
+    from PySide6.QtWidgets import QComboBox, QPlainTextEdit
+
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa("Q1", "A1")])
+    window.show()
+    qtbot.waitExposed(window)
+    cell = tab.model.index(0, COL_ANSWER)
+    tab.table.setCurrentIndex(cell)
+    tab.table.edit(cell)
+    editor = tab.table.findChild(QPlainTextEdit)
+    qtbot.waitUntil(editor.isVisible)
+    editor.selectAll()
+    qtbot.keyClicks(editor, "First line")
+    qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # a new line
+    qtbot.keyClicks(editor, "second line")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)  # saves, as in a spreadsheet
+    qtbot.waitUntil(lambda: _stored(window)[0].answer != "A1")
+    assert _stored(window)[0].answer == "First line\nsecond line"
+
+    status = tab.model.index(0, COL_STATUS)
+    tab.table.edit(status)
+    combo = tab.table.findChild(QComboBox)
+    assert [combo.itemText(i) for i in range(combo.count())] == ["Draft", "Approved", "Rejected"]
+    combo.setCurrentIndex(combo.findText("Approved"))
+    tab.table.itemDelegate().commitData.emit(combo)
+    assert _stored(window)[0].status == "approved"
+
+
+def test_duplicate_delete_and_undo_say_what_changed(make_window, tmp_path, qtbot) -> None:
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa(f"Q{i}", f"A{i}") for i in range(4)])
+    window.show()
+    tab.table.selectRow(0)
+    tab.duplicate_selected()
+    assert window.statusBar().currentMessage().startswith("Added 1 copy as drafts")
+    tab.table.selectRow(1)
+    tab.table.selectionModel().select(
+        tab.model.index(2, 0),
+        QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    tab.delete_selected()
+    assert window.statusBar().currentMessage() == "Deleted 2 examples. Ctrl+Z brings them back."
+    window.findChild(type(window.menuBar().actions()[0]), "action_undo").trigger()
+    assert window.statusBar().currentMessage() == "Undone: Delete 2 examples"
+    assert len(_stored(window)) == 5
+    window.findChild(type(window.menuBar().actions()[0]), "action_redo").trigger()
+    assert window.statusBar().currentMessage() == "Redone: Delete 2 examples"
+    assert len(_stored(window)) == 3

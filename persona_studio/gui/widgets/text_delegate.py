@@ -1,10 +1,14 @@
-"""The grid's cell editors: multi-line text for question and answer, a list for the status."""
+"""The grid's cell editors: multi-line text for question and answer, a list for the status.
+
+Enter saves the cell as in a spreadsheet (Shift+Enter or Alt+Enter starts a new line), so a
+cell never keeps a stray trailing newline; the status list uses the grid's own words."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QPlainTextEdit,
@@ -28,7 +32,8 @@ class TextDelegate(QStyledItemDelegate):
     ) -> QWidget:
         if index.column() == COL_STATUS:
             combo = QComboBox(parent)
-            combo.addItems(STATUSES)
+            for status in STATUSES:
+                combo.addItem(status.capitalize(), status)  # as the grid and the filter say
             return combo
         if index.column() in (COL_QUESTION, COL_ANSWER):
             editor = QPlainTextEdit(parent)
@@ -39,7 +44,7 @@ class TextDelegate(QStyledItemDelegate):
     def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:
         value = index.data(Qt.ItemDataRole.EditRole)
         if isinstance(editor, QComboBox):
-            editor.setCurrentText(str(value))
+            editor.setCurrentIndex(max(0, editor.findData(str(value))))
         elif isinstance(editor, QPlainTextEdit):
             editor.setPlainText(str(value))
         else:
@@ -49,9 +54,9 @@ class TextDelegate(QStyledItemDelegate):
         self, editor: QWidget, model: Any, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         if isinstance(editor, QComboBox):
-            model.setData(index, editor.currentText())
+            model.setData(index, editor.currentData())
         elif isinstance(editor, QPlainTextEdit):
-            model.setData(index, editor.toPlainText())
+            model.setData(index, editor.toPlainText().rstrip("\n"))
         else:
             super().setModelData(editor, model, index)
 
@@ -65,3 +70,20 @@ class TextDelegate(QStyledItemDelegate):
         if isinstance(editor, QPlainTextEdit):
             rect.setHeight(max(rect.height(), 110))
         editor.setGeometry(rect)
+
+    def eventFilter(self, editor: QObject, event: QEvent) -> bool:
+        if (
+            isinstance(editor, QPlainTextEdit)
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            if event.modifiers() & (
+                Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier
+            ):
+                editor.insertPlainText("\n")
+            else:
+                self.commitData.emit(editor)
+                self.closeEditor.emit(editor, QStyledItemDelegate.EndEditHint.NoHint)
+            return True
+        return super().eventFilter(editor, event)
