@@ -224,15 +224,19 @@ class MainWindow(QMainWindow):
         edit.addAction(redo)
 
         sheet = bar.addMenu("S&heet")
+        sheet.aboutToShow.connect(self._update_sheet_actions)
         self._action(sheet, "&Link a Google Sheet…", self.link_sheet, name="action_link_sheet")
-        self._action(
+        self.sync_action = self._action(
             sheet,
             "&Sync with the Sheet",
             self.sync_sheet,
             QKeySequence("Ctrl+Shift+S"),
             "action_sync",
         )
-        self._action(sheet, "Settle &Conflicts…", self.settle_conflicts, name="action_conflicts")
+        self.conflicts_action = self._action(
+            sheet, "Settle &Conflicts…", self.settle_conflicts, name="action_conflicts"
+        )
+        self._update_sheet_actions()
 
         train = bar.addMenu("&Train")
         self._action(
@@ -325,6 +329,7 @@ class MainWindow(QMainWindow):
         if self.context.config.add_recent(project.path):
             self.context.save_config()
         self.project_label.setText(str(project.path))
+        self._update_sheet_actions()
         self._show_save_state("All changes saved", True)
         self._update_title()
         self._follow_running_jobs_soon()
@@ -430,6 +435,7 @@ class MainWindow(QMainWindow):
 
             self._sheet = SheetLink(self.context, self.context.sheets_client, self)
             self._sheet.state_changed.connect(self.sheet_label.setText)
+            self._sheet.state_changed.connect(self._update_sheet_actions)
             if self.session is not None:
                 self._sheet.set_session(self.session)
         return self._sheet
@@ -443,8 +449,25 @@ class MainWindow(QMainWindow):
         account = "oauth" if google.auth == "oauth" else google.account_email
         dialog = LinkDialog(account, self.sheet.link(), self)
         dialog.accepted.connect(lambda: self._link_from(dialog))
+        dialog.settings_requested.connect(lambda: self._google_settings(dialog))
         dialog.open()
         return dialog
+
+    def _google_settings(self, link_dialog: Any) -> None:
+        """Settings on its Google page; the link dialog comes back once Settings closes."""
+        link_dialog.reject()
+        settings = self.open_settings()
+        settings.tabs.setCurrentWidget(settings.google)
+        settings.finished.connect(lambda _r: self.link_sheet())
+
+    def _update_sheet_actions(self, *_: object) -> None:
+        """Sync only once a sheet is linked; Settle Conflicts only while there are some."""
+        linked = self.session is not None and bool(self.session.project.sync_value("sheet"))
+        self.sync_action.setEnabled(linked)
+        self.sync_action.setToolTip("" if linked else "Link a Google Sheet first.")
+        self.conflicts_action.setEnabled(
+            linked and self._sheet is not None and bool(self._sheet.last_conflicts)
+        )
 
     def _link_from(self, dialog: Any) -> None:
         from persona_studio.services.sheets import spreadsheet_key

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from persona_studio.core.config import load_config
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.services.credentials import GOOGLE_SERVICE_ACCOUNT, SERVICE, CredentialStore
+from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
 from tests.conftest import wait_until
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -195,7 +196,7 @@ def test_no_profile_says_what_to_set_up_and_a_new_one_shows_at_once(
     assert chat.setup.isVisible() and "set up the service" in chat.setup.label.text()
 
     qtbot.mouseClick(chat.setup.button, Qt.MouseButton.LeftButton)
-    dialog = window.findChild(type(window.open_settings()), "settings_dialog")
+    dialog = window.findChild(SettingsDialog, "settings_dialog")
     assert dialog is not None and dialog.isVisible()
     _fill_profile(dialog, qtbot, "ollama", "http://127.0.0.1:9/v1", SECRET)
     qtbot.mouseClick(dialog.providers.save, Qt.MouseButton.LeftButton)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton
 
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.gui.dialogs.sheet_dialogs import ConflictDialog
+from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
 from tests.conftest import wait_until
 from tests.fakes.sheets_server import FakeSheets
 
@@ -36,13 +37,16 @@ def _window(make_window, context):
 def test_link_and_sync_from_the_window(make_window, context, fake, qtbot, run_async) -> None:
     window = _window(make_window, context)
     assert window.sheet_label.text() == ""
+    assert not window.sync_action.isEnabled() and not window.conflicts_action.isEnabled()
     dialog = window.link_sheet()
     qtbot.waitUntil(dialog.isVisible)
     assert "bot@proj.iam.gserviceaccount.com" in dialog.findChildren(QLabel)[0].text()
+    assert not dialog.guide.isVisible()  # set up already: the guide is one click away
     dialog.address.setText(f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
     dialog.worksheet.setText("Data")
     dialog.accept()
     run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    assert window.sync_action.isEnabled() and not window.conflicts_action.isEnabled()
     assert window.session.examples[-1].question == "From the sheet?"
     assert window.session.examples[-1].status == "approved"  # the creator's own sheet trains
     assert window.session.project.sync_value("sheet")["new_rows"] == "approved"
@@ -190,3 +194,24 @@ def test_a_sheet_someone_else_fills_can_bring_its_rows_as_drafts(
     again = window.link_sheet()  # the choice is remembered with the link
     assert again.new_rows.currentData() == "draft"
     again.reject()
+
+
+def test_without_a_google_account_the_link_dialog_guides_to_settings(
+    make_window, context, qtbot
+) -> None:
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    window = _window(make_window, context)
+    window.show()
+    dialog = window.link_sheet()
+    qtbot.waitUntil(dialog.isVisible)
+    assert "Set up a Google account in Settings" in dialog.findChildren(QLabel)[0].text()
+    assert dialog.guide.isVisible()
+    for step in ("Google Sheets API", "Service account", "Desktop app", "Choose JSON file"):
+        assert step in dialog.guide.text()
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    assert not ok.isEnabled()
+    dialog.open_settings.click()
+    settings = window.findChild(SettingsDialog, "settings_dialog")
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert settings.tabs.currentWidget() is settings.google

@@ -418,7 +418,7 @@ class SettingsDialog(QDialog):
         self.banner = KeyringBanner(context)
         self.providers = ProvidersPage(context)
         self.google = GooglePage(context)
-        tabs = QTabWidget()
+        self.tabs = tabs = QTabWidget()
         tabs.addTab(self.providers, "AI providers")
         tabs.addTab(self.google, "Google Sheets")
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

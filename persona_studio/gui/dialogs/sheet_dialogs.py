@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,7 +28,38 @@ from persona_studio.core.words import counted
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 
 
+GUIDE = """<p><b>Once, in the Google Cloud console</b> (console.cloud.google.com):</p>
+<ol>
+<li>At the top, pick a project or choose <i>New project</i>.</li>
+<li><i>APIs &amp; Services → Library</i>: search for and <i>Enable</i> the
+<b>Google Sheets API</b>, then the <b>Google Drive API</b>.</li>
+</ol>
+<p><b>Either a service account</b> (works for any sheet you share with it):</p>
+<ol start="3">
+<li><i>APIs &amp; Services → Credentials → Create credentials → Service account</i>; give it a
+name and press <i>Done</i>.</li>
+<li>Click the new account, open the <i>Keys</i> tab, <i>Add key → Create new key → JSON</i>.
+A file downloads: keep it private.</li>
+<li>Here: <i>Settings → Google Sheets → Service account → Choose JSON file…</i>, then share
+your sheet (its <i>Share</i> button) with the e-mail address shown there, as <i>Editor</i>.</li>
+</ol>
+<p><b>Or your own Google account</b>:</p>
+<ol start="3">
+<li><i>Google Auth Platform → Audience</i> (older consoles: <i>OAuth consent screen</i>):
+<i>External</i>, and add your own address under <i>Test users</i>.</li>
+<li><i>Clients → Create client</i> (or <i>Credentials → Create credentials → OAuth client
+ID</i>), application type <b>Desktop app</b>, <i>Create</i>, then <i>Download JSON</i>.</li>
+<li>Here: <i>Settings → Google Sheets → My Google account → Choose JSON file…</i>; the first sync
+asks you to approve access in your browser.</li>
+</ol>"""
+
+
 class LinkDialog(QDialog):
+    """The sheet's address and how syncing behaves; with a step-by-step guide to the Google
+    setup, open at once while no Google account is set up."""
+
+    settings_requested = Signal()  # "Open Settings → Google Sheets"
+
     def __init__(self, account: str, link: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         delete_when_idle(self, lambda: ())
@@ -87,6 +119,29 @@ class LinkDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.guide_toggle = QPushButton(
+            "How do I set up Google for syncing?", objectName="sheet_guide_toggle", checkable=True
+        )
+        self.guide = QLabel(GUIDE, objectName="sheet_guide", wordWrap=True)
+        self.guide.setTextFormat(Qt.TextFormat.RichText)
+        self.guide.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        guide_scroll = QScrollArea(widgetResizable=True, objectName="sheet_guide_scroll")
+        guide_scroll.setWidget(self.guide)
+        guide_scroll.setMinimumHeight(200)
+        self.open_settings = QPushButton(
+            "Open Settings → Google Sheets", objectName="sheet_open_settings"
+        )
+        self.open_settings.clicked.connect(self.settings_requested)
+        self.guide_toggle.toggled.connect(guide_scroll.setVisible)
+        self.guide_toggle.setChecked(not account)
+        guide_scroll.setVisible(not account)
+        help_row = QHBoxLayout()
+        help_row.addWidget(self.guide_toggle)
+        help_row.addWidget(self.open_settings)
+        help_row.addStretch(1)
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Link and sync")
+        ok.setEnabled(bool(account))  # no Google account: nothing could sync yet
         layout = QVBoxLayout(self)
         layout.addWidget(
             QLabel(
@@ -95,6 +150,8 @@ class LinkDialog(QDialog):
                 wordWrap=True,
             )
         )
+        layout.addLayout(help_row)
+        layout.addWidget(guide_scroll, 1)
         layout.addLayout(form)
         layout.addWidget(buttons)
 
