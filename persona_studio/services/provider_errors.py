@@ -27,6 +27,22 @@ def key_hint(profile: str = "", *, missing: bool = False) -> str:
     return f"Check the API key saved for the profile{named} {where}"
 
 
+CHAT_ONLY = (
+    "This server can chat, but it has no fine-tuning API: Ollama, LM Studio, llama.cpp and "
+    "vLLM servers cannot train models.",
+    "Chat with it in the Chat tab. To train, choose “This computer (no account)” or a "
+    "training service (Together AI, Fireworks AI, Nebius, Azure) under Train → Where.",
+)
+
+
+def is_missing_route(exc: BaseException) -> bool:
+    """The server has no such endpoint at all (404, 405, 501), as chat-only servers answer
+    the files and fine-tuning routes."""
+    import openai
+
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in (404, 405, 501)
+
+
 def provider_error(
     exc: BaseException,
     *,

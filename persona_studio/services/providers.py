@@ -19,6 +19,7 @@ class ConnectionReport:
     ok: bool
     message: str
     models: tuple[str, ...] = ()
+    can_train: bool | None = None  # None: not known (the server did not say)
 
 
 def base_url(profile: ProviderProfile) -> str | None:
@@ -117,11 +118,36 @@ async def test_connection(
     try:
         async with client:
             models = await _model_list(profile, client)
+            can_train, training = await _can_train(profile, client)
     except openai.OpenAIError as exc:
         return ConnectionReport(False, explain_api_error(exc, profile))
     shown = ", ".join(models[:5]) + (" …" if len(models) > 5 else "")
     return ConnectionReport(
         True,
-        f"Connected: {len(models)} models available" + (f" ({shown})." if models else "."),
+        f"Connected: {len(models)} models available"
+        + (f" ({shown})." if models else ".")
+        + (f" {training}" if training else ""),
         models,
+        can_train,
     )
+
+
+async def _can_train(profile: ProviderProfile, client: Any) -> tuple[bool | None, str]:
+    """Whether the profile can fine-tune, and a sentence that says so. The training services
+    can by kind; a server speaking OpenAI's API is asked for its fine-tuning jobs."""
+    import openai
+
+    from persona_studio.services.provider_errors import CHAT_ONLY, is_missing_route
+    from persona_studio.services.training import OPENAI_API_KINDS
+
+    if profile.kind in ("together", "fireworks", "nebius"):
+        return True, "It can train models."
+    if profile.kind not in OPENAI_API_KINDS:
+        return None, ""
+    try:
+        await client.fine_tuning.jobs.list(limit=1)
+    except openai.OpenAIError as exc:
+        if is_missing_route(exc):
+            return False, " ".join(CHAT_ONLY)
+        return None, "It did not say whether this account can train models."
+    return True, "It can train models (its fine-tuning API answered)."

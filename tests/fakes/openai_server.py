@@ -51,6 +51,9 @@ class FakeOpenAI:
         # chat: the reply for a list of messages (default: echo the last user message)
         self.reply_for = lambda messages: f"Echo: {messages[-1]['content']}"
         self.json_mode = True  # False: refuse `response_format`, as some servers do
+        # False: no files or fine-tuning routes at all, as Ollama's OpenAI compatibility
+        # (docs.ollama.com/api/openai-compatibility, 2026): those paths answer 404
+        self.fine_tuning = True
         self.response_formats: list[Any] = []  # every response_format a request asked for
         self.drop_stream_after: int | None = None  # close the connection after N chunks
         self.malformed_stream_after: int | None = None  # send a broken chunk after N chunks
@@ -282,6 +285,8 @@ class FakeOpenAI:
         self, method: str, path: str, query: dict[str, str], body: bytes, headers: dict[str, str]
     ) -> tuple[int, dict[str, Any]] | None:
         parts = path.split("/")  # ['', 'v1', 'fine_tuning', 'jobs', id, action]
+        if not self.fine_tuning and parts[2:3] in (["files"], ["fine_tuning"]):
+            return 404, error_body("404 page not found", "not_found")
         if method == "POST" and path == "/v1/files":
             return self._upload(headers, body)
         if method == "GET" and len(parts) == 4 and parts[2] == "files":

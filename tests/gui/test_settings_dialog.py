@@ -64,7 +64,8 @@ def test_test_connection_talks_to_the_server(make_window, run_async, qtbot) -> N
         run_async(wait_until(lambda: dialog.providers.result.text().startswith("Connected")))
         assert "2 models available" in dialog.providers.result.text()
         assert dialog.providers.test.isEnabled()
-        assert server.requests[-1].path == "/v1/models"
+        assert [r.path for r in server.requests[-2:]] == ["/v1/models", "/v1/fine_tuning/jobs"]
+        assert "It can train models" in dialog.providers.result.text()
 
         dialog.providers.api_key.setText("sk-wrong")
         qtbot.mouseClick(dialog.providers.test, Qt.MouseButton.LeftButton)

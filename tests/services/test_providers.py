@@ -29,7 +29,19 @@ async def test_connection_ok_lists_models(server: FakeOpenAI) -> None:
     report = await providers.test_connection(_profile(server), store)
     assert report.ok and "2 models" in report.message
     assert report.models == ("gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18")
+    assert report.can_train and "can train models" in report.message
     assert server.requests[-1].headers["authorization"] == "Bearer sk-good"
+    assert server.requests[-1].path == "/v1/fine_tuning/jobs"
+
+
+async def test_connection_says_a_chat_only_server_cannot_train(server: FakeOpenAI) -> None:
+    server.fine_tuning = False  # as Ollama or LM Studio
+    store = CredentialStore(MemoryKeyring())
+    await store.set("provider:fake", "sk-good")
+    report = await providers.test_connection(_profile(server), store)
+    assert report.ok and report.can_train is False
+    assert "can chat, but it has no fine-tuning API" in report.message
+    assert "This computer" in report.message  # and what to choose instead
 
 
 async def test_wrong_key_is_explained(server: FakeOpenAI) -> None:

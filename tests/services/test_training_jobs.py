@@ -228,6 +228,15 @@ async def test_bad_jsonl_is_rejected_at_upload(server) -> None:
     await backend.aclose()
 
 
+async def test_a_chat_only_server_says_it_cannot_train(server) -> None:
+    server.fine_tuning = False  # Ollama, LM Studio: /v1/files and /v1/fine_tuning are 404
+    backend = OpenAIBackend(server.client())
+    with pytest.raises(TrainingError, match="has no fine-tuning API") as caught:
+        await backend.upload("t.jsonl", b'{"messages": []}\n')
+    assert "Together AI" in caught.value.hint
+    await backend.aclose()
+
+
 @pytest.mark.parametrize(
     ("status", "message"), [(401, "refused the API key"), (429, "too many requests")]
 )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.records import ChatTarget
 from persona_studio.core.trainers import OPENAI_CLOSED, openai_closed
-from persona_studio.services.provider_errors import provider_error
+from persona_studio.services.provider_errors import CHAT_ONLY, is_missing_route, provider_error
 from persona_studio.services.training.backend import (
     BackendCheck,
     Capabilities,
@@ -177,6 +177,8 @@ class OpenAIBackend:
                 "OpenAI stopped new self-serve fine-tuning jobs for most accounts; choose "
                 "another provider profile (Together AI, Azure OpenAI, or this computer).",
             )
+        if what in ("training file", "job") and is_missing_route(exc):
+            return TrainingError(*CHAT_ONLY)
         return training_error(exc, what, where=self.base_url, profile=self.profile)
 
     def check(self, spec: JobSpec, report: PreflightReport | None) -> BackendCheck:
