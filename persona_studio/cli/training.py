@@ -48,7 +48,7 @@ def progress_line(jobs: TrainingJobs, record: JobRecord) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from persona_studio.core.validation import model_spec, preflight
+    from persona_studio.core.validation import model_spec, preflight, rounded_cost
     from persona_studio.services.training import JobSpec
     from persona_studio.services.training.openai_api import explain_job_error
 
@@ -94,7 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "job": record.id,
         "status": record.status,
         "model": record.fine_tuned_model,
-        "estimated_cost_usd": round(report.estimated_cost, 2),
+        "estimated_cost_usd": rounded_cost(report.estimated_cost),
     }
     if record.status == "failed":
         data["error"] = explain_job_error(record.error)

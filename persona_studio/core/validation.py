@@ -22,6 +22,7 @@ from persona_studio.core.duplicates import near_duplicate_groups, normalise
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.tokens import count_many
+from persona_studio.core.words import counted
 from persona_studio.resources_path import resource_path
 
 ALLOWED_ROLES = ("system", "user", "assistant", "function", "tool")
@@ -58,7 +59,7 @@ class ModelSpec:
     name: str
     max_tokens: int
     encoding: str
-    price_per_million: float
+    price_per_million: float | None  # None: not known (a model our table does not list)
     provider: str = "openai"  # the training service that offers it (the Train tab's list)
 
 
@@ -80,7 +81,7 @@ class PreflightReport:
     epochs: int = 0
     held_out: int = 0  # approved examples kept aside for the voice check (never trained)
     billed_tokens: int = 0
-    estimated_cost: float = 0.0
+    estimated_cost: float | None = 0.0  # None: the model's price is not known
     notes: list[Issue] = field(default_factory=list)  # dataset-level findings
 
     @property
@@ -103,6 +104,24 @@ class PreflightReport:
             if not issue.blocking
         ] + [("", n) for n in self.notes if not n.blocking]
 
+    def warning_lines(self, limit: int = 5) -> list[str]:
+        """The warnings in a few lines a creator can read: one per kind, with how many
+        examples it concerns, then "and N more kinds" past `limit`."""
+        kinds: dict[str, list[Issue]] = {}
+        for _id, issue in self.warnings:
+            kinds.setdefault(issue.code, []).append(issue)
+        lines = []
+        for issues in kinds.values():
+            more = len(issues) - 1
+            lines.append(
+                issues[0].message.rstrip(".")
+                + (f" (and {counted(more, 'more example')} like it)" if more else "")
+                + "."
+            )
+        if len(lines) > limit:
+            lines[limit:] = [f"And {counted(len(lines) - limit, 'other kind')} of warning."]
+        return lines
+
     @property
     def _trained(self) -> set[str]:
         return set(self.trained_ids)
@@ -121,7 +140,7 @@ class PreflightReport:
             "trained_tokens": self.trained_tokens,
             "epochs": self.epochs,
             "billed_tokens": self.billed_tokens,
-            "estimated_cost_usd": round(self.estimated_cost, 2),
+            "estimated_cost_usd": rounded_cost(self.estimated_cost),
             "blocking": len(self.blocking),
             "warnings": len(self.warnings),
             "duplicate_groups": len(self.duplicate_groups),
@@ -187,14 +206,21 @@ def chat_price(model: str, user_file: Path | None = None) -> tuple[float, float]
     return prices[max(known, key=len)] if known else None
 
 
-def price_text(usd: float) -> str:
+def price_text(usd: float | None) -> str:
     """A price as people read it: "about $1.23", "less than a cent" (not "$0.00", which reads
-    as free), or "$0.00" when there is nothing to pay."""
+    as free), "$0.00" when there is nothing to pay, "price unknown" when we cannot tell."""
+    if usd is None:
+        return "price unknown"
     if usd <= 0:
         return "$0.00"
     if usd < 0.005:
         return "less than a cent"
     return f"about ${usd:,.2f}"
+
+
+def rounded_cost(usd: float | None) -> float | None:
+    """A cost for a report or a record: cents, or None when not known."""
+    return None if usd is None else round(usd, 2)
 
 
 def model_spec(name: str, specs: dict[str, ModelSpec] | None = None) -> ModelSpec:
@@ -205,7 +231,7 @@ def model_spec(name: str, specs: dict[str, ModelSpec] | None = None) -> ModelSpe
     family = next((s for key, s in specs.items() if name.startswith(key.rsplit("-", 3)[0])), None)
     if family is not None:
         return ModelSpec(name, family.max_tokens, family.encoding, family.price_per_million)
-    return ModelSpec(name, 65_536, "o200k_base", 0.0)
+    return ModelSpec(name, 65_536, "o200k_base", None)
 
 
 def default_epochs(n_train: int) -> int:
@@ -501,7 +527,11 @@ def preflight(
     )
     report.epochs = default_epochs(len(trained))
     report.billed_tokens = sum(min(model.max_tokens, tokens[i]) for i in trained) * report.epochs
-    report.estimated_cost = report.billed_tokens * model.price_per_million / 1_000_000
+    report.estimated_cost = (
+        None
+        if model.price_per_million is None
+        else report.billed_tokens * model.price_per_million / 1_000_000
+    )
     if len(trained) < MIN_EXAMPLES:
         report.notes.append(
             Issue(

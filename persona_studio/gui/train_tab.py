@@ -403,8 +403,12 @@ class TrainTab(QWidget):
             if spec is not None:
                 self.base_model.setItemData(
                     index,
-                    f"Examples up to {spec.max_tokens:,} tokens · about "
-                    f"${spec.price_per_million:.2f} per million trained tokens",
+                    f"Examples up to {spec.max_tokens:,} tokens · "
+                    + (
+                        f"about ${spec.price_per_million:.2f} per million trained tokens"
+                        if spec.price_per_million is not None
+                        else "price unknown"
+                    ),
                     Qt.ItemDataRole.ToolTipRole,
                 )
         keep = current if current in models else (models[0] if models else "")
@@ -591,6 +595,7 @@ class TrainTab(QWidget):
                 f'<span style="color:{color("attention")}">⚠ '
                 f"{counted(len(report.warnings), 'warning')}: you will be asked to confirm.</span>"
             )
+            lines += [f"• {escape(line)}" for line in report.warning_lines(4)]
         self.check_summary.setText("<br>".join(lines))
 
     def _show_problems(self) -> None:
@@ -647,10 +652,7 @@ class TrainTab(QWidget):
             "Start" if local else "Upload and start", QMessageBox.ButtonRole.AcceptRole
         )
         if self.report.warnings:
-            box.setInformativeText(
-                f"There are {len(self.report.warnings)} warnings about the "
-                "data (see the Dataset tab)."
-            )
+            box.setInformativeText(warnings_text(self.report))
         box.buttonClicked.connect(lambda button: self.launch() if button is start else None)
         box.open()
         return box
@@ -872,3 +874,12 @@ class TrainTab(QWidget):
         record = self._session.project.job(self.shown_job or "")
         if record is not None:
             self._session.jobs.register_model(record)
+
+
+def warnings_text(report: PreflightReport) -> str:
+    """The warnings a creator confirms before training, listed (not only counted)."""
+    listed = "\n".join(f"• {line}" for line in report.warning_lines())
+    return (
+        f"{counted(len(report.warnings), 'warning')} about the data (the Dataset tab shows "
+        f"each one):\n{listed}\n\nTrain anyway, or cancel and look first."
+    )

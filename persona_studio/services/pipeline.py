@@ -195,8 +195,12 @@ class Pipeline:
         on_change: Callable[[PipelineRun], None] = lambda _run: None,
         chat_client: ClientFactory | None = None,
         profiles: Callable[[str], ProviderProfile] | None = None,
+        confirm_warnings: Callable[[list[str]], Awaitable[bool]] | None = None,
     ) -> None:
         self.project, self.run, self.jobs = project, run, jobs
+        # asked before training with the data's warnings listed, as the Train tab asks;
+        # None: go on (the command line prints the check and has no one to ask)
+        self.confirm_warnings = confirm_warnings
         self.chat_client, self.profiles = chat_client, profiles  # the check step's
         self.sync_sheet = sync_sheet
         self.model_specs = model_specs
@@ -296,7 +300,7 @@ class Pipeline:
             )
 
     async def _step_validate(self, step: Step) -> None:
-        from persona_studio.core.validation import model_spec, preflight, price_text
+        from persona_studio.core.validation import model_spec, preflight, price_text, rounded_cost
 
         options, project = self.run.options, self.project
 
@@ -310,7 +314,7 @@ class Pipeline:
 
         report = await asyncio.to_thread(check)
         summary = report.summary()
-        self.run.outputs["estimated_cost_usd"] = round(report.estimated_cost, 2)
+        self.run.outputs["estimated_cost_usd"] = rounded_cost(report.estimated_cost)
         step.detail = (
             f"{summary['trained_examples']} approved examples, {summary['trained_tokens']:,} "
             f"tokens, {price_text(report.estimated_cost)}."
@@ -322,6 +326,18 @@ class Pipeline:
                 f"first: {first}",
                 "Fix them in the Dataset tab (or see `persona-studio validate`), then resume.",
             )
+        accepted = self.run.outputs.get("warnings_accepted")
+        if report.warnings and self.confirm_warnings and accepted != len(report.warnings):
+            shown = step.detail
+            step.detail += f" {counted(len(report.warnings), 'warning')}: waiting for you."
+            self.on_change(self.run)
+            if not await self.confirm_warnings(report.warning_lines()):
+                raise PipelineError(
+                    "Stopped before training, to look at the warnings first.",
+                    "The Dataset tab lists them (Only with issues); resume when ready.",
+                )
+            step.detail = f"{shown} {counted(len(report.warnings), 'warning')} accepted."
+            self.run.outputs["warnings_accepted"] = len(report.warnings)
 
     async def _step_export(self, step: Step) -> None:
         from persona_studio.services.training import training_files

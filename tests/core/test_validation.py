@@ -299,3 +299,29 @@ def test_preflight_reports_progress_and_stops_when_cancelled_even_while_finding_
     assert any(0.7 < f < 0.95 for f, what in seen if what.startswith("Looking"))
     report = preflight(examples[:50], Persona(name="R"), MINI, progress=progress)
     assert seen[-1] == (1.0, "Done") and len(report.tokens) == 50
+
+
+def test_an_unknown_model_has_an_unknown_price_never_zero() -> None:
+    from persona_studio.core.validation import model_spec, price_text, rounded_cost
+
+    spec = model_spec("someone/their-own-model-7b")
+    assert spec.price_per_million is None
+    report = preflight([Example.from_qa("Q?", "A.", status="approved")], Persona(), spec)
+    assert report.estimated_cost is None and report.summary()["estimated_cost_usd"] is None
+    assert price_text(report.estimated_cost) == "price unknown"
+    assert price_text(0.0) == "$0.00" and rounded_cost(1.234) == 1.23
+
+
+def test_warnings_read_as_a_few_lines_one_per_kind() -> None:
+    from persona_studio.core.validation import Issue, model_spec
+
+    report = preflight([], Persona(), model_spec("gpt-4.1-mini-2025-04-14"))
+    report.issues = {
+        f"e{i}": [Issue("avoid_topic", "Mentions “diets”, a topic to avoid.", False)]
+        for i in range(3)
+    } | {f"k{i}": [Issue(f"kind{i}", f"Kind {i}.", False)] for i in range(6)}
+    report.notes = []
+    lines = report.warning_lines()
+    assert lines[0] == "Mentions “diets”, a topic to avoid (and 2 more examples like it)."
+    assert lines[1:5] == ["Kind 0.", "Kind 1.", "Kind 2.", "Kind 3."]
+    assert lines[5] == "And 2 other kinds of warning."

@@ -39,7 +39,7 @@ def sheets(context) -> FakeSheets:
     return fake
 
 
-def _dialog(make_window, context, tmp_path):
+def _dialog(make_window, context, tmp_path, *, accept_warnings: bool = True):
     path = ensure_demo_project(context.data_folder)
     with Project.open(path) as project:
         project.set_sync_value("sheet", {"key": KEY, "worksheet": "Data"})
@@ -52,7 +52,39 @@ def _dialog(make_window, context, tmp_path):
     window.session.jobs.poll = 0.01
     dialog = window.run_pipeline()
     dialog.folder.setText(str(tmp_path / "published"))
+    if accept_warnings:  # the demo has one ("23 approved examples: 50 to 100…")
+
+        async def accept(lines: list[str]) -> bool:
+            return True
+
+        dialog.confirm_warnings = accept
     return window, dialog
+
+
+def test_warnings_are_listed_and_confirmed_before_training(
+    make_window, context, server, sheets, tmp_path, run_async, qtbot
+) -> None:
+    _window, dialog = _dialog(make_window, context, tmp_path, accept_warnings=False)
+    dialog.use_sheet.setChecked(False)
+    dialog.start.click()
+    run_async(wait_until(lambda: dialog.warnings_box is not None))
+    box = dialog.warnings_box
+    qtbot.waitUntil(box.isVisible)
+    assert "50 to 100 usually give clearly better results" in box.text()
+    assert "waiting for you" in dialog.run.step("validate").detail
+    box.button(box.StandardButton.Cancel).click()
+    run_async(wait_until(lambda: not dialog.running))
+    assert dialog.run.status == "failed" and not server.jobs  # nothing was uploaded
+    assert "look at the warnings" in dialog.summary.text()
+
+    dialog.warnings_box = None
+    dialog.resume.click()
+    run_async(wait_until(lambda: dialog.warnings_box is not None))
+    next(b for b in dialog.warnings_box.buttons() if b.text() == "Train anyway").click()
+    run_async(wait_until(lambda: bool(server.jobs)))
+    assert "1 warning accepted" in dialog.run.step("validate").detail
+    dialog.cancel()
+    run_async(wait_until(lambda: not dialog.running))
 
 
 def _states(dialog) -> list[str]:

@@ -83,6 +83,7 @@ class PipelineDialog(QDialog):
         self.setWindowTitle("Run the whole pipeline")
         self.context, self.session, self.options = context, session, options
         self.sync_sheet = sync_sheet
+        self.warnings_box: QMessageBox | None = None  # "Train with these warnings?" when asked
         session.job_changed.connect(self._job_changed)
         self.task: asyncio.Task[PipelineRun] | None = None
         self._stopping: asyncio.Task[PipelineRun] | None = None
@@ -267,12 +268,38 @@ class PipelineDialog(QDialog):
             on_change=self.show_run,
             chat_client=lambda profile: client_for(profile, self.context.store, max_retries=0),
             profiles=self.context.config.profile,
+            confirm_warnings=self.confirm_warnings,
         )
         self.progress.hide()
         self.task = asyncio.ensure_future(pipeline.execute())
         self.task.add_done_callback(lambda _t: self._finished(run))
         self.show_run(run)
         return self.task
+
+    async def confirm_warnings(self, lines: list[str]) -> bool:
+        """Train with these warnings? Asked as the Train tab asks, without a nested loop."""
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Train with these warnings?",
+            "The check found warnings about the data:\n"
+            + "\n".join(f"• {line}" for line in lines)
+            + "\n\nThe Dataset tab shows each one (Only with issues).",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("confirm_warnings")
+        go = box.addButton("Train anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.buttonClicked.connect(
+            lambda button: answer.done() or answer.set_result(button is go)
+        )
+        box.finished.connect(lambda _r: answer.done() or answer.set_result(False))
+        self.warnings_box = box
+        box.open()
+        try:
+            return await answer
+        finally:
+            box.close()
 
     def _finished(self, run: PipelineRun) -> None:
         self.show_run(run)
