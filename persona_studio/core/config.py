@@ -156,7 +156,11 @@ class AppConfig:
 
     def upsert_profile(self, profile: ProviderProfile) -> None:
         profile = profile.validated()
-        self.profiles = [p for p in self.profiles if p.name != profile.name] + [profile]
+        names = [p.name for p in self.profiles]
+        if profile.name in names:  # edited: it keeps its place in the list
+            self.profiles[names.index(profile.name)] = profile
+        else:
+            self.profiles.append(profile)
         if not self.default_profile:
             self.default_profile = profile.name
 

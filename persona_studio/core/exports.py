@@ -35,6 +35,26 @@ def plugin_model(persona: Persona) -> str:
     return persona.fine_tuned_model or persona.chat_model or DEFAULT_CHAT_MODEL
 
 
+def naas_plugin_notes(persona: Persona, rules: int) -> str:
+    """What a creator should know about a Naas plugin they just exported: which model it
+    names and why, and that the conversational rules do not travel in it."""
+    model = plugin_model(persona)
+    if persona.fine_tuned_model:
+        why = "your fine-tuned model"
+    elif persona.chat_model:
+        why = "the chat model set for the character"
+    else:
+        why = "the default, as the character has no fine-tuned or chat model yet"
+    notes = f"The plugin names the model “{model}” ({why})."
+    if rules:
+        notes += (
+            f" Your {rules} conversational rule{'s are' if rules != 1 else ' is'} not part of "
+            "this format: in Naas Chat the character answers without "
+            f"{'them' if rules != 1 else 'it'}."
+        )
+    return notes
+
+
 def naas_plugin(
     persona: Persona,
     *,

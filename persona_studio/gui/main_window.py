@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QUndoStack,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -379,9 +380,18 @@ class MainWindow(QMainWindow):
         dataset.select_examples(ids)
 
     def _update_title(self, *_: object) -> None:
+        """The character and its file: two windows never share a title (a project opens in
+        one window only; two files of one name in different folders show their folders)."""
         if self.session:
             name = self.session.persona.name or "Unnamed character"
-            self.setWindowTitle(f"{name} — {APP_NAME}")
+            path = self.session.project.path
+            twins = [
+                w
+                for w in QApplication.topLevelWidgets()
+                if isinstance(w, MainWindow) and w is not self and w.session is not None
+                and w.session.project.path.name == path.name
+            ]
+            self.setWindowTitle(f"{name} — {path if twins else path.name} — {APP_NAME}")
 
     def _show_save_state(self, message: str, ok: bool) -> None:
         self.save_label.setText(message)
@@ -697,6 +707,19 @@ class MainWindow(QMainWindow):
             show_write_error(self, path, exc)
             return False
         self.statusBar().showMessage(f"Exported {path.name}", 5000)
+        if fmt == "naas-plugin":
+            from persona_studio.core.exports import naas_plugin_notes
+
+            rules = len(project.rules())
+            box = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Naas Chat plugin exported",
+                f"Saved {path.name}. {naas_plugin_notes(project.persona(), rules)}",
+                QMessageBox.StandardButton.Ok,
+                self,
+            )
+            box.setObjectName("naas_exported")
+            box.open()
         return True
 
     # ---- drag and drop -------------------------------------------------------------------

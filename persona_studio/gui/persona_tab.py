@@ -235,7 +235,7 @@ class PersonaTab(QWidget):
             else:
                 fields_layout.addWidget(box)
         fields_layout.addStretch(1)
-        scroll = QScrollArea(objectName="persona_fields")
+        self.fields_scroll = scroll = QScrollArea(objectName="persona_fields")
         scroll.setWidgetResizable(True)
         scroll.setWidget(fields)
 
@@ -388,6 +388,7 @@ class PersonaTab(QWidget):
         self._rules_page.set_session(session)
         self._build_rules_if_shown()
         self._show_all()
+        self.fields_scroll.verticalScrollBar().setValue(0)  # a new character starts at the top
 
     def _make_rules_editor(self) -> QWidget:
         from persona_studio.gui.widgets.rules_editor import RulesEditor

@@ -300,3 +300,36 @@ def test_a_dropped_card_named_like_a_path_stays_in_the_folder(tmp_path: Path) ->
     for name in ("../../escape", "/etc/passwd", "a/b\\c", "..."):
         path = free_project_path(tmp_path, name)
         assert path.parent == tmp_path, name
+
+
+def test_titles_name_the_file_and_a_new_character_starts_at_the_top(
+    make_window, tmp_path, qtbot
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        Project.create(tmp_path / folder / "coach.persona", Persona(name="Coach")).close()
+    first, second = make_window(), make_window()
+    assert first.open_project(tmp_path / "a" / "coach.persona")
+    assert first.windowTitle() == "Coach — coach.persona — Persona Studio"
+    assert second.open_project(tmp_path / "b" / "coach.persona")
+    assert first.windowTitle() != second.windowTitle()
+    assert str(tmp_path / "b") in second.windowTitle()
+
+    first.show()
+    scroll = first.persona_tab.fields_scroll
+    first.resize(900, 500)
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().maximum() > 0)
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+    first.create_project(tmp_path / "new.persona", "New one")
+    assert scroll.verticalScrollBar().value() == 0
+
+
+def test_an_edited_profile_keeps_its_place(context) -> None:
+    from persona_studio.core.config import ProviderProfile
+
+    for name in ("first", "second", "third"):
+        context.config.upsert_profile(ProviderProfile(name=name, kind="together"))
+    context.config.upsert_profile(ProviderProfile(name="first", kind="fireworks", account="me"))
+    assert [p.name for p in context.config.profiles] == ["first", "second", "third"]
+    assert context.config.profiles[0].kind == "fireworks"

@@ -235,6 +235,9 @@ def test_dropping_a_card_makes_a_new_project_and_exports_round_trip(
     assert (tmp_path / "examples.csv").read_text().startswith("id,question,answer")
     plugin = json.loads((tmp_path / "plugin.json").read_text())
     assert plugin["name"] == "Seraphina" and plugin["prompt"].startswith("You are Seraphina.")
+    notes = window.findChild(QMessageBox, "naas_exported").text()
+    assert f"names the model “{plugin['model']}” (the default" in notes
+    assert "Your 2 conversational rules are not part of this format" in notes
 
 
 def test_a_broken_card_imports_nothing(make_window, tmp_path, qtbot) -> None:
