@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 STATUSES = ("draft", "approved", "rejected")
+MIN_EXAMPLES = 10  # the fewest approved examples a fine-tuning job accepts
 
 
 def now_iso() -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from persona_studio.core.dataset import Example
+from persona_studio.core.dataset import MIN_EXAMPLES, Example
 from persona_studio.core.duplicates import near_duplicate_groups, normalise
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
@@ -35,7 +35,6 @@ ALLOWED_MESSAGE_KEYS = (
     "tool_calls",
     "tool_call_id",
 )
-MIN_EXAMPLES = 10
 RECOMMENDED_EXAMPLES = (50, 100)
 # cookbook defaults for the number of epochs
 TARGET_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 3, 100, 25_000

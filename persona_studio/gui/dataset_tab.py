@@ -199,7 +199,7 @@ class DatasetTab(QWidget):
         layout.addWidget(splitter)
 
     def _preflight_box(self) -> QGroupBox:
-        box = QGroupBox("Ready to fine-tune?")
+        self.preflight_box = box = QGroupBox("Ready to fine-tune?")
         self.model_choice = QComboBox(objectName="preflight_model")
         self.model_choice.setAccessibleName("Base model to check against")
         self.model_choice.currentIndexChanged.connect(self._model_chosen)

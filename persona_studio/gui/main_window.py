@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from persona_studio.gui.train_tab import TrainTab
 
 FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
+CHECKLIST_DELAY_MS = 200  # after the window shows: "Getting started" comes in behind it
 REATTACH_DELAY_MS = 1500  # after a project opens: following running jobs waits for the paint
 DATASET_FILES = {".csv", ".tsv", ".xlsx", ".jsonl"}
 DOCUMENT_FILES = {".txt", ".md", ".markdown", ".pdf", ".docx"}
@@ -96,6 +97,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.save_label)
         self._sheet: Any = None  # SheetLink, made when a project opens
         self._tray: Any = None  # the last "training finished" tray notice
+        self._checklist_dock: Any = None  # "Getting started", built after the first paint
+        self._checklist_runner: Any = None  # the readiness check it follows
+        self._checklist_timer = QTimer(self, singleShot=True, interval=250)
+        self._checklist_timer.timeout.connect(self._refresh_checklist)
         self._build_menus()
         self._restore_window_state()
 
@@ -137,6 +142,7 @@ class MainWindow(QMainWindow):
         current = self.tabs.currentWidget()
         if isinstance(current, LazyTab) and self.session is not None:
             current.page  # noqa: B018 - building is the point
+            self._refresh_checklist_soon()  # a tab may have started the readiness check
 
     @property
     def persona_tab(self) -> PersonaTab:
@@ -259,6 +265,10 @@ class MainWindow(QMainWindow):
         )
 
         help_menu = bar.addMenu("&Help")
+        self.checklist_action = self._action(
+            help_menu, "&Getting Started", self._toggle_checklist, name="action_checklist"
+        )
+        self.checklist_action.setCheckable(True)
         self._action(help_menu, f"&About {APP_NAME}", self.show_about, name="action_about")
 
     def undo(self) -> None:
@@ -320,6 +330,15 @@ class MainWindow(QMainWindow):
         self.session.save_state_changed.connect(self._show_save_state)
         self.session.model_registered.connect(self._model_registered)
         self.session.persona_changed.connect(self._update_title)
+        for signal in (
+            self.session.persona_changed,
+            self.session.examples_reset,
+            self.session.examples_edited,
+            self.session.character_replaced,
+            self.session.job_changed,
+            self.session.model_registered,
+        ):
+            signal.connect(self._refresh_checklist_soon)
         for lazy in self._tab_pages.values():
             lazy.set_session(self.session)
         self._build_current_tab()
@@ -333,6 +352,7 @@ class MainWindow(QMainWindow):
         self._update_sheet_actions()
         self._show_save_state("All changes saved", True)
         self._update_title()
+        self._refresh_checklist()
         self._follow_running_jobs_soon()
 
     def _follow_running_jobs_soon(self) -> None:
@@ -379,6 +399,118 @@ class MainWindow(QMainWindow):
         dataset.issues_only.setChecked(True)
         dataset.select_examples(ids)
 
+    # ---- getting started -----------------------------------------------------------------
+
+    @property
+    def checklist(self) -> Any:
+        """The "Getting started" panel in its dock (built on first use)."""
+        if self._checklist_dock is None:
+            from PySide6.QtCore import Qt
+            from PySide6.QtWidgets import QDockWidget, QScrollArea
+
+            from persona_studio.gui.widgets.checklist import ChecklistPanel
+
+            panel = ChecklistPanel()
+            panel.go.connect(self.go_to_step)
+            panel.make_own.connect(self.new_project)
+            panel.hide_requested.connect(lambda: self._show_checklist(False))
+            scroll = QScrollArea(widgetResizable=True)
+            scroll.setWidget(panel)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            dock = QDockWidget("Getting started", self, objectName="checklist_dock")
+            dock.setWidget(scroll)
+            dock.setMinimumWidth(250)
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetClosable
+                | QDockWidget.DockWidgetFeature.DockWidgetMovable
+            )
+            dock.visibilityChanged.connect(self._checklist_visibility)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self._checklist_dock = dock
+            self._refresh_checklist()
+        return self._checklist_dock.widget().widget()
+
+    def _checklist_visibility(self, visible: bool) -> None:
+        if self._checklist_dock is not None and not self.isMinimized() and self.isVisible():
+            self.checklist_action.setChecked(self._checklist_dock.isVisible())
+            self._window_settings().setValue("checklist", self._checklist_dock.isVisible())
+
+    def _toggle_checklist(self) -> None:
+        self._show_checklist(self.checklist_action.isChecked())
+
+    def _show_checklist(self, visible: bool) -> None:
+        self.checklist  # noqa: B018 - built if needed
+        self._checklist_dock.setVisible(visible)
+        self.checklist_action.setChecked(visible)
+        self._window_settings().setValue("checklist", visible)
+        if visible:
+            self._refresh_checklist()
+
+    def _refresh_checklist_soon(self, *_: object) -> None:
+        self._checklist_timer.start()
+
+    def _refresh_checklist(self) -> None:
+        """Tick the steps from the project's state: counts from the file, the last check."""
+        if self._checklist_dock is None or self.session is None:
+            return
+        from persona_studio.core.checklist import EXPORTED_META, ProjectState, checklist
+        from persona_studio.core.demo import DEMO_FILENAME
+
+        session, project = self.session, self.session.project
+        runner = session._preflight
+        if runner is not None and runner is not self._checklist_runner:
+            runner.finished.connect(self._refresh_checklist_soon)
+            self._checklist_runner = runner
+        report = runner.report if runner is not None else None
+        examples, approved = session.example_counts()
+        state = ProjectState(
+            persona=session.persona,
+            examples=examples,
+            approved=approved,
+            chats=project.counts().chats,
+            ready=None if report is None else not report.blocking,
+            exported=project.meta(EXPORTED_META) is not None,
+        )
+        demo = session.persona.name if project.path.name == DEMO_FILENAME else ""
+        self._checklist_dock.widget().widget().show_steps(checklist(state), demo)
+
+    def go_to_step(self, key: str, button: Any = None) -> None:
+        """Where a checklist step happens: its tab, with the right thing in front."""
+        pages = {"describe": "Persona", "train": "Train", "chat": "Chat"}
+        if key in pages:
+            self.tabs.setCurrentWidget(self._tab_pages[pages[key]])
+        elif key in ("examples", "approve", "check"):
+            self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
+            dataset = self.dataset_tab
+            if key == "approve":
+                dataset.status_filter.setCurrentIndex(dataset.status_filter.findData("draft"))
+            if key == "check":
+                dataset.preflight_box.setFocus()
+            if key == "examples":
+                self._popup(self._add_examples_menu(), button)
+        elif key == "publish":
+            self._fill_export_menu()
+            self._popup(self.export_menu, button)
+
+    def _add_examples_menu(self) -> QMenu:
+        menu = QMenu(self)
+        menu.setObjectName("menu_add_examples")
+        menu.addAction("Import a file (CSV, Excel, JSONL)…", self.dataset_tab.choose_import)
+        menu.addAction("Link a Google Sheet…", self.link_sheet)
+        menu.addAction("From my LinkedIn posts…", lambda: self.generate_examples("linkedin"))
+        menu.addAction("Generate from the persona…", lambda: self.generate_examples("persona"))
+        menu.addAction("Add one by hand", self.dataset_tab.add_example)
+        self._menu = menu  # kept: tests read it; not collected while shown
+        return menu
+
+    def _popup(self, menu: QMenu, button: Any) -> None:
+        if button is not None and button.isVisible():
+            from PySide6.QtCore import QPoint
+
+            menu.popup(button.mapToGlobal(QPoint(0, button.height())))
+        else:
+            menu.popup(self.mapToGlobal(self.rect().center()))
+
     def _update_title(self, *_: object) -> None:
         """The character and its file: two windows never share a title (a project opens in
         one window only; two files of one name in different folders show their folders)."""
@@ -388,7 +520,9 @@ class MainWindow(QMainWindow):
             twins = [
                 w
                 for w in QApplication.topLevelWidgets()
-                if isinstance(w, MainWindow) and w is not self and w.session is not None
+                if isinstance(w, MainWindow)
+                and w is not self
+                and w.session is not None
                 and w.session.project.path.name == path.name
             ]
             self.setWindowTitle(f"{name} — {path if twins else path.name} — {APP_NAME}")
@@ -707,6 +841,7 @@ class MainWindow(QMainWindow):
             show_write_error(self, path, exc)
             return False
         self.statusBar().showMessage(f"Exported {path.name}", 5000)
+        self._record_export(project, fmt)
         if fmt == "naas-plugin":
             from persona_studio.core.exports import naas_plugin_notes
 
@@ -723,6 +858,19 @@ class MainWindow(QMainWindow):
         return True
 
     # ---- drag and drop -------------------------------------------------------------------
+
+    def _record_export(self, project: Project, fmt: str) -> None:
+        """Remembered in the project: the checklist's last step ticks itself."""
+        import json
+
+        from persona_studio.core.checklist import EXPORTED_META
+        from persona_studio.core.dataset import now_iso
+
+        try:
+            project.set_meta(EXPORTED_META, json.dumps({"format": fmt, "at": now_iso()}))
+        except UserFacingError:
+            return  # the export itself is written; the tick waits for the next one
+        self._refresh_checklist_soon()
 
     def _dropped_files(self, event: QDragEnterEvent | QDropEvent) -> list[Path]:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
@@ -846,6 +994,12 @@ class MainWindow(QMainWindow):
         tab = int(settings.value("tab", 0, type=int))
         self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
 
+    def _restore_checklist(self) -> None:
+        visible = self._window_settings().value("checklist", True, type=bool)
+        if visible:
+            self._show_checklist(True)
+        # hidden: built when Help → Getting Started asks for it
+
     def save_window_state(self) -> None:
         settings = self._window_settings()
         settings.setValue("geometry", self.saveGeometry())
@@ -858,6 +1012,9 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             self.shown.emit()
+            # after the first paint (a 0 ms timer would run in the same round of events and
+            # cost the first paint ~70 ms): the panel slides in once the window is on screen
+            QTimer.singleShot(CHECKLIST_DELAY_MS, self._restore_checklist)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.session is not None and not self.session.close():

@@ -166,6 +166,14 @@ class ProjectSession(QObject):
 
     # ---- examples ------------------------------------------------------------------------
 
+    def example_counts(self) -> tuple[int, int]:
+        """How many examples, and how many approved: as the window shows them (edits not
+        saved yet count), from the file while no tab has loaded the examples."""
+        if self._examples is None:
+            counts = self.project.counts()
+            return counts.examples, counts.approved
+        return len(self._examples), sum(e.status == "approved" for e in self._examples)
+
     @property
     def examples(self) -> list[Example]:
         """All examples in order (loaded once; edits keep this list and the file in step)."""

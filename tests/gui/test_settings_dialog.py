@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 
 from persona_studio.core.config import load_config
 from persona_studio.core.demo import ensure_demo_project
-from persona_studio.services.credentials import GOOGLE_SERVICE_ACCOUNT, SERVICE, CredentialStore
 from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
+from persona_studio.services.credentials import GOOGLE_SERVICE_ACCOUNT, SERVICE, CredentialStore
 from tests.conftest import wait_until
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton
 
 from persona_studio.core.demo import ensure_demo_project
-from persona_studio.gui.dialogs.sheet_dialogs import ConflictDialog
 from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
+from persona_studio.gui.dialogs.sheet_dialogs import ConflictDialog
 from tests.conftest import wait_until
 from tests.fakes.sheets_server import FakeSheets
 

@@ -25,6 +25,7 @@ def test_every_tab_fits_a_laptop_screen(make_window, context, qtbot, width, heig
     window.resize(screen)
     window.show()
     qtbot.waitExposed(window)
+    window._show_checklist(True)  # with the getting-started panel beside the tabs
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
         assert _fits(window, screen), (window.tabs.tabText(index), window.minimumSizeHint())

@@ -290,10 +290,13 @@ class PipelineDialog(QDialog):
         )
         box.setObjectName("confirm_warnings")
         go = box.addButton("Train anyway", QMessageBox.ButtonRole.AcceptRole)
-        box.buttonClicked.connect(
-            lambda button: answer.done() or answer.set_result(button is go)
-        )
-        box.finished.connect(lambda _r: answer.done() or answer.set_result(False))
+
+        def answered(yes: bool) -> None:
+            if not answer.done():
+                answer.set_result(yes)
+
+        box.buttonClicked.connect(lambda button: answered(button is go))
+        box.finished.connect(lambda _r: answered(False))
         self.warnings_box = box
         box.open()
         try:

@@ -27,7 +27,6 @@ from persona_studio.core.sheet_sync import Conflict
 from persona_studio.core.words import counted
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 
-
 GUIDE = """<p><b>Once, in the Google Cloud console</b> (console.cloud.google.com):</p>
 <ol>
 <li>At the top, pick a project or choose <i>New project</i>.</li>

@@ -115,7 +115,9 @@ class ChatPane(QWidget):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.engine.setMinimumContentsLength(14)
-        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.mode.setMinimumContentsLength(14)
         header = QHBoxLayout()
         header.addWidget(self.title)
@@ -438,6 +440,8 @@ class ChatPane(QWidget):
         self.title.setText(f"<b>{label}</b>")
         for widget in (self.engine, self.mode, self.model):
             widget.setVisible(not blind)
+        if not blind:
+            self._engine_changed()  # mode and model only where the engine has them
         self.render()
 
     def reveal(self) -> None:

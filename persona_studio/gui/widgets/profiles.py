@@ -42,7 +42,7 @@ class SetupNotice(QFrame):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.button)
-        style(self, "#%s {{ background: {notice_bg}; border-radius: 4px; }}" % object_name)
+        style(self, "#" + object_name + " {{ background: {notice_bg}; border-radius: 4px; }}")
         style(self.label, "color: {notice_fg};")
 
     def refresh(self, config: AppConfig) -> None:
