@@ -12,7 +12,15 @@ from types import MappingProxyType
 from typing import Any
 
 ENCODINGS = ("o200k_base", "cl100k_base")
-ENCODING_LABELS = {"o200k_base": "GPT-4o / 4.1 (o200k)", "cl100k_base": "GPT-3.5 / GPT-4 (cl100k)"}
+# in a creator's words: which models count tokens this way (not the encodings' own names)
+ENCODING_LABELS = {
+    "o200k_base": "newer models (GPT-4o, GPT-4.1)",
+    "cl100k_base": "older ones (GPT-3.5, GPT-4)",
+}
+TOKENS_EXPLAINED = (
+    "A token is a word or a piece of a word (about 4 characters of English). Models read, "
+    "and providers bill, in tokens."
+)
 # Above these, a system prompt (sent with every training example and every chat turn) is long.
 LONG_PROMPT_TOKENS = 1_000
 VERY_LONG_PROMPT_TOKENS = 4_000

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.core.clipboard import examples_from_tsv, examples_tsv
 from persona_studio.core.dataset import STATUSES, Example, new_id
+from persona_studio.core.tokens import TOKENS_EXPLAINED
 from persona_studio.core.validation import (
     PreflightReport,
     price_text,
@@ -204,6 +205,7 @@ class DatasetTab(QWidget):
         self.model_choice.setAccessibleName("Base model to check against")
         self.model_choice.currentIndexChanged.connect(self._model_chosen)
         self.preflight_summary = QLabel(objectName="preflight_summary", wordWrap=True)
+        self.preflight_summary.setToolTip(TOKENS_EXPLAINED)
         self.preflight_summary.setTextFormat(Qt.TextFormat.RichText)
         self.progress = QProgressBar(objectName="preflight_progress")
         self.progress.setRange(0, 100)
@@ -642,7 +644,8 @@ class DatasetTab(QWidget):
                 f"Training set: {s['trained_examples']:,} examples"
                 + (f" ({aside} more kept aside for the voice check)" if aside else "")
                 + f", {s['trained_tokens']:,} "
-                f"tokens. {s['epochs']} epochs by default → {s['billed_tokens']:,} billed tokens,"
+                f"tokens, read {s['epochs']} times by default (epochs) → "
+                f"{s['billed_tokens']:,} tokens billed,"
                 f" <b>{price_text(report.estimated_cost)}</b> on {report.model.name}."
             )
         blocking, warnings = report.blocking, report.warnings

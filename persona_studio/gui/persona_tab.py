@@ -35,6 +35,7 @@ from persona_studio.core.persona import TONE_AXES, TRAIT_SUGGESTIONS, PersonaTem
 from persona_studio.core.tokens import (
     ENCODING_LABELS,
     ENCODINGS,
+    TOKENS_EXPLAINED,
     count_tokens,
     prompt_length_warning,
 )
@@ -74,6 +75,7 @@ class FieldSpec:
     show: Callable[[Any], str]
     placeholder: str
     height: int = 64
+    help: str = ""  # what the field is, in plain words (its tooltip)
 
 
 _TEXT = (str, str)
@@ -146,6 +148,10 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
                 *_TEXT,
                 "<START>\n{{user}}: …\n{{char}}: …",
                 80,
+                "Sample exchanges that show how the character talks. Character-card apps "
+                "write them this way: <START> begins an exchange, {{user}} stands for the "
+                "person chatting and {{char}} for your character; both are replaced by the "
+                "real names when the card is used.",
             ),
         ),
     ),
@@ -268,6 +274,8 @@ class PersonaTab(QWidget):
             widget = QLineEdit()
             widget.textEdited.connect(lambda text, s=spec: self._edited(s.name, s.parse(text)))
         widget.setPlaceholderText(spec.placeholder)
+        if spec.help:
+            widget.setToolTip(spec.help)
         widget.setObjectName(f"persona_{spec.name}")
         widget.setAccessibleName(spec.label)
         if spec.name == "traits":
@@ -365,6 +373,7 @@ class PersonaTab(QWidget):
         self.reattach = QPushButton("Use the composed prompt", objectName="reattach_prompt")
         self.reattach.clicked.connect(self._reattach)
         self.prompt_size = QLabel(objectName="system_prompt_size", wordWrap=True)
+        self.prompt_size.setToolTip(TOKENS_EXPLAINED)
         self.prompt_warning = QLabel(objectName="system_prompt_warning", wordWrap=True)
         style(self.prompt_warning, "color: {attention};")
         row = QHBoxLayout()
@@ -540,7 +549,7 @@ class PersonaTab(QWidget):
         if self._session is None or self._session.persona.system_prompt() != prompt:
             return  # the prompt changed meanwhile; a newer count is on its way
         self.prompt_size.setText(
-            " · ".join(f"{counts[e]:,} tokens with {ENCODING_LABELS[e]}" for e in ENCODINGS)
+            "; ".join(f"{counts[e]:,} tokens for {ENCODING_LABELS[e]}" for e in ENCODINGS)
             + f" · {len(prompt):,} characters"
         )
         warning = prompt_length_warning(counts["o200k_base"])

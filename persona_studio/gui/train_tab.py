@@ -39,6 +39,7 @@ from persona_studio.core.config import ProviderProfile
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.local_training import MODELS, eta_line, fit, model_named
 from persona_studio.core.records import JOB_STATUS_LABELS
+from persona_studio.core.tokens import TOKENS_EXPLAINED
 from persona_studio.core.trainers import OPENAI_CLOSED, SERVICES, openai_closed, service
 from persona_studio.core.validation import (
     PreflightReport,
@@ -134,7 +135,10 @@ class TrainTab(QWidget):
         self.base_model.currentTextChanged.connect(lambda _t: self._update_local())
         self.suffix = QLineEdit(objectName="train_suffix", placeholderText="e.g. rhea-v1")
         self.suffix.setAccessibleName("Name tag")
-        self.suffix.setToolTip("Added to the model's name so you can recognise it (≤ 64).")
+        self.suffix.setToolTip(
+            "A short label added to the fine-tuned model's name, e.g. rhea-v1, so you can tell "
+            "your models apart (letters, digits and dashes)."
+        )
         self.suffix.textChanged.connect(self._check_suffix)
         self.suffix_error = QLabel(objectName="suffix_error")
         style(self.suffix_error, "color: {danger};")
@@ -159,6 +163,10 @@ class TrainTab(QWidget):
             "a large one; higher learns more detail but needs more examples."
         )
         self.seed = QSpinBox(objectName="train_seed", minimum=0, maximum=2**31 - 1, value=42)
+        self.seed.setToolTip(
+            "A number that fixes the random choices (the order of examples, which ones are "
+            "kept aside): training again with the same number and data repeats them."
+        )
         self.validation = QSpinBox(
             objectName="train_validation", minimum=0, maximum=50, suffix=" %"
         )
@@ -188,15 +196,17 @@ class TrainTab(QWidget):
         form.addRow("", self.suffix_error)
         advanced = QGroupBox("Advanced (leave on auto if unsure)")
         advanced_form = QFormLayout(advanced)
-        advanced_form.addRow("Epochs", self.epochs)
-        advanced_form.addRow("Batch size", self.batch)
-        advanced_form.addRow("Learning-rate multiplier", self.learning_rate)
+        # plain words first, the term a provider's documentation uses after
+        advanced_form.addRow("Passes over the examples (epochs)", self.epochs)
+        advanced_form.addRow("Examples per step (batch size)", self.batch)
+        advanced_form.addRow("Learning speed (learning-rate multiplier)", self.learning_rate)
         advanced_form.addRow("Adapter size (LoRA rank)", self.lora_rank)
         self._rank_label = advanced_form.labelForField(self.lora_rank)
-        advanced_form.addRow("Seed", self.seed)
+        advanced_form.addRow("Random seed", self.seed)
         advanced_form.addRow("Validation examples", self.validation)
         advanced_form.addRow("Kept for the voice check", self.test_share)
         self.check_summary = QLabel(objectName="train_check", wordWrap=True)
+        self.check_summary.setToolTip(TOKENS_EXPLAINED)
         self.check_summary.setTextFormat(Qt.TextFormat.RichText)
         self.show_problems = QPushButton("Show these examples", objectName="train_show_problems")
         self.show_problems.setToolTip("Open the Dataset tab on the examples that need fixing.")
@@ -577,8 +587,8 @@ class TrainTab(QWidget):
         price = escape(self.local_estimate()) if local else price_text(report.estimated_cost)
         lines = [
             f"<b>{s['trained_examples']} approved examples</b>{kept}, {s['trained_tokens']:,} "
-            f"tokens · {s['epochs']} epochs by default · {s['billed_tokens']:,} "
-            f"{'tokens in all' if local else 'billed tokens'} · <b>{price}</b>"
+            f"tokens · read {s['epochs']} times by default (epochs) · {s['billed_tokens']:,} "
+            f"{'tokens in all' if local else 'tokens billed'} · <b>{price}</b>"
         ]
         if local:
             self._update_local()
@@ -636,7 +646,7 @@ class TrainTab(QWidget):
             "after saving a checkpoint, and Resume carries on from it."
             if local
             else f"Train {self.base_model.currentText()} on {s['trained_examples']} "
-            f"examples ({s['billed_tokens']:,} billed tokens).\n\nEstimated "
+            f"examples ({s['billed_tokens']:,} tokens billed).\n\nEstimated "
             f"cost: {price_text(self.report.estimated_cost)}, charged by the "
             "provider."
         )

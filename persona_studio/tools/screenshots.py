@@ -69,7 +69,7 @@ def render(out_dir: Path) -> list[Path]:
 
     async def token_count_shown() -> None:
         for _ in range(100):  # the first count loads the encodings (~0.5 s)
-            if "tokens with" in window.persona_tab.prompt_size.text():
+            if "tokens for" in window.persona_tab.prompt_size.text():
                 return
             await asyncio.sleep(0.05)
 

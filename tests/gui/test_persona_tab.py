@@ -44,11 +44,11 @@ def test_fields_feed_the_composer_with_exact_token_counts(
     assert "A running coach." in prompt and "Personality: kind, direct." in prompt
     assert "Tone: very casual." in prompt and "Never:\n- Diagnose injuries" in prompt
     assert tab.prompt_preview.isReadOnly()
-    run_async(wait_until(lambda: "tokens with" in tab.prompt_size.text()))
+    run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
     from persona_studio.core.tokens import count_tokens
 
     expected = count_tokens(prompt, "o200k_base")
-    assert f"{expected:,} tokens with GPT-4o" in tab.prompt_size.text()
+    assert f"{expected:,} tokens for newer models (GPT-4o" in tab.prompt_size.text()
     assert not tab.prompt_warning.isVisibleTo(tab)
     window.session.flush()
     stored = window.session.project.persona()
@@ -57,7 +57,7 @@ def test_fields_feed_the_composer_with_exact_token_counts(
 
 def test_long_prompt_warns(make_window, tmp_path, run_async) -> None:
     _, tab = _window(make_window, tmp_path, background="word " * 1500)
-    run_async(wait_until(lambda: "tokens with" in tab.prompt_size.text()))
+    run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
     assert tab.prompt_warning.text().startswith("Long")
 
 

@@ -335,3 +335,30 @@ def test_azure_asks_for_the_deployment_name_after_success(
         job = window.session.project.jobs()[0]
         assert job.chat_model == "rhea-prod" and job.chat_target.note == ""
         run_async(wait_until(lambda: "Azure AI Foundry" not in tab.status.text()))
+
+
+def test_training_terms_are_explained_in_plain_words(make_window, context) -> None:
+    from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(2)
+    tab = window.train_tab
+    for field in (tab.epochs, tab.batch, tab.learning_rate, tab.lora_rank, tab.seed, tab.suffix):
+        assert len(field.toolTip()) > 40, field.objectName()  # a sentence, not a word
+        form = field.parentWidget().layout()
+        if isinstance(form, QFormLayout) and isinstance(form.labelForField(field), QLabel):
+            label = form.labelForField(field).text()
+            assert label in (
+                "Passes over the examples (epochs)",
+                "Examples per step (batch size)",
+                "Learning speed (learning-rate multiplier)",
+                "Adapter size (LoRA rank)",
+                "Random seed",
+                "Name tag",
+            ), label
+    assert "word or a piece of a word" in tab.check_summary.toolTip()
+    window.tabs.setCurrentIndex(0)
+    dialogue = window.persona_tab.findChild(QWidget, "persona_example_dialogue")
+    assert "{{char}} for your character" in dialogue.toolTip()
+    assert "<START> begins an exchange" in dialogue.toolTip()
