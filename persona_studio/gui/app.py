@@ -89,6 +89,9 @@ def run_app(argv: list[str]) -> int:
         QTimer.singleShot(0, window.close)
     window.attach_shortcuts()
     follow_color_scheme(app)
+    from persona_studio.gui.help import install_excepthook
+
+    install_excepthook()
     settle_after_startup()
 
     # asyncio + qasync cost ~40 ms to import: done after the first paint, before input is handled

@@ -269,6 +269,17 @@ class MainWindow(QMainWindow):
             help_menu, "&Getting Started", self._toggle_checklist, name="action_checklist"
         )
         self.checklist_action.setCheckable(True)
+        self._action(
+            help_menu,
+            "&User Guide",
+            self.show_guide,
+            QKeySequence.StandardKey.HelpContents,
+            "action_guide",
+        )
+        self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, name="action_shortcuts")
+        self._action(help_menu, "&Where Are My Files?", self.show_files, name="action_files")
+        self._action(help_menu, "&Report a Problem…", self.report_problem, name="action_report")
+        help_menu.addSeparator()
         self._action(help_menu, f"&About {APP_NAME}", self.show_about, name="action_about")
 
     def undo(self) -> None:
@@ -966,6 +977,53 @@ class MainWindow(QMainWindow):
             page = lazy.built
             if page is not None and hasattr(page, "profiles_changed"):
                 page.profiles_changed()
+
+    def show_guide(self) -> QWidget:
+        from persona_studio.gui.help import GuideDialog
+
+        dialog = GuideDialog(self)
+        dialog.open()
+        return dialog
+
+    def show_shortcuts(self) -> QMessageBox:
+        from persona_studio.gui.help import shortcuts_html
+
+        box = QMessageBox(
+            QMessageBox.Icon.NoIcon,
+            "Keyboard shortcuts",
+            shortcuts_html(),
+            QMessageBox.StandardButton.Close,
+            self,
+        )
+        box.setObjectName("shortcuts")
+        box.open()
+        return box
+
+    def show_files(self) -> QWidget:
+        from persona_studio.gui.help import FilesDialog, file_places
+
+        dialog = FilesDialog(file_places(self), self)
+        dialog.open()
+        return dialog
+
+    def report_problem(self) -> QMessageBox:
+        """Copy what helps a report (versions, system, recent errors; never a key) to the
+        clipboard, and say so."""
+        from persona_studio.gui.help import copy_report
+
+        text = copy_report(self)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Report a problem",
+            "The details below are on the clipboard: paste them into your message, with what "
+            "you were doing when it went wrong. They hold no key and none of your examples.",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("report_copied")
+        box.setDetailedText(text)
+        box.open()
+        return box
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -48,6 +48,6 @@ def demo_window(
     )
     context.config_file.parent.mkdir(parents=True, exist_ok=True)
     main = MainWindow(context)
-    main.resize(1180, 760)
+    main.resize(1366, 768)  # a common laptop screen: what the layout must fit
     main.open_project(ensure_demo_project(context.data_folder))
     return main

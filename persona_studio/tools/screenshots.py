@@ -168,6 +168,10 @@ def render(out_dir: Path) -> list[Path]:
     window.tabs.setCurrentIndex(2)
     pipeline = window.run_pipeline()
     pipeline.start_new()
+    loop.run_until_complete(wait_for(lambda: pipeline.warnings_box is not None))
+    if pipeline.warnings_box is not None:  # the demo's one warning, accepted as a creator would
+        train_anyway = next(b for b in pipeline.warnings_box.buttons() if "anyway" in b.text())
+        train_anyway.click()
     loop.run_until_complete(wait_for(lambda: not pipeline.running))
     shoot(pipeline, "pipeline.png")
     pipeline.close()
@@ -230,10 +234,41 @@ def _sample_linkedin_export(folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
+    parser.add_argument(
+        "--guide",
+        action="store_true",
+        help="also refresh the in-app guide's pictures (resources/guide) from these",
+    )
     args = parser.parse_args(argv)
-    for path in render(args.out_dir):
+    written = render(args.out_dir)
+    for path in written:
         print(path)
+    if args.guide:
+        for path in guide_pictures(args.out_dir):
+            print(path)
     return 0
+
+
+GUIDE_PICTURES = {"tab-persona.png": "persona.png", "tab-dataset.png": "dataset.png",
+                  "tab-train.png": "train.png", "tab-chat.png": "chat.png"}  # fmt: skip
+GUIDE_WIDTH = 760  # the guide's pictures: readable in its window, small in the app
+
+
+def guide_pictures(shots: Path) -> list[Path]:
+    """Scaled copies of the tab screenshots for the in-app guide."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage
+
+    from persona_studio.resources_path import resource_path
+
+    written = []
+    for source, name in GUIDE_PICTURES.items():
+        image = QImage(str(shots / source))
+        scaled = image.scaledToWidth(GUIDE_WIDTH, Qt.TransformationMode.SmoothTransformation)
+        target = resource_path("guide") / name
+        scaled.save(str(target), "PNG", 9)
+        written.append(target)
+    return written
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ from persona_studio.core.errors import UserFacingError
 
 
 def show_error(parent: QWidget | None, title: str, error: UserFacingError) -> None:
+    from persona_studio.gui.help import remember_error  # for Help → Report a Problem
+
+    remember_error(title, str(error))
     box = QMessageBox(
         QMessageBox.Icon.Warning, title, error.message, QMessageBox.StandardButton.Ok, parent
     )

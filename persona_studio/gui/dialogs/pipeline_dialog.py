@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
@@ -302,7 +303,8 @@ class PipelineDialog(QDialog):
         try:
             return await answer
         finally:
-            box.close()
+            if isValid(box):  # not when the dialog went first
+                box.close()
 
     def _finished(self, run: PipelineRun) -> None:
         self.show_run(run)

@@ -1,0 +1,215 @@
+"""The Help menu's pages: the user guide, keyboard shortcuts, where files live, and the
+problem report a creator can paste into an e-mail (versions and recent errors; no secrets)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import traceback
+from collections import deque
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio import APP_NAME, __version__
+from persona_studio.resources_path import resource_path
+
+if TYPE_CHECKING:
+    from persona_studio.gui.main_window import MainWindow
+
+# what went wrong lately, for "Report a problem": (time, title, message and hint)
+RECENT_ERRORS: deque[tuple[str, str, str]] = deque(maxlen=5)
+WEB_SCHEMES = ("http", "https")
+
+
+def remember_error(title: str, text: str) -> None:
+    RECENT_ERRORS.append((datetime.now().strftime("%H:%M:%S"), title, text))
+
+
+def install_excepthook() -> None:
+    """A bug's exception is remembered for the report, and still reported as before."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        last = traceback.extract_tb(tb)[-1:] if tb else []
+        where = f" at {Path(last[0].filename).name}:{last[0].lineno}" if last else ""
+        remember_error("Unexpected error", f"{kind.__name__}: {value}{where}")
+        previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def report_text(window: MainWindow) -> str:
+    """Versions, system and the recent errors: what helps whoever reads a problem report.
+    Never a key, a token or the project's content (only its file name and size)."""
+    from PySide6 import __version__ as pyside_version
+    from PySide6.QtCore import qVersion
+
+    lines = [
+        f"{APP_NAME} {__version__}",
+        f"System: {platform.platform()} ({platform.machine()})",
+        f"Python {platform.python_version()}, Qt {qVersion()}, PySide6 {pyside_version}",
+        "Frozen app" if getattr(sys, "frozen", False) else "Installed with pip",
+    ]
+    kinds = sorted({p.kind for p in window.context.config.profiles})
+    lines.append(f"Provider profiles: {', '.join(kinds) if kinds else 'none'}")
+    if window.session is not None:
+        counts = window.session.project.counts()
+        lines.append(
+            f"Project: {window.session.project.path.name}, {counts.examples:,} examples, "
+            f"{counts.jobs} training jobs"
+        )
+    lines.append("Recent errors:" if RECENT_ERRORS else "Recent errors: none")
+    lines += [f"  {at} {title}: {text}" for at, title, text in RECENT_ERRORS]
+    return "\n".join(lines)
+
+
+def copy_report(window: MainWindow) -> str:
+    text = report_text(window)
+    QGuiApplication.clipboard().setText(text)
+    return text
+
+
+class GuideDialog(QDialog):
+    """The creator's guide, shipped with the app (Markdown with its pictures); web links open
+    in the browser only when clicked."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, objectName="guide_dialog")
+        self.setWindowTitle(f"{APP_NAME} guide")
+        self.resize(820, 600)
+        self.browser = QTextBrowser(objectName="guide_text")
+        self.browser.setOpenLinks(False)
+        self.browser.setSearchPaths([str(resource_path("guide"))])
+        guide = resource_path("guide/guide.md").read_text(encoding="utf-8")
+        self.browser.setMarkdown(guide)
+        self.browser.anchorClicked.connect(self._open)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.browser)
+        layout.addWidget(buttons)
+
+    def _open(self, url: QUrl) -> None:
+        if url.scheme() in WEB_SCHEMES:
+            QDesktopServices.openUrl(url)
+        elif url.hasFragment():
+            self.browser.scrollToAnchor(url.fragment())
+
+
+SHORTCUTS = (
+    ("Anywhere", "Ctrl+N", "New character"),
+    ("Anywhere", "Ctrl+O", "Open a project"),
+    ("Anywhere", "Ctrl+Alt+S", "Save a copy"),
+    ("Anywhere", "Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"),
+    ("Anywhere", "Ctrl+Shift+S", "Sync with the Google Sheet"),
+    ("Anywhere", "Ctrl+Shift+R", "Run the whole pipeline"),
+    ("Dataset", "Ctrl+F", "Search the examples"),
+    ("Dataset", "Enter / F2", "Edit a cell; Enter again saves it"),
+    ("Dataset", "Shift+Enter", "A new line inside a cell"),
+    ("Dataset", "Ctrl+Enter", "Approve the selected rows"),
+    ("Dataset", "Ctrl+Shift+Enter", "Reject the selected rows"),
+    ("Dataset", "Ctrl+D", "Duplicate the selected rows"),
+    ("Dataset", "Ctrl+Up / Ctrl+Down", "Move an example up or down"),
+    ("Dataset", "Delete", "Delete the selected rows"),
+    ("Dataset", "Ctrl+C / Ctrl+V", "Copy or paste rows to or from a spreadsheet"),
+    ("Chat", "Enter", "Send the message"),
+    ("Chat", "Shift+Enter", "A new line in the message"),
+)
+
+
+def shortcuts_html() -> str:
+    rows = "".join(
+        f"<tr><td>{escape(where)}</td><td><b>{escape(keys)}</b></td><td>{escape(what)}</td></tr>"
+        for where, keys, what in SHORTCUTS
+    )
+    note = "On a Mac, ⌘ stands for Ctrl." if sys.platform == "darwin" else ""
+    return (
+        f"<table cellspacing='0' cellpadding='4'><tr><th align='left'>Where</th>"
+        f"<th align='left'>Keys</th><th align='left'>What</th></tr>{rows}</table><p>{note}</p>"
+    )
+
+
+class FilesDialog(QDialog):
+    """Where a creator's things live, each with a button that shows it in the file manager."""
+
+    def __init__(self, places: list[tuple[str, Path, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent, objectName="files_dialog")
+        self.setWindowTitle("Where are my files?")
+        grid = QGridLayout()
+        self.buttons: list[QPushButton] = []
+        for row, (title, path, about) in enumerate(places):
+            label = QLabel(
+                f"<b>{escape(title)}</b><br>{escape(about)}<br><code>{escape(str(path))}</code>",
+                wordWrap=True,
+            )
+            label.setTextInteractionFlags(label.textInteractionFlags() | _selectable())
+            show = QPushButton("Show", objectName=f"files_show_{row}")
+            folder = path if path.is_dir() else path.parent
+            show.setEnabled(folder.exists())
+            show.clicked.connect(
+                lambda _c=False, f=folder: QDesktopServices.openUrl(QUrl.fromLocalFile(str(f)))
+            )
+            grid.addWidget(label, row, 0)
+            grid.addWidget(show, row, 1)
+            self.buttons.append(show)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addWidget(buttons)
+
+
+def _selectable() -> Any:
+    from PySide6.QtCore import Qt
+
+    return Qt.TextInteractionFlag.TextSelectableByMouse
+
+
+def file_places(window: MainWindow) -> list[tuple[str, Path, str]]:
+    from persona_studio.services.training.local import hub_cache
+
+    places = []
+    if window.session is not None:
+        places.append(
+            (
+                "This character",
+                window.session.project.path,
+                "One file holds the persona, rules, examples, chats and training history. "
+                "Copy it to back it up or move it to another computer.",
+            )
+        )
+    places += [
+        (
+            "Settings",
+            window.context.config_file,
+            "Provider profiles and recent projects. Keys are not here: they stay in the "
+            "system password store.",
+        ),
+        (
+            "App data",
+            window.context.data_folder,
+            "The demo character and the models trained on this computer.",
+        ),
+        (
+            "Downloaded models",
+            hub_cache(),
+            "Open models downloaded to train on this computer (the Hugging Face cache, shared "
+            "with other tools).",
+        ),
+    ]
+    return places
