@@ -34,6 +34,7 @@ from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.dialogs.messages import write_file
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import icon
 from persona_studio.gui.undo import AddExamples
 from persona_studio.gui.widgets.chat_pane import ChatPane
 from persona_studio.gui.widgets.profiles import SetupNotice
@@ -128,8 +129,10 @@ class ChatTab(QWidget):
         self.input.setFixedHeight(64)
         self.input.installEventFilter(self)
         self.send = QPushButton("Send", objectName="chat_send")
+        self.send.setIcon(icon("send"))
         self.send.clicked.connect(self.send_message)
         self.stop = QPushButton("Stop", objectName="chat_stop")
+        self.stop.setIcon(icon("stop"))
         self.stop.clicked.connect(self.stop_all)
         self.regenerate = QPushButton("Regenerate", objectName="chat_regenerate")
         self.regenerate.clicked.connect(self.regenerate_last)
@@ -138,6 +141,7 @@ class ChatTab(QWidget):
         self.clear = QPushButton("Clear", objectName="chat_clear")
         self.clear.clicked.connect(self._clear)
         self.export = QPushButton("Export…", objectName="chat_export")
+        self.export.setIcon(icon("save"))
         self.export.setToolTip("Save this conversation as Markdown or JSONL")
         self.export.clicked.connect(self._choose_export)
         buttons = QVBoxLayout()

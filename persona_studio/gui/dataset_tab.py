@@ -43,7 +43,7 @@ from persona_studio.gui.models.examples_model import (
 )
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
-from persona_studio.gui.theme import color
+from persona_studio.gui.theme import color, icon
 from persona_studio.gui.undo import (
     AddExamples,
     DeleteExamples,
@@ -98,8 +98,10 @@ class DatasetTab(QWidget):
         self.min_tokens.setMaximumWidth(170)
         self.search.setMinimumWidth(160)
         self.add_button = QPushButton("Add example", objectName="add_example")
+        self.add_button.setIcon(icon("add"))
         self.add_button.clicked.connect(self.add_example)
         self.import_button = QPushButton("Import…", objectName="import_examples")
+        self.import_button.setIcon(icon("open"))
         self.import_button.setToolTip("CSV, TSV, Excel or JSONL (OpenAI chat or ShareGPT)")
         self.import_button.clicked.connect(self.choose_import)
         self.generate_button = QPushButton("Generate…", objectName="generate_examples")
@@ -145,6 +147,18 @@ class DatasetTab(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_review())
         self.table.installEventFilter(self)
+        # the empty state: what to do first, in the middle of the empty grid
+        self.empty_state = QLabel(self.table.viewport(), objectName="dataset_empty", wordWrap=True)
+        self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_state.setText(
+            "<p style='font-size:large'><b>No examples yet</b></p>"
+            "<p>The model learns your voice from questions and your answers to them.</p>"
+            "<p><b>Import…</b> a spreadsheet (a question and an answer column), link a Google "
+            "Sheet (<b>Sheet</b> menu), <b>Generate…</b> candidates from your LinkedIn posts or "
+            "documents, paste rows (Ctrl+V), or <b>Add example</b> to write one.</p>"
+        )
+        self.empty_state.hide()
+        self.table.viewport().installEventFilter(self)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self._add_shortcuts()
@@ -249,6 +263,8 @@ class DatasetTab(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Enter edits the current cell, as in a spreadsheet."""
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.empty_state.setGeometry(self.table.viewport().rect().adjusted(24, 24, -24, -24))
         if (
             watched is self.table
             and event.type() == QEvent.Type.KeyPress
@@ -346,6 +362,7 @@ class DatasetTab(QWidget):
                 "back)</span>"
             )
         self.shown_label.setText(text)
+        self.empty_state.setVisible(not total)
         self._update_review()
 
     # ---- selection -----------------------------------------------------------------------
@@ -452,11 +469,16 @@ class DatasetTab(QWidget):
         selected = len(self._selected_rows()) if self.model.shown else 0
         for button in self.review_buttons.values():
             button.setEnabled(selected > 0)
-        self.selection_label.setText(
-            f"{selected:,} selected:" if selected else "Select rows to review them:"
-        )
         waiting = sum(
             1 for r in range(self.model.shown) if self.model.example(r).status != "approved"
+        )
+        none_approved = self.model.shown > 0 and waiting == self.model.shown
+        self.selection_label.setText(
+            f"{selected:,} selected:"
+            if selected
+            else "0 approved: select rows and press Approve (only approved examples train):"
+            if none_approved
+            else "Select rows to review them:"
         )
         self.approve_shown.setEnabled(waiting > 0)
         self.approve_shown.setText(

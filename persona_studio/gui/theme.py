@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ LIGHT = {
     "notice_bg": "#fff8c5",
     "notice_fg": "#4d2d00",
     "reply_bg": "#f3f5f8",  # the block a model's reply sits in, apart from the app's own text
+    "highlight": "#0969da",  # the one accent: selections, focus, links (white text on it)
 }
 DARK = {
     "danger": "#ff7b72",
@@ -40,6 +41,7 @@ DARK = {
     "notice_bg": "#3b2300",
     "notice_fg": "#f2cc60",
     "reply_bg": "#1c2128",
+    "highlight": "#1f6feb",
 }
 
 
@@ -70,6 +72,35 @@ def restyle_all() -> None:
         template = widget.property("theme_style")
         if template:
             widget.setStyleSheet(template.format(**colours))
+
+
+def accented(palette: QPalette) -> QPalette:
+    """One accent colour for selections and links, light or dark, on whatever style draws the
+    rest (the native look stays; only its accent is ours, the same on every desktop)."""
+    colours = DARK if is_dark() else LIGHT
+    palette.setColor(QPalette.ColorRole.Highlight, QColor(colours["highlight"]))
+    palette.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+    palette.setColor(QPalette.ColorRole.Link, QColor(colours["accent"]))
+    return palette
+
+
+def icon(name: str) -> QIcon:
+    """A standard icon of the platform's style for a main action ("open", "play", "stop",
+    "save", "send", "sync", "help", "add")."""
+    from PySide6.QtWidgets import QStyle
+
+    pixmaps = {
+        "open": QStyle.StandardPixmap.SP_DialogOpenButton,
+        "play": QStyle.StandardPixmap.SP_MediaPlay,
+        "stop": QStyle.StandardPixmap.SP_MediaStop,
+        "save": QStyle.StandardPixmap.SP_DialogSaveButton,
+        "send": QStyle.StandardPixmap.SP_ArrowForward,
+        "sync": QStyle.StandardPixmap.SP_BrowserReload,
+        "help": QStyle.StandardPixmap.SP_DialogHelpButton,
+        "add": QStyle.StandardPixmap.SP_FileIcon,
+        "check": QStyle.StandardPixmap.SP_DialogApplyButton,
+    }
+    return QApplication.style().standardIcon(pixmaps[name])
 
 
 def dark_palette() -> QPalette:
@@ -131,6 +162,7 @@ class ColorSchemeFollower:
                 self.app.setStyle(self.original_style)
             self.app.setPalette(self.app.style().standardPalette())
             self.forced = False
+        self.app.setPalette(accented(self.app.palette()))
         restyle_all()  # our colours; rich text re-renders on its widget's PaletteChange
 
 

@@ -50,7 +50,7 @@ from persona_studio.core.words import counted
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
-from persona_studio.gui.theme import color, style
+from persona_studio.gui.theme import color, icon, style
 from persona_studio.gui.widgets.local_panel import LocalPanel, TakeElsewhere
 from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import SetupNotice, add_profiles
@@ -213,6 +213,7 @@ class TrainTab(QWidget):
         self.show_problems.clicked.connect(self._show_problems)
         self.show_problems.hide()
         self.start = QPushButton("Start training…", objectName="train_start")
+        self.start.setIcon(icon("play"))
         self.start.clicked.connect(self.confirm_and_launch)
         self.pipeline = QPushButton("Run the whole pipeline…", objectName="train_pipeline")
         self.pipeline.setToolTip(
@@ -255,6 +256,7 @@ class TrainTab(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setFormat("%p% of the training steps")
         self.cancel_button = QPushButton("Cancel job…", objectName="job_cancel")
+        self.cancel_button.setIcon(icon("stop"))
         self.cancel_button.clicked.connect(self.confirm_cancel)
         self.use_model = QPushButton("Use this model", objectName="job_use_model")
         self.use_model.setToolTip("Make this fine-tuned model the character's model.")

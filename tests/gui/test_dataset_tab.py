@@ -322,7 +322,7 @@ def test_review_many_rows_at_once_buttons_menu_and_all_shown(make_window, tmp_pa
     ]
     window, tab = _tab(make_window, tmp_path, examples)
     assert not tab.review_buttons["approved"].isEnabled()  # nothing selected yet
-    assert tab.selection_label.text() == "Select rows to review them:"
+    assert tab.selection_label.text().startswith("0 approved: select rows and press Approve")
     tab.table.selectRow(0)
     tab.table.selectionModel().select(
         tab.model.index(1, 0),
@@ -397,3 +397,20 @@ def test_duplicate_delete_and_undo_say_what_changed(make_window, tmp_path, qtbot
     window.findChild(type(window.menuBar().actions()[0]), "action_redo").trigger()
     assert window.statusBar().currentMessage() == "Redone: Delete 2 examples"
     assert len(_stored(window)) == 3
+
+
+def test_an_empty_dataset_says_what_to_do_and_nothing_approved_says_how(
+    make_window, tmp_path, qtbot
+) -> None:
+    window, tab = _tab(make_window, tmp_path, [])
+    window.show()
+    qtbot.waitUntil(tab.table.isVisible)
+    assert tab.empty_state.isVisible() and "No examples yet" in tab.empty_state.text()
+    assert tab.empty_state.width() > 100  # laid out over the grid
+    window.session.add_examples([Example.from_qa("Q?", "A.")])
+    assert not tab.empty_state.isVisible()
+    assert tab.selection_label.text().startswith("0 approved: select rows and press Approve")
+    tab.table.selectRow(0)
+    tab.set_status("approved")
+    tab.table.clearSelection()
+    assert tab.selection_label.text() == "Select rows to review them:"

@@ -37,3 +37,15 @@ def test_light_scheme_leaves_a_light_style_alone() -> None:
     style = QApplication.style().name()
     follower.apply(Qt.ColorScheme.Light)
     assert QApplication.style().name() == style and not theme.is_dark()
+
+
+def test_one_accent_for_selections_and_links(qapp) -> None:
+    from PySide6.QtGui import QPalette
+
+    from persona_studio.gui.theme import LIGHT, accented, icon
+
+    palette = accented(QPalette())
+    assert palette.color(QPalette.ColorRole.Highlight).name() == LIGHT["highlight"]
+    assert palette.color(QPalette.ColorRole.Link).name() == LIGHT["accent"]
+    for name in ("open", "play", "stop", "save", "send"):
+        assert not icon(name).isNull(), name

@@ -36,7 +36,7 @@ from shiboken6 import isValid
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.project_session import ProjectSession
-from persona_studio.gui.theme import color
+from persona_studio.gui.theme import color, icon
 from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.services.pipeline import (
     STEPS,
@@ -138,6 +138,7 @@ class PipelineDialog(QDialog):
         self.summary.setAccessibleName("Pipeline status")
 
         self.start = QPushButton("Start", objectName="pipeline_start", default=True)
+        self.start.setIcon(icon("play"))
         self.start.clicked.connect(self.start_new)
         self.resume = QPushButton("Resume", objectName="pipeline_resume")
         self.resume.clicked.connect(self.resume_last)

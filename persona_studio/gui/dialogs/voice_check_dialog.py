@@ -36,6 +36,7 @@ from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.dialogs.messages import write_file
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.theme import icon
 from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services.voice_check import CANDIDATE_LABELS, CheckResult
 
@@ -97,6 +98,7 @@ class VoiceCheckDialog(QDialog):
         form.addRow("Questions", self.limit)
         form.addRow("Judge model", judge_row)
         self.start = QPushButton("Run the check", objectName="check_start", default=True)
+        self.start.setIcon(icon("play"))
         self.start.clicked.connect(self.run)
         self.stop = QPushButton("Stop", objectName="check_stop")
         self.stop.clicked.connect(self.cancel)
