@@ -83,6 +83,7 @@ class ChatTab(QWidget):
     status_message = Signal(str)  # a short note for the status bar
     keep_voice_requested = Signal()  # the retirement banner's "Keep its voice…"
     setup_requested = Signal()  # "Set up a service…": the window opens Settings
+    conversation_saved = Signal()  # a conversation was written to the project
 
     def __init__(
         self, context: AppContext, undo_stack: Any = None, parent: QWidget | None = None
@@ -337,6 +338,7 @@ class ChatTab(QWidget):
             ChatRecord(self.chat_id, self.title or "Conversation", panes)
         )
         self._fill_conversations()
+        self.conversation_saved.emit()
 
     def _fill_conversations(self) -> None:
         assert self._session is not None

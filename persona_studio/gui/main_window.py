@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         tab.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         tab.keep_voice_requested.connect(lambda: self.generate_examples("rescue"))
         tab.setup_requested.connect(self.open_settings)
+        tab.conversation_saved.connect(self._refresh_checklist_soon)
         return tab
 
     def _make_dataset_tab(self) -> QWidget:

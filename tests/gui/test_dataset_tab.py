@@ -311,7 +311,7 @@ def test_the_import_dialog_asks_whether_the_file_is_ready_to_train(
     assert dialog.add.isChecked()
     assert "0 ready to train, 3 to review" in dialog.status.text()
     assert [e.status for e in dialog.result_examples()] == ["draft", "rejected", "draft"]
-    assert dialog.preview.item(0, 2).text() == "draft"
+    assert dialog.preview.item(0, 2).text() == "Draft"
 
 
 def test_review_many_rows_at_once_buttons_menu_and_all_shown(make_window, tmp_path) -> None:

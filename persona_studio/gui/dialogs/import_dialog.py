@@ -247,7 +247,8 @@ class ImportDialog(QDialog):
         for row, ex in enumerate(examples):
             turns = ex.turn_count // 2
             question = (f"[{turns} turns] " if turns > 1 else "") + ex.question
-            for column, text in enumerate((question, ex.answer, ex.status, ", ".join(ex.tags))):
+            status = ex.status.capitalize()  # the grid's word for it
+            for column, text in enumerate((question, ex.answer, status, ", ".join(ex.tags))):
                 self.preview.setItem(row, column, QTableWidgetItem(text.replace("\n", " ⏎ ")))
         self.preview.setColumnWidth(0, 300)
         self.preview.setColumnWidth(1, 360)

@@ -1,0 +1,149 @@
+"""A creator's first hour, walked through the real window at 1366×768 with clicks: the welcome
+and checklist, a new character from a template, a CSV import, approving, the check, a provider
+profile, a blind side-by-side chat, and a card export.
+
+Set FIRST_HOUR_SHOTS=FOLDER to keep a screenshot of each step (the README's come from a run
+under Xvfb: `xvfb-run -s '-screen 0 1366x768x24' env QT_QPA_PLATFORM=xcb
+FIRST_HOUR_SHOTS=docs/first-hour pytest tests/gui/test_first_hour.py`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+
+from persona_studio.gui.app import open_first_project
+from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
+from persona_studio.gui.dialogs.template_dialog import TemplateDialog
+from tests.conftest import wait_until
+from tests.fakes.openai_server import FakeOpenAI
+
+CSV = "question,answer\n" + "".join(
+    f'"How do I open game {i}?","Start with the {name}: control the centre, develop your '
+    f'pieces, castle early. Play it ten times before you learn a second one."\n'
+    for i, name in enumerate(
+        ["Italian", "London", "Ruy Lopez", "Queen's Gambit", "Caro-Kann", "Sicilian", "French",
+         "Scandinavian", "English", "Slav", "Pirc", "Dutch", "King's Indian", "Grünfeld"]
+    )
+)  # fmt: skip
+
+
+def _shooter(window: QWidget):
+    folder = os.environ.get("FIRST_HOUR_SHOTS")
+
+    def shoot(widget: QWidget | None, name: str) -> None:
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            (widget or window).grab().save(str(Path(folder) / f"{name}.png"))
+
+    return shoot
+
+
+def test_a_creators_first_hour(
+    make_window, context, keyring_backend, tmp_path, qtbot, run_async, monkeypatch
+) -> None:
+    window = make_window()
+    open_first_project(window, None)
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitExposed(window)
+    shoot = _shooter(window)
+    # 1. welcome on the demo, with the checklist
+    qtbot.waitUntil(lambda: window._checklist_dock is not None and window.checklist.isVisible())
+    panel = window.checklist
+    assert "This is Coach Rhea, a sample character" in panel.welcome.text()
+    shoot(None, "01-welcome")
+
+    # 2. a new character from a template
+    new_file = tmp_path / "Mia.persona"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(new_file), ""))
+    qtbot.mouseClick(panel.make_own_button, Qt.MouseButton.LeftButton)
+    templates = window.findChild(TemplateDialog)
+    qtbot.waitUntil(templates.isVisible)
+    qtbot.keyClicks(templates.name, "Mia")
+    templates.list.setCurrentRow(0)
+    shoot(templates, "02-template")
+    templates.accept()
+    assert window.session.project.path == new_file
+    assert window.windowTitle().startswith("Mia — Mia.persona")
+    qtbot.waitUntil(lambda: not panel.welcome.isVisible())
+    description = window.persona_tab.findChild(QWidget, "persona_description")
+    description.setFocus()
+    qtbot.keyClicks(description, "A patient chess coach for adult beginners.")
+    qtbot.waitUntil(lambda: panel.marks["describe"].accessibleName() == "done")
+    shoot(None, "02-described")
+
+    # 3. import a CSV from the checklist's "Add…"
+    csv = tmp_path / "my answers.csv"
+    csv.write_text(CSV, encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(csv), ""))
+    qtbot.mouseClick(panel.buttons["examples"], Qt.MouseButton.LeftButton)
+    menu = window.findChild(QMenu, "menu_add_examples")
+    qtbot.waitUntil(menu.isVisible)
+    next(a for a in menu.actions() if a.text().startswith("Import a file")).trigger()
+    from persona_studio.gui.dialogs.import_dialog import ImportDialog
+
+    importing = window.findChild(ImportDialog)
+    qtbot.waitUntil(lambda: importing.ok.isEnabled())
+    importing.review.setChecked(True)  # to approve them by hand below
+    shoot(importing, "03-import")
+    qtbot.mouseClick(importing.ok, Qt.MouseButton.LeftButton)
+    dataset = window.dataset_tab
+    assert window.session.example_counts() == (14, 0)
+
+    # 4. approve them, and the check says it is ready
+    qtbot.mouseClick(panel.buttons["approve"], Qt.MouseButton.LeftButton)
+    assert dataset.status_filter.currentData() == "draft"
+    qtbot.mouseClick(dataset.approve_shown, Qt.MouseButton.LeftButton)
+    assert window.session.example_counts() == (14, 14)
+    dataset.status_filter.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: panel.marks["check"].accessibleName() == "done", timeout=10_000)
+    shoot(None, "04-approved-and-checked")
+
+    # 5. set up a provider profile from the Train tab's notice
+    qtbot.mouseClick(panel.buttons["train"], Qt.MouseButton.LeftButton)
+    train = window.train_tab
+    qtbot.waitUntil(train.setup.isVisible)
+    qtbot.mouseClick(train.setup.button, Qt.MouseButton.LeftButton)
+    settings = window.findChild(SettingsDialog)
+    with FakeOpenAI(api_key="sk-first-hour", models=("gpt-4.1-mini",)) as server:
+        page = settings.providers
+        page.findChild(QWidget, "add_profile").click()
+        qtbot.keyClicks(page.name, "openrouter")
+        page.kind.setCurrentIndex(page.kind.findData("openai-compatible"))
+        qtbot.keyClicks(page.base_url, server.base_url)
+        qtbot.keyClicks(page.chat_model, "gpt-4.1-mini")
+        qtbot.keyClicks(page.api_key, "sk-first-hour")
+        qtbot.mouseClick(page.test, Qt.MouseButton.LeftButton)
+        run_async(wait_until(lambda: page.result.text().startswith("Connected")))
+        shoot(settings, "05-profile")
+        settings.close()
+        assert train.profile.findData("openrouter") >= 0 and not train.setup.isVisible()
+
+        # 6. chat side by side, blind: the offline engine against the model with the persona
+        qtbot.mouseClick(panel.buttons["chat"], Qt.MouseButton.LeftButton)
+        chat = window.chat_tab
+        chat.pane_count.setValue(2)
+        chat.panes[1].engine.setCurrentIndex(chat.panes[1].engine.findData("openrouter"))
+        chat.blind.setChecked(True)
+        qtbot.keyClicks(chat.input, "How do I open a game?")
+        qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+        run_async(wait_until(lambda: all(p.messages and not p.busy for p in chat.panes)))
+        assert all(not pane.engine.isVisible() for pane in chat.panes)
+        assert chat.send.visibleRegion().isEmpty() is False
+        shoot(None, "06-blind")
+        best = chat.panes_row.itemAt(0).widget()
+        qtbot.mouseClick(best.best, Qt.MouseButton.LeftButton)
+        assert all(pane.engine.isVisible() for pane in chat.panes)
+        qtbot.waitUntil(lambda: panel.marks["chat"].accessibleName() == "done")
+        shoot(None, "07-revealed")
+
+    # 7. export a card
+    assert run_async(window.export_to("card-v2-png", tmp_path / "Mia.png"))
+    qtbot.waitUntil(lambda: panel.marks["publish"].accessibleName() == "done")
+    assert (tmp_path / "Mia.png").read_bytes().startswith(b"\x89PNG")
+    done = [key for key, mark in panel.marks.items() if mark.accessibleName() == "done"]
+    assert done == ["describe", "examples", "approve", "check", "chat", "publish"]
+    shoot(None, "08-published")
