@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,23 +34,36 @@ class Hit:
 
 
 class RetrievalIndex:
+    """Postings are two arrays per word (positions, term frequencies), not a tuple per
+    occurrence: at 100,000 examples that is thousands of objects instead of millions, so the
+    index builds faster, takes less memory and is freed in milliseconds (dropping it happens
+    on the UI thread after every edit)."""
+
     def __init__(self, examples: Sequence[Example]) -> None:
         self.examples = [ex for ex in examples if ex.status != "rejected" and ex.answer.strip()]
-        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        self._lengths: list[float] = []
+        positions: dict[str, list[int]] = defaultdict(list)
+        frequencies: dict[str, list[float]] = defaultdict(list)
+        lengths: list[float] = []
         for position, ex in enumerate(self.examples):
             counts: dict[str, float] = defaultdict(float)
             for word in words(ex.question):
                 counts[word] += 1.0
             for word in words(ex.answer):
                 counts[word] += ANSWER_WEIGHT
-            self._lengths.append(sum(counts.values()))
+            lengths.append(sum(counts.values()))
             for word, tf in counts.items():
-                self._postings[word].append((position, tf))
+                positions[word].append(position)
+                frequencies[word].append(tf)
+        self._postings = {
+            word: (array("i", found), array("d", frequencies[word]))
+            for word, found in positions.items()
+        }
+        self._lengths = array("d", lengths)
         n = len(self.examples)
-        self._average = (sum(self._lengths) / n) if n else 1.0
+        self._average = (sum(lengths) / n) if n else 1.0
         self._idf = {
-            w: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for w, p in self._postings.items()
+            w: math.log(1 + (n - len(p[0]) + 0.5) / (len(p[0]) + 0.5))
+            for w, p in self._postings.items()
         }
 
     def __len__(self) -> int:
@@ -67,7 +81,7 @@ class RetrievalIndex:
                 best_possible += qtf * math.log(1 + (len(self.examples) + 0.5) / 0.5)
                 continue
             best_possible += qtf * idf * (K1 + 1) / (1 + K1)
-            for position, tf in self._postings[word]:
+            for position, tf in zip(*self._postings[word], strict=True):
                 norm = K1 * (1 - B + B * self._lengths[position] / self._average)
                 scores[position] += qtf * idf * tf * (K1 + 1) / (tf + norm)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]

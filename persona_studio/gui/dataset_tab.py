@@ -68,6 +68,8 @@ class DatasetTab(QWidget):
         self._undo = undo_stack
         self._session: ProjectSession | None = None
         self._runner: PreflightRunner | None = None
+        self._waiting: int | None = None  # shown rows not approved yet (the review row)
+        self._loading: Any = None  # a large project's examples, read in a worker thread
         self._search_timer = QTimer(self, singleShot=True, interval=120)
         self._search_timer.timeout.connect(self._apply_filters)
 
@@ -145,7 +147,9 @@ class DatasetTab(QWidget):
         for column, width in enumerate((48, 240, 300, 80, 90, 60)):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_review())
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: self._update_review(recount=False)  # the statuses did not change
+        )
         self.table.installEventFilter(self)
         # the empty state: what to do first, in the middle of the empty grid
         self.empty_state = QLabel(self.table.viewport(), objectName="dataset_empty", wordWrap=True)
@@ -298,7 +302,25 @@ class DatasetTab(QWidget):
             self.model_choice.addItem(name, name)
         self.model_choice.blockSignals(False)
         self._show_model(runner.model)
-        self._reload()
+        if session.loads_in_background():
+            self._load_in_background(session)
+        else:
+            self._reload()
+
+    def _load_in_background(self, session: ProjectSession) -> None:
+        """A large project: the grid says what it is doing while a worker reads the file."""
+        import asyncio
+
+        self.shown_label.setText(f"Opening {session.project.example_count():,} examples…")
+        self.table.setEnabled(False)
+
+        async def load() -> None:
+            await session.load_examples()
+            if self._session is session and not session.closed:
+                self.table.setEnabled(True)
+                self._reload()
+
+        self._loading = asyncio.ensure_future(load())
 
     def _reload(self) -> None:
         assert self._session is not None
@@ -380,7 +402,8 @@ class DatasetTab(QWidget):
         from PySide6.QtCore import QItemSelection, QItemSelectionModel
 
         selection = QItemSelection()
-        rows = [r for r in (self.model.row_of(i) for i in ids) if r is not None]
+        found = self.model.rows_of(ids)
+        rows = [found[i] for i in ids if i in found]
         for row in rows:
             selection.select(self.model.index(row, 0), self.model.index(row, 0))
         flags = (
@@ -465,13 +488,17 @@ class DatasetTab(QWidget):
             f"Approve {counted(len(before), 'shown example')}",
         )
 
-    def _update_review(self) -> None:
+    def _update_review(self, *, recount: bool = True) -> None:
+        """The review row: what is selected, and how many shown rows wait for approval (counted
+        when the rows or their statuses change, not at every click: 100 ms at 100,000)."""
         selected = len(self._selected_rows()) if self.model.shown else 0
         for button in self.review_buttons.values():
             button.setEnabled(selected > 0)
-        waiting = sum(
-            1 for r in range(self.model.shown) if self.model.example(r).status != "approved"
-        )
+        if recount or self._waiting is None:
+            self._waiting = sum(
+                1 for r in range(self.model.shown) if self.model.example(r).status != "approved"
+            )
+        waiting = self._waiting
         none_approved = self.model.shown > 0 and waiting == self.model.shown
         self.selection_label.setText(
             f"{selected:,} selected:"

@@ -469,6 +469,9 @@ class MainWindow(QMainWindow):
         from persona_studio.core.demo import DEMO_FILENAME
 
         session, project = self.session, self.session.project
+        if session.loading:  # the file is being read: ask it once that is done
+            self._checklist_timer.start()
+            return
         runner = session._preflight
         if runner is not None and runner is not self._checklist_runner:
             runner.finished.connect(self._refresh_checklist_soon)
@@ -479,7 +482,7 @@ class MainWindow(QMainWindow):
             persona=session.persona,
             examples=examples,
             approved=approved,
-            chats=project.counts().chats,
+            chats=project.chat_count(),
             ready=None if report is None else not report.blocking,
             exported=project.meta(EXPORTED_META) is not None,
         )

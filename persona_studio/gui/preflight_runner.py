@@ -7,6 +7,7 @@ import asyncio
 import copy
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
@@ -105,17 +106,27 @@ class PreflightRunner(QObject):
     def run_now(self) -> None:
         if self.session.closed:
             return  # a debounced check can fire after the window closed the project
+        if self.session.loads_in_background():  # a large project: read it off the UI thread
+            loading = asyncio.ensure_future(self.session.load_examples())
+            loading.add_done_callback(self._loaded)
+            return
         self._timer.stop()
         self.stale = False
         self._supersede()
         self.reload_specs()  # the creator may have edited the price table meanwhile
         self._cancel = cancel = threading.Event()
-        # a snapshot taken now, on the UI thread: the worker never touches the open project
-        examples = [copy.copy(e) for e in self.session.examples]
+        # a snapshot taken now, on the UI thread: the worker never touches the open project.
+        # A list of the same objects is enough (and 1,000× cheaper than copies at 100,000):
+        # the session never changes an example in place, an edit puts a new one in its place
+        examples = list(self.session.examples)
         persona = copy.deepcopy(self.session.persona)
         share = self.session.project.test_share
         self.task = asyncio.ensure_future(self._run(examples, persona, self.spec(), cancel, share))
         self.started.emit()
+
+    def _loaded(self, loading: asyncio.Future[Any]) -> None:
+        if not self.session.closed and not loading.cancelled() and loading.exception() is None:
+            self.run_now()  # a file that cannot be read was said so when it was opened
 
     def cancel(self) -> None:
         """Stop the running check (the Stop button); it runs again after the next edit."""

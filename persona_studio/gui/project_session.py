@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from persona_studio.services.training import BackendFactory, TrainingJobs
 
 AUTOSAVE_DELAY_MS = 400  # typing is batched; a field is on disk ≤ 1 s after the last keystroke
+# from this many examples the window reads them in a worker thread (the grid says "Opening…")
+BACKGROUND_LOAD_FROM = 20_000
 RETRY_DELAY_MS = 2000  # a write the disk refused is tried again this often, until it lands
 
 
@@ -55,6 +57,8 @@ class ProjectSession(QObject):
         self._job_watchers: dict[str, asyncio.Task[None]] = {}
         self.closed = False  # the project file is closed: timers still pending must do nothing
         self._preflight: PreflightRunner | None = None
+        self._retrieval_task: asyncio.Future[RetrievalIndex] | None = None
+        self._loading: asyncio.Future[tuple[list[Example], dict[str, float]]] | None = None
         self._retrieval: RetrievalIndex | None = None  # the offline engine's, built on demand
         self.examples_reset.connect(self._forget_retrieval)
         self.examples_edited.connect(self._forget_retrieval)
@@ -80,18 +84,29 @@ class ProjectSession(QObject):
             self._review_queue = ReviewQueue(self.project)
         return self._review_queue
 
-    @property
-    def retrieval_index(self) -> RetrievalIndex:
-        """The offline engine's index over this project's examples (built on first use,
-        dropped when the dataset changes: never another project's)."""
-        if self._retrieval is None:
-            from persona_studio.core.retrieval import RetrievalIndex
+    async def retrieval_index(self) -> RetrievalIndex:
+        """The offline engine's index over this project's examples: built on first use in a
+        worker thread (seconds at 100,000 examples, never on the UI thread), dropped when the
+        dataset changes (never another project's, never an older dataset's for long)."""
+        import asyncio
 
-            self._retrieval = RetrievalIndex(self.examples)
-        return self._retrieval
+        from persona_studio.core.retrieval import RetrievalIndex
+
+        if self._retrieval is not None:
+            return self._retrieval
+        if self._retrieval_task is None:
+            examples = list(await self.load_examples())  # a snapshot: copy on write
+            self._retrieval_task = asyncio.ensure_future(
+                asyncio.to_thread(RetrievalIndex, examples)
+            )
+        task = self._retrieval_task
+        index = await asyncio.shield(task)  # a stopped reply does not stop the build
+        if task is self._retrieval_task:  # not outdated by an edit meanwhile
+            self._retrieval = index
+        return index
 
     def _forget_retrieval(self, *_: object) -> None:
-        self._retrieval = None
+        self._retrieval, self._retrieval_task = None, None
 
     @property
     def preflight(self) -> PreflightRunner:
@@ -166,6 +181,36 @@ class ProjectSession(QObject):
 
     # ---- examples ------------------------------------------------------------------------
 
+    @property
+    def examples_loaded(self) -> bool:
+        return self._examples is not None
+
+    @property
+    def loading(self) -> bool:
+        """A worker thread is reading the examples (and holds the project file meanwhile: a
+        read from the UI thread now would wait for it)."""
+        return self._loading is not None and not self._loading.done()
+
+    def loads_in_background(self) -> bool:
+        """Whether the examples are worth loading off the UI thread: a large project, not
+        loaded yet (decoding 100,000 examples takes seconds; a few thousand, milliseconds)."""
+        return self._examples is None and self.project.example_count() >= BACKGROUND_LOAD_FROM
+
+    async def load_examples(self) -> list[Example]:
+        """The examples, read from the file in a worker thread when not loaded yet."""
+        import asyncio
+
+        if self._examples is None:
+            if self._loading is None:
+                project = self.project
+                self._loading = asyncio.ensure_future(
+                    asyncio.to_thread(lambda: (project.examples(), project.example_positions()))
+                )
+            examples, positions = await asyncio.shield(self._loading)
+            if self._examples is None:  # not loaded by a direct use meanwhile
+                self._examples, self._positions = examples, positions
+        return self._examples
+
     def example_counts(self) -> tuple[int, int]:
         """How many examples, and how many approved: as the window shows them (edits not
         saved yet count), from the file while no tab has loaded the examples."""
@@ -176,7 +221,11 @@ class ProjectSession(QObject):
 
     @property
     def examples(self) -> list[Example]:
-        """All examples in order (loaded once; edits keep this list and the file in step)."""
+        """All examples in order (loaded once; edits keep this list and the file in step).
+
+        Copy on write: an example in this list is never changed in place; an edit replaces it
+        with a new object. So a snapshot for a worker (the check, the retrieval index) is a
+        list of the same objects, and the undo stack can keep the objects it was given."""
         if self._examples is None:
             self._examples = self.project.examples()
             self._positions = self.project.example_positions()
@@ -227,10 +276,10 @@ class ProjectSession(QObject):
 
     def replace_example_contents(self, changed: list[Example]) -> None:
         """Put these versions (same ids) in place of the current ones."""
-        by_id = {ex.id: ex for ex in changed}
-        self._examples = [
-            copy.deepcopy(by_id[ex.id]) if ex.id in by_id else ex for ex in self.examples
-        ]
+        # copy on write: new objects of this session's own (shallow copies: the file stamps
+        # their updated_at), so no object the undo stack or a worker holds is ever touched
+        by_id = {ex.id: copy.copy(ex) for ex in changed}
+        self._examples = [by_id.get(ex.id, ex) for ex in self.examples]
         self._save_now(
             lambda: self.project.update_examples([ex for ex in self.examples if ex.id in by_id])
         )

@@ -81,18 +81,28 @@ def model_for(settings: ChatSettings, persona: Persona, decision: Decision) -> s
     return settings.model or (settings.profile.chat_model if settings.profile else "")
 
 
+# an index, or a coroutine function that gives one (the window builds it off the UI thread)
+IndexSource = RetrievalIndex | Callable[[], Awaitable[RetrievalIndex]]
+
+
+async def resolve_index(source: IndexSource) -> RetrievalIndex:
+    return source if isinstance(source, RetrievalIndex) else await source()
+
+
 async def reply(
     persona: Persona,
     rules: list[Rule],
     history: list[dict[str, str]],
     message: str,
     settings: ChatSettings,
-    index: RetrievalIndex,
+    index: IndexSource,
     client_for: ClientFactory,
     profiles: Callable[[str], ProviderProfile] | None = None,
 ) -> AsyncIterator[ChatEvent]:
     """Stream one reply: the rules decide first, then the offline engine or a server answers.
-    Never raises for provider trouble: that becomes an `error` event."""
+    Never raises for provider trouble: that becomes an `error` event. `index` may be a way to
+    get the index (awaited only when this reply needs it: building one takes seconds at
+    100,000 examples, and a provider pane in persona mode never does)."""
     started = time.monotonic()
     is_first = not any(m.get("role") == "user" for m in history)
     decision = evaluate(rules, message, is_first=is_first, char=persona.name)
@@ -101,7 +111,7 @@ async def reply(
     if decision.reply is not None:
         answer = _rule_reply(decision, started)
     elif settings.mode == "offline":
-        answer = _offline_reply(message, index, decision, started)
+        answer = _offline_reply(message, await resolve_index(index), decision, started)
     else:
         answer = _remote_reply(
             persona, history, message, settings, index, client_for, profiles, decision, started
@@ -198,7 +208,7 @@ async def _remote_reply(
     history: list[dict[str, str]],
     message: str,
     settings: ChatSettings,
-    index: RetrievalIndex,
+    index: IndexSource,
     client_for: ClientFactory,
     profiles: Callable[[str], ProviderProfile] | None,
     decision: Decision,
@@ -215,7 +225,7 @@ async def _remote_reply(
     hits = []
     shots: list[dict[str, str]] = []
     if settings.mode == "retrieval":
-        hits = index.search(message, k=FEW_SHOT)
+        hits = (await resolve_index(index)).search(message, k=FEW_SHOT)
         shots = few_shot_messages(hits)
     messages = [
         {"role": "system", "content": system},

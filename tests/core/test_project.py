@@ -300,7 +300,7 @@ def test_a_version_1_file_is_upgraded_and_its_rules_gain_extras(tmp_path: Path) 
             ]
         )
         assert project.rules()[0].extras == {"insertion_order": 3}
-    assert int.from_bytes(path.read_bytes()[60:64], "big") == schema_version() == 3
+    assert int.from_bytes(path.read_bytes()[60:64], "big") == schema_version() == 4
     assert path.with_name("old.persona.v1.bak").exists()
 
 

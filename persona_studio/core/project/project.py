@@ -328,6 +328,15 @@ class Project(ExamplesStore, RecordsStore):
                 chats=one("SELECT COUNT(*) FROM chats"),
             )
 
+    def example_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM examples").fetchone()[0])
+
+    def chat_count(self) -> int:
+        """How many conversations are saved (one small query, not `counts`' five)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM chats").fetchone()[0])
+
     def meta(self, key: str) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

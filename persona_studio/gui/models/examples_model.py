@@ -159,10 +159,23 @@ class ExamplesModel(QAbstractTableModel):
         return self._examples[self._view[row]]
 
     def row_of(self, example_id: str) -> int | None:
+        return self.rows_of([example_id]).get(example_id)
+
+    def rows_of(self, example_ids: list[str]) -> dict[str, int]:
+        """The shown rows of these examples, in one pass over the view (not one per id:
+        reselecting 100 rows at 100,000 examples took 2 s)."""
+        wanted = set(example_ids)
+        if not wanted:
+            return {}
+        found: dict[str, int] = {}
+        examples = self._examples
         for row, i in enumerate(self._view):
-            if self._examples[i].id == example_id:
-                return row
-        return None
+            example_id = examples[i].id
+            if example_id in wanted:
+                found[example_id] = row
+                if len(found) == len(wanted):
+                    break
+        return found
 
     @property
     def shown(self) -> int:

@@ -25,12 +25,11 @@ from PySide6.QtWidgets import (
 from persona_studio.core.config import AppConfig, ProviderProfile
 from persona_studio.core.persona import Persona
 from persona_studio.core.records import ChatTarget
-from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.core.rules import Rule
 from persona_studio.gui.theme import color
 from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.gui.widgets.reply_html import WEB_SCHEMES, InertBrowser, reply_html
-from persona_studio.services.chat import MODE_LABELS, ChatSettings, reply
+from persona_studio.services.chat import MODE_LABELS, ChatSettings, IndexSource, reply
 
 OFFLINE = "__offline__"
 REPAINT_MS = 50  # streamed text is shown at most every 50 ms: the window stays responsive
@@ -189,7 +188,7 @@ class ChatPane(QWidget):
             if m["role"] in ("user", "assistant") and not m.get("error")
         ]
 
-    def send(self, text: str, persona: Persona, rules: list[Rule], index: RetrievalIndex) -> None:
+    def send(self, text: str, persona: Persona, rules: list[Rule], index: IndexSource) -> None:
         self.stop()
         history = self.history()
         self.messages.append({"role": "user", "content": text})
@@ -213,7 +212,7 @@ class ChatPane(QWidget):
         answer: dict[str, Any],
         persona: Persona,
         rules: list[Rule],
-        index: RetrievalIndex,
+        index: IndexSource,
     ) -> None:
         started = time.monotonic()
         events = reply(

@@ -1,0 +1,99 @@
+"""What keeps a large project fluid: the offline engine's index and a large dataset are built
+and read in worker threads, never on the UI thread, and edits never change an example that a
+worker's snapshot or the undo stack holds (copy on write)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+from persona_studio.core import retrieval
+from persona_studio.core.dataset import Example
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import Project
+from persona_studio.gui import project_session
+from persona_studio.gui.models.examples_model import COL_ANSWER
+from tests.conftest import wait_until
+
+
+def _window(make_window, tmp_path, n: int = 30):
+    path = tmp_path / "big.persona"
+    examples = [
+        Example.from_qa(f"How do I pace run {i}?", f"Slowly, run {i}.", status="approved")
+        for i in range(n)
+    ]
+    Project.create(path, Persona(name="Big"), examples=examples).close()
+    window = make_window()
+    assert window.open_project(path)
+    return window
+
+
+def test_the_offline_index_is_built_in_a_worker_and_only_when_needed(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    built_on: list[str] = []
+    original = retrieval.RetrievalIndex.__init__
+
+    def spy(self, examples) -> None:
+        built_on.append(threading.current_thread().name)
+        original(self, examples)
+
+    monkeypatch.setattr(retrieval.RetrievalIndex, "__init__", spy)
+    window = _window(make_window, tmp_path)
+    window.tabs.setCurrentIndex(3)
+    chat = window.chat_tab
+    chat.send_message("How do I pace run 7?")
+    run_async(wait_until(lambda: all(p.messages and not p.busy for p in chat.panes)))
+    assert chat.panes[0].messages[-1]["content"] == "Slowly, run 7."
+    assert len(built_on) == 1 and built_on[0] != threading.main_thread().name
+    chat.send_message("And run 8?")  # built once, kept until the dataset changes
+    run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
+    assert len(built_on) == 1
+    window.session.add_examples([Example.from_qa("Brand new?", "Yes.", status="approved")])
+    chat.send_message("Brand new?")
+    run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
+    assert len(built_on) == 2 and chat.panes[0].messages[-1]["content"] == "Yes."
+
+
+def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
+    window = _window(make_window, tmp_path, n=40)
+    read_on: list[str] = []
+    project = window.session.project
+    original = type(project).examples
+
+    def spy(self):
+        read_on.append(threading.current_thread().name)
+        return original(self)
+
+    monkeypatch.setattr(type(project), "examples", spy)
+    window.show()
+    window.tabs.setCurrentIndex(1)
+    tab = window.dataset_tab
+    assert tab.shown_label.text() == "Opening 40 examples…" and not tab.table.isEnabled()
+    run_async(wait_until(lambda: tab.model.rowCount() == 40))
+    assert tab.table.isEnabled() and tab.shown_label.text() == "40 examples"
+    assert read_on and threading.main_thread().name not in read_on
+    # the check waited for the worker too, and ran once the examples were there
+    run_async(wait_until(lambda: window.session.preflight.report is not None, 15))
+    assert len(read_on) == 1
+
+
+def test_edits_replace_examples_never_change_them(make_window, tmp_path) -> None:
+    window = _window(make_window, tmp_path)
+    window.tabs.setCurrentIndex(1)
+    tab = window.dataset_tab
+    snapshot = list(window.session.examples)  # what a worker or the undo stack holds
+    frozen = copy.deepcopy(snapshot)
+    tab.model.setData(tab.model.index(0, COL_ANSWER), "Edited in the grid.")
+    tab.table.selectRow(1)
+    tab.set_status("rejected")
+    tab.table.selectRow(2)
+    tab.detail.show_example(window.session.examples[2])
+    window.undo()
+    window.redo()
+    tab.duplicate_selected()
+    assert snapshot == frozen  # every edit above made new objects
+    assert window.session.examples[0].answer == "Edited in the grid."
