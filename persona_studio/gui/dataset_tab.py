@@ -36,6 +36,7 @@ from persona_studio.core.validation import (
     price_text,
 )
 from persona_studio.core.words import counted
+from persona_studio.gui.loop import when_loop_runs
 from persona_studio.gui.models.examples_model import (
     COL_QUESTION,
     ExamplesModel,
@@ -320,7 +321,10 @@ class DatasetTab(QWidget):
                 self.table.setEnabled(True)
                 self._reload()
 
-        self._loading = asyncio.ensure_future(load())
+        def start() -> None:
+            self._loading = asyncio.ensure_future(load())
+
+        when_loop_runs(start)  # at startup this tab can be built before asyncio's loop runs
 
     def _reload(self) -> None:
         assert self._session is not None

@@ -22,6 +22,7 @@ from persona_studio.core.validation import (
     model_spec,
     preflight,
 )
+from persona_studio.gui.loop import when_loop_runs
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.widgets.visibility import shown_in_window
 
@@ -107,8 +108,7 @@ class PreflightRunner(QObject):
         if self.session.closed:
             return  # a debounced check can fire after the window closed the project
         if self.session.loads_in_background():  # a large project: read it off the UI thread
-            loading = asyncio.ensure_future(self.session.load_examples())
-            loading.add_done_callback(self._loaded)
+            when_loop_runs(self._load_then_run)
             return
         self._timer.stop()
         self.stale = False
@@ -123,6 +123,10 @@ class PreflightRunner(QObject):
         share = self.session.project.test_share
         self.task = asyncio.ensure_future(self._run(examples, persona, self.spec(), cancel, share))
         self.started.emit()
+
+    def _load_then_run(self) -> None:
+        loading = asyncio.ensure_future(self.session.load_examples())
+        loading.add_done_callback(self._loaded)
 
     def _loaded(self, loading: asyncio.Future[Any]) -> None:
         if not self.session.closed and not loading.cancelled() and loading.exception() is None:
