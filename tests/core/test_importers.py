@@ -231,3 +231,19 @@ def test_fuzzed_bytes_never_crash(tmp_path_factory, data: bytes, suffix: str) ->
     with contextlib.suppress(ImportFileError):
         result = import_file(path)
         assert all(e.question.strip() and e.answer.strip() for e in result.examples)
+
+
+def test_csv_rows_are_read_as_pandas_read_them(tmp_path) -> None:
+    from persona_studio.core.importers.tabular import read_table
+
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        'question,answer,,answer\n\n"Two\nlines?",Yes.,x\n007,=1+1,,\n',
+        encoding="utf-8",
+    )
+    table = read_table(path)
+    assert table.columns == ["question", "answer", "Unnamed: 2", "answer.1"]
+    assert table.rows == [["Two\nlines?", "Yes.", "x", ""], ["007", "=1+1", "", ""]]
+    path.write_text("question,answer\nA?,B.,extra\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match="line 2 has 3 cells, the header 2"):
+        read_table(path)

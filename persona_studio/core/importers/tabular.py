@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from persona_studio.core.dataset import STATUSES, Example
+from persona_studio.core.dataset import STATUSES, Example, now_iso
 from persona_studio.core.exports import unescape_cell
 from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError, ImportResult
 from persona_studio.core.importers.limits import check_archive, check_table_size
@@ -92,7 +92,8 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
             delimiter = "\t" if suffix == ".tsv" else _sniff(text)
             first_line = text[: text.find("\n") if "\n" in text else len(text)]
             check_table_size(path.name, None, first_line.count(delimiter) + 1)
-            frame = _read_csv(io.StringIO(text), delimiter)
+            columns, rows = _read_csv(path.name, text, delimiter)
+            return Table(columns, rows, sheets)
     except UnicodeDecodeError:
         raise ImportFileError(
             f"“{path.name}” is not UTF-8 text.", "Save it as “CSV UTF-8” from your spreadsheet app."
@@ -107,17 +108,31 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
     return Table(columns, rows, sheets)
 
 
-def _read_csv(text: io.StringIO, delimiter: str) -> Any:
-    """pandas' C parser (4× the Python one on a 100,000-row file); a file it refuses is read
-    again by the Python parser, which the importer used before and which some files need."""
-    import pandas as pd
-
-    options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "sep": delimiter}
-    try:
-        return pd.read_csv(text, engine="c", **options)
-    except pd.errors.ParserError:
-        text.seek(0)
-        return pd.read_csv(text, engine="python", **options)
+def _read_csv(name: str, text: str, delimiter: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows, every cell as text, through Python's C `csv` reader: what
+    pandas gave the importer before (blank lines skipped, short rows padded, unnamed and
+    repeated headers named as pandas names them), in about a tenth of the time on 100,000
+    rows (pandas' string columns are slow to read back one cell at a time)."""
+    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True) if row]
+    if not rows:
+        raise ImportFileError(f"“{name}” is empty.", "Check that it has a header row.")
+    header, body = rows[0], rows[1:]
+    width = len(header)
+    for number, row in enumerate(body, start=2):
+        if len(row) > width:
+            raise ImportFileError(
+                f"“{name}” could not be read as a table (line {number} has {len(row)} cells, "
+                f"the header {width}).",
+                "Check that it has a header row and the same number of columns on every row.",
+            )
+        if len(row) < width:
+            row.extend([""] * (width - len(row)))
+    columns: list[str] = []
+    for index, column in enumerate(header):
+        label = column or f"Unnamed: {index}"
+        repeat = sum(1 for c in header[:index] if c == column)
+        columns.append(f"{label}.{repeat}" if column and repeat else label)
+    return columns, body
 
 
 def _read_sheet(path: Path, sheet: str) -> Any:
@@ -187,12 +202,13 @@ def examples_from_table(
     }
     result = ImportResult()
     seen_ids: set[str] = set()
+    stamp = now_iso()  # one time for the whole import (and 0.3 s less at 100,000 rows)
     for number, row in enumerate(table.rows, start=2):  # row 1 is the header
 
         def cell(role: str, row: list[str] = row) -> str:
             return unescape_cell(row[index[role]]) if role in index else ""
 
-        example = _example_from_cells(cell, number, result, default_status)
+        example = _example_from_cells(cell, number, result, default_status, stamp)
         if example is None:
             continue
         if example.id in seen_ids:
@@ -204,7 +220,7 @@ def examples_from_table(
 
 
 def _example_from_cells(
-    cell: Any, number: int, result: ImportResult, default_status: str
+    cell: Any, number: int, result: ImportResult, default_status: str, stamp: str
 ) -> Example | None:
     conversation = cell("conversation").strip()
     if conversation:
@@ -234,6 +250,7 @@ def _example_from_cells(
         status=status if status in STATUSES else ("draft" if status else default_status),
         tags=[t.strip() for t in cell("tags").split(",") if t.strip()],
         system_prompt=cell("system_prompt") or None,
+        updated_at=stamp,
     )
     given_id = cell("id").strip()
     if given_id:
