@@ -181,3 +181,19 @@ def test_closing_while_running_asks_first(
     assert not dialog.isVisible()
     run_async(wait_until(lambda: dialog.run.status == "cancelled"))
     run_async(wait_until(lambda: not shiboken6.isValid(dialog)))  # deleted once idle
+
+
+def test_close_and_escape_close_an_idle_pipeline(
+    make_window, context, server, sheets, tmp_path, qtbot
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QPushButton
+
+    _window, dialog = _dialog(make_window, context, tmp_path)
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "pipeline_close"), Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    again = _window.run_pipeline()
+    qtbot.waitUntil(again.isVisible)
+    qtbot.keyClick(again, Qt.Key.Key_Escape)
+    assert not again.isVisible()

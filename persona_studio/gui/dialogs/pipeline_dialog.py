@@ -150,7 +150,7 @@ class PipelineDialog(QDialog):
         self.show_files = QPushButton("Show the files", objectName="pipeline_files")
         self.show_files.clicked.connect(self._show_files)
         close = QPushButton("Close", objectName="pipeline_close")
-        close.clicked.connect(self.close)
+        close.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         for button in (self.resume, self.start, self.stop, self.chat, self.show_files):
             buttons.addWidget(button)
@@ -328,14 +328,24 @@ class PipelineDialog(QDialog):
         if self.run is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(self.run.options.out_dir))
 
-    def reject(self) -> None:  # Escape, the title bar's close: same as the Close button
-        self.close()
+    def reject(self) -> None:
+        """Close, Escape and the title bar's close all come here. (They used to call close(),
+        whose QDialog handler calls reject() again: Qt's guard against that loop left an idle
+        dialog open.)"""
+        if self.running:
+            self._ask_to_stop()
+        else:
+            super().reject()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.running:
-            super().closeEvent(event)
-            return
-        event.ignore()  # asked without a nested event loop: the run keeps its pace meanwhile
+        if self.running:
+            event.ignore()
+            self._ask_to_stop()
+        else:
+            super().closeEvent(event)  # QDialog's: reject(), which hides it
+
+    def _ask_to_stop(self) -> None:
+        """Asked without a nested event loop: the run keeps its pace meanwhile."""
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Stop the pipeline?",
