@@ -116,7 +116,7 @@ def main() -> int:
         return max(stalls or [0.0]), time.perf_counter() - began
 
     def checked() -> bool:
-        runner = window.session._preflight if window.session else None
+        runner = window.session.started_preflight if window.session else None
         return runner is None or (
             runner.report is not None
             and not runner.running

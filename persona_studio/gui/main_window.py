@@ -442,7 +442,8 @@ class MainWindow(QMainWindow):
             self._refresh_checklist()
         return self._checklist_dock.widget().widget()
 
-    def _checklist_visibility(self, visible: bool) -> None:
+    def _checklist_visibility(self, _visible: bool) -> None:
+        """The dock's own close button; not a window closing (that hides the dock too)."""
         if self._checklist_dock is not None and not self.isMinimized() and self.isVisible():
             self.checklist_action.setChecked(self._checklist_dock.isVisible())
             self._window_settings().setValue("checklist", self._checklist_dock.isVisible())
@@ -472,7 +473,7 @@ class MainWindow(QMainWindow):
         if session.loading:  # the file is being read: ask it once that is done
             self._checklist_timer.start()
             return
-        runner = session._preflight
+        runner = session.started_preflight
         if runner is not None and runner is not self._checklist_runner:
             runner.finished.connect(self._refresh_checklist_soon)
             self._checklist_runner = runner

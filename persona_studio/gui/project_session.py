@@ -109,6 +109,11 @@ class ProjectSession(QObject):
         self._retrieval, self._retrieval_task = None, None
 
     @property
+    def started_preflight(self) -> PreflightRunner | None:
+        """The readiness check if a tab has started it (without starting one)."""
+        return self._preflight
+
+    @property
     def preflight(self) -> PreflightRunner:
         """The readiness check: one per open project, shared by the Dataset and Train tabs."""
         if self._preflight is None:

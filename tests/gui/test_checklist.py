@@ -74,3 +74,17 @@ def test_the_demo_is_welcomed_and_steps_follow_the_project(
     for key in ("describe", "examples", "approve", "publish"):  # read from the file
         assert marks[key].accessibleName() == "done", key
     assert marks["train"].accessibleName() == "to do"
+
+
+def test_a_shown_list_is_shown_again_after_a_restart(make_window, context, qtbot) -> None:
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.show()
+    qtbot.waitUntil(
+        lambda: window._checklist_dock is not None and window._checklist_dock.isVisible()
+    )
+    window.close()  # closing hides the panel too: that is not the creator hiding it
+    again = make_window()
+    again.open_project(ensure_demo_project(context.data_folder))
+    again.show()
+    qtbot.waitUntil(lambda: again._checklist_dock is not None and again._checklist_dock.isVisible())
