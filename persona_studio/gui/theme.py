@@ -45,6 +45,10 @@ DARK = {
 }
 
 
+# every notice banner alike: the notice colours, padding on the 4 px grid, rounded corners
+NOTICE_STYLE = "background: {notice_bg}; color: {notice_fg}; padding: 4px 8px; border-radius: 4px;"
+
+
 def is_dark() -> bool:
     """Whether the window background is dark (whatever made it so)."""
     window = QGuiApplication.palette().color(QPalette.ColorRole.Window)

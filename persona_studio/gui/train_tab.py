@@ -50,7 +50,7 @@ from persona_studio.core.words import counted
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
-from persona_studio.gui.theme import color, icon, style
+from persona_studio.gui.theme import NOTICE_STYLE, color, icon, style
 from persona_studio.gui.widgets.local_panel import LocalPanel, TakeElsewhere
 from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import SetupNotice, add_profiles
@@ -109,7 +109,7 @@ class TrainTab(QWidget):
         self.deadline = QLabel(DEADLINE_NOTE, objectName="openai_deadline", wordWrap=True)
         style(
             self.deadline,
-            "background: {notice_bg}; color: {notice_fg}; padding: 6px; border-radius: 4px;",
+            NOTICE_STYLE,
         )
         self.profile = QComboBox(objectName="train_profile")
         self.profile.setAccessibleName("Where to train")
@@ -371,9 +371,9 @@ class TrainTab(QWidget):
         self.deadline.setText(" ".join(OPENAI_CLOSED) if closed else DEADLINE_NOTE)
         style(
             self.deadline,
-            "background: {danger}; color: white; padding: 6px; border-radius: 4px;"
+            "background: {danger}; color: white; padding: 4px 8px; border-radius: 4px;"
             if closed
-            else "background: {notice_bg}; color: {notice_fg}; padding: 6px; border-radius: 4px;",
+            else NOTICE_STYLE,
         )
         local = profile.kind == "local"
         self.local.setVisible(local)

@@ -107,7 +107,7 @@ class ChatPane(QWidget):
             keep.addWidget(button)
         keep.addStretch(1)
         actions = QVBoxLayout()
-        actions.setSpacing(2)
+        actions.setSpacing(4)
         actions.addLayout(rate)
         actions.addLayout(keep)
         self.engine.setSizeAdjustPolicy(
@@ -122,7 +122,7 @@ class ChatPane(QWidget):
         header.addWidget(self.title)
         header.addWidget(self.engine, 1)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
         layout.addWidget(self.mode)
         layout.addWidget(self.model)

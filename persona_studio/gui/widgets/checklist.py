@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.core.checklist import Step
-from persona_studio.gui.theme import color, style
+from persona_studio.gui.theme import NOTICE_STYLE, color, style
 
 GO_LABELS = {
     "describe": "Persona",
@@ -39,7 +39,7 @@ class ChecklistPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="checklist")
         self.welcome = QLabel(objectName="checklist_welcome", wordWrap=True)
-        style(self.welcome, "background: {notice_bg}; color: {notice_fg}; padding: 8px;")
+        style(self.welcome, NOTICE_STYLE)
         self.chat_demo = QPushButton("Chat with her", objectName="checklist_chat_demo")
         self.chat_demo.clicked.connect(lambda: self.go.emit("chat", self.chat_demo))
         self.make_own_button = QPushButton(

@@ -39,7 +39,7 @@ class SetupNotice(QFrame):
         self.button.setToolTip("Opens Settings → AI providers, where you add a key once.")
         self.button.clicked.connect(self.requested)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setContentsMargins(8, 4, 8, 4)  # on the 4 px grid, as every notice
         layout.addWidget(self.label, 1)
         layout.addWidget(self.button)
         style(self, "#" + object_name + " {{ background: {notice_bg}; border-radius: 4px; }}")

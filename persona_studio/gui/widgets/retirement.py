@@ -29,7 +29,7 @@ class RetirementBanner(QFrame):
         )
         self.button.clicked.connect(self.keep_voice)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setContentsMargins(8, 4, 8, 4)  # on the 4 px grid, as every notice
         layout.addWidget(self.text, 1)
         layout.addWidget(self.button)
         self.hide()
