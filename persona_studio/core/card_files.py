@@ -42,7 +42,18 @@ def export_bytes(project: Project, fmt: str) -> bytes:
     persona, rules = project.persona(), project.rules()
     avatar = project.avatar()
     avatar_png = avatar[0] if avatar and avatar[1] == "image/png" else None
-    fingerprint = dataset_hash(project.examples())
+    if fmt == "naas-plugin":
+        plugin = naas_plugin(persona, avatar_png=avatar_png)
+        return json.dumps(plugin, ensure_ascii=False, indent=2).encode("utf-8")
+    # the examples are read once per export (not once for a fingerprint and again for the rows:
+    # seconds at 100,000), and only the cards carry the dataset's fingerprint
+    examples = project.examples()
+    if fmt == "openai-jsonl":  # the approved examples, as they would be trained
+        approved = [ex for ex in examples if ex.status == "approved"]
+        return openai_jsonl(approved, persona.system_prompt(), persona.name).encode("utf-8")
+    if fmt == "csv":
+        return examples_csv(examples).encode("utf-8")
+    fingerprint = dataset_hash(examples)
     if fmt == "card-v2-png":
         return card_png(
             persona, rules, avatar_png or default_avatar_png(), dataset_hash=fingerprint
@@ -51,12 +62,4 @@ def export_bytes(project: Project, fmt: str) -> bytes:
         return card_json_bytes(card_v2(persona, rules, dataset_hash=fingerprint))
     if fmt == "card-v3-json":
         return card_json_bytes(card_v3(persona, rules, dataset_hash=fingerprint))
-    if fmt == "naas-plugin":
-        plugin = naas_plugin(persona, avatar_png=avatar_png)
-        return json.dumps(plugin, ensure_ascii=False, indent=2).encode("utf-8")
-    if fmt == "openai-jsonl":  # the approved examples, as they would be trained
-        approved = [ex for ex in project.examples() if ex.status == "approved"]
-        return openai_jsonl(approved, persona.system_prompt(), persona.name).encode("utf-8")
-    if fmt == "csv":
-        return examples_csv(project.examples()).encode("utf-8")
     raise ValueError(f"unknown export format {fmt!r}")
