@@ -14,30 +14,17 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes, from a checkout
 
-TICK_MS = 5
+from benchmarks.stalls import StallMeter, private_home, qt_loop
 
 
 def measure(loop, seconds: float, work=None) -> list[float]:
-    from PySide6.QtCore import QTimer
-
-    stalls: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        stalls.append(max(0.0, (now - last[0]) * 1000 - TICK_MS))
-        last[0] = now
-
-    timer = QTimer(interval=TICK_MS)
-    timer.timeout.connect(tick)
-    timer.start()
+    meter = StallMeter()
+    meter.start()
 
     async def run() -> None:
         if work is not None:
@@ -45,8 +32,7 @@ def measure(loop, seconds: float, work=None) -> list[float]:
         await asyncio.sleep(seconds)
 
     loop.run_until_complete(run())
-    timer.stop()
-    return stalls[1:]
+    return meter.stop()[1:]
 
 
 def report(name: str, stalls: list[float]) -> float:
@@ -59,21 +45,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="persona-chat-bench-"))
-    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
-    os.environ["XDG_DATA_HOME"] = str(home / "data")
-
-    import qasync
-    from PySide6.QtWidgets import QApplication
+    home = private_home("persona-chat-bench-")
 
     from persona_studio.core.config import ProviderProfile
     from persona_studio.gui.app import settle_after_startup
     from persona_studio.tools.offscreen import demo_window
     from tests.fakes.openai_server import FakeOpenAI
 
-    app = QApplication.instance() or QApplication([])
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = qt_loop()
     tokens = int(200 * args.seconds)
     with FakeOpenAI(api_key="sk-bench", models=("bench-model",)) as server:
         server.reply_for = lambda messages: " ".join(f"w{i}" for i in range(tokens))

@@ -16,7 +16,6 @@ import asyncio
 import os
 import resource
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.dataset
 
-TICK_MS = 5
+from benchmarks.stalls import StallMeter, private_home, qt_loop
+
 TARGET_MS = 50
 
 
@@ -36,13 +36,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100_000)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="persona-flow-bench-"))
-    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
-    os.environ["XDG_DATA_HOME"] = str(home / "data")
-
-    import qasync
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    home = private_home("persona-flow-bench-")
 
     from benchmarks.dataset import synthetic_examples
     from persona_studio.core.config import AppConfig, config_path, data_dir
@@ -55,9 +49,7 @@ def main() -> int:
     from persona_studio.services.credentials import CredentialStore
     from tests.fakes.memory_keyring import MemoryKeyring
 
-    app = QApplication.instance() or QApplication([])
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = qt_loop()
 
     started = time.perf_counter()
     path = home / "big.persona"
@@ -81,23 +73,12 @@ def main() -> int:
     settle_after_startup()
     warm_up_in_background().join()  # as run_app does behind the first paint
 
-    stalls: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        stalls.append(max(0.0, (now - last[0]) * 1000 - TICK_MS))
-        last[0] = now
-
-    timer = QTimer(interval=TICK_MS)
-    timer.timeout.connect(tick)
+    meter = StallMeter()
 
     def step(action: Callable[[], object], settled: Callable[[], bool], limit: float) -> tuple:
         """Run `action` with the timer measuring, then wait until `settled()` (or `limit` s);
         returns (longest stall in ms, seconds until settled)."""
-        stalls.clear()
-        last[0] = time.perf_counter()
-        timer.start()
+        meter.start()
         began = time.perf_counter()
 
         async def run() -> None:
@@ -112,8 +93,7 @@ def main() -> int:
             await asyncio.sleep(0.2)
 
         loop.run_until_complete(run())
-        timer.stop()
-        return max(stalls or [0.0]), time.perf_counter() - began
+        return max(meter.stop() or [0.0]), time.perf_counter() - began
 
     def checked() -> bool:
         runner = window.session.started_preflight if window.session else None

@@ -160,14 +160,14 @@ class ChatTab(QWidget):
         bottom.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.addWidget(self.retirement)
-        self.setup = SetupNotice(
+        self.setup = SetupNotice.placed(
+            layout,
             "The offline engine answers from your examples with no account. To chat with an "
             "online model, or with your fine-tuned one, set up the service it runs at.",
             "chat_setup",
+            context.config,
         )
         self.setup.requested.connect(self.setup_requested)
-        layout.addWidget(self.setup)
-        self.setup.refresh(context.config)
         layout.addLayout(top)
         layout.addLayout(self.panes_row, 1)
         layout.addLayout(bottom)

@@ -229,15 +229,15 @@ class TrainTab(QWidget):
         where = QLabel("<b>Where should your character be trained?</b>", objectName="train_where")
         left_layout.addWidget(self.retirement)
         left_layout.addWidget(where)
-        self.setup = SetupNotice(
+        self.setup = SetupNotice.placed(
+            left_layout,
             "No AI service is set up yet. You can train on this computer with no account, or "
             "add a training service (Together AI, Fireworks AI, Nebius, Azure, OpenAI) with "
             "its key once.",
             "train_setup",
+            context.config,
         )
         self.setup.requested.connect(self.setup_requested)
-        left_layout.addWidget(self.setup)
-        self.setup.refresh(context.config)
         left_layout.addWidget(self.deadline)
         left_layout.addLayout(form)
         left_layout.addWidget(advanced)

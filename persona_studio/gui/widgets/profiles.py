@@ -6,7 +6,15 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QWidget,
+)
 
 from persona_studio.core.config import ENV_PROFILE, LOCAL_PROFILE, AppConfig
 from persona_studio.gui.theme import style
@@ -47,3 +55,14 @@ class SetupNotice(QFrame):
 
     def refresh(self, config: AppConfig) -> None:
         self.setVisible(not config.profiles)
+
+    @classmethod
+    def placed(
+        cls, layout: QBoxLayout, text: str, object_name: str, config: AppConfig
+    ) -> SetupNotice:
+        """A notice added to `layout`, shown or not for `config` (after it has a parent: shown
+        before, it would open as a window of its own)."""
+        notice = cls(text, object_name)
+        layout.addWidget(notice)
+        notice.refresh(config)
+        return notice
