@@ -244,6 +244,9 @@ def test_csv_rows_are_read_as_pandas_read_them(tmp_path) -> None:
     table = read_table(path)
     assert table.columns == ["question", "answer", "Unnamed: 2", "answer.1"]
     assert table.rows == [["Two\nlines?", "Yes.", "x", ""], ["007", "=1+1", "", ""]]
+    long_answer = "word " * 60_000  # 300,000 characters in one cell
+    path.write_text(f'question,answer\nLong?,"{long_answer}"\n', encoding="utf-8")
+    assert read_table(path).rows == [["Long?", long_answer]]
     path.write_text("question,answer\nA?,B.,extra\n", encoding="utf-8")
     with pytest.raises(ImportFileError, match="line 2 has 3 cells, the header 2"):
         read_table(path)

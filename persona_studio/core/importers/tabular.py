@@ -113,6 +113,9 @@ def _read_csv(name: str, text: str, delimiter: str) -> tuple[list[str], list[lis
     pandas gave the importer before (blank lines skipped, short rows padded, unnamed and
     repeated headers named as pandas names them), in about a tenth of the time on 100,000
     rows (pandas' string columns are slow to read back one cell at a time)."""
+    # a cell may be as long as the file (bounded at 512 MB before we get here); the csv
+    # module's own default of 128 KB would refuse a long answer pandas read
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_IMPORT_BYTES))
     rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True) if row]
     if not rows:
         raise ImportFileError(f"“{name}” is empty.", "Check that it has a header row.")
