@@ -113,10 +113,16 @@ def _read_csv(name: str, text: str, delimiter: str) -> tuple[list[str], list[lis
     pandas gave the importer before (blank lines skipped, short rows padded, unnamed and
     repeated headers named as pandas names them), in about a tenth of the time on 100,000
     rows (pandas' string columns are slow to read back one cell at a time)."""
-    # a cell may be as long as the file (bounded at 512 MB before we get here); the csv
-    # module's own default of 128 KB would refuse a long answer pandas read
-    csv.field_size_limit(max(csv.field_size_limit(), MAX_IMPORT_BYTES))
-    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True) if row]
+    try:
+        rows = [
+            row for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True) if row
+        ]
+    except csv.Error as exc:
+        if "field larger than field limit" not in str(exc):
+            raise
+        # a cell over the csv module's 128 KB (a process-wide limit other readers rely on):
+        # pandas reads it, as it read every file before
+        return _read_csv_with_pandas(text, delimiter)
     if not rows:
         raise ImportFileError(f"“{name}” is empty.", "Check that it has a header row.")
     header, body = rows[0], rows[1:]
@@ -135,7 +141,17 @@ def _read_csv(name: str, text: str, delimiter: str) -> tuple[list[str], list[lis
         label = column or f"Unnamed: {index}"
         repeat = sum(1 for c in header[:index] if c == column)
         columns.append(f"{label}.{repeat}" if column and repeat else label)
-    return columns, body
+    return [c.strip() for c in columns], body
+
+
+def _read_csv_with_pandas(text: str, delimiter: str) -> tuple[list[str], list[list[str]]]:
+    import pandas as pd
+
+    frame = pd.read_csv(
+        io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter, engine="c"
+    )
+    columns = [str(c).strip() for c in frame.columns]
+    return columns, [["" if v is None else str(v) for v in row] for row in frame.to_numpy()]
 
 
 def _read_sheet(path: Path, sheet: str) -> Any:
