@@ -64,9 +64,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         if args.judge_model:
             judge_profile = config.profile(args.judge_profile or config.default_profile or "env")
-            calls, cost = judge_estimate(
-                persona, result.references, len(result.answers), args.judge_model
-            )
+            calls, cost = judge_estimate(result, persona, args.judge_model)
             money = f"about ${cost:.2f}" if cost is not None else "price unknown"
             progress(args, f"The judge {args.judge_model}: {calls} calls, {money}.")
 
@@ -78,7 +76,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                         persona,
                         client,
                         args.judge_model,
-                        on_progress=lambda d, t: progress(args, f"{d}/{t} pairs judged"),
+                        on_progress=lambda d, t: progress(args, f"{d}/{t} verdicts"),
                     )
 
             asyncio.run(judge())
@@ -112,6 +110,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         if row["failed"]:
             line += f"  [{row['failed']} answers failed]"
         lines.append(line)
+    agreed, compared, from_chat = result.agreement()
+    if compared:
+        from persona_studio.core.judge import agreement_text
+
+        lines.append(agreement_text(agreed, compared, from_chat))
     emit(args, summary, "\n".join(lines))
     if args.require_better:
         new = next(

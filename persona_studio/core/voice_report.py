@@ -20,6 +20,22 @@ def _md(text: str) -> str:
     return "  \n".join(text.splitlines())
 
 
+def judge_line(run: dict[str, Any]) -> str:
+    """Which model judged, and how often it agreed with the creator ("" without a judge)."""
+    from persona_studio.core.judge import agreement_text
+
+    judge = str(run.get("judge") or "")
+    if not judge:
+        return ""
+    agreed = run.get("judge_agreement")
+    if not agreed:
+        return f"Judge: {judge} (not yet compared with your own picks)."
+    text = agreement_text(
+        int(agreed[0]), int(agreed[1]), int(run.get("judge_agreement_from_chat") or 0)
+    )
+    return f"Judge: {judge}. {text}"
+
+
 def markdown(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
     """The scoreboard, a bar per engine, then every question with each engine's answer."""
     kind = "never trained" if run.get("never_trained") else "trained on"
@@ -28,6 +44,7 @@ def markdown(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
         "",
         f"{run.get('questions', 0)} questions ({kind}), checked {run.get('when', '')[:16]}.",
         "",
+        *([_md(judge_line(run)), ""] if judge_line(run) else []),
         "| Engine | Sounds like you | Matches old model | Keeps the rules | Judge: wins |",
         "|---|---|---|---|---|",
     ]
@@ -139,7 +156,8 @@ def html(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
         f"</style></head><body><h1>{escape(title)}</h1>"
         f"<p>{run.get('questions', 0)} questions ({kind}), checked "
         f"{escape(str(run.get('when', ''))[:16])}.</p>"
-        "<table><tr><th>Engine</th><th>Sounds like you</th><th>Matches old model</th>"
+        + (f"<p>{escape(judge_line(run))}</p>" if judge_line(run) else "")
+        + "<table><tr><th>Engine</th><th>Sounds like you</th><th>Matches old model</th>"
         "<th>Keeps the rules</th><th>Judge: wins</th></tr>"
         + "".join(rows)
         + "</table>"

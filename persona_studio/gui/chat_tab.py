@@ -46,11 +46,22 @@ MAX_PANES = 3
 class AddExampleDialog(QDialog):
     """The exchange, editable, before it becomes a draft training example."""
 
-    def __init__(self, question: str, answer: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        question: str,
+        answer: str,
+        parent: QWidget | None = None,
+        *,
+        title: str = "Add to the dataset",
+        hint: str = (
+            "Fix the reply until it sounds exactly like your character. It is added as a "
+            "draft for you to approve."
+        ),
+    ) -> None:
         super().__init__(parent)
         delete_when_idle(self, lambda: ())
         self.setObjectName("add_example_dialog")
-        self.setWindowTitle("Add to the dataset")
+        self.setWindowTitle(title)
         self.resize(620, 420)
         self.question = QPlainTextEdit(question, objectName="add_question")
         self.question.setAccessibleName("Question")
@@ -65,13 +76,7 @@ class AddExampleDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(
-                "Fix the reply until it sounds exactly like your character. It "
-                "is added as a draft for you to approve.",
-                wordWrap=True,
-            )
-        )
+        layout.addWidget(QLabel(hint, wordWrap=True))
         layout.addLayout(form)
         layout.addWidget(buttons)
 
@@ -310,9 +315,12 @@ class ChatTab(QWidget):
         return dialog
 
     def pick_best(self, number: int) -> None:
-        """One vote per exchange: the chosen pane's reply is best, the others are not."""
+        """One vote per exchange: the chosen pane's reply is best, the others are not. A pick
+        made while the engines were hidden is marked blind: the voice check compares those
+        with its judge's verdicts."""
+        blind = self.blind.isChecked() and all(pane.blind for pane in self.panes)
         for pane in self.panes:
-            pane.mark_best(pane.number == number)
+            pane.mark_best(pane.number == number, blind)
             if self.blind.isChecked():
                 pane.reveal()
         self.save()

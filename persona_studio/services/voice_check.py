@@ -17,15 +17,18 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from persona_studio.core.dataset import new_id, now_iso
 from persona_studio.core.judge import (
     WinRate,
     agreement,
+    blind_picks,
     combine,
     judge_messages,
+    parse_rule_verdict,
     parse_verdict,
+    rule_messages,
 )
 from persona_studio.core.probes import Probe, keeps, probes
 from persona_studio.core.voice_check import Score, score
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from persona_studio.core.project import Project
     from persona_studio.core.rules import Rule
 
+_Verdict = TypeVar("_Verdict")
 ANSWERS_KIND, CHECK_KIND = "check-answers", "check"
 DEFAULT_QUESTIONS = 20
 MIN_TEST_SET = 3  # fewer held-out questions say too little: the check uses trained ones
@@ -79,11 +83,73 @@ class CheckResult:
     # the judge's outcome per pair (x, y, question): "x", "y" or "tie"; and the creator's picks
     pair_outcomes: dict[tuple[str, str, str], str] = field(default_factory=dict)
     creator_picks: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # the creator's blind picks in the Chat tab: (question, picked, passed over), and the
+    # judge's outcome on each ("x": it picked the same reply)
+    chat_pairs: list[tuple[str, str, str]] = field(default_factory=list)
+    chat_outcomes: dict[int, str] = field(default_factory=dict)
     judge: str = ""  # the judge model, when one was asked
     run_id: str = ""  # its record in the project, once kept
     held_out: bool = False  # the questions were never trained (the test set)
     probes: list[Probe] = field(default_factory=list)
     keeps_rules: dict[str, tuple[int, int]] = field(default_factory=dict)  # label → kept, asked
+    # the judge's reading of each probe's reply: label → probe question → (keeps, reason)
+    rule_verdicts: dict[str, dict[str, tuple[bool, str]]] = field(default_factory=dict)
+
+    def agreement(self) -> tuple[int, int, int]:
+        """(agreed, compared, of them from the Chat tab): the judge against the creator."""
+        agreed, compared = agreement(self.creator_picks, self.pair_outcomes)
+        chat = list(self.chat_outcomes.values())
+        return agreed + sum(1 for o in chat if o == "x"), compared + len(chat), len(chat)
+
+    def keeps(self, label: str, probe: Probe, persona: Persona) -> tuple[bool, str]:
+        """(kept, why not) for one engine's reply to a probe: the keyword check, then the
+        judge's reading where it gave one; a breach either finds is a breach."""
+        reply = self.answers.get(label, {}).get(probe.question, "")
+        if not keeps(reply, probe, persona):
+            return False, "the rule check found a breach"
+        verdict = self.rule_verdicts.get(label, {}).get(probe.question)
+        if verdict is not None and not verdict[0]:
+            return False, f"the judge: {verdict[1]}" if verdict[1] else "the judge"
+        return True, ""
+
+    def lost(self, label: str) -> list[str]:
+        """The questions on which another engine beat this one: by the judge's verdict where
+        it judged that pair, else by the offline score."""
+        mine = self.sounds_like_you.get(label)
+        lost: list[str] = []
+        for question in self.questions:
+            if mine is None or question not in self.answers.get(label, {}):
+                continue
+            for other, theirs in self.sounds_like_you.items():
+                if other == label or question not in self.answers.get(other, {}):
+                    continue
+                judged = self.pair_outcomes.get((label, other, question))
+                if judged is None and (other, label, question) in self.pair_outcomes:
+                    judged = {"x": "y", "y": "x"}.get(
+                        self.pair_outcomes[(other, label, question)], "tie"
+                    )
+                if judged is not None:
+                    beaten = judged == "y"
+                else:
+                    beaten = theirs.per_question.get(question, 0.0) > mine.per_question.get(
+                        question, 0.0
+                    )
+                if beaten:
+                    lost.append(question)
+                    break
+        return lost
+
+    def broken(self, persona: Persona) -> list[int]:
+        """The probes (by position) some engine's reply broke."""
+        return [
+            index
+            for index, probe in enumerate(self.probes)
+            if any(
+                not self.keeps(label, probe, persona)[0]
+                for label, answers in self.answers.items()
+                if label != self.old_model and probe.question in answers
+            )
+        ]
 
     def ranking(self) -> list[str]:
         return sorted(self.sounds_like_you, key=lambda k: -self.sounds_like_you[k].mean)
@@ -94,11 +160,8 @@ class CheckResult:
             "never_trained": self.held_out,
             "old_model": self.old_model,
             "judge": self.judge,
-            "judge_agreement": (
-                list(agreement(self.creator_picks, self.pair_outcomes))
-                if self.creator_picks
-                else None
-            ),
+            "judge_agreement": list(self.agreement()[:2]) if self.agreement()[1] else None,
+            "judge_agreement_from_chat": self.agreement()[2],
             "candidates": [
                 {
                     "candidate": label,
@@ -190,6 +253,7 @@ async def run_check(
     result = CheckResult([e.question for e in asked], {e.question: e.answer for e in asked})
     result.held_out = bool(asked) and all(in_test_set(e, share) for e in asked)
     result.probes = probes(persona) if with_probes else []
+    result.chat_pairs = blind_picks(project.chats())
     asks = result.questions + [p.question for p in result.probes]
     system = persona.system_prompt()
     todo: list[tuple[Candidate, str]] = []
@@ -238,12 +302,8 @@ def _score(result: CheckResult, project: Project) -> None:
     old = next((label for label in result.answers if label.startswith("Your old model")), "")
     kept = result.answers.get(old, {}) if old else {}
     result.old_model = old
+    count_rules(result, project.persona())
     for label, answers in result.answers.items():
-        asked = [p for p in result.probes if p.question in answers]
-        if asked and label != old:
-            persona = project.persona()
-            kept_count = sum(1 for p in asked if keeps(answers[p.question], p, persona))
-            result.keeps_rules[label] = (kept_count, len(result.probes))
         references = result.references
         if label == old:  # a kept voice is scored on the questions it was asked, not all
             references = {q: a for q, a in references.items() if q in answers}
@@ -252,6 +312,17 @@ def _score(result: CheckResult, project: Project) -> None:
             result.matches_old[label] = score(
                 answers, {q: kept[q] for q in result.questions if q in kept}
             )
+
+
+def count_rules(result: CheckResult, persona: Persona) -> None:
+    """Each engine's "keeps the rules": probes kept of probes asked (an old model's kept voice
+    was asked none)."""
+    result.keeps_rules.clear()
+    for label, answers in result.answers.items():
+        asked = [p for p in result.probes if p.question in answers]
+        if asked and label != result.old_model:
+            kept = sum(1 for p in asked if result.keeps(label, p, persona)[0])
+            result.keeps_rules[label] = (kept, len(result.probes))
 
 
 def _cached(project: Project, identity: str) -> dict[str, str]:
@@ -301,18 +372,28 @@ def keep_run(project: Project, result: CheckResult) -> None:
     project.save_run(result.run_id, CHECK_KIND, "done", data)
 
 
-def judge_estimate(
-    persona: Persona, references: dict[str, str], candidates: int, model: str
-) -> tuple[int, float | None]:
-    """(calls, dollars or None) for judging `candidates` engines on these questions: every pair,
-    both orders; each prompt holds the persona, the question and three answers of about the
-    reference's length."""
+def judge_estimate(result: CheckResult, persona: Persona, model: str) -> tuple[int, float | None]:
+    """(calls, dollars or None) for the judge on this check: every pair of engines on every
+    question, both orders (each prompt holds the persona, the question and three answers of
+    about the reference's length), the Chat tab's blind picks the same way, and one call per
+    engine's reply to each probe."""
     from persona_studio.core.validation import chat_price
 
+    candidates = len([label for label in result.answers if result.answers[label]])
     pairs = candidates * (candidates - 1) // 2
-    calls = 2 * pairs * len(references)
+    references = result.references
     prompt = len(persona.system_prompt()) + 400  # the judge's instructions
     chars = sum(prompt + len(q) + 3 * len(a) for q, a in references.items()) * 2 * pairs
+    chars += sum(2 * (prompt + len(q) + len(a) + len(b)) for q, a, b in result.chat_pairs)
+    replies = [
+        (p.question, answers[p.question])
+        for label, answers in result.answers.items()
+        if label != result.old_model
+        for p in result.probes
+        if p.question in answers
+    ]
+    chars += sum(prompt + len(q) + len(a) for q, a in replies)
+    calls = 2 * pairs * len(references) + 2 * len(result.chat_pairs) + len(replies)
     prices = chat_price(model)
     if prices is None:
         return calls, None
@@ -330,7 +411,10 @@ async def judge_check(
     sleep: Callable[[float], Any] = asyncio.sleep,
 ) -> None:
     """Every pair of candidates, on every question both answered, judged in both orders; fills
-    `result.judged` (a win rate per candidate) and `result.judge`."""
+    `result.judged` (a win rate per candidate) and `result.judge`. The Chat tab's blind picks
+    are judged the same way (`result.chat_outcomes`, for the judge's agreement with the
+    creator), and every engine's reply to each probe is read for the rule it tempts
+    (`result.rule_verdicts`, then `result.keeps_rules`)."""
     labels = [label for label in result.answers if result.answers[label]]
     pairs = [
         (x, y, q)
@@ -339,19 +423,51 @@ async def judge_check(
         for q in result.questions
         if q in result.answers[x] and q in result.answers[y]
     ]
+    probed = [
+        (label, probe)
+        for label in labels
+        if label != result.old_model
+        for probe in result.probes
+        if probe.question in result.answers[label]
+    ]
     result.judge = model
     result.judged = {label: WinRate() for label in labels}
+    result.chat_outcomes.clear()
+    result.rule_verdicts.clear()
     gate = asyncio.Semaphore(max(1, concurrency))
     done = 0
-    on_progress(0, len(pairs))
+    total = len(pairs) + len(result.chat_pairs) + len(probed)
+    on_progress(0, total)
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        on_progress(done, total)
 
     async def verdict(question: str, a: str, b: str) -> tuple[str, str] | None:
-        messages = judge_messages(persona, question, result.references[question], a, b)
+        reference = result.references.get(question, "")
+        messages = judge_messages(persona, question, reference, a, b)
         async with gate:
-            return await _ask_judge(client, model, messages, sleep)
+            return await _ask_judge(client, model, messages, sleep, parse_verdict)
+
+    async def judge_pick(index: int, question: str, picked: str, other: str) -> None:
+        first, swapped = await asyncio.gather(
+            verdict(question, picked, other), verdict(question, other, picked)
+        )
+        outcome = combine(first[0] if first else None, swapped[0] if swapped else None)
+        if outcome is not None:
+            result.chat_outcomes[index] = outcome
+        step()
+
+    async def judge_probe(label: str, probe: Probe) -> None:
+        messages = rule_messages(persona, probe, result.answers[label][probe.question])
+        async with gate:
+            read = await _ask_judge(client, model, messages, sleep, parse_rule_verdict)
+        if read is not None:
+            result.rule_verdicts.setdefault(label, {})[probe.question] = read
+        step()
 
     async def judge_pair(x: str, y: str, question: str) -> None:
-        nonlocal done
         ax, ay = result.answers[x][question], result.answers[y][question]
         first, swapped = await asyncio.gather(verdict(question, ax, ay), verdict(question, ay, ax))
         outcome = combine(first[0] if first else None, swapped[0] if swapped else None)
@@ -369,15 +485,23 @@ async def judge_check(
             result.judged[loser].losses += 1
             reason = (first or swapped or ("", ""))[1]
             result.judged[winner].reasons[question] = reason
-        done += 1
-        on_progress(done, len(pairs))
+        step()
 
-    await asyncio.gather(*(judge_pair(x, y, q) for x, y, q in pairs))
+    await asyncio.gather(
+        *(judge_pair(x, y, q) for x, y, q in pairs),
+        *(judge_pick(i, *pick) for i, pick in enumerate(result.chat_pairs)),
+        *(judge_probe(label, probe) for label, probe in probed),
+    )
+    count_rules(result, persona)
 
 
 async def _ask_judge(
-    client: Any, model: str, messages: list[dict[str, str]], sleep: Callable[[float], Any]
-) -> tuple[str, str] | None:
+    client: Any,
+    model: str,
+    messages: list[dict[str, str]],
+    sleep: Callable[[float], Any],
+    parse: Callable[[str], _Verdict],
+) -> _Verdict | None:
     """One verdict: an unreadable one is asked again once, a 429 waits (Retry-After), and
     what still fails is no verdict."""
     import openai
@@ -390,7 +514,7 @@ async def _ask_judge(
             response = await client.chat.completions.create(
                 model=model, messages=messages, temperature=0.0
             )
-            return parse_verdict(response.choices[0].message.content or "")
+            return parse(response.choices[0].message.content or "")
         except ValueError:
             unreadable += 1
             if unreadable > 1:

@@ -144,6 +144,13 @@ def render(out_dir: Path) -> list[Path]:
     path = out_dir / "voice-check.png"
     check.grab().save(str(path))
     written.append(path)
+    questions = check.open_test_set()
+    questions.table.selectRow(0)
+    settle()
+    path = out_dir / "voice-check-questions.png"
+    questions.grab().save(str(path))
+    written.append(path)
+    questions.close()
     check.close()
 
     window.tabs.setCurrentIndex(0)

@@ -659,6 +659,7 @@ def test_check_with_a_judge_model(
 ) -> None:
     from persona_studio.core.demo import ensure_demo_project
     from persona_studio.core.generation import Candidate
+    from persona_studio.core.probes import probes
     from persona_studio.services.voice import keep_voice
     from persona_studio.services.voice_check import CHECK_KIND, check_questions
     from tests.fakes.openai_server import FakeOpenAI
@@ -668,17 +669,22 @@ def test_check_with_a_judge_model(
         asked = check_questions(project.examples(), 4)
         kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
         keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
+        n = len(probes(project.persona()))  # the offline engine's probe replies, read once each
     with FakeOpenAI(api_key="sk-env", models=("judge-1",)) as server:
-        server.reply_for = lambda messages: '{"winner": "tie", "reason": "Both fine."}'
+        server.reply_for = lambda messages: (
+            '{"keeps": false, "reason": "Off."}'  # a breach the keyword check cannot see
+            if "The rule:\n" in messages[-1]["content"]
+            else '{"winner": "tie", "reason": "Both fine."}'
+        )
         monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         code, out, err = run(capsys, "check", str(demo), "--candidates", "offline,kept",
                              "--limit", "4", "--judge-model", "judge-1", "--judge-profile",
                              "env")  # fmt: skip
         assert code == 0, err
-        assert "(judge: wins 50 %)" in out
-        assert "The judge judge-1: 8 calls" in err
-        assert sum(1 for r in server.requests if r.path.endswith("/completions")) == 8
+        assert "(judge: wins 50 %)" in out and f"(keeps the rules: 0 of {n})" in out
+        assert f"The judge judge-1: {8 + n} calls" in err  # 4 questions × 2 orders, + probes
+        assert sum(1 for r in server.requests if r.path.endswith("/completions")) == 8 + n
     with Project.open(demo) as project:
         (record,) = project.runs(CHECK_KIND)
         assert record.data["judge"] == "judge-1"

@@ -68,3 +68,56 @@ def test_agreement_with_the_creator() -> None:
     assert "do not trust its scores yet" in agreement_text(2, 3)
     assert "do not trust" not in agreement_text(17, 20)
     assert agreement_text(0, 0).startswith("Pick a few pairs first")
+
+
+def test_only_blind_picks_from_the_chat_tab_count() -> None:
+    """A best reply picked while the engines were hidden pairs with every other pane's reply
+    to the same question; a pick after the reveal, an error or a missing reply does not."""
+    from persona_studio.core.judge import agreement_text, blind_picks
+    from persona_studio.core.records import ChatRecord
+
+    def pane(*turns: tuple[str, dict[str, object]]) -> dict[str, object]:
+        messages: list[dict[str, object]] = []
+        for question, reply in turns:
+            messages += [{"role": "user", "content": question}, {"role": "assistant", **reply}]
+        return {"engine": "x", "messages": messages}
+
+    chat = ChatRecord(
+        "c1",
+        "t",
+        [
+            pane(("Q1?", {"content": "mine", "best": True, "blind": True}),
+                 ("Q2?", {"content": "seen", "best": True, "blind": False}),
+                 ("Q3?", {"content": "three", "best": True, "blind": True})),
+            pane(("Q1?", {"content": "other"}), ("Q2?", {"content": "x"}),
+                 ("Q3?", {"content": "", "error": "Stopped."})),
+            pane(("Q1?", {"content": "third"})),
+        ],
+    )  # fmt: skip
+    assert blind_picks([chat]) == [("Q1?", "mine", "other"), ("Q1?", "mine", "third")]
+    assert blind_picks([chat, chat]) == blind_picks([chat])  # the same pick counts once
+    assert blind_picks([chat], limit=1) == [("Q1?", "mine", "other")]
+    text = agreement_text(3, 4, from_chat=2)
+    assert text.startswith("The judge agrees with you 75 % of the time (3 of 4; 2 of them")
+
+
+@pytest.mark.parametrize(
+    ("reply", "keeps"),
+    [
+        ('{"keeps": true, "reason": "She declines."}', True),
+        ('```json\n{"keeps": false}\n```', False),
+        ('{"keeps": "no"}', False),
+    ],
+)
+def test_rule_verdicts_are_read(reply: str, keeps: bool) -> None:
+    from persona_studio.core.judge import parse_rule_verdict
+
+    assert parse_rule_verdict(reply)[0] is keeps
+
+
+@pytest.mark.parametrize("reply", ["It keeps it", '{"keeps": "maybe"}', '{"reason": "x"}'])
+def test_unreadable_rule_verdicts_are_refused(reply: str) -> None:
+    from persona_studio.core.judge import parse_rule_verdict
+
+    with pytest.raises(ValueError):
+        parse_rule_verdict(reply)

@@ -77,3 +77,16 @@ def test_the_markdown_report_makes_no_link_image_or_html_of_a_reply() -> None:
     assert "![x](" not in text and "[click](" not in text and "<b>" not in text
     assert "\\!\\[x\\](https://evil.example/x.png)" in text and "\\<b\\>" in text
     assert "\n## Fake" not in text  # a reply cannot open a heading of its own
+
+
+def test_the_reports_say_how_often_the_judge_agreed_with_the_creator() -> None:
+    from persona_studio.core.voice_report import html
+
+    judged = {**RUN, "judge": "judge-1", "judge_agreement": [6, 7], "judge_agreement_from_chat": 2}
+    line = (
+        "Judge: judge-1. The judge agrees with you 86 % of the time (6 of 7; 2 of them your "
+        "blind picks in the Chat tab)."
+    )
+    assert line in markdown(judged) and line in html(judged)
+    assert "not yet compared with your own picks" in markdown({**RUN, "judge": "judge-1"})
+    assert "agrees with you" not in markdown(RUN) and "Judge: judge" not in markdown(RUN)

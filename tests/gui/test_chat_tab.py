@@ -181,6 +181,14 @@ def test_blind_mode_hides_engines_until_the_pick(make_window, context, run_async
         assert pane.engine.isVisible() and pane.meta.text()
         assert pane.engine.currentText() in pane.title.text()
     assert picked.title.text().startswith("<b>Reply B · ")
+
+    def blind_flags() -> list[object]:  # as saved: the voice check reads the blind picks
+        (saved,) = [c for c in window.session.project.chats() if c.id == tab.chat_id]
+        return [m.get("blind") for p in saved.panes for m in p["messages"] if "best" in m]
+
+    assert blind_flags() == [True, True, True]
+    picked.best.click()  # picked again once the engines are shown: not a blind pick
+    assert blind_flags() == [False, False, False]
     tab.send_message("and after?")  # the next round is blind again
     assert all(not pane.engine.isVisible() for pane in tab.panes)
     run_async(wait_until(lambda: all(_done(p) for p in tab.panes)))
@@ -249,6 +257,7 @@ def test_does_it_sound_like_me_from_the_train_menu(
     model (the fake, preferring the kept voice) adds its win rates and reasons; the
     scoreboard ranks them and a question shows every answer beside the creator's."""
     from persona_studio.core.generation import Candidate
+    from persona_studio.core.records import ChatRecord
     from persona_studio.services.voice import keep_voice
     from persona_studio.services.voice_check import check_questions
 
@@ -259,11 +268,28 @@ def test_does_it_sound_like_me_from_the_train_menu(
     kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
     keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
     references = {e.answer for e in asked}
+    # two blind picks from the Chat tab: this judge agrees with the first, not the second
+    bland = "Individual needs vary; consult a professional."
+    picks = [(asked[0].answer, bland), (bland, asked[1].answer)]
+    panes = [
+        {"messages": [m for q, (a, _) in zip("12", picks, strict=True) for m in (
+            {"role": "user", "content": f"Chat question {q}?"},
+            {"role": "assistant", "content": a, "best": True, "blind": True})]},
+        {"messages": [m for q, (_, b) in zip("12", picks, strict=True) for m in (
+            {"role": "user", "content": f"Chat question {q}?"},
+            {"role": "assistant", "content": b, "best": False, "blind": True})]},
+    ]  # fmt: skip
+    project.save_chat(ChatRecord("blind-chat", "Blind", panes))
+
+    def verdict(messages: list[dict[str, str]]) -> str:
+        text = messages[-1]["content"]
+        if "The rule:\n" in text:
+            return '{"keeps": true, "reason": "In character."}'
+        first = text.split("Reply A:\n")[1].split("\n\n")[0] in references
+        return '{"winner": "%s", "reason": "Her words."}' % ("A" if first else "B")
+
     with FakeOpenAI(api_key="sk-judge", models=("judge-1",)) as judge:
-        judge.reply_for = lambda messages: '{"winner": "%s", "reason": "Her words."}' % (
-            "A" if messages[-1]["content"].split("Reply A:\n")[1].split("\n\n")[0] in references
-            else "B"
-        )  # fmt: skip
+        judge.reply_for = verdict
         add_provider(context, keyring_backend, "judge", judge)
         window.findChild(QAction, "action_check").trigger()
         (dialog,) = window.findChildren(QDialog, "voice_check_dialog")
@@ -289,6 +315,25 @@ def test_does_it_sound_like_me_from_the_train_menu(
     assert dialog.answers.toPlainText().startswith("You:\n")
     assert "(The judge preferred it: Her words.)" in dialog.answers.toPlainText()
     assert "Closest to you: Your old model" in dialog.status.text()
+    assert "agrees with you 50 % of the time (1 of 2; 2 of them your blind picks" in (
+        dialog.status.text()
+    )
+    # the bar chart behind the scores, and the filters: no probe broken; the offline engine
+    # lost every question to the kept voice (the judge's verdicts)
+    from persona_studio.gui.dialogs.voice_check_dialog import BAR_ROLE
+
+    assert dialog.board.item(0, 1).data(BAR_ROLE) == 1.0
+    assert dialog.board.item(1, 4).data(BAR_ROLE) == 0.0
+    dialog.show_only.setCurrentIndex(dialog.show_only.findData("broken"))
+    assert dialog.questions.count() == 0
+    assert "every engine did well" in dialog.answers.toPlainText()
+    offline = dialog.board.item(1, 0).text()
+    dialog.show_only.setCurrentIndex(dialog.show_only.findData(offline))
+    assert dialog.questions.count() == 5 and dialog.keep_best.isEnabled() is False
+    dialog.show_only.setCurrentIndex(dialog.show_only.findData(dialog.board.item(0, 0).text()))
+    assert dialog.questions.count() == 0  # the kept voice lost nothing
+    dialog.show_only.setCurrentIndex(0)
+    assert dialog.questions.count() == 5 + n
     # the creator's own blind round: picking the reference-like reply agrees with this judge
     assert dialog.round.isEnabled()
     round_ = dialog.open_round()
@@ -296,9 +341,10 @@ def test_does_it_sound_like_me_from_the_train_menu(
     for _ in range(len(round_.pairs)):
         first = round_.first.toPlainText() in references
         (round_.pick_first if first else round_.pick_second).click()
-    assert dialog.status.text().startswith("The judge agrees with you 100 % of the time (5 of 5)")
+    assert dialog.status.text().startswith("The judge agrees with you 86 % of the time (6 of 7;")
     (kept,) = [r for r in window.session.project.runs("check") if r.data.get("judge")]
-    assert kept.data["judge_agreement"] == [5, 5]
+    assert kept.data["judge_agreement"] == [6, 7]
+    assert kept.data["judge_agreement_from_chat"] == 2
 
 
 def test_earlier_checks_and_the_report(make_window, context, run_async, qtbot, tmp_path) -> None:

@@ -8,7 +8,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +26,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -46,6 +49,26 @@ EXPLAIN = (
     "exclamations, emoji). 100 % is your own answer; ± is how sure the number is. It needs no "
     "account and costs nothing for the offline engine and a kept voice."
 )
+
+
+BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # a cell's share, 0–1, drawn as a bar behind its text
+
+
+class BarDelegate(QStyledItemDelegate):
+    """The scoreboard's bar chart: each score cell has a bar as long as its share, in the
+    theme's highlight colour, behind its text."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+        from persona_studio.gui.theme import qcolor
+
+        share = index.data(BAR_ROLE)
+        if isinstance(share, float):
+            bar = QRect(option.rect.adjusted(4, 6, -4, -6))
+            bar.setWidth(int(bar.width() * max(0.0, min(1.0, share))))
+            fill = qcolor("highlight")
+            fill.setAlpha(70)
+            painter.fillRect(bar, fill)
+        super().paint(painter, option, index)
 
 
 class VoiceCheckDialog(QDialog):
@@ -78,6 +101,12 @@ class VoiceCheckDialog(QDialog):
         add_profiles(self.profile, context.config, context.config.default_profile)
         self.limit = QSpinBox(objectName="check_limit", minimum=3, maximum=200, value=20)
         self.limit.setToolTip("How many of your approved questions every engine answers.")
+        self.test_set = QPushButton("Questions…", objectName="check_test_set")
+        self.test_set.setToolTip(
+            "The questions the check asks: kept aside from training, pinned by you, and the "
+            "rule probes. Add, edit or pin them."
+        )
+        self.test_set.clicked.connect(self.open_test_set)
         self.judge_model = QLineEdit(
             objectName="check_judge_model", placeholderText="None: the offline score only"
         )
@@ -95,7 +124,11 @@ class VoiceCheckDialog(QDialog):
         form = QFormLayout()
         form.addRow("Compare", choices)
         form.addRow("Models through", self.profile)
-        form.addRow("Questions", self.limit)
+        limit_row = QHBoxLayout()
+        limit_row.addWidget(self.limit)
+        limit_row.addWidget(self.test_set)
+        limit_row.addStretch(1)
+        form.addRow("Questions", limit_row)
         form.addRow("Judge model", judge_row)
         self.start = QPushButton("Run the check", objectName="check_start", default=True)
         self.start.setIcon(icon("play"))
@@ -117,9 +150,20 @@ class VoiceCheckDialog(QDialog):
         self.board.verticalHeader().hide()
         self.board.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.board.setAccessibleName("Scoreboard")
+        self.bars = BarDelegate(self.board)
+        for column in (1, 2, 4):
+            self.board.setItemDelegateForColumn(column, self.bars)
+        header.setMinimumSectionSize(120)
         self.questions = QListWidget(objectName="check_questions")
         self.questions.setAccessibleName("Questions")
-        self.questions.currentRowChanged.connect(self._show_question)
+        self.questions.currentRowChanged.connect(lambda _row: self._show_question())
+        self.show_only = QComboBox(objectName="check_filter")
+        self.show_only.setAccessibleName("Show")
+        self.show_only.setToolTip(
+            "Only the questions an engine lost (another engine was closer to you, by the "
+            "judge where it judged, else by the score), or the rule probes some engine broke."
+        )
+        self.show_only.currentIndexChanged.connect(lambda _index: self._fill_questions())
         self.answers = QPlainTextEdit(objectName="check_answers", readOnly=True)
         self.answers.setAccessibleName("Answers to the chosen question")
         self.keep_best = QPushButton(
@@ -136,8 +180,13 @@ class VoiceCheckDialog(QDialog):
         answers_layout.setContentsMargins(0, 0, 0, 0)
         answers_layout.addWidget(self.answers, 1)
         answers_layout.addWidget(self.keep_best)
+        questions_box = QWidget()
+        questions_layout = QVBoxLayout(questions_box)
+        questions_layout.setContentsMargins(0, 0, 0, 0)
+        questions_layout.addWidget(self.show_only)
+        questions_layout.addWidget(self.questions, 1)
         detail = QSplitter()
-        detail.addWidget(self.questions)
+        detail.addWidget(questions_box)
         detail.addWidget(answers_box)
         detail.setStretchFactor(1, 2)
         self.history = QComboBox(objectName="check_history")
@@ -243,9 +292,7 @@ class VoiceCheckDialog(QDialog):
             return
         config = self.context.config
         profile = config.profile(self.judge_profile.currentData() or "env")
-        calls, cost = judge_estimate(
-            self.session.persona, result.references, len(result.answers), model
-        )
+        calls, cost = judge_estimate(result, self.session.persona, model)
         money = f"about ${cost:.2f}" if cost is not None else "price unknown"
         self.status.setText(f"The judge {model}: {calls} calls, {money}…")
         self.progress.setRange(0, 100)
@@ -274,6 +321,13 @@ class VoiceCheckDialog(QDialog):
             f"{done} of {total} answers (answers kept from earlier runs are reused)."
         )
 
+    def open_test_set(self) -> QDialog:
+        from persona_studio.gui.dialogs.test_set_dialog import TestSetDialog
+
+        dialog = TestSetDialog(self.session, self, self.undo_stack)
+        dialog.open()
+        return dialog
+
     # ---- the creator's own round ----------------------------------------------------------
 
     def open_round(self) -> PairRound | None:
@@ -286,12 +340,11 @@ class VoiceCheckDialog(QDialog):
         return dialog
 
     def _round_done(self) -> None:
-        from persona_studio.core.judge import agreement, agreement_text
+        from persona_studio.core.judge import agreement_text
         from persona_studio.services.voice_check import keep_run
 
         assert self.outcome is not None
-        agreed, compared = agreement(self.outcome.creator_picks, self.outcome.pair_outcomes)
-        self.status.setText(agreement_text(agreed, compared))
+        self.status.setText(agreement_text(*self.outcome.agreement()))
         keep_run(self.session.project, self.outcome)
         self._fill_history()
 
@@ -375,10 +428,17 @@ class VoiceCheckDialog(QDialog):
                 f"{rules[0]} of {rules[1]}" if rules else "",
                 judged.text() if judged is not None else "",
             ]
+            shares = {
+                1: you.mean / 100,
+                2: old.mean / 100 if old is not None else None,
+                4: judged.rate if judged is not None and judged.judged else None,
+            }
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if shares.get(column) is not None:
+                    item.setData(BAR_ROLE, float(shares[column]))  # type: ignore[arg-type]
                 self.board.setItem(row, column, item)
         best = ranking[0] if ranking else ""
         kind = (
@@ -386,22 +446,62 @@ class VoiceCheckDialog(QDialog):
             if result.held_out
             else "trained on: too few are kept aside (Train tab → Advanced)"
         )
-        self.status.setText(
-            f"{len(result.questions)} questions ({kind}). Closest to you: {best}."
-            if best
-            else EXPLAIN
-        )
-        self.questions.clear()
-        self.questions.addItems(result.questions)
-        self.questions.addItems([f"Rule probe: {p.question}" for p in result.probes])
-        if result.questions:
-            self.questions.setCurrentRow(0)
+        text = f"{len(result.questions)} questions ({kind}). Closest to you: {best}."
+        if result.judge and result.chat_outcomes:  # the Chat tab's blind picks, judged
+            from persona_studio.core.judge import agreement_text
 
-    def _closest(self, row: int) -> tuple[str, str] | None:
+            text += " " + agreement_text(*result.agreement())
+        self.status.setText(text if best else EXPLAIN)
+        self.show_only.blockSignals(True)
+        self.show_only.clear()
+        self.show_only.addItem("All questions and rule probes", None)
+        self.show_only.addItem("Rule probes an engine broke", "broken")
+        for label in ranking:
+            self.show_only.addItem(f"Questions lost by {label}", label)
+        self.show_only.blockSignals(False)
+        self._fill_questions()
+
+    def _fill_questions(self) -> None:
+        """The questions and probes the filter lets through; each item knows which it is."""
+        from PySide6.QtWidgets import QListWidgetItem
+
+        result = self.outcome
+        if result is None:
+            return
+        chosen = self.show_only.currentData()
+        questions = list(range(len(result.questions)))
+        probes = list(range(len(result.probes)))
+        if chosen == "broken":
+            questions, probes = [], result.broken(self.session.persona)
+        elif chosen:
+            lost = set(result.lost(chosen))
+            questions = [i for i in questions if result.questions[i] in lost]
+            probes = []
+        self.questions.clear()
+        for index in questions:
+            item = QListWidgetItem(result.questions[index])
+            item.setData(Qt.ItemDataRole.UserRole, ("question", index))
+            self.questions.addItem(item)
+        for index in probes:
+            item = QListWidgetItem(f"Rule probe: {result.probes[index].question}")
+            item.setData(Qt.ItemDataRole.UserRole, ("probe", index))
+            self.questions.addItem(item)
+        if self.questions.count():
+            self.questions.setCurrentRow(0)
+        else:
+            self.answers.setPlainText("Nothing to show here: every engine did well.")
+            self.keep_best.setEnabled(False)
+
+    def _current(self) -> tuple[str, int] | None:
+        """("question" | "probe", its position) of the chosen item."""
+        item = self.questions.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _closest(self, index: int) -> tuple[str, str] | None:
         """(engine, reply) that scored closest to the creator on this question; kept voices and
         the offline engine (which repeats the dataset) are not offered."""
         assert self.outcome is not None
-        question = self.outcome.questions[row]
+        question = self.outcome.questions[index]
         scored = [
             (score.per_question[question], label)
             for label, score in self.outcome.sounds_like_you.items()
@@ -419,14 +519,14 @@ class VoiceCheckDialog(QDialog):
         from persona_studio.core.dataset import Example
         from persona_studio.gui.undo import AddExamples
 
-        row = self.questions.currentRow()
-        if self.outcome is None or not 0 <= row < len(self.outcome.questions):
+        current = self._current()
+        if self.outcome is None or current is None or current[0] != "question":
             return
-        closest = self._closest(row)
+        closest = self._closest(current[1])
         if closest is None:
             return
         label, reply = closest
-        question = self.outcome.questions[row]
+        question = self.outcome.questions[current[1]]
         example = Example.from_qa(question, reply.strip(), source=f"voice check: {label}")
         command = AddExamples(self.session, [example], "Add a reply from the voice check")
         if self.undo_stack is not None:
@@ -436,28 +536,29 @@ class VoiceCheckDialog(QDialog):
         self.status.setText(f"Added {label}'s reply to the dataset as a draft.")
 
     def _show_probe(self, index: int) -> None:
-        """A probe: what it tempts, and whether each engine kept the rule."""
-        from persona_studio.core.probes import keeps
-
+        """A probe: what it tempts, and whether each engine kept the rule (and why not)."""
         assert self.outcome is not None
         probe = self.outcome.probes[index]
         parts = [f"This probe tempts: {probe.target}"]
         for label in self.outcome.ranking():
             answer = self.outcome.answers.get(label, {}).get(probe.question)
-            if answer is None:
+            if answer is None or label == self.outcome.old_model:
                 continue
-            verdict = "kept" if keeps(answer, probe, self.session.persona) else "BROKE the rule"
+            kept, why = self.outcome.keeps(label, probe, self.session.persona)
+            verdict = "kept" if kept else f"BROKE the rule ({why})"
             parts.append(f"{label} — {verdict}:\n{answer}")
         self.answers.setPlainText("\n\n".join(parts))
 
-    def _show_question(self, row: int) -> None:
-        if self.outcome is None or row < 0:
+    def _show_question(self) -> None:
+        current = self._current()
+        if self.outcome is None or current is None:
             return
-        self.keep_best.setEnabled(row < len(self.outcome.questions) and bool(self._closest(row)))
-        if row >= len(self.outcome.questions):
-            self._show_probe(row - len(self.outcome.questions))
+        kind, index = current
+        self.keep_best.setEnabled(kind == "question" and bool(self._closest(index)))
+        if kind == "probe":
+            self._show_probe(index)
             return
-        question = self.outcome.questions[row]
+        question = self.outcome.questions[index]
         parts = [f"You:\n{self.outcome.references[question]}"]
         for label in self.outcome.ranking():
             answer = self.outcome.answers.get(label, {}).get(question)

@@ -289,10 +289,11 @@ class ChatPane(QWidget):
         if last is not None:
             QGuiApplication.clipboard().setText(str(last["content"]))
 
-    def mark_best(self, best: bool) -> None:
+    def mark_best(self, best: bool, blind: bool = False) -> None:
         last = self._last_reply()
         if last is not None:
             last["best"] = best
+            last["blind"] = blind
             self.render()
 
     def _last_reply(self) -> dict[str, Any] | None:
