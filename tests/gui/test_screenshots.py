@@ -23,6 +23,7 @@ SCREENS = {
     "train-together.png",
     "train-local.png",
     "voice-check.png",
+    "voice-check-questions.png",
 }
 
 
