@@ -57,18 +57,22 @@ def prompt_length_warning(tokens: int) -> str | None:
     return None
 
 
-_CACHE_LIMIT = 500_000
+_CACHE_LIMIT = 500_000  # texts no longer asked about are dropped past this
 _counts: dict[str, dict[str, int]] = {}
 
 
 def count_many(texts: set[str], encoding_name: str = "o200k_base") -> Mapping[str, int]:
     """Counts for many texts: a read-only mapping that holds at least these texts. Remembered,
-    so re-checking a dataset after an edit only counts the texts that changed."""
+    so re-checking a dataset after an edit only counts the texts that changed. Past the limit,
+    the texts this call does not ask about are forgotten, never the ones it does: a dataset
+    larger than the limit (a million examples) still re-checks at the cost of its edits."""
     cache = _counts.setdefault(encoding_name, {})
     missing = [t for t in texts if t not in cache]
     if missing:
         if len(cache) + len(missing) > _CACHE_LIMIT:
+            asked = {t: cache[t] for t in texts if t in cache}
             cache.clear()
+            cache.update(asked)
         count = _counter(encoding_name)
         cache.update(zip(missing, count(missing), strict=True))
     return MappingProxyType(cache)

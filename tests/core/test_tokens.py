@@ -43,3 +43,26 @@ def test_fast_counts_equal_the_encoder(name: str) -> None:
     counts = count_many(texts, name)
     plain = encoding(name).encode_ordinary
     assert {t: counts[t] for t in texts} == {t: len(plain(t)) for t in texts}
+
+
+def test_past_the_cache_limit_only_texts_not_asked_about_are_forgotten(monkeypatch) -> None:
+    """Issue 21: the cache was wiped past its limit, so a dataset larger than it (a million
+    examples) recounted every text at every re-check."""
+    from persona_studio.core import tokens
+
+    counted: list[str] = []
+    monkeypatch.setattr(tokens, "_CACHE_LIMIT", 10)
+    monkeypatch.setattr(tokens, "_counts", {})
+    monkeypatch.setattr(
+        tokens,
+        "_counter",
+        lambda _name: lambda texts: [counted.extend(texts) or len(t) for t in texts],
+    )
+    dataset = {f"text {n}" for n in range(15)}  # more than the limit
+    assert dict(tokens.count_many(dataset)) == {t: len(t) for t in dataset}
+    counted.clear()
+    edited = (dataset - {"text 3"}) | {"text 3, edited"}
+    counts = tokens.count_many(edited)
+    assert counted == ["text 3, edited"]  # the edit alone is counted again
+    assert all(counts[t] == len(t) for t in edited)
+    assert "text 3" not in counts  # no longer asked about: forgotten
