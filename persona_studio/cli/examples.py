@@ -64,7 +64,7 @@ def short(text: str, width: int) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with Project.open(args.path) as project:
+    with Project.open_for_reading(args.path) as project:
         examples = project.examples()
     rows = [row(e, n) for n, e in enumerate(examples, start=1) if matches(e, args)]
     text = "\n".join(
@@ -77,7 +77,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with Project.open(args.path) as project:
+    with Project.open_for_reading(args.path) as project:
         example = project.example(args.id)
     if example is None:
         raise UserFacingError(f"No example has the id {args.id}.", "See `examples list PATH`.")

@@ -28,7 +28,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with Project.open(args.path) as project:
+    with Project.open_for_reading(args.path) as project:
         persona, counts = project.persona(), project.counts()
         prompt = persona.system_prompt()
     data = {
@@ -144,7 +144,7 @@ def _import_dataset(args: argparse.Namespace, source: Path) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from persona_studio.core.validation import model_spec, preflight, price_text
 
-    with Project.open(args.path) as project:
+    with Project.open_for_reading(args.path) as project:
         examples, persona, share = project.examples(), project.persona(), project.test_share
     report = preflight(examples, persona, model_spec(args.model), test_share=share)
     position = {ex.id: n for n, ex in enumerate(examples, start=1)}
@@ -188,7 +188,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from persona_studio.core.config import atomic_write_bytes
 
     out = Path(args.out)
-    with Project.open(args.path) as project:
+    with Project.open_for_reading(args.path) as project:
         if args.format in ("openai-jsonl", "csv"):
             files = _dataset_files(project, args, out)
         else:

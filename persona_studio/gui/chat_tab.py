@@ -186,9 +186,18 @@ class ChatTab(QWidget):
 
     # ---- session -------------------------------------------------------------------------
 
+    @property
+    def read_only(self) -> bool:
+        """The project cannot be written: chats are not kept, replies not added."""
+        return self._session is not None and self._session.project.read_only
+
     def set_session(self, session: ProjectSession) -> None:
         self._session = session
         session.persona_changed.connect(self._persona_changed)
+        for widget in (self.rename, self.delete):
+            widget.setVisible(not self.read_only)
+        for pane in self.panes:
+            pane.keep.setVisible(not self.read_only)
         self.retirement.show_for(session.persona.fine_tuned_model)
         self._fill_conversations()
         self.start_new()
@@ -222,6 +231,7 @@ class ChatTab(QWidget):
             pane.add_to_dataset.connect(self._add_to_dataset)
             pane.picked_best.connect(self.pick_best)
             pane.changed.connect(self.save)
+            pane.keep.setVisible(not self.read_only)
             self.panes.append(pane)
             self.panes_row.addWidget(pane, 1)
         while len(self.panes) > count:
@@ -326,7 +336,7 @@ class ChatTab(QWidget):
         self.save()
 
     def keep_example(self, question: str, answer: str) -> None:
-        if self._session is None or not question.strip() or not answer.strip():
+        if self._session is None or not question.strip() or not answer.strip() or self.read_only:
             return
         example = Example.from_qa(question.strip(), answer.strip(), source="chat")
         command = AddExamples(self._session, [example], "Add a chat reply to the dataset")
@@ -339,7 +349,7 @@ class ChatTab(QWidget):
     # ---- conversations -------------------------------------------------------------------
 
     def save(self) -> None:
-        if self._session is None or not any(p.messages for p in self.panes):
+        if self._session is None or not any(p.messages for p in self.panes) or self.read_only:
             return
         panes = [p.state() for p in self.panes]
         self._session.project.save_chat(
@@ -408,7 +418,7 @@ class ChatTab(QWidget):
             self.save()
 
     def _delete(self) -> None:
-        if self._session is not None and self.conversations.currentData():
+        if self._session is not None and self.conversations.currentData() and not self.read_only:
             self._session.project.delete_chat(self.conversations.currentData())
             self.start_new()
 

@@ -44,6 +44,7 @@ from persona_studio.gui.models.examples_model import (
 )
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.read_only import live
 from persona_studio.gui.theme import color, icon
 from persona_studio.gui.undo import (
     AddExamples,
@@ -98,6 +99,14 @@ class DatasetTab(QWidget):
         self.min_tokens.setSuffix(" tokens or more")
         self.min_tokens.setAccessibleName("Only examples at least this long")
         self.min_tokens.valueChanged.connect(lambda _v: self._search_timer.start())
+        for finder in (
+            self.search,
+            self.status_filter,
+            self.tag_filter,
+            self.issues_only,
+            self.min_tokens,
+        ):
+            live(finder)  # they only find: a read-only project keeps them
         self.min_tokens.setMaximumWidth(170)
         self.search.setMinimumWidth(160)
         self.add_button = QPushButton("Add example", objectName="add_example")
@@ -232,6 +241,8 @@ class DatasetTab(QWidget):
         self.stop = QPushButton("Stop", objectName="preflight_stop")
         self.stop.clicked.connect(self.cancel_preflight)
         self.stop.hide()
+        live(self.model_choice)
+        live(self.stop)
         row = QHBoxLayout()
         row.addWidget(QLabel("Base model"))
         row.addWidget(self.model_choice, 1)

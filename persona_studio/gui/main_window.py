@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +20,26 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QPushButton,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 from persona_studio import APP_NAME, __version__
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
-from persona_studio.core.project import SUFFIX, Project, ProjectError, ProjectLockedError
+from persona_studio.core.project import (
+    SUFFIX,
+    Project,
+    ProjectError,
+    ProjectLockedError,
+)
 from persona_studio.core.project.files import free_project_path
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.messages import show_error, show_write_error
@@ -55,6 +64,20 @@ REATTACH_DELAY_MS = 1500  # after a project opens: following running jobs waits 
 DATASET_FILES = {".csv", ".tsv", ".xlsx", ".jsonl"}
 DOCUMENT_FILES = {".txt", ".md", ".markdown", ".pdf", ".docx"}
 DROPPABLE = {SUFFIX, ".png", ".json", ".charx", ".zip", *DATASET_FILES, *DOCUMENT_FILES}
+
+
+# actions that change the open project: off while it is read-only
+WRITING_ACTIONS = (
+    "action_generate",
+    "action_link_sheet",
+    "action_sync",
+    "action_conflicts",
+    "action_pipeline",
+    "action_check",
+    "action_undo",
+    "action_redo",
+)
+VIEW_ONLY_TABS = ("Persona", "Dataset", "Train")  # the Chat tab reads: it stays live
 
 
 class MainWindow(QMainWindow):
@@ -87,7 +110,22 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._build_current_tab)
         self.tabs.setEnabled(False)  # until a project is open
         self.setAcceptDrops(True)
-        self.setCentralWidget(self.tabs)
+        self.read_only_notice = QLabel(objectName="read_only_notice", wordWrap=True)
+        self.read_only_copy = QPushButton("Save a Copy and Open It…", objectName="read_only_copy")
+        self.read_only_copy.clicked.connect(self.save_copy_and_open)
+        self._read_only_bar = QWidget(objectName="read_only_bar")
+        bar_layout = QHBoxLayout(self._read_only_bar)
+        bar_layout.setContentsMargins(8, 4, 8, 4)
+        bar_layout.addWidget(self.read_only_notice, 1)
+        bar_layout.addWidget(self.read_only_copy)
+        self._read_only_bar.hide()
+        central = QWidget(objectName="central")
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self._read_only_bar)
+        central_layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
 
         self.sheet_label = QLabel(objectName="sheet_state")
         self.save_label = QLabel(objectName="save_state")
@@ -143,6 +181,8 @@ class MainWindow(QMainWindow):
         current = self.tabs.currentWidget()
         if isinstance(current, LazyTab) and self.session is not None:
             current.page  # noqa: B018 - building is the point
+            if self.read_only and current in (self._tab_pages[t] for t in VIEW_ONLY_TABS):
+                self._make_view(current.page)  # again: widgets made since are views too
             self._refresh_checklist_soon()  # a tab may have started the readiness check
 
     @property
@@ -325,12 +365,50 @@ class MainWindow(QMainWindow):
         if self.session and Path(path).absolute() == self.session.project.path:
             return True
         try:
-            project = Project.open(path)
+            project = Project.open_for_reading(path)  # read-only files open read-only
         except ProjectError as exc:
             show_error(self, "Could not open the project", exc)
             return False
         self._set_project(project)
         return True
+
+    @property
+    def read_only(self) -> bool:
+        return self.session is not None and self.session.project.read_only
+
+    def _show_read_only(self) -> None:
+        """A read-only project: the banner, the tabs as views, and no action that writes; a
+        writable one after it gets its tabs built afresh."""
+        from persona_studio.gui.theme import NOTICE_STYLE, style
+
+        read_only = self.read_only
+        if read_only and self.session is not None:
+            from persona_studio.gui.read_only import BANNER
+
+            self.read_only_notice.setText(BANNER.format(name=self.session.project.path.name))
+            # the bar alone (not its button) in the notice colours; "{{" survives `format`
+            style(self._read_only_bar, f"QWidget#read_only_bar {{{{{NOTICE_STYLE}}}}}")
+        self._read_only_bar.setVisible(read_only)
+        self.setAcceptDrops(True)  # a card dropped on a read-only project still opens as new
+        for name in WRITING_ACTIONS:
+            action = self.findChild(QAction, name)
+            if action is not None:
+                action.setEnabled(not read_only)
+        for title in VIEW_ONLY_TABS:
+            lazy = self._tab_pages[title]
+            if read_only:
+                if lazy.built is not None:
+                    self._make_view(lazy.built)
+            elif lazy.built is not None and lazy.built.property("made_read_only"):
+                lazy.reset()  # built as a view: build it again, editable
+        self._update_sheet_actions()
+
+    @staticmethod
+    def _make_view(page: QWidget) -> None:
+        from persona_studio.gui.read_only import make_read_only
+
+        make_read_only(page)
+        page.setProperty("made_read_only", True)
 
     def _set_project(self, project: Project) -> None:
         if self.session is not None and not self.session.close():
@@ -354,18 +432,24 @@ class MainWindow(QMainWindow):
         for lazy in self._tab_pages.values():
             lazy.set_session(self.session)
         self._build_current_tab()
-        if self._sheet is not None:
+        if project.read_only:
+            pass  # a sync writes the sheet's rows into the project: not here
+        elif self._sheet is not None:
             self._sheet.set_session(self.session)
         elif project.sync_value("sheet"):
             self.sheet  # noqa: B018 - made for this session: it shows and schedules the sync
         if self.context.config.add_recent(project.path):
             self.context.save_config()
         self.project_label.setText(str(project.path))
-        self._update_sheet_actions()
-        self._show_save_state("All changes saved", True)
+        self._show_read_only()
+        if project.read_only:
+            self._show_save_state("Read-only: nothing is saved", True)
+        else:
+            self._show_save_state("All changes saved", True)
         self._update_title()
         self._refresh_checklist()
-        self._follow_running_jobs_soon()
+        if not project.read_only:  # following a job saves its progress in the project
+            self._follow_running_jobs_soon()
 
     def _follow_running_jobs_soon(self) -> None:
         """Reattach to the project's jobs still running at their trainers, a moment after it
@@ -508,6 +592,15 @@ class MainWindow(QMainWindow):
             self._fill_export_menu()
             self._popup(self.export_menu, button)
 
+    def _writes_refused(self) -> bool:
+        """A read-only project: say so (and what to do) instead of starting a change."""
+        if self.read_only:
+            self.statusBar().showMessage(
+                "This project is read-only: use Save a Copy and Open It… to change it.", 8000
+            )
+            return True
+        return False
+
     def _add_examples_menu(self) -> QMenu:
         menu = QMenu(self)
         menu.setObjectName("menu_add_examples")
@@ -516,6 +609,8 @@ class MainWindow(QMainWindow):
         menu.addAction("From my LinkedIn posts…", lambda: self.generate_examples("linkedin"))
         menu.addAction("Generate from the persona…", lambda: self.generate_examples("persona"))
         menu.addAction("Add one by hand", self.dataset_tab.add_example)
+        for action in menu.actions():
+            action.setEnabled(not self.read_only)
         self._menu = menu  # kept: tests read it; not collected while shown
         return menu
 
@@ -541,7 +636,8 @@ class MainWindow(QMainWindow):
                 and w.session is not None
                 and w.session.project.path.name == path.name
             ]
-            self.setWindowTitle(f"{name} — {path if twins else path.name} — {APP_NAME}")
+            shown = f"{path if twins else path.name}{' (read-only)' if self.read_only else ''}"
+            self.setWindowTitle(f"{name} — {shown} — {APP_NAME}")
 
     def _show_save_state(self, message: str, ok: bool) -> None:
         self.save_label.setText(message)
@@ -603,7 +699,7 @@ class MainWindow(QMainWindow):
     def link_sheet(self) -> Any:
         from persona_studio.gui.dialogs.sheet_dialogs import LinkDialog
 
-        if self.session is None:
+        if self.session is None or self._writes_refused():
             return None
         google = self.context.config.google
         account = "oauth" if google.auth == "oauth" else google.account_email
@@ -623,6 +719,7 @@ class MainWindow(QMainWindow):
     def _update_sheet_actions(self, *_: object) -> None:
         """Sync only once a sheet is linked; Settle Conflicts only while there are some."""
         linked = self.session is not None and bool(self.session.project.sync_value("sheet"))
+        linked = linked and not self.read_only
         self.sync_action.setEnabled(linked)
         self.sync_action.setToolTip("" if linked else "Link a Google Sheet first.")
         self.conflicts_action.setEnabled(
@@ -648,7 +745,7 @@ class MainWindow(QMainWindow):
         )
 
     def sync_sheet(self, link: dict | None = None) -> Any:
-        if self.session is None:
+        if self.session is None or self._writes_refused():
             return None
         task = self.sheet.sync(link if isinstance(link, dict) else None)
         if task is not None:
@@ -684,7 +781,7 @@ class MainWindow(QMainWindow):
     def generate_examples(self, kind: str | None = None, paths: list[Path] | None = None) -> Any:
         from persona_studio.gui.dialogs.generate_dialog import GenerateDialog
 
-        if self.session is None:
+        if self.session is None or self._writes_refused():
             return None
         self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
         dialog = GenerateDialog(
@@ -703,7 +800,7 @@ class MainWindow(QMainWindow):
         """The voice check: every engine on the same questions, scored against the creator."""
         from persona_studio.gui.dialogs.voice_check_dialog import VoiceCheckDialog
 
-        if self.session is None:
+        if self.session is None or self._writes_refused():
             return None
         dialog = VoiceCheckDialog(
             self.context, self.session, parent=self, undo_stack=self.undo_stack
@@ -716,7 +813,7 @@ class MainWindow(QMainWindow):
     def run_pipeline(self) -> Any:
         from persona_studio.gui.dialogs.pipeline_dialog import PipelineDialog
 
-        if self.session is None:
+        if self.session is None or self._writes_refused():
             return None
         train = self.train_tab  # the run trains with the Train tab's settings
         project_path = self.session.project.path
@@ -882,6 +979,8 @@ class MainWindow(QMainWindow):
         from persona_studio.core.checklist import EXPORTED_META
         from persona_studio.core.dataset import now_iso
 
+        if project.read_only:
+            return  # the export is written; a read-only project keeps no note of it
         try:
             project.set_meta(EXPORTED_META, json.dumps({"format": fmt, "at": now_iso()}))
         except UserFacingError:
@@ -915,6 +1014,13 @@ class MainWindow(QMainWindow):
             return None
         from persona_studio.core.importers.files import is_dataset_json
 
+        suffix = path.suffix.lower()
+        adds = suffix in DATASET_FILES or suffix in (".zip", *DOCUMENT_FILES)
+        if self.read_only and (adds or is_dataset_json(path)):
+            self.statusBar().showMessage(
+                "This project is read-only: save a copy and open it to add examples.", 8000
+            )
+            return None
         if path.suffix.lower() in DATASET_FILES or is_dataset_json(path):
             if self.session is None:
                 return None
@@ -951,7 +1057,7 @@ class MainWindow(QMainWindow):
         if path:
             self.save_copy_to(Path(path))
 
-    def save_copy_to(self, path: Path) -> None:
+    def save_copy_to(self, path: Path) -> bool:
         assert self.session is not None
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
@@ -960,8 +1066,26 @@ class MainWindow(QMainWindow):
             self.session.project.save_copy(path)
         except UserFacingError as exc:
             show_error(self, "Could not save a copy", exc)
-            return
+            return False
         self.statusBar().showMessage(f"Saved a copy to {path}", 5000)
+        return True
+
+    def save_copy_and_open(self) -> None:
+        """From a read-only project: a copy somewhere writable, opened in its place."""
+        if not self.session:
+            return
+        current = self.session.project.path
+        folder = Path.home() if not os.access(current.parent, os.W_OK) else current.parent
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save a copy you can change", str(folder / f"{current.stem}{SUFFIX}"), FILE_FILTER
+        )
+        if path:
+            self.copy_and_open(Path(path))
+
+    def copy_and_open(self, path: Path) -> bool:
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        return self.save_copy_to(path) and self.open_project(path)
 
     # ---- dialogs -------------------------------------------------------------------------
 

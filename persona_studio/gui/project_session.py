@@ -322,7 +322,8 @@ class ProjectSession(QObject):
                 self._unsaved[0]()
             except UserFacingError as exc:  # the project turns every refusal into one
                 self.save_state_changed.emit(f"Not saved: {exc}", False)
-                self._timer.start(RETRY_DELAY_MS)  # nothing is dropped: tried again soon
+                if not self.project.read_only:  # a read-only file never takes it: no retries
+                    self._timer.start(RETRY_DELAY_MS)  # nothing is dropped: tried again soon
                 return False
             self._unsaved.pop(0)
         if not self._pending:

@@ -186,6 +186,17 @@ def render(out_dir: Path) -> list[Path]:
     loop.run_until_complete(wait_for(lambda: generating.found.text().startswith("Found")))
     shoot(generating, "generate.png")
     generating.close()
+    # a project in a place that cannot be written: opened to read, under its banner
+    from persona_studio.core.project import Project
+
+    demo = window.session.project.path
+    read_only = demo.with_name("Coach Rhea on a shared drive.persona")
+    window.session.project.save_copy(read_only)
+    window._set_project(Project.open(read_only, read_only=True))
+    window.tabs.setCurrentIndex(1)
+    loop.run_until_complete(preflight_shown())
+    shoot(window, "read-only.png")
+    window.open_project(demo)
     # dark mode, as on a desktop set to dark where Qt's style does not follow by itself
     from PySide6.QtCore import Qt
 

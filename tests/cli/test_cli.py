@@ -726,3 +726,30 @@ def test_sync_new_rows_as_drafts_when_asked(
     with Project.open(path) as project:
         assert [e.status for e in project.examples()] == ["draft", "draft"]
         assert project.sync_value("sheet")["new_rows"] == "draft"
+
+
+def test_a_read_only_project_reads_and_refuses_changes_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persona_studio.core.demo import ensure_demo_project
+    from tests.core.test_read_only_project import digest, make_read_only
+
+    demo = ensure_demo_project(tmp_path)
+    make_read_only(demo, monkeypatch)
+    before = digest(demo)
+    code, out, err = run(capsys, "info", str(demo), "--json")
+    assert code == 0, err
+    assert json.loads(out)["persona"]["name"] == "Coach Rhea"
+    code, out, err = run(capsys, "validate", str(demo))
+    assert code in (0, 1) and "Traceback" not in err
+    target = tmp_path / "out.jsonl"
+    code, _, err = run(
+        capsys, "export", str(demo), "--format", "openai-jsonl", "--out", str(target)
+    )
+    assert code == 0, err
+    assert target.read_text().count("\n") > 10
+    csv = tmp_path / "more.csv"
+    csv.write_text("question,answer\nHow far?,Not far.\n")
+    code, out, err = run(capsys, "import", str(demo), str(csv))
+    assert code != 0 and "read-only" in err and "Traceback" not in err
+    assert digest(demo) == before

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import tempfile
 import zipfile
 from pathlib import Path
@@ -20,7 +21,8 @@ from persona_studio.core.importers.files import import_file
 from persona_studio.core.importers.linkedin import read_linkedin_export
 
 FUZZ = settings(
-    max_examples=40,
+    # a few dozen per reader in the suite; `benchmarks/faults.py --fuzz N` runs N each
+    max_examples=int(os.environ.get("PERSONA_FUZZ_EXAMPLES", "40")),
     deadline=None,  # the bound is the whole suite's time; a slow CI must not flake
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -24,6 +24,7 @@ SCREENS = {
     "train-local.png",
     "voice-check.png",
     "voice-check-questions.png",
+    "read-only.png",
 }
 
 

@@ -14,6 +14,7 @@ from persona_studio.core.project.errors import (
     ProjectError,
     ProjectLockedError,
     ProjectNotFoundError,
+    ProjectReadOnlyError,
 )
 from persona_studio.core.project.files import APPLICATION_ID, SUFFIX
 from persona_studio.core.project.project import Project, ProjectCounts
@@ -32,5 +33,6 @@ __all__ = [
     "ProjectError",
     "ProjectLockedError",
     "ProjectNotFoundError",
+    "ProjectReadOnlyError",
     "schema_version",
 ]

@@ -27,3 +27,7 @@ class CorruptProjectError(ProjectError):
 
 class ProjectLockedError(ProjectError):
     pass
+
+
+class ProjectReadOnlyError(ProjectError):
+    """The file or its folder cannot be written: it can still be opened read-only."""

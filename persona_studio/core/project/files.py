@@ -112,9 +112,26 @@ class PreOpenCopy:
         self.saved = []
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def writable(path: Path) -> bool:
+    """Whether the file can be opened for writing and its folder can take the -wal beside it
+    (checked without writing a byte: a read-only file, folder or disk says no)."""
+    import errno
+
+    try:
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return False
+        raise
+    return os.access(path.parent, os.W_OK)
+
+
+def connect(path: Path, mode: str = "rw") -> sqlite3.Connection:
+    """A connection to the project file: "rw" (never creates it), "ro", or "immutable" (read
+    without locks or the -wal, for a file nothing can write)."""
+    query = "immutable=1" if mode == "immutable" else f"mode={mode}"
     db = sqlite3.connect(
-        f"file:{quote(str(path))}?mode=rw",  # quoted: "#" or "?" in a name is part of it
+        f"file:{quote(str(path))}?{query}",  # quoted: "#" or "?" in a name is part of it
         uri=True,
         isolation_level=None,  # we open transactions ourselves
         timeout=0.1,

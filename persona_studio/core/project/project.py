@@ -18,7 +18,11 @@ from typing import Any
 
 from persona_studio.core.dataset import Example, now_iso
 from persona_studio.core.persona import Persona
-from persona_studio.core.project.errors import ProjectError, ProjectLockedError
+from persona_studio.core.project.errors import (
+    ProjectError,
+    ProjectLockedError,
+    ProjectReadOnlyError,
+)
 from persona_studio.core.project.examples import ExamplesStore
 from persona_studio.core.project.files import (
     APPLICATION_ID,
@@ -30,6 +34,7 @@ from persona_studio.core.project.files import (
     connect,
     corrupt,
     read_header,
+    writable,
 )
 from persona_studio.core.project.records import RecordsStore
 from persona_studio.core.project.schema import MIGRATIONS, Migration, apply_migrations
@@ -109,14 +114,27 @@ class Project(ExamplesStore, RecordsStore):
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], *, migrations: tuple[Migration, ...] = MIGRATIONS
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        migrations: tuple[Migration, ...] = MIGRATIONS,
+        read_only: bool = False,
     ) -> Project:
         """Open a project. A file that is not ours, newer, damaged or already open is refused
-        before anything is written to it."""
+        before anything is written to it. A file that cannot be written is refused with
+        `ProjectReadOnlyError`; `read_only=True` opens it for reading, and writes nothing."""
         path = Path(path).absolute()
         latest = len(migrations)
         version, application_id = read_header(path)
         check_identity(path, version, application_id, latest)
+        if read_only:
+            return cls._open_read_only(path, version, latest)
+        if not writable(path):
+            raise ProjectReadOnlyError(
+                f"“{path.name}” is read-only: the file or its folder cannot be written.",
+                "Open it read-only to read, chat and export, or copy it to a folder you can "
+                "write to and open the copy.",
+            )
         try:
             guard = PreOpenCopy(path)  # a crash left a -wal: keep both as they are first
         except OSError as exc:
@@ -154,9 +172,10 @@ class Project(ExamplesStore, RecordsStore):
                 db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 if "readonly" in str(exc):
-                    raise ProjectError(
-                        f"“{path.name}” is read-only.",
-                        "Copy it to a folder you can write to, then open the copy.",
+                    raise ProjectReadOnlyError(
+                        f"“{path.name}” is read-only: the file or its folder cannot be written.",
+                        "Open it read-only to read, chat and export, or copy it to a folder "
+                        "you can write to and open the copy.",
                     ) from None
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise ProjectLockedError(
@@ -184,6 +203,55 @@ class Project(ExamplesStore, RecordsStore):
             db.close()
             raise
         return cls(path, db)
+
+    @classmethod
+    def open_for_reading(cls, path: str | os.PathLike[str]) -> Project:
+        """Open to read: as usual where the file can be written (a crash's -wal recovered),
+        read-only where it cannot."""
+        try:
+            return cls.open(path)
+        except ProjectReadOnlyError:
+            return cls.open(path, read_only=True)
+
+    @classmethod
+    def _open_read_only(cls, path: Path, version: int, latest: int) -> Project:
+        """Read-only: SQLite's read-only mode (it reads a -wal a crash left); where even that
+        needs a write (no -shm beside it, in a folder that cannot be written), the file is read
+        as immutable, which is only right when no -wal holds part of it."""
+        if version < latest:
+            raise ProjectReadOnlyError(
+                f"“{path.name}” was made by an earlier version and cannot be written, so it "
+                "cannot be updated to open here.",
+                "Copy it to a folder you can write to, then open the copy.",
+            )
+        wal = path.with_name(path.name + "-wal")
+        for mode in ("ro", "immutable"):
+            if mode == "immutable" and wal.exists() and wal.stat().st_size:
+                raise ProjectReadOnlyError(
+                    f"“{path.name}” needs recovering after a crash, and its folder cannot be "
+                    "written.",
+                    f"Copy “{path.name}” and “{wal.name}” together to a folder you can write "
+                    "to, then open the copy.",
+                )
+            try:
+                db = connect(path, mode)
+            except sqlite3.OperationalError:
+                continue  # read-only mode cannot read it here (no -shm, no folder to make one)
+            try:
+                check = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+            except sqlite3.OperationalError:
+                db.close()
+                continue  # the same, found at the first read
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                raise corrupt(path, str(exc)) from exc
+            if check != ["ok"]:
+                db.close()
+                raise corrupt(path, "; ".join(check[:2]))
+            return cls(path, db, read_only=True)
+        raise ProjectReadOnlyError(
+            f"Could not read “{path.name}” where it is.", "Copy it to a folder you can write to."
+        )
 
     def close(self) -> None:
         with self._lock:

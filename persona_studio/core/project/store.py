@@ -37,9 +37,10 @@ class Store:
     """The connection and its lock. Not thread-safe by itself: calls are serialised by the lock
     (services may read from a worker thread)."""
 
-    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection, *, read_only: bool = False) -> None:
         self.path = path
         self._db = db
+        self.read_only = read_only  # opened read-only: every write is refused before SQLite
         self._lock = threading.RLock()
         self.damaged_example_ids: list[str] = []  # rows the last examples() could not read
 
@@ -48,6 +49,13 @@ class Store:
         """One write, all or nothing. Any refusal by the disk or SQLite (full, read-only, I/O
         error, locked) rolls back and becomes a `ProjectError`: callers never see a raw
         sqlite3 error, and what they were told is saved is on disk."""
+        if self.read_only:
+            from persona_studio.core.project.errors import ProjectReadOnlyError
+
+            raise ProjectReadOnlyError(
+                f"“{self.path.name}” is open read-only: nothing can be saved to it.",
+                "File → Save a Copy… somewhere you can write, then open the copy to change it.",
+            )
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")

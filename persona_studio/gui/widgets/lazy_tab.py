@@ -29,9 +29,18 @@ class LazyTab(QWidget):
         if self._page is None:
             self._page = self._factory()
             self._layout.addWidget(self._page)
+            self._page.show()  # a child added to a shown tab (after `reset`) stays hidden else
             if self._session is not None:
                 self._page.set_session(self._session)  # type: ignore[attr-defined]
         return self._page
+
+    def reset(self) -> None:
+        """Drop the built tab: the next use builds it afresh."""
+        if self._page is not None:
+            self._layout.removeWidget(self._page)
+            self._page.hide()
+            self._page.deleteLater()
+            self._page = None
 
     def set_session(self, session: ProjectSession) -> None:
         self._session = session
