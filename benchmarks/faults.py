@@ -10,7 +10,8 @@
 - `--damaged N`: a crashed project (the file and the -wal beside it) with random bytes
   overwritten, opened N times: it opens, or it is refused with our error, and a refused open
   leaves both files byte for byte as they were.
-- `--fuzz N`: every importer's fuzz test with N inputs each (PERSONA_FUZZ_EXAMPLES).
+- `--fuzz N`: every importer's and the card reader's fuzz tests, N inputs each
+  (PERSONA_FUZZ_EXAMPLES).
 Prints the figures; exits 1 on any lost edit, crash or changed file.
 """
 
@@ -134,11 +135,11 @@ def fuzz(count: int) -> int:
     env = {**os.environ, "PERSONA_FUZZ_EXAMPLES": str(count), "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/core/test_importer_fuzz.py"],
+         "tests/core/test_importer_fuzz.py", "tests/core/test_cards.py", "-k", "only_our_error or random_bytes or mutated_real"],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
-    print(f"importer fuzz, {count} inputs per test: {summary} "
+    print(f"importer and card fuzz, {count} inputs per test: {summary} "
           f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
     return 0 if result.returncode == 0 else 1
 

@@ -15,13 +15,17 @@ CANDIDATES = ("offline", "finetuned", "persona", "retrieval", "kept")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from persona_studio.core.validation import price_text
     from persona_studio.services import providers
     from persona_studio.services.credentials import CredentialStore
     from persona_studio.services.voice_check import (
+        answers_estimate,
         candidates_for,
         judge_check,
         judge_estimate,
         keep_run,
+        plan_check,
+        planned_judge_estimate,
         run_check,
     )
 
@@ -49,6 +53,20 @@ def cmd_check(args: argparse.Namespace) -> int:
                 "There is nothing to compare.",
                 "Name candidates with --candidates (kept needs a kept voice: see `rescue`).",
             )
+        plan = plan_check(project, persona, examples, candidates, limit=args.limit)
+        calls, cost = answers_estimate(plan, persona)
+        estimate = {"answers": calls, "answers_usd": cost}
+        lines = [f"Your models answer {calls} questions ({price_text(cost)})."]
+        if args.judge_model:
+            judged, judge_cost = planned_judge_estimate(plan, persona, args.judge_model)
+            estimate |= {"judge_calls": judged, "judge_usd": judge_cost}
+            lines.append(
+                f"The judge {args.judge_model}: {judged} calls ({price_text(judge_cost)})."
+            )
+        if args.estimate_only:
+            emit(args, estimate, "\n".join(lines))
+            return EXIT_OK
+        progress(args, " ".join(lines))
         result = asyncio.run(
             run_check(
                 project,
@@ -60,6 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 config.profile,
                 limit=args.limit,
                 on_progress=lambda done, total: progress(args, f"{done}/{total} answers"),
+                plan=plan,
             )
         )
         if args.judge_model:
@@ -154,6 +173,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--judge-profile", help="the judge's provider profile (default: default)")
     check.add_argument(
         "--report", type=Path, help="also write the report: FILE.md, FILE.html or FILE.json"
+    )
+    check.add_argument(
+        "--estimate-only",
+        action="store_true",
+        help="say what the check would ask and cost (models and judge), and ask nothing",
     )
     check.add_argument(
         "--require-better",

@@ -227,6 +227,92 @@ def candidates_for(
     return chosen
 
 
+@dataclass
+class CheckPlan:
+    """A check before it asks anything: its questions and probes (in `result`, with the answers
+    already known: kept voices and earlier runs), and what is left to ask of which engine."""
+
+    result: CheckResult
+    asked_ids: set[str]
+    todo: list[tuple[Candidate, str]]
+    cached: dict[str, dict[str, str]]  # label → question → answer kept from earlier runs
+
+
+def plan_check(
+    project: Project,
+    persona: Persona,
+    examples: Sequence[Example],
+    candidates: Sequence[Candidate],
+    *,
+    limit: int = DEFAULT_QUESTIONS,
+    with_probes: bool = True,
+) -> CheckPlan:
+    """What the check will ask (nothing is asked yet): the cost is known from it."""
+    from persona_studio.core.test_set import in_test_set
+
+    share = project.test_share
+    asked = check_questions(examples, limit, share)
+    result = CheckResult([e.question for e in asked], {e.question: e.answer for e in asked})
+    result.held_out = bool(asked) and all(in_test_set(e, share) for e in asked)
+    result.probes = probes(persona) if with_probes else []
+    result.chat_pairs = blind_picks(project.chats())
+    asks = result.questions + [p.question for p in result.probes]
+    system = persona.system_prompt()
+    plan = CheckPlan(result, {e.id for e in asked}, [], {})
+    for candidate in candidates:
+        if candidate.settings is None:  # a kept voice: its answers are stored
+            result.answers[candidate.label] = kept_voice(project, candidate.model)
+            continue
+        known = _cached(project, candidate.identity(system))
+        plan.cached[candidate.label] = known
+        result.answers[candidate.label] = {q: known[q] for q in asks if q in known}
+        plan.todo += [(candidate, q) for q in asks if q not in known]
+    return plan
+
+
+def answers_estimate(plan: CheckPlan, persona: Persona) -> tuple[int, float | None]:
+    """(billed calls, dollars or None when a model's price is unknown) for the answers still to
+    ask: the persona prompt and the question in, about the creator's answer's length out. The
+    offline engine and a model on this computer cost nothing."""
+    from persona_studio.core.validation import chat_price
+
+    prompt = len(persona.system_prompt())
+    calls, dollars = 0, 0.0
+    unknown = False
+    for candidate, question in plan.todo:
+        settings = candidate.settings
+        if settings is None or settings.mode == "offline":
+            continue
+        if settings.profile is not None and settings.profile.kind == "local":
+            continue
+        calls += 1
+        prices = chat_price(candidate.model)
+        if prices is None:
+            unknown = True
+            continue
+        out = len(plan.result.references.get(question, "")) or 400
+        dollars += ((prompt + len(question)) / 4 * prices[0] + out / 4 * prices[1]) / 1_000_000
+    return calls, None if unknown else dollars
+
+
+def planned_judge_estimate(
+    plan: CheckPlan, persona: Persona, model: str
+) -> tuple[int, float | None]:
+    """The judge's calls and price before the answers exist: every engine as if it answered
+    every question, at about the creator's answer's length."""
+    result = plan.result
+    asks = result.questions + [p.question for p in result.probes]
+    expected = CheckResult(result.questions, result.references)
+    expected.probes, expected.chat_pairs = result.probes, result.chat_pairs
+    expected.old_model = next((k for k in result.answers if k.startswith("Your old model")), "")
+    for label, known in result.answers.items():
+        planned = {q for c, q in plan.todo if c.label == label}
+        expected.answers[label] = {
+            q: result.references.get(q, "") for q in asks if q in known or q in planned
+        }
+    return judge_estimate(expected, persona, model)
+
+
 async def run_check(
     project: Project,
     persona: Persona,
@@ -240,32 +326,22 @@ async def run_check(
     concurrency: int = 3,
     with_probes: bool = True,
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+    plan: CheckPlan | None = None,
 ) -> CheckResult:
-    """Ask every candidate every question it has not answered yet, then score them all."""
+    """Ask every candidate every question it has not answered yet, then score them all (the
+    plan, when the caller made one to show the cost first)."""
     from persona_studio.core.retrieval import RetrievalIndex
-    from persona_studio.core.test_set import in_test_set
 
-    share = project.test_share
-    asked = check_questions(examples, limit, share)
-    asked_ids = {e.id for e in asked}
+    if plan is None:
+        plan = plan_check(
+            project, persona, examples, candidates, limit=limit, with_probes=with_probes
+        )
+    result, todo, cached = plan.result, plan.todo, plan.cached
     # the dataset engines must not look the answer up: the asked examples are left out
-    index = await asyncio.to_thread(RetrievalIndex, [e for e in examples if e.id not in asked_ids])
-    result = CheckResult([e.question for e in asked], {e.question: e.answer for e in asked})
-    result.held_out = bool(asked) and all(in_test_set(e, share) for e in asked)
-    result.probes = probes(persona) if with_probes else []
-    result.chat_pairs = blind_picks(project.chats())
-    asks = result.questions + [p.question for p in result.probes]
+    index = await asyncio.to_thread(
+        RetrievalIndex, [e for e in examples if e.id not in plan.asked_ids]
+    )
     system = persona.system_prompt()
-    todo: list[tuple[Candidate, str]] = []
-    cached: dict[str, dict[str, str]] = {}
-    for candidate in candidates:
-        if candidate.settings is None:  # a kept voice: its answers are stored
-            result.answers[candidate.label] = kept_voice(project, candidate.model)
-            continue
-        known = _cached(project, candidate.identity(system))
-        cached[candidate.label] = known
-        result.answers[candidate.label] = {q: known[q] for q in asks if q in known}
-        todo += [(candidate, q) for q in asks if q not in known]
     gate = asyncio.Semaphore(max(1, concurrency))
     done = 0
     on_progress(done, len(todo))

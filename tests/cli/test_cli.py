@@ -652,6 +652,17 @@ def test_check_prints_the_scoreboard_and_can_require_better(
     assert code == 1 and "compares your fine-tuned model" in err
     code, _, err = run(capsys, "check", str(demo), "--candidates", "magic")
     assert code == 1 and "Unknown candidate" in err
+    # the cost first, asking nothing: free engines, and a judge whose price is unknown
+    with Project.open(demo) as project:
+        runs = len(project.runs("check"))
+    code, out, err = run(capsys, "check", str(demo), "--candidates", "offline,kept", "--limit",
+                         "6", "--judge-model", "my-judge", "--estimate-only", "--json")  # fmt: skip
+    assert code == 0, err
+    estimate = json.loads(out)
+    assert estimate["answers"] == 0 and estimate["answers_usd"] == 0.0
+    assert estimate["judge_calls"] > 12 and estimate["judge_usd"] is None
+    with Project.open(demo) as project:
+        assert len(project.runs("check")) == runs  # the estimate ran nothing, kept nothing
 
 
 def test_check_with_a_judge_model(

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import copy
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,9 @@ from persona_studio.resources_path import resource_path
 from tests.fakes.cards import foreign_v2_card, tiny_png
 
 AVATAR = resource_path("default-avatar.png").read_bytes()
+
+# `benchmarks/faults.py --fuzz N` runs N inputs per fuzz test; the suite, 300
+CARD_FUZZ = int(os.environ.get("PERSONA_FUZZ_EXAMPLES", "300"))
 
 
 def test_foreign_v2_card_maps_every_field() -> None:
@@ -261,7 +265,7 @@ def test_a_20_mb_text_field_is_refused_plainly() -> None:
         read_card(card_json_bytes(card))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=CARD_FUZZ, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.binary(max_size=2000))
 def test_random_bytes_never_raise_anything_but_card_error(data: bytes) -> None:
     with contextlib.suppress(CardError):
@@ -349,7 +353,7 @@ def test_tampered_saved_lorebook_is_ignored_not_fatal() -> None:
     assert card_v2(back.persona, back.rules)["data"]["character_book"]["entries"]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=CARD_FUZZ, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(mutated_cards())
 def test_mutated_real_shaped_cards_import_or_fail_cleanly(data: bytes) -> None:
     try:

@@ -298,14 +298,25 @@ def test_does_it_sound_like_me_from_the_train_menu(
         dialog.limit.setValue(5)
         dialog.judge_model.setText("judge-1")
         dialog.judge_profile.setCurrentIndex(dialog.judge_profile.findData("judge"))
+        n = len(probes(window.session.persona))
+        # the cost first: a Cancel asks nothing
         dialog.start.click()
+        run_async(wait_until(lambda: getattr(dialog, "cost_box", None) is not None))
+        text = dialog.cost_box.text()  # 5 questions × 2 orders, 2 blind picks × 2, n probes
+        assert text.startswith(f"The judge judge-1 is asked {14 + n} times (price unknown).")
+        dialog.cost_box.button(dialog.cost_box.StandardButton.Cancel).click()
+        run_async(wait_until(lambda: not dialog.running))
+        assert dialog.status.text() == "Not started: nothing was asked."
+        assert dialog.outcome is None and not judge.requests
+        dialog.start.click()
+        run_async(wait_until(lambda: dialog.cost_box.isVisible()))
+        next(b for b in dialog.cost_box.buttons() if b.text() == "Run the check").click()
         run_async(wait_until(lambda: dialog.outcome is not None and not dialog.running, 15))
     assert dialog.board.rowCount() == 2
     assert dialog.board.item(0, 0).text().startswith("Your old model")
     assert dialog.board.item(0, 1).text().startswith("100 %")
     assert dialog.board.item(0, 4).text().startswith("100 %")  # the judge: every pair won
     assert dialog.board.item(1, 4).text().startswith("0 %")
-    n = len(probes(window.session.persona))
     assert dialog.board.item(1, 3).text() == f"{n} of {n}"  # offline: keeps every rule
     assert dialog.questions.count() == 5 + n  # the questions, then the rule probes
     dialog.questions.setCurrentRow(5 + n - 1)  # "are you an AI?"

@@ -19,8 +19,11 @@ from persona_studio.services.credentials import CredentialStore
 from persona_studio.services.voice import keep_voice
 from persona_studio.services.voice_check import (
     CHECK_KIND,
+    answers_estimate,
     candidates_for,
     check_questions,
+    plan_check,
+    planned_judge_estimate,
     run_check,
 )
 from tests.fakes.memory_keyring import MemoryKeyring
@@ -75,6 +78,14 @@ async def test_the_scoreboard_ranks_as_the_answers_deserve(project) -> None:
         persona = project.persona()
         chosen = candidates_for(["offline", "finetuned", "persona", "kept"], persona, project,
                                 profile)  # fmt: skip
+        # the cost, known before anything is asked: the two models' answers are billed
+        plan = plan_check(project, persona, examples, chosen, limit=8)
+        billed, dollars = answers_estimate(plan, persona)
+        assert billed == (8 + len(probes(persona))) * 2 and dollars is not None and dollars > 0
+        judged, _price = planned_judge_estimate(plan, persona, "gpt-4.1-mini")
+        pairs = 4 * 3 // 2  # four engines
+        assert judged == 2 * pairs * 8 + 3 * len(probes(persona))  # and no blind picks yet
+        assert not server.requests
         progress: list[tuple[int, int]] = []
         result = await run_check(
             project,
@@ -113,6 +124,8 @@ async def test_the_scoreboard_ranks_as_the_answers_deserve(project) -> None:
                                 client_for, limit=8)  # fmt: skip
         assert sum(1 for r in server.requests if r.path == "/v1/chat/completions") == calls
         assert again.sounds_like_you.keys() == result.sounds_like_you.keys()
+        assert answers_estimate(plan_check(project, persona, examples, chosen, limit=8),
+                                persona) == (0, 0.0)  # fmt: skip
 
 
 async def test_failed_answers_are_counted_not_scored_as_wins(project) -> None:

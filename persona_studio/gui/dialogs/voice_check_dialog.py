@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
@@ -240,7 +242,7 @@ class VoiceCheckDialog(QDialog):
 
     async def _run(self) -> None:
         from persona_studio.services.providers import client_for
-        from persona_studio.services.voice_check import candidates_for, run_check
+        from persona_studio.services.voice_check import candidates_for, plan_check, run_check
 
         session, config = self.session, self.context.config
         keys = [key for key, box in self.boxes.items() if box.isChecked()]
@@ -250,6 +252,16 @@ class VoiceCheckDialog(QDialog):
             self.status.setText(
                 "Choose at least one engine to check (a kept voice needs a rescue)."
             )
+            return
+        plan = plan_check(
+            session.project,
+            session.persona,
+            list(session.examples),
+            candidates,
+            limit=self.limit.value(),
+        )
+        if not await self.confirm_cost(plan):
+            self.status.setText("Not started: nothing was asked.")
             return
         self.start.hide()
         self.stop.show()
@@ -266,6 +278,7 @@ class VoiceCheckDialog(QDialog):
                 config.profile,
                 limit=self.limit.value(),
                 on_progress=self._show_progress,
+                plan=plan,
             )
         except asyncio.CancelledError:
             self.status.setText("Stopped. The answers already given are kept for the next run.")
@@ -281,6 +294,54 @@ class VoiceCheckDialog(QDialog):
             self.start.show()
             self.stop.hide()
             self.progress.hide()
+
+    async def confirm_cost(self, plan: Any) -> bool:
+        """What the check will cost, asked before anything is (only when something is billed
+        or a judge is named). Answered without a nested event loop."""
+        from persona_studio.core.validation import price_text
+        from persona_studio.core.words import counted
+        from persona_studio.services.voice_check import answers_estimate, planned_judge_estimate
+
+        calls, cost = answers_estimate(plan, self.session.persona)
+        judge = self.judge_model.text().strip()
+        judged, judge_cost = (
+            planned_judge_estimate(plan, self.session.persona, judge) if judge else (0, 0.0)
+        )
+        if not calls and not judged:
+            return True  # the offline engine, kept voices and this computer: free
+        lines = []
+        if calls:
+            lines.append(f"Your models answer {counted(calls, 'question')} ({price_text(cost)}).")
+        if judged:
+            lines.append(
+                f"The judge {judge} is asked {counted(judged, 'time')} ({price_text(judge_cost)})."
+            )
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Run the voice check?",
+            "\n".join(lines)
+            + "\n\nEach provider bills its own calls; answers kept from earlier checks are not "
+            "asked again.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("confirm_check_cost")
+        go = box.addButton("Run the check", QMessageBox.ButtonRole.AcceptRole)
+
+        def answered(yes: bool) -> None:
+            if not answer.done():
+                answer.set_result(yes)
+
+        box.buttonClicked.connect(lambda button: answered(button is go))
+        box.finished.connect(lambda _r: answered(False))
+        self.cost_box = box
+        box.open()
+        try:
+            return await answer
+        finally:
+            if isValid(box):
+                box.close()
 
     async def _judge(self, result: CheckResult) -> None:
         """Let the judge model compare every pair (when one is named)."""
