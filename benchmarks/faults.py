@@ -133,11 +133,15 @@ def damaged_files(count: int) -> int:
 def fuzz(count: int) -> int:
     started = time.perf_counter()
     env = {**os.environ, "PERSONA_FUZZ_EXAMPLES": str(count), "QT_QPA_PLATFORM": "offscreen"}
+    tests = ["tests/core/test_importer_fuzz.py", "tests/core/test_cards.py"]
+    chosen = "only_our_error or random_bytes or mutated_real"  # the fuzz tests of those files
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/core/test_importer_fuzz.py", "tests/core/test_cards.py", "-k", "only_our_error or random_bytes or mutated_real"],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests, "-k", chosen],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     print(f"importer and card fuzz, {count} inputs per test: {summary} "
           f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
