@@ -1,6 +1,6 @@
 """The fault run at scale: what issue 15's closing figures are measured with.
 
-    python benchmarks/faults.py [--gui 100] [--core 300] [--damaged 1000] [--fuzz 400]
+    python benchmarks/faults.py [--gui 100] [--core 300] [--damaged 1000] [--fuzz 400] [--sync 300]
 
 - `--gui N`: the real window (offscreen) killed with SIGKILL at random moments while it edits
   (a persona field, an added, an edited and a deleted example, through its undo commands);
@@ -12,6 +12,7 @@
   leaves both files byte for byte as they were.
 - `--fuzz N`: every importer's and the card reader's fuzz tests, N inputs each
   (PERSONA_FUZZ_EXAMPLES).
+- `--sync N`: the Sheets sync over a faulty network, N random runs: no row duplicated or lost.
 Prints the figures; exits 1 on any lost edit, crash or changed file.
 """
 
@@ -148,12 +149,28 @@ def fuzz(count: int) -> int:
     return 0 if result.returncode == 0 else 1
 
 
+def sync_faults(count: int) -> int:
+    """The Sheets sync over a faulty network (applied-then-503, 503, 429), `count` runs."""
+    started = time.perf_counter()
+    env = {**os.environ, "PERSONA_SYNC_FAULTS": str(count), "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/services/test_sheets.py", "-k", "faulty_network"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    print(f"Sheets sync over a faulty network, {count} random runs (no row duplicated or lost): "
+          f"{summary} ({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    return 0 if result.returncode == 0 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gui", type=int, default=100)
     parser.add_argument("--core", type=int, default=300)
     parser.add_argument("--damaged", type=int, default=1000)
     parser.add_argument("--fuzz", type=int, default=400)
+    parser.add_argument("--sync", type=int, default=300)
     args = parser.parse_args()
     failures = 0
     if args.gui:
@@ -164,6 +181,8 @@ def main() -> int:
         failures += damaged_files(args.damaged)
     if args.fuzz:
         failures += fuzz(args.fuzz)
+    if args.sync:
+        failures += sync_faults(args.sync)
     print("no edit lost, no crash, no refused file changed" if not failures else "FAULTS FOUND")
     return 1 if failures else 0
 

@@ -396,6 +396,10 @@ def test_the_closest_reply_joins_the_dataset_as_an_undoable_draft(
         dialog.profile.setCurrentIndex(dialog.profile.findData("gw"))
         dialog.limit.setValue(3)
         dialog.start.click()
+        run_async(wait_until(lambda: getattr(dialog, "cost_box", None) is not None))
+        n = len(probes(window.session.persona))  # the model is billed: asked first
+        assert dialog.cost_box.text().startswith(f"Your models answer {3 + n} questions")
+        next(b for b in dialog.cost_box.buttons() if b.text() == "Run the check").click()
         run_async(wait_until(lambda: dialog.outcome is not None and not dialog.running, 15))
     dialog.questions.setCurrentRow(0)
     assert dialog.keep_best.isEnabled()

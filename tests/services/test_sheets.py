@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from gspread.http_client import HTTPClient
 from hypothesis import HealthCheck, given, settings
@@ -208,7 +210,8 @@ def test_an_unusable_google_sign_in_is_a_plain_error_not_a_traceback() -> None:
 
 
 @settings(
-    max_examples=30,
+    # 30 in the suite; `benchmarks/faults.py --sync N` runs N
+    max_examples=int(os.environ.get("PERSONA_SYNC_FAULTS", "30")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -29,9 +29,10 @@ class LazyTab(QWidget):
         if self._page is None:
             self._page = self._factory()
             self._layout.addWidget(self._page)
-            self._page.show()  # a child added to a shown tab (after `reset`) stays hidden else
             if self._session is not None:
                 self._page.set_session(self._session)  # type: ignore[attr-defined]
+            if self.isVisible():  # built again after `reset` in a shown tab: Qt leaves it hidden
+                self._page.show()
         return self._page
 
     def reset(self) -> None:
