@@ -54,7 +54,7 @@ def test_a_download_that_cannot_reach_the_hub_says_so(monkeypatch) -> None:
     with pytest.raises(TrainingError) as error:
         asyncio.run(download_model("Qwen/Qwen3-0.6B", lambda d, t: seen.append((d, t))))
     assert "The download stopped" in error.value.message
-    assert "resumes where it stopped" in error.value.hint
+    assert "the next try fetches only the rest" in error.value.hint
     assert seen == []
 
 
@@ -86,3 +86,72 @@ def test_cancelling_a_download_stops_its_process(monkeypatch, tmp_path: Path) ->
 
     asyncio.run(run())
     assert not local.pid_alive(int(started.read_text()))  # stopped at once, not in 60 s
+
+
+TINY_FILES = {
+    "config.json": b'{"model_type": "llama"}',
+    "model.safetensors": bytes(range(256)) * 2000,  # 512,000 bytes
+    "tokenizer.json": b'{"version": "1.0"}',
+    "README.md": b"# not a chat model's file: never downloaded",
+}
+
+
+def _hub_env(monkeypatch, tmp_path: Path, hub) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+
+
+def test_a_model_downloads_into_the_hub_cache_with_its_progress(monkeypatch, tmp_path) -> None:
+    """Through the real huggingface_hub client, against a local Hub: a download the network
+    keeps breaking stops with a plain message and keeps the files that arrived whole; the next
+    one fetches only the rest, the chat model's files land in the standard cache, progress
+    ends at the total, and a third download asks for no file again."""
+    pytest.importorskip("huggingface_hub")
+    from tests.fakes.hub_server import FakeHub
+
+    with FakeHub() as hub:
+        hub.add("tiny/rhea-chat", TINY_FILES)
+        hub.fail_file = {"model.safetensors": 50}  # more drops than the client retries
+        _hub_env(monkeypatch, tmp_path, hub)
+        assert not model_is_here("tiny/rhea-chat")
+        with pytest.raises(TrainingError, match="The download stopped") as stopped:
+            asyncio.run(download_model("tiny/rhea-chat"))
+        assert "the next try fetches only the rest" in stopped.value.hint
+        assert not model_is_here("tiny/rhea-chat")
+        hub.fail_file = {}
+        hub.requests.clear()
+        seen: list[tuple[int, int]] = []
+        folder = Path(asyncio.run(download_model("tiny/rhea-chat", lambda *p: seen.append(p))))
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "config.json", "model.safetensors", "tokenizer.json"
+        ]  # fmt: skip
+        assert (folder / "model.safetensors").read_bytes() == TINY_FILES["model.safetensors"]
+        total = sum(len(v) for k, v in TINY_FILES.items() if k != "README.md")
+        assert seen[0][1] == total and seen[-1] == (total, total)
+        assert [d for d, _t in seen] == sorted(d for d, _t in seen)  # never goes back
+        fetched = [p.rsplit("/", 1)[1] for m, p in hub.requests if m == "GET" and "/resolve/" in p]
+        assert fetched == ["model.safetensors"]  # the two small files had arrived whole
+        assert model_is_here("tiny/rhea-chat")
+        fetched = [p for m, p in hub.requests if m == "GET" and "/resolve/" in p]
+        asyncio.run(download_model("tiny/rhea-chat"))
+        assert [p for m, p in hub.requests if m == "GET" and "/resolve/" in p] == fetched
+
+
+def test_a_gated_model_needs_its_token_and_a_missing_one_says_so(monkeypatch, tmp_path) -> None:
+    pytest.importorskip("huggingface_hub")
+    from persona_studio.core.local_training import GATED_HELP
+    from tests.fakes.hub_server import FakeHub
+
+    with FakeHub() as hub:
+        hub.add("meta/gated-chat", TINY_FILES, token="hf_accepted")
+        _hub_env(monkeypatch, tmp_path, hub)
+        with pytest.raises(TrainingError) as refused:
+            asyncio.run(download_model("meta/gated-chat"))
+        assert "accept its licence first" in refused.value.message
+        assert refused.value.hint == GATED_HELP
+        folder = asyncio.run(download_model("meta/gated-chat", token="hf_accepted"))
+        assert (Path(folder) / "config.json").exists()
+        with pytest.raises(TrainingError, match="There is no model “nobody/nothing”"):
+            asyncio.run(download_model("nobody/nothing"))

@@ -435,7 +435,7 @@ async def download_model(
     python: str = sys.executable,
 ) -> str:
     """Download a model into the Hugging Face cache in a worker process; returns its folder.
-    Cancelling the task stops the download at once (what arrived is kept and resumed)."""
+    Cancelling the task stops the download at once (the files that arrived whole are kept)."""
     if importlib.util.find_spec("huggingface_hub") is None:
         raise TrainingError("Downloading models needs huggingface_hub.", install_hint())
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
@@ -475,4 +475,8 @@ async def download_model(
         from persona_studio.core.local_training import GATED_HELP
 
         raise TrainingError(message, GATED_HELP)
-    raise TrainingError(message, "Check the connection and try again; it resumes where it stopped.")
+    raise TrainingError(
+        message,
+        "Check the connection and try again: the files that arrived whole are kept, and the "
+        "next try fetches only the rest.",
+    )
