@@ -56,3 +56,61 @@ class StallMeter:
     def stop(self) -> list[float]:
         self._timer.stop()
         return self.stalls
+
+
+class StallSampler:
+    """Where the UI thread is while it stalls: a thread looks at the main thread's stack every
+    few milliseconds, and whenever the meter's timer is more than `late_ms` overdue it counts
+    that stack (the innermost frames of our own code, and the frame it is in). `top()` gives
+    the most seen, each with the milliseconds it accounts for. A stack in a lock or in
+    `select` while a worker runs is the GIL's or the lock's doing, not the code shown."""
+
+    def __init__(self, meter: StallMeter, late_ms: float = 30.0, every_ms: float = 2.0) -> None:
+        import threading
+
+        self.meter, self.late_ms, self.every = meter, late_ms, every_ms / 1000
+        self.counts: dict[str, int] = {}
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> StallSampler:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def reset(self) -> None:
+        self.counts = {}
+
+    def _run(self) -> None:
+        import sys
+
+        while not self._stop.wait(self.every):
+            if not self.meter._timer.isActive():
+                continue
+            overdue = (time.perf_counter() - self.meter._last) * 1000 - TICK_MS
+            if overdue < self.late_ms:
+                continue
+            frame = sys._current_frames().get(self._main or 0)
+            if frame is not None:
+                key = _where(frame)
+                self.counts[key] = self.counts.get(key, 0) + 1
+
+    def top(self, n: int = 3) -> list[tuple[str, float]]:
+        ranked = sorted(self.counts.items(), key=lambda item: -item[1])[:n]
+        return [(where, count * self.every * 1000) for where, count in ranked]
+
+
+def _where(frame: Any) -> str:
+    """The innermost frame, and the innermost three of persona_studio's own."""
+    inner = f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"
+    ours: list[str] = []
+    while frame is not None and len(ours) < 3:
+        name = frame.f_code.co_filename
+        if "persona_studio" in name:
+            ours.append(f"{Path(name).name}:{frame.f_lineno} {frame.f_code.co_name}")
+        frame = frame.f_back
+    return " < ".join(ours or ["(not our code)"]) + f"  [in {inner}]"

@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.dataset
 
-from benchmarks.stalls import StallMeter, private_home, qt_loop
+from benchmarks.stalls import StallMeter, StallSampler, private_home, qt_loop
 
 TARGET_MS = 50
 
@@ -35,6 +35,9 @@ def peak_rss_mb() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100_000)
+    parser.add_argument(
+        "--why", action="store_true", help="also say where the UI thread was while it stalled"
+    )
     args = parser.parse_args()
     home = private_home("persona-flow-bench-")
 
@@ -74,11 +77,14 @@ def main() -> int:
     warm_up_in_background().join()  # as run_app does behind the first paint
 
     meter = StallMeter()
+    sampler = StallSampler(meter).start() if args.why else None
 
     def step(action: Callable[[], object], settled: Callable[[], bool], limit: float) -> tuple:
         """Run `action` with the timer measuring, then wait until `settled()` (or `limit` s);
         returns (longest stall in ms, seconds until settled)."""
         meter.start()
+        if sampler is not None:
+            sampler.reset()
         began = time.perf_counter()
 
         async def run() -> None:
@@ -109,6 +115,8 @@ def main() -> int:
     def record(name: str, figures: tuple) -> None:
         results.append((name, *figures))
         print(f"  {name:<34} {figures[0]:8.1f} ms {figures[1]:7.1f} s", flush=True)
+        for where, ms in sampler.top() if sampler is not None else []:
+            print(f"      {ms:6.0f} ms stalled at {where}", flush=True)
 
     print("step                               longest stall   took")
     record("idle window", step(lambda: None, lambda: True, 0))
@@ -172,6 +180,8 @@ def main() -> int:
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
     over = worst - idle > TARGET_MS
     print(f"target: every step ≤ {TARGET_MS} ms above idle -> {'OVER TARGET' if over else 'OK'}")
+    if sampler is not None:
+        sampler.close()
     window.session.close(force=True) if window.session else None
     window.session = None
     window.close()
