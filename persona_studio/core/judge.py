@@ -48,12 +48,20 @@ def judge_messages(
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def parse_verdict(text: str) -> tuple[str, str]:
-    """("A" | "B" | "tie", reason) from the judge's reply; ValueError when it says neither."""
+def _verdict_object(text: str) -> dict[str, object]:
+    """The JSON object in a judge's reply (among chatter or in a fence); ValueError if none."""
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
         raise ValueError("no JSON object in the verdict")
     data = json.loads(text[start : end + 1])
+    if not isinstance(data, dict):
+        raise ValueError("the verdict is not a JSON object")
+    return data
+
+
+def parse_verdict(text: str) -> tuple[str, str]:
+    """("A" | "B" | "tie", reason) from the judge's reply; ValueError when it says neither."""
+    data = _verdict_object(text)
     winner = str(data.get("winner", "")).strip()
     normal = {"a": "A", "b": "B", "tie": "tie", "draw": "tie"}.get(winner.lower())
     if normal is None:
@@ -134,10 +142,7 @@ def rule_messages(persona: Persona, probe: Probe, reply: str) -> list[dict[str, 
 
 def parse_rule_verdict(text: str) -> tuple[bool, str]:
     """(keeps, reason) from the judge's reply; ValueError when it says neither."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end < start:
-        raise ValueError("no JSON object in the verdict")
-    data = json.loads(text[start : end + 1])
+    data = _verdict_object(text)
     keeps = data.get("keeps")
     if isinstance(keeps, str) and keeps.strip().lower() in ("true", "yes", "false", "no"):
         keeps = keeps.strip().lower() in ("true", "yes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -42,3 +43,40 @@ def show_write_error(parent: QWidget | None, path: Path, exc: OSError) -> None:
             f"Could not write “{path.name}”: {exc.strerror}.", "Choose another folder."
         ),
     )
+
+
+async def ask(
+    parent: QWidget,
+    title: str,
+    text: str,
+    go: str,
+    *,
+    name: str,
+    shown: Callable[[QMessageBox], None] = lambda _box: None,
+) -> bool:
+    """A yes-or-Cancel question (the yes button says `go`), awaited without a nested event
+    loop: the window keeps painting while it waits. `shown` gets the box (tests answer it)."""
+    import asyncio
+
+    from shiboken6 import isValid
+
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    box = QMessageBox(
+        QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, parent
+    )
+    box.setObjectName(name)
+    yes = box.addButton(go, QMessageBox.ButtonRole.AcceptRole)
+
+    def answered(value: bool) -> None:
+        if not answer.done():
+            answer.set_result(value)
+
+    box.buttonClicked.connect(lambda button: answered(button is yes))
+    box.finished.connect(lambda _r: answered(False))
+    shown(box)
+    box.open()
+    try:
+        return await answer
+    finally:
+        if isValid(box):  # not when the parent went first
+            box.close()

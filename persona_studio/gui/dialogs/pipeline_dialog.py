@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
@@ -280,32 +279,21 @@ class PipelineDialog(QDialog):
 
     async def confirm_warnings(self, lines: list[str]) -> bool:
         """Train with these warnings? Asked as the Train tab asks, without a nested loop."""
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        from persona_studio.gui.dialogs.messages import ask
+
+        def shown(box: QMessageBox) -> None:
+            self.warnings_box = box
+
+        return await ask(
+            self,
             "Train with these warnings?",
             "The check found warnings about the data:\n"
             + "\n".join(f"• {line}" for line in lines)
             + "\n\nThe Dataset tab shows each one (Only with issues).",
-            QMessageBox.StandardButton.Cancel,
-            self,
+            "Train anyway",
+            name="confirm_warnings",
+            shown=shown,
         )
-        box.setObjectName("confirm_warnings")
-        go = box.addButton("Train anyway", QMessageBox.ButtonRole.AcceptRole)
-
-        def answered(yes: bool) -> None:
-            if not answer.done():
-                answer.set_result(yes)
-
-        box.buttonClicked.connect(lambda button: answered(button is go))
-        box.finished.connect(lambda _r: answered(False))
-        self.warnings_box = box
-        box.open()
-        try:
-            return await answer
-        finally:
-            if isValid(box):  # not when the dialog went first
-                box.close()
 
     def _finished(self, run: PipelineRun) -> None:
         self.show_run(run)

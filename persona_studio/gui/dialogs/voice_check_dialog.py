@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
@@ -300,6 +299,7 @@ class VoiceCheckDialog(QDialog):
         or a judge is named). Answered without a nested event loop."""
         from persona_studio.core.validation import price_text
         from persona_studio.core.words import counted
+        from persona_studio.gui.dialogs.messages import ask
         from persona_studio.services.voice_check import answers_estimate, planned_judge_estimate
 
         calls, cost = answers_estimate(plan, self.session.persona)
@@ -316,32 +316,20 @@ class VoiceCheckDialog(QDialog):
             lines.append(
                 f"The judge {judge} is asked {counted(judged, 'time')} ({price_text(judge_cost)})."
             )
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+
+        def shown(box: QMessageBox) -> None:
+            self.cost_box = box
+
+        return await ask(
+            self,
             "Run the voice check?",
             "\n".join(lines)
             + "\n\nEach provider bills its own calls; answers kept from earlier checks are not "
             "asked again.",
-            QMessageBox.StandardButton.Cancel,
-            self,
+            "Run the check",
+            name="confirm_check_cost",
+            shown=shown,
         )
-        box.setObjectName("confirm_check_cost")
-        go = box.addButton("Run the check", QMessageBox.ButtonRole.AcceptRole)
-
-        def answered(yes: bool) -> None:
-            if not answer.done():
-                answer.set_result(yes)
-
-        box.buttonClicked.connect(lambda button: answered(button is go))
-        box.finished.connect(lambda _r: answered(False))
-        self.cost_box = box
-        box.open()
-        try:
-            return await answer
-        finally:
-            if isValid(box):
-                box.close()
 
     async def _judge(self, result: CheckResult) -> None:
         """Let the judge model compare every pair (when one is named)."""
