@@ -150,3 +150,34 @@ def test_documents_raise_only_our_error(suffix: str, data: st.DataObject) -> Non
         path = Path(folder) / f"doc{suffix}"
         path.write_bytes(raw)
         _only_ours(read_passages, path)
+
+
+def _zip_with(central_patch: dict[int, bytes], name: bytes = b"Shares.csv") -> bytes:
+    """A one-entry ZIP whose central directory record is patched at these offsets."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(name.decode("latin-1"), "ShareLink,ShareCommentary\n")
+    data = bytearray(out.getvalue())
+    start = data.rfind(b"PK\x01\x02")
+    for offset, value in central_patch.items():
+        data[start + offset : start + offset + len(value)] = value
+    return bytes(data)
+
+
+def test_two_archives_the_4000_input_fuzz_run_found(tmp_path: Path) -> None:
+    """`benchmarks/faults.py --fuzz 4000` found these: a ZIP needing "version 6.4" to extract
+    (zipfile's NotImplementedError, from a .docx) and one whose entry name is flagged UTF-8 but
+    is not (UnicodeDecodeError, from a LinkedIn export). Both are our error now."""
+    import pytest
+
+    newer = _zip_with({6: (64).to_bytes(2, "little")})  # "version needed to extract": 6.4
+    not_utf8 = _zip_with({8: (0x800).to_bytes(2, "little")}, name=b"\x80hares.csv")
+    for suffix, data, read in (
+        (".docx", newer, read_passages),
+        (".zip", newer, read_linkedin_export),
+        (".zip", not_utf8, read_linkedin_export),
+    ):
+        path = tmp_path / f"damaged{suffix}"
+        path.write_bytes(data)
+        with pytest.raises(UserFacingError):
+            read(path)

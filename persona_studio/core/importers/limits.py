@@ -27,8 +27,8 @@ def check_archive(path: Path, what: str) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return  # not a ZIP at all: the reader says so in its own words
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return  # not a ZIP we can read (or not a ZIP): the reader says so in its own words
     total = 0
     for info in infos:
         total += info.file_size

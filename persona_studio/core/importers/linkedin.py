@@ -257,7 +257,14 @@ def read_linkedin_export(path: Path, *, include_comments: bool = False) -> Linke
                     export.skipped,
                     export.notes,
                 )
-    except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, RuntimeError) as exc:
+    except (
+        zipfile.BadZipFile,
+        NotImplementedError,
+        zlib.error,
+        EOFError,
+        RuntimeError,
+        UnicodeDecodeError,  # a name flagged UTF-8 that is not
+    ) as exc:
         # a damaged, encrypted or unusual archive: zipfile and zlib say so in several ways
         raise ImportFileError(
             f"“{path.name}” is not a ZIP file (or it is damaged).",
