@@ -397,3 +397,48 @@ def test_a_damaged_row_is_left_out_reported_and_left_untouched(tmp_path: Path) -
         project.add_examples([Example.from_qa("Q3?", "A.")])  # editing the rest works
     raw = sqlite3.connect(path).execute("SELECT messages FROM examples WHERE id = ?", (bad,))
     assert raw.fetchone()[0] == '[{"role": broken'  # left exactly as it was
+
+
+def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_write(
+    project_path: Path,
+) -> None:
+    """Issue 21: the checklist (chats' count, meta) and the job follower (jobs) waited on the UI
+    thread for the lock a worker held through a long read: 230–270 ms at 100,000 examples.
+    They are kept after their first read and dropped by the next write."""
+    import threading
+
+    from persona_studio.core.records import ChatRecord, JobRecord
+
+    with Project.open(project_path) as project:
+        assert project.chat_count() == 0 and project.jobs() == [] and project.meta("x") is None
+        held, release = threading.Event(), threading.Event()
+
+        def long_read() -> None:  # what an export or a background load does
+            with project._lock:
+                held.set()
+                release.wait(5)
+
+        worker = threading.Thread(target=long_read)
+        worker.start()
+        held.wait(5)
+        answers: list[object] = []
+        read = threading.Thread(
+            target=lambda: answers.extend([project.chat_count(), project.jobs(), project.meta("x")])
+        )
+        try:
+            read.start()
+            read.join(2)  # the lock stays held until after this: the old reads never came back
+            assert answers == [0, [], None]
+        finally:
+            release.set()
+            worker.join()
+            read.join()
+        project.save_chat(ChatRecord("c1", "A chat", []))
+        project.set_meta("x", "1")
+        project.save_job(JobRecord("job-1", "openai", "gpt-4.1-mini", "running"))
+        assert project.chat_count() == 1 and project.meta("x") == "1"
+        (job,) = project.jobs()
+        job.status = "changed by a caller"  # a caller's copy: the next read is the stored one
+        assert project.jobs()[0].status == "running"
+        project.delete_chat("c1")
+        assert project.chat_count() == 0

@@ -402,13 +402,17 @@ class Project(ExamplesStore, RecordsStore):
 
     def chat_count(self) -> int:
         """How many conversations are saved (one small query, not `counts`' five)."""
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM chats").fetchone()[0])
+        return int(
+            self._remembered(
+                "chat_count", lambda: self._db.execute("SELECT COUNT(*) FROM chats").fetchone()[0]
+            )
+        )
 
     def meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row["value"] if row else None
+        table: dict[str, str] = self._remembered(
+            "meta", lambda: {r["key"]: r["value"] for r in self._db.execute("SELECT * FROM meta")}
+        )
+        return table.get(key)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction():

@@ -23,9 +23,13 @@ class RecordsStore(Store):
         """Every job, newest first."""
         from persona_studio.core.records import JobRecord
 
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC").fetchall()
-        return [JobRecord.from_row({**dict(row), "data": json.loads(row["data"])}) for row in rows]
+        rows = self._remembered(
+            "jobs",
+            lambda: [
+                dict(row) for row in self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC")
+            ],
+        )  # new records each call (their data decoded afresh): callers may change them
+        return [JobRecord.from_row({**row, "data": json.loads(row["data"])}) for row in rows]
 
     def job(self, job_id: str) -> JobRecord | None:
         from persona_studio.core.records import JobRecord

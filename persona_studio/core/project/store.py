@@ -8,8 +8,9 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from persona_studio.core.project.errors import ProjectError
 
@@ -41,6 +42,10 @@ class Store:
         self.path = path
         self._db = db
         self.read_only = read_only  # opened read-only: every write is refused before SQLite
+        # small tables' reads (jobs, chats' count, meta), kept until the next write: the UI
+        # thread reads them without waiting for the lock a worker holds through a long read
+        # (exporting or loading 100,000 examples held it for 230–270 ms)
+        self._small: dict[str, Any] = {}
         self._lock = threading.RLock()
         self.damaged_example_ids: list[str] = []  # rows the last examples() could not read
 
@@ -61,6 +66,7 @@ class Store:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _refused(self.path, exc) from exc
+            self._small.clear()
             try:
                 yield
                 self._db.execute("COMMIT")
@@ -70,6 +76,20 @@ class Store:
                 if isinstance(exc, sqlite3.Error):
                     raise _refused(self.path, exc) from exc
                 raise
+
+    def _remembered(self, key: str, read: Callable[[], Any]) -> Any:
+        """`read()` (under the lock) once, then its value until the next write. The value is
+        read and kept under the lock that writes take, so it is never older than a commit."""
+        value = self._small.get(key, _UNREAD)
+        if value is not _UNREAD:
+            return value
+        with self._lock:
+            value = read()
+            self._small[key] = value
+        return value
+
+
+_UNREAD = object()
 
 
 def _refused(path: Path, exc: sqlite3.Error) -> ProjectError:
