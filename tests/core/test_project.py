@@ -404,38 +404,46 @@ def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_writ
 ) -> None:
     """Issue 21: the checklist (chats' count, meta) and the job follower (jobs) waited on the UI
     thread for the lock a worker held through a long read: 230–270 ms at 100,000 examples.
-    They are kept after their first read and dropped by the next write."""
+    They are kept after their first read, and read again by each write to them, under the
+    lock, right after its commit."""
     import threading
 
     from persona_studio.core.records import ChatRecord, JobRecord
 
     with Project.open(project_path) as project:
         assert project.chat_count() == 0 and project.jobs() == [] and project.meta("x") is None
-        held, release = threading.Event(), threading.Event()
 
-        def long_read() -> None:  # what an export or a background load does
-            with project._lock:
-                held.set()
-                release.wait(5)
+        def read_while_a_long_read_holds_the_lock() -> list[object]:
+            held, release = threading.Event(), threading.Event()
 
-        worker = threading.Thread(target=long_read)
-        worker.start()
-        held.wait(5)
-        answers: list[object] = []
-        read = threading.Thread(
-            target=lambda: answers.extend([project.chat_count(), project.jobs(), project.meta("x")])
-        )
-        try:
-            read.start()
-            read.join(2)  # the lock stays held until after this: the old reads never came back
-            assert answers == [0, [], None]
-        finally:
-            release.set()
-            worker.join()
-            read.join()
+            def long_read() -> None:  # what an export or a background load does
+                with project._lock:
+                    held.set()
+                    release.wait(5)
+
+            worker = threading.Thread(target=long_read)
+            worker.start()
+            held.wait(5)
+            answers: list[object] = []
+            read = threading.Thread(
+                target=lambda: answers.extend(
+                    [project.chat_count(), len(project.jobs()), project.meta("x")]
+                )
+            )
+            try:
+                read.start()
+                read.join(2)  # the lock is held until after this: the old reads waited
+                return list(answers)
+            finally:
+                release.set()
+                worker.join()
+                read.join()
+
+        assert read_while_a_long_read_holds_the_lock() == [0, 0, None]
         project.save_chat(ChatRecord("c1", "A chat", []))
         project.set_meta("x", "1")
         project.save_job(JobRecord("job-1", "openai", "gpt-4.1-mini", "running"))
+        assert read_while_a_long_read_holds_the_lock() == [1, 1, "1"]  # writes read them anew
         assert project.chat_count() == 1 and project.meta("x") == "1"
         (job,) = project.jobs()
         job.status = "changed by a caller"  # a caller's copy: the next read is the stored one

@@ -402,20 +402,14 @@ class Project(ExamplesStore, RecordsStore):
 
     def chat_count(self) -> int:
         """How many conversations are saved (one small query, not `counts`' five)."""
-        return int(
-            self._remembered(
-                "chat_count", lambda: self._db.execute("SELECT COUNT(*) FROM chats").fetchone()[0]
-            )
-        )
+        return int(self._remembered("chat_count"))
 
     def meta(self, key: str) -> str | None:
-        table: dict[str, str] = self._remembered(
-            "meta", lambda: {r["key"]: r["value"] for r in self._db.execute("SELECT * FROM meta")}
-        )
+        table: dict[str, str] = self._remembered("meta")
         return table.get(key)
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._transaction():
+        with self._transaction("meta"):
             self._db.execute(
                 "INSERT INTO meta(key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",

@@ -23,12 +23,7 @@ class RecordsStore(Store):
         """Every job, newest first."""
         from persona_studio.core.records import JobRecord
 
-        rows = self._remembered(
-            "jobs",
-            lambda: [
-                dict(row) for row in self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC")
-            ],
-        )  # new records each call (their data decoded afresh): callers may change them
+        rows = self._remembered("jobs")  # new records each call: callers may change them
         return [JobRecord.from_row({**row, "data": json.loads(row["data"])}) for row in rows]
 
     def job(self, job_id: str) -> JobRecord | None:
@@ -56,7 +51,7 @@ class RecordsStore(Store):
         profile, base model and creation time of a known job never change. Returns the record
         with its times as stored."""
         now = now_iso()
-        with self._transaction():
+        with self._transaction("jobs"):
             self._db.execute(
                 "INSERT INTO jobs(id, profile, base_model, status, fine_tuned_model, data, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO "
@@ -118,7 +113,7 @@ class RecordsStore(Store):
 
     def save_chat(self, record: ChatRecord) -> None:
         now = now_iso()
-        with self._transaction():
+        with self._transaction("chat_count"):
             self._db.execute(
                 "INSERT INTO chats(id, title, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET title = excluded.title, data = excluded.data, "
@@ -127,7 +122,7 @@ class RecordsStore(Store):
             )
 
     def delete_chat(self, chat_id: str) -> None:
-        with self._transaction():
+        with self._transaction("chat_count"):
             self._db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
 
     # ---- sync state ----------------------------------------------------------------------

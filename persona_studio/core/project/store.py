@@ -42,7 +42,7 @@ class Store:
         self.path = path
         self._db = db
         self.read_only = read_only  # opened read-only: every write is refused before SQLite
-        # small tables' reads (jobs, chats' count, meta), kept until the next write: the UI
+        # small tables' reads (jobs, chats' count, meta), kept until a write to them: the UI
         # thread reads them without waiting for the lock a worker holds through a long read
         # (exporting or loading 100,000 examples held it for 230–270 ms)
         self._small: dict[str, Any] = {}
@@ -50,7 +50,7 @@ class Store:
         self.damaged_example_ids: list[str] = []  # rows the last examples() could not read
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self, *drops: str) -> Iterator[None]:
         """One write, all or nothing. Any refusal by the disk or SQLite (full, read-only, I/O
         error, locked) rolls back and becomes a `ProjectError`: callers never see a raw
         sqlite3 error, and what they were told is saved is on disk."""
@@ -66,10 +66,13 @@ class Store:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _refused(self.path, exc) from exc
-            self._small.clear()
+            for key in drops:  # the kept reads this write changes (no reader can keep one now)
+                self._small.pop(key, None)
             try:
                 yield
                 self._db.execute("COMMIT")
+                for key in drops:  # read again now, under the lock: later readers never wait
+                    self._small[key] = SMALL_READS[key](self._db)
             except BaseException as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
@@ -77,19 +80,26 @@ class Store:
                     raise _refused(self.path, exc) from exc
                 raise
 
-    def _remembered(self, key: str, read: Callable[[], Any]) -> Any:
-        """`read()` (under the lock) once, then its value until the next write. The value is
-        read and kept under the lock that writes take, so it is never older than a commit."""
+    def _remembered(self, key: str) -> Any:
+        """A small table's read (`SMALL_READS`), made once under the lock, then kept; a write
+        naming `key` in its transaction reads it again right after its commit, under the same
+        lock, so a kept value is never older than a commit."""
         value = self._small.get(key, _UNREAD)
         if value is not _UNREAD:
             return value
         with self._lock:
-            value = read()
-            self._small[key] = value
+            value = self._small[key] = SMALL_READS[key](self._db)
         return value
 
 
 _UNREAD = object()
+SMALL_READS: dict[str, Callable[[sqlite3.Connection], Any]] = {
+    "jobs": lambda db: [
+        dict(row) for row in db.execute("SELECT * FROM jobs ORDER BY created_at DESC")
+    ],
+    "chat_count": lambda db: int(db.execute("SELECT COUNT(*) FROM chats").fetchone()[0]),
+    "meta": lambda db: {row["key"]: row["value"] for row in db.execute("SELECT * FROM meta")},
+}
 
 
 def _refused(path: Path, exc: sqlite3.Error) -> ProjectError:
