@@ -23,7 +23,6 @@ import hashlib
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,29 +50,15 @@ def gui_trials(count: int) -> int:
 
 
 def core_trials(count: int) -> int:
-    from persona_studio.core.persona import Persona
     from persona_studio.core.project import Project
-    from tests.core.test_crash_safety import WRITER
+    from tests.core.test_crash_safety import kill_the_writer
 
     failed = 0
     started = time.perf_counter()
     for seed in range(count):
-        rng = random.Random(seed)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "crash.persona"
-            Project.create(path, Persona(name="start")).close()
-            writer = subprocess.Popen(
-                [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
-            )
-            assert writer.stdout is not None
-            kill_after, acked = rng.randrange(0, 100), -1
-            for line in writer.stdout:
-                acked = int(line)
-                if acked >= kill_after:
-                    time.sleep(rng.random() * 0.003)
-                    break
-            writer.send_signal(signal.SIGKILL)
-            writer.wait(10)
+            acked, _code = kill_the_writer(path, seed)
             with Project.open(path) as project:
                 ids = {e.id for e in project.examples()}
                 lost = {f"e{i}" for i in range(0, acked + 1, 2)} - ids
@@ -131,11 +116,10 @@ def damaged_files(count: int) -> int:
     return crashed + changed
 
 
-def fuzz(count: int) -> int:
+def scaled_tests(what: str, variable: str, count: int, tests: list[str], chosen: str) -> int:
+    """Property tests of the suite run with `count` examples each (`variable` sets it)."""
     started = time.perf_counter()
-    env = {**os.environ, "PERSONA_FUZZ_EXAMPLES": str(count), "QT_QPA_PLATFORM": "offscreen"}
-    tests = ["tests/core/test_importer_fuzz.py", "tests/core/test_cards.py"]
-    chosen = "only_our_error or random_bytes or mutated_real"  # the fuzz tests of those files
+    env = {**os.environ, variable: str(count), "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests, "-k", chosen],
         env=env,
@@ -144,24 +128,29 @@ def fuzz(count: int) -> int:
         check=False,
     )
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
-    print(f"importer and card fuzz, {count} inputs per test: {summary} "
-          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    print(f"{what}: {summary} ({time.perf_counter() - started:.0f} s)")
     return 0 if result.returncode == 0 else 1
+
+
+def fuzz(count: int) -> int:
+    return scaled_tests(
+        f"importer and card fuzz, {count} inputs per test",
+        "PERSONA_FUZZ_EXAMPLES",
+        count,
+        ["tests/core/test_importer_fuzz.py", "tests/core/test_cards.py"],
+        "only_our_error or random_bytes or mutated_real",  # the fuzz tests of those files
+    )
 
 
 def sync_faults(count: int) -> int:
     """The Sheets sync over a faulty network (applied-then-503, 503, 429), `count` runs."""
-    started = time.perf_counter()
-    env = {**os.environ, "PERSONA_SYNC_FAULTS": str(count), "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/services/test_sheets.py", "-k", "faulty_network"],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
-    print(f"Sheets sync over a faulty network, {count} random runs (no row duplicated or lost): "
-          f"{summary} ({time.perf_counter() - started:.0f} s)")  # fmt: skip
-    return 0 if result.returncode == 0 else 1
+    return scaled_tests(
+        f"Sheets sync over a faulty network, {count} random runs (no row duplicated or lost)",
+        "PERSONA_SYNC_FAULTS",
+        count,
+        ["tests/services/test_sheets.py"],
+        "faulty_network",
+    )
 
 
 def main() -> int:

@@ -22,7 +22,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         answers_estimate,
         candidates_for,
         judge_check,
-        judge_estimate,
         keep_run,
         plan_check,
         planned_judge_estimate,
@@ -83,9 +82,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         if args.judge_model:
             judge_profile = config.profile(args.judge_profile or config.default_profile or "env")
-            calls, cost = judge_estimate(result, persona, args.judge_model)
-            money = f"about ${cost:.2f}" if cost is not None else "price unknown"
-            progress(args, f"The judge {args.judge_model}: {calls} calls, {money}.")
 
             async def judge() -> None:
                 client = await providers.client_for(judge_profile, store)

@@ -29,11 +29,10 @@ for i in range(100):
 """
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-@pytest.mark.parametrize("seed", range(6))
-def test_sigkill_during_edits_keeps_every_acknowledged_edit(tmp_path: Path, seed: int) -> None:
+def kill_the_writer(path: Path, seed: int) -> tuple[int, int]:
+    """Start WRITER on a new project at `path`, SIGKILL it at a random moment; returns (the
+    last edit it acknowledged, its return code). `benchmarks/faults.py` runs it at scale."""
     rng = random.Random(seed)
-    path = tmp_path / "crash.persona"
     Project.create(path, Persona(name="start")).close()
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
@@ -48,7 +47,15 @@ def test_sigkill_during_edits_keeps_every_acknowledged_edit(tmp_path: Path, seed
             break
     writer.send_signal(signal.SIGKILL)
     writer.wait(10)
-    assert writer.returncode in (-signal.SIGKILL, 0)
+    return acked, writer.returncode
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+@pytest.mark.parametrize("seed", range(6))
+def test_sigkill_during_edits_keeps_every_acknowledged_edit(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "crash.persona"
+    acked, returncode = kill_the_writer(path, seed)
+    assert returncode in (-signal.SIGKILL, 0)
 
     with Project.open(path) as project:
         ids = {e.id for e in project.examples()}

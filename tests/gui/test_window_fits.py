@@ -60,7 +60,8 @@ def test_every_dialog_fits_a_laptop_screen(make_window, context, qtbot, tmp_path
     window = make_window()
     assert window.open_project(ensure_demo_project(context.data_folder))
     window.show()
-    dialogs = [window.open_settings(), window.run_pipeline(), window.check_voice()]
+    check = window.check_voice()
+    dialogs = [window.open_settings(), window.run_pipeline(), check, check.open_test_set()]
     dialogs.append(window.generate_examples())
     dialogs.append(window.link_sheet())
     from persona_studio.gui.dialogs.template_dialog import TemplateDialog
@@ -73,3 +74,24 @@ def test_every_dialog_fits_a_laptop_screen(make_window, context, qtbot, tmp_path
         assert dialog is not None
         assert _fits(dialog, screen), (type(dialog).__name__, dialog.minimumSizeHint())
         dialog.close()
+
+
+def test_a_read_only_project_fits_with_its_banner(make_window, context, qtbot, monkeypatch) -> None:
+    """The read-only banner sits above the tabs: every tab, and three chat panes, still fit."""
+    from tests.core.test_read_only_project import make_read_only
+
+    screen = QSize(1280, 720 - TITLE_AND_TASKBAR)
+    demo = ensure_demo_project(context.data_folder)
+    make_read_only(demo, monkeypatch)
+    window = make_window()
+    assert window.open_project(demo) and window.read_only
+    window.resize(screen)
+    window.show()
+    qtbot.waitExposed(window)
+    window._show_checklist(True)
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        assert _fits(window, screen), (window.tabs.tabText(index), window.minimumSizeHint())
+    window.chat_tab.pane_count.setValue(3)
+    assert _fits(window, screen), window.minimumSizeHint()
+    assert window.check_voice() is None  # the check keeps its runs: refused, read-only
