@@ -18,6 +18,7 @@ from persona_studio.core.config import (
     load_config,
     save_config,
 )
+from persona_studio.core.trainers import AZURE_TRAINING_CHOICES
 
 
 def _profile_row(profile: ProviderProfile, default: str) -> dict[str, Any]:
@@ -57,6 +58,7 @@ def cmd_profile_add(args: argparse.Namespace) -> int:
         finetune_model=args.finetune_model or "",
         api_version=args.api_version or "",
         account=args.account or "",
+        training_type=AZURE_TRAINING_CHOICES.get(args.training_type or "", ""),
         key_env=args.key_env or "",
     ).validated()
     key = _read_key(args)
@@ -102,6 +104,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--finetune-model", help="default base model for fine-tuning")
     add.add_argument("--api-version", help="Azure OpenAI API version")
     add.add_argument("--account", help="Fireworks account ID")
+    add.add_argument(
+        "--training-type",
+        choices=AZURE_TRAINING_CHOICES,
+        help="where Azure OpenAI trains: global (cheaper; data leaves your region), standard "
+        "(stays in your region) or developer (cheapest, preview); default: Azure decides",
+    )
     add.add_argument("--key-env", help="read the API key from this environment variable")
     add.add_argument("--default", action="store_true", help="make it the default profile")
     keys = add.add_mutually_exclusive_group()

@@ -17,6 +17,7 @@ import tomli_w
 
 from persona_studio import APP_ID
 from persona_studio.core.errors import UserFacingError
+from persona_studio.core.trainers import azure_training_error
 
 PROFILE_KINDS = (
     "openai",
@@ -66,6 +67,7 @@ class ProviderProfile:
     finetune_model: str = ""
     api_version: str = ""  # Azure OpenAI only
     account: str = ""  # Fireworks only: the account ID its API paths name
+    training_type: str = ""  # Azure only: where it trains (core.trainers.AZURE_TRAINING_TYPES)
     key_env: str = ""  # read the key from this environment variable instead of the keyring
     base_url_env: str = ""  # read the base URL from this environment variable
 
@@ -103,8 +105,20 @@ class ProviderProfile:
                 "A Fireworks profile needs your account ID.",
                 "Find it at fireworks.ai → Account (the address ends in /account/ID).",
             )
+        training_type = self.training_type.strip() if self.kind == "azure" else ""
+        problem = azure_training_error(training_type, self.api_version.strip())
+        if problem:
+            raise ConfigError(
+                problem, "Choose another training type in the profile, or leave Azure's default."
+            )
         return ProviderProfile(
-            **{**asdict(self), "name": name, "base_url": base_url, "account": self.account.strip()}
+            **{
+                **asdict(self),
+                "name": name,
+                "base_url": base_url,
+                "account": self.account.strip(),
+                "training_type": training_type,
+            }
         )
 
     @property

@@ -55,7 +55,8 @@ SERVICES = (
         "azure",
         "Azure OpenAI",
         "GPT-4.1 family in your organisation's Azure resource. Needs an Azure subscription; "
-        "someone with rights deploys the result before you chat with it.",
+        "someone with rights deploys the result before you chat with it. Its profile says "
+        "where it trains: Global (cheaper), Standard (stays in your region) or Developer.",
     ),
     TrainingService(
         "openai",
@@ -69,6 +70,48 @@ SERVICES = (
         "Any server that speaks OpenAI's fine-tuning API (a gateway, or one you run).",
     ),
 )
+
+
+# Where Azure OpenAI trains a job: its `trainingType`, as Microsoft's fine-tuning guide names the
+# values (Microsoft Learn, "Customize a model with fine-tuning", REST and OpenAI SDK tabs;
+# MicrosoftDocs/azure-ai-docs articles/ai-foundry/openai/includes/fine-tuning-rest.md and
+# fine-tuning-oai-sdk.md, 2025). It is sent only when the creator chose one, and needs the
+# data-plane API version 2025-04-01-preview or later. "" leaves the choice to Azure.
+AZURE_TRAINING_API = "2025-04-01-preview"
+AZURE_TRAINING_TYPES = {
+    "": ("Azure's default", "Send no training type: Azure decides where the job runs."),
+    "GlobalStandard": (
+        "Global (cheaper)",
+        "Cheaper, and usually quicker to start: Azure trains wherever it has capacity, so "
+        "your examples and the new model are copied out of your resource's region.",
+    ),
+    "Standard": (
+        "Standard (stays in your region)",
+        "Trains in your Azure resource's own region, so your examples stay there. Costs more "
+        "than Global, and not every model offers it.",
+    ),
+    "developerTier": (
+        "Developer (cheapest, preview)",
+        "Spare capacity at the lowest price, with no promise when it finishes (a job may "
+        "pause and resume) and no data residency. For trying things out.",
+    ),
+}
+AZURE_TRAINING_CHOICES = {"global": "GlobalStandard", "standard": "Standard",
+                          "developer": "developerTier"}  # fmt: skip
+
+
+def azure_training_error(training_type: str, api_version: str) -> str:
+    """Why this training type cannot be sent with this API version ("" when it can)."""
+    if training_type not in AZURE_TRAINING_TYPES:
+        names = ", ".join(AZURE_TRAINING_CHOICES)
+        return f"“{training_type}” is not an Azure training type (use one of: {names})."
+    dated = api_version[:1].isdigit()  # "v1" and "preview" are the newer, undated API
+    if training_type and dated and api_version < AZURE_TRAINING_API:
+        return (
+            f"Choosing where Azure trains needs API version {AZURE_TRAINING_API} or newer; "
+            f"this profile uses {api_version}."
+        )
+    return ""
 
 
 RETIRING_FAMILIES = ("gpt-4o", "gpt-4.1")  # OpenAI fine-tunes of these end on the 14th

@@ -764,3 +764,11 @@ def test_a_read_only_project_reads_and_refuses_changes_in_plain_words(
     code, out, err = run(capsys, "import", str(demo), str(csv))
     assert code != 0 and "read-only" in err and "Traceback" not in err
     assert digest(demo) == before
+
+
+def test_azure_profile_says_where_it_trains(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("profile", "add", "az", "--kind", "azure", "--base-url", "https://r.openai.azure.com")
+    code, _, _ = run(capsys, *args, "--training-type", "global")
+    assert code == 0 and load_config().profile("az").training_type == "GlobalStandard"
+    code, _, err = run(capsys, *args, "--training-type", "global", "--api-version", "2024-10-21")
+    assert code == 1 and "needs API version 2025-04-01-preview" in err

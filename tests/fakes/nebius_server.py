@@ -32,7 +32,9 @@ class FakeNebius(FakeOpenAI):
         with self._lock:
             self.jobs[job_id]["fine_tuned_model"] = None  # Nebius leaves checkpoints only
 
-    def _create_job(self, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _create_job(
+        self, body: bytes, query: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         request = json.loads(body)
         if request.get("model") not in SUPPORTED:
             return 400, error_body(f"Model {request.get('model')} cannot be fine-tuned",
@@ -42,7 +44,7 @@ class FakeNebius(FakeOpenAI):
         if unknown:
             return 400, error_body(f"Unknown hyperparameters: {sorted(unknown)}",
                                    "invalid_request_error")  # fmt: skip
-        return super()._create_job(body)
+        return super()._create_job(body, query)
 
     def _fine_tuning(
         self, method: str, path: str, query: dict[str, str], body: bytes, headers: dict[str, str]

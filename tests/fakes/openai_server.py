@@ -7,7 +7,9 @@ published API reference (platform.openai.com/docs/api-reference: files, fine_tun
 their events and checkpoints, chat.completions with SSE; read 2025-06). It also answers Azure
 OpenAI's data-plane paths (`/openai/...?api-version=`, the `api-key` header, a deployment's chat
 at `/openai/deployments/NAME/chat/completions`; azure-rest-api-specs, AzureOpenAI authoring
-2025-03-01-preview) when `AsyncAzureOpenAI` is given `azure_endpoint`.
+2025-03-01-preview) when `AsyncAzureOpenAI` is given `azure_endpoint`, and a job's Azure-only
+`trainingType` as Microsoft Learn's fine-tuning guide gives it (REST and SDK tabs, 2025:
+GlobalStandard / globalstandard, Standard, developerTier; api-version 2025-04-01-preview).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+AZURE_TRAINING_TYPES = ("globalstandard", "standard", "developertier")  # any case
 
 
 @dataclass
@@ -245,10 +249,18 @@ class FakeOpenAI:
         }
         return 200, {k: v for k, v in self.files[file_id].items() if not k.startswith("_")}
 
-    def _create_job(self, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _create_job(
+        self, body: bytes, query: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         request = json.loads(body)
         if request.get("training_file") not in self.files:
             return 400, error_body("invalid training_file", "invalid_request_error")
+        training_type = request.get("trainingType")
+        if training_type is not None and (
+            str(training_type).lower() not in AZURE_TRAINING_TYPES
+            or (query or {}).get("api-version", "") < "2025-04-01-preview"
+        ):
+            return 400, error_body(f"Invalid trainingType {training_type!r}", "invalid_request")
         job_id = self._id("ftjob")
         method = request.get("method") or {"type": "supervised", "supervised": {}}
         job = {
@@ -270,6 +282,7 @@ class FakeOpenAI:
             "finished_at": None,
             "result_files": [],
             "organization_id": "org-fake",
+            "_training_type": training_type,
         }
         self.jobs[job_id] = job
         self.events[job_id] = []
@@ -299,7 +312,7 @@ class FakeOpenAI:
         if not path.startswith("/v1/fine_tuning/jobs"):
             return None
         if method == "POST" and len(parts) == 4:
-            return self._create_job(body)
+            return self._create_job(body, query)
         if method == "GET" and len(parts) == 4:
             data = [self._public(j) for j in reversed(list(self.jobs.values()))]
             return 200, {"object": "list", "data": data, "has_more": False}

@@ -164,7 +164,9 @@ class FakeTogether(FakeOpenAI):
             "estimated_eval_token_count": 0,
         }
 
-    def _create_job(self, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _create_job(
+        self, body: bytes, query: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         request = json.loads(body)
         if request.get("training_file") not in self.files:
             return 400, error_body("training_file not found", "invalid_request_error")

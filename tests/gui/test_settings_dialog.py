@@ -177,6 +177,25 @@ def test_training_services_get_their_own_fields(make_window, run_async, qtbot, c
     for kind, host in (("together", "api.together.ai"), ("nebius", "tokenfactory.nebius.com")):
         page.kind.setCurrentIndex(page.kind.findData(kind))
         assert host in page.base_url.placeholderText() and not page.account.isVisibleTo(dialog)
+        assert not page.training_type.isVisibleTo(dialog)
+
+    # Azure: where it trains, each choice explained; kept with the profile
+    page.name.setText("az")
+    page.kind.setCurrentIndex(page.kind.findData("azure"))
+    page.base_url.setText("https://rhea.openai.azure.com")
+    assert page.training_type.isVisibleTo(dialog) and page.api_version.isVisibleTo(dialog)
+    for i in range(1, page.training_type.count()):
+        assert len(page.training_type.itemData(i, Qt.ItemDataRole.ToolTipRole)) > 40
+    page.training_type.setCurrentIndex(page.training_type.findData("GlobalStandard"))
+    page.api_version.setText("2024-10-21")
+    qtbot.mouseClick(page.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "2025-04-01-preview" in page.result.text()))
+    page.api_version.clear()
+    qtbot.mouseClick(page.save, Qt.MouseButton.LeftButton)
+    run_async(wait_until(lambda: "Saved" in page.result.text()))
+    assert load_config(context.config_file).profile("az").training_type == "GlobalStandard"
+    page.list.setCurrentRow(page.list.count() - 1)
+    assert page.training_type.currentText().startswith("Global")
 
 
 def test_no_profile_says_what_to_set_up_and_a_new_one_shows_at_once(

@@ -80,3 +80,45 @@ async def test_azure_trains_then_chats_through_the_named_deployment(
         assert events[-1].kind == "done", events[-1].text
         assert "".join(e.text for e in events if e.kind == "delta") == "Echo: Hello"
         assert server.requests[-1].headers["api-key"] == "az-key"
+
+
+@pytest.mark.parametrize("training_type", ["", "GlobalStandard", "Standard", "developerTier"])
+async def test_where_azure_trains_is_sent_only_when_chosen(
+    server, training_type: str, tmp_path: Path
+) -> None:
+    """The profile's training type goes in the job as Azure's `trainingType` (with an API
+    version that takes it); Azure's default sends none. The fake refuses other values."""
+    profile = ProviderProfile(
+        name="azure", kind="azure", base_url=server.azure_endpoint, training_type=training_type
+    ).validated()
+    store = CredentialStore(MemoryKeyring())
+    await store.set("provider:azure", "az-key")
+    with Project.create(tmp_path / "a.persona", Persona(name="Rhea")) as project:
+        jobs = stepping_jobs(project, profile, store, server)
+        record = await jobs.launch_job("azure", JobSpec(MODEL, suffix="rhea"), EXAMPLES, "")
+    (job,) = server.jobs.values()
+    assert job["id"] == record.id
+    assert job["_training_type"] == (training_type or None)
+    created = [r for r in server.requests if r.path.endswith("/fine_tuning/jobs")]
+    assert (b'"trainingType"' in created[-1].body) == bool(training_type)
+
+
+def test_a_training_type_azure_does_not_know_is_refused_in_plain_words() -> None:
+    from persona_studio.core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="not an Azure training type"):
+        ProviderProfile(
+            "az", "azure", "https://r.openai.azure.com", training_type="fast"
+        ).validated()
+    with pytest.raises(ConfigError, match="needs API version 2025-04-01-preview"):
+        ProviderProfile(
+            "az", "azure", "https://r.openai.azure.com", api_version="2024-10-21",
+            training_type="GlobalStandard",
+        ).validated()  # fmt: skip
+    # other kinds have no training type: a stray value is dropped, not sent
+    other = ProviderProfile("t", "together", training_type="GlobalStandard").validated()
+    assert other.training_type == ""
+    newer = ProviderProfile(
+        "az", "azure", "https://r.openai.azure.com", api_version="v1", training_type="Standard"
+    ).validated()
+    assert newer.training_type == "Standard"

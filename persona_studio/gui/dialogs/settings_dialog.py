@@ -28,6 +28,7 @@ from shiboken6 import isValid
 
 from persona_studio.core.config import PROFILE_KINDS, ProviderProfile
 from persona_studio.core.errors import UserFacingError
+from persona_studio.core.trainers import AZURE_TRAINING_TYPES
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.theme import color
 from persona_studio.services import providers
@@ -134,6 +135,17 @@ class ProvidersPage(QWidget):
         self.account = QLineEdit(
             objectName="profile_account", placeholderText="Your Fireworks account ID"
         )
+        self.training_type = QComboBox(objectName="profile_training_type")
+        for value, (label, explained) in AZURE_TRAINING_TYPES.items():
+            self.training_type.addItem(label, value)
+            self.training_type.setItemData(
+                self.training_type.count() - 1, explained, Qt.ItemDataRole.ToolTipRole
+            )
+        self.training_type.setToolTip(
+            "Where Azure trains your model: Global is cheaper but copies your examples out of "
+            "your resource's region; Standard keeps them there; Developer is the cheapest, "
+            "with no promise when it finishes."
+        )
         self.chat_model = QLineEdit(
             objectName="profile_chat_model", placeholderText="e.g. gpt-4.1-mini or llama3.1"
         )
@@ -155,6 +167,7 @@ class ProvidersPage(QWidget):
         form.addRow("Base URL", self.base_url)
         form.addRow("API version", self.api_version)
         form.addRow("Account ID", self.account)
+        form.addRow("Where it trains", self.training_type)
         form.addRow("API key", self.api_key)
         form.addRow("Chat model", self.chat_model)
         form.addRow("Fine-tuning base model", self.finetune_model)
@@ -163,6 +176,7 @@ class ProvidersPage(QWidget):
             (self.kind, "Provider kind"),
             (self.base_url, "Base URL"),
             (self.api_version, "API version"),
+            (self.training_type, "Where Azure trains"),
             (self.chat_model, "Default chat model"),
             (self.finetune_model, "Default fine-tuning base model"),
         ):
@@ -207,6 +221,9 @@ class ProvidersPage(QWidget):
         self.base_url.setText(profile.base_url)
         self.api_version.setText(profile.api_version)
         self.account.setText(profile.account)
+        self.training_type.setCurrentIndex(
+            max(0, self.training_type.findData(profile.training_type))
+        )
         self.chat_model.setText(profile.chat_model)
         self.finetune_model.setText(profile.finetune_model)
         self.api_key.clear()
@@ -235,6 +252,7 @@ class ProvidersPage(QWidget):
         )
         self._form.setRowVisible(self.api_version, kind == "azure")
         self._form.setRowVisible(self.account, kind == "fireworks")
+        self._form.setRowVisible(self.training_type, kind == "azure")
 
     def _profile_from_form(self) -> ProviderProfile:
         current = self.list.currentItem()
@@ -251,6 +269,7 @@ class ProvidersPage(QWidget):
             finetune_model=self.finetune_model.text().strip(),
             api_version=self.api_version.text().strip(),
             account=self.account.text().strip(),
+            training_type=self.training_type.currentData() or "",
             key_env=previous.key_env,
             base_url_env=previous.base_url_env,
         ).validated()

@@ -48,6 +48,7 @@ async def backend_for(
             profile=profile.name,
             base_url=base_url(profile) or "",
             profile_kind=profile.kind,
+            training_type=profile.training_type,
         )
     if profile.kind == "nebius":
         from persona_studio.services.training.nebius import NebiusBackend

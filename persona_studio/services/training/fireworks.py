@@ -68,11 +68,14 @@ STATE_WORDS = {
     "failed": "Fireworks stopped the job",
     "cancelled": "The job was stopped",
 }
+# Fireworks serves fine-tuned LoRA models only on dedicated deployments, never serverless
+# (docs.fireworks.ai/fine-tuning/deploying-loras, read 2026-12-03), so the app starts none: a
+# deployment bills by the hour whether or not anyone chats, which only the creator can choose.
 DEPLOY_NOTE = (
-    "Fireworks answers with a fine-tuned model once it runs on a deployment, billed per GPU "
-    "hour while it is up: at fireworks.ai open Models → this model → Deploy (or run "
-    "`firectl create deployment MODEL`), then chat with it here. Stop the deployment when you "
-    "are done."
+    "Fireworks answers with a fine-tuned model only once it runs on a deployment of its own, "
+    "billed per GPU hour while it is up (Fireworks does not serve fine-tuned models per "
+    "token). At fireworks.ai open Models → this model → Deploy (or run `firectl create "
+    "deployment MODEL`), then chat with it here. Stop the deployment when you are done."
 )
 
 

@@ -162,10 +162,12 @@ class OpenAIBackend:
         today: Callable[[], date] = date.today,
         upload_poll: float = 1.0,
         upload_timeout: float = 600.0,
+        training_type: str = "",
     ) -> None:
         self.client = client
         self.profile, self.base_url = profile, base_url
         self.profile_kind, self.today = profile_kind, today
+        self.training_type = training_type  # Azure: where it trains ("" = Azure decides)
         self.upload_poll, self.upload_timeout = upload_poll, upload_timeout
 
     def _error(self, exc: BaseException, what: str) -> TrainingError:
@@ -240,6 +242,8 @@ class OpenAIBackend:
             kwargs["suffix"] = spec.suffix
         if spec.seed is not None:
             kwargs["seed"] = spec.seed
+        if self.profile_kind == "azure" and self.training_type:
+            kwargs["extra_body"] = {"trainingType": self.training_type}  # Azure's own field
         try:
             job = await self.client.fine_tuning.jobs.create(**kwargs)
         except openai.OpenAIError as exc:
