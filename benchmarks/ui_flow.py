@@ -32,6 +32,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def worker_peak_mb() -> float | None:
+    """The check's worker process's peak memory (Linux), if one was started."""
+    from persona_studio.services import check_process
+
+    pid = check_process.shared().pid
+    try:
+        status = Path(f"/proc/{pid}/status").read_text() if pid else ""
+    except OSError:
+        return None
+    peak = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
+    return int(peak[0]) / 1024 if peak else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100_000)
@@ -177,7 +190,9 @@ def main() -> int:
 
     worst_name, worst, _took = max(results[1:], key=lambda r: r[1])
     print(f"idle window: {idle:.1f} ms; worst step: {worst_name} {worst:.1f} ms")
-    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    worker = worker_peak_mb()
+    beside = f"; the check's worker process: {worker:.0f} MB" if worker is not None else ""
+    print(f"peak RSS: {peak_rss_mb():.0f} MB (the window's process){beside}")
     over = worst - idle > TARGET_MS
     print(f"target: every step ≤ {TARGET_MS} ms above idle -> {'OVER TARGET' if over else 'OK'}")
     if sampler is not None:

@@ -27,6 +27,10 @@ from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.widgets.visibility import shown_in_window
 
 CHECK_DELAY_MS = 800  # one check per pause in typing
+# From this many examples the check runs in the warm worker process (services.check_process):
+# a thread would hold the window's interpreter lock for long stretches. Below it, a thread is
+# quicker than the round trip.
+IN_PROCESS_FROM = 5_000
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
 
@@ -50,6 +54,7 @@ class PreflightRunner(QObject):
         self.specs: dict[str, ModelSpec] = {}
         self.task: asyncio.Task[None] | None = None
         self._cancel = threading.Event()
+        self._warming: asyncio.Future[None] | None = None
         self.stale = False
         self._views: list[QWidget] = []
         self._timer = QTimer(self, singleShot=True, interval=CHECK_DELAY_MS)
@@ -125,6 +130,11 @@ class PreflightRunner(QObject):
         self.started.emit()
 
     def _load_then_run(self) -> None:
+        from persona_studio.services.check_process import shared
+
+        worker = shared()
+        if worker.usable:  # a large project: its check will want the worker, start it now
+            self._warming = asyncio.ensure_future(asyncio.to_thread(worker.start))
         loading = asyncio.ensure_future(self.session.load_examples())
         loading.add_done_callback(self._loaded)
 
@@ -155,9 +165,14 @@ class PreflightRunner(QObject):
         def progress(fraction: float, what: str) -> None:  # worker thread → UI thread
             loop.call_soon_threadsafe(self._progress, cancel, fraction, what)
 
+        check: Callable[..., PreflightReport] = preflight
+        if len(examples) >= IN_PROCESS_FROM:
+            from persona_studio.services.check_process import shared
+
+            check = shared().run
         try:
             report = await asyncio.to_thread(
-                preflight,
+                check,
                 examples,
                 persona,
                 spec,

@@ -46,3 +46,38 @@ def test_both_tabs_share_one_check_per_pause(make_window, context, run_async, mo
     run_async(wait_until(lambda: not runner.running and runner.report.model.name == other))
     assert dataset.model_choice.currentData() == other  # … shown and priced in the Dataset tab
     assert other in dataset.preflight_summary.text()
+
+
+def test_a_large_dataset_is_checked_in_the_worker_process(
+    make_window, context, run_async, monkeypatch
+) -> None:
+    """From `IN_PROCESS_FROM` examples the window's check runs in the warm worker process:
+    the report the tabs show comes from there, and an edit is checked again there."""
+    from persona_studio.services import check_process
+
+    worker = check_process.CheckProcess()
+    monkeypatch.setattr(check_process, "_shared", worker)
+    monkeypatch.setattr(preflight_runner, "IN_PROCESS_FROM", 1)  # the demo counts as large
+    in_app: list[int] = []
+    real = preflight_runner.preflight
+    monkeypatch.setattr(
+        preflight_runner, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
+    )
+    try:
+        window = make_window()
+        window.show()
+        window.open_project(ensure_demo_project(context.data_folder))
+        window.tabs.setCurrentIndex(1)
+        runner = window.session.preflight
+        run_async(wait_until(lambda: runner.report is not None and not runner.running), timeout=30)
+        assert worker.pid is not None and in_app == []
+        first = runner.report
+        example = next(e for e in window.session.examples if e.status == "approved")
+        changed = copy.deepcopy(example)
+        changed.messages[-1]["content"] += " And one more sentence for the count."
+        window.session.replace_example_contents([changed])
+        run_async(wait_until(lambda: runner.report is not first and not runner.running), 30)
+        assert runner.report.tokens[example.id] > first.tokens[example.id]
+        assert in_app == [] and window.dataset_tab.report is runner.report
+    finally:
+        worker.close()

@@ -1,0 +1,140 @@
+"""The readiness check in its worker process (large datasets): the same report as the check
+in the app, cancelled between two steps, and a worker that dies or cannot start costs the
+creator nothing but speed: the check runs in the app instead."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.persona import Persona
+from persona_studio.core.validation import PreflightCancelled, model_spec, preflight
+from persona_studio.services import check_process
+from persona_studio.services.check_process import MAX_RESTARTS, CheckProcess
+
+SPEC = model_spec("gpt-4.1-mini-2025-04-14", {})
+PERSONA = Persona(name="Rhea", avoid_topics=["medical dosage"], style_dont=["Never say 'as an AI'"])
+
+
+def dataset(n: int = 1_200) -> list[Example]:
+    examples = [
+        Example.from_qa(
+            f"How do I train for race {i}?", f"Start slow, week {i}.", status="approved"
+        )
+        for i in range(n)
+    ]
+    examples += [
+        Example.from_qa("Same?", "The same answer twice.", status="approved"),
+        Example.from_qa("Same?", "The same answer twice.", status="approved"),  # a duplicate
+        Example.from_qa("", "An empty question.", status="approved"),
+        Example.from_qa("Dose?", "Take a medical dosage of 5 mg.", status="approved"),
+        Example(messages=[{"role": "user", "content": "only a question"}], status="approved"),
+        Example.from_qa("Long?", "word " * 70_000, status="approved"),
+    ]
+    return examples
+
+
+@pytest.fixture
+def worker():
+    process = CheckProcess()
+    yield process
+    process.close()
+
+
+def test_the_worker_reports_what_the_app_would(worker) -> None:
+    examples = dataset()
+    here = preflight(examples, PERSONA, SPEC, test_share=0.1)
+    progress: list[float] = []
+    there = worker.run(
+        examples, PERSONA, SPEC, test_share=0.1, progress=lambda f, _w: progress.append(f)
+    )
+    assert worker.pid is not None and worker.pid != os.getpid()
+    assert there.tokens == here.tokens
+    assert there.issues == here.issues and len(there.issues) >= 4
+    assert there.duplicate_groups == here.duplicate_groups != []
+    assert there.summary() == here.summary()
+    assert progress and progress == sorted(progress)  # the worker said how far it was
+    pid = worker.pid
+    again = worker.run(examples[:10], PERSONA, SPEC)  # the same warm process, a new dataset
+    assert worker.pid == pid and len(again.tokens) == 10
+
+
+def test_a_stopped_check_stops_in_the_worker_and_the_next_one_runs(worker) -> None:
+    examples = dataset(30_000)
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(PreflightCancelled):
+        worker.run(examples, PERSONA, SPEC, cancel=cancel)
+    assert time.monotonic() - started < 10  # the whole check takes far longer cold
+    report = worker.run(examples[:50], PERSONA, SPEC)
+    assert len(report.tokens) == 50  # not the stopped check's answer
+
+
+def test_a_worker_that_dies_is_replaced_and_the_check_still_answers(worker) -> None:
+    examples = dataset(300)
+    expected = preflight(examples, PERSONA, SPEC).tokens
+    worker.run(examples, PERSONA, SPEC)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker._process.join(5)  # it died while the app was not checking
+    assert worker.run(examples, PERSONA, SPEC).tokens == expected  # a new worker
+    assert worker.failures == 0
+
+    # killed while it checks: this check runs in the app, the next one in a new worker
+    cancel = threading.Event()
+    big = dataset(30_000)
+    killer = threading.Timer(0.3, lambda: os.kill(worker.pid, signal.SIGKILL))
+    killer.start()
+    assert len(worker.run(big, PERSONA, SPEC, cancel=cancel).tokens) == len(big)
+    assert worker.failures == 1 and worker.usable
+
+
+def test_a_worker_that_cannot_start_leaves_the_check_in_the_app(worker, monkeypatch) -> None:
+    import multiprocessing.context
+
+    starts: list[int] = []
+
+    def refuse(self) -> None:
+        starts.append(1)
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refuse)
+    examples = dataset(100)
+    expected = preflight(examples, PERSONA, SPEC).tokens
+    for _ in range(MAX_RESTARTS + 2):
+        assert worker.run(examples, PERSONA, SPEC).tokens == expected
+    assert len(starts) == MAX_RESTARTS and not worker.usable  # it stops trying
+
+
+def test_the_worker_loads_no_qt() -> None:
+    code = (
+        "import sys, persona_studio.services.check_process as c;"
+        "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt in the worker'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert check_process.serve.__module__ == "persona_studio.services.check_process"
+
+
+def test_a_recheck_sends_only_what_changed_and_sees_every_change(worker, monkeypatch) -> None:
+    examples = dataset(3_000)
+    sent: list[int] = []
+    worker.run(examples, PERSONA, SPEC)
+    real_send = worker._conn.send_bytes
+    monkeypatch.setattr(worker._conn, "send_bytes", lambda b: sent.append(len(b)) or real_send(b))
+    edited = Example.from_qa("How do I train for race 7?", "Walk first.", status="approved")
+    edited.id = examples[7].id  # an edit: a new object in the old one's place
+    added = Example.from_qa("New?", "A new answer.", status="approved")
+    after = [*examples[:7], edited, *examples[9:], added]  # example 8 deleted
+    report = worker.run(after, PERSONA, SPEC)
+    assert report.tokens == preflight(after, PERSONA, SPEC).tokens
+    assert examples[8].id not in report.tokens
+    full = sum(len(pickle.dumps(e)) for e in after)
+    assert sum(sent) < full / 3  # ids and two examples, not the dataset
