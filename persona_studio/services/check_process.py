@@ -26,6 +26,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from persona_studio.core.collector import collector_paused
 from persona_studio.core.validation import PreflightCancelled, PreflightReport, preflight
 
 if TYPE_CHECKING:
@@ -228,7 +229,8 @@ class CheckProcess:
                 if self._process is None or not self._process.is_alive():
                     raise EOFError("the worker process exited")
                 continue
-            kind, answered, *rest = conn.recv()
+            with collector_paused():  # a report at 100,000 examples is ~1M objects
+                kind, answered, *rest = conn.recv()
             if answered != seq:
                 continue  # left over from a check that was stopped
             if kind == "progress":

@@ -450,3 +450,28 @@ def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_writ
         assert project.jobs()[0].status == "running"
         project.delete_chat("c1")
         assert project.chat_count() == 0
+
+
+def test_loading_pauses_the_collector_and_restores_it(tmp_path: Path) -> None:
+    """Examples load with the cyclic collector paused (it only cost time on them), and it is
+    on again afterwards, also when two loads overlap; a collector switched off stays off."""
+    import gc
+
+    from persona_studio.core.collector import collector_paused
+
+    with Project.create(tmp_path / "g.persona", Persona(name="G")) as project:
+        project.add_examples([Example.from_qa(f"Q{i}", f"A{i}") for i in range(50)])
+        seen: list[bool] = []
+        with collector_paused():
+            seen.append(gc.isenabled())
+            with collector_paused():
+                seen.append(gc.isenabled())
+            seen.append(gc.isenabled())  # the outer load is still under way
+        assert seen == [False, False, False] and gc.isenabled()
+        assert len(project.examples()) == 50 and gc.isenabled()
+        gc.disable()
+        try:
+            project.examples()
+            assert not gc.isenabled()
+        finally:
+            gc.enable()

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import Example, now_iso
 from persona_studio.core.project.store import Store, json_text, plain_text
 
@@ -35,7 +36,8 @@ class ExamplesStore(Store):
             ).fetchall()
         try:
             self.damaged_example_ids = []
-            return [_example_of(row) for row in rows]
+            with collector_paused(freeze=len(rows) >= FREEZE_FROM):
+                return [_example_of(row) for row in rows]
         except (ValueError, TypeError):  # a damaged row: read them one by one (rare)
             examples = []
             for row in rows:
