@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
@@ -84,6 +86,14 @@ def test_search_filters_and_sort(make_window, tmp_path, qtbot) -> None:
     tab.tag_filter.setCurrentIndex(tab.tag_filter.findData("pace"))
     assert tab.model.shown == 1
     tab.tag_filter.setCurrentIndex(0)
+    # a tag added by an edit is in the list when the list is next opened
+    window = _window
+    tagged = copy.deepcopy(window.session.examples[1])
+    tagged.tags = ["gear"]
+    window.session.replace_example_contents([tagged])
+    tab.tag_filter.showPopup()
+    assert tab.tag_filter.findData("gear") > 0 and tab.tag_filter.findData("pace") > 0
+    tab.tag_filter.hidePopup()
     tab.table.sortByColumn(COL_QUESTION, Qt.SortOrder.AscendingOrder)
     assert [tab.model.example(r).question for r in range(3)] == [
         "How fast?",
@@ -414,3 +424,30 @@ def test_an_empty_dataset_says_what_to_do_and_nothing_approved_says_how(
     tab.set_status("approved")
     tab.table.clearSelection()
     assert tab.selection_label.text() == "Select rows to review them:"
+
+
+def test_a_large_projects_first_search_reads_the_texts_in_a_thread(
+    make_window, tmp_path, qtbot, monkeypatch, run_async
+) -> None:
+    """From `SEARCH_TEXTS_IN_THREAD_FROM` examples the first search reads every example's text
+    in a worker thread, then filters; the UI thread never builds it."""
+    import persona_studio.gui.dataset_tab as dataset_tab
+    import persona_studio.gui.models.examples_model as examples_model
+
+    monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
+    examples = [Example.from_qa(f"Question {i}?", f"Answer {i}.") for i in range(5)]
+    examples.append(Example.from_qa("Knee pain?", "See a physio."))
+    _window, tab = _tab(make_window, tmp_path, examples)
+    main = threading.get_ident()
+    built_on: set[int] = set()
+    real = examples_model._searchable
+    monkeypatch.setattr(
+        examples_model, "_searchable", lambda ex: built_on.add(threading.get_ident()) or real(ex)
+    )
+    tab.search.setText("physio")
+    run_async(wait_until(lambda: tab.model.shown == 1))
+    assert tab.model.example(0).question == "Knee pain?" and tab.model.search_ready
+    assert built_on and main not in built_on
+    tab.search.setText("question 3")  # the texts are kept: the next search uses them
+    run_async(wait_until(lambda: tab.model.example(0).question == "Question 3?"))
+    assert tab.model.shown == 1 and len(built_on) == 1

@@ -6,7 +6,7 @@ Python over precomputed lowercase text, which keeps a keystroke of search under 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ class ExamplesModel(QAbstractTableModel):
         self._examples: list[Example] = []
         self._view: list[int] = []
         self._haystack: list[str] | None = None
+        self._generation = 0  # the rows' contents changed: a search text built before is stale
         self.tokens: dict[str, int] = {}
         self.issues: dict[str, list[Issue]] = {}
         self.filters = Filters()
@@ -63,6 +64,7 @@ class ExamplesModel(QAbstractTableModel):
         self.beginResetModel()
         self._examples = examples
         self._haystack = None
+        self._generation += 1
         self._view = self._filtered()
         self._apply_sort()
         self.endResetModel()
@@ -70,6 +72,7 @@ class ExamplesModel(QAbstractTableModel):
     def examples_changed(self, ids: list[str], examples: list[Example]) -> None:
         """Contents of some rows changed (same rows): repaint them, refresh the search text."""
         self._examples = examples
+        self._generation += 1
         changed = set(ids)
         if self._haystack is not None:
             for i, ex in enumerate(examples):
@@ -119,6 +122,28 @@ class ExamplesModel(QAbstractTableModel):
             candidates = [i for i in candidates if needle in hay[i]]
         return list(candidates)
 
+    @property
+    def search_ready(self) -> bool:
+        """Whether a search can run now without first reading every example's text."""
+        return self._haystack is not None
+
+    def search_text_builder(self) -> Callable[[], Callable[[], None]]:
+        """Work for a worker thread: it reads every example's text for searching (~0.2 s at
+        100,000, pure Python, so the UI thread gets the lock back at once), and returns what to
+        run back on the UI thread to use it, unless the rows changed meanwhile."""
+        examples, generation = list(self._examples), self._generation
+
+        def build() -> Callable[[], None]:
+            hay = [_searchable(ex) for ex in examples]
+
+            def install() -> None:
+                if generation == self._generation and self._haystack is None:
+                    self._haystack = hay
+
+            return install
+
+        return build
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.layoutAboutToBeChanged.emit()
         self._sort = (column, order)
@@ -157,6 +182,10 @@ class ExamplesModel(QAbstractTableModel):
 
     def example(self, row: int) -> Example:
         return self._examples[self._view[row]]
+
+    def shown_examples(self) -> Iterator[Example]:
+        """The shown rows' examples, in order (a third of the time of `example` per row)."""
+        return map(self._examples.__getitem__, self._view)
 
     def row_of(self, example_id: str) -> int | None:
         return self.rows_of([example_id]).get(example_id)
