@@ -6,6 +6,7 @@ examples for the "persona prompt + examples" chat mode.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from array import array
@@ -84,7 +85,7 @@ class RetrievalIndex:
             for position, tf in zip(*self._postings[word], strict=True):
                 norm = K1 * (1 - B + B * self._lengths[position] / self._average)
                 scores[position] += qtf * idf * tf * (K1 + 1) / (tf + norm)
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+        ranked = heapq.nsmallest(k, scores.items(), key=lambda item: (-item[1], item[0]))
         return [
             Hit(self.examples[pos], score, min(1.0, score / best_possible)) for pos, score in ranked
         ]
