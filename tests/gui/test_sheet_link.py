@@ -215,3 +215,44 @@ def test_without_a_google_account_the_link_dialog_guides_to_settings(
     settings = window.findChild(SettingsDialog, "settings_dialog")
     qtbot.waitUntil(lambda: not dialog.isVisible())
     assert settings.tabs.currentWidget() is settings.google
+
+
+def test_a_sync_changes_the_examples_in_memory_as_in_the_file(
+    make_window, context, fake, run_async
+) -> None:
+    """A sync's rows land in the open examples as the file places them (changed ones in place,
+    new ones last, deleted ones gone) without reading every example again; a sync that only
+    changes rows is an edit to the views, not a new list."""
+    window = _window(make_window, context)
+    window.sync_sheet({"key": KEY, "worksheet": "Data"})
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    session = window.session
+    first, second = session.examples[0], session.examples[1]
+    rows = fake.rows(KEY, "Data")
+    next(r for r in rows if first.id in r)[1] = "Changed in the sheet."
+    rows.remove(next(r for r in rows if second.id in r))
+    rows.append(["Added in the sheet?", "Yes, there."] + [""] * (len(rows[0]) - 2))
+    resets: list[int] = []
+    edits: list[list[str]] = []
+    session.examples_reset.connect(lambda: resets.append(1))
+    session.examples_edited.connect(edits.append)
+    reads: list[int] = []
+    real = session.project.examples
+    session.project.examples = lambda: reads.append(1) or real()  # type: ignore[method-assign]
+    window.sync_sheet()
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
+    assert reads == [] and resets == [1]  # rows came and went: one new list, not a file read
+    stored = real()
+    assert [(e.id, e.question, e.answer) for e in session.examples] == [
+        (e.id, e.question, e.answer) for e in stored
+    ]
+    assert session.examples[0].answer == "Changed in the sheet." and second.id not in {
+        e.id for e in session.examples
+    }
+    assert session.examples[-1].question == "Added in the sheet?"
+    assert session._positions == session.project.example_positions()
+
+    next(r for r in rows if first.id in r)[1] = "Changed again."
+    window.sync_sheet()
+    run_async(wait_until(lambda: edits and edits[-1] == [first.id]))
+    assert resets == [1] and session.examples[0].answer == "Changed again." and reads == []
