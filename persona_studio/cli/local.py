@@ -103,7 +103,13 @@ def cmd_take(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from persona_studio.core.project import Project
-    from persona_studio.services.local_export import copy_folder, ollama_name, send_to_ollama
+    from persona_studio.services.local_export import (
+        copy_folder,
+        export_gguf,
+        find_gguf_converter,
+        ollama_name,
+        send_to_ollama,
+    )
 
     with Project.open(args.path) as project:
         record, persona = project.job(args.job), project.persona()
@@ -116,10 +122,24 @@ def cmd_take(args: argparse.Namespace) -> int:
         said = asyncio.run(send_to_ollama(record, name, persona.system_prompt()))
         emit(args, {"job": record.id, "ollama": name}, said)
         return EXIT_OK
+    if args.gguf_to:
+        from persona_studio.core.config import load_config
+
+        folder = args.llama_cpp or load_config().llama_cpp_dir
+        target = Path(args.gguf_to)
+        target = target if target.suffix == ".gguf" else target.with_name(f"{target.name}.gguf")
+        written = asyncio.run(
+            export_gguf(
+                record, target, outtype=args.gguf_type, converter=find_gguf_converter(folder)
+            )
+        )
+        emit(args, {"job": record.id, "gguf": str(written)}, f"Saved {written}.")
+        return EXIT_OK
     what, folder = ("adapter", args.adapter_to) if args.adapter_to else ("model", args.model_to)
     if not folder:
         raise UserFacingError(
-            "Say where to: --model-to FOLDER, --adapter-to FOLDER or --ollama [NAME].",
+            "Say where to: --model-to FOLDER, --adapter-to FOLDER, --gguf-to FILE or "
+            "--ollama [NAME].",
             "See `persona-studio take --help`.",
         )
     target = asyncio.run(copy_folder(record, what, Path(folder)))
@@ -153,3 +173,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     where.add_argument(
         "--ollama", nargs="?", const="", metavar="NAME", help="create an Ollama model from it"
     )
+    where.add_argument(
+        "--gguf-to", metavar="FILE", help="write one GGUF file (needs llama.cpp's converter)"
+    )
+    take.add_argument(
+        "--gguf-type", choices=("q8_0", "f16"), default="q8_0",
+        help="q8_0: about half the size, nearly the same replies (default); f16: as trained",
+    )  # fmt: skip
+    take.add_argument(
+        "--llama-cpp", metavar="FOLDER",
+        help="the llama.cpp folder (else the settings', $LLAMA_CPP_DIR, ~/llama.cpp or PATH)",
+    )  # fmt: skip

@@ -153,6 +153,7 @@ class AppConfig:
     default_profile: str = ""
     google: GoogleSettings = field(default_factory=GoogleSettings)
     recent_projects: list[str] = field(default_factory=list)
+    llama_cpp_dir: str = ""  # a llama.cpp folder the creator chose (its converter writes GGUF)
 
     def profile(self, name: str) -> ProviderProfile:
         if name == ENV_PROFILE and all(p.name != ENV_PROFILE for p in self.profiles):
@@ -222,6 +223,7 @@ def _from_toml(data: dict[str, Any]) -> AppConfig:
         default_profile=str(data.get("default_profile", "")),
         google=google,
         recent_projects=recent[:MAX_RECENT],
+        llama_cpp_dir=str(data.get("llama_cpp_dir", "")),
     )
 
 
@@ -246,6 +248,7 @@ def save_config(config: AppConfig, path: Path | None = None) -> None:
     data = {
         "default_profile": config.default_profile,
         "recent_projects": config.recent_projects,
+        "llama_cpp_dir": config.llama_cpp_dir,
         "google": asdict(config.google),
         "profiles": [asdict(p) for p in config.profiles],
     }

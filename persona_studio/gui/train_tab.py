@@ -267,6 +267,7 @@ class TrainTab(QWidget):
         self.resume_button.hide()
         self._resume_task: asyncio.Task[None] | None = None
         self.take = TakeElsewhere()
+        self.take.context = context
         self.take.hide()
         self.deployment = QPushButton("Enter deployment name…", objectName="job_deployment")
         self.deployment.setToolTip(

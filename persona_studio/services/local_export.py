@@ -1,23 +1,45 @@
 """Take a model trained on this computer elsewhere: a copy of its LoRA adapter or of the merged
-model folder, and an Ollama model made from the merged folder (`ollama create`, when Ollama is
-installed; otherwise the Modelfile and the command to run).
+model folder, an Ollama model made from the merged folder (`ollama create`, when Ollama is
+installed; otherwise the Modelfile and the command to run), and a GGUF file.
 
 The merged folder is a normal Hugging Face model folder: Ollama imports it for the Llama, Gemma,
-Qwen and Mistral families it supports, and llama.cpp's `convert_hf_to_gguf.py` turns it into
-GGUF. The app does not convert to GGUF itself (llama.cpp is not a dependency); it says so.
+Qwen and Mistral families it supports. GGUF (llama.cpp, LM Studio, Jan…) is written by
+llama.cpp's own converter, `convert_hf_to_gguf.py`, when it is on this computer: a llama.cpp
+folder (its `gguf-py` beside it; run with this app's Python, which has torch and transformers
+with the `local` extra), or the converter installed on the PATH (e.g. by Homebrew, run as it
+is). The converter knows each model family's tensor names and tokenizer, which a copy here
+would not keep up with; without it the app says where to get it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.records import JobRecord
 
 OLLAMA_TIMEOUT = 1800.0  # seconds: importing a few GB of weights takes minutes
+GGUF_TIMEOUT = 3600.0  # seconds: converting a 4B model on a slow disk takes minutes
+GGUF_TYPES = {  # the converter's --outtype values we offer, in plain words
+    "q8_0": "8-bit (Q8_0): about half the size of 16-bit, nearly the same replies",
+    "f16": "16-bit (F16): the model as trained, twice the size",
+}
+CONVERTER = "convert_hf_to_gguf.py"
+CONVERTER_ON_PATH = (CONVERTER, "convert-hf-to-gguf", "convert_hf_to_gguf")
+TAIL_BYTES = 8192  # what is kept of the converter's output (for its error): bounded
+_PERCENT = re.compile(rb"(\d{1,3})%\|")  # tqdm's bar, as the converter writes tensors
+NO_CONVERTER = (
+    "Writing GGUF needs llama.cpp's converter, which was not found on this computer.",
+    "Get llama.cpp (github.com/ggml-org/llama.cpp: download or clone it, or "
+    "`brew install llama.cpp`) and choose its folder; or use “Send to Ollama”, which "
+    "converts the model itself.",
+)
 
 
 def job_folder(record: JobRecord) -> Path:
@@ -87,3 +109,105 @@ async def send_to_ollama(record: JobRecord, name: str, system_prompt: str) -> st
             "model folder with llama.cpp first.",
         )
     return f"Ollama has the model “{name}”: run `ollama run {name}`."
+
+
+def find_gguf_converter(folder: str = "") -> Path | None:
+    """llama.cpp's converter: in `folder` (a llama.cpp folder the creator chose), in
+    $LLAMA_CPP_DIR, in ~/llama.cpp, or on the PATH; None when it is nowhere."""
+    folders = [folder, os.environ.get("LLAMA_CPP_DIR", ""), str(Path.home() / "llama.cpp")]
+    candidates = [Path(f) / CONVERTER for f in folders if f]
+    candidates += [Path(found) for name in CONVERTER_ON_PATH if (found := shutil.which(name))]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def converter_command(converter: Path) -> list[str]:
+    """How to run it: a llama.cpp folder's script with this app's Python (the script puts the
+    folder's own `gguf-py` first on its path); an installed one as it is (its own Python)."""
+    if (converter.parent / "gguf-py").is_dir() and not getattr(sys, "frozen", False):
+        return [sys.executable, str(converter)]
+    return [str(converter)]
+
+
+def _converter_error(output: bytes) -> UserFacingError:
+    """The converter's failure in plain words: its last line, and what to do."""
+    lines = [line.strip() for line in output.decode("utf-8", "replace").splitlines()]
+    last = next((line for line in reversed(lines) if line and "%|" not in line), "no reason")
+    if "ModuleNotFoundError" in last or "No module named" in last:
+        hint = (
+            "The converter needs Python packages of its own: in the llama.cpp folder run "
+            "`pip install -r requirements/requirements-convert_hf_to_gguf.txt`."
+        )
+    elif "not supported" in last.lower():
+        hint = "This llama.cpp does not know the model's family: update llama.cpp."
+    else:
+        hint = "Update llama.cpp, or use “Send to Ollama”, which converts the model itself."
+    return UserFacingError(f"llama.cpp could not convert the model: {last[:300]}", hint)
+
+
+async def export_gguf(
+    record: JobRecord,
+    destination: Path,
+    *,
+    outtype: str = "q8_0",
+    converter: Path | None,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Write the merged model as one GGUF file at `destination` with llama.cpp's converter
+    (its progress in percent to `progress`). The file appears only once it is complete and
+    starts as a GGUF file does; cancelling stops the converter and leaves nothing."""
+    if outtype not in GGUF_TYPES:
+        raise UserFacingError(f"“{outtype}” is not a GGUF type offered here.", "Use q8_0 or f16.")
+    model = job_folder(record) / "model"
+    if converter is None:
+        raise UserFacingError(*NO_CONVERTER)
+    if destination.exists():
+        raise UserFacingError(f"{destination} already exists.", "Choose another name.")
+    partial = destination.with_name(destination.name + ".part")
+    command = [*converter_command(converter), str(model), "--outfile", str(partial)]
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            "--outtype",
+            outtype,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    except OSError as exc:
+        raise UserFacingError(
+            f"llama.cpp's converter could not be started: {exc.strerror or exc}.",
+            "Check that the llama.cpp folder is complete, or choose it again.",
+        ) from exc
+    tail = bytearray()
+
+    async def read() -> None:
+        assert process.stdout is not None
+        while chunk := await process.stdout.read(4096):
+            tail.extend(chunk)
+            del tail[:-TAIL_BYTES]
+            if progress is not None and (found := _PERCENT.findall(chunk)):
+                progress(min(100, int(found[-1])))
+
+    try:
+        await asyncio.wait_for(asyncio.gather(read(), process.wait()), GGUF_TIMEOUT)
+    except (asyncio.CancelledError, TimeoutError):
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        partial.unlink(missing_ok=True)
+        raise
+    if process.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise _converter_error(bytes(tail))
+    try:
+        with partial.open("rb") as written:
+            magic = written.read(4)
+    except OSError:
+        magic = b""
+    if magic != b"GGUF":
+        partial.unlink(missing_ok=True)
+        raise UserFacingError(
+            "llama.cpp's converter finished without writing a GGUF file.",
+            "Update llama.cpp and try again.",
+        )
+    await asyncio.to_thread(os.replace, partial, destination)
+    return destination

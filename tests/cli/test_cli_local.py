@@ -13,6 +13,7 @@ from persona_studio.cli import main
 from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
+from tests.fakes.llama_cpp import FAKE_LLAMA_CPP
 from tests.fakes.tiny_model import QA, build, require_local_extra
 
 require_local_extra()
@@ -72,3 +73,9 @@ def test_models_local_train_chat_and_jobs_headless(tmp_path: Path, capsys) -> No
     assert code == 0 and (Path(json.loads(out)["model"]) / "config.json").is_file()
     code, _, err = run(capsys, "take", str(path), job["job"])
     assert code == 1 and "--model-to FOLDER" in err
+    gguf = ("take", str(path), job["job"], "--gguf-to", str(tmp_path / "rhea"), "--json")
+    code, out, err = run(capsys, *gguf, "--gguf-type", "f16", "--llama-cpp", str(FAKE_LLAMA_CPP))
+    assert code == 0, err
+    assert Path(json.loads(out)["gguf"]).read_bytes().startswith(b"GGUF")
+    code, _, err = run(capsys, *gguf[:-1], "--llama-cpp", str(tmp_path / "no-llama"))
+    assert code == 1 and "converter, which was not found" in err

@@ -15,6 +15,7 @@ from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from tests.conftest import wait_until
+from tests.fakes.llama_cpp import FAKE_LLAMA_CPP
 from tests.fakes.tiny_model import MEMORISE, QA, build, require_local_extra
 
 require_local_extra()
@@ -128,6 +129,14 @@ def test_train_here_watch_it_learn_then_chat_beside_the_base_model(
     assert (copied / "adapter_model.safetensors").is_file()
     result = tab.take.findChild(QMessageBox, "take_result")
     assert result is not None and result.text() == f"Copied to {copied}."
+    result.close()
+    # a GGUF file of the trained model, through llama.cpp's converter (a stand-in here)
+    window.context.config.llama_cpp_dir = str(FAKE_LLAMA_CPP)
+    task = tab.take.save_gguf(str(tmp_path / "out" / "rhea"), "q8_0")
+    run_async(wait_until(task.done, timeout=30), 35)
+    assert (tmp_path / "out" / "rhea.gguf").read_bytes().startswith(b"GGUF")
+    result = tab.take.findChildren(QMessageBox, "take_result")[-1]
+    assert result.text().startswith(f"Saved {tmp_path / 'out' / 'rhea.gguf'} (8-bit")
 
     # the Chat tab: the fine-tuned model and its base, side by side, on this computer
     from persona_studio.gui.widgets.chat_pane import ChatPane

@@ -362,3 +362,80 @@ def test_training_terms_are_explained_in_plain_words(make_window, context) -> No
     dialogue = window.persona_tab.findChild(QWidget, "persona_example_dialogue")
     assert "{{char}} for your character" in dialogue.toolTip()
     assert "<START> begins an exchange" in dialogue.toolTip()
+
+
+def test_gguf_asks_for_llama_cpp_once_and_remembers_it(
+    qtbot, context, tmp_path, monkeypatch, run_async
+) -> None:
+    """Without llama.cpp's converter the app says why GGUF needs it and offers to choose its
+    folder; the folder is kept in the settings and the file is written."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from persona_studio.core.config import load_config
+    from persona_studio.core.records import JobRecord
+    from persona_studio.gui.widgets.local_panel import TakeElsewhere
+    from tests.fakes.llama_cpp import FAKE_LLAMA_CPP
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
+    model = tmp_path / "job" / "model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text('{"architectures": ["Qwen2ForCausalLM"]}')
+    take = TakeElsewhere()
+    qtbot.addWidget(take)
+    take.context = context
+    take.record = JobRecord(
+        id="local-1", profile="local", base_model="Qwen/Qwen2.5-0.5B-Instruct",
+        status="succeeded", fine_tuned_model=str(model),
+    )  # fmt: skip
+    target = tmp_path / "rhea.gguf"
+    assert take.save_gguf(str(target), "f16") is None
+    box = take.findChild(QMessageBox, "gguf_needs_llama_cpp")
+    assert box is not None and "llama.cpp" in box.text() and "Send to Ollama" in box.text()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path))
+    choose = next(b for b in box.buttons() if b.text().startswith("Choose the llama.cpp"))
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: None)
+    choose.click()  # a folder without the converter: said, nothing kept
+    assert context.config.llama_cpp_dir == "" and take._task is None
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(FAKE_LLAMA_CPP))
+    choose.click()
+    assert take._task is not None
+    run_async(wait_until(lambda: take._task is None, timeout=30), 35)
+    assert target.read_bytes().startswith(b"GGUF")
+    assert load_config(context.config_file).llama_cpp_dir == str(FAKE_LLAMA_CPP)
+
+
+def test_a_gguf_file_being_written_can_be_stopped(
+    qtbot, context, tmp_path, monkeypatch, run_async
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from persona_studio.core.records import JobRecord
+    from persona_studio.gui.widgets.local_panel import TakeElsewhere
+    from tests.fakes.llama_cpp import FAKE_LLAMA_CPP
+
+    monkeypatch.setenv("FAKE_CONVERTER_SLOW", "1")
+    model = tmp_path / "job" / "model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
+    take = TakeElsewhere()
+    qtbot.addWidget(take)
+    take.context = context
+    context.config.llama_cpp_dir = str(FAKE_LLAMA_CPP)
+    take.record = JobRecord(
+        id="local-2", profile="local", base_model="meta-llama/Llama-3.2-1B-Instruct",
+        status="succeeded", fine_tuned_model=str(model),
+    )  # fmt: skip
+    target = tmp_path / "slow.gguf"
+    task = take.save_gguf(str(target), "q8_0")
+    run_async(wait_until(lambda: "%" in take.text(), timeout=20), 25)
+    assert take.isEnabled()  # the button now holds Stop
+    (stop,) = take.menu().actions()
+    assert stop.text().startswith("Stop")
+    stop.trigger()
+    run_async(wait_until(task.done, timeout=20), 25)
+    box = take.findChildren(QMessageBox, "take_result")[-1]
+    assert box.text().startswith("Stopped") and take.text() == "Take it elsewhere"
+    assert not target.exists() and not list(tmp_path.glob("*.part"))
+    assert len(take.menu().actions()) == 5  # the usual menu is back

@@ -5,8 +5,10 @@ Modelfile is written and the message says the command to run)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,16 @@ import pytest
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.records import JobRecord
 from persona_studio.services.local_export import (
+    CONVERTER,
+    converter_command,
     copy_folder,
+    export_gguf,
+    find_gguf_converter,
     modelfile,
     ollama_name,
     send_to_ollama,
 )
+from tests.fakes.llama_cpp import FAKE_LLAMA_CPP
 
 
 @pytest.fixture
@@ -93,3 +100,87 @@ def test_a_job_not_trained_here_cannot_be_taken(tmp_path: Path) -> None:
                        fine_tuned_model="user/model")  # fmt: skip
     with pytest.raises(UserFacingError, match="not on this computer"):
         asyncio.run(copy_folder(remote, "model", tmp_path))
+
+
+# ---- GGUF through llama.cpp's converter (a stand-in with its command line) ----------------
+
+
+def _family(record: JobRecord, architecture: str) -> None:
+    config = Path(record.fine_tuned_model) / "config.json"
+    config.write_text(json.dumps({"architectures": [architecture]}))
+
+
+def test_the_converter_is_found_where_llama_cpp_lives(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
+    assert find_gguf_converter() is None
+    assert find_gguf_converter(str(FAKE_LLAMA_CPP)) == FAKE_LLAMA_CPP / CONVERTER
+    monkeypatch.setenv("LLAMA_CPP_DIR", str(FAKE_LLAMA_CPP))
+    assert find_gguf_converter() == FAKE_LLAMA_CPP / CONVERTER
+    monkeypatch.delenv("LLAMA_CPP_DIR")
+    (tmp_path / "bin").mkdir()
+    installed = tmp_path / "bin" / "convert_hf_to_gguf"  # e.g. Homebrew's, with its own Python
+    installed.write_text("#!/bin/sh\n")
+    installed.chmod(installed.stat().st_mode | stat.S_IEXEC)
+    assert find_gguf_converter() == installed
+    assert converter_command(installed) == [str(installed)]
+    checkout = converter_command(FAKE_LLAMA_CPP / CONVERTER)  # a llama.cpp folder: our Python
+    assert checkout == [sys.executable, str(FAKE_LLAMA_CPP / CONVERTER)]
+
+
+def test_a_gguf_file_is_written_with_progress(record: JobRecord, tmp_path: Path) -> None:
+    _family(record, "Qwen3ForCausalLM")
+    target = tmp_path / "out" / "rhea.gguf"
+    target.parent.mkdir()
+    seen: list[int] = []
+    written = asyncio.run(
+        export_gguf(
+            record, target, outtype="f16", converter=FAKE_LLAMA_CPP / CONVERTER,
+            progress=seen.append,
+        )
+    )  # fmt: skip
+    assert written == target and target.read_bytes().startswith(b"GGUF")
+    assert b"Qwen3ForCausalLM" in target.read_bytes()
+    asked = json.loads((target.parent / "asked.json").read_text())
+    assert asked["outtype"] == "f16" and asked["model"] == record.fine_tuned_model
+    assert seen and seen[-1] == 100 and seen == sorted(seen)
+    assert not list(target.parent.glob("*.part"))
+    with pytest.raises(UserFacingError, match="already exists"):
+        asyncio.run(export_gguf(record, target, converter=FAKE_LLAMA_CPP / CONVERTER))
+
+
+def test_a_family_llama_cpp_does_not_know_is_said_plainly(record, tmp_path) -> None:
+    _family(record, "MysteryForCausalLM")
+    target = tmp_path / "m.gguf"
+    with pytest.raises(UserFacingError) as error:
+        asyncio.run(export_gguf(record, target, converter=FAKE_LLAMA_CPP / CONVERTER))
+    assert "Architecture 'MysteryForCausalLM' not supported" in error.value.message
+    assert "update llama.cpp" in error.value.hint
+    assert not target.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_without_llama_cpp_the_app_says_where_to_get_it(record, tmp_path) -> None:
+    with pytest.raises(UserFacingError) as error:
+        asyncio.run(export_gguf(record, tmp_path / "m.gguf", converter=None))
+    assert "llama.cpp" in error.value.message and "Send to Ollama" in error.value.hint
+
+
+def test_cancelling_stops_the_converter_and_leaves_nothing(record, tmp_path, monkeypatch):
+    _family(record, "LlamaForCausalLM")
+    monkeypatch.setenv("FAKE_CONVERTER_SLOW", "1")
+    target = tmp_path / "slow.gguf"
+    seen: list[int] = []
+
+    async def start_then_cancel() -> None:
+        task = asyncio.ensure_future(
+            export_gguf(record, target, converter=FAKE_LLAMA_CPP / CONVERTER, progress=seen.append)
+        )
+        while not seen:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(start_then_cancel(), 30))
+    assert seen[0] < 100 and not target.exists() and not list(tmp_path.glob("*.part"))

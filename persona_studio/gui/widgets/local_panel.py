@@ -268,41 +268,65 @@ class LocalPanel(QWidget):
 
 class TakeElsewhere(QPushButton):
     """ "Take it elsewhere" beside a finished job trained here: copies of the model or adapter
-    folder, Ollama, the folder itself. Each runs in the background; its outcome in a box."""
+    folder, Ollama, a GGUF file (llama.cpp's converter), the folder itself. Each runs in the
+    background; its outcome in a box. Reads and saves the llama.cpp folder in the settings."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Take it elsewhere", parent, objectName="job_take")
-        self.setToolTip("Copy the model or its adapter, or give it to Ollama.")
+        self.setToolTip("Copy the model or its adapter, give it to Ollama, or save a GGUF file.")
         self.record: JobRecord | None = None
         self.persona: Persona | None = None
+        self.context: AppContext | None = None  # where the llama.cpp folder is remembered
         self._task: asyncio.Task[None] | None = None
         menu = QMenu(self)
         menu.addAction("Save a copy of the model folder…", lambda: self.copy("model"))
         menu.addAction("Save a copy of the adapter (LoRA) folder…", lambda: self.copy("adapter"))
         menu.addAction("Send to Ollama", self.send_to_ollama)
+        menu.addAction("Save as a GGUF file (llama.cpp, LM Studio)…", self.save_gguf)
         menu.addAction("Show the folder", self.show_folder)
         self.setMenu(menu)
 
-    def _run(self, work: Coroutine[Any, Any, str], title: str) -> asyncio.Task[None] | None:
+    def _run(
+        self, work: Coroutine[Any, Any, str], title: str, *, stoppable: bool = False
+    ) -> asyncio.Task[None] | None:
+        """Run `work` in the background, its outcome in a box. A `stoppable` one (a program
+        the app started: Ollama, llama.cpp's converter) leaves the button usable, its menu
+        holding only "Stop"; the others cannot be stopped half way, so the button waits."""
         if self._task is not None:
             work.close()
             return None
+        menu = self.menu()
 
         async def run() -> None:
-            self.setEnabled(False)
+            if stoppable:
+                stop = QMenu(self)
+                stop.addAction(f"Stop: {title}", self.stop)
+                self.setMenu(stop)
+            else:
+                self.setEnabled(False)
             try:
                 said, icon = await work, QMessageBox.Icon.Information
             except UserFacingError as exc:
                 said, icon = str(exc), QMessageBox.Icon.Warning
+            except asyncio.CancelledError:
+                said, icon = "Stopped before it finished.", QMessageBox.Icon.Information
             finally:
                 self._task = None
+                self.setMenu(menu)
                 self.setEnabled(True)
+                self.setText("Take it elsewhere")
             box = QMessageBox(icon, title, said, QMessageBox.StandardButton.Ok, self)
             box.setObjectName("take_result")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
 
         self._task = asyncio.ensure_future(run())
         return self._task
+
+    def stop(self) -> None:
+        """Stop what runs (its program is ended; nothing half written is left)."""
+        if self._task is not None:
+            self._task.cancel()
 
     def copy(self, what: str, folder: str | None = None) -> asyncio.Task[None] | None:
         from persona_studio.services.local_export import copy_folder
@@ -326,8 +350,94 @@ class TakeElsewhere(QPushButton):
             return None
         name = ollama_name(self.record, self.persona.name)
         return self._run(
-            send_to_ollama(self.record, name, self.persona.system_prompt()), "Send to Ollama"
+            send_to_ollama(self.record, name, self.persona.system_prompt()),
+            "Send to Ollama",
+            stoppable=True,
         )
+
+    def save_gguf(
+        self, path: str | None = None, outtype: str | None = None
+    ) -> asyncio.Task[None] | None:
+        """One GGUF file of the trained model, written by llama.cpp's converter: asks for the
+        llama.cpp folder when the converter is nowhere to be found, then the size, then where."""
+        from persona_studio.services.local_export import (
+            GGUF_TYPES,
+            export_gguf,
+            find_gguf_converter,
+        )
+
+        record = self.record
+        if record is None:
+            return None
+        converter = find_gguf_converter(self.context.config.llama_cpp_dir if self.context else "")
+        if converter is None:
+            self._ask_for_llama_cpp(lambda: self.save_gguf(path, outtype))
+            return None
+        if outtype is None:
+            labels = list(GGUF_TYPES.values())
+            label, chosen = QInputDialog.getItem(
+                self, "Save as a GGUF file", "Size and quality:", labels, 0, False
+            )
+            if not chosen:
+                return None
+            outtype = list(GGUF_TYPES)[labels.index(label)]
+        if path is None:
+            name = f"{(self.persona.name if self.persona else '') or 'persona'}-{outtype}.gguf"
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save the GGUF file as", str(Path.home() / name), "GGUF files (*.gguf)"
+            )
+            if not path:
+                return None
+        target = Path(path) if path.endswith(".gguf") else Path(f"{path}.gguf")
+
+        def progress(percent: int) -> None:
+            self.setText(f"Writing GGUF… {percent} %")
+
+        async def work() -> str:
+            self.setText("Writing GGUF…")
+            written = await export_gguf(
+                record, target, outtype=outtype, converter=converter, progress=progress
+            )
+            return f"Saved {written} ({GGUF_TYPES[outtype].split(':')[0]})."
+
+        return self._run(work(), "Save as a GGUF file", stoppable=True)
+
+    def _ask_for_llama_cpp(self, then: Callable[[], object]) -> QMessageBox:
+        """Why GGUF needs llama.cpp, and a button to choose its folder (remembered)."""
+        from persona_studio.services.local_export import NO_CONVERTER
+
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Save as a GGUF file",
+            f"{NO_CONVERTER[0]}\n\n{NO_CONVERTER[1]}",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("gguf_needs_llama_cpp")
+        choose = box.addButton("Choose the llama.cpp folder…", QMessageBox.ButtonRole.AcceptRole)
+
+        def chosen() -> None:
+            from persona_studio.services.local_export import find_gguf_converter
+
+            folder = QFileDialog.getExistingDirectory(self, "Where is llama.cpp?")
+            if not folder:
+                return
+            if find_gguf_converter(folder) != Path(folder) / "convert_hf_to_gguf.py":
+                QMessageBox.warning(
+                    self,
+                    "Save as a GGUF file",
+                    f"There is no convert_hf_to_gguf.py in {folder}. Choose the llama.cpp "
+                    "folder itself (the one with its README and the convert scripts).",
+                )
+                return
+            if self.context is not None:
+                self.context.config.llama_cpp_dir = folder
+                self.context.save_config()
+            then()
+
+        choose.clicked.connect(chosen)
+        box.open()
+        return box
 
     def show_folder(self) -> None:
         from persona_studio.services.local_export import job_folder
