@@ -230,6 +230,8 @@ def _read_charx(data: bytes) -> ImportedCard:
             return card
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
         raise _not_a_card("the CHARX archive is damaged") from None
+    except ValueError:  # an entry's header offset before the start ("negative seek value")
+        raise _not_a_card("the CHARX archive is damaged") from None
 
 
 def _main_icon(card: Any) -> str:

@@ -77,10 +77,12 @@ def serve(conn: Connection) -> None:
         _, seq, slices, persona, spec, test_share = message
         examples: list[Example] = []
         try:
-            for _ in range(slices):
-                ids, changed = pickle.loads(conn.recv_bytes())
+            parts = [conn.recv_bytes() for _ in range(slices)]  # all of them, whatever follows
+            for part in parts:
+                ids, changed = pickle.loads(part)
                 known.update((example.id, example) for example in changed)
                 examples.extend(known[i] for i in ids)
+            del parts
             known = {example.id: example for example in examples}  # deleted ones go
 
             def progress(fraction: float, what: str, seq: int = seq) -> None:
@@ -177,6 +179,7 @@ class CheckProcess:
             except WorkerGone as exc:
                 log.warning("%s; checking in the app instead", exc)
             except _WorkerError as exc:
+                self._sent = {}  # whatever it holds now, the next check sends everything
                 log.warning("the check failed in its worker process:\n%s", exc)
         return preflight(
             examples, persona, spec, progress=progress, cancel=cancel, test_share=test_share

@@ -437,3 +437,15 @@ def test_damaged_charx_archives_fail_only_as_card_errors(
     data = bytes(raw[: max(4, at % len(raw))] if at % 3 == 0 else raw) + splice
     with contextlib.suppress(CardError):
         read_card(data)
+
+
+def test_a_charx_whose_entry_points_before_the_start_is_a_card_error() -> None:
+    """Found by the fuzz test above (splice=b"", at=1075, value=1): one byte of the central
+    directory changed makes zipfile seek before the start of the file ("negative seek
+    value"), a ValueError that was not turned into a CardError."""
+    v3 = {**copy.deepcopy(foreign_v2_card()), "spec": "chara_card_v3", "spec_version": "3.0"}
+    v3["data"]["assets"] = [{"type": "icon", "uri": "embeded://main.png", "name": "main"}]
+    raw = bytearray(charx({"card.json": card_json_bytes(v3), "main.png": tiny_png({})}))
+    raw[1075 % len(raw)] = 1
+    with pytest.raises(CardError, match="damaged"):
+        read_card(bytes(raw))

@@ -138,3 +138,18 @@ def test_a_recheck_sends_only_what_changed_and_sees_every_change(worker, monkeyp
     assert examples[8].id not in report.tokens
     full = sum(len(pickle.dumps(e)) for e in after)
     assert sum(sent) < full / 3  # ids and two examples, not the dataset
+
+
+def test_a_worker_out_of_step_is_answered_here_then_sent_everything(worker, monkeypatch) -> None:
+    examples = dataset(200)
+    worker.run(examples, PERSONA, SPEC)
+    here: list[int] = []
+    real = check_process.preflight
+    monkeypatch.setattr(check_process, "preflight", lambda *a, **k: here.append(1) or real(*a, **k))
+    unknown = Example.from_qa("Never sent?", "Never.", status="approved")
+    worker._sent[unknown.id] = unknown  # the app believes the worker has it: it does not
+    after = [*examples, unknown]
+    assert worker.run(after, PERSONA, SPEC).tokens == real(after, PERSONA, SPEC).tokens
+    assert here == [1]  # the worker said it failed; this check ran in the app
+    assert worker.run(after, PERSONA, SPEC).tokens == real(after, PERSONA, SPEC).tokens
+    assert here == [1] and worker.failures == 0  # then everything was sent: back in step
