@@ -364,6 +364,24 @@ def test_training_terms_are_explained_in_plain_words(make_window, context) -> No
     assert "<START> begins an exchange" in dialogue.toolTip()
 
 
+def _take_elsewhere(qtbot, context, tmp_path, architecture: str):
+    """The Take it elsewhere button of a finished job trained here, of this model family."""
+    from persona_studio.core.records import JobRecord
+    from persona_studio.gui.widgets.local_panel import TakeElsewhere
+
+    model = tmp_path / "job" / "model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text(f'{{"architectures": ["{architecture}"]}}')
+    take = TakeElsewhere()
+    qtbot.addWidget(take)
+    take.context = context
+    take.record = JobRecord(
+        id="local-1", profile="local", base_model="Qwen/Qwen2.5-0.5B-Instruct",
+        status="succeeded", fine_tuned_model=str(model),
+    )  # fmt: skip
+    return take
+
+
 def test_gguf_asks_for_llama_cpp_once_and_remembers_it(
     qtbot, context, tmp_path, monkeypatch, run_async
 ) -> None:
@@ -372,23 +390,12 @@ def test_gguf_asks_for_llama_cpp_once_and_remembers_it(
     from PySide6.QtWidgets import QFileDialog, QMessageBox
 
     from persona_studio.core.config import load_config
-    from persona_studio.core.records import JobRecord
-    from persona_studio.gui.widgets.local_panel import TakeElsewhere
     from tests.fakes.llama_cpp import FAKE_LLAMA_CPP
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
-    model = tmp_path / "job" / "model"
-    model.mkdir(parents=True)
-    (model / "config.json").write_text('{"architectures": ["Qwen2ForCausalLM"]}')
-    take = TakeElsewhere()
-    qtbot.addWidget(take)
-    take.context = context
-    take.record = JobRecord(
-        id="local-1", profile="local", base_model="Qwen/Qwen2.5-0.5B-Instruct",
-        status="succeeded", fine_tuned_model=str(model),
-    )  # fmt: skip
+    take = _take_elsewhere(qtbot, context, tmp_path, "Qwen2ForCausalLM")
     target = tmp_path / "rhea.gguf"
     assert take.save_gguf(str(target), "f16") is None
     box = take.findChild(QMessageBox, "gguf_needs_llama_cpp")
@@ -411,22 +418,11 @@ def test_a_gguf_file_being_written_can_be_stopped(
 ) -> None:
     from PySide6.QtWidgets import QMessageBox
 
-    from persona_studio.core.records import JobRecord
-    from persona_studio.gui.widgets.local_panel import TakeElsewhere
     from tests.fakes.llama_cpp import FAKE_LLAMA_CPP
 
     monkeypatch.setenv("FAKE_CONVERTER_SLOW", "1")
-    model = tmp_path / "job" / "model"
-    model.mkdir(parents=True)
-    (model / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
-    take = TakeElsewhere()
-    qtbot.addWidget(take)
-    take.context = context
+    take = _take_elsewhere(qtbot, context, tmp_path, "LlamaForCausalLM")
     context.config.llama_cpp_dir = str(FAKE_LLAMA_CPP)
-    take.record = JobRecord(
-        id="local-2", profile="local", base_model="meta-llama/Llama-3.2-1B-Instruct",
-        status="succeeded", fine_tuned_model=str(model),
-    )  # fmt: skip
     target = tmp_path / "slow.gguf"
     task = take.save_gguf(str(target), "q8_0")
     run_async(wait_until(lambda: "%" in take.text(), timeout=20), 25)
