@@ -46,6 +46,12 @@ def render(out_dir: Path) -> list[Path]:
             ),
             ProviderProfile(name="together", kind="together"),
             ProviderProfile(
+                name="azure",
+                kind="azure",
+                base_url="https://rhea-studio.openai.azure.com",
+                training_type="GlobalStandard",
+            ),
+            ProviderProfile(
                 name="ollama",
                 kind="openai-compatible",
                 base_url="http://localhost:11434/v1",
@@ -163,6 +169,11 @@ def render(out_dir: Path) -> list[Path]:
     dialog.providers.list.setCurrentRow(1)
     settle()
     path = out_dir / "settings-providers.png"
+    dialog.grab().save(str(path))
+    written.append(path)
+    dialog.providers.list.setCurrentRow(2)  # Azure: where it trains
+    settle()
+    path = out_dir / "settings-azure.png"
     dialog.grab().save(str(path))
     written.append(path)
     dialog.findChild(QTabWidget).setCurrentWidget(dialog.google)

@@ -15,6 +15,7 @@ SCREENS = {
     "tab-train.png",
     "tab-chat.png",
     "settings-providers.png",
+    "settings-azure.png",
     "settings-google.png",
     "pipeline.png",
     "generate.png",
