@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -196,6 +197,9 @@ class PreflightRunner(QObject):
     def close(self) -> None:
         self._timer.stop()
         self._supersede()
+        worker = sys.modules.get("persona_studio.services.check_process")  # if ever loaded
+        if worker is not None:
+            worker.forget_sent()  # the closed project's examples are not kept alive
 
 
 def on_report(runner: PreflightRunner, show: Callable[[PreflightReport], None]) -> None:

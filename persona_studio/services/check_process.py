@@ -254,6 +254,10 @@ class CheckProcess:
             self._process.join(timeout=2)
         self._process = self._conn = None
 
+    def forget(self) -> None:
+        """Let go of the examples last sent (their project closed): the next check sends all."""
+        self._sent = {}
+
     def close(self) -> None:
         """Stop the worker (the app is closing; a later check starts a new one)."""
         with self._lock:
@@ -275,3 +279,9 @@ def shared() -> CheckProcess:
         if _shared is None:
             _shared = CheckProcess()
         return _shared
+
+
+def forget_sent() -> None:
+    """A project closed: the app's worker handle lets go of the examples it last sent."""
+    if _shared is not None:
+        _shared.forget()

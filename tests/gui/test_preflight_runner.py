@@ -81,3 +81,25 @@ def test_a_large_dataset_is_checked_in_the_worker_process(
         assert in_app == [] and window.dataset_tab.report is runner.report
     finally:
         worker.close()
+
+
+def test_closing_a_project_lets_go_of_what_the_worker_was_sent(
+    make_window, context, run_async, monkeypatch
+) -> None:
+    from persona_studio.services import check_process
+
+    worker = check_process.CheckProcess()
+    monkeypatch.setattr(check_process, "_shared", worker)
+    monkeypatch.setattr(preflight_runner, "IN_PROCESS_FROM", 1)
+    try:
+        window = make_window()
+        window.show()
+        window.open_project(ensure_demo_project(context.data_folder))
+        window.tabs.setCurrentIndex(1)
+        runner = window.session.preflight
+        run_async(wait_until(lambda: runner.report is not None and not runner.running), timeout=30)
+        assert len(worker._sent) == len(window.session.examples)
+        assert window.session.close()
+        assert worker._sent == {}  # no examples of a closed project kept alive
+    finally:
+        worker.close()
