@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import copy
 
+import pytest
+
 import persona_studio.gui.preflight_runner as preflight_runner
 from persona_studio.core.demo import ensure_demo_project
 from tests.conftest import wait_until
@@ -48,58 +50,54 @@ def test_both_tabs_share_one_check_per_pause(make_window, context, run_async, mo
     assert other in dataset.preflight_summary.text()
 
 
+@pytest.fixture
+def worker(monkeypatch):
+    """The app's check worker, fresh for the test, and the demo counted as a large dataset."""
+    from persona_studio.services import check_process
+
+    process = check_process.CheckProcess()
+    monkeypatch.setattr(check_process, "_shared", process)
+    monkeypatch.setattr(preflight_runner, "IN_PROCESS_FROM", 1)
+    yield process
+    process.close()
+
+
+def _checked_demo(make_window, context, run_async):
+    window = make_window()
+    window.show()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(1)
+    runner = window.session.preflight
+    run_async(wait_until(lambda: runner.report is not None and not runner.running), timeout=30)
+    return window, runner
+
+
 def test_a_large_dataset_is_checked_in_the_worker_process(
-    make_window, context, run_async, monkeypatch
+    make_window, context, run_async, monkeypatch, worker
 ) -> None:
     """From `IN_PROCESS_FROM` examples the window's check runs in the warm worker process:
     the report the tabs show comes from there, and an edit is checked again there."""
-    from persona_studio.services import check_process
-
-    worker = check_process.CheckProcess()
-    monkeypatch.setattr(check_process, "_shared", worker)
-    monkeypatch.setattr(preflight_runner, "IN_PROCESS_FROM", 1)  # the demo counts as large
     in_app: list[int] = []
     real = preflight_runner.preflight
     monkeypatch.setattr(
         preflight_runner, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
     )
-    try:
-        window = make_window()
-        window.show()
-        window.open_project(ensure_demo_project(context.data_folder))
-        window.tabs.setCurrentIndex(1)
-        runner = window.session.preflight
-        run_async(wait_until(lambda: runner.report is not None and not runner.running), timeout=30)
-        assert worker.pid is not None and in_app == []
-        first = runner.report
-        example = next(e for e in window.session.examples if e.status == "approved")
-        changed = copy.deepcopy(example)
-        changed.messages[-1]["content"] += " And one more sentence for the count."
-        window.session.replace_example_contents([changed])
-        run_async(wait_until(lambda: runner.report is not first and not runner.running), 30)
-        assert runner.report.tokens[example.id] > first.tokens[example.id]
-        assert in_app == [] and window.dataset_tab.report is runner.report
-    finally:
-        worker.close()
+    window, runner = _checked_demo(make_window, context, run_async)
+    assert worker.pid is not None and in_app == []
+    first = runner.report
+    example = next(e for e in window.session.examples if e.status == "approved")
+    changed = copy.deepcopy(example)
+    changed.messages[-1]["content"] += " And one more sentence for the count."
+    window.session.replace_example_contents([changed])
+    run_async(wait_until(lambda: runner.report is not first and not runner.running), 30)
+    assert runner.report.tokens[example.id] > first.tokens[example.id]
+    assert in_app == [] and window.dataset_tab.report is runner.report
 
 
 def test_closing_a_project_lets_go_of_what_the_worker_was_sent(
-    make_window, context, run_async, monkeypatch
+    make_window, context, run_async, worker
 ) -> None:
-    from persona_studio.services import check_process
-
-    worker = check_process.CheckProcess()
-    monkeypatch.setattr(check_process, "_shared", worker)
-    monkeypatch.setattr(preflight_runner, "IN_PROCESS_FROM", 1)
-    try:
-        window = make_window()
-        window.show()
-        window.open_project(ensure_demo_project(context.data_folder))
-        window.tabs.setCurrentIndex(1)
-        runner = window.session.preflight
-        run_async(wait_until(lambda: runner.report is not None and not runner.running), timeout=30)
-        assert len(worker._sent) == len(window.session.examples)
-        assert window.session.close()
-        assert worker._sent == {}  # no examples of a closed project kept alive
-    finally:
-        worker.close()
+    window, _runner = _checked_demo(make_window, context, run_async)
+    assert len(worker._sent) == len(window.session.examples)
+    assert window.session.close()
+    assert worker._sent == {}  # no examples of a closed project kept alive
