@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from persona_studio.core.clipboard import examples_from_tsv, examples_tsv
 from persona_studio.core.dataset import STATUSES, Example, new_id
@@ -415,6 +416,8 @@ class DatasetTab(QWidget):
 
     async def _read_search_texts(self) -> None:
         install = await asyncio.to_thread(self.model.search_text_builder())
+        if not isValid(self) or self._session is None or self._session.closed:
+            return  # the window or the project closed while the texts were read
         install()
         self._apply_filters()  # with the texts in, or reading them again if rows changed
 

@@ -451,3 +451,27 @@ def test_a_large_projects_first_search_reads_the_texts_in_a_thread(
     tab.search.setText("question 3")  # the texts are kept: the next search uses them
     run_async(wait_until(lambda: tab.model.example(0).question == "Question 3?"))
     assert tab.model.shown == 1 and len(built_on) == 1
+
+
+def test_a_project_closed_while_search_texts_are_read_is_left_alone(
+    make_window, tmp_path, monkeypatch, run_async
+) -> None:
+    import persona_studio.gui.dataset_tab as dataset_tab
+
+    monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
+    examples = [Example.from_qa(f"Question {i}?", f"Answer {i}.") for i in range(5)]
+    window, tab = _tab(make_window, tmp_path, examples)
+    release = threading.Event()
+    build = tab.model.search_text_builder
+
+    def slow_builder():
+        real = build()
+        return lambda: release.wait(10) and real()
+
+    monkeypatch.setattr(tab.model, "search_text_builder", slow_builder)
+    tab.search.setText("question")
+    run_async(wait_until(lambda: tab._reading_texts is not None))
+    assert window.session.close()
+    release.set()
+    run_async(wait_until(tab._reading_texts.done))
+    assert tab._reading_texts.exception() is None and not tab.model.search_ready
