@@ -86,13 +86,14 @@ def openai_jsonl(examples: Sequence[Example], system_prompt: str, char: str = ""
     from persona_studio.core.persona import expand_macros
 
     def messages(example: Example) -> list[dict[str, Any]]:
-        found = training_messages(example, system_prompt)
-        return [
-            {**m, "content": expand_macros(m["content"], char)}
-            if isinstance(m.get("content"), str)
-            else m
-            for m in found
-        ]
+        found = training_messages(example, system_prompt)  # a new list of the example's dicts
+        for at, message in enumerate(found):
+            content = message.get("content")
+            if isinstance(content, str):
+                expanded = expand_macros(content, char)
+                if expanded is not content:  # a copy only where a macro was replaced
+                    found[at] = {**message, "content": expanded}
+        return found
 
     return "".join(
         json.dumps({"messages": messages(ex)}, ensure_ascii=False) + "\n" for ex in examples

@@ -243,10 +243,41 @@ def test_csv_rows_are_read_as_pandas_read_them(tmp_path) -> None:
     )
     table = read_table(path)
     assert table.columns == ["question", "answer", "Unnamed: 2", "answer.1"]
-    assert table.rows == [["Two\nlines?", "Yes.", "x", ""], ["007", "=1+1", "", ""]]
+    assert table.cells == [["Two\nlines?", "007"], ["Yes.", "=1+1"], ["x", ""], ["", ""]]
     long_answer = "word " * 60_000  # 300,000 characters in one cell
     path.write_text(f'question,answer\nLong?,"{long_answer}"\n', encoding="utf-8")
-    assert read_table(path).rows == [["Long?", long_answer]]
+    assert read_table(path).cells == [["Long?"], [long_answer]]
     path.write_text("question,answer\nA?,B.,extra\n", encoding="utf-8")
     with pytest.raises(ImportFileError, match="line 2 has 3 cells, the header 2"):
         read_table(path)
+
+
+def test_rows_keep_their_ids_statuses_and_tags_and_copies_get_new_ids(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "id,question,answer,status,tags\n"
+        "a1,NA,null,Approved ,\"x, y\"\n"
+        "a1,Copied?,Yes.,pending,x\n"
+        ",'=SUM?,'=1+1,,x\n"
+        "\n"
+        "a4,Short?,Too,draft,,extra\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportFileError, match="line 6 has 6 cells, the header 5"):
+        import_file(path)  # the line as an editor numbers it, the blank line counted
+    path.write_text(path.read_text("utf-8").replace(",extra", ""), "utf-8")
+    found = import_file(path, default_status="draft").examples
+    assert [(e.question, e.answer) for e in found] == [
+        ("NA", "null"),  # words pandas would read as missing stay the text they are
+        ("Copied?", "Yes."),
+        ("=SUM?", "=1+1"),  # unescaped as the CSV export escaped them
+        ("Short?", "Too"),
+    ]
+    assert found[0].id == "a1" and found[3].id == "a4"
+    assert found[1].id not in ("a1", "a4") and len(found[1].id) == 32  # a copied row: a new id
+    assert found[2].id != found[1].id and len(found[2].id) == 32
+    # a word we do not know is the creator's to review; an empty cell takes the default
+    assert [e.status for e in found] == ["approved", "draft", "draft", "draft"]
+    assert [e.tags for e in found] == [["x", "y"], ["x"], ["x"], []]
+    found[1].tags.append("mine")
+    assert found[2].tags == ["x"]  # the same cell, yet no two examples share a tag list

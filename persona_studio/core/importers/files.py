@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from persona_studio.core.collector import collector_paused
 from persona_studio.core.importers import ImportFileError, ImportResult
 from persona_studio.core.importers.jsonl import examples_from_jsonl
 from persona_studio.core.importers.tabular import (
@@ -38,6 +39,17 @@ def import_file(
 ) -> ImportResult:
     """Read a whole dataset file; the mapping is guessed from the headers when not given.
     Rows with no status of their own get `default_status` (the creator's own data: approved)."""
+    with collector_paused():  # rows and examples hold no cycles: 1.7 → 1.0 s at 100,000 rows
+        return _import_file(path, sheet, mapping, keep_system_prompts, default_status)
+
+
+def _import_file(
+    path: Path,
+    sheet: str | None,
+    mapping: dict[str, str] | None,
+    keep_system_prompts: bool,
+    default_status: str,
+) -> ImportResult:
     suffix = path.suffix.lower()
     source = f"import:{path.name}"
     try:

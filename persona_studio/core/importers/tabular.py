@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from persona_studio.core.dataset import STATUSES, Example, now_iso
+from persona_studio.core.dataset import STATUSES, Example, new_ids, now_iso
 from persona_studio.core.exports import unescape_cell
 from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError, ImportResult
 from persona_studio.core.importers.limits import check_archive, check_table_size
@@ -51,8 +53,11 @@ ROLE_NAMES: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class Table:
+    """A table's cells column by column (`cells[c][r]`): pandas hands them over a column at a
+    time, and the importer reads them a role (a column) at a time."""
+
     columns: list[str]
-    rows: list[list[str]]
+    cells: list[list[str]]  # one list per column, every row's cell in it
     sheets: list[str]  # XLSX sheet names (empty for CSV/TSV)
 
 
@@ -87,13 +92,17 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
             check_table_size(path.name, *_declared_size(path, sheet or sheets[0]))
             frame = _read_sheet(path, sheet or sheets[0])
         else:
-            raw = path.read_bytes()
-            text = raw.decode("utf-8-sig")
-            delimiter = "\t" if suffix == ".tsv" else _sniff(text)
-            first_line = text[: text.find("\n") if "\n" in text else len(text)]
-            check_table_size(path.name, None, first_line.count(delimiter) + 1)
-            columns, rows = _read_csv(path.name, text, delimiter)
-            return Table(columns, rows, sheets)
+            # the head tells the delimiter and the width; pandas reads the file itself (faster
+            # than from memory) and says if it is not UTF-8
+            with path.open("rb") as file:
+                head = file.read(1 << 20)
+            delimiter = (
+                "\t" if suffix == ".tsv" else _sniff(head[:20_000].decode("utf-8", "ignore"))
+            )
+            first_line = head[: head.find(b"\n")] if b"\n" in head else head
+            check_table_size(path.name, None, first_line.count(delimiter.encode()) + 1)
+            columns, cells = _read_csv(path, delimiter)
+            return Table(columns, cells, sheets)
     except UnicodeDecodeError:
         raise ImportFileError(
             f"“{path.name}” is not UTF-8 text.", "Save it as “CSV UTF-8” from your spreadsheet app."
@@ -104,54 +113,54 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
             "Check that it has a header row and the same number of columns on every row.",
         ) from exc
     columns = [str(c).strip() for c in frame.columns]
-    rows = [[("" if v is None else str(v)) for v in row] for row in frame.itertuples(index=False)]
-    return Table(columns, rows, sheets)
+    cells = [
+        ["" if v is None else str(v) for v in frame.iloc[:, at].tolist()]
+        for at in range(frame.shape[1])
+    ]
+    return Table(columns, cells, sheets)
 
 
-def _read_csv(name: str, text: str, delimiter: str) -> tuple[list[str], list[list[str]]]:
-    """The header and the rows, every cell as text, through Python's C `csv` reader: what
-    pandas gave the importer before (blank lines skipped, short rows padded, unnamed and
-    repeated headers named as pandas names them), in about a tenth of the time on 100,000
-    rows (pandas' string columns are slow to read back one cell at a time)."""
+def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the cells column by column, every cell as text: blank lines skipped,
+    short rows padded, unnamed and repeated headers named as pandas names them, a row longer
+    than the header an error with its line. pandas' C parser reading the file, its object
+    columns taken out whole (`tolist`), takes about 0.25 s for 100,000 rows where Python's
+    `csv` module took 0.52–0.67 s. The header is read as a row so that pandas measures every
+    row against it: with a header, a first row one cell longer silently became the index."""
+    import pandas as pd
+
     try:
-        rows = [
-            row for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True) if row
-        ]
-    except csv.Error as exc:
-        if "field larger than field limit" not in str(exc):
+        frame = pd.read_csv(
+            path,
+            encoding="utf-8-sig",
+            sep=delimiter,
+            header=None,
+            dtype=object,
+            na_filter=False,  # "NA", "null" and empty cells stay the text they are
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        raise ImportFileError(
+            f"“{path.name}” is empty.", "Check that it has a header row."
+        ) from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if not found:
             raise
-        # a cell over the csv module's 128 KB (a process-wide limit other readers rely on):
-        # pandas reads it, as it read every file before
-        return _read_csv_with_pandas(text, delimiter)
-    if not rows:
-        raise ImportFileError(f"“{name}” is empty.", "Check that it has a header row.")
-    header, body = rows[0], rows[1:]
-    width = len(header)
-    for number, row in enumerate(body, start=2):
-        if len(row) > width:
-            raise ImportFileError(
-                f"“{name}” could not be read as a table (line {number} has {len(row)} cells, "
-                f"the header {width}).",
-                "Check that it has a header row and the same number of columns on every row.",
-            )
-        if len(row) < width:
-            row.extend([""] * (width - len(row)))
+        width, line, cells = found.groups()
+        raise ImportFileError(
+            f"“{path.name}” could not be read as a table (line {line} has {cells} cells, "
+            f"the header {width}).",
+            "Check that it has a header row and the same number of columns on every row.",
+        ) from None
+    cells = [frame.iloc[:, at].tolist() for at in range(frame.shape[1])]
+    header = [column.pop(0) for column in cells]
     columns: list[str] = []
     for index, column in enumerate(header):
         label = column or f"Unnamed: {index}"
-        repeat = sum(1 for c in header[:index] if c == column)
-        columns.append(f"{label}.{repeat}" if column and repeat else label)
-    return [c.strip() for c in columns], body
-
-
-def _read_csv_with_pandas(text: str, delimiter: str) -> tuple[list[str], list[list[str]]]:
-    import pandas as pd
-
-    frame = pd.read_csv(
-        io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter, engine="c"
-    )
-    columns = [str(c).strip() for c in frame.columns]
-    return columns, [["" if v is None else str(v) for v in row] for row in frame.to_numpy()]
+        seen = sum(1 for c in header[:index] if c == column)
+        columns.append(f"{label}.{seen}" if column and seen else label)
+    return [c.strip() for c in columns], cells
 
 
 def _read_sheet(path: Path, sheet: str) -> Any:
@@ -188,7 +197,7 @@ def _declared_size(path: Path, sheet: str) -> tuple[int | None, int | None]:
 
 def _sniff(text: str) -> str:
     try:
-        return csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
 
@@ -209,7 +218,9 @@ def examples_from_table(
     table: Table, mapping: dict[str, str], source: str, default_status: str = "approved"
 ) -> ImportResult:
     """The table's rows as examples. A row without a status of its own gets `default_status`:
-    "approved" for the creator's own curated file (it trains as is), or "draft" to review."""
+    "approved" for the creator's own curated file (it trains as is), or "draft" to review.
+    Each role's column is unescaped whole, then the rows are made from the columns side by side
+    (0.6 → 0.3 s at 100,000 rows against a cell look-up per role and row)."""
     if "conversation" not in mapping and not {"question", "answer"} <= set(mapping):
         raise ImportFileError(
             "Choose which column holds the questions and which the answers.",
@@ -219,29 +230,75 @@ def examples_from_table(
     index = {
         role: table.columns.index(col) for role, col in mapping.items() if col in table.columns
     }
+    rows = len(table.cells[0]) if table.cells else 0
+
+    def column(role: str) -> Iterable[str]:
+        if role not in index:
+            return repeat("")
+        return [unescape_cell(c) if c[:1] == "'" else c for c in table.cells[index[role]]]
+
+    statuses: dict[str, str] = {}  # the cell → the status (a column holds few distinct words)
+    tag_lists: dict[str, tuple[str, ...]] = {}
+
     result = ImportResult()
     seen_ids: set[str] = set()
     stamp = now_iso()  # one time for the whole import (and 0.3 s less at 100,000 rows)
-    for number, row in enumerate(table.rows, start=2):  # row 1 is the header
-
-        def cell(role: str, row: list[str] = row) -> str:
-            return unescape_cell(row[index[role]]) if role in index else ""
-
-        example = _example_from_cells(cell, number, result, default_status, stamp)
-        if example is None:
-            continue
+    ids = iter(new_ids(rows))
+    given = zip(
+        range(2, rows + 2),  # row 1 is the header
+        *(column(role) for role in _ROW_ROLES),
+        strict=False,  # a role without a column is an endless repeat of ""
+    )
+    for number, conversation, question, answer, status, tags, given_id, system, origin in given:
+        if conversation or not question.strip() or not answer.strip():
+            messages = _messages(conversation, question, answer, number, result)
+            if messages is None:
+                continue
+        else:
+            messages = [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer},
+            ]
+        if status not in statuses:
+            word = status.strip().lower()
+            # an empty cell takes the default; a word we do not know is the creator's to review
+            statuses[status] = word if word in STATUSES else ("draft" if word else default_status)
+        if tags not in tag_lists:
+            tag_lists[tags] = tuple(t.strip() for t in tags.split(",") if t.strip())
+        example = Example(
+            messages,
+            given_id.strip()[:64] or next(ids),
+            statuses[status],
+            list(tag_lists[tags]),
+            None,
+            origin or source,
+            system or None,
+            stamp,
+        )
         if example.id in seen_ids:
-            example.id = Example(messages=[]).id  # a copied row: keep both, new id
+            example.id = next(ids)  # a copied row: keep both, new id
         seen_ids.add(example.id)
-        example.source = cell("source") or source
         result.examples.append(example)
     return result
 
 
-def _example_from_cells(
-    cell: Any, number: int, result: ImportResult, default_status: str, stamp: str
-) -> Example | None:
-    conversation = cell("conversation").strip()
+_ROW_ROLES = (
+    "conversation",
+    "question",
+    "answer",
+    "status",
+    "tags",
+    "id",
+    "system_prompt",
+    "source",
+)
+
+
+def _messages(
+    conversation: str, question: str, answer: str, number: int, result: ImportResult
+) -> list[dict[str, Any]] | None:
+    """The row's messages, or None with the reason it is skipped noted in `result`."""
+    conversation = conversation.strip()
     if conversation:
         try:
             messages = json.loads(conversation)
@@ -253,25 +310,11 @@ def _example_from_cells(
         ):
             result.skipped.append((number, "the conversation cell is not a list of messages"))
             return None
-    else:
-        question, answer = cell("question"), cell("answer")
-        if not question.strip() and not answer.strip():
-            result.skipped.append((number, "empty row"))
-            return None
-        if not question.strip() or not answer.strip():
-            result.skipped.append((number, "no question" if not question.strip() else "no answer"))
-            return None
-        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-    status = cell("status").strip().lower()
-    example = Example(
-        messages=messages,
-        # an empty cell takes the default; a word we do not know is the creator's to review
-        status=status if status in STATUSES else ("draft" if status else default_status),
-        tags=[t.strip() for t in cell("tags").split(",") if t.strip()],
-        system_prompt=cell("system_prompt") or None,
-        updated_at=stamp,
-    )
-    given_id = cell("id").strip()
-    if given_id:
-        example.id = given_id[:64]
-    return example
+        return messages
+    if not question.strip() or not answer.strip():
+        reason = "no question" if not question.strip() else "no answer"
+        result.skipped.append(
+            (number, reason if question.strip() or answer.strip() else "empty row")
+        )
+        return None
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
