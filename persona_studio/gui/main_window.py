@@ -1057,14 +1057,26 @@ class MainWindow(QMainWindow):
         if path:
             self.save_copy_to(Path(path))
 
-    def save_copy_to(self, path: Path) -> bool:
+    def save_copy_to(self, path: Path) -> asyncio.Task[bool]:
+        """Save a copy in the background: at 100,000 examples SQLite's backup takes 0.1–0.2 s,
+        and it lets go of Python's lock while it copies. The task's result says whether the
+        copy was written."""
+        import asyncio
+
         assert self.session is not None
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
-        self.session.flush()
+        self.session.flush()  # the copy is of the file: pending typing goes in first
+        self.statusBar().showMessage(f"Saving a copy to {path.name}…")
+        return asyncio.ensure_future(self._save_copy(self.session.project, path))
+
+    async def _save_copy(self, project: Project, path: Path) -> bool:
+        import asyncio
+
         try:
-            self.session.project.save_copy(path)
+            await asyncio.to_thread(project.save_copy, path)  # the project's lock is held
         except UserFacingError as exc:
+            self.statusBar().clearMessage()
             show_error(self, "Could not save a copy", exc)
             return False
         self.statusBar().showMessage(f"Saved a copy to {path}", 5000)
@@ -1082,10 +1094,16 @@ class MainWindow(QMainWindow):
         if path:
             self.copy_and_open(Path(path))
 
-    def copy_and_open(self, path: Path) -> bool:
+    def copy_and_open(self, path: Path) -> asyncio.Task[bool]:
+        import asyncio
+
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
-        return self.save_copy_to(path) and self.open_project(path)
+
+        async def copy_then_open() -> bool:
+            return await self.save_copy_to(path) and self.open_project(path)
+
+        return asyncio.ensure_future(copy_then_open())
 
     # ---- dialogs -------------------------------------------------------------------------
 

@@ -256,7 +256,7 @@ def test_rows_keep_their_ids_statuses_and_tags_and_copies_get_new_ids(tmp_path: 
     path = tmp_path / "ids.csv"
     path.write_text(
         "id,question,answer,status,tags\n"
-        "a1,NA,null,Approved ,\"x, y\"\n"
+        'a1,NA,null,Approved ,"x, y"\n'
         "a1,Copied?,Yes.,pending,x\n"
         ",'=SUM?,'=1+1,,x\n"
         "\n"

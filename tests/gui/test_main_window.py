@@ -132,15 +132,23 @@ def test_same_project_in_a_second_window_is_refused(make_window, tmp_path, qtbot
     assert second.session is None and not second.tabs.isEnabled()
 
 
-def test_new_project_and_save_a_copy(make_window, tmp_path) -> None:
+def test_new_project_and_save_a_copy(make_window, run_async, qtbot, tmp_path) -> None:
     window = make_window()
     window.create_project(tmp_path / "Nova", "Nova")
     assert window.session.project.path == tmp_path / "Nova.persona"
     assert window.persona_tab.findChild(QLineEdit, "persona_name").text() == "Nova"
     window.session.set_persona_field("description", "Unsaved yet")
-    window.save_copy_to(tmp_path / "Nova backup")
+    saving = window.save_copy_to(tmp_path / "Nova backup")
+    assert "Saving a copy" in window.statusBar().currentMessage()  # in the background
+    assert run_async(saving)
+    assert "Saved a copy" in window.statusBar().currentMessage()
     with Project.open(tmp_path / "Nova backup.persona") as copy:
         assert copy.persona().description == "Unsaved yet"
+    assert not run_async(window.save_copy_to(window.session.project.path))
+    box = window.findChild(QMessageBox, "error_message")
+    qtbot.waitUntil(box.isVisible)
+    assert "cannot replace the project itself" in box.text()
+    assert "Saved" not in window.statusBar().currentMessage()
 
 
 def test_open_recent_menu_lists_other_projects(make_window, tmp_path) -> None:

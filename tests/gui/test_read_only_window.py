@@ -71,7 +71,7 @@ def test_a_read_only_project_is_a_view_with_a_way_out(
 
     # the way out: a copy somewhere writable opens in its place, every tab editable again
     copy = tmp_path / "mine.persona"
-    assert window.copy_and_open(copy)
+    assert run_async(window.copy_and_open(copy))
     assert not window.read_only and not window._read_only_bar.isVisible()
     assert window.save_label.text() == "All changes saved"
     window.tabs.setCurrentIndex(0)
