@@ -53,6 +53,7 @@ class ExamplesModel(QAbstractTableModel):
         self._view: list[int] = []
         self._haystack: list[str] | None = None
         self._generation = 0  # the rows' contents changed: a search text built before is stale
+        self._view_fresh = False  # the shown rows are exactly what the filters select now
         self.tokens: dict[str, int] = {}
         self.issues: dict[str, list[Issue]] = {}
         self.filters = Filters()
@@ -73,6 +74,7 @@ class ExamplesModel(QAbstractTableModel):
         """Contents of some rows changed (same rows): repaint them, refresh the search text."""
         self._examples = examples
         self._generation += 1
+        self._view_fresh = False  # an edited row stays shown until the filters apply again
         changed = set(ids)
         if self._haystack is not None:
             for i, ex in enumerate(examples):
@@ -84,6 +86,7 @@ class ExamplesModel(QAbstractTableModel):
 
     def set_report(self, tokens: dict[str, int], issues: dict[str, list[Issue]]) -> None:
         self.tokens, self.issues = tokens, issues
+        self._view_fresh = False
         if self._view:
             self.dataChanged.emit(
                 self.index(0, COL_TOKENS), self.index(len(self._view) - 1, COL_ISSUES)
@@ -95,10 +98,36 @@ class ExamplesModel(QAbstractTableModel):
 
     def apply_filters(self, filters: Filters) -> None:
         self.beginResetModel()
+        narrowed = self._narrowed(filters)
         self.filters = filters
-        self._view = self._filtered()
-        self._apply_sort()
+        if narrowed is not None:
+            self._view = narrowed  # in the shown order: already sorted
+        else:
+            self._view = self._filtered()
+            self._apply_sort()
         self.endResetModel()
+
+    def _narrowed(self, filters: Filters) -> list[int] | None:
+        """Typing on in the search box looks only among the rows shown: a text that holds the
+        shown search's text can only match rows that it matched. At 1,000,000 examples a
+        keystroke scanned every row (~0.4 s); typing a word now scans fewer each time. None
+        when the rows must be chosen afresh (another filter, an edit, a new report)."""
+        before, after = self.filters.text.strip().lower(), filters.text.strip().lower()
+        same_others = (self.filters.status, self.filters.tag, self.filters.issues_only) == (
+            filters.status,
+            filters.tag,
+            filters.issues_only,
+        ) and self.filters.min_tokens == filters.min_tokens
+        if not (
+            self._view_fresh
+            and same_others
+            and self._haystack is not None
+            and before
+            and before in after
+        ):
+            return None
+        hay = self._haystack
+        return [i for i in self._view if after in hay[i]]
 
     def _filtered(self) -> list[int]:
         f = self.filters
@@ -120,6 +149,7 @@ class ExamplesModel(QAbstractTableModel):
                 self._haystack = [_searchable(ex) for ex in examples]
             hay = self._haystack
             candidates = [i for i in candidates if needle in hay[i]]
+        self._view_fresh = True
         return list(candidates)
 
     @property
@@ -151,10 +181,13 @@ class ExamplesModel(QAbstractTableModel):
         self.layoutChanged.emit()
 
     def _apply_sort(self) -> None:
+        # from the file's order first, so that rows equal in the sorted column stay in the
+        # file's order whatever was sorted before: the shown order is then the one a fresh
+        # filter makes, and typing on (which keeps it) stays right
+        self._view.sort()
         if self._sort is None or (
             self._sort[0] == COL_NUMBER and (self._sort[1] == Qt.SortOrder.AscendingOrder)
         ):
-            self._view.sort()
             return
         column, order = self._sort
         key = self._sort_key(column)

@@ -1,0 +1,99 @@
+"""The grid's model: however the rows were reached (typing on, which looks only among the
+shown rows, or a filter applied afresh), they are the rows a fresh model shows."""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.validation import Issue
+from persona_studio.gui.models.examples_model import COL_ANSWER, COL_TOKENS, ExamplesModel, Filters
+
+WORDS = ["pace", "race", "rest", "hill", "tempo", "easy", "long", "run"]
+
+
+def _examples(rng: random.Random, n: int) -> list[Example]:
+    return [
+        Example.from_qa(
+            " ".join(rng.choices(WORDS, k=4)) + "?",
+            " ".join(rng.choices(WORDS, k=6)) + ".",
+            status=rng.choice(["draft", "approved", "rejected"]),
+            tags=[rng.choice(["a", "b"])],
+        )
+        for _ in range(n)
+    ]
+
+
+def _shown(model: ExamplesModel) -> list[str]:
+    return [ex.id for ex in model.shown_examples()]
+
+
+def _fresh(examples, filters, sort, tokens, issues) -> list[str]:
+    model = ExamplesModel()
+    model.set_examples(examples)
+    model.set_report(tokens, issues)
+    if sort is not None:
+        model.sort(*sort)
+    model.apply_filters(filters)
+    return _shown(model)
+
+
+def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp) -> None:
+    rng = random.Random(7)
+    examples = _examples(rng, 400)
+    model = ExamplesModel()
+    model.set_examples(examples)
+    model.apply_filters(Filters(text="x"))  # builds the search texts
+    tokens: dict[str, int] = {}
+    issues: dict[str, list[Issue]] = {}
+    sort = None
+    filters = Filters()
+    fresh_filters: list[int] = []  # the times the rows were chosen from all of them
+    choose_from_all = model._filtered
+    model._filtered = lambda: fresh_filters.append(1) or choose_from_all()  # type: ignore[method-assign]
+    applied = 0
+    for _step in range(800):
+        action = rng.random()
+        if action < 0.7:  # type on, delete a character, or start another word
+            text, choice = filters.text, rng.random()
+            if choice < 0.75 and text and not text.endswith(" "):
+                last = text.split()[-1]
+                word = next((w for w in WORDS if w.startswith(last) and w != last), None)
+                text += word[len(last)] if word else " "
+            elif choice < 0.85 and text:
+                text += rng.choice(WORDS)[0]
+            elif choice < 0.92:
+                text = text[:-1]
+            else:
+                text = rng.choice(WORDS)[:1]
+            status = rng.choice(["", "draft"]) if rng.random() < 0.1 else filters.status
+            filters = Filters(text, status, filters.tag, filters.issues_only, filters.min_tokens)
+        elif action < 0.74:
+            filters = Filters(filters.text, rng.choice(["", "draft", "approved"]), filters.tag)
+        elif action < 0.78:
+            filters = Filters(
+                filters.text, filters.status, "", rng.random() < 0.5, rng.choice([0, 20])
+            )
+        elif action < 0.88:  # an edit: the row may now match the search, or no longer
+            at = rng.randrange(len(examples))
+            edited = Example.from_qa(" ".join(rng.choices(WORDS, k=3)), "new", id=examples[at].id)
+            examples = [*examples[:at], edited, *examples[at + 1 :]]
+            model.examples_changed([edited.id], examples)
+            continue  # the edited row stays shown as it is until the filters apply again
+        elif action < 0.93:  # a new report: rows with issues, and token counts, change
+            tokens = {ex.id: rng.randint(1, 40) for ex in examples}
+            issues = {
+                ex.id: [Issue("empty", "x", blocking=False)] for ex in rng.sample(examples, 50)
+            }
+            model.set_report(tokens, issues)
+            continue
+        else:
+            sort = (rng.choice([COL_ANSWER, COL_TOKENS]), rng.choice(list(Qt.SortOrder)))
+            model.sort(*sort)
+            continue
+        model.apply_filters(filters)
+        applied += 1
+        assert _shown(model) == _fresh(examples, filters, sort, tokens, issues), (_step, filters)
+    assert applied - len(fresh_filters) > 100  # typing on narrowed, it did not always start afresh
