@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from persona_studio.core.dataset import MIN_EXAMPLES, Example
-from persona_studio.core.duplicates import near_duplicate_groups, normalise
+from persona_studio.core.duplicates import DuplicateCache, near_duplicate_groups, normalise
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.tokens import count_many
@@ -448,9 +448,11 @@ def preflight(
     cancel: threading.Event | None = None,
     find_duplicates: bool = True,
     test_share: float = 0.0,
+    duplicate_cache: DuplicateCache | None = None,
 ) -> PreflightReport:
     """Check every example; figures for the approved ones that would be trained (the test set,
-    `test_share` of them, is kept aside for the voice check)."""
+    `test_share` of them, is kept aside for the voice check). A `duplicate_cache` kept from the
+    last check makes the duplicate search read only the texts that changed."""
 
     def step(fraction: float, what: str) -> None:
         if cancel is not None and cancel.is_set():
@@ -504,7 +506,9 @@ def preflight(
     step(0.7, finding)
 
     texts = [f"{ex.question}\n{ex.answer}" for ex in examples] if find_duplicates else []
-    groups = near_duplicate_groups(texts, progress=lambda f: step(0.7 + 0.25 * f, finding))
+    groups = near_duplicate_groups(
+        texts, progress=lambda f: step(0.7 + 0.25 * f, finding), cache=duplicate_cache
+    )
     duplicate_groups = _duplicate_issues(examples, texts, groups, issues)
     step(0.95, "Adding up…")
 

@@ -325,3 +325,40 @@ def test_warnings_read_as_a_few_lines_one_per_kind() -> None:
     assert lines[0] == "Mentions “diets”, a topic to avoid (and 2 more examples like it)."
     assert lines[1:5] == ["Kind 0.", "Kind 1.", "Kind 2.", "Kind 3."]
     assert lines[5] == "And 2 other kinds of warning."
+
+
+def test_a_kept_duplicate_cache_reads_only_new_texts_and_finds_the_same_groups(
+    monkeypatch,
+) -> None:
+    import random
+
+    from persona_studio.core import duplicates
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(60)]
+    texts = [" ".join(rng.choices(words, k=14)) for _ in range(300)]
+    texts += [t + " w1" for t in texts[:40]]  # near duplicates
+    read: list[list[str]] = []
+    original = duplicates._signatures
+
+    def spy(new, hashes, progress):
+        read.append(list(new))
+        return original(new, hashes, progress)
+
+    monkeypatch.setattr(duplicates, "_signatures", spy)
+    cache = duplicates.DuplicateCache()
+    for _round in range(6):
+        found = near_duplicate_groups(texts, cache=cache)
+        assert found == near_duplicate_groups(texts)  # the same as a search from nothing
+        assert any(len(group) > 1 for group in found)
+        kept = set(texts)
+        # edit some, delete some, copy one (an exact duplicate), add some
+        for at in rng.sample(range(len(texts)), 5):
+            texts[at] = texts[at].replace("w", "v", 2)
+        del texts[rng.randrange(len(texts))]
+        texts.append(texts[3])
+        texts += [" ".join(rng.choices(words, k=10)) for _ in range(3)]
+        read.clear()
+        near_duplicate_groups(texts, cache=cache)
+        assert sorted(read[0]) == sorted(set(texts) - kept)  # only what it had not seen
+    assert set(cache.signatures) == set(texts)  # deleted texts are not kept
