@@ -208,6 +208,7 @@ class ProjectSession(QObject):
         if self._examples is None:
             if self._loading is None:
                 project = self.project
+                project.keep_small_reads()  # the window reads them while the worker reads
                 self._loading = asyncio.ensure_future(
                     asyncio.to_thread(lambda: (project.examples(), project.example_positions()))
                 )

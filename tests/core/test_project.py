@@ -475,3 +475,32 @@ def test_loading_pauses_the_collector_and_restores_it(tmp_path: Path) -> None:
             assert not gc.isenabled()
         finally:
             gc.enable()
+
+
+def test_small_reads_kept_beforehand_never_wait_behind_a_long_read(project_path: Path) -> None:
+    import threading
+
+    with Project.open(project_path) as project:
+        project.keep_small_reads()
+        holding, release = threading.Event(), threading.Event()
+
+        def long_read() -> None:  # as the worker that reads 100,000 examples holds the lock
+            with project._lock:
+                holding.set()
+                release.wait(10)
+
+        worker = threading.Thread(target=long_read)
+        worker.start()
+        holding.wait(10)
+        answered = threading.Event()
+
+        def window() -> None:
+            project.jobs(), project.chat_count(), project.meta("created_by")
+            answered.set()
+
+        threading.Thread(target=window, daemon=True).start()
+        try:
+            assert answered.wait(5), "a kept read waited for the lock"
+        finally:
+            release.set()
+            worker.join()
