@@ -8,6 +8,7 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 FREEZE_FROM = 20_000  # examples: from here a load's objects are frozen out of the collector's sight
 _pauses = 0  # loads under way (they may overlap, in two threads)
@@ -39,3 +40,15 @@ def collector_paused(*, freeze: bool = False) -> Iterator[None]:
                 gc.freeze()
             if not _pauses and _enabled_before:
                 gc.enable()
+
+
+RELEASE_SLICE = 2_048  # items freed at a time by `release`
+
+
+def release(items: list[Any]) -> None:
+    """Empty a large list a slice at a time. What only the list holds is freed slice by slice,
+    and the interpreter can hand its lock to the window between two slices: dropping 100,000
+    examples read in a worker freed ~1 million objects in one go, holding the lock for about
+    0.1 s beside the window."""
+    while items:
+        del items[-RELEASE_SLICE:]

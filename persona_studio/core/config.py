@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,15 +256,19 @@ def save_config(config: AppConfig, path: Path | None = None) -> None:
     atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, then replace: readers never see half a file."""
+def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write to a temp file in the same folder, then replace: readers never see half a file.
+    `data` may come in pieces (a large export: no copy of the whole in memory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     import tempfile  # here: startup reads settings but need not pay for writing them
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if isinstance(data, bytes):
+                fh.write(data)
+            else:
+                fh.writelines(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -6,7 +6,7 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from persona_studio.core.dataset import Example
@@ -83,6 +83,13 @@ def openai_jsonl(examples: Sequence[Example], system_prompt: str, char: str = ""
     """One {"messages": [...]} line per example, with the persona's (or the example's) prompt.
     Card macros in the messages ({{char}}, {{user}}…) become the character's name (`char`) and
     the user's: a training file never teaches a model to say "{{char}}"."""
+    return "".join(openai_jsonl_lines(examples, system_prompt, char))
+
+
+def openai_jsonl_lines(
+    examples: Sequence[Example], system_prompt: str, char: str = ""
+) -> Iterator[str]:
+    """`openai_jsonl`'s lines, one at a time."""
     from persona_studio.core.persona import expand_macros
 
     def messages(example: Example) -> list[dict[str, Any]]:
@@ -95,9 +102,7 @@ def openai_jsonl(examples: Sequence[Example], system_prompt: str, char: str = ""
                     found[at] = {**message, "content": expanded}
         return found
 
-    return "".join(
-        json.dumps({"messages": messages(ex)}, ensure_ascii=False) + "\n" for ex in examples
-    )
+    return (json.dumps({"messages": messages(ex)}, ensure_ascii=False) + "\n" for ex in examples)
 
 
 def safe_cell(text: str) -> str:

@@ -943,10 +943,10 @@ class MainWindow(QMainWindow):
     async def _export(self, project: Project, fmt: str, path: Path) -> bool:
         import asyncio
 
-        from persona_studio.core.card_files import export_bytes
+        from persona_studio.core.card_files import export_chunks
         from persona_studio.core.config import atomic_write_bytes
 
-        data = await asyncio.to_thread(export_bytes, project, fmt)  # the project reads are locked
+        data = await asyncio.to_thread(export_chunks, project, fmt)  # the project reads are locked
         try:
             await asyncio.to_thread(atomic_write_bytes, path, data)
         except OSError as exc:
