@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from persona_studio.core.clipboard import examples_from_tsv, examples_tsv
-from persona_studio.core.dataset import STATUSES, Example, new_id
+from persona_studio.core.dataset import STATUSES, Example, approved_count, new_id
 from persona_studio.core.tokens import TOKENS_EXPLAINED
 from persona_studio.core.validation import (
     PreflightReport,
@@ -353,9 +353,11 @@ class DatasetTab(QWidget):
 
     def _reload(self) -> None:
         assert self._session is not None
-        selected = self._selected_ids()
-        self.model.set_examples(self._session.examples)
-        self._fill_tag_filter()
+        session = self._session
+        selected = [i for i in self._selected_ids() if session.has_example(i)]  # not deleted
+        self.model.set_examples(session.examples)
+        # the tag list is read again when it is next opened or focused (20–40 ms at 100,000)
+        self._tags_stale = True
         self._show_counts()
         self._select_ids(selected)
 
@@ -551,7 +553,7 @@ class DatasetTab(QWidget):
         for button in self.review_buttons.values():
             button.setEnabled(selected > 0)
         if recount or self._waiting is None:
-            self._waiting = sum(e.status != "approved" for e in self.model.shown_examples())
+            self._waiting = self.model.shown - approved_count(self.model.shown_examples())
         waiting = self._waiting
         none_approved = self.model.shown > 0 and waiting == self.model.shown
         self.selection_label.setText(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from persona_studio.core.dataset import Example
+from persona_studio.core.dataset import Example, approved_count
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
@@ -223,7 +224,7 @@ class ProjectSession(QObject):
         if self._examples is None:
             counts = self.project.counts()
             return counts.examples, counts.approved
-        return len(self._examples), sum(e.status == "approved" for e in self._examples)
+        return len(self._examples), approved_count(self._examples)
 
     @property
     def examples(self) -> list[Example]:
@@ -249,18 +250,33 @@ class ProjectSession(QObject):
         """Delete; returns what is needed to put them back where they were."""
         removed = [(self._positions[ex.id], ex) for ex in self.examples if ex.id in ids]
         self._examples = [ex for ex in self.examples if ex.id not in ids]
+        for _position, ex in removed:
+            del self._positions[ex.id]
         self._save_now(lambda: self.project.delete_examples(ids))
         self.examples_reset.emit()
         return removed
 
     def restore_examples(self, placed: list[tuple[float, Example]]) -> None:
+        """Put examples back at their positions: each found by bisection in the list (which is
+        in the file's order), not by sorting all of it again (30 ms at 100,000)."""
         self._save_now(lambda: self.project.insert_examples_at(placed))
+        current, positions = self.examples, self._positions
+        merged: list[Example] = []
+        start = 0
+        for position, ex in sorted(placed, key=lambda item: item[0]):
+            at = bisect.bisect_left(current, position, lo=start, key=lambda e: positions[e.id])
+            merged += current[start:at]
+            merged.append(ex)
+            start = at
+        merged += current[start:]
         for position, ex in placed:
-            self._positions[ex.id] = position
-        self._examples = sorted(
-            [*self.examples, *(ex for _p, ex in placed)], key=lambda ex: self._positions[ex.id]
-        )
+            positions[ex.id] = position
+        self._examples = merged
         self.examples_reset.emit()
+
+    def has_example(self, example_id: str) -> bool:
+        self.examples  # noqa: B018 (loads them, and their positions, if not loaded yet)
+        return example_id in self._positions
 
     def swap_examples(self, first: str, second: str) -> None:
         """Exchange two examples' places (moving one up or down)."""
@@ -293,7 +309,7 @@ class ProjectSession(QObject):
         self._examples = [incoming.get(ex.id, ex) for ex in self._examples if ex.id not in gone]
         self._examples += new
         for example_id in gone:
-            self._positions.pop(example_id, None)
+            self._positions.pop(example_id, None)  # before `examples_reset`: views ask
         if new or gone:
             self.examples_reset.emit()
         elif changed:

@@ -83,6 +83,8 @@ def test_search_filters_and_sort(make_window, tmp_path, qtbot) -> None:
     tab.status_filter.setCurrentIndex(tab.status_filter.findData("approved"))
     assert tab.model.shown == 1 and tab.model.example(0).tags == ["pace"]
     tab.status_filter.setCurrentIndex(0)
+    tab.tag_filter.showPopup()  # the tags are read when the list is opened
+    tab.tag_filter.hidePopup()
     tab.tag_filter.setCurrentIndex(tab.tag_filter.findData("pace"))
     assert tab.model.shown == 1
     tab.tag_filter.setCurrentIndex(0)
@@ -475,3 +477,41 @@ def test_a_project_closed_while_search_texts_are_read_is_left_alone(
     release.set()
     run_async(wait_until(tab._reading_texts.done))
     assert tab._reading_texts.exception() is None and not tab.model.search_ready
+
+
+def test_undoing_scattered_deletes_puts_each_example_back_in_its_place(
+    make_window, tmp_path, qtbot
+) -> None:
+    examples = [Example.from_qa(f"Q{i}?", f"A{i}.", status="approved") for i in range(30)]
+    window, tab = _tab(make_window, tmp_path, examples)
+    order = [ex.id for ex in examples]
+
+    def select(rows: list[int]) -> None:
+        from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+        selection = QItemSelection()
+        for row in rows:
+            selection.select(tab.model.index(row, 0), tab.model.index(row, 0))
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        tab.table.selectionModel().select(selection, flags)
+
+    select([0, 1, 7, 15, 16, 29])  # the first, the last, runs and single rows
+    tab.delete_selected()
+    kept = [i for n, i in enumerate(order) if n not in (0, 1, 7, 15, 16, 29)]
+    assert [ex.id for ex in window.session.examples] == kept
+    assert not tab._selected_rows()  # the deleted rows are not reselected
+    assert not window.session.has_example(order[7]) and window.session.has_example(order[8])
+    select([3, 10])
+    tab.delete_selected()  # a second delete, of rows between the first one's
+    window.undo()
+    window.undo()
+    assert [ex.id for ex in window.session.examples] == order
+    assert [ex.id for ex in _stored(window)] == order  # the file in the same order
+    assert [tab.model.example(r).id for r in range(30)] == order
+    window.redo()  # the first delete again
+    assert [ex.id for ex in window.session.examples] == kept
+    tab.add_example()  # a new one, after the last
+    assert len(window.session.examples) == len(kept) + 1
+    window.undo()
+    window.undo()
+    assert [ex.id for ex in window.session.examples] == order
