@@ -14,6 +14,7 @@ import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,9 @@ class PreflightReport:
 
     @property
     def trained_tokens(self) -> int:
-        return sum(self.tokens.get(i, 0) for i in self.trained_ids)
+        # in C (`map` over `dict.get`): a generator took ~30 ms of the Train tab's first
+        # paint at 100,000 examples
+        return sum(map(self.tokens.get, self.trained_ids, repeat(0)))
 
     def summary(self) -> dict[str, Any]:
         return {
