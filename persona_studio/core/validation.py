@@ -442,6 +442,17 @@ def _duplicate_issues(
     return duplicate_groups
 
 
+class CheckCache:
+    """What a check keeps for the next one (the check's worker process holds one): each
+    example's tokens and issues, and each text's near-duplicate signature. At 100,000 examples
+    a re-check after an edit then costs what changed, not a check of everything."""
+
+    def __init__(self) -> None:
+        self.settings: tuple[Any, ...] | None = None  # what the results were found under
+        self.results: dict[str, tuple[Example, int, tuple[Issue, ...]]] = {}
+        self.duplicates = DuplicateCache()
+
+
 def preflight(
     examples: Sequence[Example],
     persona: Persona,
@@ -451,11 +462,11 @@ def preflight(
     cancel: threading.Event | None = None,
     find_duplicates: bool = True,
     test_share: float = 0.0,
-    duplicate_cache: DuplicateCache | None = None,
+    cache: CheckCache | None = None,
 ) -> PreflightReport:
     """Check every example; figures for the approved ones that would be trained (the test set,
-    `test_share` of them, is kept aside for the voice check). A `duplicate_cache` kept from the
-    last check makes the duplicate search read only the texts that changed."""
+    `test_share` of them, is kept aside for the voice check). A `cache` kept from the last
+    check makes this one check again only the examples that changed."""
 
     def step(fraction: float, what: str) -> None:
         if cancel is not None and cancel.is_set():
@@ -471,19 +482,28 @@ def preflight(
     framing_tokens = conversation_tokens(framing, count_many(_strings(framing), model.encoding))
     check_rules = bool(persona.avoid_topics or persona.style_dont)
     step(0.05, "Counting tokens and checking…")
+    # what the last check found for each example, while it is the same object under the same
+    # settings (the session never changes an example in place: an edit is a new object)
+    settings = (system_prompt, model, tuple(persona.avoid_topics), tuple(persona.style_dont))
+    kept = cache.results if cache is not None and cache.settings == settings else {}
+    results: dict[str, tuple[Example, int, tuple[Issue, ...]]] = {}
     for start in range(0, len(examples), CHUNK):
         chunk = examples[start : start + CHUNK]
-        shapes = [_plain_qa(ex) for ex in chunk]
+        todo = [ex for ex in chunk if ex.id not in kept or kept[ex.id][0] is not ex]
+        results.update(
+            (ex.id, kept[ex.id]) for ex in chunk if ex.id in kept and kept[ex.id][0] is ex
+        )
+        shapes = [_plain_qa(ex) for ex in todo]
         general = {
             i: training_messages(ex, system_prompt)
-            for i, (ex, qa) in enumerate(zip(chunk, shapes, strict=True))
+            for i, (ex, qa) in enumerate(zip(todo, shapes, strict=True))
             if qa is None
         }
         strings = {text for qa in shapes if qa is not None for text in qa}
         for messages in general.values():
             strings |= _strings(messages)
         lengths = count_many(strings, model.encoding)
-        for i, (example, qa) in enumerate(zip(chunk, shapes, strict=True)):
+        for i, (example, qa) in enumerate(zip(todo, shapes, strict=True)):
             found: list[Issue] = []
             if qa is not None:  # valid by its shape: only the texts can be wrong
                 question, answer = qa
@@ -496,13 +516,16 @@ def preflight(
                 answer = example.answer
                 n = conversation_tokens(general[i], lengths)
                 found.extend(_message_issues(general[i]))
-            tokens[example.id] = n
             if n > model.max_tokens:
                 found.append(_too_long(n, model))
             if check_rules:
                 found.extend(rule_conflicts(answer, persona))
-            if found:
-                issues[example.id] = found
+            results[example.id] = (example, n, tuple(found))
+        for example in chunk:  # in the examples' order, as a check from nothing makes them
+            _example, n, found_before = results[example.id]
+            tokens[example.id] = n
+            if found_before:
+                issues[example.id] = list(found_before)  # duplicates are added to it below
         done = min(len(examples), start + CHUNK) / max(1, len(examples))
         step(min(0.7, 0.05 + 0.65 * done), "Counting tokens and checking…")
     finding = "Looking for duplicates…"
@@ -510,8 +533,12 @@ def preflight(
 
     texts = [f"{ex.question}\n{ex.answer}" for ex in examples] if find_duplicates else []
     groups = near_duplicate_groups(
-        texts, progress=lambda f: step(0.7 + 0.25 * f, finding), cache=duplicate_cache
+        texts,
+        progress=lambda f: step(0.7 + 0.25 * f, finding),
+        cache=cache.duplicates if cache is not None else None,
     )
+    if cache is not None:  # kept only from a check that finished
+        cache.settings, cache.results = settings, results
     duplicate_groups = _duplicate_issues(examples, texts, groups, issues)
     step(0.95, "Adding up…")
 

@@ -28,8 +28,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from persona_studio.core.collector import collector_paused
-from persona_studio.core.duplicates import DuplicateCache
-from persona_studio.core.validation import PreflightCancelled, PreflightReport, preflight
+from persona_studio.core.validation import (
+    CheckCache,
+    PreflightCancelled,
+    PreflightReport,
+    preflight,
+)
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -69,7 +73,7 @@ class _PipeCancel:
 def serve(conn: Connection) -> None:
     """The worker's loop: one check at a time, until the app closes its end of the pipe."""
     known: dict[str, Example] = {}  # what the last check was sent, by id
-    duplicates = DuplicateCache()  # each text's signature: a re-check reads the changed ones
+    kept = CheckCache()  # each example's findings: a re-check checks the changed ones
     while True:
         try:
             message = conn.recv()
@@ -98,7 +102,7 @@ def serve(conn: Connection) -> None:
                 progress=progress,
                 cancel=_PipeCancel(conn, seq),  # type: ignore[arg-type]
                 test_share=test_share,
-                duplicate_cache=duplicates,
+                cache=kept,
             )
             conn.send(("report", seq, report))
         except PreflightCancelled:

@@ -362,3 +362,54 @@ def test_a_kept_duplicate_cache_reads_only_new_texts_and_finds_the_same_groups(
         near_duplicate_groups(texts, cache=cache)
         assert sorted(read[0]) == sorted(set(texts) - kept)  # only what it had not seen
     assert set(cache.signatures) == set(texts)  # deleted texts are not kept
+
+
+def test_a_kept_check_cache_checks_only_changed_examples_and_reports_the_same(
+    monkeypatch,
+) -> None:
+    import random
+
+    from persona_studio.core import validation
+    from persona_studio.core.validation import CheckCache
+
+    rng = random.Random(11)
+    words = ["pace", "run", "easy", "tempo", "rest", "hill", "promise", "results", "weight-loss"]
+
+    def example() -> Example:
+        if rng.random() < 0.2:  # a conversation, some with a turn of their own
+            return Example(
+                messages=[
+                    {"role": "user", "content": " ".join(rng.choices(words, k=4))},
+                    {"role": "assistant", "content": " ".join(rng.choices(words, k=8))},
+                    {"role": "user", "content": "and then?"},
+                    {"role": "assistant", "content": rng.choice(["", "rest"])},
+                ],
+                status="approved",
+            )
+        return qa(
+            " ".join(rng.choices(words, k=5)), " ".join(rng.choices(words, k=rng.randint(0, 30)))
+        )
+
+    examples = [example() for _ in range(300)]
+    examples += [qa(examples[3].question, examples[3].answer) for _ in range(2)]  # duplicates
+    persona = Persona(name="R", style_dont=["promise weight-loss results"], avoid_topics=["hill"])
+    spec = ModelSpec("tiny", 60, "o200k_base", 1.0)
+    checked: list[int] = []
+    shape = validation._plain_qa
+    monkeypatch.setattr(validation, "_plain_qa", lambda ex: checked.append(1) or shape(ex))
+    cache = CheckCache()
+    for round_ in range(6):
+        checked.clear()
+        report = preflight(examples, persona, spec, cache=cache)
+        assert len(checked) == (len(examples) if round_ in (0, 4) else 5)  # only what changed
+        fresh = preflight(examples, persona, spec)
+        assert report.issues == fresh.issues and list(report.issues) == list(fresh.issues)
+        assert report.tokens == fresh.tokens and report.summary() == fresh.summary()
+        del examples[rng.randrange(len(examples))]
+        for at in rng.sample(range(len(examples)), 4):  # an edit: a new object, the same id
+            edited = example()
+            edited.id = examples[at].id
+            examples[at] = edited
+        examples.append(example())
+        if round_ == 3:  # the persona's prompt changes every example's tokens
+            persona = Persona(name="R", description="Now longer.", style_dont=persona.style_dont)
