@@ -94,12 +94,10 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
         else:
             # the head tells the delimiter and the width; pandas reads the file itself (faster
             # than from memory) and says if it is not UTF-8
-            with path.open("rb") as file:
-                head = file.read(1 << 20)
-            delimiter = (
-                "\t" if suffix == ".tsv" else _sniff(head[:20_000].decode("utf-8", "ignore"))
-            )
-            first_line = head[: head.find(b"\n")] if b"\n" in head else head
+            with path.open("rb") as file:  # its size is bounded above
+                first_line = file.readline()
+                head = (first_line + file.read(20_000))[:20_000]
+            delimiter = "\t" if suffix == ".tsv" else _sniff(head.decode("utf-8-sig", "ignore"))
             check_table_size(path.name, None, first_line.count(delimiter.encode()) + 1)
             columns, cells = _read_csv(path, delimiter)
             return Table(columns, cells, sheets)
