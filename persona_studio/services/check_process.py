@@ -3,16 +3,16 @@ GUI process's interpreter lock (issue 21: at 100,000 examples the check in a wor
 stalled the window for 0.4–0.7 s at each edit, and its token cache added ~0.6 GB to the app).
 
 One process serves the whole app, started at the first large check with the "spawn" method (no
-Qt, no copy of the GUI's memory) and kept for the next ones: its token-count cache and its
-duplicate search's signatures stay warm, so a re-check after an edit counts and reads only what
-changed (at 100,000 examples the duplicate search fell from ~3.7 to ~0.4 s). The worker keeps
-the examples it was sent: a check sends the ids in order and only the examples that are new or
-changed since the last one (an edit puts a new object in the session, so "changed" is "not the
-same object"), in pickled slices of `SLICE` ids (each slice's pickling holds the lock for a few
-milliseconds; the pipe writes release it). The report comes back in one piece (~30 ms to read at
-100,000). Cancelling is a message the worker reads between two steps of the check. If the
-process cannot start or dies, the check runs in this process as before (`preflight` in a
-thread), and after `MAX_RESTARTS` failures it stays there.
+Qt, no copy of the GUI's memory) and kept for the next ones: its token-count cache and what the
+last check found (`CheckCache`: each example's findings, each text's duplicate signature) stay
+warm, so a re-check after an edit checks only what changed (at 100,000 examples ~0.75 s against
+~3.6 s). The worker keeps the examples it was sent: a check sends the ids in order and only the
+examples that are new or changed since the last one (an edit puts a new object in the session,
+so "changed" is "not the same object"), in pickled slices of `SLICE` ids (each slice's pickling
+holds the lock for a few milliseconds; the pipe writes release it). The report comes back in one
+piece (~30 ms to read at 100,000). Cancelling is a message the worker reads between two steps of
+the check. If the process cannot start or dies, the check runs in this process as before
+(`preflight` in a thread), and after `MAX_RESTARTS` failures it stays there.
 
 `CheckProcess.run` blocks: call it from a worker thread (the runner uses `asyncio.to_thread`).
 This module imports nothing of Qt, and `serve` nothing of the GUI.
