@@ -92,6 +92,9 @@ class MainWindow(QMainWindow):
         self.session: ProjectSession | None = None
         self.undo_stack = QUndoStack(self)
         self._shown_once = False
+        self._opening: Path | None = None  # a large project being opened in a worker
+        self._open_task: asyncio.Task[bool] | None = None
+        self._window_closed = False
         self.setObjectName("main_window")
         self.setWindowTitle(APP_NAME)
 
@@ -361,8 +364,22 @@ class MainWindow(QMainWindow):
     # ---- projects ------------------------------------------------------------------------
 
     def open_project(self, path: Path) -> bool:
-        """Open `path` in this window. On failure the current project stays open."""
+        """Open `path` in this window. On failure the current project stays open.
+
+        A large file opens in a worker thread: SQLite's damage check reads all of it (~75 ms
+        at 100,000 examples, ~0.9 s at 1,000,000) and lets go of Python's lock meanwhile. Then
+        True means its opening has started; a failure is shown when it comes."""
         if self.session and Path(path).absolute() == self.session.project.path:
+            return True
+        if self._opening is not None:
+            self.statusBar().showMessage(f"Still opening {self._opening.name}…", 5000)
+            return False
+        if _size(path) >= OPEN_IN_WORKER_FROM:
+            from persona_studio.gui.loop import when_loop_runs
+
+            self._opening = Path(path)
+            self.statusBar().showMessage(f"Opening {Path(path).name}…")
+            when_loop_runs(lambda: self._open_in_worker(Path(path)))
             return True
         try:
             project = Project.open_for_reading(path)  # read-only files open read-only
@@ -371,6 +388,28 @@ class MainWindow(QMainWindow):
             return False
         self._set_project(project)
         return True
+
+    def _open_in_worker(self, path: Path) -> None:
+        import asyncio
+
+        async def open_it() -> bool:
+            try:
+                project = await asyncio.to_thread(Project.open_for_reading, path)
+            except ProjectError as exc:
+                if not self._window_closed:
+                    self.statusBar().clearMessage()
+                    show_error(self, "Could not open the project", exc)
+                return False
+            finally:
+                self._opening = None
+            if self._window_closed:  # closed meanwhile: let go of the file
+                project.close()
+                return False
+            self.statusBar().clearMessage()
+            self._set_project(project)
+            return True
+
+        self._open_task = asyncio.ensure_future(open_it())
 
     @property
     def read_only(self) -> bool:
@@ -1236,8 +1275,19 @@ class MainWindow(QMainWindow):
                 return
             self.session.close(force=True)
         self.session = None
+        self._window_closed = True  # a project still opening in a worker is closed when it comes
         self.save_window_state()
         event.accept()
+
+
+OPEN_IN_WORKER_FROM = 32 * 2**20  # bytes (100,000 examples take ~76 MB)
+
+
+def _size(path: Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0  # opening it says what is wrong
 
 
 def _refuse_if_open_elsewhere(path: Path) -> None:

@@ -341,3 +341,50 @@ def test_an_edited_profile_keeps_its_place(context) -> None:
     context.config.upsert_profile(ProviderProfile(name="first", kind="fireworks", account="me"))
     assert [p.name for p in context.config.profiles] == ["first", "second", "third"]
     assert context.config.profiles[0].kind == "fireworks"
+
+
+def test_a_large_project_opens_in_a_worker_thread(
+    make_window, run_async, qtbot, tmp_path, monkeypatch
+) -> None:
+    import threading
+
+    from persona_studio.gui import main_window
+    from tests.conftest import wait_until
+
+    monkeypatch.setattr(main_window, "OPEN_IN_WORKER_FROM", 0)  # every file is "large"
+    first, big = tmp_path / "first.persona", tmp_path / "big.persona"
+    Project.create(first, Persona(name="First")).close()
+    Project.create(big, Persona(name="Big")).close()
+    on_the_ui_thread: list[bool] = []
+    opener = Project.open_for_reading
+
+    def spy(cls, path):
+        on_the_ui_thread.append(threading.current_thread() is threading.main_thread())
+        return opener(path)
+
+    monkeypatch.setattr(Project, "open_for_reading", classmethod(spy))
+    window = make_window()
+    opened = lambda: window._opening is None  # noqa: E731
+
+    assert window.open_project(first)  # started
+    assert "Opening first.persona" in window.statusBar().currentMessage()
+    assert not window.open_project(big)  # one at a time
+    assert "Still opening first.persona" in window.statusBar().currentMessage()
+    run_async(wait_until(opened))
+    assert window.session.project.path == first and on_the_ui_thread == [False]
+
+    bad = tmp_path / "bad.persona"
+    bad.write_bytes(b"not a project" * 10)
+    assert window.open_project(bad)
+    run_async(wait_until(opened))
+    box = window.findChild(QMessageBox, "error_message")
+    qtbot.waitUntil(box.isVisible)
+    assert "not a Persona Studio project" in box.text()
+    assert window.session.project.path == first  # the current project stays open
+    box.close()
+
+    assert window.open_project(big)
+    window.close()  # closed while the worker opens it
+    run_async(wait_until(opened))
+    with Project.open(big) as again:  # the window let go of it
+        assert again.persona().name == "Big"
