@@ -23,8 +23,23 @@ SPECS = Path(__file__).parent / "specs"
 @functools.cache
 def load_spec(name: str) -> dict[str, Any]:
     with gzip.open(SPECS / name, "rt", encoding="utf-8") as handle:
-        spec: dict[str, Any] = json.load(handle)
+        spec: dict[str, Any] = _numeric_bounds(json.load(handle))
     return spec
+
+
+def _numeric_bounds(node: Any) -> Any:
+    """OpenAPI 3.0's `exclusiveMinimum: true` beside `minimum` in 3.0 spelling, as 3.1 (JSON
+    Schema 2020-12) means it: `exclusiveMinimum: <the minimum>`. OpenAI's 3.1 document keeps a
+    few 3.0 spellings; read literally, `true` would be a bound of 1."""
+    if isinstance(node, list):
+        return [_numeric_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _numeric_bounds(value) for key, value in node.items()}
+    for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(flag), bool) and node.pop(flag) and bound in node:
+            node[flag] = node.pop(bound)  # (a `false` flag is dropped: it bounds nothing)
+    return node
 
 
 def _template_regex(template: str) -> re.Pattern[str]:

@@ -6,7 +6,7 @@ names no model: it leaves checkpoints), with the supervised method's LoRA hyperp
 checked, and the control plane's `POST /v0/models` {name, base_model, source: "JOB:CHECKPOINT"}
 → {name, base_model, source, created_at, status: validating} and `GET /v0/models/{name}`.
 Nebius publishes no OpenAPI document to vendor, so `required` below is what its reference marks
-required.
+required; its OpenAI-compatible requests are checked against OpenAI's document.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """A local, stateful stand-in for the OpenAI HTTP API, driven by the real `openai` client.
 
-Start it with `FakeOpenAI()` as a context manager; point a client at `server.base_url`.
-Routes grow with the features that need them (chat, files, fine-tuning); errors are injected
-with `fail_next(status, ...)` and every request is recorded in `requests`. Follows OpenAI's
-published API reference (platform.openai.com/docs/api-reference: files, fine_tuning.jobs and
-their events and checkpoints, chat.completions with SSE; read 2025-06). It also answers Azure
-OpenAI's data-plane paths (`/openai/...?api-version=`, the `api-key` header, a deployment's chat
-at `/openai/deployments/NAME/chat/completions`; azure-rest-api-specs, AzureOpenAI authoring
+Start it with `FakeOpenAI()` as a context manager; point a client at `server.base_url`. Routes
+grow with the features that need them (chat, files, fine-tuning); errors are injected with
+`fail_next(status, ...)` and every request is recorded in `requests`. Follows OpenAI's published
+API reference (platform.openai.com/docs/api-reference: files, fine_tuning.jobs and their events
+and checkpoints, chat.completions with SSE; read 2025-06), and the tests check what was sent
+against OpenAI's OpenAPI document (specs/openai-openapi.json.gz). It also answers Azure OpenAI's
+data-plane paths (`/openai/...?api-version=`, the `api-key` header, a deployment's chat at
+`/openai/deployments/NAME/chat/completions`; azure-rest-api-specs, AzureOpenAI authoring
 2025-03-01-preview) when `AsyncAzureOpenAI` is given `azure_endpoint`, and a job's Azure-only
 `trainingType` as Microsoft Learn's fine-tuning guide gives it (REST and SDK tabs, 2025:
 GlobalStandard / globalstandard, Standard, developerTier; api-version 2025-04-01-preview).

@@ -25,9 +25,11 @@ from persona_studio.services.training.openai_api import (
     hyperparameters,
 )
 from tests.conftest import wait_until
+from tests.fakes.contract import check_requests, violations
 from tests.fakes.openai_server import FakeOpenAI
 
 MODEL = "gpt-4.1-mini-2025-04-14"
+SPEC = "openai-openapi.json.gz"
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ async def test_happy_path_uploads_creates_and_follows(server, project) -> None:
     jobs = make_jobs(project, server, sleep=advancing(server))
     record = await jobs.launch_job(
         "gateway",
-        JobSpec(MODEL, suffix="rhea", n_epochs=3, seed=7),
+        JobSpec(MODEL, suffix="rhea", n_epochs=3, seed=7, learning_rate_multiplier=0.5),
         EXAMPLES,
         "You are Rhea.",
         validation_split=0.2,
@@ -107,7 +109,7 @@ async def test_happy_path_uploads_creates_and_follows(server, project) -> None:
             "hyperparameters": {
                 "n_epochs": 3,
                 "batch_size": "auto",
-                "learning_rate_multiplier": "auto",
+                "learning_rate_multiplier": 0.5,
             }
         },
     }
@@ -139,6 +141,7 @@ async def test_happy_path_uploads_creates_and_follows(server, project) -> None:
     assert kept.checkpoints and kept.checkpoints[0]["model"].startswith("ft:")
     assert project.persona().fine_tuned_model == model
     await wait_until(lambda: not jobs.following(record.id))  # the job ended: nobody polls it
+    assert check_requests(SPEC, server.requests) == []  # every request, as OpenAI publishes it
 
 
 async def test_reattach_after_restart_only_fetches_new_events(server, project) -> None:
@@ -281,6 +284,24 @@ def test_suffix_rules() -> None:
         "batch_size": "auto",
         "learning_rate_multiplier": "auto",
     }
+
+
+def test_the_contract_check_reads_openais_bounds() -> None:
+    """The checker is not vacuous: what OpenAI's document refuses is reported, and its 3.0-style
+    `exclusiveMinimum: true` is a bound above 0, not above 1."""
+    headers = {"content-type": "application/json"}
+
+    def problems(**hyper: object) -> list[str]:
+        method = {"type": "supervised", "supervised": {"hyperparameters": hyper}}
+        body = {"model": MODEL, "training_file": "file-1", "method": method}
+        path = "/v1/fine_tuning/jobs"
+        return violations(SPEC, "POST", path, headers, json.dumps(body).encode(), "/v1")
+
+    assert problems(n_epochs=3, learning_rate_multiplier=0.05, batch_size=8) == []
+    for bad in ({"learning_rate_multiplier": 0}, {"n_epochs": 0}, {"batch_size": 512}):
+        assert problems(**bad), bad
+    assert violations(SPEC, "POST", "/v1/fine_tuning/jobs", headers, b'{"model": "m"}', "/v1")
+    assert violations(SPEC, "GET", "/v1/fine_tuning/jobs/ft-1/nonsense", {}, b"", "/v1")
 
 
 async def test_openai_takes_no_new_jobs_from_6_january_2027(server, project) -> None:

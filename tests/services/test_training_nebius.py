@@ -16,11 +16,13 @@ from persona_studio.services import providers
 from persona_studio.services.credentials import CredentialStore
 from persona_studio.services.training import JobSpec
 from persona_studio.services.training.nebius import PREPARING_NOTE, v0_url
+from tests.fakes.contract import check_requests
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.nebius_server import FakeNebius
 from tests.fakes.training import stepping_jobs
 
 BASE = "meta-llama/Meta-Llama-3.1-8B-Instruct"
+OPENAI_SPEC = "openai-openapi.json.gz"
 EXAMPLES = [Example.from_qa(f"Q{i}?", f"A{i}.", status="approved") for i in range(15)]
 
 
@@ -64,6 +66,10 @@ async def test_train_deploy_and_chat(server, tmp_path: Path) -> None:
                 model=target.model, messages=[{"role": "user", "content": "Hi"}]
             )
         assert reply.choices[0].message.content == "Echo: Hi"
+    # files, jobs and chat as OpenAI's document has them (Nebius follows it; its LoRA settings
+    # are extra hyperparameters, which the document allows); the /v0 control plane is Nebius's
+    compatible = [r for r in server.requests if r.path.startswith("/v1/")]
+    assert len(compatible) > 4 and check_requests(OPENAI_SPEC, compatible) == []
 
 
 async def test_a_failed_deploy_keeps_the_success_and_says_why(server, tmp_path: Path) -> None:
