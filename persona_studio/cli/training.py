@@ -49,7 +49,7 @@ def progress_line(jobs: TrainingJobs, record: JobRecord) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from persona_studio.core.validation import model_spec, preflight, rounded_cost
-    from persona_studio.services.training import JobSpec
+    from persona_studio.services.training import JobSpec, deploy_failure, needs_deploy
     from persona_studio.services.training.openai_api import explain_job_error
 
     profile = chosen_profile(load_config(), args.profile)
@@ -98,6 +98,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     if record.status == "failed":
         data["error"] = explain_job_error(record.error)
+    elif needs_deploy(record):
+        data["error"] = (
+            f"Trained, but deploying it failed: {deploy_failure(record) or 'no model came back'}"
+            f" Deploy it again with `persona-studio deployment {args.path} {record.id}`."
+        )
     note = record.chat_target.note if record.chat_target is not None else ""
     if note:
         data["next_step"] = note.replace(
@@ -117,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         + (f" — {data['error']}" if "error" in data else "")
         + (f"\n{data['next_step']}" if note else ""),
     )
-    return EXIT_FAILURE if record.status == "failed" else EXIT_OK
+    return EXIT_FAILURE if "error" in data else EXIT_OK
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -175,7 +180,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_deployment(args: argparse.Namespace) -> int:
     with Project.open(args.path) as project:
-        record = training_jobs(project).set_deployment(args.job, args.name)
+        jobs = training_jobs(project)
+        if args.name is None:
+            record = asyncio.run(jobs.deploy_job(args.job))
+        else:
+            record = jobs.set_deployment(args.job, args.name)
     emit(
         args,
         {"job": record.id, "deployment": record.chat_model},
@@ -240,8 +249,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         commands,
         "deployment",
         cmd_deployment,
-        "name the deployment a trained model answers under (Azure OpenAI)",
+        "name the deployment a trained model answers under (Azure OpenAI), or deploy a "
+        "trained model again after deploying it failed (Nebius)",
     )
     deployment.add_argument("path", help="the .persona file")
     deployment.add_argument("job", help="the job id (see `jobs`)")
-    deployment.add_argument("name", help="the deployment's name in Azure AI Foundry")
+    deployment.add_argument(
+        "name", nargs="?", help="the deployment's name in Azure AI Foundry (none: deploy again)"
+    )

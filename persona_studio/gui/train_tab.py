@@ -56,7 +56,7 @@ from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import SetupNotice, add_profiles
 from persona_studio.gui.widgets.retirement import RetirementBanner
 from persona_studio.services.pipeline import PipelineOptions
-from persona_studio.services.training import JobSpec, suffix_error
+from persona_studio.services.training import JobSpec, deploy_failure, needs_deploy, suffix_error
 from persona_studio.services.training.openai_api import explain_job_error
 
 DEFAULT_BASE_MODELS = (
@@ -275,6 +275,11 @@ class TrainTab(QWidget):
         )
         self.deployment.clicked.connect(self.ask_deployment)
         self.deployment.hide()
+        self.redeploy = QPushButton("Deploy again", objectName="job_redeploy")
+        self.redeploy.setToolTip("Ask the service again to make the trained model answer.")
+        self.redeploy.clicked.connect(self.deploy_again)
+        self.redeploy.hide()
+        self._deploy_task: asyncio.Task[None] | None = None
         self.chart = LossChart()
         self.events = QPlainTextEdit(objectName="job_events", readOnly=True)
         self.events.setAccessibleName("Job events")
@@ -293,6 +298,7 @@ class TrainTab(QWidget):
         row.addWidget(self.take)
         row.addWidget(self.use_model)
         row.addWidget(self.deployment)
+        row.addWidget(self.redeploy)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.status)
@@ -737,6 +743,12 @@ class TrainTab(QWidget):
             )
         if record.fine_tuned_model:
             lines.append(f"Model: <b>{escape(record.fine_tuned_model)}</b>")
+        elif needs_deploy(record):
+            why = deploy_failure(record) or "no model came back."
+            lines.append(
+                f'<span style="color:{color("attention")}">Trained, but the model does not answer '
+                f"yet: deploying it failed. {escape(why)} Then press Deploy again.</span>"
+            )
         if record.chat_target is not None and record.chat_target.note:
             lines.append(
                 f'<span style="color:{color("attention")}">{escape(record.chat_target.note)}</span>'
@@ -776,6 +788,8 @@ class TrainTab(QWidget):
         self.deployment.setVisible(
             record.status == "succeeded" and self._profile_kind(record.profile) == "azure"
         )
+        self.redeploy.setVisible(needs_deploy(record))
+        self.redeploy.setEnabled(self._deploy_task is None)
 
     def _fill_history(self, select: str | None = None) -> None:
         assert self._session is not None
@@ -881,6 +895,23 @@ class TrainTab(QWidget):
             self._session.jobs.set_deployment(job_id, name)
         except UserFacingError as exc:
             self._show_warning(job_id, escape(str(exc)))
+
+    def deploy_again(self) -> None:
+        if self.shown_job is not None and self._deploy_task is None:
+            self._deploy_task = asyncio.ensure_future(self._deploy_again(self.shown_job))
+
+    async def _deploy_again(self, job_id: str) -> None:
+        assert self._session is not None
+        self.redeploy.setEnabled(False)
+        self.redeploy.setText("Deploying…")
+        try:
+            await self._session.jobs.deploy_job(job_id)
+        except Exception as exc:  # already phrased for people (TrainingError), or shown as is
+            self._show_warning(job_id, escape(f"Deploying failed again: {exc}"))
+        finally:
+            self._deploy_task = None
+            self.redeploy.setText("Deploy again")
+            self.redeploy.setEnabled(True)
 
     def _use_model(self) -> None:
         assert self._session is not None

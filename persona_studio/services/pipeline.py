@@ -23,7 +23,7 @@ from persona_studio.core.dataset import new_id, now_iso
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.project.files import file_stem
 from persona_studio.core.words import counted
-from persona_studio.services.training import JobSpec, UploadedFiles
+from persona_studio.services.training import JobSpec, TrainingError, UploadedFiles, needs_deploy
 from persona_studio.services.training.openai_api import explain_job_error
 
 if TYPE_CHECKING:
@@ -453,6 +453,14 @@ class Pipeline:
                 "The fine-tuning job was cancelled at the provider.",
                 "Resume to start a new job with the same uploaded files.",
             )
+        if needs_deploy(record):  # trained, but the service's deploy call failed: again
+            try:
+                record = await self.jobs.deploy_job(job_id)
+            except TrainingError as exc:
+                raise PipelineError(
+                    f"The model is trained, but deploying it failed: {exc}",
+                    "Resume to deploy it again; nothing is uploaded or trained twice.",
+                ) from exc
         outputs["fine_tuned_model"] = record.fine_tuned_model
         step.detail = f"Done: {outputs['fine_tuned_model']}."
 

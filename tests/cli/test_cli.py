@@ -565,6 +565,94 @@ def test_train_at_together_then_chat_with_the_fine_tuned_model(
         assert check_requests("together-openapi.json.gz", server.requests) == []
 
 
+@pytest.mark.parametrize("kind", ["nebius", "fireworks"])
+def test_train_at_nebius_or_fireworks_then_chat_with_the_fine_tuned_model(
+    kind: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The "done when" with only a Nebius or a Fireworks key: `train --wait` from the demo
+    project, then `chat --mode fine-tuned`. Nebius deploys the result itself; Fireworks serves
+    it only once the creator deploys it, and until then the chat says how, in plain words."""
+    from persona_studio.core.demo import ensure_demo_project
+    from tests.fakes.contract import check_requests
+    from tests.fakes.fireworks_server import FakeFireworks
+    from tests.fakes.nebius_server import FakeNebius
+
+    demo = ensure_demo_project(tmp_path)
+    fake: FakeNebius | FakeFireworks
+    if kind == "nebius":
+        fake = FakeNebius(api_key="key-cli")
+        base, where = "meta-llama/Meta-Llama-3.1-8B-Instruct", ("--base-url", fake.base_url)
+    else:
+        fake = FakeFireworks(api_key="key-cli", account="rhea-studio")
+        base = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+        where = ("--base-url", fake.inference_url, "--account", "rhea-studio")
+    with fake as server:
+        server.total_steps, server.checkpoint_every = 4, 2
+        server.auto_advance = True
+        monkeypatch.setattr(sys, "stdin", io.StringIO("key-cli\n"))
+        assert run(capsys, "profile", "add", kind, "--kind", kind, *where, "--key-stdin")[0] == 0
+        code, out, err = run(
+            capsys, "train", str(demo), "--profile", kind, "--model", base,
+            "--suffix", "rhea", "--wait", "--poll", "0.01", "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        result = json.loads(out)
+        assert result["status"] == "succeeded" and result["model"], result
+        chat = ("chat", str(demo), "Hello there", "--mode", "fine-tuned", "--json")
+        if isinstance(server, FakeFireworks):
+            code, out, err = run(capsys, *chat)
+            assert code == 1 and "Deploy" in json.loads(out)["error"]  # served once deployed
+            server.deploy(result["model"])
+        code, out, err = run(capsys, *chat)
+        assert code == 0, err
+        answer = json.loads(out)
+        assert answer["reply"] == "Echo: Hello there" and answer["model"] == result["model"]
+        if isinstance(server, FakeNebius):  # its /v0 control plane is Nebius's own
+            sent = [r for r in server.requests if r.path.startswith("/v1/")]
+            assert check_requests("openai-openapi.json.gz", sent) == []
+        else:
+            assert server.violations == []
+
+
+def test_a_failed_nebius_deploy_is_said_and_tried_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trained, but Nebius's deploy call failed: `train --wait` says so with the command that
+    tries again (exit 1: nothing answers yet), and `deployment PATH JOB` deploys it."""
+    from persona_studio.core.demo import ensure_demo_project
+    from tests.fakes.nebius_server import FakeNebius
+
+    demo = ensure_demo_project(tmp_path)
+    with FakeNebius(api_key="key-cli") as server:
+        server.total_steps, server.checkpoint_every = 4, 2
+        server.auto_advance = True
+        deploy = server._deploy
+        server._deploy = lambda _request: (500, {"error": {"message": "deploy broke"}})
+        monkeypatch.setattr(sys, "stdin", io.StringIO("key-cli\n"))
+        add = ("profile", "add", "nebius", "--kind", "nebius", "--base-url", server.base_url)
+        assert run(capsys, *add, "--key-stdin")[0] == 0
+        code, out, _ = run(
+            capsys, "train", str(demo), "--profile", "nebius", "--model",
+            "meta-llama/Meta-Llama-3.1-8B-Instruct", "--wait", "--poll", "0.01", "--json",
+        )  # fmt: skip
+        result = json.loads(out)
+        assert code == 1 and result["status"] == "succeeded" and result["model"] is None
+        assert "deploying it failed" in result["error"]
+        assert f"persona-studio deployment {demo} {result['job']}" in result["error"]
+        server._deploy = deploy
+        code, out, err = run(capsys, "deployment", str(demo), result["job"], "--json")
+        assert code == 0, err
+        model = json.loads(out)["deployment"]
+        assert model in {m["name"] for m in server.custom_models.values()}
+        code, out, err = run(capsys, "chat", str(demo), "Hi", "--mode", "fine-tuned", "--json")
+        assert code == 0 and json.loads(out)["model"] == model, err
+        code, _, err = run(capsys, "deployment", str(demo), result["job"])
+        assert code == 1 and "needs no deploying" in err
+
+
 def test_deployment_names_the_azure_deployment_chats_ask_for(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -337,6 +337,45 @@ def test_azure_asks_for_the_deployment_name_after_success(
         run_async(wait_until(lambda: "Azure AI Foundry" not in tab.status.text()))
 
 
+def test_a_failed_deploy_is_said_and_deploy_again_makes_it_answer(
+    make_window, context, keyring_backend, run_async
+) -> None:
+    """Nebius trained the model but its deploy call failed: the job says so in plain words with
+    "Deploy again"; pressing it (once the service is back) registers the model."""
+    from tests.fakes.nebius_server import FakeNebius
+
+    with FakeNebius(api_key="nb-gui") as fake:
+        fake.total_steps, fake.checkpoint_every = 4, 2
+        fake.auto_advance = True
+        deploy = fake._deploy
+        fake._deploy = lambda _request: (500, {"error": {"message": "deploy broke"}})
+        context.config.upsert_profile(
+            ProviderProfile(name="nebius", kind="nebius", base_url=fake.base_url)
+        )
+        keyring_backend.secrets[("persona-studio", "provider:nebius")] = "nb-gui"
+        window = make_window()
+        window.open_project(ensure_demo_project(context.data_folder))
+        window.tabs.setCurrentIndex(2)
+        tab = window.train_tab
+        tab.profile.setCurrentIndex(tab.profile.findData("nebius"))
+        tab.base_model.setCurrentText("meta-llama/Meta-Llama-3.1-8B-Instruct")
+        run_async(wait_until(lambda: tab.report is not None))
+        tab.launch()
+        run_async(wait_until(lambda: "does not answer yet" in tab.status.text(), timeout=20))
+        assert "(500)" in tab.status.text() and tab.redeploy.isVisibleTo(tab)
+        assert window.session.persona.fine_tuned_model == ""
+        tab.deploy_again()  # still broken: said, nothing lost
+        run_async(wait_until(lambda: "Deploying failed again" in tab.status.text()))
+        assert tab.redeploy.isEnabled()
+        fake._deploy = deploy
+        tab.deploy_again()
+        run_async(wait_until(lambda: window.session.persona.fine_tuned_model != ""))
+        (deployed,) = fake.custom_models.values()
+        assert window.session.persona.fine_tuned_model == deployed["name"]
+        run_async(wait_until(lambda: not tab.redeploy.isVisibleTo(tab)))
+        assert deployed["name"] in tab.status.text()
+
+
 def test_training_terms_are_explained_in_plain_words(make_window, context) -> None:
     from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 

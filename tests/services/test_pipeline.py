@@ -329,6 +329,42 @@ async def test_the_pipeline_trains_at_together_and_resumes_without_uploading_twi
         assert check_requests("together-openapi.json.gz", fake.requests) == []
 
 
+async def test_a_failed_deploy_stops_the_run_and_a_resume_deploys_without_training_again(
+    project, sheets, tmp_path
+) -> None:
+    """Nebius trained the model but its deploy call failed: the run stops at the wait step in
+    plain words; the resume deploys the same job and goes on, nothing uploaded twice."""
+    from persona_studio.services.training.nebius import NebiusBackend
+    from tests.fakes.nebius_server import FakeNebius
+
+    with FakeNebius(api_key="nb-pipe") as fake:
+        fake.total_steps, fake.checkpoint_every = 4, 2
+        fake.auto_advance = True
+        deploy = fake._deploy
+        fake._deploy = lambda _request: (500, {"error": {"message": "deploy broke"}})
+
+        async def backend(_profile: str) -> Any:
+            return NebiusBackend(fake.client(), profile="nebius", base_url=fake.base_url)
+
+        async def sync_sheet(link: dict[str, Any]) -> Any:
+            return await sync_project(sheets.http(), project, link, project.examples())
+
+        base = "meta-llama/Meta-Llama-3.1-8B-Instruct"
+        run = new_run(tmp_path, profile="nebius", base_model=base)
+        jobs = TrainingJobs(project, backend, poll=0.01)
+        first = await Pipeline(project, run, jobs=jobs, sync_sheet=sync_sheet).execute()
+        failed = next(s for s in first.steps if s.status == "failed")
+        assert first.status == "failed" and first.resumable and failed.name == "wait"
+        assert "trained, but deploying it failed" in failed.error
+        uploads, trained = len(fake.files), len(fake.jobs)
+        fake._deploy = deploy
+        again = await Pipeline(project, first, jobs=jobs, sync_sheet=sync_sheet).execute()
+        assert again.status == "succeeded", [(s.name, s.error) for s in again.steps]
+        assert (len(fake.files), len(fake.jobs)) == (uploads, trained)
+        (deployed,) = fake.custom_models.values()
+        assert project.persona().fine_tuned_model == deployed["name"]
+
+
 async def test_the_last_step_compares_the_new_model_with_the_previous_one(
     project, server, sheets, tmp_path
 ) -> None:

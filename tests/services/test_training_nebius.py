@@ -14,7 +14,7 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.services import providers
 from persona_studio.services.credentials import CredentialStore
-from persona_studio.services.training import JobSpec
+from persona_studio.services.training import JobSpec, TrainingError, deploy_failure, needs_deploy
 from persona_studio.services.training.nebius import PREPARING_NOTE, v0_url
 from tests.fakes.contract import check_requests
 from tests.fakes.memory_keyring import MemoryKeyring
@@ -84,6 +84,13 @@ async def test_a_failed_deploy_keeps_the_success_and_says_why(server, tmp_path: 
         assert final.status == "succeeded" and final.chat_target is None
         assert "Deploying failed" in final.events[-1]["message"]
         assert project.job(record.id).status == "succeeded"  # saved, not lost
+        assert needs_deploy(final) and "(500)" in deploy_failure(final)
+        again = await jobs.deploy_job(record.id)  # the service is back: deploy again
+        (deployed,) = server.custom_models.values()
+        assert again.fine_tuned_model == deployed["name"] == project.persona().fine_tuned_model
+        assert not needs_deploy(project.job(record.id))
+        with pytest.raises(TrainingError, match="needs no deploying"):
+            await jobs.deploy_job(record.id)
 
 
 def test_the_control_plane_address() -> None:

@@ -23,7 +23,13 @@ from persona_studio.services.training.backend import (
     UploadedFiles,
     suffix_error,
 )
-from persona_studio.services.training.jobs import BackendFactory, TrainingJobs, training_files
+from persona_studio.services.training.jobs import (
+    BackendFactory,
+    TrainingJobs,
+    deploy_failure,
+    needs_deploy,
+    training_files,
+)
 
 if TYPE_CHECKING:
     from persona_studio.core.config import ProviderProfile
@@ -99,7 +105,9 @@ __all__ = [
     "TrainingJobs",
     "UploadedFiles",
     "backend_for",
+    "deploy_failure",
     "local_backend",
+    "needs_deploy",
     "suffix_error",
     "training_files",
 ]

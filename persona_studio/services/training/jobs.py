@@ -35,6 +35,21 @@ if TYPE_CHECKING:
     from persona_studio.core.project import Project
 
 BackendFactory = Callable[[str], Awaitable[TrainingBackend]]  # profile name → a backend
+DEPLOY_FAILED = "Deploying failed: "  # how the job's messages say it
+
+
+def needs_deploy(record: JobRecord) -> bool:
+    """Trained, but nothing answers yet: deploying it failed (`deploy_job` tries again)."""
+    return record.status == "succeeded" and not record.fine_tuned_model
+
+
+def deploy_failure(record: JobRecord) -> str:
+    """Why the last deploy failed, in the words the job's messages keep ("" if it did not)."""
+    for event in reversed(record.events):
+        message = str(event.get("message") or "")
+        if message.startswith(DEPLOY_FAILED):
+            return message.removeprefix(DEPLOY_FAILED)
+    return ""
 
 
 @dataclass
@@ -332,14 +347,37 @@ class TrainingJobs:
     @staticmethod
     async def _deploy(backend: TrainingBackend, record: JobRecord) -> None:
         """Make the finished model reachable; a failure is said in the job's messages and
-        never loses the success (Deploy can be retried from the Train tab: "Use this model")."""
+        never loses the success (`deploy_job` tries again: the Train tab's "Deploy again")."""
         try:
             record.chat_target = await backend.deploy(record)
         except TrainingError as exc:
             event = {"id": f"local-deploy-{len(record.events)}", "level": "error"}
-            record.events = [*record.events, {**event, "message": f"Deploying failed: {exc}"}]
+            record.events = [*record.events, {**event, "message": f"{DEPLOY_FAILED}{exc}"}]
             return
         record.fine_tuned_model = record.fine_tuned_model or record.chat_target.model
+
+    async def deploy_job(self, job_id: str) -> JobRecord:
+        """Try again to make a finished job's model answer, after deploying it failed (a
+        service that deploys for the creator, such as Nebius, was down). Raises what went wrong;
+        on success the model is registered on the character."""
+        record = self.project.job(job_id)
+        if record is None or not needs_deploy(record):
+            raise TrainingError(
+                "This job's model needs no deploying.", "Chat with it in the Chat tab."
+            )
+        backend = await self.backend_for(record.profile)
+        try:
+            async with self._lock(job_id):
+                target = await backend.deploy(record)
+                record = self.project.job(job_id) or record
+                record.chat_target = target
+                record.fine_tuned_model = record.fine_tuned_model or target.model
+                record = self._save(record)
+        finally:
+            await backend.aclose()
+        self.register(record)
+        self.on_change(record)
+        return record
 
     def _publish(self, follower: _Follower, record: JobRecord) -> None:
         self.on_change(record)
