@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 
 import pytest
 
@@ -335,6 +336,66 @@ def test_azure_asks_for_the_deployment_name_after_success(
         job = window.session.project.jobs()[0]
         assert job.chat_model == "rhea-prod" and job.chat_target.note == ""
         run_async(wait_until(lambda: "Azure AI Foundry" not in tab.status.text()))
+
+
+@pytest.mark.parametrize("kind", ["nebius", "fireworks"])
+def test_train_at_nebius_or_fireworks_then_chat_in_the_fine_tuned_pane(
+    kind: str, make_window, context, keyring_backend, run_async
+) -> None:
+    """The Train tab with only a Nebius or a Fireworks key: its line, its models, the estimate,
+    launch, progress, then the Chat tab's fine-tuned pane reaches the model (Fireworks once the
+    creator has deployed it, as the job says)."""
+    from persona_studio.services.training.fireworks import DEPLOY_NOTE
+    from tests.fakes.fireworks_server import FakeFireworks
+    from tests.fakes.nebius_server import FakeNebius
+
+    fake: FakeNebius | FakeFireworks
+    if kind == "nebius":
+        fake, name = FakeNebius(api_key="key-gui"), "Nebius"
+        base, address, account = "meta-llama/Meta-Llama-3.1-8B-Instruct", fake.base_url, ""
+    else:
+        fake, name = FakeFireworks(api_key="key-gui", account="rhea-studio"), "Fireworks"
+        base, account = "accounts/fireworks/models/llama-v3p1-8b-instruct", "rhea-studio"
+        address = fake.inference_url
+    with fake as server:
+        server.total_steps, server.checkpoint_every = 4, 2
+        server.auto_advance = True
+        context.config.upsert_profile(
+            ProviderProfile(name=kind, kind=kind, base_url=address, account=account)
+        )
+        keyring_backend.secrets[("persona-studio", f"provider:{kind}")] = "key-gui"
+        window = make_window()
+        window.open_project(ensure_demo_project(context.data_folder))
+        window.tabs.setCurrentIndex(2)
+        tab = window.train_tab
+        tab.profile.setCurrentIndex(tab.profile.findData(kind))
+        assert name in tab.service.text() and "API key" in tab.service.text()
+        models = lambda: [tab.base_model.itemText(i) for i in range(tab.base_model.count())]  # noqa: E731
+        assert base in models()
+        tab.base_model.setCurrentText(base)
+        run_async(wait_until(lambda: tab.report is not None and tab.report.model.name == base))
+        assert "$" in tab.check_summary.text()
+        tab.launch()
+        run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", 20))
+        run_async(wait_until(lambda: "<b>Done</b>" in tab.status.text()))
+        assert tab.progress.value() == 100 and tab.chart.points()
+        model = window.session.persona.fine_tuned_model
+        assert model and tab.history.topLevelItem(0).text(3) == model
+        if isinstance(server, FakeFireworks):
+            assert DEPLOY_NOTE in tab.status.text()
+            server.deploy(model)  # what the creator does at fireworks.ai
+
+        window.tabs.setCurrentIndex(3)
+        chat = window.chat_tab
+        pane = chat.panes[0]
+        pane.fill_engines()
+        pane.engine.setCurrentIndex(pane.engine.findData(kind))
+        pane.mode.setCurrentIndex(pane.mode.findData("finetuned"))
+        chat.send_message("Hello Rhea")
+        run_async(wait_until(lambda: not pane.busy and len(pane.messages) == 2, 15))
+        assert pane.messages[-1]["content"] == "Echo: Hello Rhea"
+        asked = [r for r in server.requests if r.path.endswith("/chat/completions")]
+        assert json.loads(asked[-1].body)["model"] == model
 
 
 def test_a_failed_deploy_is_said_and_deploy_again_makes_it_answer(
