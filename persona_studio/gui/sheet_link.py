@@ -125,7 +125,8 @@ class SheetLink(QObject):
 
     async def sync_now(self, link: dict[str, Any]) -> SyncResult:
         """One sync, saved through the session (views refresh); errors are raised."""
-        from persona_studio.services.sheets import sync_project
+        import asyncio
+        import importlib
 
         assert self.session is not None
         if not link.get("key"):
@@ -135,14 +136,17 @@ class SheetLink(QObject):
             )
         session = self.session
         self.state_changed.emit("Sheet: syncing…")
+        # gspread and the sync load in a worker thread: ~0.2 s of imports, not the UI's
+        sheets = await asyncio.to_thread(importlib.import_module, "persona_studio.services.sheets")
         client = await self.client_factory()
-        result = await sync_project(
+        examples = await session.load_examples()  # in a worker when not loaded yet (1.2 s)
+        result = await sheets.sync_project(
             client,
             session.project,
             link,
-            list(session.examples),
+            list(examples),
             account=self.context.config.google.account_email,
-            apply=session.apply_sync,
+            apply=session.apply_sync_in_worker,
         )
         self._schedule()
         self.last_conflicts, self.last_error = result.plan.conflicts, ""
@@ -159,7 +163,7 @@ class SheetLink(QObject):
     def settle(self, choices: dict[str, dict[str, str] | None]) -> None:
         """Apply the user's choices so the next sync carries them to the other side."""
         assert self.session is not None
-        snapshot = dict(self.session.project.sync_value("snapshot") or {})
+        agreed: dict[str, Any] = {}  # the snapshot's rows that change (None: out of it)
         by_conflict = {c.id: c for c in self.last_conflicts}
         upserts, deletes = [], []
         link = self.link()
@@ -170,14 +174,14 @@ class SheetLink(QObject):
             if row is conflict.theirs:  # theirs: take it here, and count it as agreed
                 if row is None:
                     deletes.append(row_id)
-                    snapshot.pop(row_id, None)
+                    agreed[row_id] = None
                 else:
                     base = next((e for e in self.session.examples if e.id == row_id), None)
                     upserts.append(row_to_example(row, base, link.get("new_rows", "approved")))
-                    snapshot[row_id] = row
+                    agreed[row_id] = row
             elif conflict.theirs is not None:  # mine: the sheet's version becomes the base
-                snapshot[row_id] = conflict.theirs
+                agreed[row_id] = conflict.theirs
             else:
-                snapshot.pop(row_id, None)  # mine, and the sheet deleted it: add it again
-        self.session.apply_sync(upserts, deletes, snapshot, self.link())
+                agreed[row_id] = None  # mine, and the sheet deleted it: add it again
+        self.session.apply_sync(upserts, deletes, agreed, self.link())
         self.sync()

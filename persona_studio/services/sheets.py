@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from persona_studio.core.collector import collector_paused, release
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.sheet_sync import COLUMNS, Row, SheetRow, SyncPlan, plan_sync
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from persona_studio.core.dataset import Example
     from persona_studio.core.project import Project
 
+T = TypeVar("T")
 RETRIES = 6
 REQUEST_TIMEOUT = 30.0  # seconds for any one request to Google Sheets
 HEADER_ALIASES = {
@@ -76,6 +78,10 @@ class SyncResult:
 
 
 CELL_LIMIT = 50_000  # characters Google Sheets keeps in one cell
+# Characters of cell text per write request: Google recommends payloads of at most 2 MB
+# (developers.google.com/sheets/api/limits, "Request payload", read 2026-12-03). A first link
+# of 100,000 examples was one 60 MB request; now about 30, each well under the limit.
+PAYLOAD_LIMIT = 1_500_000
 QUOTA_WAIT = 61.0  # seconds: a per-minute quota is over once its minute is
 
 
@@ -345,7 +351,7 @@ def sync_blocking(
             f"{'them' if len(too_long) != 1 else 'it'} here; the rest synced."
         )
     _widen_grid(call, http, key, metadata, worksheet, width)
-    if writes:
+    for piece in _pieces(writes, lambda write: len(write[1])):
         call(
             "writing the changes",
             http.values_batch_update,
@@ -354,7 +360,7 @@ def sync_blocking(
                 "valueInputOption": "RAW",
                 "data": [
                     {"range": f"{_quoted(worksheet)}!{cell}", "values": [[value]]}
-                    for cell, value in writes
+                    for cell, value in piece
                 ],
             },
         )
@@ -365,8 +371,30 @@ def sync_blocking(
             for column, i in ordered:
                 row[i] = appended[column]
         ids = [appended["id"] for appended in plan.appends]
-        _append_once_each(call, http, key, worksheet, rows, ids, columns["id"])
+        pairs = list(zip(ids, rows, strict=True))
+        for run in _pieces(pairs, lambda pair: sum(map(len, pair[1]))):
+            run_ids, run_rows = [i for i, _r in run], [r for _i, r in run]
+            _append_once_each(call, http, key, worksheet, run_rows, run_ids, columns["id"])
     return SyncResult(plan, call.count, account, call.notes)
+
+
+def _pieces(
+    items: list[T], size: Callable[[T], int], limit: int | None = None
+) -> Iterator[list[T]]:
+    """`items` in order, in runs whose `size` adds up to at most `limit` (an item larger than
+    the limit goes alone): one write request each."""
+    limit = PAYLOAD_LIMIT if limit is None else limit
+    piece: list[T] = []
+    total = 0
+    for item in items:
+        cost = size(item) + 16  # the range or the row's brackets and quotes
+        if piece and total + cost > limit:
+            yield piece
+            piece, total = [], 0
+        piece.append(item)
+        total += cost
+    if piece:
+        yield piece
 
 
 def _too_long(plan: SyncPlan, remote: list[SheetRow]) -> set[str]:
@@ -435,15 +463,17 @@ async def sync_project(
     examples: list[Example],
     *,
     account: str = "",
-    apply: Callable[[list[Example], list[str], dict[str, Any], dict[str, Any]], None] | None = None,
+    apply: Callable[..., Awaitable[None]] | None = None,
 ) -> SyncResult:
     """Sync the project's examples with the linked sheet and save the result.
 
     `link` is {"key", "worksheet"} (+ "create" when linking a new worksheet); a link to another
     sheet than last time starts a fresh three-way merge. `apply` saves the result (default: the
-    project's own `apply_sync`; the GUI passes its session's, which also refreshes the views).
+    project's own `apply_sync`, in a worker thread; the GUI passes its session's, which also
+    refreshes the views), with the snapshot's rows that changed. Everything that grows with
+    the rows (the snapshot, every example as a row, the rows taken from the sheet) is done in
+    worker threads, never the caller's.
     """
-    from persona_studio.core.sheet_sync import example_to_row, row_to_example
 
     link = dict(link)
     create = bool(link.pop("create", False))
@@ -455,28 +485,59 @@ async def sync_project(
     link.setdefault("worksheet", "Sheet1")
     previous = project.sync_value("sheet") or {}
     same = (previous.get("key"), previous.get("worksheet")) == (link["key"], link["worksheet"])
-    snapshot = (project.sync_value("snapshot") or {}) if same else {}
+
+    with collector_paused():  # its full passes over ~1 million rows held the lock 0.1 s each
+        return await _synced(http, project, link, examples, same, create, account, apply)
+
+
+async def _synced(
+    http: Any,
+    project: Project,
+    link: dict[str, Any],
+    examples: list[Example],
+    same: bool,
+    create: bool,
+    account: str,
+    apply: Callable[..., Awaitable[None]] | None,
+) -> SyncResult:
+    from persona_studio.core.sheet_sync import example_to_row, row_to_example
+
+    def ours() -> tuple[dict[str, Row], list[Row]]:
+        snapshot = project.sync_snapshot() if same else {}
+        return snapshot, [example_to_row(e) for e in examples]
+
+    snapshot, local_rows = await asyncio.to_thread(ours)
     result = await sync(
-        http,
-        link["key"],
-        link["worksheet"],
-        snapshot,
-        [example_to_row(e) for e in examples],
-        account=account,
-        create=create,
+        http, link["key"], link["worksheet"], snapshot, local_rows, account=account, create=create
     )
     plan = result.plan
-    by_id = {e.id: e for e in examples}
-    (apply or project.apply_sync)(
-        [
-            row_to_example(r, by_id.get(r["id"]), link.get("new_rows", "approved"))
-            for r in plan.local_upserts
-        ],
-        plan.local_deletes,
-        plan.snapshot,
-        link,
-    )
+
+    def taken() -> tuple[list[Example], dict[str, Row | None]]:
+        changes: dict[str, Row | None] = {
+            row_id: row for row_id, row in plan.snapshot.items() if snapshot.get(row_id) != row
+        }
+        changes.update({row_id: None for row_id in snapshot if row_id not in plan.snapshot})
+        if not plan.local_upserts:
+            return [], changes
+        by_id = {e.id: e for e in examples}
+        new_rows = link.get("new_rows", "approved")
+        upserts = [row_to_example(r, by_id.get(r["id"]), new_rows) for r in plan.local_upserts]
+        return upserts, changes
+
+    upserts, changes = await asyncio.to_thread(taken)
+    outcome = (upserts, plan.local_deletes, changes, link)
+    if apply is None:
+        await asyncio.to_thread(project.apply_sync, *outcome, new_snapshot=not same)
+    else:
+        await apply(*outcome, new_snapshot=not same)
     project.set_sync_value("synced_at", time.strftime("%H:%M"))
+
+    def let_go() -> None:  # here, not in the caller's thread: ~1 million objects at 100,000
+        plan.slim()
+        for rows in (snapshot, local_rows, changes):
+            release(rows)
+
+    await asyncio.to_thread(let_go)
     return result
 
 

@@ -42,3 +42,6 @@ def test_release_empties_a_list_a_slice_at_a_time() -> None:
     items = [object() for _ in range(5_000)]
     release(items)
     assert items == []
+    mapping = {n: [n] for n in range(5_000)}
+    release(mapping)
+    assert mapping == {}

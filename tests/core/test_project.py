@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import subprocess
 import sys
@@ -81,7 +82,7 @@ def test_round_trip_keeps_everything(project_path: Path) -> None:
         example.status = "rejected"
         project.update_example(example)
         project.set_avatar(b"\x89PNG fake", "image/png")
-        project.set_sync_value("snapshot", {"rows": [1, 2]})
+        project.set_sync_value("synced_at", "10:42")
 
     with Project.open(project_path) as project:
         persona = project.persona()
@@ -89,7 +90,7 @@ def test_round_trip_keeps_everything(project_path: Path) -> None:
         assert [e.status for e in project.examples()] == ["rejected", "draft"]
         assert project.examples()[1].question == "Ünïcode? 🙂"
         assert project.avatar() == (b"\x89PNG fake", "image/png")
-        assert project.sync_value("snapshot") == {"rows": [1, 2]}
+        assert project.sync_value("synced_at") == "10:42"
         counts = project.counts()
         assert (counts.examples, counts.approved, counts.rules, counts.jobs) == (2, 0, 1, 0)
         assert project.delete_examples([example.id]) == 1
@@ -300,8 +301,37 @@ def test_a_version_1_file_is_upgraded_and_its_rules_gain_extras(tmp_path: Path) 
             ]
         )
         assert project.rules()[0].extras == {"insertion_order": 3}
-    assert int.from_bytes(path.read_bytes()[60:64], "big") == schema_version() == 4
+    assert int.from_bytes(path.read_bytes()[60:64], "big") == schema_version() == 5
     assert path.with_name("old.persona.v1.bak").exists()
+
+
+def test_a_version_4_files_sheet_snapshot_becomes_one_row_per_example(tmp_path: Path) -> None:
+    """Schema 5: the sync snapshot moves from one JSON value into `sync_rows`; a sync then
+    writes only the rows that changed, and a new sheet's sync starts a new snapshot."""
+    from persona_studio.core.project.files import atomic_sqlite_file as _atomic_sqlite_file
+    from persona_studio.core.project.schema import apply_migrations as _apply_migrations
+
+    path = tmp_path / "synced.persona"
+    snapshot = {"r1": {"id": "r1", "question": "Q1?"}, "r2": {"id": "r2", "question": "Ü?"}}
+
+    def fill(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        _apply_migrations(db, 0, MIGRATIONS[:4])
+        db.execute("INSERT INTO persona VALUES ('name', '\"Old\"')")
+        for key, value in (("snapshot", snapshot), ("sheet", {"key": "k", "worksheet": "D"})):
+            db.execute("INSERT INTO sync_state VALUES (?, ?)", (key, json.dumps(value)))
+
+    _atomic_sqlite_file(path, fill)
+    with Project.open(path) as project:
+        assert project.sync_snapshot() == snapshot
+        assert project.sync_value("sheet") == {"key": "k", "worksheet": "D"}
+        assert project.sync_value("snapshot") is None  # moved, not copied
+        link = {"key": "k", "worksheet": "D"}
+        project.apply_sync([], [], {"r2": None, "r3": {"id": "r3"}}, link)
+        assert project.sync_snapshot() == {"r1": snapshot["r1"], "r3": {"id": "r3"}}
+        project.apply_sync([], [], {"n1": {"id": "n1"}}, {"key": "k2"}, new_snapshot=True)
+        assert project.sync_snapshot() == {"n1": {"id": "n1"}}
 
 
 def test_a_full_disk_is_our_error_and_leaves_the_file_whole(tmp_path: Path) -> None:
@@ -428,7 +458,12 @@ def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_writ
             answers: list[object] = []
             read = threading.Thread(
                 target=lambda: answers.extend(
-                    [project.chat_count(), len(project.jobs()), project.meta("x")]
+                    [
+                        project.chat_count(),
+                        len(project.jobs()),
+                        project.meta("x"),
+                        project.sync_value("sheet"),  # a sync writes its snapshot in a worker
+                    ]
                 )
             )
             try:
@@ -440,11 +475,16 @@ def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_writ
                 worker.join()
                 read.join()
 
-        assert read_while_a_long_read_holds_the_lock() == [0, 0, None]  # the first reads
+        assert read_while_a_long_read_holds_the_lock() == [0, 0, None, None]  # the first reads
         project.save_chat(ChatRecord("c1", "A chat", []))
         project.set_meta("x", "1")
         project.save_job(JobRecord("job-1", "openai", "gpt-4.1-mini", "running"))
-        assert read_while_a_long_read_holds_the_lock() == [1, 1, "1"]  # writes read them anew
+        project.apply_sync([], [], {"r1": {"id": "r1"}}, {"key": "k", "worksheet": "Data"})
+        link = {"key": "k", "worksheet": "Data"}
+        assert read_while_a_long_read_holds_the_lock() == [1, 1, "1", link]  # read anew
+        assert project.sync_snapshot() == {"r1": {"id": "r1"}}  # the large one: read
+        project.set_sync_value("sheet", {"key": "k2"})
+        assert project.sync_value("sheet") == {"key": "k2"} and project.sync_value("nope", 3) == 3
         assert project.chat_count() == 1 and project.meta("x") == "1"
         (job,) = project.jobs()
         job.status = "changed by a caller"  # a caller's copy: the next read is the stored one

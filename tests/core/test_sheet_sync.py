@@ -56,6 +56,11 @@ def test_each_case() -> None:
     assert sorted(c.id for c in plan.conflicts) == ["f", "g"]
     assert plan.snapshot["g"] == base["g"] and plan.snapshot["f"] == base["f"]
     assert len(plan.cell_writes) == 1 + len(COLUMNS) + 1  # only changed cells are written
+    counts = plan.summary()
+    plan.slim()  # after it is applied: the counts and conflicts stay, the rows go
+    assert plan.summary() == counts and not plan.empty
+    assert sorted(c.id for c in plan.conflicts) == ["f", "g"] and plan.conflicts[1].base
+    assert not (plan.local_upserts or plan.appends or plan.cell_writes or plan.snapshot)
 
 
 def test_nothing_changed_means_no_writes() -> None:

@@ -47,6 +47,7 @@ class FakeSheets(BaseAdapter):
         super().__init__()
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path)
+        self.payloads: list[int] = []  # each request's body size in bytes, in order
         self.cells_written = 0
         self._fail: list[tuple[int, str, float | None]] = []
         self._applied_then_fail: list[int] = []
@@ -113,6 +114,7 @@ class FakeSheets(BaseAdapter):
             time.sleep(self.latency)
         url = urlparse(request.url)
         self.requests.append((request.method or "", url.path))
+        self.payloads.append(len(request.body or b""))
         if self._fail:
             status, message, retry_after = self._fail.pop(0)
             response = self._response(

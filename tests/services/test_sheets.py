@@ -170,6 +170,37 @@ def test_an_append_applied_then_answered_5xx_lands_once(fake) -> None:
     assert len(appends) == 1  # the ids were read back instead of sending the rows again
 
 
+def test_large_writes_go_in_pieces_under_googles_payload_limit(fake, monkeypatch) -> None:
+    """Google recommends request bodies of at most 2 MB; a first link of 100,000 examples
+    sent one of 60 MB. Appends and cell writes go in pieces under the limit, in order, each
+    row once — also when a piece is applied and answered 503."""
+    from persona_studio.services import sheets
+
+    monkeypatch.setattr(sheets, "PAYLOAD_LIMIT", 3_000)
+    header = ["id", "question", "answer", "status", "tags", "conversation"]
+    fake.add_spreadsheet(KEY, {"Data": [header]})
+    local = [example_to_row(Example.from_qa(f"Q{n}?", f"A{n} " + "x" * 80)) for n in range(60)]
+    fake.apply_then_fail(503)  # the first piece lands, then the answer is lost
+    first = sync_blocking(fake.http(), KEY, "Data", {}, local, sleep=lambda _s: None)
+    rows = [r for r in fake.rows(KEY, "Data")[1:] if any(r)]
+    assert [r[1] for r in rows] == [f"Q{n}?" for n in range(60)]  # once each, in order
+    appends = [
+        size for (m, p), size in zip(fake.requests, fake.payloads, strict=True)
+        if m == "POST" and p.endswith(":append")
+    ]  # fmt: skip
+    assert len(appends) >= 3 and max(appends) < 3_600  # the text, and a little JSON around it
+    fake.requests.clear()
+    fake.payloads.clear()
+    edited = [{**row, "answer": "y" * 200} for row in local]
+    sync_blocking(fake.http(), KEY, "Data", first.plan.snapshot, edited, sleep=lambda _s: None)
+    writes = [
+        size for (m, p), size in zip(fake.requests, fake.payloads, strict=True)
+        if m == "POST" and p.endswith(":batchUpdate")
+    ]  # fmt: skip
+    assert len(writes) >= 3 and max(writes) < 3_600
+    assert all(r[2] == "y" * 200 for r in fake.rows(KEY, "Data")[1:] if any(r))
+
+
 def test_a_429_waits_as_long_as_google_says(fake) -> None:
     fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["q", "a"]]})
     fake.fail_next(429, "quota", retry_after=17)

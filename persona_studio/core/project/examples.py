@@ -102,14 +102,28 @@ class ExamplesStore(Store):
         self,
         upserts: Iterable[Example],
         deletes: Iterable[str],
-        snapshot: dict[str, Any],
+        snapshot_changes: dict[str, Any],
         link: dict[str, Any],
+        *,
+        new_snapshot: bool = False,
     ) -> None:
         """A finished Sheets sync, in one transaction: rows taken from the sheet, rows deleted
-        there, and the new snapshot (so a crash cannot leave them out of step)."""
+        there, and the snapshot's rows that changed (row id → the agreed row, or None: no
+        longer in it; `new_snapshot`: the old one is dropped first, a new sheet was linked), so
+        a crash cannot leave them out of step. Safe in a worker thread, where the GUI's sync
+        writes; the JSON is made before the lock is taken."""
         upserts = list(upserts)
-        with self._transaction():
-            existing = {row[0] for row in self._db.execute("SELECT id FROM examples")}
+        agreed = [(key, json_text(row)) for key, row in snapshot_changes.items() if row is not None]
+        dropped = [(key,) for key, row in snapshot_changes.items() if row is None]
+        values = [("sheet", json_text(link))]
+        with self._transaction("sync"):
+            if new_snapshot:
+                self._db.execute("DELETE FROM sync_rows")
+            self._db.executemany("DELETE FROM sync_rows WHERE id = ?", dropped)
+            self._db.executemany("INSERT OR REPLACE INTO sync_rows (id, row) VALUES (?, ?)", agreed)
+            existing = (
+                {row[0] for row in self._db.execute("SELECT id FROM examples")} if upserts else ()
+            )
             position = self._next_position()
             for example in upserts:
                 if example.id in existing:
@@ -118,11 +132,9 @@ class ExamplesStore(Store):
                     self._insert_examples([example], position)
                     position += 1.0
             self._db.executemany(_DELETE, [(i,) for i in deletes])
-            for key, value in (("snapshot", snapshot), ("sheet", link)):
-                self._db.execute(
-                    "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
-                    (key, json_text(value)),
-                )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)", values
+            )
 
     # ---- inside a transaction ------------------------------------------------------------
 

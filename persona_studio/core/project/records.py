@@ -128,12 +128,20 @@ class RecordsStore(Store):
     # ---- sync state ----------------------------------------------------------------------
 
     def sync_value(self, key: str, default: Any = None) -> Any:
+        """A small value of the sheet link's (kept: it never waits for a sync writing in a
+        worker); the snapshot is `sync_snapshot`."""
+        text = self._remembered("sync").get(key)
+        return json.loads(text) if text is not None else default
+
+    def sync_snapshot(self) -> dict[str, Any]:
+        """Every row as both sides last agreed on it (for a worker thread at scale: each row
+        is decoded on its own, so the GIL is never held long)."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
-        return json.loads(row["value"]) if row else default
+            found = self._db.execute("SELECT id, row FROM sync_rows").fetchall()
+        return {row_id: json.loads(text) for row_id, text in found}
 
     def set_sync_value(self, key: str, value: Any) -> None:
-        with self._transaction():
+        with self._transaction("sync"):
             self._db.execute(
                 "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
                 (key, json_text(value)),

@@ -93,9 +93,26 @@ def _schema_v4(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX examples_by_status ON examples(status)")
 
 
+def _schema_v5(db: sqlite3.Connection) -> None:
+    """The sheet sync's snapshot (every row as both sides last agreed on it) as one row per
+    example, not one JSON value: a sync writes the rows that changed, not every row's text
+    again (~60 MB at 100,000 examples, held the window 1.1 s), and reads them in pieces."""
+    import json
+
+    db.execute("CREATE TABLE sync_rows (id TEXT PRIMARY KEY, row TEXT NOT NULL)")
+    found = db.execute("SELECT value FROM sync_state WHERE key = 'snapshot'").fetchone()
+    snapshot = json.loads(found[0]) if found else {}
+    if isinstance(snapshot, dict):
+        db.executemany(
+            "INSERT INTO sync_rows (id, row) VALUES (?, ?)",
+            ((str(key), json.dumps(row)) for key, row in snapshot.items()),
+        )
+    db.execute("DELETE FROM sync_state WHERE key = 'snapshot'")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 # MIGRATIONS[i] takes a file from schema version i to i + 1. Append, never edit a shipped one.
-MIGRATIONS: tuple[Migration, ...] = (_schema_v1, _schema_v2, _schema_v3, _schema_v4)
+MIGRATIONS: tuple[Migration, ...] = (_schema_v1, _schema_v2, _schema_v3, _schema_v4, _schema_v5)
 
 
 def schema_version(migrations: tuple[Migration, ...] = MIGRATIONS) -> int:

@@ -106,6 +106,9 @@ SMALL_READS: dict[str, Callable[[sqlite3.Connection], Any]] = {
     ],
     "chat_count": lambda db: int(db.execute("SELECT COUNT(*) FROM chats").fetchone()[0]),
     "meta": lambda db: {row["key"]: row["value"] for row in db.execute("SELECT * FROM meta")},
+    # the sheet link and when it last synced (the snapshot is `sync_rows`), so the window
+    # reads the link while a sync writes in a worker
+    "sync": lambda db: {row["key"]: row["value"] for row in db.execute("SELECT * FROM sync_state")},
 }
 
 
