@@ -70,7 +70,9 @@ SERVERLESS_LORA_BASES = frozenset(
 )
 DEDICATED_NOTE = (
     "Together answers with a model trained on this base only on a dedicated endpoint, billed "
-    "per minute while it runs: start one at together.ai → Models, then chat with it here."
+    "per minute while it runs: start one at together.ai → Models, then chat with it here. "
+    "Or download the trained adapter there (the job → Download) to run it with its base "
+    "model elsewhere."
 )
 
 
