@@ -362,6 +362,8 @@ def test_a_kept_duplicate_cache_reads_only_new_texts_and_finds_the_same_groups(
         near_duplicate_groups(texts, cache=cache)
         assert sorted(read[0]) == sorted(set(texts) - kept)  # only what it had not seen
     assert set(cache.signatures) == set(texts)  # deleted texts are not kept
+    assert cache.compared and all(a in cache.signatures and b in cache.signatures
+                                  for a, b in cache.compared)  # fmt: skip
 
 
 def test_a_kept_check_cache_checks_only_changed_examples_and_reports_the_same(
