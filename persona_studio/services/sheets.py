@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from persona_studio.core.collector import collector_paused, release
+from persona_studio.core.collector import FREEZE_FROM, collector_paused, release
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.sheet_sync import COLUMNS, Row, SheetRow, SyncPlan, plan_sync
 
@@ -486,7 +486,10 @@ async def sync_project(
     previous = project.sync_value("sheet") or {}
     same = (previous.get("key"), previous.get("worksheet")) == (link["key"], link["worksheet"])
 
-    with collector_paused():  # its full passes over ~1 million rows held the lock 0.1 s each
+    # no collector passes while ~1 million rows are made (each held the lock ~0.1 s), and what
+    # lives on frozen at a large sync's end: its first pass after, over all of it, held the
+    # lock ~0.1 s in the next step (an export)
+    with collector_paused(freeze=len(examples) >= FREEZE_FROM):
         return await _synced(http, project, link, examples, same, create, account, apply)
 
 
