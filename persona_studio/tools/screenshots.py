@@ -45,6 +45,7 @@ def render(out_dir: Path) -> list[Path]:
                 finetune_model="gpt-4.1-mini-2025-04-14",
             ),
             ProviderProfile(name="together", kind="together"),
+            ProviderProfile(name="nebius", kind="nebius"),
             ProviderProfile(
                 name="azure",
                 kind="azure",
@@ -126,6 +127,36 @@ def render(out_dir: Path) -> list[Path]:
     loop.run_until_complete(wait_for(lambda: not train.local.busy))  # up to 20 s in all
     shoot(window, "train-local.png")
     train.profile.setCurrentIndex(train.profile.findData("openai"))
+
+    # a job Nebius trained whose deploy call then failed: said, with Deploy again
+    from persona_studio.core.records import JobRecord
+
+    steps = [
+        {"step": s, "total_steps": 40, "train_loss": round(2.4 * 0.93**s, 3)} for s in range(1, 41)
+    ]
+    window.session.project.save_job(
+        JobRecord(
+            "ftjob-7f3a9c",
+            "nebius",
+            "meta-llama/Meta-Llama-3.1-8B-Instruct",
+            "succeeded",
+            created_at="2026-12-03T10:12:00",
+            metrics=steps,
+            events=[
+                {"id": "e1", "message": "Training started"},
+                {"id": "e2", "message": "Training finished"},
+                {
+                    "id": "local-deploy-2",
+                    "level": "error",
+                    "message": "Deploying failed: The provider answered with an error (503) "
+                    "to the deployment. Try again later.",
+                },
+            ],
+        )
+    )
+    train._fill_history(select="ftjob-7f3a9c")
+    train.show_job("ftjob-7f3a9c")
+    shoot(window, "train-deploy-failed.png")
 
     # the voice check with no account: the offline engine against an old model's kept voice
     from persona_studio.core.generation import Candidate

@@ -23,6 +23,7 @@ SCREENS = {
     "dark-train.png",
     "train-together.png",
     "train-local.png",
+    "train-deploy-failed.png",
     "voice-check.png",
     "voice-check-questions.png",
     "read-only.png",
