@@ -301,12 +301,8 @@ class ProjectSession(QObject):
         changed row in its place, a new one after the last, as `Project.apply_sync` places
         them), so the views need not read 100,000 examples again (issue 21: 3.6 s stalls);
         changes alone are an edit to the views, not a new list."""
-        upserts = [copy.copy(ex) for ex in upserts]  # ours: the file stamps their updated_at
-        self._save_now(
-            lambda: self.project.apply_sync(
-                upserts, deletes, snapshot_changes, link, new_snapshot=new_snapshot
-            )
-        )
+        upserts, write = self._sync_write(upserts, deletes, snapshot_changes, link, new_snapshot)
+        self._save_now(write)
         self._synced_in_memory(upserts, deletes)
 
     async def apply_sync_in_worker(
@@ -323,20 +319,27 @@ class ProjectSession(QObject):
         thread). Writes still waiting (a full disk) go first, in order, as `apply_sync` does."""
         import asyncio
 
-        changes, fresh = snapshot_changes, new_snapshot
         if self._unsaved:
-            self.apply_sync(upserts, deletes, changes, link, new_snapshot=fresh)
+            self.apply_sync(upserts, deletes, snapshot_changes, link, new_snapshot=new_snapshot)
             return
-        upserts = [copy.copy(ex) for ex in upserts]
-
-        def write() -> None:
-            self.project.apply_sync(upserts, deletes, changes, link, new_snapshot=fresh)
-
+        upserts, write = self._sync_write(upserts, deletes, snapshot_changes, link, new_snapshot)
         try:
             await asyncio.to_thread(write)
         except UserFacingError:
             self._save_now(write)  # refused: said, kept, and tried again like any write
         self._synced_in_memory(upserts, deletes)
+
+    def _sync_write(
+        self, upserts: list[Example], deletes: list[str], changes: dict, link: dict, fresh: bool
+    ) -> tuple[list[Example], Callable[[], None]]:
+        """The session's own copies of the rows taken (the file stamps their updated_at), and
+        the write of the sync's outcome."""
+        upserts = [copy.copy(ex) for ex in upserts]
+
+        def write() -> None:
+            self.project.apply_sync(upserts, deletes, changes, link, new_snapshot=fresh)
+
+        return upserts, write
 
     def _synced_in_memory(self, upserts: list[Example], deletes: list[str]) -> None:
         if self._examples is None:

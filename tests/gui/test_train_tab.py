@@ -44,6 +44,32 @@ def _train(make_window, context):
     return window, tab
 
 
+def _train_at(make_window, context, keyring_backend, profile: ProviderProfile, key: str):
+    """The demo project's Train tab with `profile` (its key in the keyring) chosen."""
+    context.config.upsert_profile(profile)
+    keyring_backend.secrets[("persona-studio", f"provider:{profile.name}")] = key
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(2)
+    tab = window.train_tab
+    tab.profile.setCurrentIndex(tab.profile.findData(profile.name))
+    return window, tab
+
+
+def _launch_until_done(window, tab, base: str, run_async) -> str:
+    """Choose `base`, see its estimate, launch, and wait until the job is done and its model
+    registered and listed; returns the model."""
+    tab.base_model.setCurrentText(base)
+    run_async(wait_until(lambda: tab.report is not None and tab.report.model.name == base))
+    assert "$" in tab.check_summary.text()
+    tab.launch()
+    run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", 20))
+    run_async(wait_until(lambda: "<b>Done</b>" in tab.status.text()))
+    model = window.session.persona.fine_tuned_model
+    assert tab.progress.value() == 100 and tab.history.topLevelItem(0).text(3) == model
+    return model
+
+
 def test_launch_watch_chart_and_register(make_window, context, server, run_async, qtbot) -> None:
     window, tab = _train(make_window, context)
     assert not tab.deadline.isVisibleTo(tab)  # not an OpenAI profile
@@ -264,15 +290,8 @@ def test_train_at_together_then_chat_in_the_fine_tuned_pane(
             models = lambda: [tab.base_model.itemText(i) for i in range(tab.base_model.count())]  # noqa: E731
             assert base in models() and MODEL not in models()
             run_async(wait_until(lambda: "example/LiveOnly-7B" in models(), timeout=10))
-            tab.base_model.setCurrentText(base)
-            run_async(wait_until(lambda: tab.report is not None and tab.report.model.name == base))
-            assert "$" in tab.check_summary.text()
-            tab.launch()
-            run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", 20))
-            run_async(wait_until(lambda: "Done" in tab.status.text()))
-            assert tab.chart.points()[0] == 4 and tab.progress.value() == 100
-            model = window.session.persona.fine_tuned_model
-            assert model.startswith("fake-user/") and tab.history.topLevelItem(0).text(3) == model
+            model = _launch_until_done(window, tab, base, run_async)
+            assert tab.chart.points()[0] == 4 and model.startswith("fake-user/")
 
             window.tabs.setCurrentIndex(3)
             chat = window.chat_tab
@@ -314,15 +333,8 @@ def test_azure_asks_for_the_deployment_name_after_success(
     with FakeOpenAI(api_key="az-gui", models=(MODEL,)) as fake:
         fake.total_steps = 2
         fake.auto_advance = True
-        context.config.upsert_profile(
-            ProviderProfile(name="azure", kind="azure", base_url=fake.azure_endpoint)
-        )
-        keyring_backend.secrets[("persona-studio", "provider:azure")] = "az-gui"
-        window = make_window()
-        window.open_project(ensure_demo_project(context.data_folder))
-        window.tabs.setCurrentIndex(2)
-        tab = window.train_tab
-        tab.profile.setCurrentIndex(tab.profile.findData("azure"))
+        azure = ProviderProfile(name="azure", kind="azure", base_url=fake.azure_endpoint)
+        window, tab = _train_at(make_window, context, keyring_backend, azure, "az-gui")
         tab.base_model.setCurrentText(MODEL)
         run_async(wait_until(lambda: tab.report is not None))
         tab.launch()
@@ -360,27 +372,13 @@ def test_train_at_nebius_or_fireworks_then_chat_in_the_fine_tuned_pane(
     with fake as server:
         server.total_steps, server.checkpoint_every = 4, 2
         server.auto_advance = True
-        context.config.upsert_profile(
-            ProviderProfile(name=kind, kind=kind, base_url=address, account=account)
-        )
-        keyring_backend.secrets[("persona-studio", f"provider:{kind}")] = "key-gui"
-        window = make_window()
-        window.open_project(ensure_demo_project(context.data_folder))
-        window.tabs.setCurrentIndex(2)
-        tab = window.train_tab
-        tab.profile.setCurrentIndex(tab.profile.findData(kind))
+        profile = ProviderProfile(name=kind, kind=kind, base_url=address, account=account)
+        window, tab = _train_at(make_window, context, keyring_backend, profile, "key-gui")
         assert name in tab.service.text() and "API key" in tab.service.text()
         models = lambda: [tab.base_model.itemText(i) for i in range(tab.base_model.count())]  # noqa: E731
         assert base in models()
-        tab.base_model.setCurrentText(base)
-        run_async(wait_until(lambda: tab.report is not None and tab.report.model.name == base))
-        assert "$" in tab.check_summary.text()
-        tab.launch()
-        run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", 20))
-        run_async(wait_until(lambda: "<b>Done</b>" in tab.status.text()))
-        assert tab.progress.value() == 100 and tab.chart.points()
-        model = window.session.persona.fine_tuned_model
-        assert model and tab.history.topLevelItem(0).text(3) == model
+        model = _launch_until_done(window, tab, base, run_async)
+        assert tab.chart.points()
         if isinstance(server, FakeFireworks):
             assert DEPLOY_NOTE in tab.status.text()
             server.deploy(model)  # what the creator does at fireworks.ai
@@ -410,15 +408,8 @@ def test_a_failed_deploy_is_said_and_deploy_again_makes_it_answer(
         fake.auto_advance = True
         deploy = fake._deploy
         fake._deploy = lambda _request: (500, {"error": {"message": "deploy broke"}})
-        context.config.upsert_profile(
-            ProviderProfile(name="nebius", kind="nebius", base_url=fake.base_url)
-        )
-        keyring_backend.secrets[("persona-studio", "provider:nebius")] = "nb-gui"
-        window = make_window()
-        window.open_project(ensure_demo_project(context.data_folder))
-        window.tabs.setCurrentIndex(2)
-        tab = window.train_tab
-        tab.profile.setCurrentIndex(tab.profile.findData("nebius"))
+        nebius = ProviderProfile(name="nebius", kind="nebius", base_url=fake.base_url)
+        window, tab = _train_at(make_window, context, keyring_backend, nebius, "nb-gui")
         tab.base_model.setCurrentText("meta-llama/Meta-Llama-3.1-8B-Instruct")
         run_async(wait_until(lambda: tab.report is not None))
         tab.launch()
