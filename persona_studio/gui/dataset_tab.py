@@ -85,6 +85,8 @@ class DatasetTab(QWidget):
         self._waiting: int | None = None  # shown rows not approved yet (the review row)
         self._tags_stale = False  # an edit may have changed the tags: read when next opened
         self._reading_texts: asyncio.Future[None] | None = None  # search texts, in a thread
+        self._filter_seq = 0  # the newest filter asked for (a worker's older one is dropped)
+        self._filtering: asyncio.Future[None] | None = None  # a search's rows, in a thread
         self._loading: Any = None  # a large project's examples, read in a worker thread
         self._search_timer = QTimer(self, singleShot=True, interval=120)
         self._search_timer.timeout.connect(self._apply_filters)
@@ -392,18 +394,34 @@ class DatasetTab(QWidget):
         if self._search_needs_texts():
             return  # they are being read in a worker thread; the search runs when they are in
         selected = self._selected_ids()
-        self.model.apply_filters(
-            Filters(
-                text=self.search.text(),
-                status=self.status_filter.currentData() or "",
-                tag=self.tag_filter.currentData() or "",
-                issues_only=self.issues_only.isChecked(),
-                min_tokens=self.min_tokens.value(),
-            )
+        filters = Filters(
+            text=self.search.text(),
+            status=self.status_filter.currentData() or "",
+            tag=self.tag_filter.currentData() or "",
+            issues_only=self.issues_only.isChecked(),
+            min_tokens=self.min_tokens.value(),
         )
+        self._filter_seq += 1  # a search still running in a worker is out of date now
+        if filters.text.strip() and self.model.rows_total >= SEARCH_TEXTS_IN_THREAD_FROM:
+            work = self._filter_in_thread(filters, selected, self._filter_seq)
+            self._filtering = asyncio.ensure_future(work)
+            return
+        self.model.apply_filters(filters)
+        self._filtered(selected)
+
+    async def _filter_in_thread(self, filters: Filters, selected: list[str], seq: int) -> None:
+        """A search keystroke on a large project: the rows are chosen in a worker thread
+        (~35 ms of pure Python at 100,000 examples, which the window waited for)."""
+        install = await asyncio.to_thread(self.model.view_builder(filters))
+        if seq != self._filter_seq or not isValid(self) or self._session is None:
+            return  # a newer search or filter is on its way, or the window closed
+        if not install():
+            self.model.apply_filters(filters)  # the rows changed meanwhile: choose them here
+        self._filtered(selected)
+
+    def _filtered(self, selected: list[str]) -> None:
         self._select_ids(selected)
-        self._show_counts()
-        self._update_review()
+        self._show_counts()  # (and the review bar)
 
     def _search_needs_texts(self) -> bool:
         """A search on a large project reads the examples' texts in a worker thread first (0.2 s

@@ -41,6 +41,71 @@ def _set_first(example: Example, role: str, text: str) -> Example:
     return example
 
 
+def _filter_rows(
+    examples: list[Example],
+    f: Filters,
+    hay: list[str] | None,
+    issues: dict[str, list[Issue]],
+    tokens: dict[str, int],
+) -> list[int]:
+    """The rows `f` shows, in the examples' order (`hay`: their search texts, for a search)."""
+    candidates: range | list[int] = range(len(examples))
+    if f.status:
+        candidates = [i for i in candidates if examples[i].status == f.status]
+    if f.tag:
+        candidates = [i for i in candidates if f.tag in examples[i].tags]
+    if f.issues_only:
+        candidates = [i for i in candidates if examples[i].id in issues]
+    if f.min_tokens:
+        candidates = [i for i in candidates if tokens.get(examples[i].id, 0) >= f.min_tokens]
+    needle = f.text.strip().lower()
+    if needle and hay is not None:
+        candidates = [i for i in candidates if needle in hay[i]]
+    return list(candidates)
+
+
+def _narrow(shown: list[int], f: Filters, hay: list[str]) -> list[int]:
+    needle = f.text.strip().lower()
+    return [i for i in shown if needle in hay[i]]
+
+
+def _sort_rows(
+    view: list[int],
+    examples: list[Example],
+    sort: tuple[int, Qt.SortOrder] | None,
+    tokens: dict[str, int],
+    issues: dict[str, list[Issue]],
+) -> None:
+    """Sort `view` in place. From the file's order first, so that rows equal in the sorted
+    column stay in the file's order whatever was sorted before: the shown order is then the
+    one a fresh filter makes, and typing on (which keeps it) stays right."""
+    view.sort()
+    if sort is None or (sort[0] == COL_NUMBER and sort[1] == Qt.SortOrder.AscendingOrder):
+        return
+    column, order = sort
+    key = _sort_key(column, examples, tokens, issues)
+    view.sort(key=lambda i: key(examples[i]), reverse=order == Qt.SortOrder.DescendingOrder)
+
+
+def _sort_key(
+    column: int, examples: list[Example], tokens: dict[str, int], issues: dict[str, list[Issue]]
+) -> Callable[[Example], Any]:
+    if column == COL_QUESTION:
+        return lambda ex: ex.question.lower()
+    if column == COL_ANSWER:
+        return lambda ex: ex.answer.lower()
+    if column == COL_STATUS:
+        return lambda ex: STATUSES.index(ex.status)
+    if column == COL_TAGS:
+        return lambda ex: ", ".join(ex.tags)
+    if column == COL_TOKENS:
+        return lambda ex: tokens.get(ex.id, 0)
+    if column == COL_ISSUES:
+        return lambda ex: len(issues.get(ex.id, ()))
+    positions = {id(ex): n for n, ex in enumerate(examples)}
+    return lambda ex: positions[id(ex)]
+
+
 class ExamplesModel(QAbstractTableModel):
     """The grid's rows: a filtered, sorted list of indices into the session's examples; edits
     go out as `edit_requested` for the undo stack (it never changes data itself)."""
@@ -107,10 +172,10 @@ class ExamplesModel(QAbstractTableModel):
             self._apply_sort()
         self.endResetModel()
 
-    def _narrowed(self, filters: Filters) -> list[int] | None:
+    def _narrowable(self, filters: Filters) -> bool:
         """Typing on in the search box looks only among the rows shown: a text that holds the
         shown search's text can only match rows that it matched. At 1,000,000 examples a
-        keystroke scanned every row (~0.4 s); typing a word now scans fewer each time. None
+        keystroke scanned every row (~0.4 s); typing a word now scans fewer each time. False
         when the rows must be chosen afresh (another filter, an edit, a new report)."""
         before, after = self.filters.text.strip().lower(), filters.text.strip().lower()
         same_others = (self.filters.status, self.filters.tag, self.filters.issues_only) == (
@@ -118,39 +183,60 @@ class ExamplesModel(QAbstractTableModel):
             filters.tag,
             filters.issues_only,
         ) and self.filters.min_tokens == filters.min_tokens
-        if not (
+        return bool(
             self._view_fresh
             and same_others
             and self._haystack is not None
             and before
             and before in after
-        ):
+        )
+
+    def _narrowed(self, filters: Filters) -> list[int] | None:
+        if not self._narrowable(filters):
             return None
-        hay = self._haystack
-        return [i for i in self._view if after in hay[i]]
+        return _narrow(self._view, filters, self._haystack or [])
 
     def _filtered(self) -> list[int]:
-        f = self.filters
-        candidates: range | list[int] = range(len(self._examples))
-        examples = self._examples
-        if f.status:
-            candidates = [i for i in candidates if examples[i].status == f.status]
-        if f.tag:
-            candidates = [i for i in candidates if f.tag in examples[i].tags]
-        if f.issues_only:
-            candidates = [i for i in candidates if examples[i].id in self.issues]
-        if f.min_tokens:
-            candidates = [
-                i for i in candidates if self.tokens.get(examples[i].id, 0) >= f.min_tokens
-            ]
-        needle = f.text.strip().lower()
-        if needle:
-            if self._haystack is None:
-                self._haystack = [_searchable(ex) for ex in examples]
-            hay = self._haystack
-            candidates = [i for i in candidates if needle in hay[i]]
+        if self.filters.text.strip() and self._haystack is None:
+            self._haystack = [_searchable(ex) for ex in self._examples]
         self._view_fresh = True
-        return list(candidates)
+        return _filter_rows(self._examples, self.filters, self._haystack, self.issues, self.tokens)
+
+    def view_builder(self, filters: Filters) -> Callable[[], Callable[[], bool]]:
+        """`apply_filters` as work for a worker thread (call it with the search texts in,
+        `search_ready`): at 100,000 examples a keystroke's filter is ~35 ms of pure Python,
+        and in a worker the UI thread gets the lock back every few milliseconds. The worker
+        returns what to run back on the UI thread to show the rows; that returns False,
+        showing nothing, if the rows, the report or the sort changed meanwhile (then call
+        `apply_filters`)."""
+        state = (self._generation, self.tokens, self.issues, self._sort)
+        examples, hay = self._examples, self._haystack
+        shown = list(self._view) if self._narrowable(filters) else None  # a copy: sorts mutate
+
+        def build() -> Callable[[], bool]:
+            if shown is not None:
+                rows = _narrow(shown, filters, hay or [])
+            else:
+                rows = _filter_rows(examples, filters, hay, state[2], state[1])
+                _sort_rows(rows, examples, state[3], state[1], state[2])
+
+            def install() -> bool:
+                now = (self._generation, self.tokens, self.issues, self._sort)
+                if any(a is not b for a, b in zip(now, state, strict=True)):
+                    return False
+                self.beginResetModel()
+                self.filters, self._view, self._view_fresh = filters, rows, True
+                self.endResetModel()
+                return True
+
+            return install
+
+        return build
+
+    @property
+    def rows_total(self) -> int:
+        """How many examples, shown or not."""
+        return len(self._examples)
 
     @property
     def search_ready(self) -> bool:
@@ -181,35 +267,7 @@ class ExamplesModel(QAbstractTableModel):
         self.layoutChanged.emit()
 
     def _apply_sort(self) -> None:
-        # from the file's order first, so that rows equal in the sorted column stay in the
-        # file's order whatever was sorted before: the shown order is then the one a fresh
-        # filter makes, and typing on (which keeps it) stays right
-        self._view.sort()
-        if self._sort is None or (
-            self._sort[0] == COL_NUMBER and (self._sort[1] == Qt.SortOrder.AscendingOrder)
-        ):
-            return
-        column, order = self._sort
-        key = self._sort_key(column)
-        self._view.sort(
-            key=lambda i: key(self._examples[i]), reverse=order == Qt.SortOrder.DescendingOrder
-        )
-
-    def _sort_key(self, column: int) -> Callable[[Example], Any]:
-        if column == COL_QUESTION:
-            return lambda ex: ex.question.lower()
-        if column == COL_ANSWER:
-            return lambda ex: ex.answer.lower()
-        if column == COL_STATUS:
-            return lambda ex: STATUSES.index(ex.status)
-        if column == COL_TAGS:
-            return lambda ex: ", ".join(ex.tags)
-        if column == COL_TOKENS:
-            return lambda ex: self.tokens.get(ex.id, 0)
-        if column == COL_ISSUES:
-            return lambda ex: len(self.issues.get(ex.id, ()))
-        positions = {id(ex): n for n, ex in enumerate(self._examples)}
-        return lambda ex: positions[id(ex)]
+        _sort_rows(self._view, self._examples, self._sort, self.tokens, self.issues)
 
     # ---- lookups -------------------------------------------------------------------------
 
