@@ -57,7 +57,8 @@ def test_the_worker_reports_what_the_app_would(worker) -> None:
         examples, PERSONA, SPEC, test_share=0.1, progress=lambda f, _w: progress.append(f)
     )
     assert worker.pid is not None and worker.pid != os.getpid()
-    assert there.tokens == here.tokens
+    assert there.tokens == here.tokens and list(there.tokens) == list(here.tokens)
+    assert there.trained_ids == here.trained_ids and there.held_out == here.held_out
     assert there.issues == here.issues and len(there.issues) >= 4
     assert there.duplicate_groups == here.duplicate_groups != []
     assert there.summary() == here.summary()
