@@ -65,11 +65,13 @@ def test_mypy_is_clean_with_only_the_listed_gui_modules_left() -> None:
 
 
 def test_job_records_are_written_only_by_the_training_service() -> None:
-    """One owner of a job: no view (GUI, CLI) and no other service writes a job record."""
+    """One owner of a job: no view (GUI, CLI) and no other service writes a job record. (The
+    screenshot tool stages a finished job in its throwaway demo project, as a test would.)"""
     offenders = []
+    owners = ("persona_studio/services/training/", "persona_studio/core/")
     for path in (ROOT / "persona_studio").rglob("*.py"):
         relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith(("persona_studio/services/training/", "persona_studio/core/")):
+        if relative.startswith(owners) or relative == "persona_studio/tools/screenshots.py":
             continue
         if "save_job(" in path.read_text("utf-8"):
             offenders.append(relative)
