@@ -334,6 +334,31 @@ def test_a_version_4_files_sheet_snapshot_becomes_one_row_per_example(tmp_path: 
         assert project.sync_snapshot() == {"n1": {"id": "n1"}}
 
 
+def test_a_damaged_version_4_snapshot_does_not_keep_the_project_closed(tmp_path: Path) -> None:
+    """Schema 5 reads the old snapshot to move it: damaged, it is dropped (the next sync merges
+    afresh and asks about differences), and the project opens with everything else."""
+    from persona_studio.core.project.files import atomic_sqlite_file as _atomic_sqlite_file
+    from persona_studio.core.project.schema import apply_migrations as _apply_migrations
+
+    path = tmp_path / "damaged.persona"
+
+    def fill(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        _apply_migrations(db, 0, MIGRATIONS[:4])
+        db.execute("INSERT INTO persona VALUES ('name', '\"Old\"')")
+        db.execute("INSERT INTO sync_state VALUES ('snapshot', '{\"r1\": {broken')")
+        db.execute("INSERT INTO sync_state VALUES ('sheet', '{\"key\": \"k\"}')")
+
+    _atomic_sqlite_file(path, fill)
+    with Project.open(path) as project:
+        assert project.persona().name == "Old" and project.sync_snapshot() == {}
+        assert project.sync_value("sheet") == {"key": "k"}
+        project._db.execute("INSERT INTO sync_rows VALUES ('r2', 'not json'), ('r3', '[1]')")
+        project._db.execute("INSERT INTO sync_rows VALUES ('r4', '{\"id\": \"r4\"}')")
+        assert project.sync_snapshot() == {"r4": {"id": "r4"}}  # the damaged rows left out
+
+
 def test_a_full_disk_is_our_error_and_leaves_the_file_whole(tmp_path: Path) -> None:
     """SQLITE_FULL raised by a statement (not only by COMMIT) rolls back and is a plain
     ProjectError, for the CLI's one line and the window's "Not saved"."""

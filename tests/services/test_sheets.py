@@ -201,6 +201,31 @@ def test_large_writes_go_in_pieces_under_googles_payload_limit(fake, monkeypatch
     assert all(r[2] == "y" * 200 for r in fake.rows(KEY, "Data")[1:] if any(r))
 
 
+def test_a_damaged_snapshot_row_asks_instead_of_failing_the_sync(fake, tmp_path) -> None:
+    """A snapshot row the file no longer reads is left out: that example is then new on both
+    sides, so the sheet's different version is a conflict to settle, nothing is lost, and
+    the sync does not fail with a raw error."""
+    import asyncio
+
+    from persona_studio.core.persona import Persona
+    from persona_studio.core.project import Project
+    from persona_studio.services.sheets import sync_project
+
+    fake.add_spreadsheet(KEY, {"Data": [["id", "question", "answer"]]})
+    link = {"key": KEY, "worksheet": "Data"}
+    local = [Example.from_qa(f"Q{n}?", f"A{n}.") for n in range(3)]
+    with Project.create(tmp_path / "s.persona", Persona(name="S"), examples=local) as project:
+        asyncio.run(sync_project(fake.http(), project, link, project.examples()))
+        damaged = local[1].id
+        project._db.execute("UPDATE sync_rows SET row = '{broken' WHERE id = ?", (damaged,))
+        row = next(r for r in fake.rows(KEY, "Data") if damaged in r)
+        row[2] = "Changed in the sheet."
+        result = asyncio.run(sync_project(fake.http(), project, link, project.examples()))
+        assert [c.id for c in result.plan.conflicts] == [damaged]
+        assert project.example(damaged).answer == "A1."  # kept until the creator chooses
+        assert row[2] == "Changed in the sheet."
+
+
 def test_a_429_waits_as_long_as_google_says(fake) -> None:
     fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["q", "a"]]})
     fake.fail_next(429, "quota", retry_after=17)

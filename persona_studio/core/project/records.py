@@ -135,10 +135,17 @@ class RecordsStore(Store):
 
     def sync_snapshot(self) -> dict[str, Any]:
         """Every row as both sides last agreed on it (for a worker thread at scale: each row
-        is decoded on its own, so the GIL is never held long)."""
+        is decoded on its own, so the GIL is never held long). A damaged row is left out: the
+        next sync sees that example as new on both sides, so a difference between them is a
+        conflict for the creator to settle, never a guess."""
         with self._lock:
             found = self._db.execute("SELECT id, row FROM sync_rows").fetchall()
-        return {row_id: json.loads(text) for row_id, text in found}
+        snapshot: dict[str, Any] = {}
+        for row_id, text in found:
+            row = _json_object(text)
+            if row is not None:
+                snapshot[row_id] = row
+        return snapshot
 
     def set_sync_value(self, key: str, value: Any) -> None:
         with self._transaction("sync"):
@@ -146,3 +153,12 @@ class RecordsStore(Store):
                 "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
                 (key, json_text(value)),
             )
+
+
+def _json_object(text: object) -> dict[str, Any] | None:
+    """A JSON object read from the file, or None if the text is not one (damaged)."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

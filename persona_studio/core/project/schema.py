@@ -101,7 +101,10 @@ def _schema_v5(db: sqlite3.Connection) -> None:
 
     db.execute("CREATE TABLE sync_rows (id TEXT PRIMARY KEY, row TEXT NOT NULL)")
     found = db.execute("SELECT value FROM sync_state WHERE key = 'snapshot'").fetchone()
-    snapshot = json.loads(found[0]) if found else {}
+    try:  # a damaged snapshot must not keep the project from opening: the next sync merges
+        snapshot = json.loads(found[0]) if found else {}  # afresh, asking about differences
+    except (TypeError, ValueError):
+        snapshot = {}
     if isinstance(snapshot, dict):
         db.executemany(
             "INSERT INTO sync_rows (id, row) VALUES (?, ?)",
