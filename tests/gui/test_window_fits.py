@@ -30,6 +30,25 @@ def test_every_tab_fits_a_laptop_screen(make_window, context, qtbot, width, heig
         window.tabs.setCurrentIndex(index)
         assert _fits(window, screen), (window.tabs.tabText(index), window.minimumSizeHint())
 
+    # the Train tab's job row at its widest: a trained job whose deploy failed (Deploy again)
+    from persona_studio.core.records import JobRecord
+
+    failed = "Deploying failed: The provider answered with an error (503) to the deployment."
+    window.session.project.save_job(
+        JobRecord(
+            "ftjob-wide",
+            "nebius",
+            "meta-llama/Meta-Llama-3.1-8B-Instruct",
+            "succeeded",
+            events=[{"id": "e1", "level": "error", "message": failed}],
+        )
+    )
+    window.tabs.setCurrentIndex(2)
+    window.train_tab._fill_history(select="ftjob-wide")
+    window.train_tab.show_job("ftjob-wide")
+    assert window.train_tab.redeploy.isVisibleTo(window.train_tab)
+    assert _fits(window, screen), window.minimumSizeHint()
+
     # the most a creator can ask of the Chat tab: three panes, a long conversation
     window.tabs.setCurrentIndex(3)
     chat = window.chat_tab
