@@ -378,17 +378,14 @@ def sync_blocking(
     return SyncResult(plan, call.count, account, call.notes)
 
 
-def _pieces(
-    items: list[T], size: Callable[[T], int], limit: int | None = None
-) -> Iterator[list[T]]:
-    """`items` in order, in runs whose `size` adds up to at most `limit` (an item larger than
-    the limit goes alone): one write request each."""
-    limit = PAYLOAD_LIMIT if limit is None else limit
+def _pieces(items: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    """`items` in order, in runs whose `size` adds up to at most `PAYLOAD_LIMIT` (an item
+    larger than that goes alone): one write request each."""
     piece: list[T] = []
     total = 0
     for item in items:
         cost = size(item) + 16  # the range or the row's brackets and quotes
-        if piece and total + cost > limit:
+        if piece and total + cost > PAYLOAD_LIMIT:
             yield piece
             piece, total = [], 0
         piece.append(item)
