@@ -269,24 +269,31 @@ def test_unknown_persona_field_is_a_programming_error(project_path: Path) -> Non
         project.set_persona_fields(nonsense=1)
 
 
-def test_a_version_1_file_is_upgraded_and_its_rules_gain_extras(tmp_path: Path) -> None:
-    from persona_studio.core.project.files import atomic_sqlite_file as _atomic_sqlite_file
-    from persona_studio.core.project.schema import apply_migrations as _apply_migrations
-
-    path = tmp_path / "old.persona"
+def _old_file(path: Path, version: int, *rows: tuple[str, tuple[object, ...]]) -> Path:
+    """A project file as an earlier version made it (schema `version`), named "Old", with
+    these (SQL, parameters) statements run in it."""
+    from persona_studio.core.project.files import atomic_sqlite_file
+    from persona_studio.core.project.schema import apply_migrations
 
     def fill(db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        _apply_migrations(db, 0, MIGRATIONS[:1])
+        apply_migrations(db, 0, MIGRATIONS[:version])
         db.execute("INSERT INTO persona VALUES ('name', '\"Old\"')")
-        db.execute(
-            "INSERT INTO rules(id, position, enabled, name, trigger, action, updated_at) "
-            "VALUES ('r1', 0, 1, 'old rule', '{\"kind\": \"always\"}', "
-            '\'{"kind": "refuse", "text": "no"}\', \'now\')'
-        )
+        for sql, parameters in rows:
+            db.execute(sql, parameters)
 
-    _atomic_sqlite_file(path, fill)
+    atomic_sqlite_file(path, fill)
+    return path
+
+
+def test_a_version_1_file_is_upgraded_and_its_rules_gain_extras(tmp_path: Path) -> None:
+    rule = (
+        "INSERT INTO rules(id, position, enabled, name, trigger, action, updated_at) "
+        "VALUES ('r1', 0, 1, 'old rule', '{\"kind\": \"always\"}', "
+        '\'{"kind": "refuse", "text": "no"}\', \'now\')'
+    )
+    path = _old_file(tmp_path / "old.persona", 1, (rule, ()))
     assert int.from_bytes(path.read_bytes()[60:64], "big") == 1
     with Project.open(path) as project:
         (rule,) = project.rules()
@@ -308,21 +315,14 @@ def test_a_version_1_file_is_upgraded_and_its_rules_gain_extras(tmp_path: Path) 
 def test_a_version_4_files_sheet_snapshot_becomes_one_row_per_example(tmp_path: Path) -> None:
     """Schema 5: the sync snapshot moves from one JSON value into `sync_rows`; a sync then
     writes only the rows that changed, and a new sheet's sync starts a new snapshot."""
-    from persona_studio.core.project.files import atomic_sqlite_file as _atomic_sqlite_file
-    from persona_studio.core.project.schema import apply_migrations as _apply_migrations
-
-    path = tmp_path / "synced.persona"
     snapshot = {"r1": {"id": "r1", "question": "Q1?"}, "r2": {"id": "r2", "question": "Ü?"}}
-
-    def fill(db: sqlite3.Connection) -> None:
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        _apply_migrations(db, 0, MIGRATIONS[:4])
-        db.execute("INSERT INTO persona VALUES ('name', '\"Old\"')")
-        for key, value in (("snapshot", snapshot), ("sheet", {"key": "k", "worksheet": "D"})):
-            db.execute("INSERT INTO sync_state VALUES (?, ?)", (key, json.dumps(value)))
-
-    _atomic_sqlite_file(path, fill)
+    state = "INSERT INTO sync_state VALUES (?, ?)"
+    path = _old_file(
+        tmp_path / "synced.persona",
+        4,
+        (state, ("snapshot", json.dumps(snapshot))),
+        (state, ("sheet", json.dumps({"key": "k", "worksheet": "D"}))),
+    )
     with Project.open(path) as project:
         assert project.sync_snapshot() == snapshot
         assert project.sync_value("sheet") == {"key": "k", "worksheet": "D"}
@@ -337,20 +337,13 @@ def test_a_version_4_files_sheet_snapshot_becomes_one_row_per_example(tmp_path: 
 def test_a_damaged_version_4_snapshot_does_not_keep_the_project_closed(tmp_path: Path) -> None:
     """Schema 5 reads the old snapshot to move it: damaged, it is dropped (the next sync merges
     afresh and asks about differences), and the project opens with everything else."""
-    from persona_studio.core.project.files import atomic_sqlite_file as _atomic_sqlite_file
-    from persona_studio.core.project.schema import apply_migrations as _apply_migrations
-
-    path = tmp_path / "damaged.persona"
-
-    def fill(db: sqlite3.Connection) -> None:
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        _apply_migrations(db, 0, MIGRATIONS[:4])
-        db.execute("INSERT INTO persona VALUES ('name', '\"Old\"')")
-        db.execute("INSERT INTO sync_state VALUES ('snapshot', '{\"r1\": {broken')")
-        db.execute("INSERT INTO sync_state VALUES ('sheet', '{\"key\": \"k\"}')")
-
-    _atomic_sqlite_file(path, fill)
+    state = "INSERT INTO sync_state VALUES (?, ?)"
+    path = _old_file(
+        tmp_path / "damaged.persona",
+        4,
+        (state, ("snapshot", '{"r1": {broken')),
+        (state, ("sheet", '{"key": "k"}')),
+    )
     with Project.open(path) as project:
         assert project.persona().name == "Old" and project.sync_snapshot() == {}
         assert project.sync_value("sheet") == {"key": "k"}
