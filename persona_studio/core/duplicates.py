@@ -1,7 +1,9 @@
 """Exact and near-duplicate examples: normalised text, then MinHash + LSH over word shingles.
 
 Near duplicates are pairs whose word-bigram sets have a Jaccard similarity of at least
-`threshold` (verified exactly on the candidates LSH proposes), grouped transitively.
+`threshold` (verified exactly on the candidates LSH proposes), grouped transitively. The LSH
+buckets and the verified pairs are kept (`DuplicateIndex`), so a check after an edit reads and
+compares only the texts that changed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import itertools
 import re
 import zlib
 from array import array
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -57,47 +59,6 @@ class _WordHashes(dict[str, int]):
         digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
         self[word] = value = int.from_bytes(digest, "little")
         return value
-
-
-class DuplicateCache:
-    """What a check keeps for the next one: each text's MinHash signature, so that after an
-    edit only the changed texts are read again (at 100,000 examples the reading is most of
-    the search: ~2.5 of 3 s). Holds the texts of the last search only."""
-
-    MAX_WORDS_KEPT = 2_000_000  # distinct words remembered; past this the memo starts afresh
-
-    def __init__(self) -> None:
-        self.words = _WordHashes()
-        self.signatures: dict[str, bytes] = {}  # text → signature (b"": a text without words)
-        # candidate pairs already compared (their texts → near-identical?): LSH proposes the
-        # same pairs at every check, and comparing them again was a sixth of a re-check
-        self.compared: dict[tuple[str, str], bool] = {}
-
-
-class _Groups:
-    """Union-find over example positions."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-        self.joined: set[int] = set()
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-            self.joined.update((a, b))
-
-    def groups(self) -> list[list[int]]:
-        members: dict[int, list[int]] = defaultdict(list)
-        for i in sorted(self.joined):
-            members[self.find(i)].append(i)
-        return list(members.values())
 
 
 def _mix(keys: np.ndarray) -> np.ndarray:
@@ -155,72 +116,228 @@ def _signatures(
     return found_none | dict(zip(present, map(bytes, signatures), strict=True))
 
 
-def _shingle_set(text: str, words: _WordHashes) -> set[int]:
-    """One text's shingle hashes, as `_signatures` makes them (to verify a candidate pair)."""
+def _shingle_set(text: str) -> set[tuple[str, ...]]:
+    """One text's word bigrams (a one-word text: its word), the shingles `_signatures` hashes,
+    to verify a candidate pair exactly. In plain Python: numpy's overhead for one text was
+    ~0.35 ms, a tenth of a second per 300 candidate pairs."""
     found = _WORD.findall(text.lower())[:MAX_WORDS]
-    codes = np.fromiter(map(words.__getitem__, found), dtype=np.uint64, count=len(found))
-    keys, _bounds = _all_shingles(codes, np.array([len(found)], dtype=np.int64))
-    return set(keys.tolist())
+    if len(found) < 2:
+        return {tuple(found)}
+    return set(itertools.pairwise(found))
+
+
+class DuplicateIndex:
+    """Near-duplicate groups kept up to date text by text: what a check keeps for the next one.
+
+    Each distinct text with words has a MinHash signature, cut into `BANDS` band keys; texts
+    that share a band key are candidates, verified exactly (word-bigram Jaccard ≥ `threshold`),
+    and the groups are the connected parts of the verified pairs. Adding or removing a text
+    touches its own buckets only, so after an edit at 100,000 examples the groups cost what
+    changed (a search from nothing re-sorted every band: ~0.26 s). A text is compared with the
+    first `LOOK` texts of each bucket it joins, skipping those already in its group: that
+    bounds the work of a bucket of thousands of near-identical texts (templated answers) while
+    still joining them; two texts that are alike only past that many others may stay apart."""
+
+    LOOK = 16
+    MAX_WORDS_KEPT = 2_000_000  # distinct words remembered; past this the memo starts afresh
+
+    def __init__(self, threshold: float = 0.8) -> None:
+        self.threshold = threshold
+        self.words = _WordHashes()
+        self.keys: dict[str, bytes] = {}  # text indexed → its band keys (b"": no words)
+        self.pending: dict[str, None] = {}  # texts added and not yet indexed, in order
+        self.buckets: list[dict[int, str | list[str]]] = [{} for _ in range(BANDS)]
+        self.similar: dict[str, dict[str, None]] = {}  # verified pairs, both ways
+        self._parent: dict[str, str] = {}  # union-find over the texts with a pair
+
+    def add(self, text: str) -> None:
+        if text not in self.keys:
+            self.pending[text] = None
+
+    def has_words(self, text: str) -> bool:
+        return bool(self.keys.get(text))
+
+    def discard(self, texts: Iterable[str]) -> None:
+        """Take texts out; a group one of them held together is compared again."""
+        loose: dict[str, None] = {}
+        for text in texts:
+            if self.pending.pop(text, 0) is None:
+                continue
+            keys = self.keys.pop(text, None)
+            if keys is None:
+                continue
+            for band, key in enumerate(np.frombuffer(keys, dtype=np.uint64).tolist()):
+                self._leave(band, key, text)
+            if text in self.similar:
+                loose.update(dict.fromkeys(self._group(text)))
+        if not loose:
+            return
+        for text in loose:  # the group's pairs go; what is left of it is compared again
+            for other in self.similar.pop(text, ()):
+                self.similar.get(other, {}).pop(text, None)
+        self._parent = {}
+        for text, others in self.similar.items():
+            for other in others:
+                self._union(text, other)
+        for text in sorted(t for t in loose if t in self.keys):
+            keys = np.frombuffer(self.keys[text], np.uint64).tolist()
+            self._compare_in_buckets(text, enumerate(keys))
+
+    def update(self, progress: Callable[[float], None] = lambda _f: None) -> None:
+        """Index the texts added since the last update. `progress` may raise to stop: what was
+        indexed stays indexed, the rest waits for the next update."""
+        if len(self.words) > self.MAX_WORDS_KEPT:
+            self.words = _WordHashes()
+        new = list(self.pending)
+        if not new:
+            return
+        signatures = _signatures(new, self.words, lambda f: progress(0.7 * f))
+        keys, packed = _band_keys([signatures[text] for text in new])
+        buckets = self.buckets
+        for n, (text, text_keys, text_packed) in enumerate(zip(new, keys, packed, strict=True)):
+            if n % 4096 == 0:
+                progress(0.7 + 0.3 * n / len(new))
+            # most texts are alone in all their buckets: they only go in
+            shared = [
+                (band, key)
+                for band, (bucket, key) in enumerate(zip(buckets, text_keys, strict=False))
+                if bucket.setdefault(key, text) is not text
+            ]
+            if shared:
+                self._compare_in_buckets(text, shared, join=True)
+            self.keys[text] = text_packed
+            del self.pending[text]
+
+    def groups(self) -> list[list[str]]:
+        """The texts that are near-identical to another one, a list per group."""
+        members: dict[str, list[str]] = defaultdict(list)
+        for text in self.similar:
+            members[self._find(text)].append(text)
+        return list(members.values())
+
+    # -- inside ---------------------------------------------------------------------------
+
+    def _compare_in_buckets(
+        self, text: str, keys: Iterable[tuple[int, int]], join: bool = False
+    ) -> None:
+        """Compare `text` with the texts in its buckets (band, key); `join`: it is not in
+        those buckets yet, put it there."""
+        sets: dict[str, set[tuple[str, ...]]] = {}
+        for band, key in keys:
+            bucket = self.buckets[band]
+            held = bucket[key]
+            if isinstance(held, str):
+                mates = [held]
+                if join:
+                    bucket[key] = [held, text]
+            else:
+                mates = held[: self.LOOK]
+                if join:
+                    held.append(text)
+            for mate in mates:
+                if mate == text or self._find(mate) == self._find(text):
+                    continue
+                if self._alike(text, mate, sets):
+                    self.similar.setdefault(text, {})[mate] = None
+                    self.similar.setdefault(mate, {})[text] = None
+                    self._union(text, mate)
+
+    def _alike(self, a: str, b: str, sets: dict[str, set[tuple[str, ...]]]) -> bool:
+        for text in (a, b):
+            if text not in sets:
+                sets[text] = _shingle_set(text)
+        sa, sb = sets[a], sets[b]
+        return len(sa & sb) / len(sa | sb) >= self.threshold
+
+    def _leave(self, band: int, key: int, text: str) -> None:
+        bucket = self.buckets[band]
+        held = bucket[key]
+        if isinstance(held, str):
+            del bucket[key]
+            return
+        held.remove(text)
+        if len(held) == 1:
+            bucket[key] = held[0]
+
+    def _group(self, text: str) -> list[str]:
+        seen = {text: None}
+        todo = [text]
+        while todo:
+            for other in self.similar.get(todo.pop(), ()):
+                if other not in seen:
+                    seen[other] = None
+                    todo.append(other)
+        return list(seen)
+
+    def _find(self, text: str) -> str:
+        parent = self._parent
+        while (up := parent.get(text, text)) != text:
+            parent[text] = parent.get(up, up)
+            text = up
+        return text
+
+    def _union(self, a: str, b: str) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra != rb:
+            self._parent[max(ra, rb)] = min(ra, rb)
+
+
+def _band_keys(signatures: list[bytes]) -> tuple[list[list[int]], list[bytes]]:
+    """Each signature's `BANDS` bucket keys, as numbers and as bytes (none for a text without
+    words)."""
+    present = [s for s in signatures if s]
+    if not present:
+        return [[] for _ in signatures], [b"" for _ in signatures]
+    matrix = np.frombuffer(b"".join(present), dtype=np.uint64).reshape(len(present), NUM_HASHES)
+    rows = NUM_HASHES // BANDS
+    keys = matrix[:, 0::rows].copy()  # band b hashes its `rows` minimums into one key
+    for r in range(1, rows):
+        keys = keys * _PAIR + matrix[:, r::rows]
+    numbers, packed = iter(keys.tolist()), iter(map(bytes, keys))
+    return (
+        [next(numbers) if s else [] for s in signatures],
+        [next(packed) if s else b"" for s in signatures],
+    )
 
 
 def near_duplicate_groups(
     texts: Sequence[str],
     threshold: float = 0.8,
     progress: Callable[[float], None] = lambda _fraction: None,
-    cache: DuplicateCache | None = None,
+    index: DuplicateIndex | None = None,
 ) -> list[list[int]]:
-    """Groups of positions whose texts are near-identical (exact duplicates included).
-    `progress` is called now and then with the fraction done; it may raise to stop the work.
-    With a `cache` from the last search, only the texts it did not see are read."""
-    cache = cache if cache is not None else DuplicateCache()
-    if len(cache.words) > cache.MAX_WORDS_KEPT:
-        cache.words = _WordHashes()
-    known = cache.signatures
-    new = [text for text in dict.fromkeys(texts) if text not in known]
-    fresh = _signatures(new, cache.words, lambda f: progress(0.7 * f))
-    # in C loops (map, zip, join): Python ones over 100,000 texts were a third of a re-check
-    each = list(map((known | fresh).__getitem__, texts))
-    cache.signatures = dict(zip(texts, each, strict=True))  # this search's only: deleted go
-    compared, cache.compared = cache.compared, {}  # likewise: pairs of this search only
-    present = np.flatnonzero(np.fromiter(map(len, each), dtype=np.int64, count=len(each)))
-    if len(present) < 2:
-        return []
-    progress(0.7)
-    signatures = np.frombuffer(b"".join(each), dtype=np.uint64).reshape(len(present), NUM_HASHES)
-    del each
-    sets: dict[int, set[int]] = {}
+    """Groups of positions whose texts are near-identical (exact duplicates included), each in
+    order, the groups by their first position. `progress` is called now and then with the
+    fraction done; it may raise to stop the work. With the `index` of the last search, only
+    the texts it did not hold are read."""
+    index = index if index is not None else DuplicateIndex(threshold)
+    counts = Counter(texts)
+    index.discard([t for t in [*index.keys, *index.pending] if t not in counts])
+    for text in counts:
+        index.add(text)
+    index.update(progress)
+    group_of = grouped_texts(index, [t for t, n in counts.items() if n > 1])
+    return positions_in_groups(texts, group_of) if group_of else []
 
-    def shingle_set(k: int) -> set[int]:  # k: position in `present`
-        if k not in sets:
-            sets[k] = _shingle_set(texts[present[k]], cache.words)
-        return sets[k]
 
-    rows = NUM_HASHES // BANDS
-    mix = np.uint64(0x9E3779B97F4A7C15)
-    groups = _Groups(len(present))
-    for band in range(BANDS):
-        progress(0.8 + 0.2 * band / BANDS)
-        keys = signatures[:, band * rows]
-        for r in range(1, rows):
-            keys = keys * mix + signatures[:, band * rows + r]
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        same_as_previous = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1]) + 1
-        for position in same_as_previous:  # only rows that share a bucket reach Python
-            i, j = int(order[position - 1]), int(order[position])
-            first = int(order[np.searchsorted(sorted_keys, sorted_keys[position])])
-            for other in {first, i}:
-                if groups.find(other) == groups.find(j):
-                    continue
-                pair = (texts[present[other]], texts[present[j]])
-                similar = compared.get(pair)
-                if similar is None:
-                    sa, sb = shingle_set(other), shingle_set(j)
-                    similar = len(sa & sb) / len(sa | sb) >= threshold
-                cache.compared[pair] = similar
-                if similar:
-                    groups.union(other, j)
-    return [[int(present[k]) for k in group] for group in groups.groups()]
+def grouped_texts(index: DuplicateIndex, repeated: Iterable[str]) -> dict[str, object]:
+    """Each text in a group → its group: texts near-identical to another one, and `repeated`
+    texts (held by more than one example) that have words."""
+    group_of: dict[str, object] = {
+        text: n for n, group in enumerate(index.groups()) for text in group
+    }
+    group_of.update((t, t) for t in repeated if t not in group_of and index.has_words(t))
+    return group_of
+
+
+def positions_in_groups(texts: Sequence[str], group_of: dict[str, object]) -> list[list[int]]:
+    """The groups of `group_of` as positions in `texts`, each in order, the groups by their
+    first position."""
+    members: dict[object, list[int]] = defaultdict(list)
+    # only the grouped texts' positions reach Python (`compress` looks at the others in C)
+    for position in itertools.compress(itertools.count(), map(group_of.__contains__, texts)):
+        members[group_of[texts[position]]].append(position)
+    return [group for group in members.values() if len(group) > 1]
 
 
 class DuplicateFinder:

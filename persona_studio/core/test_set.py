@@ -33,7 +33,7 @@ def bucket(example_id: str) -> float:
 def in_test_set(example: Example, share: float) -> bool:
     if example.status != "approved":
         return False
-    return PIN_TAG in example.tags or bucket(example.id) < share
+    return PIN_TAG in example.tags or (share > 0 and bucket(example.id) < share)
 
 
 def split_test_set(

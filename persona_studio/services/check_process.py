@@ -4,16 +4,18 @@ stalled the window for 0.4–0.7 s at each edit, and its token cache added ~0.6 
 
 One process serves the whole app, started at the first large check with the "spawn" method (no
 Qt, no copy of the GUI's memory) and kept for the next ones: its token-count cache and what the
-last check found (`CheckCache`: each example's findings, each text's duplicate signature) stay
-warm, so a re-check after an edit checks only what changed (at 100,000 examples ~0.75 s against
-~3.6 s). The worker keeps the examples it was sent: a check sends the ids in order and only the
-examples that are new or changed since the last one (an edit puts a new object in the session,
-so "changed" is "not the same object"), in pickled slices of `SLICE` ids (each slice's pickling
-holds the lock for a few milliseconds; the pipe writes release it). The report comes back with
-its token counts and trained examples as numbers in the examples' order (`_packed`), made into
-the report's dict and list a slice at a time (read in one piece they held the lock ~30 ms at
-100,000). Cancelling is a message the worker reads between two steps of
-the check. If the process cannot start or dies, the check runs in this process as before
+last check found (`CheckCache`: each example's findings, the totals, the near-duplicate index)
+stay warm, so a re-check after an edit checks only what changed. Both sides send only changes:
+- the app sends the examples that are new or changed since the last check (an edit puts a new
+  object in the session, so "changed" is "not the same object"): after an edit, their positions
+  only; after an insert or a delete, every id in order too (`_changes`). In pickled parts of
+  `SLICE` (each part's pickling holds the lock for a few milliseconds; pipe writes release it);
+- the worker answers with the token counts that changed since the report the app holds (its
+  `base`), or, when the app holds none, all of them as numbers in the examples' order, made
+  into the report's dict a slice at a time; the trained examples come as a mask over the ids.
+At 100,000 examples a re-check after one edit went from ~0.78 s to ~0.1 s, call to report
+(`benchmarks/recheck.py`). Cancelling is a message the worker reads between two steps of the
+check. If the process cannot start or dies, the check runs in this process as before
 (`preflight` in a thread), and after `MAX_RESTARTS` failures it stays there.
 
 `CheckProcess.run` blocks: call it from a worker thread (the runner uses `asyncio.to_thread`).
@@ -22,14 +24,15 @@ This module imports nothing of Qt, and `serve` nothing of the GUI.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import pickle
 import threading
 import traceback
 from array import array
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from itertools import compress
+from operator import attrgetter, is_not, itemgetter
+from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.collector import collector_paused
 from persona_studio.core.validation import (
@@ -37,6 +40,8 @@ from persona_studio.core.validation import (
     PreflightCancelled,
     PreflightReport,
     preflight,
+    report_of,
+    update,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +57,7 @@ log = logging.getLogger(__name__)
 SLICE = 500  # examples per pickled message: ~4 ms of pickling at a time
 UNPACK_SLICE = 10_000  # token counts put in the report at a time: ~1 ms each
 MAX_RESTARTS = 3
+_ID, _TOKENS = attrgetter("id"), itemgetter(1)
 POLL_S = 0.05  # how often the waiting thread looks at the cancel flag and the process
 
 
@@ -75,10 +81,68 @@ class _PipeCancel:
         return self.flag
 
 
+class _Held:
+    """What the worker holds between checks: the examples it was sent, in order, the check's
+    cache, and which ids each report it sent had checked again (to answer the next check with
+    only the token counts the app does not have)."""
+
+    def __init__(self) -> None:
+        self.examples: list[Example] = []
+        self.ids: list[str] = []
+        self.cache = CheckCache()
+        self.sent: dict[int, dict[str, None]] = {}  # report → ids checked again for it
+        self.whole = True  # False after a check stopped half-way: find the changes by identity
+
+    def receive(self, kind: str, parts: list[bytes]) -> list[Example]:
+        """Take in a check's examples; returns those new or changed."""
+        received: list[Example] = []
+        if kind == "same":  # the same ids in the same order: only the changed ones came
+            examples = list(self.examples)
+            for part in parts:
+                positions, changed = pickle.loads(part)
+                for position, example in zip(positions, changed, strict=True):
+                    if self.ids[position] != example.id:
+                        raise ValueError("the app and the worker hold other examples")
+                    examples[position] = example
+                received += changed
+            self.examples = examples
+            return received
+        known = dict(zip(self.ids, self.examples, strict=True))
+        ids: list[str] = []
+        for part in parts:
+            part_ids, changed = pickle.loads(part)
+            known.update((example.id, example) for example in changed)
+            ids += part_ids
+            received += changed
+        self.examples = list(map(known.__getitem__, ids))  # deleted ones go
+        self.ids = ids
+        return received
+
+    def token_counts(self, base: int, seq: int) -> tuple[Any, ...]:
+        """The report's token counts as the app can take them in fastest: those that changed
+        since report `base` (which the app holds), or all of them as numbers in order."""
+        results = self.cache.results
+        moved = self.cache.take_moved()
+        if base in self.sent:
+            since = dict(moved)
+            for report in [s for s in self.sent if s > base]:
+                since.update(self.sent[report])
+            for report in [s for s in self.sent if s < base]:
+                del self.sent[report]
+            self.sent[base] = {}  # the app holds it: what it checked is no longer asked
+            self.sent[seq] = moved
+            present = [i for i in since if i in results]
+            found = map(_TOKENS, map(results.__getitem__, present))
+            changed = dict(zip(present, found, strict=True))
+            return ("changed", base, changed, [i for i in since if i not in results])
+        self.sent = {seq: {}}
+        counts = array("q", map(_TOKENS, map(results.__getitem__, self.ids)))
+        return ("all", counts.tobytes())
+
+
 def serve(conn: Connection) -> None:
     """The worker's loop: one check at a time, until the app closes its end of the pipe."""
-    known: dict[str, Example] = {}  # what the last check was sent, by id
-    kept = CheckCache()  # each example's findings: a re-check checks the changed ones
+    held = _Held()
     while True:
         try:
             message = conn.recv()
@@ -86,63 +150,70 @@ def serve(conn: Connection) -> None:
             return
         if message[0] != "check":
             continue  # a cancel that came after its check had finished
-        _, seq, slices, persona, spec, test_share = message
-        examples: list[Example] = []
+        _, seq, base, kind, slices, count, persona, spec, test_share = message
         try:
             parts = [conn.recv_bytes() for _ in range(slices)]  # all of them, whatever follows
-            for part in parts:
-                ids, changed = pickle.loads(part)
-                known.update((example.id, example) for example in changed)
-                examples.extend(known[i] for i in ids)
+            changed = held.receive(kind, parts)
             del parts
-            known = {example.id: example for example in examples}  # deleted ones go
+            if len(held.ids) != count:
+                raise ValueError(f"the app has {count} examples, the worker {len(held.ids)}")
 
             def progress(fraction: float, what: str, seq: int = seq) -> None:
                 conn.send(("progress", seq, fraction, what))
 
-            report = preflight(
-                examples,
+            whole, held.whole = held.whole, False  # until this check has finished
+            update(
+                held.cache,
+                held.examples,
+                held.ids,
+                changed if whole else None,
                 persona,
                 spec,
                 progress=progress,
                 cancel=_PipeCancel(conn, seq),  # type: ignore[arg-type]
                 test_share=test_share,
-                cache=kept,
             )
-            conn.send(("report", seq, *_packed(report, [e.id for e in examples])))
+            held.whole = True
+            light = report_of(held.cache, held.ids, spec, tokens=False)
+            trained = bytes(map(held.cache.trained.__contains__, held.ids))
+            conn.send(("report", seq, light, held.token_counts(base, seq), trained))
         except PreflightCancelled:
             conn.send(("cancelled", seq))
         except (EOFError, OSError):
             return
         except Exception:  # the app runs the check itself and shows its error
+            held.whole = False
             conn.send(("error", seq, traceback.format_exc()))
-        finally:
-            del examples
 
 
-def _packed(report: PreflightReport, ids: list[str]) -> tuple[PreflightReport, bytes, bytes]:
-    """The report as it crosses the pipe: the token counts and the trained examples as
-    numbers in the examples' order (the app knows their ids), not ~170,000 objects at 100,000
-    examples, whose unpickling held the app's interpreter lock ~30 ms in one go."""
-    position = {example_id: n for n, example_id in enumerate(ids)}
-    counts = array("q", map(report.tokens.__getitem__, ids))
-    trained = array("q", map(position.__getitem__, report.trained_ids))
-    light = dataclasses.replace(report, tokens={}, trained_ids=[])
-    return light, counts.tobytes(), trained.tobytes()
-
-
-def _unpacked(
-    light: PreflightReport, counts: bytes, trained: bytes, ids: list[str]
+def _report(
+    light: PreflightReport,
+    counts: tuple[Any, ...],
+    trained: bytes,
+    ids: list[str],
+    base: tuple[int, dict[str, int]] | None,
 ) -> PreflightReport:
-    """`_packed` undone, a slice at a time (the interpreter lock is free between two)."""
-    numbers, rows = array("q"), array("q")
-    numbers.frombytes(counts)
-    rows.frombytes(trained)
-    for start in range(0, len(ids), UNPACK_SLICE):
-        end = start + UNPACK_SLICE
-        light.tokens.update(zip(ids[start:end], numbers[start:end], strict=True))
-    for start in range(0, len(rows), UNPACK_SLICE):
-        light.trained_ids += map(ids.__getitem__, rows[start : start + UNPACK_SLICE])
+    """The report as it came across the pipe, made whole: its token counts from the report
+    the app holds (`base`) and those that changed, or from numbers in order, a slice at a time
+    (the interpreter lock is free between two); the trained examples from a mask over ids."""
+    if counts[0] == "changed":
+        _kind, on, changed, gone = counts
+        if base is None or base[0] != on:
+            raise _WorkerError("the worker answered from a report the app does not hold")
+        tokens = base[1].copy()  # in C; the report the window shows is never changed
+        tokens.update(changed)
+        for example_id in gone:
+            tokens.pop(example_id, None)
+        light.tokens = tokens
+    else:
+        numbers = array("q")
+        numbers.frombytes(counts[1])
+        for start in range(0, len(ids), UNPACK_SLICE):
+            end = start + UNPACK_SLICE
+            light.tokens.update(zip(ids[start:end], numbers[start:end], strict=True))
+    if len(trained) != len(ids):
+        raise _WorkerError("the worker answered for other examples")
+    light.trained_ids = list(compress(ids, trained))
     return light
 
 
@@ -156,7 +227,10 @@ class CheckProcess:
         self._lock = threading.Lock()  # one check on the pipe at a time
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
-        self._sent: dict[str, Example] = {}  # what the worker holds: only changes are sent
+        # what the worker holds: the examples last sent and their ids (only changes are sent)
+        self._sent: list[Example] = []
+        self._sent_ids: list[str] = []
+        self._base: tuple[int, dict[str, int]] | None = None  # the last report's tokens
         self._seq = 0
         self.failures = 0
 
@@ -181,7 +255,7 @@ class CheckProcess:
         if self._process is not None and self._process.is_alive() and self._conn is not None:
             return self._conn
         self._stop()
-        self._sent = {}  # a new worker holds nothing
+        self.forget()  # a new worker holds nothing
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
@@ -218,7 +292,7 @@ class CheckProcess:
             except WorkerGone as exc:
                 log.warning("%s; checking in the app instead", exc)
             except _WorkerError as exc:
-                self._sent = {}  # whatever it holds now, the next check sends everything
+                self.forget()  # whatever it holds now, the next check sends everything
                 log.warning("the check failed in its worker process:\n%s", exc)
         return preflight(
             examples, persona, spec, progress=progress, cancel=cancel, test_share=test_share
@@ -236,20 +310,21 @@ class CheckProcess:
         conn = self._ensure_started()
         self._seq += 1
         seq = self._seq
-        slices = range(0, len(examples), SLICE)
-        sent = self._sent
-        now: dict[str, Example] = {}
+        base = self._base
+        sent, sent_ids = self._sent, self._sent_ids
         try:
-            conn.send(("check", seq, len(slices), persona, spec, test_share))
-            self._sent = {}  # until every slice is through, the worker's copy is unknown
-            for start in slices:
-                part = examples[start : start + SLICE]
-                changed = [e for e in part if sent.get(e.id) is not e]
-                now.update((e.id, e) for e in part)
-                data = ([e.id for e in part], changed)
-                conn.send_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-            self._sent = now
-            return self._answer(conn, seq, progress, cancel, list(now))
+            kind, ids, parts = _changes(examples, sent, sent_ids)
+            on = base[0] if base else 0
+            conn.send(("check", seq, on, kind, len(parts), len(ids), persona, spec, test_share))
+            self.forget()  # until every part is through, the worker's copy is unknown
+            for part in parts:  # pickled one at a time: a few milliseconds of lock each
+                conn.send_bytes(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+            # the worker holds these now, and still knows the report the app holds (a check
+            # stopped half-way leaves both: the next one is answered with what changed)
+            self._sent, self._sent_ids, self._base = list(examples), ids, base
+            report = self._answer(conn, seq, progress, cancel, ids, base)
+            self._base = (seq, report.tokens)
+            return report
         except (EOFError, OSError, pickle.PickleError) as exc:
             self.failures += 1
             self._stop()
@@ -262,6 +337,7 @@ class CheckProcess:
         progress: Callable[[float, str], None] | None,
         cancel: threading.Event,
         ids: list[str],
+        base: tuple[int, dict[str, int]] | None,
     ) -> PreflightReport:
         asked_to_stop = False
         while True:
@@ -281,7 +357,7 @@ class CheckProcess:
                     progress(*rest)
             elif kind == "report":
                 light, counts, trained = rest
-                return _unpacked(light, counts, trained, ids)
+                return _report(light, counts, trained, ids, base)
             elif kind == "cancelled":
                 raise PreflightCancelled
             else:
@@ -297,12 +373,42 @@ class CheckProcess:
 
     def forget(self) -> None:
         """Let go of the examples last sent (their project closed): the next check sends all."""
-        self._sent = {}
+        self._sent, self._sent_ids, self._base = [], [], None
 
     def close(self) -> None:
         """Stop the worker (the app is closing; a later check starts a new one)."""
         with self._lock:
             self._stop()
+
+
+def _changes(
+    examples: Sequence[Example], sent: list[Example], sent_ids: list[str]
+) -> tuple[str, list[str], list[tuple[list[Any], list[Example]]]]:
+    """What to send for a check: ("same", the ids, [(positions, examples)]) when the ids are
+    those last sent, in the same order (an edit: only the examples that are not the same
+    objects go, found in C loops), else ("ids", the ids, [(ids, examples)]), every id in order
+    with the examples the worker does not hold. In parts of `SLICE`."""
+    if len(examples) == len(sent) and sent:
+        positions = list(compress(range(len(sent)), map(is_not, examples, sent)))
+        if all(examples[n].id == sent_ids[n] for n in positions):
+            return (
+                "same",
+                sent_ids,
+                [
+                    (
+                        positions[start : start + SLICE],
+                        [examples[n] for n in positions[start : start + SLICE]],
+                    )
+                    for start in range(0, len(positions), SLICE)
+                ],
+            )
+    ids = list(map(_ID, examples))
+    known = dict(zip(sent_ids, sent, strict=True))
+    parts: list[tuple[list[Any], list[Example]]] = []
+    for start in range(0, len(examples), SLICE):
+        part, part_ids = examples[start : start + SLICE], ids[start : start + SLICE]
+        parts.append((part_ids, list(compress(part, map(is_not, map(known.get, part_ids), part)))))
+    return "ids", ids, parts
 
 
 class _WorkerError(Exception):

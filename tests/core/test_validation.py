@@ -327,7 +327,7 @@ def test_warnings_read_as_a_few_lines_one_per_kind() -> None:
     assert lines[5] == "And 2 other kinds of warning."
 
 
-def test_a_kept_duplicate_cache_reads_only_new_texts_and_finds_the_same_groups(
+def test_a_kept_duplicate_index_reads_only_new_texts_and_finds_the_same_groups(
     monkeypatch,
 ) -> None:
     import random
@@ -338,6 +338,7 @@ def test_a_kept_duplicate_cache_reads_only_new_texts_and_finds_the_same_groups(
     words = [f"w{i}" for i in range(60)]
     texts = [" ".join(rng.choices(words, k=14)) for _ in range(300)]
     texts += [t + " w1" for t in texts[:40]]  # near duplicates
+    texts += [texts[50] + " w2", texts[50] + " w2 w3"]  # a chain: joined through its middle
     read: list[list[str]] = []
     original = duplicates._signatures
 
@@ -346,24 +347,53 @@ def test_a_kept_duplicate_cache_reads_only_new_texts_and_finds_the_same_groups(
         return original(new, hashes, progress)
 
     monkeypatch.setattr(duplicates, "_signatures", spy)
-    cache = duplicates.DuplicateCache()
-    for _round in range(6):
-        found = near_duplicate_groups(texts, cache=cache)
+    index = duplicates.DuplicateIndex()
+    for round_ in range(6):
+        found = near_duplicate_groups(texts, index=index)
         assert found == near_duplicate_groups(texts)  # the same as a search from nothing
         assert any(len(group) > 1 for group in found)
         kept = set(texts)
-        # edit some, delete some, copy one (an exact duplicate), add some
+        # edit some, delete some (the middle of a group first), copy one, add some
         for at in rng.sample(range(len(texts)), 5):
             texts[at] = texts[at].replace("w", "v", 2)
-        del texts[rng.randrange(len(texts))]
+        del texts[[n for group in found for n in group if len(group) > 2][1] if round_ == 0
+                  else rng.randrange(len(texts))]  # fmt: skip
         texts.append(texts[3])
         texts += [" ".join(rng.choices(words, k=10)) for _ in range(3)]
         read.clear()
-        near_duplicate_groups(texts, cache=cache)
+        near_duplicate_groups(texts, index=index)
         assert sorted(read[0]) == sorted(set(texts) - kept)  # only what it had not seen
-    assert set(cache.signatures) == set(texts)  # deleted texts are not kept
-    assert cache.compared and all(a in cache.signatures and b in cache.signatures
-                                  for a, b in cache.compared)  # fmt: skip
+    assert set(index.keys) == set(texts) and not index.pending  # deleted texts are not kept
+    assert index.similar and all(a in index.keys and b in index.keys
+                                 for a in index.similar for b in index.similar[a])  # fmt: skip
+
+
+def test_thousands_of_near_identical_texts_join_one_group_in_bounded_work(monkeypatch) -> None:
+    """Templated answers share their buckets: each new one is compared with a few of them,
+    not with every text before it."""
+    from persona_studio.core import duplicates
+
+    template = (
+        "thanks for asking about {} here is what i would do first and what comes next when "
+        "the week gets busy and the plan slips a little which it always does for everyone"
+    )
+    texts = [template.format(f"topic{n}") for n in range(3000)]
+    compared = 0
+    alike = duplicates.DuplicateIndex._alike
+
+    def counting(self, a, b, sets):
+        nonlocal compared
+        compared += 1
+        return alike(self, a, b, sets)
+
+    monkeypatch.setattr(duplicates.DuplicateIndex, "_alike", counting)
+    index = duplicates.DuplicateIndex()
+    assert near_duplicate_groups(texts, index=index) == [list(range(3000))]
+    assert compared < 3000 * 4
+    compared = 0
+    del texts[0], texts[1500]  # the rest of the group is compared again, a few each
+    assert near_duplicate_groups(texts, index=index) == [list(range(2998))]
+    assert compared < 3000 * duplicates.BANDS * 2
 
 
 def test_a_kept_check_cache_checks_only_changed_examples_and_reports_the_same(

@@ -100,4 +100,4 @@ def test_closing_a_project_lets_go_of_what_the_worker_was_sent(
     window, _runner = _checked_demo(make_window, context, run_async)
     assert len(worker._sent) == len(window.session.examples)
     assert window.session.close()
-    assert worker._sent == {}  # no examples of a closed project kept alive
+    assert worker._sent == [] and worker._base is None  # nothing of a closed project kept

@@ -4,6 +4,7 @@ creator nothing but speed: the check runs in the app instead."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -148,9 +149,79 @@ def test_a_worker_out_of_step_is_answered_here_then_sent_everything(worker, monk
     real = check_process.preflight
     monkeypatch.setattr(check_process, "preflight", lambda *a, **k: here.append(1) or real(*a, **k))
     unknown = Example.from_qa("Never sent?", "Never.", status="approved")
-    worker._sent[unknown.id] = unknown  # the app believes the worker has it: it does not
+    worker._sent.append(unknown)  # the app believes the worker has it: it does not
+    worker._sent_ids.append(unknown.id)
     after = [*examples, unknown]
     assert worker.run(after, PERSONA, SPEC).tokens == real(after, PERSONA, SPEC).tokens
     assert here == [1]  # the worker said it failed; this check ran in the app
     assert worker.run(after, PERSONA, SPEC).tokens == real(after, PERSONA, SPEC).tokens
     assert here == [1] and worker.failures == 0  # then everything was sent: back in step
+
+
+def test_rechecks_through_the_worker_match_a_check_from_nothing(worker, monkeypatch) -> None:
+    """Edits, approvals, deletes, inserts, a new order, a stopped check, another test share
+    and another persona, in turn: each report from the worker, built from what changed on
+    both sides, equals a check of everything in the app."""
+    import dataclasses
+    import random
+
+    rng = random.Random(21)
+    examples = dataset(1_500)
+    examples += [Example.from_qa(e.question, e.answer + " again") for e in examples[:30:3]]
+    answered: list[str] = []
+    real_report = check_process._report
+    monkeypatch.setattr(
+        check_process, "_report", lambda *a: answered.append(a[1][0]) or real_report(*a)
+    )
+    sent: list[int] = []
+    persona, share = PERSONA, 0.1
+
+    def check(rounds: str) -> None:
+        report = worker.run(examples, persona, SPEC, test_share=share)
+        fresh = preflight(examples, persona, SPEC, test_share=share)
+        assert report.tokens == fresh.tokens, rounds
+        assert report.trained_ids == fresh.trained_ids and report.held_out == fresh.held_out
+        assert report.issues == fresh.issues and list(report.issues) == list(fresh.issues)
+        assert report.duplicate_groups == fresh.duplicate_groups
+        assert report.summary() == fresh.summary()
+
+    check("first")
+    real_send = worker._conn.send_bytes
+    monkeypatch.setattr(worker._conn, "send_bytes", lambda b: sent.append(len(b)) or real_send(b))
+    for round_ in range(8):
+        sent.clear()
+        examples = list(examples)
+        for at in rng.sample(range(len(examples)), 3):  # edits: new objects, same ids
+            examples[at] = dataclasses.replace(
+                examples[at],
+                messages=[
+                    *examples[at].messages[:-1],
+                    {"role": "assistant", "content": f"Edited {round_}."},
+                ],
+            )
+        for at in rng.sample(range(len(examples)), 5):
+            examples[at] = dataclasses.replace(examples[at], status="draft")
+        check(f"edits {round_}")
+        assert sum(sent) < 20_000 and answered[-1] == "changed"  # a few examples each way
+        if round_ % 2:
+            del examples[rng.randrange(len(examples))]
+            examples.insert(rng.randrange(len(examples)), Example.from_qa("New?", "Yes, new."))
+            check(f"delete and insert {round_}")
+        if round_ == 3:
+            examples.sort(key=lambda e: e.question)
+            check("a new order")
+        if round_ == 4:  # stopped before it could finish; then edited again
+            cancel = threading.Event()
+            cancel.set()
+            examples[0] = dataclasses.replace(examples[0], status="approved")
+            with contextlib.suppress(PreflightCancelled):
+                worker.run(examples, persona, SPEC, test_share=share, cancel=cancel)
+            examples[1] = dataclasses.replace(examples[1], status="approved")
+            check("after a stopped check")
+        if round_ == 5:
+            share = 0.3
+            check("another test share")
+        if round_ == 6:
+            persona = Persona(name="Rhea", description="Longer now.", avoid_topics=["race 7"])
+            check("another persona")
+    assert worker.failures == 0 and answered.count("all") == 1  # the first check only

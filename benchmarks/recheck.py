@@ -1,0 +1,115 @@
+"""The readiness check's cost against the encoder's own, and a re-check after one edit.
+
+    python benchmarks/recheck.py [--examples 100000] [--edits 5]
+
+Issue 21's goals, on the same synthetic examples as `dataset.py`:
+1. the first full check within 1.3× the encoder's own time counting the same texts (the native
+   count, in the same run; each the shortest of two runs from an empty token-count cache),
+   without and with the near-duplicate search;
+2. a re-check after one edit shown within 100 ms of the pause after typing: the check's worker
+   process, from the app's call to the report in its hands (what the Dataset tab then shows),
+   and the same check run in this process. Min / median / max over `--edits` edits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def figures(seconds: list[float]) -> str:
+    ms = [s * 1000 for s in seconds]
+    return f"{min(ms):6.1f} / {statistics.median(ms):6.1f} / {max(ms):6.1f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=100_000)
+    parser.add_argument("--edits", type=int, default=5)
+    args = parser.parse_args()
+
+    from benchmarks.dataset import synthetic_examples
+    from persona_studio.core.persona import Persona
+    from persona_studio.core.tokens import _counter, _counts
+
+    counts_kept = _counts
+    from persona_studio.core.validation import (
+        CheckCache,
+        model_spec,
+        preflight,
+        training_messages,
+    )
+    from persona_studio.services.check_process import CheckProcess
+
+    examples = synthetic_examples(args.examples)
+    persona = Persona(name="Bench", description="A character with a very large dataset.")
+    spec = model_spec("gpt-4o-mini-2024-07-18")
+    prompt = persona.system_prompt()
+    texts = list(
+        {m["content"] for ex in examples for m in training_messages(ex, prompt)} | {"system"}
+    )
+    count = _counter(spec.encoding)  # loads the encoding, outside the timing
+    count(["warm"])
+
+    def best(action: Callable[[], object], runs: int = 2) -> float:
+        """The shortest of `runs` runs (the machine's noise only ever adds), each from an
+        empty token-count cache."""
+        times = []
+        for _ in range(runs):
+            counts_kept.clear()
+            started = time.perf_counter()
+            action()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    # the native count of every distinct text, as the check asks for them
+    encoder = best(lambda: count(texts))
+    checks = best(lambda: preflight(examples, persona, spec, find_duplicates=False))
+    cache = CheckCache()
+    full = best(lambda: preflight(examples, persona, spec, cache=CheckCache()), runs=1)
+    preflight(examples, persona, spec, cache=cache)
+    print(f"{args.examples:,} examples, {len(texts):,} distinct texts")
+    print(f"1. the encoder's own count: {encoder:6.2f} s")
+    print(
+        f"   first check, format + tokens: {checks:6.2f} s, {checks / encoder:4.2f}x the encoder "
+        "(target ≤ 1.3x)"
+    )
+    print(f"   with near-duplicates: {full:6.2f} s, {full / encoder:4.2f}x the encoder")
+
+    worker = CheckProcess()
+    try:
+        worker.run(examples, persona, spec)  # the worker's first check: it holds nothing yet
+        here: list[float] = []
+        there: list[float] = []
+        for edit in range(args.edits):
+            at = (edit * 7919) % len(examples)
+            examples = list(examples)  # as the runner snapshots the session's list
+            examples[at] = dataclasses.replace(
+                examples[at], status="approved" if examples[at].status != "approved" else "draft"
+            )
+            started = time.perf_counter()
+            report = worker.run(examples, persona, spec)
+            there.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            same = preflight(examples, persona, spec, cache=cache)
+            here.append(time.perf_counter() - started)
+            assert report.summary() == same.summary() and report.tokens == same.tokens
+    finally:
+        worker.close()
+    print("2. re-check after one edit, min / median / max (target ≤ 100 ms):")
+    print(f"   through the worker process, call to report: {figures(there)}")
+    print(f"   in this process:                            {figures(here)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
