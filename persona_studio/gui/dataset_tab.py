@@ -571,7 +571,12 @@ class DatasetTab(QWidget):
         for button in self.review_buttons.values():
             button.setEnabled(selected > 0)
         if recount or self._waiting is None:
-            self._waiting = self.model.shown - approved_count(self.model.shown_examples())
+            session = self._session
+            if session and session.examples_loaded and self.model.shows_all(session.examples):
+                approved = session.approved_count()  # counted once for this and the checklist
+            else:
+                approved = approved_count(self.model.shown_examples())
+            self._waiting = self.model.shown - approved
         waiting = self._waiting
         none_approved = self.model.shown > 0 and waiting == self.model.shown
         self.selection_label.setText(

@@ -5,15 +5,19 @@ from __future__ import annotations
 import bisect
 import copy
 from collections.abc import Callable
+from itertools import compress
+from operator import attrgetter, not_
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from persona_studio.core.dataset import Example, approved_count
+from persona_studio.core.dataset import Example, approved_count, positions_of
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.core.rules import Rule
+
+_ID = attrgetter("id")
 
 if TYPE_CHECKING:
     import asyncio
@@ -68,6 +72,7 @@ class ProjectSession(QObject):
         avatar = project.avatar()
         self.avatar_png: bytes | None = avatar[0] if avatar else None
         self._examples: list[Example] | None = None  # loaded when the Dataset tab needs them
+        self._approved: tuple[list[Example], int, int] | None = None  # see `approved_count`
         self._positions: dict[str, float] = {}
         self._pending: dict[str, Any] = {}
         self._unsaved: list[Callable[[], object]] = []  # refused writes, retried in order
@@ -224,7 +229,17 @@ class ProjectSession(QObject):
         if self._examples is None:
             counts = self.project.counts()
             return counts.examples, counts.approved
-        return len(self._examples), approved_count(self._examples)
+        return len(self._examples), self.approved_count()
+
+    def approved_count(self) -> int:
+        """How many examples are approved, counted once per version of the list: the checklist
+        and the review row both ask after every edit (a count is ~10 ms at 100,000). The list
+        is replaced at each change, or only grows (`add_examples`)."""
+        examples = self.examples
+        memo = self._approved
+        if memo is None or memo[0] is not examples or memo[1] != len(examples):
+            memo = self._approved = (examples, len(examples), approved_count(examples))
+        return memo[2]
 
     @property
     def examples(self) -> list[Example]:
@@ -248,8 +263,10 @@ class ProjectSession(QObject):
 
     def remove_examples(self, ids: set[str]) -> list[tuple[float, Example]]:
         """Delete; returns what is needed to put them back where they were."""
-        removed = [(self._positions[ex.id], ex) for ex in self.examples if ex.id in ids]
-        self._examples = [ex for ex in self.examples if ex.id not in ids]
+        examples = self.examples
+        gone = list(map(ids.__contains__, map(_ID, examples)))  # in C: 100,000 in ~5 ms
+        removed = [(self._positions[ex.id], ex) for ex in compress(examples, gone)]
+        self._examples = list(compress(examples, map(not_, gone)))
         for _position, ex in removed:
             del self._positions[ex.id]
         self._save_now(lambda: self.project.delete_examples(ids))
@@ -367,10 +384,12 @@ class ProjectSession(QObject):
         # copy on write: new objects of this session's own (shallow copies: the file stamps
         # their updated_at), so no object the undo stack or a worker holds is ever touched
         by_id = {ex.id: copy.copy(ex) for ex in changed}
-        self._examples = [by_id.get(ex.id, ex) for ex in self.examples]
-        self._save_now(
-            lambda: self.project.update_examples([ex for ex in self.examples if ex.id in by_id])
-        )
+        examples = list(self.examples)
+        at = positions_of(examples, by_id)
+        for n in at:
+            examples[n] = by_id[examples[n].id]
+        self._examples = examples
+        self._save_now(lambda: self.project.update_examples([examples[n] for n in at]))
         self.examples_edited.emit(list(by_id))
 
     def set_rules(self, rules: list[Rule]) -> None:

@@ -363,6 +363,36 @@ def test_review_many_rows_at_once_buttons_menu_and_all_shown(make_window, tmp_pa
     assert [e.status for e in _stored(window)] == ["approved"] * 2 + ["draft"] * 3
 
 
+def test_the_review_row_counts_right_through_edits_adds_and_deletes(make_window, tmp_path) -> None:
+    """With every row shown, the review row takes the session's approved count (counted once
+    per version of the list): it must follow each change, an add that grows the list too."""
+    examples = [Example.from_qa(f"Q{i}?", f"A{i}.") for i in range(6)]
+    window, tab = _tab(make_window, tmp_path, examples)
+
+    def waiting() -> int:
+        assert tab.model.shows_all(window.session.examples)
+        expected = sum(e.status != "approved" for e in window.session.examples)
+        assert tab._waiting == expected
+        return expected
+
+    assert waiting() == 6
+    tab.table.selectRow(0)
+    tab.review_buttons["approved"].click()
+    assert waiting() == 5 and tab.approve_shown.text() == "Approve all shown (5 more)"
+    tab.add_example()  # grows the list in place
+    assert waiting() == 6 and window.session.example_counts() == (7, 1)
+    window.session.add_examples([Example.from_qa("Imported?", "Yes.", status="approved")])
+    assert waiting() == 6 and window.session.example_counts() == (8, 2)
+    tab.table.selectRow(1)
+    tab.review_buttons["approved"].click()
+    assert waiting() == 5 and window.session.example_counts() == (8, 3)
+    tab.table.selectRow(0)
+    tab.delete_selected()
+    assert waiting() == 5 and window.session.example_counts() == (7, 2)
+    window.undo_stack.undo()
+    assert waiting() == 5 and window.session.example_counts() == (8, 3)
+
+
 def test_enter_saves_a_cell_without_a_trailing_newline(make_window, tmp_path, qtbot) -> None:
     from PySide6.QtWidgets import QComboBox, QPlainTextEdit
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import compress, count
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from persona_studio.core.dataset import STATUSES, Example
+from persona_studio.core.dataset import STATUSES, Example, positions_of
 from persona_studio.core.validation import Issue
 from persona_studio.gui.theme import qcolor
 
@@ -140,12 +141,12 @@ class ExamplesModel(QAbstractTableModel):
         self._examples = examples
         self._generation += 1
         self._view_fresh = False  # an edited row stays shown until the filters apply again
-        changed = set(ids)
+        at = positions_of(examples, set(ids))
         if self._haystack is not None:
-            for i, ex in enumerate(examples):
-                if ex.id in changed:
-                    self._haystack[i] = _searchable(ex)
-        rows = [r for r, i in enumerate(self._view) if examples[i].id in changed]
+            for i in at:
+                self._haystack[i] = _searchable(examples[i])
+        where = set(at)
+        rows = list(compress(count(), map(where.__contains__, self._view)))
         if rows:
             self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
 
@@ -296,6 +297,10 @@ class ExamplesModel(QAbstractTableModel):
                 if len(found) == len(wanted):
                     break
         return found
+
+    def shows_all(self, examples: list[Example]) -> bool:
+        """Whether every one of `examples` (this list) is shown, in some order."""
+        return self._examples is examples and len(self._view) == len(examples)
 
     @property
     def shown(self) -> int:
