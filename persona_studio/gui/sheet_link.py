@@ -4,6 +4,7 @@ before the first paint and stays light)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,8 @@ from persona_studio.core.sheet_sync import Conflict, row_to_example
 from persona_studio.core.words import counted
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.project_session import ProjectSession
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import asyncio
@@ -122,6 +125,14 @@ class SheetLink(QObject):
         except UserFacingError as exc:
             self.last_error = str(exc)
             self.state_changed.emit(f"Sheet: not synced — {exc.message}")
+        except Exception as exc:  # a bug, or a failure no one has phrased yet: never "syncing…"
+            log.exception("the sheet sync failed")
+            self.last_error = (  # the window shows it, and keeps it for a problem report
+                f"Something unexpected went wrong while syncing ({type(exc).__name__}: {exc}). "
+                "Press Sync to try again; if it happens again, Help → Report a Problem… copies "
+                "what helps us fix it."
+            )
+            self.state_changed.emit("Sheet: not synced — something unexpected went wrong")
 
     async def sync_now(self, link: dict[str, Any]) -> SyncResult:
         """One sync, saved through the session (views refresh); errors are raised."""

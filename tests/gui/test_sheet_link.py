@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton
+from PySide6.QtWidgets import QLabel, QMessageBox, QPlainTextEdit, QPushButton
 
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
@@ -125,6 +125,32 @@ def test_a_sync_error_is_explained(make_window, context, fake, qtbot, run_async)
     run_async(wait_until(lambda: "not synced" in window.sheet_label.text()))
     assert "Share the sheet with bot@proj" in window.sheet.last_error
     assert window.session.project.counts().examples == 30
+
+
+def test_an_unexpected_sync_failure_is_said_and_the_next_sync_runs(
+    make_window, context, fake, run_async, monkeypatch
+) -> None:
+    from persona_studio.gui import help as help_module
+    from persona_studio.services import sheets
+
+    window = _window(make_window, context)
+    real = sheets.sync_project
+
+    async def broken(*args, **kwargs):
+        raise KeyError("values")  # a reply shape nobody expected
+
+    monkeypatch.setattr(sheets, "sync_project", broken)
+    window.sync_sheet({"key": KEY, "worksheet": "Data"})
+    run_async(wait_until(lambda: "not synced" in window.sheet_label.text()))
+    assert window.sheet_label.text() == "Sheet: not synced — something unexpected went wrong"
+    said = window.findChild(QMessageBox, "error_message")  # the window's plain-words dialog
+    assert said is not None and "(KeyError: 'values')" in said.text()
+    assert "Report a Problem" in said.text()
+    assert help_module.RECENT_ERRORS[-1][1] == "Sheet not synced"  # kept for the report
+    said.close()
+    monkeypatch.setattr(sheets, "sync_project", real)
+    window.sync_sheet({"key": KEY, "worksheet": "Data"})  # not stuck: the next one runs
+    run_async(wait_until(lambda: window.sheet_label.text().startswith("Sheet: synced")))
 
 
 def test_link_creates_the_worksheet_and_schedules_automatic_syncs(
