@@ -347,7 +347,23 @@ def test_a_kept_duplicate_index_reads_only_new_texts_and_finds_the_same_groups(
         return original(new, hashes, progress)
 
     monkeypatch.setattr(duplicates, "_signatures", spy)
+    monkeypatch.setattr(duplicates.DuplicateIndex, "BATCH", 37)  # many batches, some repeats
     index = duplicates.DuplicateIndex()
+    stopped = duplicates.DuplicateIndex()
+    calls = 0
+
+    def stop_in_the_second_batch(_fraction: float) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("Stop")
+
+    for text in texts:
+        stopped.add(text)
+    with pytest.raises(RuntimeError):
+        stopped.update(stop_in_the_second_batch)
+    assert 0 < len(stopped.keys) < len(set(texts)) and stopped.pending  # what was done stays
+    assert near_duplicate_groups(texts, index=stopped) == near_duplicate_groups(texts)
     for round_ in range(6):
         found = near_duplicate_groups(texts, index=index)
         assert found == near_duplicate_groups(texts)  # the same as a search from nothing
