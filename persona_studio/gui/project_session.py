@@ -234,12 +234,21 @@ class ProjectSession(QObject):
     def approved_count(self) -> int:
         """How many examples are approved, counted once per version of the list: the checklist
         and the review row both ask after every edit (a count is ~10 ms at 100,000). The list
-        is replaced at each change, or only grows (`add_examples`)."""
+        is replaced at each change, or only grows (`add_examples`); an edit, a delete, an undo
+        and an add carry the count over with what they changed (`_carry_count`)."""
         examples = self.examples
         memo = self._approved
         if memo is None or memo[0] is not examples or memo[1] != len(examples):
             memo = self._approved = (examples, len(examples), approved_count(examples))
         return memo[2]
+
+    def _carry_count(self, after: list[Example], change: int, size: int | None = None) -> None:
+        """The approved count of `after`, the list about to replace the current one (or the
+        current one, about to grow to `size`), from the current count and `change`: called
+        before the change, and only while the current count is known."""
+        memo = self._approved
+        if memo is not None and memo[0] is self._examples and memo[1] == len(memo[0]):
+            self._approved = (after, len(after) if size is None else size, memo[2] + change)
 
     @property
     def examples(self) -> list[Example]:
@@ -254,7 +263,9 @@ class ProjectSession(QObject):
         return self._examples
 
     def add_examples(self, new: list[Example]) -> None:
-        self.examples.extend(new)
+        examples = self.examples
+        self._carry_count(examples, approved_count(new), len(examples) + len(new))
+        examples.extend(new)
         # after the last one, as the file places them (known here even if the write must wait)
         first = max(self._positions.values(), default=-1.0) + 1.0
         self._positions.update({ex.id: first + n for n, ex in enumerate(new)})
@@ -266,7 +277,9 @@ class ProjectSession(QObject):
         examples = self.examples
         gone = list(map(ids.__contains__, map(_ID, examples)))  # in C: 100,000 in ~5 ms
         removed = [(self._positions[ex.id], ex) for ex in compress(examples, gone)]
-        self._examples = list(compress(examples, map(not_, gone)))
+        kept = list(compress(examples, map(not_, gone)))
+        self._carry_count(kept, -approved_count(ex for _position, ex in removed))
+        self._examples = kept
         for _position, ex in removed:
             del self._positions[ex.id]
         self._save_now(lambda: self.project.delete_examples(ids))
@@ -288,6 +301,7 @@ class ProjectSession(QObject):
         merged += current[start:]
         for position, ex in placed:
             positions[ex.id] = position
+        self._carry_count(merged, approved_count(ex for _position, ex in placed))
         self._examples = merged
         self.examples_reset.emit()
 
@@ -386,8 +400,10 @@ class ProjectSession(QObject):
         by_id = {ex.id: copy.copy(ex) for ex in changed}
         examples = list(self.examples)
         at = positions_of(examples, by_id)
+        before = approved_count(examples[n] for n in at)
         for n in at:
             examples[n] = by_id[examples[n].id]
+        self._carry_count(examples, approved_count(examples[n] for n in at) - before)
         self._examples = examples
         self._save_now(lambda: self.project.update_examples([examples[n] for n in at]))
         self.examples_edited.emit(list(by_id))
