@@ -271,23 +271,37 @@ def main() -> int:
     project.close()
     import_export(loaded, persona, folder)
 
-    # 4. memory: a fresh process with just the app, the project and its grid
+    # 4. memory: a fresh process with just the app, the project and its grid, on the app's
+    # event loop (a large file opens, and its examples load, in a worker)
     probe = (
-        "import os\n"
+        "import asyncio, os, sys\n"
         "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
-        "from PySide6.QtWidgets import QApplication\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+        "from benchmarks.stalls import qt_loop\n"
         "from persona_studio.core.config import AppConfig\n"
         "from persona_studio.gui.context import AppContext\n"
         "from persona_studio.gui.main_window import MainWindow\n"
-        "app = QApplication([])\n"
+        "loop = qt_loop()\n"
         "window = MainWindow(AppContext(config=AppConfig()))\n"
         f"window.open_project(__import__('pathlib').Path({str(folder / 'big.persona')!r}))\n"
-        "window.tabs.setCurrentIndex(1)\n"
-        "window.show(); app.processEvents()\n"
+        "window.show()\n"
+        "async def shown():\n"
+        "    while window.session is None:\n"
+        "        await asyncio.sleep(0.05)\n"
+        "    window.tabs.setCurrentIndex(1)\n"
+        "    while window.dataset_tab.model.shown == 0:\n"
+        "        await asyncio.sleep(0.05)\n"
+        "loop.run_until_complete(asyncio.wait_for(shown(), 900))\n"
         "assert len(window.session.examples) > 0\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent
         "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
-        "print(int(hwm.split()[1]) / 1024)\n"
+        "print(int(hwm.split()[1]) / 1024, flush=True)\n"
+        # the figure is out: no teardown of the window's threads; the check's worker process,
+        # maybe still checking, goes too (it would hold this probe's output open till done)
+        "check = sys.modules.get('persona_studio.services.check_process')\n"
+        "if check and check._shared and check._shared._process:\n"
+        "    check._shared._process.kill()\n"
+        "os._exit(0)\n"
     )
     env = {
         **os.environ,
