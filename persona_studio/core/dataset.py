@@ -79,6 +79,11 @@ _status = attrgetter("status")
 _id = attrgetter("id")
 
 
+def ids_of(examples: Iterable[Example]) -> list[str]:
+    """Every example's id, in order, in C (`map` over an attribute getter)."""
+    return list(map(_id, examples))
+
+
 def positions_of(examples: Sequence[Example], ids: Container[str]) -> list[int]:
     """Where the examples with these ids are, in one pass in C (`compress`, `map`): a Python
     loop over 100,000 examples took 30–50 ms of each edit's stall, for a few rows."""

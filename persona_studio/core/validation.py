@@ -20,7 +20,7 @@ from operator import attrgetter, is_not, itemgetter, not_
 from pathlib import Path
 from typing import Any
 
-from persona_studio.core.dataset import MIN_EXAMPLES, Example
+from persona_studio.core.dataset import MIN_EXAMPLES, Example, ids_of
 from persona_studio.core.duplicates import (
     DuplicateIndex,
     grouped_texts,
@@ -455,7 +455,6 @@ def _duplicate_issues(
 # what a check found for one example: the example it was found for, its tokens, its issues
 # (before duplicates), and its text as the duplicate search compares it
 Findings = tuple[Example, int, tuple[Issue, ...], str]
-_ID = attrgetter("id")
 _EXAMPLE, _TOKENS, _ISSUES, _TEXT = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 _STATUS = attrgetter("status")
 
@@ -522,7 +521,7 @@ class CheckCache:
         """Examples' findings, in place of what was found for them before; in C loops where
         it can be (a first check puts 100,000)."""
         examples = list(map(_EXAMPLE, found))
-        ids = list(map(_ID, examples))
+        ids = ids_of(examples)
         self.moved.update(dict.fromkeys(ids))
         for example_id in list(filter(self.results.__contains__, ids)):
             self._take(example_id)
@@ -593,7 +592,7 @@ def preflight(
     `test_share` of them, is kept aside for the voice check). A `cache` kept from the last
     check makes this one check again only the examples that changed."""
     cache = cache if cache is not None else CheckCache()
-    ids = list(map(_ID, examples))
+    ids = ids_of(examples)
     update(
         cache,
         examples,

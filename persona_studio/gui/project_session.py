@@ -6,18 +6,16 @@ import bisect
 import copy
 from collections.abc import Callable
 from itertools import compress
-from operator import attrgetter, not_
+from operator import not_
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from persona_studio.core.dataset import Example, approved_count, positions_of
+from persona_studio.core.dataset import Example, approved_count, ids_of, positions_of
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.core.rules import Rule
-
-_ID = attrgetter("id")
 
 if TYPE_CHECKING:
     import asyncio
@@ -275,7 +273,7 @@ class ProjectSession(QObject):
     def remove_examples(self, ids: set[str]) -> list[tuple[float, Example]]:
         """Delete; returns what is needed to put them back where they were."""
         examples = self.examples
-        gone = list(map(ids.__contains__, map(_ID, examples)))  # in C: 100,000 in ~5 ms
+        gone = list(map(ids.__contains__, ids_of(examples)))  # in C: 100,000 in ~5 ms
         removed = [(self._positions[ex.id], ex) for ex in compress(examples, gone)]
         kept = list(compress(examples, map(not_, gone)))
         self._carry_count(kept, -approved_count(ex for _position, ex in removed))

@@ -31,10 +31,11 @@ import traceback
 from array import array
 from collections.abc import Callable, Sequence
 from itertools import compress
-from operator import attrgetter, is_not, itemgetter
+from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.collector import collector_paused
+from persona_studio.core.dataset import ids_of
 from persona_studio.core.validation import (
     CheckCache,
     PreflightCancelled,
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 SLICE = 500  # examples per pickled message: ~4 ms of pickling at a time
 UNPACK_SLICE = 10_000  # token counts put in the report at a time: ~1 ms each
 MAX_RESTARTS = 3
-_ID, _TOKENS = attrgetter("id"), itemgetter(1)
+_TOKENS = itemgetter(1)
 POLL_S = 0.05  # how often the waiting thread looks at the cancel flag and the process
 
 
@@ -402,7 +403,7 @@ def _changes(
                     for start in range(0, len(positions), SLICE)
                 ],
             )
-    ids = list(map(_ID, examples))
+    ids = ids_of(examples)
     known = dict(zip(sent_ids, sent, strict=True))
     parts: list[tuple[list[Any], list[Example]]] = []
     for start in range(0, len(examples), SLICE):
