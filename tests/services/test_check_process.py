@@ -186,10 +186,20 @@ def test_rechecks_through_the_worker_match_a_check_from_nothing(worker, monkeypa
         assert report.summary() == fresh.summary()
 
     check("first")
-    real_send = worker._conn.send_bytes
+    real_send, real_recv = worker._conn.send_bytes, worker._conn.recv
     monkeypatch.setattr(worker._conn, "send_bytes", lambda b: sent.append(len(b)) or real_send(b))
+    reports: list[int] = []
+
+    def recv():
+        message = real_recv()
+        if message[0] == "report":
+            reports.append(len(pickle.dumps(message)))
+        return message
+
+    monkeypatch.setattr(worker._conn, "recv", recv)
     for round_ in range(8):
         sent.clear()
+        reports.clear()
         examples = list(examples)
         for at in rng.sample(range(len(examples)), 3):  # edits: new objects, same ids
             examples[at] = dataclasses.replace(
@@ -203,6 +213,7 @@ def test_rechecks_through_the_worker_match_a_check_from_nothing(worker, monkeypa
             examples[at] = dataclasses.replace(examples[at], status="draft")
         check(f"edits {round_}")
         assert sum(sent) < 20_000 and answered[-1] == "changed"  # a few examples each way
+        assert reports and max(reports) < 10_000  # no list of ids: the trained ones as a mask
         if round_ % 2:
             del examples[rng.randrange(len(examples))]
             examples.insert(rng.randrange(len(examples)), Example.from_qa("New?", "Yes, new."))
