@@ -129,8 +129,8 @@ class SheetLink(QObject):
             log.exception("the sheet sync failed")
             self.last_error = (  # the window shows it, and keeps it for a problem report
                 f"Something unexpected went wrong while syncing ({type(exc).__name__}: {exc}). "
-                "Press Sync to try again; if it happens again, Help → Report a Problem… copies "
-                "what helps us fix it."
+                "Choose Sheet → Sync with the Sheet to try again; if it happens again, Help → "
+                "Report a Problem… copies what helps us fix it."
             )
             self.state_changed.emit("Sheet: not synced — something unexpected went wrong")
 
