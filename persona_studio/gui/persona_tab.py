@@ -36,7 +36,6 @@ from persona_studio.core.tokens import (
     ENCODING_LABELS,
     ENCODINGS,
     TOKENS_EXPLAINED,
-    count_tokens,
     prompt_length_warning,
 )
 from persona_studio.gui.dialogs.messages import show_error
@@ -542,10 +541,15 @@ class PersonaTab(QWidget):
         )
 
     async def _count_tokens(self, prompt: str) -> None:
-        """Off the UI thread: the first count loads the encodings (~0.5 s)."""
+        """Off the UI thread: the first count loads the encodings (~0.5 s), where the project's
+        check counts (`prompt_token_counts`)."""
         import asyncio
 
-        counts = await asyncio.to_thread(lambda: {e: count_tokens(prompt, e) for e in ENCODINGS})
+        from persona_studio.gui.preflight_runner import prompt_token_counts
+
+        assert self._session is not None
+        examples = self._session.example_counts()[0]
+        counts = await asyncio.to_thread(prompt_token_counts, prompt, examples)
         if self._session is None or self._session.persona.system_prompt() != prompt:
             return  # the prompt changed meanwhile; a newer count is on its way
         self.prompt_size.setText(

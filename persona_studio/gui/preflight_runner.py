@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
+from persona_studio.core.tokens import ENCODINGS, count_tokens
 from persona_studio.core.validation import (
     ModelSpec,
     PreflightCancelled,
@@ -33,6 +34,17 @@ CHECK_DELAY_MS = 800  # one check per pause in typing
 # quicker than the round trip.
 IN_PROCESS_FROM = 5_000
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+def prompt_token_counts(prompt: str, examples: int) -> dict[str, int]:
+    """The prompt's token counts in each encoding, where a project of `examples` examples is
+    checked: in the worker process from `IN_PROCESS_FROM`, so that the window never loads the
+    encodings for a large project (~180 MB), else here. Blocks: call it from a worker thread."""
+    if examples >= IN_PROCESS_FROM:
+        from persona_studio.services.check_process import shared
+
+        return shared().count_tokens(prompt, ENCODINGS)
+    return {name: count_tokens(prompt, name) for name in ENCODINGS}
 
 
 class PreflightRunner(QObject):

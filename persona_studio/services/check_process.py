@@ -5,7 +5,9 @@ stalled the window for 0.4–0.7 s at each edit, and its token cache added ~0.6 
 One process serves the whole app, started at the first large check with the "spawn" method (no
 Qt, no copy of the GUI's memory) and kept for the next ones: its token-count cache and what the
 last check found (`CheckCache`: each example's findings, the totals, the near-duplicate index)
-stay warm, so a re-check after an edit checks only what changed. Both sides send only changes:
+stay warm, so a re-check after an edit checks only what changed. It also counts the persona
+prompt's tokens for such a project (`CheckProcess.count_tokens`), so that its window never
+loads the encodings. Both sides send only changes:
 - the app sends the examples that are new or changed since the last check (an edit puts a new
   object in the session, so "changed" is "not the same object"): after an edit, their positions
   only; after an insert or a delete, every id in order too (`_changes`). In pickled parts of
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.collector import collector_paused
 from persona_studio.core.dataset import ids_of
+from persona_studio.core.tokens import count_tokens
 from persona_studio.core.validation import (
     CheckCache,
     PreflightCancelled,
@@ -149,6 +152,13 @@ def serve(conn: Connection) -> None:
             message = conn.recv()
         except (EOFError, OSError):
             return
+        if message[0] == "count":
+            _, seq, text, names = message
+            try:
+                conn.send(("counted", seq, {name: count_tokens(text, name) for name in names}))
+            except (EOFError, OSError):
+                return
+            continue
         if message[0] != "check":
             continue  # a cancel that came after its check had finished
         _, seq, base, kind, slices, count, persona, spec, test_share = message
@@ -299,6 +309,38 @@ class CheckProcess:
         return preflight(
             examples, persona, spec, progress=progress, cancel=cancel, test_share=test_share
         )
+
+    def count_tokens(self, text: str, encodings: Sequence[str]) -> dict[str, int]:
+        """One text's token counts in each encoding, counted in the worker: so the window of a
+        large project, whose check runs there, never loads the encodings (~180 MB: the
+        tokenizer module and its two tables). In the app if the worker cannot."""
+        if self.usable:
+            try:
+                with self._lock:  # after the check in flight, if any (it holds the pipe)
+                    return self._count(text, tuple(encodings))
+            except WorkerGone as exc:
+                log.warning("%s; counting in the app instead", exc)
+        return {name: count_tokens(text, name) for name in encodings}
+
+    def _count(self, text: str, encodings: tuple[str, ...]) -> dict[str, int]:
+        conn = self._ensure_started()
+        self._seq += 1
+        seq = self._seq
+        try:
+            conn.send(("count", seq, text, encodings))
+            while True:
+                if not conn.poll(POLL_S):
+                    if self._process is None or not self._process.is_alive():
+                        raise EOFError("the worker process exited")
+                    continue
+                kind, answered, *rest = conn.recv()
+                if kind == "counted" and answered == seq:
+                    counts: dict[str, int] = rest[0]
+                    return counts
+        except (EOFError, OSError) as exc:
+            self.failures += 1
+            self._stop()
+            raise WorkerGone(f"the check's worker process stopped ({exc!r})") from exc
 
     def _run(
         self,

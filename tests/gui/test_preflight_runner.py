@@ -76,14 +76,30 @@ def test_a_large_dataset_is_checked_in_the_worker_process(
     make_window, context, run_async, monkeypatch, worker
 ) -> None:
     """From `IN_PROCESS_FROM` examples the window's check runs in the warm worker process:
-    the report the tabs show comes from there, and an edit is checked again there."""
+    the report the tabs show comes from there, and an edit is checked again there. The
+    persona prompt's tokens are counted there too: the window never loads the encodings."""
     in_app: list[int] = []
     real = preflight_runner.preflight
     monkeypatch.setattr(
         preflight_runner, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
     )
+    counted_here: list[str] = []
+    count_here = preflight_runner.count_tokens
+    monkeypatch.setattr(
+        preflight_runner, "count_tokens", lambda t, e: counted_here.append(e) or count_here(t, e)
+    )
+    counted_there: list[str] = []
+    count_there = worker.count_tokens
+    monkeypatch.setattr(
+        worker, "count_tokens", lambda t, e: counted_there.append(t) or count_there(t, e)
+    )
     window, runner = _checked_demo(make_window, context, run_async)
     assert worker.pid is not None and in_app == []
+    size = window.persona_tab.prompt_size
+    run_async(wait_until(lambda: "tokens for" in size.text()), timeout=30)
+    prompt = window.session.persona.system_prompt()
+    assert counted_there[-1] == prompt and counted_here == []
+    assert f"{count_here(prompt, 'o200k_base'):,} tokens for newer" in size.text()
     first = runner.report
     example = next(e for e in window.session.examples if e.status == "approved")
     changed = copy.deepcopy(example)

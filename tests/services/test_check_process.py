@@ -116,6 +116,38 @@ def test_a_worker_that_cannot_start_leaves_the_check_in_the_app(worker, monkeypa
     assert len(starts) == MAX_RESTARTS and not worker.usable  # it stops trying
 
 
+def test_the_worker_counts_a_prompt_between_checks_and_the_app_when_it_cannot(
+    worker, monkeypatch
+) -> None:
+    """A large project's prompt is counted in the worker, so its window never loads the
+    encodings (~180 MB); the counts are the app's own, before and after a check."""
+    from persona_studio.core.tokens import ENCODINGS, count_tokens
+
+    prompt = "You are Rhea, a running coach. <|endoftext|> Émoji 🏃‍♀️ " * 40
+    expected = {name: count_tokens(prompt, name) for name in ENCODINGS}
+    assert worker.count_tokens(prompt, ENCODINGS) == expected
+    pid = worker.pid
+    assert pid is not None and pid != os.getpid()
+    examples = dataset(50)
+    assert worker.run(examples, PERSONA, SPEC).tokens == preflight(examples, PERSONA, SPEC).tokens
+    assert worker.count_tokens("Hello world", ["cl100k_base"]) == {"cl100k_base": 2}
+    assert worker.pid == pid  # the same warm process
+
+    os.kill(pid, signal.SIGKILL)  # dies while idle: a new worker counts
+    worker._process.join(5)
+    assert worker.count_tokens(prompt, ENCODINGS) == expected and worker.pid != pid
+
+    import multiprocessing.context
+
+    def refuse(self) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    worker.close()
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refuse)
+    assert worker.count_tokens(prompt, ENCODINGS) == expected  # counted here instead
+    assert worker.failures == 1
+
+
 def test_the_worker_loads_no_qt() -> None:
     code = (
         "import sys, persona_studio.services.check_process as c;"
