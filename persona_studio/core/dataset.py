@@ -30,7 +30,7 @@ def new_ids(count: int) -> list[str]:
     return [digits[start : start + 32] for start in range(0, 32 * count, 32)]
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__ each: ~10 MB less at 100,000 examples
 class Example:
     """One training conversation. Single-turn examples read as a question and an answer."""
 

@@ -447,6 +447,37 @@ def test_a_damaged_row_is_left_out_reported_and_left_untouched(tmp_path: Path) -
     assert raw.fetchone()[0] == '[{"role": broken'  # left exactly as it was
 
 
+def test_loaded_messages_share_their_keys_and_roles_and_odd_ones_stay_as_written(
+    tmp_path: Path,
+) -> None:
+    """Issue 21: JSON decoding made new "role" and "content" keys and role names for every
+    message (~45 MB at 100,000 examples). Loaded, plain messages share them; any other shape
+    (more keys, a role that is not text) loads exactly as it was written."""
+    odd = [
+        {"role": "user", "content": "Q?", "name": "ada"},
+        {"role": ["assistant"], "content": "A."},
+        {"role": "assistant"},
+        "not a message",
+    ]
+    path = tmp_path / "shared.persona"
+    written = [Example.from_qa(f"Q{n}?", f"A{n}.", status="approved") for n in range(3)]
+    written.append(Example(messages=odd, status="draft"))
+    Project.create(path, Persona(name="Shared"), examples=written).close()
+    with Project.open(path) as project:
+        loaded = project.examples()
+        positions = project.example_positions([e.id for e in loaded])
+    assert [(e.id, e.messages, e.status) for e in loaded] == [
+        (e.id, e.messages, e.status) for e in written
+    ]
+    first, second = loaded[0].messages, loaded[1].messages
+    for a, b in zip(first, second, strict=True):
+        assert [id(k) for k in a] == [id(k) for k in b]  # the same key objects
+        assert a["role"] is b["role"]
+    assert loaded[0].status is loaded[1].status
+    assert [positions[e.id] for e in loaded] == [0.0, 1.0, 2.0, 3.0]
+    assert all(next(k for k in positions if k == e.id) is e.id for e in loaded)
+
+
 def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_write(
     project_path: Path,
 ) -> None:

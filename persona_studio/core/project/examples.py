@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
-from persona_studio.core.dataset import Example, now_iso
+from persona_studio.core.dataset import STATUSES, Example, now_iso
 from persona_studio.core.project.store import Store, json_text, plain_text
 
 _COLUMNS = "messages, status, tags, rating, source, system_prompt, updated_at"
@@ -57,9 +57,16 @@ class ExamplesStore(Store):
         with self._transaction():
             self._insert_examples(examples, self._next_position())
 
-    def example_positions(self) -> dict[str, float]:
+    def example_positions(self, ids: Iterable[str] = ()) -> dict[str, float]:
+        """Every example's position (the damaged ones' too), keyed by the strings in `ids`
+        where given: the loaded examples' own ids, not a second copy (~8 MB at 100,000)."""
         with self._lock:
-            return {row[0]: row[1] for row in self._db.execute("SELECT id, position FROM examples")}
+            rows = self._db.execute("SELECT id, position FROM examples").fetchall()
+        positions = dict(rows)
+        del rows
+        shared = {i: positions.pop(i) for i in ids if i in positions}
+        shared.update(positions)
+        return shared
 
     def insert_examples_at(self, placed: Iterable[tuple[float, Example]]) -> None:
         """Put examples back where they were (undoing a delete), in one transaction."""
@@ -156,15 +163,32 @@ class ExamplesStore(Store):
         )
 
 
-def _example_of(row: tuple[Any, ...]) -> Example:
-    id_, messages, status, tags, rating, source, system_prompt, updated_at = row
-    loaded = json.loads(messages)
+_SHARED = {text: text for text in ("system", "user", "assistant", *STATUSES)}
+
+
+def _messages_of(text: str) -> list[Any]:
+    """A row's messages, each plain {role, content} one made again with the keys and the role
+    that every message shares: JSON decoding makes new "role" and "content" keys and role
+    names for every message (~45 MB at 100,000 examples; ~60 ms more to load them)."""
+    loaded = json.loads(text)
     if not isinstance(loaded, list):
         raise ValueError("messages is not a list")
+    messages = []
+    for message in loaded:
+        if type(message) is dict and len(message) == 2:
+            role, content = message.get("role"), message.get("content")
+            if type(role) is str and content is not None:
+                message = {"role": _SHARED.get(role, role), "content": content}
+        messages.append(message)
+    return messages
+
+
+def _example_of(row: tuple[Any, ...]) -> Example:
+    id_, messages, status, tags, rating, source, system_prompt, updated_at = row
     return Example(
-        messages=loaded,
+        messages=_messages_of(messages),
         id=id_,
-        status=status,
+        status=_SHARED.get(status, status),
         tags=[] if tags == "[]" else json.loads(tags),
         rating=rating,
         source=source,
