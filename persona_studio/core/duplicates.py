@@ -31,6 +31,7 @@ del _rng
 _PAIR = np.uint64(0x9E3779B97F4A7C15)  # a word bigram's hash: first × this + second
 _SINGLE = np.uint64(0x5851F42D4C957F2D)  # a one-word text's hash: its word's, marked
 MAX_WORDS = 100  # near-duplicates show in their first 100 words; keeps 100k rows fast
+SIGNED_AT_ONCE = 4096  # texts whose signatures are worked out together (≤ ~10 MB of arrays)
 
 
 def normalise(text: str) -> str:
@@ -91,30 +92,33 @@ def _all_shingles(codes: np.ndarray, word_counts: np.ndarray) -> tuple[np.ndarra
 def _signatures(
     texts: list[str], words: _WordHashes, progress: Callable[[float], None]
 ) -> dict[str, bytes]:
-    """Each text's MinHash signature as bytes (b"" for a text without words)."""
+    """Each text's MinHash signature as bytes (b"" for a text without words). `SIGNED_AT_ONCE`
+    texts at a time: the arrays of all shingles at once, and their temporaries, peaked at
+    ~240 MB for 100,000 examples."""
     hashes = words.__getitem__
-    codes = array("Q")
-    present: list[str] = []
-    word_counts: list[int] = []
-    for i, text in enumerate(texts):
-        if i % 4096 == 0:
-            progress(i / max(1, len(texts)))
-        found = _WORD.findall(text.lower())[:MAX_WORDS]
-        if found:
-            codes.extend(map(hashes, found))
-            present.append(text)
-            word_counts.append(len(found))
-    found_none = dict.fromkeys(texts, b"")
-    if not present:
-        return found_none
-    flat, bounds = _all_shingles(
-        np.frombuffer(codes, dtype=np.uint64), np.array(word_counts, dtype=np.int64)
-    )
-    del codes
-    signatures = np.empty((len(present), NUM_HASHES), dtype=np.uint64)
-    for k in range(NUM_HASHES):  # uint64 arithmetic wraps: a multiply-shift hash family
-        signatures[:, k] = np.minimum.reduceat(flat * _A[k] + _B[k], bounds[:-1])
-    return found_none | dict(zip(present, map(bytes, signatures), strict=True))
+    signed = dict.fromkeys(texts, b"")
+    for start in range(0, len(texts), SIGNED_AT_ONCE):
+        progress(start / max(1, len(texts)))
+        codes = array("Q")
+        present: list[str] = []
+        word_counts: list[int] = []
+        for text in texts[start : start + SIGNED_AT_ONCE]:
+            found = _WORD.findall(text.lower())[:MAX_WORDS]
+            if found:
+                codes.extend(map(hashes, found))
+                present.append(text)
+                word_counts.append(len(found))
+        if not present:
+            continue
+        flat, bounds = _all_shingles(
+            np.frombuffer(codes, dtype=np.uint64), np.array(word_counts, dtype=np.int64)
+        )
+        del codes
+        signatures = np.empty((len(present), NUM_HASHES), dtype=np.uint64)
+        for k in range(NUM_HASHES):  # uint64 arithmetic wraps: a multiply-shift hash family
+            signatures[:, k] = np.minimum.reduceat(flat * _A[k] + _B[k], bounds[:-1])
+        signed.update(zip(present, map(bytes, signatures), strict=True))
+    return signed
 
 
 def _shingle_set(text: str) -> set[tuple[str, ...]]:
