@@ -33,11 +33,6 @@ BACKGROUND_LOAD_FROM = 1_000
 RETRY_DELAY_MS = 2000  # a write the disk refused is tried again this often, until it lands
 
 
-def _examples_and_positions(project: Project) -> tuple[list[Example], dict[str, float]]:
-    examples = project.examples()
-    return examples, project.example_positions(ids_of(examples))
-
-
 class ProjectSession(QObject):
     """Owns the open `Project`. Runs on the UI thread; each save is one small SQLite commit."""
 
@@ -220,7 +215,7 @@ class ProjectSession(QObject):
                 project = self.project
                 project.keep_small_reads()  # the window reads them while the worker reads
                 self._loading = asyncio.ensure_future(
-                    asyncio.to_thread(lambda: _examples_and_positions(project))
+                    asyncio.to_thread(project.examples_and_positions)
                 )
             examples, positions = await asyncio.shield(self._loading)
             if self._examples is None:  # not loaded by a direct use meanwhile
@@ -262,7 +257,7 @@ class ProjectSession(QObject):
         with a new object. So a snapshot for a worker (the check, the retrieval index) is a
         list of the same objects, and the undo stack can keep the objects it was given."""
         if self._examples is None:
-            self._examples, self._positions = _examples_and_positions(self.project)
+            self._examples, self._positions = self.project.examples_and_positions()
         return self._examples
 
     def add_examples(self, new: list[Example]) -> None:

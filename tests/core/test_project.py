@@ -464,8 +464,8 @@ def test_loaded_messages_share_their_keys_and_roles_and_odd_ones_stay_as_written
     written.append(Example(messages=odd, status="draft"))
     Project.create(path, Persona(name="Shared"), examples=written).close()
     with Project.open(path) as project:
-        loaded = project.examples()
-        positions = project.example_positions([e.id for e in loaded])
+        loaded, positions = project.examples_and_positions()
+        assert positions == project.example_positions()
     assert [(e.id, e.messages, e.status) for e in loaded] == [
         (e.id, e.messages, e.status) for e in written
     ]

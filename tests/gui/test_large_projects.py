@@ -62,13 +62,13 @@ def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
     window = _window(make_window, tmp_path, n=40)
     read_on: list[str] = []
     project = window.session.project
-    original = type(project).examples
+    original = type(project).examples_and_positions
 
     def spy(self):
         read_on.append(threading.current_thread().name)
         return original(self)
 
-    monkeypatch.setattr(type(project), "examples", spy)
+    monkeypatch.setattr(type(project), "examples_and_positions", spy)
     window.show()
     window.tabs.setCurrentIndex(1)
     tab = window.dataset_tab
