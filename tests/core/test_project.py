@@ -452,16 +452,19 @@ def test_loaded_messages_share_their_keys_and_roles_and_odd_ones_stay_as_written
 ) -> None:
     """Issue 21: JSON decoding made new "role" and "content" keys and role names for every
     message (~45 MB at 100,000 examples). Loaded, plain messages share them; any other shape
-    (more keys, a role that is not text) loads exactly as it was written."""
+    (more keys, a role that is not text) loads exactly as it was written, and so does what the
+    fast decoder refuses (a lone surrogate, a number past 64 bits)."""
     odd = [
         {"role": "user", "content": "Q?", "name": "ada"},
         {"role": ["assistant"], "content": "A."},
         {"role": "assistant"},
         "not a message",
     ]
+    surrogate = [{"role": "user", "content": "broken \ud800 text"}, {"role": "assistant"}]
+    big = [{"role": "user", "content": "Q?", "weight": 10**30}]
     path = tmp_path / "shared.persona"
     written = [Example.from_qa(f"Q{n}?", f"A{n}.", status="approved") for n in range(3)]
-    written.append(Example(messages=odd, status="draft"))
+    written += [Example(messages=m, status="draft") for m in (odd, surrogate, big)]
     Project.create(path, Persona(name="Shared"), examples=written).close()
     with Project.open(path) as project:
         loaded, positions = project.examples_and_positions()
@@ -474,7 +477,7 @@ def test_loaded_messages_share_their_keys_and_roles_and_odd_ones_stay_as_written
         assert [id(k) for k in a] == [id(k) for k in b]  # the same key objects
         assert a["role"] is b["role"]
     assert loaded[0].status is loaded[1].status
-    assert [positions[e.id] for e in loaded] == [0.0, 1.0, 2.0, 3.0]
+    assert [positions[e.id] for e in loaded] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert all(next(k for k in positions if k == e.id) is e.id for e in loaded)
 
 
