@@ -36,11 +36,22 @@ IN_PROCESS_FROM = 5_000
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
 
+def in_worker(examples: int) -> bool:
+    """Whether the open project, of `examples` examples, is checked (and its prompt counted) in
+    the worker process: from `IN_PROCESS_FROM`, and below it once its checks went there. A
+    project that shrinks below stays: back in the app, its next check would load the encodings
+    into the window, a ~80 ms stall (the delete that took 5,000 examples to 4,900: 126 ms)."""
+    if examples >= IN_PROCESS_FROM:
+        return True
+    worker = sys.modules.get("persona_studio.services.check_process")  # if ever loaded
+    return worker is not None and worker.serving()
+
+
 def prompt_token_counts(prompt: str, examples: int) -> dict[str, int]:
     """The prompt's token counts in each encoding, where a project of `examples` examples is
-    checked: in the worker process from `IN_PROCESS_FROM`, so that the window never loads the
-    encodings for a large project (~180 MB), else here. Blocks: call it from a worker thread."""
-    if examples >= IN_PROCESS_FROM:
+    checked (`in_worker`), so that the window never loads the encodings for a large project
+    (~180 MB). Blocks: call it from a worker thread."""
+    if in_worker(examples):
         from persona_studio.services.check_process import shared
 
         return shared().count_tokens(prompt, ENCODINGS)
@@ -179,7 +190,7 @@ class PreflightRunner(QObject):
             loop.call_soon_threadsafe(self._progress, cancel, fraction, what)
 
         check: Callable[..., PreflightReport] = preflight
-        if len(examples) >= IN_PROCESS_FROM:
+        if in_worker(len(examples)):
             from persona_studio.services.check_process import shared
 
             check = shared().run

@@ -245,6 +245,7 @@ class CheckProcess:
         self._base: tuple[int, dict[str, int]] | None = None  # the last report's tokens
         self._seq = 0
         self.failures = 0
+        self.serving = False  # a check of the open project came here (`forget_sent` clears it)
 
     @property
     def usable(self) -> bool:
@@ -296,6 +297,7 @@ class CheckProcess:
         test_share: float = 0.0,
     ) -> PreflightReport:
         """`preflight`, in the worker process when it can be, else here."""
+        self.serving = True
         cancel = cancel or threading.Event()
         if self.usable:
             try:
@@ -476,3 +478,9 @@ def forget_sent() -> None:
     """A project closed: the app's worker handle lets go of the examples it last sent."""
     if _shared is not None:
         _shared.forget()
+        _shared.serving = False
+
+
+def serving() -> bool:
+    """Whether the open project's checks have gone to the worker (since it was opened)."""
+    return _shared is not None and _shared.serving

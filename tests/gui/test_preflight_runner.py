@@ -117,3 +117,33 @@ def test_closing_a_project_lets_go_of_what_the_worker_was_sent(
     assert len(worker._sent) == len(window.session.examples)
     assert window.session.close()
     assert worker._sent == [] and worker._base is None  # nothing of a closed project kept
+
+
+def test_a_large_project_that_shrinks_stays_in_the_worker_till_it_closes(
+    make_window, context, run_async, monkeypatch, worker
+) -> None:
+    """Below `IN_PROCESS_FROM` after a delete, the check moving back into the app loaded the
+    encodings into the window: a 126 ms stall at the delete (ui_flow at 5,000 examples). It
+    stays in the worker; a project opened after it starts in the app again."""
+    in_app: list[int] = []
+    real = preflight_runner.preflight
+    monkeypatch.setattr(
+        preflight_runner, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
+    )
+    window = make_window()
+    window.show()
+    demo = ensure_demo_project(context.data_folder)
+    window.open_project(demo)
+    monkeypatch.setattr(preflight_runner, "IN_PROCESS_FROM", len(window.session.examples))
+    window.tabs.setCurrentIndex(1)
+    runner = window.session.preflight
+    run_async(wait_until(lambda: runner.report is not None and not runner.running), timeout=30)
+    assert worker.serving and in_app == []
+    first = runner.report
+    window.session.remove_examples({window.session.examples[0].id})
+    run_async(wait_until(lambda: runner.report is not first and not runner.running), 30)
+    assert in_app == [] and len(runner.report.tokens) == len(window.session.examples)
+    assert preflight_runner.in_worker(len(window.session.examples))
+
+    assert window.session.close()
+    assert not worker.serving and not preflight_runner.in_worker(1)
