@@ -1,8 +1,8 @@
 """Exact token counts, offline, with the o200k and cl100k encodings (bpe-openai).
 
-Counting needs only the Rust tokenizer (`_native`), loaded in ~0.1 s; the whole tiktoken-like
-`encoding` takes ~0.9 s and ~66 MB more. Callers on the UI thread still count in a worker thread.
-Encodings and tokenizers are shared and thread-safe once loaded.
+Counting needs only the Rust tokenizers (`_tokenizer`): both load in ~0.1 s; the whole
+tiktoken-like `encoding` takes ~0.9 s and ~66 MB more. Callers on the UI thread still count in
+a worker thread. Encodings and tokenizers are shared and thread-safe once loaded.
 """
 
 from __future__ import annotations

@@ -541,8 +541,8 @@ class PersonaTab(QWidget):
         )
 
     async def _count_tokens(self, prompt: str) -> None:
-        """Off the UI thread: the first count loads the encodings (~0.5 s), where the project's
-        check counts (`prompt_token_counts`)."""
+        """Off the UI thread (the first count loads the encodings), where the project's check
+        counts (`prompt_token_counts`)."""
         import asyncio
 
         from persona_studio.gui.preflight_runner import prompt_token_counts

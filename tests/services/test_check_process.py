@@ -120,7 +120,7 @@ def test_the_worker_counts_a_prompt_between_checks_and_the_app_when_it_cannot(
     worker, monkeypatch
 ) -> None:
     """A large project's prompt is counted in the worker, so its window never loads the
-    encodings (~180 MB); the counts are the app's own, before and after a check."""
+    encodings (~90 MB); the counts are the app's own, before and after a check."""
     from persona_studio.core.tokens import ENCODINGS, count_tokens
 
     prompt = "You are Rhea, a running coach. <|endoftext|> Émoji 🏃‍♀️ " * 40
