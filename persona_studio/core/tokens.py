@@ -11,7 +11,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -46,6 +46,11 @@ def encoding(name: str) -> Any:
 def count_tokens(text: str, encoding_name: str = "o200k_base") -> int:
     """The tokens of `text` as plain text (special tokens' names count as the text they are)."""
     return _counter(encoding_name)([text])[0]
+
+
+def count_each(text: str, encodings: Iterable[str] = ENCODINGS) -> dict[str, int]:
+    """The tokens of `text` in each of these encodings."""
+    return {name: count_tokens(text, name) for name in encodings}
 
 
 _native: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
-from persona_studio.core.tokens import ENCODINGS, count_tokens
+from persona_studio.core.tokens import ENCODINGS, count_each
 from persona_studio.core.validation import (
     ModelSpec,
     PreflightCancelled,
@@ -56,7 +56,7 @@ def prompt_token_counts(prompt: str, examples: int) -> dict[str, int]:
         from persona_studio.services.check_process import shared
 
         return shared().count_tokens(prompt, ENCODINGS)
-    return {name: count_tokens(prompt, name) for name in ENCODINGS}
+    return count_each(prompt)
 
 
 class PreflightRunner(QObject):

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.collector import collector_paused
 from persona_studio.core.dataset import ids_of
-from persona_studio.core.tokens import count_tokens
+from persona_studio.core.tokens import count_each
 from persona_studio.core.validation import (
     CheckCache,
     PreflightCancelled,
@@ -155,7 +155,7 @@ def serve(conn: Connection) -> None:
         if message[0] == "count":
             _, seq, text, names = message
             try:
-                conn.send(("counted", seq, {name: count_tokens(text, name) for name in names}))
+                conn.send(("counted", seq, count_each(text, names)))
             except (EOFError, OSError):
                 return
             continue
@@ -322,7 +322,7 @@ class CheckProcess:
                     return self._count(text, tuple(encodings))
             except WorkerGone as exc:
                 log.warning("%s; counting in the app instead", exc)
-        return {name: count_tokens(text, name) for name in encodings}
+        return count_each(text, encodings)
 
     def _count(self, text: str, encodings: tuple[str, ...]) -> dict[str, int]:
         conn = self._ensure_started()

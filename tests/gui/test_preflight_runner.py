@@ -84,9 +84,9 @@ def test_a_large_dataset_is_checked_in_the_worker_process(
         preflight_runner, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
     )
     counted_here: list[str] = []
-    count_here = preflight_runner.count_tokens
+    count_here = preflight_runner.count_each
     monkeypatch.setattr(
-        preflight_runner, "count_tokens", lambda t, e: counted_here.append(e) or count_here(t, e)
+        preflight_runner, "count_each", lambda t: counted_here.append(t) or count_here(t)
     )
     counted_there: list[str] = []
     count_there = worker.count_tokens
@@ -99,7 +99,7 @@ def test_a_large_dataset_is_checked_in_the_worker_process(
     run_async(wait_until(lambda: "tokens for" in size.text()), timeout=30)
     prompt = window.session.persona.system_prompt()
     assert counted_there[-1] == prompt and counted_here == []
-    assert f"{count_here(prompt, 'o200k_base'):,} tokens for newer" in size.text()
+    assert f"{count_here(prompt)['o200k_base']:,} tokens for newer" in size.text()
     first = runner.report
     example = next(e for e in window.session.examples if e.status == "approved")
     changed = copy.deepcopy(example)
