@@ -547,9 +547,13 @@ class PersonaTab(QWidget):
 
         from persona_studio.gui.preflight_runner import prompt_token_counts
 
-        assert self._session is not None
-        examples = self._session.example_counts()[0]
-        counts = await asyncio.to_thread(prompt_token_counts, prompt, examples)
+        session = self._session
+        assert session is not None
+        # how many examples, in the worker thread too: unloaded, that reads the file, and waits
+        # for a read of the examples in progress (seconds at 1,000,000)
+        counts = await asyncio.to_thread(
+            lambda: prompt_token_counts(prompt, session.example_count())
+        )
         if self._session is None or self._session.persona.system_prompt() != prompt:
             return  # the prompt changed meanwhile; a newer count is on its way
         self.prompt_size.setText(

@@ -97,3 +97,22 @@ def test_edits_replace_examples_never_change_them(make_window, tmp_path) -> None
     tab.duplicate_selected()
     assert snapshot == frozen  # every edit above made new objects
     assert window.session.examples[0].answer == "Edited in the grid."
+
+
+def test_the_prompt_count_asks_how_many_examples_off_the_ui_thread(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """Unloaded, the count of examples is a query, which waits for a read of the examples
+    in progress (seconds at 1,000,000): the Persona tab asks it in its worker thread."""
+    asked_on: list[str] = []
+    original = project_session.ProjectSession.example_count
+
+    def spy(self):
+        asked_on.append(threading.current_thread().name)
+        return original(self)
+
+    monkeypatch.setattr(project_session.ProjectSession, "example_count", spy)
+    window = _window(make_window, tmp_path, n=40)
+    size = window.persona_tab.prompt_size
+    run_async(wait_until(lambda: "tokens for" in size.text()))
+    assert asked_on and threading.main_thread().name not in asked_on
