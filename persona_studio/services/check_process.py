@@ -331,18 +331,12 @@ class CheckProcess:
         try:
             conn.send(("count", seq, text, encodings))
             while True:
-                if not conn.poll(POLL_S):
-                    if self._process is None or not self._process.is_alive():
-                        raise EOFError("the worker process exited")
-                    continue
-                kind, answered, *rest = conn.recv()
-                if kind == "counted" and answered == seq:
-                    counts: dict[str, int] = rest[0]
+                message = self._next(conn)
+                if message is not None and message[:2] == ("counted", seq):
+                    counts: dict[str, int] = message[2]
                     return counts
         except (EOFError, OSError) as exc:
-            self.failures += 1
-            self._stop()
-            raise WorkerGone(f"the check's worker process stopped ({exc!r})") from exc
+            raise self._gone(exc) from exc
 
     def _run(
         self,
@@ -372,9 +366,24 @@ class CheckProcess:
             self._base = (seq, report.tokens)
             return report
         except (EOFError, OSError, pickle.PickleError) as exc:
-            self.failures += 1
-            self._stop()
-            raise WorkerGone(f"the check's worker process stopped ({exc!r})") from exc
+            raise self._gone(exc) from exc
+
+    def _gone(self, exc: Exception) -> WorkerGone:
+        """The worker stopped answering: count the failure, let it go (the next call starts
+        a new one), and say so."""
+        self.failures += 1
+        self._stop()
+        return WorkerGone(f"the check's worker process stopped ({exc!r})")
+
+    def _next(self, conn: Connection) -> Any:
+        """The worker's next message, or None when none came within `POLL_S`; EOFError when
+        the process has exited."""
+        if not conn.poll(POLL_S):
+            if self._process is None or not self._process.is_alive():
+                raise EOFError("the worker process exited")
+            return None
+        with collector_paused():  # a report at 100,000 examples is ~1M objects
+            return conn.recv()
 
     def _answer(
         self,
@@ -390,12 +399,10 @@ class CheckProcess:
             if cancel.is_set() and not asked_to_stop:
                 conn.send(("cancel", seq))
                 asked_to_stop = True
-            if not conn.poll(POLL_S):
-                if self._process is None or not self._process.is_alive():
-                    raise EOFError("the worker process exited")
+            message = self._next(conn)
+            if message is None:
                 continue
-            with collector_paused():  # a report at 100,000 examples is ~1M objects
-                kind, answered, *rest = conn.recv()
+            kind, answered, *rest = message
             if answered != seq:
                 continue  # left over from a check that was stopped
             if kind == "progress":
