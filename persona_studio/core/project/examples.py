@@ -180,10 +180,7 @@ def _messages_of(text: str) -> list[Any]:
     between messages, where json made new ones for each (~45 MB at 100,000 examples). Any other
     row is decoded with json, exactly: orjson turns a number past 64 bits into a float, and
     refuses NaN and a lone surrogate."""
-    try:
-        loaded = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        loaded = None
+    loaded = _fast_json(text)
     if type(loaded) is list:
         for message in loaded:
             if type(message) is not dict or len(message) != 2:
@@ -220,13 +217,18 @@ def _example_of(row: tuple[Any, ...]) -> Example:
     )
 
 
+def _fast_json(text: str) -> Any:
+    """`text` decoded by orjson, or None where it refuses it (the caller then uses json)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def _tags_of(text: str) -> Any:
     """A row's tags: with orjson when they are texts, as they nearly always are, else with
     json, exactly (as `_messages_of`)."""
-    try:
-        tags = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        tags = None
+    tags = _fast_json(text)
     if type(tags) is list and all(type(tag) is str for tag in tags):
         return tags
     return json.loads(text)
