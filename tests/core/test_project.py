@@ -447,6 +447,22 @@ def test_a_damaged_row_is_left_out_reported_and_left_untouched(tmp_path: Path) -
     assert raw.fetchone()[0] == '[{"role": broken'  # left exactly as it was
 
 
+def test_a_row_nested_past_the_decoders_limit_is_a_damaged_row(tmp_path: Path) -> None:
+    """json decodes nesting by recursion: a row of 100,000 "[" raised RecursionError, which
+    no reader caught, and no example of the project could be read."""
+    path = tmp_path / "nested.persona"
+    with Project.create(path, Persona(name="Nested")) as project:
+        project.add_examples([Example.from_qa(f"Q{n}?", "A.") for n in range(3)])
+        bad = project.examples()[2].id
+    db = sqlite3.connect(path)
+    db.execute("UPDATE examples SET messages = ? WHERE id = ?", ("[" * 100_000, bad))
+    db.commit()
+    db.close()
+    with Project.open(path) as project:
+        assert [e.question for e in project.examples()] == ["Q0?", "Q1?"]
+        assert project.damaged_example_ids == [bad]
+
+
 def test_loaded_messages_share_their_keys_and_roles_and_odd_ones_stay_as_written(
     tmp_path: Path,
 ) -> None:

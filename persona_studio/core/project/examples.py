@@ -53,12 +53,12 @@ class ExamplesStore(Store):
             self.damaged_example_ids = []
             with collector_paused(freeze=len(rows) >= FREEZE_FROM):
                 return [_example_of(row) for row in rows]
-        except (ValueError, TypeError):  # a damaged row: read them one by one (rare)
+        except _DAMAGED:  # a damaged row: read them one by one (rare)
             examples = []
             for row in rows:
                 try:
                     examples.append(_example_of(row))
-                except (ValueError, TypeError):
+                except _DAMAGED:
                     self.damaged_example_ids.append(str(row[0]))
             return examples
 
@@ -171,6 +171,8 @@ class ExamplesStore(Store):
         )
 
 
+# what reading a damaged row raises (json nests by recursion: "[[[[…" past its limit)
+_DAMAGED = (ValueError, TypeError, RecursionError)
 _SHARED = {text: text for text in ("system", "user", "assistant", *STATUSES)}
 
 
