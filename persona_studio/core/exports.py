@@ -128,7 +128,7 @@ def examples_csv(examples: Sequence[Example]) -> str:
             ex.answer,
             ex.status,
             ", ".join(ex.tags),
-            json.dumps(ex.messages, ensure_ascii=False) if multi else "",
+            json.dumps(ex.read_messages(), ensure_ascii=False) if multi else "",
             ex.source,
             ex.system_prompt or "",
         ]

@@ -31,7 +31,7 @@ def example_to_row(example: Example) -> Row:
         "answer": example.answer,
         "status": example.status,
         "tags": ", ".join(example.tags),
-        "conversation": json.dumps(example.messages, ensure_ascii=False) if multi else "",
+        "conversation": json.dumps(example.read_messages(), ensure_ascii=False) if multi else "",
     }
 
 

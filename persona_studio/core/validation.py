@@ -258,8 +258,9 @@ def default_epochs(n_train: int) -> int:
 
 def training_messages(example: Example, system_prompt: str) -> list[dict[str, Any]]:
     """The messages as trained: the example's own system prompt, else the persona's."""
-    messages = [m for m in example.messages if m.get("role") != "system"]
-    own = [m for m in example.messages if m.get("role") == "system"]
+    held = example.read_messages()
+    messages = [m for m in held if m.get("role") != "system"]
+    own = [m for m in held if m.get("role") == "system"]
     system = (
         example.system_prompt
         if example.system_prompt is not None
@@ -377,9 +378,12 @@ def _plain_qa(example: Example) -> tuple[str, str] | None:
     """(question, answer) when the example is one plain user → assistant exchange under the
     persona's prompt — the shape nearly every example has, so the preflight checks it without
     building its training messages. None for anything else."""
-    if example.system_prompt is not None or len(example.messages) != 2:
+    if example.system_prompt is not None:
         return None
-    user, assistant = example.messages
+    messages = example.read_messages()
+    if len(messages) != 2:
+        return None
+    user, assistant = messages
     if (
         type(user) is dict
         and type(assistant) is dict

@@ -433,15 +433,16 @@ def test_a_damaged_row_is_left_out_reported_and_left_untouched(tmp_path: Path) -
 
     path = tmp_path / "rows.persona"
     with Project.create(path, Persona(name="Rows")) as project:
-        project.add_examples([Example.from_qa(f"Q{n}?", "A.") for n in range(3)])
-        bad = project.examples()[1].id
+        project.add_examples([Example.from_qa(f"Q{n}?", "A.") for n in range(4)])
+        bad, bad_tags = project.examples()[1].id, project.examples()[3].id
     db = sqlite3.connect(path)
     db.execute("UPDATE examples SET messages = '[{\"role\": broken' WHERE id = ?", (bad,))
+    db.execute("UPDATE examples SET tags = '{\"a\": 1}' WHERE id = ?", (bad_tags,))
     db.commit()
     db.close()
     with Project.open(path) as project:
         assert [e.question for e in project.examples()] == ["Q0?", "Q2?"]
-        assert project.damaged_example_ids == [bad]
+        assert project.damaged_example_ids == [bad, bad_tags]
         project.add_examples([Example.from_qa("Q3?", "A.")])  # editing the rest works
     raw = sqlite3.connect(path).execute("SELECT messages FROM examples WHERE id = ?", (bad,))
     assert raw.fetchone()[0] == '[{"role": broken'  # left exactly as it was
@@ -463,13 +464,14 @@ def test_a_row_nested_past_the_decoders_limit_is_a_damaged_row(tmp_path: Path) -
         assert project.damaged_example_ids == [bad]
 
 
-def test_loaded_messages_share_their_keys_and_roles_and_odd_ones_stay_as_written(
+def test_loaded_examples_share_keys_statuses_and_tags_and_odd_ones_stay_as_written(
     tmp_path: Path,
 ) -> None:
-    """Issue 21: JSON decoding made new "role" and "content" keys and role names for every
-    message (~45 MB at 100,000 examples). Loaded, plain messages share them; any other shape
-    (more keys, a role that is not text) loads exactly as it was written, and so does what the
-    fast decoder refuses (a lone surrogate, a number past 64 bits)."""
+    """Issue 21: JSON decoding made new "role" and "content" keys for every message (~45 MB at
+    100,000 examples), and new statuses and tags for every example. Loaded, plain messages
+    share the keys, and examples their statuses and tag texts (each its own list); any other
+    shape (more keys, a role that is not text) loads exactly as it was written, and so does
+    what the fast decoder refuses (a lone surrogate, a number past 64 bits)."""
     odd = [
         {"role": "user", "content": "Q?", "name": "ada"},
         {"role": ["assistant"], "content": "A."},
@@ -479,22 +481,83 @@ def test_loaded_messages_share_their_keys_and_roles_and_odd_ones_stay_as_written
     surrogate = [{"role": "user", "content": "broken \ud800 text"}, {"role": "assistant"}]
     big = [{"role": "user", "content": "Q?", "weight": 10**30}]
     path = tmp_path / "shared.persona"
-    written = [Example.from_qa(f"Q{n}?", f"A{n}.", status="approved") for n in range(3)]
+    written = [
+        Example.from_qa(f"Q{n}?", f"A{n}.", status="approved", tags=["warm", "short"])
+        for n in range(3)
+    ]
     written += [Example(messages=m, status="draft") for m in (odd, surrogate, big)]
     Project.create(path, Persona(name="Shared"), examples=written).close()
     with Project.open(path) as project:
         loaded, positions = project.examples_and_positions()
         assert positions == project.example_positions()
-    assert [(e.id, e.messages, e.status) for e in loaded] == [
-        (e.id, e.messages, e.status) for e in written
+    assert [(e.id, e.messages, e.status, e.tags) for e in loaded] == [
+        (e.id, e.messages, e.status, e.tags) for e in written
     ]
     first, second = loaded[0].messages, loaded[1].messages
     for a, b in zip(first, second, strict=True):
         assert [id(k) for k in a] == [id(k) for k in b]  # the same key objects
-        assert a["role"] is b["role"]
     assert loaded[0].status is loaded[1].status
+    assert loaded[0].tags is not loaded[1].tags
+    assert all(a is b for a, b in zip(loaded[0].tags, loaded[1].tags, strict=True))
     assert [positions[e.id] for e in loaded] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert all(next(k for k in positions if k == e.id) is e.id for e in loaded)
+
+
+def test_loaded_examples_hold_their_messages_as_the_files_text_until_changed(
+    tmp_path: Path,
+) -> None:
+    """Issue 21: decoded, a million examples' messages took ~1 GB more than their text. A
+    loaded example holds the file's text; reading (the grid, search, a copy, a pickle to the
+    check's worker) keeps it so; only a use that may change the messages decodes them, and a
+    save writes the same text back until then. Rows that are not plain texts (and so would
+    not decode the same with the fast decoder) are decoded at once."""
+    import copy
+    import pickle
+
+    odd = [{"role": "user", "content": "Q?", "weight": 10**30}]
+    path = tmp_path / "held.persona"
+    written = [Example.from_qa(f'Q{n}? "quoted"', f"A{n}.\nsecond line") for n in range(3)]
+    written.append(Example(messages=odd))
+    Project.create(path, Persona(name="Held"), examples=written).close()
+    raw = _messages_columns(path)
+    with Project.open(path) as project:
+        loaded = project.examples()
+        first = loaded[0]
+        assert first.messages_json() == raw[first.id]
+        assert first.read_messages() == written[0].messages
+        assert (first.question, first.answer, first.turn_count) == (
+            written[0].question,
+            written[0].answer,
+            2,
+        )
+        for carried in (pickle.loads(pickle.dumps(first)), copy.deepcopy(first)):
+            assert carried.messages_json() == raw[first.id]
+            assert carried.messages == written[0].messages
+        assert first.messages_json() == raw[first.id]  # none of that decoded it for good
+        assert loaded[3].messages_json() is None and loaded[3].messages == odd  # exactly
+
+        project.update_examples([first])  # unchanged: the same text goes back
+
+        edited = copy.deepcopy(loaded[1])
+        edited.messages[1]["content"] = "A new answer."  # decoded for good, then changed
+        assert edited.messages_json() is None and edited.answer == "A new answer."
+        assert loaded[1].answer == "A1.\nsecond line"  # the copy's change is its own
+        project.update_examples([edited])
+    assert _messages_columns(path)[first.id] == raw[first.id]
+    with Project.open(path) as project:
+        assert [e.answer for e in project.examples()][:3] == [
+            "A0.\nsecond line",
+            "A new answer.",
+            "A2.\nsecond line",
+        ]
+
+
+def _messages_columns(path: Path) -> dict[str, str]:
+    db = sqlite3.connect(path)
+    try:
+        return dict(db.execute("SELECT id, messages FROM examples"))
+    finally:
+        db.close()
 
 
 def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_write(

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
-import orjson
-
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
-from persona_studio.core.dataset import STATUSES, Example, now_iso
+from persona_studio.core.dataset import (
+    STATUSES,
+    Example,
+    fast_json,
+    now_iso,
+    plain_messages_json,
+)
 from persona_studio.core.project.store import Store, json_text, plain_text
 
 _COLUMNS = "messages, status, tags, rating, source, system_prompt, updated_at"
@@ -49,18 +54,9 @@ class ExamplesStore(Store):
             ).fetchall()
         if positions is not None:  # in C; the keys are the strings the examples will hold
             positions.update(zip(map(_ID, rows), map(_POSITION, rows), strict=True))
-        try:
-            self.damaged_example_ids = []
-            with collector_paused(freeze=len(rows) >= FREEZE_FROM):
-                return [_example_of(row) for row in rows]
-        except _DAMAGED:  # a damaged row: read them one by one (rare)
-            examples = []
-            for row in rows:
-                try:
-                    examples.append(_example_of(row))
-                except _DAMAGED:
-                    self.damaged_example_ids.append(str(row[0]))
-            return examples
+        self.damaged_example_ids = []
+        with collector_paused(freeze=len(rows) >= FREEZE_FROM):
+            return _examples_of(rows, self.damaged_example_ids)
 
     def example(self, example_id: str) -> Example | None:
         with self._lock:
@@ -173,72 +169,74 @@ class ExamplesStore(Store):
 
 # what reading a damaged row raises (json nests by recursion: "[[[[…" past its limit)
 _DAMAGED = (ValueError, TypeError, RecursionError)
-_SHARED = {text: text for text in ("system", "user", "assistant", *STATUSES)}
-
-
-def _messages_of(text: str) -> list[Any]:
-    """A row's messages, with each role name shared. Plain {role, content} texts, nearly every
-    row, are decoded with orjson: 2.3× json, and it shares the keys "role" and "content"
-    between messages, where json made new ones for each (~45 MB at 100,000 examples). Any other
-    row is decoded with json, exactly: orjson turns a number past 64 bits into a float, and
-    refuses NaN and a lone surrogate."""
-    loaded = _fast_json(text)
-    if type(loaded) is list:
-        for message in loaded:
-            if type(message) is not dict or len(message) != 2:
-                break
-            role = message.get("role")
-            if type(role) is not str or type(message.get("content")) is not str:
-                break
-            message["role"] = _SHARED.get(role, role)
-        else:
-            return loaded
-    loaded = json.loads(text)
-    if not isinstance(loaded, list):
-        raise ValueError("messages is not a list")
-    for message in loaded:
-        if type(message) is dict and type(role := message.get("role")) is str:
-            message["role"] = _SHARED.get(role, role)
-    return loaded
+_SHARED = {status: status for status in STATUSES}
 
 
 _ID, _POSITION = itemgetter(0), itemgetter(8)
 
 
-def _example_of(row: tuple[Any, ...]) -> Example:
-    id_, messages, status, tags, rating, source, system_prompt, updated_at, _position = row
-    return Example(
-        messages=_messages_of(messages),
-        id=id_,
-        status=_SHARED.get(status, status),
-        tags=[] if tags == "[]" else _tags_of(tags),
-        rating=rating,
-        source=source,
-        system_prompt=system_prompt,
-        updated_at=updated_at,
-    )
+def _examples_of(rows: list[tuple[Any, ...]], damaged: list[str]) -> list[Example]:
+    """The rows' examples; the id of each row that cannot be read goes to `damaged`. One loop
+    with its lookups bound once, and each tags text decoded once (a project has few sets of
+    tags): reading 1,000,000 examples took 7.1 s, 5.9–6.2 s now (2.7–3 s of it SQLite's)."""
+    examples: list[Example] = []
+    append, status_of = examples.append, _SHARED.get
+    tags_seen: dict[str, list[str]] = {"[]": []}
+    for row in rows:
+        try:
+            id_, messages, status, tags, rating, source, system_prompt, updated_at, _ = row
+            known = tags_seen.get(tags)
+            if known is None:
+                known = _tags_of(tags)
+                if len(tags_seen) < _TAG_SETS_KEPT:
+                    tags_seen[tags] = known
+            append(
+                Example(
+                    # the text itself, decoded when used, where that cannot fail: checked here
+                    messages if plain_messages_json(messages) else _messages_exactly(messages),
+                    id_,
+                    status_of(status, status),
+                    known.copy(),  # each its own list, as the file gave each its own
+                    rating,
+                    source,
+                    system_prompt,
+                    updated_at,
+                )
+            )
+        except _DAMAGED:
+            damaged.append(str(row[0]))
+    return examples
 
 
-def _fast_json(text: str) -> Any:
-    """`text` decoded by orjson, or None where it refuses it (the caller then uses json)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
+_TAG_SETS_KEPT = 4096
 
 
-def _tags_of(text: str) -> Any:
-    """A row's tags: with orjson when they are texts, as they nearly always are, else with
-    json, exactly (as `_messages_of`)."""
-    tags = _fast_json(text)
+def _messages_exactly(text: str) -> list[Any]:
+    """Messages that are not all plain texts, decoded with json, exactly (orjson would not).
+    ValueError: not a list (a damaged row)."""
+    loaded = json.loads(text)
+    if not isinstance(loaded, list):
+        raise ValueError("messages is not a list")
+    return loaded
+
+
+def _tags_of(text: str) -> list[Any]:
+    """A row's tags: with orjson when they are texts, as they nearly always are, each one
+    shared between the examples that have it; else with json, exactly (`_messages_exactly`).
+    ValueError: not a list (a damaged row)."""
+    tags = fast_json(text)
     if type(tags) is list and all(type(tag) is str for tag in tags):
-        return tags
-    return json.loads(text)
+        return list(map(sys.intern, tags))
+    tags = json.loads(text)
+    if not isinstance(tags, list):
+        raise ValueError("tags is not a list")
+    return tags
 
 
 def _example_values(ex: Example) -> tuple[Any, ...]:
+    held = ex.messages_json()
     return (
-        json_text(ex.messages),
+        held if held is not None else json_text(ex.messages),
         ex.status,
         json_text(ex.tags),
         ex.rating,

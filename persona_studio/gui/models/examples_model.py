@@ -413,7 +413,9 @@ def _edited(example: Example, column: int, value: str) -> Example | None:
 def _searchable(example: Example) -> str:
     return (
         "\n".join(
-            m.get("content", "") for m in example.messages if isinstance(m.get("content"), str)
+            m.get("content", "")
+            for m in example.read_messages()
+            if isinstance(m.get("content"), str)
         ).lower()
         + "\n"
         + " ".join(example.tags).lower()
