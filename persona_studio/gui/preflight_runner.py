@@ -25,14 +25,17 @@ from persona_studio.core.validation import (
     preflight,
 )
 from persona_studio.gui.loop import when_loop_runs
-from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.project_session import BACKGROUND_LOAD_FROM, ProjectSession
 from persona_studio.gui.widgets.visibility import shown_in_window
 
 CHECK_DELAY_MS = 800  # one check per pause in typing
 # From this many examples the check runs in the warm worker process (services.check_process):
-# a thread would hold the window's interpreter lock for long stretches. Below it, a thread is
-# quicker than the round trip.
-IN_PROCESS_FROM = 5_000
+# a thread would hold the window's interpreter lock for long stretches, and the worker is
+# started anyway from there, with the examples' read in a worker thread (`_load_then_run`).
+# Below it, a thread is quicker than the process's start. From 5,000 before: at 2,000 the
+# window loaded the encodings itself, and their load holds the lock (o200k ~55 ms, cl100k
+# ~25 ms): opening the project stalled it 87–96 ms.
+IN_PROCESS_FROM = BACKGROUND_LOAD_FROM
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
 
