@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import compress, count
 from operator import attrgetter
 from typing import Any
-
-import orjson
 
 STATUSES = ("draft", "approved", "rejected")
 MIN_EXAMPLES = 10  # the fewest approved examples a fine-tuning job accepts
@@ -37,9 +35,10 @@ class Example:
     """One training conversation. Single-turn examples read as a question and an answer.
 
     An example read from a project holds its messages as the file's JSON text until they are
-    first used (`messages` decodes them then, once). Decoded, two short messages take ~1 KB of
-    Python objects, twice their text: at 1,000,000 examples the window held 1 GB more. The
-    grid, search and sorting read a few at a time without keeping them (`read_messages`)."""
+    first taken through `messages`, which decodes them for good. Decoded, two short messages
+    take ~1 KB of Python objects, twice their text: at 1,000,000 examples the window held 1 GB
+    more. Code that only reads them (the grid's cells, search, sorting, the check, exports)
+    uses `read_messages`, which keeps nothing."""
 
     messages: list[dict[str, Any]]
     id: str = field(default_factory=new_id)
@@ -64,7 +63,7 @@ class Example:
         """The messages, for reading only: decoded for this call alone where the example
         still holds the file's text (change them through `messages`)."""
         held = _HELD.__get__(self, Example)
-        return orjson.loads(held) if type(held) is str else held
+        return _loads(held) if type(held) is str else held
 
     def messages_json(self) -> str | None:
         """The file's JSON text of the messages while they are not decoded yet, else None."""
@@ -104,12 +103,13 @@ _HELD = vars(Example)["messages"]  # the slot: a list, or the file's JSON text n
 def _messages(example: Example) -> list[dict[str, Any]]:
     held = _HELD.__get__(example, Example)
     if type(held) is str:
-        held = orjson.loads(held)
+        held = _loads(held)
         _HELD.__set__(example, held)
     return held
 
 
-setattr(Example, "messages", property(_messages, _HELD.__set__, doc="Decoded on first use."))  # noqa: B010
+# `messages` over the slot: decodes a held text at the first use
+setattr(Example, "messages", property(_messages, _HELD.__set__))  # noqa: B010
 
 
 def plain_messages_json(text: str) -> bool:
@@ -131,9 +131,22 @@ def plain_messages_json(text: str) -> bool:
 def fast_json(text: str) -> Any:
     """`text` decoded by orjson, or None where it refuses it (the caller then uses json)."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return _loads(text)
+    except ValueError:  # orjson.JSONDecodeError, whatever it refuses
         return None
+
+
+def _first_loads(text: str) -> Any:
+    """orjson's `loads`, which takes the name `_loads` at this first call: orjson is imported
+    when the first examples are read, not at startup (~4 ms with the uuid module it imports)."""
+    global _loads
+    from orjson import loads
+
+    _loads = loads
+    return loads(text)
+
+
+_loads: Callable[[str], Any] = _first_loads
 
 
 def approved_count(examples: Iterable[Example]) -> int:
