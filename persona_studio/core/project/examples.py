@@ -169,9 +169,8 @@ class ExamplesStore(Store):
 
 # what reading a damaged row raises (json nests by recursion: "[[[[…" past its limit)
 _DAMAGED = (ValueError, TypeError, RecursionError)
-_SHARED = {status: status for status in STATUSES}
-
-
+_STATUSES = {status: status for status in STATUSES}  # each row's status, one string each
+_TAG_SETS_KEPT = 4096  # tags texts remembered while reading, decoded (a project has few)
 _ID, _POSITION = itemgetter(0), itemgetter(8)
 
 
@@ -180,7 +179,7 @@ def _examples_of(rows: list[tuple[Any, ...]], damaged: list[str]) -> list[Exampl
     with its lookups bound once, and each tags text decoded once (a project has few sets of
     tags): reading 1,000,000 examples took 7.1 s, 5.9–6.2 s now (2.7–3 s of it SQLite's)."""
     examples: list[Example] = []
-    append, status_of = examples.append, _SHARED.get
+    append, status_of = examples.append, _STATUSES.get
     tags_seen: dict[str, list[str]] = {"[]": []}
     for row in rows:
         try:
@@ -193,7 +192,7 @@ def _examples_of(rows: list[tuple[Any, ...]], damaged: list[str]) -> list[Exampl
             append(
                 Example(
                     # the text itself, decoded when used, where that cannot fail: checked here
-                    messages if plain_messages_json(messages) else _messages_exactly(messages),
+                    messages if plain_messages_json(messages) else _json_list(messages),
                     id_,
                     status_of(status, status),
                     known.copy(),  # each its own list, as the file gave each its own
@@ -208,29 +207,23 @@ def _examples_of(rows: list[tuple[Any, ...]], damaged: list[str]) -> list[Exampl
     return examples
 
 
-_TAG_SETS_KEPT = 4096
-
-
-def _messages_exactly(text: str) -> list[Any]:
-    """Messages that are not all plain texts, decoded with json, exactly (orjson would not).
+def _json_list(text: str) -> list[Any]:
+    """A column that holds a list (messages, tags), decoded with json, exactly: where orjson
+    would not (a number past 64 bits, NaN, a lone surrogate) or did not give plain texts.
     ValueError: not a list (a damaged row)."""
     loaded = json.loads(text)
     if not isinstance(loaded, list):
-        raise ValueError("messages is not a list")
+        raise ValueError("not a list")
     return loaded
 
 
 def _tags_of(text: str) -> list[Any]:
     """A row's tags: with orjson when they are texts, as they nearly always are, each one
-    shared between the examples that have it; else with json, exactly (`_messages_exactly`).
-    ValueError: not a list (a damaged row)."""
+    shared between the examples that have it; else `_json_list`."""
     tags = fast_json(text)
     if type(tags) is list and all(type(tag) is str for tag in tags):
         return list(map(sys.intern, tags))
-    tags = json.loads(text)
-    if not isinstance(tags, list):
-        raise ValueError("tags is not a list")
-    return tags
+    return _json_list(text)
 
 
 def _example_values(ex: Example) -> tuple[Any, ...]:
