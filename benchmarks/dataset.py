@@ -7,8 +7,9 @@
 2. A search keystroke over all rows: median (target ≤ 50 ms).
 3. Format checks + exact token counts vs the OpenAI cookbook's reference loop with the same
    encoder (target ≥ 10×); the full preflight (with near-duplicates) is printed too.
-4. Resident memory of the whole app with the rows loaded, then through the first full check
-   (target ≤ 400 MB), and the check's worker process beside it.
+4. The whole app opening the project: when the grid shows its first rows, and when all of them
+   (target at 1,000,000: ≤ 5 s); its resident memory with the rows loaded, then through the
+   first full check (target ≤ 400 MB), and the check's worker process beside it.
 5. Import a CSV of the same rows vs `pandas.read_csv` (C parser) on the same file, and export
    OpenAI JSONL vs a plain `json.dumps` loop writing the same records (targets ≤ 2× each).
 """
@@ -284,8 +285,10 @@ def main() -> int:
         "from persona_studio.gui.context import AppContext\n"
         "from persona_studio.gui.main_window import MainWindow\n"
         "from persona_studio.gui.app import warm_up_in_background\n"
+        "import time\n"
         "loop = qt_loop()\n"
         "window = MainWindow(AppContext(config=AppConfig()))\n"
+        "started = time.perf_counter()\n"
         f"window.open_project(__import__('pathlib').Path({str(folder / 'big.persona')!r}))\n"
         "window.show()\n"
         "warm_up_in_background()\n"
@@ -293,9 +296,13 @@ def main() -> int:
         "    while window.session is None:\n"
         "        await asyncio.sleep(0.05)\n"
         "    window.tabs.setCurrentIndex(1)\n"
-        "    while window.dataset_tab.model.shown == 0:\n"
-        "        await asyncio.sleep(0.05)\n"
-        "    print(peak('self'), flush=True)\n"
+        "    tab = window.dataset_tab\n"
+        "    while tab.model.shown == 0:\n"
+        "        await asyncio.sleep(0.01)\n"
+        "    first = time.perf_counter() - started\n"
+        "    while not (window.session.examples_loaded and tab.table.isEnabled()):\n"
+        "        await asyncio.sleep(0.01)\n"
+        "    print(first, time.perf_counter() - started, peak('self'), flush=True)\n"
         "    runner = window.session.started_preflight\n"
         "    while runner.report is None or runner.running:\n"
         "        await asyncio.sleep(0.05)\n"
@@ -323,9 +330,13 @@ def main() -> int:
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
     )
-    shown, window, worker = map(float, result.stdout.split()[-3:])
+    first, whole, shown, window, worker = map(float, result.stdout.split()[-5:])
     print(
-        f"4. the app with {n:,} examples on screen: {shown:6.0f} MB peak resident memory; "
+        f"4. the app opening {n:,} examples: the first rows shown after {first:5.2f} s, all of "
+        f"them (the grid usable) after {whole:5.2f} s  (target at 1,000,000: ≤ 5 s)"
+    )
+    print(
+        f"   the app with {n:,} examples on screen: {shown:6.0f} MB peak resident memory; "
         f"through the first full check {window:6.0f} MB  (target ≤ 400 MB), the check's "
         f"worker process {worker:6.0f} MB" + ("" if worker else " (checked in the app)")
     )

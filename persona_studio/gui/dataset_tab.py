@@ -215,12 +215,17 @@ class DatasetTab(QWidget):
         review.addWidget(self.approve_shown)
 
         self.shown_label = QLabel(objectName="dataset_shown", wordWrap=True)
+        # what finds and changes examples: off while a large project's examples are read
+        self.controls = QWidget(objectName="dataset_controls")
+        controls_layout = QVBoxLayout(self.controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.addLayout(bar)
+        controls_layout.addLayout(filters)
+        controls_layout.addLayout(review)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addLayout(bar)
-        left_layout.addLayout(filters)
-        left_layout.addLayout(review)
+        left_layout.addWidget(self.controls)
         left_layout.addWidget(self.table, 1)
         left_layout.addWidget(self.shown_label)
 
@@ -336,19 +341,33 @@ class DatasetTab(QWidget):
             self._reload()
 
     def _load_in_background(self, session: ProjectSession) -> None:
-        """A large project: the grid says what it is doing while a worker reads the file."""
+        """A large project: the grid says what it is doing, and shows the first rows, while a
+        worker reads the file. Nothing that finds or changes examples works meanwhile: it
+        would read them all again, on the UI thread."""
         import asyncio
 
-        self.shown_label.setText(f"Opening {session.project.example_count():,} examples…")
+        total = session.project.example_count()
+        self.shown_label.setText(f"Opening {total:,} examples…")
         self.table.setEnabled(False)
+        self.controls.setEnabled(False)
 
         async def load() -> None:
             await session.load_examples()
             if self._session is session and not session.closed:
                 self.table.setEnabled(True)
+                self.controls.setEnabled(True)
                 self._reload()
 
         def start() -> None:
+            if self._session is not session or session.closed:
+                return
+            session.start_loading()
+            if session.loading and session.first_rows:
+                self.model.set_examples(session.first_rows)
+                self.shown_label.setText(
+                    f"Opening {total:,} examples… The first {len(session.first_rows):,} are "
+                    "shown meanwhile."
+                )
             self._loading = asyncio.ensure_future(load())
 
         when_loop_runs(start)  # at startup this tab can be built before asyncio's loop runs
@@ -356,6 +375,8 @@ class DatasetTab(QWidget):
     def _reload(self) -> None:
         assert self._session is not None
         session = self._session
+        if session.loading:
+            return  # a worker is reading them all: the grid shows them when it is done
         selected = [i for i in self._selected_ids() if session.has_example(i)]  # not deleted
         self.model.set_examples(session.examples)
         # the tag list is read again when it is next opened or focused (20–40 ms at 100,000)

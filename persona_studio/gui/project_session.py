@@ -30,6 +30,9 @@ AUTOSAVE_DELAY_MS = 400  # typing is batched; a field is on disk ≤ 1 s after t
 # from this many examples the window reads them in a worker thread (the grid says "Opening…"):
 # read on the UI thread, 2,000–6,000 examples stalled the first Dataset tab 140–260 ms
 BACKGROUND_LOAD_FROM = 1_000
+# read first, and shown (not yet editable) while the rest are read: at 1,000,000 examples the
+# whole read takes 6–8 s on a 2-core machine, the first rows ~1 ms
+FIRST_ROWS = 100
 RETRY_DELAY_MS = 2000  # a write the disk refused is tried again this often, until it lands
 
 
@@ -71,6 +74,7 @@ class ProjectSession(QObject):
         avatar = project.avatar()
         self.avatar_png: bytes | None = avatar[0] if avatar else None
         self._examples: list[Example] | None = None  # loaded when the Dataset tab needs them
+        self.first_rows: list[Example] = []  # the first few, while all are read in a worker
         self._approved: tuple[list[Example], int, int] | None = None  # see `approved_count`
         self._positions: dict[str, float] = {}
         self._pending: dict[str, Any] = {}
@@ -206,20 +210,29 @@ class ProjectSession(QObject):
         loaded yet (decoding 100,000 examples takes seconds; a few thousand, milliseconds)."""
         return self._examples is None and self.project.example_count() >= BACKGROUND_LOAD_FROM
 
+    def start_loading(self) -> None:
+        """Start reading the examples in a worker thread, unless they are loaded or being
+        read. The first `FIRST_ROWS` are read here first, for the grid to show meanwhile."""
+        import asyncio
+
+        if self._examples is not None or self._loading is not None:
+            return
+        project = self.project
+        project.keep_small_reads()  # the window reads them while the worker reads
+        self.first_rows = project.first_examples(FIRST_ROWS)
+        self._loading = asyncio.ensure_future(asyncio.to_thread(project.examples_and_positions))
+
     async def load_examples(self) -> list[Example]:
         """The examples, read from the file in a worker thread when not loaded yet."""
         import asyncio
 
         if self._examples is None:
-            if self._loading is None:
-                project = self.project
-                project.keep_small_reads()  # the window reads them while the worker reads
-                self._loading = asyncio.ensure_future(
-                    asyncio.to_thread(project.examples_and_positions)
-                )
+            self.start_loading()
+            assert self._loading is not None
             examples, positions = await asyncio.shield(self._loading)
             if self._examples is None:  # not loaded by a direct use meanwhile
                 self._examples, self._positions = examples, positions
+            self.first_rows = []
         return self._examples
 
     def example_count(self) -> int:

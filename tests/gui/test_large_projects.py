@@ -59,13 +59,16 @@ def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
     monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
+    monkeypatch.setattr(project_session, "FIRST_ROWS", 5)
     window = _window(make_window, tmp_path, n=40)
     read_on: list[str] = []
     project = window.session.project
     original = type(project).examples_and_positions
+    release = threading.Event()
 
     def spy(self):
         read_on.append(threading.current_thread().name)
+        release.wait(10)  # a slow read: a million examples
         return original(self)
 
     monkeypatch.setattr(type(project), "examples_and_positions", spy)
@@ -73,8 +76,20 @@ def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
     window.tabs.setCurrentIndex(1)
     tab = window.dataset_tab
     assert tab.shown_label.text() == "Opening 40 examples…" and not tab.table.isEnabled()
+    # meanwhile: the first rows, in order, to look at; nothing that would read them all
+    run_async(wait_until(lambda: tab.model.rowCount() == 5))
+    assert [tab.model.example(r).question for r in range(5)] == [
+        f"How do I pace run {i}?" for i in range(5)
+    ]
+    assert "The first 5 are shown meanwhile." in tab.shown_label.text()
+    assert not tab.table.isEnabled() and not tab.search.isEnabled()
+    assert not tab.add_button.isEnabled() and not tab.status_filter.isEnabled()
+    assert window.session.loading and not window.session.examples_loaded
+    release.set()
     run_async(wait_until(lambda: tab.model.rowCount() == 40))
     assert tab.table.isEnabled() and tab.shown_label.text() == "40 examples"
+    assert tab.search.isEnabled() and tab.add_button.isEnabled()
+    assert window.session.first_rows == []
     assert read_on and threading.main_thread().name not in read_on
     # the check waited for the worker too, and ran once the examples were there
     run_async(wait_until(lambda: window.session.preflight.report is not None, 15))

@@ -27,6 +27,7 @@ _UPDATE = (
 )
 _DELETE = "DELETE FROM examples WHERE id = ?"
 _LAST_POSITION = "SELECT MAX(position) FROM examples"
+_IN_ORDER = f"SELECT id, {_COLUMNS}, position FROM examples ORDER BY position"
 
 
 class ExamplesStore(Store):
@@ -49,14 +50,22 @@ class ExamplesStore(Store):
         with self._lock:
             cursor = self._db.cursor()
             cursor.row_factory = None
-            rows = cursor.execute(
-                f"SELECT id, {_COLUMNS}, position FROM examples ORDER BY position"
-            ).fetchall()
+            rows = cursor.execute(_IN_ORDER).fetchall()
         if positions is not None:  # in C; the keys are the strings the examples will hold
             positions.update(zip(map(_ID, rows), map(_POSITION, rows), strict=True))
         self.damaged_example_ids = []
         with collector_paused(freeze=len(rows) >= FREEZE_FROM):
             return _examples_of(rows, self.damaged_example_ids)
+
+    def first_examples(self, limit: int) -> list[Example]:
+        """The first `limit` examples in order, read through the position index (~1 ms at
+        1,000,000): what the grid shows while all of them are read. A damaged row is left out
+        here; the whole read reports it."""
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            rows = cursor.execute(f"{_IN_ORDER} LIMIT ?", (limit,)).fetchall()
+        return _examples_of(rows, [])
 
     def example(self, example_id: str) -> Example | None:
         with self._lock:
