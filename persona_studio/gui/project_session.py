@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import copy
 from collections.abc import Callable
+from concurrent.futures import Future
 from itertools import compress
 from operator import not_
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,7 @@ class ProjectSession(QObject):
         self._preflight: PreflightRunner | None = None
         self._retrieval_task: asyncio.Future[RetrievalIndex] | None = None
         self._loading: asyncio.Future[tuple[list[Example], dict[str, float]]] | None = None
+        self._read: Future[tuple[list[Example], dict[str, float]]] | None = None  # its read
         self._retrieval: RetrievalIndex | None = None  # the offline engine's, built on demand
         self.examples_reset.connect(self._forget_retrieval)
         self.examples_edited.connect(self._forget_retrieval)
@@ -214,13 +216,24 @@ class ProjectSession(QObject):
         """Start reading the examples in a worker thread, unless they are loaded or being
         read. The first `FIRST_ROWS` are read here first, for the grid to show meanwhile."""
         import asyncio
+        import threading
 
         if self._examples is not None or self._loading is not None:
             return
         project = self.project
         project.keep_small_reads()  # the window reads them while the worker reads
         self.first_rows = project.first_examples(FIRST_ROWS)
-        self._loading = asyncio.ensure_future(asyncio.to_thread(project.examples_and_positions))
+        read: Future[tuple[list[Example], dict[str, float]]] = Future()
+
+        def run() -> None:
+            try:
+                read.set_result(project.examples_and_positions())
+            except BaseException as exc:  # the project closed meanwhile, say: for the waiters
+                read.set_exception(exc)
+
+        self._read = read
+        self._loading = asyncio.wrap_future(read)
+        threading.Thread(target=run, name="read-examples", daemon=True).start()
 
     async def load_examples(self) -> list[Example]:
         """The examples, read from the file in a worker thread when not loaded yet."""
@@ -276,7 +289,13 @@ class ProjectSession(QObject):
         with a new object. So a snapshot for a worker (the check, the retrieval index) is a
         list of the same objects, and the undo stack can keep the objects it was given."""
         if self._examples is None:
-            self._examples, self._positions = self.project.examples_and_positions()
+            read = self._read
+            if read is not None and (not read.done() or read.exception() is None):
+                # a worker is reading them: wait for its read (the rest of it), not read again
+                self._examples, self._positions = read.result()
+            else:
+                self._examples, self._positions = self.project.examples_and_positions()
+            self.first_rows = []
         return self._examples
 
     def add_examples(self, new: list[Example]) -> None:

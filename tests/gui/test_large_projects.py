@@ -96,6 +96,33 @@ def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
     assert len(read_on) == 1
 
 
+def test_a_use_of_the_examples_while_a_worker_reads_them_waits_for_that_read(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """A dialog that needs all examples while they are being read used to read them all again
+    on the UI thread, after waiting for the worker's read: at 1,000,000 examples, twice 6 s."""
+    monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
+    window = _window(make_window, tmp_path, n=40)
+    project = window.session.project
+    original = type(project).examples_and_positions
+    reads: list[str] = []
+    release = threading.Event()
+
+    def slow(self):
+        reads.append(threading.current_thread().name)
+        release.wait(10)
+        return original(self)
+
+    monkeypatch.setattr(type(project), "examples_and_positions", slow)
+    window.tabs.setCurrentIndex(1)
+    run_async(wait_until(lambda: window.session.loading))
+    threading.Timer(0.3, release.set).start()
+    assert len(window.session.examples) == 40  # waited for the worker's read
+    assert reads == ["read-examples"]
+    run_async(wait_until(lambda: window.dataset_tab.model.rowCount() == 40))
+    assert reads == ["read-examples"] and window.session.first_rows == []
+
+
 def test_edits_replace_examples_never_change_them(make_window, tmp_path) -> None:
     window = _window(make_window, tmp_path)
     window.tabs.setCurrentIndex(1)
