@@ -689,6 +689,9 @@ def report_of(
         trained_ids=trained,
         held_out=cache.held_out,
     )
+    # added up here, where the check runs (the worker process from 1,000 examples): when the
+    # window first asked, at 1,000,000 examples, it took ~0.2 s of each report's showing
+    report.__dict__["trained_tokens"] = sum(map(_TOKENS, map(cache.results.__getitem__, trained)))
     report.epochs = default_epochs(len(trained))
     report.billed_tokens = cache.trained_tokens * report.epochs
     report.estimated_cost = (

@@ -386,7 +386,8 @@ class DatasetTab(QWidget):
 
     def _edited_elsewhere(self, ids: list[str]) -> None:
         assert self._session is not None
-        self.model.examples_changed(ids, self._session.examples)
+        session = self._session
+        self.model.examples_changed(ids, session.examples, session.where)
         current = self._current_example()
         if current is not None and current.id in ids:
             self.detail.show_example(current)

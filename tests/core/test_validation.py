@@ -236,6 +236,8 @@ def test_summary_counts_only_approved_and_prices_them() -> None:
     assert report.status_counts == {"approved": 12, "draft": 1}
     assert len(report.trained_ids) == 12 and report.epochs == 8
     assert report.billed_tokens == report.trained_tokens * 8
+    # added up where the check ran, as the window would
+    assert report.trained_tokens == sum(report.tokens[i] for i in report.trained_ids) > 0
     assert report.estimated_cost == pytest.approx(report.billed_tokens * 3.0 / 1e6)
     assert not report.blocking  # 12 ≥ 10
     assert report.notes[0].code == "few"

@@ -602,3 +602,72 @@ def test_undoing_scattered_deletes_puts_each_example_back_in_its_place(
     window.undo()
     window.undo()
     assert [ex.id for ex in window.session.examples] == order
+
+
+def test_the_ids_the_session_keeps_follow_every_change(make_window, tmp_path) -> None:
+    """Edits, deletes and undos find their examples among ids the session keeps with the list
+    and carries over from change to change (issue 21: at 1,000,000 examples reading every id
+    again took 45–100 ms of each one): after any mix of changes they are the list's ids."""
+    import random
+
+    from persona_studio.core.dataset import ids_of, positions_of
+
+    rng = random.Random(21)
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa(f"Q{i}?", "A.") for i in range(40)])
+    session = window.session
+    undo: list[list[tuple[float, Example]]] = []  # deletes, undone last first, as the stack
+    for step in range(120):
+        examples = session.examples
+        action = rng.random()
+        if action < 0.25:
+            session.add_examples([Example.from_qa(f"New {step}?", "A.") for _ in range(2)])
+            undo.clear()  # the stack would undo this first
+        elif action < 0.5 and len(examples) > 5:
+            undo.append(session.remove_examples({e.id for e in rng.sample(examples, 3)}))
+        elif action < 0.7 and undo:
+            session.restore_examples(undo.pop())
+        elif action < 0.9:
+            picked = rng.sample(examples, 2)
+            session.replace_example_contents(
+                [Example.from_qa(f"Edited {step}?", "A.", id=e.id) for e in picked]
+            )
+        else:
+            first, second = rng.sample(examples, 2)
+            session.swap_examples(first.id, second.id)
+            undo.clear()
+        wanted = {e.id for e in rng.sample(session.examples, 4)}
+        assert session.example_ids() == ids_of(session.examples), step
+        assert session.where(wanted) == positions_of(session.examples, wanted), step
+    assert [e.id for e in _stored(window)] == ids_of(session.examples)
+    assert [tab.model.example(r).id for r in range(tab.model.rowCount())] == session.example_ids()
+
+
+def test_a_large_projects_changes_leave_their_lists_out_of_the_collectors_sight(
+    make_window, tmp_path, monkeypatch
+) -> None:
+    """Issue 21: each change makes lists of every example (the session's, the grid's rows), and
+    at 1,000,000 examples a collector's pass that met one took 70–130 ms of an undo's or an
+    edit's stall. A large project's change runs with the collector paused, then freezes what
+    it made; the collector is on again after it."""
+    import gc
+
+    from persona_studio.gui import project_session
+
+    window, tab = _tab(make_window, tmp_path, [Example.from_qa(f"Q{i}?", "A.") for i in range(30)])
+    session = window.session
+    monkeypatch.setattr(project_session, "FREEZE_FROM", 20)
+    paused: list[bool] = []
+    tab.model.modelReset.connect(lambda: paused.append(gc.isenabled()))
+    try:
+        removed = session.remove_examples({session.examples[3].id})
+        assert paused == [False] and gc.isenabled()
+        tracked = {id(o) for o in gc.get_objects()}
+        assert id(session.examples) not in tracked and id(session.example_ids()) not in tracked
+        session.restore_examples(removed)
+        assert paused == [False, False] and gc.isenabled()
+        assert id(session.examples) not in {id(o) for o in gc.get_objects()}
+        monkeypatch.setattr(project_session, "FREEZE_FROM", 1_000)  # a small project's change
+        session.remove_examples({session.examples[3].id})
+        assert gc.isenabled() and id(session.examples) in {id(o) for o in gc.get_objects()}
+    finally:
+        gc.unfreeze()  # the objects frozen here, back in the collector's sight

@@ -159,6 +159,7 @@ def test_the_worker_loads_no_qt() -> None:
 
 def test_a_recheck_sends_only_what_changed_and_sees_every_change(worker, monkeypatch) -> None:
     examples = dataset(3_000)
+    monkeypatch.setattr(check_process, "COMPARE_SLICE", 1_000)  # three slices and a short one
     sent: list[int] = []
     worker.run(examples, PERSONA, SPEC)
     real_send = worker._conn.send_bytes
@@ -198,6 +199,7 @@ def test_rechecks_through_the_worker_match_a_check_from_nothing(worker, monkeypa
     import random
 
     rng = random.Random(21)
+    monkeypatch.setattr(check_process, "COMPARE_SLICE", 97)  # compared in many slices
     examples = dataset(1_500)
     examples += [Example.from_qa(e.question, e.answer + " again") for e in examples[:30:3]]
     answered: list[str] = []
@@ -268,3 +270,27 @@ def test_rechecks_through_the_worker_match_a_check_from_nothing(worker, monkeypa
             persona = Persona(name="Rhea", description="Longer now.", avoid_topics=["race 7"])
             check("another persona")
     assert worker.failures == 0 and answered.count("all") == 1  # the first check only
+
+
+def test_a_large_check_pauses_the_collector_here_and_freezes_what_it_keeps(
+    worker, monkeypatch
+) -> None:
+    """Issue 21: sending 1,000,000 examples makes lists of all of them (their ids, the copy kept
+    to compare the next check with), and the collector's passes over them held the lock beside
+    the window 40–110 ms at a time. The worker process does the same with what it holds."""
+    import gc
+
+    monkeypatch.setattr(check_process, "FREEZE_FROM", 20)
+    examples = dataset(30)
+    paused: list[bool] = []
+    real = worker._send_and_answer
+    monkeypatch.setattr(
+        worker, "_send_and_answer", lambda *a: paused.append(gc.isenabled()) or real(*a)
+    )
+    try:
+        report = worker.run(examples, PERSONA, SPEC)
+        assert report.tokens == preflight(examples, PERSONA, SPEC).tokens
+        assert paused == [False] and gc.isenabled()
+        assert id(worker._sent) not in {id(o) for o in gc.get_objects()}
+    finally:
+        gc.unfreeze()

@@ -47,15 +47,16 @@ class ExamplesStore(Store):
         return self._examples(positions), positions
 
     def _examples(self, positions: dict[str, float] | None) -> list[Example]:
-        with self._lock:
-            cursor = self._db.cursor()
-            cursor.row_factory = None
-            rows = cursor.execute(_IN_ORDER).fetchall()
-        if positions is not None:  # in C; the keys are the strings the examples will hold
-            positions.update(zip(map(_ID, rows), map(_POSITION, rows), strict=True))
-        self.damaged_example_ids = []
-        with collector_paused(freeze=len(rows) >= FREEZE_FROM):
-            return _examples_of(rows, self.damaged_example_ids)
+        with collector_paused():  # the rows come as tuples the collector would walk, too
+            with self._lock:
+                cursor = self._db.cursor()
+                cursor.row_factory = None
+                rows = cursor.execute(_IN_ORDER).fetchall()
+            with collector_paused(freeze=len(rows) >= FREEZE_FROM):
+                if positions is not None:  # in C; the keys are the strings the examples hold
+                    positions.update(zip(map(_ID, rows), map(_POSITION, rows), strict=True))
+                self.damaged_example_ids = []
+                return _examples_of(rows, self.damaged_example_ids)
 
     def first_examples(self, limit: int) -> list[Example]:
         """The first `limit` examples in order, read through the position index (~1 ms at
