@@ -331,3 +331,28 @@ async def test_openai_takes_no_new_jobs_from_6_january_2027(server, project) -> 
             await backend.create(JobSpec(MODEL), UploadedFiles("file-x"))
     finally:
         await backend.aclose()
+
+
+async def test_a_look_answered_as_the_project_closes_is_dropped(
+    server, project, monkeypatch
+) -> None:
+    """The trainer's answer and the project's closing can come in the same turn of the loop:
+    the poller, cancelled too late to stop at that await, read the closed file, and the window
+    was told of a change it could not show (seen as a flaky GUI test)."""
+    changed: list[str] = []
+    jobs = make_jobs(project, server, on_change=lambda record: changed.append(record.status))
+    record = await jobs.launch_job("gateway", JobSpec(MODEL), EXAMPLES, "p")
+    real = OpenAIBackend.status
+
+    async def answered_as_it_closes(self, job_id, after):
+        update = await real(self, job_id, after)
+        jobs.close()  # the window closing, between the answer and the poller's next step
+        project.close()
+        return update
+
+    changed.clear()
+    monkeypatch.setattr(OpenAIBackend, "status", answered_as_it_closes)
+    follower = jobs.follow_job(record.id)
+    await anext(follower)  # as saved
+    await asyncio.sleep(0.2)  # the look, answered as the project closes
+    assert changed == [] and not jobs.following(record.id)

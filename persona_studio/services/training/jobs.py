@@ -162,6 +162,7 @@ class TrainingJobs:
         self._followers: dict[str, _Follower] = {}
         self._warnings: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # a look and a cancel never interleave
+        self._closed = False  # the project closed: a look that was answered meanwhile is dropped
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -303,6 +304,8 @@ class TrainingJobs:
             while True:
                 async with self._lock(job_id):
                     update = await backend.status(job_id, record.last_event)
+                    if self._closed:  # answered as the project closed: the cancel comes late
+                        return
                     if update.warning:
                         delay = min(self.max_poll, delay * 2)
                         self._warnings[job_id] = f"{update.warning}; retrying in {delay:.0f} s."
@@ -318,6 +321,8 @@ class TrainingJobs:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a lost key, a revoked profile: say it, keep the record
+            if self._closed:
+                return  # the project closed meanwhile: nothing to say, nowhere to keep it
             if not isinstance(exc, TrainingError):
                 exc = TrainingError(f"Following the job failed: {exc}", "Try again later.")
             self._warnings[job_id] = str(exc)
@@ -431,6 +436,7 @@ class TrainingJobs:
 
     def close(self) -> None:
         """Stop every poller (the project is closing); the jobs go on at the trainer."""
+        self._closed = True
         for follower in self._followers.values():
             if follower.task is not None:
                 follower.task.cancel()
