@@ -63,6 +63,9 @@ SLICE = 500  # examples per pickled message: ~4 ms of pickling at a time
 # between two (one pass over 1,000,000 examples held it 30–300 ms beside an edit or an undo)
 COMPARE_SLICE = 20_000
 UNPACK_SLICE = 10_000  # token counts put in the report at a time: ~1 ms each
+# more changed counts than this come as all of them, in order: a dict of them is unpickled in
+# one call holding the app's lock (another base model changes every count: ~0.5 s at 1,000,000)
+CHANGED_AT_MOST = 20_000
 MAX_RESTARTS = 3
 _TOKENS = itemgetter(1)
 POLL_S = 0.05  # how often the waiting thread looks at the cancel flag and the process
@@ -134,14 +137,15 @@ class _Held:
             since = dict(moved)
             for report in [s for s in self.sent if s > base]:
                 since.update(self.sent[report])
-            for report in [s for s in self.sent if s < base]:
-                del self.sent[report]
-            self.sent[base] = {}  # the app holds it: what it checked is no longer asked
-            self.sent[seq] = moved
-            present = [i for i in since if i in results]
-            found = map(_TOKENS, map(results.__getitem__, present))
-            changed = dict(zip(present, found, strict=True))
-            return ("changed", base, changed, [i for i in since if i not in results])
+            if len(since) <= CHANGED_AT_MOST:  # else all: see CHANGED_AT_MOST
+                for report in [s for s in self.sent if s < base]:
+                    del self.sent[report]
+                self.sent[base] = {}  # the app holds it: what it checked is no longer asked
+                self.sent[seq] = moved
+                present = [i for i in since if i in results]
+                found = map(_TOKENS, map(results.__getitem__, present))
+                changed = dict(zip(present, found, strict=True))
+                return ("changed", base, changed, [i for i in since if i not in results])
         self.sent = {seq: {}}
         counts = array("q", map(_TOKENS, map(results.__getitem__, self.ids)))
         return ("all", counts.tobytes())

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from array import array
 
 import pytest
 
@@ -294,3 +295,22 @@ def test_a_large_check_pauses_the_collector_here_and_freezes_what_it_keeps(
         assert id(worker._sent) not in {id(o) for o in gc.get_objects()}
     finally:
         gc.unfreeze()
+
+
+def test_many_changed_counts_come_back_as_all_of_them(monkeypatch) -> None:
+    """A few changed token counts cross as a dict of them; past `CHANGED_AT_MOST` (another
+    base model changes every count), as all of them in order, which the app unpacks a slice at
+    a time (a dict of a million is unpickled in one call that holds the app's lock ~0.5 s)."""
+    monkeypatch.setattr(check_process, "CHANGED_AT_MOST", 3)
+    held = check_process._Held()
+    held.ids = [f"e{n}" for n in range(10)]
+    held.cache.results = {i: (None, n, (), "") for n, i in enumerate(held.ids)}
+    held.cache.moved = dict.fromkeys(held.ids)
+    assert held.token_counts(0, 1)[0] == "all"  # the first report: the app holds none
+    held.cache.moved = dict.fromkeys(held.ids[:2])
+    assert held.token_counts(1, 2) == ("changed", 1, {"e0": 0, "e1": 1}, [])
+    held.cache.moved = dict.fromkeys(held.ids[2:6])  # four since the app's report 2
+    kind, counts = held.token_counts(2, 3)
+    assert kind == "all" and list(array("q", counts)) == list(range(10))
+    held.cache.moved = {"e9": None}
+    assert held.token_counts(3, 4) == ("changed", 3, {"e9": 9}, [])

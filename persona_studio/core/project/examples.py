@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
-from persona_studio.core.collector import FREEZE_FROM, collector_paused
+from persona_studio.core.collector import FREEZE_FROM, collector_paused, release
 from persona_studio.core.dataset import (
     STATUSES,
     Example,
@@ -56,7 +56,9 @@ class ExamplesStore(Store):
                 if positions is not None:  # in C; the keys are the strings the examples hold
                     positions.update(zip(map(_ID, rows), map(_POSITION, rows), strict=True))
                 self.damaged_example_ids = []
-                return _examples_of(rows, self.damaged_example_ids)
+                examples = _examples_of(rows, self.damaged_example_ids)
+                release(rows)  # a slice at a time: freed at once, ~0.1 s of the lock at 1,000,000
+                return examples
 
     def first_examples(self, limit: int) -> list[Example]:
         """The first `limit` examples in order, read through the position index (~1 ms at
