@@ -361,37 +361,26 @@ class CheckProcess:
         # new lists of every example (the ids, those sent): the collector's passes over them
         # held the interpreter's lock 40–110 ms at a time beside the window, at 1,000,000
         with collector_paused(freeze=len(examples) >= FREEZE_FROM):
-            return self._send_and_answer(examples, persona, spec, progress, cancel, test_share)
-
-    def _send_and_answer(
-        self,
-        examples: Sequence[Example],
-        persona: Persona,
-        spec: ModelSpec,
-        progress: Callable[[float, str], None] | None,
-        cancel: threading.Event,
-        test_share: float,
-    ) -> PreflightReport:
-        conn = self._ensure_started()
-        self._seq += 1
-        seq = self._seq
-        base = self._base
-        sent, sent_ids = self._sent, self._sent_ids
-        try:
-            kind, ids, parts = _changes(examples, sent, sent_ids)
-            on = base[0] if base else 0
-            conn.send(("check", seq, on, kind, len(parts), len(ids), persona, spec, test_share))
-            self.forget()  # until every part is through, the worker's copy is unknown
-            for part in parts:  # pickled one at a time: a few milliseconds of lock each
-                conn.send_bytes(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
-            # the worker holds these now, and still knows the report the app holds (a check
-            # stopped half-way leaves both: the next one is answered with what changed)
-            self._sent, self._sent_ids, self._base = list(examples), ids, base
-            report = self._answer(conn, seq, progress, cancel, ids, base)
-            self._base = (seq, report.tokens)
-            return report
-        except (EOFError, OSError, pickle.PickleError) as exc:
-            raise self._gone(exc) from exc
+            conn = self._ensure_started()
+            self._seq += 1
+            seq = self._seq
+            base = self._base
+            sent, sent_ids = self._sent, self._sent_ids
+            try:
+                kind, ids, parts = _changes(examples, sent, sent_ids)
+                on = base[0] if base else 0
+                conn.send(("check", seq, on, kind, len(parts), len(ids), persona, spec, test_share))
+                self.forget()  # until every part is through, the worker's copy is unknown
+                for part in parts:  # pickled one at a time: a few milliseconds of lock each
+                    conn.send_bytes(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+                # the worker holds these now, and still knows the report the app holds (a check
+                # stopped half-way leaves both: the next one is answered with what changed)
+                self._sent, self._sent_ids, self._base = list(examples), ids, base
+                report = self._answer(conn, seq, progress, cancel, ids, base)
+                self._base = (seq, report.tokens)
+                return report
+            except (EOFError, OSError, pickle.PickleError) as exc:
+                raise self._gone(exc) from exc
 
     def _gone(self, exc: Exception) -> WorkerGone:
         """The worker stopped answering: count the failure, let it go (the next call starts

@@ -284,9 +284,9 @@ def test_a_large_check_pauses_the_collector_here_and_freezes_what_it_keeps(
     monkeypatch.setattr(check_process, "FREEZE_FROM", 20)
     examples = dataset(30)
     paused: list[bool] = []
-    real = worker._send_and_answer
+    real = check_process._changes
     monkeypatch.setattr(
-        worker, "_send_and_answer", lambda *a: paused.append(gc.isenabled()) or real(*a)
+        check_process, "_changes", lambda *a: paused.append(gc.isenabled()) or real(*a)
     )
     try:
         report = worker.run(examples, PERSONA, SPEC)
