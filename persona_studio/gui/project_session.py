@@ -7,13 +7,12 @@ import copy
 import functools
 from collections.abc import Callable, Container
 from concurrent.futures import Future
-from itertools import compress, count
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
-from persona_studio.core.dataset import Example, approved_count, ids_of
+from persona_studio.core.dataset import Example, approved_count, ids_of, positions_in
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
@@ -327,7 +326,7 @@ class ProjectSession(QObject):
     def where(self, ids: Container[str]) -> list[int]:
         """Where in `examples` the examples with these ids are: one pass in C over the kept
         ids (`positions_of` reads every example's id again: 70–100 ms at 1,000,000)."""
-        return list(compress(count(), map(ids.__contains__, self.example_ids())))
+        return positions_in(self.example_ids(), ids)
 
     @property
     def examples(self) -> list[Example]:

@@ -171,7 +171,7 @@ def serve(conn: Connection) -> None:
         _, seq, base, kind, slices, count, persona, spec, test_share = message
         try:
             # what it holds (examples, the check's cache) has no cycles: at 1,000,000 examples
-            # the collector's full passes over it took ~2.9 s of the first check
+            # the collector's passes over it took ~2.7 s of the first check
             with collector_paused(freeze=count >= FREEZE_FROM):
                 parts = [conn.recv_bytes() for _ in range(slices)]  # all of them, whatever follows
                 changed = held.receive(kind, parts)

@@ -48,10 +48,7 @@ class ExamplesStore(Store):
 
     def _examples(self, positions: dict[str, float] | None) -> list[Example]:
         with collector_paused():  # the rows come as tuples the collector would walk, too
-            with self._lock:
-                cursor = self._db.cursor()
-                cursor.row_factory = None
-                rows = cursor.execute(_IN_ORDER).fetchall()
+            rows = self._rows_in_order("")
             with collector_paused(freeze=len(rows) >= FREEZE_FROM):
                 if positions is not None:  # in C; the keys are the strings the examples hold
                     positions.update(zip(map(_ID, rows), map(_POSITION, rows), strict=True))
@@ -64,11 +61,14 @@ class ExamplesStore(Store):
         """The first `limit` examples in order, read through the position index (~1 ms at
         1,000,000): what the grid shows while all of them are read. A damaged row is left out
         here; the whole read reports it."""
+        return _examples_of(self._rows_in_order(" LIMIT ?", limit), [])
+
+    def _rows_in_order(self, tail: str, *params: Any) -> list[tuple[Any, ...]]:
+        """The examples' rows in order, as plain tuples (no Row: 100,000 read faster)."""
         with self._lock:
             cursor = self._db.cursor()
             cursor.row_factory = None
-            rows = cursor.execute(f"{_IN_ORDER} LIMIT ?", (limit,)).fetchall()
-        return _examples_of(rows, [])
+            return cursor.execute(_IN_ORDER + tail, params).fetchall()
 
     def example(self, example_id: str) -> Example | None:
         with self._lock:
