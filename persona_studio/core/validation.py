@@ -15,10 +15,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import compress, repeat
-from operator import attrgetter, is_not, itemgetter, not_
+from itertools import chain, compress, repeat
+from operator import add, attrgetter, is_, is_not, itemgetter, not_
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from persona_studio.core.dataset import MIN_EXAMPLES, Example, ids_of
 from persona_studio.core.duplicates import (
@@ -30,7 +30,7 @@ from persona_studio.core.duplicates import (
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.test_set import in_test_set
-from persona_studio.core.tokens import count_many
+from persona_studio.core.tokens import count_many, count_soon
 from persona_studio.core.words import counted
 from persona_studio.resources_path import resource_path
 
@@ -461,6 +461,7 @@ def _duplicate_issues(
 Findings = tuple[Example, int, tuple[Issue, ...], str]
 _EXAMPLE, _TOKENS, _ISSUES, _TEXT = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 _STATUS = attrgetter("status")
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 class CheckCache:
@@ -535,14 +536,18 @@ class CheckCache:
             (i, f[2]) for i, f in compress(zip(ids, found, strict=True), map(_ISSUES, found))
         )
         self.status_counts.update(map(_STATUS, examples))
-        for example, n, *_rest in found:
-            if example.status == "approved":
-                self._train(example, n, 1)
+        # as `_train` does for each approved one
+        approved = list(compress(found, map("approved".__eq__, map(_STATUS, examples))))
+        held = list(map(in_test_set, map(_EXAMPLE, approved), repeat(self.test_share)))
+        trained = list(compress(approved, map(not_, held)))
+        self.held_out += sum(held)
+        self.trained.update(ids_of(map(_EXAMPLE, trained)))
+        self.trained_tokens += sum(map(min, repeat(self.max_tokens), map(_TOKENS, trained)))
         texts = list(map(_TEXT, found))
         before = list(map(self.texts.get, texts, repeat(0)))
         self.texts.update(texts)
         self.touched.update(dict.fromkeys(compress(texts, map(not_, before))))
-        self.repeated.update(t for t in texts if self.texts[t] > 1)
+        self.repeated.update(compress(texts, map((1).__lt__, map(self.texts.__getitem__, texts))))
 
     def _take(self, example_id: str) -> None:
         example, n, _issues, text = self.results.pop(example_id)
@@ -727,47 +732,72 @@ def _check(
     cache: CheckCache,
     step: Callable[[float, str], None],
 ) -> None:
-    """Check `todo` a chunk at a time, each chunk's findings put in `cache` whole."""
+    """Check `todo` a chunk at a time, each chunk's findings put in `cache` whole. The next
+    chunk's texts are counted meanwhile where a helper process counts (`count_soon`)."""
     # A plain question/answer costs the persona prompt's framing plus its two texts.
     framing = training_messages(Example.from_qa("", ""), system_prompt)
     framing_tokens = conversation_tokens(framing, count_many(_strings(framing), model.encoding))
     check_rules = bool(persona.avoid_topics or persona.style_dont)
     max_tokens = model.max_tokens
-    for start in range(0, len(todo), CHUNK):
-        chunk = todo[start : start + CHUNK]
-        shapes = [_plain_qa(ex) for ex in chunk]
+
+    def shaped(chunk: list[Example]) -> tuple[Any, ...]:
+        """The chunk's (question, answer) pairs (the other shapes' training messages by
+        position, their pair blank), its texts asked to be counted."""
+        shapes = list(map(_plain_qa, chunk))
         general = {
-            i: training_messages(ex, system_prompt)
-            for i, (ex, qa) in enumerate(zip(chunk, shapes, strict=True))
-            if qa is None
+            i: training_messages(chunk[i], system_prompt)
+            for i in compress(range(len(chunk)), map(is_, shapes, repeat(None)))
         }
-        strings = {text for qa in shapes if qa is not None for text in qa}
+        for i in general:
+            shapes[i] = ("", "")
+        pairs = cast(list[tuple[str, str]], shapes)
+        strings = set(chain.from_iterable(pairs))
         for messages in general.values():
             strings |= _strings(messages)
-        lengths = count_many(strings, model.encoding)
-        length = lengths.__getitem__
-        findings: list[Findings] = []
-        # lean: at 100,000 examples each step of this loop is ~3 % of a first check
-        for i, (example, qa) in enumerate(zip(chunk, shapes, strict=True)):
+        return chunk, pairs, general, count_soon(strings, model.encoding)
+
+    upcoming = shaped(todo[:CHUNK])
+    for start in range(0, len(todo), CHUNK):
+        chunk, pairs, general, lengths_of = upcoming
+        lengths = lengths_of()
+        if start + CHUNK < len(todo):  # asked now, counted while this chunk is checked
+            upcoming = shaped(todo[start + CHUNK : start + 2 * CHUNK])
+        # Every example as a plain question/answer that nothing is wrong with, in C loops
+        # (a Python step per example was ~40 % of a first check at 100,000 examples); then
+        # one by one, those whose texts are blank or too long, and the other shapes.
+        questions, answers = list(map(_FIRST, pairs)), list(map(_SECOND, pairs))
+        ns = list(
+            map(
+                framing_tokens.__add__,
+                map(add, map(lengths.__getitem__, questions), map(lengths.__getitem__, answers)),
+            )
+        )
+        texts = list(map("\n".join, pairs))
+        findings: list[Findings] = list(zip(chunk, ns, repeat(()), texts))
+        suspects = set(general)
+        for column in (questions, answers):
+            suspects.update(compress(range(len(chunk)), map(not_, column)))
+            suspects.update(compress(range(len(chunk)), map(str.isspace, column)))
+        suspects.update(compress(range(len(chunk)), map(max_tokens.__lt__, ns)))
+        for i in range(len(chunk)) if check_rules else sorted(suspects):
             found: list[Issue] = []
-            if qa is not None:  # valid by its shape: only the texts can be wrong
-                question, answer = qa
-                text = f"{question}\n{answer}"
-                n = framing_tokens + length(question) + length(answer)
-                if not question or question.isspace():  # `strip` without making a string
-                    found.append(Issue("empty_text", "An empty user message.", True))
-                elif not answer or answer.isspace():
-                    found.append(Issue("empty_text", "An empty assistant message.", True))
-            else:
+            example, n, _none, text = findings[i]
+            if i in general:
                 answer = example.answer
                 text = f"{example.question}\n{answer}"
                 n = conversation_tokens(general[i], lengths)
                 found.extend(_message_issues(general[i]))
+            else:
+                question, answer = pairs[i]
+                if not question or question.isspace():  # `strip` without making a string
+                    found.append(Issue("empty_text", "An empty user message.", True))
+                elif not answer or answer.isspace():
+                    found.append(Issue("empty_text", "An empty assistant message.", True))
             if n > max_tokens:
                 found.append(_too_long(n, model))
             if check_rules:
                 found.extend(rule_conflicts(answer, persona))
-            findings.append((example, n, tuple(found) if found else (), text))
+            findings[i] = (example, n, tuple(found) if found else (), text)
         cache.put(findings)
         done = min(len(todo), start + CHUNK) / len(todo)
         step(min(0.7, 0.05 + 0.65 * done), "Counting tokens and checking…")

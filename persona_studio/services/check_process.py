@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
-from persona_studio.core.tokens import count_each
+from persona_studio.core.tokens import count_beside, count_each, start_helper
 from persona_studio.core.validation import (
     CheckCache,
     PreflightCancelled,
@@ -151,8 +151,10 @@ class _Held:
         return ("all", counts.tobytes())
 
 
-def serve(conn: Connection) -> None:
-    """The worker's loop: one check at a time, until the app closes its end of the pipe."""
+def serve(conn: Connection, helper: Connection | None = None) -> None:
+    """The worker's loop: one check at a time, until the app closes its end of the pipe. A
+    first check's tokens are counted in part by the `helper` process, meanwhile."""
+    count_beside(helper)
     held = _Held()
     while True:
         try:
@@ -249,6 +251,7 @@ class CheckProcess:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # one check on the pipe at a time
         self._process: BaseProcess | None = None
+        self._helper: BaseProcess | None = None  # counts tokens beside the worker
         self._conn: Connection | None = None
         # what the worker holds: the examples last sent and their ids (only changes are sent)
         self._sent: list[Example] = []
@@ -283,17 +286,25 @@ class CheckProcess:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
+        try:
+            self._helper, helper_end = start_helper()
+        except (OSError, RuntimeError) as exc:  # the worker counts alone
+            log.warning("the token-count helper process did not start: %s", exc)
+            helper_end = None
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(
-            target=serve, args=(theirs,), name="persona-studio-check", daemon=True
+            target=serve, args=(theirs, helper_end), name="persona-studio-check", daemon=True
         )
         try:
             process.start()
         except (OSError, RuntimeError) as exc:
             self.failures += 1
+            self._stop()
             raise WorkerGone(f"the check's worker process did not start: {exc}") from exc
         finally:
             theirs.close()
+            if helper_end is not None:
+                helper_end.close()  # the worker holds it: the helper exits with the worker
         self._process, self._conn = process, ours
         return ours
 
@@ -433,10 +444,12 @@ class CheckProcess:
     def _stop(self) -> None:
         if self._conn is not None:
             self._conn.close()
-        if self._process is not None and self._process.is_alive():
-            self._process.terminate()
-            self._process.join(timeout=2)
-        self._process = self._conn = None
+        for process in (self._process, self._helper):
+            if process is not None and process.is_alive():
+                process.terminate()
+                process.join(timeout=2)
+        self._process = self._helper = None
+        self._conn = None
 
     def forget(self) -> None:
         """Let go of the examples last sent (their project closed): the next check sends all."""

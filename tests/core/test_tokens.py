@@ -98,3 +98,88 @@ def test_past_the_cache_limit_only_texts_not_asked_about_are_forgotten(monkeypat
     assert counted == ["text 3, edited"]  # the edit alone is counted again
     assert all(counts[t] == len(t) for t in edited)
     assert "text 3" not in counts  # no longer asked about: forgotten
+
+
+@pytest.fixture
+def helper(monkeypatch):
+    """A real helper process, counting beside this one (as the check's worker has)."""
+    from persona_studio.core import tokens
+
+    monkeypatch.setattr(tokens, "_counts", {})
+    process, conn = tokens.start_helper()
+    tokens.count_beside(conn)
+    yield process
+    tokens.count_beside(None)
+    conn.close()
+    process.join(5)
+    assert process.exitcode is not None  # it stops when its pipe closes
+
+
+def texts(n: int, tag: str = "") -> set[str]:
+    return {f"Question {tag}{i}: how far should I run this week? 🏃" for i in range(n)}
+
+
+def test_the_helper_counts_its_share_meanwhile_with_the_same_counts(helper, monkeypatch) -> None:
+    """Issue 21: counting holds the interpreter's lock, so a first check overlaps it with its
+    own work in a second process."""
+    from persona_studio.core import tokens
+
+    here: list[str] = []
+    real = tokens._counter
+    monkeypatch.setattr(
+        tokens, "_counter", lambda name: lambda batch: here.extend(batch) or real(name)(batch)
+    )
+    batch = texts(3 * tokens.HELPER_FROM)
+    result = tokens.count_soon(batch)
+    share = tokens._helper.share
+    counts = dict(result())
+    assert 0 < len(here) < len(batch) * (1 - share) + 1  # this process counted only its part
+    monkeypatch.setattr(tokens, "_counter", real)
+    assert counts.keys() >= batch
+    assert all(counts[t] == count_tokens(t) for t in batch)
+    # a few new texts are counted here, without a message each way
+    here.clear()
+    monkeypatch.setattr(
+        tokens, "_counter", lambda name: lambda batch: here.extend(batch) or real(name)(batch)
+    )
+    assert tokens.count_soon({"Hello world"})()["Hello world"] == 2 and here == ["Hello world"]
+
+
+def test_a_helper_that_dies_leaves_the_counting_here(helper) -> None:
+    from persona_studio.core import tokens
+
+    batch = texts(2 * tokens.HELPER_FROM)
+    result = tokens.count_soon(batch)
+    helper.kill()
+    helper.join(5)
+    counts = result()
+    assert all(counts[t] == count_tokens(t) for t in batch)
+    assert tokens._helper is None  # the next batches are counted here
+    later = texts(2 * tokens.HELPER_FROM, "b")
+    assert all(tokens.count_soon(later)()[t] == count_tokens(t) for t in later)
+
+
+def test_an_answer_nobody_read_is_passed_over(helper) -> None:
+    """A check stopped between asking and reading: the next batch gets its own answer."""
+    from persona_studio.core import tokens
+
+    tokens.count_soon(texts(2 * tokens.HELPER_FROM, "stopped "))  # asked, never read
+    batch = texts(2 * tokens.HELPER_FROM, "next ")
+    counts = tokens.count_soon(batch)()
+    assert all(counts[t] == count_tokens(t) for t in batch)
+    assert tokens._helper is not None
+
+
+def test_the_helper_gets_less_when_it_was_waited_for_and_more_when_not() -> None:
+    from persona_studio.core import tokens
+
+    helper = tokens._Helper(conn=None)  # type: ignore[arg-type]
+    start = helper.share
+    helper.balance(waited=0.05)
+    assert helper.share == pytest.approx(start - tokens.SHARE_STEP)
+    for _ in range(40):
+        helper.balance(waited=0.0)
+    assert helper.share == tokens.SHARES[1]
+    for _ in range(40):
+        helper.balance(waited=1.0)
+    assert helper.share == tokens.SHARES[0]

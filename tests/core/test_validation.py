@@ -132,6 +132,44 @@ def test_every_shape_of_example_counts_as_the_cookbook_does(description: str) ->
     assert report.issues.keys() <= {examples[4].id}
 
 
+@pytest.mark.parametrize("rules", [False, True])
+def test_a_large_check_finds_for_each_example_what_checking_it_alone_finds(rules: bool) -> None:
+    """The check reads plain pairs in C passes and looks one by one only at the suspect ones:
+    each finding must land on its own example, across chunks, among other shapes."""
+    from persona_studio.core.validation import CHUNK
+
+    tiny = ModelSpec("tiny", 60, "o200k_base", 1.0)
+    examples = [qa(f"Question {i}?", f"Answer number {i}.") for i in range(CHUNK + 600)]
+    odd = {
+        0: qa("   ", "a blank question"),
+        1: qa("Blank answer?", "\n"),
+        CHUNK - 1: qa("Too long?", "word " * 80),
+        CHUNK: Example(messages=[{"role": "user", "content": "only a question"}]),
+        CHUNK + 1: qa("", ""),
+        CHUNK + 2: qa("Own prompt?", "Mentions medical dosage.", system_prompt="Terse."),
+        CHUNK + 3: qa("Rules?", "A medical dosage answer."),
+        CHUNK + 599: Example(
+            messages=[
+                {"role": "user", "content": "One"},
+                {"role": "assistant", "content": "word " * 80},
+            ],
+            system_prompt="",
+        ),
+    }
+    for position, example in odd.items():
+        examples[position] = example
+    persona = Persona(name="R", avoid_topics=["medical dosage"] if rules else [])
+    together = preflight(examples, persona, tiny, find_duplicates=False)
+    flagged = set()
+    for position, example in enumerate(examples):
+        alone = preflight([example], persona, tiny, find_duplicates=False)
+        assert together.tokens[example.id] == alone.tokens[example.id], position
+        assert together.issues.get(example.id) == alone.issues.get(example.id), position
+        if example.id in together.issues:
+            flagged.add(position)
+    assert flagged == set(odd) - (set() if rules else {CHUNK + 2, CHUNK + 3})
+
+
 def test_empty_text_and_too_long_are_blocking() -> None:
     tiny = ModelSpec("tiny", 40, "o200k_base", 1.0)
     examples = [qa("ok?", "fine"), qa("   ", "answer"), qa("long?", "word " * 100)]

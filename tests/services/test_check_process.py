@@ -70,6 +70,36 @@ def test_the_worker_reports_what_the_app_would(worker) -> None:
     assert worker.pid == pid and len(again.tokens) == 10
 
 
+def test_the_worker_has_a_helper_that_counts_and_goes_with_it(worker) -> None:
+    """Issue 21: the first check's tokens are counted in part by a second process."""
+    worker.run(dataset(50), PERSONA, SPEC)  # too few to ask the helper
+    helper = worker._helper
+    assert helper is not None and helper.is_alive() and helper.pid not in (worker.pid, os.getpid())
+
+    def cpu_ticks() -> int:
+        with open(f"/proc/{helper.pid}/stat") as stat:
+            user, system = stat.read().rsplit(")", 1)[1].split()[11:13]
+        return int(user) + int(system)
+
+    idle = cpu_ticks()
+    examples = dataset(20_000)
+    expected = preflight(examples, PERSONA, SPEC)
+    assert worker.run(examples, PERSONA, SPEC).tokens == expected.tokens
+    assert cpu_ticks() - idle >= 5  # it counted: 40,000 texts take ~0.2 s
+
+    # the worker dies: its helper goes too (its pipe closed), and a new pair checks
+    os.kill(worker.pid, signal.SIGKILL)
+    helper.join(10)
+    assert helper.exitcode is not None
+    assert worker.run(examples[:50], PERSONA, SPEC).tokens == dict(
+        list(expected.tokens.items())[:50]
+    )
+    assert worker._helper is not None and worker._helper.pid != helper.pid
+    newer = worker._helper
+    worker.close()
+    assert newer.exitcode is not None
+
+
 def test_a_stopped_check_stops_in_the_worker_and_the_next_one_runs(worker) -> None:
     examples = dataset(30_000)
     cancel = threading.Event()
@@ -106,7 +136,8 @@ def test_a_worker_that_cannot_start_leaves_the_check_in_the_app(worker, monkeypa
     starts: list[int] = []
 
     def refuse(self) -> None:
-        starts.append(1)
+        if self.name == "persona-studio-check":  # (its token-count helper is refused too)
+            starts.append(1)
         raise OSError("Resource temporarily unavailable")
 
     monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refuse)
