@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from persona_studio.core.cards import ImportedCard
+    from persona_studio.core.dataset import Example
     from persona_studio.gui.chat_tab import ChatTab
     from persona_studio.gui.dataset_tab import DatasetTab
     from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
@@ -366,9 +367,10 @@ class MainWindow(QMainWindow):
     def open_project(self, path: Path) -> bool:
         """Open `path` in this window. On failure the current project stays open.
 
-        A large file opens in a worker thread: SQLite's damage check reads all of it (~75 ms
-        at 100,000 examples, ~0.9 s at 1,000,000) and lets go of Python's lock meanwhile. Then
-        True means its opening has started; a failure is shown when it comes."""
+        A large file opens in a worker thread, which reads its examples too: SQLite's damage
+        check reads all of the file (~75 ms at 100,000 examples, ~1 s at 1,000,000), and runs
+        while the rows read become examples (`Project.open_and_read`). Then True means its
+        opening has started; a failure is shown when it comes."""
         if self.session and Path(path).absolute() == self.session.project.path:
             return True
         if self._opening is not None:
@@ -394,7 +396,7 @@ class MainWindow(QMainWindow):
 
         async def open_it() -> bool:
             try:
-                project = await asyncio.to_thread(Project.open_for_reading, path)
+                project, examples, positions = await asyncio.to_thread(Project.open_and_read, path)
             except ProjectError as exc:
                 if not self._window_closed:
                     self.statusBar().clearMessage()
@@ -406,7 +408,7 @@ class MainWindow(QMainWindow):
                 project.close()
                 return False
             self.statusBar().clearMessage()
-            self._set_project(project)
+            self._set_project(project, (examples, positions))
             return True
 
         self._open_task = asyncio.ensure_future(open_it())
@@ -449,13 +451,18 @@ class MainWindow(QMainWindow):
         make_read_only(page)
         page.setProperty("made_read_only", True)
 
-    def _set_project(self, project: Project) -> None:
+    def _set_project(
+        self, project: Project, read: tuple[list[Example], dict[str, float]] | None = None
+    ) -> None:
+        """Show `project` (with its examples and their positions when `read` with it)."""
         if self.session is not None and not self.session.close():
             project.close()
             return
         self.undo_stack.clear()
         self.tabs.setEnabled(True)
         self.session = ProjectSession(project, self, backend_for=self._training_backend)
+        if read:
+            self.session.use_read(*read)
         self.session.save_state_changed.connect(self._show_save_state)
         self.session.model_registered.connect(self._model_registered)
         self.session.persona_changed.connect(self._update_title)

@@ -244,6 +244,11 @@ class ProjectSession(QObject):
         loaded yet (decoding 100,000 examples takes seconds; a few thousand, milliseconds)."""
         return self._examples is None and self.project.example_count() >= BACKGROUND_LOAD_FROM
 
+    def use_read(self, examples: list[Example], positions: dict[str, float]) -> None:
+        """The examples, read with the project (`Project.open_and_read`), before a tab asks."""
+        if self._examples is None:
+            self._examples, self._positions = examples, positions
+
     def start_loading(self) -> None:
         """Start reading the examples in a worker thread, unless they are loaded or being
         read. The first `FIRST_ROWS` are read here first, for the grid to show meanwhile."""

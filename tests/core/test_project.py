@@ -188,6 +188,84 @@ def test_scrambled_pages_are_reported_as_damaged(project_path: Path) -> None:
     assert _fingerprint(project_path.parent) == before
 
 
+def _large_project(path: Path, n: int = 3_000) -> list[Example]:
+    examples = [
+        Example.from_qa(f"Question {i}?", f"Answer {i}.", status="approved" if i % 2 else "draft")
+        for i in range(n)
+    ]
+    with Project.create(path, Persona(name="Big")) as project:
+        project.add_examples(examples)
+    return examples
+
+
+def _damage_index(path: Path) -> None:
+    """Scribble over the status index's root page: the examples still read (in position order,
+    without it), but SQLite's damage check finds it."""
+    db = sqlite3.connect(path)
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'examples_by_status'")
+    offset = (root.fetchone()[0] - 1) * page_size
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[offset + 8 : offset + page_size] = b"\xab" * (page_size - 8)
+    path.write_bytes(bytes(data))
+
+
+def test_open_and_read_checks_for_damage_while_it_reads(tmp_path: Path) -> None:
+    """Issue 21: at 1,000,000 examples the damage check (~1 s) ran before the read; it now runs
+    beside it, and the file and its examples are the same as a plain open's."""
+    path = tmp_path / "big.persona"
+    examples = _large_project(path)
+    project, read, positions = Project.open_and_read(path)
+    with project:
+        assert [ex.id for ex in read] == [ex.id for ex in examples]
+        assert read == project.examples() and positions.keys() == {ex.id for ex in examples}
+        assert not project._unchecked  # checked, and found sound
+        project.set_persona_fields(name="Written after the check")
+    with Project.open(path) as again:
+        assert again.persona().name == "Written after the check"
+
+
+@pytest.mark.parametrize("damage", ["index", "scrambled", "truncated"])
+def test_open_and_read_refuses_a_damaged_file_and_leaves_it_alone(
+    tmp_path: Path, damage: str
+) -> None:
+    path = tmp_path / "big.persona"
+    _large_project(path)
+    if damage == "index":
+        _damage_index(path)
+    else:
+        data = bytearray(path.read_bytes())
+        if damage == "truncated":
+            data = data[: len(data) // 2]
+        else:
+            for offset in range(4096, len(data), 97):
+                data[offset] ^= 0x5A
+        path.write_bytes(bytes(data))
+    before = _fingerprint(tmp_path)
+    with pytest.raises(CorruptProjectError, match="damaged"):
+        Project.open_and_read(path)
+    assert _fingerprint(tmp_path) == before  # byte for byte, nothing beside it
+    with pytest.raises(CorruptProjectError):  # closed: refused again, not "already open"
+        Project.open_and_read(path)
+
+
+def test_nothing_is_written_before_a_check_left_for_later_has_passed(tmp_path: Path) -> None:
+    path = tmp_path / "big.persona"
+    _large_project(path)
+    _damage_index(path)
+    before = _fingerprint(tmp_path)
+    project = Project.open(path, _check_later=True)  # as `open_and_read` opens it
+    try:
+        with pytest.raises(CorruptProjectError):
+            project.set_persona_fields(name="Never written")
+        with pytest.raises(CorruptProjectError):  # and it stays refused
+            project.set_persona_fields(name="Never written")
+    finally:
+        project.close()
+    assert _fingerprint(tmp_path) == before
+
+
 def test_open_twice_in_one_process_is_refused(project_path: Path) -> None:
     with Project.open(project_path) as first:
         with pytest.raises(ProjectLockedError, match="already open"):

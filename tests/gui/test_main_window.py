@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLineEdit, QMessageBox, QPlainTextEdit, QWidget
 
+from persona_studio.core.dataset import Example
 from persona_studio.core.demo import DEMO_FILENAME, ensure_demo_project
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
@@ -355,14 +356,16 @@ def test_a_large_project_opens_in_a_worker_thread(
     first, big = tmp_path / "first.persona", tmp_path / "big.persona"
     Project.create(first, Persona(name="First")).close()
     Project.create(big, Persona(name="Big")).close()
+    with Project.open(first) as project:
+        project.add_examples([Example.from_qa(f"Q{i}?", f"A{i}.") for i in range(3)])
     on_the_ui_thread: list[bool] = []
-    opener = Project.open_for_reading
+    opener = Project.open_and_read
 
     def spy(cls, path):
         on_the_ui_thread.append(threading.current_thread() is threading.main_thread())
         return opener(path)
 
-    monkeypatch.setattr(Project, "open_for_reading", classmethod(spy))
+    monkeypatch.setattr(Project, "open_and_read", classmethod(spy))
     window = make_window()
     opened = lambda: window._opening is None  # noqa: E731
 
@@ -372,6 +375,9 @@ def test_a_large_project_opens_in_a_worker_thread(
     assert "Still opening first.persona" in window.statusBar().currentMessage()
     run_async(wait_until(opened))
     assert window.session.project.path == first and on_the_ui_thread == [False]
+    # its examples were read in the worker too: the session holds them, nothing reads again
+    assert window.session.examples_loaded and not window.session.loading
+    assert [ex.question for ex in window.session.examples] == ["Q0?", "Q1?", "Q2?"]
 
     bad = tmp_path / "bad.persona"
     bad.write_bytes(b"not a project" * 10)
@@ -380,6 +386,29 @@ def test_a_large_project_opens_in_a_worker_thread(
     box = window.findChild(QMessageBox, "error_message")
     qtbot.waitUntil(box.isVisible)
     assert "not a Persona Studio project" in box.text()
+    assert window.session.project.path == first  # the current project stays open
+    box.close()
+
+    # damaged where the read does not go: found by the check that runs beside the read
+    import sqlite3
+
+    damaged = tmp_path / "damaged.persona"
+    with Project.create(damaged, Persona(name="Damaged")) as project:
+        project.add_examples([Example.from_qa(f"Q{i}?", f"A{i}.") for i in range(2_000)])
+    db = sqlite3.connect(damaged)
+    size = db.execute("PRAGMA page_size").fetchone()[0]
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'examples_by_status'")
+    offset = (root.fetchone()[0] - 1) * size
+    db.close()
+    data = bytearray(damaged.read_bytes())
+    data[offset + 8 : offset + size] = b"\xab" * (size - 8)
+    damaged.write_bytes(bytes(data))
+    assert window.open_project(damaged)
+    run_async(wait_until(opened))
+    shown = lambda: [b for b in window.findChildren(QMessageBox, "error_message") if b.isVisible()]  # noqa: E731
+    qtbot.waitUntil(lambda: bool(shown()))
+    box = shown()[0]
+    assert "is damaged and cannot be opened" in box.text()
     assert window.session.project.path == first  # the current project stays open
     box.close()
 

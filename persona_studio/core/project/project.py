@@ -119,10 +119,12 @@ class Project(ExamplesStore, RecordsStore):
         *,
         migrations: tuple[Migration, ...] = MIGRATIONS,
         read_only: bool = False,
+        _check_later: bool = False,
     ) -> Project:
         """Open a project. A file that is not ours, newer, damaged or already open is refused
         before anything is written to it. A file that cannot be written is refused with
-        `ProjectReadOnlyError`; `read_only=True` opens it for reading, and writes nothing."""
+        `ProjectReadOnlyError`; `read_only=True` opens it for reading, and writes nothing.
+        (`_check_later`: for `open_and_read` alone.)"""
         path = Path(path).absolute()
         latest = len(migrations)
         version, application_id = read_header(path)
@@ -144,7 +146,9 @@ class Project(ExamplesStore, RecordsStore):
                 "Free some disk space, then open it again. The file was not changed.",
             ) from exc
         try:
-            project = cls._connect_and_check(path, latest, migrations)
+            # after a crash (a -wal kept aside) the check cannot wait: a refusal restores both
+            later = _check_later and not guard.saved
+            project = cls._connect_and_check(path, latest, migrations, check_later=later)
         except ProjectLockedError:
             guard.discard()  # another window has it: this one wrote nothing
             raise
@@ -156,7 +160,7 @@ class Project(ExamplesStore, RecordsStore):
 
     @classmethod
     def _connect_and_check(
-        cls, path: Path, latest: int, migrations: tuple[Migration, ...]
+        cls, path: Path, latest: int, migrations: tuple[Migration, ...], *, check_later: bool
     ) -> Project:
         try:
             db = connect(path)
@@ -183,10 +187,17 @@ class Project(ExamplesStore, RecordsStore):
                         "Switch to the window that has it open, or close it there first.",
                     ) from None
                 raise
-            check = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
-            if check != ["ok"]:
-                raise corrupt(path, "; ".join(check[:2]))
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            # else checked now: before a migration, or a switch to WAL, writes to the file
+            check_later = (
+                check_later
+                and version == latest
+                and db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            )
+            if not check_later:
+                check = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+                if check != ["ok"]:
+                    raise corrupt(path, "; ".join(check[:2]))
             application_id = db.execute("PRAGMA application_id").fetchone()[0]
             check_identity(path, version, application_id, latest)
             if version < latest:
@@ -202,7 +213,9 @@ class Project(ExamplesStore, RecordsStore):
         except BaseException:
             db.close()
             raise
-        return cls(path, db)
+        project = cls(path, db)
+        project._unchecked = check_later
+        return project
 
     @classmethod
     def open_for_reading(cls, path: str | os.PathLike[str]) -> Project:
@@ -212,6 +225,29 @@ class Project(ExamplesStore, RecordsStore):
             return cls.open(path)
         except ProjectReadOnlyError:
             return cls.open(path, read_only=True)
+
+    @classmethod
+    def open_and_read(
+        cls, path: str | os.PathLike[str]
+    ) -> tuple[Project, list[Example], dict[str, float]]:
+        """`open_for_reading`, with every example and its position read: for a large file,
+        in a worker thread. SQLite's damage check reads the whole file (~1 s at 1,000,000
+        examples); here it runs while the rows read become examples, not before them. A
+        damaged file is refused all the same, and closed unchanged: until the check has
+        passed nothing is written to it, and nothing else has it."""
+        try:
+            project = cls.open(path, _check_later=True)
+        except ProjectReadOnlyError:
+            project = cls.open(path, read_only=True)
+        try:
+            examples, positions = project.examples_and_positions()
+        except sqlite3.DatabaseError as exc:  # a damaged page met by the read itself
+            project.close()
+            raise corrupt(project.path, str(exc)) from exc
+        except BaseException:
+            project.close()
+            raise
+        return project, examples, positions
 
     @classmethod
     def _open_read_only(cls, path: Path, version: int, latest: int) -> Project:

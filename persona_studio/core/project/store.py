@@ -48,6 +48,27 @@ class Store:
         self._small: dict[str, Any] = {}
         self._lock = threading.RLock()
         self.damaged_example_ids: list[str] = []  # rows the last examples() could not read
+        # SQLite's damage check, when opening left it to run beside the first read of every
+        # example (`Project.open_and_read`): until it has passed, nothing is written
+        self._unchecked = False
+        self._damage: str | None = None  # what it found
+
+    def _check_now(self) -> None:
+        """Run the damage check opening left for later, if it has not run; CorruptProjectError
+        if the file is damaged (then, and ever after: nothing is written to it)."""
+        if self._unchecked:
+            with self._lock:
+                if self._unchecked:
+                    try:
+                        found = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+                    except sqlite3.DatabaseError as exc:
+                        found = [str(exc)]
+                    self._damage = None if found == ["ok"] else "; ".join(found[:2])
+                    self._unchecked = False
+        if self._damage is not None:
+            from persona_studio.core.project.files import corrupt
+
+            raise corrupt(self.path, self._damage)
 
     @contextlib.contextmanager
     def _transaction(self, *drops: str) -> Iterator[None]:
@@ -61,6 +82,7 @@ class Store:
                 f"“{self.path.name}” is open read-only: nothing can be saved to it.",
                 "File → Save a Copy… somewhere you can write, then open the copy to change it.",
             )
+        self._check_now()
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
