@@ -122,3 +122,18 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+def damage_an_index(path: Path) -> None:
+    """Scribble over a project's status index's root page: its examples still read (in
+    position order, without that index), but SQLite's damage check finds it."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'examples_by_status'")
+    offset = (root.fetchone()[0] - 1) * page_size
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[offset + 8 : offset + page_size] = b"\xab" * (page_size - 8)
+    path.write_bytes(bytes(data))

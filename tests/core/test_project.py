@@ -26,6 +26,7 @@ from persona_studio.core.project import (
     schema_version,
 )
 from persona_studio.core.rules import Rule
+from tests.conftest import damage_an_index
 
 
 def _fingerprint(folder: Path) -> dict[str, str]:
@@ -198,19 +199,6 @@ def _large_project(path: Path, n: int = 3_000) -> list[Example]:
     return examples
 
 
-def _damage_index(path: Path) -> None:
-    """Scribble over the status index's root page: the examples still read (in position order,
-    without it), but SQLite's damage check finds it."""
-    db = sqlite3.connect(path)
-    page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'examples_by_status'")
-    offset = (root.fetchone()[0] - 1) * page_size
-    db.close()
-    data = bytearray(path.read_bytes())
-    data[offset + 8 : offset + page_size] = b"\xab" * (page_size - 8)
-    path.write_bytes(bytes(data))
-
-
 def test_open_and_read_checks_for_damage_while_it_reads(tmp_path: Path) -> None:
     """Issue 21: at 1,000,000 examples the damage check (~1 s) ran before the read; it now runs
     beside it, and the file and its examples are the same as a plain open's."""
@@ -233,7 +221,7 @@ def test_open_and_read_refuses_a_damaged_file_and_leaves_it_alone(
     path = tmp_path / "big.persona"
     _large_project(path)
     if damage == "index":
-        _damage_index(path)
+        damage_an_index(path)
     else:
         data = bytearray(path.read_bytes())
         if damage == "truncated":
@@ -253,7 +241,7 @@ def test_open_and_read_refuses_a_damaged_file_and_leaves_it_alone(
 def test_nothing_is_written_before_a_check_left_for_later_has_passed(tmp_path: Path) -> None:
     path = tmp_path / "big.persona"
     _large_project(path)
-    _damage_index(path)
+    damage_an_index(path)
     before = _fingerprint(tmp_path)
     project = Project.open(path, _check_later=True)  # as `open_and_read` opens it
     try:

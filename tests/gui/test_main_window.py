@@ -390,19 +390,12 @@ def test_a_large_project_opens_in_a_worker_thread(
     box.close()
 
     # damaged where the read does not go: found by the check that runs beside the read
-    import sqlite3
+    from tests.conftest import damage_an_index
 
     damaged = tmp_path / "damaged.persona"
     with Project.create(damaged, Persona(name="Damaged")) as project:
         project.add_examples([Example.from_qa(f"Q{i}?", f"A{i}.") for i in range(2_000)])
-    db = sqlite3.connect(damaged)
-    size = db.execute("PRAGMA page_size").fetchone()[0]
-    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'examples_by_status'")
-    offset = (root.fetchone()[0] - 1) * size
-    db.close()
-    data = bytearray(damaged.read_bytes())
-    data[offset + 8 : offset + size] = b"\xab" * (size - 8)
-    damaged.write_bytes(bytes(data))
+    damage_an_index(damaged)
     assert window.open_project(damaged)
     run_async(wait_until(opened))
     shown = lambda: [b for b in window.findChildren(QMessageBox, "error_message") if b.isVisible()]  # noqa: E731
