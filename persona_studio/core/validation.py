@@ -762,9 +762,9 @@ def _check(
         lengths = lengths_of()
         if start + CHUNK < len(todo):  # asked now, counted while this chunk is checked
             upcoming = shaped(todo[start + CHUNK : start + 2 * CHUNK])
-        # Every example as a plain question/answer that nothing is wrong with, in C loops
-        # (a Python step per example was ~40 % of a first check at 100,000 examples); then
-        # one by one, those whose texts are blank or too long, and the other shapes.
+        # Every example as a plain question/answer that nothing is wrong with, in C passes;
+        # then one by one only the suspects: blank or too long texts, the other shapes (and
+        # every example where the persona has rules to check)
         questions, answers = list(map(_FIRST, pairs)), list(map(_SECOND, pairs))
         ns = list(
             map(
