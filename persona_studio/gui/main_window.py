@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self._shown_once = False
         self._opening: Path | None = None  # a large project being opened in a worker
+        self._opening_bar: QWidget | None = None  # its busy bar, made at the first such open
         self._open_task: asyncio.Task[bool] | None = None
         self._window_closed = False
         self.setObjectName("main_window")
@@ -380,7 +381,7 @@ class MainWindow(QMainWindow):
             from persona_studio.gui.loop import when_loop_runs
 
             self._opening = Path(path)
-            self.statusBar().showMessage(f"Opening {Path(path).name}…")
+            self._show_opening(Path(path).name)
             when_loop_runs(lambda: self._open_in_worker(Path(path)))
             return True
         try:
@@ -399,7 +400,7 @@ class MainWindow(QMainWindow):
                 project, examples, positions = await asyncio.to_thread(Project.open_and_read, path)
             except ProjectError as exc:
                 if not self._window_closed:
-                    self.statusBar().clearMessage()
+                    self._show_opening(None)
                     show_error(self, "Could not open the project", exc)
                 return False
             finally:
@@ -407,11 +408,32 @@ class MainWindow(QMainWindow):
             if self._window_closed:  # closed meanwhile: let go of the file
                 project.close()
                 return False
-            self.statusBar().clearMessage()
+            self._show_opening(None)
             self._set_project(project, (examples, positions))
             return True
 
         self._open_task = asyncio.ensure_future(open_it())
+
+    def _show_opening(self, name: str | None) -> None:
+        """The status bar while a large file opens and its examples are read (4–5 s at
+        1,000,000): what opens, and a busy bar; None: done."""
+        if name is None:
+            self.statusBar().clearMessage()
+            if self._opening_bar is not None:
+                self._opening_bar.hide()
+            return
+        if self._opening_bar is None:
+            from PySide6.QtWidgets import QProgressBar
+
+            bar = QProgressBar(objectName="opening_bar", textVisible=False, maximumWidth=160)
+            bar.setRange(0, 0)  # busy: how long depends on the file
+            bar.setAccessibleName("Opening the project")
+            self.statusBar().addPermanentWidget(bar)
+            self._opening_bar = bar
+        self._opening_bar.show()
+        self.statusBar().showMessage(
+            f"Opening {name}… A large project takes a few seconds to read."
+        )
 
     @property
     def read_only(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QLineEdit, QMessageBox, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QWidget
 
 from persona_studio.core.dataset import Example
 from persona_studio.core.demo import DEMO_FILENAME, ensure_demo_project
@@ -371,10 +371,13 @@ def test_a_large_project_opens_in_a_worker_thread(
 
     assert window.open_project(first)  # started
     assert "Opening first.persona" in window.statusBar().currentMessage()
+    busy = window.findChild(QProgressBar, "opening_bar")
+    assert busy.isVisibleTo(window) and busy.maximum() == 0  # busy, for as long as it takes
     assert not window.open_project(big)  # one at a time
     assert "Still opening first.persona" in window.statusBar().currentMessage()
     run_async(wait_until(opened))
     assert window.session.project.path == first and on_the_ui_thread == [False]
+    assert not busy.isVisibleTo(window) and window.statusBar().currentMessage() == ""
     # its examples were read in the worker too: the session holds them, nothing reads again
     assert window.session.examples_loaded and not window.session.loading
     assert [ex.question for ex in window.session.examples] == ["Q0?", "Q1?", "Q2?"]
