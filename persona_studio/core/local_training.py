@@ -221,6 +221,23 @@ def auto_rank(examples: int) -> int:
 
 AUTO_LEARNING_RATE = 2e-4  # the usual LoRA rate (PEFT and TRL examples)
 AUTO_BATCH = 4
+GPU_MAX_BATCH = 16
+GPU_STEP_TOKENS = 4096  # a step's tokens at most on an NVIDIA card (padded to the longest)
+MIN_STEPS = 100  # a run of fewer optimiser steps learns less
+
+
+def auto_batch(lengths: list[int], epochs: int, device: str) -> int:
+    """How many examples a training step learns from, left on auto (`lengths`: each
+    example's tokens). On a processor or a Mac, 4: there the speed is the arithmetic's, whatever
+    the batch. On an NVIDIA card a step costs about the same for 16 short examples as for 4
+    (measured on an H200, a 0.5B model, ~135-token examples: 340 against 293 ms a step; a 1.5B
+    model trained 3.6 times faster with 16), so the batch is as large as keeps about 100 steps
+    in the run, 16 at most, and 4,096 tokens at most beside the model."""
+    if device != "cuda" or not lengths:
+        return AUTO_BATCH
+    by_steps = len(lengths) * max(1, epochs) // MIN_STEPS
+    by_tokens = GPU_STEP_TOKENS // max(1, max(lengths))
+    return max(AUTO_BATCH, min(GPU_MAX_BATCH, by_steps, by_tokens))
 
 
 # ---- the worker's progress lines ---------------------------------------------------------

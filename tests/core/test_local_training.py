@@ -10,6 +10,7 @@ import pytest
 from persona_studio.core.local_training import (
     MODELS,
     Hardware,
+    auto_batch,
     auto_rank,
     duration,
     eta_line,
@@ -93,6 +94,17 @@ def test_durations(seconds: float, words: str) -> None:
 
 def test_auto_rank_grows_with_the_dataset() -> None:
     assert [auto_rank(n) for n in (10, 99, 100, 999, 1000)] == [8, 8, 16, 16, 32]
+
+
+def test_auto_batch_is_larger_on_an_nvidia_card_while_the_run_keeps_its_steps() -> None:
+    short = [135] * 400
+    assert auto_batch(short, 3, "cpu") == auto_batch(short, 3, "mps") == 4
+    assert auto_batch(short, 3, "cuda") == 12  # 1,200 examples seen: 100 steps of 12
+    assert auto_batch(short * 5, 3, "cuda") == 16  # never above 16
+    assert auto_batch(short[:60], 3, "cuda") == 4  # 180 seen: a larger batch would learn less
+    assert auto_batch([*short, 1024], 3, "cuda") == 4  # 4 × 1,024 tokens: no more beside it
+    assert auto_batch([*short, 400], 3, "cuda") == 10  # 4,096 ÷ 400
+    assert auto_batch([], 3, "cuda") == 4
 
 
 def test_every_offered_model_names_its_licence() -> None:

@@ -196,11 +196,15 @@ async def test_a_closed_app_leaves_the_training_running_and_a_new_one_finds_it(
     project: Project, tiny_model: Path, tmp_path: Path
 ) -> None:
     jobs = make_jobs(project, tmp_path / "local")
-    spec = JobSpec(str(tiny_model), **{**MEMORISE, "n_epochs": 6})
+    spec = JobSpec(str(tiny_model), **{**MEMORISE, "n_epochs": 6, "batch_size": None})
     record = await jobs.launch_job("local", spec, EXAMPLES, SYSTEM)
+    assert record.hyperparameters and record.hyperparameters["batch_size"] == "auto"
     await follow_until(jobs, record.id, lambda r: bool(r.metrics))
     jobs.close()  # the app quits: its pollers stop; the worker goes on in its own session
     again = make_jobs(project, tmp_path / "local")  # the app starts again
     record = await follow_until(again, record.id, lambda r: r.terminal)
     assert record.status == "succeeded" and record.fine_tuned_model
-    assert record.metrics[-1]["step"] == record.metrics[-1]["total_steps"] == 30
+    # batch left on auto: 4 on a processor (10 examples: 3 steps an epoch)
+    assert record.metrics[-1]["step"] == record.metrics[-1]["total_steps"] == 18
+    assert record.hyperparameters and record.hyperparameters["batch_size"] == 4
+    assert any(e["message"] == "Training 4 examples a step" for e in record.events)

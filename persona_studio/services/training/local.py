@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.local_training import (
-    AUTO_BATCH,
     AUTO_LEARNING_RATE,
     Hardware,
     auto_rank,
@@ -202,7 +201,7 @@ class LocalBackend:
             "train_file": "train.jsonl",
             "validation_file": "validation.jsonl" if files.validation_file else None,
             "epochs": spec.n_epochs or default_epochs(count),
-            "batch_size": spec.batch_size or AUTO_BATCH,
+            "batch_size": spec.batch_size or "auto",  # the worker decides (`auto_batch`)
             "learning_rate": AUTO_LEARNING_RATE * (spec.learning_rate_multiplier or 1.0),
             "lora_rank": spec.lora_rank or auto_rank(count),
             "seed": spec.seed if spec.seed is not None else 42,
@@ -224,9 +223,7 @@ class LocalBackend:
             status="queued",
             base_model=spec.base_model,
             details={
-                "hyperparameters": {
-                    k: job[k] for k in ("epochs", "batch_size", "learning_rate", "lora_rank")
-                },
+                "hyperparameters": hyperparameters(job),
                 "training_file": files.training_file,
                 "user_provided_suffix": spec.suffix or None,
             },
@@ -287,6 +284,7 @@ class LocalBackend:
             base_model=job["base_model"],
             metrics=progress.metrics,
             events=progress.events,
+            details={"hyperparameters": hyperparameters(job)},  # the batch, once decided
         )
         if progress.end is None and not pid_alive(self._pid(folder)):
             whole = read_progress(text)  # the end line may be before `start`
@@ -365,6 +363,10 @@ class LocalBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+def hyperparameters(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: job.get(k) for k in ("epochs", "batch_size", "learning_rate", "lora_rank")}
 
 
 HARDWARE_FILE = "hardware.json"
