@@ -88,3 +88,23 @@ def test_a_shown_list_is_shown_again_after_a_restart(make_window, context, qtbot
     again.open_project(ensure_demo_project(context.data_folder))
     again.show()
     qtbot.waitUntil(lambda: again._checklist_dock is not None and again._checklist_dock.isVisible())
+
+
+def test_before_a_project_is_open_the_panel_says_so_instead_of_empty_rows(
+    make_window, context, qtbot
+) -> None:
+    """A large project opens in a worker: the panel comes in before it is read."""
+    window = make_window()
+    window.show()
+    qtbot.waitUntil(
+        lambda: window._checklist_dock is not None and window._checklist_dock.isVisible()
+    )
+    panel = window.checklist
+    assert panel.progress.text() == "The steps show once the project is open."
+    assert not panel.welcome.isVisibleTo(panel) and not panel.chat_demo.isVisibleTo(panel)
+    assert not any(button.isVisibleTo(panel) for button in panel.buttons.values())
+
+    window.open_project(ensure_demo_project(context.data_folder))
+    qtbot.waitUntil(lambda: panel.progress.text().endswith(" of 7 steps done</b>"))
+    assert panel.welcome.isVisibleTo(panel)
+    assert all(button.isVisibleTo(panel) for button in panel.buttons.values())

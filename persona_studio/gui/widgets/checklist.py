@@ -56,8 +56,14 @@ class ChecklistPanel(QWidget):
         welcome_layout.addWidget(self.welcome)
         welcome_layout.addLayout(welcome_buttons)
 
-        self.progress = QLabel(objectName="checklist_progress")
-        grid = QGridLayout()
+        self._welcome_row.hide()  # until a project says whether it is the demo
+        # before the first steps (a large project is still being read): a line, not empty rows
+        self.progress = QLabel("The steps show once the project is open.", wordWrap=True)
+        self.progress.setObjectName("checklist_progress")
+        self._steps = QWidget()
+        self._steps.hide()
+        grid = QGridLayout(self._steps)
+        grid.setContentsMargins(0, 0, 0, 0)
         grid.setColumnStretch(1, 1)
         grid.setVerticalSpacing(2)
         self.marks: dict[str, QLabel] = {}
@@ -87,7 +93,7 @@ class ChecklistPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self._welcome_row)
         layout.addWidget(self.progress)
-        layout.addLayout(grid)
+        layout.addWidget(self._steps)
         layout.addStretch(1)
         layout.addLayout(hide_row)
 
@@ -99,6 +105,7 @@ class ChecklistPanel(QWidget):
                 f"<b>Welcome!</b> This is {escape(demo)}, a sample character. Look around, "
                 "chat with her, then make your own: the steps below show the way."
             )
+        self._steps.show()
         done = sum(step.done for step in steps)
         self.progress.setText(f"<b>{done} of {len(steps)} steps done</b>")
         for number, step in enumerate(steps, 1):
