@@ -544,6 +544,7 @@ class PersonaTab(QWidget):
         """Off the UI thread (the first count loads the encodings), where the project's check
         counts (`prompt_token_counts`)."""
         import asyncio
+        import sqlite3
 
         from persona_studio.gui.preflight_runner import prompt_token_counts
 
@@ -551,9 +552,14 @@ class PersonaTab(QWidget):
         assert session is not None
         # how many examples, in the worker thread too: unloaded, that reads the file, and waits
         # for a read of the examples in progress (seconds at 1,000,000)
-        counts = await asyncio.to_thread(
-            lambda: prompt_token_counts(prompt, session.example_count())
-        )
+        try:
+            counts = await asyncio.to_thread(
+                lambda: prompt_token_counts(prompt, session.example_count())
+            )
+        except sqlite3.ProgrammingError:
+            if not session.closed:
+                raise
+            return  # its project closed meanwhile: another opened, or the window closed
         if self._session is None or self._session.persona.system_prompt() != prompt:
             return  # the prompt changed meanwhile; a newer count is on its way
         self.prompt_size.setText(

@@ -296,3 +296,33 @@ def test_route_rule_to_a_model_and_profile(make_window, tmp_path, qtbot) -> None
     }
     rules.try_input.setText("hello")
     assert "llama3.1 (profile “ollama”)" in rules.try_output.text()
+
+
+def test_a_prompt_count_that_outlives_its_project_ends_quietly(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """The count reads the number of examples in a worker thread; the project may close
+    meanwhile (another opened, the window closed). Before: an error nobody retrieved."""
+    import threading
+
+    window, tab = _window(make_window, tmp_path)
+    run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
+    session, entered, gate = window.session, threading.Event(), threading.Event()
+    count = session.example_count
+
+    def slow_count() -> int:
+        entered.set()
+        gate.wait(10)
+        return count()
+
+    monkeypatch.setattr(session, "example_count", slow_count)
+    tab._start_token_count()
+    task = tab._count_task
+    run_async(wait_until(entered.is_set))
+    other = tmp_path / "other.persona"
+    Project.create(other, Persona(name="Ada")).close()
+    assert window.open_project(other)  # closes the first project
+    assert session.closed
+    gate.set()
+    run_async(wait_until(task.done))
+    assert task.exception() is None
