@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._opening: Path | None = None  # a large project being opened in a worker
         self._opening_bar: QWidget | None = None  # its busy bar, made at the first such open
+        self._opening_notice: QLabel | None = None  # where the tabs are, with none to show
         self._open_task: asyncio.Task[bool] | None = None
         self._window_closed = False
         self.setObjectName("main_window")
@@ -130,6 +131,7 @@ class MainWindow(QMainWindow):
         central_layout.setSpacing(0)
         central_layout.addWidget(self._read_only_bar)
         central_layout.addWidget(self.tabs, 1)
+        self._central_layout = central_layout
         self.setCentralWidget(central)
 
         self.sheet_label = QLabel(objectName="sheet_state")
@@ -421,7 +423,24 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             if self._opening_bar is not None:
                 self._opening_bar.hide()
+            if self._opening_notice is not None:
+                self._opening_notice.hide()
+                self.tabs.show()
             return
+        if self.session is None:  # nothing else to show meanwhile (at start-up): say it here
+            if self._opening_notice is None:
+                from PySide6.QtCore import Qt
+
+                notice = QLabel(objectName="opening_notice", wordWrap=True)
+                notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                notice.setTextFormat(Qt.TextFormat.PlainText)  # a file's name
+                self._central_layout.addWidget(notice, 1)
+                self._opening_notice = notice
+            self._opening_notice.setText(
+                f"Opening {name}…\n\nA large project takes a few seconds to read."
+            )
+            self.tabs.hide()
+            self._opening_notice.show()
         if self._opening_bar is None:
             from PySide6.QtWidgets import QProgressBar
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QWidget,
+)
 
 from persona_studio.core.dataset import Example
 from persona_studio.core.demo import DEMO_FILENAME, ensure_demo_project
@@ -371,6 +378,9 @@ def test_a_large_project_opens_in_a_worker_thread(
 
     assert window.open_project(first)  # started
     assert "Opening first.persona" in window.statusBar().currentMessage()
+    notice = window.findChild(QLabel, "opening_notice")  # no project yet: said where tabs are
+    assert notice.isVisibleTo(window) and "Opening first.persona…" in notice.text()
+    assert not window.tabs.isVisibleTo(window)
     busy = window.findChild(QProgressBar, "opening_bar")
     assert busy.isVisibleTo(window) and busy.maximum() == 0  # busy, for as long as it takes
     assert not window.open_project(big)  # one at a time
@@ -378,6 +388,7 @@ def test_a_large_project_opens_in_a_worker_thread(
     run_async(wait_until(opened))
     assert window.session.project.path == first and on_the_ui_thread == [False]
     assert not busy.isVisibleTo(window) and window.statusBar().currentMessage() == ""
+    assert not notice.isVisibleTo(window) and window.tabs.isVisibleTo(window)
     # its examples were read in the worker too: the session holds them, nothing reads again
     assert window.session.examples_loaded and not window.session.loading
     assert [ex.question for ex in window.session.examples] == ["Q0?", "Q1?", "Q2?"]
@@ -385,6 +396,7 @@ def test_a_large_project_opens_in_a_worker_thread(
     bad = tmp_path / "bad.persona"
     bad.write_bytes(b"not a project" * 10)
     assert window.open_project(bad)
+    assert not notice.isVisibleTo(window)  # the open project stays in view meanwhile
     run_async(wait_until(opened))
     box = window.findChild(QMessageBox, "error_message")
     qtbot.waitUntil(box.isVisible)
