@@ -33,7 +33,12 @@ loop = qasync.QEventLoop(app)
 asyncio.set_event_loop(loop)
 window = demo_window(Path(sys.argv[1]), [])
 session = window.session
-print("PATH", session.project.path, flush=True)
+
+def say(*words):  # one write: with PYTHONUNBUFFERED, print writes each word on its own
+    sys.stdout.write(" ".join(map(str, words)) + "\n")
+    sys.stdout.flush()
+
+say("PATH", session.project.path)
 
 async def saved():
     while session.unsaved or window.save_label.text() != "All changes saved":
@@ -41,7 +46,7 @@ async def saved():
 
 async def edit():
     for n in range(1, 10_000):
-        print("START", n, flush=True)
+        say("START", n)
         kind = n % 4
         if kind == 0:
             session.set_persona_field("description", f"described {n}")
@@ -57,7 +62,7 @@ async def edit():
             victim = f"added-{n - 2}"
             window.undo_stack.push(DeleteExamples(session, {victim}))
         await saved()
-        print("ACK", n, flush=True)
+        say("ACK", n)
 
 loop.run_until_complete(edit())
 """
@@ -88,6 +93,8 @@ def run_trial(home: Path, seed: int) -> dict[str, int]:
     child.send_signal(signal.SIGKILL)
     child.wait(20)
     for line in child.stdout:  # what it said before it died is still in the pipe
+        if not line.endswith("\n"):  # cut short by the kill: not said
+            break
         word, n = line.split()
         said[word] = int(n)
     check_acknowledged(path, said["ACK"], said["START"])
