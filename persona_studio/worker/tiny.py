@@ -74,6 +74,8 @@ def build(
     )
     for key, value in shape.items():
         setattr(config, key, value)
+    if "head_dim" not in shape:  # set from the defaults above at construction: follow the shape
+        config.head_dim = config.hidden_size // config.num_attention_heads
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = fast.eos_token_id
