@@ -750,7 +750,7 @@ class DatasetTab(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._runner is not None:
-            self._runner.refresh_if_stale()
+            self._runner.refresh_after_paint()
 
     def _model_chosen(self, _index: int) -> None:
         if self._runner is not None and self.model_choice.currentData():

@@ -573,7 +573,7 @@ class TrainTab(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._runner is not None:
-            self._runner.refresh_if_stale()
+            self._runner.refresh_after_paint()
 
     def check(self, *_: object) -> None:
         """Check (and price) the dataset for the base model chosen here."""

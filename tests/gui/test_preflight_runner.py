@@ -184,3 +184,35 @@ def test_a_project_read_in_the_background_is_checked_in_the_worker(
         assert len(runner.report.tokens) == BACKGROUND_LOAD_FROM
     finally:
         process.close()
+
+
+def test_a_tab_shown_starts_its_check_after_the_window_has_painted_it(
+    make_window, context, run_async, qtbot
+) -> None:
+    """Started at once, the check's thread sent the examples while the first paint called into
+    Python cell by cell, and each call waited its turn for the interpreter lock (135 ms at
+    100,000 examples). The window paints within its next update (5 ms here); the check starts
+    50 ms after the show."""
+    from PySide6.QtCore import QEvent, QObject
+
+    window = make_window()
+    window.show()
+    window.open_project(ensure_demo_project(context.data_folder))
+    runner = window.session.preflight
+    events: list[str] = []
+
+    class Painted(QObject):
+        def eventFilter(self, watched, event) -> bool:
+            if event.type() == QEvent.Type.Paint and not events:
+                events.append("painted")
+            return False
+
+    runner.started.connect(lambda: events.append("check started"))
+    window.tabs.setCurrentIndex(1)  # the Dataset tab, built and shown
+    table = window.dataset_tab.table
+    spy = Painted(table)
+    table.viewport().installEventFilter(spy)
+    assert events == []  # not started by the show itself
+    qtbot.waitUntil(lambda: "check started" in events)
+    assert events[:2] == ["painted", "check started"]
+    run_async(wait_until(lambda: runner.report is not None and not runner.running))
