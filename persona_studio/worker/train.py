@@ -202,13 +202,12 @@ def train(folder: Path, resume: bool, report: Reporter) -> dict[str, Any]:
     epochs = int(job.get("epochs", 3))
     batch = job.get("batch_size")
     if not isinstance(batch, int) or batch < 1:  # left on auto: decided here, where the device is
+        from persona_studio.core.config import atomic_write_bytes
         from persona_studio.core.local_training import auto_batch
 
         batch = auto_batch([len(r["input_ids"]) for r in train_set], epochs, device)
         job["batch_size"] = batch  # kept, so a resumed run goes on in the same steps
-        written = folder / "job.json.partial"
-        written.write_text(json.dumps(job, indent=2), encoding="utf-8")
-        written.replace(folder / "job.json")
+        atomic_write_bytes(folder / "job.json", json.dumps(job, indent=2).encode("utf-8"))
         report("status", status="running", message=f"Training {batch} examples a step")
     steps = max(1, math.ceil(len(train_set) / batch)) * epochs
     every = max(1, steps // 5)  # a checkpoint about every fifth of the run

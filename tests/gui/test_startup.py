@@ -43,7 +43,7 @@ def test_launch_with_a_project_path_opens_it(isolated_home: Path, tmp_path: Path
 
 
 WARMED = r"""
-import enum, os, sys, tempfile, time
+import enum, sys, tempfile
 from pathlib import Path
 from persona_studio.gui.app import make_application, warm_up_in_background
 from persona_studio.tools.offscreen import demo_window
