@@ -346,7 +346,8 @@ class DatasetTab(QWidget):
         would read them all again, on the UI thread."""
         import asyncio
 
-        total = session.project.example_count()
+        # while a worker reads the file, asking it how many would wait for the read
+        total = session.reading_total if session.loading else session.project.example_count()
         self.shown_label.setText(f"Opening {total:,} examples…")
         self.table.setEnabled(False)
         self.controls.setEnabled(False)

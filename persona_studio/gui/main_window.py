@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
 CHECKLIST_DELAY_MS = 200  # after the window shows: "Getting started" comes in behind it
 REATTACH_DELAY_MS = 1500  # after a project opens: following running jobs waits for the paint
+READ_EXAMPLES_DELAY_MS = 250  # after a project opens: a large one's examples are read then
 DATASET_FILES = {".csv", ".tsv", ".xlsx", ".jsonl"}
 DOCUMENT_FILES = {".txt", ".md", ".markdown", ".pdf", ".docx"}
 DROPPABLE = {SUFFIX, ".png", ".json", ".charx", ".zip", *DATASET_FILES, *DOCUMENT_FILES}
@@ -537,6 +538,25 @@ class MainWindow(QMainWindow):
         self._refresh_checklist()
         if not project.read_only:  # following a job saves its progress in the project
             self._follow_running_jobs_soon()
+        self._read_examples_soon()
+
+    def _read_examples_soon(self) -> None:
+        """A project whose examples are read in a worker (`loads_in_background`) and were not
+        read with it: the read starts once the window has painted the project, so that the
+        Dataset tab or the check finds them read. Started by the Dataset tab instead, it ran
+        beside the tab's first paint, whose every call into Python then waited for the
+        worker's turn with the interpreter lock (5,000 examples: a 75–81 ms stall)."""
+        from PySide6.QtCore import QTimer
+
+        session = self.session
+
+        def read() -> None:
+            if session is None or session is not self.session or session.closed:
+                return  # closed, or another project opened, meanwhile
+            if session.loads_in_background():
+                session.start_loading()
+
+        QTimer.singleShot(READ_EXAMPLES_DELAY_MS, read)
 
     def _follow_running_jobs_soon(self) -> None:
         """Reattach to the project's jobs still running at their trainers, a moment after it

@@ -108,6 +108,7 @@ class ProjectSession(QObject):
         self.avatar_png: bytes | None = avatar[0] if avatar else None
         self._examples: list[Example] | None = None  # loaded when the Dataset tab needs them
         self.first_rows: list[Example] = []  # the first few, while all are read in a worker
+        self.reading_total = 0  # how many the worker reads (the file waits for it meanwhile)
         self._approved: tuple[list[Example], int, int] | None = None  # see `approved_count`
         self._ids: tuple[list[Example], list[str]] | None = None  # see `example_ids`
         self._positions: dict[str, float] = {}
@@ -242,7 +243,11 @@ class ProjectSession(QObject):
     def loads_in_background(self) -> bool:
         """Whether the examples are worth loading off the UI thread: a large project, not
         loaded yet (decoding 100,000 examples takes seconds; a few thousand, milliseconds)."""
-        return self._examples is None and self.project.example_count() >= BACKGROUND_LOAD_FROM
+        if self._examples is not None:
+            return False
+        if self.loading:  # (asked now, the file would answer once the worker's read is done)
+            return True
+        return self.project.example_count() >= BACKGROUND_LOAD_FROM
 
     def use_read(self, examples: list[Example], positions: dict[str, float]) -> None:
         """The examples, read with the project (`Project.open_and_read`), before a tab asks."""
@@ -259,6 +264,7 @@ class ProjectSession(QObject):
             return
         project = self.project
         project.keep_small_reads()  # the window reads them while the worker reads
+        self.reading_total = project.example_count()
         self.first_rows = project.first_examples(FIRST_ROWS)
         read: Future[tuple[list[Example], dict[str, float]]] = Future()
 
@@ -270,7 +276,17 @@ class ProjectSession(QObject):
 
         self._read = read
         self._loading = asyncio.wrap_future(read)
+        self._loading.add_done_callback(self._read_done)
         threading.Thread(target=run, name="read-examples", daemon=True).start()
+
+    def _read_done(self, loading: asyncio.Future[tuple[list[Example], dict[str, float]]]) -> None:
+        """The worker's read, kept as soon as it is done, whether or not a view waits for it
+        (`start_loading` runs when the project opens: the creator may be on another tab)."""
+        if loading.cancelled() or loading.exception() is not None:
+            return  # (the project closed meanwhile, say): the views that wait are told
+        if self._examples is None and not self.closed:
+            self._examples, self._positions = loading.result()
+            self.first_rows = []
 
     async def load_examples(self) -> list[Example]:
         """The examples, read from the file in a worker thread when not loaded yet."""

@@ -96,6 +96,55 @@ def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
     assert len(read_on) == 1
 
 
+def test_a_large_project_is_read_once_the_window_has_painted_it(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """Read when a tab first wanted them, the examples were read beside that tab's first paint
+    (each of its calls into Python waited for the worker's turn with the interpreter lock): now
+    the read starts a moment after the project opens, whichever tab shows, and the file is
+    not asked anything meanwhile that would wait for the read."""
+    monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
+    window = _window(make_window, tmp_path, n=40)
+    session, project = window.session, window.session.project
+    assert not session.loading and not session.examples_loaded  # not in the open itself
+    original = type(project).examples_and_positions
+    reads: list[str] = []
+    release = threading.Event()
+
+    def slow(self):
+        reads.append(threading.current_thread().name)
+        release.wait(10)
+        return original(self)
+
+    monkeypatch.setattr(type(project), "examples_and_positions", slow)
+    run_async(wait_until(lambda: session.loading))
+    counts: list[str] = []  # asked on the UI thread now, the file would wait for the read
+    count = type(project).example_count
+    monkeypatch.setattr(
+        type(project),
+        "example_count",
+        lambda self: counts.append(threading.current_thread().name) or count(self),
+    )
+    window.tabs.setCurrentIndex(1)
+    tab = window.dataset_tab
+    assert tab.shown_label.text() == "Opening 40 examples…" and counts == []
+    release.set()
+    run_async(wait_until(lambda: tab.model.rowCount() == 40))
+    assert reads == ["read-examples"] and tab.table.isEnabled()
+
+
+def test_a_read_done_while_another_tab_shows_is_kept_for_the_dataset_tab(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
+    window = _window(make_window, tmp_path, n=40)
+    run_async(wait_until(lambda: window.session.examples_loaded))  # on the Persona tab
+    window.tabs.setCurrentIndex(1)
+    tab = window.dataset_tab
+    assert tab.model.rowCount() == 40 and tab.table.isEnabled()  # at once: nothing to wait for
+    assert tab.shown_label.text() == "40 examples"
+
+
 def test_a_use_of_the_examples_while_a_worker_reads_them_waits_for_that_read(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
