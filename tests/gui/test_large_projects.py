@@ -28,6 +28,22 @@ def _window(make_window, tmp_path, n: int = 30):
     return window
 
 
+def _slow_reads(monkeypatch, project) -> tuple[list[str], threading.Event]:
+    """Make reading every example wait (a million of them, say) until the event is set;
+    each read's thread name goes to the list."""
+    original = type(project).examples_and_positions
+    reads: list[str] = []
+    release = threading.Event()
+
+    def slow(self):
+        reads.append(threading.current_thread().name)
+        release.wait(10)
+        return original(self)
+
+    monkeypatch.setattr(type(project), "examples_and_positions", slow)
+    return reads, release
+
+
 def test_the_offline_index_is_built_in_a_worker_and_only_when_needed(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
@@ -61,17 +77,7 @@ def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
     monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
     monkeypatch.setattr(project_session, "FIRST_ROWS", 5)
     window = _window(make_window, tmp_path, n=40)
-    read_on: list[str] = []
-    project = window.session.project
-    original = type(project).examples_and_positions
-    release = threading.Event()
-
-    def spy(self):
-        read_on.append(threading.current_thread().name)
-        release.wait(10)  # a slow read: a million examples
-        return original(self)
-
-    monkeypatch.setattr(type(project), "examples_and_positions", spy)
+    read_on, release = _slow_reads(monkeypatch, window.session.project)
     window.show()
     window.tabs.setCurrentIndex(1)
     tab = window.dataset_tab
@@ -107,16 +113,7 @@ def test_a_large_project_is_read_once_the_window_has_painted_it(
     window = _window(make_window, tmp_path, n=40)
     session, project = window.session, window.session.project
     assert not session.loading and not session.examples_loaded  # not in the open itself
-    original = type(project).examples_and_positions
-    reads: list[str] = []
-    release = threading.Event()
-
-    def slow(self):
-        reads.append(threading.current_thread().name)
-        release.wait(10)
-        return original(self)
-
-    monkeypatch.setattr(type(project), "examples_and_positions", slow)
+    reads, release = _slow_reads(monkeypatch, project)
     run_async(wait_until(lambda: session.loading))
     counts: list[str] = []  # asked on the UI thread now, the file would wait for the read
     count = type(project).example_count
@@ -152,17 +149,7 @@ def test_a_use_of_the_examples_while_a_worker_reads_them_waits_for_that_read(
     on the UI thread, after waiting for the worker's read: at 1,000,000 examples, twice 6 s."""
     monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
     window = _window(make_window, tmp_path, n=40)
-    project = window.session.project
-    original = type(project).examples_and_positions
-    reads: list[str] = []
-    release = threading.Event()
-
-    def slow(self):
-        reads.append(threading.current_thread().name)
-        release.wait(10)
-        return original(self)
-
-    monkeypatch.setattr(type(project), "examples_and_positions", slow)
+    reads, release = _slow_reads(monkeypatch, window.session.project)
     window.tabs.setCurrentIndex(1)
     run_async(wait_until(lambda: window.session.loading))
     threading.Timer(0.3, release.set).start()
