@@ -9,6 +9,7 @@ import pytest
 
 from persona_studio.core.dataset import Example
 from persona_studio.core.duplicates import near_duplicate_groups
+from persona_studio.core.errors import UserFacingError
 from persona_studio.core.exports import openai_jsonl
 from persona_studio.core.persona import Persona
 from persona_studio.core.tokens import encoding
@@ -296,6 +297,15 @@ def test_model_table_and_user_overrides(tmp_path) -> None:
     mine = load_model_specs(user)
     assert mine["gpt-4o-mini-2024-07-18"].price_per_million == 9.5 and "broken" not in mine
     assert model_spec("ft:gpt-4o-mini-2024-07-18:org::abc").max_tokens == 65_536
+    # read once per change of the file (each check reads the table): an edit is seen at once
+    user.write_text(user.read_text().replace("9.5", "7.25"))
+    assert load_model_specs(user)["gpt-4o-mini-2024-07-18"].price_per_million == 7.25
+    user.write_text("[models\n")  # and a broken one is said every time, never kept
+    for _ in range(2):
+        with pytest.raises(UserFacingError, match="could not be read"):
+            load_model_specs(user)
+    user.unlink()
+    assert load_model_specs(user) == specs
 
 
 def test_split_is_seeded_and_stratified_by_tag() -> None:
