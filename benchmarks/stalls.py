@@ -63,13 +63,17 @@ class StallSampler:
     few milliseconds, and whenever the meter's timer is more than `late_ms` overdue it counts
     that stack (the innermost frames of our own code, and the frame it is in). `top()` gives
     the most seen, each with the milliseconds it accounts for. A stack in a lock or in
-    `select` while a worker runs is the GIL's or the lock's doing, not the code shown."""
+    `select` while a worker runs is the GIL's or the lock's doing, not the code shown: then
+    `beside()` says what the other threads were doing meanwhile (those not waiting in
+    `threading`, `queue`, `selectors` or a pipe), as the same figures. Twice a stall that said
+    "not our code" was a worker holding the interpreter lock through the window's paint."""
 
     def __init__(self, meter: StallMeter, late_ms: float = 30.0, every_ms: float = 2.0) -> None:
         import threading
 
         self.meter, self.late_ms, self.every = meter, late_ms, every_ms / 1000
         self.counts: dict[str, int] = {}
+        self.beside_counts: dict[str, int] = {}
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -83,10 +87,11 @@ class StallSampler:
         self._thread.join()
 
     def reset(self) -> None:
-        self.counts = {}
+        self.counts, self.beside_counts = {}, {}
 
     def _run(self) -> None:
         import sys
+        import threading
 
         while not self._stop.wait(self.every):
             if not self.meter._timer.isActive():
@@ -94,14 +99,33 @@ class StallSampler:
             overdue = (time.perf_counter() - self.meter._last) * 1000 - TICK_MS
             if overdue < self.late_ms:
                 continue
-            frame = sys._current_frames().get(self._main or 0)
+            frames = sys._current_frames()
+            frame = frames.get(self._main or 0)
             if frame is not None:
                 key = _where(frame)
                 self.counts[key] = self.counts.get(key, 0) + 1
+            names = {thread.ident: thread.name for thread in threading.enumerate()}
+            for ident, other in frames.items():
+                if ident in (self._main, threading.get_ident()):
+                    continue
+                if Path(other.f_code.co_filename).name in _WAITING_IN:
+                    continue
+                key = f"{names.get(ident, ident)}: {_where(other)}"
+                self.beside_counts[key] = self.beside_counts.get(key, 0) + 1
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
-        ranked = sorted(self.counts.items(), key=lambda item: -item[1])[:n]
+        return self._ranked(self.counts, n)
+
+    def beside(self, n: int = 2) -> list[tuple[str, float]]:
+        return self._ranked(self.beside_counts, n)
+
+    def _ranked(self, counts: dict[str, int], n: int) -> list[tuple[str, float]]:
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:n]
         return [(where, count * self.every * 1000) for where, count in ranked]
+
+
+# a thread whose innermost frame is in one of these files is waiting, not working
+_WAITING_IN = {"threading.py", "queue.py", "selectors.py", "connection.py"}
 
 
 def _where(frame: Any) -> str:

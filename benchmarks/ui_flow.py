@@ -135,6 +135,8 @@ def main() -> int:
         print(f"  {name:<34} {figures[0]:8.1f} ms {figures[1]:7.1f} s", flush=True)
         for where, ms in sampler.top() if sampler is not None else []:
             print(f"      {ms:6.0f} ms stalled at {where}", flush=True)
+        for where, ms in sampler.beside() if sampler is not None else []:
+            print(f"      {ms:6.0f} ms of it, beside it, thread {where}", flush=True)
 
     print("step                               longest stall   took")
     record("idle window", step(lambda: None, lambda: True, 0))
