@@ -176,12 +176,12 @@ def _price_tables(user_file: Path | None) -> list[dict[str, Any]]:
     """The shipped table, then the user's copy (which wins) when there is one: parsed again
     only when the file changed (its time of change or size)."""
     tables = [_shipped_price_table()]
-    try:
-        stat = user_file.stat() if user_file is not None else None
-    except OSError:
-        stat = None
-    if user_file is None or stat is None:
+    if user_file is None:
         return tables
+    try:
+        stat = user_file.stat()
+    except OSError:
+        return tables  # no copy of the user's (yet): the shipped prices
     seen = (stat.st_mtime_ns, stat.st_size)
     kept = _user_tables.get(user_file)
     if kept is not None and kept[0] == seen:

@@ -251,8 +251,15 @@ class ProjectSession(QObject):
 
     def use_read(self, examples: list[Example], positions: dict[str, float]) -> None:
         """The examples, read with the project (`Project.open_and_read`), before a tab asks."""
+        self._keep((examples, positions))
+
+    def _keep(self, read: tuple[list[Example], dict[str, float]]) -> list[Example]:
+        """Examples and positions read (with the project, by the worker, or here), unless
+        examples are in already (those it returns); the first rows shown meanwhile go."""
         if self._examples is None:
-            self._examples, self._positions = examples, positions
+            self._examples, self._positions = read
+        self.first_rows = []
+        return self._examples
 
     def start_loading(self) -> None:
         """Start reading the examples in a worker thread, unless they are loaded or being
@@ -284,9 +291,8 @@ class ProjectSession(QObject):
         (`start_loading` runs when the project opens: the creator may be on another tab)."""
         if loading.cancelled() or loading.exception() is not None:
             return  # (the project closed meanwhile, say): the views that wait are told
-        if self._examples is None and not self.closed:
-            self._examples, self._positions = loading.result()
-            self.first_rows = []
+        if not self.closed:
+            self._keep(loading.result())
 
     async def load_examples(self) -> list[Example]:
         """The examples, read from the file in a worker thread when not loaded yet."""
@@ -295,10 +301,7 @@ class ProjectSession(QObject):
         if self._examples is None:
             self.start_loading()
             assert self._loading is not None
-            examples, positions = await asyncio.shield(self._loading)
-            if self._examples is None:  # not loaded by a direct use meanwhile
-                self._examples, self._positions = examples, positions
-            self.first_rows = []
+            return self._keep(await asyncio.shield(self._loading))  # or a direct use's
         return self._examples
 
     def example_count(self) -> int:
@@ -360,10 +363,8 @@ class ProjectSession(QObject):
             read = self._read
             if read is not None and (not read.done() or read.exception() is None):
                 # a worker is reading them: wait for its read (the rest of it), not read again
-                self._examples, self._positions = read.result()
-            else:
-                self._examples, self._positions = self.project.examples_and_positions()
-            self.first_rows = []
+                return self._keep(read.result())
+            return self._keep(self.project.examples_and_positions())
         return self._examples
 
     @_one_change
