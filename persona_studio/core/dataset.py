@@ -11,6 +11,8 @@ from itertools import compress, count
 from operator import attrgetter
 from typing import Any
 
+from persona_studio.core.folded import SEPARATOR, Folded, fold
+
 STATUSES = ("draft", "approved", "rejected")
 MIN_EXAMPLES = 10  # the fewest approved examples a fine-tuning job accepts
 
@@ -38,7 +40,9 @@ class Example:
     first taken through `messages`, which decodes them for good. Decoded, two short messages
     take ~1 KB of Python objects, twice their text: at 1,000,000 examples the window held 1 GB
     more. Code that only reads them (the grid's cells, search, sorting, the check, exports)
-    uses `read_messages`, which keeps nothing."""
+    uses `read_messages`, which keeps nothing. A large project's first search folds that text
+    (`search_text`): the example then holds its messages as the lowercase text the search
+    looks in, with what gives them back exactly (`Folded`)."""
 
     messages: list[dict[str, Any]]
     id: str = field(default_factory=new_id)
@@ -61,9 +65,11 @@ class Example:
 
     def read_messages(self) -> list[dict[str, Any]]:
         """The messages, for reading only: decoded for this call alone where the example
-        still holds the file's text (change them through `messages`)."""
+        still holds the file's text or holds it folded (change them through `messages`)."""
         held = _HELD.__get__(self, Example)
-        return _loads(held) if type(held) is str else held
+        if type(held) is str:
+            return _loads(held)
+        return held.messages() if type(held) is Folded else held
 
     def messages_json(self) -> str | None:
         """The file's JSON text of the messages while they are not decoded yet, else None."""
@@ -105,11 +111,36 @@ def _messages(example: Example) -> list[dict[str, Any]]:
     if type(held) is str:
         held = _loads(held)
         _HELD.__set__(example, held)
+    elif type(held) is Folded:
+        held = held.messages()
+        _HELD.__set__(example, held)
     return held
 
 
 # `messages` over the slot: decodes a held text at the first use
 setattr(Example, "messages", property(_messages, _HELD.__set__))  # noqa: B010
+
+
+def search_text(example: Example, *, hold: bool = False) -> str:
+    """The example's message texts in lower case, joined by `SEPARATOR`: what the grid's search
+    looks in. `hold`: an example that still holds the file's text holds it folded from then on
+    (`Folded`), and the text returned is the one it holds, not a copy of its messages.
+
+    Safe in a worker thread beside the UI thread: an example is never changed in place once
+    in a project (an edit makes a new one), so if the UI thread decoded the messages just
+    before they were folded, what it holds and what the example holds read the same."""
+    held = _HELD.__get__(example, Example)
+    if type(held) is Folded:
+        return held.text
+    messages = _loads(held) if type(held) is str else held
+    if hold and type(held) is str:  # a plain text: its messages are {role, content} texts
+        folded = fold(messages)
+        if folded is not None:
+            _HELD.__set__(example, folded)
+            return folded.text
+    return SEPARATOR.join(
+        m.get("content", "") for m in messages if isinstance(m.get("content"), str)
+    ).lower()
 
 
 def plain_messages_json(text: str) -> bool:

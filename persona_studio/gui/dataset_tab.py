@@ -455,6 +455,9 @@ class DatasetTab(QWidget):
             return False
         if self._reading_texts is None or self._reading_texts.done():
             self._reading_texts = asyncio.ensure_future(self._read_search_texts())
+            self.shown_label.setText(  # seconds at 1,000,000: say what the wait is
+                f"Searching {len(self._session.examples):,} examples…"
+            )
         return True
 
     async def _read_search_texts(self) -> None:

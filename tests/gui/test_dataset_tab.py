@@ -473,9 +473,11 @@ def test_a_large_projects_first_search_reads_the_texts_in_a_thread(
     _window, tab = _tab(make_window, tmp_path, examples)
     main = threading.get_ident()
     built_on: set[int] = set()
-    real = examples_model._searchable
+    real = examples_model.search_text
     monkeypatch.setattr(
-        examples_model, "_searchable", lambda ex: built_on.add(threading.get_ident()) or real(ex)
+        examples_model,
+        "search_text",
+        lambda ex, **kw: built_on.add(threading.get_ident()) or real(ex, **kw),
     )
     tab.search.setText("physio")
     run_async(wait_until(lambda: tab.model.shown == 1))
@@ -484,6 +486,54 @@ def test_a_large_projects_first_search_reads_the_texts_in_a_thread(
     tab.search.setText("question 3")  # the texts are kept: the next search uses them
     run_async(wait_until(lambda: tab.model.example(0).question == "Question 3?"))
     assert tab.model.shown == 1 and len(built_on) == 1
+
+
+def test_a_very_large_projects_first_search_looks_in_the_texts_the_examples_hold(
+    make_window, tmp_path, monkeypatch, run_async
+) -> None:
+    """Issue 21: from `FOLD_FROM` examples the first search keeps no lowercase copy of every
+    text beside the examples (~525 MB at 1,000,000): they hold their texts folded, and the
+    search looks in those very texts. The grid, what a search finds (in tags too), an edit
+    and its undo read as before."""
+    import persona_studio.gui.dataset_tab as dataset_tab
+    import persona_studio.gui.models.examples_model as examples_model
+    from persona_studio.core.dataset import search_text
+
+    monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
+    monkeypatch.setattr(examples_model, "FOLD_FROM", 2)
+    examples = [
+        Example.from_qa(f"Question {i} for Anna?", f"Answer {i}, Bob.", tags=["Knees"] * (i == 2))
+        for i in range(5)
+    ]
+    window, tab = _tab(make_window, tmp_path, examples)
+    model = tab.model
+    tab.search.setText("FOR ANNA")
+    run_async(wait_until(lambda: model.search_ready and model.shown == 5))
+    held = window.session.examples
+    assert all(model._haystack.texts[i] is search_text(ex) for i, ex in enumerate(held))
+    assert held[0].messages_json() is None  # folded: the file's text is no longer held
+    assert [model.data(model.index(i, COL_QUESTION)) for i in (0, 4)] == [
+        "Question 0 for Anna?",
+        "Question 4 for Anna?",
+    ]
+    for needle, found in (
+        ("knees", ["Question 2 for Anna?"]),
+        ("3, bob", ["Question 3 for Anna?"]),
+    ):
+        tab.search.setText(needle)
+        run_async(wait_until(lambda needle=needle: model.filters.text == needle))
+        assert [e.question for e in model.shown_examples()] == found
+
+    assert model.setData(model.index(0, COL_ANSWER), "Fresh Answer about Knees")  # row 3
+    assert _stored(window)[3].answer == "Fresh Answer about Knees"
+    tab.search.setText("fresh answer")
+    run_async(wait_until(lambda: model.filters.text == "fresh answer"))
+    assert [e.question for e in model.shown_examples()] == ["Question 3 for Anna?"]
+    window.undo_stack.undo()
+    tab.search.setText("answer 3, bob")
+    run_async(wait_until(lambda: model.filters.text == "answer 3, bob"))
+    assert [e.answer for e in model.shown_examples()] == ["Answer 3, Bob."]
+    assert [e.answer for e in _stored(window)] == [f"Answer {i}, Bob." for i in range(5)]
 
 
 def test_a_large_projects_search_chooses_its_rows_in_a_thread(
@@ -560,6 +610,7 @@ def test_a_project_closed_while_search_texts_are_read_is_left_alone(
     monkeypatch.setattr(tab.model, "search_text_builder", slow_builder)
     tab.search.setText("question")
     run_async(wait_until(lambda: tab._reading_texts is not None))
+    assert tab.shown_label.text() == "Searching 5 examples…"  # the wait is said
     assert window.session.close()
     release.set()
     run_async(wait_until(tab._reading_texts.done))

@@ -276,7 +276,7 @@ def _tags_of(text: str) -> list[Any]:
 def _example_values(ex: Example) -> tuple[Any, ...]:
     held = ex.messages_json()
     return (
-        held if held is not None else json_text(ex.messages),
+        held if held is not None else json_text(ex.read_messages()),  # (a folded one stays)
         ex.status,
         json_text(ex.tags),
         ex.rating,
