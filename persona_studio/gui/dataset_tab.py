@@ -492,7 +492,13 @@ class DatasetTab(QWidget):
     # ---- selection -----------------------------------------------------------------------
 
     def _selected_rows(self) -> list[int]:
-        return sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        """From the selection's ranges: the grid selects whole rows. `selectedRows()` asks the
+        model for every selected cell's flags, ~1,500 calls into Python for 100 rows (a third
+        of deleting them at 100,000 examples, which asks three times), ~700,000 for all."""
+        rows: set[int] = set()
+        for span in self.table.selectionModel().selection().toList():
+            rows.update(range(span.top(), span.bottom() + 1))
+        return sorted(rows)
 
     def _selected_examples(self) -> list[Example]:
         return [self.model.example(r) for r in self._selected_rows()]
