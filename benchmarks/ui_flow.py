@@ -1,13 +1,15 @@
 """A creator's flow in the real main window over a large project: the longest UI-thread stall
 of each step, beside the idle window's in the same run, and the peak memory.
 
-    python benchmarks/ui_flow.py [--examples 100000]
+    python benchmarks/ui_flow.py [--examples 100000] [--runs 3] [--why]
 
 A 5 ms Qt timer measures how late the event loop is (as benchmarks/chat.py does); each step
 runs its action, then the window is left to finish what the step started (the background
 check, a chat reply, a sheet upload, an export) while the timer keeps measuring. Target
 (issue 21): every step's longest stall ≤ 50 ms above the idle window's. CI runs it at 5,000
-examples.
+examples. On a shared 2-core machine one run's figures move by 30–40 ms from run to run;
+`--runs N` runs the flow N times, each in a fresh process, then prints each step's stall above
+that run's idle window as min / median / max and judges the target on the medians.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
+import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +59,11 @@ def main() -> int:
     parser.add_argument(
         "--why", action="store_true", help="also say where the UI thread was while it stalled"
     )
+    parser.add_argument("--runs", type=int, default=1, help="runs, each in a fresh process")
+    parser.add_argument("--results", type=Path, help=argparse.SUPPRESS)  # a run's, for --runs
     args = parser.parse_args()
+    if args.runs > 1:
+        return several_runs(args)
     home = private_home("persona-flow-bench-")
     # bytecode cached, as on any user's machine (the packaged app ships it; pip writes it on
     # first use): without it a first tab's imports compile (+0.1 s) under PYTHONDONTWRITEBYTECODE
@@ -216,6 +226,8 @@ def main() -> int:
     )
     record("save a copy", step(lambda: window.save_copy_to(out / "copy.persona"), lambda: True, 60))
 
+    if args.results is not None:
+        args.results.write_text(json.dumps(results))
     worst_name, worst, _took = max(results[1:], key=lambda r: r[1])
     print(f"idle window: {idle:.1f} ms; worst step: {worst_name} {worst:.1f} ms")
     worker = worker_peak_mb()
@@ -230,6 +242,32 @@ def main() -> int:
     window.close()
     loop.run_until_complete(asyncio.sleep(0.1))
     loop.close()
+    return 0
+
+
+def several_runs(args: argparse.Namespace) -> int:
+    """`--runs N`: the flow N times, each in a fresh process (its output shown as it comes),
+    then each step's stall above its run's idle window, min / median / max."""
+    above: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for run in range(args.runs):
+            print(f"--- run {run + 1} of {args.runs}", flush=True)
+            results = Path(folder) / f"run{run}.json"
+            argv = [sys.executable, __file__, "--examples", str(args.examples)]
+            subprocess.run([*argv, "--results", str(results), *["--why"] * args.why], check=True)
+            (_, idle, _), *steps = json.loads(results.read_text())
+            for name, stall, _took in steps:
+                above.setdefault(name, []).append(stall - idle)
+    print(f"\nstall above the idle window, {args.runs} runs      min   median      max")
+    for name, figures in above.items():
+        low, mid, high = min(figures), statistics.median(figures), max(figures)
+        print(f"  {name:<34} {low:6.1f} {mid:8.1f} {high:8.1f} ms")
+    name, figures = max(above.items(), key=lambda item: statistics.median(item[1]))
+    over = statistics.median(figures) > TARGET_MS
+    print(
+        f"target: every step's median ≤ {TARGET_MS} ms above idle (highest: {name}, "
+        f"{statistics.median(figures):.1f} ms) -> {'OVER TARGET' if over else 'OK'}"
+    )
     return 0
 
 
