@@ -85,6 +85,7 @@ class DatasetTab(QWidget):
         self._waiting: int | None = None  # shown rows not approved yet (the review row)
         self._tags_stale = False  # an edit may have changed the tags: read when next opened
         self._reading_texts: asyncio.Future[None] | None = None  # search texts, in a thread
+        self._texts_for: ProjectSession | None = None  # whose search texts are being read
         self._filter_seq = 0  # the newest filter asked for (a worker's older one is dropped)
         self._filtering: asyncio.Future[None] | None = None  # a search's rows, in a thread
         self._loading: Any = None  # a large project's examples, read in a worker thread
@@ -455,15 +456,17 @@ class DatasetTab(QWidget):
             return False
         if self._reading_texts is None or self._reading_texts.done():
             self._reading_texts = asyncio.ensure_future(self._read_search_texts())
-            self.shown_label.setText(  # seconds at 1,000,000: say what the wait is
-                f"Searching {len(self._session.examples):,} examples…"
-            )
+        self._texts_for = self._session  # the search waits for them
+        self._show_counts()  # "Searching…": seconds at 1,000,000
         return True
 
     async def _read_search_texts(self) -> None:
         install = await asyncio.to_thread(self.model.search_text_builder())
-        if not isValid(self) or self._session is None or self._session.closed:
-            return  # the window or the project closed while the texts were read
+        if not isValid(self):
+            return  # the window closed while the texts were read
+        self._texts_for = None
+        if self._session is None or self._session.closed:
+            return  # the project closed meanwhile
         install()
         self._apply_filters()  # with the texts in, or reading them again if rows changed
 
@@ -473,6 +476,8 @@ class DatasetTab(QWidget):
         text = (
             "No examples yet: add one, paste rows from a spreadsheet, or import a file."
             if not total
+            else f"Searching {total:,} examples…"
+            if self._texts_for is self._session and self.search.text().strip()
             else f"{total:,} examples"
             if shown == total
             else f"Showing {shown:,} of {total:,} examples"

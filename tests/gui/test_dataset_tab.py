@@ -611,6 +611,38 @@ def test_a_large_projects_search_chooses_its_rows_in_a_thread(
     ]
 
 
+def test_a_large_projects_first_search_says_it_is_searching(
+    make_window, tmp_path, monkeypatch, run_async
+) -> None:
+    """Seconds at 1,000,000 examples: the grid says what the wait is, while there is a search
+    to wait for, whatever else updates the counts meanwhile."""
+    import persona_studio.gui.dataset_tab as dataset_tab
+
+    monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
+    examples = [Example.from_qa(f"Question {i}?", f"Answer {i}.") for i in range(5)]
+    _window, tab = _tab(make_window, tmp_path, examples)
+    release = threading.Event()
+    build = tab.model.search_text_builder
+
+    def slow_builder():
+        real = build()
+        return lambda: release.wait(10) and real()
+
+    monkeypatch.setattr(tab.model, "search_text_builder", slow_builder)
+    said = lambda text: wait_until(lambda: tab.shown_label.text() == text)  # noqa: E731
+    tab.search.setText("question")  # (after the search box's pause)
+    run_async(said("Searching 5 examples…"))
+    tab._show_counts()  # as a check's report arriving meanwhile does
+    assert tab.shown_label.text() == "Searching 5 examples…"
+    tab.search.setText("")  # nothing to wait for now
+    run_async(said("5 examples"))
+    tab.search.setText("question 2")
+    run_async(said("Searching 5 examples…"))
+    release.set()
+    run_async(wait_until(lambda: tab.shown_label.text() == "Showing 1 of 5 examples"))
+    assert [e.question for e in tab.model.shown_examples()] == ["Question 2?"]
+
+
 def test_a_project_closed_while_search_texts_are_read_is_left_alone(
     make_window, tmp_path, monkeypatch, run_async
 ) -> None:
@@ -629,7 +661,6 @@ def test_a_project_closed_while_search_texts_are_read_is_left_alone(
     monkeypatch.setattr(tab.model, "search_text_builder", slow_builder)
     tab.search.setText("question")
     run_async(wait_until(lambda: tab._reading_texts is not None))
-    assert tab.shown_label.text() == "Searching 5 examples…"  # the wait is said
     assert window.session.close()
     release.set()
     run_async(wait_until(tab._reading_texts.done))
