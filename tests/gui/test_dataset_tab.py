@@ -611,6 +611,19 @@ def test_a_large_projects_search_chooses_its_rows_in_a_thread(
     ]
 
 
+def _held_search_texts(monkeypatch, tab) -> threading.Event:
+    """The search texts' worker waits for the event returned before it reads them."""
+    release = threading.Event()
+    build = tab.model.search_text_builder
+
+    def held_builder():
+        real = build()
+        return lambda: release.wait(10) and real()
+
+    monkeypatch.setattr(tab.model, "search_text_builder", held_builder)
+    return release
+
+
 def test_a_large_projects_first_search_says_it_is_searching(
     make_window, tmp_path, monkeypatch, run_async
 ) -> None:
@@ -621,14 +634,7 @@ def test_a_large_projects_first_search_says_it_is_searching(
     monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
     examples = [Example.from_qa(f"Question {i}?", f"Answer {i}.") for i in range(5)]
     _window, tab = _tab(make_window, tmp_path, examples)
-    release = threading.Event()
-    build = tab.model.search_text_builder
-
-    def slow_builder():
-        real = build()
-        return lambda: release.wait(10) and real()
-
-    monkeypatch.setattr(tab.model, "search_text_builder", slow_builder)
+    release = _held_search_texts(monkeypatch, tab)
     said = lambda text: wait_until(lambda: tab.shown_label.text() == text)  # noqa: E731
     tab.search.setText("question")  # (after the search box's pause)
     run_async(said("Searching 5 examples…"))
@@ -651,14 +657,7 @@ def test_a_project_closed_while_search_texts_are_read_is_left_alone(
     monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
     examples = [Example.from_qa(f"Question {i}?", f"Answer {i}.") for i in range(5)]
     window, tab = _tab(make_window, tmp_path, examples)
-    release = threading.Event()
-    build = tab.model.search_text_builder
-
-    def slow_builder():
-        real = build()
-        return lambda: release.wait(10) and real()
-
-    monkeypatch.setattr(tab.model, "search_text_builder", slow_builder)
+    release = _held_search_texts(monkeypatch, tab)
     tab.search.setText("question")
     run_async(wait_until(lambda: tab._reading_texts is not None))
     assert window.session.close()

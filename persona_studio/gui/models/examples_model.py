@@ -62,8 +62,9 @@ class SearchTexts:
         text = " ".join(example.tags).lower()
         return self._tag_texts.setdefault(text, text)
 
-    def matching(self, rows: Iterable[int], needle: str) -> list[int]:
-        """The rows among `rows` whose texts or tags hold `needle` (in lower case)."""
+    def matching(self, rows: Iterable[int], search: str) -> list[int]:
+        """The rows among `rows` whose texts or tags hold `search`, case aside."""
+        needle = search.strip().lower()
         texts, tags = self.texts, self.tags
         tagged = {text for text in list(self._tag_texts) if needle in text}  # (a few)
         if not tagged:
@@ -88,9 +89,8 @@ def _filter_rows(
         candidates = [i for i in candidates if examples[i].id in issues]
     if f.min_tokens:
         candidates = [i for i in candidates if tokens.get(examples[i].id, 0) >= f.min_tokens]
-    needle = f.text.strip().lower()
-    if needle and hay is not None:
-        return hay.matching(candidates, needle)
+    if f.text.strip() and hay is not None:
+        return hay.matching(candidates, f.text)
     return list(candidates)
 
 
@@ -224,7 +224,7 @@ class ExamplesModel(QAbstractTableModel):
     def _narrowed(self, filters: Filters) -> list[int] | None:
         if not self._narrowable(filters) or self._haystack is None:
             return None
-        return self._haystack.matching(self._view, filters.text.strip().lower())
+        return self._haystack.matching(self._view, filters.text)
 
     def _filtered(self) -> list[int]:
         if self.filters.text.strip() and self._haystack is None:
@@ -245,7 +245,7 @@ class ExamplesModel(QAbstractTableModel):
 
         def build() -> Callable[[], bool]:
             if shown is not None and hay is not None:
-                rows = hay.matching(shown, filters.text.strip().lower())
+                rows = hay.matching(shown, filters.text)
             else:
                 rows = _filter_rows(examples, filters, hay, state[2], state[1])
                 _sort_rows(rows, examples, state[3], state[1], state[2])
