@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from persona_studio.core.clipboard import examples_from_tsv, examples_tsv
-from persona_studio.core.dataset import STATUSES, Example, approved_count, new_id
+from persona_studio.core.dataset import STATUSES, Example, approved_count, ids_of, new_id
 from persona_studio.core.tokens import TOKENS_EXPLAINED
 from persona_studio.core.validation import (
     PreflightReport,
@@ -729,11 +729,11 @@ class DatasetTab(QWidget):
             return
         if self._undo is not None:
             self._undo.beginMacro(f"Import {len(examples)} examples")
-        if replace and self._session.examples:
-            self._push(DeleteExamples(self._session, {e.id for e in self._session.examples}))
-        else:  # adding a file twice adds nothing twice
-            known = {e.id for e in self._session.examples}
-            examples = [e for e in examples if e.id not in known]
+        session = self._session
+        if replace and session.examples:
+            self._push(DeleteExamples(session, set(session.example_ids())))
+        elif session.has_any(ids_of(examples)):  # adding a file twice adds nothing twice
+            examples = [e for e in examples if not session.has_example(e.id)]
         if examples:
             self._push(AddExamples(self._session, examples, f"Import {len(examples)} examples"))
         if self._undo is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from persona_studio.core.dataset import Example
+from persona_studio.core.dataset import Example, ids_of
 from persona_studio.core.rules import Rule
 from persona_studio.gui.project_session import ProjectSession
 
@@ -108,7 +108,7 @@ class AddExamples(QUndoCommand):
         self.session.add_examples(list(self.examples))
 
     def undo(self) -> None:
-        self.session.remove_examples({e.id for e in self.examples})
+        self.session.remove_examples(set(ids_of(self.examples)))
 
 
 class ReviewCandidates(QUndoCommand):

@@ -196,3 +196,91 @@ def test_the_prompt_count_asks_how_many_examples_off_the_ui_thread(
     size = window.persona_tab.prompt_size
     run_async(wait_until(lambda: "tokens for" in size.text()))
     assert asked_on and threading.main_thread().name not in asked_on
+
+
+def _held_writes(monkeypatch, project) -> tuple[list[str], threading.Event]:
+    """Make adding examples to the file wait until the event is set; each write's thread name
+    goes to the list."""
+    original = type(project).add_examples
+    threads: list[str] = []
+    release = threading.Event()
+
+    def held(self, examples):
+        threads.append(threading.current_thread().name)
+        release.wait(10)
+        return original(self, examples)
+
+    monkeypatch.setattr(type(project), "add_examples", held)
+    return threads, release
+
+
+def _in_file(project) -> list[str]:
+    """The questions the file holds now (committed: the project holds it for itself)."""
+    return [ex.question for ex in project.examples()]
+
+
+def test_a_large_change_is_written_in_a_worker_and_said_saved_once_on_disk(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """An import of many examples is written in a worker thread (on the UI thread 100,000 took
+    1.1–1.4 s); the writes after it wait their turn, and "All changes saved" waits for all."""
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 50)
+    window = _window(make_window, tmp_path, n=3)
+    session, project = window.session, window.session.project
+    threads, release = _held_writes(monkeypatch, session.project)
+    many = [Example.from_qa(f"Imported {i}?", "Yes.") for i in range(60)]
+    session.add_examples(many)  # returns while the worker writes
+    assert window.save_label.text() == "Saving…" and session.unsaved
+    assert len(session.examples) == 63  # the window has them at once
+    session.remove_examples({many[0].id})  # small: in its turn, after the import
+    session.set_persona_field("description", "Typed meanwhile.")
+    session._autosave()  # (the autosave's timer: it does not wait for the worker)
+    assert window.save_label.text() == "Saving…" and len(_in_file(project)) == 3
+    release.set()
+    run_async(wait_until(lambda: window.save_label.text() == "All changes saved"))
+    assert threads and threads[0] != threading.main_thread().name
+    assert not session.unsaved
+    assert _in_file(project) == [f"How do I pace run {i}?" for i in range(3)] + [
+        f"Imported {i}?" for i in range(1, 60)
+    ]
+    assert project.persona().description == "Typed meanwhile."
+
+
+def test_saving_before_an_export_or_a_close_waits_for_a_write_in_a_worker(
+    make_window, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 50)
+    window = _window(make_window, tmp_path, n=3)
+    session, project = window.session, window.session.project
+    _threads, release = _held_writes(monkeypatch, session.project)
+    session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(60)])
+    threading.Timer(0.2, release.set).start()
+    assert session.flush()  # waited for the worker: on disk now
+    assert len(_in_file(project)) == 63 and not session.unsaved
+    assert window.save_label.text() == "All changes saved"
+    session.add_examples([Example.from_qa(f"More {i}?", "Yes.") for i in range(60)])
+    path = project.path
+    assert session.close()  # the same at close: nothing is lost
+    window.session = None
+    with Project.open(path) as reopened:
+        assert len(_in_file(reopened)) == 123
+
+
+def test_a_large_write_the_disk_refuses_is_said_kept_and_lands_later(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 50)
+    monkeypatch.setattr(project_session, "RETRY_DELAY_MS", 50)
+    window = _window(make_window, tmp_path, n=3)
+    session, project = window.session, window.session.project
+    db = session.project._db
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    session.add_examples(
+        [Example.from_qa(f"Imported {i}? " + "x" * 2000, "Yes.") for i in range(60)]
+    )
+    run_async(wait_until(lambda: window.save_label.text().startswith("Not saved:")))
+    assert "full" in window.save_label.text() and session.unsaved
+    assert len(session.examples) == 63 and len(_in_file(project)) == 3
+    db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    run_async(wait_until(lambda: window.save_label.text() == "All changes saved"))
+    assert len(_in_file(project)) == 63
