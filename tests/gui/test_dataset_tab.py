@@ -201,9 +201,13 @@ def test_import_dialog_previews_maps_and_adds(make_window, tmp_path, qtbot, run_
     assert dialog.preview.rowCount() == 2 and "row 3: no answer" in dialog.skipped.text()
     dialog.mapping["answer"].setCurrentIndex(dialog.mapping["answer"].findData("Notes"))
     dialog.mapping["answer"].activated.emit(0)
+    # the rows are made examples again in a worker thread: till then the old ones cannot go in
+    assert not dialog.ok.isEnabled()
+    run_async(wait_until(lambda: dialog.ok.isEnabled()))
     assert dialog.preview.rowCount() == 3
     dialog.mapping["answer"].setCurrentIndex(dialog.mapping["answer"].findData("Response"))
     dialog.mapping["answer"].activated.emit(0)
+    run_async(wait_until(lambda: dialog.ok.isEnabled()))
     dialog.accept()
     assert [e.question for e in _stored(window)] == ["Old", "q1", "q3"]
     window.undo_stack.undo()
@@ -341,7 +345,7 @@ def test_the_import_dialog_asks_whether_the_file_is_ready_to_train(
     assert [e.status for e in dialog.result_examples()] == ["approved", "rejected", "approved"]
     dialog.review.setChecked(True)
     assert dialog.add.isChecked()
-    assert "0 ready to train, 3 to review" in dialog.status.text()
+    run_async(wait_until(lambda: "0 ready to train, 3 to review" in dialog.status.text()))
     assert [e.status for e in dialog.result_examples()] == ["draft", "rejected", "draft"]
     assert dialog.preview.item(0, 2).text() == "Draft"
 
@@ -771,3 +775,33 @@ def test_a_large_projects_changes_leave_their_lists_out_of_the_collectors_sight(
         assert gc.isenabled() and id(session.examples) in {id(o) for o in gc.get_objects()}
     finally:
         gc.unfreeze()  # the objects frozen here, back in the collector's sight
+
+
+def test_an_import_dialog_closed_with_its_window_mid_mapping_is_let_go_quietly(
+    tmp_path, qtbot, run_async, caplog
+) -> None:
+    """Its window closed (and took the dialog) while its rows were still being mapped in a
+    worker: when that ends, nothing is left to delete, and nothing fails."""
+    import asyncio
+
+    from PySide6.QtWidgets import QWidget
+
+    from persona_studio.gui.dialogs.import_dialog import ImportDialog
+
+    path = tmp_path / "data.csv"
+    path.write_text("question,answer\nQ1?,A1.\n")
+    window = QWidget()
+    dialog = ImportDialog(path, window)
+    run_async(wait_until(lambda: dialog.ok.isEnabled()))
+    release = asyncio.Event()
+
+    async def still_mapping() -> None:
+        await release.wait()
+
+    dialog._mapping = asyncio.ensure_future(still_mapping())
+    dialog.reject()
+    window.deleteLater()
+    qtbot.wait(50)  # the window, and the dialog with it, deleted
+    release.set()
+    run_async(asyncio.sleep(0.05))
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

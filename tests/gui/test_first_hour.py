@@ -88,6 +88,7 @@ def test_a_creators_first_hour(
     importing = window.findChild(ImportDialog)
     qtbot.waitUntil(lambda: importing.ok.isEnabled())
     importing.review.setChecked(True)  # to approve them by hand below
+    qtbot.waitUntil(lambda: importing.ok.isEnabled())  # its rows made drafts, in a worker
     shoot(importing, "03-import")
     qtbot.mouseClick(importing.ok, Qt.MouseButton.LeftButton)
     dataset = window.dataset_tab

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import Example
 from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError, ImportResult
 
@@ -140,7 +141,15 @@ def examples_from_jsonl(
     """Examples from a fine-tuning file (JSONL lines, or a JSON array), each with
     `default_status` (a fine-tuning file is curated data: approved unless the creator asks to
     review it). An example's own system prompt is kept unless `keep_system_prompts` is off
-    (then the persona's is used, and the note says how many were set aside)."""
+    (then the persona's is used, and the note says how many were set aside). No cyclic
+    collection meanwhile, as for a table (`examples_from_table`)."""
+    with collector_paused(freeze=len(data) >= FREEZE_FROM * 500):  # (~500 bytes an example)
+        return _examples_from_jsonl(data, source, keep_system_prompts, default_status)
+
+
+def _examples_from_jsonl(
+    data: bytes, source: str, keep_system_prompts: bool, default_status: str
+) -> ImportResult:
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFileError("The file is larger than 512 MB.", "Split it into parts.")
     try:

@@ -11,6 +11,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import STATUSES, Example, new_ids, now_iso
 from persona_studio.core.exports import unescape_cell
 from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError, ImportResult
@@ -247,36 +248,42 @@ def examples_from_table(
         *(column(role) for role in _ROW_ROLES),
         strict=False,  # a role without a column is an endless repeat of ""
     )
-    for number, conversation, question, answer, status, tags, given_id, system, origin in given:
-        if conversation or not question.strip() or not answer.strip():
-            messages = _messages(conversation, question, answer, number, result)
-            if messages is None:
-                continue
-        else:
-            messages = [
-                {"role": "user", "content": question},
-                {"role": "assistant", "content": answer},
-            ]
-        if status not in statuses:
-            word = status.strip().lower()
-            # an empty cell takes the default; a word we do not know is the creator's to review
-            statuses[status] = word if word in STATUSES else ("draft" if word else default_status)
-        if tags not in tag_lists:
-            tag_lists[tags] = tuple(t.strip() for t in tags.split(",") if t.strip())
-        example = Example(
-            messages,
-            given_id.strip()[:64] or next(ids),
-            statuses[status],
-            list(tag_lists[tags]),
-            None,
-            origin or source,
-            system or None,
-            stamp,
-        )
-        if example.id in seen_ids:
-            example.id = next(ids)  # a copied row: keep both, new id
-        seen_ids.add(example.id)
-        result.examples.append(example)
+    # no cyclic collection while 100,000 examples are made (they hold no cycles): its full
+    # passes held Python's lock beside the window, which stalled 0.1 s at a time
+    with collector_paused(freeze=rows >= FREEZE_FROM):
+        for number, conversation, question, answer, status, tags, given_id, system, origin in given:
+            if conversation or not question.strip() or not answer.strip():
+                messages = _messages(conversation, question, answer, number, result)
+                if messages is None:
+                    continue
+            else:
+                messages = [
+                    {"role": "user", "content": question},
+                    {"role": "assistant", "content": answer},
+                ]
+            if status not in statuses:
+                word = status.strip().lower()
+                # an empty cell takes the default; a word we do not know is the creator's to
+                # review
+                statuses[status] = (
+                    word if word in STATUSES else ("draft" if word else default_status)
+                )
+            if tags not in tag_lists:
+                tag_lists[tags] = tuple(t.strip() for t in tags.split(",") if t.strip())
+            example = Example(
+                messages,
+                given_id.strip()[:64] or next(ids),
+                statuses[status],
+                list(tag_lists[tags]),
+                None,
+                origin or source,
+                system or None,
+                stamp,
+            )
+            if example.id in seen_ids:
+                example.id = next(ids)  # a copied row: keep both, new id
+            seen_ids.add(example.id)
+            result.examples.append(example)
     return result
 
 

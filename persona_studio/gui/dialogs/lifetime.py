@@ -16,6 +16,10 @@ def delete_when_idle(dialog: QDialog, tasks: Callable[[], Iterable[asyncio.Futur
     cancelled still lands in the dialog's callbacks, which must find it alive."""
 
     def check(*_: object) -> None:
+        from shiboken6 import isValid
+
+        if not isValid(dialog):  # its window closed meanwhile, and took it
+            return
         busy = [task for task in tasks() if task is not None and not task.done()]
         if busy:
             busy[0].add_done_callback(check)
