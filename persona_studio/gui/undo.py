@@ -108,7 +108,7 @@ class AddExamples(QUndoCommand):
         self.session.add_examples(list(self.examples))
 
     def undo(self) -> None:
-        self.session.remove_examples(set(ids_of(self.examples)))
+        self.session.remove_examples(set(ids_of(self.examples)), places=False)
 
 
 class ReviewCandidates(QUndoCommand):
