@@ -191,6 +191,22 @@ def main() -> int:
     select_rows(20, 100)
     record("delete 100 rows", step(tab.delete_selected, checked, 120))
     record("undo the delete", step(window.undo, checked, 120))
+    # a CSV of as many new rows as the project has (issue 21: "Import a 100k CSV, Accept")
+    import csv
+
+    table = home / "more.csv"
+    with table.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["question", "answer"])
+        writer.writerows((ex.question, ex.answer) for ex in synthetic_examples(args.examples, 7))
+    dialogs: list = []
+    record(
+        "import a CSV: read, map columns",
+        step(lambda: dialogs.append(tab.open_import(table)), lambda: dialogs[0].ok.isEnabled(), 60),
+    )
+    saved = lambda: checked() and not window.session.unsaved  # noqa: E731 (written, in a worker)
+    record("accept the import + re-check", step(lambda: dialogs[0].accept(), saved, 120))
+    record("undo the import", step(window.undo, saved, 120))
     record("first Train tab", step(lambda: window.tabs.setCurrentIndex(2), checked, 120))
     window.tabs.setCurrentIndex(3)
     chat = window.chat_tab
