@@ -76,8 +76,22 @@ class Example:
         held = _HELD.__get__(self, Example)
         return held if type(held) is str else None
 
+    def __copy__(self) -> Example:
+        """A shallow copy (the messages as held, the same tags list), made directly: through
+        `__getstate__`, copying 33,000 examples to approve them took ~165 ms of the stall."""
+        return Example(
+            _HELD.__get__(self, Example),
+            self.id,
+            self.status,
+            self.tags,
+            self.rating,
+            self.source,
+            self.system_prompt,
+            self.updated_at,
+        )
+
     def __getstate__(self) -> tuple[Any, ...]:
-        # a copy or a pickle (the check's worker process) carries the text, not decoded
+        # a pickle (the check's worker process) or a deep copy carries the text, not decoded
         return tuple(slot.__get__(self, Example) for slot in _SLOTS)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:

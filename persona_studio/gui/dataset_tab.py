@@ -384,7 +384,7 @@ class DatasetTab(QWidget):
         session = self._session
         if session.loading:
             return  # a worker is reading them all: the grid shows them when it is done
-        selected = [i for i in self._selected_ids() if session.has_example(i)]  # not deleted
+        selected = session.known(self._selected_ids())  # not those deleted
         self.model.set_examples(session.examples)
         # the tag list is read again when it is next opened or focused (20–40 ms at 100,000)
         self._tags_stale = True
@@ -511,10 +511,10 @@ class DatasetTab(QWidget):
         return sorted(rows)
 
     def _selected_examples(self) -> list[Example]:
-        return [self.model.example(r) for r in self._selected_rows()]
+        return self.model.examples_at(self._selected_rows())
 
     def _selected_ids(self) -> list[str]:
-        return [ex.id for ex in self._selected_examples()] if self.model.shown else []
+        return ids_of(self._selected_examples()) if self.model.shown else []
 
     def _select_ids(self, ids: list[str]) -> None:
         from PySide6.QtCore import QItemSelection, QItemSelectionModel
@@ -598,8 +598,7 @@ class DatasetTab(QWidget):
 
     def approve_all_shown(self) -> None:
         """Every example the filters show, approved in one undoable step."""
-        shown = [self.model.example(r) for r in range(self.model.shown)]
-        before = [ex for ex in shown if ex.status != "approved"]
+        before = [ex for ex in self.model.shown_examples() if ex.status != "approved"]
         self._edit(
             before,
             self._with_status(before, "approved"),

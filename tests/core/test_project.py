@@ -628,6 +628,10 @@ def test_loaded_examples_hold_their_messages_as_the_files_text_until_changed(
         for carried in (pickle.loads(pickle.dumps(first)), copy.deepcopy(first)):
             assert carried.messages_json() == raw[first.id]
             assert carried.messages == written[0].messages
+        shallow = copy.copy(first)  # (an edit of its status, approving 33,000 at once)
+        assert shallow.messages_json() == raw[first.id] and shallow.tags is first.tags
+        shallow.status = "approved"
+        assert first.status == "draft" and shallow.question == first.question
         assert first.messages_json() == raw[first.id]  # none of that decoded it for good
         assert loaded[3].messages_json() is None and loaded[3].messages == odd  # exactly
 

@@ -308,6 +308,11 @@ class ExamplesModel(QAbstractTableModel):
     def example(self, row: int) -> Example:
         return self._examples[self._view[row]]
 
+    def examples_at(self, rows: list[int]) -> list[Example]:
+        """The examples of these shown rows, in C (a call of `example` per row took ~70 ms
+        for 100,000 selected rows)."""
+        return list(map(self._examples.__getitem__, map(self._view.__getitem__, rows)))
+
     def shown_examples(self) -> Iterator[Example]:
         """The shown rows' examples, in order (a third of the time of `example` per row)."""
         return map(self._examples.__getitem__, self._view)
