@@ -186,6 +186,7 @@ def main() -> int:
             QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
         )
 
+    record("select all (Ctrl+A)", step(tab.table.selectAll, lambda: True, 5))
     record("select 10 rows", step(lambda: select_rows(5, 10), lambda: True, 5))
     record("approve them + re-check", step(lambda: tab.set_status("approved"), checked, 120))
     select_rows(20, 100)
