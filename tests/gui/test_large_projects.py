@@ -28,20 +28,20 @@ def _window(make_window, tmp_path, n: int = 30):
     return window
 
 
-def _slow_reads(monkeypatch, project) -> tuple[list[str], threading.Event]:
-    """Make reading every example wait (a million of them, say) until the event is set;
-    each read's thread name goes to the list."""
-    original = type(project).examples_and_positions
-    reads: list[str] = []
+def _held(monkeypatch, project, method: str) -> tuple[list[str], threading.Event]:
+    """Make the project's `method` wait until the event is set (reading a million examples,
+    say, or writing them); each call's thread name goes to the list."""
+    original = getattr(type(project), method)
+    threads: list[str] = []
     release = threading.Event()
 
-    def slow(self):
-        reads.append(threading.current_thread().name)
+    def held(self, *args):
+        threads.append(threading.current_thread().name)
         release.wait(10)
-        return original(self)
+        return original(self, *args)
 
-    monkeypatch.setattr(type(project), "examples_and_positions", slow)
-    return reads, release
+    monkeypatch.setattr(type(project), method, held)
+    return threads, release
 
 
 def test_the_offline_index_is_built_in_a_worker_and_only_when_needed(
@@ -77,7 +77,7 @@ def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
     monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
     monkeypatch.setattr(project_session, "FIRST_ROWS", 5)
     window = _window(make_window, tmp_path, n=40)
-    read_on, release = _slow_reads(monkeypatch, window.session.project)
+    read_on, release = _held(monkeypatch, window.session.project, "examples_and_positions")
     window.show()
     window.tabs.setCurrentIndex(1)
     tab = window.dataset_tab
@@ -113,7 +113,7 @@ def test_a_large_project_is_read_once_the_window_has_painted_it(
     window = _window(make_window, tmp_path, n=40)
     session, project = window.session, window.session.project
     assert not session.loading and not session.examples_loaded  # not in the open itself
-    reads, release = _slow_reads(monkeypatch, project)
+    reads, release = _held(monkeypatch, project, "examples_and_positions")
     run_async(wait_until(lambda: session.loading))
     counts: list[str] = []  # asked on the UI thread now, the file would wait for the read
     count = type(project).example_count
@@ -151,7 +151,7 @@ def test_a_use_of_the_examples_while_a_worker_reads_them_waits_for_that_read(
     on the UI thread, after waiting for the worker's read: at 1,000,000 examples, twice 6 s."""
     monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
     window = _window(make_window, tmp_path, n=40)
-    reads, release = _slow_reads(monkeypatch, window.session.project)
+    reads, release = _held(monkeypatch, window.session.project, "examples_and_positions")
     window.tabs.setCurrentIndex(1)
     run_async(wait_until(lambda: window.session.loading))
     threading.Timer(0.3, release.set).start()
@@ -198,22 +198,6 @@ def test_the_prompt_count_asks_how_many_examples_off_the_ui_thread(
     assert asked_on and threading.main_thread().name not in asked_on
 
 
-def _held_writes(monkeypatch, project) -> tuple[list[str], threading.Event]:
-    """Make adding examples to the file wait until the event is set; each write's thread name
-    goes to the list."""
-    original = type(project).add_examples
-    threads: list[str] = []
-    release = threading.Event()
-
-    def held(self, examples):
-        threads.append(threading.current_thread().name)
-        release.wait(10)
-        return original(self, examples)
-
-    monkeypatch.setattr(type(project), "add_examples", held)
-    return threads, release
-
-
 def _in_file(project) -> list[str]:
     """The questions the file holds now (committed: the project holds it for itself)."""
     return [ex.question for ex in project.examples()]
@@ -227,7 +211,7 @@ def test_a_large_change_is_written_in_a_worker_and_said_saved_once_on_disk(
     monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 50)
     window = _window(make_window, tmp_path, n=3)
     session, project = window.session, window.session.project
-    threads, release = _held_writes(monkeypatch, session.project)
+    threads, release = _held(monkeypatch, session.project, "add_examples")
     many = [Example.from_qa(f"Imported {i}?", "Yes.") for i in range(60)]
     session.add_examples(many)  # returns while the worker writes
     assert window.save_label.text() == "Saving…" and session.unsaved
@@ -252,7 +236,7 @@ def test_saving_before_an_export_or_a_close_waits_for_a_write_in_a_worker(
     monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 50)
     window = _window(make_window, tmp_path, n=3)
     session, project = window.session, window.session.project
-    _threads, release = _held_writes(monkeypatch, session.project)
+    _threads, release = _held(monkeypatch, session.project, "add_examples")
     session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(60)])
     threading.Timer(0.2, release.set).start()
     assert session.flush()  # waited for the worker: on disk now
