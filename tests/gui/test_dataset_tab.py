@@ -219,6 +219,7 @@ def test_import_dialog_previews_maps_and_adds(make_window, tmp_path, qtbot, run_
     csv = tmp_path / "data.csv"
     csv.write_text("Prompt,Response,Notes\nq1,a1,x\nq2,,y\nq3,a3,z\n")
     dialog = tab.open_import(csv)
+    assert dialog._task is None  # the file is read once the dialog has painted
     run_async(wait_until(lambda: dialog.ok.isEnabled()))
     assert dialog.mapping["question"].currentText() == "Prompt"
     assert dialog.preview.rowCount() == 2 and "row 3: no answer" in dialog.skipped.text()
