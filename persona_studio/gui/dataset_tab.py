@@ -517,7 +517,7 @@ class DatasetTab(QWidget):
         return ids_of(self._selected_examples()) if self.model.shown else []
 
     def _select_ids(self, ids: list[str]) -> None:
-        from PySide6.QtCore import QItemSelection, QItemSelectionModel
+        from PySide6.QtCore import QItemSelection
 
         selection = QItemSelection()
         found = self.model.rows_of(ids)
@@ -739,7 +739,7 @@ class DatasetTab(QWidget):
         elif session.has_any(ids_of(examples)):  # adding a file twice adds nothing twice
             examples = [e for e in examples if not session.has_example(e.id)]
         if examples:
-            self._push(AddExamples(self._session, examples, f"Import {len(examples)} examples"))
+            self._push(AddExamples(session, examples, f"Import {len(examples)} examples"))
         if self._undo is not None:
             self._undo.endMacro()
 

@@ -13,7 +13,7 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.gui import project_session
 from persona_studio.gui.models.examples_model import COL_ANSWER
-from tests.conftest import wait_until
+from tests.conftest import fill_the_disk, wait_until
 
 
 def _window(make_window, tmp_path, n: int = 30):
@@ -257,15 +257,14 @@ def test_a_large_write_the_disk_refuses_is_said_kept_and_lands_later(
     monkeypatch.setattr(project_session, "RETRY_DELAY_MS", 50)
     window = _window(make_window, tmp_path, n=3)
     session, project = window.session, window.session.project
-    db = session.project._db
-    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    fill_the_disk(project)
     session.add_examples(
         [Example.from_qa(f"Imported {i}? " + "x" * 2000, "Yes.") for i in range(60)]
     )
     run_async(wait_until(lambda: window.save_label.text().startswith("Not saved:")))
     assert "full" in window.save_label.text() and session.unsaved
     assert len(session.examples) == 63 and len(_in_file(project)) == 3
-    db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    project._db.execute("PRAGMA max_page_count = 1073741823")  # space again
     run_async(wait_until(lambda: window.save_label.text() == "All changes saved"))
     assert len(_in_file(project)) == 63
 

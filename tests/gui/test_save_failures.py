@@ -9,7 +9,7 @@ from pathlib import Path
 from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
-from tests.conftest import wait_until
+from tests.conftest import fill_the_disk, wait_until
 
 
 def _open(make_window, tmp_path: Path):
@@ -18,14 +18,6 @@ def _open(make_window, tmp_path: Path):
     window = make_window()
     window.open_project(path)
     return window, path
-
-
-def _fill_the_disk(project: Project) -> int:
-    """Cap the file at its current size: the next page SQLite needs is refused."""
-    db = project._db
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    db.execute(f"PRAGMA max_page_count = {pages}")
-    return pages
 
 
 def test_a_refused_write_says_not_saved_keeps_the_edits_and_lands_later(
@@ -40,7 +32,7 @@ def test_a_refused_write_says_not_saved_keeps_the_edits_and_lands_later(
     assert window.save_label.text() == "All changes saved"
     assert Path(f"{path}-wal").exists()
 
-    _fill_the_disk(session.project)
+    fill_the_disk(session.project)
     big = [Example.from_qa(f"Question {n}? " + "x" * 2000, "An answer.") for n in range(40)]
     session.add_examples(big)
     assert window.save_label.text().startswith("Not saved:")
@@ -63,7 +55,7 @@ def test_a_refused_write_says_not_saved_keeps_the_edits_and_lands_later(
 
 def test_closing_with_refused_writes_asks_before_losing_them(make_window, tmp_path) -> None:
     window, _path = _open(make_window, tmp_path)
-    _fill_the_disk(window.session.project)
+    fill_the_disk(window.session.project)
     window.session.add_examples([Example.from_qa(f"Q{n}? " + "y" * 3000, "A.") for n in range(30)])
     assert not window.session.close()  # the window asks "Quit anyway and lose them?"
     assert window.session.unsaved and not window.session.closed
