@@ -120,6 +120,13 @@ _SLOTS = tuple(vars(Example)[name] for name in Example.__slots__)
 _HELD = vars(Example)["messages"]  # the slot: a list, or the file's JSON text not decoded yet
 
 
+def held_messages(example: Example) -> object:
+    """The messages as the example holds them (a list, the file's text, or `Folded`). An
+    example's messages are never changed in place, so while this is the same object they are
+    the same messages (a change of status or tags shares them: `Example.__copy__`)."""
+    return _HELD.__get__(example, Example)
+
+
 def _messages(example: Example) -> list[dict[str, Any]]:
     held = _HELD.__get__(example, Example)
     if type(held) is str:
@@ -228,6 +235,12 @@ def approved_count(examples: Iterable[Example]) -> int:
     """How many are approved, counted in C (`map` and `list.count`): at 100,000 examples a
     generator took 10–30 ms of every delete's and undo's stall."""
     return list(map(_status, examples)).count("approved")
+
+
+def not_approved(examples: Sequence[Example]) -> list[Example]:
+    """Those not approved, in order, picked in C (`compress`, `map`): a Python loop over
+    100,000 took ~8 ms of approving them all."""
+    return list(compress(examples, map("approved".__ne__, map(_status, examples))))
 
 
 _status = attrgetter("status")

@@ -39,7 +39,15 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from persona_studio.core.clipboard import examples_from_tsv, examples_tsv
-from persona_studio.core.dataset import STATUSES, Example, approved_count, ids_of, new_id
+from persona_studio.core.collector import FREEZE_FROM, collector_paused
+from persona_studio.core.dataset import (
+    STATUSES,
+    Example,
+    approved_count,
+    ids_of,
+    new_id,
+    not_approved,
+)
 from persona_studio.core.tokens import TOKENS_EXPLAINED
 from persona_studio.core.validation import (
     PreflightReport,
@@ -504,11 +512,14 @@ class DatasetTab(QWidget):
     def _selected_rows(self) -> list[int]:
         """From the selection's ranges: the grid selects whole rows. `selectedRows()` asks the
         model for every selected cell's flags, ~1,500 calls into Python for 100 rows (a third
-        of deleting them at 100,000 examples, which asks three times), ~700,000 for all."""
-        rows: set[int] = set()
-        for span in self.table.selectionModel().selection().toList():
-            rows.update(range(span.top(), span.bottom() + 1))
-        return sorted(rows)
+        of deleting them at 100,000 examples, which asks three times), ~700,000 for all. The
+        ranges, in order, each added once (in C): a set of 100,000 rows, sorted, took ~12 ms."""
+        rows: list[int] = []
+        spans = self.table.selectionModel().selection().toList()
+        for top, bottom in sorted((span.top(), span.bottom()) for span in spans):
+            start = max(top, len(rows) and rows[-1] + 1)
+            rows += range(start, bottom + 1)  # (nothing, where a range before holds it)
+        return rows
 
     def _selected_examples(self) -> list[Example]:
         return self.model.examples_at(self._selected_rows())
@@ -583,8 +594,10 @@ class DatasetTab(QWidget):
     def _with_status(examples: list[Example], status: str) -> list[Example]:
         """The examples with another status. A shallow copy is enough (a status is a plain
         value; every edit of messages or tags copies deeply first) and stays fast for 100,000
-        rows on the UI thread."""
-        changed = [copy.copy(ex) for ex in examples]
+        rows on the UI thread (made by `map`, not through `copy.copy`; the collector paused, as
+        for any large change of the session's: 33,000 in 22–25 ms, not 30–45)."""
+        with collector_paused(freeze=len(examples) >= FREEZE_FROM):
+            changed = list(map(Example.__copy__, examples))
         for ex in changed:
             ex.status = status
         return changed
@@ -598,7 +611,7 @@ class DatasetTab(QWidget):
 
     def approve_all_shown(self) -> None:
         """Every example the filters show, approved in one undoable step."""
-        before = [ex for ex in self.model.shown_examples() if ex.status != "approved"]
+        before = not_approved(list(self.model.shown_examples()))
         self._edit(
             before,
             self._with_status(before, "approved"),
@@ -687,6 +700,9 @@ class DatasetTab(QWidget):
     def delete_selected(self) -> None:
         ids = set(self._selected_ids())
         if ids and self._session is not None:
+            # no selected row stays: the grid need not find which do (all 100,000 rows
+            # selected, that was ~35 ms of deleting them)
+            self.table.clearSelection()
             self._push(DeleteExamples(self._session, ids))
             self.status_message.emit(
                 f"Deleted {counted(len(ids), 'example')}. {_undo_keys()} brings "
@@ -734,12 +750,14 @@ class DatasetTab(QWidget):
         if self._undo is not None:
             self._undo.beginMacro(f"Import {len(examples)} examples")
         session = self._session
+        ids = ids_of(examples)
         if replace and session.examples:
             self._push(DeleteExamples(session, set(session.example_ids())))
-        elif session.has_any(ids_of(examples)):  # adding a file twice adds nothing twice
+        elif session.has_any(ids):  # adding a file twice adds nothing twice
             examples = [e for e in examples if not session.has_example(e.id)]
+            ids = ids_of(examples)
         if examples:
-            self._push(AddExamples(session, examples, f"Import {len(examples)} examples"))
+            self._push(AddExamples(session, examples, f"Import {len(examples)} examples", ids))
         if self._undo is not None:
             self._undo.endMacro()
 

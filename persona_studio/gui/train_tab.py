@@ -93,7 +93,7 @@ class TrainTab(QWidget):
     pipeline_requested = Signal()  # "Run the whole pipeline…"
     keep_voice_requested = Signal()  # the retirement banner's "Keep its voice…"
     setup_requested = Signal()  # "Set up a service…": the window opens Settings
-    show_examples_requested = Signal(list, object)  # example ids, the report that found them
+    show_examples_requested = Signal(object, object)  # example ids (a list), the report
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -100,15 +100,24 @@ class EditExamples(QUndoCommand):
 
 
 class AddExamples(QUndoCommand):
-    def __init__(self, session: ProjectSession, examples: list[Example], label: str) -> None:
+    def __init__(
+        self,
+        session: ProjectSession,
+        examples: list[Example],
+        label: str,
+        ids: list[str] | None = None,
+    ) -> None:
+        """`ids`: the examples' ids, in order, if the caller has them (made once: ~3.5 ms at
+        100,000, of an import's stall)."""
         super().__init__(label)
         self.session, self.examples = session, list(examples)  # never changed: no copies
+        self.ids = ids_of(self.examples) if ids is None else ids
 
     def redo(self) -> None:
-        self.session.add_examples(list(self.examples))
+        self.session.add_examples(list(self.examples), self.ids)
 
     def undo(self) -> None:
-        self.session.remove_examples(set(ids_of(self.examples)), places=False)
+        self.session.remove_examples(self.ids, places=False)
 
 
 class ReviewCandidates(QUndoCommand):

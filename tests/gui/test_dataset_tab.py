@@ -7,7 +7,7 @@ import copy
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QGuiApplication
 
 from persona_studio.core.dataset import Example
@@ -64,6 +64,13 @@ def test_the_selected_rows_are_read_without_asking_every_cell(make_window, tmp_p
     assert asked == []
     tab.table.selectAll()
     assert tab._selected_rows() == [0, 1, 2, 3, 4] and asked == []
+    tab.table.clearSelection()
+    for top, bottom in ((3, 3), (0, 0), (1, 3), (2, 2)):  # out of order, overlapping
+        tab.table.selectionModel().select(
+            QItemSelection(tab.model.index(top, 0), tab.model.index(bottom, 0)),
+            QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+        )
+    assert tab._selected_rows() == [0, 1, 2, 3] and asked == []
 
 
 def test_every_row_selected_asks_the_model_only_for_the_cells_painted(

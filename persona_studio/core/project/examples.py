@@ -135,7 +135,8 @@ class ExamplesStore(Store):
 
     def delete_examples(self, ids: Iterable[str]) -> int:
         with self._transaction():
-            cursor = self._db.executemany(_DELETE, [(i,) for i in ids])
+            # each row's 1-tuple made by `zip` as SQLite asks for it (see `_insert_examples`)
+            cursor = self._db.executemany(_DELETE, zip(ids))
             return cursor.rowcount
 
     def apply_sync(
