@@ -207,6 +207,9 @@ def main() -> int:
     )
     saved = lambda: checked() and not window.session.unsaved  # noqa: E731 (written, in a worker)
     record("accept the import + re-check", step(lambda: dialogs[0].accept(), saved, 120))
+    # the imported rows are drafts: approving all shown is the creator's next step
+    record("approve all shown + re-check", step(tab.approve_all_shown, saved, 120))
+    record("undo the approval", step(window.undo, saved, 120))
     record("undo the import", step(window.undo, saved, 120))
     record("first Train tab", step(lambda: window.tabs.setCurrentIndex(2), checked, 120))
     window.tabs.setCurrentIndex(3)

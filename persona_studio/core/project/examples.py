@@ -116,11 +116,14 @@ class ExamplesStore(Store):
                 [(position, i) for i, position in positions.items()],
             )
 
-    def update_examples(self, examples: Iterable[Example]) -> None:
-        """Save edited examples in one transaction."""
+    def update_examples(self, examples: Iterable[Example], *, stamp: bool = True) -> None:
+        """Save edited examples in one transaction. `stamp`: each is stamped with the time of
+        this write (its `updated_at` set); else each is saved with the time it holds, which
+        whoever made it set (the window's editors: their examples are shared with the undo
+        stack, where nothing may change them)."""
         with self._transaction():
-            for example in examples:
-                self._update_example(example)
+            # each row's values made as SQLite asks for it (see `_insert_examples`)
+            self._db.executemany(_UPDATE, (_update_values(ex, stamp) for ex in examples))
 
     def replace_examples(self, examples: Iterable[Example]) -> None:
         """All examples at once (an import that replaces), in one transaction."""
@@ -184,8 +187,7 @@ class ExamplesStore(Store):
         return (last if last is not None else -1.0) + 1.0
 
     def _update_example(self, example: Example) -> int:
-        example.updated_at = now_iso()
-        return self._db.execute(_UPDATE, (*_example_values(example), example.id)).rowcount
+        return self._db.execute(_UPDATE, _update_values(example, True)).rowcount
 
     def _insert_examples(self, examples: Iterable[Example], first_position: float) -> None:
         # each row's values made as SQLite asks for it, not a list of all of them first:
@@ -289,6 +291,12 @@ def _example_values(ex: Example) -> tuple[Any, ...]:
         plain_text(ex.system_prompt),
         ex.updated_at,
     )
+
+
+def _update_values(example: Example, stamp: bool) -> tuple[Any, ...]:
+    if stamp:
+        example.updated_at = now_iso()
+    return (*_example_values(example), example.id)
 
 
 def _example_from_row(row: sqlite3.Row) -> Example:
