@@ -543,9 +543,11 @@ class ProjectSession(QObject):
         together with the new snapshot. The examples in memory change as the file's do (a
         changed row in its place, a new one after the last, as `Project.apply_sync` places
         them), so the views need not read 100,000 examples again (issue 21: 3.6 s stalls);
-        changes alone are an edit to the views, not a new list."""
+        changes alone are an edit to the views, not a new list. Many rows' write goes to a worker
+        thread in its turn, as any large change's (a first sync's, behind an import's write
+        still in a worker, ran on the UI thread: 1.1 s at 100,000)."""
         upserts, write = self._sync_write(upserts, deletes, snapshot_changes, link, new_snapshot)
-        self._save_now(write)
+        self._save_now(write, size=len(upserts) + len(deletes) + len(snapshot_changes))
         self._synced_in_memory(upserts, deletes)
 
     async def apply_sync_in_worker(

@@ -35,10 +35,10 @@ def _held(monkeypatch, project, method: str) -> tuple[list[str], threading.Event
     threads: list[str] = []
     release = threading.Event()
 
-    def held(self, *args):
+    def held(self, *args, **kwargs):
         threads.append(threading.current_thread().name)
         release.wait(10)
-        return original(self, *args)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(type(project), method, held)
     return threads, release
@@ -301,6 +301,28 @@ def test_a_large_write_the_disk_refuses_is_said_kept_and_lands_later(
     project._db.execute("PRAGMA max_page_count = 1073741823")  # space again
     run_async(wait_until(lambda: window.save_label.text() == "All changes saved"))
     assert len(_in_file(project)) == 63
+
+
+def test_a_sync_that_ends_behind_a_large_write_is_written_in_a_worker_too(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """A sheet sync that ends while an import's write is still in a worker thread waits its
+    turn; then its write (a first sync's holds every row's text) ran on the UI thread: 1.1 s
+    at 100,000 examples. A large one goes to a worker thread in its turn too."""
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
+    window = _window(make_window, tmp_path, n=3)
+    session, project = window.session, window.session.project
+    _threads, release = _held(monkeypatch, project, "add_examples")
+    writers, unheld = _held(monkeypatch, project, "apply_sync")
+    unheld.set()  # (only to know where it is written)
+    session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
+    rows = [Example.from_qa(f"From the sheet {i}?", "Yes.") for i in range(25)]
+    session.apply_sync(rows, [], {ex.id: {"id": ex.id} for ex in rows}, {"key": "k"})
+    assert len(session._unsaved) == 2 and writers == []  # behind the import's write
+    release.set()
+    run_async(wait_until(lambda: window.save_label.text() == "All changes saved"))
+    assert writers == ["write-project"]
+    assert len(project.sync_snapshot()) == 25 and len(_in_file(project)) == 53
 
 
 def test_places_changed_by_a_large_change_are_kept_a_moment_later_yet_read_right(
