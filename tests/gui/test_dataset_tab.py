@@ -7,6 +7,7 @@ import copy
 import threading
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QGuiApplication
 
@@ -744,9 +745,13 @@ def test_a_project_closed_while_search_texts_are_read_is_left_alone(
     assert tab._reading_texts.exception() is None and not tab.model.search_ready
 
 
+@pytest.mark.parametrize("merged_from", [0, 8, 1_000_000])  # bisection, either, one sort
 def test_undoing_scattered_deletes_puts_each_example_back_in_its_place(
-    make_window, tmp_path, qtbot
+    make_window, tmp_path, qtbot, monkeypatch, merged_from
 ) -> None:
+    from persona_studio.gui import project_session
+
+    monkeypatch.setattr(project_session, "RESTORE_MERGED_FROM", merged_from)
     examples = [Example.from_qa(f"Q{i}?", f"A{i}.", status="approved") for i in range(30)]
     window, tab = _tab(make_window, tmp_path, examples)
     order = [ex.id for ex in examples]
