@@ -76,9 +76,10 @@ from persona_studio.gui.widgets.conversation_editor import ConversationEditor
 from persona_studio.gui.widgets.text_delegate import TextDelegate
 
 SEARCH_TEXTS_IN_THREAD_FROM = 20_000  # examples: a first search reads their texts off the UI
-# examples: approving this many at once makes their new versions in a worker thread (130,000
-# copies were ~60 ms of that stall on the UI thread, beside 200,000 examples)
-APPROVE_IN_THREAD_FROM = 5_000
+# examples: a change of status of this many at once (approving all shown, or a selection)
+# makes their new versions in a worker thread (130,000 copies were ~60 ms of that stall on
+# the UI thread, beside 200,000 examples)
+STATUS_IN_THREAD_FROM = 5_000
 
 
 class DatasetTab(QWidget):
@@ -101,7 +102,7 @@ class DatasetTab(QWidget):
         self._filter_seq = 0  # the newest filter asked for (a worker's older one is dropped)
         self._filtering: asyncio.Future[None] | None = None  # a search's rows, in a thread
         self._loading: Any = None  # a large project's examples, read in a worker thread
-        self._approving: asyncio.Future[None] | None = None  # many approvals' new versions
+        self._restating: asyncio.Future[None] | None = None  # many new statuses' versions
         self._search_timer = QTimer(self, singleShot=True, interval=120)
         self._search_timer.timeout.connect(self._apply_filters)
 
@@ -610,38 +611,43 @@ class DatasetTab(QWidget):
         return changed
 
     def set_status(self, status: str) -> None:
-        before = self._selected_examples()
         verb = {"approved": "Approve", "rejected": "Reject"}.get(status, "Mark")
-        self._edit(
-            before, self._with_status(before, status), f"{verb} {counted(len(before), 'example')}"
-        )
+        self._set_statuses(self._selected_examples, status, verb, "example")
 
     def approve_all_shown(self) -> None:
-        """Every example the filters show, approved in one undoable step. Many: their new
-        versions are made in a worker thread (the button is off meanwhile)."""
-        before = not_approved(list(self.model.shown_examples()))
-        label = f"Approve {counted(len(before), 'shown example')}"
-        if len(before) < APPROVE_IN_THREAD_FROM or self._session is None:
-            self._edit(before, self._with_status(before, "approved"), label)
-            return
-        self.approve_shown.setEnabled(False)
-        self.approve_shown.setText(f"Approving {len(before):,}…")
-        # (the list they were in now: every change but an add makes a new one)
-        work = self._approve_in_thread(self._session, self._session.examples, before, label)
-        self._approving = asyncio.ensure_future(work)
+        """Every example the filters show, approved in one undoable step."""
+        shown = lambda: not_approved(list(self.model.shown_examples()))  # noqa: E731
+        self._set_statuses(shown, "approved", "Approve", "shown example")
 
-    async def _approve_in_thread(
-        self, session: ProjectSession, examples: list[Example], before: list[Example], label: str
+    def _set_statuses(
+        self, rows: Callable[[], list[Example]], status: str, verb: str, noun: str
     ) -> None:
-        after = await asyncio.to_thread(self._with_status, before, "approved")
-        if not isValid(self) or self._session is not session or session.closed:
-            return  # the window or the project closed meanwhile
-        if session.examples is examples:
-            self._edit(before, after, label)
-        else:  # changed meanwhile (an undo, an edit, a sync): the rows shown now, here
-            before = not_approved(list(self.model.shown_examples()))
-            self._edit(before, self._with_status(before, "approved"), label)
-        self._update_review()
+        """The examples `rows` gives, with `status`, in one undoable step. Many: their new
+        versions are made in a worker thread (the review buttons off meanwhile)."""
+        before = rows()
+        session = self._session
+        if len(before) < STATUS_IN_THREAD_FROM or session is None:
+            after = self._with_status(before, status)
+            self._edit(before, after, f"{verb} {counted(len(before), noun)}")
+            return
+        for button in (self.approve_shown, *self.review_buttons.values()):
+            button.setEnabled(False)
+        if noun == "shown example":  # (approving all shown)
+            self.approve_shown.setText(f"Approving {len(before):,}…")
+        # (the list they were in now: every change but an add makes a new one)
+        examples = session.examples
+
+        async def restate(before: list[Example]) -> None:
+            after = await asyncio.to_thread(self._with_status, before, status)
+            if not isValid(self) or self._session is not session or session.closed:
+                return  # the window or the project closed meanwhile
+            if session.examples is not examples:  # changed meanwhile (an undo, an edit, a
+                before = rows()  # sync): the rows as they are now, here
+                after = self._with_status(before, status)
+            self._edit(before, after, f"{verb} {counted(len(before), noun)}")
+            self._update_review()
+
+        self._restating = asyncio.ensure_future(restate(before))
 
     def _update_review(self, *, recount: bool = True) -> None:
         """The review row: what is selected, and how many shown rows wait for approval (counted

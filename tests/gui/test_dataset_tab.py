@@ -418,15 +418,16 @@ def test_review_many_rows_at_once_buttons_menu_and_all_shown(make_window, tmp_pa
     assert [e.status for e in _stored(window)] == ["approved"] * 2 + ["draft"] * 3
 
 
-def test_approving_many_makes_their_versions_in_a_thread_and_minds_changes_meanwhile(
+def test_many_new_statuses_are_made_in_a_thread_minding_changes_meanwhile(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
     """Issue 21: approving 130,000 shown rows made their new versions on the UI thread (~60 ms
-    of the stall). From `APPROVE_IN_THREAD_FROM` a worker thread makes them, the button off
-    meanwhile; if the examples change meanwhile, the rows shown then are approved instead."""
+    of the stall). From `STATUS_IN_THREAD_FROM` a worker thread makes them (approving all
+    shown, or the review buttons on a selection), the buttons off meanwhile; if the examples
+    change meanwhile, the rows shown (or selected) then are the ones changed."""
     from persona_studio.gui import dataset_tab
 
-    monkeypatch.setattr(dataset_tab, "APPROVE_IN_THREAD_FROM", 3)
+    monkeypatch.setattr(dataset_tab, "STATUS_IN_THREAD_FROM", 3)
     made_on: list[str] = []
     with_status = dataset_tab.DatasetTab._with_status
     monkeypatch.setattr(
@@ -443,7 +444,7 @@ def test_approving_many_makes_their_versions_in_a_thread_and_minds_changes_meanw
     tab.approve_shown.click()
     assert not tab.approve_shown.isEnabled() and tab.approve_shown.text() == "Approving 5…"
     assert [e.status for e in _stored(window)] == ["draft"] * 5  # not yet
-    run_async(wait_until(lambda: tab._approving.done()))
+    run_async(wait_until(lambda: tab._restating.done()))
     assert [e.status for e in _stored(window)] == ["approved"] * 5
     assert made_on and made_on[0] != threading.main_thread().name
     assert window.undo_stack.undoText() == "Approve 5 shown examples"
@@ -454,11 +455,18 @@ def test_approving_many_makes_their_versions_in_a_thread_and_minds_changes_meanw
     tab.approve_shown.click()
     tab.table.selectRow(0)
     tab.set_status("rejected")  # meanwhile: a change of the examples
-    run_async(wait_until(lambda: tab._approving.done()))
+    run_async(wait_until(lambda: tab._restating.done()))
     assert [e.status for e in _stored(window)] == ["approved"] * 5  # as shown when done
     assert window.undo_stack.undoText() == "Approve 5 shown examples"
     window.undo_stack.undo()
     assert [e.status for e in _stored(window)] == ["rejected"] + ["draft"] * 4
+
+    tab.table.selectAll()  # a selection of many: the same, from the review buttons
+    tab.review_buttons["rejected"].click()
+    assert not any(button.isEnabled() for button in tab.review_buttons.values())
+    run_async(wait_until(lambda: tab._restating.done()))
+    assert [e.status for e in _stored(window)] == ["rejected"] * 5
+    assert window.undo_stack.undoText() == "Reject 5 examples"
 
 
 def test_the_review_row_counts_right_through_edits_adds_and_deletes(make_window, tmp_path) -> None:
