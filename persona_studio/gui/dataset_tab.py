@@ -62,7 +62,7 @@ from persona_studio.gui.models.examples_model import (
     Filters,
 )
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
-from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.project_session import ProjectSession, Replacement, replacement
 from persona_studio.gui.read_only import live
 from persona_studio.gui.theme import color, icon
 from persona_studio.gui.undo import (
@@ -573,11 +573,18 @@ class DatasetTab(QWidget):
         else:
             command.redo()
 
-    def _edit(self, before: list[Example], after: list[Example], label: str) -> None:
-        """`after`: new objects, the new versions of `before`'s (stamped here)."""
+    def _edit(
+        self,
+        before: list[Example],
+        after: list[Example],
+        label: str,
+        prepared: Replacement | None = None,
+    ) -> None:
+        """`after`: new objects, the new versions of `before`'s (stamped here); `prepared`:
+        the session's lists with them, made in a worker thread."""
         if self._session is not None and before != after:
             stamp(after)
-            self._push(EditExamples(self._session, before, after, label))
+            self._push(EditExamples(self._session, before, after, label, prepared))
 
     def add_example(self) -> None:
         if self._session is None:
@@ -635,16 +642,22 @@ class DatasetTab(QWidget):
         if noun == "shown example":  # (approving all shown)
             self.approve_shown.setText(f"Approving {len(before):,}…")
         # (the list they were in now: every change but an add makes a new one)
-        examples = session.examples
+        examples, ids = session.examples, session.example_ids()
+
+        def versions(before: list[Example]) -> tuple[list[Example], Replacement]:
+            with collector_paused(freeze=len(before) >= FREEZE_FROM):
+                after = self._with_status(before, status)  # and the session's new lists
+                return after, replacement(after, examples, ids)
 
         async def restate(before: list[Example]) -> None:
-            after = await asyncio.to_thread(self._with_status, before, status)
+            prepared: Replacement | None
+            after, prepared = await asyncio.to_thread(versions, before)
             if not isValid(self) or self._session is not session or session.closed:
                 return  # the window or the project closed meanwhile
             if session.examples is not examples:  # changed meanwhile (an undo, an edit, a
                 before = rows()  # sync): the rows as they are now, here
-                after = self._with_status(before, status)
-            self._edit(before, after, f"{verb} {counted(len(before), noun)}")
+                after, prepared = self._with_status(before, status), None
+            self._edit(before, after, f"{verb} {counted(len(before), noun)}", prepared)
             self._update_review()
 
         self._restating = asyncio.ensure_future(restate(before))

@@ -441,22 +441,33 @@ def test_many_new_statuses_are_made_in_a_thread_minding_changes_meanwhile(
     )
     examples = [Example.from_qa(f"Pace {i}?", f"Slow {i}.") for i in range(5)]
     window, tab = _tab(make_window, tmp_path, examples)
+    replaced: list[int] = []  # the session's new lists made on the UI thread, not prepared
+    replace = type(window.session).replace_example_contents
+    monkeypatch.setattr(
+        type(window.session),
+        "replace_example_contents",
+        lambda session, changed: replaced.append(len(changed)) or replace(session, changed),
+    )
     tab.approve_shown.click()
     assert not tab.approve_shown.isEnabled() and tab.approve_shown.text() == "Approving 5…"
     assert [e.status for e in _stored(window)] == ["draft"] * 5  # not yet
     run_async(wait_until(lambda: tab._restating.done()))
     assert [e.status for e in _stored(window)] == ["approved"] * 5
+    assert [e.status for e in window.session.examples] == ["approved"] * 5
+    assert replaced == []  # the worker made the lists too
     assert made_on and made_on[0] != threading.main_thread().name
     assert window.undo_stack.undoText() == "Approve 5 shown examples"
     assert not tab.approve_shown.isEnabled() and tab.approve_shown.text() == "Approve all shown"
     window.undo_stack.undo()
     assert [e.status for e in _stored(window)] == ["draft"] * 5
 
+    assert replaced == [5]  # (the undo)
     tab.approve_shown.click()
     tab.table.selectRow(0)
     tab.set_status("rejected")  # meanwhile: a change of the examples
     run_async(wait_until(lambda: tab._restating.done()))
     assert [e.status for e in _stored(window)] == ["approved"] * 5  # as shown when done
+    assert replaced == [5, 1, 5]  # the lists made again, here
     assert window.undo_stack.undoText() == "Approve 5 shown examples"
     window.undo_stack.undo()
     assert [e.status for e in _stored(window)] == ["rejected"] + ["draft"] * 4
