@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count, islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -429,16 +429,8 @@ class ProjectSession(QObject):
             new_ids = ids_of(new)
         self._ids = (examples, ids + new_ids)
 
-        def place() -> Iterator[None]:  # after the last one, as the file places them, in C
-            positions = self._positions
-            first = max(positions.values(), default=-1.0) + 1.0
-            for start in range(0, len(new_ids), PLACES_AT_ONCE):
-                end = min(start + PLACES_AT_ONCE, len(new_ids))
-                places = map(first.__add__, range(start, end))
-                positions.update(zip(new_ids[start:end], places, strict=True))
-                yield
-
-        self._place_later(place())
+        # after the last one, as the file places them
+        self._place_later(new_ids, lambda: count(max(self._positions.values(), default=-1.0) + 1))
         self._save_now(lambda: self.project.add_examples(new), size=len(new))
         self.examples_reset.emit()
 
@@ -471,14 +463,7 @@ class ProjectSession(QObject):
         kept = _without(examples, at)
         self._carry_count(kept, -approved_count(removed_examples))
         self._examples, self._ids = kept, (kept, _without(all_ids, at))
-
-        def unplace() -> Iterator[None]:
-            for start in range(0, len(removed_ids), PLACES_AT_ONCE):
-                chunk = removed_ids[start : start + PLACES_AT_ONCE]
-                collections.deque(map(self._positions.__delitem__, chunk), maxlen=0)
-                yield
-
-        self._place_later(unplace())
+        self._place_later(removed_ids, None)
         self._save_now(lambda: self.project.delete_examples(ids), size=len(ids))
         self.examples_reset.emit()
         return removed
@@ -492,8 +477,21 @@ class ProjectSession(QObject):
             collections.deque(self._later.pop(0), maxlen=0)  # (its steps left, all)
         return self._positions
 
-    def _place_later(self, change: Iterator[None]) -> None:
-        self._later.append(change)
+    def _place_later(self, ids: list[str], places: Callable[[], Iterator[float]] | None) -> None:
+        """Set these ids' places (`places` gives them, in order, called once the changes left
+        before this one are made), or take them out (None): `PLACES_AT_ONCE` per step."""
+
+        def steps() -> Iterator[None]:
+            at = None if places is None else places()
+            for start in range(0, len(ids), PLACES_AT_ONCE):
+                chunk = ids[start : start + PLACES_AT_ONCE]
+                if at is None:
+                    collections.deque(map(self._positions.__delitem__, chunk), maxlen=0)
+                else:
+                    self._positions.update(zip(chunk, islice(at, len(chunk)), strict=True))
+                yield
+
+        self._later.append(steps())
         if len(self._later) == 1:
             self._place_soon()
 
@@ -534,16 +532,7 @@ class ProjectSession(QObject):
                 start = at
             merged += current[start:]
             merged_ids += ids[start:]
-        restored_ids = ids_of(restored)
-
-        def place() -> Iterator[None]:  # (as an add's: 100,000 at once took ~11 ms)
-            for start in range(0, len(placed), PLACES_AT_ONCE):
-                end = start + PLACES_AT_ONCE
-                at = map(_FIRST, placed[start:end])
-                self._positions.update(zip(restored_ids[start:end], at, strict=True))
-                yield
-
-        self._place_later(place())
+        self._place_later(ids_of(restored), lambda: map(_FIRST, placed))
         self._carry_count(merged, approved_count(restored))
         self._examples, self._ids = merged, (merged, merged_ids)
         self.examples_reset.emit()
