@@ -1043,16 +1043,17 @@ class MainWindow(QMainWindow):
         import asyncio
 
         assert self.session is not None
-        self.session.flush()  # the export reads the project file: pending typing goes in first
         self.statusBar().showMessage(f"Exporting {path.name}…")
-        return asyncio.ensure_future(self._export(self.session.project, fmt, path))
+        return asyncio.ensure_future(self._export(self.session, fmt, path))
 
-    async def _export(self, project: Project, fmt: str, path: Path) -> bool:
+    async def _export(self, session: ProjectSession, fmt: str, path: Path) -> bool:
         import asyncio
 
         from persona_studio.core.card_files import export_chunks
         from persona_studio.core.config import atomic_write_bytes
 
+        await session.flushed()  # the export reads the project file: pending changes go first
+        project = session.project
         data = await asyncio.to_thread(export_chunks, project, fmt)  # the project reads are locked
         try:
             await asyncio.to_thread(atomic_write_bytes, path, data)
@@ -1173,13 +1174,14 @@ class MainWindow(QMainWindow):
         assert self.session is not None
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
-        self.session.flush()  # the copy is of the file: pending typing goes in first
         self.statusBar().showMessage(f"Saving a copy to {path.name}…")
-        return asyncio.ensure_future(self._save_copy(self.session.project, path))
+        return asyncio.ensure_future(self._save_copy(self.session, path))
 
-    async def _save_copy(self, project: Project, path: Path) -> bool:
+    async def _save_copy(self, session: ProjectSession, path: Path) -> bool:
         import asyncio
 
+        await session.flushed()  # the copy is of the file: pending changes go in first
+        project = session.project
         try:
             await asyncio.to_thread(project.save_copy, path)  # the project's lock is held
         except UserFacingError as exc:

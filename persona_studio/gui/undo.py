@@ -8,7 +8,7 @@ from PySide6.QtGui import QUndoCommand
 
 from persona_studio.core.dataset import Example, ids_of
 from persona_studio.core.rules import Rule
-from persona_studio.gui.project_session import ProjectSession, Replacement
+from persona_studio.gui.project_session import ProjectSession, Removed, Replacement
 
 _FIELD_IDS: dict[str, int] = {}
 
@@ -102,11 +102,11 @@ class EditExamples(QUndoCommand):
 
     def redo(self) -> None:
         prepared, self._prepared = self._prepared, None
-        if prepared is None or not self.session.replace_prepared(prepared):
-            self.session.replace_example_contents(self.after)
+        if prepared is None or not self.session.replace_prepared(prepared, undo_with=self.before):
+            self.session.replace_example_contents(self.after, undo_with=self.before)
 
     def undo(self) -> None:
-        self.session.replace_example_contents(self.before)
+        self.session.replace_example_contents(self.before, undo_with=self.after)
 
 
 class AddExamples(QUndoCommand):
@@ -162,15 +162,19 @@ class ReviewCandidates(QUndoCommand):
 
 
 class DeleteExamples(QUndoCommand):
-    def __init__(self, session: ProjectSession, ids: set[str]) -> None:
+    def __init__(self, session: ProjectSession, ids: set[str] | list[str]) -> None:
+        """`ids`: a list, in the rows' order, where the caller has one (see
+        `ProjectSession.remove_examples`)."""
         super().__init__(f"Delete {len(ids)} example{'s' if len(ids) != 1 else ''}")
-        self.session, self.ids = session, set(ids)
-        self.removed: list[tuple[float, Example]] = []
+        self.session = session
+        self.ids = list(ids) if isinstance(ids, list) else set(ids)
+        self.removed: Removed | None = None
 
     def redo(self) -> None:
         self.removed = self.session.remove_examples(self.ids)
 
     def undo(self) -> None:
+        assert self.removed is not None  # (a command is done before it is undone)
         self.session.restore_examples(self.removed)
 
 

@@ -64,7 +64,8 @@ def test_the_selected_rows_are_read_without_asking_every_cell(make_window, tmp_p
     assert [e.question for e in _stored(window)] == ["Q0", "Q4", "Q5", "Q6", "Q8"]
     assert asked == []
     tab.table.selectAll()
-    assert tab._selected_rows() == [0, 1, 2, 3, 4] and asked == []
+    assert tab._selected_rows() == range(5) and asked == []  # one range: a slice of the view
+    assert tab._selected_examples() == tab.model.examples_at([0, 1, 2, 3, 4])
     tab.table.clearSelection()
     for top, bottom in ((3, 3), (0, 0), (1, 3), (2, 2)):  # out of order, overlapping
         tab.table.selectionModel().select(
@@ -93,7 +94,7 @@ def test_every_row_selected_asks_the_model_only_for_the_cells_painted(
     tab.table.selectAll()
     tab.table.horizontalHeader().repaint()
     tab.table.viewport().repaint()
-    assert tab._selected_rows() == list(range(rows))
+    assert tab._selected_rows() == range(rows)
     assert len(asked) < rows  # the cells on screen at most, not every row's
 
 
@@ -446,7 +447,9 @@ def test_many_new_statuses_are_made_in_a_thread_minding_changes_meanwhile(
     monkeypatch.setattr(
         type(window.session),
         "replace_example_contents",
-        lambda session, changed: replaced.append(len(changed)) or replace(session, changed),
+        lambda session, changed, **kw: (
+            replaced.append(len(changed)) or replace(session, changed, **kw)
+        ),
     )
     tab.approve_shown.click()
     assert not tab.approve_shown.isEnabled() and tab.approve_shown.text() == "Approving 5…"

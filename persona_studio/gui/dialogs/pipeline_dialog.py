@@ -259,7 +259,6 @@ class PipelineDialog(QDialog):
         from persona_studio.core.validation import load_model_specs
         from persona_studio.services.providers import client_for
 
-        self.session.flush()  # the run reads the project file: pending typing goes in first
         pipeline = Pipeline(
             self.session.project,
             run,
@@ -272,10 +271,14 @@ class PipelineDialog(QDialog):
             confirm_warnings=self.confirm_warnings,
         )
         self.progress.hide()
-        self.task = asyncio.ensure_future(pipeline.execute())
+        self.task = asyncio.ensure_future(self._flushed_then(pipeline))
         self.task.add_done_callback(lambda _t: self._finished(run))
         self.show_run(run)
         return self.task
+
+    async def _flushed_then(self, pipeline: Pipeline) -> PipelineRun:
+        await self.session.flushed()  # the run reads the project file: pending changes first
+        return await pipeline.execute()
 
     async def confirm_warnings(self, lines: list[str]) -> bool:
         """Train with these warnings? Asked as the Train tab asks, without a nested loop."""

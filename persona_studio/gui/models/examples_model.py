@@ -6,7 +6,7 @@ Python over precomputed lowercase text, which keeps a keystroke of search under 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -320,9 +320,11 @@ class ExamplesModel(QAbstractTableModel):
     def example(self, row: int) -> Example:
         return self._examples[self._view[row]]
 
-    def examples_at(self, rows: list[int]) -> list[Example]:
+    def examples_at(self, rows: Sequence[int]) -> list[Example]:
         """The examples of these shown rows, in C (a call of `example` per row took ~70 ms
-        for 100,000 selected rows)."""
+        for 100,000 selected rows); a `range` of them, from a slice of the view."""
+        if isinstance(rows, range) and rows.step == 1:
+            return list(map(self._examples.__getitem__, self._view[rows.start : rows.stop]))
         return list(map(self._examples.__getitem__, map(self._view.__getitem__, rows)))
 
     def shown_examples(self) -> Iterator[Example]:
