@@ -8,6 +8,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].endswith(".persona"):  # a bare project path comes from the desktop
+        from persona_studio.core.collector import pause_for_startup
+
+        pause_for_startup()  # until the window is shown (`gui.app.settle_after_startup`)
         # The Qt-free modules load first: once PySide6 is imported it reads the source of every
         # module imported after it (its __feature__ hook), which costs ~6 ms at startup.
         import persona_studio.core.config

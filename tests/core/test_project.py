@@ -746,3 +746,36 @@ def test_loading_pauses_the_collector_and_restores_it(tmp_path: Path) -> None:
             assert not gc.isenabled()
         finally:
             gc.enable()
+
+
+def test_the_start_pauses_the_collector_until_the_window_is_shown_loads_or_not() -> None:
+    """The app pauses the collector from its first import until its window is shown; a load
+    that overlaps either end keeps its own pause, and the collector runs after both."""
+    import gc
+
+    from persona_studio.core.collector import (
+        collector_paused,
+        end_startup_pause,
+        pause_for_startup,
+    )
+
+    end_startup_pause()  # (none under way: nothing happens)
+    assert gc.isenabled()
+    try:
+        pause_for_startup()
+        pause_for_startup()  # (once only)
+        assert not gc.isenabled()
+        with collector_paused():  # a load begun before the first paint...
+            end_startup_pause()
+            assert not gc.isenabled()  # ...is still paused after it
+        assert gc.isenabled()
+        end_startup_pause()
+        assert gc.isenabled()
+        pause_for_startup()
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # the start's pause outlasts a load inside it
+        end_startup_pause()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
