@@ -99,6 +99,8 @@ class MainWindow(QMainWindow):
         self._opening_notice: QLabel | None = None  # where the tabs are, with none to show
         self._open_task: asyncio.Task[bool] | None = None
         self._window_closed = False
+        self._closing: asyncio.Task[None] | None = None  # a close waiting for a large write
+        self._close_awaits_writes = True  # (not once the disk refused it: closing asks)
         self.setObjectName("main_window")
         self.setWindowTitle(APP_NAME)
 
@@ -1331,6 +1333,17 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(CHECKLIST_DELAY_MS, self._restore_checklist)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        session = self.session
+        if session is not None and self._close_awaits_writes and session.large_write_waiting:
+            # the window closes once it is written, not waiting for it (~1 s just after
+            # importing 100,000 examples); a refusal is asked about below, as any
+            event.ignore()
+            if self._closing is None:
+                import asyncio
+
+                self.statusBar().showMessage("Saving your changes before closing…")
+                self._closing = asyncio.ensure_future(self._close_when_written(session))
+            return
         if self.session is not None and not self.session.close():
             answer = QMessageBox.warning(
                 self,
@@ -1348,6 +1361,16 @@ class MainWindow(QMainWindow):
         self._window_closed = True  # a project still opening in a worker is closed when it comes
         self.save_window_state()
         event.accept()
+
+    async def _close_when_written(self, session: ProjectSession) -> None:
+        try:
+            written = await session.flushed()
+        finally:
+            self._closing = None
+        if self.session is session:
+            self._close_awaits_writes = written
+            self.close()
+            self._close_awaits_writes = True
 
 
 # bytes (100,000 examples take ~76 MB). On the UI thread, opening checks the whole file for

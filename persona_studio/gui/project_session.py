@@ -834,6 +834,11 @@ class ProjectSession(QObject):
         self._queue_pending()
         return self._write_unsaved(wait=True)
 
+    @property
+    def large_write_waiting(self) -> bool:
+        """Whether a change of `BACKGROUND_WRITE_FROM` examples or more is not written yet."""
+        return any(large for _write, large in self._unsaved)
+
     async def flushed(self) -> bool:
         """`flush` for a task: a large write in a worker thread is awaited, and any large one
         after it goes to a worker too; the window does not wait for them (at 100,000
@@ -852,7 +857,10 @@ class ProjectSession(QObject):
                     return True
                 continue
             self._start_writer()  # if its timer has not
-            await asyncio.wait([asyncio.wrap_future(writing)])
+            waited = asyncio.wrap_future(writing)
+            # its outcome is read from `writing` (a refusal unread here was logged as lost)
+            waited.add_done_callback(lambda done: done.cancelled() or done.exception())
+            await asyncio.wait([waited])
             if writing is self._writing:  # (`_write_done` has not taken its outcome yet)
                 if not self._landed(writing):
                     return False

@@ -285,6 +285,50 @@ def test_saving_before_an_export_or_a_close_waits_for_a_write_in_a_worker(
         assert len(_in_file(reopened)) == 123
 
 
+def test_closing_during_a_large_write_closes_once_it_is_written(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """Closing the window just after importing 100,000 examples waited ~1 s for their write,
+    frozen. The window says it is saving and closes once the write is on disk."""
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
+    window = _window(make_window, tmp_path, n=3)
+    session, path = window.session, window.session.project.path
+    _threads, release = _held(monkeypatch, session.project, "add_examples")
+    session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
+    assert not window.close() and not window._window_closed  # not yet: the window went on
+    assert window.statusBar().currentMessage() == "Saving your changes before closing…"
+    assert not window.close()  # (a second click waits for the same write)
+    release.set()
+    run_async(wait_until(lambda: window._window_closed))  # (closed by a second `close`)
+    assert window.session is None and session.closed
+    with Project.open(path) as reopened:
+        assert len(_in_file(reopened)) == 28
+
+
+def test_closing_during_a_large_write_the_disk_refuses_asks_once(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
+    monkeypatch.setattr(project_session, "RETRY_DELAY_MS", 60_000)
+    window = _window(make_window, tmp_path, n=3)
+    session = window.session
+    fill_the_disk(session.project)
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.Cancel]
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: asked.append(a[1]) or answer[0])
+    session.add_examples([Example.from_qa(f"Q{i}? " + "y" * 3000, "A.") for i in range(25)])
+    assert not window.close()
+    run_async(wait_until(lambda: window._closing is None))
+    assert asked == ["Changes not saved"] and not window._window_closed  # kept: "Cancel"
+    assert session.unsaved and not session.closed
+    answer[0] = QMessageBox.StandardButton.Discard
+    assert not window.close()  # the write is tried again, in a worker, then asked
+    run_async(wait_until(lambda: window._window_closed))
+    assert asked == ["Changes not saved"] * 2 and session.closed
+
+
 def test_a_large_write_the_disk_refuses_is_said_kept_and_lands_later(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
