@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-import tomli_w
 
 from persona_studio import APP_ID
 from persona_studio.core.errors import UserFacingError
-from persona_studio.core.trainers import azure_training_error
 
 PROFILE_KINDS = (
     "openai",
@@ -106,6 +104,8 @@ class ProviderProfile:
                 "A Fireworks profile needs your account ID.",
                 "Find it at fireworks.ai → Account (the address ends in /account/ID).",
             )
+        from persona_studio.core.trainers import azure_training_error  # (not before the paint)
+
         training_type = self.training_type.strip() if self.kind == "azure" else ""
         problem = azure_training_error(training_type, self.api_version.strip())
         if problem:
@@ -253,6 +253,8 @@ def save_config(config: AppConfig, path: Path | None = None) -> None:
         "google": asdict(config.google),
         "profiles": [asdict(p) for p in config.profiles],
     }
+    import tomli_w  # (only a change of settings writes them: not before the first paint)
+
     atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"))
 
 

@@ -8,7 +8,6 @@ import copy
 import functools
 import threading
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import count, islice
 from operator import itemgetter
@@ -25,6 +24,7 @@ from persona_studio.core.rules import Rule
 
 if TYPE_CHECKING:
     import asyncio
+    from concurrent.futures import Future
 
     from persona_studio.core.records import JobRecord
     from persona_studio.core.retrieval import RetrievalIndex
@@ -337,6 +337,8 @@ class ProjectSession(QObject):
         project.keep_small_reads()  # the window reads them while the worker reads
         self.reading_total = project.example_count()
         self.first_rows = project.first_examples(FIRST_ROWS)
+        from concurrent.futures import Future  # (asyncio imports it, after the first paint)
+
         read: Future[tuple[list[Example], dict[str, float]]] = Future()
 
         def run() -> None:
@@ -775,6 +777,8 @@ class ProjectSession(QObject):
         return True
 
     def _write_in_worker(self, write: Callable[[], object]) -> None:
+        from concurrent.futures import Future
+
         done: Future[None] = Future()
 
         def run() -> None:
