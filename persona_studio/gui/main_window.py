@@ -376,12 +376,20 @@ class MainWindow(QMainWindow):
         A large file opens in a worker thread, which reads its examples too: SQLite's damage
         check reads all of the file (~75 ms at 100,000 examples, ~1 s at 1,000,000), and runs
         while the rows read become examples (`Project.open_and_read`). Then True means its
-        opening has started; a failure is shown when it comes."""
+        opening has started; a failure is shown when it comes. So it is while a large change
+        to the project open now is written in a worker thread: it opens once that is done."""
         if self.session and Path(path).absolute() == self.session.project.path:
             return True
         if self._opening is not None:
             self.statusBar().showMessage(f"Still opening {self._opening.name}…", 5000)
             return False
+        if self.session is not None and self.session.large_write_waiting:
+            import asyncio
+
+            self._opening = path = Path(path)
+            self.statusBar().showMessage(f"Saving your changes before opening {path.name}…")
+            self._open_task = asyncio.ensure_future(self._open_when_written(self.session, path))
+            return True
         if _size(path) >= OPEN_IN_WORKER_FROM:
             from persona_studio.gui.loop import when_loop_runs
 
@@ -396,6 +404,22 @@ class MainWindow(QMainWindow):
             return False
         self._set_project(project)
         return True
+
+    async def _open_when_written(self, session: ProjectSession, path: Path) -> bool:
+        """Open `path` once the large write to the project open now is on disk: the window
+        waited for it (~1 s just after importing 100,000 examples)."""
+        try:
+            written = await session.flushed()
+        finally:
+            self._opening = None
+        if self._window_closed or self.session is not session:
+            return False
+        if not written:  # (said beside the save state; the project stays open, as it was)
+            self.statusBar().showMessage(
+                f"{path.name} was not opened: your changes could not be saved first.", 10000
+            )
+            return False
+        return self.open_project(path)
 
     def _open_in_worker(self, path: Path) -> None:
         import asyncio

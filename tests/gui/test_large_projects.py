@@ -305,6 +305,44 @@ def test_closing_during_a_large_write_closes_once_it_is_written(
         assert len(_in_file(reopened)) == 28
 
 
+def test_opening_another_project_during_a_large_write_opens_it_once_written(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
+    window = _window(make_window, tmp_path, n=3)
+    session, first = window.session, window.session.project.path
+    other = tmp_path / "other.persona"
+    Project.create(other, Persona(name="Other")).close()
+    _threads, release = _held(monkeypatch, session.project, "add_examples")
+    session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
+    assert window.open_project(other) and window.session is session  # not yet
+    assert window.statusBar().currentMessage() == (
+        "Saving your changes before opening other.persona…"
+    )
+    assert not window.open_project(first.with_name("third.persona"))  # "Still opening…"
+    release.set()
+    assert run_async(window._open_task)
+    assert window.session.project.path == other and session.closed
+    with Project.open(first) as reopened:
+        assert len(_in_file(reopened)) == 28
+    assert window.session.close()  # (the file that stays open in the next test's place)
+    window.session = None
+    (tmp_path / "full").mkdir()
+    window = _window(make_window, tmp_path / "full", n=3)
+    session = window.session
+    monkeypatch.setattr(project_session, "RETRY_DELAY_MS", 60_000)
+    fill_the_disk(session.project)
+    session.add_examples([Example.from_qa(f"Q{i}? " + "y" * 3000, "A.") for i in range(25)])
+    assert window.open_project(other)
+    assert not run_async(window._open_task)  # refused: the project stays open, unsaved kept
+    assert window.session is session and session.unsaved and not session.closed
+    assert window.statusBar().currentMessage() == (
+        "other.persona was not opened: your changes could not be saved first."
+    )
+    session.close(force=True)
+    window.session = None
+
+
 def test_closing_during_a_large_write_the_disk_refuses_asks_once(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
