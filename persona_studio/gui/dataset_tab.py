@@ -536,7 +536,14 @@ class DatasetTab(QWidget):
         return self.model.examples_at(self._selected_rows())
 
     def _selected_ids(self) -> list[str]:
-        return ids_of(self._selected_examples()) if self.model.shown else []
+        if not self.model.shown:
+            return []
+        rows, session = self._selected_rows(), self._session
+        if session is not None:
+            ids = self.model.ids_at(rows, session.examples, session.example_ids())
+            if ids is not None:
+                return ids
+        return ids_of(self.model.examples_at(rows))
 
     def _select_ids(self, ids: list[str]) -> None:
         from PySide6.QtCore import QItemSelection

@@ -70,12 +70,18 @@ class Replacement:
 
 @dataclass(frozen=True)
 class Removed:
-    """Deleted examples, in the file's order, and their places in it: what putting them back
-    needs. Two lists side by side, not a pair per example: making 100,000 pairs was ~7 ms of
-    deleting every row, and sorting the pairs slower than sorting by the places."""
+    """Deleted examples, in the file's order, with their places in it, their ids and how many
+    were approved: what putting them back needs. The places come a step at a time, after the
+    delete (`ProjectSession._place_later`): whatever reads them reads the session's places
+    first (`_places`), which takes all steps left. Lists side by side, not
+    a pair per example: making 100,000 pairs was ~7 ms of deleting every row, and sorting the
+    pairs slower than sorting by the places. The ids and the count, known when they are
+    deleted, were ~8 ms of undoing that."""
 
     places: list[float]
     examples: list[Example]
+    ids: list[str]
+    approved: int
 
 
 def replacement(changed: list[Example], examples: list[Example], ids: list[str]) -> Replacement:
@@ -469,22 +475,27 @@ class ProjectSession(QObject):
             # in C, each a pass over the rows removed: loops over 100,000 took ~120 ms
             removed_ids = list(map(all_ids.__getitem__, at))
             removed_examples = list(map(examples.__getitem__, at))
-        removed = Removed(
-            list(map(self._places().__getitem__, removed_ids)) if places else [],
-            removed_examples if places else [],
-        )
         kept = _without(examples, at)
         # counted among the fewer: none left of 100,000 deleted, ~4 ms of counting saved
         memo = self._approved
-        if memo is not None and len(kept) < len(removed_examples):
-            self._carry_count(kept, approved_count(kept) - memo[2])
+        if (
+            memo is not None
+            and memo[0] is examples
+            and memo[1] == len(examples)
+            and len(kept) < len(removed_examples)
+        ):
+            gone = memo[2] - approved_count(kept)
         else:
-            self._carry_count(kept, -approved_count(removed_examples))
+            gone = approved_count(removed_examples)
+        self._carry_count(kept, -gone)
+        removed = Removed([], removed_examples, removed_ids, gone) if places else None
         self._examples, self._ids = kept, (kept, _without(all_ids, at))
-        self._place_later(removed_ids, None)
+        # their places are taken out a step at a time, into `removed` (looking up 100,000
+        # at once was 8–12 ms of deleting every row)
+        self._place_later(removed_ids, None, removed.places if removed else None)
         self._save_now(lambda: self.project.delete_examples(ids), size=len(ids))
         self.examples_reset.emit()
-        return removed
+        return removed or Removed([], [], [], 0)
 
     def _places(self) -> dict[str, float]:
         """Every example's position in the file, by id, brought up to date. A change of many
@@ -495,18 +506,26 @@ class ProjectSession(QObject):
             collections.deque(self._later.pop(0), maxlen=0)  # (its steps left, all)
         return self._positions
 
-    def _place_later(self, ids: list[str], places: Callable[[], Iterator[float]] | None) -> None:
+    def _place_later(
+        self,
+        ids: list[str],
+        places: Callable[[], Iterator[float]] | None,
+        taken: list[float] | None = None,
+    ) -> None:
         """Set these ids' places (`places` gives them, in order, called once the changes left
-        before this one are made), or take them out (None): `PLACES_AT_ONCE` per step."""
+        before this one are made), or take them out (None), adding them to `taken` if given:
+        `PLACES_AT_ONCE` per step."""
 
         def steps() -> Iterator[None]:
             at = None if places is None else places()
             for start in range(0, len(ids), PLACES_AT_ONCE):
                 chunk = ids[start : start + PLACES_AT_ONCE]
-                if at is None:
-                    collections.deque(map(self._positions.__delitem__, chunk), maxlen=0)
-                else:
+                if at is not None:
                     self._positions.update(zip(chunk, islice(at, len(chunk)), strict=True))
+                elif taken is not None:
+                    taken.extend(map(self._positions.pop, chunk))
+                else:
+                    collections.deque(map(self._positions.__delitem__, chunk), maxlen=0)
                 yield
 
         self._later.append(steps())
@@ -531,14 +550,17 @@ class ProjectSession(QObject):
         (which is in the file's order), not by sorting all of it again (30 ms at 100,000);
         many (undoing a delete of every row) by one sort of both runs by place, in C, which
         merges them: the loop over 100,000 took ~100 ms."""
-        places, restored = removed.places, removed.examples
+        positions = self._places()  # (first: the places of a delete just made come in steps)
+        places, restored, restored_ids = removed.places, removed.examples, removed.ids
         self._save_now(
             lambda: self.project.insert_examples_at(zip(places, restored, strict=True)),
             size=len(restored),
         )
-        current, ids, positions = self.examples, self.example_ids(), self._places()
-        restored_ids = ids_of(restored)
-        if len(restored) * RESTORE_MERGED_FROM >= len(current):
+        current, ids = self.examples, self.example_ids()
+        if not current:  # (every row was deleted: these are all, in order; copies, as the
+            # session's list may grow in place)
+            merged, merged_ids = list(restored), list(restored_ids)
+        elif len(restored) * RESTORE_MERGED_FROM >= len(current):
             keys = [*places, *map(positions.__getitem__, ids)]
             # stable, the restored first: one at the same place as a row goes before it, as
             # `bisect_left` puts it
@@ -559,7 +581,7 @@ class ProjectSession(QObject):
             merged += current[start:]
             merged_ids += ids[start:]
         self._place_later(restored_ids, lambda: iter(places))
-        self._carry_count(merged, approved_count(restored))
+        self._carry_count(merged, removed.approved)
         self._examples, self._ids = merged, (merged, merged_ids)
         self.examples_reset.emit()
 

@@ -73,6 +73,16 @@ def test_the_selected_rows_are_read_without_asking_every_cell(make_window, tmp_p
             QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
         )
     assert tab._selected_rows() == [0, 1, 2, 3] and asked == []
+    # the ids, from the session's list of them: the same as the selected examples' own
+    assert tab._selected_ids() == [e.id for e in tab._selected_examples()]
+    tab.model.sort(0, Qt.SortOrder.DescendingOrder)  # shown in another order
+    tab.table.selectAll()
+    assert tab._selected_ids() == [e.id for e in tab._selected_examples()]
+    assert [
+        window.session.examples[window.session.example_ids().index(i)].question
+        for i in tab._selected_ids()
+    ] == ["Q8", "Q6", "Q5", "Q4", "Q0"]
+    assert tab.model.ids_at(range(5), list(window.session.examples), ["x"] * 5) is None
 
 
 def test_every_row_selected_asks_the_model_only_for_the_cells_painted(

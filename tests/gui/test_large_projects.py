@@ -445,6 +445,8 @@ def test_places_changed_by_a_large_change_are_kept_a_moment_later_yet_read_right
     assert session._later  # not yet
     assert session.has_example(new[2].id) and not session._later  # read: brought up to date
     removed = session.remove_examples({session.examples[1].id, new[1].id})
+    assert removed.places == [] and session._later  # taken out a step at a time...
+    session._places()  # ...and all at once by a read
     assert removed.places == [1.0, 4.0]
     assert not session.has_example(new[1].id)
     session.restore_examples(removed)
@@ -480,6 +482,13 @@ def test_a_delete_carries_the_approved_count_counting_the_fewer(make_window, tmp
     session.restore_examples(removed_few)
     assert session.approved_count() == 7 and len(session.examples) == 10
     assert [ex.id for ex in session.examples] == [ex.id for ex in session.project.examples()]
+    order = list(session.example_ids())
+    removed_all = session.remove_examples(list(order))  # every row: put back as they were
+    assert session.examples == [] and session.approved_count() == 0
+    session.restore_examples(removed_all)
+    assert session.example_ids() == order == [ex.id for ex in session.project.examples()]
+    assert session.examples is not removed_all.examples  # (the session's list may grow)
+    assert session.approved_count() == 7 == approved_count(session.examples)
 
 
 def test_undoing_a_change_of_contents_takes_the_list_before_back_whole(

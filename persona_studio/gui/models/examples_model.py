@@ -327,6 +327,18 @@ class ExamplesModel(QAbstractTableModel):
             return list(map(self._examples.__getitem__, self._view[rows.start : rows.stop]))
         return list(map(self._examples.__getitem__, map(self._view.__getitem__, rows)))
 
+    def ids_at(
+        self, rows: Sequence[int], examples: list[Example], ids: list[str]
+    ) -> list[str] | None:
+        """The ids of these shown rows, looked up in `ids` (those of `examples`, in order),
+        if the rows are `examples`' (the session's list): a pass less than reading their
+        examples' ids (~4 ms for 100,000 rows). Else None."""
+        if self._examples is not examples or len(ids) != len(examples):
+            return None
+        if isinstance(rows, range) and rows.step == 1:
+            return list(map(ids.__getitem__, self._view[rows.start : rows.stop]))
+        return list(map(ids.__getitem__, map(self._view.__getitem__, rows)))
+
     def shown_examples(self) -> Iterator[Example]:
         """The shown rows' examples, in order (a third of the time of `example` per row)."""
         return map(self._examples.__getitem__, self._view)
