@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import (
@@ -49,6 +49,7 @@ from persona_studio.gui.widgets.lazy_tab import LazyTab
 
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Callable
 
     from persona_studio.core.cards import ImportedCard
     from persona_studio.core.dataset import Example
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from persona_studio.gui.persona_tab import PersonaTab
     from persona_studio.gui.train_tab import TrainTab
 
+T = TypeVar("T")
 FILE_FILTER = f"Persona Studio projects (*{SUFFIX})"
 CHECKLIST_DELAY_MS = 200  # after the window shows: "Getting started" comes in behind it
 REATTACH_DELAY_MS = 1500  # after a project opens: following running jobs waits for the paint
@@ -1078,9 +1080,10 @@ class MainWindow(QMainWindow):
         from persona_studio.core.card_files import export_chunks
         from persona_studio.core.config import atomic_write_bytes
 
-        await session.flushed()  # the export reads the project file: pending changes go first
         project = session.project
-        data = await asyncio.to_thread(export_chunks, project, fmt)  # the project reads are locked
+        data = await self._while_open(session, lambda: export_chunks(project, fmt))
+        if data is None:
+            return False
         try:
             await asyncio.to_thread(atomic_write_bytes, path, data)
         except OSError as exc:
@@ -1204,18 +1207,34 @@ class MainWindow(QMainWindow):
         return asyncio.ensure_future(self._save_copy(self.session, path))
 
     async def _save_copy(self, session: ProjectSession, path: Path) -> bool:
-        import asyncio
 
-        await session.flushed()  # the copy is of the file: pending changes go in first
         project = session.project
-        try:
-            await asyncio.to_thread(project.save_copy, path)  # the project's lock is held
+        try:  # (the project's lock is held while it copies)
+            copied = await self._while_open(session, lambda: project.save_copy(path))
         except UserFacingError as exc:
             self.statusBar().clearMessage()
             show_error(self, "Could not save a copy", exc)
             return False
+        if copied is None:
+            return False
         self.statusBar().showMessage(f"Saved a copy to {path}", 5000)
         return True
+
+    async def _while_open(self, session: ProjectSession, read: Callable[[], T]) -> T | None:
+        """`read` of the session's project file, in a worker thread, once what waits to be
+        written is (`flushed`, without the window waiting); None, with the status bar's
+        message cleared, if the project closed before or during it (the window closed)."""
+        import asyncio
+
+        await session.flushed()
+        if not session.closed:
+            try:
+                return await asyncio.to_thread(read)
+            except Exception:
+                if not session.closed:
+                    raise
+        self.statusBar().clearMessage()
+        return None
 
     def save_copy_and_open(self) -> None:
         """From a read-only project: a copy somewhere writable, opened in its place."""

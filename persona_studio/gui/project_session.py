@@ -71,12 +71,12 @@ class Replacement:
 @dataclass(frozen=True)
 class Removed:
     """Deleted examples, in the file's order, with their places in it, their ids and how many
-    were approved: what putting them back needs. The places come a step at a time, after the
-    delete (`ProjectSession._place_later`): whatever reads them reads the session's places
-    first (`_places`), which takes all steps left. Lists side by side, not
-    a pair per example: making 100,000 pairs was ~7 ms of deleting every row, and sorting the
-    pairs slower than sorting by the places. The ids and the count, known when they are
-    deleted, were ~8 ms of undoing that."""
+    were approved: what putting them back needs. Lists side by side, not a pair per example:
+    making 100,000 pairs was ~7 ms of deleting every row, and sorting the pairs slower than
+    sorting by the places. The ids and the count, known at the delete, were ~8 ms of undoing
+    it. The places come a step at a time after the delete (`ProjectSession._place_later`):
+    whatever reads them reads the session's places first (`_places`), which takes the steps
+    left."""
 
     places: list[float]
     examples: list[Example]
@@ -488,14 +488,16 @@ class ProjectSession(QObject):
         else:
             gone = approved_count(removed_examples)
         self._carry_count(kept, -gone)
-        removed = Removed([], removed_examples, removed_ids, gone) if places else None
+        removed = (
+            Removed([], removed_examples, removed_ids, gone) if places else Removed([], [], [], 0)
+        )
         self._examples, self._ids = kept, (kept, _without(all_ids, at))
         # their places are taken out a step at a time, into `removed` (looking up 100,000
         # at once was 8–12 ms of deleting every row)
-        self._place_later(removed_ids, None, removed.places if removed else None)
+        self._place_later(removed_ids, None, removed.places if places else None)
         self._save_now(lambda: self.project.delete_examples(ids), size=len(ids))
         self.examples_reset.emit()
-        return removed or Removed([], [], [], 0)
+        return removed
 
     def _places(self) -> dict[str, float]:
         """Every example's position in the file, by id, brought up to date. A change of many

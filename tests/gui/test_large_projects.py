@@ -343,6 +343,20 @@ def test_opening_another_project_during_a_large_write_opens_it_once_written(
     window.session = None
 
 
+def test_an_export_waiting_for_a_large_write_when_the_window_closes_writes_nothing(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
+    window = _window(make_window, tmp_path, n=3)
+    _threads, release = _held(monkeypatch, window.session.project, "add_examples")
+    window.session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
+    exported = window.export_to("csv", tmp_path / "rows.csv")
+    assert not window.close()  # both wait for the write
+    release.set()
+    run_async(wait_until(lambda: window._window_closed))
+    assert not run_async(exported) and not (tmp_path / "rows.csv").exists()
+
+
 def test_closing_during_a_large_write_the_disk_refuses_asks_once(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
