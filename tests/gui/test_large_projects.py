@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from typing import Any
 
 from persona_studio.core import retrieval
 from persona_studio.core.dataset import Example, approved_count
@@ -43,6 +44,16 @@ def _held(monkeypatch, project, method: str) -> tuple[list[str], threading.Event
 
     monkeypatch.setattr(type(project), method, held)
     return threads, release
+
+
+def _importing(make_window, tmp_path, monkeypatch) -> tuple[Any, list[str], threading.Event]:
+    """A window with 3 examples, whose import of 25 more is being written in a worker thread,
+    held there until the event is set (the write's thread names go to the list)."""
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
+    window = _window(make_window, tmp_path, n=3)
+    threads, release = _held(monkeypatch, window.session.project, "add_examples")
+    window.session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
+    return window, threads, release
 
 
 def test_the_offline_index_is_built_in_a_worker_and_only_when_needed(
@@ -290,11 +301,8 @@ def test_closing_during_a_large_write_closes_once_it_is_written(
 ) -> None:
     """Closing the window just after importing 100,000 examples waited ~1 s for their write,
     frozen. The window says it is saving and closes once the write is on disk."""
-    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
-    window = _window(make_window, tmp_path, n=3)
+    window, _threads, release = _importing(make_window, tmp_path, monkeypatch)
     session, path = window.session, window.session.project.path
-    _threads, release = _held(monkeypatch, session.project, "add_examples")
-    session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
     assert not window.close() and not window._window_closed  # not yet: the window went on
     assert window.statusBar().currentMessage() == "Saving your changes before closing…"
     assert not window.close()  # (a second click waits for the same write)
@@ -308,13 +316,10 @@ def test_closing_during_a_large_write_closes_once_it_is_written(
 def test_opening_another_project_during_a_large_write_opens_it_once_written(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
-    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
-    window = _window(make_window, tmp_path, n=3)
+    window, _threads, release = _importing(make_window, tmp_path, monkeypatch)
     session, first = window.session, window.session.project.path
     other = tmp_path / "other.persona"
     Project.create(other, Persona(name="Other")).close()
-    _threads, release = _held(monkeypatch, session.project, "add_examples")
-    session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
     assert window.open_project(other) and window.session is session  # not yet
     assert window.statusBar().currentMessage() == (
         "Saving your changes before opening other.persona…"
@@ -346,10 +351,7 @@ def test_opening_another_project_during_a_large_write_opens_it_once_written(
 def test_an_export_waiting_for_a_large_write_when_the_window_closes_writes_nothing(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
-    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
-    window = _window(make_window, tmp_path, n=3)
-    _threads, release = _held(monkeypatch, window.session.project, "add_examples")
-    window.session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
+    window, _threads, release = _importing(make_window, tmp_path, monkeypatch)
     exported = window.export_to("csv", tmp_path / "rows.csv")
     assert not window.close()  # both wait for the write
     release.set()
@@ -429,11 +431,8 @@ def test_an_export_or_a_copy_awaits_a_large_write_in_its_task_not_in_the_window(
     """An export and a copy read the file, so a write still in a worker thread goes in first:
     the window waited for it (`flush`), ~1 s just after importing 100,000 examples. Their
     tasks await it; the file they read has every row."""
-    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 20)
-    window = _window(make_window, tmp_path, n=3)
-    session, project = window.session, window.session.project
-    threads, release = _held(monkeypatch, project, "add_examples")
-    session.add_examples([Example.from_qa(f"Imported {i}?", "Yes.") for i in range(25)])
+    window, threads, release = _importing(make_window, tmp_path, monkeypatch)
+    session = window.session
     session.set_persona_field("name", "Typed")  # (typing the autosave has not written yet)
     exported = window.export_to("csv", tmp_path / "rows.csv")
     copied = window.save_copy_to(tmp_path / "copy.persona")
