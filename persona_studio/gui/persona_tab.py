@@ -546,16 +546,21 @@ class PersonaTab(QWidget):
         import asyncio
         import sqlite3
 
-        from persona_studio.gui.preflight_runner import prompt_token_counts
-
         session = self._session
         assert session is not None
-        # how many examples, in the worker thread too: unloaded, that reads the file, and waits
-        # for a read of the examples in progress (seconds at 1,000,000)
+
+        def count() -> dict[str, int]:
+            # imported here, in the worker thread: it imports the checks, and numpy (~70 ms);
+            # on the UI thread, 250 ms after the first paint, that stalled the window 85–150 ms
+            # (waiting for the warm-up thread importing them, or importing them itself)
+            from persona_studio.gui.preflight_runner import prompt_token_counts
+
+            # how many examples, here too: unloaded, that reads the file, and waits for a read
+            # of the examples in progress (seconds at 1,000,000)
+            return prompt_token_counts(prompt, session.example_count())
+
         try:
-            counts = await asyncio.to_thread(
-                lambda: prompt_token_counts(prompt, session.example_count())
-            )
+            counts = await asyncio.to_thread(count)
         except sqlite3.ProgrammingError:
             if not session.closed:
                 raise

@@ -55,6 +55,31 @@ def test_fields_feed_the_composer_with_exact_token_counts(
     assert stored.traits == ["kind", "direct"] and stored.tone["formal_casual"] == 95
 
 
+def test_the_prompt_count_imports_the_checks_in_its_worker_thread(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """The count's module imports the checks and numpy (~70 ms): imported on the UI thread
+    250 ms after the first paint, it stalled the window 85–150 ms."""
+    import sys
+    import threading
+    import types
+
+    from persona_studio.gui import preflight_runner
+
+    taken_on: list[str] = []
+    spy = types.ModuleType(preflight_runner.__name__)
+
+    def taken(name: str):  # each name imported from it, and where
+        taken_on.append(threading.current_thread().name)
+        return getattr(preflight_runner, name)
+
+    spy.__getattr__ = taken  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, preflight_runner.__name__, spy)
+    _, tab = _window(make_window, tmp_path, description="A running coach.")
+    run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
+    assert taken_on and threading.main_thread().name not in taken_on
+
+
 def test_long_prompt_warns(make_window, tmp_path, run_async) -> None:
     _, tab = _window(make_window, tmp_path, background="word " * 1500)
     run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
