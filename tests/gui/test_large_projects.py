@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from typing import Any
 
 from persona_studio.core import retrieval
@@ -351,7 +352,18 @@ def test_opening_another_project_during_a_large_write_opens_it_once_written(
 def test_an_export_waiting_for_a_large_write_when_the_window_closes_writes_nothing(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
+    from persona_studio.core import card_files
+
     window, _threads, release = _importing(make_window, tmp_path, monkeypatch)
+    session, read = window.session, card_files.export_chunks
+
+    def read_once_closed(project, fmt):  # the close goes first (which goes first is chance)
+        deadline = time.monotonic() + 10
+        while not session.closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return read(project, fmt)
+
+    monkeypatch.setattr(card_files, "export_chunks", read_once_closed)
     exported = window.export_to("csv", tmp_path / "rows.csv")
     assert not window.close()  # both wait for the write
     release.set()
