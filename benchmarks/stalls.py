@@ -24,9 +24,10 @@ def private_home(prefix: str) -> Path:
 def qt_loop() -> Any:
     """The application and its qasync loop, set as asyncio's, as the app runs them."""
     import qasync
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([])
+    from persona_studio.gui.app import make_application
+
+    app = make_application([])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     return loop

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from persona_studio.core.config import load_config
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
@@ -78,3 +80,18 @@ def test_the_warm_up_makes_the_enums_the_first_dataset_tab_would(isolated_home: 
         made[how] = int(run.stdout.split()[-1])
     assert made["cold"] >= len(WARM_ENUMS)  # each listed class had enums still to make
     assert made["warm"] <= made["cold"] // 10
+
+
+def test_the_app_paints_without_qts_fill_threads(
+    qapp: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Qt's pool of fill threads cost the first paint more than it saved (see make_application);
+    a user who set the variable keeps their value."""
+    from persona_studio.gui.app import make_application
+
+    monkeypatch.delenv("QT_NO_GUI_THREADPOOL", raising=False)
+    make_application([])
+    assert os.environ["QT_NO_GUI_THREADPOOL"] == "1"
+    monkeypatch.setenv("QT_NO_GUI_THREADPOOL", "0")
+    make_application([])
+    assert os.environ["QT_NO_GUI_THREADPOOL"] == "0"
