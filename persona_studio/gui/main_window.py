@@ -49,7 +49,7 @@ from persona_studio.gui.widgets.lazy_tab import LazyTab
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
     from persona_studio.core.cards import ImportedCard
     from persona_studio.core.dataset import Example
@@ -102,6 +102,8 @@ class MainWindow(QMainWindow):
         self._open_task: asyncio.Task[bool] | None = None
         self._window_closed = False
         self._closing: asyncio.Task[None] | None = None  # a close waiting for a large write
+        # exports and copies under way, with their files' names: a close waits for them
+        self._writing_out: dict[asyncio.Task[bool], str] = {}
         self._close_awaits_writes = True  # (not once the disk refused it: closing asks)
         self.setObjectName("main_window")
         self.setWindowTitle(APP_NAME)
@@ -385,11 +387,11 @@ class MainWindow(QMainWindow):
         if self._opening is not None:
             self.statusBar().showMessage(f"Still opening {self._opening.name}…", 5000)
             return False
-        if self.session is not None and self.session.large_write_waiting:
+        if self.session is not None and (self._writing_out or self.session.large_write_waiting):
             import asyncio
 
             self._opening = path = Path(path)
-            self.statusBar().showMessage(f"Saving your changes before opening {path.name}…")
+            self.statusBar().showMessage(self._before(f"opening {path.name}"))
             self._open_task = asyncio.ensure_future(self._open_when_written(self.session, path))
             return True
         if _size(path) >= OPEN_IN_WORKER_FROM:
@@ -408,9 +410,11 @@ class MainWindow(QMainWindow):
         return True
 
     async def _open_when_written(self, session: ProjectSession, path: Path) -> bool:
-        """Open `path` once the large write to the project open now is on disk: the window
-        waited for it (~1 s just after importing 100,000 examples)."""
+        """Open `path` once the exports under way are written and the large write to the
+        project open now is on disk: the window waited for it (~1 s just after importing
+        100,000 examples)."""
         try:
+            await self._written_out()
             written = await session.flushed()
         finally:
             self._opening = None
@@ -1068,11 +1072,9 @@ class MainWindow(QMainWindow):
     def export_to(self, fmt: str, path: Path) -> asyncio.Task[bool]:
         """Export in the background: at 100,000 examples the dataset's fingerprint and the
         file take seconds. The task's result says whether the file was written."""
-        import asyncio
-
         assert self.session is not None
         self.statusBar().showMessage(f"Exporting {path.name}…")
-        return asyncio.ensure_future(self._export(self.session, fmt, path))
+        return self._write_out(self._export(self.session, fmt, path), path)
 
     async def _export(self, session: ProjectSession, fmt: str, path: Path) -> bool:
         import asyncio
@@ -1198,13 +1200,11 @@ class MainWindow(QMainWindow):
         """Save a copy in the background: at 100,000 examples SQLite's backup takes 0.1–0.2 s,
         and it lets go of Python's lock while it copies. The task's result says whether the
         copy was written."""
-        import asyncio
-
         assert self.session is not None
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
         self.statusBar().showMessage(f"Saving a copy to {path.name}…")
-        return asyncio.ensure_future(self._save_copy(self.session, path))
+        return self._write_out(self._save_copy(self.session, path), path)
 
     async def _save_copy(self, session: ProjectSession, path: Path) -> bool:
 
@@ -1219,6 +1219,28 @@ class MainWindow(QMainWindow):
             return False
         self.statusBar().showMessage(f"Saved a copy to {path}", 5000)
         return True
+
+    def _write_out(self, writing: Coroutine[Any, Any, bool], path: Path) -> asyncio.Task[bool]:
+        """An export or a copy as a task that a close, or opening another project, waits for."""
+        import asyncio
+
+        task = asyncio.ensure_future(writing)
+        self._writing_out[task] = path.name
+        task.add_done_callback(self._writing_out.pop)
+        return task
+
+    async def _written_out(self) -> None:
+        """Once the exports and copies under way (and any started meanwhile) are done."""
+        import asyncio
+
+        while self._writing_out:
+            await asyncio.wait(list(self._writing_out))
+
+    def _before(self, doing: str) -> str:
+        """What the status bar says while `doing` waits for an export or a write."""
+        if self._writing_out:
+            return f"Writing {next(iter(self._writing_out.values()))} before {doing}…"
+        return f"Saving your changes before {doing}…"
 
     async def _while_open(self, session: ProjectSession, read: Callable[[], T]) -> T | None:
         """`read` of the session's project file, in a worker thread, once what waits to be
@@ -1377,14 +1399,19 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         session = self.session
-        if session is not None and self._close_awaits_writes and session.large_write_waiting:
-            # the window closes once it is written, not waiting for it (~1 s just after
-            # importing 100,000 examples); a refusal is asked about below, as any
+        if (
+            session is not None
+            and self._close_awaits_writes
+            and (self._writing_out or session.large_write_waiting)
+        ):
+            # the window closes once the exports under way and the large write are done, not
+            # waiting for them (~1 s just after importing 100,000 examples); a refusal of the
+            # write is asked about below, as any
             event.ignore()
             if self._closing is None:
                 import asyncio
 
-                self.statusBar().showMessage("Saving your changes before closing…")
+                self.statusBar().showMessage(self._before("closing"))
                 self._closing = asyncio.ensure_future(self._close_when_written(session))
             return
         if self.session is not None and not self.session.close():
@@ -1407,6 +1434,7 @@ class MainWindow(QMainWindow):
 
     async def _close_when_written(self, session: ProjectSession) -> None:
         try:
+            await self._written_out()
             written = await session.flushed()
         finally:
             self._closing = None

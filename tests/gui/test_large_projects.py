@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from typing import Any
 
 from persona_studio.core import retrieval
@@ -349,26 +348,49 @@ def test_opening_another_project_during_a_large_write_opens_it_once_written(
     window.session = None
 
 
-def test_an_export_waiting_for_a_large_write_when_the_window_closes_writes_nothing(
+def test_an_export_under_way_when_the_window_closes_is_finished_first(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """Closing the window, or opening another project, while an export or a copy is being
+    written: they wait for it (the export read a closed project and wrote nothing before)."""
+    window, _threads, release = _importing(make_window, tmp_path, monkeypatch)
+    exported = window.export_to("csv", tmp_path / "rows.csv")
+    copied = window.save_copy_to(tmp_path / "copy.persona")
+    assert not window.close() and not window._window_closed  # both wait for the write
+    assert window.statusBar().currentMessage() == "Writing rows.csv before closing…"
+    release.set()
+    run_async(wait_until(lambda: window._window_closed))
+    assert run_async(exported) and run_async(copied)
+    assert (tmp_path / "rows.csv").read_text(encoding="utf-8").count("Imported") == 25
+    with Project.open(tmp_path / "copy.persona") as copy_of_it:
+        assert len(_in_file(copy_of_it)) == 28
+
+
+def test_opening_another_project_waits_for_an_export_under_way(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
     from persona_studio.core import card_files
 
-    window, _threads, release = _importing(make_window, tmp_path, monkeypatch)
-    session, read = window.session, card_files.export_chunks
+    window = _window(make_window, tmp_path, n=3)
+    session = window.session
+    reading, read = threading.Event(), card_files.export_chunks
 
-    def read_once_closed(project, fmt):  # the close goes first (which goes first is chance)
-        deadline = time.monotonic() + 10
-        while not session.closed and time.monotonic() < deadline:
-            time.sleep(0.01)
+    def slow_read(project, fmt):  # (a large export takes seconds)
+        reading.wait(10)
         return read(project, fmt)
 
-    monkeypatch.setattr(card_files, "export_chunks", read_once_closed)
-    exported = window.export_to("csv", tmp_path / "rows.csv")
-    assert not window.close()  # both wait for the write
-    release.set()
-    run_async(wait_until(lambda: window._window_closed))
-    assert not run_async(exported) and not (tmp_path / "rows.csv").exists()
+    monkeypatch.setattr(card_files, "export_chunks", slow_read)
+    other = tmp_path / "other.persona"
+    Project.create(other, Persona(name="Other")).close()
+    exported = window.export_to("openai-jsonl", tmp_path / "train.jsonl")
+    assert window.open_project(other) and window.session is session  # not yet
+    assert window.statusBar().currentMessage() == (
+        "Writing train.jsonl before opening other.persona…"
+    )
+    reading.set()
+    assert run_async(window._open_task) and run_async(exported)
+    assert window.session.project.path == other and session.closed
+    assert len((tmp_path / "train.jsonl").read_text(encoding="utf-8").splitlines()) == 3
 
 
 def test_closing_during_a_large_write_the_disk_refuses_asks_once(
