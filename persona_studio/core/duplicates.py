@@ -34,9 +34,20 @@ MAX_WORDS = 100  # near-duplicates show in their first 100 words; keeps 100k row
 SIGNED_AT_ONCE = 4096  # texts whose signatures are worked out together (≤ ~10 MB of arrays)
 
 
-def normalise(text: str) -> str:
+# A text as the index holds it: a string, or a question and its answer (the check keeps the
+# pair it already has where it can rather than a string of both: `validation.Findings`); the
+# words are read from the pair.
+Text = str | tuple[str, str]
+
+
+def plain(text: Text) -> str:
+    """The text as one string: a question and its answer on two lines."""
+    return text if isinstance(text, str) else "\n".join(text)
+
+
+def normalise(text: Text) -> str:
     """Lowercase words only: punctuation, case and spacing differences do not count."""
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(_WORD.findall(plain(text).lower()))
 
 
 def _shingles(normalised: str) -> set[int]:
@@ -90,8 +101,8 @@ def _all_shingles(codes: np.ndarray, word_counts: np.ndarray) -> tuple[np.ndarra
 
 
 def _signatures(
-    texts: list[str], words: _WordHashes, progress: Callable[[float], None]
-) -> dict[str, bytes]:
+    texts: list[Text], words: _WordHashes, progress: Callable[[float], None]
+) -> dict[Text, bytes]:
     """Each text's MinHash signature as bytes (b"" for a text without words). `SIGNED_AT_ONCE`
     texts at a time: the arrays of all shingles at once, and their temporaries, peaked at
     ~240 MB for 100,000 examples."""
@@ -100,10 +111,10 @@ def _signatures(
     for start in range(0, len(texts), SIGNED_AT_ONCE):
         progress(start / max(1, len(texts)))
         codes = array("Q")
-        present: list[str] = []
+        present: list[Text] = []
         word_counts: list[int] = []
         for text in texts[start : start + SIGNED_AT_ONCE]:
-            found = _WORD.findall(text.lower())[:MAX_WORDS]
+            found = _WORD.findall(plain(text).lower())[:MAX_WORDS]
             if found:
                 codes.extend(map(hashes, found))
                 present.append(text)
@@ -121,11 +132,11 @@ def _signatures(
     return signed
 
 
-def _shingle_set(text: str) -> set[tuple[str, ...]]:
+def _shingle_set(text: Text) -> set[tuple[str, ...]]:
     """One text's word bigrams (a one-word text: its word), the shingles `_signatures` hashes,
     to verify a candidate pair exactly. In plain Python: numpy's overhead for one text was
     ~0.35 ms, a tenth of a second per 300 candidate pairs."""
-    found = _WORD.findall(text.lower())[:MAX_WORDS]
+    found = _WORD.findall(plain(text).lower())[:MAX_WORDS]
     if len(found) < 2:
         return {tuple(found)}
     return set(itertools.pairwise(found))
@@ -149,22 +160,22 @@ class DuplicateIndex:
     def __init__(self, threshold: float = 0.8) -> None:
         self.threshold = threshold
         self.words = _WordHashes()
-        self.keys: dict[str, bytes] = {}  # text indexed → its band keys (b"": no words)
-        self.pending: dict[str, None] = {}  # texts added and not yet indexed, in order
-        self.buckets: list[dict[int, str | list[str]]] = [{} for _ in range(BANDS)]
-        self.similar: dict[str, dict[str, None]] = {}  # verified pairs, both ways
-        self._parent: dict[str, str] = {}  # union-find over the texts with a pair
+        self.keys: dict[Text, bytes] = {}  # text indexed → its band keys (b"": no words)
+        self.pending: dict[Text, None] = {}  # texts added and not yet indexed, in order
+        self.buckets: list[dict[int, Text | list[Text]]] = [{} for _ in range(BANDS)]
+        self.similar: dict[Text, dict[Text, None]] = {}  # verified pairs, both ways
+        self._parent: dict[Text, Text] = {}  # union-find over the texts with a pair
 
-    def add(self, text: str) -> None:
+    def add(self, text: Text) -> None:
         if text not in self.keys:
             self.pending[text] = None
 
-    def has_words(self, text: str) -> bool:
+    def has_words(self, text: Text) -> bool:
         return bool(self.keys.get(text))
 
-    def discard(self, texts: Iterable[str]) -> None:
+    def discard(self, texts: Iterable[Text]) -> None:
         """Take texts out; a group one of them held together is compared again."""
-        loose: dict[str, None] = {}
+        loose: dict[Text, None] = {}
         for text in texts:
             if self.pending.pop(text, 0) is None:
                 continue
@@ -184,7 +195,7 @@ class DuplicateIndex:
         for text, others in self.similar.items():
             for other in others:
                 self._union(text, other)
-        for text in sorted(t for t in loose if t in self.keys):
+        for text in sorted((t for t in loose if t in self.keys), key=plain):
             keys = np.frombuffer(self.keys[text], np.uint64).tolist()
             self._compare_in_buckets(text, enumerate(keys))
 
@@ -210,12 +221,12 @@ class DuplicateIndex:
             for text in batch:
                 del self.pending[text]
 
-    def _join(self, texts: list[str], keys: np.ndarray) -> None:
+    def _join(self, texts: list[Text], keys: np.ndarray) -> None:
         """Put texts in their buckets (row i of `keys`: text i's band keys), each compared
         with the texts before it there. Per band in C loops: a text whose key is new to its
         bucket and to the batch (nearly all) only goes in; the others, in order, in Python
         (a text at a time took ~0.6 s more of a first check at 100,000)."""
-        sets: dict[str, set[tuple[str, ...]]] = {}
+        sets: dict[Text, set[tuple[str, ...]]] = {}
         for band, bucket in enumerate(self.buckets):
             column = keys[:, band]
             numbers = column.tolist()
@@ -230,9 +241,9 @@ class DuplicateIndex:
             for n in np.flatnonzero(~alone).tolist():
                 self._compare_in_buckets(texts[n], [(band, numbers[n])], join=True, sets=sets)
 
-    def groups(self) -> list[list[str]]:
+    def groups(self) -> list[list[Text]]:
         """The texts that are near-identical to another one, a list per group."""
-        members: dict[str, list[str]] = defaultdict(list)
+        members: dict[Text, list[Text]] = defaultdict(list)
         for text in self.similar:
             members[self._find(text)].append(text)
         return list(members.values())
@@ -241,10 +252,10 @@ class DuplicateIndex:
 
     def _compare_in_buckets(
         self,
-        text: str,
+        text: Text,
         keys: Iterable[tuple[int, int]],
         join: bool = False,
-        sets: dict[str, set[tuple[str, ...]]] | None = None,
+        sets: dict[Text, set[tuple[str, ...]]] | None = None,
     ) -> None:
         """Compare `text` with the texts in its buckets (band, key); `join`: it is not in
         those buckets yet, put it there (first in a bucket not made yet)."""
@@ -255,7 +266,7 @@ class DuplicateIndex:
             if held is None:
                 bucket[key] = text
                 continue
-            if isinstance(held, str):
+            if not isinstance(held, list):
                 mates = [held]
                 if join:
                     bucket[key] = [held, text]
@@ -271,24 +282,24 @@ class DuplicateIndex:
                     self.similar.setdefault(mate, {})[text] = None
                     self._union(text, mate)
 
-    def _alike(self, a: str, b: str, sets: dict[str, set[tuple[str, ...]]]) -> bool:
+    def _alike(self, a: Text, b: Text, sets: dict[Text, set[tuple[str, ...]]]) -> bool:
         for text in (a, b):
             if text not in sets:
                 sets[text] = _shingle_set(text)
         sa, sb = sets[a], sets[b]
         return len(sa & sb) / len(sa | sb) >= self.threshold
 
-    def _leave(self, band: int, key: int, text: str) -> None:
+    def _leave(self, band: int, key: int, text: Text) -> None:
         bucket = self.buckets[band]
         held = bucket[key]
-        if isinstance(held, str):
+        if not isinstance(held, list):
             del bucket[key]
             return
         held.remove(text)
         if len(held) == 1:
             bucket[key] = held[0]
 
-    def _group(self, text: str) -> list[str]:
+    def _group(self, text: Text) -> list[Text]:
         seen = {text: None}
         todo = [text]
         while todo:
@@ -298,17 +309,18 @@ class DuplicateIndex:
                     todo.append(other)
         return list(seen)
 
-    def _find(self, text: str) -> str:
+    def _find(self, text: Text) -> Text:
         parent = self._parent
         while (up := parent.get(text, text)) != text:
             parent[text] = parent.get(up, up)
             text = up
         return text
 
-    def _union(self, a: str, b: str) -> None:
+    def _union(self, a: Text, b: Text) -> None:
         ra, rb = self._find(a), self._find(b)
-        if ra != rb:
-            self._parent[max(ra, rb)] = min(ra, rb)
+        if ra != rb:  # the root: the first in plain text (the same groups in every process)
+            first, second = sorted((ra, rb), key=plain)
+            self._parent[second] = first
 
 
 def _band_keys(signatures: list[bytes]) -> list[bytes]:
@@ -345,17 +357,17 @@ def near_duplicate_groups(
     return positions_in_groups(texts, group_of) if group_of else []
 
 
-def grouped_texts(index: DuplicateIndex, repeated: Iterable[str]) -> dict[str, object]:
+def grouped_texts(index: DuplicateIndex, repeated: Iterable[Text]) -> dict[Text, object]:
     """Each text in a group → its group: texts near-identical to another one, and `repeated`
     texts (held by more than one example) that have words."""
-    group_of: dict[str, object] = {
+    group_of: dict[Text, object] = {
         text: n for n, group in enumerate(index.groups()) for text in group
     }
     group_of.update((t, t) for t in repeated if t not in group_of and index.has_words(t))
     return group_of
 
 
-def positions_in_groups(texts: Sequence[str], group_of: dict[str, object]) -> list[list[int]]:
+def positions_in_groups(texts: Sequence[Text], group_of: dict[Text, object]) -> list[list[int]]:
     """The groups of `group_of` as positions in `texts`, each in order, the groups by their
     first position."""
     members: dict[object, list[int]] = defaultdict(list)

@@ -145,6 +145,11 @@ def count_many(texts: set[str], encoding_name: str = "o200k_base") -> Mapping[st
     return MappingProxyType(cache)
 
 
+def cache_holds(texts: int) -> bool:
+    """Whether the counts of this many texts stay remembered (the cache's limit)."""
+    return texts <= _CACHE_LIMIT
+
+
 def _remember(cache: dict[str, int], texts: set[str], new: list[str], counts: list[int]) -> None:
     """Put `new` texts' `counts` in `cache`, making room past the limit (see `count_many`)."""
     if len(cache) + len(new) > _CACHE_LIMIT:

@@ -23,6 +23,7 @@ from typing import Any, cast
 from persona_studio.core.dataset import MIN_EXAMPLES, Example, ids_of
 from persona_studio.core.duplicates import (
     DuplicateIndex,
+    Text,
     grouped_texts,
     normalise,
     positions_in_groups,
@@ -30,7 +31,7 @@ from persona_studio.core.duplicates import (
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.test_set import in_test_set
-from persona_studio.core.tokens import count_many, count_soon
+from persona_studio.core.tokens import cache_holds, count_many, count_soon
 from persona_studio.core.words import counted
 from persona_studio.resources_path import resource_path
 
@@ -452,7 +453,7 @@ def _too_long(n: int, model: ModelSpec) -> Issue:
 
 def _duplicate_issues(
     examples: Sequence[Example],
-    texts: list[str],
+    texts: list[Text],
     groups: Iterable[list[int]],
     issues: dict[str, list[Issue]],
 ) -> list[list[str]]:
@@ -477,8 +478,11 @@ def _duplicate_issues(
 
 
 # what a check found for one example: the example it was found for, its tokens, its issues
-# (before duplicates), and its text as the duplicate search compares it
-Findings = tuple[Example, int, tuple[Issue, ...], str]
+# (before duplicates), and its text as the duplicate search compares it: its question and
+# answer as a pair while the token-count cache keeps those two texts anyway (a string of both
+# was 49 MB of the check's worker at 100,000 examples), else that one string (past the cache's
+# limit the pair and its two texts took ~105 bytes more an example: 3.2 -> 3.36 GB at 1,000,000)
+Findings = tuple[Example, int, tuple[Issue, ...], Text]
 _EXAMPLE, _TOKENS, _ISSUES, _TEXT = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 _STATUS = attrgetter("status")
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
@@ -499,9 +503,9 @@ class CheckCache:
         self.results: dict[str, Findings] = {}
         self.checked: dict[str, Example] = {}  # the example each finding is for, by id
         self.issues: dict[str, tuple[Issue, ...]] = {}  # those with findings
-        self.texts: Counter[str] = Counter()  # how many examples have each text
-        self.repeated: set[str] = set()  # texts more than one example has
-        self.touched: dict[str, None] = {}  # texts come or gone since the index saw them
+        self.texts: Counter[Text] = Counter()  # how many examples have each text
+        self.repeated: set[Text] = set()  # texts more than one example has
+        self.touched: dict[Text, None] = {}  # texts come or gone since the index saw them
         self.duplicates = DuplicateIndex()
         self.status_counts: Counter[str] = Counter()
         self.trained: set[str] = set()  # approved, and not kept aside for the voice check
@@ -666,7 +670,14 @@ def update(
     system_prompt = persona.system_prompt()
     # what the last check found for each example, while it is the same object under the same
     # settings (the session never changes an example in place: an edit is a new object)
-    settings = (system_prompt, model, tuple(persona.avoid_topics), tuple(persona.style_dont))
+    as_pairs = cache_holds(2 * len(ids))  # the form of each example's text (see `Findings`)
+    settings = (
+        system_prompt,
+        model,
+        tuple(persona.avoid_topics),
+        tuple(persona.style_dont),
+        as_pairs,
+    )
     if settings != cache.settings:
         changed = None
     cache.prepare(settings, model.max_tokens, test_share)
@@ -674,7 +685,7 @@ def update(
     cache.forget_gone(ids, todo)
     step(0.05, "Counting tokens and checking…")
     if todo:
-        _check(todo, persona, system_prompt, model, cache, step)
+        _check(todo, persona, system_prompt, model, cache, step, as_pairs)
     cache.duplicate_groups, cache.duplicate_issues = [], defaultdict(list)
     if find_duplicates:
         finding = "Looking for duplicates…"
@@ -751,9 +762,12 @@ def _check(
     model: ModelSpec,
     cache: CheckCache,
     step: Callable[[float, str], None],
+    as_pairs: bool,
 ) -> None:
     """Check `todo` a chunk at a time, each chunk's findings put in `cache` whole. The next
-    chunk's texts are counted meanwhile where a helper process counts (`count_soon`)."""
+    chunk's texts are counted meanwhile where a helper process counts (`count_soon`). Each
+    example's text for the duplicate search is its (question, answer) pair where `as_pairs`,
+    else a string of both (see `Findings`)."""
     # A plain question/answer costs the persona prompt's framing plus its two texts.
     framing = training_messages(Example.from_qa("", ""), system_prompt)
     framing_tokens = conversation_tokens(framing, count_many(_strings(framing), model.encoding))
@@ -792,7 +806,7 @@ def _check(
                 map(add, map(lengths.__getitem__, questions), map(lengths.__getitem__, answers)),
             )
         )
-        texts = list(map("\n".join, pairs))
+        texts: list[Text] = pairs if as_pairs else list(map("\n".join, pairs))
         findings: list[Findings] = list(zip(chunk, ns, repeat(()), texts))
         suspects = set(general)
         for column in (questions, answers):
@@ -804,7 +818,8 @@ def _check(
             example, n, _none, text = findings[i]
             if i in general:
                 answer = example.answer
-                text = f"{example.question}\n{answer}"
+                pair = (example.question, answer)
+                text = pair if as_pairs else "\n".join(pair)
                 n = conversation_tokens(general[i], lengths)
                 found.extend(_message_issues(general[i]))
             else:

@@ -511,3 +511,46 @@ def test_a_kept_check_cache_checks_only_changed_examples_and_reports_the_same(
         examples.append(example())
         if round_ == 3:  # the persona's prompt changes every example's tokens
             persona = Persona(name="R", description="Now longer.", style_dont=persona.style_dont)
+
+
+def test_a_checks_texts_are_pairs_while_the_token_cache_keeps_them_and_report_the_same(
+    monkeypatch,
+) -> None:
+    """Each example's text for the duplicate search is its (question, answer) pair while the
+    token-count cache keeps those texts anyway, else one string of both (fewer objects past
+    the cache's limit); a kept check crossing that limit reports what a fresh one does."""
+    from persona_studio.core import tokens
+    from persona_studio.core.validation import CheckCache
+
+    base = "How many days a week should a beginner run if they have a busy job?"
+    answer = "Three days with a rest day between them works well for most beginners."
+    turns = [
+        {"role": "user", "content": "And hills?"},
+        {"role": "assistant", "content": "Once a week, slowly."},
+        {"role": "user", "content": "Thanks"},
+        {"role": "assistant", "content": "Any time."},
+    ]
+    examples = [
+        qa(base, answer),
+        qa(base.upper() + "!!", answer + " "),
+        qa(base.replace("busy", "demanding"), answer),
+        Example(messages=[dict(m) for m in turns], status="approved"),
+        Example(messages=[dict(m) for m in turns], status="approved"),
+        qa("Unrelated?", "Totally."),
+    ]
+    persona = Persona(name="R")
+    cache = CheckCache()
+    fresh = {}
+    for limit, form in ((1_000, tuple), (4, str), (1_000, tuple)):
+        monkeypatch.setattr(tokens, "_CACHE_LIMIT", limit)
+        report = preflight(examples, persona, MINI, cache=cache)
+        fresh[form] = preflight(examples, persona, MINI)
+        assert {type(text) for text in cache.texts} == {form}
+        assert report.duplicate_groups == fresh[form].duplicate_groups
+        assert report.issues == fresh[form].issues and report.tokens == fresh[form].tokens
+    assert fresh[tuple].duplicate_groups == fresh[str].duplicate_groups
+    assert [set(g) for g in fresh[str].duplicate_groups] == [
+        {e.id for e in examples[:3]},
+        {e.id for e in examples[3:5]},
+    ]
+    assert fresh[tuple].issues == fresh[str].issues
