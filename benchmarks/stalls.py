@@ -4,7 +4,9 @@ Qt timer; a stall is how much later than due each tick runs)."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ TICK_MS = 5
 def private_home(prefix: str) -> Path:
     """Settings and data in a fresh folder: a benchmark never reads or changes the user's."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # (100,000 examples: ~0.4 GB)
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     os.environ["XDG_DATA_HOME"] = str(home / "data")
     return home

@@ -12,7 +12,9 @@ Studio ≤ 1.5× bare.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,6 +51,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="persona-bench-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     # Bytecode is cached, as on any user's machine (pip compiles it at install; the warm-up
     # run below writes it for an editable checkout).
     env = {
