@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
         if self._opening is not None:
             self.statusBar().showMessage(f"Still opening {self._opening.name}…", 5000)
             return False
-        if self.session is not None and (self._writing_out or self.session.large_write_waiting):
+        if self.session is not None and self._must_wait(self.session):
             import asyncio
 
             self._opening = path = Path(path)
@@ -414,8 +414,7 @@ class MainWindow(QMainWindow):
         project open now is on disk: the window waited for it (~1 s just after importing
         100,000 examples)."""
         try:
-            await self._written_out()
-            written = await session.flushed()
+            written = await self._all_written(session)
         finally:
             self._opening = None
         if self._window_closed or self.session is not session:
@@ -1207,7 +1206,6 @@ class MainWindow(QMainWindow):
         return self._write_out(self._save_copy(self.session, path), path)
 
     async def _save_copy(self, session: ProjectSession, path: Path) -> bool:
-
         project = session.project
         try:  # (the project's lock is held while it copies)
             copied = await self._while_open(session, lambda: project.save_copy(path))
@@ -1229,12 +1227,19 @@ class MainWindow(QMainWindow):
         task.add_done_callback(self._writing_out.pop)
         return task
 
-    async def _written_out(self) -> None:
-        """Once the exports and copies under way (and any started meanwhile) are done."""
+    def _must_wait(self, session: ProjectSession) -> bool:
+        """Whether a close, or opening another project, waits: for an export or a copy under
+        way, or for a large change being written."""
+        return bool(self._writing_out) or session.large_write_waiting
+
+    async def _all_written(self, session: ProjectSession) -> bool:
+        """Once the exports and copies under way (and any started meanwhile) are done, and
+        what waits to be written is (`flushed`: False if the disk refused it)."""
         import asyncio
 
         while self._writing_out:
             await asyncio.wait(list(self._writing_out))
+        return await session.flushed()
 
     def _before(self, doing: str) -> str:
         """What the status bar says while `doing` waits for an export or a write."""
@@ -1399,11 +1404,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         session = self.session
-        if (
-            session is not None
-            and self._close_awaits_writes
-            and (self._writing_out or session.large_write_waiting)
-        ):
+        if session is not None and self._close_awaits_writes and self._must_wait(session):
             # the window closes once the exports under way and the large write are done, not
             # waiting for them (~1 s just after importing 100,000 examples); a refusal of the
             # write is asked about below, as any
@@ -1434,8 +1435,7 @@ class MainWindow(QMainWindow):
 
     async def _close_when_written(self, session: ProjectSession) -> None:
         try:
-            await self._written_out()
-            written = await session.flushed()
+            written = await self._all_written(session)
         finally:
             self._closing = None
         if self.session is session:

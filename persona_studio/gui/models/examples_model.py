@@ -322,10 +322,8 @@ class ExamplesModel(QAbstractTableModel):
 
     def examples_at(self, rows: Sequence[int]) -> list[Example]:
         """The examples of these shown rows, in C (a call of `example` per row took ~70 ms
-        for 100,000 selected rows); a `range` of them, from a slice of the view."""
-        if isinstance(rows, range) and rows.step == 1:
-            return list(map(self._examples.__getitem__, self._view[rows.start : rows.stop]))
-        return list(map(self._examples.__getitem__, map(self._view.__getitem__, rows)))
+        for 100,000 selected rows)."""
+        return list(map(self._examples.__getitem__, self._view_at(rows)))
 
     def ids_at(
         self, rows: Sequence[int], examples: list[Example], ids: list[str]
@@ -335,9 +333,13 @@ class ExamplesModel(QAbstractTableModel):
         examples' ids (~4 ms for 100,000 rows). Else None."""
         if self._examples is not examples or len(ids) != len(examples):
             return None
+        return list(map(ids.__getitem__, self._view_at(rows)))
+
+    def _view_at(self, rows: Sequence[int]) -> Iterable[int]:
+        """Where these shown rows are in the examples; a `range` of them: a slice of the view."""
         if isinstance(rows, range) and rows.step == 1:
-            return list(map(ids.__getitem__, self._view[rows.start : rows.stop]))
-        return list(map(ids.__getitem__, map(self._view.__getitem__, rows)))
+            return self._view[rows.start : rows.stop]
+        return map(self._view.__getitem__, rows)
 
     def shown_examples(self) -> Iterator[Example]:
         """The shown rows' examples, in order (a third of the time of `example` per row)."""
