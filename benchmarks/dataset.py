@@ -281,7 +281,7 @@ def main() -> int:
 
     # 4. memory: a fresh process with just the app (and its warm-up), the project and its grid,
     # on the app's event loop (a large file opens, and its examples load, in a worker), through
-    # the first full check (from `IN_PROCESS_FROM` examples it runs in the worker process)
+    # the first full check (it runs in the worker process)
     probe = (
         "import asyncio, os, sys\n"
         "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"

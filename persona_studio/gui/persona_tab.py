@@ -541,13 +541,9 @@ class PersonaTab(QWidget):
         )
 
     async def _count_tokens(self, prompt: str) -> None:
-        """Off the UI thread (the first count loads the encodings), where the project's check
-        counts (`prompt_token_counts`)."""
+        """Off the UI thread, in the check's worker process (`prompt_token_counts`): the first
+        count starts it."""
         import asyncio
-        import sqlite3
-
-        session = self._session
-        assert session is not None
 
         def count() -> dict[str, int]:
             # imported here, in the worker thread: it imports the checks, and numpy (~70 ms);
@@ -555,16 +551,9 @@ class PersonaTab(QWidget):
             # (waiting for the warm-up thread importing them, or importing them itself)
             from persona_studio.gui.preflight_runner import prompt_token_counts
 
-            # how many examples, here too: unloaded, that reads the file, and waits for a read
-            # of the examples in progress (seconds at 1,000,000)
-            return prompt_token_counts(prompt, session.example_count())
+            return prompt_token_counts(prompt)
 
-        try:
-            counts = await asyncio.to_thread(count)
-        except sqlite3.ProgrammingError:
-            if not session.closed:
-                raise
-            return  # its project closed meanwhile: another opened, or the window closed
+        counts = await asyncio.to_thread(count)
         if self._session is None or self._session.persona.system_prompt() != prompt:
             return  # the prompt changed meanwhile; a newer count is on its way
         self.prompt_size.setText(

@@ -16,52 +16,33 @@ from PySide6.QtWidgets import QWidget
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
-from persona_studio.core.tokens import ENCODINGS, count_each
+from persona_studio.core.tokens import ENCODINGS
 from persona_studio.core.validation import (
     ModelSpec,
     PreflightCancelled,
     PreflightReport,
     load_model_specs,
     model_spec,
-    preflight,
 )
 from persona_studio.gui.loop import when_loop_runs
-from persona_studio.gui.project_session import BACKGROUND_LOAD_FROM, ProjectSession
+from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.widgets.visibility import shown_in_window
 
 CHECK_DELAY_MS = 800  # one check per pause in typing
 AFTER_PAINT_MS = 50  # a view just shown: its check starts once the window has painted it
-# From this many examples the check runs in the warm worker process (services.check_process):
-# a thread would hold the window's interpreter lock for long stretches, and the worker is
-# started anyway from there, with the examples' read in a worker thread (`_load_then_run`).
-# Below it, a thread is quicker than the process's start. From 5,000 before: at 2,000 the
-# window loaded the encodings itself, and their load holds the lock (o200k ~55 ms, cl100k
-# ~25 ms): opening the project stalled it 87–96 ms.
-IN_PROCESS_FROM = BACKGROUND_LOAD_FROM
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
 
-def in_worker(examples: int) -> bool:
-    """Whether the open project, of `examples` examples, is checked (and its prompt counted) in
-    the worker process: from `IN_PROCESS_FROM`, and below it once its checks went there. A
-    project that shrinks below stays: back in the app, its next check would load the encodings
-    into the window and check everything from nothing beside it (the delete that took 5,000
-    examples to 4,900 stalled the window 102–126 ms; 17–21 ms in the worker)."""
-    if examples >= IN_PROCESS_FROM:
-        return True
-    worker = sys.modules.get("persona_studio.services.check_process")  # if ever loaded
-    return worker is not None and worker.serving()
+def prompt_token_counts(prompt: str) -> dict[str, int]:
+    """The prompt's token counts in each encoding, counted in the check's worker process (in
+    the app only if that cannot start), like every check: the window never loads the
+    encodings. Loading them holds the interpreter's lock (o200k ~55 ms, cl100k ~25 ms, in
+    Rust): the demo's window stalled 53–98 ms a moment after it showed, and the first check of
+    a small project (checked in a thread before) did the same. Blocks: call it from a worker
+    thread."""
+    from persona_studio.services.check_process import shared
 
-
-def prompt_token_counts(prompt: str, examples: int) -> dict[str, int]:
-    """The prompt's token counts in each encoding, where a project of `examples` examples is
-    checked (`in_worker`), so that the window never loads the encodings for a large project
-    (~90 MB). Blocks: call it from a worker thread."""
-    if in_worker(examples):
-        from persona_studio.services.check_process import shared
-
-        return shared().count_tokens(prompt, ENCODINGS)
-    return count_each(prompt)
+    return shared().count_tokens(prompt, ENCODINGS)
 
 
 class PreflightRunner(QObject):
@@ -204,14 +185,11 @@ class PreflightRunner(QObject):
         def progress(fraction: float, what: str) -> None:  # worker thread → UI thread
             loop.call_soon_threadsafe(self._progress, cancel, fraction, what)
 
-        check: Callable[..., PreflightReport] = preflight
-        if in_worker(len(examples)):
-            from persona_studio.services.check_process import shared
+        from persona_studio.services.check_process import shared
 
-            check = shared().run
-        try:
+        try:  # in the worker process (in a thread of the app only if that cannot start)
             report = await asyncio.to_thread(
-                check,
+                shared().run,
                 examples,
                 persona,
                 spec,

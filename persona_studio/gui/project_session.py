@@ -376,12 +376,6 @@ class ProjectSession(QObject):
             return self._keep(await asyncio.shield(self._loading))  # or a direct use's
         return self._examples
 
-    def example_count(self) -> int:
-        """How many examples: from the list once loaded, else one query (which waits for a
-        read of the examples in progress: off the UI thread where that matters)."""
-        examples = self._examples
-        return len(examples) if examples is not None else self.project.example_count()
-
     def example_counts(self) -> tuple[int, int]:
         """How many examples, and how many approved: as the window shows them (edits not
         saved yet count), from the file while no tab has loaded the examples."""

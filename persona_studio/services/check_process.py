@@ -1,13 +1,15 @@
-"""The readiness check of a large dataset in a warm worker process, so that it never holds the
-GUI process's interpreter lock (issue 21: at 100,000 examples the check in a worker *thread*
-stalled the window for 0.4–0.7 s at each edit, and its token cache added ~0.6 GB to the app).
+"""The readiness check in a warm worker process, so that it never holds the GUI process's
+interpreter lock (issue 21: at 100,000 examples the check in a worker *thread* stalled the
+window for 0.4–0.7 s at each edit, and its token cache added ~0.6 GB to the app).
 
-One process serves the whole app, started at the first large check with the "spawn" method (no
-Qt, no copy of the GUI's memory) and kept for the next ones: its token-count cache and what the
-last check found (`CheckCache`: each example's findings, the totals, the near-duplicate index)
-stay warm, so a re-check after an edit checks only what changed. It also counts the persona
-prompt's tokens for such a project (`CheckProcess.count_tokens`), so that its window never
-loads the encodings. Both sides send only changes:
+One process serves the whole app, for every project whatever its size, started by the first
+check or count with the "spawn" method (no Qt, no copy of the GUI's memory; ~0.3 s to its
+first answer) and kept for the next ones: its token-count cache and what the last check found
+(`CheckCache`: each example's findings, the totals, the near-duplicate index) stay warm, so a
+re-check after an edit checks only what changed. It also counts the persona prompt's tokens
+(`CheckProcess.count_tokens`), so the window never loads the encodings: their load holds the
+lock (o200k ~55 ms, cl100k ~25 ms), and counting the demo's prompt in the window stalled it
+53–98 ms a moment after it showed (26–42 ms with the count here). Both sides send only changes:
 - the app sends the examples that are new or changed since the last check (an edit puts a new
   object in the session, so "changed" is "not the same object"): after an edit, their positions
   only; after an insert or a delete, every id in order too (`_changes`). In pickled parts of
@@ -259,7 +261,6 @@ class CheckProcess:
         self._base: tuple[int, dict[str, int]] | None = None  # the last report's tokens
         self._seq = 0
         self.failures = 0
-        self.serving = False  # a check of the open project came here (`forget_sent` clears it)
 
     @property
     def usable(self) -> bool:
@@ -319,7 +320,6 @@ class CheckProcess:
         test_share: float = 0.0,
     ) -> PreflightReport:
         """`preflight`, in the worker process when it can be, else here."""
-        self.serving = True
         cancel = cancel or threading.Event()
         if self.usable:
             try:
@@ -335,9 +335,9 @@ class CheckProcess:
         )
 
     def count_tokens(self, text: str, encodings: Sequence[str]) -> dict[str, int]:
-        """One text's token counts in each encoding, counted in the worker: so the window of a
-        large project, whose check runs there, never loads the encodings (~90 MB for the two
-        tokenizers; ~180 MB through the bpe_openai package). In the app if the worker cannot."""
+        """One text's token counts in each encoding, counted in the worker: so the window never
+        loads the encodings (~90 MB for the two tokenizers, ~180 MB through the bpe_openai
+        package; see the module's doc for the stall). In the app if the worker cannot."""
         if self.usable:
             try:
                 with self._lock:  # after the check in flight, if any (it holds the pipe)
@@ -520,9 +520,3 @@ def forget_sent() -> None:
     """A project closed: the app's worker handle lets go of the examples it last sent."""
     if _shared is not None:
         _shared.forget()
-        _shared.serving = False
-
-
-def serving() -> bool:
-    """Whether the open project's checks have gone to the worker (since it was opened)."""
-    return _shared is not None and _shared.serving

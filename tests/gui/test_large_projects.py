@@ -130,7 +130,7 @@ def test_a_large_project_is_read_once_the_window_has_painted_it(
     counts: list[str] = []  # asked on the UI thread now, the file would wait for the read
     count = type(project).example_count
     main = threading.main_thread()
-    monkeypatch.setattr(  # (the Persona tab's token count asks in a worker: it may wait)
+    monkeypatch.setattr(
         type(project),
         "example_count",
         lambda self: (threading.current_thread() is main and counts.append("UI")) or count(self),
@@ -221,25 +221,6 @@ def test_an_edits_versions_are_stamped_by_their_editor_shared_and_saved_so(
     window.undo()
     assert session.examples[0] is first and session.flush()
     assert in_file() == ("approved", first.updated_at)
-
-
-def test_the_prompt_count_asks_how_many_examples_off_the_ui_thread(
-    make_window, tmp_path, run_async, monkeypatch
-) -> None:
-    """Unloaded, the count of examples is a query, which waits for a read of the examples
-    in progress (seconds at 1,000,000): the Persona tab asks it in its worker thread."""
-    asked_on: list[str] = []
-    original = project_session.ProjectSession.example_count
-
-    def spy(self):
-        asked_on.append(threading.current_thread().name)
-        return original(self)
-
-    monkeypatch.setattr(project_session.ProjectSession, "example_count", spy)
-    window = _window(make_window, tmp_path, n=40)
-    size = window.persona_tab.prompt_size
-    run_async(wait_until(lambda: "tokens for" in size.text()))
-    assert asked_on and threading.main_thread().name not in asked_on
 
 
 def _in_file(project) -> list[str]:

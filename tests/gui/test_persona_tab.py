@@ -326,28 +326,36 @@ def test_route_rule_to_a_model_and_profile(make_window, tmp_path, qtbot) -> None
 def test_a_prompt_count_that_outlives_its_project_ends_quietly(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
-    """The count reads the number of examples in a worker thread; the project may close
-    meanwhile (another opened, the window closed). Before: an error nobody retrieved."""
+    """The count runs in a worker thread (and the check's worker process); the project may
+    close meanwhile (another opened, the window closed): its figures are not shown for the
+    project opened next, and nothing is left unretrieved."""
     import threading
 
-    window, tab = _window(make_window, tmp_path)
+    from persona_studio.gui import preflight_runner
+
+    window, tab = _window(make_window, tmp_path, description="A long-serving coach.")
     run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
     session, entered, gate = window.session, threading.Event(), threading.Event()
-    count = session.example_count
+    count = preflight_runner.prompt_token_counts
 
-    def slow_count() -> int:
-        entered.set()
-        gate.wait(10)
-        return count()
+    def slow_count(prompt: str) -> dict[str, int]:
+        if "long-serving" in prompt:  # the first project's: held until it has closed
+            entered.set()
+            gate.wait(10)
+        return count(prompt)
 
-    monkeypatch.setattr(session, "example_count", slow_count)
+    monkeypatch.setattr(preflight_runner, "prompt_token_counts", slow_count)
     tab._start_token_count()
     task = tab._count_task
     run_async(wait_until(entered.is_set))
+    first = tab.prompt_size.text()
     other = tmp_path / "other.persona"
     Project.create(other, Persona(name="Ada")).close()
     assert window.open_project(other)  # closes the first project
     assert session.closed
+    run_async(wait_until(lambda: tab.prompt_size.text() not in ("", first)))
+    shown = tab.prompt_size.text()
     gate.set()
     run_async(wait_until(task.done))
     assert task.exception() is None
+    assert tab.prompt_size.text() == shown  # Ada's, not the closed project's

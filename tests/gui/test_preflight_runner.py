@@ -23,12 +23,12 @@ def test_both_tabs_share_one_check_per_pause(make_window, context, run_async, mo
     train = window.train_tab
     runner = window.session.preflight
     run_async(wait_until(lambda: runner.report is not None and not runner.running))
+    from persona_studio.services.check_process import CheckProcess
+
     runs: list[int] = []
-    real = preflight_runner.preflight
+    real = CheckProcess.run
     monkeypatch.setattr(
-        preflight_runner,
-        "preflight",
-        lambda examples, *a, **k: runs.append(1) or real(examples, *a, **k),
+        CheckProcess, "run", lambda self, *a, **k: runs.append(1) or real(self, *a, **k)
     )
     session = window.session
     example = next(e for e in session.examples if e.status == "approved")
@@ -52,14 +52,29 @@ def test_both_tabs_share_one_check_per_pause(make_window, context, run_async, mo
 
 @pytest.fixture
 def worker(monkeypatch):
-    """The app's check worker, fresh for the test, and the demo counted as a large dataset."""
+    """The app's check worker, fresh for the test."""
     from persona_studio.services import check_process
 
     process = check_process.CheckProcess()
     monkeypatch.setattr(check_process, "_shared", process)
-    monkeypatch.setattr(preflight_runner, "IN_PROCESS_FROM", 1)
     yield process
     process.close()
+
+
+@pytest.fixture
+def counted_here(monkeypatch) -> list[str]:
+    """The texts this process (the window's) counts tokens of: its encodings' only door."""
+    from persona_studio.core import tokens
+
+    texts: list[str] = []
+    real = tokens._counter
+
+    def counter(name: str):
+        count = real(name)
+        return lambda batch: texts.extend(batch) or count(batch)
+
+    monkeypatch.setattr(tokens, "_counter", counter)
+    return texts
 
 
 def _checked_demo(make_window, context, run_async):
@@ -72,21 +87,21 @@ def _checked_demo(make_window, context, run_async):
     return window, runner
 
 
-def test_a_large_dataset_is_checked_in_the_worker_process(
-    make_window, context, run_async, monkeypatch, worker
+def test_a_small_project_is_checked_in_the_worker_process_too(
+    make_window, context, run_async, monkeypatch, worker, counted_here
 ) -> None:
-    """From `IN_PROCESS_FROM` examples the window's check runs in the warm worker process:
-    the report the tabs show comes from there, and an edit is checked again there. The
-    persona prompt's tokens are counted there too: the window never loads the encodings."""
+    """Every project's check runs in the warm worker process, the demo's 20-odd examples too:
+    the report the tabs show comes from there, and an edit is checked again there. The persona
+    prompt's tokens are counted there too: the window never loads the encodings, whose load
+    holds its interpreter lock (the demo's window stalled 53–98 ms a moment after it showed,
+    counting its prompt itself)."""
+    from persona_studio.core.tokens import count_each
+    from persona_studio.services import check_process
+
     in_app: list[int] = []
-    real = preflight_runner.preflight
+    real = check_process.preflight
     monkeypatch.setattr(
-        preflight_runner, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
-    )
-    counted_here: list[str] = []
-    count_here = preflight_runner.count_each
-    monkeypatch.setattr(
-        preflight_runner, "count_each", lambda t: counted_here.append(t) or count_here(t)
+        check_process, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
     )
     counted_there: list[str] = []
     count_there = worker.count_tokens
@@ -99,7 +114,7 @@ def test_a_large_dataset_is_checked_in_the_worker_process(
     run_async(wait_until(lambda: "tokens for" in size.text()), timeout=30)
     prompt = window.session.persona.system_prompt()
     assert counted_there[-1] == prompt and counted_here == []
-    assert f"{count_here(prompt)['o200k_base']:,} tokens for newer" in size.text()
+    assert f"{count_each(prompt)['o200k_base']:,} tokens for newer" in size.text()
     first = runner.report
     example = next(e for e in window.session.examples if e.status == "approved")
     changed = copy.deepcopy(example)
@@ -108,6 +123,7 @@ def test_a_large_dataset_is_checked_in_the_worker_process(
     run_async(wait_until(lambda: runner.report is not first and not runner.running), 30)
     assert runner.report.tokens[example.id] > first.tokens[example.id]
     assert in_app == [] and window.dataset_tab.report is runner.report
+    assert counted_here == [prompt, prompt]  # (this test's own count, above)
 
 
 def test_closing_a_project_lets_go_of_what_the_worker_was_sent(
@@ -119,43 +135,11 @@ def test_closing_a_project_lets_go_of_what_the_worker_was_sent(
     assert worker._sent == [] and worker._base is None  # nothing of a closed project kept
 
 
-def test_a_large_project_that_shrinks_stays_in_the_worker_till_it_closes(
-    make_window, context, run_async, monkeypatch, worker
-) -> None:
-    """Below `IN_PROCESS_FROM` after a delete, the check moving back into the app loaded the
-    encodings into the window: a 126 ms stall at the delete (ui_flow at 5,000 examples). It
-    stays in the worker; a project opened after it starts in the app again."""
-    in_app: list[int] = []
-    real = preflight_runner.preflight
-    monkeypatch.setattr(
-        preflight_runner, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
-    )
-    window = make_window()
-    window.show()
-    demo = ensure_demo_project(context.data_folder)
-    window.open_project(demo)
-    monkeypatch.setattr(preflight_runner, "IN_PROCESS_FROM", len(window.session.examples))
-    window.tabs.setCurrentIndex(1)
-    runner = window.session.preflight
-    run_async(wait_until(lambda: runner.report is not None and not runner.running), timeout=30)
-    assert worker.serving and in_app == []
-    first = runner.report
-    window.session.remove_examples({window.session.examples[0].id})
-    run_async(wait_until(lambda: runner.report is not first and not runner.running), 30)
-    assert in_app == [] and len(runner.report.tokens) == len(window.session.examples)
-    assert preflight_runner.in_worker(len(window.session.examples))
-
-    assert window.session.close()
-    assert not worker.serving and not preflight_runner.in_worker(1)
-
-
 def test_a_project_read_in_the_background_is_checked_in_the_worker(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
     """The worker starts with a project's background read (from `BACKGROUND_LOAD_FROM`
-    examples), and its check runs there from then on: checked in the app, the window loaded
-    the encodings itself, which holds its interpreter lock (~55 ms for o200k): opening 2,000
-    examples stalled it 87–96 ms."""
+    examples), beside it, and the project's check runs there."""
     from persona_studio.core.dataset import Example
     from persona_studio.core.persona import Persona
     from persona_studio.core.project import Project
@@ -165,9 +149,9 @@ def test_a_project_read_in_the_background_is_checked_in_the_worker(
     process = check_process.CheckProcess()
     monkeypatch.setattr(check_process, "_shared", process)
     in_app: list[int] = []
-    real = preflight_runner.preflight
+    real = check_process.preflight
     monkeypatch.setattr(
-        preflight_runner, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
+        check_process, "preflight", lambda *a, **k: in_app.append(1) or real(*a, **k)
     )
     path = tmp_path / "thousand.persona"
     examples = [Example.from_qa(f"Q{n}?", f"A{n}.") for n in range(BACKGROUND_LOAD_FROM)]

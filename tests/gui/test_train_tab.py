@@ -228,10 +228,12 @@ def test_dataset_edits_are_checked_once_per_pause_and_only_when_the_tab_shows(
     window.tabs.setCurrentIndex(2)
     tab = window.train_tab
     run_async(wait_until(lambda: tab.report is not None))
+    from persona_studio.services.check_process import CheckProcess
+
     runs: list[int] = []
-    real = train_tab.preflight
+    real = CheckProcess.run
     monkeypatch.setattr(
-        train_tab, "preflight", lambda examples, *a, **k: runs.append(1) or real(examples, *a, **k)
+        CheckProcess, "run", lambda self, *a, **k: runs.append(1) or real(self, *a, **k)
     )
     session = window.session
     share = session.project.test_share
