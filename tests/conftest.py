@@ -115,6 +115,22 @@ def run_async(qasync_loop) -> Iterator[Callable]:
     asyncio.set_event_loop(None)
 
 
+@pytest.fixture
+def counted_here(monkeypatch) -> list[str]:
+    """The texts this process (the window's) counts tokens of: its encodings' only door."""
+    from persona_studio.core import tokens
+
+    texts: list[str] = []
+    real = tokens._counter
+
+    def counter(name: str):
+        count = real(name)
+        return lambda batch: texts.extend(batch) or count(batch)
+
+    monkeypatch.setattr(tokens, "_counter", counter)
+    return texts
+
+
 async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     """Await on the running loop until `predicate()` is true (GUI tests: async slots finish)."""
     loop = asyncio.get_running_loop()

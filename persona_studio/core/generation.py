@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,14 +252,21 @@ def estimate(
     model: str,
     language: str = "",
     prices: tuple[float, float] | None = None,
+    count: Callable[[list[str]], Sequence[int]] | None = None,
 ) -> Estimate:
+    """What generating `tasks` costs. `count`: each text's o200k token count, in order (the
+    window counts in the check's worker process); by default, here."""
     from persona_studio.core.tokens import count_many
 
     texts = [
         "\n".join(m["content"] for m in messages_for(t, persona, prompts, language)) for t in tasks
     ]
-    counts = count_many(set(texts))
-    tokens_in = sum(counts[t] + 8 for t in texts)  # + the messages' framing
+    if count is None:
+        counts = count_many(set(texts))
+        numbers: Sequence[int] = [counts[t] for t in texts]
+    else:
+        numbers = count(texts)
+    tokens_in = sum(numbers) + 8 * len(texts)  # + the messages' framing
     tokens_out = sum(
         OUTPUT_TOKENS[t.kind] if t.kind != "topics" else OUTPUT_TOKENS["topics"] * t.count
         for t in tasks

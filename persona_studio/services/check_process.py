@@ -6,10 +6,11 @@ One process serves the whole app, for every project whatever its size, started b
 check or count with the "spawn" method (no Qt, no copy of the GUI's memory; ~0.3 s to its
 first answer) and kept for the next ones: its token-count cache and what the last check found
 (`CheckCache`: each example's findings, the totals, the near-duplicate index) stay warm, so a
-re-check after an edit checks only what changed. It also counts the persona prompt's tokens
-(`CheckProcess.count_tokens`), so the window never loads the encodings: their load holds the
-lock (o200k ~55 ms, cl100k ~25 ms), and counting the demo's prompt in the window stalled it
-53–98 ms a moment after it showed (26–42 ms with the count here). Both sides send only changes:
+re-check after an edit checks only what changed. It also counts the tokens of the persona
+prompt and of the Generate dialog's estimate (`CheckProcess.count_texts`), so the window never
+loads the encodings: their load holds the lock (o200k ~55 ms, cl100k ~25 ms), and counting the
+demo's prompt in the window stalled it 53–98 ms a moment after it showed (26–42 ms with the
+count here). Both sides send only changes:
 - the app sends the examples that are new or changed since the last check (an edit puts a new
   object in the session, so "changed" is "not the same object"): after an edit, their positions
   only; after an insert or a delete, every id in order too (`_changes`). In pickled parts of
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
-from persona_studio.core.tokens import count_beside, count_each, start_helper
+from persona_studio.core.tokens import count_beside, count_many, start_helper
 from persona_studio.core.validation import (
     CheckCache,
     PreflightCancelled,
@@ -164,9 +165,9 @@ def serve(conn: Connection, helper: Connection | None = None) -> None:
         except (EOFError, OSError):
             return
         if message[0] == "count":
-            _, seq, text, names = message
+            _, seq, texts, names = message
             try:
-                conn.send(("counted", seq, count_each(text, names)))
+                conn.send(("counted", seq, _counted(texts, names)))
             except (EOFError, OSError):
                 return
             continue
@@ -211,6 +212,11 @@ def serve(conn: Connection, helper: Connection | None = None) -> None:
         except Exception:  # the app runs the check itself and shows its error
             held.whole = False
             conn.send(("error", seq, traceback.format_exc()))
+
+
+def _counted(texts: list[str], encodings: Sequence[str]) -> dict[str, list[int]]:
+    """Each text's token count in each encoding, in the texts' order."""
+    return {name: list(map(count_many(set(texts), name).__getitem__, texts)) for name in encodings}
 
 
 def _report(
@@ -335,27 +341,32 @@ class CheckProcess:
         )
 
     def count_tokens(self, text: str, encodings: Sequence[str]) -> dict[str, int]:
-        """One text's token counts in each encoding, counted in the worker: so the window never
-        loads the encodings (~90 MB for the two tokenizers, ~180 MB through the bpe_openai
-        package; see the module's doc for the stall). In the app if the worker cannot."""
+        """One text's token counts in each encoding (`count_texts`)."""
+        return {name: counts[0] for name, counts in self.count_texts([text], encodings).items()}
+
+    def count_texts(self, texts: Sequence[str], encodings: Sequence[str]) -> dict[str, list[int]]:
+        """Each text's token count in each encoding, in order, counted in the worker: so the
+        window never loads the encodings (~90 MB for the two tokenizers, ~180 MB through the
+        bpe_openai package; see the module's doc for the stall). In the app if the worker
+        cannot."""
         if self.usable:
             try:
                 with self._lock:  # after the check in flight, if any (it holds the pipe)
-                    return self._count(text, tuple(encodings))
+                    return self._count(list(texts), tuple(encodings))
             except WorkerGone as exc:
                 log.warning("%s; counting in the app instead", exc)
-        return count_each(text, encodings)
+        return _counted(list(texts), encodings)
 
-    def _count(self, text: str, encodings: tuple[str, ...]) -> dict[str, int]:
+    def _count(self, texts: list[str], encodings: tuple[str, ...]) -> dict[str, list[int]]:
         conn = self._ensure_started()
         self._seq += 1
         seq = self._seq
         try:
-            conn.send(("count", seq, text, encodings))
+            conn.send(("count", seq, texts, encodings))
             while True:
                 message = self._next(conn)
                 if message is not None and message[:2] == ("counted", seq):
-                    counts: dict[str, int] = message[2]
+                    counts: dict[str, list[int]] = message[2]
                     return counts
         except (EOFError, OSError) as exc:
             raise self._gone(exc) from exc

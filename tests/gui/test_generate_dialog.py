@@ -41,7 +41,7 @@ def _dialog(make_window, context, tmp_path):
 
 
 def test_generate_review_accept_undo_and_keep_the_rest(
-    make_window, context, server, tmp_path, run_async, qtbot
+    make_window, context, server, tmp_path, run_async, qtbot, counted_here
 ) -> None:
     window, dialog = _dialog(make_window, context, tmp_path)
     qtbot.waitUntil(dialog.isVisible)
@@ -49,6 +49,7 @@ def test_generate_review_accept_undo_and_keep_the_rest(
     run_async(wait_until(lambda: dialog.found.text().startswith("Found")))
     assert "2 posts (1 skipped: 1 post is only a link or a few words)" in dialog.found.text()
     assert "2 calls" in dialog.cost.text() and "less than a cent" in dialog.cost.text()
+    assert counted_here == []  # in the check's worker process: the window loads no encoding
     assert dialog.start.isEnabled() and not dialog.accept_button.isEnabled()
 
     dialog.start.click()

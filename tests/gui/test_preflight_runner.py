@@ -61,22 +61,6 @@ def worker(monkeypatch):
     process.close()
 
 
-@pytest.fixture
-def counted_here(monkeypatch) -> list[str]:
-    """The texts this process (the window's) counts tokens of: its encodings' only door."""
-    from persona_studio.core import tokens
-
-    texts: list[str] = []
-    real = tokens._counter
-
-    def counter(name: str):
-        count = real(name)
-        return lambda batch: texts.extend(batch) or count(batch)
-
-    monkeypatch.setattr(tokens, "_counter", counter)
-    return texts
-
-
 def _checked_demo(make_window, context, run_async):
     window = make_window()
     window.show()

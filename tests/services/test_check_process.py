@@ -151,8 +151,8 @@ def test_a_worker_that_cannot_start_leaves_the_check_in_the_app(worker, monkeypa
 def test_the_worker_counts_a_prompt_between_checks_and_the_app_when_it_cannot(
     worker, monkeypatch
 ) -> None:
-    """A large project's prompt is counted in the worker, so its window never loads the
-    encodings (~90 MB); the counts are the app's own, before and after a check."""
+    """A prompt is counted in the worker, so the window never loads the encodings (~90 MB);
+    the counts are the app's own, before and after a check; many texts, in their order."""
     from persona_studio.core.tokens import ENCODINGS, count_tokens
 
     prompt = "You are Rhea, a running coach. <|endoftext|> Émoji 🏃‍♀️ " * 40
@@ -163,6 +163,9 @@ def test_the_worker_counts_a_prompt_between_checks_and_the_app_when_it_cannot(
     examples = dataset(50)
     assert worker.run(examples, PERSONA, SPEC).tokens == preflight(examples, PERSONA, SPEC).tokens
     assert worker.count_tokens("Hello world", ["cl100k_base"]) == {"cl100k_base": 2}
+    texts = ["Hello world", prompt, "", "Hello world"]
+    many = {name: [count_tokens(text, name) for text in texts] for name in ENCODINGS}
+    assert worker.count_texts(texts, ENCODINGS) == many
     assert worker.pid == pid  # the same warm process
 
     os.kill(pid, signal.SIGKILL)  # dies while idle: a new worker counts
@@ -177,7 +180,8 @@ def test_the_worker_counts_a_prompt_between_checks_and_the_app_when_it_cannot(
     worker.close()
     monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refuse)
     assert worker.count_tokens(prompt, ENCODINGS) == expected  # counted here instead
-    assert worker.failures == 1
+    assert worker.count_texts(texts, ENCODINGS) == many
+    assert worker.failures == 2
 
 
 def test_the_worker_loads_no_qt() -> None:

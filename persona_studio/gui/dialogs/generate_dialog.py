@@ -64,6 +64,14 @@ STYLE_LABELS = {
 COL_QUESTION, COL_ANSWER, COL_SOURCE, COL_NOTE = range(4)
 
 
+def _counted_in_worker(texts: list[str]) -> list[int]:
+    """The texts' o200k token counts, counted in the check's worker process: the window never
+    loads the encodings (blocks: from a worker thread)."""
+    from persona_studio.services.check_process import shared
+
+    return shared().count_texts(texts, ("o200k_base",))["o200k_base"]
+
+
 class GenerateDialog(QDialog):
     """Generate candidates: source, price, the run with pause/stop, and the review table.
     Listens to the session's `review_changed`; awaits `services.generate`."""
@@ -378,7 +386,13 @@ class GenerateDialog(QDialog):
                 model=model,
             )
             cost = generation.estimate(
-                source.tasks, persona, self.prompts, model, language, chat_price(model)
+                source.tasks,
+                persona,
+                self.prompts,
+                model,
+                language,
+                chat_price(model),
+                count=_counted_in_worker,
             )
             return source, cost
 
