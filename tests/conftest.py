@@ -117,7 +117,8 @@ def run_async(qasync_loop) -> Iterator[Callable]:
 
 @pytest.fixture
 def counted_here(monkeypatch) -> list[str]:
-    """The texts this process (the window's) counts tokens of: its encodings' only door."""
+    """The texts this process (the window's) counts tokens of: its encodings' only door. The
+    counts earlier tests left in the cache are set aside, so every count goes through it."""
     from persona_studio.core import tokens
 
     texts: list[str] = []
@@ -128,6 +129,7 @@ def counted_here(monkeypatch) -> list[str]:
         return lambda batch: texts.extend(batch) or count(batch)
 
     monkeypatch.setattr(tokens, "_counter", counter)
+    monkeypatch.setattr(tokens, "_counts", {})
     return texts
 
 

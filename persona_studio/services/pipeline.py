@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from persona_studio.core.config import ProviderProfile
     from persona_studio.core.project import Project
     from persona_studio.core.records import RunRecord
-    from persona_studio.core.validation import ModelSpec
+    from persona_studio.core.validation import ModelSpec, PreflightReport
     from persona_studio.services.chat import ClientFactory
     from persona_studio.services.sheets import SyncResult
     from persona_studio.services.training import TrainingBackend, TrainingJobs
@@ -172,6 +172,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 SyncHook = Callable[[dict[str, Any]], Awaitable["SyncResult"]]
+# the project's check against a base model, with a share kept aside for the voice check
+CheckHook = Callable[["ModelSpec", float], Awaitable["PreflightReport"]]
 
 
 class Pipeline:
@@ -180,8 +182,9 @@ class Pipeline:
     The fine-tuning job is `jobs`'s: it uploads through the profile's backend, creates the job
     and follows it there, so the job's record, its poller and the model's registration are the
     same ones the Train tab and the CLI see. `sync_sheet` syncs the given link and saves the
-    result (the window passes its own so its views follow); `on_change` is called after every
-    state change of the run.
+    result (the window passes its own so its views follow); `check_data` checks the data (the
+    window passes its own, run in the check's worker process; else `preflight` in a thread);
+    `on_change` is called after every state change of the run.
     """
 
     def __init__(
@@ -191,6 +194,7 @@ class Pipeline:
         *,
         jobs: TrainingJobs,
         sync_sheet: SyncHook | None = None,
+        check_data: CheckHook | None = None,
         model_specs: dict[str, ModelSpec] | None = None,
         on_change: Callable[[PipelineRun], None] = lambda _run: None,
         chat_client: ClientFactory | None = None,
@@ -202,7 +206,7 @@ class Pipeline:
         # None: go on (the command line prints the check and has no one to ask)
         self.confirm_warnings = confirm_warnings
         self.chat_client, self.profiles = chat_client, profiles  # the check step's
-        self.sync_sheet = sync_sheet
+        self.sync_sheet, self.check_data = sync_sheet, check_data
         self.model_specs = model_specs
         self.on_change = on_change
         self._backend: TrainingBackend | None = None
@@ -303,16 +307,17 @@ class Pipeline:
         from persona_studio.core.validation import model_spec, preflight, price_text, rounded_cost
 
         options, project = self.run.options, self.project
+        spec = model_spec(options.base_model, self.model_specs)
 
         def check() -> Any:
             return preflight(
-                project.examples(),
-                project.persona(),
-                model_spec(options.base_model, self.model_specs),
-                test_share=project.test_share,
+                project.examples(), project.persona(), spec, test_share=project.test_share
             )
 
-        report = await asyncio.to_thread(check)
+        if self.check_data is not None:
+            report = await self.check_data(spec, project.test_share)
+        else:
+            report = await asyncio.to_thread(check)
         summary = report.summary()
         self.run.outputs["estimated_cost_usd"] = rounded_cost(report.estimated_cost)
         step.detail = (

@@ -62,7 +62,7 @@ def _dialog(make_window, context, tmp_path, *, accept_warnings: bool = True):
 
 
 def test_warnings_are_listed_and_confirmed_before_training(
-    make_window, context, server, sheets, tmp_path, run_async, qtbot
+    make_window, context, server, sheets, tmp_path, run_async, qtbot, counted_here
 ) -> None:
     _window, dialog = _dialog(make_window, context, tmp_path, accept_warnings=False)
     dialog.use_sheet.setChecked(False)
@@ -72,6 +72,9 @@ def test_warnings_are_listed_and_confirmed_before_training(
     qtbot.waitUntil(box.isVisible)
     assert "50 to 100 usually give clearly better results" in box.text()
     assert "waiting for you" in dialog.run.step("validate").detail
+    # checked in the check's worker process, as the tabs check: in a thread of the window,
+    # a check of 100,000 examples held its interpreter lock for long stretches
+    assert counted_here == []
     box.button(box.StandardButton.Cancel).click()
     run_async(wait_until(lambda: not dialog.running))
     assert dialog.run.status == "failed" and not server.jobs  # nothing was uploaded

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices
@@ -44,6 +44,9 @@ from persona_studio.services.pipeline import (
     PipelineRun,
     latest_run,
 )
+
+if TYPE_CHECKING:
+    from persona_studio.core.validation import ModelSpec, PreflightReport
 
 STATE_TEXT = {
     "pending": "○ To do",
@@ -264,6 +267,7 @@ class PipelineDialog(QDialog):
             run,
             jobs=self.session.jobs,
             sync_sheet=self.sync_sheet,
+            check_data=self.check_data,
             model_specs=load_model_specs(user_model_table()),  # the user's edited prices
             on_change=self.show_run,
             chat_client=lambda profile: client_for(profile, self.context.store, max_retries=0),
@@ -279,6 +283,29 @@ class PipelineDialog(QDialog):
     async def _flushed_then(self, pipeline: Pipeline) -> PipelineRun:
         await self.session.flushed()  # the run reads the project file: pending changes first
         return await pipeline.execute()
+
+    async def check_data(self, spec: ModelSpec, test_share: float) -> PreflightReport:
+        """The open project's examples checked in the check's worker process, as the Dataset
+        and Train tabs check them: in a thread of the window, a check of 100,000 examples
+        held its interpreter lock for long stretches, and loaded the encodings into it. The
+        worker holds the session's examples from the tabs' checks: only what changed crosses.
+        Stopped with the run."""
+        import copy
+        import threading
+
+        from persona_studio.services.check_process import shared
+
+        session = self.session
+        examples = list(await session.load_examples())
+        persona = copy.deepcopy(session.persona)
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(
+                shared().run, examples, persona, spec, cancel=cancel, test_share=test_share
+            )
+        except asyncio.CancelledError:
+            cancel.set()  # the worker stops at its next step
+            raise
 
     async def confirm_warnings(self, lines: list[str]) -> bool:
         """Train with these warnings? Asked as the Train tab asks, without a nested loop."""
