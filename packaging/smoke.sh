@@ -11,8 +11,11 @@ export HOME="$home" XDG_CONFIG_HOME="$home/config" XDG_DATA_HOME="$home/data"
 export QT_QPA_PLATFORM=offscreen
 
 "$app" --version | grep -q "Persona Studio"
-PERSONA_STUDIO_EXIT_WHEN_SHOWN=1 "$app" > "$home/gui.log"
+# the window, on the demo, until its prompt's tokens are counted: in the check's worker
+# process, which the frozen program starts again as itself (launcher.py's freeze_support)
+PERSONA_STUDIO_EXIT_WHEN_SHOWN=counted "$app" > "$home/gui.log"
 grep -q "^opened Demo - Coach Rhea.persona$" "$home/gui.log"
+grep -q "^counted in the worker process: " "$home/gui.log"
 demo="$home/data/persona-studio/Demo - Coach Rhea.persona"
 cli="$1/persona-studio-cli"  # the console program (the only one with output on Windows)
 "$cli" info "$demo" --json | grep -q '"examples": 30'

@@ -23,8 +23,10 @@ from persona_studio.gui.main_window import MainWindow
 from persona_studio.gui.theme import follow_color_scheme
 from persona_studio.resources_path import resource_path
 
-# Set by benchmarks and smoke tests: quit as soon as the main window has been shown.
+# Set by benchmarks and smoke tests: quit as soon as the main window has been shown; "counted":
+# once its Persona tab shows the prompt's token count, saying where it was counted.
 EXIT_WHEN_SHOWN = "PERSONA_STUDIO_EXIT_WHEN_SHOWN"
+COUNTED_WITHIN_MS = 30_000
 
 
 def _load_settings() -> tuple[AppConfig, str | None]:
@@ -146,6 +148,22 @@ def warm_up_in_background() -> threading.Thread:
     return thread
 
 
+def _close_once_counted(window: MainWindow, waited_ms: int = 0) -> None:
+    """For the packaged app's smoke test: once the Persona tab shows its prompt's token count
+    (`COUNTED_WITHIN_MS` at most), say where it was counted, then close. Every count and check
+    runs in the check's worker process, which the frozen program must be able to start; if it
+    cannot, the app counts in its own process, and only its log says so."""
+    label = window.persona_tab.prompt_size.text()
+    if "tokens for" not in label and waited_ms < COUNTED_WITHIN_MS:
+        QTimer.singleShot(50, lambda: _close_once_counted(window, waited_ms + 50))
+        return
+    worker = sys.modules.get("persona_studio.services.check_process")
+    served = worker is not None and worker.shared().pid is not None and not worker.shared().failures
+    where = "the worker process" if served else "the app"
+    print(f"counted in {where}: {label}", flush=True)
+    window.close()
+
+
 def run_app(argv: list[str]) -> int:
     app = make_application(argv)
     config, warning = _load_settings()
@@ -155,11 +173,15 @@ def run_app(argv: list[str]) -> int:
     open_first_project(window, requested)
     window.show()
     app.processEvents()  # paint the window now; the asyncio machinery loads behind it
-    if os.environ.get(EXIT_WHEN_SHOWN):
+    exit_when = os.environ.get(EXIT_WHEN_SHOWN)
+    if exit_when:
         print(f"shown-at {time.time():.6f}", flush=True)
         if window.session is not None:  # the packaged-app smoke test reads this line
             print(f"opened {window.session.project.path.name}", flush=True)
-        QTimer.singleShot(0, window.close)
+        if exit_when == "counted":
+            _close_once_counted(window)
+        else:
+            QTimer.singleShot(0, window.close)
     window.attach_shortcuts()
     follow_color_scheme(app)
     from persona_studio.gui.help import install_excepthook

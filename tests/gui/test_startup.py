@@ -14,8 +14,9 @@ from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 
 
-def _launch(*argv: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PERSONA_STUDIO_EXIT_WHEN_SHOWN": "1"}
+def _launch(*argv: str, exit_when: str = "1") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env["PERSONA_STUDIO_EXIT_WHEN_SHOWN"] = exit_when
     return subprocess.run(
         [sys.executable, "-m", "persona_studio", *argv],
         env=env,
@@ -33,6 +34,16 @@ def test_first_launch_shows_the_demo_and_remembers_it(isolated_home: Path) -> No
     assert demo.exists()
     assert load_config().recent_projects == [str(demo)]
     assert (isolated_home / "config" / "persona-studio" / "window.ini").exists()
+
+
+def test_the_launched_app_counts_its_prompt_in_the_worker_process(isolated_home: Path) -> None:
+    """What the packaged app's smoke test asks of the frozen program (packaging/smoke.sh): the
+    window's prompt count comes from the check's worker process, not the window's own."""
+    result = _launch(exit_when="counted")
+    assert result.returncode == 0, result.stderr
+    assert "opened Demo - Coach Rhea.persona" in result.stdout
+    assert "counted in the worker process: " in result.stdout
+    assert "tokens for newer models" in result.stdout
 
 
 def test_launch_with_a_project_path_opens_it(isolated_home: Path, tmp_path: Path) -> None:
