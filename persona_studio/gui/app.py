@@ -157,10 +157,12 @@ def _close_once_counted(window: MainWindow, waited_ms: int = 0) -> None:
     if "tokens for" not in label and waited_ms < COUNTED_WITHIN_MS:
         QTimer.singleShot(50, lambda: _close_once_counted(window, waited_ms + 50))
         return
-    worker = sys.modules.get("persona_studio.services.check_process")
-    served = worker is not None and worker.shared().pid is not None and not worker.shared().failures
-    where = "the worker process" if served else "the app"
-    print(f"counted in {where}: {label}", flush=True)
+    if "tokens for" not in label:
+        print(f"not counted in {COUNTED_WITHIN_MS // 1000} s: {label}", flush=True)
+    else:
+        worker = sys.modules["persona_studio.services.check_process"].shared()
+        where = "the worker process" if worker.pid and not worker.failures else "the app"
+        print(f"counted in {where}: {label}", flush=True)
     window.close()
 
 

@@ -45,6 +45,36 @@ def prompt_token_counts(prompt: str) -> dict[str, int]:
     return shared().count_tokens(prompt, ENCODINGS)
 
 
+async def checked_in_worker(
+    examples: list[Example],
+    persona: Persona,
+    spec: ModelSpec,
+    *,
+    test_share: float,
+    cancel: threading.Event | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> PreflightReport:
+    """`preflight` of a snapshot, in the check's worker process (in a thread of the app only if
+    that cannot start), awaited off the UI thread; cancelled, it stops the check at its next
+    step (`cancel` is set). `progress` is called from a worker thread."""
+    from persona_studio.services.check_process import shared
+
+    cancel = cancel or threading.Event()
+    try:
+        return await asyncio.to_thread(
+            shared().run,
+            examples,
+            persona,
+            spec,
+            progress=progress,
+            cancel=cancel,
+            test_share=test_share,
+        )
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
+
+
 class PreflightRunner(QObject):
     """Debounces edits, snapshots the examples, runs `preflight` on a worker thread, cancels a
     superseded run (its worker stops at its next step), and says what happened. While none of
@@ -185,17 +215,9 @@ class PreflightRunner(QObject):
         def progress(fraction: float, what: str) -> None:  # worker thread → UI thread
             loop.call_soon_threadsafe(self._progress, cancel, fraction, what)
 
-        from persona_studio.services.check_process import shared
-
-        try:  # in the worker process (in a thread of the app only if that cannot start)
-            report = await asyncio.to_thread(
-                shared().run,
-                examples,
-                persona,
-                spec,
-                progress=progress,
-                cancel=cancel,
-                test_share=test_share,
+        try:
+            report = await checked_in_worker(
+                examples, persona, spec, test_share=test_share, cancel=cancel, progress=progress
             )
         except PreflightCancelled:
             if cancel is self._cancel:  # stopped by the creator, not by a newer check

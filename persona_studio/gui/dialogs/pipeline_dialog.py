@@ -291,21 +291,13 @@ class PipelineDialog(QDialog):
         worker holds the session's examples from the tabs' checks: only what changed crosses.
         Stopped with the run."""
         import copy
-        import threading
 
-        from persona_studio.services.check_process import shared
+        from persona_studio.gui.preflight_runner import checked_in_worker
 
         session = self.session
         examples = list(await session.load_examples())
         persona = copy.deepcopy(session.persona)
-        cancel = threading.Event()
-        try:
-            return await asyncio.to_thread(
-                shared().run, examples, persona, spec, cancel=cancel, test_share=test_share
-            )
-        except asyncio.CancelledError:
-            cancel.set()  # the worker stops at its next step
-            raise
+        return await checked_in_worker(examples, persona, spec, test_share=test_share)
 
     async def confirm_warnings(self, lines: list[str]) -> bool:
         """Train with these warnings? Asked as the Train tab asks, without a nested loop."""
