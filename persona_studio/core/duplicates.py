@@ -14,7 +14,6 @@ import zlib
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from itertools import compress
 
 import numpy as np
 
@@ -152,7 +151,13 @@ class DuplicateIndex:
     changed (a search from nothing re-sorted every band: ~0.26 s). A text is compared with the
     first `LOOK` texts of each bucket it joins, skipping those already in its group: that
     bounds the work of a bucket of thousands of near-identical texts (templated answers) while
-    still joining them; two texts that are alike only past that many others may stay apart."""
+    still joining them; two texts that are alike only past that many others may stay apart.
+
+    Each text indexed has a slot (a number); a band's buckets are two arrays, its keys in order
+    and the slot of the text each belongs to (a key's texts in the order they joined): 12
+    bytes a text and band, and 64 for its keys. As a dict of keys to texts per band they took
+    ~84 bytes, and the texts' keys as bytes ~145 more: 81 MB of the check's worker at 100,000
+    examples (its resident memory after a first check: 521–523 MB then, 449 MB now)."""
 
     LOOK = 16
     MAX_WORDS_KEPT = 2_000_000  # distinct words remembered; past this the memo starts afresh
@@ -160,9 +165,13 @@ class DuplicateIndex:
     def __init__(self, threshold: float = 0.8) -> None:
         self.threshold = threshold
         self.words = _WordHashes()
-        self.keys: dict[Text, bytes] = {}  # text indexed → its band keys (b"": no words)
+        self.keys: dict[Text, int] = {}  # text indexed → its slot (-1: it has no words)
         self.pending: dict[Text, None] = {}  # texts added and not yet indexed, in order
-        self.buckets: list[dict[int, Text | list[Text]]] = [{} for _ in range(BANDS)]
+        self._texts: list[Text | None] = []  # slot → the text there (None: a free slot)
+        self._free: list[int] = []
+        self._band_keys = np.zeros((0, BANDS), dtype=np.uint64)  # slot → its band keys
+        self._bucket_keys = [np.zeros(0, dtype=np.uint64) for _ in range(BANDS)]
+        self._bucket_slots = [np.zeros(0, dtype=np.int32) for _ in range(BANDS)]
         self.similar: dict[Text, dict[Text, None]] = {}  # verified pairs, both ways
         self._parent: dict[Text, Text] = {}  # union-find over the texts with a pair
 
@@ -171,21 +180,24 @@ class DuplicateIndex:
             self.pending[text] = None
 
     def has_words(self, text: Text) -> bool:
-        return bool(self.keys.get(text))
+        return self.keys.get(text, -1) >= 0
 
     def discard(self, texts: Iterable[Text]) -> None:
         """Take texts out; a group one of them held together is compared again."""
         loose: dict[Text, None] = {}
+        gone: list[int] = []
         for text in texts:
             if self.pending.pop(text, 0) is None:
                 continue
-            keys = self.keys.pop(text, None)
-            if keys is None:
+            slot = self.keys.pop(text, None)
+            if slot is None:
                 continue
-            for band, key in enumerate(np.frombuffer(keys, dtype=np.uint64).tolist()):
-                self._leave(band, key, text)
+            if slot >= 0:
+                gone.append(slot)
             if text in self.similar:
                 loose.update(dict.fromkeys(self._group(text)))
+        if gone:
+            self._leave(gone)
         if not loose:
             return
         for text in loose:  # the group's pairs go; what is left of it is compared again
@@ -195,9 +207,15 @@ class DuplicateIndex:
         for text, others in self.similar.items():
             for other in others:
                 self._union(text, other)
+        sets: dict[Text, set[tuple[str, ...]]] = {}
         for text in sorted((t for t in loose if t in self.keys), key=plain):
-            keys = np.frombuffer(self.keys[text], np.uint64).tolist()
-            self._compare_in_buckets(text, enumerate(keys))
+            keys = self._band_keys[self.keys[text]]
+            for band, (bucket_keys, slots) in enumerate(
+                zip(self._bucket_keys, self._bucket_slots, strict=True)
+            ):
+                first = int(np.searchsorted(bucket_keys, keys[band]))
+                last = int(np.searchsorted(bucket_keys, keys[band], side="right"))
+                self._compare(text, slots[first : min(last, first + self.LOOK)].tolist(), sets)
 
     BATCH = 20_000  # texts indexed at a time: a stop waits for one batch at most (~0.1 s)
 
@@ -213,33 +231,41 @@ class DuplicateIndex:
         for start in range(0, len(new), self.BATCH):
             progress(0.7 + 0.3 * start / len(new))
             batch = new[start : start + self.BATCH]
-            keys = _band_keys([signatures[text] for text in batch])
-            present = [text for text, text_keys in zip(batch, keys, strict=True) if text_keys]
-            if present:
-                self._join(present, np.frombuffer(b"".join(keys), np.uint64).reshape(-1, BANDS))
-            self.keys.update(zip(batch, keys, strict=True))
+            present = [text for text in batch if signatures[text]]
+            joined = _band_keys([signatures[t] for t in present]) if present else None
+            slots = iter(self._join(present, joined) if joined is not None else ())
+            self.keys.update((text, next(slots) if signatures[text] else -1) for text in batch)
             for text in batch:
                 del self.pending[text]
 
-    def _join(self, texts: list[Text], keys: np.ndarray) -> None:
+    def _join(self, texts: list[Text], keys: np.ndarray) -> list[int]:
         """Put texts in their buckets (row i of `keys`: text i's band keys), each compared
-        with the texts before it there. Per band in C loops: a text whose key is new to its
-        bucket and to the batch (nearly all) only goes in; the others, in order, in Python
-        (a text at a time took ~0.6 s more of a first check at 100,000)."""
+        with the first texts there before it; returns their slots. Per band in C: a text whose
+        key is new to its bucket and to the batch (nearly all) only goes in; the others, in
+        order, in Python (a text at a time took ~0.6 s more of a first check at 100,000)."""
+        slots = self._take_slots(texts, keys)
         sets: dict[Text, set[tuple[str, ...]]] = {}
-        for band, bucket in enumerate(self.buckets):
+        for band in range(BANDS):
             column = keys[:, band]
-            numbers = column.tolist()
+            bucket_keys, bucket_slots = self._bucket_keys[band], self._bucket_slots[band]
+            first = np.searchsorted(bucket_keys, column)
+            last = np.searchsorted(bucket_keys, column, side="right")
             order = np.argsort(column, kind="stable")
             ordered = column[order]
             again = np.zeros(len(column), dtype=bool)  # a key more than once in the batch
             same = np.flatnonzero(ordered[1:] == ordered[:-1])
             again[order[same]] = again[order[same + 1]] = True
-            held = np.fromiter(map(bucket.__contains__, numbers), dtype=bool, count=len(numbers))
-            alone = ~(again | held)
-            bucket.update(zip(compress(numbers, alone), compress(texts, alone), strict=True))
-            for n in np.flatnonzero(~alone).tolist():
-                self._compare_in_buckets(texts[n], [(band, numbers[n])], join=True, sets=sets)
+            joined: dict[int, list[int]] = {}  # a key's texts of this batch so far: their slots
+            for n in np.flatnonzero(again | (last > first)).tolist():
+                mates = bucket_slots[first[n] : min(last[n], first[n] + self.LOOK)].tolist()
+                earlier = joined.setdefault(int(column[n]), [])
+                self._compare(texts[n], mates + earlier[: self.LOOK - len(mates)], sets)
+                earlier.append(slots[n])
+            # the batch goes in after the texts each key had, in order (np.insert keeps it)
+            at = np.searchsorted(bucket_keys, ordered, side="right")
+            self._bucket_keys[band] = np.insert(bucket_keys, at, ordered)
+            self._bucket_slots[band] = np.insert(bucket_slots, at, np.asarray(slots)[order])
+        return slots
 
     def groups(self) -> list[list[Text]]:
         """The texts that are near-identical to another one, a list per group."""
@@ -250,37 +276,62 @@ class DuplicateIndex:
 
     # -- inside ---------------------------------------------------------------------------
 
-    def _compare_in_buckets(
-        self,
-        text: Text,
-        keys: Iterable[tuple[int, int]],
-        join: bool = False,
-        sets: dict[Text, set[tuple[str, ...]]] | None = None,
+    def _take_slots(self, texts: list[Text], keys: np.ndarray) -> list[int]:
+        """Slots for new texts (free ones first), holding them and their band keys."""
+        kept = len(self._free) - min(len(texts), len(self._free))
+        reused, self._free = self._free[kept:], self._free[:kept]
+        start = len(self._texts)
+        slots = reused + list(range(start, start + len(texts) - len(reused)))
+        self._texts += [None] * (len(texts) - len(reused))
+        if len(self._texts) > len(self._band_keys):  # room for twice as many
+            grown = np.zeros((2 * len(self._texts), BANDS), dtype=np.uint64)
+            grown[: len(self._band_keys)] = self._band_keys
+            self._band_keys = grown
+        for slot, text in zip(slots, texts, strict=True):
+            self._texts[slot] = text
+        self._band_keys[slots] = keys
+        return slots
+
+    def _leave(self, slots: list[int]) -> None:
+        """Take the texts in these slots out of their buckets, and free the slots. A few (an
+        edit's) are found by their keys; many, by a pass over each band's slots."""
+        if len(slots) <= self.LOOK:
+            keys = self._band_keys[slots]
+            for band, (bucket_keys, bucket_slots) in enumerate(
+                zip(self._bucket_keys, self._bucket_slots, strict=True)
+            ):
+                first = np.searchsorted(bucket_keys, keys[:, band]).tolist()
+                last = np.searchsorted(bucket_keys, keys[:, band], side="right").tolist()
+                at = [
+                    start + bucket_slots[start:end].tolist().index(slot)
+                    for slot, start, end in zip(slots, first, last, strict=True)
+                ]
+                self._bucket_keys[band] = np.delete(bucket_keys, at)
+                self._bucket_slots[band] = np.delete(bucket_slots, at)
+        else:
+            gone = np.zeros(len(self._texts), dtype=bool)
+            gone[slots] = True
+            for band in range(BANDS):
+                keep = ~gone[self._bucket_slots[band]]
+                self._bucket_keys[band] = self._bucket_keys[band][keep]
+                self._bucket_slots[band] = self._bucket_slots[band][keep]
+        for slot in slots:
+            self._texts[slot] = None
+        self._free += slots
+
+    def _compare(
+        self, text: Text, mates: list[int], sets: dict[Text, set[tuple[str, ...]]]
     ) -> None:
-        """Compare `text` with the texts in its buckets (band, key); `join`: it is not in
-        those buckets yet, put it there (first in a bucket not made yet)."""
-        sets = {} if sets is None else sets
-        for band, key in keys:
-            bucket = self.buckets[band]
-            held = bucket.get(key)
-            if held is None:
-                bucket[key] = text
+        """Compare `text` with the texts in these slots; a pair found alike joins a group."""
+        for slot in mates:
+            mate = self._texts[slot]
+            assert mate is not None  # (a bucket holds no free slot)
+            if mate == text or self._find(mate) == self._find(text):
                 continue
-            if not isinstance(held, list):
-                mates = [held]
-                if join:
-                    bucket[key] = [held, text]
-            else:
-                mates = held[: self.LOOK]
-                if join:
-                    held.append(text)
-            for mate in mates:
-                if mate == text or self._find(mate) == self._find(text):
-                    continue
-                if self._alike(text, mate, sets):
-                    self.similar.setdefault(text, {})[mate] = None
-                    self.similar.setdefault(mate, {})[text] = None
-                    self._union(text, mate)
+            if self._alike(text, mate, sets):
+                self.similar.setdefault(text, {})[mate] = None
+                self.similar.setdefault(mate, {})[text] = None
+                self._union(text, mate)
 
     def _alike(self, a: Text, b: Text, sets: dict[Text, set[tuple[str, ...]]]) -> bool:
         for text in (a, b):
@@ -288,16 +339,6 @@ class DuplicateIndex:
                 sets[text] = _shingle_set(text)
         sa, sb = sets[a], sets[b]
         return len(sa & sb) / len(sa | sb) >= self.threshold
-
-    def _leave(self, band: int, key: int, text: Text) -> None:
-        bucket = self.buckets[band]
-        held = bucket[key]
-        if not isinstance(held, list):
-            del bucket[key]
-            return
-        held.remove(text)
-        if len(held) == 1:
-            bucket[key] = held[0]
 
     def _group(self, text: Text) -> list[Text]:
         seen = {text: None}
@@ -323,18 +364,14 @@ class DuplicateIndex:
             self._parent[second] = first
 
 
-def _band_keys(signatures: list[bytes]) -> list[bytes]:
-    """Each signature's `BANDS` bucket keys, as bytes (b"" for a text without words)."""
-    present = [s for s in signatures if s]
-    if not present:
-        return [b"" for _ in signatures]
-    matrix = np.frombuffer(b"".join(present), dtype=np.uint64).reshape(len(present), NUM_HASHES)
+def _band_keys(signatures: list[bytes]) -> np.ndarray:
+    """The signatures' `BANDS` bucket keys, a row each (signatures of texts with words)."""
+    matrix = np.frombuffer(b"".join(signatures), dtype=np.uint64).reshape(-1, NUM_HASHES)
     rows = NUM_HASHES // BANDS
     keys = matrix[:, 0::rows].copy()  # band b hashes its `rows` minimums into one key
     for r in range(1, rows):
         keys = keys * _PAIR + matrix[:, r::rows]
-    packed = iter(map(bytes, keys))
-    return [next(packed) if s else b"" for s in signatures]
+    return keys
 
 
 def near_duplicate_groups(
