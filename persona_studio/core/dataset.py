@@ -50,7 +50,8 @@ class Example:
     more. Code that only reads them (the grid's cells, search, sorting, the check, exports)
     uses `read_messages`, which keeps nothing. A large project's first search folds that text
     (`search_text`): the example then holds its messages as the lowercase text the search
-    looks in, with what gives them back exactly (`Folded`)."""
+    looks in, with what gives them back exactly (`Folded`). In the check's worker process a
+    plain question and answer holds them as the pair of texts its check keeps (`hold_pair`)."""
 
     messages: list[dict[str, Any]]
     id: str = field(default_factory=new_id)
@@ -77,6 +78,8 @@ class Example:
         held = _HELD.__get__(self, Example)
         if type(held) is str:
             return _loads(held)
+        if type(held) is tuple and len(held) == 2 and type(held[0]) is str:  # (`hold_pair`)
+            return _pair_messages(held)
         return held.messages() if type(held) is Folded else held
 
     def messages_json(self) -> str | None:
@@ -128,8 +131,28 @@ _SLOTS = tuple(vars(Example)[name] for name in Example.__slots__)
 _HELD = vars(Example)["messages"]  # the slot: a list, or the file's JSON text not decoded yet
 
 
+def hold_pair(example: Example, pair: tuple[str, str]) -> None:
+    """Hold a plain question → answer example's messages as `pair`, its (question, answer):
+    the check's worker process, whose check keeps those very texts for the duplicate search
+    and the token counts. The file's JSON text beside them was ~60 MB of that process at
+    100,000 examples. The messages read the same (their keys' order aside: role, content)."""
+    _HELD.__set__(example, pair)
+
+
+def held_pair(example: Example) -> tuple[str, str] | None:
+    """The (question, answer) the example holds as its messages (`hold_pair`), else None."""
+    held = _HELD.__get__(example, Example)
+    if type(held) is tuple and len(held) == 2 and type(held[0]) is str:
+        return held
+    return None
+
+
+def _pair_messages(pair: tuple[str, str]) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
+
+
 def held_messages(example: Example) -> object:
-    """The messages as the example holds them (a list, the file's text, or `Folded`). An
+    """The messages as the example holds them (a list, the file's text, `Folded`, a pair). An
     example's messages are never changed in place, so while this is the same object they are
     the same messages (a change of status or tags shares them: `Example.__copy__`)."""
     return _HELD.__get__(example, Example)
@@ -137,11 +160,8 @@ def held_messages(example: Example) -> object:
 
 def _messages(example: Example) -> list[dict[str, Any]]:
     held = _HELD.__get__(example, Example)
-    if type(held) is str:
-        held = _loads(held)
-        _HELD.__set__(example, held)
-    elif type(held) is Folded:
-        held = held.messages()
+    if type(held) is not list:
+        held = example.read_messages()
         _HELD.__set__(example, held)
     return held
 
@@ -161,7 +181,7 @@ def search_text(example: Example, *, hold: bool = False) -> str:
     held = _HELD.__get__(example, Example)
     if type(held) is Folded:
         return held.text
-    messages = _loads(held) if type(held) is str else held
+    messages = example.read_messages()
     if hold and type(held) is str:  # a plain text: its messages are {role, content} texts
         folded = fold(messages)
         if folded is not None:

@@ -15,12 +15,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from itertools import chain, compress, repeat
+from itertools import chain, compress, filterfalse, repeat
 from operator import add, attrgetter, is_, is_not, itemgetter, not_
 from pathlib import Path
 from typing import Any, cast
 
-from persona_studio.core.dataset import MIN_EXAMPLES, Example, ids_of
+from persona_studio.core.dataset import MIN_EXAMPLES, Example, held_pair, hold_pair, ids_of
 from persona_studio.core.duplicates import (
     DuplicateIndex,
     Text,
@@ -401,6 +401,9 @@ def _plain_qa(example: Example) -> tuple[str, str] | None:
     building its training messages. None for anything else."""
     if example.system_prompt is not None:
         return None
+    pair = held_pair(example)  # the worker's, checked before: plain
+    if pair is not None:
+        return pair
     messages = example.read_messages()
     if len(messages) != 2:
         return None
@@ -481,7 +484,8 @@ def _duplicate_issues(
 # (before duplicates), and its text as the duplicate search compares it: its question and
 # answer as a pair while the token-count cache keeps those two texts anyway (a string of both
 # was 49 MB of the check's worker at 100,000 examples), else that one string (past the cache's
-# limit the pair and its two texts took ~105 bytes more an example: 3.2 -> 3.36 GB at 1,000,000)
+# limit the pair and its two texts took ~105 bytes more an example: 3.2 -> 3.36 GB at 1,000,000).
+# In the check's worker always the pair, which its plain examples hold as their messages.
 Findings = tuple[Example, int, tuple[Issue, ...], Text]
 _EXAMPLE, _TOKENS, _ISSUES, _TEXT = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 _STATUS = attrgetter("status")
@@ -656,10 +660,12 @@ def update(
     cancel: threading.Event | None = None,
     find_duplicates: bool = True,
     test_share: float = 0.0,
+    hold_pairs: bool = False,
 ) -> None:
     """Bring `cache` up to date with `examples` (their `ids`, in order): check again those
     `changed` since its last check (None: the ones that are not the same objects), take out
-    those gone."""
+    those gone. `hold_pairs`: the examples are the cache's alone (the check's worker process):
+    a plain question and answer holds its messages as the pair the cache keeps (`hold_pair`)."""
 
     def step(fraction: float, what: str) -> None:
         if cancel is not None and cancel.is_set():
@@ -670,7 +676,9 @@ def update(
     system_prompt = persona.system_prompt()
     # what the last check found for each example, while it is the same object under the same
     # settings (the session never changes an example in place: an edit is a new object)
-    as_pairs = cache_holds(2 * len(ids))  # the form of each example's text (see `Findings`)
+    # the form of each example's text (see `Findings`); held as the example's messages, the
+    # pair replaces the file's text whatever the size
+    as_pairs = hold_pairs or cache_holds(2 * len(ids))
     settings = (
         system_prompt,
         model,
@@ -685,7 +693,7 @@ def update(
     cache.forget_gone(ids, todo)
     step(0.05, "Counting tokens and checking…")
     if todo:
-        _check(todo, persona, system_prompt, model, cache, step, as_pairs)
+        _check(todo, persona, system_prompt, model, cache, step, as_pairs, hold_pairs)
     cache.duplicate_groups, cache.duplicate_issues = [], defaultdict(list)
     if find_duplicates:
         finding = "Looking for duplicates…"
@@ -763,6 +771,7 @@ def _check(
     cache: CheckCache,
     step: Callable[[float, str], None],
     as_pairs: bool,
+    hold_pairs: bool = False,
 ) -> None:
     """Check `todo` a chunk at a time, each chunk's findings put in `cache` whole. The next
     chunk's texts are counted meanwhile where a helper process counts (`count_soon`). Each
@@ -807,6 +816,9 @@ def _check(
             )
         )
         texts: list[Text] = pairs if as_pairs else list(map("\n".join, pairs))
+        if as_pairs and hold_pairs:
+            for i in filterfalse(general.__contains__, range(len(chunk))):
+                hold_pair(chunk[i], pairs[i])
         findings: list[Findings] = list(zip(chunk, ns, repeat(()), texts))
         suspects = set(general)
         for column in (questions, answers):

@@ -29,15 +29,17 @@ This module imports nothing of Qt, and `serve` nothing of the GUI.
 
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
+import sys
 import threading
 import traceback
 from array import array
 from collections.abc import Callable, Sequence
 from itertools import compress
 from operator import is_not, itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
@@ -198,6 +200,7 @@ def serve(conn: Connection, helper: Connection | None = None) -> None:
                     progress=progress,
                     cancel=_PipeCancel(conn, seq),  # type: ignore[arg-type]
                     test_share=test_share,
+                    hold_pairs=True,  # its examples are its own
                 )
                 held.whole = True
                 light = report_of(held.cache, held.ids, spec, tokens=False)
@@ -212,6 +215,28 @@ def serve(conn: Connection, helper: Connection | None = None) -> None:
         except Exception:  # the app runs the check itself and shows its error
             held.whole = False
             conn.send(("error", seq, traceback.format_exc()))
+        _give_back_freed_memory()  # the answer is sent: the app does not wait for this
+
+
+def _give_back_freed_memory() -> None:
+    """Give the C allocator's free pages back to the system (glibc's `malloc_trim`). Texts
+    over 512 bytes come from it, not from Python's own allocator, and the holes the freed
+    ones leave stay in the process: the examples' file texts, once a first check at 100,000
+    holds their messages as pairs (`hold_pair`), ~37 MB of it. ~2 ms, ~0.1 ms with nothing to
+    give back. Elsewhere than glibc, nothing."""
+    _malloc_trim()(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], object]:
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            return cast(Callable[[int], object], ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):  # not glibc (musl, say): its allocator keeps them
+            pass
+    return lambda _pad: None
 
 
 def _counted(texts: list[str], encodings: Sequence[str]) -> dict[str, list[int]]:

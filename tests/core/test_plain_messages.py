@@ -86,3 +86,24 @@ def test_plain_texts_are_plain(text: str) -> None:
 )
 def test_anything_else_is_not(text: str) -> None:
     assert not dataset.plain_messages_json(text) and not dataset._plain_by_orjson(text)
+
+
+def test_an_example_holding_its_question_and_answer_as_a_pair_reads_the_same() -> None:
+    """The check's worker process holds a plain question and answer as the pair of texts its
+    check keeps (`hold_pair`): read, decoded, copied, pickled and searched, it is the same."""
+    import copy
+    import pickle
+
+    made = dataset.Example.from_qa("How Far?", "Ten km, easy.", tags=["run"])
+    held = copy.copy(made)
+    pair = ("How Far?", "Ten km, easy.")
+    dataset.hold_pair(held, pair)
+    assert dataset.held_messages(held) is pair and dataset.held_pair(held) is pair
+    assert dataset.held_pair(made) is None
+    assert held.read_messages() == made.messages and dataset.held_messages(held) is pair
+    assert (held.question, held.answer, held.turn_count) == ("How Far?", "Ten km, easy.", 2)
+    assert dataset.search_text(held) == dataset.search_text(made) == "how far?\x00ten km, easy."
+    assert pickle.loads(pickle.dumps(held)).read_messages() == made.messages
+    assert copy.deepcopy(held).read_messages() == made.messages
+    assert held.messages == made.messages and type(dataset.held_messages(held)) is list
+    assert held == made

@@ -464,13 +464,19 @@ def test_thousands_of_near_identical_texts_join_one_group_in_bounded_work(monkey
     assert compared < 3000 * duplicates.BANDS * 2
 
 
+@pytest.mark.parametrize("hold_pairs", [False, True])
 def test_a_kept_check_cache_checks_only_changed_examples_and_reports_the_same(
-    monkeypatch,
+    monkeypatch, hold_pairs: bool
 ) -> None:
+    """`hold_pairs`: as the check's worker process checks its own examples, a plain question
+    and answer holding its messages as the pair the cache keeps for it (past the token-count
+    cache's limit too)."""
+    import copy
     import random
 
-    from persona_studio.core import validation
-    from persona_studio.core.validation import CheckCache
+    from persona_studio.core import tokens, validation
+    from persona_studio.core.dataset import held_messages
+    from persona_studio.core.validation import CheckCache, report_of, update
 
     rng = random.Random(11)
     words = ["pace", "run", "easy", "tempo", "rest", "hill", "promise", "results", "weight-loss"]
@@ -497,12 +503,23 @@ def test_a_kept_check_cache_checks_only_changed_examples_and_reports_the_same(
     checked: list[int] = []
     shape = validation._plain_qa
     monkeypatch.setattr(validation, "_plain_qa", lambda ex: checked.append(1) or shape(ex))
+    if hold_pairs:
+        monkeypatch.setattr(tokens, "_CACHE_LIMIT", 100)
     cache = CheckCache()
     for round_ in range(6):
         checked.clear()
-        report = preflight(examples, persona, spec, cache=cache)
+        made = copy.deepcopy(examples)  # their messages as they were made: lists
+        if hold_pairs:
+            ids = [ex.id for ex in examples]
+            update(cache, examples, ids, None, persona, spec, hold_pairs=True)
+            report = report_of(cache, ids, spec)
+            plain = [ex for ex in examples if shape(ex) is not None]
+            assert plain and all(held_messages(ex) is cache.results[ex.id][3] for ex in plain)
+            assert [ex.messages for ex in made] == [ex.read_messages() for ex in examples]
+        else:
+            report = preflight(examples, persona, spec, cache=cache)
         assert len(checked) == (len(examples) if round_ in (0, 4) else 5)  # only what changed
-        fresh = preflight(examples, persona, spec)
+        fresh = preflight(made, persona, spec)
         assert report.issues == fresh.issues and list(report.issues) == list(fresh.issues)
         assert report.tokens == fresh.tokens and report.summary() == fresh.summary()
         del examples[rng.randrange(len(examples))]
