@@ -435,7 +435,7 @@ class CheckProcess:
 
     def _renew_helper(self, conn: Connection) -> None:
         """Start a helper for the one the worker let go once it had counted (`let_helper_go`:
-        its encodings stayed loaded, ~100 MB), and send the worker its end of the pipe. If
+        its encodings stayed loaded, ~85 MB), and send the worker its end of the pipe. If
         none starts, the worker counts alone."""
         import multiprocessing
 

@@ -160,7 +160,7 @@ def test_a_helper_that_dies_leaves_the_counting_here(helper) -> None:
 
 
 def test_a_helper_that_counted_is_let_go(helper) -> None:
-    """A helper keeps its encodings loaded for as long as it lives (~100 MB after a first check
+    """A helper keeps its encodings loaded for as long as it lives (~85 MB after a first check
     at 100,000 examples): once it has counted, it can be let go, and a new one given."""
     from persona_studio.core import tokens
 

@@ -72,7 +72,7 @@ def test_the_worker_reports_what_the_app_would(worker) -> None:
 
 def test_the_worker_has_a_helper_that_counts_and_goes_with_it(worker) -> None:
     """Issue 21: the first check's tokens are counted in part by a second process. Once it has
-    counted it is let go for a fresh one: its encodings stay loaded while it lives (~100 MB)."""
+    counted it is let go for a fresh one: its encodings stay loaded while it lives (~85 MB)."""
     worker.run(dataset(50), PERSONA, SPEC)  # too few to ask the helper
     helper = worker._helper
     assert helper is not None and helper.is_alive() and helper.pid not in (worker.pid, os.getpid())
