@@ -214,21 +214,6 @@ def count_beside(conn: Connection | None) -> None:
     _helper = None if conn is None else _Helper(conn)
 
 
-def let_helper_go() -> bool:
-    """A helper keeps its encodings loaded for as long as it lives: bpe-openai holds them in
-    native statics, freed only when the process exits (o200k: ~85 MB after a first check at
-    100,000 examples, for the rest of the session). If it has counted, close its pipe (it exits) and
-    count here until `count_beside` gives a fresh one; True if it did. The check's worker
-    asks the app for that fresh one, which loads an encoding when first asked (~55 ms)."""
-    global _helper
-    helper = _helper
-    if helper is None or not helper.seq:
-        return False
-    helper.conn.close()
-    _helper = None
-    return True
-
-
 def _without_helper(exc: BaseException) -> None:
     global _helper
     log.warning("counting tokens in this process: the helper process failed (%r)", exc)

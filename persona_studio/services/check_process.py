@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
-from persona_studio.core.tokens import count_beside, count_many, let_helper_go, start_helper
+from persona_studio.core.tokens import count_beside, count_many, start_helper
 from persona_studio.core.validation import (
     CheckCache,
     PreflightCancelled,
@@ -173,9 +173,6 @@ def serve(conn: Connection, helper: Connection | None = None) -> None:
             except (EOFError, OSError):
                 return
             continue
-        if message[0] == "helper":  # a fresh helper, for the one let go (`let_helper_go`)
-            count_beside(message[1])
-            continue
         if message[0] != "check":
             continue  # a cancel that came after its check had finished
         _, seq, base, kind, slices, count, persona, spec, test_share = message
@@ -210,8 +207,7 @@ def serve(conn: Connection, helper: Connection | None = None) -> None:
                 trained = bytes(map(held.cache.trained.__contains__, held.ids))
                 # they cross as the mask: ~66,000 strings held the app's lock
                 light.trained_ids = []
-                counts = held.token_counts(base, seq)
-                conn.send(("report", seq, light, counts, trained, let_helper_go()))
+                conn.send(("report", seq, light, held.token_counts(base, seq), trained))
         except PreflightCancelled:
             conn.send(("cancelled", seq))
         except (EOFError, OSError):
@@ -433,24 +429,6 @@ class CheckProcess:
             except (EOFError, OSError, pickle.PickleError) as exc:
                 raise self._gone(exc) from exc
 
-    def _renew_helper(self, conn: Connection) -> None:
-        """Start a helper for the one the worker let go once it had counted (`let_helper_go`:
-        its encodings stayed loaded, ~85 MB), and send the worker its end of the pipe. If
-        none starts, the worker counts alone."""
-        import multiprocessing
-
-        try:
-            process, end = start_helper()
-        except (OSError, RuntimeError) as exc:
-            log.warning("the token-count helper process did not start again: %s", exc)
-            return
-        try:
-            conn.send(("helper", end))  # (a pipe's end crosses to another process as its own)
-        finally:
-            end.close()
-        self._helper = process
-        multiprocessing.active_children()  # (the ones let go have exited: reaped)
-
     def _gone(self, exc: Exception) -> WorkerGone:
         """The worker stopped answering: count the failure, let it go (the next call starts
         a new one), and say so."""
@@ -492,9 +470,7 @@ class CheckProcess:
                 if progress is not None and not asked_to_stop:
                     progress(*rest)
             elif kind == "report":
-                light, counts, trained, helper_gone = rest
-                if helper_gone:
-                    self._renew_helper(conn)
+                light, counts, trained = rest
                 return _report(light, counts, trained, ids, base)
             elif kind == "cancelled":
                 raise PreflightCancelled

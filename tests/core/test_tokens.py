@@ -159,21 +159,6 @@ def test_a_helper_that_dies_leaves_the_counting_here(helper) -> None:
     assert all(tokens.count_soon(later)()[t] == count_tokens(t) for t in later)
 
 
-def test_a_helper_that_counted_is_let_go(helper) -> None:
-    """A helper keeps its encodings loaded for as long as it lives (~85 MB after a first check
-    at 100,000 examples): once it has counted, it can be let go, and a new one given."""
-    from persona_studio.core import tokens
-
-    assert not tokens.let_helper_go() and helper.is_alive()  # it has counted nothing: kept
-    batch = texts(2 * tokens.HELPER_FROM, "let go ")
-    assert all(tokens.count_soon(batch)()[t] == count_tokens(t) for t in batch)
-    assert tokens.let_helper_go()
-    helper.join(10)
-    assert helper.exitcode is not None and tokens._helper is None
-    later = texts(2 * tokens.HELPER_FROM, "alone ")  # counted here meanwhile
-    assert all(tokens.count_soon(later)()[t] == count_tokens(t) for t in later)
-
-
 def test_an_answer_nobody_read_is_passed_over(helper) -> None:
     """A check stopped between asking and reading: the next batch gets its own answer."""
     from persona_studio.core import tokens

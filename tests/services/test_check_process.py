@@ -71,25 +71,21 @@ def test_the_worker_reports_what_the_app_would(worker) -> None:
 
 
 def test_the_worker_has_a_helper_that_counts_and_goes_with_it(worker) -> None:
-    """Issue 21: the first check's tokens are counted in part by a second process. Once it has
-    counted it is let go for a fresh one: its encodings stay loaded while it lives (~85 MB)."""
+    """Issue 21: the first check's tokens are counted in part by a second process."""
     worker.run(dataset(50), PERSONA, SPEC)  # too few to ask the helper
     helper = worker._helper
     assert helper is not None and helper.is_alive() and helper.pid not in (worker.pid, os.getpid())
+
+    def cpu_ticks() -> int:
+        with open(f"/proc/{helper.pid}/stat") as stat:
+            user, system = stat.read().rsplit(")", 1)[1].split()[11:13]
+        return int(user) + int(system)
+
+    idle = cpu_ticks()
     examples = dataset(20_000)
     expected = preflight(examples, PERSONA, SPEC)
     assert worker.run(examples, PERSONA, SPEC).tokens == expected.tokens
-    helper.join(10)
-    assert helper.exitcode is not None  # it counted (40,000 texts), and was let go
-    fresh = worker._helper
-    assert fresh is not None and fresh.pid != helper.pid and fresh.is_alive()
-    # the fresh one counts the next check's many new texts, and is let go in its turn
-    more = examples + [Example.from_qa(f"Hill {i}?", f"Walk it, {i}.") for i in range(1_500)]
-    assert worker.run(more, PERSONA, SPEC).tokens == preflight(more, PERSONA, SPEC).tokens
-    fresh.join(10)
-    assert fresh.exitcode is not None
-    helper = worker._helper
-    assert helper is not None and helper.pid != fresh.pid and helper.is_alive()
+    assert cpu_ticks() - idle >= 5  # it counted: 40,000 texts take ~0.2 s
 
     # the worker dies: its helper goes too (its pipe closed), and a new pair checks
     os.kill(worker.pid, signal.SIGKILL)
