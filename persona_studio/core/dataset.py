@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import compress, count
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeGuard
 
 from persona_studio.core.folded import SEPARATOR, Folded, fold
 
@@ -78,7 +78,7 @@ class Example:
         held = _HELD.__get__(self, Example)
         if type(held) is str:
             return _loads(held)
-        if type(held) is tuple and len(held) == 2 and type(held[0]) is str:  # (`hold_pair`)
+        if _is_pair(held):  # (`hold_pair`)
             return _pair_messages(held)
         return held.messages() if type(held) is Folded else held
 
@@ -142,9 +142,12 @@ def hold_pair(example: Example, pair: tuple[str, str]) -> None:
 def held_pair(example: Example) -> tuple[str, str] | None:
     """The (question, answer) the example holds as its messages (`hold_pair`), else None."""
     held = _HELD.__get__(example, Example)
-    if type(held) is tuple and len(held) == 2 and type(held[0]) is str:
-        return held
-    return None
+    return held if _is_pair(held) else None
+
+
+def _is_pair(held: object) -> TypeGuard[tuple[str, str]]:
+    """Whether messages held are a (question, answer) pair (`hold_pair`), not a list of them."""
+    return type(held) is tuple and len(held) == 2 and type(held[0]) is str
 
 
 def _pair_messages(pair: tuple[str, str]) -> list[dict[str, Any]]:
