@@ -77,17 +77,14 @@ def main() -> int:
     # the native count of every distinct text, as the check asks for them
     encoder = best(lambda: count(texts))
     alone = best(lambda: preflight(examples, persona, spec, find_duplicates=False))
-    process, helper = tokens.start_helper()
-    tokens.count_beside(helper)
+    tokens.count_beside(True)
     tokens.count_soon({f"warm {n}" for n in range(tokens.HELPER_FROM)}, spec.encoding)()
     try:
         checks = best(lambda: preflight(examples, persona, spec, find_duplicates=False))
         cache = CheckCache()
         full = best(lambda: preflight(examples, persona, spec, cache=CheckCache()), runs=1)
     finally:
-        tokens.count_beside(None)
-        helper.close()
-        process.join(5)
+        tokens.count_beside(False)
     preflight(examples, persona, spec, cache=cache)
     print(f"{args.examples:,} examples, {len(texts):,} distinct texts")
     print(f"1. the encoder's own count: {encoder:6.2f} s")

@@ -166,18 +166,20 @@ def _remember(cache: dict[str, int], texts: set[str], new: list[str], counts: li
 
 HELPER_FROM = 1_000  # new texts: fewer are counted here (a message each way, ~0.2 ms)
 HELPER_WAIT_S = 60.0  # for one batch's answer (4,000 texts take ~25 ms): else counted here
+HELPER_IDLE_S = 30.0  # a helper that counted nothing this long is let go (`let_helper_go`)
 WAITED_S = 0.001  # an answer later than this: the helper is behind, and gets less next time
 SHARE_STEP, SHARES = 0.05, (0.3, 0.95)
 
 
 class _Helper:
-    """This process's end of the pipe to a `serve_counts` process. One caller at a time (the
-    check's thread); answers come in the order asked. It is given a `share` of each batch,
-    balanced as it goes: two processes counting on this 2-core machine each ran ~1.3x slower
-    (measured), so a fixed split left one side waiting."""
+    """This process's end of the pipe to a `serve_counts` process, and that process. One caller
+    at a time (the check's thread); answers come in the order asked. It is given a `share` of
+    each batch, balanced as it goes: two processes counting on this 2-core machine each ran
+    ~1.3x slower (measured), so a fixed split left one side waiting."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, process: BaseProcess | None = None) -> None:
         self.conn = conn
+        self.process = process
         self.seq = 0
         self.share = 0.75
 
@@ -203,21 +205,58 @@ class _Helper:
             # older: asked by a check that stopped before it read its answer
         raise TimeoutError(f"no token counts from the helper process in {HELPER_WAIT_S:.0f} s")
 
+    def close(self) -> None:
+        """Close the pipe: the process ends (it reads nothing more), and is waited for."""
+        self.conn.close()
+        if self.process is not None:
+            self.process.join(5)
+            if self.process.exitcode is None:  # stuck in a count: its answer is not wanted
+                self.process.kill()
+                self.process.join(5)
+
 
 _helper: _Helper | None = None
+_helping = False  # `count_beside(True)`: a helper is started again when a large batch comes
 
 
-def count_beside(conn: Connection | None) -> None:
-    """From now on, count large batches (`count_soon`) in the `serve_counts` process at the
-    other end of `conn`; None: here again."""
+def count_beside(on: bool) -> None:
+    """From now on (`on`), count large batches (`count_soon`) partly in a `serve_counts`
+    process: one is started now, so that it is ready for a first check, and again whenever a
+    large batch comes after `let_helper_go`. Off: let it go, and count here again."""
+    global _helping
+    let_helper_go()
+    _helping = on
+    if on:
+        _start_helper()
+
+
+def let_helper_go() -> None:
+    """End the helper process, if any (until a large batch starts another): the encodings'
+    tables stay loaded in a process until it ends (~66 MB for o200k, ~30 MB for cl100k,
+    measured), and most batches after a first check are an edit's few texts, counted here."""
     global _helper
-    _helper = None if conn is None else _Helper(conn)
+    helper, _helper = _helper, None
+    if helper is not None:
+        helper.close()
+
+
+def _start_helper() -> _Helper | None:
+    global _helper, _helping
+    try:
+        process, conn = start_helper()
+    except (OSError, RuntimeError, AssertionError) as exc:  # asserted: a daemonic process
+        log.warning("counting tokens in this process: the helper did not start (%s)", exc)
+        _helping = False
+        return None
+    _helper = _Helper(conn, process)
+    return _helper
 
 
 def _without_helper(exc: BaseException) -> None:
-    global _helper
+    global _helping
     log.warning("counting tokens in this process: the helper process failed (%r)", exc)
-    _helper = None
+    _helping = False  # whatever broke it would break the next one
+    let_helper_go()
 
 
 def count_soon(
@@ -228,12 +267,14 @@ def count_soon(
     process works; the call counts the rest here, then takes its answer. If the helper fails,
     they are all counted here. (Ask for the next batch after taking this one's answer: a batch
     larger than the pipe's buffer waits in `send` while the helper counts.)"""
-    helper = _helper
     later = partial(count_many, texts, encoding_name)
-    if helper is None:
+    if not _helping:
         return later
     missing = list(filterfalse(_counts.get(encoding_name, {}).__contains__, texts))
     if len(missing) < HELPER_FROM:
+        return later
+    helper = _helper or _start_helper()
+    if helper is None:
         return later
     import pickle  # with a helper only: the window starts without it
 
@@ -284,8 +325,8 @@ def serve_counts(conn: Connection) -> None:
 
 def start_helper() -> tuple[BaseProcess, Connection]:
     """A `serve_counts` process, spawned (no copy of this process's memory, nothing of Qt),
-    and the end of its pipe to give `count_beside` here or in another process. It exits when
-    every holder of that end has closed it."""
+    and the end of its pipe. It exits when that end is closed (or this process ends). A
+    daemonic process cannot start it (multiprocessing's rule): the check's worker is not one."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")

@@ -35,6 +35,7 @@ import pickle
 import sys
 import threading
 import traceback
+import weakref
 from array import array
 from collections.abc import Callable, Sequence
 from itertools import compress
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
-from persona_studio.core.tokens import count_beside, count_many, start_helper
+from persona_studio.core.tokens import HELPER_IDLE_S, count_beside, count_many, let_helper_go
 from persona_studio.core.validation import (
     CheckCache,
     PreflightCancelled,
@@ -156,15 +157,20 @@ class _Held:
         return ("all", counts.tobytes())
 
 
-def serve(conn: Connection, helper: Connection | None = None) -> None:
+def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S) -> None:
     """The worker's loop: one check at a time, until the app closes its end of the pipe. A
-    first check's tokens are counted in part by the `helper` process, meanwhile."""
-    count_beside(helper)
+    large check's tokens are counted in part by a helper process it starts (`count_beside`),
+    meanwhile; once no message came for `helper_idle_s`, it is let go, and its ~85 MB with it."""
+    count_beside(True)
     held = _Held()
     while True:
         try:
+            if not conn.poll(helper_idle_s):
+                let_helper_go()
+                continue
             message = conn.recv()
         except (EOFError, OSError):
+            let_helper_go()
             return
         if message[0] == "count":
             _, seq, texts, names = message
@@ -284,7 +290,6 @@ class CheckProcess:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # one check on the pipe at a time
         self._process: BaseProcess | None = None
-        self._helper: BaseProcess | None = None  # counts tokens beside the worker
         self._conn: Connection | None = None
         # what the worker holds: the examples last sent and their ids (only changes are sent)
         self._sent: list[Example] = []
@@ -292,6 +297,7 @@ class CheckProcess:
         self._base: tuple[int, dict[str, int]] | None = None  # the last report's tokens
         self._seq = 0
         self.failures = 0
+        self.helper_idle_s = HELPER_IDLE_S  # for a worker started after this is set
 
     @property
     def usable(self) -> bool:
@@ -318,14 +324,11 @@ class CheckProcess:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
-        try:
-            self._helper, helper_end = start_helper()
-        except (OSError, RuntimeError) as exc:  # the worker counts alone
-            log.warning("the token-count helper process did not start: %s", exc)
-            helper_end = None
         ours, theirs = context.Pipe(duplex=True)
+        # not daemonic: it starts its token-count helper itself (a daemonic process may not),
+        # so it is stopped before Python's exit waits for it (`_stop_at_exit`)
         process = context.Process(
-            target=serve, args=(theirs, helper_end), name="persona-studio-check", daemon=True
+            target=serve, args=(theirs, self.helper_idle_s), name="persona-studio-check"
         )
         try:
             process.start()
@@ -335,8 +338,7 @@ class CheckProcess:
             raise WorkerGone(f"the check's worker process did not start: {exc}") from exc
         finally:
             theirs.close()
-            if helper_end is not None:
-                helper_end.close()  # the worker holds it: the helper exits with the worker
+        _stop_at_exit(self)
         self._process, self._conn = process, ours
         return ours
 
@@ -480,12 +482,13 @@ class CheckProcess:
     def _stop(self) -> None:
         if self._conn is not None:
             self._conn.close()
-        for process in (self._process, self._helper):
-            if process is not None and process.is_alive():
-                process.terminate()
+        process, self._process, self._conn = self._process, None, None
+        if process is not None and process.is_alive():
+            process.terminate()  # its helper ends with it: its pipe closes
+            process.join(timeout=2)
+            if process.exitcode is None:
+                process.kill()
                 process.join(timeout=2)
-        self._process = self._helper = None
-        self._conn = None
 
     def forget(self) -> None:
         """Let go of the examples last sent (their project closed): the next check sends all."""
@@ -537,6 +540,27 @@ def _changes(
 
 class _WorkerError(Exception):
     """The check raised in the worker: the app runs it itself, so its error is the usual one."""
+
+
+_started: weakref.WeakSet[CheckProcess] = weakref.WeakSet()
+
+
+def _stop_at_exit(worker: CheckProcess) -> None:
+    """Stop `worker`'s process when Python exits. It is not daemonic, so multiprocessing's own
+    exit hook would wait for it, and it waits for its pipe to close: this hook runs first
+    (hooks run last-registered first, and multiprocessing's is registered on its import)."""
+    if not _started:
+        import atexit
+        import multiprocessing.util  # noqa: F401  (its hook is registered before this one)
+
+        atexit.unregister(_stop_started)
+        atexit.register(_stop_started)
+    _started.add(worker)
+
+
+def _stop_started() -> None:
+    for worker in list(_started):
+        worker._stop()
 
 
 _shared: CheckProcess | None = None

@@ -106,13 +106,12 @@ def helper(monkeypatch):
     from persona_studio.core import tokens
 
     monkeypatch.setattr(tokens, "_counts", {})
-    process, conn = tokens.start_helper()
-    tokens.count_beside(conn)
+    tokens.count_beside(True)
+    assert tokens._helper is not None  # started now, for a first check
+    process = tokens._helper.process
     yield process
-    tokens.count_beside(None)
-    conn.close()
-    process.join(5)
-    assert process.exitcode is not None  # it stops when its pipe closes
+    tokens.count_beside(False)
+    assert tokens._helper is None and process.exitcode is not None  # it stops with its pipe
 
 
 def texts(n: int, tag: str = "") -> set[str]:
@@ -154,9 +153,26 @@ def test_a_helper_that_dies_leaves_the_counting_here(helper) -> None:
     helper.join(5)
     counts = result()
     assert all(counts[t] == count_tokens(t) for t in batch)
-    assert tokens._helper is None  # the next batches are counted here
+    assert tokens._helper is None and not tokens._helping  # the next batches: counted here
     later = texts(2 * tokens.HELPER_FROM, "b")
     assert all(tokens.count_soon(later)()[t] == count_tokens(t) for t in later)
+
+
+def test_a_helper_let_go_is_started_again_by_a_large_batch_only(helper) -> None:
+    """Issue 21: an idle helper is let go (the encodings' tables stay loaded in a process until
+    it ends); a later large batch starts another, an edit's few texts are counted here."""
+    from persona_studio.core import tokens
+
+    assert all(tokens.count_soon(texts(2 * tokens.HELPER_FROM, "a "))().values())
+    tokens.let_helper_go()
+    assert tokens._helper is None and helper.exitcode == 0  # it ended when its pipe closed
+    assert tokens.count_soon({"Hello world"})()["Hello world"] == 2
+    assert tokens._helper is None  # not for one text
+    batch = texts(2 * tokens.HELPER_FROM, "b ")
+    counts = tokens.count_soon(batch)()
+    assert tokens._helper is not None and tokens._helper.process is not helper
+    assert tokens._helper.process.is_alive()
+    assert all(counts[t] == count_tokens(t) for t in batch)
 
 
 def test_an_answer_nobody_read_is_passed_over(helper) -> None:
