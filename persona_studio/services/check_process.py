@@ -44,7 +44,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
-from persona_studio.core.tokens import HELPER_IDLE_S, count_beside, count_many, let_helper_go
+from persona_studio.core.tokens import (
+    HELPER_FROM,
+    HELPER_IDLE_S,
+    count_beside,
+    count_many,
+    let_helper_go,
+    ready_helper,
+)
 from persona_studio.core.validation import (
     CheckCache,
     PreflightCancelled,
@@ -160,7 +167,8 @@ class _Held:
 def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S) -> None:
     """The worker's loop: one check at a time, until the app closes its end of the pipe. A
     large check's tokens are counted in part by a helper process it starts (`count_beside`),
-    meanwhile; once no message came for `helper_idle_s`, it is let go, and its ~85 MB with it."""
+    meanwhile: a first check's as its examples come (a project of fewer never has one); once
+    no message came for `helper_idle_s`, it is let go, and its ~85 MB with it."""
     count_beside(True)
     held = _Held()
     while True:
@@ -182,6 +190,8 @@ def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S) -> None:
         if message[0] != "check":
             continue  # a cancel that came after its check had finished
         _, seq, base, kind, slices, count, persona, spec, test_share = message
+        if (not held.ids or not held.whole) and count >= HELPER_FROM:
+            ready_helper()  # every example is checked: it starts while they come
         try:
             # what it holds (examples, the check's cache) has no cycles: at 1,000,000 examples
             # the collector's passes over it took ~2.7 s of the first check
