@@ -31,7 +31,7 @@ from persona_studio.core.duplicates import (
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.test_set import in_test_set
-from persona_studio.core.tokens import cache_holds, count_many, count_soon
+from persona_studio.core.tokens import cache_holds, count_many, count_soon, keep_counts_for
 from persona_studio.core.words import counted
 from persona_studio.resources_path import resource_path
 
@@ -692,6 +692,7 @@ def update(
     todo = cache.changed(examples, ids) if changed is None else changed
     cache.forget_gone(ids, todo)
     step(0.05, "Counting tokens and checking…")
+    keep_counts_for(len(ids))
     if todo:
         _check(todo, persona, system_prompt, model, cache, step, as_pairs, hold_pairs)
     cache.duplicate_groups, cache.duplicate_issues = [], defaultdict(list)

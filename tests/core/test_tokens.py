@@ -85,6 +85,7 @@ def test_past_the_cache_limit_only_texts_not_asked_about_are_forgotten(monkeypat
     counted: list[str] = []
     monkeypatch.setattr(tokens, "_CACHE_LIMIT", 10)
     monkeypatch.setattr(tokens, "_counts", {})
+    monkeypatch.setattr(tokens, "_kept_for", 0)  # no check said its size
     monkeypatch.setattr(
         tokens,
         "_counter",
@@ -98,6 +99,39 @@ def test_past_the_cache_limit_only_texts_not_asked_about_are_forgotten(monkeypat
     assert counted == ["text 3, edited"]  # the edit alone is counted again
     assert all(counts[t] == len(t) for t in edited)
     assert "text 3" not in counts  # no longer asked about: forgotten
+
+
+def test_a_check_asking_a_chunk_at_a_time_keeps_every_chunks_counts(monkeypatch) -> None:
+    """Issue 21: a check asks for its counts a chunk at a time; past the limit each chunk
+    made room by forgetting the others, so at 1,000,000 examples every check after a prompt
+    edit counted all 2,000,000 texts again. The check's size now sets the limit."""
+    from persona_studio.core import tokens
+
+    counted: list[str] = []
+    monkeypatch.setattr(tokens, "_CACHE_LIMIT", 10)
+    monkeypatch.setattr(tokens, "_counts", {})
+    monkeypatch.setattr(tokens, "_kept_for", 0)
+    monkeypatch.setattr(
+        tokens,
+        "_counter",
+        lambda _name: lambda texts: counted.extend(texts) or [len(t) for t in texts],
+    )
+    dataset = [f"text {n}" for n in range(40)]  # 20 examples of two texts: past the limit
+    chunks = [set(dataset[at : at + 8]) for at in range(0, 40, 8)]
+
+    def check() -> None:
+        tokens.keep_counts_for(20)
+        for chunk in chunks:
+            assert all(tokens.count_many(chunk)[t] == len(t) for t in chunk)
+
+    check()
+    assert sorted(counted) == sorted(dataset)
+    counted.clear()
+    check()  # a re-check, after a prompt edit say: every count is still there
+    assert counted == []
+
+    tokens.keep_counts_for(2)  # a small project's check: the large one's counts go
+    assert tokens._counts["o200k_base"] == {}
 
 
 @pytest.fixture
