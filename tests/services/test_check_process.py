@@ -118,7 +118,8 @@ def test_the_worker_has_a_helper_that_counts_and_is_let_go_when_idle(worker) -> 
         Example.from_qa(f"Which shoe for trail {i}?", f"A grippy one, size {i}.")
         for i in range(4_000)
     ]
-    assert worker.run(more, PERSONA, SPEC).tokens == preflight(more, PERSONA, SPEC).tokens
+    counted_here = preflight(more, PERSONA, SPEC).tokens  # before: the helper idles 2 s at most
+    assert worker.run(more, PERSONA, SPEC).tokens == counted_here
     [newer] = children(worker.pid)
     assert newer != helper and cpu_ticks(newer) >= 1
 
