@@ -559,13 +559,16 @@ def _stop_at_exit(worker: CheckProcess) -> None:
     """Stop `worker`'s process when Python exits. It is not daemonic, so multiprocessing's own
     exit hook would wait for it, and it waits for its pipe to close: this hook runs first
     (hooks run last-registered first, and multiprocessing's is registered on its import)."""
-    if not _started:
-        import atexit
-        import multiprocessing.util  # noqa: F401  (its hook is registered before this one)
-
-        atexit.unregister(_stop_started)
-        atexit.register(_stop_started)
+    _hook_exit()
     _started.add(worker)
+
+
+@functools.cache
+def _hook_exit() -> None:
+    import atexit
+    import multiprocessing.util  # noqa: F401  (its hook is registered before this one)
+
+    atexit.register(_stop_started)
 
 
 def _stop_started() -> None:
