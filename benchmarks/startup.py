@@ -6,7 +6,7 @@ Both print the wall-clock time once their window is shown and painted (then quit
 that moment minus the moment just before the process was spawned. Prints medians and the ratio,
 and the fastest runs' (on a shared machine a run's time moves by tens of milliseconds: the
 median of 3 runs went from 1.46× to 2.24× between runs of the same code); target: Persona
-Studio ≤ 1.5× bare.
+Studio ≤ 1.7× bare (issue 21's goal; this printed the foundation's 1.5× before).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ QTimer.singleShot(0, window.close)
 app.exec()
 """
 
-TARGET_RATIO = 1.5
+TARGET_RATIO = 1.7
 
 
 def time_command(argv: list[str], env: dict[str, str]) -> float:
