@@ -29,7 +29,13 @@ COL_NUMBER, COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS, COL_TOKENS, COL_ISSU
 EDITABLE = {COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS}
 _Index = QModelIndex | QPersistentModelIndex
 _STATUS_COLORS = {"approved": "success", "rejected": "danger"}
+_ASCENDING = Qt.SortOrder.AscendingOrder
 FOLD_FROM = 500_000  # examples: a first search folds their texts (see `search_text_builder`)
+# a search in a worker thread (`view_builder`): the rows it looks through between asking whether
+# it is still wanted (~10 ms at 1,000,000 examples), and how many it finds before it shows them
+PART_ROWS = 25_000
+FIRST_ROWS = 100  # (a screenful, and more)
+EARLY_FROM = 200_000  # rows to look among: fewer take under ~80 ms, shown at once (below)
 
 
 @dataclass
@@ -84,15 +90,16 @@ class SearchTexts:
         return [i for i in rows if needle in texts[i] or tags[i] in tagged]
 
 
-def _filter_rows(
+def _candidates(
+    every: list[int],
     examples: list[Example],
     f: Filters,
-    hay: SearchTexts | None,
     issues: dict[str, list[Issue]],
     tokens: dict[str, int],
 ) -> list[int]:
-    """The rows `f` shows, in the examples' order (`hay`: their search texts, for a search)."""
-    candidates: range | list[int] = range(len(examples))
+    """The rows `f` shows but for its search, in the examples' order, from `every` row's
+    number (`ExamplesModel._every`; never changed: itself, for all the rows)."""
+    candidates = every
     if f.status:
         candidates = [i for i in candidates if examples[i].status == f.status]
     if f.tag:
@@ -101,9 +108,7 @@ def _filter_rows(
         candidates = [i for i in candidates if examples[i].id in issues]
     if f.min_tokens:
         candidates = [i for i in candidates if tokens.get(examples[i].id, 0) >= f.min_tokens]
-    if f.text.strip() and hay is not None:
-        return hay.matching(candidates, f.text)
-    return list(candidates)
+    return candidates
 
 
 def _sort_rows(
@@ -153,9 +158,14 @@ class ExamplesModel(QAbstractTableModel):
         super().__init__()
         self._examples: list[Example] = []
         self._view: list[int] = []
+        self._numbers: list[int] = []  # (`_every`)
         self._haystack: SearchTexts | None = None
         self._generation = 0  # the rows' contents changed: a search text built before is stale
         self._view_fresh = False  # the shown rows are exactly what the filters select now
+        # while the rows found so far are shown (`view_builder`): the filters and rows shown
+        # before, if fresh, which a search typed on can still narrow
+        self._partial_of: tuple[Filters, list[int]] | None = None
+        self._partial = False
         self.tokens: dict[str, int] = {}
         self.issues: dict[str, list[Issue]] = {}
         self.filters = Filters()
@@ -168,6 +178,7 @@ class ExamplesModel(QAbstractTableModel):
         self._examples = examples
         self._haystack = None
         self._generation += 1
+        self._whole()
         self._view = self._filtered()
         self._apply_sort()
         self.endResetModel()
@@ -183,6 +194,7 @@ class ExamplesModel(QAbstractTableModel):
         self._examples = examples
         self._generation += 1
         self._view_fresh = False  # an edited row stays shown until the filters apply again
+        self._partial_of = None
         if self._haystack is not None:
             for i in (where or partial(positions_of, examples))(set(ids)):
                 self._haystack.set(i, examples[i])
@@ -194,6 +206,7 @@ class ExamplesModel(QAbstractTableModel):
     def set_report(self, tokens: dict[str, int], issues: dict[str, list[Issue]]) -> None:
         self.tokens, self.issues = tokens, issues
         self._view_fresh = False
+        self._partial_of = None
         if self._view:
             self.dataChanged.emit(
                 self.index(0, COL_TOKENS), self.index(len(self._view) - 1, COL_ISSUES)
@@ -207,6 +220,7 @@ class ExamplesModel(QAbstractTableModel):
         self.beginResetModel()
         narrowed = self._narrowed(filters)
         self.filters = filters
+        self._whole()
         if narrowed is not None:
             self._view = narrowed  # in the shown order: already sorted
         else:
@@ -214,66 +228,147 @@ class ExamplesModel(QAbstractTableModel):
             self._apply_sort()
         self.endResetModel()
 
-    def _narrowable(self, filters: Filters) -> bool:
+    def _narrowing(self, filters: Filters) -> list[int] | None:
         """Typing on in the search box looks only among the rows shown: a text that holds the
         shown search's text can only match rows that it matched. At 1,000,000 examples a
-        keystroke scanned every row (~0.4 s); typing a word now scans fewer each time. False
-        when the rows must be chosen afresh (another filter, an edit, a new report)."""
-        before, after = self.filters.text.strip().lower(), filters.text.strip().lower()
-        same_others = (self.filters.status, self.filters.tag, self.filters.issues_only) == (
+        keystroke scanned every row (~0.4 s); typing a word now scans fewer each time. The
+        rows to look among, in the shown order, or None when the rows must be chosen afresh
+        (another filter, an edit, a new report). While a search's rows found so far are
+        shown, those of the whole search shown before them."""
+        shown = self._partial_of if self._partial else (self.filters, self._view)
+        if shown is None or not (self._partial or self._view_fresh) or self._haystack is None:
+            return None
+        before, rows = shown
+        same_others = (before.status, before.tag, before.issues_only, before.min_tokens) == (
             filters.status,
             filters.tag,
             filters.issues_only,
-        ) and self.filters.min_tokens == filters.min_tokens
-        return bool(
-            self._view_fresh
-            and same_others
-            and self._haystack is not None
-            and before
-            and before in after
+            filters.min_tokens,
         )
+        text, typed = before.text.strip().lower(), filters.text.strip().lower()
+        return rows if same_others and text and text in typed else None
 
     def _narrowed(self, filters: Filters) -> list[int] | None:
-        if not self._narrowable(filters) or self._haystack is None:
+        rows = self._narrowing(filters)
+        if rows is None or self._haystack is None:
             return None
-        return self._haystack.matching(self._view, filters.text)
+        return self._haystack.matching(rows, filters.text)
+
+    def _whole(self) -> None:
+        """The rows about to be shown are all a search finds (not those found so far)."""
+        self._partial, self._partial_of = False, None
 
     def _filtered(self) -> list[int]:
         if self.filters.text.strip() and self._haystack is None:
             self._haystack = SearchTexts(self._examples)
         self._view_fresh = True
-        return _filter_rows(self._examples, self.filters, self._haystack, self.issues, self.tokens)
+        f, hay = self.filters, self._haystack
+        rows = _candidates(self._every(), self._examples, f, self.issues, self.tokens)
+        return hay.matching(rows, f.text) if f.text.strip() and hay is not None else list(rows)
 
-    def view_builder(self, filters: Filters) -> Callable[[], Callable[[], bool]]:
+    def _every(self) -> list[int]:
+        """Every row's number, one list while the rows are as many (never changed): the
+        views hold its numbers, not numbers of their own (a search's rows held 36 MB of them
+        at 1,000,000)."""
+        if len(self._numbers) != len(self._examples):
+            self._numbers = list(range(len(self._examples)))
+        return self._numbers
+
+    def view_builder(
+        self,
+        filters: Filters,
+        *,
+        wanted: Callable[[], bool] = lambda: True,
+        early: Callable[[Callable[[], bool]], None] | None = None,
+    ) -> Callable[[], Callable[[], bool] | None]:
         """`apply_filters` as work for a worker thread (call it with the search texts in,
         `search_ready`): at 100,000 examples a keystroke's filter is ~35 ms of pure Python,
         and in a worker the UI thread gets the lock back every few milliseconds. The worker
         returns what to run back on the UI thread to show the rows; that returns False,
         showing nothing, if the rows, the report or the sort changed meanwhile (then call
-        `apply_filters`)."""
+        `apply_filters`).
+
+        At 1,000,000 examples a search reads ~460 MB of text (0.2–0.4 s; a faster scan needs
+        an index). So it looks `PART_ROWS` at a time and stops, returning None, once `wanted`
+        says False (a newer keystroke: typing on, the scans left behind took the lock from the
+        one wanted). And where the rows found so far come first in the shown order (the file's
+        order, or typing on in any), it hands `early` what shows them, once it has
+        `FIRST_ROWS`: run that on the UI thread. The rows found after are then added below."""
         state = (self._generation, self.tokens, self.issues, self._sort)
-        examples, hay = self._examples, self._haystack
-        shown = list(self._view) if self._narrowable(filters) else None  # a copy: sorts mutate
+        examples, hay, every = self._examples, self._haystack, self._every()
+        narrowing = self._narrowing(filters)
+        shown = None if narrowing is None else list(narrowing)  # a copy: sorts mutate
+        in_order = shown is not None or self._sort in (None, (COL_NUMBER, _ASCENDING))
 
-        def build() -> Callable[[], bool]:
-            if shown is not None and hay is not None:
-                rows = hay.matching(shown, filters.text)
+        def build() -> Callable[[], bool] | None:
+            if shown is not None:
+                among: Sequence[int] = shown  # typing on: only the rows shown can match
             else:
-                rows = _filter_rows(examples, filters, hay, state[2], state[1])
+                among = _candidates(every, examples, filters, state[2], state[1])
+            # (below `EARLY_FROM`, showing some first cost the window a stall: their paint,
+            # beside the worker, waited for the interpreter's lock at each call into Python)
+            needle = filters.text.strip()
+            show_early = early if in_order and len(among) >= EARLY_FROM else None
+            if not needle or hay is None:
+                rows = list(among)
+            else:
+                rows = []
+                for start in range(0, len(among), PART_ROWS):
+                    if not wanted():
+                        return None
+                    rows += hay.matching(among[start : start + PART_ROWS], needle)
+                    more = start + PART_ROWS < len(among)
+                    if show_early is not None and len(rows) >= FIRST_ROWS and more:
+                        show_early(self._installer(filters, list(rows), state, partial=True))
+                        show_early = None
+            if shown is None:
                 _sort_rows(rows, examples, state[3], state[1], state[2])
-
-            def install() -> bool:
-                now = (self._generation, self.tokens, self.issues, self._sort)
-                if any(a is not b for a, b in zip(now, state, strict=True)):
-                    return False
-                self.beginResetModel()
-                self.filters, self._view, self._view_fresh = filters, rows, True
-                self.endResetModel()
-                return True
-
-            return install
+            return self._installer(filters, rows, state, partial=False)
 
         return build
+
+    def _installer(
+        self, filters: Filters, rows: list[int], state: tuple[Any, ...], *, partial: bool
+    ) -> Callable[[], bool]:
+        """What shows `rows` (all a search found, or, `partial`, those found so far), on the
+        UI thread: False, showing nothing, if the examples, the report or the sort are no
+        longer `state`'s. All the rows, after those found so far: the rows added below them,
+        the grid's scroll and selection kept."""
+
+        def install() -> bool:
+            now = (self._generation, self.tokens, self.issues, self._sort)
+            if any(a is not b for a, b in zip(now, state, strict=True)):
+                return False
+            if partial:
+                if self._partial:
+                    before = self._partial_of
+                else:
+                    before = (self.filters, self._view) if self._view_fresh else None
+                self.beginResetModel()
+                self.filters, self._view, self._view_fresh = filters, rows, False
+                self._partial, self._partial_of = True, before
+                self.endResetModel()
+            elif self._partial and self.filters is filters and rows[: self.shown] == self._view:
+                more = len(rows) > self.shown
+                if more:
+                    self.beginInsertRows(QModelIndex(), self.shown, len(rows) - 1)
+                self._view, self._view_fresh = rows, True
+                self._whole()
+                if more:
+                    self.endInsertRows()
+            else:
+                self.beginResetModel()
+                self.filters, self._view, self._view_fresh = filters, rows, True
+                self._whole()
+                self.endResetModel()
+            return True
+
+        return install
+
+    @property
+    def searching(self) -> bool:
+        """Whether the rows shown are those a search found so far, not yet all."""
+        return self._partial
 
     @property
     def rows_total(self) -> int:
@@ -309,6 +404,7 @@ class ExamplesModel(QAbstractTableModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.layoutAboutToBeChanged.emit()
         self._sort = (column, order)
+        self._partial_of = None  # (its rows are in the order before)
         self._apply_sort()
         self.layoutChanged.emit()
 
