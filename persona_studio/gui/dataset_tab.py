@@ -219,7 +219,7 @@ class DatasetTab(QWidget):
         # reviewing many rows at once: the selection, or everything the filters show
         self.review_buttons: dict[str, QPushButton] = {}
         review = QHBoxLayout()
-        self.selection_label = QLabel(objectName="dataset_selection")
+        self.selection_label = QLabel(objectName="dataset_selection", wordWrap=True)
         review.addWidget(self.selection_label)
         for status, text, keys in (
             ("approved", "Approve", "Ctrl+Enter"),

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QSize
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QEvent, QPoint, QSize
+from PySide6.QtWidgets import QApplication, QWidget
 
 from persona_studio.core.demo import ensure_demo_project
 
@@ -13,6 +13,8 @@ TITLE_AND_TASKBAR = 60  # what a desktop takes from the screen's height around t
 
 
 def _fits(widget: QWidget, screen: QSize) -> bool:
+    for _ in range(3):  # the layouts' requests, posted up the tree: their hints stale till then
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
     hint = widget.minimumSizeHint().expandedTo(widget.minimumSize())
     return hint.width() <= screen.width() and hint.height() <= screen.height()
 
@@ -29,6 +31,15 @@ def test_every_tab_fits_a_laptop_screen(make_window, context, qtbot, width, heig
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
         assert _fits(window, screen), (window.tabs.tabText(index), window.minimumSizeHint())
+
+    # a first project's Dataset tab: nothing approved yet, which the review row says at length
+    window.tabs.setCurrentIndex(1)
+    dataset = window.dataset_tab
+    dataset.table.selectAll()
+    dataset.set_status("draft")
+    dataset.table.clearSelection()
+    assert dataset.selection_label.text().startswith("0 approved: select rows")
+    assert _fits(window, screen), window.minimumSizeHint()
 
     # the Train tab's job row at its widest: a trained job whose deploy failed (Deploy again)
     from persona_studio.core.records import JobRecord

@@ -67,6 +67,7 @@ class RulesEditor(QWidget):
             wordWrap=True,
         )
         self.list = QListWidget(objectName="rules_list")
+        self.list.setMinimumHeight(56)  # (Qt gives it 70: the Persona tab then took 667 px of 660)
         self.list.setAccessibleName("Conversational rules")
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.list.model().rowsMoved.connect(self._reordered)
@@ -165,15 +166,15 @@ class RulesEditor(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.try_output)
-        scroll.setMinimumHeight(60)
+        scroll.setMinimumHeight(48)
         try_layout.addWidget(scroll, 1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        layout.addWidget(self.list, 2)
+        layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         layout.addWidget(form_box)
-        layout.addWidget(try_box, 1)
+        layout.addWidget(try_box, 2)  # (its answer wants the room more than a few rules)
 
     # ---- session -------------------------------------------------------------------------
 
