@@ -14,6 +14,14 @@ from persona_studio.services.credentials import CredentialStore
 from tests.fakes.memory_keyring import MemoryKeyring
 
 
+def minimum_size(widget: Any) -> Any:
+    """`widget`'s minimum size as its layouts have it after a change: Qt answers from the
+    hints of before until it has handled the layout requests the change posted."""
+    for _ in range(3):  # (posted up the tree, one level a pass)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+    return widget.minimumSizeHint().expandedTo(widget.minimumSize())
+
+
 def add_provider(
     context: AppContext, keyring: MemoryKeyring, name: str, server: Any, **fields: str
 ) -> None:

@@ -13,7 +13,7 @@ from persona_studio.core.probes import probes
 from persona_studio.gui.chat_tab import AddExampleDialog
 from tests.conftest import wait_until
 from tests.fakes.openai_server import FakeOpenAI
-from tests.gui.conftest import add_provider
+from tests.gui.conftest import add_provider, minimum_size
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -421,7 +421,7 @@ def test_fewer_panes_give_their_width_back_at_once(make_window, context) -> None
     window.open_project(ensure_demo_project(context.data_folder))
     window.tabs.setCurrentIndex(3)
     tab = window.chat_tab
-    one = tab.minimumSizeHint().width()
+    one = minimum_size(tab).width()
     for count in (3, 1, 3, 1):
         tab.pane_count.setValue(count)
-    assert tab.minimumSizeHint().width() == one and tab.panes_row.count() == 1
+    assert minimum_size(tab).width() == one and tab.panes_row.count() == 1

@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QSize
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QPoint, QSize
+from PySide6.QtWidgets import QWidget
 
 from persona_studio.core.demo import ensure_demo_project
+from tests.gui.conftest import minimum_size
 
 TITLE_AND_TASKBAR = 60  # what a desktop takes from the screen's height around the window
 
 
 def _fits(widget: QWidget, screen: QSize) -> bool:
-    for _ in range(3):  # the layouts' requests, posted up the tree: their hints stale till then
-        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-    hint = widget.minimumSizeHint().expandedTo(widget.minimumSize())
+    hint = minimum_size(widget)
     return hint.width() <= screen.width() and hint.height() <= screen.height()
 
 
