@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import functools
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,7 +75,6 @@ from persona_studio.gui.undo import (
 from persona_studio.gui.widgets.conversation_editor import ConversationEditor
 from persona_studio.gui.widgets.text_delegate import TextDelegate
 
-FOUND_SHOWN_WITHIN_S = 0.25  # a search's worker waits at most this for its first rows to show
 SEARCH_TEXTS_IN_THREAD_FROM = 20_000  # examples: a first search reads their texts off the UI
 # examples: a change of status of this many at once (approving all shown, or a selection)
 # makes their new versions in a worker thread (130,000 copies were ~60 ms of that stall on
@@ -458,47 +455,14 @@ class DatasetTab(QWidget):
     async def _filter_in_thread(self, filters: Filters, selected: list[str], seq: int) -> None:
         """A search keystroke on a large project: the rows are chosen in a worker thread
         (~35 ms of pure Python at 100,000 examples, which the window waited for; 0.2–0.4 s at
-        1,000,000, where the rows found first are shown while it looks on). It stops once a
-        newer keystroke or filter comes."""
-        loop = asyncio.get_running_loop()
+        1,000,000). It stops once a newer keystroke or filter comes."""
         wanted = lambda: seq == self._filter_seq  # noqa: E731 (read in the worker)
-
-        def early(install: Callable[[], bool]) -> None:  # (in the worker)
-            shown = threading.Event()
-            with contextlib.suppress(RuntimeError):  # the loop closed: the app is quitting
-                loop.call_soon_threadsafe(self._show_found, install, selected, seq, shown)
-                # the worker waits while they are shown: beside it, each of the grid's calls
-                # into Python waited for the interpreter's lock (~5 ms: at 1,000,000 examples
-                # they showed after 0.2 s, with the rest)
-                shown.wait(FOUND_SHOWN_WITHIN_S)
-
-        build = self.model.view_builder(filters, wanted=wanted, early=early)
-        install = await asyncio.to_thread(build)
+        install = await asyncio.to_thread(self.model.view_builder(filters, wanted=wanted))
         if install is None or seq != self._filter_seq or not isValid(self) or not self._session:
             return  # a newer search or filter is on its way, or the window closed
-        below = self.model.searching and self.model.filters is filters  # those found first
         if not install():
             self.model.apply_filters(filters)  # the rows changed meanwhile: choose them here
-            below = False
-        if below:  # the rest added below them: the selection made meanwhile stays
-            self._show_counts()
-        else:
-            self._filtered(selected)
-
-    def _show_found(
-        self, install: Callable[[], bool], selected: list[str], seq: int, shown: threading.Event
-    ) -> None:
-        """The rows a search has found so far, shown while it waits (`shown`: set once the
-        grid has painted them, after the events their showing queued), then looks on."""
-        painting = False
-        try:
-            if seq == self._filter_seq and isValid(self) and self._session and install():
-                self._filtered(selected)
-                QTimer.singleShot(0, shown.set)
-                painting = True
-        finally:
-            if not painting:
-                shown.set()
+        self._filtered(selected)
 
     def _filtered(self, selected: list[str]) -> None:
         self._select_ids(selected)
@@ -535,8 +499,6 @@ class DatasetTab(QWidget):
             if not total
             else f"Searching {total:,} examples…"
             if self._texts_for is self._session and self.search.text().strip()
-            else f"Found {shown:,} so far, searching {total:,} examples…"
-            if self.model.searching
             else f"{total:,} examples"
             if shown == total
             else f"Showing {shown:,} of {total:,} examples"
@@ -736,7 +698,7 @@ class DatasetTab(QWidget):
             if none_approved
             else "Select rows to review them:"
         )
-        self.approve_shown.setEnabled(waiting > 0 and not self.model.searching)
+        self.approve_shown.setEnabled(waiting > 0)
         self.approve_shown.setText(
             f"Approve all shown ({waiting:,} more)"
             if waiting and waiting < self.model.shown

@@ -722,48 +722,6 @@ def test_a_large_projects_search_chooses_its_rows_in_a_thread(
     ]
 
 
-def test_a_large_projects_search_shows_the_rows_it_finds_first(
-    make_window, tmp_path, monkeypatch, run_async
-) -> None:
-    """Issue 21: at 1,000,000 examples a search reads 0.2–0.4 s. The rows it finds first
-    are shown while it looks on, and the grid says so; approving all shown waits for the
-    rest, which come below them, the selection made meanwhile kept."""
-    import persona_studio.gui.dataset_tab as dataset_tab
-    import persona_studio.gui.models.examples_model as examples_model
-
-    monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
-    monkeypatch.setattr(examples_model, "PART_ROWS", 3)
-    monkeypatch.setattr(examples_model, "FIRST_ROWS", 2)
-    monkeypatch.setattr(examples_model, "EARLY_FROM", 0)
-    examples = [Example.from_qa(f"Question {i}?", f"Answer {i}.") for i in range(9)]
-    _window, tab = _tab(make_window, tmp_path, examples)
-    tab.search.setText("answer")  # reads the search texts
-    run_async(wait_until(lambda: tab.model.filters.text == "answer"))
-    release = threading.Event()
-    matching = examples_model.SearchTexts.matching
-    shown_before: list[bool] = []  # the rows found first, shown before the worker looks on
-
-    def held(self, rows, text):  # in the worker, the parts after the first wait
-        if rows[0] > 0 and threading.current_thread() is not threading.main_thread():
-            shown_before.append(tab.model.searching)
-            release.wait(10)
-        return matching(self, rows, text)
-
-    monkeypatch.setattr(examples_model.SearchTexts, "matching", held)
-    tab.search.setText("question")
-    run_async(wait_until(lambda: tab.model.searching))
-    assert tab.shown_label.text() == "Found 3 so far, searching 9 examples…"
-    run_async(wait_until(lambda: shown_before))
-    assert shown_before == [True]  # (it waited: beside it, the grid's paint crawled)
-    assert not tab.approve_shown.isEnabled()
-    tab.table.selectRow(1)
-    release.set()
-    run_async(wait_until(lambda: not tab.model.searching))
-    assert tab.model.shown == 9 and tab.shown_label.text() == "9 examples"
-    assert tab.approve_shown.isEnabled()
-    assert tab._selected_ids() == [examples[1].id]
-
-
 def _held_search_texts(monkeypatch, tab) -> threading.Event:
     """The search texts' worker waits for the event returned before it reads them."""
     release = threading.Event()

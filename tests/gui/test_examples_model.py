@@ -13,7 +13,6 @@ from persona_studio.core.dataset import Example
 from persona_studio.core.validation import Issue
 from persona_studio.gui.models.examples_model import (
     COL_ANSWER,
-    COL_NUMBER,
     COL_TOKENS,
     ExamplesModel,
     Filters,
@@ -50,9 +49,8 @@ def _fresh(examples, filters, sort, tokens, issues) -> list[str]:
 
 @pytest.mark.parametrize("through", ["apply_filters", "view_builder"])
 def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, through) -> None:
-    """`view_builder`, as the tab runs it in a worker: the rows found so far are shown (or
-    not, the report having changed meanwhile), and sometimes the next keystroke comes while
-    they are; they are always the first of those a fresh search finds."""
+    """`view_builder` too, as the tab runs it in a worker, a part of the rows at a time: its
+    rows are shown (or not, the rows or report having changed meanwhile)."""
     rng = random.Random(7)
     examples = _examples(rng, 400)
     model = ExamplesModel()
@@ -68,9 +66,7 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
         examples_model, "_candidates", lambda *a: fresh_filters.append(1) or choose_from_all(*a)
     )
     monkeypatch.setattr(examples_model, "PART_ROWS", 37)
-    monkeypatch.setattr(examples_model, "FIRST_ROWS", 5)
-    monkeypatch.setattr(examples_model, "EARLY_FROM", 0)
-    applied = afresh = found_first = left_found = 0
+    applied = afresh = 0
     for _step in range(800):
         action = rng.random()
         if action < 0.7:  # type on, delete a character, or start another word
@@ -116,23 +112,13 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
         if through == "apply_filters":
             model.apply_filters(filters)
         else:
-            early: list = []
-            install = model.view_builder(filters, early=early.append)()
+            install = model.view_builder(filters)()
             assert install is not None
-            if early and early[0]():
-                found_first += 1
-                assert model.searching and fresh[: model.shown] == _shown(model), _step
-                if rng.random() < 0.2:  # the next keystroke comes while they are shown
-                    left_found += 1
-                    afresh += len(fresh_filters) - before
-                    continue
             if not install():
                 model.apply_filters(filters)
         afresh += len(fresh_filters) - before
-        assert not model.searching
         assert _shown(model) == fresh, (_step, filters)
     assert applied - afresh > 100  # typing on narrowed, it did not always start afresh
-    assert through == "apply_filters" or (found_first > 50 and left_found > 10)
 
 
 def test_a_change_that_keeps_the_messages_makes_no_search_text_again(qapp, monkeypatch) -> None:
@@ -175,46 +161,6 @@ def _searchable(n: int) -> ExamplesModel:
     return model
 
 
-def test_a_search_in_a_worker_shows_the_rows_found_first_and_adds_the_rest_below(
-    qapp, monkeypatch
-) -> None:
-    """Issue 21: at 1,000,000 examples a search reads 0.2–0.4 s; the rows it finds first are
-    shown at once, then the rest below them: no reset, so the scroll and selection stay."""
-    monkeypatch.setattr(examples_model, "PART_ROWS", 10)
-    monkeypatch.setattr(examples_model, "FIRST_ROWS", 3)
-    monkeypatch.setattr(examples_model, "EARLY_FROM", 0)
-    model = _searchable(100)
-    early: list = []
-    install = model.view_builder(Filters(text="question"), early=early.append)()
-    assert install is not None and len(early) == 1  # once: after the first 10 rows
-    assert early[0]() and model.searching and model.shown == 10
-    resets: list[int] = []
-    inserted: list[tuple[int, int]] = []
-    model.modelReset.connect(lambda: resets.append(1))
-    model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
-    assert install() and not model.searching
-    assert (model.shown, resets, inserted) == (100, [], [(10, 99)])
-
-    # sorted by a column, the rows found first are not the first shown: none shown early
-    model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
-    model.apply_filters(Filters())
-    early.clear()
-    install = model.view_builder(Filters(text="answer 1"), early=early.append)()
-    assert install is not None and install() and not early and model.shown == 33
-    # typing on looks among the shown rows, in their order: those found first come first
-    install = model.view_builder(Filters(text="answer 1."), early=early.append)()
-    assert install is not None and len(early) == 1 and early[0]() and model.searching
-    assert install() and [e.answer for e in model.shown_examples()] == ["Answer 1."] * 33
-
-    # among fewer rows than `EARLY_FROM`, all are shown at once (a stall, else: see there)
-    monkeypatch.setattr(examples_model, "EARLY_FROM", 101)
-    model.sort(COL_NUMBER, Qt.SortOrder.AscendingOrder)
-    model.apply_filters(Filters())
-    early.clear()
-    install = model.view_builder(Filters(text="question"), early=early.append)()
-    assert install is not None and install() and not early and model.shown == 100
-
-
 def test_a_search_no_longer_wanted_stops_looking(qapp, monkeypatch) -> None:
     """A newer keystroke: the scan left behind stops within a part (at 1,000,000 examples it
     took the lock from the one wanted for 0.2–0.4 s)."""
@@ -230,4 +176,4 @@ def test_a_search_no_longer_wanted_stops_looking(qapp, monkeypatch) -> None:
     answers = iter([True, True, False])
     build = model.view_builder(Filters(text="question"), wanted=lambda: next(answers))
     assert build() is None and looked == [10, 10]
-    assert model.shown == 100 and not model.searching  # nothing changed
+    assert model.shown == 100  # nothing changed

@@ -29,13 +29,10 @@ COL_NUMBER, COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS, COL_TOKENS, COL_ISSU
 EDITABLE = {COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS}
 _Index = QModelIndex | QPersistentModelIndex
 _STATUS_COLORS = {"approved": "success", "rejected": "danger"}
-_ASCENDING = Qt.SortOrder.AscendingOrder
 FOLD_FROM = 500_000  # examples: a first search folds their texts (see `search_text_builder`)
 # a search in a worker thread (`view_builder`): the rows it looks through between asking whether
-# it is still wanted (~10 ms at 1,000,000 examples), and how many it finds before it shows them
+# it is still wanted (~10 ms at 1,000,000 examples)
 PART_ROWS = 25_000
-FIRST_ROWS = 100  # (a screenful, and more)
-EARLY_FROM = 200_000  # rows to look among: fewer take under ~80 ms, shown at once (below)
 
 
 @dataclass
@@ -162,10 +159,6 @@ class ExamplesModel(QAbstractTableModel):
         self._haystack: SearchTexts | None = None
         self._generation = 0  # the rows' contents changed: a search text built before is stale
         self._view_fresh = False  # the shown rows are exactly what the filters select now
-        # while the rows found so far are shown (`view_builder`): the filters and rows shown
-        # before, if fresh, which a search typed on can still narrow
-        self._partial_of: tuple[Filters, list[int]] | None = None
-        self._partial = False
         self.tokens: dict[str, int] = {}
         self.issues: dict[str, list[Issue]] = {}
         self.filters = Filters()
@@ -178,7 +171,6 @@ class ExamplesModel(QAbstractTableModel):
         self._examples = examples
         self._haystack = None
         self._generation += 1
-        self._whole()
         self._view = self._filtered()
         self._apply_sort()
         self.endResetModel()
@@ -194,7 +186,6 @@ class ExamplesModel(QAbstractTableModel):
         self._examples = examples
         self._generation += 1
         self._view_fresh = False  # an edited row stays shown until the filters apply again
-        self._partial_of = None
         if self._haystack is not None:
             for i in (where or partial(positions_of, examples))(set(ids)):
                 self._haystack.set(i, examples[i])
@@ -206,7 +197,6 @@ class ExamplesModel(QAbstractTableModel):
     def set_report(self, tokens: dict[str, int], issues: dict[str, list[Issue]]) -> None:
         self.tokens, self.issues = tokens, issues
         self._view_fresh = False
-        self._partial_of = None
         if self._view:
             self.dataChanged.emit(
                 self.index(0, COL_TOKENS), self.index(len(self._view) - 1, COL_ISSUES)
@@ -220,7 +210,6 @@ class ExamplesModel(QAbstractTableModel):
         self.beginResetModel()
         narrowed = self._narrowed(filters)
         self.filters = filters
-        self._whole()
         if narrowed is not None:
             self._view = narrowed  # in the shown order: already sorted
         else:
@@ -233,12 +222,10 @@ class ExamplesModel(QAbstractTableModel):
         shown search's text can only match rows that it matched. At 1,000,000 examples a
         keystroke scanned every row (~0.4 s); typing a word now scans fewer each time. The
         rows to look among, in the shown order, or None when the rows must be chosen afresh
-        (another filter, an edit, a new report). While a search's rows found so far are
-        shown, those of the whole search shown before them."""
-        shown = self._partial_of if self._partial else (self.filters, self._view)
-        if shown is None or not (self._partial or self._view_fresh) or self._haystack is None:
+        (another filter, an edit, a new report)."""
+        if not self._view_fresh or self._haystack is None:
             return None
-        before, rows = shown
+        before, rows = self.filters, self._view
         same_others = (before.status, before.tag, before.issues_only, before.min_tokens) == (
             filters.status,
             filters.tag,
@@ -253,10 +240,6 @@ class ExamplesModel(QAbstractTableModel):
         if rows is None or self._haystack is None:
             return None
         return self._haystack.matching(rows, filters.text)
-
-    def _whole(self) -> None:
-        """The rows about to be shown are all a search finds (not those found so far)."""
-        self._partial, self._partial_of = False, None
 
     def _filtered(self) -> list[int]:
         if self.filters.text.strip() and self._haystack is None:
@@ -275,11 +258,7 @@ class ExamplesModel(QAbstractTableModel):
         return self._numbers
 
     def view_builder(
-        self,
-        filters: Filters,
-        *,
-        wanted: Callable[[], bool] = lambda: True,
-        early: Callable[[Callable[[], bool]], None] | None = None,
+        self, filters: Filters, *, wanted: Callable[[], bool] = lambda: True
     ) -> Callable[[], Callable[[], bool] | None]:
         """`apply_filters` as work for a worker thread (call it with the search texts in,
         `search_ready`): at 100,000 examples a keystroke's filter is ~35 ms of pure Python,
@@ -290,25 +269,19 @@ class ExamplesModel(QAbstractTableModel):
 
         At 1,000,000 examples a search reads ~460 MB of text (0.2–0.4 s; a faster scan needs
         an index). So it looks `PART_ROWS` at a time and stops, returning None, once `wanted`
-        says False (a newer keystroke: typing on, the scans left behind took the lock from the
-        one wanted). And where the rows found so far come first in the shown order (the file's
-        order, or typing on in any), it hands `early` what shows them, once it has
-        `FIRST_ROWS`: run that on the UI thread. The rows found after are then added below."""
+        says False (a newer keystroke: typing on, the scans left behind took the lock from
+        the one wanted, and its rows came ~1.1 s after the last key)."""
         state = (self._generation, self.tokens, self.issues, self._sort)
         examples, hay, every = self._examples, self._haystack, self._every()
         narrowing = self._narrowing(filters)
         shown = None if narrowing is None else list(narrowing)  # a copy: sorts mutate
-        in_order = shown is not None or self._sort in (None, (COL_NUMBER, _ASCENDING))
 
         def build() -> Callable[[], bool] | None:
             if shown is not None:
                 among: Sequence[int] = shown  # typing on: only the rows shown can match
             else:
                 among = _candidates(every, examples, filters, state[2], state[1])
-            # (below `EARLY_FROM`, showing some first cost the window a stall: their paint,
-            # beside the worker, waited for the interpreter's lock at each call into Python)
             needle = filters.text.strip()
-            show_early = early if in_order and len(among) >= EARLY_FROM else None
             if not needle or hay is None:
                 rows = list(among)
             else:
@@ -317,58 +290,21 @@ class ExamplesModel(QAbstractTableModel):
                     if not wanted():
                         return None
                     rows += hay.matching(among[start : start + PART_ROWS], needle)
-                    more = start + PART_ROWS < len(among)
-                    if show_early is not None and len(rows) >= FIRST_ROWS and more:
-                        show_early(self._installer(filters, list(rows), state, partial=True))
-                        show_early = None
             if shown is None:
                 _sort_rows(rows, examples, state[3], state[1], state[2])
-            return self._installer(filters, rows, state, partial=False)
 
-        return build
-
-    def _installer(
-        self, filters: Filters, rows: list[int], state: tuple[Any, ...], *, partial: bool
-    ) -> Callable[[], bool]:
-        """What shows `rows` (all a search found, or, `partial`, those found so far), on the
-        UI thread: False, showing nothing, if the examples, the report or the sort are no
-        longer `state`'s. All the rows, after those found so far: the rows added below them,
-        the grid's scroll and selection kept."""
-
-        def install() -> bool:
-            now = (self._generation, self.tokens, self.issues, self._sort)
-            if any(a is not b for a, b in zip(now, state, strict=True)):
-                return False
-            if partial:
-                if self._partial:
-                    before = self._partial_of
-                else:
-                    before = (self.filters, self._view) if self._view_fresh else None
-                self.beginResetModel()
-                self.filters, self._view, self._view_fresh = filters, rows, False
-                self._partial, self._partial_of = True, before
-                self.endResetModel()
-            elif self._partial and self.filters is filters and rows[: self.shown] == self._view:
-                more = len(rows) > self.shown
-                if more:
-                    self.beginInsertRows(QModelIndex(), self.shown, len(rows) - 1)
-                self._view, self._view_fresh = rows, True
-                self._whole()
-                if more:
-                    self.endInsertRows()
-            else:
+            def install() -> bool:
+                now = (self._generation, self.tokens, self.issues, self._sort)
+                if any(a is not b for a, b in zip(now, state, strict=True)):
+                    return False
                 self.beginResetModel()
                 self.filters, self._view, self._view_fresh = filters, rows, True
-                self._whole()
                 self.endResetModel()
-            return True
+                return True
 
-        return install
+            return install
 
-    @property
-    def searching(self) -> bool:
-        """Whether the rows shown are those a search found so far, not yet all."""
-        return self._partial
+        return build
 
     @property
     def rows_total(self) -> int:
@@ -404,7 +340,6 @@ class ExamplesModel(QAbstractTableModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.layoutAboutToBeChanged.emit()
         self._sort = (column, order)
-        self._partial_of = None  # (its rows are in the order before)
         self._apply_sort()
         self.layoutChanged.emit()
 
