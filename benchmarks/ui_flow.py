@@ -167,7 +167,10 @@ def main() -> int:
     )
     record("first Dataset tab + check", step(lambda: window.tabs.setCurrentIndex(1), checked, 120))
     tab = window.dataset_tab
-    searched = lambda text: lambda: tab.model.filters.text == text  # noqa: E731 (applied)
+
+    def searched(text: str) -> Callable[[], bool]:  # applied, and all its rows found
+        return lambda: tab.model.filters.text == text and not tab.model.searching
+
     record("search keystroke", step(lambda: tab.search.setText("word12"), searched("word12"), 5))
     record("clear the search", step(lambda: tab.search.setText(""), searched(""), 5))
     model = tab.model

@@ -60,6 +60,7 @@ from persona_studio.gui.models.examples_model import (
     COL_QUESTION,
     ExamplesModel,
     Filters,
+    SearchInParts,
 )
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession, Replacement, replacement
@@ -75,7 +76,9 @@ from persona_studio.gui.undo import (
 from persona_studio.gui.widgets.conversation_editor import ConversationEditor
 from persona_studio.gui.widgets.text_delegate import TextDelegate
 
-SEARCH_TEXTS_IN_THREAD_FROM = 20_000  # examples: a first search reads their texts off the UI
+# examples: a first search reads their texts off the UI thread, and each search looks through
+# the rows a part at a time, the rows found showing as it goes (`ExamplesModel.search_in_parts`)
+SEARCH_TEXTS_IN_THREAD_FROM = 20_000
 # examples: a change of status of this many at once (approving all shown, or a selection)
 # makes their new versions in a worker thread (130,000 copies were ~60 ms of that stall on
 # the UI thread, beside 200,000 examples)
@@ -99,8 +102,9 @@ class DatasetTab(QWidget):
         self._tags_stale = False  # an edit may have changed the tags: read when next opened
         self._reading_texts: asyncio.Future[None] | None = None  # search texts, in a thread
         self._texts_for: ProjectSession | None = None  # whose search texts are being read
-        self._filter_seq = 0  # the newest filter asked for (a worker's older one is dropped)
-        self._filtering: asyncio.Future[None] | None = None  # a search's rows, in a thread
+        self._filtering: asyncio.Future[None] | None = None  # a search, a part at a time
+        self._to_select: list[str] = []  # the rows it selects again once all are found
+        self._picked: list[str] | None = None  # those selected of them when it began
         self._loading: Any = None  # a large project's examples, read in a worker thread
         self._restating: asyncio.Future[None] | None = None  # many new statuses' versions
         self._search_timer = QTimer(self, singleShot=True, interval=120)
@@ -437,6 +441,8 @@ class DatasetTab(QWidget):
         if self._search_needs_texts():
             return  # they are being read in a worker thread; the search runs when they are in
         selected = self._selected_ids()
+        if self.model.searching and selected == self._picked:  # (not chosen by the creator)
+            selected = self._to_select  # the rows the search running was to select again
         filters = Filters(
             text=self.search.text(),
             status=self.status_filter.currentData() or "",
@@ -444,25 +450,31 @@ class DatasetTab(QWidget):
             issues_only=self.issues_only.isChecked(),
             min_tokens=self.min_tokens.value(),
         )
-        self._filter_seq += 1  # a search still running in a worker is out of date now
         if filters.text.strip() and self.model.rows_total >= SEARCH_TEXTS_IN_THREAD_FROM:
-            work = self._filter_in_thread(filters, selected, self._filter_seq)
-            self._filtering = asyncio.ensure_future(work)
+            scan = self.model.search_in_parts(filters)
+            self._filtering = asyncio.ensure_future(self._search_on(scan, selected))
             return
         self.model.apply_filters(filters)
         self._filtered(selected)
 
-    async def _filter_in_thread(self, filters: Filters, selected: list[str], seq: int) -> None:
-        """A search keystroke on a large project: the rows are chosen in a worker thread
-        (~35 ms of pure Python at 100,000 examples, which the window waited for; 0.2–0.4 s at
-        1,000,000). It stops once a newer keystroke or filter comes."""
-        wanted = lambda: seq == self._filter_seq  # noqa: E731 (read in the worker)
-        install = await asyncio.to_thread(self.model.view_builder(filters, wanted=wanted))
-        if install is None or seq != self._filter_seq or not isValid(self) or not self._session:
-            return  # a newer search or filter is on its way, or the window closed
-        if not install():
-            self.model.apply_filters(filters)  # the rows changed meanwhile: choose them here
-        self._filtered(selected)
+    async def _search_on(self, scan: SearchInParts, selected: list[str]) -> None:
+        """A search keystroke on a large project: the model looks through a part of the rows
+        at a time (~10 ms), and the window has its turn between (a keystroke, a paint, a
+        click). The rows found so far show with a count; a newer filter drops the search."""
+        self._select_ids(selected)  # among the rows found so far (the grid's reset cleared it)
+        self._to_select, self._picked = selected, self._selected_ids()
+        while scan.at < len(scan.among) and not scan.done:
+            self._show_counts()  # "… N found so far"
+            await asyncio.sleep(0)  # the window's turn
+            if not isValid(self) or self._session is None or not self.model.search_part(scan):
+                break
+        if scan.done and isValid(self):
+            picked = self._selected_ids()
+            if picked == self._picked and set(picked) != set(selected):  # (else the creator
+                self._select_ids(selected)  # chose rows meanwhile): and those found later
+            if scan.fresh:  # counted as they were found (~0.1 s for 1,000,000 rows at once)
+                self._waiting = self.model.shown - scan.approved
+            self._show_counts(recount=not scan.fresh)
 
     def _filtered(self, selected: list[str]) -> None:
         self._select_ids(selected)
@@ -491,14 +503,16 @@ class DatasetTab(QWidget):
         install()
         self._apply_filters()  # with the texts in, or reading them again if rows changed
 
-    def _show_counts(self) -> None:
+    def _show_counts(self, *, recount: bool = True) -> None:
         total = len(self._session.examples) if self._session else 0
-        shown = self.model.shown
+        shown, scan = self.model.shown, self.model.searching
         text = (
             "No examples yet: add one, paste rows from a spreadsheet, or import a file."
             if not total
             else f"Searching {total:,} examples…"
             if self._texts_for is self._session and self.search.text().strip()
+            else f"Searching {total:,} examples… {scan.count:,} found so far"
+            if scan is not None
             else f"{total:,} examples"
             if shown == total
             else f"Showing {shown:,} of {total:,} examples"
@@ -513,7 +527,9 @@ class DatasetTab(QWidget):
             )
         self.shown_label.setText(text)
         self.empty_state.setVisible(not total)
-        self._update_review()
+        self._update_review(recount=recount and scan is None)  # (once all the rows are in)
+        if scan is not None:
+            self.approve_shown.setEnabled(False)  # not all the rows it will show are in yet
 
     # ---- selection -----------------------------------------------------------------------
 
@@ -637,6 +653,8 @@ class DatasetTab(QWidget):
 
     def approve_all_shown(self) -> None:
         """Every example the filters show, approved in one undoable step."""
+        if self.model.searching:
+            return  # (its button is off: not all the rows it will show are in yet)
         shown = lambda: not_approved(list(self.model.shown_examples()))  # noqa: E731
         self._set_statuses(shown, "approved", "Approve", "shown example")
 

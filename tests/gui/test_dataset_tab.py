@@ -666,57 +666,74 @@ def test_a_very_large_projects_first_search_looks_in_the_texts_the_examples_hold
     assert [e.answer for e in _stored(window)] == [f"Answer {i}, Bob." for i in range(5)]
 
 
-def test_a_large_projects_search_chooses_its_rows_in_a_thread(
+def test_a_large_projects_search_runs_a_part_at_a_time(
     make_window, tmp_path, monkeypatch, run_async
 ) -> None:
-    """Issue 21: each keystroke's filter (~35 ms at 100,000 examples) runs in a worker
-    thread. A newer keystroke wins over one still running, and rows edited meanwhile are
-    chosen again on the UI thread rather than shown stale."""
-
+    """Issue 21: a search keystroke on a large project looks through a part of the rows at a
+    time (~10 ms at 1,000,000 examples), and the window has its turn between: the rows found
+    so far show, with a count. A newer keystroke drops it, new rows are chosen again, and the
+    selection is kept."""
     import persona_studio.gui.dataset_tab as dataset_tab
     import persona_studio.gui.models.examples_model as examples_model
 
     monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
-    examples = [Example.from_qa(f"Question {i}?", f"Answer {i}.") for i in range(6)]
+    monkeypatch.setattr(examples_model, "PART_ROWS", 2)
+    examples = [
+        Example.from_qa(
+            f"Question {i}?", f"Answer {i}.", status="approved" if i in (1, 4) else "draft"
+        )
+        for i in range(6)
+    ]
     window, tab = _tab(make_window, tmp_path, examples)
-    chosen_on: set[int] = set()
-    real = examples_model._candidates
-    monkeypatch.setattr(
-        examples_model,
-        "_candidates",
-        lambda *args: chosen_on.add(threading.get_ident()) or real(*args),
-    )
+    done = lambda text: lambda: tab.model.filters.text == text and not tab.model.searching  # noqa: E731
     tab.search.setText("question 1")
-    run_async(wait_until(lambda: tab.model.shown == 1))
-    assert chosen_on and threading.get_ident() not in chosen_on
+    run_async(wait_until(done("question 1")))
     assert tab.shown_label.text() == "Showing 1 of 6 examples"
+    assert not tab.approve_shown.isEnabled()  # (approved: counted as the search found it)
+    tab.search.setText("?")
+    run_async(wait_until(done("?")))
+    assert tab.approve_shown.text() == "Approve all shown (4 more)"
 
-    held, release = threading.Event(), threading.Event()
-    builder = tab.model.view_builder
+    tab.search.setText("")
+    run_async(wait_until(done("")))
+    tab.select_examples([examples[3].id])
+    seen: list[tuple[str, str]] = []  # each part: the search's text, and the count shown
+    search_part = tab.model.search_part
 
-    def held_builder(filters, **how):
-        build = builder(filters, **how)
-        return lambda: (held.set(), release.wait(10), build())[2]
+    def part(scan):
+        seen.append((scan.filters.text, tab.shown_label.text()))
+        if len(seen) == 3 and scan.filters.text == "question":
+            tab.search.setText("answer")  # a newer keystroke, between two parts
+            tab._search_timer.stop()
+            tab._apply_filters()
+        return search_part(scan)
 
-    monkeypatch.setattr(tab.model, "view_builder", held_builder)
-    tab.search.setText("question")  # held in its worker...
-    run_async(wait_until(held.is_set))
-    monkeypatch.setattr(tab.model, "view_builder", builder)
-    tab.search.setText("answer 4")  # ...while a newer keystroke is chosen and shown
-    run_async(wait_until(lambda: tab.model.shown == 1 and tab.model.filters.text == "answer 4"))
-    release.set()
-    run_async(asyncio.sleep(0.2))
-    assert tab.model.filters.text == "answer 4" and tab.model.shown == 1  # the old one dropped
+    monkeypatch.setattr(tab.model, "search_part", part)
+    tab.search.setText("question")
+    run_async(wait_until(done("answer")))
+    assert seen[0][0] == "question"  # (its first part, when the key came)
+    assert seen[1] == ("question", "Searching 6 examples… 2 found so far")
+    assert seen[2] == ("question", "Searching 6 examples… 4 found so far")
+    assert all(text == "answer" for text, _ in seen[3:])  # the older search dropped
+    assert tab.shown_label.text() == "6 examples"
+    assert tab._selected_ids() == [examples[3].id]  # found in a later part: selected again
 
-    held.clear()
-    release.clear()
-    monkeypatch.setattr(tab.model, "view_builder", held_builder)
-    tab.search.setText("answer")  # held, then an example is deleted under it
-    run_async(wait_until(held.is_set))
-    window.session.remove_examples({window.session.examples[2].id})
-    release.set()
-    run_async(wait_until(lambda: tab.model.filters.text == "answer"))
-    assert tab.model.shown == 5  # chosen again: the rows the worker chose were of 6
+    def choose(scan):  # the creator selects a row found, while the search goes on
+        if scan.at == 2:
+            tab.select_examples([examples[1].id])
+        return search_part(scan)
+
+    monkeypatch.setattr(tab.model, "search_part", choose)
+    tab.search.setText("answer ")
+    run_async(wait_until(done("answer ")))
+    assert tab._selected_ids() == [examples[1].id]  # theirs, not the one before
+
+    monkeypatch.setattr(tab.model, "search_part", search_part)
+    tab.search.setText("answer 2")
+    run_async(wait_until(done("answer 2")))
+    tab.search.setText("question")
+    window.session.remove_examples({window.session.examples[2].id})  # before its first turn
+    run_async(wait_until(done("question")))
     assert [e.question for e in tab.model.shown_examples()] == [
         f"Question {i}?" for i in (0, 1, 3, 4, 5)
     ]
@@ -893,8 +910,6 @@ def test_an_import_dialog_closed_with_its_window_mid_mapping_is_let_go_quietly(
 ) -> None:
     """Its window closed (and took the dialog) while its rows were still being mapped in a
     worker: when that ends, nothing is left to delete, and nothing fails."""
-    import asyncio
-
     from PySide6.QtWidgets import QWidget
 
     from persona_studio.gui.dialogs.import_dialog import ImportDialog

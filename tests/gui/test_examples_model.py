@@ -47,10 +47,11 @@ def _fresh(examples, filters, sort, tokens, issues) -> list[str]:
     return _shown(model)
 
 
-@pytest.mark.parametrize("through", ["apply_filters", "view_builder"])
+@pytest.mark.parametrize("through", ["apply_filters", "search_in_parts"])
 def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, through) -> None:
-    """`view_builder` too, as the tab runs it in a worker, a part of the rows at a time: its
-    rows are shown (or not, the rows or report having changed meanwhile)."""
+    """`search_in_parts` too, as the tab runs a large project's search, a part of the rows at
+    a time, with edits, reports, sorts and newer keystrokes coming between parts: the rows
+    found so far are the first of those a fresh model shows, and all of them once done."""
     rng = random.Random(7)
     examples = _examples(rng, 400)
     model = ExamplesModel()
@@ -66,8 +67,27 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
         examples_model, "_candidates", lambda *a: fresh_filters.append(1) or choose_from_all(*a)
     )
     monkeypatch.setattr(examples_model, "PART_ROWS", 37)
-    applied = afresh = 0
-    for _step in range(800):
+    monkeypatch.setattr(examples_model, "SHOW_AT_ONCE", 20)  # then rows found wait to show
+    monkeypatch.setattr(examples_model, "SHOW_EVERY", 60.0)
+    applied = afresh = finished = 0
+    stale = False  # a row was edited after the search running looked at it
+
+    def check(step: int) -> None:
+        if stale:
+            return  # the edited row stays shown as it is until the filters apply again
+        fresh, scan = _fresh(examples, filters, sort, tokens, issues), model.searching
+        if scan is None:
+            assert _shown(model) == fresh, (step, filters)
+        elif scan.in_order:
+            assert fresh[: model.shown] == _shown(model), (step, filters)
+
+    for step in range(800):
+        if through == "search_in_parts" and (scan := model.searching) is not None:
+            for _part in range(rng.randint(0, 3)):
+                if not model.search_part(scan):
+                    finished += 1
+                    break
+            check(step)
         action = rng.random()
         if action < 0.7:  # type on, delete a character, or start another word
             text, choice = filters.text, rng.random()
@@ -94,6 +114,7 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
             edited = Example.from_qa(" ".join(rng.choices(WORDS, k=3)), "new", id=examples[at].id)
             examples = [*examples[:at], edited, *examples[at + 1 :]]
             model.examples_changed([edited.id], examples)
+            stale = stale or model.searching is not None
             continue  # the edited row stays shown as it is until the filters apply again
         elif action < 0.93:  # a new report: rows with issues, and token counts, change
             tokens = {ex.id: rng.randint(1, 40) for ex in examples}
@@ -102,23 +123,27 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
             }
             model.set_report(tokens, issues)
             continue
-        else:
+        else:  # (a search running is finished first)
             sort = (rng.choice([COL_ANSWER, COL_TOKENS]), rng.choice(list(Qt.SortOrder)))
             model.sort(*sort)
+            assert model.searching is None
+            check(step)
             continue
         applied += 1
-        fresh = _fresh(examples, filters, sort, tokens, issues)
-        before = len(fresh_filters)
-        if through == "apply_filters":
+        before, running = len(fresh_filters), model.searching
+        if through == "apply_filters" or not filters.text.strip():
             model.apply_filters(filters)
+            stale = False
         else:
-            install = model.view_builder(filters)()
-            assert install is not None
-            if not install():
-                model.apply_filters(filters)
+            model.search_in_parts(filters)
+            # carried on: the rows it found before an edit stay as they are
+            stale = (
+                stale and running is not None and examples_model._typed_on(running.filters, filters)
+            )
         afresh += len(fresh_filters) - before
-        assert _shown(model) == fresh, (_step, filters)
+        check(step)
     assert applied - afresh > 100  # typing on narrowed, it did not always start afresh
+    assert through == "apply_filters" or finished > 50  # (searches ended between actions)
 
 
 def test_a_change_that_keeps_the_messages_makes_no_search_text_again(qapp, monkeypatch) -> None:
@@ -161,11 +186,8 @@ def _searchable(n: int) -> ExamplesModel:
     return model
 
 
-def test_a_search_no_longer_wanted_stops_looking(qapp, monkeypatch) -> None:
-    """A newer keystroke: the scan left behind stops within a part (at 1,000,000 examples it
-    took the lock from the one wanted for 0.2–0.4 s)."""
-    monkeypatch.setattr(examples_model, "PART_ROWS", 10)
-    model = _searchable(100)
+def _looked(monkeypatch) -> list[int]:
+    """How many rows each call of `SearchTexts.matching` looks among, in order."""
     looked: list[int] = []
     matching = examples_model.SearchTexts.matching
     monkeypatch.setattr(
@@ -173,7 +195,100 @@ def test_a_search_no_longer_wanted_stops_looking(qapp, monkeypatch) -> None:
         "matching",
         lambda self, rows, text: looked.append(len(rows)) or matching(self, rows, text),
     )
-    answers = iter([True, True, False])
-    build = model.view_builder(Filters(text="question"), wanted=lambda: next(answers))
-    assert build() is None and looked == [10, 10]
-    assert model.shown == 100  # nothing changed
+    return looked
+
+
+def test_a_search_in_parts_shows_the_rows_as_it_finds_them(qapp, monkeypatch) -> None:
+    """Issue 21: at 1,000,000 examples a search reads ~460 MB of text (0.2–0.4 s). A part of
+    the rows at a time, the first found show at once, each part's are added below them; sorted
+    by another column, they show all at once at the end, in that order."""
+    monkeypatch.setattr(examples_model, "PART_ROWS", 10)
+    model = _searchable(100)
+    looked = _looked(monkeypatch)
+    added: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda _parent, first, last: added.append((first, last)))
+    scan = model.search_in_parts(Filters(text="question"))
+    assert model.searching is scan and model.shown == 10 and looked == [10]
+    assert model.search_part(scan) and model.shown == 20 and added == [(10, 19)]
+    while model.search_part(scan):
+        pass
+    assert scan.done and model.searching is None and model.shown == 100 and looked == [10] * 10
+    assert added[-1] == (90, 99) and scan.fresh and scan.approved == 0
+
+    # beyond a screenful, the rows found are added at most every `SHOW_EVERY` s (each
+    # addition repaints the grid), and all of them once done
+    monkeypatch.setattr(examples_model, "SHOW_AT_ONCE", 15)
+    monkeypatch.setattr(examples_model, "SHOW_EVERY", 60.0)
+    model.apply_filters(Filters())
+    added.clear()
+    scan = model.search_in_parts(Filters(text="question"))
+    assert model.search_part(scan) and (model.shown, added) == (20, [(10, 19)])  # (10 < 15)
+    assert model.search_part(scan) and (model.shown, scan.count) == (20, 30)
+    while model.search_part(scan):
+        assert model.shown == 20
+    assert added == [(10, 19), (20, 99)] and model.shown == 100
+
+    model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
+    model.apply_filters(Filters())
+    scan = model.search_in_parts(Filters(text="answer 1"))
+    assert model.shown == 100  # the rows shown before, until all are found and sorted
+    while model.search_part(scan):
+        assert model.shown == 100
+    assert [ex.answer for ex in model.shown_examples()] == ["Answer 1."] * 33
+    assert [ex.question for ex in model.shown_examples()][:2] == ["Question 1?", "Question 4?"]
+
+
+def test_typing_on_carries_on_the_search_running(qapp, monkeypatch) -> None:
+    """A word typed at five keys a second: each key's search began before the last was done,
+    and started over. It carries on now: it looks again at the rows found, and at the rest
+    with the new text; a sort finishes it, another filter drops it."""
+    monkeypatch.setattr(examples_model, "PART_ROWS", 10)
+    model = _searchable(100)
+    looked = _looked(monkeypatch)
+    first = model.search_in_parts(Filters(text="answer"))
+    model.search_part(first)  # 20 of 100 rows looked at: all 20 found
+    looked.clear()
+    second = model.search_in_parts(Filters(text="answer 2"))
+    assert not model.search_part(first) and not first.done  # dropped
+    assert second.among[:20] == list(range(20)) and len(second.among) == 100
+    while model.search_part(second):
+        pass
+    assert sum(looked) == 100  # the 20 found again, then the 80 not looked at
+    assert [ex.question for ex in model.shown_examples()][:3] == [
+        "Question 2?",
+        "Question 5?",
+        "Question 8?",
+    ]
+    assert model.shown == 33
+
+    looked.clear()
+    scan = model.search_in_parts(Filters(text="answer 2."))  # typing on: among the 33 shown
+    while model.search_part(scan):
+        pass
+    assert looked == [10, 10, 10, 3] and model.shown == 33
+
+    scan = model.search_in_parts(Filters(text="question", status="approved"))
+    model.sort(COL_TOKENS, Qt.SortOrder.AscendingOrder)  # finishes it first
+    assert scan.done and model.shown == 0  # (none approved)
+    scan = model.search_in_parts(Filters(text="question"))
+    model.apply_filters(Filters(text="answer 0"))  # drops it
+    assert not model.search_part(scan) and not scan.done and model.shown == 34
+
+
+def test_a_row_edited_during_a_search_is_looked_at_again(qapp, monkeypatch) -> None:
+    """An edit to a row the search has looked at already: once it is done, typing on looks
+    among all the rows again, not only those shown (the edited row may match now)."""
+    monkeypatch.setattr(examples_model, "PART_ROWS", 10)
+    model = _searchable(100)
+    examples = list(model._examples)
+    scan = model.search_in_parts(Filters(text="answer 1"))  # row 0 looked at: no match
+    edited = Example.from_qa("Question 0?", "Answer 1, now.", id=examples[0].id)
+    examples[0] = edited
+    model.examples_changed([edited.id], examples)
+    while model.search_part(scan):
+        pass
+    assert model.shown == 33  # as looked at
+    scan = model.search_in_parts(Filters(text="answer 1,"))
+    while model.search_part(scan):
+        pass
+    assert [ex.id for ex in model.shown_examples()] == [edited.id]

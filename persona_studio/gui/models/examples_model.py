@@ -6,8 +6,9 @@ Python over precomputed lowercase text, which keeps a keystroke of search under 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from persona_studio.core.collector import collector_paused
 from persona_studio.core.dataset import (
     STATUSES,
     Example,
+    approved_count,
     held_messages,
     positions_of,
     search_text,
@@ -30,9 +32,12 @@ EDITABLE = {COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS}
 _Index = QModelIndex | QPersistentModelIndex
 _STATUS_COLORS = {"approved": "success", "rejected": "danger"}
 FOLD_FROM = 500_000  # examples: a first search folds their texts (see `search_text_builder`)
-# a search in a worker thread (`view_builder`): the rows it looks through between asking whether
-# it is still wanted (~10 ms at 1,000,000 examples)
+# a search a part at a time (`search_in_parts`): the rows it looks through before the window's
+# turn (~10 ms at 1,000,000 examples)
 PART_ROWS = 25_000
+# and the rows it finds: shown at once while the grid shows fewer (a screenful), then added
+# this often (s; each addition repaints the grid: ~5 ms at 1,000,000 rows, 40 a search)
+SHOW_AT_ONCE, SHOW_EVERY = 200, 0.1
 
 
 @dataclass
@@ -85,6 +90,40 @@ class SearchTexts:
         if not tagged:
             return [i for i in rows if needle in texts[i]]
         return [i for i in rows if needle in texts[i] or tags[i] in tagged]
+
+
+def _typed_on(before: Filters, after: Filters) -> bool:
+    """Whether `after` is `before` with more typed in the search box: it can only match rows
+    that `before` matched."""
+    text, typed = before.text.strip().lower(), after.text.strip().lower()
+    return bool(text) and text in typed and _others(before) == _others(after)
+
+
+def _others(f: Filters) -> tuple[str, str, bool, int]:
+    return f.status, f.tag, f.issues_only, f.min_tokens
+
+
+@dataclass(eq=False)
+class SearchInParts:
+    """A search on a large project, a part of the rows at a time on the UI thread
+    (`ExamplesModel.search_in_parts`, then `search_part` until it says there is no more)."""
+
+    filters: Filters
+    among: Sequence[int]  # the rows it looks among, in order
+    in_order: bool  # `among` is in the shown order: rows found show at once, `found` is the view
+    state: tuple[Any, ...]  # the rows' generation and report when it began
+    at: int = 0  # `among[:at]` are looked through
+    found: list[int] = field(default_factory=list)  # (shown, when `in_order`)
+    unshown: list[int] = field(default_factory=list)  # found after those, not shown yet
+    shown_at: float = 0.0  # when it last showed rows (`time.monotonic`)
+    approved: int = 0  # how many of the rows found are approved (the review row's count)
+    done: bool = False  # all looked through, and the rows shown (not left for a newer one)
+    fresh: bool = False  # done, and no row or report changed meanwhile (`approved` holds)
+
+    @property
+    def count(self) -> int:
+        """How many rows it found so far."""
+        return len(self.found) + len(self.unshown)
 
 
 def _candidates(
@@ -156,6 +195,7 @@ class ExamplesModel(QAbstractTableModel):
         self._examples: list[Example] = []
         self._view: list[int] = []
         self._numbers: list[int] = []  # (`_every`)
+        self._scan: SearchInParts | None = None  # a search running a part at a time
         self._haystack: SearchTexts | None = None
         self._generation = 0  # the rows' contents changed: a search text built before is stale
         self._view_fresh = False  # the shown rows are exactly what the filters select now
@@ -170,6 +210,7 @@ class ExamplesModel(QAbstractTableModel):
         self.beginResetModel()
         self._examples = examples
         self._haystack = None
+        self._scan = None  # (of other rows: these are filtered here)
         self._generation += 1
         self._view = self._filtered()
         self._apply_sort()
@@ -207,6 +248,7 @@ class ExamplesModel(QAbstractTableModel):
     # ---- filter and sort -----------------------------------------------------------------
 
     def apply_filters(self, filters: Filters) -> None:
+        self._scan = None  # a search running a part at a time is out of date
         self.beginResetModel()
         narrowed = self._narrowed(filters)
         self.filters = filters
@@ -225,15 +267,7 @@ class ExamplesModel(QAbstractTableModel):
         (another filter, an edit, a new report)."""
         if not self._view_fresh or self._haystack is None:
             return None
-        before, rows = self.filters, self._view
-        same_others = (before.status, before.tag, before.issues_only, before.min_tokens) == (
-            filters.status,
-            filters.tag,
-            filters.issues_only,
-            filters.min_tokens,
-        )
-        text, typed = before.text.strip().lower(), filters.text.strip().lower()
-        return rows if same_others and text and text in typed else None
+        return self._view if _typed_on(self.filters, filters) else None
 
     def _narrowed(self, filters: Filters) -> list[int] | None:
         rows = self._narrowing(filters)
@@ -257,54 +291,89 @@ class ExamplesModel(QAbstractTableModel):
             self._numbers = list(range(len(self._examples)))
         return self._numbers
 
-    def view_builder(
-        self, filters: Filters, *, wanted: Callable[[], bool] = lambda: True
-    ) -> Callable[[], Callable[[], bool] | None]:
-        """`apply_filters` as work for a worker thread (call it with the search texts in,
-        `search_ready`): at 100,000 examples a keystroke's filter is ~35 ms of pure Python,
-        and in a worker the UI thread gets the lock back every few milliseconds. The worker
-        returns what to run back on the UI thread to show the rows; that returns False,
-        showing nothing, if the rows, the report or the sort changed meanwhile (then call
-        `apply_filters`).
+    def search_in_parts(self, filters: Filters) -> SearchInParts:
+        """`apply_filters` for a search on a large project, a part at a time: this looks
+        through the first part, and `search_part` through each next one, each ~10 ms
+        (`PART_ROWS`) on the UI thread, the window's turn between. At 1,000,000 examples a
+        search reads ~460 MB of text (0.2–0.4 s; a faster scan needs an index). Rows found
+        show as they are found, when the shown order is the order looked in (unsorted, or
+        typing on); else all at once, sorted, at the end.
 
-        At 1,000,000 examples a search reads ~460 MB of text (0.2–0.4 s; a faster scan needs
-        an index). So it looks `PART_ROWS` at a time and stops, returning None, once `wanted`
-        says False (a newer keystroke: typing on, the scans left behind took the lock from
-        the one wanted, and its rows came ~1.1 s after the last key)."""
-        state = (self._generation, self.tokens, self.issues, self._sort)
-        examples, hay, every = self._examples, self._haystack, self._every()
-        narrowing = self._narrowing(filters)
-        shown = None if narrowing is None else list(narrowing)  # a copy: sorts mutate
+        A worker thread did this before, and the window waited for the interpreter's lock
+        beside it (up to 109 ms a keystroke; rows shown while it looked on stalled it 0.1–0.6
+        s, issue 21). Typing on while a search runs carries it on: the rows it found are
+        looked at again, and the rest with the new text, not those it found no match in. A
+        newer filter, or new rows, drop it; a sort finishes it."""
+        scan, state = self._scan, (self._generation, self.tokens, self.issues)
+        if scan is not None and _typed_on(scan.filters, filters):
+            among = scan.found + scan.unshown + list(scan.among[scan.at :])
+            in_order = scan.in_order
+        elif (shown := self._narrowing(filters)) is not None:
+            among, in_order = shown, True
+        else:
+            among = _candidates(self._every(), self._examples, filters, self.issues, self.tokens)
+            in_order = self._sort is None or self._sort == (
+                COL_NUMBER,
+                Qt.SortOrder.AscendingOrder,
+            )
+        self._scan = scan = SearchInParts(filters, among, in_order, state)
+        self.filters, self._view_fresh = filters, False
+        self.search_part(scan)
+        return scan
 
-        def build() -> Callable[[], bool] | None:
-            if shown is not None:
-                among: Sequence[int] = shown  # typing on: only the rows shown can match
-            else:
-                among = _candidates(every, examples, filters, state[2], state[1])
-            needle = filters.text.strip()
-            if not needle or hay is None:
-                rows = list(among)
-            else:
-                rows = []
-                for start in range(0, len(among), PART_ROWS):
-                    if not wanted():
-                        return None
-                    rows += hay.matching(among[start : start + PART_ROWS], needle)
-            if shown is None:
-                _sort_rows(rows, examples, state[3], state[1], state[2])
+    def search_part(self, scan: SearchInParts) -> bool:
+        """Look through `scan`'s next part; True while it has more to look through (False
+        once done, or dropped for a newer filter or new rows)."""
+        if scan is not self._scan:
+            return False
+        assert self._haystack is not None  # (the tab reads the texts first: `search_ready`)
+        part = scan.among[scan.at : scan.at + PART_ROWS]
+        found = self._haystack.matching(part, scan.filters.text)
+        scan.at += len(part)
+        scan.approved += approved_count(map(self._examples.__getitem__, found))
+        more = scan.at < len(scan.among)
+        if not scan.in_order:
+            scan.found += found
+        elif scan.at == len(part):  # the first part: these rows, shown now
+            self.beginResetModel()
+            self._view = scan.found = found
+            self.endResetModel()
+            scan.shown_at = time.monotonic()
+        else:
+            scan.unshown += found
+            if (
+                not more
+                or len(self._view) < SHOW_AT_ONCE
+                or scan.shown_at < time.monotonic() - SHOW_EVERY
+            ):
+                self._show_found(scan)
+        if more:
+            return True
+        self._scan, scan.done = None, True
+        if not scan.in_order:
+            self.beginResetModel()
+            _sort_rows(scan.found, self._examples, self._sort, self.tokens, self.issues)
+            self._view = scan.found
+            self.endResetModel()
+        now = (self._generation, self.tokens, self.issues)
+        self._view_fresh = scan.fresh = all(a is b for a, b in zip(now, scan.state, strict=True))
+        return False
 
-            def install() -> bool:
-                now = (self._generation, self.tokens, self.issues, self._sort)
-                if any(a is not b for a, b in zip(now, state, strict=True)):
-                    return False
-                self.beginResetModel()
-                self.filters, self._view, self._view_fresh = filters, rows, True
-                self.endResetModel()
-                return True
+    def _show_found(self, scan: SearchInParts) -> None:
+        """The rows `scan` found since it last showed some, added below them."""
+        if scan.unshown:
+            shown = len(self._view)
+            self.beginInsertRows(QModelIndex(), shown, shown + len(scan.unshown) - 1)
+            scan.found += scan.unshown
+            self.endInsertRows()
+            scan.unshown = []
+        scan.shown_at = time.monotonic()
 
-            return install
-
-        return build
+    @property
+    def searching(self) -> SearchInParts | None:
+        """The search running a part at a time (`search_in_parts`), if one is: the rows
+        shown are those it found so far (or, sorted, those shown before it)."""
+        return self._scan
 
     @property
     def rows_total(self) -> int:
@@ -338,6 +407,9 @@ class ExamplesModel(QAbstractTableModel):
         return build
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        scan = self._scan
+        while scan is not None and self.search_part(scan):
+            pass  # a search running a part at a time: its rows first, all of them
         self.layoutAboutToBeChanged.emit()
         self._sort = (column, order)
         self._apply_sort()
