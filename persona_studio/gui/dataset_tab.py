@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ from persona_studio.core.words import counted
 from persona_studio.gui.loop import when_loop_runs
 from persona_studio.gui.models.examples_model import (
     COL_QUESTION,
+    SHOW_EVERY,
     ExamplesModel,
     Filters,
     SearchInParts,
@@ -463,8 +465,11 @@ class DatasetTab(QWidget):
         click). The rows found so far show with a count; a newer filter drops the search."""
         self._select_ids(selected)  # among the rows found so far (the grid's reset cleared it)
         self._to_select, self._picked = selected, self._selected_ids()
+        counted = 0.0
         while scan.at < len(scan.among) and not scan.done:
-            self._show_counts()  # "… N found so far"
+            if counted < time.monotonic() - SHOW_EVERY:  # "… N found so far", as often as
+                self._show_counts()  # rows show: a new count lays the window out again (at
+                counted = time.monotonic()  # every part, 300,000 rows took 0.46 s, not 0.15)
             await asyncio.sleep(0)  # the window's turn
             if not isValid(self) or self._session is None or not self.model.search_part(scan):
                 break

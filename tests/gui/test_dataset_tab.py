@@ -678,6 +678,7 @@ def test_a_large_projects_search_runs_a_part_at_a_time(
 
     monkeypatch.setattr(dataset_tab, "SEARCH_TEXTS_IN_THREAD_FROM", 2)
     monkeypatch.setattr(examples_model, "PART_ROWS", 2)
+    monkeypatch.setattr(dataset_tab, "SHOW_EVERY", 0.0)  # the count at every part
     examples = [
         Example.from_qa(
             f"Question {i}?", f"Answer {i}.", status="approved" if i in (1, 4) else "draft"
