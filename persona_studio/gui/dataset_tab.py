@@ -465,7 +465,7 @@ class DatasetTab(QWidget):
         click). The rows found so far show with a count; a newer filter drops the search."""
         self._select_ids(selected)  # among the rows found so far (the grid's reset cleared it)
         self._to_select, self._picked = selected, self._selected_ids()
-        counted = 0.0
+        counted = time.monotonic()  # (a search done sooner says its count once, at the end)
         while scan.at < len(scan.among) and not scan.done:
             if counted < time.monotonic() - SHOW_EVERY:  # "… N found so far", as often as
                 self._show_counts()  # rows show: a new count lays the window out again (at

@@ -306,7 +306,7 @@ class ExamplesModel(QAbstractTableModel):
         typing on); else all at once, sorted, at the end.
 
         A worker thread did this before, and the window waited for the interpreter's lock
-        beside it (up to 109 ms a keystroke; rows shown while it looked on stalled it 0.1–0.6
+        beside it (89–113 ms a keystroke at most; rows shown while it looked on stalled it 0.1–0.6
         s, issue 21). Typing on while a search runs carries it on: the rows it found are
         looked at again, and the rest with the new text, not those it found no match in
         (unless a row or the report changed meanwhile). A newer filter, or new rows, drop it;
