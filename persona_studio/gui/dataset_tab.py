@@ -465,6 +465,7 @@ class DatasetTab(QWidget):
         click). The rows found so far show with a count; a newer filter drops the search."""
         self._select_ids(selected)  # among the rows found so far (the grid's reset cleared it)
         self._to_select, self._picked = selected, self._selected_ids()
+        self.approve_shown.setEnabled(False)  # (`_update_review` keeps it so meanwhile)
         counted = time.monotonic()  # (a search done sooner says its count once, at the end)
         while scan.at < len(scan.among) and not scan.done:
             if counted < time.monotonic() - SHOW_EVERY:  # "… N found so far", as often as
@@ -533,8 +534,6 @@ class DatasetTab(QWidget):
         self.shown_label.setText(text)
         self.empty_state.setVisible(not total)
         self._update_review(recount=recount and scan is None)  # (once all the rows are in)
-        if scan is not None:
-            self.approve_shown.setEnabled(False)  # not all the rows it will show are in yet
 
     # ---- selection -----------------------------------------------------------------------
 
@@ -721,7 +720,8 @@ class DatasetTab(QWidget):
             if none_approved
             else "Select rows to review them:"
         )
-        self.approve_shown.setEnabled(waiting > 0)
+        # (not while a search runs: not all the rows it will show are in yet)
+        self.approve_shown.setEnabled(waiting > 0 and not self.model.searching)
         self.approve_shown.setText(
             f"Approve all shown ({waiting:,} more)"
             if waiting and waiting < self.model.shown

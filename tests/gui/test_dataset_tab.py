@@ -701,8 +701,11 @@ def test_a_large_projects_search_runs_a_part_at_a_time(
     seen: list[tuple[str, str]] = []  # each part: the search's text, and the count shown
     search_part = tab.model.search_part
 
+    approvable: list[bool] = []  # "Approve all shown", while a search is under way
+
     def part(scan):
         seen.append((scan.filters.text, tab.shown_label.text()))
+        approvable.append(tab.approve_shown.isEnabled())
         if len(seen) == 3 and scan.filters.text == "question":
             tab.search.setText("answer")  # a newer keystroke, between two parts
             tab._search_timer.stop()
@@ -716,18 +719,34 @@ def test_a_large_projects_search_runs_a_part_at_a_time(
     assert seen[1] == ("question", "Searching 6 examples… 2 found so far")
     assert seen[2] == ("question", "Searching 6 examples… 4 found so far")
     assert all(text == "answer" for text, _ in seen[3:])  # the older search dropped
+    assert not any(approvable[1:])  # (the first part runs before the window's turn)
     assert tab.shown_label.text() == "6 examples"
     assert tab._selected_ids() == [examples[3].id]  # found in a later part: selected again
 
     def choose(scan):  # the creator selects a row found, while the search goes on
         if scan.at == 2:
             tab.select_examples([examples[1].id])
+        approvable.append(tab.approve_shown.isEnabled())
         return search_part(scan)
 
     monkeypatch.setattr(tab.model, "search_part", choose)
+    monkeypatch.setattr(dataset_tab, "SHOW_EVERY", 60.0)  # no count before the end
+    approvable.clear()
     tab.search.setText("answer ")
     run_async(wait_until(done("answer ")))
     assert tab._selected_ids() == [examples[1].id]  # theirs, not the one before
+    assert len(approvable) == 3 and not any(approvable[1:])  # off from the search's start
+
+    def watch(scan):
+        approvable.append(tab.approve_shown.isEnabled())
+        return search_part(scan)
+
+    tab.table.clearSelection()  # (then no change of selection turns the button off)
+    monkeypatch.setattr(tab.model, "search_part", watch)
+    approvable.clear()
+    tab.search.setText("answer")
+    run_async(wait_until(done("answer")))
+    assert len(approvable) == 3 and not any(approvable[1:])
 
     monkeypatch.setattr(tab.model, "search_part", search_part)
     tab.search.setText("answer 2")

@@ -86,7 +86,7 @@ class SearchTexts:
 
     def matching(self, rows: Iterable[int], search: str) -> array[int]:
         """The rows among `rows` whose texts or tags hold `search`, case aside (a list first:
-        picked in C, `compress`, took 5–40 % longer; a search in parts makes short ones)."""
+        picked in C, `compress`, took up to 40 % longer; a search in parts makes short ones)."""
         needle = search.strip().lower()
         texts, tags = self.texts, self.tags
         tagged = {text for text in list(self._tag_texts) if needle in text}  # (a few)
