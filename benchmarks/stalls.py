@@ -21,6 +21,7 @@ def private_home(prefix: str) -> Path:
     atexit.register(shutil.rmtree, home, ignore_errors=True)  # (100,000 examples: ~0.4 GB)
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     os.environ["XDG_DATA_HOME"] = str(home / "data")
+    os.environ["XDG_CACHE_HOME"] = str(home / "cache")
     return home
 
 

@@ -59,6 +59,7 @@ def main() -> int:
         "QT_QPA_PLATFORM": "offscreen",
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
         "PERSONA_STUDIO_EXIT_WHEN_SHOWN": "1",
     }
     app = [sys.executable, "-m", "persona_studio"]

@@ -51,6 +51,10 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_ID, appauthor=False))
 
 
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_ID, appauthor=False))
+
+
 def config_path() -> Path:
     return config_dir() / "settings.toml"
 

@@ -18,7 +18,7 @@ from functools import cache, cached_property
 from itertools import chain, compress, repeat
 from operator import add, attrgetter, is_, is_not, itemgetter, not_
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from persona_studio.core.dataset import MIN_EXAMPLES, Example, held_pair, hold_pair, ids_of
 from persona_studio.core.duplicates import (
@@ -34,6 +34,9 @@ from persona_studio.core.test_set import in_test_set
 from persona_studio.core.tokens import cache_holds, count_many, count_soon, keep_counts_for
 from persona_studio.core.words import counted
 from persona_studio.resources_path import resource_path
+
+if TYPE_CHECKING:
+    from persona_studio.core.band_key_store import BandKeyStore
 
 ALLOWED_ROLES = ("system", "user", "assistant", "function", "tool")
 ALLOWED_MESSAGE_KEYS = (
@@ -513,7 +516,7 @@ class CheckCache:
     up again before: ~0.5 s at 100,000 examples). Always whole: a check stopped half-way
     keeps what it finished, and the next one goes on from there."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: BandKeyStore | None = None) -> None:
         self.settings: tuple[Any, ...] | None = None  # what the findings were found under
         self.max_tokens = 0
         self.test_share = 0.0
@@ -523,7 +526,7 @@ class CheckCache:
         self.texts: Counter[Text] = Counter()  # how many examples have each text
         self.repeated: set[Text] = set()  # texts more than one example has
         self.touched: dict[Text, None] = {}  # texts come or gone since the index saw them
-        self.duplicates = DuplicateIndex()
+        self.duplicates = DuplicateIndex(store=store)  # (the band keys signed before)
         self.status_counts: Counter[str] = Counter()
         self.trained: set[str] = set()  # approved, and not kept aside for the voice check
         self.trained_tokens = 0  # per epoch, each example cut at the model's maximum

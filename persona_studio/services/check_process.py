@@ -40,10 +40,12 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress
 from operator import is_not, itemgetter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
+from persona_studio.core.duplicates import band_key_store
 from persona_studio.core.tokens import (
     HELPER_FROM,
     HELPER_IDLE_S,
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
+    from persona_studio.core.band_key_store import BandKeyStore
     from persona_studio.core.dataset import Example
     from persona_studio.core.persona import Persona
     from persona_studio.core.validation import ModelSpec
@@ -110,10 +113,10 @@ class _Held:
     cache, and which ids each report it sent had checked again (to answer the next check with
     only the token counts the app does not have)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: BandKeyStore | None = None) -> None:
         self.examples: list[Example] = []
         self.ids: list[str] = []
-        self.cache = CheckCache()
+        self.cache = CheckCache(store)
         self.sent: dict[int, dict[str, None]] = {}  # report → ids checked again for it
         self.whole = True  # False after a check stopped half-way: find the changes by identity
 
@@ -185,13 +188,15 @@ class _Parts:
             pass
 
 
-def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S) -> None:
+def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S, store: str | None = None) -> None:
     """The worker's loop: one check at a time, until the app closes its end of the pipe. A
     large check's tokens are counted in part by a helper process it starts (`count_beside`),
     meanwhile: a first check's as its examples come (a project of fewer never has one); once
-    no message came for `helper_idle_s`, it is let go, and its ~85 MB with it."""
+    no message came for `helper_idle_s`, it is let go, and its ~85 MB with it. `store`: the
+    file that keeps the near-duplicate search's band keys between runs (`band_key_store`)."""
     count_beside(True)
-    held = _Held()
+    kept = band_key_store(Path(store)) if store else None
+    held = _Held(kept)
     while True:
         try:
             if not conn.poll(helper_idle_s):
@@ -200,6 +205,8 @@ def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S) -> None:
             message = conn.recv()
         except (EOFError, OSError):
             let_helper_go()
+            if kept is not None:
+                kept.close()
             return
         if message[0] == "count":
             _, seq, texts, names = message
@@ -254,7 +261,9 @@ def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S) -> None:
         except Exception:  # the app runs the check itself and shows its error
             held.whole = False
             conn.send(("error", seq, traceback.format_exc()))
-        _give_back_freed_memory()  # the answer is sent: the app does not wait for this
+        # the answer is sent: the app does not wait for these (a new message stops the first)
+        held.cache.duplicates.keep_signed(stop=conn.poll)
+        _give_back_freed_memory()
 
 
 def _give_back_freed_memory() -> None:
@@ -331,6 +340,8 @@ class CheckProcess:
         self._seq = 0
         self.failures = 0
         self.helper_idle_s = HELPER_IDLE_S  # for a worker started after this is set
+        # where the worker keeps the band keys of the texts it checked, between runs
+        self.store: Path | None = _store_path()
 
     @property
     def usable(self) -> bool:
@@ -361,7 +372,9 @@ class CheckProcess:
         # not daemonic: it starts its token-count helper itself (a daemonic process may not),
         # so it is stopped before Python's exit waits for it (`_stop_at_exit`)
         process = context.Process(
-            target=serve, args=(theirs, self.helper_idle_s), name="persona-studio-check"
+            target=serve,
+            args=(theirs, self.helper_idle_s, str(self.store) if self.store else None),
+            name="persona-studio-check",
         )
         try:
             process.start()
@@ -569,6 +582,12 @@ def _changes(
         part, part_ids = examples[start : start + SLICE], ids[start : start + SLICE]
         parts.append((part_ids, list(compress(part, map(is_not, map(known.get, part_ids), part)))))
     return "ids", ids, parts
+
+
+def _store_path() -> Path:
+    from persona_studio.core.config import cache_dir
+
+    return cache_dir() / "near-duplicates.sqlite"
 
 
 class _WorkerError(Exception):

@@ -24,6 +24,7 @@ def render(out_dir: Path) -> list[Path]:
     home.mkdir()
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     os.environ["XDG_DATA_HOME"] = str(home / "data")
+    os.environ["XDG_CACHE_HOME"] = str(home / "cache")
 
     import qasync
     from PySide6.QtWidgets import QApplication, QTabWidget, QWidget

@@ -467,3 +467,25 @@ def test_a_check_that_fails_on_a_part_leaves_the_pipe_in_step(worker, monkeypatc
     fixed = [examples[0], *after[1:]]
     assert worker.run(fixed, PERSONA, SPEC).tokens == real(fixed, PERSONA, SPEC).tokens
     assert here == [1] and worker.failures == 0
+
+
+def test_the_worker_keeps_the_band_keys_and_a_new_worker_reads_them(worker) -> None:
+    """The near-duplicate search's band keys are kept in the user's cache folder; a new worker
+    (the app run again) reads them instead of signing the texts: here, from a file changed to
+    say no text has words, so it finds no near duplicates."""
+    import sqlite3
+
+    examples = dataset(400)
+    expected = preflight(examples, PERSONA, SPEC)
+    assert expected.duplicate_groups
+    assert worker.run(examples, PERSONA, SPEC).duplicate_groups == expected.duplicate_groups
+
+    def kept() -> int:  # written once the report is sent
+        with contextlib.closing(sqlite3.connect(worker.store)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM band_keys").fetchone()[0])
+
+    assert wait_for(lambda: kept() >= 400)
+    worker.close()  # the app quits
+    with contextlib.closing(sqlite3.connect(worker.store)) as db, db:
+        db.execute("UPDATE band_keys SET value = x''")
+    assert worker.run(examples, PERSONA, SPEC).duplicate_groups == []
