@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
+import dataclasses
 import json
 import os
 import resource
@@ -224,6 +225,22 @@ def main() -> int:
     record(
         "first offline chat message",
         step(lambda: chat.send_message("word3 word17 word250?"), replied, 120),
+    )
+
+    def edit_then_ask() -> None:  # the offline engine's index takes the edit in, not rebuilt
+        first = window.session.examples[0]
+        edited = dataclasses.replace(first, tags=[*first.tags, "edited"])
+        window.session.replace_example_contents([edited])
+        chat.send_message("word3 word17 word251?")
+
+    asked = [len(pane.messages) for pane in chat.panes]
+    record(
+        "edit, then an offline chat message",
+        step(
+            edit_then_ask,
+            lambda: replied() and [len(p.messages) for p in chat.panes] > asked,
+            120,
+        ),
     )
     # the first sheet link uploads every example to an empty sheet (the fake Sheets API,
     # in this process: its own work on the rows counts here, a real server's would not)

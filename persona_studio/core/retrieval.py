@@ -9,10 +9,13 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import threading
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
+from typing import cast
 
 from persona_studio.core.dataset import Example
 
@@ -36,56 +39,135 @@ class Hit:
 
 
 class RetrievalIndex:
-    """Postings are two arrays per word (positions, term frequencies), not a tuple per
+    """Postings are two arrays per word (slots, term frequencies), not a tuple per
     occurrence: at 100,000 examples that is thousands of objects instead of millions, so the
-    index builds faster, takes less memory and is freed in milliseconds (dropping it happens
-    on the UI thread after every edit). The arrays are filled as the examples are read: lists
-    of numbers converted at the end left ~12 million number objects to free in one go, which
-    held the interpreter lock for 0.3–0.5 s beside the window."""
+    index builds faster, takes less memory and is freed in milliseconds. The arrays are
+    filled as the examples are read: lists of numbers converted at the end left ~12 million
+    number objects to free in one go, which held the interpreter lock for 0.3–0.5 s beside
+    the window.
+
+    Edits are taken in (`update`), not rebuilt for: at 100,000 examples a build takes 3–6 s,
+    which every reply of the offline engine and of "persona prompt + examples" waited for after
+    each edit. An edited example goes in a new slot; its old slot is left dead (skipped, and
+    out of the figures BM25 uses), and once the dead slots outnumber the live ones the index is
+    built again from the live examples. Results are those of an index built afresh: equal
+    scores rank in the dataset's order (each slot keeps its example's place in it)."""
+
+    DEAD_AT_MOST = 1_000  # dead slots kept, whatever the size (a build at 1,000: ~0.05 s)
 
     def __init__(self, examples: Sequence[Example]) -> None:
-        self.examples = [ex for ex in examples if ex.status != "rejected" and ex.answer.strip()]
-        postings: dict[str, tuple[array[int], array[float]]] = {}
-        lengths = array("d")
-        for position, ex in enumerate(self.examples):
-            counts: dict[str, float] = Counter(words(ex.question))  # type: ignore[assignment]
-            for word, found in Counter(words(ex.answer)).items():
-                counts[word] = counts.get(word, 0) + found * ANSWER_WEIGHT
-            lengths.append(sum(counts.values()))
-            for word, tf in counts.items():
-                entry = postings.get(word)
-                if entry is None:
-                    entry = postings[word] = (array("i"), array("d"))
-                entry[0].append(position)
-                entry[1].append(tf)
-        self._postings = postings
-        self._lengths = lengths
-        n = len(self.examples)
-        self._average = (sum(lengths) / n) if n else 1.0
-        self._idf = {
-            w: math.log(1 + (n - len(p[0]) + 0.5) / (len(p[0]) + 0.5))
-            for w, p in self._postings.items()
-        }
+        self._lock = threading.Lock()  # a search and the edits it takes in first
+        self._pending: list[tuple[int, Example]] = []  # edits not taken in yet
+        self._pending_lock = threading.Lock()  # (held for an append: never waits on a search)
+        self._build(enumerate(examples))
+
+    def _build(self, placed: Iterable[tuple[int, Example]]) -> None:
+        self.examples: list[Example | None] = []  # by slot; None: a dead slot
+        self._place = array("i")  # slot → where its example is in the dataset
+        self._slot: dict[str, int] = {}  # a live example's id → its slot
+        self._postings: dict[str, tuple[array[int], array[float]]] = {}
+        self._df: dict[str, int] = {}  # live examples with each word
+        self._lengths = array("d")
+        self._total = 0  # the live examples' lengths, in tenths: exact whatever the edits
+        self._live = 0
+        for place, example in placed:
+            self._add(place, example)
+
+    def update(self, edited: Iterable[tuple[int, Example]]) -> None:
+        """Examples edited in place (their place in the dataset, the new example): taken in at
+        the next search. Safe from any thread; never waits for a search running."""
+        with self._pending_lock:
+            self._pending += edited
 
     def __len__(self) -> int:
-        return len(self.examples)
+        with self._lock:
+            self._take_in()
+            return self._live
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         query_words = Counter(words(query))
-        if not query_words or not self.examples:
+        if not query_words:
             return []
+        with self._lock:
+            self._take_in()
+            return self._search(query_words, k)
+
+    def _search(self, query_words: Counter[str], k: int) -> list[Hit]:
+        n, examples = self._live, self.examples
+        if not n:
+            return []
+        average = self._total / 10 / n
         scores: dict[int, float] = defaultdict(float)
         best_possible = 0.0
         for word, qtf in query_words.items():
-            idf = self._idf.get(word)
-            if idf is None:
-                best_possible += qtf * math.log(1 + (len(self.examples) + 0.5) / 0.5)
+            df = self._df.get(word, 0)
+            if not df:
+                best_possible += qtf * math.log(1 + (n + 0.5) / 0.5)
                 continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
             best_possible += qtf * idf * (K1 + 1) / (1 + K1)
-            for position, tf in zip(*self._postings[word], strict=True):
-                norm = K1 * (1 - B + B * self._lengths[position] / self._average)
-                scores[position] += qtf * idf * tf * (K1 + 1) / (tf + norm)
-        ranked = heapq.nsmallest(k, scores.items(), key=lambda item: (-item[1], item[0]))
+            for slot, tf in zip(*self._postings[word], strict=True):
+                if examples[slot] is None:
+                    continue
+                norm = K1 * (1 - B + B * self._lengths[slot] / average)
+                scores[slot] += qtf * idf * tf * (K1 + 1) / (tf + norm)
+        place = self._place
+        ranked = heapq.nsmallest(k, scores.items(), key=lambda item: (-item[1], place[item[0]]))
         return [
-            Hit(self.examples[pos], score, min(1.0, score / best_possible)) for pos, score in ranked
+            Hit(cast(Example, examples[slot]), score, min(1.0, score / best_possible))
+            for slot, score in ranked
         ]
+
+    def _take_in(self) -> None:
+        with self._pending_lock:
+            edited, self._pending = self._pending, []
+        for place, example in edited:
+            self._remove(example.id)
+            self._add(place, example)
+        if len(self.examples) - self._live > max(self._live, self.DEAD_AT_MOST):  # mostly dead
+            live = [(self._place[s], e) for s, e in enumerate(self.examples) if e is not None]
+            self._build(sorted(live, key=itemgetter(0)))
+
+    def _add(self, place: int, example: Example) -> None:
+        if example.status == "rejected" or not example.answer.strip():
+            return  # never an answer
+        counts, tenths = _terms(example)
+        slot = len(self.examples)
+        self.examples.append(example)
+        self._place.append(place)
+        self._slot[example.id] = slot
+        self._lengths.append(sum(counts.values()))
+        self._total += tenths
+        self._live += 1
+        postings, df = self._postings, self._df
+        for word, tf in counts.items():
+            entry = postings.get(word)
+            if entry is None:
+                entry = postings[word] = (array("i"), array("d"))
+            entry[0].append(slot)
+            entry[1].append(tf)
+            df[word] = df.get(word, 0) + 1
+
+    def _remove(self, example_id: str) -> None:
+        slot = self._slot.pop(example_id, None)
+        if slot is None:
+            return
+        example = cast(Example, self.examples[slot])
+        self.examples[slot] = None
+        counts, tenths = _terms(example)
+        self._total -= tenths
+        self._live -= 1
+        df = self._df
+        for word in counts:
+            df[word] -= 1
+
+
+def _terms(example: Example) -> tuple[dict[str, float], int]:
+    """An example's words and how much each counts (an answer's for `ANSWER_WEIGHT` of a
+    question's), and their sum in tenths, exactly."""
+    question, answer = Counter(words(example.question)), Counter(words(example.answer))
+    counts: dict[str, float] = dict(question)
+    for word, found in answer.items():
+        counts[word] = counts.get(word, 0) + found * ANSWER_WEIGHT
+    tenths = 10 * sum(question.values()) + round(10 * ANSWER_WEIGHT) * sum(answer.values())
+    return counts, tenths

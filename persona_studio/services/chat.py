@@ -228,7 +228,9 @@ async def _remote_reply(
     hits = []
     shots: list[dict[str, str]] = []
     if settings.mode == "retrieval":
-        hits = (await resolve_index(index)).search(message, k=FEW_SHOT)
+        # in a thread, as the offline reply's: a search takes in the edits made since the last
+        # (~0.1 ms each) and reads postings (~15 ms at 100,000 examples)
+        hits = await asyncio.to_thread((await resolve_index(index)).search, message, FEW_SHOT)
         shots = few_shot_messages(hits)
     messages = [
         {"role": "system", "content": system},

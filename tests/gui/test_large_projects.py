@@ -5,6 +5,7 @@ worker's snapshot or the undo stack holds (copy on write)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from typing import Any
 
@@ -77,10 +78,27 @@ def test_the_offline_index_is_built_in_a_worker_and_only_when_needed(
     chat.send_message("And run 8?")  # built once, kept until the dataset changes
     run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
     assert len(built_on) == 1
+    # an edit is taken in by the index built (a build at 100,000 examples: 3–6 s a reply)
+    session = window.session
+    edited = dataclasses.replace(session.examples[7], messages=[
+        {"role": "user", "content": "How do I pace a hill repeat?"},
+        {"role": "assistant", "content": "Short and steady up the hill."},
+    ])  # fmt: skip
+    session.replace_example_contents([edited])
+    chat.send_message("pace a hill repeat?")
+    run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
+    assert chat.panes[0].messages[-1]["content"] == "Short and steady up the hill."
+    assert len(built_on) == 1
+    many = [dataclasses.replace(e, status="approved") for e in session.examples[:12]]
+    monkeypatch.setattr(project_session, "RETRIEVAL_EDITS_AT_MOST", 10)
+    session.replace_example_contents(many)  # more than it takes in: built again when used
+    chat.send_message("pace a hill repeat?")
+    run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
+    assert len(built_on) == 2
     window.session.add_examples([Example.from_qa("Brand new?", "Yes.", status="approved")])
     chat.send_message("Brand new?")
     run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
-    assert len(built_on) == 2 and chat.panes[0].messages[-1]["content"] == "Yes."
+    assert len(built_on) == 3 and chat.panes[0].messages[-1]["content"] == "Yes."
 
 
 def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
