@@ -233,15 +233,17 @@ def main() -> int:
         window.session.replace_example_contents([edited])
         chat.send_message("word3 word17 word251?")
 
-    asked = [len(pane.messages) for pane in chat.panes]
-    record(
-        "edit, then an offline chat message",
-        step(
-            edit_then_ask,
-            lambda: replied() and [len(p.messages) for p in chat.panes] > asked,
-            120,
-        ),
-    )
+    def asked_again() -> Callable[[], bool]:
+        asked = [len(pane.messages) for pane in chat.panes]
+        return lambda: replied() and [len(p.messages) for p in chat.panes] > asked
+
+    record("edit, then an offline chat message", step(edit_then_ask, asked_again(), 120))
+
+    def keep_then_ask() -> None:  # a reply kept as an example: a row added, taken in too
+        chat.keep_example("word3 word17 word252?", "A reply the creator liked.")
+        chat.send_message("word3 word17 word252?")
+
+    record("keep a reply, then a chat message", step(keep_then_ask, asked_again(), 120))
     # the first sheet link uploads every example to an empty sheet (the fake Sheets API,
     # in this process: its own work on the rows counts here, a real server's would not)
     from tests.fakes.sheets_server import FakeSheets

@@ -46,18 +46,22 @@ class RetrievalIndex:
     number objects to free in one go, which held the interpreter lock for 0.3–0.5 s beside
     the window.
 
-    Edits are taken in (`update`), not rebuilt for: at 100,000 examples a build takes 3–6 s,
-    which every reply of the offline engine and of "persona prompt + examples" waited for after
-    each edit. An edited example goes in a new slot; its old slot is left dead (skipped, and
-    out of the figures BM25 uses), and once the dead slots outnumber the live ones the index is
-    built again from the live examples. Results are those of an index built afresh: equal
+    Changes are taken in (`update` for edits, `sync` for rows added, deleted or moved), not
+    rebuilt for: at 100,000 examples a build takes 3–6 s, which every reply of the offline
+    engine and of "persona prompt + examples" waited for after each change. An edited example
+    goes in a new slot; its old slot is left dead (skipped, and out of the figures BM25 uses),
+    and once the dead slots outnumber the live ones the index is built again from the live
+    examples. Results are those of an index built afresh: equal
     scores rank in the dataset's order (each slot keeps its example's place in it)."""
 
     DEAD_AT_MOST = 1_000  # dead slots kept, whatever the size (a build at 1,000: ~0.05 s)
 
     def __init__(self, examples: Sequence[Example]) -> None:
         self._lock = threading.Lock()  # a search and the edits it takes in first
-        self._pending: list[tuple[int, Example]] = []  # edits not taken in yet
+        # what to take in at the next search: the dataset as it now is (`sync`), if it
+        # changed so, and the edits since (`update`)
+        self._dataset: Sequence[Example] | None = None
+        self._pending: list[tuple[int, Example]] = []
         self._pending_lock = threading.Lock()  # (held for an append: never waits on a search)
         self._build(enumerate(examples))
 
@@ -78,6 +82,15 @@ class RetrievalIndex:
         the next search. Safe from any thread; never waits for a search running."""
         with self._pending_lock:
             self._pending += edited
+
+    def sync(self, examples: Sequence[Example]) -> None:
+        """The dataset is now `examples`, in order (rows added, deleted or moved; a list that
+        may only grow after, as the session's does): at the next search the index takes in
+        the examples that are not those
+        it holds, lets go of those gone, and learns each one's place. A pass over them all
+        there, in the search's thread (~50 ms at 100,000 examples), not a build (3–6 s)."""
+        with self._pending_lock:
+            self._dataset, self._pending = examples, []
 
     def __len__(self) -> int:
         with self._lock:
@@ -120,13 +133,31 @@ class RetrievalIndex:
 
     def _take_in(self) -> None:
         with self._pending_lock:
-            edited, self._pending = self._pending, []
+            dataset, edited = self._dataset, self._pending
+            self._dataset, self._pending = None, []
+        if dataset is not None:
+            self._take_dataset(dataset)
         for place, example in edited:
             self._remove(example.id)
             self._add(place, example)
         if len(self.examples) - self._live > max(self._live, self.DEAD_AT_MOST):  # mostly dead
             live = [(self._place[s], e) for s, e in enumerate(self.examples) if e is not None]
             self._build(sorted(live, key=itemgetter(0)))
+
+    def _take_dataset(self, examples: Sequence[Example]) -> None:
+        slot_of, held, places = self._slot, self.examples, self._place
+        there: set[str] = set()
+        for place, example in enumerate(examples):
+            there.add(example.id)
+            slot = slot_of.get(example.id)
+            if slot is not None and held[slot] is example:
+                places[slot] = place
+                continue
+            if slot is not None:
+                self._remove(example.id)
+            self._add(place, example)
+        for gone in [example_id for example_id in slot_of if example_id not in there]:
+            self._remove(gone)
 
     def _add(self, place: int, example: Example) -> None:
         if example.status == "rejected" or not example.answer.strip():

@@ -164,7 +164,7 @@ class ProjectSession(QObject):
         self._loading: asyncio.Future[tuple[list[Example], dict[str, float]]] | None = None
         self._read: Future[tuple[list[Example], dict[str, float]]] | None = None  # its read
         self._retrieval: RetrievalIndex | None = None  # the offline engine's, built on demand
-        self.examples_reset.connect(self._forget_retrieval)
+        self.examples_reset.connect(self._retrieval_reset)
         self.examples_edited.connect(self._retrieval_edited)
         self.persona: Persona = project.persona()
         self.rules: list[Rule] = project.rules()
@@ -224,6 +224,17 @@ class ProjectSession(QObject):
 
     def _forget_retrieval(self, *_: object) -> None:
         self._retrieval, self._retrieval_task = None, None
+
+    def _retrieval_reset(self) -> None:
+        """Rows added, deleted or moved (or an import, an undo of one): the index built takes
+        the list as it now is at its next search (`RetrievalIndex.sync`), in the reply's
+        thread. Kept as an example from the Chat tab, a reply made the next one wait for a
+        whole build: 3–6 s at 100,000 examples."""
+        index = self._retrieval
+        if index is None or self._examples is None:
+            self._forget_retrieval()
+            return
+        index.sync(self._examples)
 
     def _retrieval_edited(self, ids: list[str]) -> None:
         """Examples edited in place: the index built takes them in at its next search (built

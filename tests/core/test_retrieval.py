@@ -64,8 +64,9 @@ def test_rejected_examples_are_never_answers() -> None:
 
 def test_edits_taken_in_give_what_an_index_built_afresh_gives(monkeypatch) -> None:
     """Random edits (new words, rejected and back, an emptied answer, the same example twice)
-    taken in by `update`: every search ranks as an index built from the edited dataset does,
-    equal scores in the dataset's order, through the rebuilds that drop the dead slots."""
+    taken in by `update`, and rows added, deleted and moved taken in by `sync`: every search
+    ranks as an index built from the dataset as it now is does, equal scores in the dataset's
+    order, through the rebuilds that drop the dead slots."""
     import random
 
     rng = random.Random(4)
@@ -97,14 +98,26 @@ def test_edits_taken_in_give_what_an_index_built_afresh_gives(monkeypatch) -> No
 
     monkeypatch.setattr(RetrievalIndex, "_build", counted)
     monkeypatch.setattr(RetrievalIndex, "DEAD_AT_MOST", 20)
-    for round_ in range(60):
-        edited = []
-        for at in rng.sample(range(len(examples)), rng.randint(1, 8)):
-            examples[at] = example(examples[at])
-            edited.append((at, examples[at]))
-        if round_ % 7 == 0:
-            edited.append(edited[0])  # told twice
-        index.update(edited)
+    for round_ in range(80):
+        if round_ % 3 == 2:  # rows added, deleted and moved: the whole list, as it now is
+            examples = list(examples)
+            for _ in range(rng.randint(1, 6)):
+                examples.insert(rng.randrange(len(examples) + 1), example())
+            for _ in range(rng.randint(0, 5)):
+                del examples[rng.randrange(len(examples))]
+            a, b = rng.sample(range(len(examples)), 2)
+            examples[a], examples[b] = examples[b], examples[a]
+            if round_ % 4 == 0:  # and an edit in the same list
+                examples[a] = example(examples[a])
+            index.sync(examples)
+        else:
+            edited = []
+            for at in rng.sample(range(len(examples)), rng.randint(1, 8)):
+                examples[at] = example(examples[at])
+                edited.append((at, examples[at]))
+            if round_ % 7 == 0:
+                edited.append(edited[0])  # told twice
+            index.update(edited)
         fresh = RetrievalIndex(examples)
         for _ in range(5):
             query = text(rng.randint(1, 4))
@@ -113,4 +126,4 @@ def test_edits_taken_in_give_what_an_index_built_afresh_gives(monkeypatch) -> No
             assert [h.score for h in ours] == [h.score for h in theirs]
             assert [h.confidence for h in ours] == [h.confidence for h in theirs]
         assert len(index) == len(fresh)
-    assert rebuilt - 60 >= 1  # (each fresh index is one build) the dead slots were dropped
+    assert rebuilt - 80 >= 1  # (each fresh index is one build) the dead slots were dropped
