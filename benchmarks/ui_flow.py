@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.dataset
@@ -52,6 +53,39 @@ def worker_peak_mb() -> float | None:
         return None
     peak = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
     return int(peak[0]) / 1024 if peak else None
+
+
+def chat_steps(window: Any, step: Callable, record: Callable) -> None:
+    """The Chat tab's steps: the offline engine's first reply builds its index; after an edit
+    and a reply kept as an example, it takes the change in."""
+    window.tabs.setCurrentIndex(3)
+    chat = window.chat_tab
+
+    def replied() -> bool:
+        return all(pane.messages and not pane.busy for pane in chat.panes)
+
+    record(
+        "first offline chat message",
+        step(lambda: chat.send_message("word3 word17 word250?"), replied, 120),
+    )
+
+    def edit_then_ask() -> None:  # the offline engine's index takes the edit in, not rebuilt
+        first = window.session.examples[0]
+        edited = dataclasses.replace(first, tags=[*first.tags, "edited"])
+        window.session.replace_example_contents([edited])
+        chat.send_message("word3 word17 word251?")
+
+    def asked_again() -> Callable[[], bool]:
+        asked = [len(pane.messages) for pane in chat.panes]
+        return lambda: replied() and [len(p.messages) for p in chat.panes] > asked
+
+    record("edit, then an offline chat message", step(edit_then_ask, asked_again(), 120))
+
+    def keep_then_ask() -> None:  # a reply kept as an example: a row added, taken in too
+        chat.keep_example("word3 word17 word252?", "A reply the creator liked.")
+        chat.send_message("word3 word17 word252?")
+
+    record("keep a reply, then a chat message", step(keep_then_ask, asked_again(), 120))
 
 
 def main() -> int:
@@ -216,34 +250,7 @@ def main() -> int:
     record("undo the approval", step(window.undo, saved, 120))
     record("undo the import", step(window.undo, saved, 120))
     record("first Train tab", step(lambda: window.tabs.setCurrentIndex(2), checked, 120))
-    window.tabs.setCurrentIndex(3)
-    chat = window.chat_tab
-
-    def replied() -> bool:
-        return all(pane.messages and not pane.busy for pane in chat.panes)
-
-    record(
-        "first offline chat message",
-        step(lambda: chat.send_message("word3 word17 word250?"), replied, 120),
-    )
-
-    def edit_then_ask() -> None:  # the offline engine's index takes the edit in, not rebuilt
-        first = window.session.examples[0]
-        edited = dataclasses.replace(first, tags=[*first.tags, "edited"])
-        window.session.replace_example_contents([edited])
-        chat.send_message("word3 word17 word251?")
-
-    def asked_again() -> Callable[[], bool]:
-        asked = [len(pane.messages) for pane in chat.panes]
-        return lambda: replied() and [len(p.messages) for p in chat.panes] > asked
-
-    record("edit, then an offline chat message", step(edit_then_ask, asked_again(), 120))
-
-    def keep_then_ask() -> None:  # a reply kept as an example: a row added, taken in too
-        chat.keep_example("word3 word17 word252?", "A reply the creator liked.")
-        chat.send_message("word3 word17 word252?")
-
-    record("keep a reply, then a chat message", step(keep_then_ask, asked_again(), 120))
+    chat_steps(window, step, record)
     # the first sheet link uploads every example to an empty sheet (the fake Sheets API,
     # in this process: its own work on the rows counts here, a real server's would not)
     from tests.fakes.sheets_server import FakeSheets

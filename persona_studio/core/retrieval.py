@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import cast
 
-from persona_studio.core.dataset import Example
+from persona_studio.core.dataset import Example, held_messages
 
 # runs of two or more word characters, or a lone digit: what `\w+` finds, less single letters
 _TERM = re.compile(r"\w\w+|\d")
@@ -138,26 +138,48 @@ class RetrievalIndex:
         if dataset is not None:
             self._take_dataset(dataset)
         for place, example in edited:
-            self._remove(example.id)
-            self._add(place, example)
+            if not self._swap(place, example):
+                self._remove(example.id)
+                self._add(place, example)
         if len(self.examples) - self._live > max(self._live, self.DEAD_AT_MOST):  # mostly dead
             live = [(self._place[s], e) for s, e in enumerate(self.examples) if e is not None]
             self._build(sorted(live, key=itemgetter(0)))
 
     def _take_dataset(self, examples: Sequence[Example]) -> None:
-        slot_of, held, places = self._slot, self.examples, self._place
         there: set[str] = set()
+        other: list[tuple[int, Example]] = []  # new, or with other words
+        slot_of = self._slot
         for place, example in enumerate(examples):
             there.add(example.id)
-            slot = slot_of.get(example.id)
-            if slot is not None and held[slot] is example:
-                places[slot] = place
+            if self._swap(place, example):
                 continue
-            if slot is not None:
-                self._remove(example.id)
+            if example.status != "rejected" or example.id in slot_of:  # (else none to do)
+                other.append((place, example))
+        if len(other) > max(self._live // 4, self.DEAD_AT_MOST):  # (~0.1 ms each) build anew
+            self._build(enumerate(examples))
+            return
+        for place, example in other:
+            self._remove(example.id)
             self._add(place, example)
         for gone in [example_id for example_id in slot_of if example_id not in there]:
             self._remove(gone)
+
+    def _swap(self, place: int, example: Example) -> bool:
+        """Put `example` in its slot, at `place`, if it reads as the one there: the same
+        object, or a change of status or tags that shares its messages (`held_messages`) and
+        leaves it an answer. Approving 100,000 examples then counts no word again."""
+        slot = self._slot.get(example.id)
+        if slot is None:
+            return False
+        there = self.examples[slot]
+        if there is not example and (
+            example.status == "rejected"
+            or held_messages(cast(Example, there)) is not held_messages(example)
+        ):
+            return False
+        self.examples[slot] = example
+        self._place[slot] = place
+        return True
 
     def _add(self, place: int, example: Example) -> None:
         if example.status == "rejected" or not example.answer.strip():

@@ -43,8 +43,8 @@ RETRY_DELAY_MS = 2000  # a write the disk refused is tried again this often, unt
 # a change of this many examples or more is written in a worker thread, in its turn: on the UI
 # thread importing 100,000 examples stalled 1.1–1.4 s, and undoing it (a delete) 1.5–1.6 s
 BACKGROUND_WRITE_FROM = 1_000
-# more examples edited at once than this, the offline engine's index is built again when next
-# used rather than taking them in (5,000 take ~0.5 s; a build at 100,000 takes 3.5–5.6 s)
+# more examples edited at once than this, the offline engine's index is handed the whole list
+# (`RetrievalIndex.sync`) rather than each edit's place, found on the UI thread
 RETRIEVAL_EDITS_AT_MOST = 5_000
 # ids whose places one turn of the event loop changes, for a large change left for a moment
 # later (`_place_later`): ~4 ms a turn; 100,000 at once stalled an import's window 30–50 ms
@@ -238,14 +238,17 @@ class ProjectSession(QObject):
 
     def _retrieval_edited(self, ids: list[str]) -> None:
         """Examples edited in place: the index built takes them in at its next search (built
-        again, it made each reply after an edit wait 3–6 s at 100,000 examples). Many at once
-        (approving thousands, say), or while the index is being built, it is built again."""
+        again, it made each reply after an edit wait 3–6 s at 100,000 examples); many at once
+        (approving thousands, say), as the list. While the index is being built, it is built
+        again."""
         index = self._retrieval
-        if index is None or len(ids) > RETRIEVAL_EDITS_AT_MOST:
+        if index is None or self._examples is None:
             self._forget_retrieval()
-            return
-        examples = self.examples
-        index.update([(at, examples[at]) for at in self.where(set(ids))])
+        elif len(ids) > RETRIEVAL_EDITS_AT_MOST:  # the list, not each edit's place: found there
+            index.sync(self._examples)
+        else:
+            examples = self._examples
+            index.update([(at, examples[at]) for at in self.where(set(ids))])
 
     @property
     def started_preflight(self) -> PreflightRunner | None:

@@ -67,6 +67,7 @@ def test_edits_taken_in_give_what_an_index_built_afresh_gives(monkeypatch) -> No
     taken in by `update`, and rows added, deleted and moved taken in by `sync`: every search
     ranks as an index built from the dataset as it now is does, equal scores in the dataset's
     order, through the rebuilds that drop the dead slots."""
+    import copy
     import random
 
     rng = random.Random(4)
@@ -76,6 +77,10 @@ def test_edits_taken_in_give_what_an_index_built_afresh_gives(monkeypatch) -> No
         return " ".join(rng.choices(vocabulary, k=k))
 
     def example(old: Example | None = None) -> Example:
+        if old is not None and rng.random() < 0.3:  # approved, say: the same messages
+            changed = copy.copy(old)
+            changed.status = rng.choice(["draft", "approved", "rejected"])
+            return changed
         made = Example.from_qa(
             text(rng.randint(1, 6)),
             rng.choice(["", " ", text(rng.randint(1, 12))]) if rng.random() < 0.2 else text(8),
@@ -109,6 +114,9 @@ def test_edits_taken_in_give_what_an_index_built_afresh_gives(monkeypatch) -> No
             examples[a], examples[b] = examples[b], examples[a]
             if round_ % 4 == 0:  # and an edit in the same list
                 examples[a] = example(examples[a])
+            if round_ % 10 == 5:  # and many: built anew
+                for at in rng.sample(range(len(examples)), 60):
+                    examples[at] = example(examples[at])
             index.sync(examples)
         else:
             edited = []
@@ -127,3 +135,43 @@ def test_edits_taken_in_give_what_an_index_built_afresh_gives(monkeypatch) -> No
             assert [h.confidence for h in ours] == [h.confidence for h in theirs]
         assert len(index) == len(fresh)
     assert rebuilt - 80 >= 1  # (each fresh index is one build) the dead slots were dropped
+
+
+def test_a_change_of_status_counts_no_word_again(monkeypatch) -> None:
+    """Approving thousands of examples shares their messages (`Example.__copy__`): the index
+    swaps the examples in without reading their words, unless one is now rejected."""
+    import copy
+
+    from persona_studio.core import retrieval
+
+    examples = [Example.from_qa(f"Question {n} about pace?", f"Answer {n}.") for n in range(50)]
+    index = RetrievalIndex(examples)
+    read: list[str] = []
+    real = retrieval._terms
+    monkeypatch.setattr(retrieval, "_terms", lambda e: read.append(e.id) or real(e))
+    approved = [copy.copy(e) for e in examples]
+    for e in approved:
+        e.status = "approved"
+    approved[3].status = "rejected"
+    index.update(list(enumerate(approved[:25])))
+    assert len(index.search("question pace", k=50)) == 49
+    index.sync(approved)  # the rest, as the list
+    hits = index.search("question pace", k=50)
+    assert read == [approved[3].id]  # taken out: its words leave the figures
+    assert {h.example.id for h in hits} == {e.id for e in approved} - {approved[3].id}
+    assert all(h.example.status == "approved" for h in hits)
+
+
+def test_rejected_rows_cost_a_sync_nothing(monkeypatch) -> None:
+    """Rejected examples are never in the index: a row added to a dataset of mostly rejected
+    ones is taken in alone, not built anew."""
+    examples = [
+        Example.from_qa(f"Q {n}?", f"A {n}.", status="rejected" if n % 4 else "draft")
+        for n in range(4_000)
+    ]
+    index = RetrievalIndex(examples)
+    built: list[int] = []
+    real = RetrievalIndex._build
+    monkeypatch.setattr(RetrievalIndex, "_build", lambda self, p: built.append(1) or real(self, p))
+    index.sync([*examples, Example.from_qa("Q new?", "A new.")])
+    assert index.search("new")[0].example.answer == "A new." and built == []

@@ -89,21 +89,25 @@ def test_the_offline_index_is_built_in_a_worker_and_only_when_needed(
     run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
     assert chat.panes[0].messages[-1]["content"] == "Short and steady up the hill."
     assert len(built_on) == 1
-    many = [dataclasses.replace(e, status="approved") for e in session.examples[:12]]
+    # many at once (approving them all, say): taken in as the list, no word counted again
+    many = [copy.copy(e) for e in session.examples[:12]]
+    for e in many:
+        e.status = "rejected" if e is many[0] else "approved"
     monkeypatch.setattr(project_session, "RETRIEVAL_EDITS_AT_MOST", 10)
-    session.replace_example_contents(many)  # more than it takes in: built again when used
-    chat.send_message("pace a hill repeat?")
+    session.replace_example_contents(many)
+    chat.send_message(session.examples[0].question)
     run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
-    assert len(built_on) == 2
+    assert len(built_on) == 1  # and the rejected one is no answer now
+    assert chat.panes[0].messages[-1]["content"] != session.examples[0].answer
     # a row added (a reply kept as an example, say) is taken in too
     window.session.add_examples([Example.from_qa("Brand new?", "Yes.", status="approved")])
     chat.send_message("Brand new?")
     run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
-    assert len(built_on) == 2 and chat.panes[0].messages[-1]["content"] == "Yes."
+    assert len(built_on) == 1 and chat.panes[0].messages[-1]["content"] == "Yes."
     session.remove_examples({session.examples[-1].id})
     chat.send_message("Brand new?")
     run_async(wait_until(lambda: all(not p.busy for p in chat.panes)))
-    assert len(built_on) == 2 and chat.panes[0].messages[-1]["content"] != "Yes."
+    assert len(built_on) == 1 and chat.panes[0].messages[-1]["content"] != "Yes."
 
 
 def test_a_large_project_is_read_in_a_worker_while_the_grid_says_so(
