@@ -241,13 +241,10 @@ class ProjectSession(QObject):
         again, it made each reply after an edit wait 3–6 s at 100,000 examples); many at once
         (approving thousands, say), as the list. While the index is being built, it is built
         again."""
-        index = self._retrieval
-        if index is None or self._examples is None:
-            self._forget_retrieval()
-        elif len(ids) > RETRIEVAL_EDITS_AT_MOST:  # the list, not each edit's place: found there
-            index.sync(self._examples)
+        index, examples = self._retrieval, self._examples
+        if index is None or examples is None or len(ids) > RETRIEVAL_EDITS_AT_MOST:
+            self._retrieval_reset()  # the list, not each edit's place (or none to take it)
         else:
-            examples = self._examples
             index.update([(at, examples[at]) for at in self.where(set(ids))])
 
     @property

@@ -343,10 +343,8 @@ class ExamplesModel(QAbstractTableModel):
             self._haystack = SearchTexts(self._examples)
         self._view_fresh = True
         f, hay = self.filters, self._haystack
-        rows = _candidates(self._examples, f, self.issues, self.tokens)
-        if f.text.strip() and hay is not None:
-            return hay.matching(rows, f.text)
-        return rows if isinstance(rows, range) else array("i", rows)
+        rows = _candidates(self._examples, f, self.issues, self.tokens)  # (a range or an array)
+        return hay.matching(rows, f.text) if f.text.strip() and hay is not None else rows
 
     def search_in_parts(self, filters: Filters) -> SearchInParts:
         """`apply_filters` for a search on a large project, a part at a time: this looks
