@@ -21,6 +21,7 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.core.rules import Rule
+from persona_studio.gui.models.column_order import Reshape
 
 if TYPE_CHECKING:
     import asyncio
@@ -175,6 +176,9 @@ class ProjectSession(QObject):
         self.reading_total = 0  # how many the worker reads (the file waits for it meanwhile)
         self._approved: tuple[list[Example], int, int] | None = None  # see `approved_count`
         self._ids: tuple[list[Example], list[str]] | None = None  # see `example_ids`
+        # where the last change of the list's shape deleted or added rows, if it was one of
+        # those (a sorted grid follows the rows with it: `ColumnOrder.followed`)
+        self.reshaped: Reshape | None = None
         # the way back from the last change of contents, and the versions that take it (see
         # `replace_prepared`)
         self._way_back: tuple[Replacement, list[Example]] | None = None
@@ -464,6 +468,7 @@ class ProjectSession(QObject):
         examples = self.examples
         ids = self.example_ids()
         self._carry_count(examples, approved_count(new), len(examples) + len(new))
+        self.reshaped = Reshape(added=range(len(examples), len(examples) + len(new)))
         examples.extend(new)
         if new_ids is None:
             new_ids = ids_of(new)
@@ -512,6 +517,7 @@ class ProjectSession(QObject):
             Removed([], removed_examples, removed_ids, gone) if places else Removed([], [], [], 0)
         )
         self._examples, self._ids = kept, (kept, _without(all_ids, at))
+        self.reshaped = Reshape(removed=at)
         # their places are taken out a step at a time, into `removed` (looking up 100,000
         # at once was 8–12 ms of deleting every row)
         self._place_later(removed_ids, None, removed.places if places else None)
@@ -579,6 +585,7 @@ class ProjectSession(QObject):
             size=len(restored),
         )
         current, ids = self.examples, self.example_ids()
+        added: Sequence[int] = ()  # where the restored rows are in the new list, if known
         if not current:  # (every row was deleted: these are all, in order; copies, as the
             # session's list may grow in place)
             merged, merged_ids = list(restored), list(restored_ids)
@@ -591,17 +598,19 @@ class ProjectSession(QObject):
             merged = list(map(both.__getitem__, order))
             merged_ids = list(map(both_ids.__getitem__, order))
         else:
-            merged, merged_ids = [], []
+            merged, merged_ids, added = [], [], []
             start = 0
             for position, ex in sorted(zip(places, restored, strict=True), key=_FIRST):
                 at = bisect.bisect_left(ids, position, lo=start, key=positions.__getitem__)
                 merged += current[start:at]
+                added.append(len(merged))
                 merged.append(ex)
                 merged_ids += ids[start:at]
                 merged_ids.append(ex.id)
                 start = at
             merged += current[start:]
             merged_ids += ids[start:]
+        self.reshaped = Reshape(added=added) if added else None
         self._place_later(restored_ids, lambda: iter(places))
         self._carry_count(merged, removed.approved)
         self._examples, self._ids = merged, (merged, merged_ids)
@@ -632,6 +641,7 @@ class ProjectSession(QObject):
         self._save_now(lambda: self.project.set_example_positions(new))
         positions.update(new)
         self._examples = sorted(self.examples, key=lambda ex: positions[ex.id])
+        self.reshaped = None
         self.examples_reset.emit()
 
     def apply_sync(
@@ -693,6 +703,7 @@ class ProjectSession(QObject):
     @_one_change
     def _synced_in_memory(self, upserts: list[Example], deletes: list[str]) -> None:
         if self._examples is None:
+            self.reshaped = None
             self.examples_reset.emit()  # nothing loaded yet: the views read the file
             return
         if not upserts and not deletes:
@@ -709,6 +720,7 @@ class ProjectSession(QObject):
         for example_id in gone:
             positions.pop(example_id, None)  # before `examples_reset`: views ask
         if new or gone:
+            self.reshaped = None
             self.examples_reset.emit()
         elif changed:
             self.examples_edited.emit(changed)

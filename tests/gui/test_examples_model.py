@@ -3,17 +3,21 @@ shown rows, or a filter applied afresh), they are the rows a fresh model shows."
 
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
 from PySide6.QtCore import Qt
 
+import persona_studio.gui.models.column_order as column_order
 import persona_studio.gui.models.examples_model as examples_model
 from persona_studio.core.dataset import Example
 from persona_studio.core.validation import Issue
 from persona_studio.gui.models.examples_model import (
     COL_ANSWER,
+    COL_ISSUES,
     COL_NUMBER,
+    COL_STATUS,
     COL_TOKENS,
     ExamplesModel,
     Filters,
@@ -34,27 +38,65 @@ def _examples(rng: random.Random, n: int) -> list[Example]:
     ]
 
 
+def _typed(rng: random.Random, filters: Filters) -> Filters:
+    """`filters` after a key in the search box: typing on, a character deleted, or another
+    word started (and now and then another status)."""
+    text, choice = filters.text, rng.random()
+    if choice < 0.75 and text and not text.endswith(" "):
+        last = text.split()[-1]
+        word = next((w for w in WORDS if w.startswith(last) and w != last), None)
+        text += word[len(last)] if word else " "
+    elif choice < 0.85 and text:
+        text += rng.choice(WORDS)[0]
+    elif choice < 0.92:
+        text = text[:-1]
+    else:
+        text = rng.choice(WORDS)[:1]
+    status = rng.choice(["", "draft"]) if rng.random() < 0.1 else filters.status
+    return Filters(text, status, filters.tag, filters.issues_only, filters.min_tokens)
+
+
+def _rows_changed(rng: random.Random, examples: list[Example]) -> list[Example]:
+    """`examples` with a row deleted, added or moved."""
+    at, to = rng.randrange(len(examples)), rng.randrange(len(examples))
+    change = rng.choice(["delete", "add", "move"])
+    if change == "delete":
+        return examples[:at] + examples[at + 1 :]
+    rest = [*examples]
+    row = _examples(rng, 1)[0] if change == "add" else rest.pop(at)
+    return [*rest[:to], row, *rest[to:]]
+
+
 def _shown(model: ExamplesModel) -> list[str]:
     return [ex.id for ex in model.shown_examples()]
 
 
 def _fresh(examples, filters, sort, tokens, issues) -> list[str]:
+    """The rows a fresh model shows, sorted as a small project is (by each row's value)."""
     model = ExamplesModel()
-    model.set_examples(examples)
-    model.set_report(tokens, issues)
-    if sort is not None:
-        model.sort(*sort)
-    model.apply_filters(filters)
+    with pytest.MonkeyPatch.context() as small:
+        small.setattr(examples_model, "ORDER_IN_THREAD_FROM", 10**9)
+        model.set_examples(examples)
+        model.set_report(tokens, issues)
+        if sort is not None:
+            model.sort(*sort)
+        model.apply_filters(filters)
     return _shown(model)
 
 
-@pytest.mark.parametrize("through", ["apply_filters", "search_in_parts"])
+@pytest.mark.parametrize("through", ["apply_filters", "search_in_parts", "large"])
 def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, through) -> None:
     """`search_in_parts` too, as the tab runs a large project's search, a part of the rows at
     a time, with edits, reports, sorts and newer keystrokes coming between parts: the rows
-    found so far are the first of those a fresh model shows, and all of them once done."""
+    found so far are the first of those a fresh model shows, and all of them once done.
+    "large": sorted as a large project is, by each column's order read in a worker thread
+    (`ranks_builder`), which comes later, or after a change it must be read again for; the
+    fresh model (small) sorts as before."""
     rng = random.Random(7)
     examples = _examples(rng, 400)
+    large = through == "large"
+    through = "search_in_parts" if large else through
+    monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0 if large else 10**9)
     model = ExamplesModel()
     model.set_examples(examples)
     model.apply_filters(Filters(text="x"))  # builds the search texts
@@ -70,11 +112,25 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
     monkeypatch.setattr(examples_model, "PART_ROWS", 37)
     monkeypatch.setattr(examples_model, "SHOW_AT_ONCE", 20)  # then rows found wait to show
     monkeypatch.setattr(examples_model, "SHOW_EVERY", 60.0)
-    applied = afresh = finished = 0
+    applied = afresh = finished = ranked = followed = moved = 0
     stale = False  # a row was edited after the search running looked at it
+    edited = False  # a row was edited since the filters last applied (a sort shows it too)
+    wanted = sort  # the sort asked for: `sort` once the model has the column's order
+    build = None  # its order being read "in a worker thread"
+    built_from = examples  # the rows it reads
+
+    def read_ranks() -> None:  # the worker thread's turn, and then the UI thread's
+        nonlocal build, sort, ranked, followed
+        build = build or model.ranks_builder()
+        if build is not None:
+            install, build = build(), None
+            install()
+            ranked += 1
+            followed += built_from is not examples  # the rows changed meanwhile: followed
+            sort = sort if model.sort_pending else wanted
 
     def check(step: int) -> None:
-        if stale:
+        if stale or edited:
             return  # the edited row stays shown as it is until the filters apply again
         fresh, scan = _fresh(examples, filters, sort, tokens, issues), model.searching
         if scan is None:
@@ -83,6 +139,11 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
             assert fresh[: model.shown] == _shown(model), (step, filters)
 
     for step in range(800):
+        if large and rng.random() < 0.3:
+            read_ranks()
+            check(step)
+        elif large and build is None and rng.random() < 0.6:
+            build, built_from = model.ranks_builder(), examples  # the rows as they are now
         if through == "search_in_parts" and (scan := model.searching) is not None:
             for _part in range(rng.randint(0, 3)):
                 if not model.search_part(scan):
@@ -91,31 +152,28 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
             check(step)
         action = rng.random()
         if action < 0.7:  # type on, delete a character, or start another word
-            text, choice = filters.text, rng.random()
-            if choice < 0.75 and text and not text.endswith(" "):
-                last = text.split()[-1]
-                word = next((w for w in WORDS if w.startswith(last) and w != last), None)
-                text += word[len(last)] if word else " "
-            elif choice < 0.85 and text:
-                text += rng.choice(WORDS)[0]
-            elif choice < 0.92:
-                text = text[:-1]
-            else:
-                text = rng.choice(WORDS)[:1]
-            status = rng.choice(["", "draft"]) if rng.random() < 0.1 else filters.status
-            filters = Filters(text, status, filters.tag, filters.issues_only, filters.min_tokens)
+            filters = _typed(rng, filters)
         elif action < 0.74:
             filters = Filters(filters.text, rng.choice(["", "draft", "approved"]), filters.tag)
         elif action < 0.78:
             filters = Filters(
                 filters.text, filters.status, "", rng.random() < 0.5, rng.choice([0, 20])
             )
+        elif large and action < 0.81:  # rows deleted, added or moved
+            examples = _rows_changed(rng, examples)
+            model.set_examples(examples)
+            model.search_text_builder()()()  # (read anew: the tab does it before a search)
+            moved += 1
+            stale = edited = False
+            check(step)
+            continue
         elif action < 0.88:  # an edit: the row may now match the search, or no longer
             at = rng.randrange(len(examples))
             edited = Example.from_qa(" ".join(rng.choices(WORDS, k=3)), "new", id=examples[at].id)
             examples = [*examples[:at], edited, *examples[at + 1 :]]
             model.examples_changed([edited.id], examples)
             stale = stale or model.searching is not None
+            edited = True
             continue  # the edited row stays shown as it is until the filters apply again
         elif action < 0.93:  # a new report: rows with issues, and token counts, change
             tokens = {ex.id: rng.randint(1, 40) for ex in examples}
@@ -123,28 +181,33 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
                 ex.id: [Issue("empty", "x", blocking=False)] for ex in rng.sample(examples, 50)
             }
             model.set_report(tokens, issues)
+            # sorted by its figures, the rows shown stay as they are until the filters apply
+            sorted_by = model._sort[0] if model._sort else None
+            edited = edited or sorted_by in (COL_TOKENS, COL_ISSUES)
+            stale = stale or (edited and model.searching is not None)
             continue
-        else:  # (a search running is finished first)
-            sort = (
+        else:  # (a search running is finished first; a large project's goes on)
+            wanted = (
                 rng.choice([COL_ANSWER, COL_TOKENS, COL_NUMBER]),
                 rng.choice(list(Qt.SortOrder)),
             )
-            model.sort(*sort)
-            assert model.searching is None
+            model.sort(*wanted)
+            sort = sort if model.sort_pending else wanted
+            assert large or model.searching is None
             check(step)
             continue
         applied += 1
         before = len(fresh_filters)
         if through == "apply_filters" or not filters.text.strip():
             model.apply_filters(filters)
-            stale = False
         else:
             model.search_in_parts(filters)  # (afresh after an edit: it carries none on)
-            stale = False
+        stale = edited = False
         afresh += len(fresh_filters) - before
         check(step)
     assert applied - afresh > 100  # typing on narrowed, it did not always start afresh
     assert through == "apply_filters" or finished > 50  # (searches ended between actions)
+    assert not large or (ranked > 20 and followed > 2 and moved > 10)
 
 
 def test_a_change_that_keeps_the_messages_makes_no_search_text_again(qapp, monkeypatch) -> None:
@@ -177,6 +240,116 @@ def test_a_change_that_keeps_the_messages_makes_no_search_text_again(qapp, monke
     assert made == [edited.id]
     model.apply_filters(Filters(text="hill"))
     assert _shown(model) == [edited.id]
+
+
+def _read_ranks(model: ExamplesModel) -> None:
+    """The tab's part of a large project's sort: the column's order read "in a worker thread",
+    then sorted by on the UI thread."""
+    build = model.ranks_builder()
+    assert build is not None
+    build()()
+
+
+def test_a_large_projects_sort_waits_for_its_columns_order(qapp, monkeypatch) -> None:
+    """Issue 21: sorting 100,000 examples by their questions held the UI thread 150–230 ms at
+    each header click (reading each row's value ~110 ms, the sort ~35 ms). A large project's
+    sort waits for its column's order, read in a worker thread, with the rows as they were;
+    then it sorts in numpy, as a small project's sort would, rows of equal values in the
+    file's order; a sort by a column read since, or a filter, sorts at once."""
+    monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0)
+    monkeypatch.setattr(column_order, "SORT_RUN", 7)  # sorted runs, merged
+    monkeypatch.setattr(examples_model, "PART_ROWS", 10)
+    rng = random.Random(3)
+    examples = _examples(rng, 120)
+    tokens = {ex.id: rng.randint(1, 4) for ex in examples}  # many equal values
+    model = ExamplesModel()
+    model.set_examples(examples)
+    model.set_report(tokens, {})
+    model.apply_filters(Filters(text="x"))  # builds the search texts
+    model.apply_filters(Filters())
+    wanted: list[int] = []
+    model.ranks_wanted.connect(lambda: wanted.append(1))
+
+    def fresh(sort, filters: Filters | None = None) -> list[str]:
+        return _fresh(examples, filters or Filters(), sort, tokens, {})
+
+    model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
+    assert model.sort_pending and wanted == [1] and _shown(model) == [ex.id for ex in examples]
+    _read_ranks(model)
+    assert not model.sort_pending
+    assert _shown(model) == fresh((COL_ANSWER, Qt.SortOrder.DescendingOrder))
+    model.sort(COL_TOKENS, Qt.SortOrder.AscendingOrder)  # from the answers' order
+    _read_ranks(model)
+    assert _shown(model) == fresh((COL_TOKENS, Qt.SortOrder.AscendingOrder))
+    model.sort(COL_ANSWER, Qt.SortOrder.AscendingOrder)  # read already: at once
+    assert not model.sort_pending and wanted == [1, 1]
+    assert _shown(model) == fresh((COL_ANSWER, Qt.SortOrder.AscendingOrder))
+    model.apply_filters(Filters(status="approved"))
+    assert _shown(model) == fresh(
+        (COL_ANSWER, Qt.SortOrder.AscendingOrder), Filters("", "approved")
+    )
+
+    # a new report: a sort by its figures, or a filter, sorts by them (the order is read
+    # again for the next time)
+    model.apply_filters(Filters())
+    model.sort(COL_TOKENS, Qt.SortOrder.DescendingOrder)
+    assert _shown(model) == fresh((COL_TOKENS, Qt.SortOrder.DescendingOrder))
+    tokens = {ex.id: rng.randint(1, 4) for ex in examples}
+    model.set_report(tokens, {})
+    model.apply_filters(Filters())
+    assert _shown(model) == fresh((COL_TOKENS, Qt.SortOrder.DescendingOrder))
+    assert wanted == [1, 1, 1]
+    _read_ranks(model)
+    model.sort(COL_TOKENS, Qt.SortOrder.AscendingOrder)
+    assert not model.sort_pending and wanted == [1, 1, 1]
+
+    # rows changed while the order was read: it follows them, the rows shown as they were
+    # meanwhile; so do rows edited, added or deleted since, without a read
+    model.sort(COL_STATUS, Qt.SortOrder.AscendingOrder)  # (two columns' orders are kept:
+    _read_ranks(model)  # the answers' goes)
+    model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
+    assert model.sort_pending and wanted == [1, 1, 1, 1, 1]
+    build = model.ranks_builder()
+    assert build is not None
+    edited = Example.from_qa("Edited?", "Edited.", id=examples[5].id)
+    examples = [*examples[:5], edited, *examples[6:]]
+    model.examples_changed([edited.id], examples)
+    build()()
+    assert not model.sort_pending
+    assert _shown(model) == fresh((COL_ANSWER, Qt.SortOrder.DescendingOrder))
+    edited = Example.from_qa("Edited?", "A new answer.", id=examples[7].id)
+    examples = [Example.from_qa("New?", "Aa."), *examples[:7], edited, *examples[8:-3]]
+    model.set_examples(examples)
+    model.search_text_builder()()()  # (the tab reads them again before a search)
+    assert _shown(model) == fresh((COL_ANSWER, Qt.SortOrder.DescendingOrder))
+    assert wanted == [1, 1, 1, 1, 1]
+    # the statuses' order, kept but not used meanwhile, follows the rows when next used
+    examples = examples[1:]
+    model.set_examples(examples)
+    model.search_text_builder()()()
+    approved = copy.copy(examples[0])  # (a change of status)
+    approved.status = "rejected" if approved.status == "approved" else "approved"
+    examples = [approved, *examples[1:]]
+    model.examples_changed([approved.id], examples)
+    model.sort(COL_STATUS, Qt.SortOrder.AscendingOrder)
+    assert not model.sort_pending and wanted == [1, 1, 1, 1, 1]
+    assert _shown(model) == fresh((COL_STATUS, Qt.SortOrder.AscendingOrder))
+
+    # a search running goes on when sorted; typed on, it carries on; its rows show sorted at
+    # its end, those of equal values in the file's order (it looked in the answers' order)
+    model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
+    assert not model.sort_pending
+    scan = model.search_in_parts(Filters(text="r"))
+    while model.search_part(scan):
+        pass
+    scan = model.search_in_parts(Filters(text="ra"))  # among the rows shown, in their order
+    assert scan.in_order and model.search_part(scan)
+    model.sort(COL_STATUS, Qt.SortOrder.AscendingOrder)  # (read for these rows already)
+    assert model.searching is scan and not scan.in_order
+    scan = model.search_in_parts(Filters(text="rac"))
+    while model.search_part(scan):
+        pass
+    assert _shown(model) == fresh((COL_STATUS, Qt.SortOrder.AscendingOrder), Filters("rac"))
 
 
 def _searchable(n: int) -> ExamplesModel:

@@ -613,3 +613,23 @@ def test_many_places_change_a_step_per_turn_of_the_loop_yet_read_right(
     assert [ex.question for ex in session.examples] == [f"How do I pace run {i}?" for i in (1, 2)]
     assert session._places() == session.project.example_positions()  # read: all steps
     assert first.id not in placed
+
+
+def test_the_session_says_where_a_change_deleted_or_added_rows(make_window, tmp_path) -> None:
+    """`ProjectSession.reshaped`: a sorted grid follows its rows with it (`ColumnOrder`)."""
+    window = _window(make_window, tmp_path, n=40)
+    session = window.session
+    before = list(session.examples)
+    removed = session.remove_examples([before[n].id for n in (2, 9, 10, 30)])
+    assert list(session.reshaped.removed) == [2, 9, 10, 30] and not session.reshaped.added
+    session.restore_examples(removed)  # a few: each put back by bisection
+    assert session.examples == before and list(session.reshaped.added) == [2, 9, 10, 30]
+    removed = session.remove_examples([ex.id for ex in before[:30]])
+    session.restore_examples(removed)  # many: merged in one sort (not said)
+    assert session.examples == before and session.reshaped is None
+    new = [Example.from_qa("A new one?", "Yes.")]
+    session.add_examples(new)
+    assert list(session.reshaped.added) == [40] and session.examples[40] is new[0]
+    first, second = session.examples[0].id, session.examples[1].id
+    session.swap_examples(first, second)  # another change: not said
+    assert session.reshaped is None
