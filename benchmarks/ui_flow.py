@@ -243,6 +243,12 @@ def main() -> int:
     select_rows(20, 100)
     record("delete 100 rows", step(tab.delete_selected, checked, 120))
     record("undo the delete", step(window.undo, checked, 120))
+    # a search's rows deleted, and the delete undone, the search still shown
+    record("search, sorted", step(lambda: tab.search.setText("word123"), searched("word123"), 5))
+    select_rows(0, 10)
+    record("delete 10 rows found", step(tab.delete_selected, checked, 120))
+    record("undo that delete", step(window.undo, checked, 120))
+    record("clear that search", step(lambda: tab.search.setText(""), searched(""), 5))
     by_number = lambda: tab.table.sortByColumn(COL_NUMBER, Qt.SortOrder.AscendingOrder)  # noqa: E731
     record("sort by # again (header click)", step(by_number, sorted_in, 30))
     # a CSV of as many new rows as the project has (issue 21: "Import a 100k CSV, Accept")

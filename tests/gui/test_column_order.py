@@ -130,28 +130,30 @@ def test_told_where_rows_went_it_follows_them_without_looking_each_up(monkeypatc
     rng = random.Random(2)
     rows = [_example(rng) for _ in range(40)]
     order = ColumnOrder.read(1, list(rows), _question, None, messages=True)
-    looked_up: list[int] = []
-    where = column_order._where_each_was
+    told: list[bool] = []
+    as_told = column_order._as_told
     monkeypatch.setattr(
-        column_order, "_where_each_was", lambda *a: looked_up.append(1) or where(*a)
+        column_order, "_as_told", lambda *a: told.append(as_told(*a) is not None) or as_told(*a)
     )
 
-    def fresh() -> np.ndarray:
-        return ColumnOrder.read(1, list(rows), _question, None, messages=True).places
+    def follows(reshape: Reshape) -> bool:
+        was = column_order.where_each_was(order.rows, rows, reshape)
+        fresh = ColumnOrder.read(1, list(rows), _question, None, messages=True).places
+        return order.follow(list(rows), was) and _same_order(order.places_now(_question), fresh)
 
     gone = [3, 17, 18, 39]
     removed = [rows[at] for at in gone]
     rows = [row for at, row in enumerate(rows) if at not in gone]
-    assert order.followed(list(rows), Reshape(removed=gone))
-    assert _same_order(order.places_now(_question), fresh())
+    assert follows(Reshape(removed=gone))
     for at, row in zip(gone, removed, strict=True):  # undone: back where they were
         rows.insert(at, row)
-    assert order.followed(list(rows), Reshape(added=gone))
-    assert _same_order(order.places_now(_question), fresh()) and looked_up == []
-
+    assert follows(Reshape(added=gone)) and told == [True, True]
     rows.insert(5, _example(rng))  # added at 5, said at 6: looked up
-    assert order.followed(list(rows), Reshape(added=[6]))
-    assert _same_order(order.places_now(_question), fresh()) and looked_up == [1]
+    assert follows(Reshape(added=[6]))
     del rows[:2]  # deleted 0 and 1, said 2 and 3: looked up
-    assert order.followed(list(rows), Reshape(removed=[2, 3]))
-    assert _same_order(order.places_now(_question), fresh()) and looked_up == [1, 1]
+    assert follows(Reshape(removed=[2, 3]))
+    del rows[0]  # said of a longer list: looked up
+    assert follows(Reshape(removed=[len(rows) + 1]))
+    rows.append(_example(rng))
+    assert follows(Reshape(added=[len(rows)]))
+    assert told == [True, True, False, False, False, False]

@@ -4,6 +4,7 @@ shown rows, or a filter applied afresh), they are the rows a fresh model shows."
 from __future__ import annotations
 
 import copy
+import functools
 import random
 
 import pytest
@@ -13,6 +14,7 @@ import persona_studio.gui.models.column_order as column_order
 import persona_studio.gui.models.examples_model as examples_model
 from persona_studio.core.dataset import Example
 from persona_studio.core.validation import Issue
+from persona_studio.gui.models.column_order import Reshape
 from persona_studio.gui.models.examples_model import (
     COL_ANSWER,
     COL_ISSUES,
@@ -56,15 +58,17 @@ def _typed(rng: random.Random, filters: Filters) -> Filters:
     return Filters(text, status, filters.tag, filters.issues_only, filters.min_tokens)
 
 
-def _rows_changed(rng: random.Random, examples: list[Example]) -> list[Example]:
-    """`examples` with a row deleted, added or moved."""
+def _rows_changed(
+    rng: random.Random, examples: list[Example]
+) -> tuple[list[Example], Reshape | None]:
+    """`examples` with a row deleted, added or moved, and where (as the session says it)."""
     at, to = rng.randrange(len(examples)), rng.randrange(len(examples))
     change = rng.choice(["delete", "add", "move"])
     if change == "delete":
-        return examples[:at] + examples[at + 1 :]
+        return examples[:at] + examples[at + 1 :], Reshape(removed=[at])
     rest = [*examples]
     row = _examples(rng, 1)[0] if change == "add" else rest.pop(at)
-    return [*rest[:to], row, *rest[to:]]
+    return [*rest[:to], row, *rest[to:]], Reshape(added=[to]) if change == "add" else None
 
 
 def _shown(model: ExamplesModel) -> list[str]:
@@ -160,8 +164,8 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
                 filters.text, filters.status, "", rng.random() < 0.5, rng.choice([0, 20])
             )
         elif large and action < 0.81:  # rows deleted, added or moved
-            examples = _rows_changed(rng, examples)
-            model.set_examples(examples)
+            examples, reshaped = _rows_changed(rng, examples)
+            model.set_examples(examples, reshaped if rng.random() < 0.7 else None)
             model.search_text_builder()()()  # (read anew: the tab does it before a search)
             moved += 1
             stale = edited = False
@@ -207,7 +211,7 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
         check(step)
     assert applied - afresh > 100  # typing on narrowed, it did not always start afresh
     assert through == "apply_filters" or finished > 50  # (searches ended between actions)
-    assert not large or (ranked > 20 and followed > 2 and moved > 10)
+    assert not large or (ranked > 10 and followed > 2 and moved > 10)
 
 
 def test_a_change_that_keeps_the_messages_makes_no_search_text_again(qapp, monkeypatch) -> None:
@@ -350,6 +354,120 @@ def test_a_large_projects_sort_waits_for_its_columns_order(qapp, monkeypatch) ->
     while model.search_part(scan):
         pass
     assert _shown(model) == fresh((COL_STATUS, Qt.SortOrder.AscendingOrder), Filters("rac"))
+
+
+def test_a_large_projects_delete_follows_its_rows_not_reading_them_again(qapp, monkeypatch) -> None:
+    """Issue 21: a delete (or its undo) with a search shown read every row's text again and
+    searched them all (~0.2 s at 100,000 examples, seconds at 1,000,000). A large project's
+    rows are followed from where each was: the search texts of the rows kept are kept, a
+    delete's rows shown are those shown but the deleted (no search, no sort), and an undo's
+    rows are searched for but the new texts read."""
+    monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0)
+    rng = random.Random(4)
+    examples = _examples(rng, 200)
+    model = ExamplesModel()
+    model.set_examples(examples)
+    model.search_text_builder()()()
+    model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
+    _read_ranks(model)
+    scan = model.search_in_parts(Filters(text="tempo"))
+    while model.search_part(scan):
+        pass
+    read: list[Example] = []
+    search_text = examples_model.search_text
+    monkeypatch.setattr(
+        examples_model, "search_text", lambda ex, **k: read.append(ex) or search_text(ex, **k)
+    )
+    looked = _looked(monkeypatch)
+    gone = sorted(model._view[at] for at in (0, 3, 4))
+    kept = [ex for at, ex in enumerate(examples) if at not in gone]
+    model.set_examples(kept, Reshape(removed=gone))
+    assert read == [] and looked == []
+    by_answer = (COL_ANSWER, Qt.SortOrder.DescendingOrder)
+    assert _shown(model) == _fresh(kept, Filters(text="tempo"), by_answer, {}, {})
+    read.clear()
+    model.set_report({ex.id: 1 for ex in kept}, {})  # (the re-check: nothing it filters by)
+    looked.clear()
+    model.set_examples(examples, Reshape(added=gone))  # undone
+    assert read == [examples[at] for at in gone] and looked == [3]  # (only those searched)
+    assert _shown(model) == _fresh(examples, Filters("tempo"), by_answer, {}, {})
+    scan = model.search_in_parts(Filters(text="tempo e"))  # typing on, in the texts followed
+    while model.search_part(scan):
+        pass
+    assert _shown(model) == _fresh(examples, Filters("tempo e"), by_answer, {}, {})
+
+    # every row shown: all but the deleted; a row edited meanwhile (not followed: no search
+    # text, no order) is filtered again, as every other row then
+    model = ExamplesModel()
+    model.set_examples(examples)
+    model.search_text_builder()()()  # (searched before: its texts are followed)
+    model.set_examples(examples[1:], Reshape(removed=[0]))
+    assert _shown(model) == [ex.id for ex in examples[1:]]
+    model = ExamplesModel()
+    model.set_examples(examples)
+    model.apply_filters(Filters(status="draft"))
+    edited = copy.copy(examples[5])
+    edited.status = "draft" if edited.status != "draft" else "approved"
+    examples = [*examples[1:5], edited, *examples[6:]]
+    model.examples_changed([edited.id], examples)
+    model.apply_filters(Filters(status="draft"))
+    model.set_examples(examples[:-1], Reshape(removed=[len(examples) - 1]))
+    assert _shown(model) == _fresh(examples[:-1], Filters(status="draft"), None, {}, {})
+
+
+def test_rows_deleted_and_added_show_as_a_fresh_filter_and_sort_shows_them(
+    qapp, monkeypatch
+) -> None:
+    """Followed (not filtered and sorted again), the rows a delete leaves and those an undo
+    or an add brings, several at once, show as a fresh model shows them: whatever the
+    filters, the search, and the sort (rows of equal values in the file's order)."""
+    monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0)
+    rng = random.Random(11)
+    looked = _looked(monkeypatch)
+    sorts = [
+        None,
+        (COL_NUMBER, Qt.SortOrder.DescendingOrder),
+        (COL_ANSWER, Qt.SortOrder.AscendingOrder),
+        (COL_ANSWER, Qt.SortOrder.DescendingOrder),
+        (COL_STATUS, Qt.SortOrder.DescendingOrder),
+        (COL_TOKENS, Qt.SortOrder.AscendingOrder),
+    ]
+    for round_ in range(48):
+        examples = _examples(rng, 120)
+        tokens = {ex.id: rng.randint(1, 3) for ex in examples}
+        sort, text = sorts[round_ % len(sorts)], rng.choice(["", "", "pace", "ra"])
+        filters = Filters(text=text, status=rng.choice(["", "draft"]))
+        model = ExamplesModel()
+        model.set_examples(examples)
+        model.set_report(tokens, {})
+        model.search_text_builder()()()
+        if sort is not None:
+            model.sort(*sort)
+            if model.sort_pending:
+                _read_ranks(model)
+        model.apply_filters(filters)
+
+        shows = functools.partial(_follows, model, looked, filters, sort, tokens)
+        for _change in range(4):
+            if rng.random() < 0.5:  # a delete of a few rows, and its undo
+                gone = sorted(rng.sample(range(len(examples)), rng.randint(1, 6)))
+                shows([ex for at, ex in enumerate(examples) if at not in gone], Reshape(gone))
+                shows(examples, Reshape(added=gone))
+            else:  # new rows, anywhere
+                new = _examples(rng, rng.randint(1, 6))
+                examples = list(examples)
+                for row in new:
+                    examples.insert(rng.randrange(len(examples) + 1), row)
+                shows(examples, Reshape(added=sorted(map(examples.index, new))))
+
+
+def _follows(model, looked, filters, sort, tokens, rows, reshape) -> None:
+    """`model` takes `rows` as `reshape` says, and shows what a fresh model shows, having
+    searched only the new rows (their texts)."""
+    looked.clear()
+    model.set_examples(rows, reshape)
+    assert max(looked, default=0) <= 6
+    assert _shown(model) == _fresh(rows, filters, sort, tokens, {})
 
 
 def _searchable(n: int) -> ExamplesModel:

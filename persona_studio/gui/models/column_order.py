@@ -5,8 +5,10 @@ then ~35 ms of sort: issue 21).
 
 Each row has a *place*: rows of equal values share it, and a row of a greater value has a
 greater one. An edited row's place is found again, among the others, with a binary search on
-their values (a few dozen values read), the next time the order is used; rows added or moved
-are followed by identity (`moved`). Past `PATCHED_AT_MOST` such rows, the order is read again.
+their values (a few dozen values read), the next time the order is used; rows added, deleted
+or moved are followed (`follow`) where the session says they went (`where_each_was` with its
+`Reshape`), else by identity (`moved`). Past `PATCHED_AT_MOST` rows to place, the order is
+read again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 SORT_RUN = 25_000  # rows sorted at once while reading: the interpreter's lock held ~10 ms
-PATCHED_AT_MOST = 2_000  # rows whose places are found again at a sort (~25 µs each)
+# rows whose places are found again at a sort: each a binary search, the values it reads kept
+# for the next (100 rows at 100,000: ~9 ms)
+PATCHED_AT_MOST = 2_000
 
 Key = Callable[[Example], Any]
 
@@ -113,41 +117,13 @@ class ColumnOrder:
     def moved(self, examples: Sequence[Example]) -> bool:
         """`examples` are the rows now (added, deleted, moved, edited): follow each row it knows
         by identity, and place the others at the next use. False: too many, read it again."""
-
-        rows = self.rows
-        if not rows or len(examples) - len(rows) > PATCHED_AT_MOST:
+        if not self.rows or len(examples) - len(self.rows) > PATCHED_AT_MOST:
             return False  # (more rows added than it would place)
-        return self._follow(examples, _where_each_was(rows, examples))
+        return self.follow(examples, where_each_was(self.rows, examples))
 
-    def followed(self, examples: Sequence[Example], reshape: Reshape) -> bool:
-        """`moved`, told where rows were deleted or added: checked in C loops (~4 ms for
-        100,000 rows; found by identity, rows deleted all over a sorted grid took ~25 ms).
-        False: not so (then `moved`), or too many to place (read it again)."""
-        import numpy as np
-
-        rows = self.rows
-        if not rows or bool(reshape.removed) == bool(reshape.added):
-            return self.moved(examples)
-        if reshape.removed:
-            kept = np.ones(len(rows), bool)
-            kept[np.asarray(reshape.removed, np.int64)] = False
-            if len(rows) - len(reshape.removed) != len(examples) or not all(
-                map(is_, compress(rows, kept.tolist()), examples)
-            ):
-                return self.moved(examples)
-            return self._follow(examples, np.flatnonzero(kept))
-        if len(examples) - len(reshape.added) != len(rows) or len(reshape.added) > PATCHED_AT_MOST:
-            return self.moved(examples)
-        old = np.ones(len(examples), bool)
-        old[np.asarray(reshape.added, np.int64)] = False
-        if not all(map(is_, compress(examples, old.tolist()), rows)):
-            return self.moved(examples)
-        was = np.full(len(examples), -1, np.int64)
-        was[old] = np.arange(len(rows))
-        return self._follow(examples, was)
-
-    def _follow(self, examples: Sequence[Example], was: np.ndarray) -> bool:
-        """Take `examples` as the rows, each at `was` before (-1: a row it did not know)."""
+    def follow(self, examples: Sequence[Example], was: np.ndarray) -> bool:
+        """Take `examples` as the rows, each at `was` in `rows` before (-1: a row it did not
+        know, placed at the next use). False: too many to place, read it again."""
         import numpy as np
 
         rows = self.rows
@@ -155,7 +131,7 @@ class ColumnOrder:
         stale[list(self.unplaced)] = True
         stale[-1] = True
         unplaced = np.flatnonzero(stale[was])
-        if len(unplaced) > PATCHED_AT_MOST:
+        if len(unplaced) > PATCHED_AT_MOST or not rows:
             return False
         known = was >= 0
         now_at = np.full(len(rows), -1, np.int32)  # where each row it knew is now
@@ -208,13 +184,19 @@ class ColumnOrder:
         return True
 
 
-def _where_each_was(before: Sequence[Example], now: Sequence[Example]) -> np.ndarray:
-    """For each row of `now`, its place in `before` (the same object), or -1. The rows alike
-    at the start and at the end are matched in C loops (~2 ms for 100,000 rows); those
-    between, by identity (~25 ms for 100,000 rows: rows deleted from a sorted grid are found
-    all over the list)."""
+def where_each_was(
+    before: Sequence[Example], now: Sequence[Example], reshape: Reshape | None = None
+) -> np.ndarray:
+    """For each row of `now`, its place in `before` (the same object), or -1. Where `reshape`
+    says where rows were deleted or added, that is checked in C loops (~4 ms for 100,000
+    rows); else (or not so) the rows alike at the start and at the end are matched in C loops
+    (~2 ms), and those between by identity (~25 ms for 100,000 rows: rows deleted all over a
+    sorted grid)."""
     import numpy as np
 
+    told = None if reshape is None else _as_told(before, now, reshape)
+    if told is not None:
+        return told
     shorter = min(len(before), len(now))
     head = next(compress(count(), map(is_not, before, now)), shorter)
     tail = next(compress(count(), map(is_not, reversed(before), reversed(now))), shorter)
@@ -229,6 +211,34 @@ def _where_each_was(before: Sequence[Example], now: Sequence[Example]) -> np.nda
             np.arange(len(before) - tail, len(before), dtype=np.int64),
         ]
     )
+
+
+def _as_told(
+    before: Sequence[Example], now: Sequence[Example], reshape: Reshape
+) -> np.ndarray | None:
+    """`where_each_was` as `reshape` says, if `now` is so (checked in C loops), else None."""
+    import numpy as np
+
+    removed, added = reshape.removed, reshape.added
+    if bool(removed) == bool(added):
+        return None
+    if removed:
+        if len(before) - len(removed) != len(now) or removed[-1] >= len(before):
+            return None  # (said of another change)
+        kept = np.ones(len(before), bool)
+        kept[np.asarray(removed, np.int64)] = False
+        if not all(map(is_, compress(before, kept.tolist()), now)):
+            return None
+        return np.flatnonzero(kept)
+    if len(now) - len(added) != len(before) or added[-1] >= len(now):
+        return None  # (said of another change)
+    old = np.ones(len(now), bool)
+    old[np.asarray(added, np.int64)] = False
+    if not all(map(is_, compress(now, old.tolist()), before)):
+        return None
+    was = np.full(len(now), -1, np.int64)
+    was[old] = np.arange(len(before))
+    return was
 
 
 class _Values(Sequence[Any]):

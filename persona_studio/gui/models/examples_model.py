@@ -26,7 +26,7 @@ from persona_studio.core.dataset import (
     search_text,
 )
 from persona_studio.core.validation import Issue
-from persona_studio.gui.models.column_order import ColumnOrder, Key, Reshape
+from persona_studio.gui.models.column_order import ColumnOrder, Key, Reshape, where_each_was
 from persona_studio.gui.theme import qcolor
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 COLUMNS = ("#", "Question", "Answer", "Status", "Tags", "Tokens", "Issues")
 COL_NUMBER, COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS, COL_TOKENS, COL_ISSUES = range(7)
 EDITABLE = {COL_QUESTION, COL_ANSWER, COL_STATUS, COL_TAGS}
+REPORTED = {COL_TOKENS, COL_ISSUES}  # the columns a check's report fills
 _Index = QModelIndex | QPersistentModelIndex
 _STATUS_COLORS = {"approved": "success", "rejected": "danger"}
 FOLD_FROM = 500_000  # examples: a first search folds their texts (see `search_text_builder`)
@@ -49,6 +50,12 @@ SHOW_AT_ONCE, SHOW_EVERY = 200, 0.1
 # the UI thread at each header click, and each filter or search while sorted (issue 21)
 ORDER_IN_THREAD_FROM = 20_000
 ORDERS_KEPT = 2  # columns' orders (at 1,000,000 rows, 16 MB each)
+# rows: new rows whose search texts are read at once, on the UI thread, as the rows change
+# (~2 µs each); more (an import), and they are all read again at the next search
+TEXTS_FOLLOWED = 5_000
+# rows added (an undo's) put among the rows shown each where the sort puts it (~10 µs each);
+# more, and the rows are filtered and sorted again
+INSERTED_AT_MOST = 1_000
 
 
 @dataclass
@@ -76,12 +83,29 @@ class SearchTexts:
 
     def __init__(self, examples: list[Example], *, hold: bool = False) -> None:
         self._tag_texts: dict[str, str] = {}
+        self._hold = hold
         with collector_paused(freeze=hold):  # `hold`: a million objects it need never walk
             self.texts = [search_text(ex, hold=hold) for ex in examples]
         self.tags = [self._tags_of(ex) for ex in examples]
         # the messages each text was made from: a change that keeps them (approving 33,000
         # rows) makes no text again (~1.5 µs each: 50 ms of that stall, after a search)
         self._made_from = list(map(held_messages, examples))
+
+    def follow(self, examples: list[Example], was: np.ndarray) -> None:
+        """Take `examples` as the rows, each at `was` before (-1: a new row, read now): a
+        delete or its undo with a search shown read every row's text again (~0.2 s at
+        100,000 examples, seconds at 1,000,000)."""
+        import numpy as np
+
+        at = was.tolist()
+        self.texts = list(map(self.texts.__getitem__, at))  # (-1: the last, for now)
+        self.tags = list(map(self.tags.__getitem__, at))
+        self._made_from = list(map(self._made_from.__getitem__, at))
+        for row in np.flatnonzero(was < 0).tolist():
+            example = examples[row]
+            self.texts[row] = search_text(example, hold=self._hold)
+            self.tags[row] = self._tags_of(example)
+            self._made_from[row] = held_messages(example)
 
     def set(self, row: int, example: Example) -> None:
         held = held_messages(example)
@@ -190,10 +214,11 @@ def _candidates(
     f: Filters,
     issues: dict[str, list[Issue]],
     tokens: dict[str, int],
+    among: Sequence[int] | None = None,
 ) -> Sequence[int]:
     """The rows `f` shows but for its search, in the examples' order (a `range` of them all,
-    when it shows them all)."""
-    candidates: Sequence[int] = range(len(examples))
+    when it shows them all), among all or `among`."""
+    candidates: Sequence[int] = range(len(examples)) if among is None else among
 
     def keep(test: Callable[[Example], bool]) -> array[int]:  # (no list of numbers on the way)
         return array("i", compress(candidates, map(test, map(examples.__getitem__, candidates))))
@@ -244,19 +269,59 @@ def _sorted_by_places(
     """`view` in the order of its rows' `places`, rows of equal places in the file's order."""
     import numpy as np
 
-    if isinstance(view, range):
-        rows = np.arange(view.start, view.stop, view.step, dtype=np.int32)
-    elif isinstance(view, array) and view.itemsize == 4:
-        rows = np.frombuffer(view, dtype=np.int32)
-    else:
-        rows = np.fromiter(view, dtype=np.int32, count=len(view))
+    rows = _as_array(view)
     if not in_file_order:
         rows = np.sort(rows)
     at = places[rows]
-    picked = rows[np.argsort(-at if descending else at, kind="stable")]
+    return _array(rows[np.argsort(-at if descending else at, kind="stable")])
+
+
+def _new_rows(was: np.ndarray) -> int:
+    return int((was < 0).sum())
+
+
+def _in_order(rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`rows` and their `values`, by value then row: as they show, when put among others."""
+    import numpy as np
+
+    order = np.lexsort((rows, values))
+    return rows[order], values[order]
+
+
+def _as_array(view: Sequence[int]) -> np.ndarray:
+    """The row numbers of a view, as numpy's (the same memory, for an `array`)."""
+    import numpy as np
+
+    if isinstance(view, range):
+        return np.arange(view.start, view.stop, view.step, dtype=np.int32)
+    if isinstance(view, array) and view.itemsize == 4:
+        return np.frombuffer(view, np.int32)
+    return np.fromiter(view, np.int32, len(view))
+
+
+def _array(rows: np.ndarray) -> array[int]:
+    """numpy's row numbers as a view's `array`."""
+    import numpy as np
+
     out: array[int] = array("i")
-    out.frombytes(picked.astype(np.int32, copy=False).tobytes())
+    out.frombytes(rows.astype(np.int32, copy=False).tobytes())
     return out
+
+
+def _after_delete(view: Sequence[int], was: np.ndarray, before: int) -> Sequence[int] | None:
+    """The rows `view` showed, of `before` rows, after a delete (`was`: where each row left
+    was: ascending): the same rows but those deleted, in the same order (a filter or sort
+    keeps them so); None after another change."""
+    import numpy as np
+
+    if len(was) >= before or (len(was) and (was[0] < 0 or np.any(np.diff(was) <= 0))):
+        return None
+    if isinstance(view, range) and len(view) == before:
+        return range(len(was))  # (every row, in the file's order)
+    now_at = np.full(before, -1, np.int32)
+    now_at[was] = np.arange(len(was), dtype=np.int32)
+    kept = now_at[_as_array(view)]
+    return _array(kept[kept >= 0])
 
 
 def _in_file_order(sort: tuple[int, Qt.SortOrder] | None) -> bool:
@@ -304,25 +369,48 @@ class ExamplesModel(QAbstractTableModel):
         # waiting for one
         self._orders: dict[int, ColumnOrder] = {}
         self._sort_wanted: tuple[int, Qt.SortOrder] | None = None
+        # the rows as last taken, to follow them from (a copy: the session's list may grow)
+        self._rows: list[Example] = []
 
     # ---- data in -------------------------------------------------------------------------
 
     def set_examples(self, examples: list[Example], reshaped: Reshape | None = None) -> None:
-        """The rows now; `reshaped`: how they changed from those before, if known."""
+        """The rows now; `reshaped`: how they changed from those before, if the session
+        knows. A large project's rows are followed from those before (where each was), not
+        read again: the search texts, the sort's column order, and after a delete the rows
+        shown (filtered and sorted again, a delete with a search shown took ~0.2 s at
+        100,000 examples)."""
+        was = None
+        followed = self._haystack is not None or self._orders or not isinstance(self._view, range)
+        if followed and self._rows and len(examples) >= ORDER_IN_THREAD_FROM:
+            was = where_each_was(self._rows, examples, reshaped)
         self.beginResetModel()
-        self._examples = examples
-        self._haystack = None
-        self._scan = None  # (of other rows: these are filtered here)
+        before, shown = len(self._rows), self._view if self._view_fresh else None
+        self._examples, self._rows = examples, list(examples)  # (the session's may grow)
+        self._scan = None  # (of other rows: these are filtered here; its view was not fresh)
+        if self._haystack is not None and was is not None and _new_rows(was) <= TEXTS_FOLLOWED:
+            self._haystack.follow(examples, was)
+        else:  # (read again when next searched, in a worker thread: an import's)
+            self._haystack = None
         sorted_by = self._sort[0] if self._sort else None
         for order in list(self._orders.values()):
-            if order.column != sorted_by or order.behind or reshaped is None:
+            if order.column != sorted_by or order.behind or was is None:
                 order.behind = True  # followed when used (an import's 100,000 new rows cost
                 # ~10 ms for a sort they were not used for)
-            elif not order.followed(examples, reshaped):
+            elif not order.follow(examples, was):
                 del self._orders[order.column]
         self._generation += 1
-        self._view = self._filtered()
-        self._apply_sort(in_file_order=True)
+        view = None
+        if shown is not None and was is not None:  # (as they were: the filters, the sort)
+            if len(was) < before:
+                view = _after_delete(shown, was, before)
+            elif len(was) > before:
+                view = self._after_insert(shown, was, before)
+        if view is None:
+            self._view = self._filtered()
+            self._apply_sort(in_file_order=True)
+        else:
+            self._view, self._view_fresh = view, True
         self.endResetModel()
 
     def examples_changed(
@@ -338,6 +426,9 @@ class ExamplesModel(QAbstractTableModel):
         self._view_fresh = False  # an edited row stays shown until the filters apply again
         if self._haystack is not None or self._orders:
             positions = (where or partial(positions_of, examples))(set(ids))
+            for i in positions:
+                if i < len(self._rows):
+                    self._rows[i] = examples[i]
             if self._haystack is not None:
                 for i in positions:
                     self._haystack.set(i, examples[i])
@@ -353,12 +444,16 @@ class ExamplesModel(QAbstractTableModel):
 
     def set_report(self, tokens: dict[str, int], issues: dict[str, list[Issue]]) -> None:
         self.tokens, self.issues = tokens, issues
-        self._view_fresh = False
+        # the rows shown are as they would be now, unless filtered by its figures (filtered
+        # again below) or sorted by them (in their order until the filters apply again)
+        by_report = bool(self.filters.issues_only or self.filters.min_tokens)
+        sorted_by = self._sort[0] if self._sort else None
+        self._view_fresh = self._view_fresh and not by_report and sorted_by not in REPORTED
         if self._view:
             self.dataChanged.emit(
                 self.index(0, COL_TOKENS), self.index(len(self._view) - 1, COL_ISSUES)
             )
-        if self.filters.issues_only or self.filters.min_tokens:
+        if by_report:
             self.apply_filters(self.filters)
 
     # ---- filter and sort -----------------------------------------------------------------
@@ -541,6 +636,49 @@ class ExamplesModel(QAbstractTableModel):
         self._sort = wanted
         self._apply_sort()
         self.layoutChanged.emit()
+
+    def _after_insert(
+        self, view: Sequence[int], was: np.ndarray, before: int
+    ) -> Sequence[int] | None:
+        """The rows `view` showed, of `before` rows, after rows were added (`was`: where each
+        row was, -1 for those added), with those of the added that the filters show, each
+        where the sort puts it (a few: else None, as after another change)."""
+        import numpy as np
+
+        known = was >= 0
+        added = np.flatnonzero(~known)
+        old = was[known]
+        if len(old) != before or np.any(np.diff(old) <= 0) or len(added) > INSERTED_AT_MOST:
+            return None
+        now_at = np.flatnonzero(known).astype(np.int32)  # (row `i` before is row now_at[i])
+        shown = now_at[_as_array(view)]
+        f = self.filters
+        picked = _candidates(self._examples, f, self.issues, self.tokens, added.tolist())
+        if f.text.strip():
+            if self._haystack is None:
+                return None
+            picked = self._haystack.matching(picked, f.text)
+        sort, rows = self._sort, np.asarray(picked, np.int32)
+        if _in_file_order(sort):
+            into, at = shown, np.asarray(rows)
+        elif sort is not None and sort[0] == COL_NUMBER:  # (backwards)
+            into, at = -shown, -rows
+        else:
+            assert sort is not None
+            places = self._places(sort[0])
+            if places is None:
+                return None
+            sign = -1 if sort[1] == Qt.SortOrder.DescendingOrder else 1
+            into, at = sign * places[shown], sign * places[rows]
+            rows, at = _in_order(rows, at)
+            spots = [
+                (low := int(np.searchsorted(into, value, "left")))
+                + int(np.searchsorted(shown[low : np.searchsorted(into, value, "right")], row))
+                for value, row in zip(at.tolist(), rows.tolist(), strict=True)
+            ]  # (rows of equal places in the file's order)
+            return _array(np.insert(shown, spots, rows))
+        rows, at = _in_order(rows, at)
+        return _array(np.insert(shown, np.searchsorted(into, at), rows))
 
     @property
     def sort_pending(self) -> bool:
