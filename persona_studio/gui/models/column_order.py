@@ -226,19 +226,28 @@ def _as_told(
         if len(before) - len(removed) != len(now) or removed[-1] >= len(before):
             return None  # (said of another change)
         kept = np.ones(len(before), bool)
-        kept[np.asarray(removed, np.int64)] = False
+        kept[_positions(removed)] = False
         if not all(map(is_, compress(before, kept.tolist()), now)):
             return None
         return np.flatnonzero(kept)
     if len(now) - len(added) != len(before) or added[-1] >= len(now):
         return None  # (said of another change)
     old = np.ones(len(now), bool)
-    old[np.asarray(added, np.int64)] = False
+    old[_positions(added)] = False
     if not all(map(is_, compress(now, old.tolist()), before)):
         return None
     was = np.full(len(now), -1, np.int64)
     was[old] = np.arange(len(before))
     return was
+
+
+def _positions(at: Sequence[int]) -> np.ndarray | slice:
+    """Positions for numpy: a `range` as a slice (100,000 of them converted took ~5 ms)."""
+    import numpy as np
+
+    if isinstance(at, range) and at.step == 1:
+        return slice(at.start, at.stop)
+    return np.asarray(at, np.int64)
 
 
 class _Values(Sequence[Any]):

@@ -381,8 +381,12 @@ class ExamplesModel(QAbstractTableModel):
         shown (filtered and sorted again, a delete with a search shown took ~0.2 s at
         100,000 examples)."""
         was = None
-        followed = self._haystack is not None or self._orders or not isinstance(self._view, range)
-        if followed and self._rows and len(examples) >= ORDER_IN_THREAD_FROM:
+        sorted_by = self._sort[0] if self._sort else None
+        # a search's texts, or rows filtered or sorted (every row in order shows at once)
+        followed = self._haystack is not None or not isinstance(self._view, range)
+        large = len(examples) >= ORDER_IN_THREAD_FROM
+        # (more rows new than those followed, an import's: read again, as before)
+        if followed and large and self._rows and len(examples) - len(self._rows) <= TEXTS_FOLLOWED:
             was = where_each_was(self._rows, examples, reshaped)
         self.beginResetModel()
         before, shown = len(self._rows), self._view if self._view_fresh else None
@@ -392,7 +396,6 @@ class ExamplesModel(QAbstractTableModel):
             self._haystack.follow(examples, was)
         else:  # (read again when next searched, in a worker thread: an import's)
             self._haystack = None
-        sorted_by = self._sort[0] if self._sort else None
         for order in list(self._orders.values()):
             if order.column != sorted_by or order.behind or was is None:
                 order.behind = True  # followed when used (an import's 100,000 new rows cost
