@@ -110,13 +110,13 @@ class DatasetTab(QWidget):
         self._picked: list[str] | None = None  # those selected of them when it began
         self._loading: Any = None  # a large project's examples, read in a worker thread
         self._restating: asyncio.Future[None] | None = None  # many new statuses' versions
-        self._ranking: asyncio.Future[None] | None = None  # a column's order, for a sort
+        self._ordering: asyncio.Future[None] | None = None  # a column's order, for a sort
         self._search_timer = QTimer(self, singleShot=True, interval=120)
         self._search_timer.timeout.connect(self._apply_filters)
 
         self.model = ExamplesModel()
         self.model.edit_requested.connect(self._edit)
-        self.model.ranks_wanted.connect(self._read_ranks)
+        self.model.order_wanted.connect(self._read_order)
         self.search = QLineEdit(objectName="dataset_search", placeholderText="Search examples…")
         self.search.setAccessibleName("Search examples")
         self.search.setClearButtonEnabled(True)
@@ -517,16 +517,16 @@ class DatasetTab(QWidget):
         install()
         self._apply_filters()  # with the texts in, or reading them again if rows changed
 
-    def _read_ranks(self) -> None:
+    def _read_order(self) -> None:
         """A sort on a large project waits for its column's order: read it in a worker thread
         (~0.2 s at 100,000 examples; it held the UI thread 150–230 ms at each header click)."""
-        if self._ranking is None or self._ranking.done():
-            self._ranking = asyncio.ensure_future(self._ranks_in_thread())
+        if self._ordering is None or self._ordering.done():
+            self._ordering = asyncio.ensure_future(self._order_in_thread())
         if self.model.sort_pending:  # (else read for the next sort: the rows are sorted)
             self._show_counts()  # "Sorting…"
 
-    async def _ranks_in_thread(self) -> None:
-        while (build := self.model.ranks_builder()) is not None:
+    async def _order_in_thread(self) -> None:
+        while (build := self.model.order_builder()) is not None:
             install = await asyncio.to_thread(build)
             if not isValid(self) or self._session is None or self._session.closed:
                 return  # the window or the project closed meanwhile

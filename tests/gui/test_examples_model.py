@@ -94,7 +94,7 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
     a time, with edits, reports, sorts and newer keystrokes coming between parts: the rows
     found so far are the first of those a fresh model shows, and all of them once done.
     "large": sorted as a large project is, by each column's order read in a worker thread
-    (`ranks_builder`), which comes later, or after a change it must be read again for; the
+    (`order_builder`), which comes later, or after a change it must be read again for; the
     fresh model (small) sorts as before."""
     rng = random.Random(7)
     examples = _examples(rng, 400)
@@ -116,20 +116,20 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
     monkeypatch.setattr(examples_model, "PART_ROWS", 37)
     monkeypatch.setattr(examples_model, "SHOW_AT_ONCE", 20)  # then rows found wait to show
     monkeypatch.setattr(examples_model, "SHOW_EVERY", 60.0)
-    applied = afresh = finished = ranked = followed = moved = 0
+    applied = afresh = finished = orders_read = followed = moved = 0
     stale = False  # a row was edited after the search running looked at it
     edited = False  # a row was edited since the filters last applied (a sort shows it too)
     wanted = sort  # the sort asked for: `sort` once the model has the column's order
     build = None  # its order being read "in a worker thread"
     built_from = examples  # the rows it reads
 
-    def read_ranks() -> None:  # the worker thread's turn, and then the UI thread's
-        nonlocal build, sort, ranked, followed
-        build = build or model.ranks_builder()
+    def read_order() -> None:  # the worker thread's turn, and then the UI thread's
+        nonlocal build, sort, orders_read, followed
+        build = build or model.order_builder()
         if build is not None:
             install, build = build(), None
             install()
-            ranked += 1
+            orders_read += 1
             followed += built_from is not examples  # the rows changed meanwhile: followed
             sort = sort if model.sort_pending else wanted
 
@@ -144,10 +144,10 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
 
     for step in range(800):
         if large and rng.random() < 0.3:
-            read_ranks()
+            read_order()
             check(step)
         elif large and build is None and rng.random() < 0.6:
-            build, built_from = model.ranks_builder(), examples  # the rows as they are now
+            build, built_from = model.order_builder(), examples  # the rows as they are now
         if through == "search_in_parts" and (scan := model.searching) is not None:
             for _part in range(rng.randint(0, 3)):
                 if not model.search_part(scan):
@@ -211,7 +211,7 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
         check(step)
     assert applied - afresh > 100  # typing on narrowed, it did not always start afresh
     assert through == "apply_filters" or finished > 50  # (searches ended between actions)
-    assert not large or (ranked > 10 and followed > 2 and moved > 10)
+    assert not large or (orders_read > 10 and followed > 2 and moved > 10)
 
 
 def test_a_change_that_keeps_the_messages_makes_no_search_text_again(qapp, monkeypatch) -> None:
@@ -246,10 +246,10 @@ def test_a_change_that_keeps_the_messages_makes_no_search_text_again(qapp, monke
     assert _shown(model) == [edited.id]
 
 
-def _read_ranks(model: ExamplesModel) -> None:
+def _read_order(model: ExamplesModel) -> None:
     """The tab's part of a large project's sort: the column's order read "in a worker thread",
     then sorted by on the UI thread."""
-    build = model.ranks_builder()
+    build = model.order_builder()
     assert build is not None
     build()()
 
@@ -272,18 +272,18 @@ def test_a_large_projects_sort_waits_for_its_columns_order(qapp, monkeypatch) ->
     model.apply_filters(Filters(text="x"))  # builds the search texts
     model.apply_filters(Filters())
     wanted: list[int] = []
-    model.ranks_wanted.connect(lambda: wanted.append(1))
+    model.order_wanted.connect(lambda: wanted.append(1))
 
     def fresh(sort, filters: Filters | None = None) -> list[str]:
         return _fresh(examples, filters or Filters(), sort, tokens, {})
 
     model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
     assert model.sort_pending and wanted == [1] and _shown(model) == [ex.id for ex in examples]
-    _read_ranks(model)
+    _read_order(model)
     assert not model.sort_pending
     assert _shown(model) == fresh((COL_ANSWER, Qt.SortOrder.DescendingOrder))
     model.sort(COL_TOKENS, Qt.SortOrder.AscendingOrder)  # from the answers' order
-    _read_ranks(model)
+    _read_order(model)
     assert _shown(model) == fresh((COL_TOKENS, Qt.SortOrder.AscendingOrder))
     model.sort(COL_ANSWER, Qt.SortOrder.AscendingOrder)  # read already: at once
     assert not model.sort_pending and wanted == [1, 1]
@@ -303,17 +303,17 @@ def test_a_large_projects_sort_waits_for_its_columns_order(qapp, monkeypatch) ->
     model.apply_filters(Filters())
     assert _shown(model) == fresh((COL_TOKENS, Qt.SortOrder.DescendingOrder))
     assert wanted == [1, 1, 1]
-    _read_ranks(model)
+    _read_order(model)
     model.sort(COL_TOKENS, Qt.SortOrder.AscendingOrder)
     assert not model.sort_pending and wanted == [1, 1, 1]
 
     # rows changed while the order was read: it follows them, the rows shown as they were
     # meanwhile; so do rows edited, added or deleted since, without a read
     model.sort(COL_STATUS, Qt.SortOrder.AscendingOrder)  # (two columns' orders are kept:
-    _read_ranks(model)  # the answers' goes)
+    _read_order(model)  # the answers' goes)
     model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
     assert model.sort_pending and wanted == [1, 1, 1, 1, 1]
-    build = model.ranks_builder()
+    build = model.order_builder()
     assert build is not None
     edited = Example.from_qa("Edited?", "Edited.", id=examples[5].id)
     examples = [*examples[:5], edited, *examples[6:]]
@@ -369,7 +369,7 @@ def test_a_large_projects_delete_follows_its_rows_not_reading_them_again(qapp, m
     model.set_examples(examples)
     model.search_text_builder()()()
     model.sort(COL_ANSWER, Qt.SortOrder.DescendingOrder)
-    _read_ranks(model)
+    _read_order(model)
     scan = model.search_in_parts(Filters(text="tempo"))
     while model.search_part(scan):
         pass
@@ -444,7 +444,7 @@ def test_rows_deleted_and_added_show_as_a_fresh_filter_and_sort_shows_them(
         if sort is not None:
             model.sort(*sort)
             if model.sort_pending:
-                _read_ranks(model)
+                _read_order(model)
         model.apply_filters(filters)
 
         shows = functools.partial(_follows, model, looked, filters, sort, tokens)

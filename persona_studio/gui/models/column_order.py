@@ -133,10 +133,7 @@ class ColumnOrder:
         unplaced = np.flatnonzero(stale[was])
         if len(unplaced) > PATCHED_AT_MOST or not rows:
             return False
-        known = was >= 0
-        now_at = np.full(len(rows), -1, np.int32)  # where each row it knew is now
-        now_at[was[known]] = np.flatnonzero(known)
-        by_place = now_at[self.by_place]
+        by_place = now_at(was, len(rows))[self.by_place]
         self.by_place = by_place[by_place >= 0]
         self.rows, self.places = list(examples), self.places[was]
         self.unplaced, self.behind = set(unplaced.tolist()), False
@@ -216,29 +213,35 @@ def where_each_was(
 def _as_told(
     before: Sequence[Example], now: Sequence[Example], reshape: Reshape
 ) -> np.ndarray | None:
-    """`where_each_was` as `reshape` says, if `now` is so (checked in C loops), else None."""
+    """`where_each_was` as `reshape` says, if `now` is so (checked in C loops), else None.
+    Rows added are rows deleted the other way: from `now` back to `before`."""
     import numpy as np
 
     removed, added = reshape.removed, reshape.added
     if bool(removed) == bool(added):
         return None
-    if removed:
-        if len(before) - len(removed) != len(now) or removed[-1] >= len(before):
-            return None  # (said of another change)
-        kept = np.ones(len(before), bool)
-        kept[_positions(removed)] = False
-        if not all(map(is_, compress(before, kept.tolist()), now)):
-            return None
-        return np.flatnonzero(kept)
-    if len(now) - len(added) != len(before) or added[-1] >= len(now):
+    longer, shorter, at = (before, now, removed) if removed else (now, before, added)
+    if len(longer) - len(at) != len(shorter) or at[-1] >= len(longer):
         return None  # (said of another change)
-    old = np.ones(len(now), bool)
-    old[_positions(added)] = False
-    if not all(map(is_, compress(now, old.tolist()), before)):
+    kept = np.ones(len(longer), bool)
+    kept[_positions(at)] = False
+    if not all(map(is_, compress(longer, kept.tolist()), shorter)):
         return None
+    if removed:
+        return np.flatnonzero(kept)
     was = np.full(len(now), -1, np.int64)
-    was[old] = np.arange(len(before))
+    was[kept] = np.arange(len(before))
     return was
+
+
+def now_at(was: np.ndarray, before: int) -> np.ndarray:
+    """Where each of `before` rows is now (-1: gone), from where each row now was (`was`)."""
+    import numpy as np
+
+    known = was >= 0
+    at = np.full(before, -1, np.int32)
+    at[was[known]] = np.flatnonzero(known)
+    return at
 
 
 def _positions(at: Sequence[int]) -> np.ndarray | slice:

@@ -26,7 +26,13 @@ from persona_studio.core.dataset import (
     search_text,
 )
 from persona_studio.core.validation import Issue
-from persona_studio.gui.models.column_order import ColumnOrder, Key, Reshape, where_each_was
+from persona_studio.gui.models.column_order import (
+    ColumnOrder,
+    Key,
+    Reshape,
+    now_at,
+    where_each_was,
+)
 from persona_studio.gui.theme import qcolor
 
 if TYPE_CHECKING:
@@ -318,9 +324,7 @@ def _after_delete(view: Sequence[int], was: np.ndarray, before: int) -> Sequence
         return None
     if isinstance(view, range) and len(view) == before:
         return range(len(was))  # (every row, in the file's order)
-    now_at = np.full(before, -1, np.int32)
-    now_at[was] = np.arange(len(was), dtype=np.int32)
-    kept = now_at[_as_array(view)]
+    kept = now_at(was, before)[_as_array(view)]
     return _array(kept[kept >= 0])
 
 
@@ -347,8 +351,8 @@ class ExamplesModel(QAbstractTableModel):
     go out as `edit_requested` for the undo stack (it never changes data itself)."""
 
     edit_requested = Signal(object, object, str)  # before, after, label: the tab makes it undoable
-    # a sort waits for its column's order, to be read in a worker thread (`ranks_builder`)
-    ranks_wanted = Signal()
+    # a sort waits for its column's order, to be read in a worker thread (`order_builder`)
+    order_wanted = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -619,7 +623,7 @@ class ExamplesModel(QAbstractTableModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort the shown rows by `column`. On a large project, once the column's order is read
-        in a worker thread (`ranks_wanted`; the rows stay as they are meanwhile), and a search
+        in a worker thread (`order_wanted`; the rows stay as they are meanwhile), and a search
         running a part at a time goes on, its rows shown sorted at its end."""
         wanted = (column, order)
         if not self._large():
@@ -628,7 +632,7 @@ class ExamplesModel(QAbstractTableModel):
                 pass  # a search running a part at a time: its rows first, all of them
         elif column != COL_NUMBER and self._places(column) is None:
             self._sort_wanted = wanted
-            self.ranks_wanted.emit()
+            self.order_wanted.emit()
             return
         elif (scan := self._scan) is not None and scan.in_order:
             # the rows it found so far are those shown: from now on they show at its end
@@ -653,8 +657,7 @@ class ExamplesModel(QAbstractTableModel):
         old = was[known]
         if len(old) != before or np.any(np.diff(old) <= 0) or len(added) > INSERTED_AT_MOST:
             return None
-        now_at = np.flatnonzero(known).astype(np.int32)  # (row `i` before is row now_at[i])
-        shown = now_at[_as_array(view)]
+        shown = now_at(was, before)[_as_array(view)]
         f = self.filters
         picked = _candidates(self._examples, f, self.issues, self.tokens, added.tolist())
         if f.text.strip():
@@ -685,10 +688,10 @@ class ExamplesModel(QAbstractTableModel):
 
     @property
     def sort_pending(self) -> bool:
-        """Whether a sort waits for its column's order (`ranks_builder`)."""
+        """Whether a sort waits for its column's order (`order_builder`)."""
         return self._sort_wanted is not None
 
-    def ranks_builder(self) -> Callable[[], Callable[[], None]] | None:
+    def order_builder(self) -> Callable[[], Callable[[], None]] | None:
         """Work for a worker thread, if a column's order is wanted (for the sort waiting, or
         for the sort shown): it reads the order, and returns what to run back on the UI thread
         to keep it, and sort by it if a sort waits for it."""
@@ -754,7 +757,7 @@ class ExamplesModel(QAbstractTableModel):
             view, self._examples, sort, *report, in_file_order=in_file_order, places=places
         )
         if places is None and sort is not None and self._order_missing(sort):
-            self.ranks_wanted.emit()
+            self.order_wanted.emit()
 
     # ---- lookups -------------------------------------------------------------------------
 
