@@ -619,7 +619,11 @@ class DatasetTab(QWidget):
         from PySide6.QtCore import QItemSelection
 
         selection = QItemSelection()
-        found = self.model.rows_of(ids if current is None else [*ids, current])
+        session = self._session
+        found = self.model.rows_of(
+            ids if current is None else [*ids, current],
+            *((session.examples, session.example_ids()) if session is not None else ()),
+        )
         rows = [found[i] for i in ids if i in found]
         for top, bottom in _runs(sorted(rows)):  # (many together: a range)
             selection.select(self.model.index(top, 0), self.model.index(bottom, 0))
@@ -756,7 +760,9 @@ class DatasetTab(QWidget):
             button.setEnabled(selected > 0)
         if recount or self._waiting is None:
             session = self._session
-            if session and session.examples_loaded and self.model.shows_all(session.examples):
+            if self.model.filters.status:  # (it shows only rows of that status)
+                approved = self.model.shown if self.model.filters.status == "approved" else 0
+            elif session and session.examples_loaded and self.model.shows_all(session.examples):
                 approved = session.approved_count()  # counted once for this and the checklist
             else:
                 approved = approved_count(self.model.shown_examples())

@@ -200,7 +200,7 @@ def test_a_large_projects_sort_reads_its_column_in_a_thread(
     project the rows stay as they are, the count line says it sorts, and the column's order
     is read in a worker thread; the rows then show sorted, and the next click on that column
     sorts at once."""
-    from persona_studio.gui.models import examples_model
+    from persona_studio.gui.models import column_order, examples_model
     from persona_studio.gui.models.column_order import ColumnOrder
 
     monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 3)
@@ -225,6 +225,20 @@ def test_a_large_projects_sort_reads_its_column_in_a_thread(
     tab.table.sortByColumn(COL_QUESTION, Qt.SortOrder.DescendingOrder)
     assert [tab.model.example(r).question for r in range(4)] == sorted(questions, reverse=True)
     assert len(read_in) == 1
+
+    # more rows changed since the read than it places again (2,000): a filter waits for the
+    # order read again, as a header click does (by value it held the UI thread 150–230 ms
+    # at 100,000 examples, after approving all while sorted by status, or an import)
+    monkeypatch.setattr(column_order, "PATCHED_AT_MOST", 1)
+    for row, question in ((0, "Apples?"), (1, "Zebras?")):
+        tab.model.setData(tab.model.index(row, COL_QUESTION), question)
+    questions = [tab.model.example(r).question for r in range(4)]
+    tab.status_filter.setCurrentIndex(tab.status_filter.findData("draft"))
+    assert tab.shown_label.text() == "Sorting 4 examples…"
+    qtbot.waitUntil(lambda: not tab.model.sort_pending)
+    assert [tab.model.example(r).question for r in range(4)] == sorted(questions, reverse=True)
+    assert len(read_in) == 2 and threading.main_thread().name not in read_in
+    qtbot.waitUntil(lambda: tab.shown_label.text() == "4 examples")
 
 
 def test_paste_rows_from_a_spreadsheet_and_copy_back(make_window, tmp_path) -> None:
@@ -582,6 +596,32 @@ def test_the_review_row_counts_right_through_edits_adds_and_deletes(make_window,
     assert waiting() == 5 and window.session.example_counts() == (7, 2)
     window.undo_stack.undo()
     assert waiting() == 5 and window.session.example_counts() == (8, 3)
+
+
+def test_the_review_row_counts_the_rows_a_status_filter_shows(make_window, tmp_path) -> None:
+    """A status filter shows that status only: its rows' count is known without counting
+    them (~7 ms of the filter at 100,000), with a search too."""
+    statuses = ["approved", "draft", "draft", "rejected", "approved", "draft"]
+    examples = [Example.from_qa(f"Q{i}?", f"A{i}.", status=s) for i, s in enumerate(statuses)]
+    window, tab = _tab(make_window, tmp_path, examples)
+
+    def show(status: str, text: str = "") -> tuple[int, int, bool, str]:
+        tab.status_filter.setCurrentIndex(tab.status_filter.findData(status))
+        tab.search.setText(text)
+        tab._apply_filters()
+        button = tab.approve_shown
+        return tab.model.shown, tab._waiting, button.isEnabled(), button.text()
+
+    assert show("approved") == (2, 0, False, "Approve all shown")
+    assert show("draft") == (3, 3, True, "Approve all shown")
+    assert show("rejected") == (1, 1, True, "Approve all shown")
+    assert show("draft", "Q5") == (1, 1, True, "Approve all shown")
+    assert show("approved", "Q4") == (1, 0, False, "Approve all shown")
+    assert show("", "Q") == (6, 4, True, "Approve all shown (4 more)")
+    show("draft")
+    tab.approve_shown.click()
+    assert [e.status for e in _stored(window)] == ["approved"] * 3 + ["rejected"] + ["approved"] * 2
+    assert show("draft") == (0, 0, False, "Approve all shown")
 
 
 def test_enter_saves_a_cell_without_a_trailing_newline(make_window, tmp_path, qtbot) -> None:
