@@ -86,6 +86,11 @@ SEARCH_TEXTS_IN_THREAD_FROM = 20_000
 # makes their new versions in a worker thread (130,000 copies were ~60 ms of that stall on
 # the UI thread, beside 200,000 examples)
 STATUS_IN_THREAD_FROM = 5_000
+# ms: a column's order wanted as the rows change (an import, a filter, while sorted) is read
+# this long after, once the window has repainted them: read beside that paint, its pure
+# Python made each cell wait for the interpreter's lock (taking in a 100,000-row import while
+# sorted stalled the window 0.45-0.6 s; 30-44 ms read 150-400 ms later)
+ORDER_READ_AFTER_MS = 200
 
 
 class DatasetTab(QWidget):
@@ -113,6 +118,8 @@ class DatasetTab(QWidget):
         self._ordering: asyncio.Future[None] | None = None  # a column's order, for a sort
         self._search_timer = QTimer(self, singleShot=True, interval=120)
         self._search_timer.timeout.connect(self._apply_filters)
+        self._order_timer = QTimer(self, singleShot=True, interval=ORDER_READ_AFTER_MS)
+        self._order_timer.timeout.connect(self._read_order)
 
         self.model = ExamplesModel()
         self.model.edit_requested.connect(self._edit)
@@ -517,11 +524,17 @@ class DatasetTab(QWidget):
         install()
         self._apply_filters()  # with the texts in, or reading them again if rows changed
 
-    def _read_order(self) -> None:
+    def _read_order(self, as_rows_change: bool = False) -> None:
         """A sort on a large project waits for its column's order: read it in a worker thread
-        (~0.2 s at 100,000 examples; it held the UI thread 150–230 ms at each header click)."""
-        if self._ordering is None or self._ordering.done():
-            self._ordering = asyncio.ensure_future(self._order_in_thread())
+        (~0.2 s at 100,000 examples; it held the UI thread 150–230 ms at each header click);
+        `as_rows_change`: once the window has repainted them (`ORDER_READ_AFTER_MS`)."""
+        if as_rows_change:
+            if not self._order_timer.isActive():
+                self._order_timer.start()
+        else:
+            self._order_timer.stop()
+            if self._ordering is None or self._ordering.done():
+                self._ordering = asyncio.ensure_future(self._order_in_thread())
         if self.model.sort_pending:  # (else read for the next sort: the rows are sorted)
             self._show_counts()  # "Sorting…"
 

@@ -235,6 +235,7 @@ def test_a_large_projects_sort_reads_its_column_in_a_thread(
     questions = [tab.model.example(r).question for r in range(4)]
     tab.status_filter.setCurrentIndex(tab.status_filter.findData("draft"))
     assert tab.shown_label.text() == "Sorting 4 examples…"
+    assert tab._order_timer.isActive() and len(read_in) == 1  # once the rows are repainted
     qtbot.waitUntil(lambda: not tab.model.sort_pending)
     assert [tab.model.example(r).question for r in range(4)] == sorted(questions, reverse=True)
     assert len(read_in) == 2 and threading.main_thread().name not in read_in

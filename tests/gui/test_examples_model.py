@@ -285,7 +285,7 @@ def test_a_large_projects_sort_waits_for_its_columns_order(qapp, monkeypatch) ->
     model.apply_filters(Filters(text="x"))  # builds the search texts
     model.apply_filters(Filters())
     wanted: list[int] = []
-    model.order_wanted.connect(lambda: wanted.append(1))
+    model.order_wanted.connect(lambda _as_rows_change: wanted.append(1))
 
     def fresh(sort, filters: Filters | None = None) -> list[str]:
         return _fresh(examples, filters or Filters(), sort, tokens, {})

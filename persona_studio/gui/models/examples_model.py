@@ -360,8 +360,9 @@ class ExamplesModel(QAbstractTableModel):
     go out as `edit_requested` for the undo stack (it never changes data itself)."""
 
     edit_requested = Signal(object, object, str)  # before, after, label: the tab makes it undoable
-    # a sort waits for its column's order, to be read in a worker thread (`order_builder`)
-    order_wanted = Signal()
+    # a sort waits for its column's order, to be read in a worker thread (`order_builder`);
+    # True: as the rows change (the window repaints them first: see the tab's use)
+    order_wanted = Signal(bool)
 
     def __init__(self) -> None:
         super().__init__()
@@ -641,7 +642,7 @@ class ExamplesModel(QAbstractTableModel):
                 pass  # a search running a part at a time: its rows first, all of them
         elif column != COL_NUMBER and self._places(column) is None:
             self._sort_wanted = wanted
-            self.order_wanted.emit()
+            self.order_wanted.emit(False)
             return
         elif (scan := self._scan) is not None and scan.in_order:
             # the rows it found so far are those shown: from now on they show at its end
@@ -767,7 +768,7 @@ class ExamplesModel(QAbstractTableModel):
         places = None if _in_file_order(sort) or sort is None else self._places(sort[0])
         if places is None and sort is not None and self._order_missing(sort):
             self._sort_wanted = self._sort_wanted or sort
-            self.order_wanted.emit()
+            self.order_wanted.emit(True)
             return
         self._view = _sort_rows(
             view, self._examples, sort, *report, in_file_order=in_file_order, places=places
