@@ -416,6 +416,21 @@ def test_a_large_projects_delete_follows_its_rows_not_reading_them_again(qapp, m
         pass
     assert _shown(model) == _fresh(examples, Filters("tempo e"), by_answer, {}, {})
 
+    # a row edited, then another deleted: the edited row is followed as it is now (its text
+    # read at the edit, not again), the rows shown derived, not searched again
+    at, gone = model._view[1], model._view[0]
+    edited = Example.from_qa("Tempo edited?", "Yes.", id=examples[at].id)
+    examples = [*examples[:at], edited, *examples[at + 1 :]]
+    model.examples_changed([edited.id], examples)
+    assert read[-1:] == [edited]
+    model.apply_filters(Filters(text="tempo"))
+    read.clear(), looked.clear()
+    kept = [ex for i, ex in enumerate(examples) if i != gone]
+    model.set_examples(kept, Reshape(removed=[gone]))
+    assert read == [] and looked == []
+    assert _shown(model) == _fresh(kept, Filters(text="tempo"), by_answer, {}, {})
+    examples = kept
+
     # every row shown: all but the deleted; a row edited meanwhile (not followed: no search
     # text, no order) is filtered again, as every other row then
     model = ExamplesModel()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 from array import array
+from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -442,10 +444,9 @@ class ExamplesModel(QAbstractTableModel):
         self._generation += 1
         self._view_fresh = False  # an edited row stays shown until the filters apply again
         if self._haystack is not None or self._orders:
-            positions = (where or partial(positions_of, examples))(set(ids))
-            for i in positions:
-                if i < len(self._rows):
-                    self._rows[i] = examples[i]
+            positions = (where or partial(positions_of, examples))(set(ids))  # (ascending)
+            kept = positions[: bisect_left(positions, len(self._rows))]  # (not rows added since)
+            deque(map(self._rows.__setitem__, kept, map(examples.__getitem__, kept)), maxlen=0)
             if self._haystack is not None:
                 for i in positions:
                     self._haystack.set(i, examples[i])
