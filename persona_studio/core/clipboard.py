@@ -18,13 +18,14 @@ def examples_tsv(examples: Iterable[Example]) -> str:
     return "\n".join(lines)
 
 
-def examples_from_tsv(text: str) -> list[Example]:
-    """Examples from pasted rows; a row without both a question and an answer is skipped, an
-    unknown status becomes a draft."""
-    new = []
+def examples_from_tsv(text: str) -> tuple[list[Example], int]:
+    """Examples from pasted rows, and how many rows (not blank) were left out: a row without
+    both a question and an answer. An unknown status becomes a draft."""
+    new, left_out = [], 0
     for line in text.splitlines():
         cells = line.split("\t")
         if len(cells) < 2 or not cells[0].strip() or not cells[1].strip():
+            left_out += bool(line.strip())
             continue
         status = cells[2].strip().lower() if len(cells) > 2 else ""
         tags = [t.strip() for t in cells[3].split(",") if t.strip()] if len(cells) > 3 else []
@@ -37,4 +38,4 @@ def examples_from_tsv(text: str) -> list[Example]:
                 status=status if status in STATUSES else "draft",
             )
         )
-    return new
+    return new, left_out

@@ -91,6 +91,9 @@ STATUS_IN_THREAD_FROM = 5_000
 # Python made each cell wait for the interpreter's lock (taking in a 100,000-row import while
 # sorted stalled the window 0.45-0.6 s; 30-44 ms read 150-400 ms later)
 ORDER_READ_AFTER_MS = 200
+# rows: copied or pasted in a worker thread from this many, the status bar saying so (at
+# 100,000 a copy held the UI thread 0.54 s to write the rows out, a paste ~0.8 s to read them)
+CLIPBOARD_IN_THREAD_FROM = 2_000
 
 
 class DatasetTab(QWidget):
@@ -116,6 +119,9 @@ class DatasetTab(QWidget):
         self._loading: Any = None  # a large project's examples, read in a worker thread
         self._restating: asyncio.Future[None] | None = None  # many new statuses' versions
         self._ordering: asyncio.Future[None] | None = None  # a column's order, for a sort
+        self._copies = 0  # copies asked for: one written out in a thread is kept if the last
+        self._copying: asyncio.Future[None] | None = None  # many rows written out, in a thread
+        self._pasting: asyncio.Future[None] | None = None  # many pasted rows read, in a thread
         self._search_timer = QTimer(self, singleShot=True, interval=120)
         self._search_timer.timeout.connect(self._apply_filters)
         self._order_timer = QTimer(self, singleShot=True, interval=ORDER_READ_AFTER_MS)
@@ -637,7 +643,8 @@ class DatasetTab(QWidget):
             ids if current is None else [*ids, current],
             *((session.examples, session.example_ids()) if session is not None else ()),
         )
-        rows = [found[i] for i in ids if i in found]
+        # (all found are of `ids` but `current`: their rows, in C, not a pass over `ids`)
+        rows = list(found.values()) if current is None else [found[i] for i in ids if i in found]
         for top, bottom in _runs(sorted(rows)):  # (many together: a range)
             selection.select(self.model.index(top, 0), self.model.index(bottom, 0))
         flags = QItemSelectionModel.SelectionFlag.Rows | (
@@ -646,7 +653,9 @@ class DatasetTab(QWidget):
             else QItemSelectionModel.SelectionFlag.ClearAndSelect
         )
         self.table.selectionModel().select(selection, flags)
-        first = found.get(current) if current is not None else rows[0] if rows else None
+        if current is None:  # the first of `ids` found
+            current = next(filter(found.__contains__, ids), None)
+        first = found.get(current) if current is not None else None
         if first is not None:
             self.table.selectionModel().setCurrentIndex(
                 self.model.index(first, 1), QItemSelectionModel.SelectionFlag.NoUpdate
@@ -860,17 +869,68 @@ class DatasetTab(QWidget):
             )
 
     def copy_selected(self) -> None:
-        """Rows as TSV (question, answer, status, tags): pastes into any spreadsheet."""
-        QGuiApplication.clipboard().setText(examples_tsv(self._selected_examples()))
+        """Rows as TSV (question, answer, status, tags): pastes into any spreadsheet. Many are
+        written out in a worker thread; a newer copy supersedes one under way."""
+        examples = self._selected_examples()
+        self._copies += 1
+        if len(examples) < CLIPBOARD_IN_THREAD_FROM:
+            QGuiApplication.clipboard().setText(examples_tsv(examples))
+            return
+        self.status_message.emit(f"Copying {len(examples):,} examples…")
+        self._copying = asyncio.ensure_future(self._copy_in_thread(examples, self._copies))
+
+    async def _copy_in_thread(self, examples: list[Example], copy: int) -> None:
+        text = await asyncio.to_thread(examples_tsv, examples)
+        if not isValid(self) or copy != self._copies:
+            return  # the window closed, or the creator copied other rows meanwhile
+        QGuiApplication.clipboard().setText(text)
+        self.status_message.emit(
+            f"Copied {counted(len(examples), 'example')}: paste them into a spreadsheet."
+        )
 
     def paste(self) -> None:
-        """TSV from a spreadsheet: a line per example (question, answer, then status, tags)."""
+        """TSV from a spreadsheet: a line per example (question, answer, then status, tags).
+        Many rows are read in a worker thread."""
+        from persona_studio.core.importers.limits import MAX_ROWS  # (zipfile: not at start)
+
         if self._session is None:
             return
-        new = examples_from_tsv(QGuiApplication.clipboard().text())
-        if new:
-            self._push(AddExamples(self._session, new, f"Paste {len(new)} examples"))
-            self._select_ids([e.id for e in new])
+        text = QGuiApplication.clipboard().text()
+        rows = text.count("\n") + (not text.endswith("\n"))  # (in C: ~1 ms for 100,000)
+        if rows > MAX_ROWS:
+            self.status_message.emit(
+                f"Too many rows to paste ({rows:,}; at most {MAX_ROWS:,}): save them from the "
+                "spreadsheet as a CSV file and import that."
+            )
+        elif rows < CLIPBOARD_IN_THREAD_FROM:
+            self._pasted(self._session, *examples_from_tsv(text))
+        else:
+            self.status_message.emit(f"Reading {rows:,} pasted rows…")
+            self._pasting = asyncio.ensure_future(self._paste_in_thread(text, self._session))
+
+    async def _paste_in_thread(self, text: str, session: ProjectSession) -> None:
+        new, left_out = await asyncio.to_thread(examples_from_tsv, text)
+        if isValid(self) and self._session is session and not session.closed:
+            self._pasted(session, new, left_out)
+
+    def _pasted(self, session: ProjectSession, new: list[Example], left_out: int) -> None:
+        if not new:
+            self.status_message.emit(
+                "Nothing to paste: copy rows from a spreadsheet, a question in the first "
+                "column and its answer in the second (then status and tags, if you like)."
+            )
+            return
+        self.table.clearSelection()  # (the new rows are selected: not those before again)
+        self._push(AddExamples(session, new, f"Paste {len(new)} examples"))
+        self._select_ids(ids_of(new))
+        skipped = (
+            f"; {counted(left_out, 'row')} without both a question and an answer left out"
+            if left_out
+            else ""
+        )
+        self.status_message.emit(
+            f"Pasted {counted(len(new), 'example')}{skipped}. {_undo_keys()} takes them out."
+        )
 
     # ---- import --------------------------------------------------------------------------
 
