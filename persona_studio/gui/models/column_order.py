@@ -65,6 +65,8 @@ class ColumnOrder:
         self.messages = messages  # the values are read from the messages alone
         self.unplaced: set[int] = set()  # rows whose places are to be found again
         self.behind = False  # the project's rows changed since: to follow (`moved`) at its use
+        # every row in this order, one way (descending?), while the places stay as they are
+        self._in_order: tuple[bool, np.ndarray] | None = None
 
     @classmethod
     def read(
@@ -87,7 +89,7 @@ class ColumnOrder:
                 place, last = place + 1, keys[row]
             places[row] = place
             by_place.append(row)
-        return cls(
+        order = cls(
             column,
             rows,
             np.frombuffer(places, np.int32).astype(np.float64),
@@ -95,6 +97,20 @@ class ColumnOrder:
             report=report,
             messages=messages,
         )
+        order.in_order(descending=False)  # (here: numpy lets go of the lock as it sorts)
+        return order
+
+    def in_order(self, *, descending: bool) -> np.ndarray:
+        """Every row in this column's order, rows of equal places in the file's order: kept
+        while the places stay as they are, so that a sort of the shown rows is a pass over it
+        (~9 ms for 600,000 of 1,000,000 rows, against ~70 ms sorting them by place)."""
+        import numpy as np
+
+        if self._in_order is None or self._in_order[0] != descending:
+            places = -self.places if descending else self.places
+            rows = np.argsort(places, kind="stable").astype(np.int32)  # (~0.1 s at 1,000,000)
+            self._in_order = (descending, rows)
+        return self._in_order[1]
 
     def edited(self, positions: Sequence[int], examples: Sequence[Example], key: Key) -> bool:
         """These rows of `examples` (the same rows, in the same places) may have changed: those
@@ -141,6 +157,7 @@ class ColumnOrder:
         self.by_place = by_place[by_place >= 0]
         self.rows, self.places = list(examples), self.places[was]
         self.unplaced, self.behind = set(unplaced.tolist()), False
+        self._in_order = None
         return True
 
     def places_now(self, key: Key) -> np.ndarray | None:
@@ -181,7 +198,7 @@ class ColumnOrder:
         spots = np.fromiter((spot for spot, _, _ in found), np.int64, len(found))
         placing = np.fromiter((at for _, _, at in found), np.int32, len(found))
         self.by_place = np.insert(placed, spots, placing)
-        self.unplaced = set()
+        self.unplaced, self._in_order = set(), None
         return True
 
 
