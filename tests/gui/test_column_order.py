@@ -157,3 +157,31 @@ def test_told_where_rows_went_it_follows_them_without_looking_each_up(monkeypatc
     rows.append(_example(rng))
     assert follows(Reshape(added=[len(rows)]))
     assert told == [True, True, False, False, False, False]
+
+
+def test_every_row_in_order_either_way_as_a_stable_sort_puts_them() -> None:
+    """`in_order`: every row by place, rows of equal places in the file's order, ascending or
+    descending (the other way made from the one kept: its runs of equal places turned round),
+    and made again once the places change."""
+    rng = random.Random(9)
+    examples = [_example(rng) for _ in range(300)]
+    order = ColumnOrder.read(0, examples, _question, None, messages=True)
+
+    def stable(places: np.ndarray, descending: bool) -> list[int]:
+        return np.argsort(-places if descending else places, kind="stable").tolist()
+
+    for _ in range(40):
+        if rng.random() < 0.3:  # an edit, placed at the next use: the order made again
+            at = rng.randrange(len(examples))
+            examples[at] = _example(rng)
+            assert order.edited([at], examples, _question)
+        places = order.places_now(_question)
+        assert places is not None
+        descending = rng.random() < 0.5
+        assert order.in_order(descending=descending).tolist() == stable(places, descending)
+    for n, kinds in ((0, 1), (1, 1), (7, 1), (50, 50), (2_000, 30)):
+        places = np.array([rng.randrange(kinds) for _ in range(n)], np.float64)
+        up = np.array(stable(places, False), np.int32)
+        down = column_order._runs_reversed(up, places)
+        assert down.tolist() == stable(places, True)
+        assert column_order._runs_reversed(down, places).tolist() == up.tolist()

@@ -106,10 +106,12 @@ class ColumnOrder:
         (~9 ms for 600,000 of 1,000,000 rows, against ~70 ms sorting them by place)."""
         import numpy as np
 
-        if self._in_order is None or self._in_order[0] != descending:
+        if self._in_order is None:
             places = -self.places if descending else self.places
             rows = np.argsort(places, kind="stable").astype(np.int32)  # (~0.1 s at 1,000,000)
             self._in_order = (descending, rows)
+        elif self._in_order[0] != descending:  # the runs of equal places the other way round
+            self._in_order = (descending, _runs_reversed(self._in_order[1], self.places))
         return self._in_order[1]
 
     def edited(self, positions: Sequence[int], examples: Sequence[Example], key: Key) -> bool:
@@ -200,6 +202,21 @@ class ColumnOrder:
         self.by_place = np.insert(placed, spots, placing)
         self.unplaced, self._in_order = set(), None
         return True
+
+
+def _runs_reversed(rows: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """`rows` (in their places' order, one way) in the other: each run of equal places where
+    the other way puts it, its rows in the same order (the file's). A pass (~15 ms for
+    1,000,000 rows), not a sort (~0.1 s)."""
+    import numpy as np
+
+    at = places[rows]
+    starts = np.flatnonzero(np.concatenate(([True], at[1:] != at[:-1])))
+    ends = np.append(starts[1:], len(rows))
+    run = np.repeat(np.arange(len(starts)), ends - starts)
+    turned = np.empty_like(rows)
+    turned[len(rows) - ends[run] + (np.arange(len(rows)) - starts[run])] = rows
+    return turned
 
 
 def where_each_was(
