@@ -92,7 +92,8 @@ STATUS_IN_THREAD_FROM = 5_000
 # sorted stalled the window 0.45-0.6 s; 30-44 ms read 150-400 ms later)
 ORDER_READ_AFTER_MS = 200
 # rows: copied or pasted in a worker thread from this many, the status bar saying so (at
-# 100,000 a copy held the UI thread 0.54 s to write the rows out, a paste ~0.8 s to read them)
+# 100,000 a copy held the UI thread 0.47-0.54 s to write the rows out, a paste 0.85 s to read
+# them back)
 CLIPBOARD_IN_THREAD_FROM = 2_000
 
 
