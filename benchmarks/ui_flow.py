@@ -270,6 +270,19 @@ def main() -> int:
     record("approve all shown + re-check", step(tab.approve_all_shown, saved, 120))
     record("undo the approval", step(window.undo, saved, 120))
     record("undo the import", step(window.undo, saved, 120))
+    # a header click, then scrolling while the column's order is read: each repaint's calls
+    # into Python wait for the interpreter's lock beside a pure-Python read
+    from PySide6.QtCore import QTimer
+
+    bar, scroller = tab.table.verticalScrollBar(), QTimer(interval=16)
+    scroller.timeout.connect(lambda: bar.setValue((bar.value() + 37) % max(1, bar.maximum())))
+
+    def sort_and_scroll() -> None:
+        scroller.start()
+        tab.table.sortByColumn(COL_ANSWER, Qt.SortOrder.AscendingOrder)
+
+    record("sort by answer, scrolling meanwhile", step(sort_and_scroll, sorted_in, 30))
+    scroller.stop()
     by_number = lambda: tab.table.sortByColumn(COL_NUMBER, Qt.SortOrder.AscendingOrder)  # noqa: E731
     record("sort by # again (header click)", step(by_number, sorted_in, 30))
     record("first Train tab", step(lambda: window.tabs.setCurrentIndex(2), checked, 120))

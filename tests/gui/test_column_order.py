@@ -32,6 +32,7 @@ def _same_order(places: np.ndarray, fresh: np.ndarray) -> bool:
 
 def test_an_order_kept_up_with_changes_is_the_order_read_anew(monkeypatch) -> None:
     monkeypatch.setattr(column_order, "SORT_RUN", 9)  # sorted runs, merged
+    monkeypatch.setattr(column_order, "READ_PART", 4)  # read and merged in parts
     rng = random.Random(5)
     rows = [_example(rng) for _ in range(60)]  # 16 questions: many equal
     order = ColumnOrder.read(1, list(rows), _question, None, messages=True)

@@ -275,6 +275,7 @@ def test_a_large_projects_sort_waits_for_its_columns_order(qapp, monkeypatch) ->
     file's order; a sort by a column read since, or a filter, sorts at once."""
     monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0)
     monkeypatch.setattr(column_order, "SORT_RUN", 7)  # sorted runs, merged
+    monkeypatch.setattr(column_order, "READ_PART", 5)  # read and merged in parts
     monkeypatch.setattr(examples_model, "PART_ROWS", 10)
     rng = random.Random(3)
     examples = _examples(rng, 120)

@@ -14,11 +14,12 @@ read again.
 from __future__ import annotations
 
 import heapq
+import time
 from array import array
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Sequence
-from itertools import compress, count, groupby, repeat
+from itertools import compress, count, groupby, islice, repeat
 from operator import is_, is_not
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,7 +28,12 @@ from persona_studio.core.dataset import Example, held_messages
 if TYPE_CHECKING:
     import numpy as np
 
-SORT_RUN = 25_000  # rows sorted at once while reading: the interpreter's lock held ~10 ms
+SORT_RUN = 5_000  # rows sorted at once while reading: the interpreter's lock held ~2 ms
+# rows read, or merged, between two turns the read gives the window (a sleep lets go of the
+# interpreter's lock): beside a pure-Python read, each of a repaint's calls into Python waited
+# for the lock, and scrolling while a header click's order was read stalled 217 ms at 100,000
+READ_PART = 1_000
+READ_PAUSE_S = 0.0005
 # rows whose places are found again at a sort: each a binary search, the values it reads kept
 # for the next (100 rows at 100,000: ~9 ms)
 PATCHED_AT_MOST = 2_000
@@ -76,19 +82,27 @@ class ColumnOrder:
         interpreter's lock back every few milliseconds (~0.2 s at 100,000 rows)."""
         import numpy as np
 
-        keys = list(map(key, rows))
-        runs = [
-            sorted(range(start, min(start + SORT_RUN, len(keys))), key=keys.__getitem__)
-            for start in range(0, len(keys), SORT_RUN)
-        ]
+        keys: list[Any] = []
+        for start in range(0, len(rows), READ_PART):
+            keys += map(key, rows[start : start + READ_PART])
+            time.sleep(READ_PAUSE_S)  # (the window's turn)
+        runs = []
+        for start in range(0, len(keys), SORT_RUN):
+            runs.append(
+                sorted(range(start, min(start + SORT_RUN, len(keys))), key=keys.__getitem__)
+            )
+            time.sleep(READ_PAUSE_S)
         places: array[int] = array("i", bytes(4 * len(keys)))
         by_place: array[int] = array("i")
         place, last = -1, object()
-        for row in heapq.merge(*runs, key=keys.__getitem__):
-            if keys[row] != last:
-                place, last = place + 1, keys[row]
-            places[row] = place
-            by_place.append(row)
+        merged = heapq.merge(*runs, key=keys.__getitem__)
+        while part := list(islice(merged, READ_PART)):
+            for row in part:
+                if keys[row] != last:
+                    place, last = place + 1, keys[row]
+                places[row] = place
+            by_place.extend(part)
+            time.sleep(READ_PAUSE_S)
         order = cls(
             column,
             rows,
