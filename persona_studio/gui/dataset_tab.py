@@ -87,10 +87,11 @@ SEARCH_TEXTS_IN_THREAD_FROM = 20_000
 # the UI thread, beside 200,000 examples)
 STATUS_IN_THREAD_FROM = 5_000
 # ms: a column's order wanted as the rows change (an import, a filter, while sorted) is read
-# this long after, once the window has repainted them: read beside that paint, its pure
-# Python made each cell wait for the interpreter's lock (taking in a 100,000-row import while
-# sorted stalled the window 0.45-0.6 s; 30-44 ms read 150-400 ms later)
+# this long after, once the window has repainted them (read in a worker thread beside that
+# paint, taking in a 100,000-row import while sorted stalled the window 0.45-0.6 s; 30-44 ms
+# read 150-400 ms later)
 ORDER_READ_AFTER_MS = 200
+ORDER_TURN_S = 0.008  # a column's order read in parts this long, then the window's turn
 # rows: copied or pasted in a worker thread from this many, the status bar saying so (at
 # 100,000 a copy held the UI thread 0.47-0.54 s to write the rows out, a paste 0.85 s to read
 # them back)
@@ -532,26 +533,36 @@ class DatasetTab(QWidget):
         self._apply_filters()  # with the texts in, or reading them again if rows changed
 
     def _read_order(self, as_rows_change: bool = False) -> None:
-        """A sort on a large project waits for its column's order: read it in a worker thread
-        (~0.2 s at 100,000 examples; it held the UI thread 150–230 ms at each header click);
-        `as_rows_change`: once the window has repainted them (`ORDER_READ_AFTER_MS`)."""
+        """A sort on a large project waits for its column's order: read it a part at a time
+        (~0.3 s at 100,000 examples; at once it held the UI thread 150–230 ms at each header
+        click); `as_rows_change`: once the window has repainted them (`ORDER_READ_AFTER_MS`)."""
         if as_rows_change:
             if not self._order_timer.isActive():
                 self._order_timer.start()
         else:
             self._order_timer.stop()
             if self._ordering is None or self._ordering.done():
-                self._ordering = asyncio.ensure_future(self._order_in_thread())
+                self._ordering = asyncio.ensure_future(self._order_in_parts())
         if self.model.sort_pending:  # (else read for the next sort: the rows are sorted)
             self._show_counts()  # "Sorting…"
 
-    async def _order_in_thread(self) -> None:
-        while (build := self.model.order_builder()) is not None:
-            install = await asyncio.to_thread(build)
+    async def _order_in_parts(self) -> None:
+        """Read on the UI thread a part at a time, the window's turn every `ORDER_TURN_S`
+        (in a worker thread, each of a repaint's calls into Python waited for the
+        interpreter's lock: scrolling while it read stalled the window 330–450 ms)."""
+        while (read := self.model.order_builder()) is not None:
+            turn = time.monotonic()
+            while read.step():
+                if time.monotonic() - turn > ORDER_TURN_S:
+                    await asyncio.sleep(0)  # the window's turn
+                    if not isValid(self) or self._session is None or self._session.closed:
+                        return  # the window or the project closed meanwhile
+                    turn = time.monotonic()
+            await asyncio.to_thread(read.ordered)  # (numpy lets go of the lock as it sorts)
             if not isValid(self) or self._session is None or self._session.closed:
-                return  # the window or the project closed meanwhile
+                return
             sorting = self.model.sort_pending
-            install()  # sorts (or, too many rows changed meanwhile, wants it read again)
+            read.install()  # sorts (or, too many rows changed meanwhile, wants it read again)
             if sorting and not self.model.sort_pending:
                 self._show_counts()
 

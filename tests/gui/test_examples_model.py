@@ -79,7 +79,7 @@ def _fresh(examples, filters, sort, tokens, issues) -> list[str]:
     """The rows a fresh model shows, sorted as a small project is (by each row's value)."""
     model = ExamplesModel()
     with pytest.MonkeyPatch.context() as small:
-        small.setattr(examples_model, "ORDER_IN_THREAD_FROM", 10**9)
+        small.setattr(examples_model, "ORDER_IN_PARTS_FROM", 10**9)
         model.set_examples(examples)
         model.set_report(tokens, issues)
         if sort is not None:
@@ -116,7 +116,7 @@ def test_typing_on_narrows_to_the_rows_a_fresh_search_finds(qapp, monkeypatch, t
     examples = _examples(rng, 400)
     large = through == "large"
     through = "search_in_parts" if large else through
-    monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0 if large else 10**9)
+    monkeypatch.setattr(examples_model, "ORDER_IN_PARTS_FROM", 0 if large else 10**9)
     model = ExamplesModel()
     model.set_examples(examples)
     model.apply_filters(Filters(text="x"))  # builds the search texts
@@ -273,7 +273,7 @@ def test_a_large_projects_sort_waits_for_its_columns_order(qapp, monkeypatch) ->
     sort waits for its column's order, read in a worker thread, with the rows as they were;
     then it sorts in numpy, as a small project's sort would, rows of equal values in the
     file's order; a sort by a column read since, or a filter, sorts at once."""
-    monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0)
+    monkeypatch.setattr(examples_model, "ORDER_IN_PARTS_FROM", 0)
     monkeypatch.setattr(column_order, "SORT_RUN", 7)  # sorted runs, merged
     monkeypatch.setattr(column_order, "READ_PART", 5)  # read and merged in parts
     monkeypatch.setattr(examples_model, "PART_ROWS", 10)
@@ -383,7 +383,7 @@ def test_a_large_projects_delete_follows_its_rows_not_reading_them_again(qapp, m
     rows are followed from where each was: the search texts of the rows kept are kept, a
     delete's rows shown are those shown but the deleted (no search, no sort), and an undo's
     rows are searched for but the new texts read."""
-    monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0)
+    monkeypatch.setattr(examples_model, "ORDER_IN_PARTS_FROM", 0)
     rng = random.Random(4)
     examples = _examples(rng, 200)
     model = ExamplesModel()
@@ -457,7 +457,7 @@ def test_rows_deleted_and_added_show_as_a_fresh_filter_and_sort_shows_them(
     """Followed (not filtered and sorted again), the rows a delete leaves and those an undo
     or an add brings, several at once, show as a fresh model shows them: whatever the
     filters, the search, and the sort (rows of equal values in the file's order)."""
-    monkeypatch.setattr(examples_model, "ORDER_IN_THREAD_FROM", 0)
+    monkeypatch.setattr(examples_model, "ORDER_IN_PARTS_FROM", 0)
     rng = random.Random(11)
     looked = _looked(monkeypatch)
     sorts = [

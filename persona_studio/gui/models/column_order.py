@@ -1,4 +1,4 @@
-"""A column's order over a large project's rows, read once in a worker thread and kept up with
+"""A column's order over a large project's rows, read once, a part at a time, and kept up with
 edits, so that a sort by that column is a numpy sort of each row's place (~5 ms for 100,000
 rows) instead of reading every row's value on the UI thread (~110 ms for 100,000 questions,
 then ~35 ms of sort: issue 21).
@@ -14,11 +14,10 @@ read again.
 from __future__ import annotations
 
 import heapq
-import time
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from itertools import compress, count, groupby, islice, repeat
 from operator import is_, is_not
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -28,12 +27,8 @@ from persona_studio.core.dataset import Example, held_messages
 if TYPE_CHECKING:
     import numpy as np
 
-SORT_RUN = 5_000  # rows sorted at once while reading: the interpreter's lock held ~2 ms
-# rows read, or merged, between two turns the read gives the window (a sleep lets go of the
-# interpreter's lock): beside a pure-Python read, each of a repaint's calls into Python waited
-# for the lock, and scrolling while a header click's order was read stalled 217 ms at 100,000
-READ_PART = 1_000
-READ_PAUSE_S = 0.0005
+SORT_RUN = 5_000  # rows sorted at once while reading (`reading`): ~1–2 ms
+READ_PART = 1_000  # rows read, or merged, at once while reading: ~1–2 ms
 # rows whose places are found again at a sort: each a binary search, the values it reads kept
 # for the next (100 rows at 100,000: ~9 ms)
 PATCHED_AT_MOST = 2_000
@@ -78,20 +73,37 @@ class ColumnOrder:
     def read(
         cls, column: int, rows: list[Example], key: Key, report: object, *, messages: bool
     ) -> ColumnOrder:
-        """Read in a worker thread: pure Python but for short sorts, so the window gets the
-        interpreter's lock back every few milliseconds (~0.2 s at 100,000 rows)."""
+        """All at once: `reading` to its end, then every row in order."""
+        steps = cls.reading(column, rows, key, report, messages=messages)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                order: ColumnOrder = done.value
+                order.in_order(descending=False)
+                return order
+
+    @classmethod
+    def reading(
+        cls, column: int, rows: list[Example], key: Key, report: object, *, messages: bool
+    ) -> Generator[None, None, ColumnOrder]:
+        """Read a part at a time, yielding between two: `READ_PART` rows read or merged, or
+        `SORT_RUN` sorted, ~1–2 ms each (~0.3 s in all at 100,000 rows). The grid reads a large
+        project's order so on the UI thread, the window's turn between parts: in a worker
+        thread, each of a repaint's calls into Python waited for the interpreter's lock, and
+        scrolling right after a header click at 100,000 examples stalled 330–450 ms."""
         import numpy as np
 
         keys: list[Any] = []
         for start in range(0, len(rows), READ_PART):
             keys += map(key, rows[start : start + READ_PART])
-            time.sleep(READ_PAUSE_S)  # (the window's turn)
+            yield
         runs = []
         for start in range(0, len(keys), SORT_RUN):
             runs.append(
                 sorted(range(start, min(start + SORT_RUN, len(keys))), key=keys.__getitem__)
             )
-            time.sleep(READ_PAUSE_S)
+            yield
         places: array[int] = array("i", bytes(4 * len(keys)))
         by_place: array[int] = array("i")
         place, last = -1, object()
@@ -102,8 +114,8 @@ class ColumnOrder:
                     place, last = place + 1, keys[row]
                 places[row] = place
             by_place.extend(part)
-            time.sleep(READ_PAUSE_S)
-        order = cls(
+            yield
+        return cls(
             column,
             rows,
             np.frombuffer(places, np.int32).astype(np.float64),
@@ -111,8 +123,6 @@ class ColumnOrder:
             report=report,
             messages=messages,
         )
-        order.in_order(descending=False)  # (here: numpy lets go of the lock as it sorts)
-        return order
 
     def in_order(self, *, descending: bool) -> np.ndarray:
         """Every row in this column's order, rows of equal places in the file's order: kept

@@ -10,7 +10,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, compress, repeat
@@ -56,10 +56,11 @@ PART_ROWS = 25_000
 # and the rows it finds: shown at once while the grid shows fewer (a screenful), then added
 # this often (s; each addition repaints the grid: ~5 ms at 1,000,000 rows, 40 a search)
 SHOW_AT_ONCE, SHOW_EVERY = 200, 0.1
-# rows: from this many, sorting by a column reads the column's order in a worker thread first
-# (`ColumnOrder`): reading 100,000 questions for their values took ~110 ms, the sort ~35 ms, on
-# the UI thread at each header click, and each filter or search while sorted (issue 21)
-ORDER_IN_THREAD_FROM = 20_000
+# rows: from this many, sorting by a column reads the column's order first, a part at a time
+# (`ColumnOrder`, `OrderRead`): reading 100,000 questions for their values took ~110 ms, the
+# sort ~35 ms, on the UI thread at once at each header click, and each filter or search while
+# sorted (issue 21)
+ORDER_IN_PARTS_FROM = 20_000
 ORDERS_KEPT = 2  # columns' orders (at 1,000,000 rows, 16 MB each)
 # rows: new rows whose search texts are read at once, on the UI thread, as the rows change
 # (~2 µs each); more (an import), and they are all read again at the next search
@@ -358,12 +359,50 @@ def _sort_key(column: int, tokens: dict[str, int], issues: dict[str, list[Issue]
     return keys[column]
 
 
+class OrderRead:
+    """A column's order being read for the grid (`ExamplesModel.order_builder`): `step` reads
+    a part (~1–2 ms) and says whether there is more; `ordered` puts every row in order (numpy,
+    which lets go of the interpreter's lock: a worker thread's work); `install`, on the UI
+    thread, keeps it and sorts by it if a sort waits. Called, it does all but `install`, and
+    returns `install`."""
+
+    def __init__(
+        self,
+        keep: Callable[[ColumnOrder], None],
+        reading: Generator[None, None, ColumnOrder],
+    ) -> None:
+        self._keep, self._reading = keep, reading
+        self.order: ColumnOrder | None = None
+
+    def step(self) -> bool:
+        try:
+            next(self._reading)
+        except StopIteration as done:
+            self.order = done.value
+            return False
+        return True
+
+    def ordered(self) -> None:
+        assert self.order is not None
+        self.order.in_order(descending=False)
+
+    def install(self) -> None:
+        assert self.order is not None
+        self._keep(self.order)
+
+    def __call__(self) -> Callable[[], None]:
+        while self.step():
+            pass
+        self.ordered()
+        return self.install
+
+
 class ExamplesModel(QAbstractTableModel):
     """The grid's rows: a filtered, sorted list of indices into the session's examples; edits
     go out as `edit_requested` for the undo stack (it never changes data itself)."""
 
     edit_requested = Signal(object, object, str)  # before, after, label: the tab makes it undoable
-    # a sort waits for its column's order, to be read in a worker thread (`order_builder`);
+    # a sort waits for its column's order, to be read a part at a time (`order_builder`);
     # True: as the rows change (the window repaints them first: see the tab's use)
     order_wanted = Signal(bool)
 
@@ -401,7 +440,7 @@ class ExamplesModel(QAbstractTableModel):
         sorted_by = self._sort[0] if self._sort else None
         # a search's texts, or rows filtered or sorted (every row in order shows at once)
         followed = self._haystack is not None or not isinstance(self._view, range)
-        large = len(examples) >= ORDER_IN_THREAD_FROM
+        large = len(examples) >= ORDER_IN_PARTS_FROM
         # (more rows new than those followed, an import's: read again, as before)
         if followed and large and self._rows and len(examples) - len(self._rows) <= TEXTS_FOLLOWED:
             was = where_each_was(self._rows, examples, reshaped)
@@ -635,7 +674,7 @@ class ExamplesModel(QAbstractTableModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort the shown rows by `column`. On a large project, once the column's order is read
-        in a worker thread (`order_wanted`; the rows stay as they are meanwhile), and a search
+        a part at a time (`order_wanted`; the rows stay as they are meanwhile), and a search
         running a part at a time goes on, its rows shown sorted at its end."""
         wanted = (column, order)
         if not self._large():
@@ -703,35 +742,31 @@ class ExamplesModel(QAbstractTableModel):
         """Whether a sort waits for its column's order (`order_builder`)."""
         return self._sort_wanted is not None
 
-    def order_builder(self) -> Callable[[], Callable[[], None]] | None:
-        """Work for a worker thread, if a column's order is wanted (for the sort waiting, or
-        for the sort shown): it reads the order, and returns what to run back on the UI thread
-        to keep it, and sort by it if a sort waits for it."""
+    def order_builder(self) -> OrderRead | None:
+        """A column's order to read, if one is wanted (for the sort waiting, or for the sort
+        shown): a part at a time on the UI thread (`OrderRead.step`), or all at once."""
         sort = self._sort_wanted or self._sort
         if sort is None or not self._order_missing(sort):
             return None
-        column, generation = sort[0], self._generation
-        rows, report = list(self._examples), self._report(sort[0])
-        key, messages = self._key(column), column in (COL_QUESTION, COL_ANSWER)
+        column = sort[0]
+        rows, report = list(self._examples), self._report(column)
+        reading = ColumnOrder.reading(
+            column, rows, self._key(column), report, messages=column in (COL_QUESTION, COL_ANSWER)
+        )
+        return OrderRead(partial(self._keep_order, column, self._generation), reading)
 
-        def build() -> Callable[[], None]:
-            order = ColumnOrder.read(column, rows, key, report, messages=messages)
-
-            def install() -> None:
-                order.behind = generation != self._generation  # (the rows changed meanwhile)
-                self._orders.pop(column, None)
-                self._orders[column] = order
-                while len(self._orders) > ORDERS_KEPT:
-                    del self._orders[next(iter(self._orders))]
-                if self._sort_wanted is not None:
-                    self.sort(*self._sort_wanted)
-
-            return install
-
-        return build
+    def _keep_order(self, column: int, generation: int, order: ColumnOrder) -> None:
+        """Keep a column's order read, and sort by it if a sort waits for it."""
+        order.behind = generation != self._generation  # (the rows changed meanwhile)
+        self._orders.pop(column, None)
+        self._orders[column] = order
+        while len(self._orders) > ORDERS_KEPT:
+            del self._orders[next(iter(self._orders))]
+        if self._sort_wanted is not None:
+            self.sort(*self._sort_wanted)
 
     def _large(self) -> bool:
-        return len(self._examples) >= ORDER_IN_THREAD_FROM
+        return len(self._examples) >= ORDER_IN_PARTS_FROM
 
     def _key(self, column: int) -> Key:
         return _sort_key(column, self.tokens, self.issues)
