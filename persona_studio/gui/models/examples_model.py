@@ -61,7 +61,7 @@ SHOW_AT_ONCE, SHOW_EVERY = 200, 0.1
 # sort ~35 ms, on the UI thread at once at each header click, and each filter or search while
 # sorted (issue 21)
 ORDER_IN_PARTS_FROM = 20_000
-ORDERS_KEPT = 2  # columns' orders (at 1,000,000 rows, 16 MB each)
+ORDERS_KEPT = 2  # columns' orders (at 1,000,000 rows, ~24 MB each: see `ColumnOrder`)
 # rows: new rows whose search texts are read at once, on the UI thread, as the rows change
 # (~2 µs each); more (an import), and they are all read again at the next search
 TEXTS_FOLLOWED = 5_000
