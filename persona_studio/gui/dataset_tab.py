@@ -546,6 +546,13 @@ class DatasetTab(QWidget):
         if self.model.sort_pending:  # (else read for the next sort: the rows are sorted)
             self._show_counts()  # "Sorting…"
 
+    def _gone(self, session: ProjectSession | None = None) -> bool:
+        """Whether the window, or the project (or `session`, the one some work began on)
+        closed while that work went on in a worker thread or between the window's turns."""
+        if not isValid(self) or self._session is None or self._session.closed:
+            return True
+        return session is not None and self._session is not session
+
     async def _order_in_parts(self) -> None:
         """Read on the UI thread a part at a time, the window's turn every `ORDER_TURN_S`
         (in a worker thread, each of a repaint's calls into Python waited for the
@@ -555,11 +562,11 @@ class DatasetTab(QWidget):
             while read.step():
                 if time.monotonic() - turn > ORDER_TURN_S:
                     await asyncio.sleep(0)  # the window's turn
-                    if not isValid(self) or self._session is None or self._session.closed:
-                        return  # the window or the project closed meanwhile
+                    if self._gone():
+                        return
                     turn = time.monotonic()
             await asyncio.to_thread(read.ordered)  # (numpy lets go of the lock as it sorts)
-            if not isValid(self) or self._session is None or self._session.closed:
+            if self._gone():
                 return
             sorting = self.model.sort_pending
             read.install()  # sorts (or, too many rows changed meanwhile, wants it read again)
@@ -776,8 +783,8 @@ class DatasetTab(QWidget):
         async def restate(before: list[Example]) -> None:
             prepared: Replacement | None
             after, prepared = await asyncio.to_thread(versions, before)
-            if not isValid(self) or self._session is not session or session.closed:
-                return  # the window or the project closed meanwhile
+            if self._gone(session):
+                return
             if session.examples is not examples:  # changed meanwhile (an undo, an edit, a
                 before = rows()  # sync): the rows as they are now, here
                 after, prepared = self._with_status(before, status), None
@@ -922,7 +929,7 @@ class DatasetTab(QWidget):
 
     async def _paste_in_thread(self, text: str, session: ProjectSession) -> None:
         new, left_out = await asyncio.to_thread(examples_from_tsv, text)
-        if isValid(self) and self._session is session and not session.closed:
+        if not self._gone(session):
             self._pasted(session, new, left_out)
 
     def _pasted(self, session: ProjectSession, new: list[Example], left_out: int) -> None:

@@ -74,14 +74,9 @@ class ColumnOrder:
         cls, column: int, rows: list[Example], key: Key, report: object, *, messages: bool
     ) -> ColumnOrder:
         """All at once: `reading` to its end, then every row in order."""
-        steps = cls.reading(column, rows, key, report, messages=messages)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                order: ColumnOrder = done.value
-                order.in_order(descending=False)
-                return order
+        order = read_out(cls.reading(column, rows, key, report, messages=messages))
+        order.in_order(descending=False)
+        return order
 
     @classmethod
     def reading(
@@ -226,6 +221,15 @@ class ColumnOrder:
         self.by_place = np.insert(placed, spots, placing)
         self.unplaced, self._in_order = set(), None
         return True
+
+
+def read_out(steps: Generator[None, None, ColumnOrder]) -> ColumnOrder:
+    """What `ColumnOrder.reading` (begun or not) returns, its steps taken at once."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def _runs_reversed(rows: np.ndarray, places: np.ndarray) -> np.ndarray:

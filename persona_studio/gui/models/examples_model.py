@@ -35,6 +35,7 @@ from persona_studio.gui.models.column_order import (
     Key,
     Reshape,
     now_at,
+    read_out,
     where_each_was,
 )
 from persona_studio.gui.theme import qcolor
@@ -391,8 +392,7 @@ class OrderRead:
         self._keep(self.order)
 
     def __call__(self) -> Callable[[], None]:
-        while self.step():
-            pass
+        self.order = self.order or read_out(self._reading)
         self.ordered()
         return self.install
 
