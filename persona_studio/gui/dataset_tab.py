@@ -915,7 +915,8 @@ class DatasetTab(QWidget):
         if self._session is None:
             return
         text = QGuiApplication.clipboard().text()
-        rows = text.count("\n") + (not text.endswith("\n"))  # (in C: ~1 ms for 100,000)
+        # (in C: ~1 ms for 100,000; a spreadsheet ends its rows with \r\n, \n, or \r alone)
+        rows = max(text.count("\n"), text.count("\r")) + (not text.endswith(("\n", "\r")))
         if rows > MAX_ROWS:
             self.status_message.emit(
                 f"Too many rows to paste ({rows:,}; at most {MAX_ROWS:,}): save them from the "

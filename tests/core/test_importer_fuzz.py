@@ -15,6 +15,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from persona_studio.core.clipboard import examples_from_tsv
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.importers.documents import read_passages
 from persona_studio.core.importers.files import import_file
@@ -150,6 +151,24 @@ def test_documents_raise_only_our_error(suffix: str, data: st.DataObject) -> Non
         path = Path(folder) / f"doc{suffix}"
         path.write_bytes(raw)
         _only_ours(read_passages, path)
+
+
+@FUZZ
+@given(
+    text=st.lists(
+        st.one_of(
+            st.sampled_from(["\t", "\n", "\r", "\r\n", " ", ",", "approved", "\u2028", "\x0b"]),
+            st.text(max_size=8),
+        ),
+        max_size=60,
+    ).map("".join)
+)
+def test_pasted_text_raises_only_our_error(text: str) -> None:
+    """A paste is any text at all: it raises nothing, and every row that is not blank is an
+    example or counted as left out."""
+    new, left_out = examples_from_tsv(text)
+    assert len(new) + left_out == sum(1 for line in text.splitlines() if line.strip())
+    assert all(ex.question.strip() and ex.answer.strip() for ex in new)
 
 
 def _zip_with(central_patch: dict[int, bytes], name: bytes = b"Shares.csv") -> bytes:

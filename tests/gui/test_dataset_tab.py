@@ -357,6 +357,9 @@ def test_many_rows_are_copied_and_pasted_in_a_thread(
     clipboard.setText("Q?\tA.\nQ?\tA.\nQ?\tA.")
     tab.paste()
     assert said[-1].startswith("Too many rows to paste (3; at most 2)")
+    clipboard.setText("Q?\tA.\rQ?\tA.\rQ?\tA.\r")  # (rows ended by \r alone count too)
+    tab.paste()
+    assert said[-1].startswith("Too many rows to paste (3; at most 2)")
     assert len(_stored(window)) == 4
 
 
