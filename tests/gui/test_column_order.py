@@ -186,3 +186,24 @@ def test_every_row_in_order_either_way_as_a_stable_sort_puts_them() -> None:
         down = column_order._runs_reversed(up, places)
         assert down.tolist() == stable(places, True)
         assert column_order._runs_reversed(down, places).tolist() == up.tolist()
+
+
+def test_texts_sorted_on_their_first_characters_come_in_their_whole_order(monkeypatch) -> None:
+    """A text's key is sorted on its first `KEY_PREFIX` characters while read: rows whose
+    first characters are equal are then told apart by their whole texts, so that the order
+    is a stable sort on the whole keys, rows of equal keys (and only those) in equal places.
+    Texts around the cut's length, sharing long beginnings, in other scripts."""
+    monkeypatch.setattr(column_order, "KEY_PREFIX", 4)
+    monkeypatch.setattr(column_order, "SORT_RUN", 7)
+    monkeypatch.setattr(column_order, "READ_PART", 5)
+    rng = random.Random(3)
+    pieces = ["ab", "abcd", "abcde", "Σ", "ς", "İ", "x", "", " ", "é"]
+    texts = ["".join(rng.choices(pieces, k=rng.randrange(0, 5))) for _ in range(400)]
+    rows = [Example.from_qa(text or "?", "An answer.") for text in texts]
+    keys = [_question(row) for row in rows]
+    order = ColumnOrder.read(0, rows, _question, None, messages=True)
+    expected = sorted(range(len(rows)), key=keys.__getitem__)
+    assert order.by_place.tolist() == expected
+    assert _same_order(order.places, np.unique(keys, return_inverse=True)[1].astype(float))
+    assert sum(len(key) > 4 for key in keys) > 100  # (many cut, many not)
+    assert len(set(keys)) < len(keys) - 50  # (many equal)
