@@ -195,6 +195,23 @@ def search_text(example: Example, *, hold: bool = False) -> str:
     ).lower()
 
 
+def lowered(example: Example, role: str) -> str:
+    """The example's first text of `role` in lower case ("" if none): what a sort by it
+    compares. A folded example gives it from the lower-case text it holds, its messages not
+    made again (~10 µs an example: a sort by answer at 1,000,000 examples, after a search had
+    folded them, read them for ~4 s). The same as `str.lower` of that text: `fold` keeps only
+    texts whose lower case keeps their length, and `SEPARATOR`, being neither cased nor
+    case-ignorable, leaves a final sigma's lower case as at the end of a text."""
+    held = _HELD.__get__(example, Example)
+    if type(held) is Folded:
+        roles = held.roles
+        if role not in roles:
+            return ""
+        at = roles.index(role)
+        return held.text.split(SEPARATOR, at + 1)[at]
+    return example._first(role).lower()
+
+
 def plain_messages_json(text: str) -> bool:
     """Whether `text` holds messages as plain {role, content} texts, which orjson decodes
     exactly (it turns a number past 64 bits into a float, and refuses NaN and a lone

@@ -10,7 +10,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from persona_studio.core.dataset import Example, search_text
+from persona_studio.core import dataset
+from persona_studio.core.dataset import Example, lowered, search_text
 from persona_studio.core.folded import SEPARATOR, fold
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
@@ -32,6 +33,26 @@ def test_folded_messages_read_back_exactly(messages) -> None:
     assert folded.messages() == messages
     assert folded.text == joined.lower()
     assert pickle.loads(pickle.dumps(folded)).messages() == messages
+
+
+_greek = st.text(alphabet="ΣσςΑαΟοİI \u0301'.", max_size=12)
+
+
+@given(st.lists(_message, max_size=4), st.lists(_greek, min_size=1, max_size=3))
+def test_a_sort_key_read_from_folded_text_is_the_texts_lower_case(messages, greek) -> None:
+    """`lowered`: a folded example's text of a role from its lower-case text is that text's
+    `str.lower` (a final sigma at a text's end or start, a combining accent beside it)."""
+    for at, text in enumerate(greek):
+        messages = [*messages, {"role": ("user", "assistant")[at % 2], "content": text}]
+    example = Example(messages=list(messages))
+    folded = fold(messages)
+    for role in ("user", "assistant", "system", "tool"):
+        expected = example._first(role).lower()
+        assert lowered(example, role) == expected
+        if folded is not None:
+            dataset._HELD.__set__(example, folded)
+            assert lowered(example, role) == expected
+            example.messages = list(messages)
 
 
 def test_what_is_folded_and_what_is_not() -> None:

@@ -25,6 +25,7 @@ from persona_studio.core.dataset import (
     Example,
     approved_count,
     held_messages,
+    lowered,
     positions_in,
     positions_of,
     search_text,
@@ -350,8 +351,8 @@ def _in_file_order(sort: tuple[int, Qt.SortOrder] | None) -> bool:
 def _sort_key(column: int, tokens: dict[str, int], issues: dict[str, list[Issue]]) -> Key:
     """What a sort by `column` (not the row number) compares."""
     keys: dict[int, Key] = {
-        COL_QUESTION: lambda ex: ex.question.lower(),
-        COL_ANSWER: lambda ex: ex.answer.lower(),
+        COL_QUESTION: partial(lowered, role="user"),
+        COL_ANSWER: partial(lowered, role="assistant"),
         COL_STATUS: lambda ex: STATUSES.index(ex.status),
         COL_TAGS: lambda ex: ", ".join(ex.tags),
         COL_TOKENS: lambda ex: tokens.get(ex.id, 0),
