@@ -564,7 +564,11 @@ class DatasetTab(QWidget):
                     await asyncio.sleep(0)  # the window's turn
                     if self._gone():
                         return
+                    if not self.model.order_wanted_now(read):
+                        break  # another column was clicked: its order is read now
                     turn = time.monotonic()
+            if read.order is None:
+                continue
             await asyncio.to_thread(read.ordered)  # (numpy lets go of the lock as it sorts)
             if self._gone():
                 return

@@ -272,6 +272,51 @@ def test_a_large_projects_sort_reads_its_column_a_part_at_a_time(
     turns.stop()
 
 
+def test_a_click_on_another_column_drops_the_read_under_way(
+    make_window, tmp_path, qtbot, monkeypatch
+) -> None:
+    """On a large project, a click on another column while a column's order is read: that
+    read stops at the window's next turn, and the column clicked last is read (at 1,000,000
+    rows the grid said it sorted for seconds more while the first column was read out)."""
+    from PySide6.QtCore import QTimer
+
+    from persona_studio.gui import dataset_tab
+    from persona_studio.gui.models import column_order, examples_model
+    from persona_studio.gui.models.column_order import ColumnOrder
+
+    monkeypatch.setattr(examples_model, "ORDER_IN_PARTS_FROM", 3)
+    monkeypatch.setattr(column_order, "READ_PART", 1)
+    monkeypatch.setattr(dataset_tab, "ORDER_TURN_S", 0.0)  # the window's turn after each part
+    parts: dict[int, int] = {}
+    read_out: list[int] = []
+    reading = ColumnOrder.reading.__func__
+
+    def counted(cls, column, *args, **kwargs):
+        steps = reading(cls, column, *args, **kwargs)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                read_out.append(column)
+                return done.value
+            parts[column] = parts.get(column, 0) + 1
+            if column == COL_QUESTION and parts[column] == 2:  # a click between two parts
+                QTimer.singleShot(0, lambda: tab.table.sortByColumn(COL_ANSWER, ascending))
+            yield
+
+    monkeypatch.setattr(ColumnOrder, "reading", classmethod(counted))
+    ascending = Qt.SortOrder.AscendingOrder
+    pairs = [("Shoes?", "Yes."), ("How fast?", "Easy."), ("Knee pain?", "Rest."), ("Hills?", "Go.")]
+    _window, tab = _tab(make_window, tmp_path, [Example.from_qa(q, a) for q, a in pairs])
+    tab.table.sortByColumn(COL_QUESTION, ascending)
+    qtbot.waitUntil(lambda: not tab.model.sort_pending and COL_ANSWER in parts)
+    answers = [tab.model.example(r).answer for r in range(4)]
+    assert answers == sorted(a for _q, a in pairs)
+    assert read_out == [COL_ANSWER]  # the question's read was dropped half-way
+    assert parts[COL_QUESTION] < parts[COL_ANSWER]
+    qtbot.waitUntil(lambda: tab.shown_label.text() == "4 examples")
+
+
 def test_paste_rows_from_a_spreadsheet_and_copy_back(make_window, tmp_path) -> None:
     window, tab = _tab(make_window, tmp_path, [])
     QGuiApplication.clipboard().setText(

@@ -370,10 +370,11 @@ class OrderRead:
 
     def __init__(
         self,
+        column: int,
         keep: Callable[[ColumnOrder], None],
         reading: Generator[None, None, ColumnOrder],
     ) -> None:
-        self._keep, self._reading = keep, reading
+        self.column, self._keep, self._reading = column, keep, reading
         self.order: ColumnOrder | None = None
 
     def step(self) -> bool:
@@ -754,7 +755,14 @@ class ExamplesModel(QAbstractTableModel):
         reading = ColumnOrder.reading(
             column, rows, self._key(column), report, messages=column in (COL_QUESTION, COL_ANSWER)
         )
-        return OrderRead(partial(self._keep_order, column, self._generation), reading)
+        return OrderRead(column, partial(self._keep_order, column, self._generation), reading)
+
+    def order_wanted_now(self, read: OrderRead) -> bool:
+        """Whether `read` is still of the column a sort waits for, or shows (a click on
+        another column, once the read was under way: at 1,000,000 rows the grid said it
+        sorted for seconds more while the column clicked first was read)."""
+        sort = self._sort_wanted or self._sort
+        return sort is not None and sort[0] == read.column
 
     def _keep_order(self, column: int, generation: int, order: ColumnOrder) -> None:
         """Keep a column's order read, and sort by it if a sort waits for it."""
