@@ -9,7 +9,8 @@
    encoder (target ≥ 10×); the full preflight (with near-duplicates) is printed too.
 4. The whole app opening the project: when the grid shows its first rows, and when all of them
    (target at 1,000,000: ≤ 5 s); its resident memory with the rows loaded, then through the
-   first full check (target ≤ 400 MB), and the check's worker process beside it; then after a
+   first full check (target ≤ 400 MB), and the check's worker process beside it, and the whole
+   app's (`stalls.AppMemory`: the processes added up at each moment); then after a
    first search (target at 1,000,000: ≤ 1.5 GB; the data are in sentence case, so a search's
    lower case differs from what the examples hold, as in a creator's); then 10 search
    keystrokes in the real window (when each one's first rows show, when all are found, and
@@ -297,13 +298,14 @@ def whole_app(folder: Path, n: int) -> int:
         "import asyncio, os, sys\n"
         "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
-        "from benchmarks.stalls import qt_loop\n"
+        "from benchmarks.stalls import AppMemory, qt_loop\n"
         "from persona_studio.core.config import AppConfig\n"
         "from persona_studio.gui.context import AppContext\n"
         "from persona_studio.gui.main_window import MainWindow\n"
         "from persona_studio.gui.app import warm_up_in_background\n"
         "import time\n"
         "loop = qt_loop()\n"
+        "memory = AppMemory().start()\n"  # this process and those it starts, at once
         "window = MainWindow(AppContext(config=AppConfig()))\n"
         "started = time.perf_counter()\n"
         f"window.open_project(__import__('pathlib').Path({str(folder / 'big.persona')!r}))\n"
@@ -324,6 +326,7 @@ def whole_app(folder: Path, n: int) -> int:
         "    while runner.report is None or runner.running:\n"
         "        await asyncio.sleep(0.05)\n"
         "    checked.append(peak('self'))\n"
+        "    app = memory.peaks() or (0.0, 0.0)\n"
         "    searching = time.perf_counter()\n"
         "    searching_now = lambda: getattr(tab.model, 'searching', None)\n"
         "    tab.search.setText('word12')\n"
@@ -369,7 +372,7 @@ def whole_app(folder: Path, n: int) -> int:
         "    while tab.model.filters.text != 'word1234' or searching_now():\n"
         "        await asyncio.sleep(0.002)\n"
         "    checked.extend([statistics.median(shown), max(shown), statistics.median(found),"
-        " max(found), time.perf_counter() - typed, peak('self'), stalled, idle])\n"
+        " max(found), time.perf_counter() - typed, peak('self'), stalled, idle, *app])\n"
         "checked = []\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent
         "def peak(pid):\n"
@@ -380,8 +383,9 @@ def whole_app(folder: Path, n: int) -> int:
         "check = sys.modules.get('persona_studio.services.check_process')\n"
         "worker = check._shared._process.pid if check and check._shared and "
         "check._shared._process else None\n"
-        "print(*checked[3:], flush=True)\n"
-        "print(checked[0], peak(worker) if worker else 0, *checked[1:3], flush=True)\n"
+        "print(*checked[3:-2], flush=True)\n"
+        "print(checked[0], peak(worker) if worker else 0, *checked[1:3], *checked[-2:],"
+        " flush=True)\n"
         # the figure is out: no teardown of the window's threads; the check's worker process,
         # maybe still checking, goes too (it would hold this probe's output open till done)
         "if worker:\n"
@@ -403,7 +407,7 @@ def whole_app(folder: Path, n: int) -> int:
     first, whole, shown = map(float, opened.split())
     figures = map(float, keystrokes.split())
     rows_shown, rows_most, all_found, all_most, typed, typed_peak, stalled, idle = figures
-    window, worker, search, searched = map(float, checked.split())
+    window, worker, search, searched, app_rss, app_pss = map(float, checked.split())
     print(
         f"4. the app opening {n:,} examples: the first rows shown after {first:5.2f} s, all of "
         f"them (the grid usable) after {whole:5.2f} s  (target at 1,000,000: ≤ 5 s)"
@@ -413,6 +417,13 @@ def whole_app(folder: Path, n: int) -> int:
         f"through the first full check {window:6.0f} MB  (target ≤ 400 MB), the check's "
         f"worker process {worker:6.0f} MB" + ("" if worker else " (checked in the app)")
     )
+    if app_rss:
+        print(
+            f"   the whole app by the end of that check (the window, the check's worker and its "
+            f"helper, at once): {app_rss:6.0f} MB resident, {app_pss:6.0f} MB proportional "
+            "(pages the processes share counted once)  (targets: ≤ 400 MB at 100,000, "
+            "≤ 1.5 GB at 1,000,000)"
+        )
     from persona_studio.gui.models.examples_model import FOLD_FROM
 
     held = "the texts the examples hold, folded" if n >= FOLD_FROM else "a lowercase copy"

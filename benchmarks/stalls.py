@@ -1,5 +1,5 @@
-"""What the UI benchmarks share: a private home, the qasync loop, and the stall meter (a 5 ms
-Qt timer; a stall is how much later than due each tick runs)."""
+"""What the UI benchmarks share: a private home, the qasync loop, the stall meter (a 5 ms
+Qt timer; a stall is how much later than due each tick runs), and the whole app's memory."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import asyncio
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -143,3 +145,72 @@ def _where(frame: Any) -> str:
             ours.append(f"{Path(name).name}:{frame.f_lineno} {frame.f_code.co_name}")
         frame = frame.f_back
     return " < ".join(ours or ["(not our code)"]) + f"  [in {inner}]"
+
+
+class AppMemory:
+    """The whole app's peak memory: this process's and those it started (the check's worker,
+    its helper) added up at each moment, as resident memory (RSS) and as proportional memory
+    (PSS: a page shared by n processes counts 1/n in each, so the libraries and the Python
+    binary the processes share count once). Sampled every 50 ms by a process of its own
+    reading /proc, so that sampling takes nothing of this process's interpreter lock. Linux
+    only: elsewhere `peaks` is None."""
+
+    def __init__(self) -> None:
+        self._sampler: subprocess.Popen[str] | None = None
+
+    def start(self) -> AppMemory:
+        if Path("/proc/self/smaps_rollup").exists():
+            self._sampler = subprocess.Popen(
+                [sys.executable, "-c", _SAMPLER, str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        return self
+
+    def peaks(self) -> tuple[float, float] | None:
+        """The highest sums seen so far, RSS and PSS, in MB."""
+        if self._sampler is None or self._sampler.stdin is None or self._sampler.stdout is None:
+            return None
+        self._sampler.stdin.write("peaks\n")
+        self._sampler.stdin.flush()
+        rss, pss = map(float, self._sampler.stdout.readline().split())
+        return rss, pss
+
+    def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.communicate()
+            self._sampler = None
+
+
+_SAMPLER = """
+import os, select, sys
+root = int(sys.argv[1])
+def tree(pid):
+    found = [pid]
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as children:
+            for child in children.read().split():
+                found += tree(int(child))
+    return found
+def kb(pid):
+    sizes = {}
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            name, _, rest = line.partition(":")
+            if name in ("Rss", "Pss"):
+                sizes[name] = int(rest.split()[0])
+    return sizes.get("Rss", 0), sizes.get("Pss", 0)
+high = [0, 0]
+while True:
+    try:
+        sizes = [kb(pid) for pid in tree(root) if pid != os.getpid()]
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        sizes = []  # a process ended as it was read: the next sample
+    if sizes:
+        high = [max(high[0], sum(s[0] for s in sizes)), max(high[1], sum(s[1] for s in sizes))]
+    if select.select([sys.stdin], [], [], 0.05)[0]:
+        if not sys.stdin.readline():
+            break
+        print(high[0] / 1024, high[1] / 1024, flush=True)
+"""
