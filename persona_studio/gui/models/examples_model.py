@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain, compress, repeat
+from itertools import chain, repeat
 from operator import attrgetter, contains, eq, le
 from typing import TYPE_CHECKING, Any, overload
 
@@ -234,12 +234,17 @@ def _candidates(
     when it shows them all), among all or `among`."""
     candidates: Sequence[int] = range(len(examples)) if among is None else among
 
-    def keep(tests: Callable[[Iterable[Example]], Iterable[object]]) -> array[int]:
+    def keep(tests: Callable[[Iterable[Example]], Iterable[bool]]) -> array[int]:
         """The candidates whose examples pass `tests` (maps over them, in C: a lambda per
-        example took ~10 ms of a status filter at 100,000; no list of numbers on the way)."""
+        example took ~10 ms of a status filter at 100,000), as a mask of bytes that numpy
+        reads (a row number made for each row kept took a third more: the status test at
+        1,000,000 rows was ~70 ms)."""
+        import numpy as np
+
         every = candidates == range(len(examples))  # (a range: no pass over it)
         chosen = examples if every else map(examples.__getitem__, candidates)
-        return array("i", compress(candidates, tests(chosen)))
+        passed = np.frombuffer(bytes(tests(chosen)), np.bool_)
+        return _array(np.flatnonzero(passed) if every else _as_array(candidates)[passed])
 
     if f.status:
         candidates = keep(lambda exs: map(eq, map(_status, exs), repeat(f.status)))
