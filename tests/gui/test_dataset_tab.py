@@ -337,6 +337,26 @@ def test_paste_rows_from_a_spreadsheet_and_copy_back(make_window, tmp_path) -> N
     assert _stored(window) == []
 
 
+def test_pasted_rows_are_selected_where_the_sort_puts_them(make_window, tmp_path) -> None:
+    """The rows a paste adds are selected (found by their places: the last in the project),
+    wherever the grid's sort puts them, and only those a filter shows; the first pasted shown
+    is the current row."""
+    examples = [Example.from_qa(q, "A.") for q in ["Bravo?", "Delta?", "Foxtrot?"]]
+    _window, tab = _tab(make_window, tmp_path, examples)
+    tab.table.sortByColumn(COL_QUESTION, Qt.SortOrder.AscendingOrder)
+    QGuiApplication.clipboard().setText("Echo?\tA.\nAlpha?\tA.\nCharlie?\tA.\n")
+    tab.paste()
+    questions = [tab.model.example(r).question for r in range(tab.model.shown)]
+    assert questions == ["Alpha?", "Bravo?", "Charlie?", "Delta?", "Echo?", "Foxtrot?"]
+    assert [e.question for e in tab._selected_examples()] == ["Alpha?", "Charlie?", "Echo?"]
+    assert tab._current_example().question == "Echo?"
+    tab.status_filter.setCurrentIndex(tab.status_filter.findData("approved"))  # shows none
+    QGuiApplication.clipboard().setText("Golf?\tA.\tapproved\nHotel?\tA.\n")
+    tab.paste()
+    assert [e.question for e in tab._selected_examples()] == ["Golf?"]
+    assert tab._current_example().question == "Golf?"
+
+
 def test_many_rows_are_copied_and_pasted_in_a_thread(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:

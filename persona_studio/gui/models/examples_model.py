@@ -889,6 +889,16 @@ class ExamplesModel(QAbstractTableModel):
                     break
         return found
 
+    def rows_at(self, positions: range) -> tuple[np.ndarray, int | None]:
+        """The shown rows of the examples at `positions` (in the examples' list), ascending,
+        and the row of the first of them shown (by position), if any."""
+        import numpy as np
+
+        view = _as_array(self._view)
+        rows = np.flatnonzero((view >= positions.start) & (view < positions.stop))
+        first = int(rows[np.argmin(view[rows])]) if len(rows) else None
+        return rows, first
+
     def shows_all(self, examples: list[Example]) -> bool:
         """Whether every one of `examples` (this list) is shown, in some order."""
         return self._examples is examples and len(self._view) == len(examples)
