@@ -572,7 +572,7 @@ class DatasetTab(QWidget):
                     turn = time.monotonic()
             if read.order is None:
                 continue
-            await asyncio.to_thread(read.ordered)  # (numpy lets go of the lock as it sorts)
+            await asyncio.to_thread(read.ordered)  # (a read keeps its own: found made)
             if self._gone():
                 return
             sorting = self.model.sort_pending

@@ -75,10 +75,8 @@ class ColumnOrder:
     def read(
         cls, column: int, rows: list[Example], key: Key, report: object, *, messages: bool
     ) -> ColumnOrder:
-        """All at once: `reading` to its end, then every row in order."""
-        order = read_out(cls.reading(column, rows, key, report, messages=messages))
-        order.in_order(descending=False)
-        return order
+        """All at once: `reading` to its end (which keeps every row in order)."""
+        return read_out(cls.reading(column, rows, key, report, messages=messages))
 
     @classmethod
     def reading(

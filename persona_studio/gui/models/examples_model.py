@@ -368,10 +368,10 @@ def _sort_key(column: int, tokens: dict[str, int], issues: dict[str, list[Issue]
 
 class OrderRead:
     """A column's order being read for the grid (`ExamplesModel.order_builder`): `step` reads
-    a part (~1–2 ms) and says whether there is more; `ordered` puts every row in order (numpy,
-    which lets go of the interpreter's lock: a worker thread's work); `install`, on the UI
-    thread, keeps it and sorts by it if a sort waits. Called, it does all but `install`, and
-    returns `install`."""
+    a part (~1–2 ms) and says whether there is more; `ordered` makes sure every row is in
+    order (a read keeps its own, so this finds it made; else numpy's sort, which lets go of
+    the interpreter's lock: a worker thread's work); `install`, on the UI thread, keeps it and
+    sorts by it if a sort waits. Called, it does all but `install`, and returns `install`."""
 
     def __init__(
         self,
