@@ -286,6 +286,13 @@ def main() -> int:
     by_number = lambda: tab.table.sortByColumn(COL_NUMBER, Qt.SortOrder.AscendingOrder)  # noqa: E731
     record("sort by # again (header click)", step(by_number, sorted_in, 30))
     record("first Train tab", step(lambda: window.tabs.setCurrentIndex(2), checked, 120))
+    generate: list[Any] = []  # the dialog reads its source and prices it in a thread
+    opened = lambda: generate[0].found.text() != "Reading…"  # noqa: E731
+    record(
+        "open Generate examples",
+        step(lambda: generate.append(window.generate_examples("persona")), opened, 30),
+    )
+    generate[0].reject()
     chat_steps(window, step, record)
     # the first sheet link uploads every example to an empty sheet (the fake Sheets API,
     # in this process: its own work on the rows counts here, a real server's would not)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,10 +127,16 @@ def tasks_from_persona(
     return tasks
 
 
-def tasks_for_rescue(questions: Sequence[str], model: str, limit: int | None) -> list[Task]:
-    """One call per distinct question (the approved examples', in order)."""
-    unique = [q for q in dict.fromkeys(q.strip() for q in questions) if q]
-    return [Task("rescue", f"{RESCUE_SOURCE}:{model}", text=q) for q in unique[:limit]]
+def tasks_for_rescue(questions: Iterable[str], model: str, limit: int | None) -> list[Task]:
+    """One call per distinct question (the approved examples', in order), the first `limit`:
+    `questions` are read only until then (a large project's are read from each example)."""
+    unique: dict[str, None] = {}
+    if limit is None or limit > 0:
+        for question in filter(None, map(str.strip, questions)):
+            unique[question] = None
+            if len(unique) == limit:
+                break
+    return [Task("rescue", f"{RESCUE_SOURCE}:{model}", text=q) for q in unique]
 
 
 @dataclass
@@ -150,7 +156,7 @@ def read_source(
     limit: int | None = None,
     styles: Sequence[str] = (),
     comments: bool = False,
-    questions: Sequence[str] = (),
+    questions: Iterable[str] = (),
     model: str = "",
 ) -> SourceRead:
     """Tasks from one kind of source: "linkedin" (a ZIP), "documents" (files), "persona"

@@ -370,9 +370,13 @@ class GenerateDialog(QDialog):
         }.get(kind, [])
         styles = [key for key, box in self.styles.items() if box.isChecked()]
         persona, text, limit = self.session.persona, self.pasted.toPlainText(), self.limit.value()
-        questions = [e.question for e in self.session.examples if e.status == "approved"]
+        # the approved questions, read in the thread for "rescue" only, and only as many as
+        # it takes: at 100,000 examples reading them all on the UI thread stalled the window
+        # ~95 ms as the dialog opened, whatever the source
+        examples = list(self.session.examples) if kind == "rescue" else []
 
         def read() -> tuple[generation.SourceRead, generation.Estimate]:
+            questions = (e.question for e in examples if e.status == "approved")
             source = generation.read_source(
                 kind,
                 persona,
