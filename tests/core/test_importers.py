@@ -118,6 +118,41 @@ def test_openai_and_sharegpt_jsonl_with_bad_lines() -> None:
     assert "persona's prompt is used" in persona.notes[0]
 
 
+@pytest.mark.parametrize("block", [16, 1 << 20])
+def test_jsonl_lines_are_read_as_written(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines end at "\\n" only, read a block of bytes at a time (here also 16 bytes: every
+    line spans blocks, and 'é' and the emoji fall on their edges): a BOM, "\\r\\n", a line
+    separator (U+2028) inside a text, an integer past 64 bits (json reads what orjson
+    refuses), a blank line and a line nested too deep to read, each as before or better."""
+    from persona_studio.core.importers import jsonl
+
+    monkeypatch.setattr(jsonl, "_BLOCK", block)
+
+    def line(question: str, answer: str, **more: object) -> str:
+        pair = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+        return json.dumps({"messages": pair, **more}, ensure_ascii=False)
+
+    lines = [
+        line("Café?", "Oui \u2028 bien sûr 🙂"),
+        "",
+        line("Big?", "Yes", weight=2**70),
+        "[" * 100_000,
+        line("Last?", "Done"),
+    ]
+    result = examples_from_jsonl(b"\xef\xbb\xbf" + "\r\n".join(lines).encode(), "s")
+    assert [(e.question, e.answer) for e in result.examples] == [
+        ("Café?", "Oui \u2028 bien sûr 🙂"),
+        ("Big?", "Yes"),
+        ("Last?", "Done"),
+    ]
+    assert result.skipped == [(4, "not valid JSON")]
+    assert result.examples[0].messages[0] == {"role": "user", "content": "Café?"}
+    with pytest.raises(ImportFileError, match="not UTF-8"):
+        examples_from_jsonl(("\n".join(lines) + "\n").encode() + b"\xff\n", "s")
+    with pytest.raises(ImportFileError, match="broken"):  # a JSON array nested too deep
+        examples_from_jsonl(b"[" * 100_000, "s")
+
+
 def test_fine_tuning_files_from_other_tools(tmp_path: Path) -> None:
     """Shaped like the published formats: OpenAI chat lines with text parts, names and tool
     calls (platform.openai.com/docs/guides/fine-tuning), legacy prompt/completion lines,

@@ -11,10 +11,16 @@ persona conversations, and keeps no tool definitions.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
-from persona_studio.core.dataset import Example
+from persona_studio.core.dataset import Example, new_ids, now_iso
 from persona_studio.core.importers import MAX_IMPORT_BYTES, ImportFileError, ImportResult
 
 SHAREGPT_ROLES = {
@@ -56,6 +62,14 @@ def _openai_messages(line: dict[str, Any]) -> list[dict[str, Any]] | str:
         return TOOLS_REFUSED
     messages = []
     for m in line["messages"]:
+        if (  # the usual message, checked at once
+            type(m) is dict
+            and len(m) == 2
+            and type(text := m.get("content")) is str
+            and (role := m.get("role")) in ("system", "user", "assistant")
+        ):
+            messages.append({"role": role, "content": text})
+            continue
         if not isinstance(m, dict):
             return "a message is not an object"
         if m.get("role") in ("tool", "function") or m.get("tool_calls") or m.get("function_call"):
@@ -111,28 +125,71 @@ def _messages(line: Any) -> list[dict[str, Any]] | str:
     return "no “messages” (OpenAI) or “conversations” (ShareGPT) list"
 
 
-def _records(text: str) -> list[tuple[int, Any]]:
-    """(line or record number, parsed JSON or None when broken) of a JSONL text or of a JSON
-    array (ShareGPT and Alpaca files are often one array)."""
-    if text.lstrip().startswith("["):
+_ROLE = itemgetter("role")
+_BLOCK = 1 << 20  # bytes of lines read at a time: each decode and split holds the lock ~1 ms
+_BOM = b"\xef\xbb\xbf"
+_SPACE = re.compile(rb"[ \t\r\n]*")
+
+
+def _records(data: bytes) -> Iterator[tuple[int, Any]]:
+    """(line or record number, parsed JSON or None when broken) of JSONL bytes or of a JSON
+    array (ShareGPT and Alpaca files are often one array). Lines end at "\n" (JSON Lines; a
+    "\r" before it is JSON's white space), read a block at a time: at 100,000 lines, splitting
+    the whole text held the interpreter lock for 39 ms in one call, beside the window."""
+    start = len(_BOM) if data.startswith(_BOM) else 0
+    space = _SPACE.match(data, start)
+    first = space.end() if space else start  # (it always matches: maybe nothing)
+    if data[first : first + 1] == b"[":
         try:
-            array = json.loads(text)
-        except json.JSONDecodeError as exc:
+            array = json.loads(_text(data[start:]))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            where = (
+                f" (line {exc.lineno}, column {exc.colno})"
+                if isinstance(exc, json.JSONDecodeError)
+                else ""
+            )
             raise ImportFileError(
-                f"The JSON file is broken (line {exc.lineno}, column {exc.colno}).",
-                "Check the file, or export it again.",
+                f"The JSON file is broken{where}.", "Check the file, or export it again."
             ) from None
         if not isinstance(array, list):
             raise ImportFileError("The JSON file is not a list of examples.", "Check the file.")
-        return list(enumerate(array, start=1))
-    records: list[tuple[int, Any]] = []
-    for number, raw_line in enumerate(text.splitlines(), start=1):
-        if raw_line.strip():
-            try:
-                records.append((number, json.loads(raw_line)))
-            except json.JSONDecodeError:
-                records.append((number, None))
-    return records
+        yield from enumerate(array, start=1)
+        return
+    number = 0
+    while start < len(data):
+        end = data.find(b"\n", start + _BLOCK)
+        end = len(data) if end < 0 else end + 1
+        lines = _text(data[start:end]).split("\n")
+        if lines[-1] == "":  # the block's last line ended
+            lines.pop()
+        for line in lines:
+            number += 1
+            if line.strip():
+                yield number, _parsed(line)
+        start = end
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ImportFileError(
+            "The file is not UTF-8 text.", "Save it as UTF-8 and try again."
+        ) from None
+
+
+def _parsed(line: str) -> Any:
+    """A line's JSON, or None: orjson first (~3× json's speed); what it refuses that json
+    takes (an integer past 64 bits, NaN) json reads, as before. Nested past either's depth,
+    it is broken (json's RecursionError had escaped as a crash of the import)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return None
 
 
 def examples_from_jsonl(
@@ -152,15 +209,12 @@ def _examples_from_jsonl(
 ) -> ImportResult:
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFileError("The file is larger than 512 MB.", "Split it into parts.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError(
-            "The file is not UTF-8 text.", "Save it as UTF-8 and try again."
-        ) from None
     result = ImportResult()
     dropped_prompts = joined_prompts = 0
-    for number, line in _records(text):
+    # one time for the whole import, and ids a thousand at a time, as a table's: 0.16 s and
+    # 0.06 s less at 100,000 lines
+    stamp, ids = now_iso(), chain.from_iterable(map(new_ids, repeat(1_000)))
+    for number, line in _records(data):
         if line is None:
             result.skipped.append((number, "not valid JSON"))
             continue
@@ -168,15 +222,18 @@ def _examples_from_jsonl(
         if isinstance(messages, str):
             result.skipped.append((number, messages))
             continue
-        system = [m["content"] for m in messages if m["role"] == "system"]
-        turns = [m for m in messages if m["role"] != "system"]
-        if not any(m["role"] == "assistant" for m in turns):
+        roles = set(map(_ROLE, messages))
+        system, turns = [], messages
+        if "system" in roles:
+            system = [m["content"] for m in messages if m["role"] == "system"]
+            turns = [m for m in messages if m["role"] != "system"]
+        if "assistant" not in roles:
             result.skipped.append((number, "no answer (assistant message)"))
             continue
-        if not any(m["role"] == "user" for m in turns):
+        if "user" not in roles:
             result.skipped.append((number, "no question (user message)"))
             continue
-        example = Example(messages=turns, source=source, status=default_status)
+        example = Example(turns, next(ids), default_status, source=source, updated_at=stamp)
         if system and keep_system_prompts:
             example.system_prompt = "\n\n".join(system)  # several are kept, in their order
             joined_prompts += len(system) > 1
