@@ -18,6 +18,9 @@
    a second (when its rows are all in after the last key). `--app-only` runs this item alone.
 5. Import a CSV of the same rows vs `pandas.read_csv` (C parser) on the same file, and export
    OpenAI JSONL vs a plain `json.dumps` loop writing the same records (targets ≤ 2× each).
+   The same rows as JSONL vs `json.loads` a line at a time, and as XLSX vs
+   `pandas.read_excel` with calamine (the reader we use: our import also measures the
+   sheet's extent first, and makes the examples).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +112,18 @@ def cookbook_reference(lines: list[dict], enc, max_tokens: int) -> tuple[dict, l
     return format_errors, [min(n, max_tokens) for n in lengths]
 
 
+def write_sheet(path: Path, rows: Iterable[list[str]]) -> None:
+    """An Excel workbook of `rows` under a header, as openpyxl writes one (inline texts)."""
+    import openpyxl
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Examples")
+    sheet.append(["question", "answer", "status", "tags"])
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+
+
 def import_export(examples: list, persona, folder: Path) -> None:
     """5. Our CSV import and JSONL export against the field's plain tools, same data."""
     import csv
@@ -125,7 +141,17 @@ def import_export(examples: list, persona, folder: Path) -> None:
         writer.writerow(["question", "answer", "status", "tags"])
         for ex in examples:
             writer.writerow([ex.question, ex.answer, ex.status, ",".join(ex.tags)])
+    lines = folder / "examples.jsonl"  # a fine-tuning file of the same rows
+    with lines.open("w", encoding="utf-8") as file:
+        for ex in examples:
+            file.write(json.dumps({"messages": ex.read_messages()}, ensure_ascii=False) + "\n")
+    sheet = folder / "examples.xlsx"
+    write_sheet(sheet, ([ex.question, ex.answer, ex.status, ",".join(ex.tags)] for ex in examples))
     prompt = persona.system_prompt()
+
+    def plain_lines() -> list:
+        with lines.open(encoding="utf-8") as file:
+            return [json.loads(line) for line in file]
 
     def plain_loop() -> None:
         with (folder / "plain.jsonl").open("w", encoding="utf-8") as file:
@@ -136,12 +162,19 @@ def import_export(examples: list, persona, folder: Path) -> None:
         (folder / "ours.jsonl").write_text(openai_jsonl(examples, prompt, persona.name), "utf-8")
 
     rounds = 3  # this machine's timings wander by up to 2× from run to run: best of 3 each
-    times: dict[str, list[float]] = {"pandas": [], "import": [], "plain": [], "export": []}
+    times: dict[str, list[float]] = {
+        name: []
+        for name in ("pandas", "import", "json", "lines", "excel", "sheet", "plain", "export")
+    }
     imported = None
     for _ in range(rounds):
         for name, step in (
             ("pandas", lambda: pd.read_csv(path, dtype=str, keep_default_na=False, engine="c")),
             ("import", lambda: import_file(path)),
+            ("json", plain_lines),
+            ("lines", lambda: import_file(lines)),
+            ("excel", lambda: pd.read_excel(sheet, dtype=str, engine="calamine")),
+            ("sheet", lambda: import_file(sheet)),
             ("plain", plain_loop),
             ("export", ours_export),
         ):
@@ -163,6 +196,14 @@ def import_export(examples: list, persona, folder: Path) -> None:
         f"5. import {len(imported.examples):,} rows of CSV: {min(times['import']):6.2f} s   "
         f"pandas.read_csv {min(times['pandas']):6.2f} s   {spread('import', 'pandas')}"
         "  (target ≤ 2x)"
+    )
+    print(
+        f"   import JSONL: {min(times['lines']):6.2f} s   json.loads a line at a time "
+        f"{min(times['json']):6.2f} s   {spread('lines', 'json')}"
+    )
+    print(
+        f"   import XLSX: {min(times['sheet']):6.2f} s   pandas.read_excel (calamine) "
+        f"{min(times['excel']):6.2f} s   {spread('sheet', 'excel')}"
     )
     print(
         f"   export OpenAI JSONL: {min(times['export']):6.2f} s   plain json.dumps loop "

@@ -2,7 +2,8 @@
 # Start the built app the way a user would, offscreen, in a throwaway home:
 #   packaging/smoke.sh dist/persona-studio
 # Checks: --version, the window opens on the demo project, and the CLI works from the bundle
-# (exact token counts need the bundled tables; the offline chat needs the retrieval engine).
+# (exact token counts need the bundled tables; the offline chat needs the retrieval engine; an
+# Excel import needs calamine).
 set -euo pipefail
 app="$1/persona-studio"
 home="$(mktemp -d)"
@@ -22,4 +23,6 @@ cli="$1/persona-studio-cli"  # the console program (the only one with output on 
 "$cli" validate "$demo" | grep -q "5,112 tokens (1 more kept aside"  # 23 trained, 1 for the check
 "$cli" chat "$demo" "What shoes should I buy?" | grep -qi "shoes"
 "$app" info "$demo" | grep -q "Coach Rhea"
+# an Excel sheet, read by calamine (a compiled module the bundle must carry)
+"$cli" import "$home/sheet.persona" "$(dirname "$0")/smoke.xlsx" | grep -q "^Added 2 examples"
 echo "packaged app OK: $("$app" --version), $(du -sh "$1" | cut -f1)"
