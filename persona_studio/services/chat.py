@@ -17,7 +17,7 @@ from typing import Any
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.persona import Persona
 from persona_studio.core.records import ChatTarget
-from persona_studio.core.retrieval import MIN_CONFIDENCE, Hit, RetrievalIndex
+from persona_studio.core.retrieval import MIN_CONFIDENCE, Hit, IndexWithout, RetrievalIndex
 from persona_studio.core.rules import Decision, Rule, evaluate, turn_system_prompt
 
 MODE_LABELS = {
@@ -83,11 +83,12 @@ def model_for(settings: ChatSettings, persona: Persona, decision: Decision) -> s
 
 
 # an index, or a coroutine function that gives one (the window builds it off the UI thread)
-IndexSource = RetrievalIndex | Callable[[], Awaitable[RetrievalIndex]]
+Index = RetrievalIndex | IndexWithout
+IndexSource = Index | Callable[[], Awaitable[RetrievalIndex]]
 
 
-async def resolve_index(source: IndexSource) -> RetrievalIndex:
-    return source if isinstance(source, RetrievalIndex) else await source()
+async def resolve_index(source: IndexSource) -> Index:
+    return source if isinstance(source, Index) else await source()
 
 
 async def reply(
@@ -129,7 +130,7 @@ async def _rule_reply(decision: Decision, started: float) -> AsyncIterator[ChatE
 
 
 async def _offline_reply(
-    message: str, index: RetrievalIndex, decision: Decision, started: float
+    message: str, index: Index, decision: Decision, started: float
 ) -> AsyncIterator[ChatEvent]:
     """The offline engine: the answer of the nearest dataset example, when it is near enough.
     The search runs in a worker thread: a common word's postings at 100,000 examples are a

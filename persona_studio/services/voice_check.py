@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,6 +31,7 @@ from persona_studio.core.judge import (
     rule_messages,
 )
 from persona_studio.core.probes import Probe, keeps, probes
+from persona_studio.core.retrieval import RetrievalIndex
 from persona_studio.core.voice_check import Score, score
 from persona_studio.services.chat import ChatSettings, ClientFactory, reply
 from persona_studio.services.voice import kept_voice
@@ -327,20 +328,23 @@ async def run_check(
     with_probes: bool = True,
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
     plan: CheckPlan | None = None,
+    index: RetrievalIndex | Callable[[], Awaitable[RetrievalIndex]] | None = None,
 ) -> CheckResult:
     """Ask every candidate every question it has not answered yet, then score them all (the
-    plan, when the caller made one to show the cost first)."""
-    from persona_studio.core.retrieval import RetrievalIndex
-
+    plan, when the caller made one to show the cost first). `index`: the examples' retrieval
+    index, if one is kept (the window's chat one), else one is built (seconds at 100,000)."""
     if plan is None:
         plan = plan_check(
             project, persona, examples, candidates, limit=limit, with_probes=with_probes
         )
     result, todo, cached = plan.result, plan.todo, plan.cached
-    # the dataset engines must not look the answer up: the asked examples are left out
-    index = await asyncio.to_thread(
-        RetrievalIndex, [e for e in examples if e.id not in plan.asked_ids]
-    )
+    # the dataset engines must not look the answer up: the asked examples are left out, the
+    # index answering as one built without them
+    if index is None:
+        built = await asyncio.to_thread(RetrievalIndex, examples)
+    else:
+        built = index if isinstance(index, RetrievalIndex) else await index()
+    without = built.without(plan.asked_ids)
     system = persona.system_prompt()
     gate = asyncio.Semaphore(max(1, concurrency))
     done = 0
@@ -352,7 +356,7 @@ async def run_check(
         async with gate:
             text, error = "", ""
             async for event in reply(
-                persona, rules, [], question, candidate.settings, index, client_for, profiles
+                persona, rules, [], question, candidate.settings, without, client_for, profiles
             ):
                 if event.kind == "delta":
                     text += event.text

@@ -358,7 +358,27 @@ def test_does_it_sound_like_me_from_the_train_menu(
     assert kept.data["judge_agreement_from_chat"] == 2
 
 
-def test_earlier_checks_and_the_report(make_window, context, run_async, qtbot, tmp_path) -> None:
+def test_earlier_checks_and_the_report(
+    make_window, context, run_async, qtbot, tmp_path, monkeypatch
+) -> None:
+    """Two checks, then the first again, and its report. The questions are chosen off the UI
+    thread, and the checks search the chat's retrieval index, built once (at 100,000 examples
+    choosing them stalled the window ~0.3 s, and a build took each check 3–6 s)."""
+    import threading
+
+    from persona_studio.core import retrieval
+    from persona_studio.services import voice_check
+
+    built, planned = [], []
+    monkeypatch.setattr(
+        retrieval.RetrievalIndex, "_build", _counting(retrieval.RetrievalIndex._build, built)
+    )
+    plan = voice_check.plan_check
+    monkeypatch.setattr(
+        voice_check,
+        "plan_check",
+        lambda *a, **k: planned.append(threading.current_thread().name) or plan(*a, **k),
+    )
     window = make_window()
     window.open_project(ensure_demo_project(context.data_folder))
     dialog = window.check_voice()
@@ -370,6 +390,8 @@ def test_earlier_checks_and_the_report(make_window, context, run_async, qtbot, t
     for runs in (1, 2):
         dialog.start.click()
         run_async(wait_until(lambda n=runs: not dialog.running and dialog.history.count() == n))
+    assert len(built) == 1 and len(planned) == 2
+    assert threading.main_thread().name not in planned
     dialog.history.setCurrentIndex(1)
     dialog._show_earlier(1)
     assert "Offline engine" in dialog.history_note.text()
@@ -378,6 +400,14 @@ def test_earlier_checks_and_the_report(make_window, context, run_async, qtbot, t
     assert report.startswith("# Does it sound like me?") and "## " in report and "█" in report
     assert dialog.export_report(tmp_path / "voice.json")
     assert json.loads((tmp_path / "voice.json").read_text("utf-8"))["questions"] == 4
+
+
+def _counting(function, calls: list):
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    return counted
 
 
 def test_the_closest_reply_joins_the_dataset_as_an_undoable_draft(
