@@ -367,8 +367,11 @@ def plain_pairs(reply: str) -> list[tuple[str, str]]:
 def known_examples(examples: Sequence[Example]) -> DuplicateFinder:
     """What candidates are compared with. Seconds at 100k examples: build it off the UI thread
     and pass it to `Generator` as `seen`."""
-    finder = DuplicateFinder()
-    for example in examples:
-        finder.add(example.question, example.question)
-        finder.add(example.question, example.answer)
-    return finder
+    return DuplicateFinder.of(
+        (label, text)
+        for example in examples
+        for label, text in (
+            (example.question, example.question),
+            (example.question, example.answer),
+        )
+    )

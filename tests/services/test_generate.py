@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from persona_studio.core.dataset import Example
 from persona_studio.core.demo import ensure_demo_project
@@ -103,6 +105,41 @@ def test_prompts_tasks_and_estimate() -> None:
     assert cost.cost < 0.005 and cost.text().endswith("less than a cent")  # not "$0.00"
     many = estimate([*tasks, *topics] * 100, PERSONA, prompts, MODEL, prices=prices)
     assert many.cost >= 0.005 and many.text().endswith(f"about ${many.cost:,.2f}")
+
+
+WORDS = ["run", "slow", "Pace", "easy", "km", "rest", "day", "x", "", "ok.", "Run"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(WORDS), max_size=9), min_size=1, max_size=40),
+    st.lists(st.lists(st.sampled_from(WORDS), max_size=9), min_size=1, max_size=15),
+)
+def test_known_texts_find_what_texts_added_one_by_one_find(
+    known: list[list[str]], asked: list[list[str]]
+) -> None:
+    """`DuplicateFinder.of` (numpy arrays, for a dataset's texts) finds a duplicate exactly
+    where the finder the texts were added to one by one finds one, and what it finds is one:
+    the same text, or a word-bigram Jaccard at the threshold or above. Texts of a few words
+    from a small vocabulary (one word, none, punctuation and case) so that near ones abound;
+    asked: those, their variants (a word dropped or added), and others."""
+    from persona_studio.core.duplicates import DuplicateFinder, _shingles, normalise
+
+    texts = [" ".join(words) for words in known]
+    one_by_one = DuplicateFinder()
+    for n, text in enumerate(texts):
+        one_by_one.add(f"t{n}", text)
+    at_once = DuplicateFinder.of((f"t{n}", text) for n, text in enumerate(texts))
+    questions = [" ".join(words) for words in asked]
+    questions += [t.upper() + "!" for t in texts] + [" ".join(t.split()[1:]) for t in texts]
+    questions += [t + " again" for t in texts]
+    for question in questions:
+        theirs, ours = one_by_one.find(question), at_once.find(question)
+        assert (theirs is None) == (ours is None), question
+        if ours is not None:
+            mine, found = _shingles(normalise(question)), _shingles(normalise(texts[int(ours[1:])]))
+            same = normalise(question) == normalise(texts[int(ours[1:])])
+            assert same or len(mine & found) / len(mine | found) >= 0.8
 
 
 def test_parse_reply_is_tolerant_but_strict_about_content() -> None:
