@@ -5,7 +5,8 @@ of each step, beside the idle window's in the same run, and the peak memory.
 
 A 5 ms Qt timer measures how late the event loop is (as benchmarks/chat.py does); each step
 runs its action, then the window is left to finish what the step started (the background
-check, a chat reply, a sheet upload, an export) while the timer keeps measuring. Target
+check, a generation run against a fake model server, a chat reply, a voice check, a sheet
+upload, an export) while the timer keeps measuring. Target
 (issue 21): every step's longest stall ≤ 50 ms above the idle window's. CI runs it at 5,000
 examples. On a shared 2-core machine one run's figures move by 30–40 ms from run to run;
 `--runs N` runs the flow N times, each in a fresh process, then prints each step's stall above
@@ -86,6 +87,32 @@ def chat_steps(window: Any, step: Callable, record: Callable) -> None:
         chat.send_message("word3 word17 word252?")
 
     record("keep a reply, then a chat message", step(keep_then_ask, asked_again(), 120))
+
+
+def generation_steps(window: Any, step: Callable, record: Callable, server: Any) -> None:
+    """Generate examples from the persona: the dialog reads its source and prices it in a
+    thread; a run first learns the dataset's texts (to flag candidates that repeat one), then
+    asks a fake of OpenAI's chat API (`tests/fakes/openai_server`, in this process: its own
+    work counts here, a real server's would not) for 10 questions in 5 calls."""
+    pairs = [
+        {"question": f"How fast is easy pace {n}?", "answer": "Talk-test pace."} for n in (1, 2)
+    ]
+    server.reply_for = lambda messages: json.dumps({"pairs": pairs})
+    os.environ.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=server.base_url)
+    generate: list[Any] = []
+    opened = lambda: generate[0].found.text() != "Reading…"  # noqa: E731
+    try:
+        record(
+            "open Generate examples",
+            step(lambda: generate.append(window.generate_examples("persona")), opened, 30),
+        )
+        dialog = generate[0]
+        step(lambda: dialog.limit.setValue(10), opened, 30)  # (the price again: not recorded)
+        record("generate 10 questions", step(dialog.run, lambda: not dialog.running, 300))
+        dialog.reject()
+    finally:
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            os.environ.pop(name, None)
 
 
 def main() -> int:
@@ -286,14 +313,22 @@ def main() -> int:
     by_number = lambda: tab.table.sortByColumn(COL_NUMBER, Qt.SortOrder.AscendingOrder)  # noqa: E731
     record("sort by # again (header click)", step(by_number, sorted_in, 30))
     record("first Train tab", step(lambda: window.tabs.setCurrentIndex(2), checked, 120))
-    generate: list[Any] = []  # the dialog reads its source and prices it in a thread
-    opened = lambda: generate[0].found.text() != "Reading…"  # noqa: E731
-    record(
-        "open Generate examples",
-        step(lambda: generate.append(window.generate_examples("persona")), opened, 30),
-    )
-    generate[0].reject()
+    from tests.fakes.openai_server import FakeOpenAI
+
+    with FakeOpenAI(api_key="sk-bench", models=("gpt-4.1-mini",)) as server:
+        generation_steps(window, step, record, server)
     chat_steps(window, step, record)
+    # "Does it sound like me?" with the offline engine (it searches the chat's index): opened,
+    # then run, as a creator clicks Run once it shows
+    voice: list[Any] = []
+    record(
+        "open Does It Sound Like Me?",
+        step(lambda: voice.append(window.check_voice()), lambda: True, 5),
+    )
+    for key, box in voice[0].boxes.items():
+        box.setChecked(key == "offline")
+    record("run the voice check (offline)", step(voice[0].run, lambda: not voice[0].running, 300))
+    voice[0].reject()
     # the first sheet link uploads every example to an empty sheet (the fake Sheets API,
     # in this process: its own work on the rows counts here, a real server's would not)
     from tests.fakes.sheets_server import FakeSheets

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -193,10 +194,14 @@ def check_questions(
     `MIN_TEST_SET`, a stable sample of all the approved examples instead."""
     from persona_studio.core.test_set import in_test_set
 
-    approved = [e for e in examples if e.status == "approved" and e.question and e.answer]
+    # a question and an answer are read (their messages decoded) only where they may be
+    # asked: reading all 66,000 approved ones' took ~0.3 s at 100,000 examples
+    approved = [e for e in examples if e.status == "approved"]
     approved.sort(key=lambda e: hashlib.sha1(e.id.encode()).hexdigest())
-    test = [e for e in approved if in_test_set(e, test_share)]
-    return (test if len(test) >= MIN_TEST_SET else approved)[:limit]
+    test = [e for e in approved if in_test_set(e, test_share) and e.question and e.answer]
+    if len(test) >= MIN_TEST_SET:
+        return test[:limit]
+    return list(itertools.islice((e for e in approved if e.question and e.answer), limit))
 
 
 def candidates_for(
