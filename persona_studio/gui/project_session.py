@@ -710,9 +710,18 @@ class ProjectSession(QObject):
             return  # the sheet took this side's rows: nothing here changed
         incoming = {ex.id: ex for ex in upserts}
         gone = set(deletes)
-        changed = [ex.id for ex in self._examples if ex.id in incoming and ex.id not in gone]
         positions = self._places()
         new = [ex for ex in upserts if ex.id not in positions and ex.id not in gone]
+        if not new and not gone:
+            # rows edited in the sheet only (a sync's usual outcome): put in their places in
+            # C, as an edit is (`replacement`); a pass in Python over every row took ~100 ms
+            # at 100,000 examples, whatever the sheet had changed
+            prepared = replacement(upserts, self._examples, self.example_ids())
+            self._approved = (prepared.examples, len(prepared.examples), prepared.approved)
+            self._examples, self._ids = prepared.examples, (prepared.examples, prepared.ids)
+            self.examples_edited.emit([prepared.ids[at] for at in self.where(incoming)])
+            return
+        changed = [ex.id for ex in self._examples if ex.id in incoming and ex.id not in gone]
         first = max(positions.values(), default=-1.0) + 1.0
         positions.update({ex.id: first + n for n, ex in enumerate(new)})
         self._examples = [incoming.get(ex.id, ex) for ex in self._examples if ex.id not in gone]

@@ -303,6 +303,12 @@ def test_a_sync_changes_the_examples_in_memory_as_in_the_file(
     assert session._positions == session.project.example_positions()
 
     next(r for r in rows if first.id in r)[1] = "Changed again."
+    before = session.examples
     window.sync_sheet()
     run_async(wait_until(lambda: edits and edits[-1] == [first.id]))
     assert resets == [1] and session.examples[0].answer == "Changed again." and reads == []
+    # put in place as an edit is (in C): a new list (copy on write), and the ids and the
+    # approved count kept for it are right
+    assert session.examples is not before and before[0].answer == "Changed in the sheet."
+    assert session.example_ids() == [e.id for e in session.examples]
+    assert session.approved_count() == sum(e.status == "approved" for e in session.examples)
