@@ -15,7 +15,6 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 
@@ -552,25 +551,17 @@ class DuplicateFinder:
         return None
 
 
-class _WordIds(dict[str, int]):
-    """Each word's number, in order of first appearance (given at its first look-up)."""
-
-    def __missing__(self, word: str) -> int:
-        number = self[word] = len(self)
-        return number
-
-
 class _KnownTexts:
     """Many texts' normalised forms and word-bigram sets, as numpy arrays: each text's
-    bigrams (two word numbers in one 64-bit key; a one-word text's word, marked), sorted by
-    key with the text each came from (the inverted index), and each text's number of distinct
+    bigrams, hashed as the check's near-duplicate search hashes them (`_all_shingles`), sorted
+    with the text each came from (the inverted index), and each text's number of distinct
     bigrams. Made from a Python pass over the texts that holds no more than each text's words
     at a time, then numpy's sorts. A text's exact form is known by its hash."""
 
     def __init__(self, texts: Iterable[tuple[str, str]]) -> None:
         self.labels: list[str] = []
-        self.words = _WordIds()
-        numbers, counts, hashes = array("q"), array("q"), array("q")
+        self.words = _WordHashes()
+        codes, counts, hashes = array("Q"), array("q"), array("q")
         for label, text in texts:
             key = normalise(text)
             if not key:
@@ -578,7 +569,7 @@ class _KnownTexts:
             self.labels.append(label)
             hashes.append(hash(key))
             words = key.split()[:MAX_WORDS]
-            numbers.extend(map(self.words.__getitem__, words))
+            codes.extend(map(self.words.__getitem__, words))
             counts.append(len(words))
         # the first text of each exact form, by its hash
         forms = np.frombuffer(hashes, dtype=np.int64) if hashes else np.zeros(0, np.int64)
@@ -586,9 +577,8 @@ class _KnownTexts:
         first = np.ones(len(order), dtype=bool)
         first[1:] = forms[order][1:] != forms[order][:-1]
         self.forms, self.form_text = forms[order][first], order[first]
-        keys, texts_of = _bigrams(
-            np.frombuffer(numbers, dtype=np.int64), np.frombuffer(counts, dtype=np.int64)
-        )
+        keys, bounds = self._shingles(codes, counts)
+        texts_of = np.repeat(np.arange(len(counts), dtype=np.int32), np.diff(bounds))
         # sorted by key, each key's texts in order (`texts_of` is): a text's repeated bigram
         # lies beside itself, and is dropped
         order = np.argsort(keys, kind="stable")
@@ -597,6 +587,14 @@ class _KnownTexts:
         fresh[1:] = (keys[1:] != keys[:-1]) | (texts_of[1:] != texts_of[:-1])
         self.keys, self.texts_of = keys[fresh], texts_of[fresh]
         self.sizes = np.bincount(self.texts_of, minlength=len(self.labels))
+
+    @staticmethod
+    def _shingles(codes: array[int], counts: array[int]) -> tuple[np.ndarray, np.ndarray]:
+        if not counts:
+            return np.zeros(0, np.uint64), np.zeros(1, np.int64)
+        return _all_shingles(
+            np.frombuffer(codes, dtype=np.uint64), np.frombuffer(counts, dtype=np.int64)
+        )
 
     def exact(self, key: str) -> str | None:
         at = int(np.searchsorted(self.forms, hash(key)))
@@ -608,45 +606,18 @@ class _KnownTexts:
         """The label of the text sharing most bigrams with `key` whose Jaccard similarity to
         it is at least `threshold` (the first such text on a tie), or None."""
         words = key.split()[:MAX_WORDS]
-        asked: set[tuple[str, ...]] = (
-            set(itertools.pairwise(words)) if len(words) > 1 else {(words[0],)}
+        asked, _ = self._shingles(
+            array("Q", map(self.words.__getitem__, words)), array("q", [len(words)])
         )
-        found = [self._key(shingle) for shingle in asked]
-        keys = np.array([k for k in found if k is not None], dtype=np.int64)
-        if not len(keys):
-            return None
+        keys = np.unique(asked)
         starts = np.searchsorted(self.keys, keys, side="left")
         ends = np.searchsorted(self.keys, keys, side="right")
         hits = np.concatenate([self.texts_of[a:b] for a, b in zip(starts, ends, strict=True)])
         if not len(hits):
             return None
         texts, common = np.unique(hits, return_counts=True)
-        alike = common / (len(asked) + self.sizes[texts] - common) >= threshold
+        alike = common / (len(keys) + self.sizes[texts] - common) >= threshold
         if not alike.any():
             return None
         texts, common = texts[alike], common[alike]
         return self.labels[int(texts[np.argmax(common)])]  # (np.unique sorts: first on a tie)
-
-    def _key(self, shingle: tuple[str, ...]) -> int | None:
-        numbers = [self.words.get(word) for word in shingle]
-        if None in numbers:
-            return None  # a word no known text has: no known text has this bigram
-        if len(numbers) == 1:
-            return _ONE_WORD | cast(int, numbers[0])
-        return (cast(int, numbers[0]) << 32) | cast(int, numbers[1])
-
-
-_ONE_WORD = 1 << 62  # a one-word text's key: its word's number, marked
-
-
-def _bigrams(numbers: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each text's word bigrams as keys (first word's number << 32 | second's), with the text
-    each comes from; a one-word text's key is its word's number, marked (`_ONE_WORD`)."""
-    texts_of_words = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
-    same = texts_of_words[:-1] == texts_of_words[1:]
-    keys = (numbers[:-1][same] << 32) | numbers[1:][same]
-    texts_of = texts_of_words[:-1][same]
-    one = np.flatnonzero(counts == 1)
-    starts = np.cumsum(counts) - counts
-    keys = np.concatenate([keys, _ONE_WORD | numbers[starts[one]]])
-    return keys, np.concatenate([texts_of, one.astype(np.int32)])
