@@ -119,6 +119,9 @@ class StallSampler:
                     continue
                 key = f"{names.get(ident, ident)}: {_where(other)}"
                 self.beside_counts[key] = self.beside_counts.get(key, 0) + 1
+            # a frame kept past its function's return keeps its locals: freed here later,
+            # 100,000 rows at a time, they stalled the window the sampler watches
+            frames = frame = other = None
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         return self._ranked(self.counts, n)
