@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 RETRIES = 6
 REQUEST_TIMEOUT = 30.0  # seconds for any one request to Google Sheets
+READ_PIECE = 65_536  # bytes of the rows' answer read and parsed at a time
 HEADER_ALIASES = {
     "id": ("id",),
     "question": ("question",),
@@ -298,14 +299,7 @@ def sync_blocking(
             f"The spreadsheet has no worksheet named “{worksheet}” any more.",
             f"It may have been renamed: choose one of {', '.join(titles)}.",
         )
-    raw = call(
-        "reading the rows",
-        http.values_get,
-        key,
-        _quoted(worksheet),
-        {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
-    )
-    values: list[list[str]] = [[str(v) for v in row] for row in raw.get("values", [])]
+    values = call("reading the rows", _read_rows, http, key, worksheet)
     header = values[0] if values else []
     columns = _header_map(header)
     has_data = any(any(cell.strip() for cell in row) for row in values[1:])
@@ -375,7 +369,47 @@ def sync_blocking(
         for run in _pieces(pairs, lambda pair: sum(map(len, pair[1]))):
             run_ids, run_rows = [i for i, _r in run], [r for _i, r in run]
             _append_once_each(call, http, key, worksheet, run_rows, run_ids, columns["id"])
+    release(remote)  # freed a slice at a time, as `plan_sync`'s own rows
+    release(values)
     return SyncResult(plan, call.count, account, call.notes)
+
+
+def _read_rows(http: Any, key: str, worksheet: str) -> list[list[str]]:
+    """The worksheet's rows as displayed text, parsed as Google's answer arrives, a row at a
+    time. gspread's `values_get` reads the whole answer (52 MB at 100,000 rows), joins it in
+    one piece and parses it in one `json.loads`: each held the interpreter lock beside the
+    window (120–135 ms for the parse alone). Here the socket is read 64 KB at a time (the lock
+    let go meanwhile) and ijson's C parser holds it well under a millisecond a piece; the
+    answer's bytes are never held whole."""
+    import gspread
+    import ijson
+    from gspread.urls import SPREADSHEET_VALUES_URL
+    from gspread.utils import quote
+
+    response = http.session.request(  # as gspread's `HTTPClient.request`, streamed
+        "get",
+        SPREADSHEET_VALUES_URL % (key, quote(_quoted(worksheet))),
+        params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+        timeout=http.timeout,
+        stream=True,
+    )
+    with response:
+        if not response.ok:
+            raise gspread.exceptions.APIError(response)
+        rows: list[list[str]] = []
+        pieces = ijson.from_iter(response.iter_content(READ_PIECE))
+        try:
+            for row in ijson.items(pieces, "values.item"):
+                if not isinstance(row, list):
+                    raise ijson.JSONError(f"a row that is not a list: {type(row).__name__}")
+                rows.append([str(v) for v in row])
+        except ijson.JSONError as exc:
+            raise SheetsError(
+                "Google Sheets sent an answer the app could not read.",
+                "Nothing was changed. Sync again; if it happens again, a proxy or a sign-in "
+                "page on your network may be answering instead of Google.",
+            ) from exc
+    return rows
 
 
 def _pieces(items: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:

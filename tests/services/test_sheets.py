@@ -125,6 +125,40 @@ def test_no_network_is_explained() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"<html><body>Sign in to the hotel Wi-Fi</body></html>",  # a captive portal
+        b'{"range": "Data!A1:F3", "values": [["id", "question"], ["e1", "q',  # cut mid-answer
+        b'{"values": [["id", "question", "answer"], "a row that is not a list"]}',
+        b'{"values": [["id", "question", "answer"], [["a", "nested"]], {"id": 1}]}',
+    ],
+)
+def test_an_answer_that_is_not_a_sheets_rows_is_said_and_changes_nothing(fake, answer) -> None:
+    fake.add_spreadsheet(KEY, {"Data": [["id", "question", "answer"], ["e1", "q", "a"]]})
+    fake.answer_next(b'{"sheets": [{"properties": {"title": "Data", "sheetId": 0}}]}')
+    fake.answer_next(answer)
+    local = [example_to_row(Example.from_qa("new here", "a"))]
+    with pytest.raises(SheetsError, match="could not read") as raised:
+        _sync(fake, {}, local)
+    assert "Nothing was changed" in raised.value.hint
+    assert [method for method, _path in fake.requests] == ["GET", "GET"]
+    assert fake.rows(KEY, "Data") == [["id", "question", "answer"], ["e1", "q", "a"]]
+
+
+def test_rows_are_read_as_displayed_text_whatever_json_they_come_as(fake) -> None:
+    """Numbers, booleans and escapes as Google may send them: each cell is its text."""
+    fake.add_spreadsheet(KEY, {"Data": [["question", "answer"]]})
+    fake.answer_next(b'{"sheets": [{"properties": {"title": "Data", "sheetId": 0}}]}')
+    fake.answer_next(
+        rb'{"range": "Data!A1:B3", "majorDimension": "ROWS", "values": [["question", "answer"],'
+        rb' ["caf\u00e9 \"q\"", "line\nbreak \ud83d\ude00"], ["7", 2.50, true]]}'
+    )
+    result = _sync(fake, {}, [])
+    texts = [(row["question"], row["answer"]) for row in result.plan.local_upserts]
+    assert texts == [('café "q"', "line\nbreak 😀"), ("7", "2.50")]
+
+
 def test_failure_between_writes_then_rerun_makes_no_duplicates(fake) -> None:
     fake.add_spreadsheet(KEY, {"Data": [["question", "answer"], ["typed", "there"]]})
     local = [example_to_row(Example.from_qa("mine", "here"))]
