@@ -513,6 +513,14 @@ class DuplicateFinder:
         finder._known = _KnownTexts(texts)
         return finder
 
+    def fresh(self) -> DuplicateFinder:
+        """A finder that knows what this one was made knowing (`of`), and none of what was
+        added since: the known texts' arrays are shared (nothing changes them), so a finder
+        built once serves run after run."""
+        finder = DuplicateFinder(self.threshold)
+        finder._known = self._known
+        return finder
+
     def add(self, label: str, text: str) -> None:
         key = normalise(text)
         if not key:

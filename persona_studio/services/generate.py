@@ -225,10 +225,13 @@ class GenerationRun:
         persona: Persona,
         prompts: dict[str, Any],
         existing: Sequence[Example] = (),
+        known: Callable[[], Awaitable[DuplicateFinder]] | None = None,
         language: str = "",
         concurrency: int = 4,
     ) -> None:
-        self.queue, self.client_factory = queue, client_factory
+        """`known`: a finder of `existing`'s texts made beforehand (else the run makes one:
+        seconds at 100,000 examples); the run adds its candidates to it."""
+        self.queue, self.client_factory, self.known = queue, client_factory, known
         self.meta = {"source": source, "model": model, "profile": profile}
         self.persona, self.prompts, self.existing = persona, prompts, list(existing)
         self.language, self.concurrency = language, concurrency
@@ -259,8 +262,10 @@ class GenerationRun:
 
         self.outcome, self.note = "done", ""
         try:
-            # seconds at 100k examples: the duplicate index is built on a worker thread
-            seen = await asyncio.to_thread(known_examples, self.existing)
+            if self.known is not None:
+                seen = await self.known()
+            else:  # seconds at 100k examples: the duplicate index is built on a worker thread
+                seen = await asyncio.to_thread(known_examples, self.existing)
             client = await self.client_factory()
             async with client:
                 self.generator = Generator(

@@ -204,3 +204,49 @@ def test_keep_the_voice_of_a_model_openai_retires(
         assert sum(e.source == f"rescue:{old}" for e in window.session.examples) == 24
         window.session.set_persona_field("fine_tuned_model", "gpt-4.1-mini")
         assert not banner.isVisibleTo(window.chat_tab)
+
+
+def test_the_datasets_texts_are_learnt_as_the_dialog_opens_and_again_after_a_change(
+    make_window, context, server, tmp_path, run_async, qtbot, monkeypatch
+) -> None:
+    """Each run learnt the dataset's texts before its first call (~4 s at 100,000 examples).
+    Now the dialog learns them as it opens, once for every run, and again once the examples
+    change: a run after an accept knows the example accepted."""
+    from persona_studio.core import generation
+
+    built: list[int] = []
+    learn = generation.known_examples
+
+    def counted(examples):
+        built.append(len(examples))
+        return learn(examples)
+
+    monkeypatch.setattr(generation, "known_examples", counted)
+    window, dialog = _dialog(make_window, context, tmp_path)
+    run_async(wait_until(lambda: built == [len(window.session.examples)]))  # before any run
+    dialog.set_source("persona")
+    dialog.limit.setValue(10)
+    for key, box in dialog.styles.items():
+        box.setChecked(key == "short")
+    run_async(wait_until(lambda: "10 questions in 2 calls" in dialog.found.text()))
+
+    def flagged() -> list[tuple[str, str]]:
+        runs = len(dialog.queue.runs)
+        dialog.start.click()
+        run_async(wait_until(lambda: not dialog.running))
+        assert len(dialog.queue.runs) == runs + 1
+        assert dialog.start.isEnabled() and not dialog.stop.isVisible()  # ready for another
+        run = list(dialog.queue.runs.values())[-1]["candidates"]
+        return [(c.question, c.duplicate_of) for c in run]
+
+    first = flagged()
+    assert len(built) == 1 and sum(bool(d) for _q, d in first) == 5
+    assert sum(bool(d) for _q, d in flagged()) == 5 and len(built) == 1  # the same texts
+    question = next(q for q, d in first if not d)
+    rows = range(dialog.table.rowCount())
+    dialog.table.selectRow(next(r for r in rows if dialog.table.item(r, 0).text() == question))
+    dialog.accept_button.click()  # the examples change: learnt again, with this one
+    third = flagged()
+    assert len(built) == 2 and built[-1] == built[0] + 1
+    assert sum(bool(d) for _q, d in third) == 6
+    assert [d for q, d in third if q == question] == [question, question]  # both known now

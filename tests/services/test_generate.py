@@ -142,6 +142,21 @@ def test_known_texts_find_what_texts_added_one_by_one_find(
             assert same or len(mine & found) / len(mine | found) >= 0.8
 
 
+def test_a_fresh_finder_knows_the_texts_it_was_made_with_not_a_runs_additions() -> None:
+    """A finder built once serves run after run (the Generate dialog keeps one): each run's
+    `fresh` copy knows the dataset's texts, and only its own run's candidates."""
+    from persona_studio.core.duplicates import DuplicateFinder
+
+    built = DuplicateFinder.of([("q1", "How slow is an easy run?"), ("q1", "Slow enough to talk.")])
+    first, second = built.fresh(), built.fresh()
+    first.add("new", "Should I rest the day after a long run?")
+    assert first.find("should I rest the day after a long run") == "new"
+    assert second.find("Should I rest the day after a long run?") is None
+    assert second.find("how slow is an easy run") == "q1" == first.find("slow enough to talk!")
+    assert built.find("Should I rest the day after a long run?") is None
+    assert second.threshold == built.threshold
+
+
 def test_parse_reply_is_tolerant_but_strict_about_content() -> None:
     task = tasks_from_linkedin(LinkedInExport(posts=POSTS))[0]
     assert parse_reply(task, 'Here:\n```json\n{"question": "Why slow?"}\n```') == [

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -46,6 +46,9 @@ from persona_studio.gui.theme import color, qcolor
 from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services import generate
 
+if TYPE_CHECKING:
+    from persona_studio.core.duplicates import DuplicateFinder
+
 SOURCES = (
     ("linkedin", "My LinkedIn export (ZIP)"),
     ("documents", "Documents I wrote (.txt .md .pdf .docx)"),
@@ -62,6 +65,7 @@ STYLE_LABELS = {
     "off_topic": "Off-topic (to learn refusals)",
 }
 COL_QUESTION, COL_ANSWER, COL_SOURCE, COL_NOTE = range(4)
+KNOWN_AFTER_MS = 300  # the dataset's texts are learnt this long after the dialog shows
 
 
 def _counted_in_worker(texts: list[str]) -> list[int]:
@@ -98,6 +102,10 @@ class GenerateDialog(QDialog):
         self.task: asyncio.Task[None] | None = None
         self._read_task: asyncio.Task[None] | None = None
         self.shown: dict[str, generation.Candidate] = {}  # row id → candidate
+        # the dataset's texts, that candidates are compared with: built once the dialog shows
+        self._known: asyncio.Future[DuplicateFinder] | None = None
+        session.examples_reset.connect(self._forget_known)
+        session.examples_edited.connect(self._forget_known)
 
         # ---- where from
         self.source = QComboBox(objectName="generate_source")
@@ -426,6 +434,8 @@ class GenerateDialog(QDialog):
         if self.running or self.read is None or not self.read.tasks:
             return None
         self.task = asyncio.ensure_future(self._run(list(self.read.tasks)))
+        # once it is over (its own last step still counts as running): Start again, no Stop
+        self.task.add_done_callback(lambda _task: self._update_buttons())
         self._update_buttons()
         return self.task
 
@@ -443,6 +453,7 @@ class GenerateDialog(QDialog):
             persona=self.session.persona,
             prompts=self.prompts,
             existing=list(self.session.examples),
+            known=self._known_finder,
             language=self.language_choice,
             concurrency=self.concurrency.value(),
         )
@@ -584,6 +595,36 @@ class GenerateDialog(QDialog):
                 self._show_candidate(candidate)
         self._update_buttons()
 
+    # ---- what candidates are compared with ----------------------------------------------
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._known is None:  # after the first paint: a build beside it slows it
+            QTimer.singleShot(KNOWN_AFTER_MS, self._known_finder_started)
+
+    def _known_finder_started(self) -> asyncio.Future[DuplicateFinder] | None:
+        if not self.isVisible():
+            return None
+        if self._known is None:
+            examples = list(self.session.examples)
+            self._known = asyncio.ensure_future(
+                asyncio.to_thread(generation.known_examples, examples)
+            )
+        return self._known
+
+    async def _known_finder(self) -> DuplicateFinder:
+        """A finder of the dataset's texts for a run: built in a thread as the dialog opens
+        (~4 s at 100,000 examples, which each run spent before its first call) and again only
+        once the examples change. Each run gets its own over the same texts (`fresh`)."""
+        known = self._known_finder_started() or asyncio.ensure_future(
+            asyncio.to_thread(generation.known_examples, list(self.session.examples))
+        )
+        return (await asyncio.shield(known)).fresh()
+
+    def _forget_known(self, *_: object) -> None:
+        self._known = None  # a build under way finishes in its thread, unused
+
     def closeEvent(self, event: Any) -> None:
         self.cancel()  # what was written is kept in the queue; the run stops
+        self._forget_known()
         super().closeEvent(event)
