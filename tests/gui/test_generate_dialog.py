@@ -250,3 +250,5 @@ def test_the_datasets_texts_are_learnt_as_the_dialog_opens_and_again_after_a_cha
     assert len(built) == 2 and built[-1] == built[0] + 1
     assert sum(bool(d) for _q, d in third) == 6
     assert [d for q, d in third if q == question] == [question, question]  # both known now
+    dialog.reject()  # (Escape): what it learnt is let go with it
+    assert dialog._known is None
