@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -52,6 +52,7 @@ EXPLAIN = (
 )
 
 
+INDEX_AFTER_MS = 300  # the chat's retrieval index is built this long after the dialog shows
 BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # a cell's share, 0–1, drawn as a bar behind its text
 
 
@@ -223,6 +224,21 @@ class VoiceCheckDialog(QDialog):
         layout.addWidget(detail, 1)
         self.resize(980, 640)
         self._fill_history()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(INDEX_AFTER_MS, self._index_started)  # after the first paint
+
+    def _index_started(self) -> asyncio.Future[Any] | None:
+        """The chat's retrieval index, built as the dialog opens if no chat message built it
+        yet (~5 s at 100,000 examples, which a first check spent before asking): the session
+        keeps it for the chat and every check."""
+        if not self.isVisible():
+            return None
+        warming = asyncio.ensure_future(self.session.retrieval_index())
+        # a failed build is said by the check that awaits it, not logged here
+        warming.add_done_callback(lambda task: task.cancelled() or task.exception())
+        return warming
 
     @property
     def running(self) -> bool:
