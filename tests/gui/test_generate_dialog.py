@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 import shiboken6
+from PySide6.QtCore import Qt
 
 from persona_studio.core.demo import ensure_demo_project
 from tests.conftest import wait_until
@@ -252,3 +253,21 @@ def test_the_datasets_texts_are_learnt_as_the_dialog_opens_and_again_after_a_cha
     assert [d for q, d in third if q == question] == [question, question]  # both known now
     dialog.reject()  # (Escape): what it learnt is let go with it
     assert dialog._known is None
+
+
+def test_escape_stops_a_run_as_closing_does(
+    make_window, context, server, tmp_path, run_async, qtbot
+) -> None:
+    """Escape rejects the dialog without a close event: the run went on unseen, paying."""
+    import time
+
+    server.reply_for = lambda messages: (time.sleep(0.3), model_reply(messages))[1]
+    _window, dialog = _dialog(make_window, context, tmp_path)
+    run_async(wait_until(lambda: dialog.found.text().startswith("Found")))
+    dialog.start.click()
+    run_async(wait_until(lambda: dialog.running and dialog.current_run is not None))
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
+    run_async(wait_until(lambda: not dialog.running))
+    (run,) = dialog.queue.runs.values()
+    assert run["status"] == "cancelled" and len(run["candidates"]) < 2
