@@ -183,6 +183,8 @@ def render(out_dir: Path) -> list[Path]:
     check.grab().save(str(path))
     written.append(path)
     questions = check.open_test_set()
+    assert questions.reading is not None
+    loop.run_until_complete(questions.reading)  # the set is read in a thread
     questions.table.selectRow(0)
     settle()
     path = out_dir / "voice-check-questions.png"

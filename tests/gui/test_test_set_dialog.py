@@ -7,22 +7,37 @@ from __future__ import annotations
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.test_set import PIN_TAG, in_test_set, split_test_set
 from persona_studio.services.voice_check import check_questions
+from tests.conftest import wait_until
 
 
-def _dialogs(make_window, context, qtbot):
+def _dialogs(make_window, context, qtbot, run_async):
     window = make_window()
     window.open_project(ensure_demo_project(context.data_folder))
     check = window.check_voice()
     questions = check.open_test_set()
     qtbot.waitUntil(questions.isVisible)
+    _read(questions, run_async)
     return window, questions
 
 
-def test_add_edit_pin_and_undo(make_window, context, qtbot) -> None:
-    window, dialog = _dialogs(make_window, context, qtbot)
+def _read(dialog, run_async) -> None:
+    """The set is read in a thread after each change: wait for it."""
+    run_async(wait_until(lambda: dialog.reading is not None and dialog.reading.done()))
+
+
+def _rows(dialog) -> int:
+    return dialog.table.model().rowCount()
+
+
+def _why(dialog, row: int) -> str:
+    return dialog.table.model().index(row, 2).data()
+
+
+def test_add_edit_pin_and_undo(make_window, context, qtbot, run_async) -> None:
+    window, dialog = _dialogs(make_window, context, qtbot, run_async)
     session = window.session
     share = session.project.test_share
-    before = dialog.table.rowCount()
+    before = _rows(dialog)
     assert before == len(split_test_set(session.examples, share)[1]) >= 1
     assert dialog.probes.count() >= 1  # the rule probes made from the persona
     assert "No training ever sees them" in dialog.intro.text()
@@ -32,11 +47,12 @@ def test_add_edit_pin_and_undo(make_window, context, qtbot) -> None:
     add.question.setPlainText("What do you do on a rest day?")
     add.answer.setPlainText("I rest. Properly. A walk at most!")
     add.accept()
-    assert dialog.table.rowCount() == before + 1
+    _read(dialog, run_async)
+    assert _rows(dialog) == before + 1
     (added,) = [e for e in session.examples if e.question == "What do you do on a rest day?"]
     assert added.status == "approved" and PIN_TAG in added.tags
     assert dialog.selected().id == added.id
-    assert dialog.table.item(dialog.table.currentRow(), 2).text() == "Pinned by you"
+    assert _why(dialog, dialog.table.currentIndex().row()) == "Pinned by you"
     kept, test = split_test_set(session.examples, share)
     assert added.id in {e.id for e in test} and added.id not in {e.id for e in kept}
     assert added.id in {e.id for e in check_questions(session.examples, 200, share)}
@@ -46,46 +62,50 @@ def test_add_edit_pin_and_undo(make_window, context, qtbot) -> None:
     edit = dialog.edit_selected()
     edit.answer.setPlainText("Rest. Really rest.")
     edit.accept()
+    _read(dialog, run_async)
     (edited,) = [e for e in session.examples if e.id == added.id]
     assert edited.answer == "Rest. Really rest." and edited.question == added.question
     assert session.project.example(added.id).answer == "Rest. Really rest."  # saved
     window.undo_stack.undo()
+    _read(dialog, run_async)
     assert next(e for e in session.examples if e.id == added.id).answer == added.answer
 
     # unpin: it leaves the check unless its id falls in the random share
     dialog.select(added.id)
     dialog.toggle_pin()
+    _read(dialog, run_async)
     unpinned = next(e for e in session.examples if e.id == added.id)
     assert PIN_TAG not in unpinned.tags
     if in_test_set(unpinned, share):
         assert dialog.message.text() == "Unpinned."
     else:
         assert "no longer in the check: training may use it" in dialog.message.text()
-        assert dialog.table.rowCount() == before
+        assert _rows(dialog) == before
     window.undo_stack.undo()  # pinned again
+    _read(dialog, run_async)
     assert PIN_TAG in next(e for e in session.examples if e.id == added.id).tags
-    assert dialog.table.rowCount() == before + 1
+    assert _rows(dialog) == before + 1
 
     # a question picked at random can be pinned, so it stays whatever the share
-    random_row = next(
-        row for row in range(dialog.table.rowCount())
-        if dialog.table.item(row, 2).text() == "Picked at random"
-    )  # fmt: skip
+    random_row = next(r for r in range(_rows(dialog)) if _why(dialog, r) == "Picked at random")
     dialog.table.selectRow(random_row)
     assert dialog.pin.text() == "Pin"
     chosen = dialog.selected()
     dialog.toggle_pin()
+    _read(dialog, run_async)
     assert PIN_TAG in next(e for e in session.examples if e.id == chosen.id).tags
     assert dialog.message.text() == "Pinned: every check asks it."
+    assert dialog.selected().id == chosen.id and dialog.pin.text() == "Unpin"  # still chosen
 
     # undo everything: back to the demo's own set
     while window.undo_stack.canUndo():
         window.undo_stack.undo()
-    assert dialog.table.rowCount() == before
+    _read(dialog, run_async)
+    assert _rows(dialog) == before
 
 
-def test_empty_answers_change_nothing(make_window, context, qtbot) -> None:
-    window, dialog = _dialogs(make_window, context, qtbot)
+def test_empty_answers_change_nothing(make_window, context, qtbot, run_async) -> None:
+    window, dialog = _dialogs(make_window, context, qtbot, run_async)
     count = len(window.session.examples)
     add = dialog.add_question()
     add.question.setPlainText("A question with no answer?")
@@ -100,10 +120,35 @@ def test_empty_answers_change_nothing(make_window, context, qtbot) -> None:
     assert not window.undo_stack.canUndo()
 
 
-def test_too_few_questions_say_so(make_window, context, qtbot) -> None:
-    _window, dialog = _dialogs(make_window, context, qtbot)
-    assert dialog.table.rowCount() == 1  # the demo keeps 1 of its approved examples aside
+def test_too_few_questions_say_so(make_window, context, qtbot, run_async) -> None:
+    _window, dialog = _dialogs(make_window, context, qtbot, run_async)
+    assert _rows(dialog) == 1  # the demo keeps 1 of its approved examples aside
     assert dialog.intro.text().startswith("The voice check asks this 1 question.")
     assert "the check asks questions training has seen too: add or pin a few" in (
         dialog.intro.text()
     )
+
+
+def test_the_set_is_read_in_a_thread_after_each_change(
+    make_window, context, qtbot, run_async, monkeypatch
+) -> None:
+    """At 100,000 examples reading the set (ids hashed, texts decoded) on the UI thread, and
+    filling a table widget with ~8,000 rows of items, froze the window 0.4 s as the dialog
+    opened and 34 s at a pin."""
+    import threading
+
+    from persona_studio.gui.dialogs import test_set_dialog
+
+    read_in: list[str] = []
+    read = test_set_dialog.questions_kept_aside
+    monkeypatch.setattr(
+        test_set_dialog,
+        "questions_kept_aside",
+        lambda *a: read_in.append(threading.current_thread().name) or read(*a),
+    )
+    _window, dialog = _dialogs(make_window, context, qtbot, run_async)
+    dialog.table.selectRow(0)
+    dialog.toggle_pin()
+    _read(dialog, run_async)
+    assert len(read_in) == 2 and threading.main_thread().name not in read_in
+    assert PIN_TAG in dialog.selected().tags

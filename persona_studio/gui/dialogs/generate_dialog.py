@@ -628,4 +628,3 @@ class GenerateDialog(QDialog):
 
     def _forget_known(self, *_: object) -> None:
         self._known = None  # a build under way finishes in its thread, unused
-
