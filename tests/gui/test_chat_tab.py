@@ -368,8 +368,10 @@ def test_earlier_checks_and_the_report(
     import threading
 
     from persona_studio.core import retrieval
+    from persona_studio.gui.dialogs import voice_check_dialog
     from persona_studio.services import voice_check
 
+    monkeypatch.setattr(voice_check_dialog, "INDEX_WARM_FROM", 0)  # (the demo is small)
     built, planned = [], []
     monkeypatch.setattr(
         retrieval.RetrievalIndex, "_build", _counting(retrieval.RetrievalIndex._build, built)

@@ -53,6 +53,7 @@ EXPLAIN = (
 
 
 INDEX_AFTER_MS = 300  # the chat's retrieval index is built this long after the dialog shows
+INDEX_WARM_FROM = 2_000  # examples: a smaller project's index is built in well under 0.1 s
 BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # a cell's share, 0–1, drawn as a bar behind its text
 
 
@@ -233,7 +234,7 @@ class VoiceCheckDialog(QDialog):
         """The chat's retrieval index, built as the dialog opens if no chat message built it
         yet (~5 s at 100,000 examples, which a first check spent before asking): the session
         keeps it for the chat and every check."""
-        if not self.isVisible():
+        if not self.isVisible() or self.session.example_counts()[0] < INDEX_WARM_FROM:
             return None
         warming = asyncio.ensure_future(self.session.retrieval_index())
         # a failed build is said by the check that awaits it, not logged here
