@@ -10,6 +10,7 @@ import heapq
 import math
 import re
 import threading
+import time
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -25,6 +26,10 @@ K1, B = 1.2, 0.75
 ANSWER_WEIGHT = 0.3  # a word in the answer counts for 0.3 of one in the question
 # below this share of the query's best possible score, the nearest example is not an answer
 MIN_CONFIDENCE = 0.25
+# a build (seconds at 100,000 examples, in a thread) pauses this long every BUILD_SLICE
+# examples: the window's calls into Python then find the interpreter lock free
+BUILD_SLICE = 128
+BUILD_PAUSE_S = 0.0005
 
 
 def words(text: str) -> list[str]:
@@ -74,8 +79,10 @@ class RetrievalIndex:
         self._lengths = array("d")
         self._total = 0  # the live examples' lengths, in tenths: exact whatever the edits
         self._live = 0
-        for place, example in placed:
+        for n, (place, example) in enumerate(placed, 1):
             self._add(place, example)
+            if not n % BUILD_SLICE:
+                time.sleep(BUILD_PAUSE_S)
 
     def update(self, edited: Iterable[tuple[int, Example]]) -> None:
         """Examples edited in place (their place in the dataset, the new example): taken in at
