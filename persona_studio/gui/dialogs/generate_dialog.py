@@ -611,19 +611,19 @@ class GenerateDialog(QDialog):
         if not self.isVisible():
             return None
         if self._known is None:
-            examples = list(self.session.examples)
-            self._known = asyncio.ensure_future(
-                asyncio.to_thread(generation.known_examples, examples)
-            )
+            self._known = self._learn()
         return self._known
+
+    def _learn(self) -> asyncio.Future[DuplicateFinder]:
+        examples = list(self.session.examples)
+        return asyncio.ensure_future(asyncio.to_thread(generation.known_examples, examples))
 
     async def _known_finder(self) -> DuplicateFinder:
         """A finder of the dataset's texts for a run: built in a thread as the dialog opens
         (~4 s at 100,000 examples, which each run spent before its first call) and again only
-        once the examples change. Each run gets its own over the same texts (`fresh`)."""
-        known = self._known_finder_started() or asyncio.ensure_future(
-            asyncio.to_thread(generation.known_examples, list(self.session.examples))
-        )
+        once the examples change. Each run gets its own over the same texts (`fresh`); a
+        dialog not shown (a script's) learns them for the run alone."""
+        known = self._known_finder_started() or self._learn()
         return (await asyncio.shield(known)).fresh()
 
     def _forget_known(self, *_: object) -> None:
