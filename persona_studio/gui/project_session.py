@@ -202,7 +202,8 @@ class ProjectSession(QObject):
         if self._review_queue is None:
             from persona_studio.services.review_queue import ReviewQueue
 
-            self._review_queue = ReviewQueue(self.project)
+            # its records written in order with the examples', a large one in a worker
+            self._review_queue = ReviewQueue(self.project, later=self._save_now)
         return self._review_queue
 
     async def retrieval_index(self) -> RetrievalIndex:

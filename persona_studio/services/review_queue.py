@@ -3,8 +3,7 @@ per generation run) so a closed window or an interrupted run loses none."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import Example, new_id
@@ -15,7 +14,9 @@ if TYPE_CHECKING:
 
 
 def candidates_data(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
-    return [asdict(c) for c in candidates]
+    """Each candidate's fields (all texts), as `asdict` gives them, 20 times faster: a run's
+    record is written again at each batch and each decision, 5,000 candidates for a rescue."""
+    return [vars(c).copy() for c in candidates]
 
 
 def candidates_from_data(rows: Sequence[dict[str, Any]]) -> list[Candidate]:
@@ -29,8 +30,11 @@ class ReviewQueue:
     """Generated candidates kept in the project until the creator decides on each one, so a
     closed window or an interrupted run loses none (one run record per generation run)."""
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
+    def __init__(self, project: Project, later: Callable[..., None] | None = None) -> None:
+        """`later(write, size=N)`: how a run's record is written (the window's session writes
+        in order with the examples' writes, a large one in a worker thread, so the UI thread
+        never waits for the file behind one); else at once."""
+        self.project, self.later = project, later
         self.runs: dict[str, dict[str, Any]] = {}
         for record in reversed(project.runs(REVIEW_KIND)):  # oldest first
             data = dict(record.data)
@@ -91,5 +95,13 @@ class ReviewQueue:
 
     def _save(self, run_id: str) -> None:
         run = self.runs[run_id]
-        data = {**run, "candidates": candidates_data(run["candidates"])}
-        self.project.save_run(run_id, REVIEW_KIND, run.get("status", "running"), data)
+        data = {**run, "candidates": candidates_data(run["candidates"])}  # as they are now
+        status = run.get("status", "running")
+
+        def write() -> None:
+            self.project.save_run(run_id, REVIEW_KIND, status, data)
+
+        if self.later is None:
+            write()
+        else:
+            self.later(write, size=len(run["candidates"]))

@@ -633,3 +633,33 @@ def test_the_session_says_where_a_change_deleted_or_added_rows(make_window, tmp_
     first, second = session.examples[0].id, session.examples[1].id
     session.swap_examples(first, second)  # another change: not said
     assert session.reshaped is None
+
+
+def test_a_reviews_record_is_written_with_the_sessions_writes_a_large_one_in_a_worker(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """A rescue keeps up to 5,000 candidates in one run's record, written again at each
+    decision. Written on the UI thread, it waited for the project's file behind the examples'
+    write in a worker: an undo of "Accept all" stalled 2.1–2.4 s at 100,000 examples. The
+    record now goes with the session's writes: in order, a large one in a worker."""
+    from persona_studio.core.generation import Candidate
+    from persona_studio.gui.undo import ReviewCandidates
+    from persona_studio.services.review_queue import ReviewQueue
+
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 50)
+    window = _window(make_window, tmp_path, n=3)
+    session, project = window.session, window.session.project
+    queue = session.review_queue
+    run_id = queue.start_run(source="persona", model="m", profile="env")
+    queue.add(run_id, [Candidate(f"Q{i}?", f"A{i}.", "persona", "persona") for i in range(60)])
+    run_async(wait_until(lambda: not session.unsaved))
+    threads, release = _held(monkeypatch, project, "save_run")
+    ids = [c.id for c in queue.pending()]
+    window.undo_stack.push(ReviewCandidates(session, ids, "accepted", {}))
+    assert len(session.examples) == 63 and window.save_label.text() == "Saving…"
+    release.set()
+    run_async(wait_until(lambda: window.save_label.text() == "All changes saved"))
+    assert threads == ["write-project"]  # not the UI thread, which went on meanwhile
+    (run,) = ReviewQueue(project).runs.values()
+    assert {c.status for c in run["candidates"]} == {"accepted"}
+    assert len(_in_file(project)) == 63

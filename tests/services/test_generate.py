@@ -157,6 +157,18 @@ def test_a_fresh_finder_knows_the_texts_it_was_made_with_not_a_runs_additions() 
     assert second.threshold == built.threshold
 
 
+def test_a_candidates_record_holds_what_asdict_gives() -> None:
+    from dataclasses import asdict
+
+    from persona_studio.core.generation import Candidate
+    from persona_studio.services.review_queue import candidates_data, candidates_from_data
+
+    candidate = Candidate("Why slow?", "Talk-test pace.", "persona", "persona", duplicate_of="Q")
+    candidate.status = "accepted"
+    assert candidates_data([candidate]) == [asdict(candidate)]
+    assert candidates_from_data(candidates_data([candidate])) == [candidate]
+
+
 def test_parse_reply_is_tolerant_but_strict_about_content() -> None:
     task = tasks_from_linkedin(LinkedInExport(posts=POSTS))[0]
     assert parse_reply(task, 'Here:\n```json\n{"question": "Why slow?"}\n```') == [

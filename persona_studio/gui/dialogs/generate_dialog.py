@@ -275,8 +275,7 @@ class GenerateDialog(QDialog):
         layout.addLayout(review_row)
         self.resize(1000, 720)
         self._profile_changed()
-        for candidate in self.queue.pending():
-            self._show_candidate(candidate)
+        self._show_candidates(self.queue.pending())
         self._update_buttons()
 
     # ---- source --------------------------------------------------------------------------
@@ -479,8 +478,7 @@ class GenerateDialog(QDialog):
         return self.current_run.generator if self.current_run is not None else None
 
     def _arrived(self, batch: list[generation.Candidate]) -> None:
-        for candidate in batch:
-            self._show_candidate(candidate)
+        self._show_candidates(batch)
         self._update_buttons()
 
     def _show_progress(self, progress: generate.Progress) -> None:
@@ -537,25 +535,27 @@ class GenerateDialog(QDialog):
 
     # ---- review --------------------------------------------------------------------------
 
-    def _show_candidate(self, candidate: generation.Candidate) -> None:
-        row = self.table.rowCount()
-        self.table.insertRow(row)
-        cells = (
-            candidate.question,
-            candidate.answer,
-            candidate.source,
-            f"Like “{candidate.duplicate_of[:60]}”" if candidate.duplicate_of else "",
-        )
-        for column, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            if column in (COL_SOURCE, COL_NOTE):
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            if column == COL_NOTE and text:
-                item.setForeground(qcolor("attention"))
-                item.setToolTip("This looks like an example you already have.")
-            item.setData(Qt.ItemDataRole.UserRole, candidate.id)
-            self.table.setItem(row, column, item)
-        self.shown[candidate.id] = candidate
+    def _show_candidates(self, candidates: list[generation.Candidate]) -> None:
+        """Rows for these, after the last."""
+        start = self.table.rowCount()
+        self.table.setRowCount(start + len(candidates))
+        for row, candidate in enumerate(candidates, start):
+            cells = (
+                candidate.question,
+                candidate.answer,
+                candidate.source,
+                f"Like “{candidate.duplicate_of[:60]}”" if candidate.duplicate_of else "",
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column in (COL_SOURCE, COL_NOTE):
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                if column == COL_NOTE and text:
+                    item.setForeground(qcolor("attention"))
+                    item.setToolTip("This looks like an example you already have.")
+                item.setData(Qt.ItemDataRole.UserRole, candidate.id)
+                self.table.setItem(row, column, item)
+            self.shown[candidate.id] = candidate
 
     def _selected(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectedIndexes()})
@@ -572,10 +572,10 @@ class GenerateDialog(QDialog):
         """Accept (with the edits made in the table) or reject; the rows leave the table."""
         if not ids:
             return
-        edits = {}
+        edits, wanted = {}, set(ids)  # (a list: 5,000 rows took 0.3 s to look up)
         for row in range(self.table.rowCount()):
             candidate_id = self.table.item(row, COL_QUESTION).data(Qt.ItemDataRole.UserRole)
-            if candidate_id in ids:
+            if candidate_id in wanted:
                 question = self.table.item(row, COL_QUESTION).text().strip()
                 answer = self.table.item(row, COL_ANSWER).text().strip()
                 if status == "accepted" and not (question and answer):
@@ -595,9 +595,7 @@ class GenerateDialog(QDialog):
             if candidate_id not in pending:
                 self.table.removeRow(row)
                 self.shown.pop(candidate_id, None)
-        for candidate_id, candidate in pending.items():
-            if candidate_id not in self.shown:
-                self._show_candidate(candidate)
+        self._show_candidates([c for i, c in pending.items() if i not in self.shown])
         self._update_buttons()
 
     # ---- what candidates are compared with ----------------------------------------------
