@@ -31,6 +31,15 @@ def server(monkeypatch):
         yield fake
 
 
+def _text(dialog, row: int, column: int) -> str:
+    return dialog.candidates.index(row, column).data()
+
+
+def _type(dialog, row: int, column: int, text: str) -> None:
+    """What a creator's edit in a cell of the review table sets."""
+    assert dialog.candidates.setData(dialog.candidates.index(row, column), text)
+
+
 def _dialog(make_window, context, tmp_path):
     export = tmp_path / "Basic_LinkedInDataExport.zip"
     with zipfile.ZipFile(export, "w") as archive:
@@ -55,32 +64,39 @@ def test_generate_review_accept_undo_and_keep_the_rest(
 
     dialog.start.click()
     run_async(wait_until(lambda: not dialog.running))
-    assert dialog.table.rowCount() == 2
+    assert dialog.candidates.rowCount() == 2
     assert "Done: 2 candidates" in dialog.status.text()
-    answers = {dialog.table.item(r, 1).text() for r in range(2)}
+    answers = {_text(dialog, r, 1) for r in range(2)}
     assert "Sleep is the cheapest performance enhancer there is." in answers
 
     before = window.dataset_tab.model.rowCount()
-    source = dialog.table.item(0, 2).text()  # answers arrive in any order
+    source = _text(dialog, 0, 2)  # answers arrive in any order
     assert source in ("linkedin:https://l/1 2024-01-02", "linkedin:https://l/2 2024-01-03")
-    dialog.table.item(0, 0).setText("How do I get faster?")  # edited in place
+    _type(dialog, 0, 0, "How do I get faster?")  # edited in place
+    editable = Qt.ItemFlag.ItemIsEditable
+    assert [bool(dialog.candidates.index(0, c).flags() & editable) for c in range(4)] == [
+        True,
+        True,
+        False,
+        False,
+    ]  # the question and the answer, not where it came from or the note
     dialog.table.selectRow(0)
     dialog.accept_button.click()
-    assert dialog.table.rowCount() == 1
+    assert dialog.candidates.rowCount() == 1
     assert window.dataset_tab.model.rowCount() == before + 1
     added = window.session.examples[-1]
     assert added.question == "How do I get faster?"
     assert (added.status, added.source) == ("draft", source)
     assert window.session.project.counts().examples == before + 1  # saved
-    dialog.table.item(0, 1).setText("Typed but not decided yet.")
+    _type(dialog, 0, 1, "Typed but not decided yet.")
     window.undo_stack.undo()  # the example leaves the dataset, the candidate comes back
     assert window.session.project.counts().examples == before
-    assert dialog.table.rowCount() == 2 and dialog.accept_all.isEnabled()
-    back = [r for r in range(2) if dialog.table.item(r, 0).text() == "How do I get faster?"]
+    assert dialog.candidates.rowCount() == 2 and dialog.accept_all.isEnabled()
+    back = [r for r in range(2) if _text(dialog, r, 0) == "How do I get faster?"]
     assert len(back) == 1  # with the edit made when it was accepted
-    assert dialog.table.item(1 - back[0], 1).text() == "Typed but not decided yet."
+    assert _text(dialog, 1 - back[0], 1) == "Typed but not decided yet."
     window.undo_stack.redo()
-    assert dialog.table.rowCount() == 1
+    assert dialog.candidates.rowCount() == 1
     assert window.session.examples[-1].id == added.id  # the same example, not a copy
 
     dialog.close()
@@ -88,16 +104,16 @@ def test_generate_review_accept_undo_and_keep_the_rest(
     window.undo_stack.undo()  # its decisions stay undoable without it
     window.undo_stack.redo()
     again = window.generate_examples()
-    assert again.table.rowCount() == 1  # the undecided one waits in the project
+    assert again.candidates.rowCount() == 1  # the undecided one waits in the project
     again.table.selectRow(0)
     again.reject_button.click()
-    assert again.table.rowCount() == 0 and not again.accept_all.isEnabled()
+    assert again.candidates.rowCount() == 0 and not again.accept_all.isEnabled()
     assert window.session.project.counts().examples == before + 1
     assert window.undo_stack.undoText() == "Reject 1 candidate"
     window.undo_stack.undo()
-    assert again.table.rowCount() == 1
+    assert again.candidates.rowCount() == 1
     window.undo_stack.redo()
-    assert again.table.rowCount() == 0
+    assert again.candidates.rowCount() == 0
 
 
 def test_bad_sources_and_accept_all_skips_likely_duplicates(
@@ -116,13 +132,13 @@ def test_bad_sources_and_accept_all_skips_likely_duplicates(
     run_async(wait_until(lambda: "10 questions in 2 calls" in dialog.found.text()))
     dialog.start.click()
     run_async(wait_until(lambda: not dialog.running))
-    assert dialog.table.rowCount() == 10
-    duplicates = [r for r in range(10) if dialog.table.item(r, 3).text()]
+    assert dialog.candidates.rowCount() == 10
+    duplicates = [r for r in range(10) if _text(dialog, r, 3)]
     assert len(duplicates) == 5  # the same style twice: the second call repeats the first
     before = window.session.project.counts().examples
     dialog.accept_all.click()
     assert window.session.project.counts().examples == before + 5
-    assert dialog.table.rowCount() == 5
+    assert dialog.candidates.rowCount() == 5
 
 
 def test_fill_the_empty_persona_fields_from_the_linkedin_profile(
@@ -198,7 +214,7 @@ def test_keep_the_voice_of_a_model_openai_retires(
         assert "24 calls" in dialog.cost.text() and "$" in dialog.cost.text()
         dialog.start.click()
         run_async(wait_until(lambda: not dialog.running, timeout=20))
-        assert dialog.table.rowCount() == 24
+        assert dialog.candidates.rowCount() == 24
         kept = kept_voice(window.session.project, old)
         assert len(kept) == 24 and all(a == f"Old: {q}" for q, a in kept.items())
         dialog.accept_all.click()
@@ -244,8 +260,8 @@ def test_the_datasets_texts_are_learnt_as_the_dialog_opens_and_again_after_a_cha
     assert len(built) == 1 and sum(bool(d) for _q, d in first) == 5
     assert sum(bool(d) for _q, d in flagged()) == 5 and len(built) == 1  # the same texts
     question = next(q for q, d in first if not d)
-    rows = range(dialog.table.rowCount())
-    dialog.table.selectRow(next(r for r in rows if dialog.table.item(r, 0).text() == question))
+    rows = range(dialog.candidates.rowCount())
+    dialog.table.selectRow(next(r for r in rows if _text(dialog, r, 0) == question))
     dialog.accept_button.click()  # the examples change: learnt again, with this one
     third = flagged()
     assert len(built) == 2 and built[-1] == built[0] + 1
