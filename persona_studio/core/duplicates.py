@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from persona_studio.core.band_key_store import BandKeyStore, text_keys
+from persona_studio.core.collector import with_pauses
 
 _WORD = re.compile(r"\w+")
 NUM_HASHES = 32
@@ -570,7 +571,7 @@ class _KnownTexts:
         self.labels: list[str] = []
         self.words = _WordHashes()
         codes, counts, hashes = array("Q"), array("q"), array("q")
-        for label, text in texts:
+        for label, text in with_pauses(texts):  # (seconds at 100,000, beside the window)
             key = normalise(text)
             if not key:
                 continue

@@ -10,7 +10,6 @@ import heapq
 import math
 import re
 import threading
-import time
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import cast
 
+from persona_studio.core.collector import with_pauses
 from persona_studio.core.dataset import Example, held_messages
 
 # runs of two or more word characters, or a lone digit: what `\w+` finds, less single letters
@@ -26,10 +26,6 @@ K1, B = 1.2, 0.75
 ANSWER_WEIGHT = 0.3  # a word in the answer counts for 0.3 of one in the question
 # below this share of the query's best possible score, the nearest example is not an answer
 MIN_CONFIDENCE = 0.25
-# a build (seconds at 100,000 examples, in a thread) pauses this long every BUILD_SLICE
-# examples: the window's calls into Python then find the interpreter lock free
-BUILD_SLICE = 128
-BUILD_PAUSE_S = 0.0005
 
 
 def words(text: str) -> list[str]:
@@ -79,10 +75,8 @@ class RetrievalIndex:
         self._lengths = array("d")
         self._total = 0  # the live examples' lengths, in tenths: exact whatever the edits
         self._live = 0
-        for n, (place, example) in enumerate(placed, 1):
+        for place, example in with_pauses(placed):  # seconds at 100,000, beside the window
             self._add(place, example)
-            if not n % BUILD_SLICE:
-                time.sleep(BUILD_PAUSE_S)
 
     def update(self, edited: Iterable[tuple[int, Example]]) -> None:
         """Examples edited in place (their place in the dataset, the new example): taken in at
