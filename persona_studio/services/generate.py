@@ -257,7 +257,16 @@ class GenerationRun:
             if rescued:  # the old model's answers, kept as they came
                 from persona_studio.services.voice import keep_voice
 
-                keep_voice(self.queue.project, self.meta["model"], self.meta["profile"], rescued)
+                project, model, profile = (
+                    self.queue.project,
+                    self.meta["model"],
+                    self.meta["profile"],
+                )
+                # with the queue's writes: the kept voice is read and written whole at each
+                # batch (5,000 answers at most), on the UI thread it stalled the window
+                self.queue.write(
+                    lambda: keep_voice(project, model, profile, rescued), len(self.candidates)
+                )
             on_candidates(batch)
 
         self.outcome, self.note = "done", ""

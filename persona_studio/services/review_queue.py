@@ -93,15 +93,18 @@ class ReviewQueue:
             if touched:
                 self._save(run_id)
 
+    def write(self, write: Callable[[], object], size: int) -> None:
+        """Write to the project, in order with the queue's own records (`later`, if given)."""
+        if self.later is None:
+            write()
+        else:
+            self.later(write, size=size)
+
     def _save(self, run_id: str) -> None:
         run = self.runs[run_id]
         data = {**run, "candidates": candidates_data(run["candidates"])}  # as they are now
         status = run.get("status", "running")
-
-        def write() -> None:
-            self.project.save_run(run_id, REVIEW_KIND, status, data)
-
-        if self.later is None:
-            write()
-        else:
-            self.later(write, size=len(run["candidates"]))
+        self.write(
+            lambda: self.project.save_run(run_id, REVIEW_KIND, status, data),
+            len(run["candidates"]),
+        )
