@@ -396,13 +396,8 @@ def _read_rows(http: Any, key: str, worksheet: str) -> list[list[str]]:
     with response:
         if not response.ok:
             raise gspread.exceptions.APIError(response)
-        rows: list[list[str]] = []
-        pieces = ijson.from_iter(response.iter_content(READ_PIECE))
         try:
-            for row in ijson.items(pieces, "values.item"):
-                if not isinstance(row, list):
-                    raise ijson.JSONError(f"a row that is not a list: {type(row).__name__}")
-                rows.append([str(v) for v in row])
+            rows = list(_sheet_rows(ijson.from_iter(response.iter_content(READ_PIECE))))
         except ijson.JSONError as exc:
             raise SheetsError(
                 "Google Sheets sent an answer the app could not read.",
@@ -410,6 +405,45 @@ def _read_rows(http: Any, key: str, worksheet: str) -> list[list[str]]:
                 "page on your network may be answering instead of Google.",
             ) from exc
     return rows
+
+
+def _sheet_rows(pieces: Any) -> Iterator[list[str]]:
+    """The rows of a values answer (`{"values": [[cell, …], …], …}`), each cell as its text,
+    from ijson's events. Nothing in the answer may nest deeper than a row's cells: ijson's
+    own `items` tracks each event's path, whose cost grows with the depth, and an answer
+    nested 200,000 deep used memory until the process was killed. Raises `ijson.JSONError`
+    for what is not a sheet's rows."""
+    import ijson
+
+    depth, key, in_values = 0, None, False
+    row: list[str] | None = None
+    for event, value in ijson.basic_parse(pieces):
+        if row is not None:  # a row's cells
+            if event == "end_array":
+                yield row
+                row, depth = None, depth - 1
+            elif event in ("start_array", "start_map"):
+                raise ijson.JSONError("a cell that is not a text")
+            else:
+                row.append(str(value))
+        elif event in ("start_array", "start_map"):
+            depth += 1
+            if depth > 3:
+                raise ijson.JSONError("nested deeper than a sheet's rows")
+            if in_values and depth == 3:
+                if event == "start_map":
+                    raise ijson.JSONError("a row that is not a list")
+                row = []
+            elif depth == 2 and key == "values" and event == "start_array":
+                in_values = True
+        elif event in ("end_array", "end_map"):
+            depth -= 1
+            in_values = in_values and depth > 1
+        elif event == "map_key":
+            if depth == 1:
+                key = value
+        elif in_values and depth == 2:
+            raise ijson.JSONError("a row that is not a list")
 
 
 def _pieces(items: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -144,6 +145,64 @@ def test_an_answer_that_is_not_a_sheets_rows_is_said_and_changes_nothing(fake, a
     assert "Nothing was changed" in raised.value.hint
     assert [method for method, _path in fake.requests] == ["GET", "GET"]
     assert fake.rows(KEY, "Data") == [["id", "question", "answer"], ["e1", "q", "a"]]
+
+
+def _read(body: bytes):
+    """What the sync reads from a values answer of `body`: its rows, or a `SheetsError`."""
+    from persona_studio.services.sheets import _read_rows
+
+    fake = FakeSheets()
+    fake.add_spreadsheet(KEY, {"Data": []})
+    fake.answer_next(body)
+    return _read_rows(fake.http(), KEY, "Data")
+
+
+def test_an_answer_nested_deep_is_refused_at_once() -> None:
+    """ijson's own `items` follows each event's path: an answer nested 200,000 deep used
+    memory until the process was killed. Nothing in a sheet's answer nests past its cells."""
+    deep = 200_000
+    for body in (
+        b'{"values": [' + b"[" * deep + b"]" * deep + b"]}",
+        b'{"range": ' + b"[" * deep + b"]" * deep + b', "values": [["a"]]}',
+        b"[" * deep + b"]" * deep,
+    ):
+        with pytest.raises(SheetsError, match="could not read"):
+            _read(body)
+    assert _read(b'{"range": "A1", "values": [["a", 1], []], "x": {"y": [1]}}') == [["a", "1"], []]
+
+
+JSON_SCALARS = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none())
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=int(os.environ.get("PERSONA_FUZZ_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        JSON_VALUES.map(lambda value: json.dumps({"values": value}).encode()),
+        JSON_VALUES.map(lambda value: json.dumps(value).encode()),
+    ),
+    st.integers(min_value=0, max_value=60),
+)
+def test_only_our_error_escapes_whatever_the_answer(body: bytes, cut: int) -> None:
+    """Random bytes, any JSON under "values" or none, cut anywhere: the rows (each a list of
+    texts) or the plain `SheetsError`, nothing else."""
+    for answer in (body, body[: len(body) - cut]):
+        try:
+            rows = _read(answer)
+        except SheetsError:
+            continue
+        assert all(isinstance(row, list) and all(isinstance(c, str) for c in row) for row in rows)
 
 
 def test_rows_are_read_as_displayed_text_whatever_json_they_come_as(fake) -> None:
