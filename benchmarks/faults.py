@@ -10,8 +10,8 @@
 - `--damaged N`: a crashed project (the file and the -wal beside it) with random bytes
   overwritten, opened N times: it opens, or it is refused with our error, and a refused open
   leaves both files byte for byte as they were.
-- `--fuzz N`: every importer's and the card reader's fuzz tests, N inputs each
-  (PERSONA_FUZZ_EXAMPLES).
+- `--fuzz N`: every importer's, the card reader's and the sheet answer's fuzz tests, N inputs
+  each (PERSONA_FUZZ_EXAMPLES).
 - `--sync N`: the Sheets sync over a faulty network, N random runs: no row duplicated or lost.
 Prints the figures; exits 1 on any lost edit, crash or changed file.
 """
@@ -134,10 +134,14 @@ def scaled_tests(what: str, variable: str, count: int, tests: list[str], chosen:
 
 def fuzz(count: int) -> int:
     return scaled_tests(
-        f"importer and card fuzz, {count} inputs per test",
+        f"importer, card and sheet-answer fuzz, {count} inputs per test",
         "PERSONA_FUZZ_EXAMPLES",
         count,
-        ["tests/core/test_importer_fuzz.py", "tests/core/test_cards.py"],
+        [
+            "tests/core/test_importer_fuzz.py",
+            "tests/core/test_cards.py",
+            "tests/services/test_sheets.py",
+        ],
         "only_our_error or random_bytes or mutated_real",  # the fuzz tests of those files
     )
 
