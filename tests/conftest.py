@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,20 @@ def counted_here(monkeypatch) -> list[str]:
     monkeypatch.setattr(tokens, "_counter", counter)
     monkeypatch.setattr(tokens, "_counts", {})
     return texts
+
+
+def threads_calling(monkeypatch: Any, owner: Any, name: str) -> list[str]:
+    """`owner.name` (a module's function, a class's method) wrapped for the test: the name of
+    each calling thread goes to the list returned (is this work off the UI thread?)."""
+    threads: list[str] = []
+    original = getattr(owner, name)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return threads
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

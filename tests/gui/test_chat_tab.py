@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDialog
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.probes import probes
 from persona_studio.gui.chat_tab import AddExampleDialog
-from tests.conftest import wait_until
+from tests.conftest import threads_calling, wait_until
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gui.conftest import add_provider, minimum_size
 
@@ -372,16 +372,11 @@ def test_earlier_checks_and_the_report(
     from persona_studio.services import voice_check
 
     monkeypatch.setattr(voice_check_dialog, "INDEX_WARM_FROM", 0)  # (the demo is small)
-    built, planned = [], []
+    built: list = []
     monkeypatch.setattr(
         retrieval.RetrievalIndex, "_build", _counting(retrieval.RetrievalIndex._build, built)
     )
-    plan = voice_check.plan_check
-    monkeypatch.setattr(
-        voice_check,
-        "plan_check",
-        lambda *a, **k: planned.append(threading.current_thread().name) or plan(*a, **k),
-    )
+    planned = threads_calling(monkeypatch, voice_check, "plan_check")
     window = make_window()
     window.open_project(ensure_demo_project(context.data_folder))
     dialog = window.check_voice()

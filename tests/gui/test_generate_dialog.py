@@ -10,7 +10,7 @@ import shiboken6
 from PySide6.QtCore import Qt
 
 from persona_studio.core.demo import ensure_demo_project
-from tests.conftest import wait_until
+from tests.conftest import threads_calling, wait_until
 from tests.fakes.generation import model_reply
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -184,7 +184,6 @@ def test_keep_the_voice_of_a_model_openai_retires(
     kept voice is read and written whole at each batch: with the session's writes, in its
     writer thread from `BACKGROUND_WRITE_FROM` candidates (a 2,000-question rescue at 100,000
     examples stalled the window 117 ms on the UI thread)."""
-    import threading
     from datetime import date
 
     from persona_studio.gui import project_session
@@ -193,13 +192,7 @@ def test_keep_the_voice_of_a_model_openai_retires(
     from persona_studio.services.voice import kept_voice
 
     monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 1)
-    kept_in: list[str] = []
-    keep = voice.keep_voice
-    monkeypatch.setattr(
-        voice,
-        "keep_voice",
-        lambda *a: kept_in.append(threading.current_thread().name) or keep(*a),
-    )
+    kept_in = threads_calling(monkeypatch, voice, "keep_voice")
 
     old = "ft:gpt-4.1-mini-2025-04-14:coach:rhea:x9"
     monkeypatch.setattr(

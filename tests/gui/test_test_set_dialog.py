@@ -7,7 +7,7 @@ from __future__ import annotations
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.test_set import PIN_TAG, in_test_set, split_test_set
 from persona_studio.services.voice_check import check_questions
-from tests.conftest import wait_until
+from tests.conftest import threads_calling, wait_until
 
 
 def _dialogs(make_window, context, qtbot, run_async):
@@ -139,13 +139,7 @@ def test_the_set_is_read_in_a_thread_after_each_change(
 
     from persona_studio.gui.dialogs import test_set_dialog
 
-    read_in: list[str] = []
-    read = test_set_dialog.questions_kept_aside
-    monkeypatch.setattr(
-        test_set_dialog,
-        "questions_kept_aside",
-        lambda *a: read_in.append(threading.current_thread().name) or read(*a),
-    )
+    read_in = threads_calling(monkeypatch, test_set_dialog, "questions_kept_aside")
     _window, dialog = _dialogs(make_window, context, qtbot, run_async)
     dialog.table.selectRow(0)
     dialog.toggle_pin()
