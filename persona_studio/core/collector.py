@@ -76,39 +76,72 @@ def end_startup_pause() -> None:
 
 
 RELEASE_SLICE = 512  # items freed at a time by `release`
-RELEASE_PAUSE_S = 0.0005  # between two slices: the window takes the interpreter lock meanwhile
+RELEASE_PAUSE_S = 0.0005  # a pause between two slices: the window takes the lock meanwhile
+KEPT_WAITING_S = 0.001  # a slice kept waiting longer than this: another thread wanted the lock
+GIVE_WAY_S = 0.01  # then the pause: the window's work (a click's, a paint) goes on alone
+
+_window = False  # a window shares this process's interpreter lock (`share_with_window`)
+
+
+def share_with_window() -> None:
+    """The app calls this as it makes its window: from then on, long passes in worker threads
+    pause between two slices (`Pacer`). On the command line nothing waits: no pause."""
+    global _window
+    _window = True
+
+
+class Pacer:
+    """Paces a long pass of Python in a worker thread: at each `pause`, between two slices of
+    its work, the thread lets the interpreter lock go for a moment; and for longer
+    (`GIVE_WAY_S`) if during the slice it was kept waiting, that is if its wall time exceeded
+    its own CPU time: then the window (or another thread) wanted the lock. With the lock
+    handed to and fro every 0.5 ms (the switch interval), the window's work took twice as long
+    beside such a pass: at 100,000 examples, "Accept all" of 5,000 candidates while the
+    Generate dialog learnt the dataset's texts stalled it 118–185 ms, its undo 172–287 ms."""
+
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.thread_time()
+
+    def pause(self) -> None:
+        if not _window:
+            return
+        kept_waiting = (time.perf_counter() - self._wall) - (time.thread_time() - self._cpu)
+        time.sleep(GIVE_WAY_S if kept_waiting > KEPT_WAITING_S else RELEASE_PAUSE_S)
+        self._wall, self._cpu = time.perf_counter(), time.thread_time()
 
 
 def release(items: list[Any] | dict[Any, Any]) -> None:
     """Empty a large list (or dict) a slice at a time, in a worker thread. What only it holds
-    is freed slice by slice, and between two the thread sleeps a moment, the interpreter lock
-    let go: dropping 100,000 examples read in a worker freed ~1 million objects in one go,
-    holding the lock ~0.1 s beside the window. Without the pause, the lock went to the window
-    only when it had waited 5 ms (`sys.getswitchinterval`), at each of a paint's calls into
-    Python: freeing a 100,000-row sheet sync's rows in slices of 2,048 still stalled it
-    ~190 ms, ~70 ms now. The pauses add ~0.1 s to freeing 100,000 rows, in that thread."""
+    is freed slice by slice, paced (`Pacer`): dropping 100,000 examples read in a worker freed
+    ~1 million objects in one go, holding the lock ~0.1 s beside the window. Without the
+    pause, the lock went to the window only when it had waited 5 ms (`sys.getswitchinterval`),
+    at each of a paint's calls into Python: freeing a 100,000-row sheet sync's rows in slices
+    of 2,048 still stalled it ~190 ms, ~70 ms now. The pauses add ~0.1 s to freeing 100,000
+    rows, in that thread."""
+    pacer = Pacer()
     if isinstance(items, dict):
         while items:
             for _ in range(min(RELEASE_SLICE, len(items))):
                 items.popitem()
-            time.sleep(RELEASE_PAUSE_S)
+            pacer.pause()
         return
     while items:
         del items[-RELEASE_SLICE:]
-        time.sleep(RELEASE_PAUSE_S)
+        pacer.pause()
 
 
 PAUSE_EVERY = 128  # items of a long pass in a worker thread between two pauses
 
 
 def with_pauses(items: Iterable[T], every: int = PAUSE_EVERY) -> Iterator[T]:
-    """`items`, with a pause after every `every` of them, the interpreter lock let go: a pass
-    of Python over 100,000 examples in a worker thread (seconds) otherwise keeps the window's
-    every call into Python waiting its turn for the lock. At 100,000 examples, undoing an
-    "Accept all" of 5,000 candidates while the Generate dialog learnt the dataset's texts
-    stalled the window ~0.7 s; a pin in the voice check's questions while the chat's index was
-    built, 1.1–1.3 s (148 ms with only the 0.5 ms switch interval, 80–84 ms with pauses)."""
+    """`items`, paced (`Pacer`): a pause after every `every` of them. A pass of Python over
+    100,000 examples in a worker thread (seconds) otherwise keeps the window's every call into
+    Python waiting its turn for the lock. At 100,000 examples, undoing an "Accept all" of 5,000
+    candidates while the Generate dialog learnt the dataset's texts stalled the window ~0.7 s;
+    a pin in the voice check's questions while the chat's index was built, 1.1–1.3 s (148 ms
+    with only the 0.5 ms switch interval, 80–84 ms with pauses)."""
+    pacer = Pacer()
     for n, item in enumerate(items, 1):
         yield item
         if not n % every:
-            time.sleep(RELEASE_PAUSE_S)
+            pacer.pause()

@@ -15,7 +15,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from persona_studio import APP_ID, APP_NAME, DESKTOP_ID, __version__
-from persona_studio.core.collector import end_startup_pause
+from persona_studio.core.collector import end_startup_pause, share_with_window
 from persona_studio.core.config import AppConfig, ConfigError, config_path, data_dir, load_config
 from persona_studio.core.project import ProjectError
 from persona_studio.gui.context import AppContext
@@ -51,6 +51,7 @@ def make_application(argv: list[str]) -> QApplication:
     # 100,000 examples, pinning a voice-check question while the chat's index was being built
     # stalled the window 1.1–1.3 s; 148 ms with 0.5 ms (80–84 ms with the build's pauses).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    share_with_window()  # and long passes in worker threads pause for it
     app = cast(QApplication, QApplication.instance() or QApplication([sys.argv[0], *argv]))
     app.setApplicationName(APP_ID)
     app.setApplicationDisplayName(APP_NAME)
