@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from persona_studio.core.dataset import Example, new_id
+from persona_studio.core.dataset import Example, new_id, new_ids, now_iso
 from persona_studio.core.generation import Candidate
 
 if TYPE_CHECKING:
@@ -76,10 +76,11 @@ class ReviewQueue:
                     candidate.status = status
                     touched = True
                     if status == "accepted":
-                        accepted.append(candidate.to_example())
+                        accepted.append(candidate)
             if touched:
                 self._save(run_id)
-        return accepted
+        now = now_iso()
+        return [c.to_example(i, now) for c, i in zip(accepted, new_ids(len(accepted)), strict=True)]
 
     def reopen(self, ids: Sequence[str]) -> None:
         """Put decided candidates back in the queue (the decision was undone)."""

@@ -241,8 +241,9 @@ async def test_reverse_prompts_keep_the_post_and_flag_duplicates(server, client)
     assert first.question == f"What about: {POSTS[0].text[:20]}?"
     assert first.source == "linkedin:https://l/1 2024-03-01" and first.kind == "reverse"
     assert by_answer[POSTS[1].text].duplicate_of == ""  # a reverse answer is the post itself
-    example = first.to_example()
+    example = first.to_example("e1", "2026-12-06T09:00:00.000+00:00")
     assert (example.status, example.source, example.tags) == ("draft", first.source, ["generated"])
+    assert (example.id, example.updated_at) == ("e1", "2026-12-06T09:00:00.000+00:00")
 
 
 async def test_passages_and_persona_make_pairs_flagging_repeats(server, client) -> None:
@@ -384,6 +385,21 @@ async def test_pause_holds_new_calls_and_cancel_leaves_only_whole_candidates(
         back = {c.id: c for c in ReviewQueue(project).pending()}
         assert len(back) == len(pending)
         assert back[first.id].question == "Edited question?"  # the edit made when accepting
+
+
+def test_candidates_accepted_at_once_become_examples_with_their_own_ids(tmp_path: Path) -> None:
+    with Project.open(ensure_demo_project(tmp_path)) as project:
+        queue = ReviewQueue(project)
+        run_id = queue.start_run(source="persona")
+        candidates = [Candidate(f" Q{i}? ", f"A{i}.", "persona", "forward") for i in range(3)]
+        queue.add(run_id, candidates)
+        added = queue.decide([c.id for c in candidates], "accepted")
+    assert [(e.question, e.answer, e.status, e.tags) for e in added] == [
+        (f"Q{i}?", f"A{i}.", "draft", ["generated"]) for i in range(3)
+    ]
+    assert len({e.id for e in added}) == 3 and all(len(e.id) == 32 for e in added)
+    assert {e.id for e in added}.isdisjoint(c.id for c in candidates)
+    assert len({e.updated_at for e in added}) == 1  # one decision, one time
 
 
 async def test_a_generation_run_always_records_how_it_ended(server, tmp_path: Path) -> None:
