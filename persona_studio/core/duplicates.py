@@ -81,6 +81,15 @@ class _WordHashes(dict[str, int]):
         return value
 
 
+def _form(key: str) -> int:
+    """A normalised text's 64-bit hash (BLAKE2b, as a signed number): the same in every
+    process, unlike Python's own."""
+    import hashlib
+
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
 def _mix(keys: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, vectorised: shingle numbers → well-spread 64-bit hashes."""
     x = keys.astype(np.uint64)
@@ -494,7 +503,7 @@ class DuplicateFinder:
     Exact matches by normalised text; near matches by word-bigram Jaccard ≥ `threshold` over an
     inverted index, so each question costs time in proportion to the texts that share words
     with it, not to the whole dataset. The texts known at the start (`of`) are held in numpy
-    arrays (`_KnownTexts`); those added later (`add`), in Python."""
+    arrays (`KnownTexts`); those added later (`add`), in Python."""
 
     def __init__(self, threshold: float = 0.8) -> None:
         self.threshold = threshold
@@ -502,7 +511,7 @@ class DuplicateFinder:
         self._sets: list[set[int]] = []
         self._labels: list[str] = []
         self._index: dict[int, list[int]] = defaultdict(list)
-        self._known: _KnownTexts | None = None
+        self._known: KnownTexts | None = None
 
     @classmethod
     def of(cls, texts: Iterable[tuple[str, str]], threshold: float = 0.8) -> DuplicateFinder:
@@ -510,8 +519,13 @@ class DuplicateFinder:
         answers, added one by one they took 9.3 s and 833 MB (millions of small lists and
         sets), and the inverted index's growth held the interpreter lock ~0.5 s at a time
         beside the window."""
+        return cls.knowing(KnownTexts(texts), threshold)
+
+    @classmethod
+    def knowing(cls, known: KnownTexts, threshold: float = 0.8) -> DuplicateFinder:
+        """A finder that knows the texts `known` was made of (`of` makes it here)."""
         finder = cls(threshold)
-        finder._known = _KnownTexts(texts)
+        finder._known = known
         return finder
 
     def fresh(self) -> DuplicateFinder:
@@ -560,26 +574,35 @@ class DuplicateFinder:
         return None
 
 
-class _KnownTexts:
+_KNOWN_ARRAYS = ("_label_ends", "forms", "form_text", "keys", "texts_of", "sizes")
+
+
+class KnownTexts:
     """Many texts' normalised forms and word-bigram sets, as numpy arrays: each text's
     bigrams, hashed as the check's near-duplicate search hashes them (`_all_shingles`), sorted
     with the text each came from (the inverted index), and each text's number of distinct
     bigrams. Made from a Python pass over the texts that holds no more than each text's words
-    at a time, then numpy's sorts. A text's exact form is known by its hash."""
+    at a time, then numpy's sorts. A text's exact form is known by its hash (`_form`), its
+    label is a slice of one string. All of it is the same in every process: the check's worker
+    makes it (`CheckProcess.known_texts`), and it crosses the pipe as a few arrays and one
+    string, not 200,000 of them (the words' hashes stay behind: made again as asked)."""
 
     def __init__(self, texts: Iterable[tuple[str, str]]) -> None:
-        self.labels: list[str] = []
+        labels: list[str] = []
         self.words = _WordHashes()
         codes, counts, hashes = array("Q"), array("q"), array("q")
         for label, text in with_pauses(texts):  # (seconds at 100,000, beside the window)
             key = normalise(text)
             if not key:
                 continue
-            self.labels.append(label)
-            hashes.append(hash(key))
+            labels.append(label)
+            hashes.append(_form(key))
             words = key.split()[:MAX_WORDS]
             codes.extend(map(self.words.__getitem__, words))
             counts.append(len(words))
+        self._labels = "".join(labels)
+        self._label_ends = np.cumsum(np.fromiter(map(len, labels), np.int64, len(labels)))
+        del labels
         # the first text of each exact form, by its hash
         forms = np.frombuffer(hashes, dtype=np.int64) if hashes else np.zeros(0, np.int64)
         order = np.argsort(forms, kind="stable")
@@ -595,7 +618,38 @@ class _KnownTexts:
         fresh = np.ones(len(keys), dtype=bool)
         fresh[1:] = (keys[1:] != keys[:-1]) | (texts_of[1:] != texts_of[:-1])
         self.keys, self.texts_of = keys[fresh], texts_of[fresh]
-        self.sizes = np.bincount(self.texts_of, minlength=len(self.labels))
+        self.sizes = np.bincount(self.texts_of, minlength=len(self._label_ends))
+
+    def layout(self) -> tuple[list[tuple[str, str, int]], list[memoryview]]:
+        """What it is made of, as the bytes of a few arrays (the labels' text as UTF-8), to
+        cross a pipe (`made_of`): pickled, 100,000 examples' ~100 MB took 44 ms to unpickle,
+        in one hold of the interpreter lock beside the window. The words' hashes stay
+        behind: they are made again as asked."""
+        labels = np.frombuffer(self._labels.encode("utf-8", "surrogatepass"), np.uint8)
+        arrays = [*(getattr(self, name) for name in _KNOWN_ARRAYS), labels]
+        names = [*_KNOWN_ARRAYS, "_labels"]
+        shapes = [(name, a.dtype.str, len(a)) for name, a in zip(names, arrays, strict=True)]
+        return shapes, [np.ascontiguousarray(a).data.cast("B") for a in arrays]
+
+    @classmethod
+    def made_of(
+        cls, shapes: list[tuple[str, str, int]], fill: Callable[[memoryview], None]
+    ) -> KnownTexts:
+        """The texts `layout` gave `shapes` of, each array's bytes put in place by `fill`."""
+        known = cls.__new__(cls)
+        for name, dtype, length in shapes:
+            array = np.empty(length, np.dtype(dtype))
+            fill(array.data.cast("B"))
+            setattr(known, name, array)
+        labels: np.ndarray = vars(known).pop("_labels")
+        known._labels = labels.tobytes().decode("utf-8", "surrogatepass")
+        known.words = _WordHashes()
+        return known
+
+    def label(self, text: int) -> str:
+        """The label of the `text`th text known."""
+        ends = self._label_ends
+        return self._labels[int(ends[text - 1]) if text else 0 : int(ends[text])]
 
     @staticmethod
     def _shingles(codes: array[int], counts: array[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -606,9 +660,10 @@ class _KnownTexts:
         )
 
     def exact(self, key: str) -> str | None:
-        at = int(np.searchsorted(self.forms, hash(key)))
-        if at < len(self.forms) and self.forms[at] == hash(key):
-            return self.labels[int(self.form_text[at])]
+        form = _form(key)
+        at = int(np.searchsorted(self.forms, form))
+        if at < len(self.forms) and self.forms[at] == form:
+            return self.label(int(self.form_text[at]))
         return None
 
     def near(self, key: str, threshold: float) -> str | None:
@@ -629,4 +684,4 @@ class _KnownTexts:
         if not alike.any():
             return None
         texts, common = texts[alike], common[alike]
-        return self.labels[int(texts[np.argmax(common)])]  # (np.unique sorts: first on a tie)
+        return self.label(int(texts[np.argmax(common)]))  # (np.unique sorts: first on a tie)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from persona_studio.core.dataset import Example, new_id
-from persona_studio.core.duplicates import DuplicateFinder
+from persona_studio.core.duplicates import DuplicateFinder, KnownTexts
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.importers.documents import Passage
 from persona_studio.core.importers.linkedin import LinkedInExport
@@ -373,12 +373,37 @@ def plain_pairs(reply: str) -> list[tuple[str, str]]:
 
 def known_examples(examples: Sequence[Example]) -> DuplicateFinder:
     """What candidates are compared with. Seconds at 100k examples: build it off the UI thread
-    and pass it to `Generator` as `seen`."""
-    return DuplicateFinder.of(
-        (label, text)
-        for example in examples
-        for label, text in (
-            (example.question, example.question),
-            (example.question, example.answer),
-        )
-    )
+    and pass it to `Generator` as `seen` (the window has the check's worker process make it:
+    `CheckProcess.known_texts`)."""
+    return DuplicateFinder.of(known_pairs(examples))
+
+
+def known_pairs(examples: Iterable[Example]) -> Iterator[tuple[str, str]]:
+    """Each example's question and answer, each labelled with its question."""
+    for example in examples:
+        question = example.question
+        yield question, question
+        yield question, example.answer
+
+
+class _Stopped(Exception):
+    pass
+
+
+LOOK_EVERY = 1_024  # examples learnt between two looks at whether to stop (~25 ms)
+
+
+def known_texts(examples: Sequence[Example], stop: Callable[[], bool]) -> KnownTexts | None:
+    """`known_examples`' texts, or None once `stop()` says so (looked at as it goes): the
+    examples changed, or the check's worker process is asked for something else."""
+
+    def until_stopped() -> Iterator[Example]:
+        for n, example in enumerate(examples):
+            if not n % LOOK_EVERY and stop():
+                raise _Stopped
+            yield example
+
+    try:
+        return KnownTexts(known_pairs(until_stopped()))
+    except _Stopped:
+        return None

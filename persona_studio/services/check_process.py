@@ -38,14 +38,16 @@ import traceback
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import compress
-from operator import is_not, itemgetter
+from operator import is_, is_not, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
-from persona_studio.core.duplicates import band_key_store
+from persona_studio.core.duplicates import KnownTexts, band_key_store
+from persona_studio.core.generation import known_texts
 from persona_studio.core.tokens import (
     HELPER_FROM,
     HELPER_IDLE_S,
@@ -215,8 +217,14 @@ def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S, store: str | N
             except (EOFError, OSError):
                 return
             continue
+        if message[0] == "known":
+            try:
+                _send_known(conn, message[1], _known(held, conn.poll))
+            except (EOFError, OSError):
+                return
+            continue
         if message[0] != "check":
-            continue  # a cancel that came after its check had finished
+            continue  # a cancel (or a stop) that came after what it stopped had finished
         _, seq, base, kind, slices, count, persona, spec, test_share = message
         if (not held.ids or not held.whole) and count >= HELPER_FROM:
             ready_helper()  # every example is checked: it starts while they come
@@ -264,6 +272,42 @@ def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S, store: str | N
         # the answer is sent: the app does not wait for these (a new message stops the first)
         held.cache.duplicates.keep_signed(stop=conn.poll)
         _give_back_freed_memory()
+
+
+def _known(held: _Held, asked: Callable[[], bool]) -> KnownTexts | None:
+    """What the Generate dialog compares candidates with (`generation.known_examples`), made
+    of the examples the last check held; None if that check did not finish, or once the app
+    asks for something else (a check, a count, a stop: its message waits in the pipe)."""
+    if not held.whole:
+        return None
+    with collector_paused():
+        return known_texts(held.examples, asked)
+
+
+KNOWN_PART = 1 << 22  # bytes of the learnt texts' arrays sent at a time (~1 ms to copy in)
+
+
+def _send_known(conn: Connection, seq: int, known: KnownTexts | None) -> None:
+    """The learnt texts: their arrays' shapes, then their bytes in parts of `KNOWN_PART`."""
+    if known is None:
+        conn.send(("known", seq, None))
+        return
+    shapes, views = known.layout()
+    conn.send(("known", seq, shapes))
+    for view in views:
+        for start in range(0, len(view), KNOWN_PART):
+            conn.send_bytes(view[start : start + KNOWN_PART])
+
+
+def _received(conn: Connection, shapes: list[tuple[str, str, int]]) -> KnownTexts:
+    """The learnt texts `_send_known` sent, each part read into its array in place."""
+
+    def fill(view: memoryview) -> None:
+        at = 0
+        while at < len(view):
+            at += conn.recv_bytes_into(view[at:])
+
+    return KnownTexts.made_of(shapes, fill)
 
 
 def _give_back_freed_memory() -> None:
@@ -331,6 +375,8 @@ class CheckProcess:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # one check on the pipe at a time
+        self._waiting = 0  # calls waiting for the lock: a learning of texts stops for them
+        self._waiting_lock = threading.Lock()
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         # what the worker holds: the examples last sent and their ids (only changes are sent)
@@ -402,7 +448,7 @@ class CheckProcess:
         cancel = cancel or threading.Event()
         if self.usable:
             try:
-                with self._lock:
+                with self._turn():
                     return self._run(examples, persona, spec, progress, cancel, test_share)
             except WorkerGone as exc:
                 log.warning("%s; checking in the app instead", exc)
@@ -424,11 +470,65 @@ class CheckProcess:
         cannot."""
         if self.usable:
             try:
-                with self._lock:  # after the check in flight, if any (it holds the pipe)
+                with self._turn():  # after the check in flight, if any (it holds the pipe)
                     return self._count(list(texts), tuple(encodings))
             except WorkerGone as exc:
                 log.warning("%s; counting in the app instead", exc)
         return _counted(list(texts), encodings)
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """The pipe, once the call holding it has finished (a learning of texts stops)."""
+        with self._waiting_lock:
+            self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def known_texts(
+        self, examples: Sequence[Example], stop: threading.Event | None = None
+    ) -> KnownTexts | None:
+        """What the Generate dialog compares candidates with (`generation.known_examples`),
+        made by the worker from the examples it holds: a pass of Python over every question
+        and answer (~4–6 s at 100,000 examples) that, in a thread of the app, halved the
+        window's speed meanwhile. None when the worker does not hold `examples` (a check has
+        not seen them yet), cannot, or when a check or a count is asked for meanwhile (it
+        stops for them), or `stop` is set. Blocks: call it from a thread."""
+        if not self.usable:
+            return None
+        with self._lock:
+            sent, process, conn = self._sent, self._process, self._conn
+            if (
+                process is None
+                or conn is None
+                or not process.is_alive()  # (a new one would hold nothing)
+                or len(sent) != len(examples)
+                or not all(map(is_, sent, examples))
+            ):
+                return None
+            try:
+                return self._known(conn, stop or threading.Event())
+            except (EOFError, OSError, pickle.PickleError) as exc:
+                log.warning("%s", self._gone(exc))
+                return None
+
+    def _known(self, conn: Connection, stop: threading.Event) -> KnownTexts | None:
+        self._seq += 1
+        seq, asked_to_stop = self._seq, False
+        conn.send(("known", seq))
+        while True:
+            if (self._waiting or stop.is_set()) and not asked_to_stop:
+                conn.send(("stop", seq))
+                asked_to_stop = True
+            message = self._next(conn)
+            if message is not None and message[:2] == ("known", seq):
+                return None if message[2] is None else _received(conn, message[2])
 
     def _count(self, texts: list[str], encodings: tuple[str, ...]) -> dict[str, list[int]]:
         conn = self._ensure_started()

@@ -240,16 +240,16 @@ def test_the_datasets_texts_are_learnt_as_the_dialog_opens_and_again_after_a_cha
     """Each run learnt the dataset's texts before its first call (~4 s at 100,000 examples).
     Now the dialog learns them as it opens, once for every run, and again once the examples
     change: a run after an accept knows the example accepted."""
-    from persona_studio.core import generation
+    from persona_studio.gui.dialogs import generate_dialog
 
     built: list[int] = []
-    learn = generation.known_examples
+    learn = generate_dialog._learnt
 
-    def counted(examples):
+    def counted(examples, stop):
         built.append(len(examples))
-        return learn(examples)
+        return learn(examples, stop)
 
-    monkeypatch.setattr(generation, "known_examples", counted)
+    monkeypatch.setattr(generate_dialog, "_learnt", counted)
     window, dialog = _dialog(make_window, context, tmp_path)
     run_async(wait_until(lambda: built == [len(window.session.examples)]))  # before any run
     dialog.set_source("persona")
@@ -280,6 +280,31 @@ def test_the_datasets_texts_are_learnt_as_the_dialog_opens_and_again_after_a_cha
     assert [d for q, d in third if q == question] == [question, question]  # both known now
     dialog.reject()  # (Escape): what it learnt is let go with it
     assert dialog._known is None
+
+
+def test_a_learning_of_the_texts_stops_once_the_examples_change(
+    make_window, context, tmp_path, monkeypatch
+) -> None:
+    """The texts are learnt in the check's worker where it holds the examples, else in a
+    thread; a change of the examples stops either (what it learnt is of no use)."""
+    import threading
+
+    from persona_studio.core import generation
+    from persona_studio.gui.dialogs import generate_dialog
+    from persona_studio.services.check_process import shared
+
+    window, dialog = _dialog(make_window, context, tmp_path)
+    examples = list(window.session.examples)
+    learnt = generate_dialog._learnt(examples, threading.Event())
+    assert learnt is not None
+    assert learnt.find(examples[0].question) == examples[0].question
+    stop = threading.Event()
+    stop.set()
+    assert generate_dialog._learnt(examples, stop) is None
+    monkeypatch.setattr(shared(), "known_texts", lambda _examples, _stop: None)  # not held
+    assert generate_dialog._learnt(examples, stop) is None  # stopped in the thread too
+    assert generation.known_texts(examples, lambda: True) is None
+    dialog.reject()
 
 
 def test_escape_stops_a_run_as_closing_does(

@@ -242,6 +242,63 @@ def test_the_worker_counts_a_prompt_between_checks_and_the_app_when_it_cannot(
     assert worker.failures == 2
 
 
+def test_the_worker_learns_what_candidates_are_compared_with(worker) -> None:
+    """The Generate dialog's comparison texts, made by the worker from the examples its last
+    check held, find what the same texts learnt here find; for other examples it declines."""
+    from persona_studio.core.duplicates import DuplicateFinder
+    from persona_studio.core.generation import known_examples
+
+    examples = [*dataset(300), Example.from_qa("Émile’s tempo run?", "Run it 🏃 at a talk pace.")]
+    assert worker.known_texts(examples) is None  # no check has sent it these yet
+    worker.run(examples, PERSONA, SPEC)
+    known = worker.known_texts(examples)
+    assert known is not None
+    there, here = DuplicateFinder.knowing(known), known_examples(examples)
+    asked = [
+        "How do I train for race 7?",  # exactly one
+        "how do i train for RACE 7",  # the same, once normalised
+        "Start slow, week 12!",  # an answer: labelled with its question
+        "Run it 🏃 at a talk pace",
+        "émile’s tempo run",
+        "How do I train for race 7 and rest?",  # near one
+        "Something else entirely, about shoes.",  # none
+        "",
+    ]
+    assert [there.find(text) for text in asked] == [here.find(text) for text in asked]
+    assert [there.find(text) for text in asked[:5]] == [
+        "How do I train for race 7?",
+        "How do I train for race 7?",
+        "How do I train for race 12?",
+        "Émile’s tempo run?",
+        "Émile’s tempo run?",
+    ]
+    changed = [*examples[:-1], Example.from_qa("New?", "A new one.")]
+    assert worker.known_texts(changed) is None  # not what it holds: the caller learns them
+    stop = threading.Event()
+    stop.set()
+    assert worker.known_texts(examples, stop) is None  # stopped: the examples changed
+    assert worker.known_texts(examples) is not None  # and the pipe is in step after it
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGKILL)
+    worker._process.join(5)
+    assert worker.known_texts(examples) is None  # not an empty one from a new worker
+
+
+def test_learning_the_texts_stops_for_a_count(worker) -> None:
+    """A count (or a check) asked for while the worker learns the texts is answered at once:
+    the learning stops, and the caller learns them itself."""
+    examples = dataset(30_000)
+    worker.run(examples, PERSONA, SPEC)
+    learnt: list[object] = []
+    learning = threading.Thread(target=lambda: learnt.append(worker.known_texts(examples)))
+    learning.start()
+    while not worker._lock.locked():
+        time.sleep(0.001)
+    assert worker.count_texts(["Hello world"], ["cl100k_base"]) == {"cl100k_base": [2]}
+    learning.join()
+    assert learnt == [None]
+
+
 def test_the_worker_loads_no_qt() -> None:
     code = (
         "import sys, persona_studio.services.check_process as c;"

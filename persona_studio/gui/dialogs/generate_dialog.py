@@ -8,6 +8,7 @@ closing this dialog, or the app, keeps whatever is waiting for review.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services import generate
 
 if TYPE_CHECKING:
+    from persona_studio.core.dataset import Example
     from persona_studio.core.duplicates import DuplicateFinder
 
 SOURCES = (
@@ -73,6 +75,18 @@ def _counted_in_worker(texts: list[str]) -> list[int]:
     from persona_studio.services.check_process import shared
 
     return shared().count_texts(texts, ("o200k_base",))["o200k_base"]
+
+
+def _learnt(examples: list[Example], stop: threading.Event) -> DuplicateFinder | None:
+    """The dataset's texts, which candidates are compared with: learnt by the check's worker
+    process where it holds these examples (the pass of Python, 4–6 s at 100,000 examples in a
+    thread here, halved the window's speed meanwhile), else here; None once `stop` is set (the
+    examples changed). Blocks: call it from a thread."""
+    from persona_studio.core.duplicates import DuplicateFinder
+    from persona_studio.services.check_process import shared
+
+    known = shared().known_texts(examples, stop) or generation.known_texts(examples, stop.is_set)
+    return DuplicateFinder.knowing(known) if known is not None else None
 
 
 Index = QModelIndex | QPersistentModelIndex
@@ -182,7 +196,8 @@ class GenerateDialog(QDialog):
         self.task: asyncio.Task[None] | None = None
         self._read_task: asyncio.Task[None] | None = None
         # the dataset's texts, that candidates are compared with: built once the dialog shows
-        self._known: asyncio.Future[DuplicateFinder] | None = None
+        self._known: asyncio.Future[DuplicateFinder | None] | None = None
+        self._learning: list[threading.Event] = []  # each learning's stop, while it runs
         session.examples_reset.connect(self._forget_known)
         session.examples_edited.connect(self._forget_known)
         # closed, or Escape (which skips the close event): the run stops (a paid one would go
@@ -658,24 +673,33 @@ class GenerateDialog(QDialog):
         if self._known is None:  # after the first paint: a build beside it slows it
             QTimer.singleShot(KNOWN_AFTER_MS, self._known_finder_started)
 
-    def _known_finder_started(self) -> asyncio.Future[DuplicateFinder] | None:
+    def _known_finder_started(self) -> asyncio.Future[DuplicateFinder | None] | None:
         if not self.isVisible():
             return None
         if self._known is None:
             self._known = self._learn()
         return self._known
 
-    def _learn(self) -> asyncio.Future[DuplicateFinder]:
-        examples = list(self.session.examples)
-        return asyncio.ensure_future(asyncio.to_thread(generation.known_examples, examples))
+    def _learn(self) -> asyncio.Future[DuplicateFinder | None]:
+        examples, stop = list(self.session.examples), threading.Event()
+        self._learning.append(stop)
+        learnt = asyncio.ensure_future(asyncio.to_thread(_learnt, examples, stop))
+        learnt.add_done_callback(lambda _f: self._learning.remove(stop))
+        return learnt
 
     async def _known_finder(self) -> DuplicateFinder:
-        """A finder of the dataset's texts for a run: built in a thread as the dialog opens
-        (~4 s at 100,000 examples, which each run spent before its first call) and again only
-        once the examples change. Each run gets its own over the same texts (`fresh`); a
-        dialog not shown (a script's) learns them for the run alone."""
-        known = self._known_finder_started() or self._learn()
-        return (await asyncio.shield(known)).fresh()
+        """A finder of the dataset's texts for a run: learnt as the dialog opens (~4 s at
+        100,000 examples, which each run spent before its first call) and again only once the
+        examples change. Each run gets its own over the same texts (`fresh`); a dialog not
+        shown (a script's) learns them for the run alone."""
+        while True:
+            known = self._known_finder_started() or self._learn()
+            finder = await asyncio.shield(known)
+            if finder is not None:
+                return finder.fresh()
+            # the examples changed as it learnt them (`_forget_known`): learn them as they are
 
     def _forget_known(self, *_: object) -> None:
-        self._known = None  # a build under way finishes in its thread, unused
+        self._known = None
+        for stop in self._learning:  # a learning under way stops, in the worker or a thread
+            stop.set()
