@@ -609,12 +609,14 @@ class KnownTexts:
         first = np.ones(len(order), dtype=bool)
         first[1:] = forms[order][1:] != forms[order][:-1]
         self.forms, self.form_text = forms[order][first], order[first]
-        keys, bounds = self._shingles(codes, counts)
-        texts_of = np.repeat(np.arange(len(counts), dtype=np.int32), np.diff(bounds))
+        keys, texts_of = self._all_of(codes, counts)
+        del codes
         # sorted by key, each key's texts in order (`texts_of` is): a text's repeated bigram
         # lies beside itself, and is dropped
         order = np.argsort(keys, kind="stable")
-        keys, texts_of = keys[order], texts_of[order]
+        keys = keys[order]  # (one at a time: the one before is let go)
+        texts_of = texts_of[order]
+        del order
         fresh = np.ones(len(keys), dtype=bool)
         fresh[1:] = (keys[1:] != keys[:-1]) | (texts_of[1:] != texts_of[:-1])
         self.keys, self.texts_of = keys[fresh], texts_of[fresh]
@@ -650,6 +652,25 @@ class KnownTexts:
         """The label of the `text`th text known."""
         ends = self._label_ends
         return self._labels[int(ends[text - 1]) if text else 0 : int(ends[text])]
+
+    @classmethod
+    def _all_of(cls, codes: array[int], counts: array[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Every text's bigrams and the text each is of, made `SIGNED_AT_ONCE` texts at a
+        time: all at once, their temporaries took the build's peak to 361 MB above its start
+        at 100,000 examples (the arrays it keeps: 75 MB)."""
+        words = np.frombuffer(codes, dtype=np.uint64) if codes else np.zeros(0, np.uint64)
+        sizes = np.frombuffer(counts, dtype=np.int64) if counts else np.zeros(0, np.int64)
+        ends = np.cumsum(sizes)
+        keys, texts_of = [], []
+        for start in range(0, len(sizes), SIGNED_AT_ONCE):
+            stop = min(start + SIGNED_AT_ONCE, len(sizes))
+            first = int(ends[start - 1]) if start else 0
+            part, bounds = _all_shingles(words[first : int(ends[stop - 1])], sizes[start:stop])
+            keys.append(part)
+            texts_of.append(np.repeat(np.arange(start, stop, dtype=np.int32), np.diff(bounds)))
+        if not keys:
+            return np.zeros(0, np.uint64), np.zeros(0, np.int32)
+        return np.concatenate(keys), np.concatenate(texts_of)
 
     @staticmethod
     def _shingles(codes: array[int], counts: array[int]) -> tuple[np.ndarray, np.ndarray]:

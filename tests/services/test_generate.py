@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -140,6 +141,23 @@ def test_known_texts_find_what_texts_added_one_by_one_find(
             mine, found = _shingles(normalise(question)), _shingles(normalise(texts[int(ours[1:])]))
             same = normalise(question) == normalise(texts[int(ours[1:])])
             assert same or len(mine & found) / len(mine | found) >= 0.8
+
+
+def test_known_texts_made_in_parts_are_those_made_at_once(monkeypatch) -> None:
+    """The bigrams are made a few thousand texts at a time (a lower peak); the arrays are the
+    same as made at once, parts of every size: one-word texts, empty ones, long ones."""
+    from persona_studio.core import duplicates
+    from persona_studio.core.duplicates import KnownTexts
+
+    texts = ["Slow", "", "How slow is an easy run?", "run " * 150, "Slow enough to talk."] * 7
+    pairs = [(f"t{n % 5}", text) for n, text in enumerate(texts)]
+    at_once = KnownTexts(pairs)
+    for size in (1, 3, 4):
+        monkeypatch.setattr(duplicates, "SIGNED_AT_ONCE", size)
+        parts = KnownTexts(pairs)
+        for name in ("keys", "texts_of", "sizes", "forms", "form_text", "_label_ends"):
+            assert np.array_equal(getattr(parts, name), getattr(at_once, name)), (size, name)
+        assert parts.label(5) == at_once.label(5) == "t2"  # (the empty texts are not kept)
 
 
 def test_a_fresh_finder_knows_the_texts_it_was_made_with_not_a_runs_additions() -> None:
