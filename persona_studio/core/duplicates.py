@@ -574,6 +574,36 @@ class DuplicateFinder:
         return None
 
 
+class Learning:
+    """`KnownTexts` being learnt: the Python pass over the texts, which can stop between two
+    parts and go on later (the check's worker stops it for a count, and goes on after)."""
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+        self.words = _WordHashes()
+        self.codes, self.counts, self.hashes = array("Q"), array("q"), array("q")
+
+    def take(self, texts: Iterable[tuple[str, str]]) -> None:
+        labels, hashes, codes, counts = self.labels, self.hashes, self.codes, self.counts
+        hashed = self.words.__getitem__
+        for label, text in with_pauses(texts):  # (seconds at 100,000, beside the window)
+            key = normalise(text)
+            if not key:
+                continue
+            labels.append(label)
+            hashes.append(_form(key))
+            words = key.split()[:MAX_WORDS]
+            codes.extend(map(hashed, words))
+            counts.append(len(words))
+
+    def handed_over(self) -> tuple[list[str], array[int], array[int], array[int]]:
+        """What it learnt (labels, exact forms' hashes, word codes, word counts), no longer
+        held here: the arrays made of them are let go one by one as they are used."""
+        taken = self.labels, self.hashes, self.codes, self.counts
+        self.labels, self.hashes, self.codes, self.counts = [], array("q"), array("Q"), array("q")
+        return taken
+
+
 _KNOWN_ARRAYS = ("_label_ends", "forms", "form_text", "keys", "texts_of", "sizes")
 
 
@@ -588,18 +618,20 @@ class KnownTexts:
     string, not 200,000 of them (the words' hashes stay behind: made again as asked)."""
 
     def __init__(self, texts: Iterable[tuple[str, str]]) -> None:
-        labels: list[str] = []
-        self.words = _WordHashes()
-        codes, counts, hashes = array("Q"), array("q"), array("q")
-        for label, text in with_pauses(texts):  # (seconds at 100,000, beside the window)
-            key = normalise(text)
-            if not key:
-                continue
-            labels.append(label)
-            hashes.append(_form(key))
-            words = key.split()[:MAX_WORDS]
-            codes.extend(map(self.words.__getitem__, words))
-            counts.append(len(words))
+        learning = Learning()
+        learning.take(texts)
+        self._make(learning)
+
+    @classmethod
+    def learnt(cls, learning: Learning) -> KnownTexts:
+        """The texts `learning` took in."""
+        known = cls.__new__(cls)
+        known._make(learning)
+        return known
+
+    def _make(self, learning: Learning) -> None:
+        labels, hashes, codes, counts = learning.handed_over()  # (each let go once used)
+        self.words = learning.words
         self._labels = "".join(labels)
         self._label_ends = np.cumsum(np.fromiter(map(len, labels), np.int64, len(labels)))
         del labels

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from persona_studio.core.dataset import Example, new_id
-from persona_studio.core.duplicates import DuplicateFinder, KnownTexts
+from persona_studio.core.duplicates import DuplicateFinder, KnownTexts, Learning
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.importers.documents import Passage
 from persona_studio.core.importers.linkedin import LinkedInExport
@@ -386,24 +386,24 @@ def known_pairs(examples: Iterable[Example]) -> Iterator[tuple[str, str]]:
         yield question, example.answer
 
 
-class _Stopped(Exception):
-    pass
-
-
 LOOK_EVERY = 1_024  # examples learnt between two looks at whether to stop (~25 ms)
 
 
+def learn_examples(
+    learning: Learning, examples: Sequence[Example], at: int, stop: Callable[[], bool]
+) -> int:
+    """Take `examples[at:]` into `learning` (`known_examples`' texts) until all are taken in
+    or `stop()` says so (looked at as it goes); returns how many are taken in by then."""
+    while at < len(examples) and not stop():
+        end = min(at + LOOK_EVERY, len(examples))
+        learning.take(known_pairs(examples[at:end]))
+        at = end
+    return at
+
+
 def known_texts(examples: Sequence[Example], stop: Callable[[], bool]) -> KnownTexts | None:
-    """`known_examples`' texts, or None once `stop()` says so (looked at as it goes): the
-    examples changed, or the check's worker process is asked for something else."""
-
-    def until_stopped() -> Iterator[Example]:
-        for n, example in enumerate(examples):
-            if not n % LOOK_EVERY and stop():
-                raise _Stopped
-            yield example
-
-    try:
-        return KnownTexts(known_pairs(until_stopped()))
-    except _Stopped:
+    """`known_examples`' texts, or None once `stop()` says so: the examples changed."""
+    learning = Learning()
+    if learn_examples(learning, examples, 0, stop) < len(examples):
         return None
+    return KnownTexts.learnt(learning)

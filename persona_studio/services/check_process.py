@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
-from persona_studio.core.duplicates import KnownTexts, band_key_store
-from persona_studio.core.generation import known_texts
+from persona_studio.core.duplicates import KnownTexts, Learning, band_key_store
+from persona_studio.core.generation import learn_examples
 from persona_studio.core.tokens import (
     HELPER_FROM,
     HELPER_IDLE_S,
@@ -121,6 +121,8 @@ class _Held:
         self.cache = CheckCache(store)
         self.sent: dict[int, dict[str, None]] = {}  # report → ids checked again for it
         self.whole = True  # False after a check stopped half-way: find the changes by identity
+        # the texts being learnt for the Generate dialog, paused: of which examples, how far
+        self.learning: tuple[list[Example], Learning, int] | None = None
 
     def receive(self, kind: str, parts: Iterable[bytes]) -> list[Example]:
         """Take in a check's examples, a pickled part at a time, each plain question and
@@ -223,8 +225,11 @@ def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S, store: str | N
             except (EOFError, OSError):
                 return
             continue
+        if message[0] == "stop" and not message[2]:
+            held.learning = None  # the app no longer wants what it was learning
         if message[0] != "check":
             continue  # a cancel (or a stop) that came after what it stopped had finished
+        held.learning = None
         _, seq, base, kind, slices, count, persona, spec, test_share = message
         if (not held.ids or not held.whole) and count >= HELPER_FROM:
             ready_helper()  # every example is checked: it starts while they come
@@ -274,23 +279,37 @@ def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S, store: str | N
         _give_back_freed_memory()
 
 
-def _known(held: _Held, asked: Callable[[], bool]) -> KnownTexts | None:
+PAUSED = "paused"  # `_known`'s answer when the app asked for something else meanwhile
+
+
+def _known(held: _Held, asked: Callable[[], bool]) -> KnownTexts | str | None:
     """What the Generate dialog compares candidates with (`generation.known_examples`), made
-    of the examples the last check held; None if that check did not finish, or once the app
-    asks for something else (a check, a count, a stop: its message waits in the pipe)."""
+    of the examples the last check held; None if that check did not finish. Once the app asks
+    for something else (a count, a check, a stop: its message waits in the pipe), `PAUSED`:
+    what was learnt is kept, and the next ask goes on from there (unless the examples
+    changed meanwhile, or a stop said to let it go)."""
     if not held.whole:
         return None
+    examples = held.examples
+    if held.learning is None or held.learning[0] is not examples:
+        held.learning = (examples, Learning(), 0)
+    _, learning, at = held.learning
     with collector_paused():
-        return known_texts(held.examples, asked)
+        at = learn_examples(learning, examples, at, asked)
+        if at < len(examples):
+            held.learning = (examples, learning, at)
+            return PAUSED
+        held.learning = None
+        return KnownTexts.learnt(learning)
 
 
 KNOWN_PART = 1 << 22  # bytes of the learnt texts' arrays sent at a time (~1 ms to copy in)
 
 
-def _send_known(conn: Connection, seq: int, known: KnownTexts | None) -> None:
+def _send_known(conn: Connection, seq: int, known: KnownTexts | str | None) -> None:
     """The learnt texts: their arrays' shapes, then their bytes in parts of `KNOWN_PART`."""
-    if known is None:
-        conn.send(("known", seq, None))
+    if not isinstance(known, KnownTexts):
+        conn.send(("known", seq, known))
         return
     shapes, views = known.layout()
     conn.send(("known", seq, shapes))
@@ -497,38 +516,45 @@ class CheckProcess:
         """What the Generate dialog compares candidates with (`generation.known_examples`),
         made by the worker from the examples it holds: a pass of Python over every question
         and answer (~4–6 s at 100,000 examples) that, in a thread of the app, halved the
-        window's speed meanwhile. None when the worker does not hold `examples` (a check has
-        not seen them yet), cannot, or when a check or a count is asked for meanwhile (it
-        stops for them), or `stop` is set. Blocks: call it from a thread."""
-        if not self.usable:
-            return None
-        with self._lock:
-            sent, process, conn = self._sent, self._process, self._conn
-            if (
-                process is None
-                or conn is None
-                or not process.is_alive()  # (a new one would hold nothing)
-                or len(sent) != len(examples)
-                or not all(map(is_, sent, examples))
-            ):
-                return None
-            try:
-                return self._known(conn, stop or threading.Event())
-            except (EOFError, OSError, pickle.PickleError) as exc:
-                log.warning("%s", self._gone(exc))
-                return None
+        window's speed meanwhile. A count or a check asked for meanwhile goes first: the
+        learning pauses for it, and goes on after. None when the worker does not hold
+        `examples` (a check has not seen them yet), cannot, or once `stop` is set. Blocks:
+        call it from a thread."""
+        stop = stop or threading.Event()
+        while self.usable and not stop.is_set():
+            while self._waiting and not stop.is_set():  # they go first (the lock is not fair)
+                stop.wait(POLL_S / 5)
+            with self._lock:
+                sent, process, conn = self._sent, self._process, self._conn
+                if (
+                    process is None
+                    or conn is None
+                    or not process.is_alive()  # (a new one would hold nothing)
+                    or len(sent) != len(examples)
+                    or not all(map(is_, sent, examples))
+                ):
+                    return None
+                try:
+                    known = self._known(conn, stop)
+                except (EOFError, OSError, pickle.PickleError) as exc:
+                    log.warning("%s", self._gone(exc))
+                    return None
+                if known != PAUSED:
+                    return cast("KnownTexts | None", known)
+        return None
 
-    def _known(self, conn: Connection, stop: threading.Event) -> KnownTexts | None:
+    def _known(self, conn: Connection, stop: threading.Event) -> KnownTexts | str | None:
         self._seq += 1
         seq, asked_to_stop = self._seq, False
         conn.send(("known", seq))
         while True:
             if (self._waiting or stop.is_set()) and not asked_to_stop:
-                conn.send(("stop", seq))
+                conn.send(("stop", seq, not stop.is_set()))  # (keep what it learnt, or not)
                 asked_to_stop = True
             message = self._next(conn)
             if message is not None and message[:2] == ("known", seq):
-                return None if message[2] is None else _received(conn, message[2])
+                answer = message[2]
+                return _received(conn, answer) if isinstance(answer, list) else answer
 
     def _count(self, texts: list[str], encodings: tuple[str, ...]) -> dict[str, list[int]]:
         conn = self._ensure_started()

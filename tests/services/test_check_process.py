@@ -284,9 +284,11 @@ def test_the_worker_learns_what_candidates_are_compared_with(worker) -> None:
     assert worker.known_texts(examples) is None  # not an empty one from a new worker
 
 
-def test_learning_the_texts_stops_for_a_count(worker) -> None:
+def test_learning_the_texts_pauses_for_a_count_and_goes_on(worker) -> None:
     """A count (or a check) asked for while the worker learns the texts is answered at once:
-    the learning stops, and the caller learns them itself."""
+    the learning pauses for it, then goes on to the end."""
+    from persona_studio.core.duplicates import DuplicateFinder
+
     examples = dataset(30_000)
     worker.run(examples, PERSONA, SPEC)
     learnt: list[object] = []
@@ -295,8 +297,13 @@ def test_learning_the_texts_stops_for_a_count(worker) -> None:
     while not worker._lock.locked():
         time.sleep(0.001)
     assert worker.count_texts(["Hello world"], ["cl100k_base"]) == {"cl100k_base": [2]}
+    assert learning.is_alive()  # (30,000 examples: seconds)
     learning.join()
-    assert learnt == [None]
+    [known] = learnt
+    assert known is not None
+    finder = DuplicateFinder.knowing(known)
+    assert finder.find("how do i train for race 29998") == "How do I train for race 29998?"
+    assert finder.find("Start slow, week 3.") == "How do I train for race 3?"
 
 
 def test_the_worker_loads_no_qt() -> None:
