@@ -99,3 +99,27 @@ async def test_azure_profile_builds_an_azure_client() -> None:
     assert isinstance(client, openai.AsyncAzureOpenAI)
     assert client._api_version == providers.DEFAULT_AZURE_API_VERSION
     await client.close()
+
+
+def test_a_client_is_made_with_what_its_first_call_would_import() -> None:
+    """The SDK imports its resources and httpx's network backend at a client's first use: on
+    the UI thread, 20–50 ms of a generation run's first call. The client's thread imports
+    them. In a fresh interpreter, so that no other test imported them first."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from persona_studio.core.config import ProviderProfile
+from persona_studio.services.providers import _make_client
+wanted = ["openai.resources.chat.completions", "openai.resources.fine_tuning.jobs",
+          "openai.resources.files", "anyio._backends._asyncio"]
+before = [name in sys.modules for name in wanted]
+_make_client(ProviderProfile(name="p", kind="openai-compatible", base_url="http://127.0.0.1:9"),
+             "key", 0, 1.0)
+print(before, [name in sys.modules for name in wanted])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split("] [") == ["[False, False, False, False", "True, True, True, True]\n"]
