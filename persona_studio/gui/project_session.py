@@ -7,7 +7,7 @@ import collections
 import copy
 import functools
 import threading
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import count, islice
 from operator import itemgetter
@@ -187,7 +187,8 @@ class ProjectSession(QObject):
         self._pending: dict[str, Any] = {}
         # writes not on disk yet, in order (refused ones are retried), each with whether it
         # is large enough to be written in a worker thread; the first may be in one now
-        self._unsaved: list[tuple[Callable[[], object], bool]] = []
+        # writes waiting, in order: each with whether it is large, and what it writes whole
+        self._unsaved: list[tuple[Callable[[], object], bool, Hashable]] = []
         self._writing: Future[None] | None = None  # the first's write in a worker thread
         self._writer: threading.Thread | None = None  # that thread, until it is started
         self._written.connect(self._write_done)  # (queued: emitted by the worker)
@@ -811,10 +812,18 @@ class ProjectSession(QObject):
         self._save_now(lambda: self.project.replace_character(persona, rules, avatar_png))
         self.character_replaced.emit()
 
-    def _save_now(self, write: Callable[[], object], *, size: int = 1) -> None:
+    def _save_now(
+        self, write: Callable[[], object], *, size: int = 1, whole: Hashable = None
+    ) -> None:
         """Write now, after any write still waiting; a change of `BACKGROUND_WRITE_FROM`
-        examples or more, in a worker thread. If the disk refuses, keep the write and retry."""
-        self._unsaved.append((write, size >= BACKGROUND_WRITE_FROM))
+        examples or more, in a worker thread. If the disk refuses, keep the write and retry.
+        `whole`: what the write writes whole (a record's key): a write of it still waiting
+        is dropped, this one has it as it is now. A rescue's record and kept voice were each
+        written again at every answer, ~2,000 times, behind one another."""
+        if whole is not None:
+            started = 1 if self._writing is not None else 0  # (in a worker: not dropped)
+            self._unsaved[started:] = [u for u in self._unsaved[started:] if u[2] != whole]
+        self._unsaved.append((write, size >= BACKGROUND_WRITE_FROM, whole))
         self._write_unsaved()
 
     def _write_unsaved(self, *, wait: bool = False) -> bool:
@@ -828,7 +837,7 @@ class ProjectSession(QObject):
             if not self._landed(self._writing):  # (the UI thread waits for it here)
                 return False
         while self._unsaved:
-            write, large = self._unsaved[0]
+            write, large, _whole = self._unsaved[0]
             if large and not wait:
                 self._write_in_worker(write)
                 return True
@@ -907,7 +916,7 @@ class ProjectSession(QObject):
     @property
     def large_write_waiting(self) -> bool:
         """Whether a change of `BACKGROUND_WRITE_FROM` examples or more is not written yet."""
-        return any(large for _write, large in self._unsaved)
+        return any(large for _write, large, _whole in self._unsaved)
 
     async def flushed(self) -> bool:
         """`flush` for a task: a large write in a worker thread is awaited, and any large one
@@ -947,7 +956,7 @@ class ProjectSession(QObject):
         if self._pending:
             fields = dict(self._pending)
             self._pending.clear()
-            self._unsaved.append((lambda: self.project.set_persona_fields(**fields), False))
+            self._unsaved.append((lambda: self.project.set_persona_fields(**fields), False, None))
 
     def close(self, *, force: bool = False) -> bool:
         """Save and close. If saving fails the project stays open, unless `force`."""

@@ -250,22 +250,28 @@ class GenerationRun:
         writing the run's outcome; the candidates that arrived stay in the queue."""
         self.run_id = run_id = self.queue.start_run(**self.meta)
 
+        voice: dict[str, str] = {}  # this run's answers of the old model, as they came
+
         def keep(batch: list[Candidate]) -> None:
             self.candidates.extend(batch)
             self.queue.add(run_id, batch)
-            rescued = [c for c in batch if c.kind == "rescue"]
+            rescued = [(c.question, c.answer) for c in batch if c.kind == "rescue"]
             if rescued:  # the old model's answers, kept as they came
                 from persona_studio.services.voice import keep_voice
 
+                voice.update(rescued)
                 project, model, profile = (
                     self.queue.project,
                     self.meta["model"],
                     self.meta["profile"],
                 )
+                answers = list(voice.items())  # all of this run's: a write waiting is replaced
                 # with the queue's writes: the kept voice is read and written whole at each
                 # batch (5,000 answers at most), on the UI thread it stalled the window
                 self.queue.write(
-                    lambda: keep_voice(project, model, profile, rescued), len(self.candidates)
+                    lambda: keep_voice(project, model, profile, answers),
+                    len(self.candidates),
+                    whole=("voice", model),
                 )
             on_candidates(batch)
 

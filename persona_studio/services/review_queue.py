@@ -3,7 +3,7 @@ per generation run) so a closed window or an interrupted run loses none."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import Example, new_id, new_ids, now_iso
@@ -31,9 +31,10 @@ class ReviewQueue:
     closed window or an interrupted run loses none (one run record per generation run)."""
 
     def __init__(self, project: Project, later: Callable[..., None] | None = None) -> None:
-        """`later(write, size=N)`: how a run's record is written (the window's session writes
-        in order with the examples' writes, a large one in a worker thread, so the UI thread
-        never waits for the file behind one); else at once."""
+        """`later(write, size=N, whole=KEY)`: how a run's record is written (the window's
+        session writes in order with the examples' writes, a large one in a worker thread, so
+        the UI thread never waits for the file behind one, and a newer write of the same
+        record replaces one still waiting); else at once."""
         self.project, self.later = project, later
         self.runs: dict[str, dict[str, Any]] = {}
         for record in reversed(project.runs(REVIEW_KIND)):  # oldest first
@@ -94,12 +95,13 @@ class ReviewQueue:
             if touched:
                 self._save(run_id)
 
-    def write(self, write: Callable[[], object], size: int) -> None:
-        """Write to the project, in order with the queue's own records (`later`, if given)."""
+    def write(self, write: Callable[[], object], size: int, whole: Hashable = None) -> None:
+        """Write to the project, in order with the queue's own records (`later`, if given).
+        `whole`: the key of what it writes whole (see `later`)."""
         if self.later is None:
             write()
         else:
-            self.later(write, size=size)
+            self.later(write, size=size, whole=whole)
 
     def _save(self, run_id: str) -> None:
         run = self.runs[run_id]
@@ -108,4 +110,5 @@ class ReviewQueue:
         self.write(
             lambda: self.project.save_run(run_id, REVIEW_KIND, status, data),
             len(run["candidates"]),
+            whole=(REVIEW_KIND, run_id),
         )

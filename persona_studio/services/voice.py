@@ -8,24 +8,25 @@ compared with the old one later. Written by `GenerationRun` as a rescue run's an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import now_iso
 
 if TYPE_CHECKING:
-    from persona_studio.core.generation import Candidate
     from persona_studio.core.project import Project
 
 VOICE_KIND = "voice"
 
 
-def keep_voice(project: Project, model: str, profile: str, answers: Sequence[Candidate]) -> None:
-    """Add these answers to the model's kept voice (a question asked again keeps the newest)."""
+def keep_voice(
+    project: Project, model: str, profile: str, answers: Iterable[tuple[str, str]]
+) -> None:
+    """Add these answers (question, answer) to the model's kept voice (a question asked again
+    keeps the newest)."""
     run_id = f"{VOICE_KIND}:{model}"
     kept = kept_voice(project, model)
-    for candidate in answers:
-        kept[candidate.question] = candidate.answer
+    kept.update(answers)
     data: dict[str, Any] = {
         "model": model,
         "profile": profile,

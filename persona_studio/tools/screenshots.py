@@ -160,14 +160,12 @@ def render(out_dir: Path) -> list[Path]:
     shoot(window, "train-deploy-failed.png")
 
     # the voice check with no account: the offline engine against an old model's kept voice
-    from persona_studio.core.generation import Candidate
     from persona_studio.services.voice import keep_voice
     from persona_studio.services.voice_check import check_questions
 
     asked = check_questions(window.session.project.examples(), 12)
     old_answers = [  # the old model said it shorter than the creator does
-        Candidate(e.question, e.answer.split(". ")[0].rstrip(".") + ".", "rescue", "rescue")
-        for e in asked[::2]
+        (e.question, e.answer.split(". ")[0].rstrip(".") + ".") for e in asked[::2]
     ]
     keep_voice(window.session.project, "ft:gpt-4o-mini-2024-07-18:coach:rhea:v1", "openai",
                old_answers)  # fmt: skip

@@ -719,14 +719,13 @@ def test_check_prints_the_scoreboard_and_can_require_better(
     """Offline and an old model's kept voice need no account; --require-better compares the
     fine-tuned model with the kept voice (and says what it needs)."""
     from persona_studio.core.demo import ensure_demo_project
-    from persona_studio.core.generation import Candidate
     from persona_studio.services.voice import keep_voice
     from persona_studio.services.voice_check import check_questions
 
     demo = ensure_demo_project(tmp_path)
     with Project.open(demo) as project:
         asked = check_questions(project.examples(), 6)
-        kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
+        kept = [(e.question, e.answer) for e in asked]
         keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
     code, out, err = run(capsys, "check", str(demo), "--candidates", "offline,kept", "--limit",
                          "6", "--json")  # fmt: skip
@@ -757,7 +756,6 @@ def test_check_with_a_judge_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from persona_studio.core.demo import ensure_demo_project
-    from persona_studio.core.generation import Candidate
     from persona_studio.core.probes import probes
     from persona_studio.services.voice import keep_voice
     from persona_studio.services.voice_check import CHECK_KIND, check_questions
@@ -766,7 +764,7 @@ def test_check_with_a_judge_model(
     demo = ensure_demo_project(tmp_path)
     with Project.open(demo) as project:
         asked = check_questions(project.examples(), 4)
-        kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
+        kept = [(e.question, e.answer) for e in asked]
         keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
         n = len(probes(project.persona()))  # the offline engine's probe replies, read once each
     with FakeOpenAI(api_key="sk-env", models=("judge-1",)) as server:

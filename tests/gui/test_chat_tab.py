@@ -256,7 +256,6 @@ def test_does_it_sound_like_me_from_the_train_menu(
     """The offline engine and an old model's kept voice are scored with no account; a judge
     model (the fake, preferring the kept voice) adds its win rates and reasons; the
     scoreboard ranks them and a question shows every answer beside the creator's."""
-    from persona_studio.core.generation import Candidate
     from persona_studio.core.records import ChatRecord
     from persona_studio.services.voice import keep_voice
     from persona_studio.services.voice_check import check_questions
@@ -265,7 +264,7 @@ def test_does_it_sound_like_me_from_the_train_menu(
     window.open_project(ensure_demo_project(context.data_folder))
     project = window.session.project
     asked = check_questions(project.examples(), 5)
-    kept = [Candidate(e.question, e.answer, "rescue", "rescue") for e in asked]
+    kept = [(e.question, e.answer) for e in asked]
     keep_voice(project, "ft:gpt-4o-mini-2024-07-18:c:r:v1", "openai", kept)
     references = {e.answer for e in asked}
     # two blind picks from the Chat tab: this judge agrees with the first, not the second

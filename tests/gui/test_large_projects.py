@@ -284,6 +284,41 @@ def test_a_large_change_is_written_in_a_worker_and_said_saved_once_on_disk(
     assert project.persona().description == "Typed meanwhile."
 
 
+def test_a_newer_write_of_a_whole_record_replaces_one_still_waiting(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """A rescue's record and kept voice are written whole at each answer, behind a large
+    write: only the newest of each still waiting is written (~2,000 of each, each encoding
+    its whole record, were written one after another); the others keep their place, and a
+    write under way is not dropped."""
+    window, _threads, release = _importing(make_window, tmp_path, monkeypatch)
+    session = window.session
+    written: list[str] = []
+
+    def write(name: str, whole: str | None = None) -> None:
+        session._save_now(lambda: written.append(name), whole=whole)
+
+    write("run 1", "run")
+    write("voice 1", "voice")
+    write("an edit")
+    write("run 2", "run")
+    write("voice 2", "voice")
+    write("run 3", "run")
+    assert written == []  # all behind the import
+    release.set()
+    run_async(wait_until(lambda: not session.unsaved))
+    assert written == ["an edit", "voice 2", "run 3"]
+    assert len(_in_file(session.project)) == 28  # the import, under way: written
+    monkeypatch.setattr(project_session, "BACKGROUND_WRITE_FROM", 1)
+    held, again = _held(monkeypatch, session.project, "save_run")
+    session._save_now(lambda: session.project.save_run("r", "kind", "s", {}), whole="r")
+    run_async(wait_until(lambda: bool(held)))  # under way in the worker
+    write("r again", "r")
+    again.set()
+    run_async(wait_until(lambda: not session.unsaved))
+    assert written[-1] == "r again" and [r.id for r in session.project.runs("kind")] == ["r"]
+
+
 def test_saving_before_an_export_or_a_close_waits_for_a_write_in_a_worker(
     make_window, tmp_path, monkeypatch
 ) -> None:

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.demo import ensure_demo_project
-from persona_studio.core.generation import Candidate as Draft
 from persona_studio.core.probes import probes
 from persona_studio.core.project import Project
 from persona_studio.services import providers
@@ -71,8 +70,7 @@ async def test_the_scoreboard_ranks_as_the_answers_deserve(project) -> None:
         )
         old = "ft:gpt-4o-mini-2024-07-18:coach:rhea:v1"
         asked = check_questions(examples, 8)
-        keep_voice(project, old, "gw", [Draft(e.question, e.answer[:40], "rescue", "rescue")
-                                        for e in asked])  # fmt: skip
+        keep_voice(project, old, "gw", [(e.question, e.answer[:40]) for e in asked])
 
         async def client_for(p: ProviderProfile):
             return await providers.client_for(p, store, max_retries=0)
