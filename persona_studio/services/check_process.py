@@ -530,8 +530,7 @@ class CheckProcess:
                     process is None
                     or conn is None
                     or not process.is_alive()  # (a new one would hold nothing)
-                    or len(sent) != len(examples)
-                    or not all(map(is_, sent, examples))
+                    or not _same_objects(sent, examples)
                 ):
                     return None
                 try:
@@ -708,6 +707,16 @@ def _changes(
         part, part_ids = examples[start : start + SLICE], ids[start : start + SLICE]
         parts.append((part_ids, list(compress(part, map(is_not, map(known.get, part_ids), part)))))
     return "ids", ids, parts
+
+
+def _same_objects(sent: Sequence[Example], examples: Sequence[Example]) -> bool:
+    """Whether both hold the same objects in the same order: compared in C `COMPARE_SLICE` at
+    a time, as `_changes` does (one pass over 1,000,000 held the lock 30–300 ms)."""
+    step = COMPARE_SLICE
+    return len(sent) == len(examples) and all(
+        all(map(is_, sent[start : start + step], examples[start : start + step]))
+        for start in range(0, len(sent), step)
+    )
 
 
 def _store_path() -> Path:

@@ -14,6 +14,7 @@ import json
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import Example
@@ -260,16 +261,12 @@ class GenerationRun:
                 from persona_studio.services.voice import keep_voice
 
                 voice.update(rescued)
-                project, model, profile = (
-                    self.queue.project,
-                    self.meta["model"],
-                    self.meta["profile"],
-                )
-                answers = list(voice.items())  # all of this run's: a write waiting is replaced
+                model, profile = self.meta["model"], self.meta["profile"]
                 # with the queue's writes: the kept voice is read and written whole at each
-                # batch (5,000 answers at most), on the UI thread it stalled the window
+                # batch (5,000 answers at most), on the UI thread it stalled the window. All
+                # of this run's answers each time: a write of it still waiting is replaced
                 self.queue.write(
-                    lambda: keep_voice(project, model, profile, answers),
+                    partial(keep_voice, self.queue.project, model, profile, list(voice.items())),
                     len(self.candidates),
                     whole=("voice", model),
                 )
