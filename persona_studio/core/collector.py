@@ -101,9 +101,11 @@ class Pacer:
 
     def __init__(self) -> None:
         self._wall, self._cpu = time.perf_counter(), time.thread_time()
+        # (on the window's own thread, a pause would only stall it)
+        self._paced = threading.current_thread() is not threading.main_thread()
 
     def pause(self) -> None:
-        if not _window:
+        if not (_window and self._paced):
             return
         kept_waiting = (time.perf_counter() - self._wall) - (time.thread_time() - self._cpu)
         time.sleep(GIVE_WAY_S if kept_waiting > KEPT_WAITING_S else RELEASE_PAUSE_S)

@@ -11,6 +11,7 @@ from itertools import compress, count
 from operator import attrgetter
 from typing import Any, TypeGuard
 
+from persona_studio.core.collector import with_pauses
 from persona_studio.core.folded import SEPARATOR, Folded, fold
 
 STATUSES = ("draft", "approved", "rejected")
@@ -290,6 +291,29 @@ def not_approved(examples: Sequence[Example]) -> list[Example]:
     100,000 took ~8 ms of approving them all."""
     return list(compress(examples, map("approved".__ne__, map(_status, examples))))
 
+
+def not_approved_at(examples: Sequence[Example], rows: Sequence[int]) -> list[Example]:
+    """Those of `examples` at `rows` not approved, in the examples' order (not the rows'),
+    picked `PICKED_AT_ONCE` rows at a time, paced: a worker thread may pick them beside the
+    window. Read in the order they lie in memory: 130,000 of 200,000 examples, picked in the
+    order of a sort by question, took 95–130 ms; in the examples' order, ~30."""
+    import numpy as np
+
+    parts = range(0, len(rows), PICKED_AT_ONCE)
+    picked: list[Example] = []
+    if isinstance(rows, range) and rows.step == 1:  # (every row, or a run of them)
+        for start in with_pauses(parts, every=1):
+            part = rows[start : start + PICKED_AT_ONCE]
+            picked += not_approved(examples[part.start : part.stop])
+        return picked
+    in_order = np.sort(np.asarray(rows))  # (a view's `array`: read in place)
+    for start in with_pauses(parts, every=1):
+        part = in_order[start : start + PICKED_AT_ONCE].tolist()
+        picked += not_approved(list(map(examples.__getitem__, part)))
+    return picked
+
+
+PICKED_AT_ONCE = 16_384  # rows: ~3 ms in C, in one hold of the interpreter's lock
 
 _status = attrgetter("status")
 _id = attrgetter("id")

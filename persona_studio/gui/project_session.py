@@ -7,7 +7,7 @@ import collections
 import copy
 import functools
 import threading
-from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import count, islice
 from operator import itemgetter
@@ -70,6 +70,7 @@ class Replacement:
     changes: list[Example]  # the new versions, to save (one no longer there updates no row)
     changed_ids: list[str]
     approved: int  # how many of the new list are approved
+    at: list[int] | None = None  # where the changed rows are, ascending, if made `placed`
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,22 @@ class Removed:
     approved: int
 
 
-def replacement(changed: list[Example], examples: list[Example], ids: list[str]) -> Replacement:
+def replacement(
+    changed: list[Example], examples: list[Example], ids: list[str], *, placed: bool = False
+) -> Replacement:
     """The new versions `changed` in place of theirs in `examples` (whose `ids` these are). It
     only reads: a worker thread may make it. Passes in C, each over every row: finding the
     rows, a loop to put each in, and counting what was approved among the old and the new
     versions took 70 ms for 130,000 of 200,000 examples; these ~30 (~55 on the UI thread for
-    100,000 selected rows: from `STATUS_IN_THREAD_FROM` a worker thread makes it)."""
+    100,000 selected rows: from `STATUS_IN_THREAD_FROM` a worker thread makes it). `placed`:
+    with where the changed rows are, which the grid and the chat's index then need not find
+    (~15 ms for 130,000 of 200,000 rows, on the UI thread)."""
     by_id = dict(zip(ids_of(changed), changed, strict=True))
     new = list(map(by_id.get, ids, examples))
-    return Replacement(examples, new, ids, list(by_id.values()), list(by_id), approved_count(new))
+    at = positions_in(ids, by_id) if placed else None
+    return Replacement(
+        examples, new, ids, list(by_id.values()), list(by_id), approved_count(new), at
+    )
 
 
 def _one_change(method: F) -> F:
@@ -182,6 +190,8 @@ class ProjectSession(QObject):
         # the way back from the last change of contents, and the versions that take it (see
         # `replace_prepared`)
         self._way_back: tuple[Replacement, list[Example]] | None = None
+        # the last change's examples, changed ids and their places, if it came with them
+        self._placed: tuple[list[Example], list[str], list[int]] | None = None
         self._positions: dict[str, float] = {}  # read through `_places`
         self._later: list[Iterator[None]] = []  # its changes left for a moment, in steps
         self._pending: dict[str, Any] = {}
@@ -251,7 +261,7 @@ class ProjectSession(QObject):
         if index is None or examples is None or len(ids) > RETRIEVAL_EDITS_AT_MOST:
             self._retrieval_reset()  # the list, not each edit's place (or none to take it)
         else:
-            index.update([(at, examples[at]) for at in self.where(set(ids))])
+            index.update([(at, examples[at]) for at in self.where(ids)])
 
     @property
     def started_preflight(self) -> PreflightRunner | None:
@@ -444,10 +454,14 @@ class ProjectSession(QObject):
             memo = self._ids = (examples, ids_of(examples))
         return memo[1]
 
-    def where(self, ids: Container[str]) -> list[int]:
-        """Where in `examples` the examples with these ids are: one pass in C over the kept
-        ids (`positions_of` reads every example's id again: 70–100 ms at 1,000,000)."""
-        return positions_in(self.example_ids(), ids)
+    def where(self, ids: Collection[str]) -> list[int]:
+        """Where in `examples` the examples with these ids are, ascending: one pass in C over
+        the kept ids (`positions_of` reads every example's id again: 70–100 ms at 1,000,000);
+        none for the ids of the last change, if it came with their places (`replacement`)."""
+        placed = self._placed
+        if placed is not None and placed[0] is self._examples and placed[1] is ids:
+            return placed[2]
+        return positions_in(self.example_ids(), ids if isinstance(ids, set | dict) else set(ids))
 
     @property
     def examples(self) -> list[Example]:
@@ -498,7 +512,7 @@ class ProjectSession(QObject):
             at: Sequence[int] = range(last, len(all_ids))
             removed_ids, removed_examples = last_ids, examples[last:]
         else:
-            at = self.where(ids if isinstance(ids, set) else set(ids))
+            at = self.where(ids)
             # in C, each a pass over the rows removed: loops over 100,000 took ~120 ms
             removed_ids = list(map(all_ids.__getitem__, at))
             removed_examples = list(map(examples.__getitem__, at))
@@ -772,7 +786,13 @@ class ProjectSession(QObject):
         self._way_back = (
             (
                 Replacement(
-                    examples, before, prepared.ids, undo_with, prepared.changed_ids, memo[2]
+                    examples,
+                    before,
+                    prepared.ids,
+                    undo_with,
+                    prepared.changed_ids,
+                    memo[2],
+                    prepared.at,
                 ),
                 undo_with,
             )
@@ -784,6 +804,8 @@ class ProjectSession(QObject):
         )
         self._approved = (examples, len(examples), prepared.approved)
         self._examples, self._ids = examples, (examples, prepared.ids)  # the same ids
+        if prepared.at is not None:  # (`where` the changed rows are, for those told of them)
+            self._placed = (examples, prepared.changed_ids, prepared.at)
         changes = prepared.changes
         self._save_now(
             lambda: self.project.update_examples(changes, stamp=False), size=len(changes)

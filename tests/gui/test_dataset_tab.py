@@ -735,6 +735,55 @@ def test_many_new_statuses_are_made_in_a_thread_minding_changes_meanwhile(
     assert window.undo_stack.undoText() == "Reject 5 examples"
 
 
+def test_approving_all_shown_picks_them_in_a_thread_in_the_files_order(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """Issue 21: picking the shown rows not approved, 200,000 rows sorted by question, took
+    ~95 ms of the click's stall, read in the order shown (scattered in memory). A worker
+    thread picks them now, in the examples' order; the rows shown when clicked are the ones
+    approved, however the view is sorted or filtered."""
+    from persona_studio.core import dataset
+    from persona_studio.gui import dataset_tab
+
+    monkeypatch.setattr(dataset_tab, "STATUS_IN_THREAD_FROM", 3)
+    monkeypatch.setattr(dataset, "PICKED_AT_ONCE", 2)  # (several parts)
+    picked_on: list[str] = []
+    picked: list[list[str]] = []
+    pick = dataset.not_approved_at
+
+    def recorded(examples, rows):
+        picked_on.append(threading.current_thread().name)
+        chosen = pick(examples, rows)
+        picked.append([e.question for e in chosen])
+        return chosen
+
+    monkeypatch.setattr(dataset_tab, "not_approved_at", recorded)
+    examples = [
+        Example.from_qa(q, "A.", status=status)
+        for q, status in [
+            ("e?", "draft"),
+            ("d?", "approved"),
+            ("c?", "draft"),
+            ("b?", "rejected"),
+            ("a?", "draft"),
+            ("f tagged?", "draft"),
+        ]
+    ]
+    examples[5].tags = ["other"]
+    examples[0].tags = examples[2].tags = examples[3].tags = examples[4].tags = ["mine"]
+    window, tab = _tab(make_window, tmp_path, examples)
+    tab.table.sortByColumn(COL_QUESTION, Qt.SortOrder.AscendingOrder)
+    tab._fill_tag_filter()
+    tab.tag_filter.setCurrentIndex(tab.tag_filter.findData("mine"))
+    assert tab.model.shown == 4
+    tab.approve_shown.click()
+    run_async(wait_until(lambda: tab._restating.done()))
+    assert picked_on and picked_on[0] != threading.main_thread().name
+    assert picked == [["e?", "c?", "b?", "a?"]]  # the file's order, not the view's
+    assert [e.status for e in _stored(window)] == ["approved"] * 5 + ["draft"]
+    assert window.undo_stack.undoText() == "Approve 4 shown examples"
+
+
 def test_the_review_row_counts_right_through_edits_adds_and_deletes(make_window, tmp_path) -> None:
     """With every row shown, the review row takes the session's approved count (counted once
     per version of the list): it must follow each change, an add that grows the list too."""

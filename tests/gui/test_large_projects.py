@@ -14,7 +14,7 @@ from persona_studio.core.dataset import Example, approved_count
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.gui import project_session
-from persona_studio.gui.models.examples_model import COL_ANSWER
+from persona_studio.gui.models.examples_model import COL_ANSWER, COL_STATUS
 from persona_studio.gui.undo import EditExamples
 from tests.conftest import fill_the_disk, wait_until
 
@@ -619,6 +619,49 @@ def test_undoing_a_change_of_contents_takes_the_list_before_back_whole(
     assert statuses() == (["approved"] * 5,) * 2
     stack.redo()
     assert statuses() == (["rejected"] + ["approved"] * 4,) * 2
+    session.flush()
+
+
+def test_a_change_made_with_its_places_tells_them_and_never_stale_ones(
+    make_window, tmp_path, monkeypatch, run_async
+) -> None:
+    """Issue 21: approving 130,000 of 200,000 shown rows, the grid found where they were on
+    the UI thread (~15 ms), after a worker thread had made the change. A change made with its
+    places (`placed`) tells them: the grid, sorted, takes them as they are, and so does its
+    undo; the places of another change, or of the ids of another list, are found again."""
+    window = _window(make_window, tmp_path, n=8)
+    session, stack = window.session, window.undo_stack
+    window.tabs.setCurrentIndex(1)
+    tab = window.dataset_tab
+    tab.search.setText("pace run")  # every row, its search text followed as it changes
+    run_async(wait_until(lambda: tab.model.filters.text == "pace run" and tab.model.search_ready))
+    looked_for: list[int] = []
+    positions_in = project_session.positions_in
+
+    def counted(ids, wanted):
+        looked_for.append(len(wanted))
+        return positions_in(ids, wanted)
+
+    monkeypatch.setattr(project_session, "positions_in", counted)
+    assert tab.model._haystack is not None  # (the grid follows the edited rows: it asks where)
+    before = [session.examples[at] for at in (1, 4, 6)]
+    after = [dataclasses.replace(ex, status="rejected") for ex in before]
+    prepared = project_session.replacement(
+        after, session.examples, session.example_ids(), placed=True
+    )
+    assert prepared.at == [1, 4, 6] and looked_for == [3]
+    stack.push(EditExamples(session, before, after, "Reject", prepared))
+    assert looked_for == [3]  # told, not found again
+    assert session.where(prepared.changed_ids) == [1, 4, 6]
+    assert session.where(list(prepared.changed_ids)) == [1, 4, 6]  # (another list: found)
+    assert looked_for == [3, 3]
+    shown = [tab.model.data(tab.model.index(row, COL_STATUS)) for row in range(8)]
+    assert shown.count("Rejected") == 3
+    stack.undo()  # the list before, whole: its places told too
+    assert looked_for == [3, 3]
+    assert [ex.status for ex in session.examples] == ["approved"] * 8
+    session.remove_examples({session.examples[0].id})  # another change: its places are stale
+    assert session.where(prepared.changed_ids) == [0, 3, 5]
     session.flush()
 
 

@@ -483,7 +483,7 @@ class ExamplesModel(QAbstractTableModel):
         self,
         ids: list[str],
         examples: list[Example],
-        where: Callable[[set[str]], list[int]] | None = None,
+        where: Callable[[list[str]], list[int]] | None = None,
     ) -> None:
         """Contents of some rows changed (same rows): repaint, refresh their search texts.
         `where` finds them in `examples` (the session's, from the ids it keeps)."""
@@ -491,7 +491,7 @@ class ExamplesModel(QAbstractTableModel):
         self._generation += 1
         self._view_fresh = False  # an edited row stays shown until the filters apply again
         if self._haystack is not None or self._orders:
-            positions = (where or partial(positions_of, examples))(set(ids))  # (ascending)
+            positions = where(ids) if where else positions_of(examples, set(ids))  # ascending
             kept = positions[: bisect_left(positions, len(self._rows))]  # (not rows added since)
             deque(map(self._rows.__setitem__, kept, map(examples.__getitem__, kept)), maxlen=0)
             if self._haystack is not None:
@@ -851,6 +851,12 @@ class ExamplesModel(QAbstractTableModel):
         if isinstance(rows, range) and rows.step == 1:
             return self._view[rows.start : rows.stop]
         return map(self._view.__getitem__, rows)
+
+    def shown_rows(self) -> tuple[list[Example], Sequence[int]]:
+        """The examples and the rows of them shown, as they are now (a copy of the view: a
+        worker thread may read them)."""
+        view = self._view
+        return self._examples, view if isinstance(view, range) else view[:]
 
     def shown_examples(self) -> Iterator[Example]:
         """The shown rows' examples, in order (a third of the time of `example` per row)."""
