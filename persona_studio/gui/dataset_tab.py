@@ -89,6 +89,9 @@ SEARCH_TEXTS_IN_THREAD_FROM = 20_000
 # makes their new versions in a worker thread (130,000 copies were ~60 ms of that stall on
 # the UI thread, beside 200,000 examples)
 STATUS_IN_THREAD_FROM = 5_000
+# imported examples from which those the project has not are looked up in a worker thread
+# (100,000 were 22 ms of the accept's stall on the UI thread, beside 100,000 examples)
+LOOKED_UP_IN_THREAD_FROM = 5_000
 # ms: a column's order wanted as the rows change (an import, a filter, while sorted) is read
 # this long after, once the window has repainted them (read in a worker thread beside that
 # paint, taking in a 100,000-row import while sorted stalled the window 0.45-0.6 s; 30-44 ms
@@ -123,6 +126,7 @@ class DatasetTab(QWidget):
         self._picked: list[str] | None = None  # those selected of them when it began
         self._loading: Any = None  # a large project's examples, read in a worker thread
         self._restating: asyncio.Future[None] | None = None  # many new statuses' versions
+        self._importing: asyncio.Future[None] | None = None  # many imported, looked up
         self._ordering: asyncio.Future[None] | None = None  # a column's order, for a sort
         self._copies = 0  # copies asked for: one written out in a thread is kept if the last
         self._copying: asyncio.Future[None] | None = None  # many rows written out, in a thread
@@ -1011,15 +1015,43 @@ class DatasetTab(QWidget):
         return dialog
 
     def import_examples(self, examples: list[Example], replace: bool) -> None:
-        if self._session is None or not examples:
+        """Add them (or take them in place of all), adding a file twice adding nothing twice.
+        Many added: those the project has not are looked up in a worker thread first."""
+        session = self._session
+        if session is None or not examples:
+            return
+        if replace or len(examples) < LOOKED_UP_IN_THREAD_FROM:
+            self._import(session, examples, replace)
+            return
+        pick, before = session.unknown(examples), session.examples
+        size = len(before)
+
+        async def add() -> None:
+            fresh, ids = await asyncio.to_thread(pick)
+            if self._gone(session):
+                return
+            if session.examples is not before or len(before) != size:  # changed meanwhile
+                fresh, ids = session.unknown(examples)()  # (looked up again, here)
+            self._import(session, fresh, False, ids)
+
+        self._importing = asyncio.ensure_future(add())
+
+    def _import(
+        self,
+        session: ProjectSession,
+        examples: list[Example],
+        replace: bool,
+        fresh_ids: list[str] | None = None,
+    ) -> None:
+        """`fresh_ids`: given, the examples are those the project has not, with their ids."""
+        if not examples:
             return
         if self._undo is not None:
             self._undo.beginMacro(f"Import {len(examples)} examples")
-        session = self._session
-        ids = ids_of(examples)
+        ids = ids_of(examples) if fresh_ids is None else fresh_ids
         if replace and session.examples:
             self._push(DeleteExamples(session, list(session.example_ids())))
-        elif session.has_any(ids):  # adding a file twice adds nothing twice
+        elif fresh_ids is None and session.has_any(ids):  # adding a file twice adds nothing twice
             examples = [e for e in examples if not session.has_example(e.id)]
             ids = ids_of(examples)
         if examples:
