@@ -604,18 +604,19 @@ class Learning:
         return taken
 
 
-_KNOWN_ARRAYS = ("_label_ends", "forms", "form_text", "keys", "texts_of", "sizes")
+_KNOWN_ARRAYS = ("_label_ends", "forms", "form_text", "pairs", "sizes")
 
 
 class KnownTexts:
     """Many texts' normalised forms and word-bigram sets, as numpy arrays: each text's
-    bigrams, hashed as the check's near-duplicate search hashes them (`_all_shingles`), sorted
-    with the text each came from (the inverted index), and each text's number of distinct
-    bigrams. Made from a Python pass over the texts that holds no more than each text's words
-    at a time, then numpy's sorts. A text's exact form is known by its hash (`_form`), its
-    label is a slice of one string. All of it is the same in every process: the check's worker
-    makes it (`CheckProcess.known_texts`), and it crosses the pipe as a few arrays and one
-    string, not 200,000 of them (the words' hashes stay behind: made again as asked)."""
+    bigrams, hashed as the check's near-duplicate search hashes them (`_all_shingles`), each
+    with the text it came from in its last bits, sorted (the inverted index: `_all_of`), and
+    each text's number of distinct bigrams. Made from a Python pass over the texts that holds
+    no more than each text's words at a time, then numpy's sorts. A text's exact form is known
+    by its hash (`_form`), its label is a slice of one string. All of it is the same in every
+    process: the check's worker makes it (`CheckProcess.known_texts`), and it crosses the pipe
+    as a few arrays and one string, not 200,000 of them (the words' hashes stay behind: made
+    again as asked)."""
 
     def __init__(self, texts: Iterable[tuple[str, str]]) -> None:
         learning = Learning()
@@ -638,21 +639,29 @@ class KnownTexts:
         # the first text of each exact form, by its hash
         forms = np.frombuffer(hashes, dtype=np.int64) if hashes else np.zeros(0, np.int64)
         order = np.argsort(forms, kind="stable")
+        forms = forms[order]
         first = np.ones(len(order), dtype=bool)
-        first[1:] = forms[order][1:] != forms[order][:-1]
-        self.forms, self.form_text = forms[order][first], order[first]
-        keys, texts_of = self._all_of(codes, counts)
+        first[1:] = forms[1:] != forms[:-1]
+        self.forms, self.form_text = forms[first], order[first]
+        pairs = self._all_of(codes, counts, self._text_bits)
         del codes
-        # sorted by key, each key's texts in order (`texts_of` is): a text's repeated bigram
-        # lies beside itself, and is dropped
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]  # (one at a time: the one before is let go)
-        texts_of = texts_of[order]
-        del order
-        fresh = np.ones(len(keys), dtype=bool)
-        fresh[1:] = (keys[1:] != keys[:-1]) | (texts_of[1:] != texts_of[:-1])
-        self.keys, self.texts_of = keys[fresh], texts_of[fresh]
-        self.sizes = np.bincount(self.texts_of, minlength=len(self._label_ends))
+        pairs.sort()  # (in place) by bigram, then text: a text's repeated bigram lies beside
+        fresh = np.ones(len(pairs), dtype=bool)  # itself, and is dropped
+        np.not_equal(pairs[1:], pairs[:-1], out=fresh[1:])
+        self.pairs = pairs[fresh]
+        del pairs, fresh
+        texts = (self.pairs & self._text_mask).view(np.int64)
+        self.sizes = np.bincount(texts, minlength=len(self._label_ends))
+
+    @property
+    def _text_bits(self) -> int:
+        """The bits of a bigram's pair that say which text it is of (the rest: its hash's
+        first bits)."""
+        return max(1, (len(self._label_ends) - 1).bit_length())
+
+    @property
+    def _text_mask(self) -> np.uint64:
+        return np.uint64((1 << self._text_bits) - 1)
 
     def layout(self) -> tuple[list[tuple[str, str, int]], list[memoryview]]:
         """What it is made of, as the bytes of a few arrays (the labels' text as UTF-8), to
@@ -686,23 +695,31 @@ class KnownTexts:
         return self._labels[int(ends[text - 1]) if text else 0 : int(ends[text])]
 
     @classmethod
-    def _all_of(cls, codes: array[int], counts: array[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Every text's bigrams and the text each is of, made `SIGNED_AT_ONCE` texts at a
-        time: all at once, their temporaries took the build's peak to 361 MB above its start
-        at 100,000 examples (the arrays it keeps: 75 MB)."""
+    def _all_of(cls, codes: array[int], counts: array[int], text_bits: int) -> np.ndarray:
+        """Every text's bigrams, each with the text it is of, as one number: the bigram's hash
+        but for its last `text_bits` bits, which say the text. Sorted, it is the inverted
+        index, with no other array beside it: a bigram's hash and its text side by side, then
+        sorted by an order of them, took the build's peak to 164 MB above what was learnt
+        (at 100,000 examples; 361 MB while all the texts' bigrams were made at once), for 69
+        MB kept. Made `SIGNED_AT_ONCE` texts at a time, into one array. The first 64 -
+        `text_bits` bits of a hash (46 at 100,000 examples, 42 at 1,000,000) tell millions of
+        bigrams apart: two alike by chance, one in tens of thousands of millions, make two
+        texts look a bigram more alike."""
         words = np.frombuffer(codes, dtype=np.uint64) if codes else np.zeros(0, np.uint64)
         sizes = np.frombuffer(counts, dtype=np.int64) if counts else np.zeros(0, np.int64)
         ends = np.cumsum(sizes)
-        keys, texts_of = [], []
+        bigrams = np.maximum(sizes - 1, 1)  # (a one-word text: its word)
+        pairs = np.empty(int(bigrams.sum()), np.uint64)
+        hash_bits = ~np.uint64((1 << text_bits) - 1)
+        at = 0
         for start in range(0, len(sizes), SIGNED_AT_ONCE):
             stop = min(start + SIGNED_AT_ONCE, len(sizes))
             first = int(ends[start - 1]) if start else 0
-            part, bounds = _all_shingles(words[first : int(ends[stop - 1])], sizes[start:stop])
-            keys.append(part)
-            texts_of.append(np.repeat(np.arange(start, stop, dtype=np.int32), np.diff(bounds)))
-        if not keys:
-            return np.zeros(0, np.uint64), np.zeros(0, np.int32)
-        return np.concatenate(keys), np.concatenate(texts_of)
+            part, _ = _all_shingles(words[first : int(ends[stop - 1])], sizes[start:stop])
+            texts = np.repeat(np.arange(start, stop, dtype=np.uint64), bigrams[start:stop])
+            np.bitwise_or(part & hash_bits, texts, out=pairs[at : at + len(part)])
+            at += len(part)
+        return pairs
 
     @staticmethod
     def _shingles(codes: array[int], counts: array[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -726,10 +743,11 @@ class KnownTexts:
         asked, _ = self._shingles(
             array("Q", map(self.words.__getitem__, words)), array("q", [len(words)])
         )
-        keys = np.unique(asked)
-        starts = np.searchsorted(self.keys, keys, side="left")
-        ends = np.searchsorted(self.keys, keys, side="right")
-        hits = np.concatenate([self.texts_of[a:b] for a, b in zip(starts, ends, strict=True)])
+        mask = self._text_mask
+        keys = np.unique(asked & ~mask)  # (as the pairs hold them)
+        starts = np.searchsorted(self.pairs, keys, side="left")
+        ends = np.searchsorted(self.pairs, keys | mask, side="right")
+        hits = np.concatenate([self.pairs[a:b] & mask for a, b in zip(starts, ends, strict=True)])
         if not len(hits):
             return None
         texts, common = np.unique(hits, return_counts=True)

@@ -155,9 +155,25 @@ def test_known_texts_made_in_parts_are_those_made_at_once(monkeypatch) -> None:
     for size in (1, 3, 4):
         monkeypatch.setattr(duplicates, "SIGNED_AT_ONCE", size)
         parts = KnownTexts(pairs)
-        for name in ("keys", "texts_of", "sizes", "forms", "form_text", "_label_ends"):
+        for name in ("pairs", "sizes", "forms", "form_text", "_label_ends"):
             assert np.array_equal(getattr(parts, name), getattr(at_once, name)), (size, name)
         assert parts.label(5) == at_once.label(5) == "t2"  # (the empty texts are not kept)
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 8, 9, 16])
+def test_known_texts_tell_each_text_by_the_last_bits_of_its_pairs(count: int) -> None:
+    """Each bigram is kept with its text's number in its last bits (one array, not two: a
+    lower peak): as many bits as the last text's number needs, a power of two of texts too.
+    Each text is found near itself, with its own label and its own count of bigrams."""
+    from persona_studio.core.duplicates import KnownTexts, normalise
+
+    texts = [f"how slow is easy run number {n} {n * 7} today" for n in range(count)]
+    known = KnownTexts([(f"t{n}", text) for n, text in enumerate(texts)])
+    for n, text in enumerate(texts):
+        assert known.near(normalise(text), 0.8) == f"t{n}"
+        assert known.exact(normalise(text)) == f"t{n}"
+        assert known.sizes[n] == len(normalise(text).split()) - 1
+    assert known.near(normalise("nothing like any of them at all"), 0.8) is None
 
 
 def test_a_fresh_finder_knows_the_texts_it_was_made_with_not_a_runs_additions() -> None:
