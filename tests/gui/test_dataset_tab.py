@@ -15,7 +15,7 @@ from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.gui.models.examples_model import COL_ANSWER, COL_QUESTION, COL_STATUS
-from tests.conftest import wait_until
+from tests.conftest import threads_calling, wait_until
 
 
 def _tab(make_window, tmp_path: Path, examples: list[Example]):
@@ -227,13 +227,7 @@ def test_a_large_projects_sort_reads_its_column_a_part_at_a_time(
             yield
 
     monkeypatch.setattr(ColumnOrder, "reading", classmethod(in_parts))
-    ordered_in: list[str] = []
-    ordered = OrderRead.ordered
-    monkeypatch.setattr(
-        OrderRead,
-        "ordered",
-        lambda read: ordered_in.append(threading.current_thread().name) or ordered(read),
-    )
+    ordered_in = threads_calling(monkeypatch, OrderRead, "ordered")
     turns = QTimer(interval=0)
     turns.timeout.connect(lambda: events and events[-1] != "turn" and events.append("turn"))
     turns.start()
@@ -607,13 +601,7 @@ def test_a_large_imports_new_examples_are_looked_up_in_a_thread_minding_changes(
 
     monkeypatch.setattr(dataset_tab, "LOOKED_UP_IN_THREAD_FROM", 3)
     monkeypatch.setattr(project_session, "LOOKED_UP_AT_ONCE", 2)  # (several parts)
-    looked_up_on: list[str] = []
-    ids_of = project_session.ids_of
-    monkeypatch.setattr(
-        project_session,
-        "ids_of",
-        lambda examples: looked_up_on.append(threading.current_thread().name) or ids_of(examples),
-    )
+    looked_up_on = threads_calling(monkeypatch, project_session, "ids_of")
     window, tab = _tab(make_window, tmp_path, [Example.from_qa("Q1", "A1")])
     imported = [Example.from_qa(f"Q{i}", f"A{i}") for i in range(2, 7)]
     window.session.example_ids()  # (the project's own, read once)

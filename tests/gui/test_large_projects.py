@@ -16,7 +16,7 @@ from persona_studio.core.project import Project
 from persona_studio.gui import project_session
 from persona_studio.gui.models.examples_model import COL_ANSWER, COL_STATUS
 from persona_studio.gui.undo import EditExamples
-from tests.conftest import fill_the_disk, wait_until
+from tests.conftest import fill_the_disk, threads_calling, wait_until
 
 
 def _window(make_window, tmp_path, n: int = 30):
@@ -635,30 +635,23 @@ def test_a_change_made_with_its_places_tells_them_and_never_stale_ones(
     tab = window.dataset_tab
     tab.search.setText("pace run")  # every row, its search text followed as it changes
     run_async(wait_until(lambda: tab.model.filters.text == "pace run" and tab.model.search_ready))
-    looked_for: list[int] = []
-    positions_in = project_session.positions_in
-
-    def counted(ids, wanted):
-        looked_for.append(len(wanted))
-        return positions_in(ids, wanted)
-
-    monkeypatch.setattr(project_session, "positions_in", counted)
+    looked_for = threads_calling(monkeypatch, project_session, "positions_in")  # (each look)
     assert tab.model._haystack is not None  # (the grid follows the edited rows: it asks where)
     before = [session.examples[at] for at in (1, 4, 6)]
     after = [dataclasses.replace(ex, status="rejected") for ex in before]
     prepared = project_session.replacement(
         after, session.examples, session.example_ids(), placed=True
     )
-    assert prepared.at == [1, 4, 6] and looked_for == [3]
+    assert prepared.at == [1, 4, 6] and len(looked_for) == 1
     stack.push(EditExamples(session, before, after, "Reject", prepared))
-    assert looked_for == [3]  # told, not found again
+    assert len(looked_for) == 1  # told, not found again
     assert session.where(prepared.changed_ids) == [1, 4, 6]
     assert session.where(list(prepared.changed_ids)) == [1, 4, 6]  # (another list: found)
-    assert looked_for == [3, 3]
+    assert len(looked_for) == 2
     shown = [tab.model.data(tab.model.index(row, COL_STATUS)) for row in range(8)]
     assert shown.count("Rejected") == 3
     stack.undo()  # the list before, whole: its places told too
-    assert looked_for == [3, 3]
+    assert len(looked_for) == 2
     assert [ex.status for ex in session.examples] == ["approved"] * 8
     session.remove_examples({session.examples[0].id})  # another change: its places are stale
     assert session.where(prepared.changed_ids) == [0, 3, 5]
