@@ -74,11 +74,13 @@ class Generator:
         prompts: dict[str, Any],
         *,
         existing: Sequence[Example] = (),
-        seen: DuplicateFinder | None = None,
+        seen: DuplicateFinder | asyncio.Future[DuplicateFinder] | None = None,
         language: str = "",
         concurrency: int = 4,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
+        """`seen`: what candidates are compared with (else `existing`'s texts, learnt here),
+        or a future of it: the calls go out meanwhile, and their candidates wait for it."""
         self.client, self.model, self.persona, self.prompts = client, model, persona, prompts
         self.language, self.concurrency, self.sleep = language, max(1, concurrency), sleep
         self.resume_event = asyncio.Event()
@@ -109,6 +111,32 @@ class Generator:
         queue: asyncio.Queue[Task] = asyncio.Queue()
         for task in tasks:
             queue.put_nowait(task)
+        # batches that came before the texts they are compared with were learnt: handed on,
+        # in order, as soon as they are (the calls go on meanwhile)
+        waiting: list[list[Candidate]] = []
+
+        def hand_on(batch: list[Candidate]) -> None:
+            progress.candidates += len(batch)
+            on_candidates(batch)
+
+        def arrived(batch: list[Candidate]) -> None:
+            seen = None if waiting else self._learnt()
+            if seen is None:
+                waiting.append(batch)
+            else:
+                hand_on(self._flag(seen, batch))
+
+        def flush() -> None:
+            seen = self._learnt()
+            while waiting and seen is not None:
+                hand_on(self._flag(seen, waiting.pop(0)))
+
+        def learnt_now(done: asyncio.Future[DuplicateFinder]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                flush()
+
+        if isinstance(self._seen, asyncio.Future):
+            self._seen.add_done_callback(learnt_now)
 
         async def worker() -> None:
             while True:
@@ -126,29 +154,44 @@ class Generator:
                     progress.failures.append(f"{task.source}: {exc}")
                     progress.note = f"One call failed ({exc}); going on with the others."
                 else:
-                    batch = self._flag([Candidate(q, a, task.source, task.kind) for q, a in pairs])
-                    progress.candidates += len(batch)
-                    on_candidates(batch)
+                    arrived([Candidate(q, a, task.source, task.kind) for q, a in pairs])
                 progress.done += 1
                 on_progress(progress)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(self.concurrency)]
         try:
             await asyncio.gather(*workers)
+            seen = self._seen
+            if waiting and isinstance(seen, asyncio.Future):  # every call made: the texts
+                await asyncio.shield(seen)  # are what is left to wait for
+            flush()
         finally:
             for w in workers:
                 w.cancel()
+            while waiting:  # stopped (or failed) before the texts were learnt: the candidates
+                hand_on(waiting.pop(0))  # are kept, paid for, not compared with them
         return progress
 
-    def _flag(self, batch: list[Candidate]) -> list[Candidate]:
+    def _learnt(self) -> DuplicateFinder | None:
+        """What candidates are compared with, or None while it is still being learnt (raises
+        what stopped its learning)."""
+        seen = self._seen
+        if isinstance(seen, asyncio.Future):
+            if not seen.done():
+                return None
+            self._seen = seen = seen.result()
+        return seen
+
+    @staticmethod
+    def _flag(seen: DuplicateFinder, batch: list[Candidate]) -> list[Candidate]:
         for candidate in batch:
             if candidate.kind == "rescue":  # the question is the dataset's own, by design
                 continue
-            match = self._seen.find(candidate.question) or (
-                self._seen.find(candidate.answer) if candidate.kind != "reverse" else None
+            match = seen.find(candidate.question) or (
+                seen.find(candidate.answer) if candidate.kind != "reverse" else None
             )
             candidate.duplicate_of = match or ""
-            self._seen.add(candidate.question, candidate.question)
+            seen.add(candidate.question, candidate.question)
         return batch
 
     async def _call(
@@ -273,11 +316,15 @@ class GenerationRun:
             on_candidates(batch)
 
         self.outcome, self.note = "done", ""
+        # learnt while the first calls go out (seconds at 100,000 examples: a run started as
+        # the dialog opened waited 4 s for them before its first call)
+        seen: asyncio.Future[DuplicateFinder] = asyncio.ensure_future(
+            self.known()
+            if self.known is not None
+            else asyncio.to_thread(known_examples, self.existing)
+        )
+        seen.add_done_callback(lambda done: done.cancelled() or done.exception())  # (said once)
         try:
-            if self.known is not None:
-                seen = await self.known()
-            else:  # seconds at 100k examples: the duplicate index is built on a worker thread
-                seen = await asyncio.to_thread(known_examples, self.existing)
             client = await self.client_factory()
             async with client:
                 self.generator = Generator(
@@ -302,6 +349,7 @@ class GenerationRun:
             self.outcome, self.note = "failed", str(exc)
             raise
         finally:
+            seen.cancel()  # (if not learnt yet: a run that failed or was stopped first)
             self.queue.finish(run_id, self.outcome, self.note)
             self.generator = None
 

@@ -436,6 +436,88 @@ def test_candidates_accepted_at_once_become_examples_with_their_own_ids(tmp_path
     assert len({e.updated_at for e in added}) == 1  # one decision, one time
 
 
+def _linkedin_run(server: FakeOpenAI, queue: ReviewQueue, key: str, **options: Any) -> Any:
+    """A generation run from LinkedIn posts against the fake, with this API key."""
+    from persona_studio.services.generate import GenerationRun
+
+    async def client():
+        return server.client(key)
+
+    return GenerationRun(
+        queue,
+        client,
+        source="linkedin",
+        profile="gateway",
+        model=MODEL,
+        persona=PERSONA,
+        prompts=load_prompts(),
+        **options,
+    )
+
+
+async def test_a_runs_calls_go_out_while_the_texts_it_compares_with_are_learnt(
+    server, tmp_path: Path
+) -> None:
+    """The dataset's texts take seconds to learn at 100,000 examples: a run started as the
+    Generate dialog opened waited for them before its first call. The calls go out now, and
+    their candidates wait for them, handed on in order once learnt. A run stopped first keeps
+    the candidates it paid for, not compared; one that fails first leaves them unlearnt."""
+    from persona_studio.core.duplicates import DuplicateFinder
+    from persona_studio.services.generate import GenerationRun
+
+    existing = [Example.from_qa(f"What about: {POSTS[0].text[:20]}?", "Slowly.")]
+    learnt = asyncio.Event()
+    calls_before: list[int] = []
+
+    async def known() -> DuplicateFinder:
+        await learnt.wait()
+        calls_before.append(chat_calls(server))
+        return DuplicateFinder.of((e.question, e.question) for e in existing)
+
+    with Project.open(ensure_demo_project(tmp_path)) as project:
+
+        def new_run(key: str) -> GenerationRun:
+            # (one call after another: each goes out while the texts wait)
+            return _linkedin_run(server, ReviewQueue(project), key, known=known, concurrency=1)
+
+        run = new_run("sk-gen")
+        going = asyncio.ensure_future(run.execute(tasks_from_linkedin(LinkedInExport(posts=POSTS))))
+        for _ in range(500):
+            if chat_calls(server) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert chat_calls(server) == 3 and not run.candidates  # asked, waiting for the texts
+        learnt.set()
+        progress = await going
+        assert calls_before == [3] and progress.done == 3 and run.outcome == "done"
+        tasks = tasks_from_linkedin(LinkedInExport(posts=POSTS))
+        assert list(dict.fromkeys(c.source for c in run.candidates)) == [t.source for t in tasks]
+        assert len([c for c in run.candidates if c.duplicate_of]) == 1  # compared, as before
+
+        learnt.clear()
+        stopped = new_run("sk-gen")
+        going = asyncio.ensure_future(
+            stopped.execute(tasks_from_linkedin(LinkedInExport(posts=POSTS)))
+        )
+        for _ in range(500):
+            if stopped.generator is not None and stopped.generator.progress.done == 3:
+                break  # (every call answered)
+            await asyncio.sleep(0.01)
+        going.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await going
+        assert stopped.outcome == "cancelled" and calls_before == [3]
+        assert len(stopped.candidates) == len(run.candidates)  # kept
+        assert not any(c.duplicate_of for c in stopped.candidates)  # (not compared)
+        assert len(ReviewQueue(project).pending()) == 2 * len(run.candidates)  # saved
+
+        refused = new_run("sk-wrong")
+        with pytest.raises(GenerateError, match="refused the API key"):
+            await refused.execute(tasks_from_linkedin(LinkedInExport(posts=POSTS)))
+        await asyncio.sleep(0)
+        assert calls_before == [3]  # its learning stopped with it
+
+
 async def test_a_generation_run_always_records_how_it_ended(server, tmp_path: Path) -> None:
     from persona_studio.services.generate import GenerationRun
 
@@ -444,19 +526,7 @@ async def test_a_generation_run_always_records_how_it_ended(server, tmp_path: Pa
         existing = [Example.from_qa(f"What about: {POSTS[0].text[:20]}?", "Slowly.")]
 
         def new_run(key: str) -> GenerationRun:
-            async def client():
-                return server.client(key)
-
-            return GenerationRun(
-                queue,
-                client,
-                source="linkedin",
-                profile="gateway",
-                model=MODEL,
-                persona=PERSONA,
-                prompts=load_prompts(),
-                existing=existing,
-            )
+            return _linkedin_run(server, queue, key, existing=existing)
 
         refused = new_run("sk-wrong")
         with pytest.raises(GenerateError, match="refused the API key"):
