@@ -46,6 +46,7 @@ class Progress:
     total: int = 0
     failed: int = 0
     candidates: int = 0
+    uncompared: int = 0  # candidates come, waiting for the texts they are compared with
     note: str = ""  # waiting on a rate limit, a task that failed…
     failures: list[str] = field(default_factory=list)
 
@@ -123,13 +124,18 @@ class Generator:
             seen = None if waiting else self._learnt()
             if seen is None:
                 waiting.append(batch)
+                progress.uncompared += len(batch)
             else:
                 hand_on(self._flag(seen, batch))
 
         def flush() -> None:
             seen = self._learnt()
-            while waiting and seen is not None:
+            if not waiting or seen is None:
+                return
+            while waiting:
                 hand_on(self._flag(seen, waiting.pop(0)))
+            progress.uncompared = 0
+            on_progress(progress)
 
         def learnt_now(done: asyncio.Future[DuplicateFinder]) -> None:
             if not done.cancelled() and done.exception() is None:
@@ -170,6 +176,7 @@ class Generator:
                 w.cancel()
             while waiting:  # stopped (or failed) before the texts were learnt: the candidates
                 hand_on(waiting.pop(0))  # are kept, paid for, not compared with them
+            progress.uncompared = 0
         return progress
 
     def _learnt(self) -> DuplicateFinder | None:

@@ -3,6 +3,7 @@ the fake provider, edit and accept into the dataset (undoable), and find the res
 
 from __future__ import annotations
 
+import threading
 import zipfile
 
 import pytest
@@ -280,6 +281,36 @@ def test_the_datasets_texts_are_learnt_as_the_dialog_opens_and_again_after_a_cha
     assert [d for q, d in third if q == question] == [question, question]  # both known now
     dialog.reject()  # (Escape): what it learnt is let go with it
     assert dialog._known is None
+
+
+def test_a_run_started_before_the_texts_are_learnt_says_its_candidates_wait_for_them(
+    make_window, context, server, tmp_path, run_async, monkeypatch
+) -> None:
+    """A run clicked as the dialog opens (the texts take seconds to learn at 100,000
+    examples) makes its calls meanwhile; the dialog says how many candidates wait to be
+    checked against the examples, and shows them once they are."""
+    from persona_studio.gui.dialogs import generate_dialog
+
+    held = threading.Event()
+    learn = generate_dialog._learnt
+
+    def slow(examples, stop):
+        held.wait(10)
+        return learn(examples, stop)
+
+    monkeypatch.setattr(generate_dialog, "_learnt", slow)
+    _window, dialog = _dialog(make_window, context, tmp_path)
+    dialog.set_source("persona")
+    dialog.limit.setValue(10)
+    run_async(wait_until(lambda: "10 questions in" in dialog.found.text()))
+    dialog.start.click()
+    run_async(wait_until(lambda: "being checked against your examples" in dialog.status.text()))
+    assert dialog.candidates.rowCount() == 0 and dialog.running
+    assert dialog.status.text().startswith("0 candidates so far")
+    held.set()
+    run_async(wait_until(lambda: not dialog.running))
+    assert dialog.candidates.rowCount() > 0 and dialog.status.text().startswith("Done:")
+    dialog.reject()
 
 
 def test_a_learning_of_the_texts_stops_once_the_examples_change(

@@ -487,8 +487,12 @@ async def test_a_runs_calls_go_out_while_the_texts_it_compares_with_are_learnt(
                 break
             await asyncio.sleep(0.01)
         assert chat_calls(server) == 3 and not run.candidates  # asked, waiting for the texts
+        while run.generator.progress.done < 3:
+            await asyncio.sleep(0.01)
+        assert run.generator.progress.uncompared > 0 == run.generator.progress.candidates
         learnt.set()
         progress = await going
+        assert progress.uncompared == 0 and progress.candidates == len(run.candidates)
         assert calls_before == [3] and progress.done == 3 and run.outcome == "done"
         tasks = tasks_from_linkedin(LinkedInExport(posts=POSTS))
         assert list(dict.fromkeys(c.source for c in run.candidates)) == [t.source for t in tasks]

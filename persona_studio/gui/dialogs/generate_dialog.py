@@ -578,9 +578,10 @@ class GenerateDialog(QDialog):
 
     def _show_progress(self, progress: generate.Progress) -> None:
         self.progress.setValue(progress.done)
-        self.status.setText(
-            progress.note or f"{progress.candidates} candidates so far ({progress.done} calls)."
-        )
+        so_far = f"{progress.candidates} candidates so far ({progress.done} calls)"
+        if progress.uncompared:  # (the dataset's texts not learnt yet: seconds at 100,000)
+            so_far += f"; {progress.uncompared} more being checked against your examples"
+        self.status.setText(progress.note or f"{so_far}.")
 
     def _toggle_pause(self) -> None:
         if self.generator is None:
