@@ -12,6 +12,7 @@ from persona_studio.core.duplicates import near_duplicate_groups
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.exports import openai_jsonl
 from persona_studio.core.persona import Persona
+from persona_studio.core.test_set import PIN_TAG
 from persona_studio.core.tokens import encoding
 from persona_studio.core.validation import (
     ModelSpec,
@@ -282,6 +283,18 @@ def test_summary_counts_only_approved_and_prices_them() -> None:
     assert report.notes[0].code == "few"
     small = preflight(examples[:5], Persona(name="R"), MINI)
     assert [n.code for n in small.notes] == ["too_few"] and small.blocking
+    assert small.notes[0].message.startswith("5 approved examples to train on: ")
+    # those kept aside for the voice check are said apart: the creator approved 12
+    for ex in examples[:3]:
+        ex.tags = [PIN_TAG]
+    aside = preflight(examples[:12], Persona(name="R"), MINI)
+    assert aside.notes[0].message.startswith(
+        "9 approved examples to train on (and 3 kept aside to test the voice): fine-tuning"
+    )
+    aside = preflight([*examples[:12], qa("q12", "a", status="approved")], Persona(name="R"), MINI)
+    assert aside.notes[0].message.startswith(
+        "10 approved examples to train on (and 3 kept aside to test the voice): 50 to 100"
+    )
 
 
 def test_model_table_and_user_overrides(tmp_path) -> None:

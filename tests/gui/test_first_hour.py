@@ -9,6 +9,7 @@ FIRST_HOUR_SHOTS=docs/first-hour pytest tests/gui/test_first_hour.py`)."""
 from __future__ import annotations
 
 import faulthandler
+import hashlib
 import os
 import tempfile
 import time
@@ -47,7 +48,8 @@ def _shooter(window: QWidget):
 
 def _why_not_checked(window: QWidget, since: float) -> str:
     """Where the readiness check stands, for a wait for its mark that timed out (it failed so
-    three times in 40-odd full runs, never reproduced: this says where to look next time)."""
+    three times in 40-odd full runs, never reproduced; the fourth time, this said why: the
+    report said "too few", the imported rows' random ids having put 5 aside)."""
     from persona_studio.services import check_process
 
     runner, worker = window.session.started_preflight, check_process._shared
@@ -82,6 +84,16 @@ def _why_not_checked(window: QWidget, since: float) -> str:
 def test_a_creators_first_hour(
     make_window, context, keyring_backend, tmp_path, qtbot, run_async, monkeypatch, counted_here
 ) -> None:
+    # the imported rows' ids, fixed: the voice check keeps aside the approved examples whose
+    # id falls in its share (12 %), and with random ids 5 or more of the 14 fell there in
+    # ~2 % of runs, leaving 9 to train on: the check said "too few", and this test waited
+    # for its mark in vain
+    from persona_studio.core.importers import tabular
+    from persona_studio.core.test_set import DEFAULT_SHARE, bucket
+
+    ids = [hashlib.md5(f"first hour {n}".encode()).hexdigest() for n in range(14)]
+    assert sum(bucket(i) < DEFAULT_SHARE for i in ids) <= 4  # (10 or more left to train on)
+    monkeypatch.setattr(tabular, "new_ids", lambda count: ids[:count])
     window = make_window()
     open_first_project(window, None)
     window.resize(1366, 768)
