@@ -761,15 +761,14 @@ def report_of(
         if model.price_per_million is None
         else report.billed_tokens * model.price_per_million / 1_000_000
     )
-    # (approved ones kept aside for the voice check do not train: said apart, or 14 approved
-    # read as "9 approved examples")
-    aside = f" (and {cache.held_out} kept aside to test the voice)" if cache.held_out else ""
+    # "to train on": those kept aside for the voice check are not (the summary says how many;
+    # a creator who approved 14 read "9 approved examples")
     if len(trained) < MIN_EXAMPLES:
         report.notes.append(
             Issue(
                 "too_few",
-                f"{len(trained)} approved examples to train on{aside}: fine-tuning needs at "
-                f"least {MIN_EXAMPLES} (50 to 100 good ones usually work well).",
+                f"{len(trained)} approved examples to train on: fine-tuning needs at least "
+                f"{MIN_EXAMPLES} (50 to 100 good ones usually work well).",
                 True,
             )
         )
@@ -777,8 +776,8 @@ def report_of(
         report.notes.append(
             Issue(
                 "few",
-                f"{len(trained)} approved examples to train on{aside}: 50 to 100 usually give "
-                "clearly better results.",
+                f"{len(trained)} approved examples to train on: 50 to 100 usually give clearly "
+                "better results.",
                 False,
             )
         )

@@ -284,17 +284,15 @@ def test_summary_counts_only_approved_and_prices_them() -> None:
     small = preflight(examples[:5], Persona(name="R"), MINI)
     assert [n.code for n in small.notes] == ["too_few"] and small.blocking
     assert small.notes[0].message.startswith("5 approved examples to train on: ")
-    # those kept aside for the voice check are said apart: the creator approved 12
+    # those kept aside for the voice check do not train: the creator approved 12
     for ex in examples[:3]:
         ex.tags = [PIN_TAG]
     aside = preflight(examples[:12], Persona(name="R"), MINI)
     assert aside.notes[0].message.startswith(
-        "9 approved examples to train on (and 3 kept aside to test the voice): fine-tuning"
+        "9 approved examples to train on: fine-tuning needs at least 10"
     )
     aside = preflight([*examples[:12], qa("q12", "a", status="approved")], Persona(name="R"), MINI)
-    assert aside.notes[0].message.startswith(
-        "10 approved examples to train on (and 3 kept aside to test the voice): 50 to 100"
-    )
+    assert aside.notes[0].message.startswith("10 approved examples to train on: 50 to 100")
 
 
 def test_model_table_and_user_overrides(tmp_path) -> None:

@@ -52,9 +52,7 @@ def _dialog(make_window, context, tmp_path, *, accept_warnings: bool = True):
     window.session.jobs.poll = 0.01
     dialog = window.run_pipeline()
     dialog.folder.setText(str(tmp_path / "published"))
-    if (
-        accept_warnings
-    ):  # the demo has one ("23 approved examples to train on (and 1 kept aside…): 50 to 100…")
+    if accept_warnings:  # the demo has one ("23 approved examples to train on: 50 to 100…")
 
         async def accept(lines: list[str]) -> bool:
             return True

@@ -86,9 +86,7 @@ def test_launch_watch_chart_and_register(make_window, context, server, run_async
     box = tab.confirm_and_launch()
     qtbot.waitUntil(box.isVisible)
     assert "Estimated cost: about $" in box.text()
-    assert "• 23 approved examples to train on (and 1 kept aside to test the voice): 50 to 100" in (
-        box.informativeText()
-    )
+    assert "• 23 approved examples to train on: 50 to 100" in box.informativeText()
     start = next(b for b in box.buttons() if b.text() == "Upload and start")
     start.click()
     run_async(wait_until(lambda: window.session.persona.fine_tuned_model != "", timeout=20))
