@@ -1020,10 +1020,14 @@ class DatasetTab(QWidget):
         session = self._session
         if session is None or not examples:
             return
-        if replace or len(examples) < LOOKED_UP_IN_THREAD_FROM:
-            self._import(session, examples, replace)
+        if replace:
+            self._import(session, examples, ids_of(examples), replace=True)
             return
-        pick, before = session.unknown(examples), session.examples
+        pick = session.unknown(examples)
+        if len(examples) < LOOKED_UP_IN_THREAD_FROM:
+            self._import(session, *pick())
+            return
+        before = session.examples
         size = len(before)
 
         async def add() -> None:
@@ -1032,7 +1036,7 @@ class DatasetTab(QWidget):
                 return
             if session.examples is not before or len(before) != size:  # changed meanwhile
                 fresh, ids = session.unknown(examples)()  # (looked up again, here)
-            self._import(session, fresh, False, ids)
+            self._import(session, fresh, ids)
 
         self._importing = asyncio.ensure_future(add())
 
@@ -1040,22 +1044,18 @@ class DatasetTab(QWidget):
         self,
         session: ProjectSession,
         examples: list[Example],
-        replace: bool,
-        fresh_ids: list[str] | None = None,
+        ids: list[str],
+        *,
+        replace: bool = False,
     ) -> None:
-        """`fresh_ids`: given, the examples are those the project has not, with their ids."""
+        """These examples (with their ids) added, in place of all if `replace`: one undo step."""
         if not examples:
             return
         if self._undo is not None:
             self._undo.beginMacro(f"Import {len(examples)} examples")
-        ids = ids_of(examples) if fresh_ids is None else fresh_ids
         if replace and session.examples:
             self._push(DeleteExamples(session, list(session.example_ids())))
-        elif fresh_ids is None and session.has_any(ids):  # adding a file twice adds nothing twice
-            examples = [e for e in examples if not session.has_example(e.id)]
-            ids = ids_of(examples)
-        if examples:
-            self._push(AddExamples(session, examples, f"Import {len(examples)} examples", ids))
+        self._push(AddExamples(session, examples, f"Import {len(examples)} examples", ids))
         if self._undo is not None:
             self._undo.endMacro()
 

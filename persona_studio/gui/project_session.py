@@ -646,10 +646,11 @@ class ProjectSession(QObject):
         return list(filter(self._places().__contains__, ids))
 
     def unknown(self, examples: list[Example]) -> Callable[[], tuple[list[Example], list[str]]]:
-        """A picker, for a worker thread, of those of `examples` whose ids no example has, with
-        their ids: it looks them up among the ids as they are now, `LOOKED_UP_AT_ONCE` at a time,
-        paced (100,000 new ids looked up at once held the window 17–25 ms, and reading them ~5
-        ms more). The caller picks again if the examples change meanwhile."""
+        """A picker of those of `examples` whose ids no example has (adding a file twice adds
+        nothing twice), with their ids: it looks them up among the ids as they are when it is
+        called, `LOOKED_UP_AT_ONCE` at a time, paced, so that a worker thread may call it
+        (100,000 new ids looked up at once held the window 17–25 ms, and reading them ~5 ms
+        more). The caller picks again if the examples change meanwhile."""
         self.examples  # noqa: B018 (loads them, and their positions, if not loaded yet)
         known = self._places().keys()
 

@@ -121,25 +121,22 @@ class Generator:
             on_candidates(batch)
 
         def arrived(batch: list[Candidate]) -> None:
-            seen = None if waiting else self._learnt()
-            if seen is None:
-                waiting.append(batch)
-                progress.uncompared += len(batch)
-            else:
-                hand_on(self._flag(seen, batch))
+            waiting.append(batch)
+            progress.uncompared += len(batch)
+            flush()
 
-        def flush() -> None:
+        def flush() -> None:  # (a failed learning raises: the batches stay, kept below)
             seen = self._learnt()
-            if not waiting or seen is None:
+            if seen is None:
                 return
             while waiting:
                 hand_on(self._flag(seen, waiting.pop(0)))
             progress.uncompared = 0
-            on_progress(progress)
 
         def learnt_now(done: asyncio.Future[DuplicateFinder]) -> None:
-            if not done.cancelled() and done.exception() is None:
+            if waiting and not done.cancelled() and done.exception() is None:
                 flush()
+                on_progress(progress)
 
         if isinstance(self._seen, asyncio.Future):
             self._seen.add_done_callback(learnt_now)
