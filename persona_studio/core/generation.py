@@ -65,6 +65,9 @@ class Candidate:
     id: str = field(default_factory=new_id)
     status: str = "pending"
     duplicate_of: str = ""  # the question of the example it (nearly) repeats
+    # False: kept before the dataset's texts were there to compare it with (its run stopped
+    # first); the Generate dialog compares it once they are, and "Accept all new" waits
+    compared: bool = True
 
     def to_example(self, example_id: str, updated_at: str) -> Example:
         """The example it becomes once accepted, with this id and time (`ReviewQueue.decide`

@@ -764,11 +764,19 @@ def report_of(
     # "to train on": those kept aside for the voice check are not (the summary says how many;
     # a creator who approved 14 read "9 approved examples")
     if len(trained) < MIN_EXAMPLES:
+        # the next step: with 14 approved and 5 of them kept aside, lowering the share is one
+        aside = (
+            f", or keep fewer of the {cache.held_out} kept aside for the voice check "
+            "(its share in Train tab → Advanced, or fewer tagged “voice-check”)"
+            if cache.held_out
+            else ""
+        )
         report.notes.append(
             Issue(
                 "too_few",
                 f"{len(trained)} approved examples to train on: fine-tuning needs at least "
-                f"{MIN_EXAMPLES} (50 to 100 good ones usually work well).",
+                f"{MIN_EXAMPLES} (50 to 100 good ones usually work well). Approve "
+                f"{MIN_EXAMPLES - len(trained)} more{aside}.",
                 True,
             )
         )

@@ -51,6 +51,21 @@ class Progress:
     failures: list[str] = field(default_factory=list)
 
 
+def flag_repeats(seen: DuplicateFinder, batch: list[Candidate]) -> list[Candidate]:
+    """Mark each candidate of `batch` that repeats a text of `seen` (the dataset's, and the
+    candidates compared before it), and add its question there."""
+    for candidate in batch:
+        candidate.compared = True
+        if candidate.kind == "rescue":  # the question is the dataset's own, by design
+            continue
+        match = seen.find(candidate.question) or (
+            seen.find(candidate.answer) if candidate.kind != "reverse" else None
+        )
+        candidate.duplicate_of = match or ""
+        seen.add(candidate.question, candidate.question)
+    return batch
+
+
 def retry_after(exc: Any, attempt: int) -> float:
     """Seconds to wait after a 429: the server's Retry-After when given, else backoff."""
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
@@ -130,7 +145,7 @@ class Generator:
             if seen is None:
                 return
             while waiting:
-                hand_on(self._flag(seen, waiting.pop(0)))
+                hand_on(flag_repeats(seen, waiting.pop(0)))
             progress.uncompared = 0
 
         def learnt_now(done: asyncio.Future[DuplicateFinder]) -> None:
@@ -172,7 +187,10 @@ class Generator:
             for w in workers:
                 w.cancel()
             while waiting:  # stopped (or failed) before the texts were learnt: the candidates
-                hand_on(waiting.pop(0))  # are kept, paid for, not compared with them
+                batch = waiting.pop(0)  # are kept, paid for, and marked for a later compare
+                for candidate in batch:
+                    candidate.compared = candidate.kind == "rescue"  # (never compared)
+                hand_on(batch)
             progress.uncompared = 0
         return progress
 
@@ -185,18 +203,6 @@ class Generator:
                 return None
             self._seen = seen = seen.result()
         return seen
-
-    @staticmethod
-    def _flag(seen: DuplicateFinder, batch: list[Candidate]) -> list[Candidate]:
-        for candidate in batch:
-            if candidate.kind == "rescue":  # the question is the dataset's own, by design
-                continue
-            match = seen.find(candidate.question) or (
-                seen.find(candidate.answer) if candidate.kind != "reverse" else None
-            )
-            candidate.duplicate_of = match or ""
-            seen.add(candidate.question, candidate.question)
-        return batch
 
     async def _call(
         self, task: Task, on_progress: Callable[[Progress], None]
@@ -359,6 +365,6 @@ class GenerationRun:
 
     def accept_new(self) -> list[Example]:
         """Every candidate of this run that repeats nothing, accepted: the examples to add (as
-        drafts, with their source)."""
-        fresh = [c.id for c in self.candidates if not c.duplicate_of]
+        drafts, with their source). Those not compared yet stay for review."""
+        fresh = [c.id for c in self.candidates if c.compared and not c.duplicate_of]
         return self.queue.decide(fresh, "accepted")

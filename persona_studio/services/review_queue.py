@@ -83,6 +83,13 @@ class ReviewQueue:
         now = now_iso()
         return [c.to_example(i, now) for c, i in zip(accepted, new_ids(len(accepted)), strict=True)]
 
+    def changed(self, ids: Sequence[str]) -> None:
+        """Save the runs of these candidates, changed in place (compared later)."""
+        wanted = set(ids)
+        for run_id, run in self.runs.items():
+            if any(c.id in wanted for c in run["candidates"]):
+                self._save(run_id)
+
     def reopen(self, ids: Sequence[str]) -> None:
         """Put decided candidates back in the queue (the decision was undone)."""
         wanted = set(ids)

@@ -284,12 +284,18 @@ def test_summary_counts_only_approved_and_prices_them() -> None:
     small = preflight(examples[:5], Persona(name="R"), MINI)
     assert [n.code for n in small.notes] == ["too_few"] and small.blocking
     assert small.notes[0].message.startswith("5 approved examples to train on: ")
+    assert small.notes[0].message.endswith(" Approve 5 more.")
     # those kept aside for the voice check do not train: the creator approved 12
     for ex in examples[:3]:
         ex.tags = [PIN_TAG]
     aside = preflight(examples[:12], Persona(name="R"), MINI)
     assert aside.notes[0].message.startswith(
         "9 approved examples to train on: fine-tuning needs at least 10"
+    )
+    # and says what to do: one more, or fewer of the three kept aside
+    assert aside.notes[0].message.endswith(
+        " Approve 1 more, or keep fewer of the 3 kept aside for the voice check"
+        " (its share in Train tab → Advanced, or fewer tagged “voice-check”)."
     )
     aside = preflight([*examples[:12], qa("q12", "a", status="approved")], Persona(name="R"), MINI)
     assert aside.notes[0].message.startswith("10 approved examples to train on: 50 to 100")

@@ -313,6 +313,59 @@ def test_a_run_started_before_the_texts_are_learnt_says_its_candidates_wait_for_
     dialog.reject()
 
 
+def test_a_run_stopped_before_the_texts_are_learnt_has_its_candidates_compared_later(
+    make_window, context, server, tmp_path, run_async, monkeypatch
+) -> None:
+    """A run stopped before the dataset's texts were learnt keeps the candidates it paid for,
+    not compared: "Accept all new" took repeats in. They say so, wait, and are compared (and
+    saved so) once the texts are."""
+    from persona_studio.gui.dialogs import generate_dialog
+    from persona_studio.services.review_queue import ReviewQueue
+
+    held = threading.Event()
+    learn = generate_dialog._learnt
+
+    def slow(examples, stop):
+        held.wait(10)
+        return learn(examples, stop)
+
+    monkeypatch.setattr(generate_dialog, "_learnt", slow)
+    window, dialog = _dialog(make_window, context, tmp_path)
+    dialog.set_source("persona")
+    dialog.limit.setValue(10)
+    for key, box in dialog.styles.items():
+        box.setChecked(key == "short")  # the second call repeats the first (5 repeats)
+    run_async(wait_until(lambda: "10 questions in 2 calls" in dialog.found.text()))
+    dialog.start.click()
+    run_async(wait_until(lambda: dialog.generator is not None))
+    run_async(wait_until(lambda: dialog.generator.progress.uncompared == 10))
+    dialog.stop.click()
+    run_async(wait_until(lambda: not dialog.running))
+    assert dialog.candidates.rowCount() == 10
+    assert {_text(dialog, r, 3) for r in range(10)} == {"Not compared yet"}
+    before = window.session.project.counts().examples
+    dialog.accept_all.click()  # none is known not to repeat an example
+    assert window.session.project.counts().examples == before
+    assert dialog.status.text() == (
+        "None added: 10 candidates are not yet compared with your examples; they stay for review."
+    )
+    dialog.reject()  # closed before they could be: compared when it opens again
+
+    dialog = window.open_dropped(tmp_path / "Basic_LinkedInDataExport.zip")
+    assert {_text(dialog, r, 3) for r in range(10)} == {"Not compared yet"}
+    held.set()
+    run_async(wait_until(lambda: "Not compared yet" not in {_text(dialog, 0, 3)}))
+    assert sum(bool(_text(dialog, r, 3)) for r in range(10)) == 5
+    assert window.session.flush()
+    kept = ReviewQueue(window.session.project).pending()  # saved compared
+    assert len(kept) == 10 and all(c.compared for c in kept)
+    assert sum(bool(c.duplicate_of) for c in kept) == 5
+    dialog.accept_all.click()
+    assert window.session.project.counts().examples == before + 5
+    assert dialog.candidates.rowCount() == 5
+    dialog.reject()
+
+
 def test_a_learning_of_the_texts_stops_once_the_examples_change(
     make_window, context, tmp_path, monkeypatch
 ) -> None:

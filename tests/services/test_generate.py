@@ -512,8 +512,11 @@ async def test_a_runs_calls_go_out_while_the_texts_it_compares_with_are_learnt(
             await going
         assert stopped.outcome == "cancelled" and calls_before == [3]
         assert len(stopped.candidates) == len(run.candidates)  # kept
-        assert not any(c.duplicate_of for c in stopped.candidates)  # (not compared)
-        assert len(ReviewQueue(project).pending()) == 2 * len(run.candidates)  # saved
+        assert not any(c.duplicate_of or c.compared for c in stopped.candidates)  # (not yet)
+        assert stopped.accept_new() == []  # (not known to repeat nothing)
+        saved = ReviewQueue(project).pending()
+        assert len(saved) == 2 * len(run.candidates)  # saved, marked so
+        assert sum(not c.compared for c in saved) == len(run.candidates)
 
         refused = new_run("sk-wrong")
         with pytest.raises(GenerateError, match="refused the API key"):

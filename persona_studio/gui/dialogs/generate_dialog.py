@@ -130,12 +130,22 @@ class CandidatesModel(QAbstractTableModel):
                 return self.texts(index.row())[column]
             if column == COL_SOURCE:
                 return candidate.source
+            if not candidate.compared:
+                return "Not compared yet"
             return f"Like “{candidate.duplicate_of[:60]}”" if candidate.duplicate_of else ""
         if column == COL_NOTE and candidate.duplicate_of:
             if role == Qt.ItemDataRole.ForegroundRole:
                 return qcolor("attention")
             if role == Qt.ItemDataRole.ToolTipRole:
                 return "This looks like an example you already have."
+        if column == COL_NOTE and not candidate.compared:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return qcolor("muted")
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return (
+                    "Its run stopped before your examples were read to compare it with: it is "
+                    "compared as soon as they are. “Accept all new” leaves it to you until then."
+                )
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -159,6 +169,12 @@ class CandidatesModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), start, start + len(candidates) - 1)
             self.rows += candidates
             self.endInsertRows()
+
+    def noted(self) -> None:
+        """The notes changed (candidates compared later)."""
+        if self.rows:
+            last = len(self.rows) - 1
+            self.dataChanged.emit(self.index(0, COL_NOTE), self.index(last, COL_NOTE))
 
     def keep(self, ids: set[str] | dict[str, Any]) -> None:
         """Only the rows of these ids stay, in their order, with what was typed in them."""
@@ -189,7 +205,7 @@ class GenerateDialog(QDialog):
         self.fill_persona = fill_persona  # (fields, undo label) → labels of the fields filled
         self.queue = session.review_queue
         session.review_changed.connect(self._show_pending)
-        delete_when_idle(self, lambda: (self.task, self._read_task))
+        delete_when_idle(self, lambda: (self.task, self._read_task, self._comparing))
         self.prompts = generation.load_prompts()
         self.read: generation.SourceRead | None = None
         self.current_run: generate.GenerationRun | None = None  # under way (pause, resume)
@@ -198,6 +214,7 @@ class GenerateDialog(QDialog):
         # the dataset's texts, that candidates are compared with: built once the dialog shows
         self._known: asyncio.Future[DuplicateFinder | None] | None = None
         self._learning: list[threading.Event] = []  # each learning's stop, while it runs
+        self._comparing: asyncio.Task[None] | None = None  # candidates kept uncompared
         session.examples_reset.connect(self._forget_known)
         session.examples_edited.connect(self._forget_known)
         # closed, or Escape (which skips the close event): the run stops (a paid one would go
@@ -567,6 +584,7 @@ class GenerateDialog(QDialog):
             self.current_run = None
             self.status.setText(run.note)
             self._update_buttons()
+            self._compare_later()
 
     @property
     def generator(self) -> generate.Generator | None:
@@ -640,23 +658,35 @@ class GenerateDialog(QDialog):
         return [self.candidates.rows[row].id for row in rows]
 
     def _accept_all_new(self) -> None:
-        self.decide([c.id for c in self.candidates.rows if not c.duplicate_of], "accepted")
+        rows = self.candidates.rows
+        fresh = [c.id for c in rows if c.compared and not c.duplicate_of]
+        waiting = sum(not c.compared for c in rows)
+        if self.decide(fresh, "accepted") and waiting:
+            self.status.setText(
+                f"{self.status.text()} {waiting} not yet compared with your examples stay for "
+                "review."
+                if fresh
+                else f"None added: {waiting} candidates are not yet compared with your "
+                "examples; they stay for review."
+            )
 
-    def decide(self, ids: list[str], status: str) -> None:
-        """Accept (with the edits made in the table) or reject; the rows leave the table."""
+    def decide(self, ids: list[str], status: str) -> bool:
+        """Accept (with the edits made in the table) or reject; the rows leave the table.
+        False when a candidate to accept lacks a question or an answer (nothing decided)."""
         if not ids:
-            return
+            return True
         edits, wanted = {}, set(ids)  # (a list: 5,000 rows took 0.3 s to look up)
         for row, candidate in enumerate(self.candidates.rows):
             if candidate.id in wanted:
                 question, answer = (text.strip() for text in self.candidates.texts(row))
                 if status == "accepted" and not (question and answer):
                     self.status.setText("A candidate needs both a question and an answer.")
-                    return
+                    return False
                 edits[candidate.id] = (question, answer)
         self.review(ids, status, edits)  # the rows leave through `_show_pending`
         verb = "added to the dataset as drafts" if status == "accepted" else "rejected"
         self.status.setText(f"{len(ids)} {verb} (Edit → Undo brings them back).")
+        return True
 
     def _show_pending(self) -> None:
         """The table follows the queue: decided rows leave, undone decisions come back (rows
@@ -673,6 +703,34 @@ class GenerateDialog(QDialog):
         super().showEvent(event)
         if self._known is None:  # after the first paint: a build beside it slows it
             QTimer.singleShot(KNOWN_AFTER_MS, self._known_finder_started)
+        QTimer.singleShot(KNOWN_AFTER_MS, self._compare_later)
+
+    def _compare_later(self) -> None:
+        """Compare the candidates kept before the dataset's texts were there (a run stopped
+        first, here or in an earlier session) once they are: until then "Accept all new"
+        would have taken a repeat of an example in."""
+        if (self._comparing is None or self._comparing.done()) and any(
+            not c.compared for c in self.candidates.rows
+        ):
+            self._comparing = asyncio.ensure_future(self._compare_waiting())
+
+    async def _compare_waiting(self) -> None:
+        while True:
+            known = self._known_finder_started()
+            if known is None:
+                return  # closed: compared when it shows again
+            try:
+                finder = await asyncio.shield(known)
+            except Exception:  # its learning failed: they stay marked, for the creator to judge
+                return
+            if finder is not None:
+                break
+            # the examples changed as it learnt them: learn them as they are
+        waiting = [c for c in self.candidates.rows if not c.compared]
+        if waiting:
+            generate.flag_repeats(finder.fresh(), waiting)
+            self.queue.changed([c.id for c in waiting])
+            self.candidates.noted()
 
     def _known_finder_started(self) -> asyncio.Future[DuplicateFinder | None] | None:
         if not self.isVisible():
