@@ -330,6 +330,7 @@ def test_a_run_stopped_before_the_texts_are_learnt_has_its_candidates_compared_l
         return learn(examples, stop)
 
     monkeypatch.setattr(generate_dialog, "_learnt", slow)
+    monkeypatch.setattr(generate_dialog, "COMPARED_AT_ONCE", 3)  # (in parts, as many would)
     window, dialog = _dialog(make_window, context, tmp_path)
     dialog.set_source("persona")
     dialog.limit.setValue(10)
@@ -354,7 +355,8 @@ def test_a_run_stopped_before_the_texts_are_learnt_has_its_candidates_compared_l
     dialog = window.open_dropped(tmp_path / "Basic_LinkedInDataExport.zip")
     assert {_text(dialog, r, 3) for r in range(10)} == {"Not compared yet"}
     held.set()
-    run_async(wait_until(lambda: "Not compared yet" not in {_text(dialog, 0, 3)}))
+    run_async(wait_until(lambda: dialog._comparing is not None and dialog._comparing.done()))
+    assert "Not compared yet" not in {_text(dialog, r, 3) for r in range(10)}
     assert sum(bool(_text(dialog, r, 3)) for r in range(10)) == 5
     assert window.session.flush()
     kept = ReviewQueue(window.session.project).pending()  # saved compared
