@@ -6,7 +6,10 @@
    and ≤ 1 s).
 2. A search keystroke over all rows: median (target ≤ 50 ms).
 3. Format checks + exact token counts vs the OpenAI cookbook's reference loop with the same
-   encoder (target ≥ 10×); the full preflight (with near-duplicates) is printed too.
+   encoder (issue 4 wanted ≥ 10×, which the encoder's own time rules out: at 100,000
+   examples the loop took 5.5 s and the encoder alone, counting each text once, 1.3 s; issue
+   21 set ≤ 1.3× the encoder's time instead, which `recheck.py` measures); the full
+   preflight (with near-duplicates) is printed too.
 4. The whole app opening the project: when the grid shows its first rows, and when all of them
    (target at 1,000,000: ≤ 5 s); its resident memory with the rows loaded, then through the
    first full check (target ≤ 400 MB), and the check's worker process beside it, and the whole
@@ -317,7 +320,9 @@ def components(folder: Path, persona: Any, app: Any) -> None:
     everything = time.perf_counter() - started
     print(
         f"3. format + tokens, first run: {checks:6.2f} s   cookbook loop {reference:6.2f} s   "
-        f"ratio {reference / checks:5.1f}x  (target ≥ 10x)"
+        f"ratio {reference / checks:5.1f}x  (issue 4's target ≥ 10x; a first check counts "
+        "every text once, so the encoder's own time bounds it: issue 21's target, ≤ 1.3x that "
+        "time, is measured by benchmarks/recheck.py)"
     )
     print(
         f"   re-check after an edit (counts remembered): {warm:6.2f} s   ratio "
