@@ -283,12 +283,9 @@ def test_the_datasets_texts_are_learnt_as_the_dialog_opens_and_again_after_a_cha
     assert dialog._known is None
 
 
-def test_a_run_started_before_the_texts_are_learnt_says_its_candidates_wait_for_them(
-    make_window, context, server, tmp_path, run_async, monkeypatch
-) -> None:
-    """A run clicked as the dialog opens (the texts take seconds to learn at 100,000
-    examples) makes its calls meanwhile; the dialog says how many candidates wait to be
-    checked against the examples, and shows them once they are."""
+def _learning_held(monkeypatch) -> threading.Event:
+    """The dataset's texts learnt only once the event returned is set (as at 100,000
+    examples, where that takes seconds)."""
     from persona_studio.gui.dialogs import generate_dialog
 
     held = threading.Event()
@@ -299,6 +296,16 @@ def test_a_run_started_before_the_texts_are_learnt_says_its_candidates_wait_for_
         return learn(examples, stop)
 
     monkeypatch.setattr(generate_dialog, "_learnt", slow)
+    return held
+
+
+def test_a_run_started_before_the_texts_are_learnt_says_its_candidates_wait_for_them(
+    make_window, context, server, tmp_path, run_async, monkeypatch
+) -> None:
+    """A run clicked as the dialog opens (the texts take seconds to learn at 100,000
+    examples) makes its calls meanwhile; the dialog says how many candidates wait to be
+    checked against the examples, and shows them once they are."""
+    held = _learning_held(monkeypatch)
     _window, dialog = _dialog(make_window, context, tmp_path)
     dialog.set_source("persona")
     dialog.limit.setValue(10)
@@ -322,14 +329,7 @@ def test_a_run_stopped_before_the_texts_are_learnt_has_its_candidates_compared_l
     from persona_studio.gui.dialogs import generate_dialog
     from persona_studio.services.review_queue import ReviewQueue
 
-    held = threading.Event()
-    learn = generate_dialog._learnt
-
-    def slow(examples, stop):
-        held.wait(10)
-        return learn(examples, stop)
-
-    monkeypatch.setattr(generate_dialog, "_learnt", slow)
+    held = _learning_held(monkeypatch)
     monkeypatch.setattr(generate_dialog, "COMPARED_AT_ONCE", 3)  # (in parts, as many would)
     window, dialog = _dialog(make_window, context, tmp_path)
     dialog.set_source("persona")
