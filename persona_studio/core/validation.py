@@ -30,7 +30,7 @@ from persona_studio.core.duplicates import (
 )
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
-from persona_studio.core.test_set import in_test_set
+from persona_studio.core.test_set import cut_for, in_test_set
 from persona_studio.core.tokens import cache_holds, count_many, count_soon, keep_counts_for
 from persona_studio.core.words import counted
 from persona_studio.resources_path import resource_path
@@ -519,7 +519,7 @@ class CheckCache:
     def __init__(self, store: BandKeyStore | None = None) -> None:
         self.settings: tuple[Any, ...] | None = None  # what the findings were found under
         self.max_tokens = 0
-        self.test_share = 0.0
+        self.cut = 0.0  # below which an approved example's id keeps it aside (`cut_for`)
         self.results: dict[str, Findings] = {}
         self.checked: dict[str, Example] = {}  # the example each finding is for, by id
         self.issues: dict[str, tuple[Issue, ...]] = {}  # those with findings
@@ -540,17 +540,19 @@ class CheckCache:
         moved, self.moved = self.moved, {}
         return moved
 
-    def prepare(self, settings: tuple[Any, ...], max_tokens: int, test_share: float) -> None:
+    def prepare(self, settings: tuple[Any, ...], max_tokens: int, cut: float) -> None:
         """Findings found under other settings are found again (every example looks changed);
-        another test share moves examples between trained and kept aside."""
+        another cut (another test share, or too few left to train on) moves examples between
+        trained and kept aside, another model's maximum counts them again."""
         if settings != self.settings:
-            self.settings, self.max_tokens = settings, max_tokens
+            self.settings = settings
             self.checked = {}
-        if test_share != self.test_share:
+        if cut != self.cut or max_tokens != self.max_tokens:
+            # (taken out as they were counted: each example's tokens are cut at the maximum)
             found = list(self.results.values())
             for example, n, _issues, _text in found:
                 self._count(example, n, -1)
-            self.test_share = test_share
+            self.cut, self.max_tokens = cut, max_tokens
             for example, n, _issues, _text in found:
                 self._count(example, n, 1)
 
@@ -582,7 +584,7 @@ class CheckCache:
         self.status_counts.update(map(_STATUS, examples))
         # as `_train` does for each approved one
         approved = list(compress(found, map("approved".__eq__, map(_STATUS, examples))))
-        held = list(map(in_test_set, map(_EXAMPLE, approved), repeat(self.test_share)))
+        held = list(map(in_test_set, map(_EXAMPLE, approved), repeat(self.cut)))
         trained = list(compress(approved, map(not_, held)))
         self.held_out += sum(held)
         self.trained.update(ids_of(map(_EXAMPLE, trained)))
@@ -614,7 +616,7 @@ class CheckCache:
             self._train(example, n, sign)
 
     def _train(self, example: Example, n: int, sign: int) -> None:
-        if in_test_set(example, self.test_share):
+        if in_test_set(example, self.cut):
             self.held_out += sign
         else:
             (self.trained.add if sign > 0 else self.trained.discard)(example.id)
@@ -705,7 +707,8 @@ def update(
     )
     if settings != cache.settings:
         changed = None
-    cache.prepare(settings, model.max_tokens, test_share)
+    # (lower than the share where it would leave too few to train on: see `cut_for`)
+    cache.prepare(settings, model.max_tokens, cut_for(examples, test_share))
     todo = cache.changed(examples, ids) if changed is None else changed
     cache.forget_gone(ids, todo)
     step(0.05, "Counting tokens and checking…")
@@ -764,10 +767,11 @@ def report_of(
     # "to train on": those kept aside for the voice check are not (the summary says how many;
     # a creator who approved 14 read "9 approved examples")
     if len(trained) < MIN_EXAMPLES:
-        # the next step: with 14 approved and 5 of them kept aside, lowering the share is one
+        # the next step (the share never keeps aside what training needs: those left aside
+        # are pinned)
         aside = (
-            f", or keep fewer of the {cache.held_out} kept aside for the voice check "
-            "(its share in Train tab → Advanced, or fewer tagged “voice-check”)"
+            f", or unpin some of the {cache.held_out} questions pinned for the voice check "
+            "(tagged “voice-check”: always kept aside)"
             if cache.held_out
             else ""
         )

@@ -180,7 +180,8 @@ class TrainTab(QWidget):
         self.test_share.setToolTip(
             "Approved examples kept aside for “Does it sound like me?”: never trained, so the "
             "check asks questions the model has not seen. Tag an example “voice-check” to "
-            "always keep it aside."
+            "always keep it aside. A small dataset keeps fewer aside: never so many that fewer "
+            "than 10 are left to train on."
         )
         self.test_share.valueChanged.connect(self._test_share_changed)
         form = QFormLayout()

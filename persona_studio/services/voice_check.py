@@ -192,13 +192,14 @@ def check_questions(
 ) -> list[Example]:
     """The test set's examples (never trained), in a stable order; when it holds fewer than
     `MIN_TEST_SET`, a stable sample of all the approved examples instead."""
-    from persona_studio.core.test_set import in_test_set
+    from persona_studio.core.test_set import cut_for, in_test_set
 
     # a question and an answer are read (their messages decoded) only where they may be
     # asked: reading all 66,000 approved ones' took ~0.3 s at 100,000 examples
     approved = [e for e in examples if e.status == "approved"]
+    cut = cut_for(approved, test_share)
     approved.sort(key=lambda e: hashlib.sha1(e.id.encode()).hexdigest())
-    test = [e for e in approved if in_test_set(e, test_share) and e.question and e.answer]
+    test = [e for e in approved if in_test_set(e, cut) and e.question and e.answer]
     if len(test) >= MIN_TEST_SET:
         return test[:limit]
     return list(itertools.islice((e for e in approved if e.question and e.answer), limit))
@@ -254,12 +255,13 @@ def plan_check(
     with_probes: bool = True,
 ) -> CheckPlan:
     """What the check will ask (nothing is asked yet): the cost is known from it."""
-    from persona_studio.core.test_set import in_test_set
+    from persona_studio.core.test_set import cut_for, in_test_set
 
     share = project.test_share
     asked = check_questions(examples, limit, share)
     result = CheckResult([e.question for e in asked], {e.question: e.answer for e in asked})
-    result.held_out = bool(asked) and all(in_test_set(e, share) for e in asked)
+    cut = cut_for(examples, share)  # (as training takes them)
+    result.held_out = bool(asked) and all(in_test_set(e, cut) for e in asked)
     result.probes = probes(persona) if with_probes else []
     result.chat_pairs = blind_picks(project.chats())
     asks = result.questions + [p.question for p in result.probes]

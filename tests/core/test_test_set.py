@@ -8,12 +8,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from persona_studio.core.dataset import Example
+from persona_studio.core.dataset import MIN_EXAMPLES, Example
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.core.test_set import (
     DEFAULT_SHARE,
     PIN_TAG,
+    cut_for,
     in_test_set,
     share_from_meta,
     split_test_set,
@@ -48,8 +49,9 @@ def test_the_test_set_never_reaches_a_training_file(examples, share, split, seed
         example = examples[index % len(examples)]
         example.status = status
         example.messages[-1]["content"] = text or "edited"
-    held = {e.messages[0]["content"] for e in examples if in_test_set(e, share)}
-    usable = [e for e in examples if e.status == "approved" and not in_test_set(e, share)]
+    cut = cut_for(examples, share)
+    held = {e.messages[0]["content"] for e in examples if in_test_set(e, cut)}
+    usable = [e for e in examples if e.status == "approved" and not in_test_set(e, cut)]
     if not usable:
         return  # nothing to train (training_files refuses, as it should)
     files = training_files(examples, "", split, seed, share)
@@ -57,6 +59,51 @@ def test_the_test_set_never_reaches_a_training_file(examples, share, split, seed
     trained = {json.loads(line)["messages"][0]["content"] for line in lines}
     assert trained.isdisjoint(held)
     assert files.train_count + files.validation_count == len(usable)
+
+
+@settings(max_examples=200, deadline=None)
+@given(examples=datasets(), share=st.floats(min_value=0, max_value=0.5))
+def test_the_share_never_takes_training_under_the_minimum(examples, share) -> None:
+    """A creator who approved the 10 examples fine-tuning needs had ~70 % odds that the share
+    kept one or more aside, and the check refused to train. Those whose ids fall highest now
+    train instead, as few as make up the minimum; pinned ones stay aside."""
+    cut = cut_for(examples, share)
+    assert cut <= share
+    by_share = [e for e in examples if in_test_set(e, share)]
+    by_cut = [e for e in examples if in_test_set(e, cut)]
+    assert all(in_test_set(e, share) for e in by_cut)  # only ever fewer aside
+    trained = [e for e in examples if e.status == "approved" and not in_test_set(e, cut)]
+    pinned = [e for e in examples if e.status == "approved" and PIN_TAG in e.tags]
+    approved = sum(e.status == "approved" for e in examples)
+    if cut < share:  # as few as make up the minimum, or every one not pinned
+        assert len(trained) == min(MIN_EXAMPLES, approved - len(pinned))
+    else:
+        assert by_cut == by_share
+        assert len(trained) >= MIN_EXAMPLES or len(by_share) == len(pinned)
+    usable, test = split_test_set(examples, share)  # what training takes: the same
+    assert [e for e in usable if e.status == "approved"] == trained and test == by_cut
+
+
+def test_ten_approved_all_train_and_a_larger_set_keeps_its_share() -> None:
+    from persona_studio.core.test_set import bucket
+
+    pool = [f"{i:032x}" for i in range(200)]
+    low = [i for i in pool if bucket(i) < DEFAULT_SHARE][:2]  # ids the share keeps aside
+    high = [i for i in pool if bucket(i) >= DEFAULT_SHARE]
+
+    def approved(ids: list[str]) -> list[Example]:
+        return [Example.from_qa(f"Q {i}?", "A.", status="approved", id=i) for i in ids]
+
+    ten = approved(low + high[:8])
+    assert sum(in_test_set(e, DEFAULT_SHARE) for e in ten) == 2  # the share alone: 8 to train
+    usable, test = split_test_set(ten, DEFAULT_SHARE)
+    assert (len(usable), test) == (10, [])
+    eleven = approved(low + high[:9])  # one of the two trains: the one whose id falls higher
+    usable, test = split_test_set(eleven, DEFAULT_SHARE)
+    assert len(usable) == 10 and [e.id for e in test] == [min(low, key=bucket)]
+    forty = approved(low + high[:38])
+    assert cut_for(forty, DEFAULT_SHARE) == DEFAULT_SHARE
+    assert [e.id for e in split_test_set(forty, DEFAULT_SHARE)[1]] == low
 
 
 def test_it_is_stable_pinnable_and_only_approved() -> None:

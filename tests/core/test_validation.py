@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -292,13 +293,53 @@ def test_summary_counts_only_approved_and_prices_them() -> None:
     assert aside.notes[0].message.startswith(
         "9 approved examples to train on: fine-tuning needs at least 10"
     )
-    # and says what to do: one more, or fewer of the three kept aside
+    # and says what to do: one more, or fewer pinned (the share never keeps these aside)
     assert aside.notes[0].message.endswith(
-        " Approve 1 more, or keep fewer of the 3 kept aside for the voice check"
-        " (its share in Train tab → Advanced, or fewer tagged “voice-check”)."
+        " Approve 1 more, or unpin some of the 3 questions pinned for the voice check"
+        " (tagged “voice-check”: always kept aside)."
     )
     aside = preflight([*examples[:12], qa("q12", "a", status="approved")], Persona(name="R"), MINI)
     assert aside.notes[0].message.startswith("10 approved examples to train on: 50 to 100")
+
+
+def test_a_kept_cache_follows_the_test_sets_cut_and_the_models_maximum() -> None:
+    """The share never keeps aside what training needs (`test_set.cut_for`): a kept cache moves
+    examples between trained and kept aside as approvals cross that line, and counts them
+    again under another model's maximum (it took them out at the new maximum: billed tokens
+    drifted), reporting what a fresh check reports."""
+    from persona_studio.core.test_set import bucket
+    from persona_studio.core.validation import CheckCache, PreflightReport
+
+    pool = [f"{i:032x}" for i in range(400)]
+    low = [i for i in pool if bucket(i) < 0.5][:20]  # the share keeps these aside
+    high = [i for i in pool if bucket(i) >= 0.5][:20]
+    examples = [
+        qa(f"Question {n}?", "word " * (5 + 60 * (n % 2)), id=i) for n, i in enumerate(low + high)
+    ]
+    big, small = (
+        ModelSpec("big", 10_000, "o200k_base", 1.0),
+        ModelSpec("small", 40, "o200k_base", 1.0),
+    )
+    cache = CheckCache()
+
+    def same(spec: ModelSpec) -> PreflightReport:
+        kept = preflight(examples, Persona(name="R"), spec, test_share=0.5, cache=cache)
+        fresh = preflight(examples, Persona(name="R"), spec, test_share=0.5)
+        assert kept.summary() == fresh.summary() and kept.trained_ids == fresh.trained_ids
+        assert kept.billed_tokens == fresh.billed_tokens and kept.held_out == fresh.held_out
+        return kept
+
+    assert len(same(big).trained_ids) == 20  # the share's
+
+    def mark(status: str) -> None:  # (new objects, as the session's edits are)
+        examples[20:33] = [dataclasses.replace(ex, status=status) for ex in examples[20:33]]
+
+    mark("draft")  # 7 left above the share's line: 3 of the 20 below it train
+    report = same(big)
+    assert len(report.trained_ids) == 10 and report.held_out == 17 and not report.blocking
+    assert same(small).billed_tokens < report.billed_tokens  # each cut at 40 tokens
+    mark("approved")
+    assert len(same(small).trained_ids) == 20 and same(big).billed_tokens == same(big).billed_tokens
 
 
 def test_model_table_and_user_overrides(tmp_path) -> None:

@@ -146,3 +146,23 @@ def test_the_set_is_read_in_a_thread_after_each_change(
     _read(dialog, run_async)
     assert len(read_in) == 2 and threading.main_thread().name not in read_in
     assert PIN_TAG in dialog.selected().tags
+
+
+def test_the_questions_listed_are_those_training_leaves_out() -> None:
+    """A small dataset keeps fewer aside (never fewer than 10 left to train on): the list
+    shows what training leaves out, not what the share alone would."""
+    from persona_studio.core.dataset import Example
+    from persona_studio.core.test_set import DEFAULT_SHARE, bucket
+    from persona_studio.gui.dialogs.test_set_dialog import questions_kept_aside
+
+    pool = [f"{i:032x}" for i in range(200)]
+    low = [i for i in pool if bucket(i) < DEFAULT_SHARE][:2]
+    high = [i for i in pool if bucket(i) >= DEFAULT_SHARE]
+
+    def approved(ids: list[str]) -> list[Example]:
+        return [Example.from_qa(f"Q {i}?", "A.", status="approved", id=i) for i in ids]
+
+    assert questions_kept_aside(approved(low + high[:8]), DEFAULT_SHARE) == []  # 10: all train
+    forty = approved(low + high[:38])
+    assert questions_kept_aside(forty, DEFAULT_SHARE) == split_test_set(forty, DEFAULT_SHARE)[1]
+    assert [e.id for e in questions_kept_aside(forty, DEFAULT_SHARE)] == low

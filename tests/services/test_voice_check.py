@@ -322,11 +322,12 @@ def test_the_questions_asked_are_those_of_the_checks_definition(
     """`check_questions` reads an example's question and answer only where it may ask it (at
     100,000 examples reading every approved one's took ~0.3 s): what it picks is still the
     test set's approved examples with a question and an answer, in their ids' SHA-1 order,
-    or, when the test set holds fewer than `MIN_TEST_SET`, all approved ones so."""
+    or, when the test set holds fewer than `MIN_TEST_SET`, all approved ones so. The test set
+    is the one training leaves out (never so many aside that fewer than 10 train)."""
     import hashlib
 
     from persona_studio.core.dataset import Example
-    from persona_studio.core.test_set import PIN_TAG, in_test_set
+    from persona_studio.core.test_set import PIN_TAG, in_test_set, split_test_set
     from persona_studio.services.voice_check import MIN_TEST_SET
 
     examples = [
@@ -335,6 +336,8 @@ def test_the_questions_asked_are_those_of_the_checks_definition(
     ]
     approved = [e for e in examples if e.status == "approved" and e.question and e.answer]
     approved.sort(key=lambda e: hashlib.sha1(e.id.encode()).hexdigest())
-    test = [e for e in approved if in_test_set(e, share)]
+    left_out = {e.id for e in split_test_set(examples, share)[1]}  # (what training leaves)
+    test = [e for e in approved if e.id in left_out]
+    assert all(in_test_set(e, share) for e in test)
     expected = (test if len(test) >= MIN_TEST_SET else approved)[:limit]
     assert check_questions(examples, limit, share) == expected

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from persona_studio.core.dataset import Example, now_iso
-from persona_studio.core.test_set import PIN_TAG, in_test_set
+from persona_studio.core.test_set import PIN_TAG, cut_for, in_test_set
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.project_session import ProjectSession
 
@@ -43,7 +43,8 @@ Index = QModelIndex | QPersistentModelIndex
 def questions_kept_aside(examples: Sequence[Example], share: float) -> list[Example]:
     """The examples the voice check asks (kept aside, with a question and an answer), in the
     dataset's order. Seconds of hashing ids at 1,000,000: call it in a thread."""
-    return [e for e in examples if in_test_set(e, share) and e.question and e.answer]
+    cut = cut_for(examples, share)
+    return [e for e in examples if in_test_set(e, cut) and e.question and e.answer]
 
 
 class QuestionsModel(QAbstractTableModel):
@@ -305,7 +306,8 @@ class TestSetDialog(QDialog):
         after = self._replace(
             chosen, tags=tags, label="Unpin a question" if pinned else "Pin a question"
         )
-        still = in_test_set(after, self.session.project.test_share)
+        # (a pass that stops at the 10th example trained: ~µs for most datasets)
+        still = in_test_set(after, cut_for(self.session.examples, self.session.project.test_share))
         self.message.setText(
             ("Unpinned." + ("" if still else " It is no longer in the check: training may use it."))
             if pinned
