@@ -101,6 +101,55 @@ async def test_azure_profile_builds_an_azure_client() -> None:
     await client.close()
 
 
+def test_the_sdk_is_imported_off_the_calling_thread_with_the_collector_paused() -> None:
+    """The SDK's first import (~0.5 s) made tens of thousands of objects: the collector's
+    passes over them held the interpreter lock 18–30 ms at a time beside the window (the first
+    generation run at 500 examples stalled it 43–61 ms). It runs with the collector paused, its
+    objects frozen after. And Test connection imported it on the window's own thread (the
+    coroutine's), before `client_for` could in its thread. In a fresh interpreter."""
+    import subprocess
+    import sys
+
+    script = """
+import asyncio, gc, sys, threading
+from persona_studio.core.config import ProviderProfile
+from persona_studio.services import providers
+from persona_studio.services.credentials import CredentialStore
+from tests.fakes.memory_keyring import MemoryKeyring
+
+collections, importers = [], []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info))
+
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "openai":
+            importers.append(threading.current_thread().name)
+sys.meta_path.insert(0, Spy())
+
+async def main():
+    store = CredentialStore(MemoryKeyring())
+    await store.set("provider:p", "key")
+    profile = ProviderProfile(name="p", kind="openai-compatible", base_url="http://127.0.0.1:9")
+    frozen = gc.get_freeze_count()
+    made = providers._make_client
+    def counted(*args):
+        collections.clear()
+        client = made(*args)
+        during.extend(collections)
+        return client
+    during = []
+    providers._make_client = counted
+    await providers.test_connection(profile, store, timeout=1.0)
+    print(importers == ["MainThread"], len(during), gc.get_freeze_count() > frozen)
+
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["False", "0", "True"], done.stdout + done.stderr
+
+
 def test_a_client_is_made_with_what_its_first_call_would_import() -> None:
     """The SDK imports its resources and httpx's network backend at a client's first use: on
     the UI thread, 20–50 ms of a generation run's first call. The client's thread imports
