@@ -55,10 +55,8 @@ async def client_for(
     """An `openai` async client for the profile: AzureOpenAI for azure, else OpenAI.
 
     Built on a worker thread: importing the SDK (~0.5 s the first time) and loading the TLS
-    certificates are blocking work the UI thread must not wait for. The first import runs with
-    the cyclic collector paused, its objects then frozen out of its sight (`collector_paused`):
-    the tens of thousands it makes set off full passes, each holding the interpreter lock
-    18–30 ms beside the window (the first generation run at 500 examples stalled it 43–61 ms).
+    certificates are blocking work the UI thread must not wait for; the first import with the
+    cyclic collector paused (`collector.first_import_paused`).
     """
     import asyncio
 
@@ -75,11 +73,9 @@ async def client_for(
 
 
 def _make_client(profile: ProviderProfile, key: str, max_retries: int, timeout: float) -> Any:
-    import sys
+    from persona_studio.core.collector import first_import_paused
 
-    from persona_studio.core.collector import collector_paused
-
-    with collector_paused(freeze="openai" not in sys.modules):  # (the SDK lives on: frozen)
+    with first_import_paused("openai"):
         return _client(profile, key, max_retries, timeout)
 
 
