@@ -3,6 +3,7 @@ per generation run) so a closed window or an interrupted run loses none."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,12 +16,22 @@ if TYPE_CHECKING:
 
 def candidates_data(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
     """Each candidate's fields (all texts), as `asdict` gives them, 20 times faster: a run's
-    record is written again at each batch and each decision, 5,000 candidates for a rescue."""
-    return [vars(c).copy() for c in candidates]
+    record is written again at each batch and each decision, 5,000 candidates for a rescue.
+    `compared` only where it is False (a version before it would refuse a field it does not
+    know: only a run stopped in its first seconds writes it)."""
+    rows = [vars(c).copy() for c in candidates]
+    for row in rows:
+        if row["compared"]:
+            del row["compared"]
+    return rows
+
+
+_FIELDS = frozenset(field.name for field in dataclasses.fields(Candidate))
 
 
 def candidates_from_data(rows: Sequence[dict[str, Any]]) -> list[Candidate]:
-    return [Candidate(**row) for row in rows]
+    """The candidates of a record; fields a later version added are left out."""
+    return [Candidate(**{k: v for k, v in row.items() if k in _FIELDS}) for row in rows]
 
 
 REVIEW_KIND = "generate"

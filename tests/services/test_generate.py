@@ -199,8 +199,15 @@ def test_a_candidates_record_holds_what_asdict_gives() -> None:
 
     candidate = Candidate("Why slow?", "Talk-test pace.", "persona", "persona", duplicate_of="Q")
     candidate.status = "accepted"
+    whole = asdict(candidate)
+    del whole["compared"]  # (written only where False: a version before it refuses it)
+    assert candidates_data([candidate]) == [whole]
+    assert candidates_from_data(candidates_data([candidate])) == [candidate]
+    candidate.compared = False
     assert candidates_data([candidate]) == [asdict(candidate)]
     assert candidates_from_data(candidates_data([candidate])) == [candidate]
+    later = {**asdict(candidate), "a_later_field": 1}  # a later version's record still reads
+    assert candidates_from_data([later]) == [candidate]
 
 
 def test_parse_reply_is_tolerant_but_strict_about_content() -> None:
