@@ -141,7 +141,7 @@ class SearchTexts:
             return False  # (moved: a sort of the file's rows)
         dropped = np.ones(len(self.texts), dtype=bool)
         dropped[kept] = False
-        gone, fresh = _runs(np.flatnonzero(dropped)), _runs(np.flatnonzero(was < 0))
+        gone, fresh = runs(np.flatnonzero(dropped)), runs(np.flatnonzero(was < 0))
         if (len(gone) + len(fresh)) * max(len(self.texts), len(was)) > MOVED_AT_MOST:
             return False
         for start, stop in reversed(gone):
@@ -335,15 +335,17 @@ def _as_they_come(view: Sequence[int], in_order: np.ndarray) -> array[int]:
     return _array(in_order[shown[in_order]])
 
 
-def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
-    """Ascending row numbers as runs of consecutive rows: (first, after the last) each."""
+def runs(rows: Sequence[int] | np.ndarray) -> list[tuple[int, int]]:
+    """Ascending row numbers as runs of consecutive rows: (first, after the last) each; in
+    numpy (a pass in Python over 100,000 rows took ~10 ms)."""
     import numpy as np
 
     if not len(rows):
         return []
-    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-    firsts = rows[np.concatenate(([0], breaks))]
-    lasts = rows[np.concatenate((breaks - 1, [len(rows) - 1]))]
+    at = np.asarray(rows, np.int64)
+    breaks = np.flatnonzero(np.diff(at) != 1) + 1
+    firsts = at[np.concatenate(([0], breaks))]
+    lasts = at[np.concatenate((breaks - 1, [len(at) - 1]))]
     return list(zip(firsts.tolist(), (lasts + 1).tolist(), strict=True))
 
 
