@@ -7,7 +7,7 @@ import collections
 import copy
 import functools
 import threading
-from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, count, islice
 from operator import itemgetter
@@ -633,10 +633,6 @@ class ProjectSession(QObject):
         self._examples, self._ids = merged, (merged, merged_ids)
         self.examples_reset.emit()
 
-    def has_example(self, example_id: str) -> bool:
-        self.examples  # noqa: B018 (loads them, and their positions, if not loaded yet)
-        return example_id in self._places()
-
     def known(self, ids: list[str]) -> list[str]:
         """Those of these ids that are examples', in order, looked up in C (none asked: the
         places a large change left for a moment later stay so)."""
@@ -668,11 +664,6 @@ class ProjectSession(QObject):
             return fresh, fresh_ids
 
         return pick
-
-    def has_any(self, ids: Iterable[str]) -> bool:
-        """Whether any of these ids is an example's, looked up in C (no set of 100,000 made)."""
-        self.examples  # noqa: B018 (loads them, and their positions, if not loaded yet)
-        return not self._places().keys().isdisjoint(ids)
 
     @_one_change
     def swap_examples(self, first: str, second: str) -> None:

@@ -533,18 +533,18 @@ def test_places_changed_by_a_large_change_are_kept_a_moment_later_yet_read_right
     new = [Example.from_qa(f"New {i}?", "Yes.") for i in range(3)]
     session.add_examples(new)
     assert session._later  # not yet
-    assert session.has_example(new[2].id) and not session._later  # read: brought up to date
+    assert session.known([new[2].id]) and not session._later  # read: brought up to date
     removed = session.remove_examples({session.examples[1].id, new[1].id})
     assert removed.places == [] and session._later  # taken out a step at a time...
     session._places()  # ...and all at once by a read
     assert removed.places == [1.0, 4.0]
-    assert not session.has_example(new[1].id)
+    assert not session.known([new[1].id])
     session.restore_examples(removed)
     questions = [f"How do I pace run {i}?" for i in range(3)] + [f"New {i}?" for i in range(3)]
     assert [ex.question for ex in session.examples] == questions
     session.remove_examples({ex.id for ex in new}, places=False)  # the last rows: an add's
     run_async(wait_until(lambda: not session._later))  # the loop's next turn
-    assert not session.has_any(ex.id for ex in new)
+    assert not session.known([ex.id for ex in new])
     assert [ex.question for ex in session.examples] == questions[:3]
     assert [ex.question for ex in session.project.examples()] == questions[:3]
 
@@ -678,7 +678,7 @@ def test_many_places_change_a_step_per_turn_of_the_loop_yet_read_right(
     session.remove_examples([ex.id for ex in new], places=False)  # an add's undo: the last rows
     session._place_a_step()
     assert [ex.id in placed for ex in new] == [False, False, True, True, True]
-    assert not session.has_any(ex.id for ex in new) and not session._later  # a read: all steps
+    assert not session.known([ex.id for ex in new]) and not session._later  # a read: all steps
     first = session.examples[0]
     session.remove_examples([first.id])  # a list that is not the last rows
     assert [ex.question for ex in session.examples] == [f"How do I pace run {i}?" for i in (1, 2)]
