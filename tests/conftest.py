@@ -158,6 +158,29 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
         await asyncio.sleep(0.01)
 
 
+def ids_by_share(share: float, below: int, above: int) -> tuple[list[str], list[str]]:
+    """Fixed example ids, the first of `f"{n:032x}"`: `below` of them whose bucket the voice
+    check's `share` keeps aside, `above` of them it does not."""
+    from persona_studio.core.test_set import bucket
+
+    low: list[str] = []
+    high: list[str] = []
+    n = 0
+    while len(low) < below or len(high) < above:
+        example_id = f"{n:032x}"
+        side = low if bucket(example_id) < share else high
+        side.append(example_id)
+        n += 1
+    return low[:below], high[:above]
+
+
+def approved_with_ids(ids: list[str]) -> list[Any]:
+    """Approved question/answer examples with these ids."""
+    from persona_studio.core.dataset import Example
+
+    return [Example.from_qa(f"Q {i}?", "A.", status="approved", id=i) for i in ids]
+
+
 def fill_the_disk(project: Any) -> int:
     """Cap an open project's file at its current size: the next page SQLite needs is refused
     with its own "database or disk is full" (SQLITE_FULL)."""

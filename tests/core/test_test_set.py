@@ -86,13 +86,10 @@ def test_the_share_never_takes_training_under_the_minimum(examples, share) -> No
 
 def test_ten_approved_all_train_and_a_larger_set_keeps_its_share() -> None:
     from persona_studio.core.test_set import bucket
+    from tests.conftest import approved_with_ids as approved
+    from tests.conftest import ids_by_share
 
-    pool = [f"{i:032x}" for i in range(200)]
-    low = [i for i in pool if bucket(i) < DEFAULT_SHARE][:2]  # ids the share keeps aside
-    high = [i for i in pool if bucket(i) >= DEFAULT_SHARE]
-
-    def approved(ids: list[str]) -> list[Example]:
-        return [Example.from_qa(f"Q {i}?", "A.", status="approved", id=i) for i in ids]
+    low, high = ids_by_share(DEFAULT_SHARE, 2, 38)  # low: ids the share keeps aside
 
     ten = approved(low + high[:8])
     assert sum(in_test_set(e, DEFAULT_SHARE) for e in ten) == 2  # the share alone: 8 to train

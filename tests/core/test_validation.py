@@ -307,12 +307,10 @@ def test_a_kept_cache_follows_the_test_sets_cut_and_the_models_maximum() -> None
     examples between trained and kept aside as approvals cross that line, and counts them
     again under another model's maximum (it took them out at the new maximum: billed tokens
     drifted), reporting what a fresh check reports."""
-    from persona_studio.core.test_set import bucket
     from persona_studio.core.validation import CheckCache, PreflightReport
+    from tests.conftest import ids_by_share
 
-    pool = [f"{i:032x}" for i in range(400)]
-    low = [i for i in pool if bucket(i) < 0.5][:20]  # the share keeps these aside
-    high = [i for i in pool if bucket(i) >= 0.5][:20]
+    low, high = ids_by_share(0.5, 20, 20)  # low: the share keeps these aside
     examples = [
         qa(f"Question {n}?", "word " * (5 + 60 * (n % 2)), id=i) for n, i in enumerate(low + high)
     ]

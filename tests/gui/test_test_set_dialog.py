@@ -151,16 +151,12 @@ def test_the_set_is_read_in_a_thread_after_each_change(
 def test_the_questions_listed_are_those_training_leaves_out() -> None:
     """A small dataset keeps fewer aside (never fewer than 10 left to train on): the list
     shows what training leaves out, not what the share alone would."""
-    from persona_studio.core.dataset import Example
-    from persona_studio.core.test_set import DEFAULT_SHARE, bucket
+    from persona_studio.core.test_set import DEFAULT_SHARE
     from persona_studio.gui.dialogs.test_set_dialog import questions_kept_aside
+    from tests.conftest import approved_with_ids as approved
+    from tests.conftest import ids_by_share
 
-    pool = [f"{i:032x}" for i in range(200)]
-    low = [i for i in pool if bucket(i) < DEFAULT_SHARE][:2]
-    high = [i for i in pool if bucket(i) >= DEFAULT_SHARE]
-
-    def approved(ids: list[str]) -> list[Example]:
-        return [Example.from_qa(f"Q {i}?", "A.", status="approved", id=i) for i in ids]
+    low, high = ids_by_share(DEFAULT_SHARE, 2, 38)
 
     assert questions_kept_aside(approved(low + high[:8]), DEFAULT_SHARE) == []  # 10: all train
     forty = approved(low + high[:38])
