@@ -16,6 +16,7 @@ CANDIDATES = ("offline", "finetuned", "persona", "retrieval", "kept")
 
 def cmd_check(args: argparse.Namespace) -> int:
     from persona_studio.core.validation import price_text
+    from persona_studio.core.voice_report import questions_kind
     from persona_studio.services import providers
     from persona_studio.services.credentials import CredentialStore
     from persona_studio.services.voice_check import (
@@ -109,7 +110,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                     f"Could not write “{args.report}”: {exc.strerror}.", "Choose another folder."
                 ) from exc
     summary = result.summary()
-    kind = "never trained" if result.held_out else "trained on: too few are kept aside"
+    kind = questions_kind(result.held_out, result.trained_by)
     lines = [
         f"Does it sound like you? {len(result.questions)} of your questions ({kind}), "
         "offline score:"

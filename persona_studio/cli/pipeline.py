@@ -128,7 +128,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
             {"name": s.name, "status": s.status, "detail": s.detail, "error": s.error}
             for s in run.steps
         ],
-        "outputs": run.outputs,
+        # which examples trained, as the job keeps them: ~3 bytes each, of no use to a script
+        "outputs": {key: v for key, v in run.outputs.items() if key != "trained_examples"},
     }
     emit(args, data, run.summary())
     return EXIT_OK if run.status in ("succeeded", "waiting") else EXIT_FAILURE

@@ -39,6 +39,7 @@ _JOB_DATA_KEYS = {
     "training_file": "training_file",
     "validation_file": "validation_file",
     "user_provided_suffix": "suffix",
+    "trained_examples": "trained",
 }
 
 
@@ -92,6 +93,7 @@ class JobRecord:
     training_file: str | None = None
     validation_file: str | None = None
     suffix: str | None = None  # the name tag the creator gave
+    trained: str | None = None  # which examples its files held (`test_set.trained_digest`)
     chat_target: ChatTarget | None = None  # where to chat with the result (after success)
     extra: dict[str, Any] = field(default_factory=dict)  # keys from elsewhere, kept as they came
 

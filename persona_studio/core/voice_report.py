@@ -20,6 +20,19 @@ def _md(text: str) -> str:
     return "  \n".join(text.splitlines())
 
 
+def questions_kind(never_trained: bool, trained_by: list[str], hint: str = "") -> str:
+    """What the check's questions were to the models checked, in a few words; `hint`: where
+    the share kept aside is set, for a check that asked trained questions for want of any."""
+    if never_trained:
+        return "kept aside, never trained"
+    if trained_by:
+        return (
+            f"trained on: {', '.join(trained_by)} trained before they were kept aside; "
+            "a new fine-tune leaves them out"
+        )
+    return f"trained on: too few are kept aside{hint}"
+
+
 def judge_line(run: dict[str, Any]) -> str:
     """Which model judged, and how often it agreed with the creator ("" without a judge)."""
     from persona_studio.core.judge import agreement_text

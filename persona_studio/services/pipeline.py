@@ -349,7 +349,7 @@ class Pipeline:
 
         options, project, outputs = self.run.options, self.project, self.run.outputs
 
-        def build() -> tuple[str, str, int, int]:
+        def build() -> tuple[str, str, int, int, str]:
             files = training_files(
                 project.examples(),
                 project.persona().system_prompt(),
@@ -363,9 +363,10 @@ class Pipeline:
                 files.validation.decode("utf-8") if files.validation else "",
                 files.train_count,
                 files.validation_count,
+                files.trained,
             )
 
-        train, validation, n_train, n_validation = await asyncio.to_thread(build)
+        train, validation, n_train, n_validation, trained = await asyncio.to_thread(build)
         out = Path(options.out_dir)
         stem = file_stem(project.persona().name)
         for kind, text in (("train", train), ("validation", validation)):
@@ -377,6 +378,7 @@ class Pipeline:
                 await asyncio.to_thread(_write_atomic, path, data)  # fsync: off the loop
                 outputs[f"{kind}_path"], outputs[f"{kind}_sha256"] = str(path), _sha256(data)
         outputs["train_count"], outputs["validation_count"] = n_train, n_validation
+        outputs["trained_examples"] = trained  # kept with the job (the voice check reads it)
         step.detail = f"{n_train} training and {n_validation} validation examples in {out}."
 
     async def _step_upload(self, step: Step) -> None:
@@ -427,6 +429,7 @@ class Pipeline:
             UploadedFiles(outputs["train_file"], outputs.get("validation_file")),
             estimated_cost=outputs.get("estimated_cost_usd"),
             train_count=outputs.get("train_count"),
+            trained=outputs.get("trained_examples"),
         )
         outputs["job_id"], outputs["job_status"] = record.id, record.status
         step.detail = f"Job {record.id} on {record.base_model}."

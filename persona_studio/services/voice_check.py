@@ -43,11 +43,13 @@ if TYPE_CHECKING:
     from persona_studio.core.persona import Persona
     from persona_studio.core.project import Project
     from persona_studio.core.rules import Rule
+    from persona_studio.core.test_set import Trained
 
 _Verdict = TypeVar("_Verdict")
 ANSWERS_KIND, CHECK_KIND = "check-answers", "check"
 DEFAULT_QUESTIONS = 20
 MIN_TEST_SET = 3  # fewer held-out questions say too little: the check uses trained ones
+TRAINED = ("finetuned", "kept")  # the candidates that are trained models
 CANDIDATE_LABELS = {
     "offline": "Offline engine (answers from your examples)",
     "finetuned": "Your fine-tuned model",
@@ -92,6 +94,8 @@ class CheckResult:
     judge: str = ""  # the judge model, when one was asked
     run_id: str = ""  # its record in the project, once kept
     held_out: bool = False  # the questions were never trained (the test set)
+    # the models that trained on questions kept aside now (kept aside after they trained)
+    trained_by: list[str] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
     keeps_rules: dict[str, tuple[int, int]] = field(default_factory=dict)  # label → kept, asked
     # the judge's reading of each probe's reply: label → probe question → (keeps, reason)
@@ -160,6 +164,7 @@ class CheckResult:
         return {
             "questions": len(self.questions),
             "never_trained": self.held_out,
+            "trained_by": self.trained_by,
             "old_model": self.old_model,
             "judge": self.judge,
             "judge_agreement": list(self.agreement()[:2]) if self.agreement()[1] else None,
@@ -188,9 +193,13 @@ class CheckResult:
 
 
 def check_questions(
-    examples: Sequence[Example], limit: int = DEFAULT_QUESTIONS, test_share: float = 0.0
+    examples: Sequence[Example],
+    limit: int = DEFAULT_QUESTIONS,
+    test_share: float = 0.0,
+    trained: Sequence[Trained] = (),
 ) -> list[Example]:
-    """The test set's examples (never trained), in a stable order; when it holds fewer than
+    """The test set's examples that none of the models checked trained on (`trained`: what
+    each trained on, where its job kept it), in a stable order; when they are fewer than
     `MIN_TEST_SET`, a stable sample of all the approved examples instead."""
     from persona_studio.core.test_set import cut_for, in_test_set
 
@@ -199,10 +208,18 @@ def check_questions(
     approved = [e for e in examples if e.status == "approved"]
     cut = cut_for(approved, test_share)
     approved.sort(key=lambda e: hashlib.sha1(e.id.encode()).hexdigest())
-    test = [e for e in approved if in_test_set(e, cut) and e.question and e.answer]
+    test = [
+        e
+        for e in approved
+        if in_test_set(e, cut) and not _seen(e, trained) and e.question and e.answer
+    ]
     if len(test) >= MIN_TEST_SET:
         return test[:limit]
     return list(itertools.islice((e for e in approved if e.question and e.answer), limit))
+
+
+def _seen(example: Example, trained: Sequence[Trained]) -> bool:
+    return any(example.id in each for each in trained)
 
 
 def candidates_for(
@@ -258,10 +275,24 @@ def plan_check(
     from persona_studio.core.test_set import cut_for, in_test_set
 
     share = project.test_share
-    asked = check_questions(examples, limit, share)
+    # what the models checked trained on, where their jobs kept it: the test set moves as the
+    # dataset grows, so an early model may have trained on some that are kept aside now
+    models = {c.model: project.trained_on(c.model) for c in candidates if c.key in TRAINED}
+    trained = [each for each in models.values() if each is not None]
+    asked = check_questions(examples, limit, share, trained)
     result = CheckResult([e.question for e in asked], {e.question: e.answer for e in asked})
     cut = cut_for(examples, share)  # (as training takes them)
-    result.held_out = bool(asked) and all(in_test_set(e, cut) for e in asked)
+    result.held_out = bool(asked) and all(
+        in_test_set(e, cut) and not _seen(e, trained) for e in asked
+    )
+    if not result.held_out and trained:  # enough kept aside: a model trained on them before
+        aside = [e for e in examples if in_test_set(e, cut) and e.question and e.answer]
+        if len(aside) >= MIN_TEST_SET:
+            result.trained_by = sorted(
+                model
+                for model, each in models.items()
+                if each is not None and any(e.id in each for e in aside)
+            )
     result.probes = probes(persona) if with_probes else []
     result.chat_pairs = blind_picks(project.chats())
     asks = result.questions + [p.question for p in result.probes]

@@ -458,6 +458,7 @@ def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
         plugin = json.loads(Path(result["outputs"]["plugin_path"]).read_text("utf-8"))
         assert plugin["model"] == result["outputs"]["fine_tuned_model"]
         assert Path(result["outputs"]["card_path"]).parent == out
+        assert "trained_examples" not in result["outputs"]  # kept with the job, not printed
         code, _, err = run(capsys, *base, "--resume")
         assert code == 1 and "no unfinished pipeline run" in err
     assert len([r for r in sheets.rows(key, "Sheet1")[1:] if any(r)]) == 30

@@ -124,6 +124,10 @@ async def test_happy_path_from_sheet_to_plugin_and_card(project, server, sheets,
     (job,) = project.jobs()
     assert job.status == "succeeded" and job.fine_tuned_model == model
     assert [m["step"] for m in job.metrics] == [1, 2, 3]
+    # with which examples it trained on (the voice check asks it only the others)
+    trained = project.trained_on(model)
+    assert trained is not None and len(trained) == approved
+    assert not any(e.id in trained for e in test)
     # plugin and card, re-read
     stem = file_stem(project.persona().name)
     plugin = json.loads((tmp_path / "out" / f"{stem} plugin.json").read_text("utf-8"))

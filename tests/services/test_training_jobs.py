@@ -140,6 +140,11 @@ async def test_happy_path_uploads_creates_and_follows(server, project) -> None:
     assert kept.chat_target is not None and kept.chat_target.model == model
     assert kept.checkpoints and kept.checkpoints[0]["model"].startswith("ft:")
     assert project.persona().fine_tuned_model == model
+    # which examples it trained on, for the voice check: both files' 20, not the draft
+    trained = project.trained_on(model)
+    assert trained is not None and len(trained) == 20
+    assert [e.id in trained for e in EXAMPLES] == [e.status == "approved" for e in EXAMPLES]
+    assert project.trained_on("ft:another") is None
     await wait_until(lambda: not jobs.following(record.id))  # the job ended: nobody polls it
     assert check_requests(SPEC, server.requests) == []  # every request, as OpenAI publishes it
 

@@ -249,6 +249,57 @@ async def test_the_check_asks_the_kept_aside_questions_when_there_are_enough(pro
     assert big.summary()["never_trained"] is True
 
 
+def test_never_trained_is_said_of_the_models_own_training_files(project) -> None:
+    """The test set moves (a larger dataset, a larger share, a pin): a model trained before
+    is not asked what it trained on, and is never said to have not seen it."""
+    from persona_studio.core.records import JobRecord
+    from persona_studio.core.test_set import in_test_set, split_test_set, trained_digest
+    from persona_studio.core.voice_report import questions_kind
+
+    examples = project.examples()
+    approved = [e for e in examples if e.status == "approved"]
+    profile = ProviderProfile(name="env", kind="openai-compatible", base_url="http://127.0.0.1:9")
+
+    def trained(model: str, ids) -> None:  # as `TrainingJobs` keeps it when the job starts
+        project.save_job(JobRecord(f"job-{model}", "env", BASE, "succeeded", model,
+                                   trained=trained_digest(ids)))  # fmt: skip
+
+    def plan(model: str, limit: int = 20):
+        project.set_persona_fields(fine_tuned_model=model)
+        chosen = candidates_for(["offline", "finetuned"], project.persona(), project, profile)
+        return plan_check(project, project.persona(), examples, chosen, limit=limit).result
+
+    project.set_test_share(0.5)  # ~12 of the demo's 24 aside now
+    aside = {e.id for e in approved if in_test_set(e, 0.5)}
+    assert len(aside) >= 6
+    # trained while nothing was kept aside: every question kept aside now, it saw
+    trained("ft:early", [e.id for e in approved])
+    early = plan("ft:early")
+    assert not early.held_out and early.trained_by == ["ft:early"]
+    assert early.summary()["trained_by"] == ["ft:early"]
+    assert "ft:early trained before they were kept aside" in questions_kind(
+        early.held_out, early.trained_by
+    )
+    # (3 of the approved, for want of unseen ones: those whose ids fall lowest, kept aside)
+    assert not plan("ft:early", limit=3).held_out
+    # trained on the split as it is now: the questions kept aside, never trained
+    usable, _test = split_test_set(examples, 0.5)
+    trained("ft:now", [e.id for e in usable if e.status == "approved"])
+    now = plan("ft:now")
+    by_question = {e.question: e.id for e in approved}
+    assert now.held_out and not now.trained_by
+    assert {by_question[q] for q in now.questions} <= aside
+    # trained on half of those kept aside now (say, pinned later): asked only the others
+    half = sorted(aside)[: len(aside) // 2]
+    trained("ft:half", [e.id for e in usable if e.status == "approved"] + half)
+    partly = plan("ft:half")
+    asked = {by_question[q] for q in partly.questions}
+    assert partly.held_out and asked <= aside - set(half) and len(asked) >= 3
+    # a model whose job did not keep it (trained before the app kept it): today's split
+    project.save_job(JobRecord("job-old", "env", BASE, "succeeded", "ft:old"))
+    assert plan("ft:old").held_out
+
+
 async def test_the_judge_reads_chat_picks_and_probe_replies() -> None:
     """The Chat tab's blind picks are judged in both orders and counted in the agreement; a
     probe reply the keyword check passes but the judge reads as a breach is not kept."""

@@ -11,6 +11,7 @@ from persona_studio.core.project.store import Store, json_text
 
 if TYPE_CHECKING:  # imported where used: opening a project (the app's start) reads no record
     from persona_studio.core.records import ChatRecord, ChatTarget, JobRecord, RunRecord
+    from persona_studio.core.test_set import Trained
 
 
 class RecordsStore(Store):
@@ -44,6 +45,18 @@ class RecordsStore(Store):
                 record.fine_tuned_model,
             ):
                 return record.chat_target
+        return None
+
+    def trained_on(self, model: str) -> Trained | None:
+        """Which examples the job that trained `model` put in its files (the newest such job;
+        None: it did not keep them, e.g. it ran before the app kept them, or no job did)."""
+        from persona_studio.core.test_set import Trained
+
+        if not model:
+            return None
+        for record in sorted(self.jobs(), key=lambda r: r.updated_at, reverse=True):
+            if model in (record.chat_model, record.fine_tuned_model):
+                return Trained.read(record.trained)
         return None
 
     def save_job(self, record: JobRecord) -> JobRecord:

@@ -485,6 +485,8 @@ class VoiceCheckDialog(QDialog):
         return written
 
     def _show_result(self, result: CheckResult) -> None:
+        from persona_studio.core.voice_report import questions_kind
+
         ranking = result.ranking()
         self.board.setRowCount(len(ranking))
         for row, label in enumerate(ranking):
@@ -513,11 +515,7 @@ class VoiceCheckDialog(QDialog):
                     item.setData(BAR_ROLE, float(shares[column]))  # type: ignore[arg-type]
                 self.board.setItem(row, column, item)
         best = ranking[0] if ranking else ""
-        kind = (
-            "kept aside, never trained"
-            if result.held_out
-            else "trained on: too few are kept aside (Train tab → Advanced)"
-        )
+        kind = questions_kind(result.held_out, result.trained_by, " (Train tab → Advanced)")
         text = f"{len(result.questions)} questions ({kind}). Closest to you: {best}."
         if result.judge and result.chat_outcomes:  # the Chat tab's blind picks, judged
             from persona_studio.core.judge import agreement_text

@@ -54,12 +54,14 @@ def deploy_failure(record: JobRecord) -> str:
 
 @dataclass
 class TrainingFiles:
-    """The JSONL bytes to upload, and how many examples each holds."""
+    """The JSONL bytes to upload, how many examples each holds, and which (for the job's
+    record: the voice check asks the model only questions it never saw)."""
 
     train: bytes
     validation: bytes | None
     train_count: int
     validation_count: int
+    trained: str  # `test_set.trained_digest` of both files' examples
 
 
 def training_files(
@@ -73,7 +75,7 @@ def training_files(
     """The approved examples as OpenAI chat JSONL, split into training and validation; the
     voice check's test set is never in either."""
     from persona_studio.core.exports import openai_jsonl
-    from persona_studio.core.test_set import split_test_set
+    from persona_studio.core.test_set import split_test_set, trained_digest
     from persona_studio.core.validation import train_validation_split
 
     usable, _test = split_test_set(examples, test_share)
@@ -89,6 +91,7 @@ def training_files(
         openai_jsonl(validation, system_prompt, char).encode("utf-8") if validation else None,
         len(train),
         len(validation),
+        trained_digest(example.id for example in approved),
     )
 
 
@@ -222,6 +225,7 @@ class TrainingJobs:
                 uploaded,
                 estimated_cost=estimated_cost,
                 train_count=files.train_count,
+                trained=files.trained,
             )
         finally:
             await backend.aclose()
@@ -237,9 +241,11 @@ class TrainingJobs:
         *,
         estimated_cost: float | None = None,
         train_count: int | None = None,
+        trained: str | None = None,
     ) -> JobRecord:
         """Start a job on files already uploaded (the pipeline resumes here) and save it.
-        Epochs left on auto are chosen from `train_count` when the trainer would not."""
+        Epochs left on auto are chosen from `train_count` when the trainer would not.
+        `trained`: which examples the files hold (`TrainingFiles.trained`), kept with it."""
         _refuse_what_the_backend_refuses(backend, spec)
         if spec.n_epochs is None and not backend.capabilities.auto_epochs and train_count:
             spec = dataclasses.replace(spec, n_epochs=default_epochs(train_count))
@@ -255,6 +261,7 @@ class TrainingJobs:
             base_model=update.base_model or spec.base_model,
             status=update.status,
             estimated_cost_usd=round(estimated_cost, 2) if estimated_cost is not None else None,
+            trained=trained,
         )
         record = self._save(merge(record, update))
         self.on_change(record)
