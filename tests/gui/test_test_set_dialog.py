@@ -162,3 +162,34 @@ def test_the_questions_listed_are_those_training_leaves_out() -> None:
     forty = approved(low + high[:38])
     assert questions_kept_aside(forty, DEFAULT_SHARE) == split_test_set(forty, DEFAULT_SHARE)[1]
     assert [e.id for e in questions_kept_aside(forty, DEFAULT_SHARE)] == low
+
+
+def test_it_says_which_questions_the_fine_tuned_model_trained_on(
+    make_window, context, qtbot, run_async
+) -> None:
+    """A model trained before some questions were kept aside saw them: the list says which,
+    and that the check asks it only the others."""
+    from persona_studio.core.records import JobRecord
+    from persona_studio.core.test_set import trained_digest
+    from persona_studio.gui.dialogs.test_set_dialog import SEEN
+
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    session = window.session
+    model = "ft:gpt-4.1-mini-2025-04-14:coach:rhea:v1"
+    session.project.set_test_share(0.5)
+    kept, test = split_test_set(session.examples, 0.5)
+    first = next(e for e in test if e.question and e.answer)
+    early = [e.id for e in kept if e.status == "approved"] + [first.id]
+    session.project.save_job(  # trained when only one of today's questions was kept aside
+        JobRecord("j1", "openai", "gpt-4.1-mini", "succeeded", model, trained=trained_digest(early))
+    )
+    dialog = window.check_voice().open_test_set()
+    qtbot.waitUntil(dialog.isVisible)
+    _read(dialog, run_async)
+    assert not any(_why(dialog, row).endswith(SEEN) for row in range(_rows(dialog)))
+    session.set_persona_field("fine_tuned_model", model)  # (the dialog reads it again)
+    _read(dialog, run_async)
+    seen = [row for row in range(_rows(dialog)) if _why(dialog, row).endswith(SEEN)]
+    assert [dialog.shown[row].id for row in seen] == [first.id]
+    assert f"Your fine-tuned model ({model}) trained on 1 of them" in dialog.intro.text()

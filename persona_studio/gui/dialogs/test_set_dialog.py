@@ -36,6 +36,7 @@ from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.project_session import ProjectSession
 
 PINNED, RANDOM = "Pinned by you", "Picked at random"
+SEEN = " · your fine-tuned model trained on it"  # before it was kept aside
 HEADERS = ("Question", "Your answer", "Why it is here")
 Index = QModelIndex | QPersistentModelIndex
 
@@ -53,10 +54,11 @@ class QuestionsModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[Example] = []
+        self.seen: set[str] = set()  # the ids the fine-tuned model trained on
 
-    def set_rows(self, rows: list[Example]) -> None:
+    def set_rows(self, rows: list[Example], seen: set[str]) -> None:
         self.beginResetModel()
-        self.rows = rows
+        self.rows, self.seen = rows, seen
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
@@ -81,6 +83,7 @@ class QuestionsModel(QAbstractTableModel):
         example = self.rows[index.row()]
         if index.column() == 2:
             text = PINNED if PIN_TAG in example.tags else RANDOM
+            text += SEEN if example.id in self.seen else ""
         else:
             text = example.question if index.column() == 0 else example.answer
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -172,14 +175,22 @@ class TestSetDialog(QDialog):
         from persona_studio.core.words import counted
         from persona_studio.services.voice_check import MIN_TEST_SET
 
-        share = self.session.project.test_share
-        shown = await asyncio.to_thread(questions_kept_aside, list(self.session.examples), share)
+        project, model = self.session.project, self.session.persona.fine_tuned_model
+        share = project.test_share
+        examples = list(self.session.examples)
+
+        def read() -> tuple[list[Example], set[str]]:
+            shown = questions_kept_aside(examples, share)
+            trained = project.trained_on(model)  # (None: not known, or no model yet)
+            return shown, {e.id for e in shown if trained is not None and e.id in trained}
+
+        shown, seen = await asyncio.to_thread(read)
         if not isValid(self):  # its window closed meanwhile, and took it
             return
         selected = self.selected()
         wanted = self._wanted or (selected.id if selected is not None else None)
         self.shown = shown
-        self.model.set_rows(shown)
+        self.model.set_rows(shown, seen)
         pinned = sum(1 for e in self.shown if PIN_TAG in e.tags)
         text = (
             f"The voice check asks {'this' if len(self.shown) == 1 else 'these'} "
@@ -192,6 +203,12 @@ class TestSetDialog(QDialog):
             text += (
                 f" With fewer than {MIN_TEST_SET}, the check asks questions training has seen "
                 "too: add or pin a few."
+            )
+        if seen:
+            text += (
+                f" Your fine-tuned model ({model}) trained on {len(seen)} of them, before they "
+                "were kept aside: the check asks it only the others. A new fine-tune leaves "
+                "them all out."
             )
         self.intro.setText(text)
         if wanted is not None:
