@@ -49,7 +49,8 @@ _Verdict = TypeVar("_Verdict")
 ANSWERS_KIND, CHECK_KIND = "check-answers", "check"
 DEFAULT_QUESTIONS = 20
 MIN_TEST_SET = 3  # fewer held-out questions say too little: the check uses trained ones
-TRAINED = ("finetuned", "kept")  # the candidates that are trained models
+# the candidates that are trained models ("previous": the pipeline's check, against the new)
+TRAINED = ("finetuned", "kept", "previous")
 CANDIDATE_LABELS = {
     "offline": "Offline engine (answers from your examples)",
     "finetuned": "Your fine-tuned model",

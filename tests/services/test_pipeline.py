@@ -373,8 +373,11 @@ async def test_the_last_step_compares_the_new_model_with_the_previous_one(
     project, server, sheets, tmp_path
 ) -> None:
     """Opted in: both models answer the kept-aside questions (the previous one through the
-    profile that reaches it); the step says which sounds more like the creator."""
+    profile that reaches it) that neither trained on; the step says which sounds more like
+    the creator."""
     from persona_studio.core.config import ProviderProfile
+    from persona_studio.core.records import JobRecord
+    from persona_studio.core.test_set import split_test_set, trained_digest
 
     answers = {  # every reply of the demo, by the message it answers (multi-turn ones too)
         before["content"]: after["content"]
@@ -385,16 +388,23 @@ async def test_the_last_step_compares_the_new_model_with_the_previous_one(
     old = "ft:gpt-4o-mini-2024-07-18:fake-org:rhea:old"
     project.set_persona_fields(fine_tuned_model=old)
     project.set_test_share(0.25)  # 6 of the demo kept aside, 18 still trained
+    # the previous model trained on one of them (it was trained before it was kept aside)
+    seen = next(e for e in split_test_set(project.examples(), 0.25)[1] if e.question)
+    project.save_job(JobRecord("old", "env", "gpt-4o-mini", "succeeded", old,
+                               trained=trained_digest([seen.id])))  # fmt: skip
     new = f"ft:{MODEL}:fake-org:rhea:abc123"
     server.models += [old, new]
     asked_models: list[str] = []
     asking = threading.local()  # the fake answers each request on its own thread
     original = server.chat_request
 
+    asked: set[str] = set()
+
     def remember(body: bytes):
         request = original(body)
         if isinstance(request, dict):
             asked_models.append(request["model"])
+            asked.add(request["messages"][-1]["content"])
             asking.model = request["model"]
         return request
 
@@ -415,6 +425,7 @@ async def test_the_last_step_compares_the_new_model_with_the_previous_one(
     assert check.status == "done", check.detail
     assert check.detail.startswith("The new model sounds more like you than the previous one")
     assert {old, new} <= set(asked_models)
+    assert seen.question not in asked and result.outputs["check"]["never_trained"]
     rows = result.outputs["check"]["candidates"]
     # word for word on every question; the habits part of the score compares with all of the
     # creator's answers, so a sample of six lands between about 85 and 100 (ids are random)
