@@ -33,6 +33,15 @@ def questions_kind(never_trained: bool, trained_by: list[str], hint: str = "") -
     return f"trained on: too few are kept aside{hint}"
 
 
+def _report_kind(run: dict[str, Any]) -> str:
+    """`questions_kind` for a kept run (its record may come from anywhere: only texts)."""
+    if run.get("never_trained"):
+        return "never trained"
+    trained_by = run.get("trained_by")
+    models = [m for m in trained_by if isinstance(m, str)] if isinstance(trained_by, list) else []
+    return questions_kind(False, models) if models else "trained on"
+
+
 def judge_line(run: dict[str, Any]) -> str:
     """Which model judged, and how often it agreed with the creator ("" without a judge)."""
     from persona_studio.core.judge import agreement_text
@@ -51,11 +60,12 @@ def judge_line(run: dict[str, Any]) -> str:
 
 def markdown(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
     """The scoreboard, a bar per engine, then every question with each engine's answer."""
-    kind = "never trained" if run.get("never_trained") else "trained on"
+    kind = _md(_report_kind(run))
     lines = [
         f"# {title}",
         "",
-        f"{run.get('questions', 0)} questions ({kind}), checked {run.get('when', '')[:16]}.",
+        f"{_md(str(run.get('questions', 0)))} questions ({kind}), checked "
+        f"{_md(str(run.get('when', ''))[:16])}.",
         "",
         *([_md(judge_line(run)), ""] if judge_line(run) else []),
         "| Engine | Sounds like you | Matches old model | Keeps the rules | Judge: wins |",
@@ -130,7 +140,7 @@ def html(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
     (model replies are untrusted), nothing loaded from anywhere."""
     from html import escape
 
-    kind = "never trained" if run.get("never_trained") else "trained on"
+    kind = escape(_report_kind(run))
     rows = []
     for row in run.get("candidates", []):
         width = max(0.0, min(100.0, float(row["sounds_like_you"])))
@@ -167,7 +177,7 @@ def html(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
         ".bar{display:inline-block;width:10em;height:.8em;background:#eee;margin-right:.5em}"
         ".bar span{display:block;height:100%;background:#4c8bf5}"
         f"</style></head><body><h1>{escape(title)}</h1>"
-        f"<p>{run.get('questions', 0)} questions ({kind}), checked "
+        f"<p>{escape(str(run.get('questions', 0)))} questions ({kind}), checked "
         f"{escape(str(run.get('when', ''))[:16])}.</p>"
         + (f"<p>{escape(judge_line(run))}</p>" if judge_line(run) else "")
         + "<table><tr><th>Engine</th><th>Sounds like you</th><th>Matches old model</th>"

@@ -67,6 +67,11 @@ def test_the_web_page_escapes_every_reply_and_loads_nothing() -> None:
     assert "default-src 'none'" in page  # nothing is fetched even if something slipped through
     assert "width:80%" in page and "80 % ± 6" in page
     assert report_text(RUN, ".HTML") == html(RUN)
+    # a kept run's fields are texts from the project file, whoever wrote it
+    odd = {**RUN, "never_trained": False, "trained_by": ["<u>ft:x</u>", 7], "questions": "<i>"}
+    page = html(odd)
+    assert "<u>" not in page and "<i>" not in page
+    assert "(trained on: &lt;u&gt;ft:x&lt;/u&gt; trained before they were kept aside" in page
     assert report_text(RUN, ".json").startswith("{") and report_text(RUN, ".md").startswith("#")
 
 
@@ -77,6 +82,10 @@ def test_the_markdown_report_makes_no_link_image_or_html_of_a_reply() -> None:
     assert "![x](" not in text and "[click](" not in text and "<b>" not in text
     assert "\\!\\[x\\](https://evil.example/x.png)" in text and "\\<b\\>" in text
     assert "\n## Fake" not in text  # a reply cannot open a heading of its own
+    named = markdown({**RUN, "never_trained": False, "trained_by": ["ft:[x](y)"]})
+    assert "2 questions (trained on: ft:\\[x\\](y) trained before they were kept aside" in named
+    assert "2 questions (trained on)," in markdown({**RUN, "never_trained": False})
+    assert "\\<i\\> questions" in markdown({**RUN, "questions": "<i>", "when": 3})
 
 
 def test_the_reports_say_how_often_the_judge_agreed_with_the_creator() -> None:
