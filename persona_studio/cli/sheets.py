@@ -35,7 +35,7 @@ def sheet_link(project: Project, sheet: str | None, worksheet: str | None) -> di
     """The project's sheet link, or a new one from --sheet/--worksheet."""
     from persona_studio.services.sheets import spreadsheet_key
 
-    previous = dict(project.sync_value("sheet") or {})
+    previous = project.sheet_link()
     link = dict(previous)
     if sheet:
         link = {

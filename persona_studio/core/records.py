@@ -4,10 +4,16 @@ saved test conversations.
 Each maps onto the columns of its table plus one JSON `data` column. Keys this version does not
 know (written by a newer version, or by a backend with more to say) are kept in `extra` and
 written back unchanged, so opening and saving a project never drops what another version wrote.
+
+A record is read as untrusted (a project file may come from anyone, or be changed by hand): a
+known field of the wrong shape reads as empty (a list), absent (None) or without its odd
+entries, so the views that draw it never fail on it (`JobRecord.from_row`, `dict_rows`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +29,11 @@ JOB_STATUS_LABELS = {
     "cancelled": "Cancelled",
 }
 MAX_EVENTS = 500  # the provider's messages kept per job (the newest)
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if type(value) is str else None
+
 
 # JSON key → attribute, for what lives in the `data` column (the names are the ones files
 # written since schema 1 use; `user_provided_suffix` is OpenAI's name for the suffix).
@@ -41,6 +52,85 @@ _JOB_DATA_KEYS = {
     "user_provided_suffix": "suffix",
     "trained_examples": "trained",
 }
+
+
+def is_number(value: object) -> bool:
+    """A finite int or float (not a bool), as a record's figures must be."""
+    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+def dict_rows(
+    value: object, keep: Callable[[dict[str, Any]], bool] = lambda _row: True
+) -> list[dict[str, Any]]:
+    """A list of objects read from a record: `[]` unless it is a list, and only its objects
+    that `keep` takes."""
+    if not isinstance(value, list):
+        return []
+    return [row for row in value if isinstance(row, dict) and keep(row)]
+
+
+def _scalars(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if v is None or type(v) is str or is_number(v)}
+
+
+def _figures(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if is_number(v) or v is None}
+
+
+# each known `data` key's reading: what a wrong shape becomes (see the module's docstring)
+_JOB_DATA_READ: dict[str, Callable[[Any], Any]] = {
+    "metrics": lambda v: [_figures(r) for r in dict_rows(v, lambda r: is_number(r.get("step")))],
+    "events": lambda v: dict_rows(v, lambda r: type(r.get("message", "")) is str),
+    "checkpoints": lambda v: dict_rows(
+        v, lambda r: is_number(r.get("step")) and type(r.get("model")) is str
+    ),
+    "error": lambda v: _scalars(v) if isinstance(v, dict) else None,
+    "hyperparameters": lambda v: v if isinstance(v, dict) else None,
+    "estimated_cost_usd": lambda v: v if is_number(v) else None,
+    "trained_tokens": lambda v: v if type(v) is int else None,
+    "estimated_finish": lambda v: v if is_number(v) else None,
+}
+
+
+def _texts(value: object) -> bool:
+    return isinstance(value, list) and all(type(v) is str for v in value)
+
+
+def _usage(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        type(value.get(key)) is int for key in ("prompt", "completion")
+    )
+
+
+# a saved conversation's message: each known field's test (see `read_message`)
+_MESSAGE = {
+    "error": lambda v: type(v) is str,
+    "rating": lambda v: type(v) is int,
+    "best": lambda v: type(v) is bool,
+    "blind": lambda v: type(v) is bool,
+}
+_META = {
+    "model": lambda v: type(v) is str,
+    "latency": is_number,
+    "usage": _usage,
+    "rules": _texts,
+    "matched": _texts,
+    "confidence": lambda v: v is None or is_number(v),
+}
+
+
+def read_message(message: dict[str, Any]) -> dict[str, Any] | None:
+    """A saved conversation's message as the panes draw it: None unless its role and text
+    are texts; a known field of another kind is left out (one this version does not know is
+    kept as it is)."""
+    if type(message.get("role")) is not str or type(message.get("content")) is not str:
+        return None
+    out = {k: v for k, v in message.items() if k not in _MESSAGE or _MESSAGE[k](v)}
+    meta = message.get("meta")
+    out.pop("meta", None)
+    if isinstance(meta, dict):
+        out["meta"] = {k: v for k, v in meta.items() if k not in _META or _META[k](v)}
+    return out
 
 
 @dataclass(frozen=True)
@@ -138,9 +228,12 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> JobRecord:
-        data = dict(row.get("data") or {})
+        raw = row.get("data")
+        data = dict(raw) if isinstance(raw, dict) else {}
         known = {
-            attribute: data.pop(key) for key, attribute in _JOB_DATA_KEYS.items() if key in data
+            attribute: _JOB_DATA_READ.get(key, _text_or_none)(data.pop(key))
+            for key, attribute in _JOB_DATA_KEYS.items()
+            if key in data
         }
         target = ChatTarget.from_dict(data.pop("chat_target", None))
         known.setdefault("metrics", [])
@@ -184,6 +277,16 @@ class RunRecord:
         )
 
 
+def _pane(pane: dict[str, Any]) -> dict[str, Any]:
+    """A saved pane as `ChatPane.restore` takes it (`read_message` for each message)."""
+    messages = (read_message(m) for m in dict_rows(pane.get("messages")))
+    return {
+        **pane,
+        "model": pane["model"] if type(pane.get("model")) is str else "",
+        "messages": [m for m in messages if m is not None],
+    }
+
+
 @dataclass
 class ChatRecord:
     """A saved test conversation: its title and each pane's engine, mode, model and messages."""
@@ -200,12 +303,13 @@ class ChatRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ChatRecord:
-        data = dict(row.get("data") or {})
-        panes = data.pop("panes", [])
+        raw = row.get("data")
+        data = dict(raw) if isinstance(raw, dict) else {}
+        panes = [_pane(pane) for pane in dict_rows(data.pop("panes", []))]
         return cls(
             id=row["id"],
-            title=row["title"],
-            panes=list(panes) if isinstance(panes, list) else [],
+            title=row["title"] if type(row["title"]) is str else "",
+            panes=panes,
             created_at=row.get("created_at", ""),
             updated_at=row.get("updated_at", ""),
             extra=data,

@@ -555,7 +555,7 @@ class MainWindow(QMainWindow):
             pass  # a sync writes the sheet's rows into the project: not here
         elif self._sheet is not None:
             self._sheet.set_session(self.session)
-        elif project.sync_value("sheet"):
+        elif project.sheet_link():
             self.sheet  # noqa: B018 - made for this session: it shows and schedules the sync
         if self.context.config.add_recent(project.path):
             self.context.save_config()
@@ -856,7 +856,7 @@ class MainWindow(QMainWindow):
 
     def _update_sheet_actions(self, *_: object) -> None:
         """Sync only once a sheet is linked; Settle Conflicts only while there are some."""
-        linked = self.session is not None and bool(self.session.project.sync_value("sheet"))
+        linked = self.session is not None and bool(self.session.project.sheet_link())
         linked = linked and not self.read_only
         self.sync_action.setEnabled(linked)
         self.sync_action.setToolTip("" if linked else "Link a Google Sheet first.")

@@ -95,7 +95,7 @@ class SheetLink(QObject):
             self.timer.stop()
 
     def link(self) -> dict[str, Any]:
-        return dict(self.session.project.sync_value("sheet") or {}) if self.session else {}
+        return self.session.project.sheet_link() if self.session else {}
 
     def _pending(self) -> None:
         if self.link():
@@ -108,7 +108,7 @@ class SheetLink(QObject):
         elif text:
             self.state_changed.emit(text)
         else:
-            synced = self.session.project.sync_value("synced_at") if self.session else None
+            synced = self.session.project.sync_value("synced_at", "") if self.session else ""
             self.state_changed.emit(f"Sheet: synced {synced}" if synced else "Sheet: linked")
 
     def sync(self, link: dict[str, Any] | None = None) -> asyncio.Task[None] | None:
@@ -165,7 +165,7 @@ class SheetLink(QObject):
             conflicts = counted(len(result.plan.conflicts), "conflict")
             self.state_changed.emit(f"Sheet: {conflicts} to settle")
         elif result.notes:  # synced, with something to know (an example too long for a cell…)
-            synced = session.project.sync_value("synced_at") or ""
+            synced = session.project.sync_value("synced_at", "")
             self.state_changed.emit(f"Sheet: synced {synced} — {' '.join(result.notes)}")
         else:
             self._show_state()

@@ -12,6 +12,7 @@ stops the run, not the fine-tuning job (it goes on at the provider and a resume 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -101,12 +102,24 @@ class PipelineRun:
 
     @classmethod
     def from_record(cls, record: RunRecord) -> PipelineRun:
+        """The run a record keeps. Raises ValueError where it is not one this version wrote
+        (a field of another kind, a step missing: a file changed by hand, or damaged)."""
         data = record.data
+        options, steps, outputs = data.get("options"), data.get("steps"), data.get("outputs")
+        if not (
+            _fits(options, PipelineOptions)
+            and isinstance(steps, list)
+            and all(_fits(step, Step) for step in steps)
+            and [step["name"] for step in steps] == [name for name, _ in STEPS]
+            and isinstance(outputs or {}, dict)
+        ):
+            raise ValueError(f"the pipeline run {record.id} is not one this version can resume")
+        assert isinstance(options, dict)
         return cls(
             record.id,
-            PipelineOptions(**data["options"]),
-            [Step(**s) for s in data["steps"]],
-            dict(data.get("outputs") or {}),
+            PipelineOptions(**options),
+            [Step(**step) for step in steps],
+            dict(outputs or {}),
             record.status,
         )
 
@@ -151,8 +164,41 @@ class PipelineRun:
 
 
 def latest_run(project: Project) -> PipelineRun | None:
+    """The newest run (None where there is none, or its record cannot be read: a new run
+    starts then, and the record stays in the file as it is)."""
     runs = project.runs(KIND)
-    return PipelineRun.from_record(runs[0]) if runs else None
+    try:
+        return PipelineRun.from_record(runs[0]) if runs else None
+    except ValueError:
+        log.warning("the newest pipeline run's record cannot be read: not offered to resume")
+        return None
+
+
+_KINDS = {"str": str, "float": float, "int": int, "bool": bool, "None": type(None)}
+
+
+def _fits(value: object, kind: type) -> bool:
+    """Whether `value` is an object with every required field of the dataclass `kind`, each of
+    the type it is written as ("str", "int | None", "dict[str, Any] | None"…), and no other."""
+    if not isinstance(value, dict):
+        return False
+    known = {f.name: f for f in dataclasses.fields(kind)}
+    if not set(value) <= set(known):
+        return False
+    for name, found in known.items():
+        if name not in value:
+            required = dataclasses.MISSING is found.default is found.default_factory
+            if required:
+                return False
+            continue
+        allowed = tuple(
+            dict if part.startswith("dict") else _KINDS[part]
+            for part in str(found.type).split(" | ")
+        )
+        ok = type(value[name]) in allowed or (float in allowed and type(value[name]) is int)
+        if not ok:
+            return False
+    return True
 
 
 def _sha256(data: bytes) -> str:

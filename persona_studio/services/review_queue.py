@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import Example, new_id, new_ids, now_iso
 from persona_studio.core.generation import Candidate
+from persona_studio.core.records import dict_rows
 
 if TYPE_CHECKING:
     from persona_studio.core.project import Project
@@ -29,9 +30,27 @@ def candidates_data(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
 _FIELDS = frozenset(field.name for field in dataclasses.fields(Candidate))
 
 
-def candidates_from_data(rows: Sequence[dict[str, Any]]) -> list[Candidate]:
-    """The candidates of a record; fields a later version added are left out."""
-    return [Candidate(**{k: v for k, v in row.items() if k in _FIELDS}) for row in rows]
+_TEXTS = ("question", "answer", "source", "kind")  # (each candidate has them)
+_STATUSES = frozenset({"pending", "accepted", "rejected"})
+
+
+def candidates_from_data(rows: object) -> list[Candidate]:
+    """The candidates of a record; fields a later version added are left out, and so is a row
+    that is not a candidate (a record may come from anywhere: a text field that is not a text,
+    a status of another kind)."""
+    return [
+        Candidate(**{k: v for k, v in row.items() if k in _FIELDS})
+        for row in dict_rows(rows, _is_candidate)
+    ]
+
+
+def _is_candidate(row: dict[str, Any]) -> bool:
+    return (
+        all(type(row.get(key)) is str for key in _TEXTS)
+        and all(type(row.get(key, "")) is str for key in ("id", "duplicate_of"))
+        and row.get("status", "pending") in _STATUSES
+        and type(row.get("compared", True)) is bool
+    )
 
 
 REVIEW_KIND = "generate"
@@ -50,7 +69,7 @@ class ReviewQueue:
         self.runs: dict[str, dict[str, Any]] = {}
         for record in reversed(project.runs(REVIEW_KIND)):  # oldest first
             data = dict(record.data)
-            data["candidates"] = candidates_from_data(data.get("candidates", []))
+            data["candidates"] = candidates_from_data(data.get("candidates"))
             self.runs[record.id] = data
 
     def start_run(self, **meta: Any) -> str:

@@ -548,7 +548,7 @@ async def sync_project(
             "Link one first (Sheet → Link a Google Sheet…, or --sheet URL).",
         )
     link.setdefault("worksheet", "Sheet1")
-    previous = project.sync_value("sheet") or {}
+    previous = project.sheet_link()
     same = (previous.get("key"), previous.get("worksheet")) == (link["key"], link["worksheet"])
 
     # no collector passes while ~1 million rows are made (each held the lock ~0.1 s), and what

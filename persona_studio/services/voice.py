@@ -37,19 +37,26 @@ def keep_voice(
 
 
 def kept_voice(project: Project, model: str) -> dict[str, str]:
-    """The model's kept answers, question → answer ({} when none were kept)."""
+    """The model's kept answers, question → answer ({} when none were kept; a row that is not
+    a question and its answer is left out: the record may come from anywhere)."""
+    from persona_studio.core.records import dict_rows
+
     for record in project.runs(VOICE_KIND):
         if record.data.get("model") == model:
             return {
-                str(row["question"]): str(row["answer"])
-                for row in record.data.get("answers", [])
-                if isinstance(row, dict) and "question" in row and "answer" in row
+                row["question"]: row["answer"]
+                for row in dict_rows(record.data.get("answers"))
+                if type(row.get("question")) is str and type(row.get("answer")) is str
             }
     return {}
 
 
 def kept_voices(project: Project) -> dict[str, int]:
     """Every model whose voice is kept, with how many answers."""
+    from persona_studio.core.records import dict_rows
+
     return {
-        str(r.data.get("model")): len(r.data.get("answers", [])) for r in project.runs(VOICE_KIND)
+        r.data["model"]: len(dict_rows(r.data.get("answers")))
+        for r in project.runs(VOICE_KIND)
+        if type(r.data.get("model")) is str and r.data["model"]
     }

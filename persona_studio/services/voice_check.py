@@ -447,7 +447,10 @@ def count_rules(result: CheckResult, persona: Persona) -> None:
 def _cached(project: Project, identity: str) -> dict[str, str]:
     for record in project.runs(ANSWERS_KIND):
         if record.data.get("identity") == identity:
-            return {str(k): str(v) for k, v in (record.data.get("answers") or {}).items()}
+            answers = record.data.get("answers")
+            if not isinstance(answers, dict):
+                return {}  # (damaged: asked again)
+            return {str(k): v for k, v in answers.items() if type(v) is str}
     return {}
 
 
@@ -467,8 +470,76 @@ def round_pairs(result: CheckResult, count: int = 10, seed: int = 7) -> list[tup
 
 
 def earlier_runs(project: Project) -> list[dict[str, Any]]:
-    """Every kept check, newest first (what the history shows and the report exports)."""
-    return [{**record.data, "id": record.id} for record in project.runs(CHECK_KIND)]
+    """Every kept check, newest first (what the history shows and the report exports), each
+    read as untrusted (`read_kept_check`)."""
+    runs = project.runs(CHECK_KIND)
+    return [{**read_kept_check(record.data), "id": record.id} for record in runs]
+
+
+def read_kept_check(data: dict[str, Any]) -> dict[str, Any]:
+    """A kept check's record as the history and the reports read it: each field they read of
+    the shape `keep_run` writes, or empty (a count 0, no text, no rows); a scoreboard row
+    without its engine's name and score is left out. A record may come from anywhere (a
+    project from someone else, a file changed by hand, a later version)."""
+    from persona_studio.core.records import dict_rows, is_number
+
+    def number(value: object) -> float | None:
+        return value if is_number(value) else None  # type: ignore[return-value]
+
+    def count(value: object) -> int:
+        return value if type(value) is int else 0
+
+    def texts(value: object) -> dict[str, str]:
+        if not isinstance(value, dict):
+            return {}
+        return {k: v for k, v in value.items() if type(v) is str}
+
+    def pair(value: object) -> list[int] | None:
+        ok = isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value)
+        return value if ok else None  # type: ignore[return-value]
+
+    def by_engine(value: object, read: Callable[[object], dict[str, Any]]) -> dict[str, Any]:
+        return {k: read(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+    def figures(value: object) -> dict[str, float]:
+        if not isinstance(value, dict):
+            return {}
+        return {k: v for k, v in value.items() if is_number(v)}
+
+    def row(found: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **found,
+            "matches_old_model": number(found.get("matches_old_model")),
+            "failed": count(found.get("failed")),
+            "keeps_rules": pair(found.get("keeps_rules")),
+            "judge_win_rate": number(found.get("judge_win_rate")),
+        }
+
+    models = data.get("trained_by")
+    return {
+        **data,
+        "questions": count(data.get("questions")),
+        "when": data.get("when") if type(data.get("when")) is str else "",
+        "never_trained": data.get("never_trained") is True,
+        "trained_by": [m for m in models if type(m) is str] if isinstance(models, list) else [],
+        "judge": data.get("judge") if type(data.get("judge")) is str else "",
+        "judge_agreement": pair(data.get("judge_agreement")),
+        "judge_agreement_from_chat": count(data.get("judge_agreement_from_chat")),
+        "candidates": [
+            row(found)
+            for found in dict_rows(
+                data.get("candidates"),
+                lambda r: (
+                    type(r.get("candidate")) is str
+                    and is_number(r.get("sounds_like_you"))
+                    and is_number(r.get("margin"))
+                ),
+            )
+        ],
+        "references": texts(data.get("references")),
+        "answers": by_engine(data.get("answers"), texts),
+        "per_question": by_engine(data.get("per_question"), figures),
+    }
 
 
 def keep_run(project: Project, result: CheckResult) -> None:

@@ -25,14 +25,14 @@ class RecordsStore(Store):
         from persona_studio.core.records import JobRecord
 
         rows = self._remembered("jobs")  # new records each call: callers may change them
-        return [JobRecord.from_row({**row, "data": json.loads(row["data"])}) for row in rows]
+        return [JobRecord.from_row({**row, "data": _data(row["data"])}) for row in rows]
 
     def job(self, job_id: str) -> JobRecord | None:
         from persona_studio.core.records import JobRecord
 
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return JobRecord.from_row({**dict(row), "data": json.loads(row["data"])}) if row else None
+        return JobRecord.from_row({**dict(row), "data": _data(row["data"])}) if row else None
 
     def chat_target(self, model: str) -> ChatTarget | None:
         """Where the job that trained `model` registered it (the newest such job; `model` is
@@ -97,7 +97,7 @@ class RecordsStore(Store):
             rows = self._db.execute(
                 "SELECT * FROM runs WHERE kind = ? ORDER BY created_at DESC, rowid DESC", (kind,)
             ).fetchall()
-        return [RunRecord.from_row({**dict(row), "data": json.loads(row["data"])}) for row in rows]
+        return [RunRecord.from_row({**dict(row), "data": _data(row["data"])}) for row in rows]
 
     def save_run(self, run_id: str, kind: str, status: str, data: dict[str, Any]) -> None:
         now = now_iso()
@@ -119,7 +119,7 @@ class RecordsStore(Store):
             rows = self._db.execute(
                 "SELECT id, title, data, created_at, updated_at FROM chats ORDER BY updated_at DESC"
             ).fetchall()
-        return [ChatRecord.from_row({**dict(row), "data": json.loads(row["data"])}) for row in rows]
+        return [ChatRecord.from_row({**dict(row), "data": _data(row["data"])}) for row in rows]
 
     def chat(self, chat_id: str) -> ChatRecord | None:
         return next((c for c in self.chats() if c.id == chat_id), None)
@@ -142,9 +142,24 @@ class RecordsStore(Store):
 
     def sync_value(self, key: str, default: Any = None) -> Any:
         """A small value of the sheet link's (kept: it never waits for a sync writing in a
-        worker); the snapshot is `sync_snapshot`."""
+        worker); the snapshot is `sync_snapshot`. `default` where it is missing, damaged or, a
+        default given, of another kind (the link is `sheet_link`)."""
         text = self._remembered("sync").get(key)
-        return json.loads(text) if text is not None else default
+        try:
+            value = json.loads(text) if text is not None else default
+        except (ValueError, TypeError, RecursionError):  # damaged: as if never written
+            return default
+        # (of another kind than `default`'s: as damaged)
+        return default if default is not None and type(value) is not type(default) else value
+
+    def sheet_link(self) -> dict[str, Any]:
+        """The linked sheet, {"key", "worksheet", …} ({} when none, or its record is damaged)."""
+        link = self.sync_value("sheet", {})
+        if type(link.get("key")) is not str or not link["key"]:
+            return {}
+        if type(link.get("worksheet", "")) is not str:
+            link.pop("worksheet")
+        return link
 
     def sync_snapshot(self) -> dict[str, Any]:
         """Every row as both sides last agreed on it (for a worker thread at scale: each row
@@ -168,10 +183,16 @@ class RecordsStore(Store):
             )
 
 
+def _data(text: object) -> dict[str, Any]:
+    """A record's `data` column: `{}` where it is not a JSON object (damaged, or written by
+    hand). The record is read without it; its row stays as it is until the record is saved."""
+    return _json_object(text) or {}
+
+
 def _json_object(text: object) -> dict[str, Any] | None:
     """A JSON object read from the file, or None if the text is not one (damaged)."""
     try:
         value = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested past the decoder's limit)
         return None
     return value if isinstance(value, dict) else None
