@@ -26,7 +26,7 @@ from typing import Any
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.importers.limits import inflate
 from persona_studio.core.persona import Persona
-from persona_studio.core.rules import Rule, keywords
+from persona_studio.core.rules import Rule, keywords, trigger_words
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_CARD_BYTES = 64 * 1024 * 1024
@@ -460,13 +460,18 @@ def _rule_from_entry(entry: dict[str, Any], index: int) -> Rule | None:
 # ---- writing ---------------------------------------------------------------------------------
 
 
+def _texts_or_none(value: object) -> list[str] | None:
+    ok = isinstance(value, list) and all(type(v) is str for v in value)
+    return value if ok else None  # type: ignore[return-value]
+
+
 def _entry_from_rule(rule: Rule) -> dict[str, Any] | None:
     trigger, action = rule.trigger, rule.action
     if action.get("kind") != "inject_context":
         return None
     kind = trigger.get("kind")
     if kind == "keywords" and trigger.get("match", "any") == "any":
-        keys, flags = list(trigger.get("words", [])), {"constant": False}
+        keys, flags = trigger_words(trigger), {"constant": False}
     elif kind == "always":
         keys, flags = [], {"constant": True}
     elif kind == "regex":
@@ -474,9 +479,9 @@ def _entry_from_rule(rule: Rule) -> dict[str, Any] | None:
     else:
         return None
     extras = dict(rule.extras)
-    had = extras.pop("had", None)
+    had = _texts_or_none(extras.pop("had", None))  # (a rule's extras may come from a file)
     extras.pop("book_index", None)
-    original_keys = extras.pop("keys", None)
+    original_keys = _texts_or_none(extras.pop("keys", None))
     if original_keys is not None and (
         kind == "always" or [k for k in original_keys if k.strip()] == keys
     ):

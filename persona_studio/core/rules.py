@@ -55,7 +55,7 @@ class Rule:
             return self.name
         kind = self.trigger.get("kind")
         if kind == "keywords":
-            what = ", ".join(self.trigger.get("words", [])) or "(no keywords)"
+            what = ", ".join(trigger_words(self.trigger)) or "(no keywords)"
         elif kind == "regex":
             what = f"/{self.trigger.get('pattern', '')}/"
         else:
@@ -67,6 +67,14 @@ def keywords(words: list[str], match: str = "any") -> dict[str, Any]:
     return {"kind": "keywords", "words": words, "match": match}
 
 
+def trigger_words(trigger: dict[str, Any]) -> list[str]:
+    """A keywords trigger's words (texts only: a rule may come from a card or a file)."""
+    words = trigger.get("words")
+    if not isinstance(words, list):
+        return []
+    return [w for w in words if isinstance(w, str) and w.strip()]
+
+
 def rule_errors(rule: Rule) -> list[str]:
     """What stops a rule from working, in plain words; empty when the rule is valid."""
     errors: list[str] = []
@@ -75,8 +83,7 @@ def rule_errors(rule: Rule) -> list[str]:
     if kind not in TRIGGER_KINDS:
         errors.append(f"Unknown trigger “{kind}”.")
     elif kind == "keywords":
-        words = [w for w in trigger.get("words", []) if isinstance(w, str) and w.strip()]
-        if not words:
+        if not trigger_words(trigger):
             errors.append("Add at least one keyword.")
         if trigger.get("match", "any") not in ("any", "all"):
             errors.append("Keywords match must be “any” or “all”.")
@@ -92,6 +99,10 @@ def rule_errors(rule: Rule) -> list[str]:
             errors.append("Write the text this rule uses.")
     elif action_kind == "route" and not (action.get("model") or action.get("profile")):
         errors.append("Choose the model (or provider profile) to route to.")
+    elif action_kind == "route" and not all(
+        type(action.get(key, "")) is str for key in ("model", "profile")
+    ):
+        errors.append("The model and provider profile to route to must be names.")
     return errors
 
 
@@ -167,7 +178,7 @@ def _trigger_fires(trigger: dict[str, Any], message: str, is_first: bool) -> tup
     if kind == "first_message":
         return is_first, "first message" if is_first else "not the first message"
     if kind == "keywords":
-        words = [w for w in trigger.get("words", []) if isinstance(w, str) and w.strip()]
+        words = trigger_words(trigger)
         found = [w for w in words if _word_pattern(w).search(message)]
         if trigger.get("match", "any") == "all":
             missing = [w for w in words if w not in found]

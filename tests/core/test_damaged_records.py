@@ -139,6 +139,9 @@ def _damaged_project(tmp_path: Path) -> Path:
     db.execute("INSERT INTO jobs VALUES ('k', 'env', 'm', 'failed', NULL, 'not json', '1', '1')")
     db.execute("INSERT INTO chats VALUES ('c', 't', ?, '2026', '2026')",
                (json.dumps({"panes": [{"messages": 7, "model": 3}, 5]}),))  # fmt: skip
+    db.execute("""UPDATE rules SET trigger = '{"kind": "keywords", "words": 7}' WHERE rowid = 1""")
+    db.execute("""UPDATE rules SET action = '{"kind": "route", "model": [1]}' WHERE rowid = 2""")
+    db.execute("UPDATE persona SET value = '{oops' WHERE key = 'description'")
     db.execute("INSERT OR REPLACE INTO sync_state VALUES ('sheet', '7')")
     db.execute("INSERT OR REPLACE INTO sync_state VALUES ('synced_at', '{not json')")
     db.commit()
@@ -181,3 +184,59 @@ def _rows(path: Path) -> list[tuple]:
         ]
     finally:
         db.close()
+
+
+KINDS = ["keywords", "regex", "always", "first_message", "fixed_reply", "inject_context",
+         "refuse", "route"]  # fmt: skip
+
+
+def _obj(keys: tuple[str, ...]) -> st.SearchStrategy:
+    """Objects with some of `keys`, of any JSON value; or of a known kind, with lists of texts
+    likelier among their values."""
+    anything = st.fixed_dictionaries({}, optional={k: json_values for k in keys})
+    values = json_values | st.lists(st.text(max_size=5), max_size=3)
+    known = st.fixed_dictionaries(
+        {"kind": st.sampled_from(KINDS)}, optional={k: values for k in keys if k != "kind"}
+    )
+    return anything | known
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    trigger=_obj(("kind", "words", "match", "pattern")),
+    action=_obj(("kind", "text", "model", "profile")),
+    extras=st.fixed_dictionaries({}, optional={k: json_values for k in ("had", "keys", "x")}),
+)
+def test_a_rule_of_any_shape_is_described_checked_applied_and_exported(
+    trigger, action, extras
+) -> None:
+    from persona_studio.core.cards import card_v2, card_v3
+    from persona_studio.core.persona import Persona
+    from persona_studio.core.rules import Rule, evaluate, rule_errors
+
+    rule = Rule(trigger=trigger, action=action, extras=extras)
+    assert isinstance(rule.describe(), str)
+    errors = rule_errors(rule)
+    decision = evaluate([rule], "My knee hurts, is there a link to a plan?")
+    assert decision.model is None or isinstance(decision.model, str)
+    if errors:  # (a rule with a problem is skipped, never applied)
+        assert decision.reply is None and not decision.context and decision.model is None
+    persona = Persona(name="Rhea")
+    json.dumps(card_v2(persona, [rule])), json.dumps(card_v3(persona, [rule]))
+
+
+def test_a_damaged_persona_field_or_rule_reads_as_one_to_fix(tmp_path: Path) -> None:
+    from persona_studio.core.rules import rule_errors
+
+    path = ensure_demo_project(tmp_path)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE persona SET value = '{oops' WHERE key = 'name'")
+    db.execute("UPDATE rules SET trigger = 'oops' WHERE rowid = 1")
+    db.execute("UPDATE rules SET action = '[1]' WHERE rowid = 2")
+    db.commit()
+    db.close()
+    with Project.open(path) as project:
+        assert project.persona().name == ""  # the field's default: the creator types it again
+        first, second, *_ = project.rules()
+        assert first.trigger == {} and rule_errors(first)[0] == "Unknown trigger “None”."
+        assert second.action == {} and "Unknown action “None”." in rule_errors(second)

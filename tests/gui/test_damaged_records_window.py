@@ -8,7 +8,7 @@ from tests.core.test_damaged_records import _damaged_project
 
 
 def test_a_project_with_damaged_records_opens_and_every_view_draws(
-    make_window, context, qtbot, run_async
+    make_window, context, qtbot
 ) -> None:
     window = make_window()
     window.show()
@@ -16,6 +16,15 @@ def test_a_project_with_damaged_records_opens_and_every_view_draws(
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
         qtbot.wait(50)
+    rules = window.persona_tab.rules_editor
+    window.persona_tab.side_tabs.setCurrentIndex(1)
+    for row in range(rules.list.count()):
+        rules.list.setCurrentRow(row)
+    rules.list.setCurrentRow(0)
+    assert rules.error.text().startswith("This rule is inactive until fixed: Add at least one")
+    window.tabs.setCurrentWidget(window.chat_tab)
+    window.chat_tab.send_message("My knee hurts, is there a link to a plan?")
+    qtbot.waitUntil(lambda: not any(pane.busy for pane in window.chat_tab.panes))
     train = window.train_tab
     train._fill_history(select="j")
     train.show_job("j")

@@ -325,7 +325,10 @@ class Project(ExamplesStore, RecordsStore):
     def persona(self) -> Persona:
         with self._lock:
             rows = self._db.execute("SELECT key, value FROM persona").fetchall()
-        return Persona.from_dict({row["key"]: json.loads(row["value"]) for row in rows})
+        # a value that is not JSON (damaged, or written by hand) reads as the field's default
+        return Persona.from_dict(
+            {row["key"]: value for row in rows if (value := _decoded(row["value"])) is not _BAD}
+        )
 
     def save_persona(self, persona: Persona) -> None:
         with self._transaction():
@@ -369,14 +372,16 @@ class Project(ExamplesStore, RecordsStore):
     def rules(self) -> list[Rule]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM rules ORDER BY position").fetchall()
+        # a part that is not a JSON object reads as empty: the rule shows as one to fix
+        # ("Unknown trigger"), and is skipped in a chat until it is
         return [
             Rule(
-                id=row["id"],
-                name=row["name"],
+                id=str(row["id"]),
+                name=row["name"] if type(row["name"]) is str else "",
                 enabled=bool(row["enabled"]),
-                trigger=json.loads(row["trigger"]),
-                action=json.loads(row["action"]),
-                extras=json.loads(row["extras"]),
+                trigger=_object(row["trigger"]),
+                action=_object(row["action"]),
+                extras=_object(row["extras"]),
             )
             for row in rows
         ]
@@ -463,3 +468,19 @@ class Project(ExamplesStore, RecordsStore):
         from persona_studio.core.test_set import META_KEY, share_from_meta
 
         self.set_meta(META_KEY, repr(share_from_meta(str(share))))
+
+
+_BAD = object()  # (what `_decoded` gives for a text that is not JSON)
+
+
+def _decoded(text: object) -> Any:
+    """A JSON value read from the file, or `_BAD` where it is not one (damaged)."""
+    try:
+        return json.loads(text) if isinstance(text, str) else _BAD
+    except (ValueError, RecursionError):
+        return _BAD
+
+
+def _object(text: object) -> dict[str, Any]:
+    value = _decoded(text)
+    return value if isinstance(value, dict) else {}

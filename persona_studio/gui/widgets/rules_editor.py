@@ -35,6 +35,7 @@ from persona_studio.core.rules import (
     evaluate,
     keywords,
     rule_errors,
+    trigger_words,
     turn_system_prompt,
 )
 from persona_studio.gui.project_session import ProjectSession
@@ -296,8 +297,9 @@ class RulesEditor(QWidget):
         try:
             _set_text(self.name, rule.name)
             self.trigger.setCurrentIndex(max(0, self.trigger.findData(rule.trigger.get("kind"))))
-            if _split_words(self.words.text()) != rule.trigger.get("words", []):
-                self.words.setText(", ".join(rule.trigger.get("words", [])))
+            words = trigger_words(rule.trigger)
+            if _split_words(self.words.text()) != words:
+                self.words.setText(", ".join(words))
             self.match.setCurrentIndex(
                 max(0, self.match.findData(rule.trigger.get("match", "any")))
             )
