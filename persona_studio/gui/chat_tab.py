@@ -363,8 +363,8 @@ class ChatTab(QWidget):
         self.conversations.blockSignals(True)
         self.conversations.clear()
         self.conversations.addItem("New conversation", "")
-        for chat in self._session.project.chats():
-            self.conversations.addItem(chat.title, chat.id)
+        for chat_id, title in self._session.project.chat_titles():
+            self.conversations.addItem(title, chat_id)
         self.conversations.setCurrentIndex(max(0, self.conversations.findData(self.chat_id)))
         self.conversations.blockSignals(False)
         self.rename.setEnabled(self.conversations.currentData() != "")

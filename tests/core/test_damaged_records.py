@@ -169,6 +169,8 @@ def test_damaged_records_read_as_what_can_be_read(tmp_path: Path) -> None:
         assert jobs["j"].metrics == [] and jobs["j"].events == [] and jobs["j"].checkpoints == []
         assert jobs["j"].chat_target is None and jobs["k"].metrics == []
         assert project.chats()[0].panes == [{"messages": [], "model": ""}]
+        assert project.chat("c") == project.chats()[0] and project.chat("nope") is None
+        assert project.chat_titles() == [("c", "t")]
         assert project.sheet_link() == {} and project.sync_value("synced_at", "") == ""
     # nothing was written back by reading
     assert _rows(path) == before
