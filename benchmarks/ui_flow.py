@@ -224,7 +224,7 @@ def main() -> int:
         step(
             lambda: window.open_project(path),
             lambda: (
-                window.session is not None and "tokens for" in window.persona_tab.prompt_size.text()
+                window.session is not None and " tokens (" in window.persona_tab.prompt_size.text()
             ),
             30,
         ),

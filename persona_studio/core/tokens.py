@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENCODINGS = ("o200k_base", "cl100k_base")
-# in a creator's words: which models count tokens this way (not the encodings' own names)
-ENCODING_LABELS = {
-    "o200k_base": "newer models (GPT-4o, GPT-4.1)",
-    "cl100k_base": "older ones (GPT-3.5, GPT-4)",
-}
+# The persona prompt's count, shown as it is written: as the models people train today count.
+# A second count for GPT-3.5 (cl100k) kept its tables in the check's worker: 30 MB of the
+# app's memory for one line (a check for a GPT-3.5 model still counts in cl100k).
+PROMPT_ENCODING = "o200k_base"
+PROMPT_TOKENS_NOTE = "as GPT-4o counts; other models differ a little"
 TOKENS_EXPLAINED = (
     "A token is a word or a piece of a word (about 4 characters of English). Models read, "
     "and providers bill, in tokens."

@@ -161,10 +161,10 @@ def _close_once_counted(window: MainWindow, waited_ms: int = 0) -> None:
     runs in the check's worker process, which the frozen program must be able to start; if it
     cannot, the app counts in its own process, and only its log says so."""
     label = window.persona_tab.prompt_size.text()
-    if "tokens for" not in label and waited_ms < COUNTED_WITHIN_MS:
+    if " tokens (" not in label and waited_ms < COUNTED_WITHIN_MS:
         QTimer.singleShot(50, lambda: _close_once_counted(window, waited_ms + 50))
         return
-    if "tokens for" not in label:
+    if " tokens (" not in label:
         print(f"not counted in {COUNTED_WITHIN_MS // 1000} s: {label}", flush=True)
     else:
         worker = sys.modules["persona_studio.services.check_process"].shared()

@@ -33,8 +33,7 @@ from PySide6.QtWidgets import (
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import TONE_AXES, TRAIT_SUGGESTIONS, PersonaTemplate
 from persona_studio.core.tokens import (
-    ENCODING_LABELS,
-    ENCODINGS,
+    PROMPT_TOKENS_NOTE,
     TOKENS_EXPLAINED,
     prompt_length_warning,
 )
@@ -541,26 +540,25 @@ class PersonaTab(QWidget):
         )
 
     async def _count_tokens(self, prompt: str) -> None:
-        """Off the UI thread, in the check's worker process (`prompt_token_counts`): the first
+        """Off the UI thread, in the check's worker process (`prompt_tokens`): the first
         count starts it."""
         import asyncio
 
-        def count() -> dict[str, int]:
+        def count() -> int:
             # imported here, in the worker thread: it imports the checks, and numpy (~70 ms);
             # on the UI thread, 250 ms after the first paint, that stalled the window 85–150 ms
             # (waiting for the warm-up thread importing them, or importing them itself)
-            from persona_studio.gui.preflight_runner import prompt_token_counts
+            from persona_studio.gui.preflight_runner import prompt_tokens
 
-            return prompt_token_counts(prompt)
+            return prompt_tokens(prompt)
 
-        counts = await asyncio.to_thread(count)
+        tokens = await asyncio.to_thread(count)
         if self._session is None or self._session.persona.system_prompt() != prompt:
             return  # the prompt changed meanwhile; a newer count is on its way
         self.prompt_size.setText(
-            "; ".join(f"{counts[e]:,} tokens for {ENCODING_LABELS[e]}" for e in ENCODINGS)
-            + f" · {len(prompt):,} characters"
+            f"{tokens:,} tokens ({PROMPT_TOKENS_NOTE}) · {len(prompt):,} characters"
         )
-        warning = prompt_length_warning(counts["o200k_base"])
+        warning = prompt_length_warning(tokens)
         self.prompt_warning.setText(warning or "")
         self.prompt_warning.setVisible(bool(warning))
 

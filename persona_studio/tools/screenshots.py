@@ -77,7 +77,7 @@ def render(out_dir: Path) -> list[Path]:
 
     async def token_count_shown() -> None:
         for _ in range(100):  # the first count starts the check's worker process (~0.3 s)
-            if "tokens for" in window.persona_tab.prompt_size.text():
+            if " tokens (" in window.persona_tab.prompt_size.text():
                 return
             await asyncio.sleep(0.05)
 

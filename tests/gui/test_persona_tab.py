@@ -44,11 +44,11 @@ def test_fields_feed_the_composer_with_exact_token_counts(
     assert "A running coach." in prompt and "Personality: kind, direct." in prompt
     assert "Tone: very casual." in prompt and "Never:\n- Diagnose injuries" in prompt
     assert tab.prompt_preview.isReadOnly()
-    run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
+    run_async(wait_until(lambda: " tokens (as GPT-4o" in tab.prompt_size.text()))
     from persona_studio.core.tokens import count_tokens
 
     expected = count_tokens(prompt, "o200k_base")
-    assert f"{expected:,} tokens for newer models (GPT-4o" in tab.prompt_size.text()
+    assert f"{expected:,} tokens (as GPT-4o counts;" in tab.prompt_size.text()
     assert not tab.prompt_warning.isVisibleTo(tab)
     window.session.flush()
     stored = window.session.project.persona()
@@ -76,13 +76,13 @@ def test_the_prompt_count_imports_the_checks_in_its_worker_thread(
     spy.__getattr__ = taken  # type: ignore[method-assign]
     monkeypatch.setitem(sys.modules, preflight_runner.__name__, spy)
     _, tab = _window(make_window, tmp_path, description="A running coach.")
-    run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
+    run_async(wait_until(lambda: " tokens (as GPT-4o" in tab.prompt_size.text()))
     assert taken_on and threading.main_thread().name not in taken_on
 
 
 def test_long_prompt_warns(make_window, tmp_path, run_async) -> None:
     _, tab = _window(make_window, tmp_path, background="word " * 1500)
-    run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
+    run_async(wait_until(lambda: " tokens (as GPT-4o" in tab.prompt_size.text()))
     assert tab.prompt_warning.text().startswith("Long")
 
 
@@ -334,17 +334,17 @@ def test_a_prompt_count_that_outlives_its_project_ends_quietly(
     from persona_studio.gui import preflight_runner
 
     window, tab = _window(make_window, tmp_path, description="A long-serving coach.")
-    run_async(wait_until(lambda: "tokens for" in tab.prompt_size.text()))
+    run_async(wait_until(lambda: " tokens (as GPT-4o" in tab.prompt_size.text()))
     session, entered, gate = window.session, threading.Event(), threading.Event()
-    count = preflight_runner.prompt_token_counts
+    count = preflight_runner.prompt_tokens
 
-    def slow_count(prompt: str) -> dict[str, int]:
+    def slow_count(prompt: str) -> int:
         if "long-serving" in prompt:  # the first project's: held until it has closed
             entered.set()
             gate.wait(10)
         return count(prompt)
 
-    monkeypatch.setattr(preflight_runner, "prompt_token_counts", slow_count)
+    monkeypatch.setattr(preflight_runner, "prompt_tokens", slow_count)
     tab._start_token_count()
     task = tab._count_task
     run_async(wait_until(entered.is_set))

@@ -43,7 +43,7 @@ def test_the_launched_app_counts_its_prompt_in_the_worker_process(isolated_home:
     assert result.returncode == 0, result.stderr
     assert "opened Demo - Coach Rhea.persona" in result.stdout
     assert "counted in the worker process: " in result.stdout
-    assert "tokens for newer models" in result.stdout
+    assert "tokens (as GPT-4o counts" in result.stdout
 
 
 def test_launch_with_a_project_path_opens_it(isolated_home: Path, tmp_path: Path) -> None:
