@@ -110,7 +110,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                     f"Could not write “{args.report}”: {exc.strerror}.", "Choose another folder."
                 ) from exc
     summary = result.summary()
-    kind = questions_kind(result.held_out, result.trained_by)
+    kind = questions_kind(summary)
     lines = [
         f"Does it sound like you? {len(result.questions)} of your questions ({kind}), "
         "offline score:"

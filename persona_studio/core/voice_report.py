@@ -20,26 +20,31 @@ def _md(text: str) -> str:
     return "  \n".join(text.splitlines())
 
 
-def questions_kind(never_trained: bool, trained_by: list[str], hint: str = "") -> str:
-    """What the check's questions were to the models checked, in a few words; `hint`: where
-    the share kept aside is set, for a check that asked trained questions for want of any."""
-    if never_trained:
-        return "kept aside, never trained"
+def questions_kind(run: dict[str, Any], hint: str = "", *, short: bool = False) -> str:
+    """What a check's questions were to the models checked, in a few words, from its summary
+    (`CheckResult.summary`, or a kept run read by `read_kept_check`); `hint`: where the share
+    kept aside is set, for a check that asked trained questions for want of any; `short`: as
+    a report's heading says it."""
+    if run.get("never_trained"):
+        unrecorded = _names(run.get("unrecorded"))
+        if unrecorded:  # (a model trained before the app kept what each job trained on)
+            return (
+                f"kept aside now; what {', '.join(unrecorded)} trained on was not recorded, "
+                "so it may have seen some"
+            )
+        return "never trained" if short else "kept aside, never trained"
+    trained_by = _names(run.get("trained_by"))
     if trained_by:
         return (
             f"trained on: {', '.join(trained_by)} trained before they were kept aside; "
             "a new fine-tune leaves them out"
         )
-    return f"trained on: too few are kept aside{hint}"
+    return "trained on" if short else f"trained on: too few are kept aside{hint}"
 
 
-def _report_kind(run: dict[str, Any]) -> str:
-    """`questions_kind` for a kept run (its record may come from anywhere: only texts)."""
-    if run.get("never_trained"):
-        return "never trained"
-    trained_by = run.get("trained_by")
-    models = [m for m in trained_by if isinstance(m, str)] if isinstance(trained_by, list) else []
-    return questions_kind(False, models) if models else "trained on"
+def _names(value: object) -> list[str]:
+    """Model names from a summary (a kept one may come from anywhere: texts only)."""
+    return [m for m in value if type(m) is str] if isinstance(value, list) else []
 
 
 def judge_line(run: dict[str, Any]) -> str:
@@ -60,7 +65,7 @@ def judge_line(run: dict[str, Any]) -> str:
 
 def markdown(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
     """The scoreboard, a bar per engine, then every question with each engine's answer."""
-    kind = _md(_report_kind(run))
+    kind = _md(questions_kind(run, short=True))
     lines = [
         f"# {title}",
         "",
@@ -140,7 +145,7 @@ def html(run: dict[str, Any], title: str = "Does it sound like me?") -> str:
     (model replies are untrusted), nothing loaded from anywhere."""
     from html import escape
 
-    kind = escape(_report_kind(run))
+    kind = escape(questions_kind(run, short=True))
     rows = []
     for row in run.get("candidates", []):
         width = max(0.0, min(100.0, float(row["sounds_like_you"])))

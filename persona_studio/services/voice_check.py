@@ -97,6 +97,9 @@ class CheckResult:
     held_out: bool = False  # the questions were never trained (the test set)
     # the models that trained on questions kept aside now (kept aside after they trained)
     trained_by: list[str] = field(default_factory=list)
+    # the models checked whose jobs did not record what they trained on (trained before the
+    # app kept it, or elsewhere): "never trained" is said of today's split for them
+    unrecorded: list[str] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
     keeps_rules: dict[str, tuple[int, int]] = field(default_factory=dict)  # label → kept, asked
     # the judge's reading of each probe's reply: label → probe question → (keeps, reason)
@@ -166,6 +169,7 @@ class CheckResult:
             "questions": len(self.questions),
             "never_trained": self.held_out,
             "trained_by": self.trained_by,
+            "unrecorded": self.unrecorded,
             "old_model": self.old_model,
             "judge": self.judge,
             "judge_agreement": list(self.agreement()[:2]) if self.agreement()[1] else None,
@@ -286,6 +290,7 @@ def plan_check(
     result.held_out = bool(asked) and all(
         in_test_set(e, cut) and not _seen(e, trained) for e in asked
     )
+    result.unrecorded = sorted(m for m, each in models.items() if m and each is None)
     if not result.held_out and trained:  # enough kept aside: a model trained on them before
         aside = [e for e in examples if in_test_set(e, cut) and e.question and e.answer]
         if len(aside) >= MIN_TEST_SET:
@@ -515,13 +520,16 @@ def read_kept_check(data: dict[str, Any]) -> dict[str, Any]:
             "judge_win_rate": number(found.get("judge_win_rate")),
         }
 
-    models = data.get("trained_by")
+    models, unrecorded = data.get("trained_by"), data.get("unrecorded")
     return {
         **data,
         "questions": count(data.get("questions")),
         "when": data.get("when") if type(data.get("when")) is str else "",
         "never_trained": data.get("never_trained") is True,
         "trained_by": [m for m in models if type(m) is str] if isinstance(models, list) else [],
+        "unrecorded": [m for m in unrecorded if type(m) is str]
+        if isinstance(unrecorded, list)
+        else [],
         "judge": data.get("judge") if type(data.get("judge")) is str else "",
         "judge_agreement": pair(data.get("judge_agreement")),
         "judge_agreement_from_chat": count(data.get("judge_agreement_from_chat")),

@@ -90,7 +90,7 @@ def test_a_conversation_of_any_shape_reads_as_panes_can_draw_it(panes) -> None:
 @given(data=st.fixed_dictionaries({}, optional={
     key: json_values for key in ("questions", "when", "never_trained", "trained_by", "judge",
                                  "judge_agreement", "judge_agreement_from_chat", "references",
-                                 "answers", "per_question")
+                                 "answers", "per_question", "unrecorded")
 } | {"candidates": json_values | st.lists(st.fixed_dictionaries({}, optional={
     k: json_values
     for k in ("candidate", "sounds_like_you", "margin", "matches_old_model", "failed",

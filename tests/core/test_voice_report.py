@@ -85,6 +85,8 @@ def test_the_markdown_report_makes_no_link_image_or_html_of_a_reply() -> None:
     named = markdown({**RUN, "never_trained": False, "trained_by": ["ft:[x](y)"]})
     assert "2 questions (trained on: ft:\\[x\\](y) trained before they were kept aside" in named
     assert "2 questions (trained on)," in markdown({**RUN, "never_trained": False})
+    unknown = markdown({**RUN, "unrecorded": ["ft:old", 3]})
+    assert "2 questions (kept aside now; what ft:old trained on was not recorded" in unknown
     assert "\\<i\\> questions" in markdown({**RUN, "questions": "<i>", "when": 3})
 
 

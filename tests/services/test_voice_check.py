@@ -277,9 +277,7 @@ def test_never_trained_is_said_of_the_models_own_training_files(project) -> None
     early = plan("ft:early")
     assert not early.held_out and early.trained_by == ["ft:early"]
     assert early.summary()["trained_by"] == ["ft:early"]
-    assert "ft:early trained before they were kept aside" in questions_kind(
-        early.held_out, early.trained_by
-    )
+    assert "ft:early trained before they were kept aside" in questions_kind(early.summary())
     # (3 of the approved, for want of unseen ones: those whose ids fall lowest, kept aside)
     assert not plan("ft:early", limit=3).held_out
     # trained on the split as it is now: the questions kept aside, never trained
@@ -287,7 +285,8 @@ def test_never_trained_is_said_of_the_models_own_training_files(project) -> None
     trained("ft:now", [e.id for e in usable if e.status == "approved"])
     now = plan("ft:now")
     by_question = {e.question: e.id for e in approved}
-    assert now.held_out and not now.trained_by
+    assert now.held_out and not now.trained_by and not now.unrecorded
+    assert questions_kind(now.summary()) == "kept aside, never trained"
     assert {by_question[q] for q in now.questions} <= aside
     # trained on half of those kept aside now (say, pinned later): asked only the others
     half = sorted(aside)[: len(aside) // 2]
@@ -295,9 +294,14 @@ def test_never_trained_is_said_of_the_models_own_training_files(project) -> None
     partly = plan("ft:half")
     asked = {by_question[q] for q in partly.questions}
     assert partly.held_out and asked <= aside - set(half) and len(asked) >= 3
-    # a model whose job did not keep it (trained before the app kept it): today's split
+    # a model whose job did not keep it (trained before the app kept it): today's split, and
+    # the check says what it cannot know
     project.save_job(JobRecord("job-old", "env", BASE, "succeeded", "ft:old"))
-    assert plan("ft:old").held_out
+    old = plan("ft:old")
+    assert old.held_out and old.unrecorded == ["ft:old"]
+    assert questions_kind(old.summary()) == (
+        "kept aside now; what ft:old trained on was not recorded, so it may have seen some"
+    )
 
 
 async def test_the_judge_reads_chat_picks_and_probe_replies() -> None:

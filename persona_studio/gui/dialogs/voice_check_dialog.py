@@ -515,7 +515,7 @@ class VoiceCheckDialog(QDialog):
                     item.setData(BAR_ROLE, float(shares[column]))  # type: ignore[arg-type]
                 self.board.setItem(row, column, item)
         best = ranking[0] if ranking else ""
-        kind = questions_kind(result.held_out, result.trained_by, " (Train tab → Advanced)")
+        kind = questions_kind(result.summary(), " (Train tab → Advanced)")
         text = f"{len(result.questions)} questions ({kind}). Closest to you: {best}."
         if result.judge and result.chat_outcomes:  # the Chat tab's blind picks, judged
             from persona_studio.core.judge import agreement_text
