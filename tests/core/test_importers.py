@@ -55,6 +55,22 @@ def test_seed_style_csv_imports_with_skips_explained(tmp_path: Path) -> None:
     review = import_file(path, default_status="draft")
     assert [e.status for e in review.examples] == ["approved", "draft", "draft"]
     assert all(e.source == "import:sheet.csv" for e in result.examples)
+    # a plain row holds its two texts, read as the two messages, and is saved as them
+    from persona_studio.core.dataset import held_pair
+    from persona_studio.core.persona import Persona
+    from persona_studio.core.project import Project
+
+    first = result.examples[0]
+    assert held_pair(first) == ("Multi\nline?", "Yes, it works.")
+    assert first.read_messages() == [
+        {"role": "user", "content": "Multi\nline?"},
+        {"role": "assistant", "content": "Yes, it works."},
+    ]
+    with Project.create(tmp_path / "t.persona", Persona(name="R")) as project:
+        project.add_examples(result.examples)
+        assert [e.read_messages() for e in project.examples()] == [
+            e.read_messages() for e in result.examples
+        ]
 
 
 def test_semicolon_csv_and_tsv(tmp_path: Path) -> None:

@@ -261,15 +261,15 @@ def examples_from_table(
     # passes held Python's lock beside the window, which stalled 0.1 s at a time
     with collector_paused(freeze=rows >= FREEZE_FROM):
         for number, conversation, question, answer, status, tags, given_id, system, origin in given:
+            held: Any  # the messages, or (a plain row) the pair of their texts
             if conversation or not question.strip() or not answer.strip():
-                messages = _messages(conversation, question, answer, number, result)
-                if messages is None:
+                held = _messages(conversation, question, answer, number, result)
+                if held is None:
                     continue
-            else:
-                messages = [
-                    {"role": "user", "content": question},
-                    {"role": "assistant", "content": answer},
-                ]
+            else:  # held as the pair of texts (`hold_pair`): read as the same two messages,
+                # made at their first use (~0.05 s of 100,000 rows' import, and ~1 KB of
+                # objects each, kept in the window until then)
+                held = (question, answer)
             if status not in statuses:
                 word = status.strip().lower()
                 # an empty cell takes the default; a word we do not know is the creator's to
@@ -280,7 +280,7 @@ def examples_from_table(
             if tags not in tag_lists:
                 tag_lists[tags] = tuple(t.strip() for t in tags.split(",") if t.strip())
             example = Example(
-                messages,
+                held,
                 given_id.strip()[:64] or next(ids),
                 statuses[status],
                 list(tag_lists[tags]),
