@@ -51,6 +51,8 @@ _JOB_DATA_KEYS = {
     "validation_file": "validation_file",
     "user_provided_suffix": "suffix",
     "trained_examples": "trained",
+    "train_count": "train_count",
+    "validation_count": "validation_count",
 }
 
 
@@ -88,6 +90,8 @@ _JOB_DATA_READ: dict[str, Callable[[Any], Any]] = {
     "hyperparameters": lambda v: v if isinstance(v, dict) else None,
     "estimated_cost_usd": lambda v: v if is_number(v) else None,
     "trained_tokens": lambda v: v if type(v) is int else None,
+    "train_count": lambda v: v if type(v) is int else None,
+    "validation_count": lambda v: v if type(v) is int else None,
     "estimated_finish": lambda v: v if is_number(v) else None,
 }
 
@@ -184,6 +188,8 @@ class JobRecord:
     validation_file: str | None = None
     suffix: str | None = None  # the name tag the creator gave
     trained: str | None = None  # which examples its files held (`test_set.trained_digest`)
+    train_count: int | None = None  # how many examples its training file held
+    validation_count: int | None = None  # and its validation file
     chat_target: ChatTarget | None = None  # where to chat with the result (after success)
     extra: dict[str, Any] = field(default_factory=dict)  # keys from elsewhere, kept as they came
 

@@ -757,6 +757,11 @@ class TrainTab(QWidget):
         local = self._profile_kind(record.profile) == "local"
         if local and record.metrics and not record.terminal:
             lines.append(escape(eta_line(record.metrics[-1])))
+        if record.train_count:
+            lines.append(
+                f"Examples: {record.train_count:,} to train on"
+                + (f", {record.validation_count:,} to validate" if record.validation_count else "")
+            )
         if record.trained_tokens:
             lines.append(f"Trained tokens: {record.trained_tokens:,}")
         if record.estimated_finish and not record.terminal:

@@ -475,6 +475,7 @@ class Pipeline:
             UploadedFiles(outputs["train_file"], outputs.get("validation_file")),
             estimated_cost=outputs.get("estimated_cost_usd"),
             train_count=outputs.get("train_count"),
+            validation_count=outputs.get("validation_count"),
             trained=outputs.get("trained_examples"),
         )
         outputs["job_id"], outputs["job_status"] = record.id, record.status

@@ -25,7 +25,8 @@ json_values = st.recursive(
 )
 JOB_KEYS = ["metrics", "events", "checkpoints", "error", "hyperparameters", "estimated_cost_usd",
             "trained_tokens", "estimated_finish", "last_event", "training_file", "chat_target",
-            "user_provided_suffix", "trained_examples"]  # fmt: skip
+            "user_provided_suffix", "trained_examples", "train_count",
+            "validation_count"]  # fmt: skip
 
 
 def _with_rows(fields: st.SearchStrategy, keys: list[str]) -> st.SearchStrategy:
@@ -55,6 +56,8 @@ def test_a_job_of_any_shape_reads_and_draws(data) -> None:
     )
     for text in (record.training_file, record.suffix, record.trained, record.last_event):
         assert text is None or isinstance(text, str)
+    for count in (record.train_count, record.validation_count, record.trained_tokens):
+        assert count is None or type(count) is int
     json.dumps(record.data())  # and it can be written back
 
 

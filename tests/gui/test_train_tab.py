@@ -105,6 +105,7 @@ def test_launch_watch_chart_and_register(make_window, context, server, run_async
     assert tab.history.topLevelItem(0).text(3) == model
     assert tab.history.topLevelItem(0).text(4) == "0.500"
     assert "Checkpoints: step 4" in tab.status.text()
+    assert "Examples: 23 to train on<br>" in tab.status.text()  # (no validation split here)
 
 
 def _quit_while_training(make_window, context, server, run_async):

@@ -117,6 +117,7 @@ async def test_happy_path_uploads_creates_and_follows(server, project) -> None:
     assert created["validation_file"] == record.validation_file
     saved = project.job(record.id)
     assert saved is not None and saved.profile == "gateway" and saved.estimated_cost_usd == 1.23
+    assert (saved.train_count, saved.validation_count) == (16, 4)
 
     records = []
     before = len(server.requests)

@@ -225,6 +225,7 @@ class TrainingJobs:
                 uploaded,
                 estimated_cost=estimated_cost,
                 train_count=files.train_count,
+                validation_count=files.validation_count,
                 trained=files.trained,
             )
         finally:
@@ -241,11 +242,13 @@ class TrainingJobs:
         *,
         estimated_cost: float | None = None,
         train_count: int | None = None,
+        validation_count: int | None = None,
         trained: str | None = None,
     ) -> JobRecord:
         """Start a job on files already uploaded (the pipeline resumes here) and save it.
         Epochs left on auto are chosen from `train_count` when the trainer would not.
-        `trained`: which examples the files hold (`TrainingFiles.trained`), kept with it."""
+        `trained`: which examples the files hold (`TrainingFiles.trained`), kept with it, as
+        are the files' counts (the Train tab shows them)."""
         _refuse_what_the_backend_refuses(backend, spec)
         if spec.n_epochs is None and not backend.capabilities.auto_epochs and train_count:
             spec = dataclasses.replace(spec, n_epochs=default_epochs(train_count))
@@ -262,6 +265,8 @@ class TrainingJobs:
             status=update.status,
             estimated_cost_usd=round(estimated_cost, 2) if estimated_cost is not None else None,
             trained=trained,
+            train_count=train_count,
+            validation_count=validation_count,
         )
         record = self._save(merge(record, update))
         self.on_change(record)
