@@ -26,14 +26,14 @@ def questions_kind(run: dict[str, Any], hint: str = "", *, short: bool = False) 
     kept aside is set, for a check that asked trained questions for want of any; `short`: as
     a report's heading says it."""
     if run.get("never_trained"):
-        unrecorded = _names(run.get("unrecorded"))
+        unrecorded = names_in(run.get("unrecorded"))
         if unrecorded:  # (a model trained before the app kept what each job trained on)
             return (
                 f"kept aside now; what {', '.join(unrecorded)} trained on was not recorded, "
                 "so it may have seen some"
             )
         return "never trained" if short else "kept aside, never trained"
-    trained_by = _names(run.get("trained_by"))
+    trained_by = names_in(run.get("trained_by"))
     if trained_by:
         return (
             f"trained on: {', '.join(trained_by)} trained before they were kept aside; "
@@ -42,8 +42,8 @@ def questions_kind(run: dict[str, Any], hint: str = "", *, short: bool = False) 
     return "trained on" if short else f"trained on: too few are kept aside{hint}"
 
 
-def _names(value: object) -> list[str]:
-    """Model names from a summary (a kept one may come from anywhere: texts only)."""
+def names_in(value: object) -> list[str]:
+    """Model names from a summary's list (a kept one may come from anywhere: texts only)."""
     return [m for m in value if type(m) is str] if isinstance(value, list) else []
 
 

@@ -487,6 +487,7 @@ def read_kept_check(data: dict[str, Any]) -> dict[str, Any]:
     without its engine's name and score is left out. A record may come from anywhere (a
     project from someone else, a file changed by hand, a later version)."""
     from persona_studio.core.records import dict_rows, is_number
+    from persona_studio.core.voice_report import names_in
 
     def number(value: object) -> float | None:
         return value if is_number(value) else None  # type: ignore[return-value]
@@ -520,16 +521,13 @@ def read_kept_check(data: dict[str, Any]) -> dict[str, Any]:
             "judge_win_rate": number(found.get("judge_win_rate")),
         }
 
-    models, unrecorded = data.get("trained_by"), data.get("unrecorded")
     return {
         **data,
         "questions": count(data.get("questions")),
         "when": data.get("when") if type(data.get("when")) is str else "",
         "never_trained": data.get("never_trained") is True,
-        "trained_by": [m for m in models if type(m) is str] if isinstance(models, list) else [],
-        "unrecorded": [m for m in unrecorded if type(m) is str]
-        if isinstance(unrecorded, list)
-        else [],
+        "trained_by": names_in(data.get("trained_by")),
+        "unrecorded": names_in(data.get("unrecorded")),
         "judge": data.get("judge") if type(data.get("judge")) is str else "",
         "judge_agreement": pair(data.get("judge_agreement")),
         "judge_agreement_from_chat": count(data.get("judge_agreement_from_chat")),
