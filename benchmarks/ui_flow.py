@@ -166,7 +166,7 @@ def main() -> int:
     window.resize(1366, 768)
     window.show()
     settle_after_startup()
-    warm_up_in_background().join()  # as run_app does behind the first paint
+    warm_up_in_background().finish()  # what run_app does behind the first paint, at once
 
     meter = StallMeter()
     sampler = StallSampler(meter).start() if args.why else None

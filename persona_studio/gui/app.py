@@ -7,6 +7,10 @@ import os
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from importlib import import_module
 from pathlib import Path
 from typing import cast
 
@@ -90,16 +94,31 @@ def settle_after_startup() -> None:
     end_startup_pause()
 
 
-# imported in a worker thread once the window is up: the first switch to the Dataset tab
-# then pays for its widgets, not for numpy and the checks (~170 ms of imports on this machine)
-WARM_MODULES = (
+# Behind the first paint, what the first switch to the Dataset and Train tabs would pay for:
+# their modules (~170 ms of imports on this machine) and PySide's enums (~20 ms). Two parts,
+# because PySide makes its types and enums lazily, and not safely from two threads at once (a
+# thread importing a tab's module while the window built a tab crashed the app in ~1 of 100
+# starts): modules that touch no PySide name are imported in a thread; then the window's thread
+# imports the tabs' modules and makes the enums, one at a time between its events (the longest,
+# the model's module making the `Qt` namespace's 95 enums, ~18 ms).
+WARM_MODULES = (  # in the thread: none of them, nor what they import, names PySide (a test)
     "orjson",  # the decoders the first read of examples uses (~13 and ~20 ms)
     "msgspec.json",
     "numpy",
+    "html",
     "persona_studio.core.validation",
     "persona_studio.core.retrieval",
+    "persona_studio.core.duplicates",
+    "persona_studio.core.test_set",
+    "persona_studio.core.clipboard",
+    "persona_studio.core.local_training",
+    "persona_studio.core.trainers",
+    "persona_studio.services.pipeline",
+    "persona_studio.services.training",
+    "persona_studio.services.training.openai_api",
+)
+WARM_GUI_MODULES = (  # then on the window's thread: what is left of the tabs' imports
     "persona_studio.gui.models.examples_model",
-    # the tabs built on first use: their imports were ~15 and ~30 ms of those first stalls
     "persona_studio.gui.dataset_tab",
     "persona_studio.gui.train_tab",
 )
@@ -135,24 +154,54 @@ WARM_ENUMS = (
         )
     ),
 )
+WARM_POLL_MS = 20  # how often the window's thread looks whether the thread's part is done
 
 
-def warm_up_in_background() -> threading.Thread:
-    """Import what the first tabs need, behind the first paint, and make the Python enums of
-    the classes they meet (never Qt widgets: only modules and classes; an import holds its own
-    lock, so the UI thread importing one meanwhile waits for it rather than doing it twice)."""
-    import importlib
+def _make_enums(path: str) -> None:
+    module, cls, enum = path.split(".")  # a name a later PySide lacks is skipped: only speed
+    getattr(getattr(import_module(f"PySide6.{module}"), cls, None), enum, None)
 
-    def warm() -> None:
+
+class WarmUp:
+    """The warm-up behind the first paint: `start` it once the window is shown; `finish` does
+    what is left at once (for benchmarks and tests that measure a warm window)."""
+
+    def __init__(self) -> None:
+        self.thread = threading.Thread(target=self._import_plain, name="warm-up", daemon=True)
+        self.steps: deque[Callable[[], object]] = deque(
+            [
+                *(partial(import_module, name) for name in WARM_GUI_MODULES),
+                *(partial(_make_enums, path) for path in WARM_ENUMS),
+            ]
+        )
+
+    @staticmethod
+    def _import_plain() -> None:
         for name in WARM_MODULES:
-            importlib.import_module(name)
-        for path in WARM_ENUMS:  # a name a later PySide lacks is skipped: only speed is lost
-            module, cls, enum = path.split(".")
-            getattr(getattr(importlib.import_module(f"PySide6.{module}"), cls, None), enum, None)
+            import_module(name)
 
-    thread = threading.Thread(target=warm, name="warm-up", daemon=True)
-    thread.start()
-    return thread
+    def start(self) -> WarmUp:
+        self.thread.start()
+        QTimer.singleShot(WARM_POLL_MS, self._next)
+        return self
+
+    def _next(self) -> None:
+        """One step on the window's thread, then the next after the events waiting (an import
+        the window needs meanwhile is its own: only time is lost, never a step done twice)."""
+        if self.thread.is_alive():
+            QTimer.singleShot(WARM_POLL_MS, self._next)
+        elif self.steps:
+            self.steps.popleft()()
+            QTimer.singleShot(0, self._next)
+
+    def finish(self) -> None:
+        self.thread.join()
+        while self.steps:
+            self.steps.popleft()()
+
+
+def warm_up_in_background() -> WarmUp:
+    return WarmUp().start()
 
 
 def _close_once_counted(window: MainWindow, waited_ms: int = 0) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from collections import deque
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from persona_studio.core.config import load_config
 from persona_studio.core.persona import Persona
@@ -66,7 +69,7 @@ window = demo_window(Path(tempfile.mkdtemp()), [])
 window.show()
 app.processEvents()
 if sys.argv[1] == "warm":
-    warm_up_in_background().join()
+    warm_up_in_background().finish()
 made = []
 create = enum.EnumType._create_
 enum.EnumType._create_ = lambda *a, **k: made.append(a[1]) or create(*a, **k)
@@ -91,6 +94,55 @@ def test_the_warm_up_makes_the_enums_the_first_dataset_tab_would(isolated_home: 
         made[how] = int(run.stdout.split()[-1])
     assert made["cold"] >= len(WARM_ENUMS)  # each listed class had enums still to make
     assert made["warm"] <= made["cold"] // 10
+
+
+PLAIN = r"""
+import sys
+from persona_studio.gui.app import WARM_GUI_MODULES, WarmUp
+
+def names_pyside(name):
+    path = getattr(sys.modules[name], "__file__", None) or ""
+    if name.startswith(("PySide6", "shiboken6")):
+        return True
+    return path.endswith(".py") and "PySide6" in open(path, encoding="utf-8").read()
+
+before = set(sys.modules)
+WarmUp._import_plain()
+plain = set(sys.modules) - before
+print("touching:", *sorted(name for name in plain if names_pyside(name)))
+for name in WARM_GUI_MODULES:
+    __import__(name)
+left = set(sys.modules) - before - plain
+print("left:", *sorted(name for name in left if not names_pyside(name)))
+"""
+
+
+def test_the_warm_up_thread_imports_only_what_names_no_pyside(isolated_home: Path) -> None:
+    """PySide makes its types and enums lazily, and not safely from two threads: the warm-up's
+    thread crashed the app when it imported a tab's module while the window built a tab. Its
+    thread imports only modules that name no PySide class, and every such module the tabs need
+    (else the window's thread imports it, a stall the warm-up was there to take away)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run(
+        [sys.executable, "-c", PLAIN], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    touching, left = run.stdout.splitlines()[-2:]
+    assert touching == "touching:"
+    assert left == "left:"
+
+
+def test_the_warm_up_makes_pyside_names_on_the_windows_thread(qtbot: QtBot) -> None:
+    from persona_studio.gui.app import WARM_ENUMS, WARM_GUI_MODULES, WarmUp
+
+    warm = WarmUp()
+    assert len(warm.steps) == len(WARM_GUI_MODULES) + len(WARM_ENUMS)
+    threads: list[str] = []
+    warm.steps = deque([lambda: threads.append(threading.current_thread().name)] * 3)
+    warm.start()
+    qtbot.waitUntil(lambda: not warm.steps, timeout=5000)
+    assert threads == [threading.main_thread().name] * 3
+    assert not warm.thread.is_alive()
 
 
 def test_the_app_paints_without_qts_fill_threads(
