@@ -34,6 +34,8 @@ def _pipeline_run(args: argparse.Namespace, project: Project, config: AppConfig)
                 "There is no unfinished pipeline run to resume.",
                 "Start one without --resume.",
             )
+        if args.out:  # the files not written yet go there (those written stay where they are)
+            last.options.out_dir = str(Path(args.out).resolve())
         return last
     if last is not None and last.resumable and last.outputs.get("train_file") and not args.restart:
         raise UserFacingError(
@@ -145,7 +147,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     training_arguments(pipe, model_required=False, seed=42, validation=0.1, poll=5.0)
     pipe.add_argument("--sheet", help="sync with this Google Sheet first (and link it)")
     pipe.add_argument("--worksheet", help="the worksheet (tab) name, default Sheet1")
-    pipe.add_argument("--out", help="folder for the training files, plugin and card")
+    pipe.add_argument(
+        "--out",
+        help="folder for the training files, plugin and card (with --resume: those left to write)",
+    )
     pipe.add_argument(
         "--no-wait", action="store_true", help="stop once the job is started (resume later)"
     )

@@ -449,7 +449,7 @@ def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
         code, _, err = run(capsys, *base, "--model", model)
         assert code == 1 and "--resume" in err and "--restart" in err
         server.auto_advance = True
-        code, out_text, err = run(capsys, *base, "--resume", "--json")
+        code, out_text, err = run(capsys, *base, "--resume", "--json", "--out", str(out / "x"))
         assert code == 0, err
         result = json.loads(out_text)
         assert result["status"] == "succeeded"
@@ -457,7 +457,8 @@ def test_pipeline_no_wait_then_resume_then_refuse_a_duplicate(
         assert len(server.jobs) == 1
         plugin = json.loads(Path(result["outputs"]["plugin_path"]).read_text("utf-8"))
         assert plugin["model"] == result["outputs"]["fine_tuned_model"]
-        assert Path(result["outputs"]["card_path"]).parent == out
+        assert Path(result["outputs"]["card_path"]).parent == out / "x"  # --out on resuming
+        assert Path(result["outputs"]["train_path"]).parent == out  # written before
         assert "trained_examples" not in result["outputs"]  # kept with the job, not printed
         code, _, err = run(capsys, *base, "--resume")
         assert code == 1 and "no unfinished pipeline run" in err

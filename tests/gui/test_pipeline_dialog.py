@@ -126,6 +126,7 @@ def test_stop_while_training_then_resume_and_chat(
     assert jobs.following(job_id) and jobs.pollers() == 1  # the window keeps an eye on it
 
     server.auto_advance = True
+    dialog.folder.setText(str(tmp_path / "chosen"))  # a resume writes where the field says
     dialog.resume.click()
     run_async(wait_until(lambda: dialog.run.step("wait").status in ("running", "done")))
     assert jobs.pollers() <= 1  # the run follows the same poller
@@ -138,7 +139,9 @@ def test_stop_while_training_then_resume_and_chat(
     assert window.session.persona.fine_tuned_model == model
     assert dialog.progress.value() == 100
     assert dialog.chart.isVisibleTo(dialog) and dialog.chart.points()[0] == 3  # the loss curve
-    assert (tmp_path / "published").is_dir() and dialog.show_files.isVisibleTo(dialog)
+    assert (tmp_path / "published" / "Coach Rhea train.jsonl").is_file()  # before the stop
+    assert (tmp_path / "chosen" / "Coach Rhea plugin.json").is_file()  # after it
+    assert dialog.show_files.isVisibleTo(dialog)
     assert window.train_tab.history.topLevelItem(0).text(3) == model  # the Train tab knows
 
     assert dialog.chat.isVisibleTo(dialog)
@@ -167,6 +170,7 @@ def test_a_failure_is_shown_in_plain_words_and_reopening_offers_resume(
     again = window.run_pipeline()
     assert again.run is not None and again.run.status == "failed"
     assert again.resume.isVisibleTo(again) and _states(again)[3] == "✖ Failed"
+    assert again.folder.text() == str(tmp_path / "published")  # where a resume writes
 
 
 def test_closing_while_running_asks_first(

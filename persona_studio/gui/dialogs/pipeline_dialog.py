@@ -96,7 +96,11 @@ class PipelineDialog(QDialog):
         intro = QLabel(INTRO, wordWrap=True)
         self.settings_label = QLabel(settings_text, objectName="pipeline_settings", wordWrap=True)
         self.settings_label.setAccessibleName("Training settings")
-        self.folder = QLineEdit(options.out_dir, objectName="pipeline_folder")
+        # a run to resume writes where its folder shows (a record, maybe from another computer,
+        # names a folder: the creator sees it, and may change it, before pressing Resume)
+        resumable = self.run is not None and self.run.resumable
+        folder = self.run.options.out_dir if self.run is not None and resumable else ""
+        self.folder = QLineEdit(folder or options.out_dir, objectName="pipeline_folder")
         self.folder.setAccessibleName("Folder for the plugin, card and training files")
         browse = QPushButton("Choose…", objectName="pipeline_browse")
         browse.setAccessibleName("Choose the output folder")
@@ -255,6 +259,7 @@ class PipelineDialog(QDialog):
         if self.running or self.run is None or not self.run.resumable:
             return self.task
         self.run.options.wait = True
+        self.run.options.out_dir = self.folder.text().strip() or self.run.options.out_dir
         return self._execute(self.run)
 
     def _execute(self, run: PipelineRun) -> asyncio.Task[PipelineRun]:
