@@ -19,6 +19,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from persona_studio import APP_ID, APP_NAME, DESKTOP_ID, __version__
+from persona_studio.core import crash_log
 from persona_studio.core.collector import end_startup_pause, share_with_window
 from persona_studio.core.config import AppConfig, ConfigError, config_path, data_dir, load_config
 from persona_studio.core.project import ProjectError
@@ -224,6 +225,7 @@ def _close_once_counted(window: MainWindow, waited_ms: int = 0) -> None:
 
 def run_app(argv: list[str]) -> int:
     app = make_application(argv)
+    crash = crash_log.start(data_dir(), __version__)  # from here a hard crash leaves its stack
     config, warning = _load_settings()
     context = AppContext(config=config, data_folder=data_dir())
     window = MainWindow(context)
@@ -255,6 +257,10 @@ def run_app(argv: list[str]) -> int:
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    if crash is not None:
+        from persona_studio.gui.help import crash_notice
+
+        crash_notice(window, crash)
     if warning:
         QMessageBox.warning(window, "Settings reset", warning)
     closed = asyncio.Event()

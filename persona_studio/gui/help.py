@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QGridLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTextBrowser,
     QVBoxLayout,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio import APP_NAME, __version__
+from persona_studio.core import crash_log
 from persona_studio.resources_path import resource_path
 
 if TYPE_CHECKING:
@@ -75,7 +77,33 @@ def report_text(window: MainWindow) -> str:
         )
     lines.append("Recent errors:" if RECENT_ERRORS else "Recent errors: none")
     lines += [f"  {at} {title}: {text}" for at, title, text in RECENT_ERRORS]
+    crash = crash_log.previous
+    if crash is not None:
+        lines.append(f"The session before this one closed unexpectedly (started {crash.started}):")
+        lines += [f"  {line}" for line in crash.stack.splitlines()]
     return "\n".join(lines)
+
+
+def crash_notice(window: QWidget, crash: crash_log.Crash) -> QMessageBox:
+    """Said at the start after a hard crash (`core.crash_log`): what was kept, and how to tell
+    us. Not modal: the window is usable behind it."""
+    box = QMessageBox(
+        QMessageBox.Icon.Information,
+        f"{APP_NAME} closed unexpectedly",
+        f"{APP_NAME} closed unexpectedly last time. Sorry about that.",
+        QMessageBox.StandardButton.Ok,
+        window,
+    )
+    box.setObjectName("crash_notice")
+    box.setInformativeText(
+        "Every change the status bar called saved is in your project. What went wrong is kept "
+        "for a problem report: Help → Report a Problem… copies it, with no key and none of "
+        "your examples, to paste into a message to us."
+    )
+    box.setDetailedText(crash.stack)
+    box.setModal(False)
+    box.show()
+    return box
 
 
 def copy_report(window: MainWindow) -> str:
@@ -203,7 +231,8 @@ def file_places(window: MainWindow) -> list[tuple[str, Path, str]]:
         (
             "App data",
             window.context.data_folder,
-            "The demo character and the models trained on this computer.",
+            "The demo character, the models trained on this computer, and a record of the "
+            "app's crashes, if any (crash.log: which code was running, none of your text).",
         ),
         (
             "Downloaded models",

@@ -61,3 +61,22 @@ def test_report_a_problem_copies_versions_and_errors_never_a_key(
     assert "Could not sync: The sheet is gone. Link it again." in copied
     assert "openai-compatible" in copied  # the kinds of profile, not their keys
     assert "sk-very-secret-123" not in copied and "Coach Rhea" not in copied.split("Project")[0]
+
+
+def test_after_a_hard_crash_the_notice_and_the_report_say_what_happened(
+    make_window, context, monkeypatch
+) -> None:
+    from persona_studio.core import crash_log
+    from persona_studio.gui.help import crash_notice
+
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    crash = crash_log.Crash("2026-12-07 06:20:01", 'Fatal Python error: Aborted\n  File "…/x.py"')
+    monkeypatch.setattr(crash_log, "previous", crash)
+    box = crash_notice(window, crash)
+    assert box.isVisible() and not box.isModal()  # the window is usable behind it
+    assert "closed unexpectedly" in box.text() and "Report a Problem" in box.informativeText()
+    assert box.detailedText() == crash.stack
+    copied = window.report_problem().detailedText()
+    assert "closed unexpectedly (started 2026-12-07 06:20:01)" in copied
+    assert '  File "…/x.py"' in copied

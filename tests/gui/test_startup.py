@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -55,7 +56,29 @@ def test_launch_with_a_project_path_opens_it(isolated_home: Path, tmp_path: Path
     result = _launch(str(path))
     assert result.returncode == 0, result.stderr
     assert load_config().last_project == str(path)
-    assert not (isolated_home / "data" / "persona-studio").exists()  # no demo needed
+    assert not list(isolated_home.glob("data/persona-studio/*.persona"))  # no demo needed
+
+
+def test_after_a_hard_crash_the_next_launch_says_so_once(isolated_home: Path) -> None:
+    """A segmentation fault leaves its stack in the app's data folder; the next launch shows
+    the notice (marking it shown) and still starts; the one after says nothing more."""
+    data = isolated_home / "data" / "persona-studio"
+    crashed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import faulthandler; from pathlib import Path; from persona_studio.core import "
+            f"crash_log; crash_log.start(Path({str(data)!r}), 'x'); faulthandler._sigsegv()",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert crashed.returncode == -signal.SIGSEGV
+    for _ in range(2):
+        result = _launch()
+        assert result.returncode == 0, result.stderr
+        record = (data / "crash.log").read_text(encoding="utf-8")
+        assert record.count("=== seen") == 1 and record.count("=== started") >= 2
 
 
 WARMED = r"""

@@ -1,0 +1,96 @@
+"""A record of the app's hard crashes: a segmentation fault or an abort, which no Python handler
+sees, leaves the window gone and nothing said. `faulthandler` writes every thread's stack to a
+file in the app's data folder as the process dies; the next start reads it back, once, so the
+window can say the app closed unexpectedly and the problem report can carry what happened.
+
+The file is the app's, never a project's: it holds source file names, lines and function names,
+nothing a creator typed. It is read with a bound (its last `TAIL_BYTES`) and kept small."""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+CRASH_FILE = "crash.log"
+STARTED = "=== started "  # + when, the version and the process id: one line per start
+SEEN = "=== seen"  # a crash above this line was shown
+FATAL = "Fatal Python error"
+TAIL_BYTES = 64 * 1024  # what a start reads of the file
+CUT_FROM = 1024 * 1024  # a file this long is cut to its last TAIL_BYTES at the next start
+STACK_LINES = 60  # of a crash, what is kept for the report
+
+_open: IO[str] | None = None  # faulthandler writes to its descriptor: kept open while the app runs
+previous: Crash | None = None  # the crash this start found, for the problem report
+
+
+@dataclass(frozen=True)
+class Crash:
+    """How an earlier session ended: when it began, and the stack of each of its threads."""
+
+    started: str  # as the file says it ("2026-12-07 06:20:01"), or "" where it does not
+    stack: str
+
+
+def last_unseen_crash(path: Path) -> Crash | None:
+    """The crash written in `path` since the last one shown, if any (reads `TAIL_BYTES`)."""
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - TAIL_BYTES))
+            tail = file.read(TAIL_BYTES).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    text = f"\n{tail}".rsplit(f"\n{SEEN}\n", 1)[-1]
+    at = text.rfind(FATAL)
+    if at < 0:
+        return None
+    before = text[:at].rsplit(STARTED, 1)
+    started = before[1].split(" pid ")[0].strip() if len(before) == 2 else ""
+    lines = text[at:].splitlines()[:STACK_LINES]
+    return Crash(started=started[:40], stack=_short_paths("\n".join(lines)))
+
+
+def _short_paths(stack: str) -> str:
+    """Each file as its package's path, not the computer's (a home folder names its user)."""
+    return re.sub(
+        r'File "[^"\n]*?[/\\](persona_studio|site-packages|python3\.\d+)[/\\]',
+        lambda m: f'File "…/{m.group(1)}/',
+        stack,
+    )
+
+
+def start(folder: Path, version: str) -> Crash | None:
+    """Begin this process's record in `folder`: from here a hard crash writes its stacks there.
+    Returns an earlier session's crash not shown yet (marked shown now), or None. A folder that
+    cannot be written is logged, and the app runs without the record."""
+    global _open, previous
+    path = folder / CRASH_FILE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        crash = last_unseen_crash(path)
+        if path.exists() and path.stat().st_size >= CUT_FROM:
+            with path.open("rb") as file:
+                file.seek(-TAIL_BYTES, os.SEEK_END)
+                kept = file.read()
+            path.write_bytes(kept[kept.find(b"\n") + 1 :])
+        record = path.open("a", encoding="utf-8", errors="replace")
+        if crash is not None:
+            record.write(f"{SEEN}\n")
+        record.write(f"{STARTED}{time.strftime('%Y-%m-%d %H:%M:%S')} {version} pid {os.getpid()}\n")
+        record.flush()
+        faulthandler.enable(file=record, all_threads=True)
+    except OSError as exc:
+        log.warning("no record of crashes this session: %s", exc)
+        return None
+    if _open is not None:
+        _open.close()
+    _open, previous = record, crash
+    return crash

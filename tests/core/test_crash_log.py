@@ -1,0 +1,78 @@
+"""The record of hard crashes: a real segmentation fault in a process that started the record
+is read back by the next start, once, with paths that name no home folder."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from persona_studio.core import crash_log
+from persona_studio.core.crash_log import CRASH_FILE, CUT_FROM, TAIL_BYTES, last_unseen_crash
+
+START = "import sys; from pathlib import Path; from persona_studio.core import crash_log\n"
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", START + code], capture_output=True, text=True, timeout=60
+    )
+
+
+def _crash_in(folder: Path) -> None:
+    run = _run(
+        f"crash_log.start(Path({str(folder)!r}), '9.9')\n"
+        "def deep():\n"
+        "    import faulthandler; faulthandler._sigsegv()\n"
+        "deep()\n"
+    )
+    assert run.returncode == -signal.SIGSEGV
+
+
+def test_a_hard_crash_is_read_back_once_by_the_next_start(tmp_path: Path) -> None:
+    folder = tmp_path / "app data"
+    shown = f"print(repr(crash_log.start(Path({str(folder)!r}), '9.9')))"
+    assert _run(shown).stdout.strip() == "None"  # a first start: nothing to say
+    _crash_in(folder)
+    after = _run(shown).stdout
+    assert "Fatal Python error: Segmentation fault" in after
+    assert "in deep" in after and "started='20" in after  # the stack, and when it began
+    assert _run(shown).stdout.strip() == "None"  # said once
+    _crash_in(folder)
+    assert "Segmentation fault" in _run(shown).stdout  # a later crash is said again
+
+
+def test_the_stack_names_no_home_folder(tmp_path: Path) -> None:
+    path = tmp_path / CRASH_FILE
+    path.write_text(
+        "=== started 2026-12-07 06:20:01 1.0 pid 7\n"
+        "Fatal Python error: Aborted\n\n"
+        'Thread 0x1 (most recent call first):\n  File "/home/ana/app/persona_studio/gui/'
+        'app.py", line 9 in warm\n  File "C:\\Users\\ana\\venv\\Lib\\site-packages\\x.py", '
+        "line 1 in y\n",
+        encoding="utf-8",
+    )
+    crash = last_unseen_crash(path)
+    assert crash is not None and crash.started == "2026-12-07 06:20:01 1.0"
+    assert "ana" not in crash.stack
+    assert 'File "…/persona_studio/gui/app.py", line 9 in warm' in crash.stack
+    assert 'File "…/site-packages/x.py"' in crash.stack
+
+
+def test_a_large_or_garbled_file_is_read_with_a_bound_and_cut(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / CRASH_FILE
+    path.write_bytes(b"\xff\xfe garbage \x00" * (CUT_FROM // 10) + b"\nFatal Python error: x\n")
+    crash = last_unseen_crash(path)
+    assert crash is not None and crash.stack.startswith("Fatal Python error: x")
+    assert _run(f"crash_log.start(Path({str(folder)!r}), '9.9')").returncode == 0
+    assert path.stat().st_size < TAIL_BYTES + 200  # the last part kept, and this start's line
+    assert last_unseen_crash(path) is None
+
+
+def test_a_folder_that_cannot_be_written_leaves_the_app_running(tmp_path: Path) -> None:
+    blocked = tmp_path / "a file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    assert crash_log.start(blocked / "data", "9.9") is None
