@@ -1,7 +1,8 @@
 """A record of the app's hard crashes: a segmentation fault or an abort, which no Python handler
 sees, leaves the window gone and nothing said. `faulthandler` writes every thread's stack to a
 file in the app's data folder as the process dies; the next start reads it back, once, so the
-window can say the app closed unexpectedly and the problem report can carry what happened.
+window can say the app closed unexpectedly and the problem report can carry what happened. Each
+start and each clean end adds a line: a dump followed by the session's end was no crash.
 
 The file is the app's, never a project's: it holds source file names, lines and function names,
 nothing a creator typed. It is read with a bound (its last `TAIL_BYTES`) and kept small."""
@@ -22,7 +23,10 @@ log = logging.getLogger(__name__)
 CRASH_FILE = "crash.log"
 STARTED = "=== started "  # + when, the version and the process id: one line per start
 SEEN = "=== seen"  # a crash above this line was shown
-FATAL = "Fatal Python error"
+CLOSED = "=== closed "  # + the process id: a session that ended as the app ends
+# how faulthandler begins a dump: a crash; or, on Windows, an exception that Qt or a driver may
+# have handled and gone on from (a session that then closed was no crash)
+DUMPS = ("Fatal Python error", "Windows fatal exception")
 TAIL_BYTES = 64 * 1024  # what a start reads of the file
 CUT_FROM = 1024 * 1024  # a file this long is cut to its last TAIL_BYTES at the next start
 STACK_LINES = 60  # of a crash, what is kept for the report
@@ -49,8 +53,8 @@ def last_unseen_crash(path: Path) -> Crash | None:
     except FileNotFoundError:
         return None
     text = f"\n{tail}".rsplit(f"\n{SEEN}\n", 1)[-1]
-    at = text.rfind(FATAL)
-    if at < 0:
+    at = max(text.rfind(dump) for dump in DUMPS)
+    if at < 0 or CLOSED in text[at:].split(STARTED, 1)[0]:
         return None
     before = text[:at].rsplit(STARTED, 1)
     started = before[1].split(" pid ")[0].strip() if len(before) == 2 else ""
@@ -94,3 +98,16 @@ def start(folder: Path, version: str) -> Crash | None:
         _open.close()
     _open, previous = record, crash
     return crash
+
+
+def closed() -> None:
+    """Say this session ended as the app ends (a dump above it was no crash)."""
+    global _open
+    if _open is not None:
+        faulthandler.disable()
+        try:
+            _open.write(f"{CLOSED}{os.getpid()}\n")
+            _open.close()
+        except OSError as exc:  # (a disk full at the end: a later start may say it crashed)
+            log.warning("could not note the end of the session: %s", exc)
+        _open = None

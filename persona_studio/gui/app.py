@@ -267,4 +267,5 @@ def run_app(argv: list[str]) -> int:
     app.aboutToQuit.connect(closed.set)
     with loop:
         loop.run_until_complete(closed.wait())
+    crash_log.closed()
     return 0

@@ -76,3 +76,16 @@ def test_a_folder_that_cannot_be_written_leaves_the_app_running(tmp_path: Path) 
     blocked = tmp_path / "a file"
     blocked.write_text("not a folder", encoding="utf-8")
     assert crash_log.start(blocked / "data", "9.9") is None
+
+
+def test_a_dump_the_app_went_on_from_is_no_crash(tmp_path: Path) -> None:
+    """On Windows faulthandler also dumps exceptions that may be handled: a session that then
+    closed as the app closes did not crash; one that never closed did."""
+    path = tmp_path / CRASH_FILE
+    started = "=== started 2026-12-07 06:20:01 1.0 pid 7\n"
+    dump = "Windows fatal exception: access violation\n\nStack (most recent call first):\n"
+    path.write_text(started + dump + "=== closed 7\n", encoding="utf-8")
+    assert last_unseen_crash(path) is None
+    path.write_text(started + dump + started.replace("7", "8"), encoding="utf-8")
+    crash = last_unseen_crash(path)
+    assert crash is not None and crash.stack.startswith("Windows fatal exception")

@@ -79,6 +79,7 @@ def test_after_a_hard_crash_the_next_launch_says_so_once(isolated_home: Path) ->
         assert result.returncode == 0, result.stderr
         record = (data / "crash.log").read_text(encoding="utf-8")
         assert record.count("=== seen") == 1 and record.count("=== started") >= 2
+    assert record.count("=== closed") == 2  # each launch closed as the app closes
 
 
 WARMED = r"""
