@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -39,6 +40,30 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     keyring.set_keyring(MemoryKeyring())
     yield home
     keyring.set_keyring(previous)
+
+
+# PySide makes its enums (and types) lazily, and not safely from two threads: a thread that
+# made one while the window made another crashed the app (CONTRIBUTING, "No PySide name in a
+# thread"). PySide makes its enums through the enum module's functional API, as no code of ours
+# does: every test fails that makes one off the main thread.
+_ENUMS_IN_THREADS: list[str] = []
+_create_enum = enum.EnumType._create_
+
+
+def _enum_made(cls: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        _ENUMS_IN_THREADS.append(f"{name} in {threading.current_thread().name}")
+    return _create_enum(cls, name, *args, **kwargs)
+
+
+enum.EnumType._create_ = _enum_made
+
+
+@pytest.fixture(autouse=True)
+def no_pyside_enum_made_in_a_thread() -> Iterator[None]:
+    yield
+    made, _ENUMS_IN_THREADS[:] = list(_ENUMS_IN_THREADS), []
+    assert not made, f"enums made off the main thread: {made}"
 
 
 @pytest.fixture(scope="session")
