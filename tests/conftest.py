@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,28 +43,43 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     keyring.set_keyring(previous)
 
 
-# PySide makes its enums (and types) lazily, and not safely from two threads: a thread that
-# made one while the window made another crashed the app (CONTRIBUTING, "No PySide name in a
-# thread"). PySide makes its enums through the enum module's functional API, as no code of ours
-# does: every test fails that makes one off the main thread.
-_ENUMS_IN_THREADS: list[str] = []
+# PySide makes its types and enums lazily, and not safely from two threads: a thread that made
+# one while the window made another crashed the app (CONTRIBUTING, "No PySide name in a
+# thread"). Every test fails that, off the main thread, makes an enum (PySide makes them through
+# the enum module's functional API, as no code of ours does) or first imports a module of Qt's
+# or of the window's (whose imports make PySide's types).
+_PYSIDE_IN_THREADS: list[str] = []
 _create_enum = enum.EnumType._create_
+_QT_MODULES = ("PySide6", "shiboken6", "qasync", "pyqtgraph", "persona_studio.gui")
+
+
+def _in_a_thread(what: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        _PYSIDE_IN_THREADS.append(f"{what} in {threading.current_thread().name}")
 
 
 def _enum_made(cls: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    if threading.current_thread() is not threading.main_thread():
-        _ENUMS_IN_THREADS.append(f"{name} in {threading.current_thread().name}")
+    _in_a_thread(f"enum {name}")
     return _create_enum(cls, name, *args, **kwargs)
 
 
+class _QtImportWatch:
+    """A finder that finds nothing: it notes a Qt or window module's first import."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.startswith(_QT_MODULES):
+            _in_a_thread(f"import {name}")
+
+
 enum.EnumType._create_ = _enum_made
+sys.meta_path.insert(0, _QtImportWatch())
 
 
 @pytest.fixture(autouse=True)
-def no_pyside_enum_made_in_a_thread() -> Iterator[None]:
+def no_pyside_name_made_in_a_thread() -> Iterator[None]:
     yield
-    made, _ENUMS_IN_THREADS[:] = list(_ENUMS_IN_THREADS), []
-    assert not made, f"enums made off the main thread: {made}"
+    made, _PYSIDE_IN_THREADS[:] = list(_PYSIDE_IN_THREADS), []
+    assert not made, f"PySide names made off the main thread: {made}"
 
 
 @pytest.fixture(scope="session")
