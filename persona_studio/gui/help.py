@@ -84,7 +84,7 @@ def report_text(window: MainWindow) -> str:
     return "\n".join(lines)
 
 
-def crash_notice(window: QWidget, crash: crash_log.Crash) -> QMessageBox:
+def crash_notice(window: MainWindow, crash: crash_log.Crash) -> QMessageBox:
     """Said at the start after a hard crash (`core.crash_log`): what was kept, and how to tell
     us. Not modal: the window is usable behind it."""
     box = QMessageBox(
@@ -97,10 +97,13 @@ def crash_notice(window: QWidget, crash: crash_log.Crash) -> QMessageBox:
     box.setObjectName("crash_notice")
     box.setInformativeText(
         "Every change the status bar called saved is in your project. What went wrong is kept "
-        "for a problem report: Help → Report a Problem… copies it, with no key and none of "
-        "your examples, to paste into a message to us."
+        "for a problem report, with no key and none of your examples: copy it now, or later "
+        "with Help → Report a Problem…, and paste it into a message to us."
     )
     box.setDetailedText(crash.stack)
+    copy = box.addButton("Copy a Problem Report", QMessageBox.ButtonRole.ActionRole)
+    copy.setObjectName("crash_copy_report")
+    copy.clicked.connect(window.report_problem)
     box.setModal(False)
     box.show()
     return box

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtGui import QGuiApplication, QTextDocument
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
 
 from persona_studio import __version__
 from persona_studio.core.demo import ensure_demo_project
@@ -77,6 +77,8 @@ def test_after_a_hard_crash_the_notice_and_the_report_say_what_happened(
     assert box.isVisible() and not box.isModal()  # the window is usable behind it
     assert "closed unexpectedly" in box.text() and "Report a Problem" in box.informativeText()
     assert box.detailedText() == crash.stack
-    copied = window.report_problem().detailedText()
+    box.findChild(QPushButton, "crash_copy_report").click()
+    assert not box.isVisible()
+    copied = QGuiApplication.clipboard().text()
     assert "closed unexpectedly (started 2026-12-07 06:20:01)" in copied
     assert '  File "…/x.py"' in copied
