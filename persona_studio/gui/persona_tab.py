@@ -547,8 +547,10 @@ class PersonaTab(QWidget):
         def count() -> int:
             # imported here, in the worker thread: it imports the checks, and numpy (~70 ms);
             # on the UI thread, 250 ms after the first paint, that stalled the window 85–150 ms
-            # (waiting for the warm-up thread importing them, or importing them itself)
-            from persona_studio.gui.preflight_runner import prompt_tokens
+            # (waiting for the warm-up thread importing them, or importing them itself). A
+            # module of the services: one of the window's, importing PySide's types in this
+            # thread while the window made others, could crash the app (CONTRIBUTING)
+            from persona_studio.services.check_process import prompt_tokens
 
             return prompt_tokens(prompt)
 

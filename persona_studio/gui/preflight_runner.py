@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QWidget
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import Example
 from persona_studio.core.persona import Persona
-from persona_studio.core.tokens import PROMPT_ENCODING
 from persona_studio.core.validation import (
     ModelSpec,
     PreflightCancelled,
@@ -31,17 +30,6 @@ from persona_studio.gui.widgets.visibility import shown_in_window
 CHECK_DELAY_MS = 800  # one check per pause in typing
 AFTER_PAINT_MS = 50  # a view just shown: its check starts once the window has painted it
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
-
-
-def prompt_tokens(prompt: str) -> int:
-    """The prompt's tokens (`PROMPT_ENCODING`), counted in the check's worker process (in the
-    app only if that cannot start), like every check: the window never loads the encoding.
-    Loading it holds the interpreter's lock (o200k ~55 ms, in Rust): the demo's window stalled
-    53–98 ms a moment after it showed, and the first check of a small project (checked in a
-    thread before) did the same. Blocks: call it from a worker thread."""
-    from persona_studio.services.check_process import shared
-
-    return shared().count_tokens(prompt, (PROMPT_ENCODING,))[PROMPT_ENCODING]
 
 
 async def checked_in_worker(

@@ -51,6 +51,7 @@ from persona_studio.core.generation import learn_examples
 from persona_studio.core.tokens import (
     HELPER_FROM,
     HELPER_IDLE_S,
+    PROMPT_ENCODING,
     count_beside,
     count_many,
     let_helper_go,
@@ -764,6 +765,15 @@ def shared() -> CheckProcess:
         if _shared is None:
             _shared = CheckProcess()
         return _shared
+
+
+def prompt_tokens(prompt: str) -> int:
+    """The prompt's tokens (`PROMPT_ENCODING`), counted in the check's worker process (in the
+    app only if that cannot start), like every check: the window never loads the encoding.
+    Loading it holds the interpreter's lock (o200k ~55 ms, in Rust): the demo's window stalled
+    53–98 ms a moment after it showed, and the first check of a small project (checked in a
+    thread before) did the same. Blocks: call it from a worker thread."""
+    return shared().count_tokens(prompt, (PROMPT_ENCODING,))[PROMPT_ENCODING]
 
 
 def forget_sent() -> None:

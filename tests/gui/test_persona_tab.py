@@ -59,22 +59,23 @@ def test_the_prompt_count_imports_the_checks_in_its_worker_thread(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
     """The count's module imports the checks and numpy (~70 ms): imported on the UI thread
-    250 ms after the first paint, it stalled the window 85–150 ms."""
+    250 ms after the first paint, it stalled the window 85–150 ms. It is a module of the
+    services (no PySide: see conftest's check of threads)."""
     import sys
     import threading
     import types
 
-    from persona_studio.gui import preflight_runner
+    from persona_studio.services import check_process
 
     taken_on: list[str] = []
-    spy = types.ModuleType(preflight_runner.__name__)
+    spy = types.ModuleType(check_process.__name__)
 
     def taken(name: str):  # each name imported from it, and where
         taken_on.append(threading.current_thread().name)
-        return getattr(preflight_runner, name)
+        return getattr(check_process, name)
 
     spy.__getattr__ = taken  # type: ignore[method-assign]
-    monkeypatch.setitem(sys.modules, preflight_runner.__name__, spy)
+    monkeypatch.setitem(sys.modules, check_process.__name__, spy)
     _, tab = _window(make_window, tmp_path, description="A running coach.")
     run_async(wait_until(lambda: " tokens (as GPT-4o" in tab.prompt_size.text()))
     assert taken_on and threading.main_thread().name not in taken_on
@@ -331,12 +332,12 @@ def test_a_prompt_count_that_outlives_its_project_ends_quietly(
     project opened next, and nothing is left unretrieved."""
     import threading
 
-    from persona_studio.gui import preflight_runner
+    from persona_studio.services import check_process
 
     window, tab = _window(make_window, tmp_path, description="A long-serving coach.")
     run_async(wait_until(lambda: " tokens (as GPT-4o" in tab.prompt_size.text()))
     session, entered, gate = window.session, threading.Event(), threading.Event()
-    count = preflight_runner.prompt_tokens
+    count = check_process.prompt_tokens
 
     def slow_count(prompt: str) -> int:
         if "long-serving" in prompt:  # the first project's: held until it has closed
@@ -344,7 +345,7 @@ def test_a_prompt_count_that_outlives_its_project_ends_quietly(
             gate.wait(10)
         return count(prompt)
 
-    monkeypatch.setattr(preflight_runner, "prompt_tokens", slow_count)
+    monkeypatch.setattr(check_process, "prompt_tokens", slow_count)
     tab._start_token_count()
     task = tab._count_task
     run_async(wait_until(entered.is_set))
