@@ -45,9 +45,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 # PySide makes its types and enums lazily, and not safely from two threads: a thread that made
 # one while the window made another crashed the app (CONTRIBUTING, "No PySide name in a
-# thread"). Every test fails that, off the main thread, makes an enum (PySide makes them through
-# the enum module's functional API, as no code of ours does) or first imports a module of Qt's
-# or of the window's (whose imports make PySide's types).
+# thread"). Every test fails that, off the main thread, makes one of PySide's enums (made through
+# the enum module's functional API, naming no module: pyarrow's, made so as pandas loads in an
+# import's thread, name theirs) or first imports a module of Qt's or of the window's (whose
+# imports make PySide's types).
 _PYSIDE_IN_THREADS: list[str] = []
 _create_enum = enum.EnumType._create_
 _QT_MODULES = ("PySide6", "shiboken6", "qasync", "pyqtgraph", "persona_studio.gui")
@@ -59,8 +60,10 @@ def _in_a_thread(what: str) -> None:
 
 
 def _enum_made(cls: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    _in_a_thread(f"enum {name}")
-    return _create_enum(cls, name, *args, **kwargs)
+    made = _create_enum(cls, name, *args, **kwargs)
+    if made.__module__ == "enum" or made.__module__.startswith(_QT_MODULES):
+        _in_a_thread(f"enum {name}")
+    return made
 
 
 class _QtImportWatch:
