@@ -98,10 +98,10 @@ def settle_after_startup() -> None:
 # Behind the first paint, what the first switch to the Dataset and Train tabs would pay for:
 # their modules (~170 ms of imports on this machine) and PySide's enums (~20 ms). Two parts,
 # because PySide makes its types and enums lazily, and not safely from two threads at once (a
-# thread importing a tab's module while the window built a tab crashed the app in ~1 of 100
-# starts): modules that touch no PySide name are imported in a thread; then the window's thread
-# imports the tabs' modules and makes the enums, one at a time between its events (the longest,
-# the model's module making the `Qt` namespace's 95 enums, ~18 ms).
+# thread importing a tab's module while the window built a tab crashed 6 of 900 starts that
+# switched tabs at once): modules that touch no PySide name are imported in a thread; then the
+# window's thread imports the tabs' modules and makes the enums, one at a time between its
+# events (the longest, the model's module making the `Qt` namespace's 95 enums, ~18 ms).
 WARM_MODULES = (  # in the thread: none of them, nor what they import, names PySide (a test)
     "orjson",  # the decoders the first read of examples uses (~13 and ~20 ms)
     "msgspec.json",
