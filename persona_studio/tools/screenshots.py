@@ -67,6 +67,8 @@ def render(out_dir: Path) -> list[Path]:
 
     def settle() -> None:
         loop.run_until_complete(asyncio.sleep(0.2))
+        # the checklist follows a report 250 ms after it (shot before, a step showed undone)
+        loop.run_until_complete(wait_for(lambda: not window._checklist_timer.isActive()))
         QApplication.processEvents()
 
     def shoot(widget: QWidget, name: str) -> None:
