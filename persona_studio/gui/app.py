@@ -183,17 +183,22 @@ class WarmUp:
 
     def start(self) -> WarmUp:
         self.thread.start()
-        QTimer.singleShot(WARM_POLL_MS, self._next)
+        self._after(WARM_POLL_MS)
         return self
+
+    def _after(self, ms: int) -> None:
+        # a lambda: PySide holds a bound method's object weakly, and the warm-up's caller
+        # keeps none (it stopped at its first timer)
+        QTimer.singleShot(ms, lambda: self._next())
 
     def _next(self) -> None:
         """One step on the window's thread, then the next after the events waiting (an import
         the window needs meanwhile is its own: only time is lost, never a step done twice)."""
         if self.thread.is_alive():
-            QTimer.singleShot(WARM_POLL_MS, self._next)
+            self._after(WARM_POLL_MS)
         elif self.steps:
             self.steps.popleft()()
-            QTimer.singleShot(0, self._next)
+            self._after(0)
 
     def finish(self) -> None:
         self.thread.join()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -163,10 +164,12 @@ def test_the_warm_up_makes_pyside_names_on_the_windows_thread(qtbot: QtBot) -> N
     assert len(warm.steps) == len(WARM_GUI_MODULES) + len(WARM_ENUMS)
     threads: list[str] = []
     warm.steps = deque([lambda: threads.append(threading.current_thread().name)] * 3)
-    warm.start()
-    qtbot.waitUntil(lambda: not warm.steps, timeout=5000)
+    thread = warm.start().thread
+    del warm  # as the app starts it: no one keeps it
+    gc.collect()
+    qtbot.waitUntil(lambda: len(threads) == 3, timeout=5000)
     assert threads == [threading.main_thread().name] * 3
-    assert not warm.thread.is_alive()
+    assert not thread.is_alive()
 
 
 def test_the_app_paints_without_qts_fill_threads(
