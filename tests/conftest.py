@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import keyring
 import pytest
 
+from tests import threads_check
 from tests.fakes import secret_service
 from tests.fakes.memory_keyring import MemoryKeyring
 
@@ -43,45 +42,13 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     keyring.set_keyring(previous)
 
 
-# PySide makes its types and enums lazily, and not safely from two threads: a thread that made
-# one while the window made another crashed the app (CONTRIBUTING, "No PySide name in a
-# thread"). Every test fails that, off the main thread, makes one of PySide's enums (made through
-# the enum module's functional API, naming no module: pyarrow's, made so as pandas loads in an
-# import's thread, name theirs) or first imports a module of Qt's or of the window's (whose
-# imports make PySide's types).
-_PYSIDE_IN_THREADS: list[str] = []
-_create_enum = enum.EnumType._create_
-_QT_MODULES = ("PySide6", "shiboken6", "qasync", "pyqtgraph", "persona_studio.gui")
-
-
-def _in_a_thread(what: str) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        _PYSIDE_IN_THREADS.append(f"{what} in {threading.current_thread().name}")
-
-
-def _enum_made(cls: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    made = _create_enum(cls, name, *args, **kwargs)
-    if made.__module__ == "enum" or made.__module__.startswith(_QT_MODULES):
-        _in_a_thread(f"enum {name}")
-    return made
-
-
-class _QtImportWatch:
-    """A finder that finds nothing: it notes a Qt or window module's first import."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.startswith(_QT_MODULES):
-            _in_a_thread(f"import {name}")
-
-
-enum.EnumType._create_ = _enum_made
-sys.meta_path.insert(0, _QtImportWatch())
+threads_check.install()  # PySide names made off the main thread fail the test (below)
 
 
 @pytest.fixture(autouse=True)
 def no_pyside_name_made_in_a_thread() -> Iterator[None]:
     yield
-    made, _PYSIDE_IN_THREADS[:] = list(_PYSIDE_IN_THREADS), []
+    made, threads_check.MADE[:] = list(threads_check.MADE), []
     assert not made, f"PySide names made off the main thread: {made}"
 
 

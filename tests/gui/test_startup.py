@@ -172,6 +172,50 @@ def test_the_warm_up_makes_pyside_names_on_the_windows_thread(qtbot: QtBot) -> N
     assert not thread.is_alive()
 
 
+LAUNCHED = r"""
+import os, sys
+from PySide6.QtCore import QTimer
+from tests import threads_check
+threads_check.install()
+from persona_studio.gui import app, main_window
+
+shown = main_window.MainWindow.show
+
+def show_then_every_tab(window):  # each tab built as the warm-up and the first count run
+    shown(window)
+    for index in range(1, window.tabs.count()):
+        QTimer.singleShot(20 * index, lambda index=index: window.tabs.setCurrentIndex(index))
+
+if sys.argv[1] == "every tab":
+    main_window.MainWindow.show = show_then_every_tab
+else:  # the Persona tab alone, no warm-up: each thread's first imports are its own
+    app.warm_up_in_background = lambda: None
+os.environ[app.EXIT_WHEN_SHOWN] = "counted"
+app.run_app([])
+print("made in threads:", *threads_check.MADE, sep="|")
+"""
+
+
+@pytest.mark.parametrize("start", ["every tab", "no warm-up"])
+def test_a_start_makes_no_pyside_name_in_a_thread(isolated_home: Path, start: str) -> None:
+    """The app as a creator starts it (the demo, the warm-up, the prompt's first count), each
+    tab built meanwhile, or the Persona tab alone with no warm-up (so the count's thread is
+    first to import what it imports): no thread makes PySide's enums or first imports a Qt or
+    window module (the race that crashed starts; see tests/threads_check.py). In its own
+    process, so that each module's first import happens where it does for a creator."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run(
+        [sys.executable, "-c", LAUNCHED, start],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "counted in the worker process" in run.stdout  # the count ran, in its thread
+    assert run.stdout.splitlines()[-1] == "made in threads:"
+
+
 def test_the_app_paints_without_qts_fill_threads(
     qapp: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
