@@ -229,8 +229,8 @@ def _close_once_counted(window: MainWindow, waited_ms: int = 0) -> None:
 
 
 def run_app(argv: list[str]) -> int:
-    app = make_application(argv)
     crash = crash_log.start(data_dir(), __version__)  # from here a hard crash leaves its stack
+    app = make_application(argv)  # (Qt aborts when it cannot load its display plugin: recorded)
     config, warning = _load_settings()
     context = AppContext(config=config, data_folder=data_dir())
     window = MainWindow(context)
