@@ -19,7 +19,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from persona_studio import APP_ID, APP_NAME, DESKTOP_ID, __version__
-from persona_studio.core import crash_log
+from persona_studio.core import app_log, crash_log
 from persona_studio.core.collector import end_startup_pause, share_with_window
 from persona_studio.core.config import AppConfig, ConfigError, config_path, data_dir, load_config
 from persona_studio.core.project import ProjectError
@@ -252,6 +252,7 @@ def run_app(argv: list[str]) -> int:
     from persona_studio.gui.help import install_excepthook
 
     install_excepthook()
+    app_log.start(data_dir())  # (after the first paint: its module costs ~3 ms)
     warm_up_in_background()
     settle_after_startup()
 

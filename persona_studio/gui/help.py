@@ -3,6 +3,7 @@ problem report a creator can paste into an e-mail (versions and recent errors; n
 
 from __future__ import annotations
 
+import logging
 import platform
 import sys
 import traceback
@@ -33,6 +34,7 @@ from persona_studio.resources_path import resource_path
 if TYPE_CHECKING:
     from persona_studio.gui.main_window import MainWindow
 
+log = logging.getLogger("persona_studio")
 # what went wrong lately, for "Report a problem": (time, title, message and hint)
 RECENT_ERRORS: deque[tuple[str, str, str]] = deque(maxlen=5)
 WEB_SCHEMES = ("http", "https")
@@ -43,14 +45,18 @@ def remember_error(title: str, text: str) -> None:
 
 
 def install_excepthook() -> None:
-    """A bug's exception is remembered for the report, and still reported as before."""
+    """A bug's exception is remembered for the report, and logged with its traceback (the app's
+    log file, `core.app_log`, and the console); with no log handler, reported as before."""
     previous = sys.excepthook
 
     def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
         last = traceback.extract_tb(tb)[-1:] if tb else []
         where = f" at {Path(last[0].filename).name}:{last[0].lineno}" if last else ""
         remember_error("Unexpected error", f"{kind.__name__}: {value}{where}")
-        previous(kind, value, tb)
+        if logging.getLogger().handlers:
+            log.error("Unexpected error", exc_info=(kind, value, tb))
+        else:
+            previous(kind, value, tb)
 
     sys.excepthook = hook
 
@@ -234,8 +240,10 @@ def file_places(window: MainWindow) -> list[tuple[str, Path, str]]:
         (
             "App data",
             window.context.data_folder,
-            "The demo character, the models trained on this computer, and a record of the "
-            "app's crashes, if any (crash.log: which code was running, none of your text).",
+            "The demo character, the models trained on this computer, the app's log "
+            "(persona-studio.log: warnings and errors, to send with a problem report) and a "
+            "record of its crashes, if any (crash.log: which code was running, none of your "
+            "text).",
         ),
         (
             "Downloaded models",

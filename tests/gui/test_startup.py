@@ -83,6 +83,37 @@ def test_after_a_hard_crash_the_next_launch_says_so_once(isolated_home: Path) ->
     assert record.count("=== closed") == 2  # each launch closed as the app closes
 
 
+BUGGY = r"""
+from PySide6.QtCore import QTimer
+from persona_studio.gui import app, main_window
+
+shown = main_window.MainWindow.show
+
+def bug():
+    raise ValueError("a bug for the log")
+
+def show_then_a_bug(window):
+    shown(window)
+    QTimer.singleShot(100, bug)  # a slot that raises, as a bug does, once the app runs
+
+main_window.MainWindow.show = show_then_a_bug
+app.run_app([])
+"""
+
+
+def test_a_bug_goes_to_the_apps_log_with_its_traceback(isolated_home: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env["PERSONA_STUDIO_EXIT_WHEN_SHOWN"] = "counted"  # (closes once the prompt is counted)
+    run = subprocess.run(
+        [sys.executable, "-c", BUGGY], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    text = (isolated_home / "data" / "persona-studio" / "persona-studio.log").read_text("utf-8")
+    assert "ERROR persona_studio: Unexpected error" in text
+    assert "Traceback" in text and "ValueError: a bug for the log" in text
+    assert run.stderr.count("ValueError: a bug for the log") == 1  # the console, once
+
+
 WARMED = r"""
 import enum, sys, tempfile
 from pathlib import Path
