@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,7 +113,9 @@ def regex_error(pattern: str) -> str | None:
     if len(pattern) > MAX_REGEX_LENGTH:
         return f"The pattern is too long (over {MAX_REGEX_LENGTH} characters)."
     try:
-        re.compile(pattern)  # for its precise messages ("at position 3: missing )")
+        with warnings.catch_warnings():  # ("Possible nested set" for a creator's `[[`: noise)
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(pattern)  # for its precise messages ("at position 3: missing )")
     except re.error as exc:
         where = f" at position {exc.pos}" if exc.pos is not None else ""
         return f"This pattern is not valid{where}: {exc.msg}."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from persona_studio.core.rules import (
@@ -104,6 +106,9 @@ def test_rule_errors_explain_the_problem(rule: Rule, message: str) -> None:
 
 def test_regex_error_positions() -> None:
     assert regex_error(r"\d+") is None
+    with warnings.catch_warnings():  # Python's "Possible nested set" is not the creator's
+        warnings.simplefilter("error")
+        assert regex_error("[[a]") is None
     assert "position 0" in regex_error("*abc")
     assert regex_error("") == "Write a pattern."
 
