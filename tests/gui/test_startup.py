@@ -85,18 +85,18 @@ def test_after_a_hard_crash_the_next_launch_says_so_once(isolated_home: Path) ->
 
 BUGGY = r"""
 from PySide6.QtCore import QTimer
-from persona_studio.gui import app, main_window
+from persona_studio.gui import app
 
-shown = main_window.MainWindow.show
+warm_up = app.warm_up_in_background
 
 def bug():
     raise ValueError("a bug for the log")
 
-def show_then_a_bug(window):
-    shown(window)
-    QTimer.singleShot(100, bug)  # a slot that raises, as a bug does, once the app runs
+def a_bug_then_the_warm_up():  # (run_app's step after the log's start)
+    QTimer.singleShot(0, bug)  # a slot that raises, as a bug does, once the app runs
+    return warm_up()
 
-main_window.MainWindow.show = show_then_a_bug
+app.warm_up_in_background = a_bug_then_the_warm_up
 app.run_app([])
 """
 
