@@ -21,6 +21,7 @@ from typing import IO
 log = logging.getLogger(__name__)
 
 CRASH_FILE = "crash.log"
+CHECK_WORKER_FILE = "crash-check-worker.log"  # the check's worker process's own record
 STARTED = "=== started "  # + when, the version and the process id: one line per start
 SEEN = "=== seen"  # a crash above this line was shown
 CLOSED = "=== closed "  # + the process id: a session that ended as the app ends
@@ -71,12 +72,13 @@ def _short_paths(stack: str) -> str:
     )
 
 
-def start(folder: Path, version: str) -> Crash | None:
-    """Begin this process's record in `folder`: from here a hard crash writes its stacks there.
-    Returns an earlier session's crash not shown yet (marked shown now), or None. A folder that
-    cannot be written is logged, and the app runs without the record."""
+def start(folder: Path, version: str, name: str = CRASH_FILE) -> Crash | None:
+    """Begin this process's record in `folder` (`name`: the window's, or a worker process's
+    own): from here a hard crash writes its stacks there. Returns an earlier session's crash
+    not shown yet (marked shown now), or None. A folder that cannot be written is logged, and
+    the process runs without the record."""
     global _open, previous
-    path = folder / CRASH_FILE
+    path = folder / name
     try:
         folder.mkdir(parents=True, exist_ok=True)
         crash = last_unseen_crash(path)

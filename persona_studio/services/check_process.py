@@ -38,12 +38,13 @@ import traceback
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import compress
 from operator import is_, is_not, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from persona_studio.core import crash_log
 from persona_studio.core.collector import FREEZE_FROM, collector_paused
 from persona_studio.core.dataset import ids_of
 from persona_studio.core.duplicates import KnownTexts, Learning, band_key_store
@@ -193,12 +194,23 @@ class _Parts:
             pass
 
 
-def serve(conn: Connection, helper_idle_s: float = HELPER_IDLE_S, store: str | None = None) -> None:
+def serve(
+    conn: Connection,
+    helper_idle_s: float = HELPER_IDLE_S,
+    store: str | None = None,
+    crashes: str | None = None,
+) -> None:
     """The worker's loop: one check at a time, until the app closes its end of the pipe. A
     large check's tokens are counted in part by a helper process it starts (`count_beside`),
     meanwhile: a first check's as its examples come (a project of fewer never has one); once
     no message came for `helper_idle_s`, it is let go, and its ~85 MB with it. `store`: the
-    file that keeps the near-duplicate search's band keys between runs (`band_key_store`)."""
+    file that keeps the near-duplicate search's band keys between runs (`band_key_store`).
+    `crashes`: the folder of its crash record (`crash_log.CHECK_WORKER_FILE`), which the app
+    reads when the worker stops answering."""
+    if crashes:
+        from persona_studio import __version__
+
+        crash_log.start(Path(crashes), __version__, crash_log.CHECK_WORKER_FILE)
     count_beside(True)
     kept = band_key_store(Path(store)) if store else None
     held = _Held(kept)
@@ -408,6 +420,8 @@ class CheckProcess:
         self.helper_idle_s = HELPER_IDLE_S  # for a worker started after this is set
         # where the worker keeps the band keys of the texts it checked, between runs
         self.store: Path | None = _store_path()
+        # where the worker records a hard crash of its own (read when it stops answering)
+        self.crashes: Path | None = _crashes_folder()
 
     @property
     def usable(self) -> bool:
@@ -429,6 +443,12 @@ class CheckProcess:
     def _ensure_started(self) -> Connection:
         if self._process is not None and self._process.is_alive() and self._conn is not None:
             return self._conn
+        if self._process is not None and self._process.exitcode not in (0, None):
+            log.warning(  # it died between two calls (a crash, a kill): a new one starts
+                "the check's worker process had stopped (exit code %s)%s",
+                self._process.exitcode,
+                self._crash_record(),
+            )
         self._stop()
         self.forget()  # a new worker holds nothing
         import multiprocessing
@@ -439,7 +459,12 @@ class CheckProcess:
         # so it is stopped before Python's exit waits for it (`_stop_at_exit`)
         process = context.Process(
             target=serve,
-            args=(theirs, self.helper_idle_s, str(self.store) if self.store else None),
+            args=(
+                theirs,
+                self.helper_idle_s,
+                str(self.store) if self.store else None,
+                str(self.crashes) if self.crashes else None,
+            ),
             name="persona-studio-check",
         )
         try:
@@ -608,7 +633,15 @@ class CheckProcess:
         a new one), and say so."""
         self.failures += 1
         self._stop()
-        return WorkerGone(f"the check's worker process stopped ({exc!r})")
+        return WorkerGone(f"the check's worker process stopped ({exc!r}){self._crash_record()}")
+
+    def _crash_record(self) -> str:
+        """The stacks the worker's crash record holds of its end, for the log, if any."""
+        crash = None
+        if self.crashes is not None:
+            with suppress(OSError):  # (no record to read: the message says what it can)
+                crash = crash_log.last_unseen_crash(self.crashes / crash_log.CHECK_WORKER_FILE)
+        return f"; its record:\n{crash.stack}" if crash is not None else ""
 
     def _next(self, conn: Connection) -> Any:
         """The worker's next message, or None when none came within `POLL_S`; EOFError when
@@ -724,6 +757,12 @@ def _store_path() -> Path:
     from persona_studio.core.config import cache_dir
 
     return cache_dir() / "near-duplicates.sqlite"
+
+
+def _crashes_folder() -> Path:
+    from persona_studio.core.config import data_dir
+
+    return data_dir()
 
 
 class _WorkerError(Exception):

@@ -553,3 +553,19 @@ def test_the_worker_keeps_the_band_keys_and_a_new_worker_reads_them(worker) -> N
     with contextlib.closing(sqlite3.connect(worker.store)) as db, db:
         db.execute("UPDATE band_keys SET value = x''")
     assert worker.run(examples, PERSONA, SPEC).duplicate_groups == []
+
+
+def test_a_worker_that_crashes_leaves_its_stack_in_the_apps_log(worker, caplog) -> None:
+    """A hard crash of the worker (a segmentation fault: no Python handler sees it) is written
+    by faulthandler to its own record in the app's data folder; the app, finding it gone,
+    logs the stack with its warning (the app's log file keeps it) and starts a new one."""
+    worker.count_tokens("Warm it up.", ("o200k_base",))  # started, its record begun
+    os.kill(worker.pid, signal.SIGSEGV)  # as a crash in its C code would
+    worker._process.join(5)
+    with caplog.at_level("WARNING", logger=check_process.__name__):
+        assert worker.count_tokens("Still counted.", ("o200k_base",))["o200k_base"] > 0  # anew
+    said = caplog.text
+    assert "worker process had stopped (exit code -11); its record:" in said
+    assert "Fatal Python error: Segmentation fault" in said and "in serve" in said
+    record = worker.crashes / "crash-check-worker.log"
+    assert record.is_file() and "=== started" in record.read_text("utf-8")
