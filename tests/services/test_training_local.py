@@ -147,12 +147,14 @@ async def test_a_killed_worker_is_a_failed_job_in_plain_words(
     record = await jobs.launch_job("local", spec, EXAMPLES, SYSTEM)
     record = await follow_until(jobs, record.id, lambda r: bool(r.metrics))
     pid = int((tmp_path / "local" / record.id / "worker.pid").read_text())
-    os.killpg(pid, signal.SIGKILL)
+    os.killpg(pid, signal.SIGSEGV)  # as a crash in torch's C code would
     record = await follow_until(jobs, record.id, lambda r: r.terminal, timeout=30)
     assert record.status == "failed"
     assert record.error is not None
     assert "Training stopped unexpectedly" in record.error["message"]
     assert "Resume" in record.error["message"]
+    log = (tmp_path / "local" / record.id / "worker.log").read_text("utf-8", errors="replace")
+    assert "Fatal Python error: Segmentation fault" in log  # its stack, for a report
 
 
 def test_only_the_replies_are_learnt_and_weight_zero_is_not(tiny_model: Path) -> None:

@@ -76,8 +76,15 @@ def install_hint() -> str:
 
 
 def worker_env() -> dict[str, str]:
-    """The worker never downloads: a model comes from a folder or the Hub cache."""
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    """The worker never downloads: a model comes from a folder or the Hub cache. A hard crash
+    of it (torch's or a driver's C code) writes every thread's stack to its log
+    (`PYTHONFAULTHANDLER`: stderr is `worker.log`)."""
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONFAULTHANDLER": "1",
+    }
 
 
 def hub_cache() -> Path:
