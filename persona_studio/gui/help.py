@@ -240,10 +240,8 @@ def file_places(window: MainWindow) -> list[tuple[str, Path, str]]:
         (
             "App data",
             window.context.data_folder,
-            "The demo character, the models trained on this computer, the app's log "
-            "(persona-studio.log: warnings and errors, to send with a problem report) and a "
-            "record of its crashes, if any (crash.log: which code was running, none of your "
-            "text).",
+            "The demo character, the models trained on this computer, and the app's log and "
+            "crash record (persona-studio.log, crash.log) to send with a problem report.",
         ),
         (
             "Downloaded models",
