@@ -6,7 +6,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from persona_studio.core import crash_log
 from persona_studio.core.crash_log import CRASH_FILE, CUT_FROM, TAIL_BYTES, last_unseen_crash
@@ -89,3 +93,17 @@ def test_a_dump_the_app_went_on_from_is_no_crash(tmp_path: Path) -> None:
     path.write_text(started + dump + started.replace("7", "8"), encoding="utf-8")
     crash = last_unseen_crash(path)
     assert crash is not None and crash.stack.startswith("Windows fatal exception")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=4096), st.sampled_from(["", "Fatal Python error: x\n", "=== seen\n"]))
+def test_any_bytes_read_as_a_crash_or_none(data: bytes, marker: str) -> None:
+    """The record is the app's file, but read as any file: whatever it holds, the reader gives
+    a crash with a bounded stack, or None, and nothing else escapes."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / CRASH_FILE
+        path.write_bytes(data + marker.encode() + data)
+        crash = last_unseen_crash(path)
+    assert crash is None or (
+        len(crash.started) <= 40 and len(crash.stack.splitlines()) <= crash_log.STACK_LINES
+    )
