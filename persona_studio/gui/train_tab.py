@@ -8,8 +8,8 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -51,7 +51,7 @@ from persona_studio.gui.context import AppContext
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import NOTICE_STYLE, color, icon, style
-from persona_studio.gui.widgets.local_panel import LocalPanel, TakeElsewhere
+from persona_studio.gui.widgets.local_panel import LocalPanel, TakeElsewhere, local_root
 from persona_studio.gui.widgets.loss_chart import LossChart
 from persona_studio.gui.widgets.profiles import SetupNotice, add_profiles
 from persona_studio.gui.widgets.retirement import RetirementBanner
@@ -83,6 +83,8 @@ def services_html(current_kind: str) -> str:
 
 
 TIMELINE = ("validating_files", "queued", "running", "succeeded")
+LOCAL_TIMELINE = ("queued", "running", "succeeded")
+LOCAL_LABELS = {"queued": "Starting on this computer"}
 
 
 class TrainTab(QWidget):
@@ -267,6 +269,13 @@ class TrainTab(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.resume_button.hide()
         self._resume_task: asyncio.Task[None] | None = None
+        self.job_folder = QPushButton("Show the folder", objectName="job_folder")
+        self.job_folder.setToolTip(
+            "Open this training's folder on this computer: its checkpoints and its log "
+            "(worker.log), to send with a problem report."
+        )
+        self.job_folder.clicked.connect(self._show_job_folder)
+        self.job_folder.hide()
         self.take = TakeElsewhere()
         self.take.context = context
         self.take.hide()
@@ -296,6 +305,7 @@ class TrainTab(QWidget):
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
         row.addWidget(self.resume_button)
+        row.addWidget(self.job_folder)
         row.addWidget(self.take)
         row.addWidget(self.use_model)
         row.addWidget(self.deployment)
@@ -720,28 +730,28 @@ class TrainTab(QWidget):
             return
         self.shown_job = job_id
         status = record.status
-        done = (
-            [s for s in TIMELINE if TIMELINE.index(s) <= TIMELINE.index(status)]
-            if (status in TIMELINE)
-            else []
-        )
+        local = self._profile_kind(record.profile) == "local"
+        # a job here checks no files and waits in no provider's queue
+        steps = LOCAL_TIMELINE if local else TIMELINE
+        labels = {**JOB_STATUS_LABELS, **LOCAL_LABELS} if local else JOB_STATUS_LABELS
+        done = steps[: steps.index(status) + 1] if status in steps else ()
         timeline = " → ".join(
-            f"<b>{JOB_STATUS_LABELS[s]}</b>"
+            f"<b>{labels[s]}</b>"
             if s == status
             else (
-                JOB_STATUS_LABELS[s]
+                labels[s]
                 if s in done
-                else f'<span style="color:{color("muted")}">{JOB_STATUS_LABELS[s]}</span>'
+                else f'<span style="color:{color("muted")}">{labels[s]}</span>'
             )
-            for s in TIMELINE
+            for s in steps
         )
         if status in ("failed", "cancelled"):
-            timeline += f" → <b>{JOB_STATUS_LABELS[status]}</b>"
-        lines = [f"Job {job_id} on {record.base_model}: {timeline}"]
+            timeline += f" → <b>{labels[status]}</b>"
+        # the job's id, model and error are the provider's words: shown as text, never markup
+        lines = [f"Job {escape(job_id)} on {escape(record.base_model)}: {timeline}"]
         if status == "failed":
-            lines.append(
-                f'<span style="color:{color("danger")}">{explain_job_error(record.error)}</span>'
-            )
+            why = escape(explain_job_error(record.error))
+            lines.append(f'<span style="color:{color("danger")}">{why}</span>')
         if record.fine_tuned_model:
             lines.append(f"Model: <b>{escape(record.fine_tuned_model)}</b>")
         elif needs_deploy(record):
@@ -754,7 +764,6 @@ class TrainTab(QWidget):
             lines.append(
                 f'<span style="color:{color("attention")}">{escape(record.chat_target.note)}</span>'
             )
-        local = self._profile_kind(record.profile) == "local"
         if local and record.metrics and not record.terminal:
             lines.append(escape(eta_line(record.metrics[-1])))
         if record.train_count:
@@ -782,10 +791,16 @@ class TrainTab(QWidget):
         else:
             self.progress.setValue(100 if status == "succeeded" else 0)
         self.chart.show_metrics(metrics)
+        self.events.setPlaceholderText(
+            "The trainer's messages about the job appear here."
+            if local
+            else "The provider's messages about the job appear here."
+        )
         self.events.setPlainText("\n".join(e.get("message") or "" for e in record.events))
         self.events.verticalScrollBar().setValue(self.events.verticalScrollBar().maximum())
         self.cancel_button.setEnabled(not record.terminal)
         self.resume_button.setVisible(local and status in ("failed", "cancelled"))
+        self.job_folder.setVisible(local and status in ("failed", "cancelled"))
         self.take.setVisible(local and status == "succeeded" and bool(record.fine_tuned_model))
         self.take.record = record
         self.take.persona = self._session.persona
@@ -873,6 +888,19 @@ class TrainTab(QWidget):
         finally:
             self._resume_task = None
             self.resume_button.setEnabled(True)
+
+    def _show_job_folder(self) -> None:
+        """The shown local job's folder in the file manager (asked for: a button)."""
+        job_id = self.shown_job or ""
+        folder = local_root() / job_id
+        if not job_id or "/" in job_id or "\\" in job_id or not folder.is_dir():
+            QMessageBox.warning(
+                self,
+                "Show the folder",
+                f"This training's folder is gone from this computer (it was in {local_root()}).",
+            )
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _profile_kind(self, name: str) -> str:
         try:

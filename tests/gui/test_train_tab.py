@@ -168,10 +168,55 @@ def test_failed_job_shows_the_providers_reason(make_window, context, server, run
     server.fail_job(
         window.session.project.jobs()[0].id,
         "invalid_training_file",
-        "The file has too few examples.",
+        "The file has too few <b>examples</b>.",  # the provider's words: text, never markup
     )
     run_async(wait_until(lambda: "Failed" in tab.status.text(), timeout=10))
-    assert "rejected the training file. (The file has too few examples.)" in tab.status.text()
+    assert (
+        "rejected the training file. (The file has too few &lt;b&gt;examples&lt;/b&gt;.)"
+        in tab.status.text()
+    )
+    assert not tab.job_folder.isVisibleTo(tab)  # a hosted job has no folder here
+
+
+def test_a_job_that_failed_here_says_why_and_shows_its_folder(
+    make_window, context, monkeypatch
+) -> None:
+    """A local job's failure in the trainer's words with its next step, Resume, and the
+    folder with its log, opened only when asked (and said when it is gone)."""
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QMessageBox
+
+    from persona_studio.core.records import JobRecord
+    from persona_studio.gui.widgets.local_panel import local_root
+
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    window.tabs.setCurrentIndex(2)
+    tab = window.train_tab
+    error = {
+        "code": "training_failed",
+        "message": "This computer ran out of memory while training.",
+        "next_step": "Choose a smaller model, then resume. Its log (worker.log) says more.",
+    }
+    window.session.project.save_job(
+        JobRecord(
+            id="local-9", profile="local", base_model="Qwen/Qwen3-0.6B", status="failed",
+            error=error,
+        )
+    )  # fmt: skip
+    tab.show_job("local-9")
+    text = tab.status.text()
+    assert "ran out of memory while training. Choose a smaller model, then resume." in text
+    assert "provider" not in text and "Starting on this computer" in text
+    assert tab.resume_button.isVisibleTo(tab) and tab.job_folder.isVisibleTo(tab)
+    opened, warned = [], []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warned.append(a[2]))
+    tab.job_folder.click()  # its folder is gone (another computer's project, or deleted)
+    assert not opened and "folder is gone from this computer" in warned[0]
+    (local_root() / "local-9").mkdir(parents=True)
+    tab.job_folder.click()
+    assert opened == [str(local_root() / "local-9")]
 
 
 def test_403_is_explained_with_a_next_step(make_window, context, server, run_async) -> None:

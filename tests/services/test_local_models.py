@@ -155,3 +155,33 @@ def test_a_gated_model_needs_its_token_and_a_missing_one_says_so(monkeypatch, tm
         assert (Path(folder) / "config.json").exists()
         with pytest.raises(TrainingError, match="There is no model “nobody/nothing”"):
             asyncio.run(download_model("nobody/nothing"))
+
+
+def test_a_job_that_failed_here_says_why_and_what_next_without_a_provider(tmp_path) -> None:
+    """The worker's end line (its own plain words and next step, as `plain_failure` writes
+    them) reaches the creator whole, with where its log is; "the provider" is not named."""
+    import json
+
+    from persona_studio.services.training.openai_api import explain_job_error
+    from persona_studio.worker.train import Reporter, plain_failure
+
+    folder = tmp_path / "jobs" / "local-1"
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text(json.dumps({"base_model": "Qwen/Qwen3-0.6B"}))
+    report = Reporter(folder)
+    report("status", status="running", message="Starting", pid=0)
+    report("end", status="failed", **plain_failure(MemoryError()))
+    report.close()
+    update = LocalBackend(tmp_path / "jobs")._status("local-1", None)
+    assert update.status == "failed"
+    said = explain_job_error(update.error)
+    assert said == (
+        "This computer ran out of memory while training. Choose a smaller model, or lower the "
+        f"batch size, then resume. {local.LOG_HINT}"
+    )
+    # a worker that ended without its end line (killed, or a crash in C): resume, and the log
+    (folder / "progress.jsonl").write_text('{"type": "status", "status": "running"}\n')
+    said = explain_job_error(LocalBackend(tmp_path / "jobs")._status("local-1", None).error)
+    assert said.startswith("Training stopped unexpectedly: the training process ended")
+    assert "Resume it to carry on from the last checkpoint" in said and "worker.log" in said
+    assert "provider" not in said

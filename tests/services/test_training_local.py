@@ -25,6 +25,7 @@ from persona_studio.core.project import Project
 from persona_studio.services.credentials import CredentialStore
 from persona_studio.services.training import JobSpec, TrainingError, TrainingJobs
 from persona_studio.services.training.local import LocalBackend
+from persona_studio.services.training.openai_api import explain_job_error
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.tiny_model import MEMORISE, QA, SYSTEM, build, require_local_extra
 
@@ -151,8 +152,9 @@ async def test_a_killed_worker_is_a_failed_job_in_plain_words(
     record = await follow_until(jobs, record.id, lambda r: r.terminal, timeout=30)
     assert record.status == "failed"
     assert record.error is not None
-    assert "Training stopped unexpectedly" in record.error["message"]
-    assert "Resume" in record.error["message"]
+    said = explain_job_error(record.error)
+    assert said.startswith("Training stopped unexpectedly") and "Resume it" in said
+    assert "worker.log" in said  # where the stack below is
     log = (tmp_path / "local" / record.id / "worker.log").read_text("utf-8", errors="replace")
     assert "Fatal Python error: Segmentation fault" in log  # its stack, for a report
 

@@ -55,6 +55,8 @@ LOCAL_PROFILE = "local"
 NEEDED = ("torch", "transformers", "peft", "trl", "datasets")
 INSTALL_HINT = "Install it with: pip install 'persona-studio[local]'"
 CANCEL_WAIT = 60.0  # seconds the worker gets to save a checkpoint before it is stopped
+# where a failed job's details are: the Train tab's "Show the folder" opens it
+LOG_HINT = "Its log (worker.log, in the job's folder: Show the folder) says more."
 
 
 FROZEN_HINT = (
@@ -299,8 +301,9 @@ class LocalBackend:
                 update.status = "failed"
                 update.error = {
                     "code": "worker_stopped",
-                    "message": "Training stopped unexpectedly (the training process ended "
-                    "without finishing). Resume it to carry on from the last checkpoint.",
+                    "message": "Training stopped unexpectedly: the training process ended "
+                    "without finishing.",
+                    "next_step": "Resume it to carry on from the last checkpoint. " + LOG_HINT,
                 }
                 update.events.append(
                     {
@@ -313,7 +316,13 @@ class LocalBackend:
                 update.status = whole.status
         end = progress.end
         if end is not None and end["status"] == "failed":
-            update.error = {"code": "training_failed", "message": end.get("message", "")}
+            # the worker's own next step ("Choose a smaller model…"), and where its log is
+            next_step = str(end.get("next_step") or "")
+            update.error = {
+                "code": "training_failed",
+                "message": str(end.get("message") or ""),
+                "next_step": f"{next_step} {LOG_HINT}".strip(),
+            }
         if end is not None and end["status"] == "succeeded":
             update.fine_tuned_model = end.get("model") or None
             update.details["trained_tokens"] = end.get("trained_tokens")

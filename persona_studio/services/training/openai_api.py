@@ -45,6 +45,9 @@ PLAIN_JOB_ERRORS = {
     "exceeded_quota": "The account has no quota left for fine-tuning.",
     "invalid_n_examples": "The provider wants more training examples.",
 }
+# a job that failed on this computer (`local.py`): its own words and next step, no provider
+LOCAL_FAILURES = ("worker_stopped", "training_failed")
+MESSAGE_AT_MOST = 2_000  # characters of a job's error shown: a record's text, any length
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -329,8 +332,14 @@ class OpenAIBackend:
 
 
 def explain_job_error(error: dict[str, Any] | None) -> str:
-    """Why the provider stopped a job, in plain words (its own message in parentheses)."""
+    """Why the provider stopped a job, in plain words (its own message in parentheses); for a
+    job that failed on this computer, the trainer's words and its next step."""
     error = error or {}
-    code, message = error.get("code") or "", error.get("message") or ""
+    code, message = str(error.get("code") or ""), str(error.get("message") or "")
+    message = message[:MESSAGE_AT_MOST]
+    if code in LOCAL_FAILURES:
+        next_step = str(error.get("next_step") or "")[:MESSAGE_AT_MOST]
+        said = " ".join(part for part in (message, next_step) if part)
+        return said or "Training on this computer stopped."
     plain = PLAIN_JOB_ERRORS.get(code, "The provider stopped the job.")
     return f"{plain} ({message})" if message else plain
