@@ -136,7 +136,7 @@ class ChatTab(QWidget):
         self.input.installEventFilter(self)
         self.send = QPushButton("Send", objectName="chat_send")
         self.send.setIcon(icon("send"))
-        self.send.clicked.connect(self.send_message)
+        self.send.clicked.connect(lambda: self.send_message())  # (not `clicked`'s bool)
         self.stop = QPushButton("Stop", objectName="chat_stop")
         self.stop.setIcon(icon("stop"))
         self.stop.clicked.connect(self.stop_all)
@@ -236,7 +236,7 @@ class ChatTab(QWidget):
             self.panes_row.addWidget(pane, 1)
         while len(self.panes) > count:
             pane = self.panes.pop()
-            pane.stop()
+            pane.discard()
             self.panes_row.removeWidget(pane)  # out of the layout now, not at the next deletion
             pane.hide()
             pane.deleteLater()

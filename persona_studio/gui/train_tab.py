@@ -293,7 +293,8 @@ class TrainTab(QWidget):
         self.chart = LossChart()
         self.events = QPlainTextEdit(objectName="job_events", readOnly=True)
         self.events.setAccessibleName("Job events")
-        self.events.setPlaceholderText("The provider's messages about the job appear here.")
+        # (the provider's, or this computer's trainer's)
+        self.events.setPlaceholderText("Messages about the training appear here.")
         self.history = QTreeWidget(objectName="jobs_list")
         self.history.setAccessibleName("Fine-tuning jobs")
         self.history.setHeaderLabels(
@@ -791,11 +792,6 @@ class TrainTab(QWidget):
         else:
             self.progress.setValue(100 if status == "succeeded" else 0)
         self.chart.show_metrics(metrics)
-        self.events.setPlaceholderText(
-            "The trainer's messages about the job appear here."
-            if local
-            else "The provider's messages about the job appear here."
-        )
         self.events.setPlainText("\n".join(e.get("message") or "" for e in record.events))
         self.events.verticalScrollBar().setValue(self.events.verticalScrollBar().maximum())
         self.cancel_button.setEnabled(not record.terminal)

@@ -43,6 +43,19 @@ def test_offline_pane_answers_from_the_dataset(make_window, context, qtbot, run_
     assert len(chats) == 1 and chats[0].title == "which running shoes should I buy"
 
 
+def test_the_send_button_sends(make_window, context, qtbot, run_async) -> None:
+    """A click on Send, as a creator's mouse makes it (its `clicked(bool)` once reached the
+    slot as the text to send: every click failed)."""
+    window, tab = _chat(make_window, context)
+    window.show()
+    qtbot.keyClicks(tab.input, "which running shoes should I buy")
+    qtbot.mouseClick(tab.send, Qt.MouseButton.LeftButton)
+    pane = tab.panes[0]
+    run_async(wait_until(lambda: _done(pane)))
+    assert pane.messages[-1]["content"].startswith("Choose shoes that feel comfortable")
+    assert tab.input.toPlainText() == ""
+
+
 def test_three_panes_stream_in_parallel_with_rules(
     make_window, context, qtbot, run_async, keyring_backend
 ) -> None:
@@ -453,3 +466,26 @@ def test_fewer_panes_give_their_width_back_at_once(make_window, context) -> None
     for count in (3, 1, 3, 1):
         tab.pane_count.setValue(count)
     assert minimum_size(tab).width() == one and tab.panes_row.count() == 1
+
+
+def test_a_pane_closed_while_it_answers_goes_quietly(make_window, context, run_async) -> None:
+    """Fewer panes while the replies come: a closed pane's reply is stopped, and its end
+    (a loop turn or more later, when the widget is deleted) draws nothing in it."""
+    import asyncio
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    errors: list[object] = []
+    loop = asyncio.get_event_loop()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        _window, tab = _chat(make_window, context)
+        tab.pane_count.setValue(3)
+        tab.send_message("which running shoes should I buy")
+        tab.pane_count.setValue(1)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # deleted now
+        run_async(wait_until(lambda: _done(tab.panes[0])))
+        run_async(asyncio.sleep(0.3))
+    finally:
+        loop.set_exception_handler(None)
+    assert not errors, errors

@@ -261,6 +261,13 @@ class ChatPane(QWidget):
             assert self.task is not None
             self.task.cancel()
 
+    def discard(self) -> None:
+        """Stop for good: the pane is going. Its reply ends a loop turn or more after the
+        cancel, when the widget is deleted: that end must not draw in it."""
+        if self.task is not None:
+            self.task.remove_done_callback(self._finished)
+        self.stop()
+
     def clear(self) -> None:
         self.stop()
         self.messages = []
