@@ -84,14 +84,15 @@ def cmd_models_download(args: argparse.Namespace) -> int:
 
 
 def cmd_models_token(args: argparse.Namespace) -> int:
-    from persona_studio.services.credentials import CredentialStore
+    from persona_studio.services.credentials import CredentialStore, cleaned_key
     from persona_studio.services.training.local import HF_TOKEN_ACCOUNT
 
-    token = (
+    token = cleaned_key(
         sys.stdin.readline()
         if not sys.stdin.isatty()
-        else getpass.getpass("Hugging Face read token (input hidden): ")
-    ).strip()
+        else getpass.getpass("Hugging Face read token (input hidden): "),
+        "token",
+    )
     if not token:
         raise UserFacingError("No token was given.", "Paste the token from huggingface.co.")
     asyncio.run(CredentialStore().set(HF_TOKEN_ACCOUNT, token))

@@ -39,10 +39,12 @@ def cmd_profile_list(args: argparse.Namespace) -> int:
 
 
 def _read_key(args: argparse.Namespace) -> str | None:
+    from persona_studio.services.credentials import cleaned_key
+
     if args.key_stdin:
-        return sys.stdin.readline().strip()
+        return cleaned_key(sys.stdin.readline())
     if args.ask_key:
-        return getpass.getpass("API key (input hidden): ").strip()
+        return cleaned_key(getpass.getpass("API key (input hidden): "))
     return None
 
 

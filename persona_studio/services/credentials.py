@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,6 +30,24 @@ T = TypeVar("T")
 
 class CredentialError(UserFacingError):
     """A secret could not be read or stored."""
+
+
+def cleaned_key(text: str, what: str = "key") -> str:
+    """An API key or token as a server takes it: a copy from a web page or a PDF brings
+    spaces, line breaks and invisible characters (a zero-width space, a byte-order mark),
+    which are taken out; any other character that is not plain ASCII is one no key has
+    (an HTTP header cannot carry it: the request failed with an encoding error)."""
+    kept = "".join(
+        c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cf", "Cc")
+    )
+    odd = next((c for c in kept if not " " < c < "\x7f"), None)
+    if odd is not None:
+        raise CredentialError(
+            f"The {what} holds a character no {what} has (“{odd}”): it was probably copied "
+            "with it.",
+            f"Copy the {what} again from the provider's page, and paste it here.",
+        )
+    return kept
 
 
 class KeyringUnavailable(CredentialError):

@@ -8,7 +8,7 @@ from typing import Any
 
 from persona_studio.core.config import DEFAULT_BASE_URLS, ProviderProfile
 from persona_studio.core.errors import UserFacingError
-from persona_studio.services.credentials import CredentialStore
+from persona_studio.services.credentials import CredentialError, CredentialStore, cleaned_key
 from persona_studio.services.provider_errors import ProviderError, key_hint, provider_error
 
 DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
@@ -37,7 +37,7 @@ async def api_key(profile: ProviderProfile, store: CredentialStore) -> str:
                 f"The environment variable {profile.key_env} is not set.",
                 f"Set {profile.key_env} to your API key, or use another profile.",
             )
-        return key
+        return _cleaned(key, profile)
     stored = await store.get(profile.keyring_account)
     if not stored:
         if profile.kind == "openai-compatible":
@@ -46,7 +46,21 @@ async def api_key(profile: ProviderProfile, store: CredentialStore) -> str:
             f"No API key is saved for the profile “{profile.name}”.",
             key_hint(profile.name, missing=True),
         )
-    return stored
+    return _cleaned(stored, profile)
+
+
+def _cleaned(key: str, profile: ProviderProfile) -> str:
+    """A key kept before the app cleaned keys as they are saved (`cleaned_key`), or one
+    from an environment variable: a character no key has is said, never sent."""
+    try:
+        return cleaned_key(key)
+    except CredentialError as exc:
+        where = (
+            f"Set {profile.key_env} to the key again, copied afresh."
+            if profile.key_env
+            else key_hint(profile.name)
+        )
+        raise ProviderError(exc.message, where) from None
 
 
 async def client_for(

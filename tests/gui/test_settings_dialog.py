@@ -67,6 +67,20 @@ def test_test_connection_talks_to_the_server(make_window, run_async, qtbot) -> N
         assert [r.path for r in server.requests[-2:]] == ["/v1/models", "/v1/fine_tuning/jobs"]
         assert "It can train models" in dialog.providers.result.text()
 
+        # a key copied from a web page, with a zero-width space and a line break: cleaned
+        dialog.providers.api_key.setText(f"\u200b{SECRET}\n")
+        dialog.providers.result.clear()
+        qtbot.mouseClick(dialog.providers.test, Qt.MouseButton.LeftButton)
+        run_async(wait_until(lambda: dialog.providers.result.text().startswith("Connected")))
+        assert server.requests[-1].headers["authorization"] == f"Bearer {SECRET}"
+        # a character no key has: said, nothing saved or sent (it failed in the request's
+        # headers with an encoding error, and the button said nothing)
+        sent = len(server.requests)
+        dialog.providers.api_key.setText(f"{SECRET}é")
+        qtbot.mouseClick(dialog.providers.test, Qt.MouseButton.LeftButton)
+        run_async(wait_until(lambda: "no key has (“é”)" in dialog.providers.result.text()))
+        assert len(server.requests) == sent and dialog.providers.test.isEnabled()
+
         dialog.providers.api_key.setText("sk-wrong")
         qtbot.mouseClick(dialog.providers.test, Qt.MouseButton.LeftButton)
         run_async(wait_until(lambda: "refused the API key" in dialog.providers.result.text()))

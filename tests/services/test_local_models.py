@@ -29,6 +29,8 @@ def test_a_model_is_here_in_a_folder_or_complete_in_the_hub_cache(tmp_path, monk
     (snapshot / "model.safetensors").write_bytes(b"")
     assert model_is_here("Qwen/Qwen3-0.6B")
     assert not model_is_here("Qwen/Qwen3-1.7B") and not model_is_here("no-slash")
+    # what a creator may type in the model box: a name no file system takes is no model
+    assert not model_is_here("x" * 5000) and not model_is_here("a\0b")
 
 
 def test_the_launch_is_refused_before_anything_starts(tmp_path, monkeypatch) -> None:

@@ -51,6 +51,31 @@ async def test_wrong_key_is_explained(server: FakeOpenAI) -> None:
     assert not report.ok and "refused the API key" in report.message
 
 
+async def test_a_kept_key_with_a_character_no_key_has_is_said_not_sent(
+    server: FakeOpenAI,
+) -> None:
+    """A key kept before keys were cleaned as they are saved: the request failed in the
+    SDK's headers (UnicodeEncodeError, not a message). Invisible characters are taken out."""
+    store = CredentialStore(MemoryKeyring())
+    await store.set("provider:fake", "sk-go\u00f6d")
+    report = await providers.test_connection(_profile(server), store)
+    assert not report.ok and not server.requests
+    assert report.message.startswith("The key holds a character no key has (“ö”)")
+    assert "Settings → Providers" in report.message
+    await store.set("provider:fake", "\ufeffsk-good \u200b")
+    assert (await providers.test_connection(_profile(server), store)).ok
+
+
+def test_a_key_is_cleaned_of_what_a_copy_brings() -> None:
+    from persona_studio.services.credentials import CredentialError, cleaned_key
+
+    assert cleaned_key(" sk-ab\u200bc\r\n\u2060") == "sk-abc"
+    assert cleaned_key("hf_x", "token") == "hf_x" and cleaned_key(" \n") == ""
+    for odd in ("sk-\u00e9", "sk-\u202fx"[:3] + "\u2014", "\u0430bc"):  # é, a dash, Cyrillic а
+        with pytest.raises(CredentialError, match="no key has"):
+            cleaned_key(odd)
+
+
 async def test_missing_key_for_openai_kind_is_explained() -> None:
     report = await providers.test_connection(
         ProviderProfile(name="openai"), CredentialStore(MemoryKeyring())

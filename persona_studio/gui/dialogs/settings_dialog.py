@@ -32,7 +32,7 @@ from persona_studio.core.trainers import AZURE_TRAINING_TYPES
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.theme import color
 from persona_studio.services import providers
-from persona_studio.services.credentials import KeyringUnavailable
+from persona_studio.services.credentials import KeyringUnavailable, cleaned_key
 from persona_studio.services.google_account import store_google_credentials
 
 KIND_LABELS = {
@@ -277,7 +277,7 @@ class ProvidersPage(QWidget):
     async def _save_profile(self) -> ProviderProfile | None:
         try:
             profile = self._profile_from_form()
-            key = self.api_key.text().strip()
+            key = cleaned_key(self.api_key.text())  # (what a copy brings: spaces, U+200B)
             where = await self.context.store.set(profile.keyring_account, key) if key else None
         except KeyringUnavailable as exc:
             _status(self.result, f"{exc} The profile was not saved.", False)

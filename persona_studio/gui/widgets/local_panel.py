@@ -209,10 +209,14 @@ class LocalPanel(QWidget):
         model = self.model
 
         async def work() -> None:
+            from persona_studio.services.credentials import cleaned_key
             from persona_studio.services.training import TrainingError
             from persona_studio.services.training.local import HF_TOKEN_ACCOUNT, download_model
 
-            saved = token or await self.context.store.get(HF_TOKEN_ACCOUNT) or ""
+            # (one kept before tokens were cleaned as they are saved: said, never sent)
+            saved = token or cleaned_key(
+                await self.context.store.get(HF_TOKEN_ACCOUNT) or "", "token"
+            )
 
             def on_progress(done: int, total: int) -> None:
                 if total:
@@ -240,7 +244,13 @@ class LocalPanel(QWidget):
         return dialog
 
     def _save_token(self, token: str) -> None:
-        token = token.strip()
+        from persona_studio.services.credentials import cleaned_key
+
+        try:
+            token = cleaned_key(token, "token")
+        except UserFacingError as exc:
+            QMessageBox.warning(self, "Hugging Face token", str(exc))
+            return
         if not token:
             return
 

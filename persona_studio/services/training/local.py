@@ -101,15 +101,19 @@ def hub_cache() -> Path:
 
 
 def model_is_here(name: str) -> bool:
-    """A folder with a model, or a Hub model already downloaded into the cache."""
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        return (folder / "config.json").is_file()
-    if name.count("/") != 1:
+    """A folder with a model, or a Hub model already downloaded into the cache. `name` is
+    what the creator typed: a name no file system takes (too long, a NUL) is no model here."""
+    try:
+        folder = Path(name).expanduser()
+        if folder.is_dir():
+            return (folder / "config.json").is_file()
+        if name.count("/") != 1:
+            return False
+        snapshots = hub_cache() / f"models--{name.replace('/', '--')}" / "snapshots"
+        # a file appears in a snapshot only once it is complete (partial ones wait in blobs/)
+        return any(snapshots.glob("*/config.json")) and any(snapshots.glob("*/*.safetensors"))
+    except (OSError, ValueError):
         return False
-    snapshots = hub_cache() / f"models--{name.replace('/', '--')}" / "snapshots"
-    # a file appears in a snapshot only once it is complete (partial ones wait in blobs/)
-    return any(snapshots.glob("*/config.json")) and any(snapshots.glob("*/*.safetensors"))
 
 
 def pid_alive(pid: int | None) -> bool:
