@@ -173,6 +173,24 @@ def test_a_failure_is_shown_in_plain_words_and_reopening_offers_resume(
     assert again.folder.text() == str(tmp_path / "published")  # where a resume writes
 
 
+def test_a_folder_typed_as_a_name_is_beside_the_project(
+    make_window, context, server, sheets, tmp_path, run_async, monkeypatch
+) -> None:
+    """A name typed alone in the folder field went where the app was started from (a folder
+    a creator never sees); it is beside the project, and the field says where."""
+    started_in = tmp_path / "started-in"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    window, dialog = _dialog(make_window, context, tmp_path)
+    dialog.folder.setText(" My exports ")
+    server.fail_next(401, "Incorrect API key provided", type_="invalid_request_error")
+    dialog.start.click()  # the files are written, then the upload fails
+    run_async(wait_until(lambda: not dialog.running and dialog.run.status == "failed"))
+    beside = window.session.project.path.parent / "My exports"
+    assert dialog.folder.text() == str(beside) == dialog.run.options.out_dir
+    assert (beside / "Coach Rhea train.jsonl").is_file() and not any(started_in.iterdir())
+
+
 def test_closing_while_running_asks_first(
     make_window, context, server, sheets, tmp_path, run_async, qtbot
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl, Signal
@@ -246,11 +247,24 @@ class PipelineDialog(QDialog):
         if folder:
             self.folder.setText(folder)
 
+    def _out_dir(self, default: str) -> str:
+        """The folder the field says, whole: a name typed alone ("Exports") is beside the
+        project (where the default folder is), not in whatever folder the app was started
+        from; the field then shows where that is."""
+        typed = self.folder.text().strip()
+        if not typed:
+            return default
+        folder = Path(typed).expanduser()
+        if not folder.is_absolute():
+            folder = Path(self.options.out_dir).parent / folder
+        self.folder.setText(str(folder))
+        return str(folder)
+
     def start_new(self) -> asyncio.Task[PipelineRun] | None:
         if self.running:
             return self.task
         options = PipelineOptions(**{**self.options.__dict__})
-        options.out_dir = self.folder.text().strip() or self.options.out_dir
+        options.out_dir = self._out_dir(self.options.out_dir)
         options.sheet = self.options.sheet if self.use_sheet.isChecked() else None
         options.check = self.compare.isChecked()
         return self._execute(PipelineRun.new(options))
@@ -259,7 +273,7 @@ class PipelineDialog(QDialog):
         if self.running or self.run is None or not self.run.resumable:
             return self.task
         self.run.options.wait = True
-        self.run.options.out_dir = self.folder.text().strip() or self.run.options.out_dir
+        self.run.options.out_dir = self._out_dir(self.run.options.out_dir)
         return self._execute(self.run)
 
     def _execute(self, run: PipelineRun) -> asyncio.Task[PipelineRun]:
