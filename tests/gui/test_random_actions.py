@@ -1,0 +1,378 @@
+"""Random creator actions on the real window, seeded: clicks on whatever button shows (in the
+window and in the dialogs it opens), hostile text typed in any field, choices in any list,
+numbers, grid edits, keys (undo, paste, delete…) and menu actions. No exception may escape
+(the app's hook, the event loop's handler), nothing may be written where the app was started
+from, and the project opens again afterwards.
+
+Runs like these found: Send failing on every click, a closed pane's reply drawing into a
+deleted widget, a pasted key's zero-width space failing every request, a long model name
+raising OSError, and the pipeline writing a typed folder name beside the app's start folder.
+A failure names its seed and its last steps: `PERSONA_RANDOM_SEEDS=7 pytest -k random_actions`
+replays one (a slot's timing may differ, the actions do not).
+
+Nothing here reaches the network: dialogs that would wait for a person return at once, links
+are noted instead of opened, and a connection anywhere but this computer is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QInputDialog,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QSpinBox,
+    QTableView,
+    QTabWidget,
+    QTextEdit,
+)
+
+from persona_studio.core.dataset import Example
+from persona_studio.core.demo import ensure_demo_project
+from persona_studio.core.persona import Persona
+from persona_studio.core.project import Project
+from tests.fakes.openai_server import FakeOpenAI
+from tests.gui.conftest import add_provider
+
+STEPS = 150
+MODEL = "gpt-4.1-mini-2025-04-14"
+SEEDS = [int(s) for s in os.environ.get("PERSONA_RANDOM_SEEDS", "1,2,3").split(",")]
+TEXTS = [
+    "",
+    "Hello there",
+    "<img src='x.png'><b>bold</b>",
+    "é" * 50,
+    "x" * 5000,
+    "{{char}} and {{user}}",
+    "\u202e\u200b",
+    "line\nline2",
+    "  ",
+    "12",
+    "-1",
+    "../../etc/passwd",
+]
+PASTED = [*TEXTS, "q\ta\nq2\ta2\n", "question,answer\n1,2"]
+# what would leave the test's window: closing it, another project, a report to send
+SKIP = ("quit", "exit", "close window", "open…", "open recent", "report a problem")
+KEYS = [
+    (Qt.Key.Key_Delete, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Backspace, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier),
+    (Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier),
+    (Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier),
+    (Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier),
+    (Qt.Key.Key_X, Qt.KeyboardModifier.ControlModifier),
+    (Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier),
+    (Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier),
+    (Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Tab, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier),
+    (Qt.Key.Key_F2, Qt.KeyboardModifier.NoModifier),
+]
+
+
+@pytest.fixture
+def nobody_asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every box answers "no" at once (file dialogs: `_file_dialogs`); links are noted, not
+    opened; no connection leaves this computer. Returns the links."""
+    for name, answer in (  # type: ignore[assignment]
+        ("getText", ("", False)),
+        ("getItem", ("", False)),
+        ("getInt", (0, False)),
+        ("getMultiLineText", ("", False)),
+    ):
+        monkeypatch.setattr(QInputDialog, name, lambda *a, _answer=answer, **k: _answer)
+    monkeypatch.setattr(QDialog, "exec", lambda self: 0)
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: QMessageBox.StandardButton.Cancel)
+    for name in ("warning", "information", "critical", "about", "aboutQt"):
+        monkeypatch.setattr(QMessageBox, name, lambda *a, **k: QMessageBox.StandardButton.Ok)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QMenu, "exec", lambda *a, **k: None)
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    connect = socket.socket.connect
+
+    def here_only(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else ""
+        if isinstance(address, tuple) and host not in ("127.0.0.1", "::1", "localhost"):
+            raise ConnectionRefusedError(f"the test refuses a connection to {host}")
+        return connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", here_only)
+    return opened
+
+
+def _files(folder: Path) -> list[Path]:
+    """What a file dialog may pick: files of every kind the app opens, most of them broken."""
+    import zipfile
+
+    folder.mkdir()
+    made = {
+        "good.csv": b"question,answer\nHow do I start?,Slowly.\n",
+        "broken.csv": b'"unterminated,quote\n\x00\xff\xfe,\n' * 50,
+        "examples.jsonl": b'{"messages": [{"role": "user", "content": "Hi"}]}\nnot json\n',
+        "empty.json": b"",
+        "sheet.xlsx": b"not a zip at all",
+        "card.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8,
+        "card.json": b'{"spec": "chara_card_v2", "data": {"name": ["not", "a", "name"]}}',
+        "notes.txt": "Un texte en français, avec des accents.\n".encode() * 20,
+        "service.json": b'{"type": "service_account", "private_key": 3}',
+    }
+    for name, data in made.items():
+        (folder / name).write_bytes(data)
+    with zipfile.ZipFile(folder / "linkedin.zip", "w") as archive:
+        archive.writestr("Shares.csv", 'Date,ShareCommentary\n2024-01-01,"A post, quoted"\n')
+        archive.writestr("../outside.txt", "a name that climbs out")
+    return sorted(folder.iterdir())
+
+
+def _file_dialogs(monkeypatch: pytest.MonkeyPatch, rng: random.Random, folder: Path) -> None:
+    """A file dialog picks one of `_files`, or nothing; a save dialog a name in `folder`."""
+    files = _files(folder / "files")
+    saved = folder / "saved"
+    saved.mkdir()
+
+    def one(*_a: Any, **_k: Any) -> tuple[str, str]:
+        return (str(rng.choice(files)), "") if rng.random() < 0.6 else ("", "")
+
+    def some(*_a: Any, **_k: Any) -> tuple[list[str], str]:
+        return [str(f) for f in rng.sample(files, rng.randint(0, 3))], ""
+
+    def save_as(*_a: Any, **_k: Any) -> tuple[str, str]:
+        return (str(saved / rng.choice(["out", "out.png", "out.json", "x.persona"])), "")
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", one)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", some)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as)
+    monkeypatch.setattr(
+        QFileDialog, "getExistingDirectory", lambda *a, **k: rng.choice(["", str(saved)])
+    )
+
+
+def _project(seed: int, folder: Path, data_folder: Path, rng: random.Random) -> Path:
+    """The demo, a new empty project, or the demo with odd examples of every status."""
+    if seed % 3 == 0:
+        return ensure_demo_project(data_folder)
+    path = folder / "random.persona"
+    if seed % 3 == 1:
+        Project.create(path, Persona(name="")).close()
+        return path
+    path.write_bytes(ensure_demo_project(data_folder).read_bytes())
+    statuses = ["draft", "approved", "rejected"]
+    with Project.open(path) as project:
+        project.add_examples(
+            [
+                Example.from_qa(f"q{i} {text}", f"a{i} {text}", status=rng.choice(statuses))
+                for i, text in enumerate(TEXTS * 10)
+            ]
+        )
+    return path
+
+
+def _shown(kind: type) -> list[Any]:
+    """The enabled widgets of `kind` that show, in every window (dialogs included)."""
+    found: list[Any] = []
+    for top in QApplication.topLevelWidgets():
+        if top.isVisible():
+            found += [w for w in top.findChildren(kind) if w.isVisible() and w.isEnabled()]
+    return found
+
+
+def _name(widget: Any) -> str:
+    return widget.objectName() or type(widget).__name__
+
+
+def _tab(rng: random.Random) -> str | None:
+    tabs = _shown(QTabWidget)
+    if not tabs:
+        return None
+    tab = rng.choice(tabs)
+    index = rng.randrange(tab.count())
+    tab.setCurrentIndex(index)
+    return f"tab {_name(tab)} {index}"
+
+
+def _click(rng: random.Random) -> str | None:
+    buttons = [b for b in _shown(QAbstractButton) if not any(s in b.text().lower() for s in SKIP)]
+    if not buttons:
+        return None
+    button = rng.choice(buttons)
+    button.click()
+    return f"click {_name(button)} {button.text()!r} in {_name(button.window())}"
+
+
+def _type(rng: random.Random) -> str | None:
+    fields = [
+        f
+        for f in _shown(QLineEdit) + _shown(QPlainTextEdit) + _shown(QTextEdit)
+        if not f.isReadOnly()
+    ]
+    if not fields:
+        return None
+    field, text = rng.choice(fields), rng.choice(TEXTS)
+    if isinstance(field, QLineEdit):
+        field.setText(text)
+        if rng.random() < 0.3:
+            field.returnPressed.emit()
+    else:
+        field.setPlainText(text)
+    return f"type {_name(field)} {text[:20]!r}"
+
+
+def _choose(rng: random.Random) -> str | None:
+    combos = [c for c in _shown(QComboBox) if c.count()]
+    if not combos:
+        return None
+    combo = rng.choice(combos)
+    index = rng.randrange(combo.count())
+    combo.setCurrentIndex(index)
+    return f"choose {_name(combo)} {combo.itemText(index)[:30]!r}"
+
+
+def _number(rng: random.Random) -> str | None:
+    spins = _shown(QSpinBox)
+    if not spins:
+        return None
+    spin = rng.choice(spins)
+    value = rng.randint(spin.minimum(), min(spin.maximum(), spin.minimum() + 50))
+    spin.setValue(value)
+    return f"number {_name(spin)} {value}"
+
+
+def _grid(rng: random.Random) -> str | None:
+    tables = [t for t in _shown(QTableView) if t.model() is not None]
+    if not tables:
+        return None
+    table = rng.choice(tables)
+    model = table.model()
+    if not model.rowCount() or not model.columnCount():
+        return None
+    row, column = rng.randrange(model.rowCount()), rng.randrange(model.columnCount())
+    index = model.index(row, column)
+    table.setCurrentIndex(index)
+    table.selectRow(row)
+    if rng.random() < 0.5 and model.flags(index) & Qt.ItemFlag.ItemIsEditable:
+        text = rng.choice(TEXTS)
+        model.setData(index, text, Qt.ItemDataRole.EditRole)
+        return f"edit {_name(table)} {row},{column} {text[:20]!r}"
+    return f"select {_name(table)} {row},{column}"
+
+
+def _key(rng: random.Random, qtbot: Any, window: Any) -> str:
+    if rng.random() < 0.3:
+        QGuiApplication.clipboard().setText(rng.choice(PASTED))
+    target = QApplication.focusWidget() or window
+    key, modifiers = rng.choice(KEYS)
+    qtbot.keyClick(target, key, modifiers)
+    return f"key {key.name} {modifiers.name} on {_name(target)}"
+
+
+def _menu(rng: random.Random, window: Any) -> str | None:
+    actions = [
+        a
+        for a in window.findChildren(QAction)
+        if a.isEnabled()
+        and a.text()
+        and not a.isSeparator()
+        and not any(s in a.text().lower().replace("&", "") for s in SKIP)
+    ]
+    if not actions:
+        return None
+    action = rng.choice(actions)
+    action.trigger()
+    return f"menu {action.text()!r}"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_actions_raise_nothing_and_keep_the_project(
+    seed: int,
+    make_window: Callable[..., Any],
+    context: Any,
+    run_async: Callable[..., Any],
+    qtbot: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    nobody_asked: list[str],
+    keyring_backend: Any,
+) -> None:
+    rng = random.Random(seed)
+    started_in = tmp_path / "started-in"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    errors: list[str] = []
+    monkeypatch.setattr(
+        sys, "excepthook", lambda *e: errors.append("".join(traceback.format_exception(*e)))
+    )
+
+    def loop_error(_loop: object, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        errors.append("".join(traceback.format_exception(exc)) if exc else str(context))
+
+    loop = asyncio.get_event_loop()
+    loop.set_exception_handler(loop_error)
+    path = _project(seed, tmp_path, context.data_folder, rng)
+    _file_dialogs(monkeypatch, rng, tmp_path)
+    server = FakeOpenAI(api_key="sk-random", models=(MODEL,)).__enter__()  # chats, trainings
+    server.total_steps, server.auto_advance = 3, True
+    add_provider(
+        context, keyring_backend, "gateway", server, finetune_model=MODEL, chat_model=MODEL
+    )
+    window = make_window()
+    window.open_project(path)
+    window.resize(1366, 768)
+    window.show()
+    actions: list[Callable[[], str | None]] = [
+        lambda: _tab(rng),
+        lambda: _click(rng),
+        lambda: _click(rng),
+        lambda: _click(rng),
+        lambda: _type(rng),
+        lambda: _type(rng),
+        lambda: _choose(rng),
+        lambda: _number(rng),
+        lambda: _grid(rng),
+        lambda: _key(rng, qtbot, window),
+        lambda: _menu(rng, window),
+    ]
+    done: list[str] = []
+    try:
+        for step in range(STEPS):
+            try:
+                what = rng.choice(actions)()
+            except Exception:
+                errors.append(traceback.format_exc())
+                what = "(raised)"
+            done.append(f"{step}: {what}")
+            run_async(asyncio.sleep(rng.choice([0.0, 0.01, 0.05, 0.2])), 30)
+            if errors:
+                break
+        run_async(asyncio.sleep(0.5), 30)
+    finally:
+        loop.set_exception_handler(None)
+        server.__exit__()
+    assert not errors, f"seed {seed}, last steps:\n" + "\n".join(done[-12:]) + "\n\n" + errors[0]
+    assert not any(started_in.iterdir()), "written where the app was started from"
+    window.session.close(force=True)
+    window.session = None
+    with Project.open(path) as project:  # whole, whatever was done to it
+        assert project.persona() is not None
