@@ -179,11 +179,16 @@ def _project(seed: int, folder: Path, data_folder: Path, rng: random.Random) -> 
         return path
     path.write_bytes(ensure_demo_project(data_folder).read_bytes())
     statuses = ["draft", "approved", "rejected"]
+    more = int(os.environ.get("PERSONA_RANDOM_EXAMPLES", "0"))  # checks that take a while
     with Project.open(path) as project:
         project.add_examples(
             [
                 Example.from_qa(f"q{i} {text}", f"a{i} {text}", status=rng.choice(statuses))
                 for i, text in enumerate(TEXTS * 10)
+            ]
+            + [
+                Example.from_qa(f"Question {i}?", f"Answer number {i}.", status="approved")
+                for i in range(more)
             ]
         )
     return path
