@@ -1,8 +1,8 @@
 """Random creator actions on the real window, seeded: clicks on whatever button shows (in the
 window and in the dialogs it opens), hostile text typed in any field, choices in any list,
-numbers, grid edits, keys (undo, paste, delete…) and menu actions. No exception may escape
-(the app's hook, the event loop's handler), nothing may be written where the app was started
-from, and the project opens again afterwards.
+numbers, grid edits, keys (undo, paste, delete…), menu actions and dropped files. No
+exception may escape (the app's hook, the event loop's handler), nothing may be written where
+the app was started from, and the project opens again afterwards.
 
 Runs like these found: Send failing on every click, a closed pane's reply drawing into a
 deleted widget, a pasted key's zero-width space failing every request, a long model name
@@ -137,6 +137,7 @@ def _files(folder: Path) -> list[Path]:
         "card.json": b'{"spec": "chara_card_v2", "data": {"name": ["not", "a", "name"]}}',
         "notes.txt": "Un texte en français, avec des accents.\n".encode() * 20,
         "service.json": b'{"type": "service_account", "private_key": 3}',
+        "broken.persona": b"SQLite format 3\x00" + b"\xff" * 2000,
     }
     for name, data in made.items():
         (folder / name).write_bytes(data)
@@ -146,8 +147,9 @@ def _files(folder: Path) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def _file_dialogs(monkeypatch: pytest.MonkeyPatch, rng: random.Random, folder: Path) -> None:
-    """A file dialog picks one of `_files`, or nothing; a save dialog a name in `folder`."""
+def _file_dialogs(monkeypatch: pytest.MonkeyPatch, rng: random.Random, folder: Path) -> list[Path]:
+    """A file dialog picks one of `_files` (returned), or nothing; a save dialog a name in
+    `folder`."""
     files = _files(folder / "files")
     saved = folder / "saved"
     saved.mkdir()
@@ -167,6 +169,7 @@ def _file_dialogs(monkeypatch: pytest.MonkeyPatch, rng: random.Random, folder: P
     monkeypatch.setattr(
         QFileDialog, "getExistingDirectory", lambda *a, **k: rng.choice(["", str(saved)])
     )
+    return files
 
 
 def _project(seed: int, folder: Path, data_folder: Path, rng: random.Random) -> Path:
@@ -292,6 +295,13 @@ def _key(rng: random.Random, qtbot: Any, window: Any) -> str:
     return f"key {key.name} {modifiers.name} on {_name(target)}"
 
 
+def _drop(rng: random.Random, window: Any, files: list[Path]) -> str:
+    """A file dropped on the window (what `dropEvent` hands on)."""
+    dropped = rng.choice(files)
+    window.open_dropped(dropped)
+    return f"drop {dropped.name}"
+
+
 def _menu(rng: random.Random, window: Any) -> str | None:
     actions = [
         a
@@ -336,7 +346,7 @@ def test_random_actions_raise_nothing_and_keep_the_project(
     loop = asyncio.get_event_loop()
     loop.set_exception_handler(loop_error)
     path = _project(seed, tmp_path, context.data_folder, rng)
-    _file_dialogs(monkeypatch, rng, tmp_path)
+    files = _file_dialogs(monkeypatch, rng, tmp_path)
     server = FakeOpenAI(api_key="sk-random", models=(MODEL,)).__enter__()  # chats, trainings
     server.total_steps, server.auto_advance = 3, True
     add_provider(
@@ -358,6 +368,7 @@ def test_random_actions_raise_nothing_and_keep_the_project(
         lambda: _grid(rng),
         lambda: _key(rng, qtbot, window),
         lambda: _menu(rng, window),
+        lambda: _drop(rng, window, files),
     ]
     done: list[str] = []
     try:
@@ -377,7 +388,8 @@ def test_random_actions_raise_nothing_and_keep_the_project(
         server.__exit__()
     assert not errors, f"seed {seed}, last steps:\n" + "\n".join(done[-12:]) + "\n\n" + errors[0]
     assert not any(started_in.iterdir()), "written where the app was started from"
-    window.session.close(force=True)
-    window.session = None
+    if window.session is not None:
+        window.session.close(force=True)
+        window.session = None
     with Project.open(path) as project:  # whole, whatever was done to it
         assert project.persona() is not None
