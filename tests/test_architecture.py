@@ -81,3 +81,43 @@ def test_job_records_are_written_only_by_the_training_service() -> None:
 def test_no_tab_reaches_into_the_window() -> None:
     tabs = (ROOT / "persona_studio" / "gui").glob("*_tab.py")
     assert [p.name for p in tabs if "self.window()" in p.read_text("utf-8")] == []
+
+
+def test_a_button_passes_no_text_to_a_slot() -> None:
+    """`clicked`, `triggered` and `toggled` hand their slot `checked` (a bool) when it takes
+    an argument: the Chat tab's Send reached `send_message(text=None)` as its text, and failed
+    on every click for two weeks. A method of the same class connected to one of them takes
+    nothing, or a bool first."""
+    import ast
+
+    offenders = []
+    for path in (ROOT / "persona_studio").rglob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            methods = {
+                f.name: f for f in cls.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+            }
+            for call in (n for n in ast.walk(cls) if isinstance(n, ast.Call)):
+                func = call.func
+                if not (
+                    isinstance(func, ast.Attribute)
+                    and func.attr == "connect"
+                    and isinstance(func.value, ast.Attribute)
+                    and func.value.attr in ("clicked", "triggered", "toggled")
+                    and call.args
+                ):
+                    continue
+                slot = call.args[0]
+                if not (
+                    isinstance(slot, ast.Attribute)
+                    and isinstance(slot.value, ast.Name)
+                    and slot.value.id == "self"
+                    and slot.attr in methods
+                ):
+                    continue
+                taken = methods[slot.attr].args.args[1:]
+                first = taken[0].annotation if taken else None
+                if taken and not (isinstance(first, ast.Name) and first.id == "bool"):
+                    where = path.relative_to(ROOT).as_posix()
+                    offenders.append(f"{where}:{call.lineno} {slot.attr}({taken[0].arg})")
+    assert offenders == []
