@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,10 +34,10 @@ from persona_studio.core.records import ChatRecord
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.dialogs.messages import write_file
-from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.project_session import RETRIEVAL_WARM_AFTER_MS, ProjectSession
 from persona_studio.gui.theme import icon
 from persona_studio.gui.undo import AddExamples
-from persona_studio.gui.widgets.chat_pane import ChatPane
+from persona_studio.gui.widgets.chat_pane import OFFLINE, ChatPane
 from persona_studio.gui.widgets.profiles import SetupNotice
 from persona_studio.gui.widgets.retirement import RetirementBanner
 
@@ -190,6 +191,22 @@ class ChatTab(QWidget):
     def read_only(self) -> bool:
         """The project cannot be written: chats are not kept, replies not added."""
         return self._session is not None and self._session.project.read_only
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(RETRIEVAL_WARM_AFTER_MS, self._index_started)
+
+    def _index_started(self) -> asyncio.Future[Any] | None:
+        """The examples' index, built as the tab shows when a pane answers from them (the
+        offline engine, "persona prompt + examples"): at 100,000 examples the first message
+        waited ~5 s for it. The session keeps it for every answer and the voice check."""
+        uses = any(
+            pane.engine.currentData() == OFFLINE or pane.mode.currentData() == "retrieval"
+            for pane in self.panes
+        )
+        if self._session is None or not self.isVisible() or not uses:
+            return None
+        return self._session.warm_retrieval_index()
 
     def set_session(self, session: ProjectSession) -> None:
         self._session = session

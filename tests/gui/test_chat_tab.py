@@ -380,10 +380,10 @@ def test_earlier_checks_and_the_report(
     import threading
 
     from persona_studio.core import retrieval
-    from persona_studio.gui.dialogs import voice_check_dialog
+    from persona_studio.gui import project_session
     from persona_studio.services import voice_check
 
-    monkeypatch.setattr(voice_check_dialog, "INDEX_WARM_FROM", 0)  # (the demo is small)
+    monkeypatch.setattr(project_session, "RETRIEVAL_WARM_FROM", 0)  # (the demo is small)
     built: list = []
     monkeypatch.setattr(
         retrieval.RetrievalIndex, "_build", _counting(retrieval.RetrievalIndex._build, built)
@@ -489,3 +489,31 @@ def test_a_pane_closed_while_it_answers_goes_quietly(make_window, context, run_a
     finally:
         loop.set_exception_handler(None)
     assert not errors, errors
+
+
+def test_the_examples_index_is_built_as_the_tab_shows(
+    make_window, context, run_async, qtbot, monkeypatch
+) -> None:
+    """From `RETRIEVAL_WARM_FROM` examples the offline engine's index is built as the tab
+    shows (at 100,000 the first message waited ~5 s for it), and the message uses that one;
+    below it, or with no pane answering from the examples, nothing is built ahead."""
+    import asyncio
+
+    from persona_studio.core import retrieval
+    from persona_studio.gui import project_session
+
+    built: list = []
+    monkeypatch.setattr(
+        retrieval.RetrievalIndex, "_build", _counting(retrieval.RetrievalIndex._build, built)
+    )
+    window, tab = _chat(make_window, context)
+    window.show()
+    run_async(asyncio.sleep(0.5))
+    assert built == []  # the demo's 30: built in well under 0.1 s when asked
+    monkeypatch.setattr(project_session, "RETRIEVAL_WARM_FROM", 0)  # as if it were large
+    window.tabs.setCurrentIndex(0)
+    window.tabs.setCurrentIndex(3)  # shown again
+    run_async(wait_until(lambda: len(built) == 1))
+    tab.send_message("which running shoes should I buy")
+    run_async(wait_until(lambda: _done(tab.panes[0])))
+    assert len(built) == 1 and tab.panes[0].messages[-1]["content"].startswith("Choose shoes")

@@ -39,7 +39,7 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.dialogs.messages import write_file
-from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.project_session import RETRIEVAL_WARM_AFTER_MS, ProjectSession
 from persona_studio.gui.theme import icon
 from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.services.voice_check import CANDIDATE_LABELS, CheckResult
@@ -52,8 +52,6 @@ EXPLAIN = (
 )
 
 
-INDEX_AFTER_MS = 300  # the chat's retrieval index is built this long after the dialog shows
-INDEX_WARM_FROM = 2_000  # examples: a smaller project's index is built in well under 0.1 s
 BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # a cell's share, 0–1, drawn as a bar behind its text
 
 
@@ -228,18 +226,13 @@ class VoiceCheckDialog(QDialog):
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
-        QTimer.singleShot(INDEX_AFTER_MS, self._index_started)  # after the first paint
+        QTimer.singleShot(RETRIEVAL_WARM_AFTER_MS, self._index_started)
 
     def _index_started(self) -> asyncio.Future[Any] | None:
         """The chat's retrieval index, built as the dialog opens if no chat message built it
         yet (~5 s at 100,000 examples, which a first check spent before asking): the session
         keeps it for the chat and every check."""
-        if not self.isVisible() or self.session.example_counts()[0] < INDEX_WARM_FROM:
-            return None
-        warming = asyncio.ensure_future(self.session.retrieval_index())
-        # a failed build is said by the check that awaits it, not logged here
-        warming.add_done_callback(lambda task: task.cancelled() or task.exception())
-        return warming
+        return self.session.warm_retrieval_index() if self.isVisible() else None
 
     @property
     def running(self) -> bool:
