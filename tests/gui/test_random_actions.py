@@ -210,14 +210,16 @@ def _name(widget: Any) -> str:
     return widget.objectName() or type(widget).__name__
 
 
-def _tab(rng: random.Random) -> str | None:
-    tabs = _shown(QTabWidget)
-    if not tabs:
+def _pick(rng: random.Random, kind: type, verb: str) -> str | None:
+    """Another page or choice of a tab bar or a list that shows."""
+    widgets = [w for w in _shown(kind) if w.count()]
+    if not widgets:
         return None
-    tab = rng.choice(tabs)
-    index = rng.randrange(tab.count())
-    tab.setCurrentIndex(index)
-    return f"tab {_name(tab)} {index}"
+    widget = rng.choice(widgets)
+    index = rng.randrange(widget.count())
+    widget.setCurrentIndex(index)
+    said = widget.itemText(index)[:30] if isinstance(widget, QComboBox) else index
+    return f"{verb} {_name(widget)} {said!r}"
 
 
 def _click(rng: random.Random) -> str | None:
@@ -245,16 +247,6 @@ def _type(rng: random.Random) -> str | None:
     else:
         field.setPlainText(text)
     return f"type {_name(field)} {text[:20]!r}"
-
-
-def _choose(rng: random.Random) -> str | None:
-    combos = [c for c in _shown(QComboBox) if c.count()]
-    if not combos:
-        return None
-    combo = rng.choice(combos)
-    index = rng.randrange(combo.count())
-    combo.setCurrentIndex(index)
-    return f"choose {_name(combo)} {combo.itemText(index)[:30]!r}"
 
 
 def _number(rng: random.Random) -> str | None:
@@ -357,13 +349,13 @@ def test_random_actions_raise_nothing_and_keep_the_project(
     window.resize(1366, 768)
     window.show()
     actions: list[Callable[[], str | None]] = [
-        lambda: _tab(rng),
+        lambda: _pick(rng, QTabWidget, "tab"),
         lambda: _click(rng),
         lambda: _click(rng),
         lambda: _click(rng),
         lambda: _type(rng),
         lambda: _type(rng),
-        lambda: _choose(rng),
+        lambda: _pick(rng, QComboBox, "choose"),
         lambda: _number(rng),
         lambda: _grid(rng),
         lambda: _key(rng, qtbot, window),
