@@ -256,7 +256,7 @@ class PipelineDialog(QDialog):
             return default
         folder = Path(typed).expanduser()
         if not folder.is_absolute():
-            folder = Path(self.options.out_dir).parent / folder
+            folder = self.session.project.path.parent / folder
         self.folder.setText(str(folder))
         return str(folder)
 

@@ -55,8 +55,9 @@ LOCAL_PROFILE = "local"
 NEEDED = ("torch", "transformers", "peft", "trl", "datasets")
 INSTALL_HINT = "Install it with: pip install 'persona-studio[local]'"
 CANCEL_WAIT = 60.0  # seconds the worker gets to save a checkpoint before it is stopped
-# where a failed job's details are: the Train tab's "Show the folder" opens it
-LOG_HINT = "Its log (worker.log, in the job's folder: Show the folder) says more."
+# where a failed job's details are (the Train tab's "Show the folder" beside it opens it; the
+# CLI has no such button: a service names none)
+LOG_HINT = "Its log (worker.log, in the job's folder) says more."
 
 
 FROZEN_HINT = (
