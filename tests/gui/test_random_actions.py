@@ -1,8 +1,10 @@
 """Random creator actions on the real window, seeded: clicks on whatever button shows (in the
 window and in the dialogs it opens), hostile text typed in any field, choices in any list,
-numbers, grid edits, keys (undo, paste, delete…), menu actions and dropped files. No
-exception may escape (the app's hook, the event loop's handler), nothing may be written where
-the app was started from, and the project opens again afterwards.
+numbers and sliders, grid edits, rows double-clicked, ticked or dragged, right clicks and
+their menus' actions, keys (undo, paste, delete…), menu actions (Open… and Report a Problem
+among them) and dropped files. No exception may escape (the app's hook, the event loop's
+handler), nothing may be written where the app was started from, and the project opens again
+afterwards.
 
 Runs like these found: Send failing on every click, a closed pane's reply drawing into a
 deleted widget, a pasted key's zero-width space failing every request, a long model name
@@ -10,8 +12,9 @@ raising OSError, and the pipeline writing a typed folder name beside the app's s
 A failure names its seed and its last steps: `PERSONA_RANDOM_SEEDS=7 pytest -k random_actions`
 replays one (a slot's timing may differ, the actions do not).
 
-Nothing here reaches the network: dialogs that would wait for a person return at once, links
-are noted instead of opened, and a connection anywhere but this computer is refused.
+Nothing here reaches the network: dialogs that would wait for a person return at once (yes or
+no, with random text where they ask for some), links are noted instead of opened, and a
+connection anywhere but this computer is refused.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QContextMenuEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
+    QAbstractSlider,
     QApplication,
     QComboBox,
     QDialog,
+    QDoubleSpinBox,
     QFileDialog,
     QInputDialog,
     QLineEdit,
@@ -71,8 +77,8 @@ TEXTS = [
     "../../etc/passwd",
 ]
 PASTED = [*TEXTS, "q\ta\nq2\ta2\n", "question,answer\n1,2"]
-# what would leave the test's window: closing it, another project, a report to send
-SKIP = ("quit", "exit", "close window", "open…", "open recent", "report a problem")
+# what would close the test's window
+SKIP = ("quit", "exit", "close window")
 KEYS = [
     (Qt.Key.Key_Delete, Qt.KeyboardModifier.NoModifier),
     (Qt.Key.Key_Backspace, Qt.KeyboardModifier.NoModifier),
@@ -92,21 +98,35 @@ KEYS = [
 
 
 @pytest.fixture
-def nobody_asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every box answers "no" at once (file dialogs: `_file_dialogs`); links are noted, not
-    opened; no connection leaves this computer. Returns the links."""
-    for name, answer in (  # type: ignore[assignment]
-        ("getText", ("", False)),
-        ("getItem", ("", False)),
-        ("getInt", (0, False)),
-        ("getMultiLineText", ("", False)),
-    ):
-        monkeypatch.setattr(QInputDialog, name, lambda *a, _answer=answer, **k: _answer)
+def answers() -> random.Random:
+    """What the boxes that wait for a person answer; the test seeds it."""
+    return random.Random()
+
+
+@pytest.fixture
+def nobody_asked(monkeypatch: pytest.MonkeyPatch, answers: random.Random) -> list[str]:
+    """Every box that would wait for a person answers at once, yes or no, with random text
+    where it asks for some (file dialogs: `_file_dialogs`); links are noted, not opened; no
+    connection leaves this computer. Returns the links."""
+
+    def text(*_a: Any, **_k: Any) -> tuple[str, bool]:
+        return answers.choice(TEXTS), answers.random() < 0.5
+
+    def item(_parent: Any, _title: str, _label: str, items: list[str], *_a: Any, **_k: Any) -> Any:
+        return (answers.choice(items) if items else ""), answers.random() < 0.5
+
+    def yes_or_no(*_a: Any, **_k: Any) -> QMessageBox.StandardButton:
+        return answers.choice([QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No])
+
+    monkeypatch.setattr(QInputDialog, "getText", text)
+    monkeypatch.setattr(QInputDialog, "getMultiLineText", text)
+    monkeypatch.setattr(QInputDialog, "getItem", item)
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (answers.randint(-5, 50), True))
     monkeypatch.setattr(QDialog, "exec", lambda self: 0)
     monkeypatch.setattr(QMessageBox, "exec", lambda self: QMessageBox.StandardButton.Cancel)
     for name in ("warning", "information", "critical", "about", "aboutQt"):
         monkeypatch.setattr(QMessageBox, name, lambda *a, **k: QMessageBox.StandardButton.Ok)
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QMessageBox, "question", yes_or_no)
     monkeypatch.setattr(QMenu, "exec", lambda *a, **k: None)
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
@@ -250,11 +270,15 @@ def _type(rng: random.Random) -> str | None:
 
 
 def _number(rng: random.Random) -> str | None:
-    spins = _shown(QSpinBox)
+    """A number in a spin box (whole or not) or a slider's place."""
+    spins = _shown(QSpinBox) + _shown(QDoubleSpinBox) + _shown(QAbstractSlider)
     if not spins:
         return None
     spin = rng.choice(spins)
-    value = rng.randint(spin.minimum(), min(spin.maximum(), spin.minimum() + 50))
+    if isinstance(spin, QDoubleSpinBox):
+        value: float = rng.uniform(spin.minimum(), spin.maximum())
+    else:
+        value = rng.randint(spin.minimum(), min(spin.maximum(), spin.minimum() + 50))
     spin.setValue(value)
     return f"number {_name(spin)} {value}"
 
@@ -276,6 +300,78 @@ def _grid(rng: random.Random) -> str | None:
         model.setData(index, text, Qt.ItemDataRole.EditRole)
         return f"edit {_name(table)} {row},{column} {text[:20]!r}"
     return f"select {_name(table)} {row},{column}"
+
+
+def _item(rng: random.Random, qtbot: Any) -> str | None:
+    """In any list, tree or table: a row double-clicked with the mouse, a box ticked, or a
+    row dragged elsewhere (in a list that takes drags)."""
+    views = [
+        v
+        for v in _shown(QAbstractItemView)
+        if v.model() is not None and v.model().rowCount(QModelIndex())
+    ]
+    if not views:
+        return None
+    view = rng.choice(views)
+    model = view.model()
+    row = rng.randrange(model.rowCount(QModelIndex()))
+    columns = 1 if isinstance(model, QAbstractListModel) else model.columnCount(QModelIndex())
+    index = model.index(row, rng.randrange(max(1, columns)))
+    view.setCurrentIndex(index)
+    move = view.dragDropMode() == QAbstractItemView.DragDropMode.InternalMove
+    if move and model.rowCount(QModelIndex()) > 1 and rng.random() < 0.4:
+        to = rng.randrange(model.rowCount(QModelIndex()) + 1)
+        model.moveRow(QModelIndex(), row, QModelIndex(), to)
+        return f"drag {_name(view)} row {row} to {to}"
+    if model.flags(index) & Qt.ItemFlag.ItemIsUserCheckable and rng.random() < 0.5:
+        ticked = model.data(index, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked.value
+        state = Qt.CheckState.Unchecked if ticked else Qt.CheckState.Checked
+        model.setData(index, state.value, Qt.ItemDataRole.CheckStateRole)
+        return f"tick {_name(view)} row {row}"
+    view.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
+    qtbot.mouseDClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center()
+    )
+    return f"double-click {_name(view)} row {row}"
+
+
+def _context_menu(rng: random.Random, qtbot: Any) -> str | None:
+    """A right click on a widget that shows, then one of the menu's actions (or none)."""
+    widgets = [
+        w
+        for w in _shown(QAbstractItemView)
+        if w.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+    ]
+    if not widgets:
+        return None
+    widget = rng.choice(widgets)
+    place = QPoint(rng.randrange(max(1, widget.width())), rng.randrange(max(1, widget.height())))
+    rows = widget.model().rowCount(QModelIndex()) if widget.model() is not None else 0
+    if rows and rng.random() < 0.8:  # most often on a row, which the press selects
+        index = widget.model().index(rng.randrange(rows), 0)
+        widget.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
+        place = widget.visualRect(index).center()
+    qtbot.mouseClick(widget.viewport(), Qt.MouseButton.RightButton, pos=place)
+    QApplication.sendEvent(
+        widget.viewport(),
+        QContextMenuEvent(QContextMenuEvent.Reason.Mouse, place, widget.mapToGlobal(place)),
+    )
+    return f"right-click {_name(widget)}" + (_popup_action(rng) or "")
+
+
+def _popup_action(rng: random.Random) -> str | None:
+    """One of the actions of a menu that shows (a right click's, a button's), or Escape."""
+    menus = [m for m in QApplication.topLevelWidgets() if isinstance(m, QMenu) and m.isVisible()]
+    if not menus:
+        return None
+    menu = rng.choice(menus)
+    actions = [a for a in menu.actions() if a.isEnabled() and not a.isSeparator()]
+    menu.hide()  # what a click in it, or Escape, does first
+    if not actions or rng.random() < 0.2:
+        return f" menu {_name(menu)} closed"
+    action = rng.choice(actions)
+    action.trigger()
+    return f" menu {_name(menu)} {action.text()!r}"
 
 
 def _key(rng: random.Random, qtbot: Any, window: Any) -> str:
@@ -320,9 +416,11 @@ def test_random_actions_raise_nothing_and_keep_the_project(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     nobody_asked: list[str],
+    answers: random.Random,
     keyring_backend: Any,
 ) -> None:
     rng = random.Random(seed)
+    answers.seed(seed)
     started_in = tmp_path / "started-in"
     started_in.mkdir()
     monkeypatch.chdir(started_in)
@@ -358,6 +456,9 @@ def test_random_actions_raise_nothing_and_keep_the_project(
         lambda: _pick(rng, QComboBox, "choose"),
         lambda: _number(rng),
         lambda: _grid(rng),
+        lambda: _item(rng, qtbot),
+        lambda: _context_menu(rng, qtbot),
+        lambda: _popup_action(rng),
         lambda: _key(rng, qtbot, window),
         lambda: _menu(rng, window),
         lambda: _drop(rng, window, files),
