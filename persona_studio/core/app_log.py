@@ -5,26 +5,80 @@ report. Warnings and errors only, each with its time; the console still shows th
 at `MAX_BYTES`, the file before kept as `persona-studio.log.1`.
 
 What goes in is what the app's warnings say: file names and error messages, never a key (no
-warning names one); a traceback names the app's code, not the creator's text."""
+warning names one); a traceback names the app's code, not the creator's text.
+
+The session's last warnings are also kept in memory (`recent`) for the problem report, each cut
+to a line: the home folder written `~`, an exception named by its kind and place only (its
+message might quote a creator's text)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections import deque
 from pathlib import Path
 
 LOG_FILE = "persona-studio.log"
 MAX_BYTES = 512 * 1024
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+RECENT_AT_MOST = 10  # the report's warnings: the session's last ones
+LINE_AT_MOST = 300
+
+
+def one_line(record: logging.LogRecord) -> str:
+    """A warning as the problem report says it: its time, level and logger, its message's
+    first line cut at `LINE_AT_MOST` with the home folder as `~`, and an exception's kind and
+    where it was raised."""
+    lines = record.getMessage().strip().splitlines()
+    said = lines[0] if lines else ""
+    if record.exc_info and record.exc_info[0] is not None:
+        tb = record.exc_info[2]
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
+        said += f" ({record.exc_info[0].__name__}{where})"
+    home = str(Path.home())
+    if len(home) > 1:
+        said = said.replace(home, "~")
+    if len(said) > LINE_AT_MOST:
+        said = said[: LINE_AT_MOST - 1] + "…"
+    at = time.strftime("%H:%M:%S", time.localtime(record.created))
+    return f"{at} {record.levelname} {record.name}: {said}"
+
+
+class Recent(logging.Handler):
+    """The session's last warnings and errors, each as `one_line` (for the problem report)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: deque[str] = deque(maxlen=RECENT_AT_MOST)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(one_line(record))
+        except Exception:  # a warning's own arguments that cannot be formatted
+            self.handleError(record)
+
+
+recent = Recent()
 
 
 def start(folder: Path) -> logging.Handler | None:
     """Send the warnings and errors of every logger to `folder`'s log from now on (the file is
-    made at the first one). Returns the handler (None where the folder cannot be written: the
-    console alone then, as before)."""
+    made at the first one), and to `recent`. Returns the file's handler (None where the folder
+    cannot be written: the console and `recent` alone then)."""
     from logging.handlers import RotatingFileHandler
 
     root = logging.getLogger()
+    # Python's console output stops once the root has a handler: kept (a windowed program
+    # may have no console at all)
+    if not root.handlers and sys.stderr is not None:
+        console = logging.StreamHandler()
+        console.setLevel(logging.WARNING)
+        root.addHandler(console)
+    if recent not in root.handlers:
+        root.addHandler(recent)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handler = RotatingFileHandler(
@@ -35,11 +89,5 @@ def start(folder: Path) -> logging.Handler | None:
         return None
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter(FORMAT))
-    # Python's console output stops once the root has a handler: kept (a windowed program
-    # may have no console at all)
-    if not root.handlers and sys.stderr is not None:
-        console = logging.StreamHandler()
-        console.setLevel(logging.WARNING)
-        root.addHandler(console)
     root.addHandler(handler)
     return handler

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio import APP_NAME, __version__
-from persona_studio.core import crash_log
+from persona_studio.core import app_log, crash_log
 from persona_studio.resources_path import resource_path
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ def install_excepthook() -> None:
 
 
 def report_text(window: MainWindow) -> str:
-    """Versions, system and the recent errors: what helps whoever reads a problem report.
-    Never a key, a token or the project's content (only its file name and size)."""
+    """Versions, system, the recent errors and the session's last warnings: what helps
+    whoever reads a problem report. Never a key, a token or the project's content (only its
+    file name and size; a warning's line: `app_log.one_line`)."""
     from PySide6 import __version__ as pyside_version
     from PySide6.QtCore import qVersion
 
@@ -83,6 +84,9 @@ def report_text(window: MainWindow) -> str:
         )
     lines.append("Recent errors:" if RECENT_ERRORS else "Recent errors: none")
     lines += [f"  {at} {title}: {text}" for at, title, text in RECENT_ERRORS]
+    warnings = list(app_log.recent.lines)  # (the log file has more: Help → Where Are My Files)
+    lines.append("Warnings this session:" if warnings else "Warnings this session: none")
+    lines += [f"  {line}" for line in warnings]
     crash = crash_log.previous
     if crash is not None:
         lines.append(f"The session before this one closed unexpectedly (started {crash.started}):")

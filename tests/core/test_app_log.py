@@ -50,6 +50,42 @@ def test_the_file_is_cut_at_its_size(started: Path) -> None:
 def test_a_folder_that_cannot_be_written_leaves_the_console(tmp_path: Path) -> None:
     blocked = tmp_path / "a file"
     blocked.write_text("not a folder", encoding="utf-8")
-    before = list(logging.getLogger().handlers)
-    assert app_log.start(blocked / "data") is None
-    assert logging.getLogger().handlers == before
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        assert app_log.start(blocked / "data") is None
+        added = [h for h in root.handlers if h not in before]
+        assert all(not isinstance(h, logging.FileHandler) for h in added)
+        assert app_log.recent in added  # the report still has the session's warnings
+        assert "no log file this session" in app_log.recent.lines[-1]
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+
+
+def test_the_report_keeps_the_last_warnings_a_line_each_without_the_home_folder(
+    started: Path,
+) -> None:
+    app_log.recent.lines.clear()
+    home = Path.home()
+    logger = logging.getLogger("persona_studio.x")
+    logger.warning("reading %s for import failed", home / "Clients" / "rhea.csv")
+    logger.warning("the check failed in its worker process:\nTraceback…\n  a second line")
+    logger.warning("x" * 5000)
+    try:
+        {}["What did Rhea say about her knees?"]
+    except KeyError:
+        logger.exception("the sheet sync failed")
+    lines = list(app_log.recent.lines)
+    assert lines[0].endswith(
+        "WARNING persona_studio.x: reading ~/Clients/rhea.csv for import failed"
+    )
+    assert str(home) not in "".join(lines)
+    assert lines[1].endswith("the check failed in its worker process:")  # its first line
+    assert len(lines[2]) < app_log.LINE_AT_MOST + 60 and lines[2].endswith("…")
+    assert "ERROR persona_studio.x: the sheet sync failed (KeyError at test_app_log.py:" in lines[3]
+    assert "Rhea" not in lines[3]  # an exception's message may quote a creator's text
+    for _ in range(app_log.RECENT_AT_MOST + 5):
+        logger.warning("again")
+    assert len(app_log.recent.lines) == app_log.RECENT_AT_MOST
+    assert "again" in started.read_text(encoding="utf-8")  # the file has them all

@@ -3,12 +3,15 @@ that helps and holds no secret."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import deque
 
 from PySide6.QtGui import QGuiApplication, QTextDocument
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
 
 from persona_studio import __version__
+from persona_studio.core import app_log
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.dialogs.messages import show_error
@@ -47,7 +50,7 @@ def test_shortcuts_and_where_files_are(make_window, context) -> None:
 
 
 def test_report_a_problem_copies_versions_and_errors_never_a_key(
-    make_window, context, keyring_backend
+    make_window, context, keyring_backend, monkeypatch
 ) -> None:
     window = make_window()
     window.open_project(ensure_demo_project(context.data_folder))
@@ -55,10 +58,25 @@ def test_report_a_problem_copies_versions_and_errors_never_a_key(
         add_provider(context, keyring_backend, "together-work", server)
     show_error(window, "Could not sync", UserFacingError("The sheet is gone.", "Link it again."))
     box = window.report_problem()
+    assert "Warnings this session: none" in box.detailedText()
+    monkeypatch.setattr(app_log.recent, "lines", deque(maxlen=app_log.RECENT_AT_MOST))
+    logging.getLogger().addHandler(app_log.recent)
+    try:
+        logging.getLogger("persona_studio.services.check_process").warning(
+            "the check's worker process stopped (exit code -9); a new one starts"
+        )
+    finally:
+        logging.getLogger().removeHandler(app_log.recent)
+    box = window.report_problem()
     copied = QGuiApplication.clipboard().text()
     assert isinstance(box, QMessageBox) and box.detailedText() == copied
     assert f"Persona Studio {__version__}" in copied and "Python" in copied
     assert "Could not sync: The sheet is gone. Link it again." in copied
+    assert re.search(
+        r"Warnings this session:\n  \d\d:\d\d:\d\d WARNING persona_studio.services.check_process: "
+        r"the check's worker process stopped \(exit code -9\)",
+        copied,
+    )
     assert "openai-compatible" in copied  # the kinds of profile, not their keys
     assert "sk-very-secret-123" not in copied and "Coach Rhea" not in copied.split("Project")[0]
 
