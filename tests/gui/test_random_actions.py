@@ -1,10 +1,10 @@
 """Random creator actions on the real window, seeded: clicks on whatever button shows (in the
-window and in the dialogs it opens), hostile text typed in any field, choices in any list,
-numbers and sliders, grid edits, rows double-clicked, ticked or dragged, right clicks and
-their menus' actions, keys (undo, paste, delete…), menu actions (Open… and Report a Problem
-among them) and dropped files. No exception may escape (the app's hook, the event loop's
-handler), nothing may be written where the app was started from, and the project opens again
-afterwards.
+window and in the dialogs it opens), hostile text typed or pasted in any field, choices in
+any list, numbers and sliders, grid edits, rows double-clicked, ticked or dragged, right
+clicks and their menus' actions, keys (undo, paste, delete…), menu actions (Open… and Report
+a Problem among them) and dropped files; only where a person could (a box that waits blocks
+its window). No exception may escape (the app's hook, the event loop's handler), nothing may
+be written where the app was started from, and the project opens again afterwards.
 
 Runs like these found: Send failing on every click, a closed pane's reply drawing into a
 deleted widget, a pasted key's zero-width space failing every request, a long model name
@@ -252,6 +252,9 @@ def _pick(rng: random.Random, kind: type, verb: str) -> str | None:
     widget = rng.choice(widgets)
     index = rng.randrange(widget.count())
     widget.setCurrentIndex(index)
+    if isinstance(widget, QComboBox):  # what a person's choice says besides (not a call's)
+        widget.activated.emit(index)
+        widget.textActivated.emit(widget.itemText(index))
     said = widget.itemText(index)[:30] if isinstance(widget, QComboBox) else index
     return f"{verb} {_name(widget)} {said!r}"
 
@@ -265,7 +268,9 @@ def _click(rng: random.Random) -> str | None:
     return f"click {_name(button)} {button.text()!r} in {_name(button.window())}"
 
 
-def _type(rng: random.Random) -> str | None:
+def _type(rng: random.Random, qtbot: Any) -> str | None:
+    """Text in a field as a person puts it there: typed key by key, or pasted over what was
+    there (so the field says it was edited, which a call to `setText` does not)."""
     fields = [
         f
         for f in _shown(QLineEdit) + _shown(QPlainTextEdit) + _shown(QTextEdit)
@@ -275,9 +280,17 @@ def _type(rng: random.Random) -> str | None:
         return None
     field, text = rng.choice(fields), rng.choice(TEXTS)
     if isinstance(field, QLineEdit):
-        field.setText(text)
+        field.setFocus()
+        field.selectAll()
+        if not text:
+            qtbot.keyClick(field, Qt.Key.Key_Delete)
+        elif text.isprintable() and text.isascii() and len(text) < 60 and rng.random() < 0.5:
+            qtbot.keyClicks(field, text)  # (Qt's test keys: printable ASCII, else it aborts)
+        else:
+            QGuiApplication.clipboard().setText(text)
+            qtbot.keyClick(field, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
         if rng.random() < 0.3:
-            field.returnPressed.emit()
+            qtbot.keyClick(field, Qt.Key.Key_Return)
     else:
         field.setPlainText(text)
     return f"type {_name(field)} {text[:20]!r}"
@@ -471,8 +484,8 @@ def test_random_actions_raise_nothing_and_keep_the_project(
         lambda: _click(rng),
         lambda: _click(rng),
         lambda: _click(rng),
-        lambda: _type(rng),
-        lambda: _type(rng),
+        lambda: _type(rng, qtbot),
+        lambda: _type(rng, qtbot),
         lambda: _pick(rng, QComboBox, "choose"),
         lambda: _number(rng),
         lambda: _grid(rng),
