@@ -8,12 +8,13 @@ What goes in is what the app's warnings say: file names and error messages, neve
 warning names one); a traceback names the app's code, not the creator's text.
 
 The session's last warnings are also kept in memory (`recent`) for the problem report, each cut
-to a line: the home folder written `~`, an exception named by its kind and place only (its
+to a line: a path's folders left out, an exception named by its kind and place only (its
 message might quote a creator's text)."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections import deque
@@ -24,12 +25,16 @@ MAX_BYTES = 512 * 1024
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 RECENT_AT_MOST = 10  # the report's warnings: the session's last ones
 LINE_AT_MOST = 300
+# the folders of a file's path, which may name a client or a person ("/home/rhea/Clients/x.csv",
+# "C:\Users\rhea\x.csv"), spaces and all (up to a bracket, a comma or a quote); not a web
+# address's ("https://host/v1/files" is kept)
+_FOLDERS = re.compile(r"(?<![\w:/.])(?:~|[A-Za-z]:)?[\\/][^\n\"'“”<>|():;,]*[\\/]")
 
 
 def one_line(record: logging.LogRecord) -> str:
     """A warning as the problem report says it: its time, level and logger, its message's
-    first line cut at `LINE_AT_MOST` with the home folder as `~`, and an exception's kind and
-    where it was raised."""
+    first line cut at `LINE_AT_MOST` with a path's folders left out ("…/x.csv"), and an
+    exception's kind and where it was raised."""
     lines = record.getMessage().strip().splitlines()
     said = lines[0] if lines else ""
     if record.exc_info and record.exc_info[0] is not None:
@@ -38,9 +43,7 @@ def one_line(record: logging.LogRecord) -> str:
             tb = tb.tb_next
         where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
         said += f" ({record.exc_info[0].__name__}{where})"
-    home = str(Path.home())
-    if len(home) > 1:
-        said = said.replace(home, "~")
+    said = _FOLDERS.sub("…/", said)
     if len(said) > LINE_AT_MOST:
         said = said[: LINE_AT_MOST - 1] + "…"
     at = time.strftime("%H:%M:%S", time.localtime(record.created))

@@ -57,9 +57,9 @@ def test_report_a_problem_copies_versions_and_errors_never_a_key(
     with FakeOpenAI(api_key="sk-very-secret-123") as server:
         add_provider(context, keyring_backend, "together-work", server)
     show_error(window, "Could not sync", UserFacingError("The sheet is gone.", "Link it again."))
+    monkeypatch.setattr(app_log.recent, "lines", deque(maxlen=app_log.RECENT_AT_MOST))
     box = window.report_problem()
     assert "Warnings this session: none" in box.detailedText()
-    monkeypatch.setattr(app_log.recent, "lines", deque(maxlen=app_log.RECENT_AT_MOST))
     logging.getLogger().addHandler(app_log.recent)
     try:
         logging.getLogger("persona_studio.services.check_process").warning(
