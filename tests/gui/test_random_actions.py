@@ -61,7 +61,9 @@ from tests.gui.conftest import add_provider
 
 STEPS = 150
 MODEL = "gpt-4.1-mini-2025-04-14"
-SEEDS = [int(s) for s in os.environ.get("PERSONA_RANDOM_SEEDS", "1,2,3").split(",")]
+# the suite's seeds: one of each project (seed % 3), among those that click the chat's Send
+# with a message (9 and 11 fail when its slot takes `clicked`'s bool, as it did before caeadc3)
+SEEDS = [int(s) for s in os.environ.get("PERSONA_RANDOM_SEEDS", "1,9,11").split(",")]
 TEXTS = [
     "",
     "Hello there",
@@ -401,6 +403,16 @@ def _popup_action(rng: random.Random) -> str | None:
     return f" menu {_name(menu)} {action.text()!r}"
 
 
+def _leave_box(rng: random.Random, qtbot: Any) -> str | None:
+    """Escape in a box that waits, at times: a person closes most boxes soon (else a seed
+    spends its steps in the first one it opens, and the window behind waits)."""
+    box = QApplication.activeModalWidget()
+    if box is None or rng.random() > 0.2:
+        return None
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+    return f"key Escape on {_name(box)}"
+
+
 def _key(rng: random.Random, qtbot: Any, window: Any) -> str:
     if rng.random() < 0.3:
         QGuiApplication.clipboard().setText(rng.choice(PASTED))
@@ -484,6 +496,7 @@ def test_random_actions_raise_nothing_and_keep_the_project(
         lambda: _click(rng),
         lambda: _click(rng),
         lambda: _click(rng),
+        lambda: _click(rng),  # (a quarter of the actions, as before rows and menus came)
         lambda: _type(rng, qtbot),
         lambda: _type(rng, qtbot),
         lambda: _pick(rng, QComboBox, "choose"),
@@ -500,11 +513,11 @@ def test_random_actions_raise_nothing_and_keep_the_project(
     try:
         for step in range(STEPS):
             try:
-                what = None
+                what = _leave_box(rng, qtbot)
                 for _ in range(5):  # one that finds something to do (a box may be waiting)
-                    what = rng.choice(actions)()
                     if what:
                         break
+                    what = rng.choice(actions)()
             except Exception:
                 errors.append(traceback.format_exc())
                 what = "(raised)"
