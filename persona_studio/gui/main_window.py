@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +19,6 @@ from PySide6.QtGui import (
     QUndoStack,
 )
 from PySide6.QtWidgets import (
-    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -84,6 +84,12 @@ WRITING_ACTIONS = (
 VIEW_ONLY_TABS = ("Persona", "Dataset", "Train")  # the Chat tab reads: it stays live
 
 
+# Every window made, for titles that tell two of one file name apart. (It walked Qt's top-level
+# widgets, which made a Python object for each of Qt's own popups and tooltips: a run of random
+# actions under X11 crashed there once, in PySide's wrapping, not reproduced since.)
+_WINDOWS: weakref.WeakSet[MainWindow] = weakref.WeakSet()
+
+
 class MainWindow(QMainWindow):
     """The four lazily built tabs, menus and status bar over one open project. Listens to the
     session's save state, persona and `model_registered`; connects the tabs' requests."""
@@ -92,6 +98,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, context: AppContext) -> None:
         super().__init__()
+        _WINDOWS.add(self)
         self.context = context
         self.session: ProjectSession | None = None
         self.undo_stack = QUndoStack(self)
@@ -768,9 +775,8 @@ class MainWindow(QMainWindow):
             path = self.session.project.path
             twins = [
                 w
-                for w in QApplication.topLevelWidgets()
-                if isinstance(w, MainWindow)
-                and w is not self
+                for w in list(_WINDOWS)
+                if w is not self
                 and w.session is not None
                 and w.session.project.path.name == path.name
             ]
