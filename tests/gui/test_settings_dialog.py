@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -254,3 +255,64 @@ def test_the_environment_profile_is_offered_only_when_its_key_is_set(
     window.tabs.setCurrentIndex(2)
     profile = window.train_tab.profile
     assert profile.currentText() == "From the environment (OPENAI_API_KEY)"
+
+
+def test_closing_settings_while_it_works_lets_the_work_land(
+    make_window, context, keyring_backend, run_async, qtbot, monkeypatch, isolated_home
+) -> None:
+    """Closed while a connection is tested or a profile removed (found by random actions:
+    the answer was written into the deleted dialog, and a removal half done left the window's
+    lists showing the profile): the dialog hides at once and goes once the work has landed."""
+    from shiboken6 import isValid
+
+    from persona_studio.services import providers
+
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    train = window.train_tab
+    release = asyncio.Event()
+    tested = providers.test_connection
+
+    async def held(*args, **kwargs):
+        await release.wait()
+        return await tested(*args, **kwargs)
+
+    monkeypatch.setattr(providers, "test_connection", held)
+    with FakeOpenAI(api_key=SECRET) as server:
+        dialog = window.open_settings()
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # as the window opens it
+        _fill_profile(dialog, qtbot, "fake", server.base_url, SECRET)
+        qtbot.mouseClick(dialog.providers.test, Qt.MouseButton.LeftButton)
+        run_async(wait_until(lambda: "Contacting" in dialog.providers.result.text()))
+        qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+        assert not dialog.isVisible() and isValid(dialog)  # closed for the creator, kept
+        release.set()
+        run_async(wait_until(lambda: not isValid(dialog)))  # deleted once it answered
+        assert train.profile.findData("fake") >= 0  # saved, and the Train tab told
+
+        removing = asyncio.Event()
+        delete = context.store.delete
+
+        async def held_delete(account):
+            await removing.wait()
+            return await delete(account)
+
+        monkeypatch.setattr(context.store, "delete", held_delete)
+        dialog = window.open_settings()
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        page = dialog.providers
+        page.list.setCurrentItem(page.list.findItems("fake", Qt.MatchFlag.MatchExactly)[0])
+        qtbot.mouseClick(page.remove, Qt.MouseButton.LeftButton)
+        dialog.reject()
+        assert isValid(dialog)
+        removing.set()
+        run_async(wait_until(lambda: not isValid(dialog)))
+    assert all(p.name != "fake" for p in context.config.profiles)
+    assert all(p.name != "fake" for p in load_config(context.config_file).profiles)
+    assert train.profile.findData("fake") < 0  # the Train tab no longer offers it
+
+    # with nothing under way, closing deletes the dialog at once, as before
+    dialog = window.open_settings()
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.reject()
+    run_async(wait_until(lambda: not isValid(dialog)))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -44,6 +47,30 @@ KIND_LABELS = {
     "openai-compatible": "OpenAI-compatible server (Ollama, LM Studio, vLLM, gateways)",
 }
 _NEW = "New profile"
+
+
+def _lands(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """For a page's work that must land though the creator closes Settings meanwhile (a key
+    being written, a connection tested, a profile removed): the dialog hides at once, and is
+    deleted when the last such work ends (`SettingsDialog.done`), so its profile is saved and
+    the window's lists are told, into widgets that are still there. Counted from the click,
+    not from when the loop starts the work (a close may come between)."""
+
+    async def run(page: Any, *args: Any) -> None:
+        try:
+            await method(page, *args)
+        finally:
+            page.working -= 1
+            dialog = page.window()
+            if isinstance(dialog, SettingsDialog) and dialog.closed and not dialog.working:
+                dialog.deleteLater()
+
+    @functools.wraps(method)
+    def start(page: Any, *args: Any) -> Awaitable[None]:
+        page.working += 1
+        return run(page, *args)
+
+    return start
 
 
 def _status(label: QLabel, text: str, ok: bool | None) -> None:
@@ -105,6 +132,7 @@ class ProvidersPage(QWidget):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.working = 0  # its work under way (`_lands`)
         self.context = context
         self.list = QListWidget(objectName="profiles_list")
         self.list.setAccessibleName("Provider profiles")
@@ -299,6 +327,7 @@ class ProvidersPage(QWidget):
         return profile
 
     @asyncSlot()
+    @_lands
     async def _save(self) -> None:
         self.save.setEnabled(False)
         try:
@@ -307,6 +336,7 @@ class ProvidersPage(QWidget):
             self.save.setEnabled(True)
 
     @asyncSlot()
+    @_lands
     async def _test(self) -> None:
         self.test.setEnabled(False)
         self.save.setEnabled(False)
@@ -324,6 +354,7 @@ class ProvidersPage(QWidget):
             self.save.setEnabled(True)
 
     @asyncSlot()
+    @_lands
     async def _remove_profile(self) -> None:
         item = self.list.currentItem()
         if item is None:
@@ -344,6 +375,7 @@ class ProvidersPage(QWidget):
 class GooglePage(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.working = 0  # its work under way (`_lands`)
         self.context = context
         intro = QLabel(
             "Persona Studio can keep your dataset in a Google Sheet so collaborators can edit it. "
@@ -406,6 +438,7 @@ class GooglePage(QWidget):
             self.load_file(Path(path))
 
     @asyncSlot(object)
+    @_lands
     async def load_file(self, path: Path) -> None:
         auth = "oauth" if self.oauth.isChecked() else "service_account"
         self.choose.setEnabled(False)
@@ -447,3 +480,16 @@ class SettingsDialog(QDialog):
         layout.addWidget(tabs)
         layout.addWidget(close)
         self.banner.refresh()
+        self.closed = False  # closed while work was under way: deleted when it ends
+
+    @property
+    def working(self) -> int:
+        return self.providers.working + self.google.working
+
+    def done(self, result: int) -> None:
+        """Closed while a key is written or a connection tested: hidden now, deleted once that
+        work has landed (`_lands`)."""
+        if self.working and self.testAttribute(Qt.WidgetAttribute.WA_DeleteOnClose):
+            self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+            self.closed = True
+        super().done(result)
