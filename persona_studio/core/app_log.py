@@ -19,6 +19,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
+from types import TracebackType
 
 LOG_FILE = "persona-studio.log"
 MAX_BYTES = 512 * 1024
@@ -31,6 +32,13 @@ LINE_AT_MOST = 300
 _FOLDERS = re.compile(r"(?<![\w:/.])(?:~|[A-Za-z]:)?[\\/][^\n\"'“”<>|():;,]*[\\/]")
 
 
+def raised_at(tb: TracebackType | None) -> str:
+    """ " at file.py:line" of the innermost frame of an exception's traceback ("" if none)."""
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
+
+
 def one_line(record: logging.LogRecord) -> str:
     """A warning as the problem report says it: its time, level and logger, its message's
     first line cut at `LINE_AT_MOST` with a path's folders left out ("…/x.csv"), and an
@@ -38,11 +46,7 @@ def one_line(record: logging.LogRecord) -> str:
     lines = record.getMessage().strip().splitlines()
     said = lines[0] if lines else ""
     if record.exc_info and record.exc_info[0] is not None:
-        tb = record.exc_info[2]
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
-        said += f" ({record.exc_info[0].__name__}{where})"
+        said += f" ({record.exc_info[0].__name__}{raised_at(record.exc_info[2])})"
     said = _FOLDERS.sub("…/", said)
     if len(said) > LINE_AT_MOST:
         said = said[: LINE_AT_MOST - 1] + "…"

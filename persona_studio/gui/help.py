@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import platform
 import sys
-import traceback
 from collections import deque
 from datetime import datetime
 from html import escape
@@ -50,9 +49,7 @@ def install_excepthook() -> None:
     previous = sys.excepthook
 
     def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        last = traceback.extract_tb(tb)[-1:] if tb else []
-        where = f" at {Path(last[0].filename).name}:{last[0].lineno}" if last else ""
-        remember_error("Unexpected error", f"{kind.__name__}: {value}{where}")
+        remember_error("Unexpected error", f"{kind.__name__}: {value}{app_log.raised_at(tb)}")
         if logging.getLogger().handlers:
             log.error("Unexpected error", exc_info=(kind, value, tb))
         else:
