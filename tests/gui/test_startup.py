@@ -260,3 +260,36 @@ def test_the_app_paints_without_qts_fill_threads(
     monkeypatch.setenv("QT_NO_GUI_THREADPOOL", "0")
     make_application([])
     assert os.environ["QT_NO_GUI_THREADPOOL"] == "0"
+
+
+READS = """
+import sys
+import persona_studio.core.config, persona_studio.core.project  # as `__main__` does
+before = set(sys.modules)
+import persona_studio.gui  # loads PySide, and with it its import hook
+feature = sys.modules["shibokensupport.feature"]
+read = []
+real = feature._mod_uses_pyside
+feature._mod_uses_pyside = lambda module: read.append(module.__name__) or real(module)
+import persona_studio.gui.app, persona_studio.gui.main_window, persona_studio.gui.persona_tab
+import persona_studio.gui.dataset_tab, persona_studio.gui.train_tab, persona_studio.gui.chat_tab
+print("read:", *sorted(name for name in read if name in before or name.startswith("persona_")))
+"""
+
+
+def test_pyside_reads_no_source_of_ours_nor_of_what_was_loaded_before_it() -> None:
+    """PySide reads the source of each module an import statement names once it is loaded,
+    to learn whether the module might choose its `__feature__`s: ~60 reads before the first
+    paint. `persona_studio.gui` tells it the answers first (this test fails if a PySide no
+    longer keeps them where it did: then drop that shortcut). The answers are only right
+    while no module of ours chooses a feature, which the second half checks."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run(
+        [sys.executable, "-c", READS], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "read:"
+    package = Path(__file__).parents[2] / "persona_studio"
+    choosing = [p for p in package.rglob("*.py") if "import __feature__" in p.read_text()]
+    choosing += [p for p in package.rglob("*.py") if "from __feature__" in p.read_text()]
+    assert choosing == []
