@@ -9,7 +9,8 @@ warning names one); a traceback names the app's code, not the creator's text.
 
 The session's last warnings are also kept in memory (`recent`) for the problem report, each cut
 to a line: a path's folders left out, an exception named by its kind and place only (its
-message might quote a creator's text)."""
+message might quote a creator's text). Both hear the app from its first line (`listen`): the
+file opens after the first paint, and what was said before it is written then."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ LOG_FILE = "persona-studio.log"
 MAX_BYTES = 512 * 1024
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 RECENT_AT_MOST = 10  # the report's warnings: the session's last ones
+EARLY_AT_MOST = 100  # warnings before the file opens, kept for it
 LINE_AT_MOST = 300
 # the folders of a file's path, which may name a client or a person ("/home/rhea/Clients/x.csv",
 # "C:\Users\rhea\x.csv"), spaces and all (up to a bracket, a comma or a quote); not a web
@@ -55,13 +57,17 @@ def one_line(record: logging.LogRecord) -> str:
 
 
 class Recent(logging.Handler):
-    """The session's last warnings and errors, each as `one_line` (for the problem report)."""
+    """The session's last warnings and errors, each as `one_line` (for the problem report),
+    and those said before the log file opens (`early`, for the file; None once it has)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.lines: deque[str] = deque(maxlen=RECENT_AT_MOST)
+        self.early: list[logging.LogRecord] | None = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.early is not None and len(self.early) < EARLY_AT_MOST:
+            self.early.append(record)
         try:
             self.lines.append(one_line(record))
         except Exception:  # a warning's own arguments that cannot be formatted
@@ -71,12 +77,9 @@ class Recent(logging.Handler):
 recent = Recent()
 
 
-def start(folder: Path) -> logging.Handler | None:
-    """Send the warnings and errors of every logger to `folder`'s log from now on (the file is
-    made at the first one), and to `recent`. Returns the file's handler (None where the folder
-    cannot be written: the console and `recent` alone then)."""
-    from logging.handlers import RotatingFileHandler
-
+def listen() -> None:
+    """From the app's first line: warnings go to the console (as Python's own output did) and
+    to `recent`, which keeps those said before `start` opens the file for it."""
     root = logging.getLogger()
     # Python's console output stops once the root has a handler: kept (a windowed program
     # may have no console at all)
@@ -86,6 +89,17 @@ def start(folder: Path) -> logging.Handler | None:
         root.addHandler(console)
     if recent not in root.handlers:
         root.addHandler(recent)
+
+
+def start(folder: Path) -> logging.Handler | None:
+    """Send the warnings and errors of every logger to `folder`'s log from now on (the file is
+    made at the first one; those said since `listen` go first), and to `recent`. Returns the
+    file's handler (None where the folder cannot be written: the console and `recent` alone
+    then)."""
+    from logging.handlers import RotatingFileHandler
+
+    listen()
+    early, recent.early = recent.early or [], None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handler = RotatingFileHandler(
@@ -96,5 +110,7 @@ def start(folder: Path) -> logging.Handler | None:
         return None
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter(FORMAT))
-    root.addHandler(handler)
+    for record in early:  # said before the file opened, each in its place and time
+        handler.handle(record)
+    logging.getLogger().addHandler(handler)
     return handler

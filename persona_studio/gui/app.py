@@ -229,6 +229,7 @@ def _close_once_counted(window: MainWindow, waited_ms: int = 0) -> None:
 
 
 def run_app(argv: list[str]) -> int:
+    app_log.listen()  # the log file opens after the first paint; what is said before waits
     crash = crash_log.start(data_dir(), __version__)  # from here a hard crash leaves its stack
     app = make_application(argv)  # (Qt aborts when it cannot load its display plugin: recorded)
     config, warning = _load_settings()
@@ -252,7 +253,7 @@ def run_app(argv: list[str]) -> int:
     from persona_studio.gui.help import install_excepthook
 
     install_excepthook()
-    app_log.start(data_dir())  # (after the first paint: its module costs ~3 ms)
+    app_log.start(data_dir())  # (after the first paint: `logging.handlers` costs ~3 ms)
     warm_up_in_background()
     settle_after_startup()
 

@@ -67,6 +67,33 @@ def test_a_folder_that_cannot_be_written_leaves_the_console(
             root.removeHandler(handler)
 
 
+def test_what_is_said_before_the_file_opens_goes_into_it_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app listens from its first line; the file opens after the first paint (a crash
+    record that could not be kept, a project's store made afresh as it opened: said before)."""
+    monkeypatch.setattr(app_log.recent, "lines", deque(maxlen=app_log.RECENT_AT_MOST))
+    monkeypatch.setattr(app_log.recent, "early", [])
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        app_log.listen()
+        logging.getLogger("persona_studio.core.crash_log").warning("no record of crashes: full")
+        assert "no record of crashes: full" in app_log.recent.lines[-1]  # for the report
+        assert app_log.start(tmp_path / "data") is not None
+        assert app_log.recent.early is None  # kept no longer
+        logging.getLogger("persona_studio.x").warning("after the first paint")
+        lines = (tmp_path / "data" / LOG_FILE).read_text(encoding="utf-8").splitlines()
+        assert [line.split(" ", 2)[2] for line in lines] == [
+            "WARNING persona_studio.core.crash_log: no record of crashes: full",
+            "WARNING persona_studio.x: after the first paint",
+        ]
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+            handler.close()
+
+
 def test_the_report_keeps_the_last_warnings_a_line_each_without_their_folders(
     started: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
