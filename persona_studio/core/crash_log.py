@@ -2,7 +2,8 @@
 sees, leaves the window gone and nothing said. `faulthandler` writes every thread's stack to a
 file in the app's data folder as the process dies; the next start reads it back, once, so the
 window can say the app closed unexpectedly and the problem report can carry what happened. Each
-start and each clean end adds a line: a dump followed by the session's end was no crash.
+start and each clean end adds a line naming its process: a fatal error's dump is a crash, and
+on Windows an exception's dump followed by the end of every session running then was none.
 
 The file is the app's, never a project's: it holds source file names, lines and function names,
 nothing a creator typed. It is read with a bound (its last `TAIL_BYTES`) and kept small."""
@@ -55,12 +56,37 @@ def last_unseen_crash(path: Path) -> Crash | None:
         return None
     text = f"\n{tail}".rsplit(f"\n{SEEN}\n", 1)[-1]
     at = max(text.rfind(dump) for dump in DUMPS)
-    if at < 0 or CLOSED in text[at:].split(STARTED, 1)[0]:
+    if at < 0:
         return None
-    before = text[:at].rsplit(STARTED, 1)
-    started = before[1].split(" pid ")[0].strip() if len(before) == 2 else ""
+    started = _crashed_session(text, at)
+    if started is None:
+        return None
     lines = text[at:].splitlines()[:STACK_LINES]
     return Crash(started=started[:40], stack=_short_paths("\n".join(lines)))
+
+
+def _crashed_session(text: str, at: int) -> str | None:
+    """When the session whose dump is at `at` began ("" where the record does not say), or
+    None where the dump was no crash. A fatal error always is: the process died. An exception
+    on Windows was not if the sessions running at the dump all closed after it as the app
+    closes. (The app started twice runs two sessions on one record; each line names its
+    process, a dump does not.)"""
+    running: dict[str, str] = {}  # process id -> when it began, as its line says
+    for line in text[:at].splitlines():
+        if line.startswith(STARTED) and " pid " in line:
+            began, pid = line[len(STARTED) :].rsplit(" pid ", 1)
+            running.pop(pid.strip(), None)  # (a number used again: the later start's)
+            running[pid.strip()] = began.strip()
+        elif line.startswith(CLOSED):
+            running.pop(line[len(CLOSED) :].strip(), None)
+    after = text[at:].splitlines()
+    closed = {line[len(CLOSED) :].strip() for line in after if line.startswith(CLOSED)}
+    crashed = [began for pid, began in running.items() if pid not in closed]
+    if text.startswith(DUMPS[0], at):
+        return (crashed or [*running.values(), ""])[-1]
+    if not running:  # begun before what is read: closed before the next start, as one window
+        return None if CLOSED in text[at:].split(STARTED, 1)[0] else ""
+    return crashed[-1] if crashed else None
 
 
 def _short_paths(stack: str) -> str:

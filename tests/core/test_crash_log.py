@@ -95,6 +95,27 @@ def test_a_dump_the_app_went_on_from_is_no_crash(tmp_path: Path) -> None:
     assert crash is not None and crash.stack.startswith("Windows fatal exception")
 
 
+def test_the_app_started_twice_keeps_the_crash_of_one(tmp_path: Path) -> None:
+    """Two starts of the app write one record (a creator opened a second project from the file
+    manager): the other session's clean end after a crash does not hide it."""
+    path = tmp_path / CRASH_FILE
+    first = "=== started 2026-12-07 06:20:01 1.0 pid 7\n"
+    second = "=== started 2026-12-07 06:21:30 1.0 pid 8\n"
+    fatal = "Fatal Python error: Segmentation fault\n\nCurrent thread 0x1:\n"
+    path.write_text(first + second + fatal + "=== closed 8\n", encoding="utf-8")
+    crash = last_unseen_crash(path)
+    assert crash is not None and crash.started == "2026-12-07 06:20:01 1.0"  # the first's
+    handled = "Windows fatal exception: access violation\n\nStack (most recent call first):\n"
+    path.write_text(first + second + handled + "=== closed 8\n", encoding="utf-8")
+    crash = last_unseen_crash(path)  # the first session never closed: it crashed
+    assert crash is not None and crash.started == "2026-12-07 06:20:01 1.0"
+    path.write_text(first + second + handled + "=== closed 8\n=== closed 7\n", encoding="utf-8")
+    assert last_unseen_crash(path) is None  # both went on and closed
+    path.write_text(first + "=== closed 7\n" + second + fatal, encoding="utf-8")
+    crash = last_unseen_crash(path)
+    assert crash is not None and crash.started == "2026-12-07 06:21:30 1.0"
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=4096), st.sampled_from(["", "Fatal Python error: x\n", "=== seen\n"]))
 def test_any_bytes_read_as_a_crash_or_none(data: bytes, marker: str) -> None:
