@@ -2,13 +2,16 @@
 window and in the dialogs it opens), hostile text typed or pasted in any field, choices in
 any list, numbers and sliders, grid edits, rows double-clicked, ticked or dragged, right
 clicks and their menus' actions, keys (undo, paste, delete…), menu actions (Open… and Report
-a Problem among them) and dropped files; only where a person could (a box that waits blocks
-its window). No exception may escape (the app's hook, the event loop's handler), nothing may
-be written where the app was started from, and the project opens again afterwards.
+a Problem among them) and files dropped as a desktop drops them (a list of addresses); only
+where a person could (a box that waits blocks its window). No exception may escape (the
+app's hook, the event loop's handler), nothing may be written where the app was started from,
+and the project opens again afterwards.
 
 Runs like these found: Send failing on every click, a closed pane's reply drawing into a
 deleted widget, a pasted key's zero-width space failing every request, a long model name
-raising OSError, and the pipeline writing a typed folder name beside the app's start folder.
+raising OSError, the pipeline writing a typed folder name beside the app's start folder, and
+Settings closed while it removed a profile leaving it half removed (under X11: CI runs the GUI
+tests there too).
 A failure names its seed and its last steps: `PERSONA_RANDOM_SEEDS=7 pytest -k random_actions`
 replays one (a slot's timing may differ, the actions do not).
 
@@ -30,8 +33,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, Qt
-from PySide6.QtGui import QAction, QContextMenuEvent, QDesktopServices, QGuiApplication
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QMimeData,
+    QModelIndex,
+    QPoint,
+    QPointF,
+    Qt,
+    QUrl,
+)
+from PySide6.QtGui import (
+    QAction,
+    QContextMenuEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeyEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -62,13 +82,15 @@ from tests.gui.conftest import add_provider
 STEPS = 150
 MODEL = "gpt-4.1-mini-2025-04-14"
 # the suite's seeds: one of each project (seed % 3), among those that click the chat's Send
-# with a message (9 and 11 fail when its slot takes `clicked`'s bool, as it did before caeadc3)
-SEEDS = [int(s) for s in os.environ.get("PERSONA_RANDOM_SEEDS", "1,9,11").split(",")]
+# with a message (7 and 9 fail when its slot takes `clicked`'s bool, as it did before caeadc3)
+SEEDS = [int(s) for s in os.environ.get("PERSONA_RANDOM_SEEDS", "7,9,11").split(",")]
 TEXTS = [
     "",
     "Hello there",
     "<img src='x.png'><b>bold</b>",
     "é" * 50,
+    "Rhea Müller — 日本語 😀",
+    "مرحبا بك",
     "x" * 5000,
     "{{char}} and {{user}}",
     "\u202e\u200b",
@@ -288,6 +310,8 @@ def _type(rng: random.Random, qtbot: Any) -> str | None:
             qtbot.keyClick(field, Qt.Key.Key_Delete)
         elif text.isprintable() and text.isascii() and len(text) < 60 and rng.random() < 0.5:
             qtbot.keyClicks(field, text)  # (Qt's test keys: printable ASCII, else it aborts)
+        elif text.isprintable() and len(text) < 60 and rng.random() < 0.5:
+            _keys_with_text(field, text)
         else:
             QGuiApplication.clipboard().setText(text)
             qtbot.keyClick(field, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
@@ -296,6 +320,15 @@ def _type(rng: random.Random, qtbot: Any) -> str | None:
     else:
         field.setPlainText(text)
     return f"type {_name(field)} {text[:20]!r}"
+
+
+def _keys_with_text(field: Any, text: str) -> None:
+    """Typed as a keyboard layout or an input method types what is not ASCII: keys that carry
+    their text, a character each (an emoji too)."""
+    for char in text:
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            key = QKeyEvent(kind, Qt.Key.Key_unknown, Qt.KeyboardModifier.NoModifier, char)
+            QApplication.sendEvent(field, key)
 
 
 def _number(rng: random.Random) -> str | None:
@@ -425,12 +458,26 @@ def _key(rng: random.Random, qtbot: Any, window: Any) -> str:
 
 
 def _drop(rng: random.Random, window: Any, files: list[Path]) -> str | None:
-    """A file dropped on the window (what `dropEvent` hands on)."""
+    """Files dropped on the window as a desktop drops them: a drag that enters with a list of
+    addresses (one file or several, at times one that is no file), then, if the window takes
+    it, the drop."""
     if not _reachable(window):
         return None
-    dropped = rng.choice(files)
-    window.open_dropped(dropped)
-    return f"drop {dropped.name}"
+    urls = [QUrl.fromLocalFile(str(p)) for p in rng.sample(files, rng.choice([1, 1, 1, 2, 3]))]
+    if rng.random() < 0.2:
+        urls.insert(rng.randrange(len(urls) + 1), QUrl("https://example.com/examples.csv"))
+    data = QMimeData()
+    data.setUrls(urls)
+    at, action = QPointF(window.width() / 2, window.height() / 2), Qt.DropAction.CopyAction
+    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(at.toPoint(), action, data, buttons, keys)
+    enter.ignore()  # (as Qt's own drag does: taken only if the window says so)
+    QApplication.sendEvent(window, enter)
+    names = ", ".join(url.fileName() for url in urls)
+    if not enter.isAccepted():
+        return f"drag {names}: not taken"
+    QApplication.sendEvent(window, QDropEvent(at, action, data, buttons, keys))
+    return f"drop {names}"
 
 
 def _menu(rng: random.Random, window: Any) -> str | None:
