@@ -7,6 +7,11 @@ that moment minus the moment just before the process was spawned. Prints medians
 and the fastest runs' (on a shared machine a run's time moves by tens of milliseconds: the
 median of 3 runs went from 1.46× to 2.24× between runs of the same code); target: Persona
 Studio ≤ 1.7× bare (issue 21's goal; this printed the foundation's 1.5× before).
+
+To compare with older code, check it out in a worktree and run this with PYTHONPATH=<worktree>,
+then with PYTHONPATH=<this checkout> (so both pay the same extra path entry), interleaved.
+The processes start in an empty folder: from a checkout, `-m` imports the checkout's own code
+before PYTHONPATH's.
 """
 
 from __future__ import annotations
@@ -39,9 +44,9 @@ app.exec()
 TARGET_RATIO = 1.7
 
 
-def time_command(argv: list[str], env: dict[str, str]) -> float:
+def time_command(argv: list[str], env: dict[str, str], folder: Path) -> float:
     started = time.time()
-    result = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+    result = subprocess.run(argv, env=env, cwd=folder, check=True, capture_output=True, text=True)
     shown = next(line for line in result.stdout.splitlines() if line.startswith("shown-at "))
     return float(shown.split()[1]) - started
 
@@ -64,12 +69,14 @@ def main() -> int:
     }
     app = [sys.executable, "-m", "persona_studio"]
     bare = [sys.executable, "-c", BARE]
-    time_command(app, env)  # first launch creates the demo project; not what we measure
-    time_command(bare, env)
+    # started from an empty folder, as from a desktop: from a checkout, `-m` would import the
+    # checkout's code before PYTHONPATH's (a worktree of older code, to compare with)
+    time_command(app, env, home)  # first launch creates the demo project; not what we measure
+    time_command(bare, env, home)
     app_times, bare_times = [], []
     for _ in range(args.runs):  # interleaved, so machine noise hits both alike
-        bare_times.append(time_command(bare, env))
-        app_times.append(time_command(app, env))
+        bare_times.append(time_command(bare, env, home))
+        app_times.append(time_command(app, env, home))
     app_median, bare_median = statistics.median(app_times), statistics.median(bare_times)
     ratio = app_median / bare_median
     print(
