@@ -84,7 +84,7 @@ def _crashed_session(text: str, at: int) -> str | None:
     crashed = [began for pid, began in running.items() if pid not in closed]
     if text.startswith(DUMPS[0], at):
         return (crashed or [*running.values(), ""])[-1]
-    if not running:  # begun before what is read: closed before the next start, as one window
+    if not running:  # begun before what is read: closed before the next start, as alone
         return None if CLOSED in text[at:].split(STARTED, 1)[0] else ""
     return crashed[-1] if crashed else None
 
