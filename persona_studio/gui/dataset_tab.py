@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from operator import is_
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -103,6 +103,29 @@ ORDER_TURN_S = 0.008  # a column's order read in parts this long, then the windo
 # 100,000 a copy held the UI thread 0.47-0.54 s to write the rows out, a paste 0.85 s to read
 # them back)
 CLIPBOARD_IN_THREAD_FROM = 2_000
+
+
+def _clipboard_waits_for_the_app_in_front() -> bool:
+    """Wayland lets only the app in front (with the keyboard) set the clipboard: set while the
+    creator is in another app, it is refused, and Qt cannot tell (X11 takes it any time)."""
+    active = QGuiApplication.applicationState() == Qt.ApplicationState.ApplicationActive
+    return QGuiApplication.platformName() == "wayland" and not active
+
+
+async def _back_in_front() -> None:
+    """Until the app is in front again."""
+    back = asyncio.get_running_loop().create_future()
+
+    def changed(state: Qt.ApplicationState) -> None:
+        if state == Qt.ApplicationState.ApplicationActive and not back.done():
+            back.set_result(None)
+
+    app = cast(QGuiApplication, QGuiApplication.instance())
+    app.applicationStateChanged.connect(changed)
+    try:
+        await back
+    finally:
+        app.applicationStateChanged.disconnect(changed)
 
 
 class DatasetTab(QWidget):
@@ -939,6 +962,14 @@ class DatasetTab(QWidget):
         text = await asyncio.to_thread(examples_tsv, examples)
         if not isValid(self) or copy != self._copies:
             return  # the window closed, or the creator copied other rows meanwhile
+        if _clipboard_waits_for_the_app_in_front():
+            self.status_message.emit(
+                f"{counted(len(examples), 'example')} ready to copy: they go to the clipboard "
+                "when you come back to Persona Studio."
+            )
+            await _back_in_front()
+            if not isValid(self) or copy != self._copies:
+                return
         QGuiApplication.clipboard().setText(text)
         self.status_message.emit(
             f"Copied {counted(len(examples), 'example')}: paste them into a spreadsheet."

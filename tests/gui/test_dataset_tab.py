@@ -422,6 +422,43 @@ def test_many_rows_are_copied_and_pasted_in_a_thread(
     assert len(_stored(window)) == 4
 
 
+def test_a_copy_ending_while_another_app_is_in_front_waits_for_it_on_wayland(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """Wayland lets only the app in front set the clipboard (X11 takes it any time): many rows
+    written out in a thread, done while the creator is in another app, would be refused, and
+    Qt cannot tell, so "Copied" would be said of nothing. The copy waits until the app is in
+    front again, and says so."""
+    from persona_studio.gui import dataset_tab
+
+    monkeypatch.setattr(dataset_tab, "CLIPBOARD_IN_THREAD_FROM", 3)
+    state = [Qt.ApplicationState.ApplicationInactive]
+    monkeypatch.setattr(QGuiApplication, "platformName", staticmethod(lambda: "wayland"))
+    monkeypatch.setattr(QGuiApplication, "applicationState", staticmethod(lambda: state[0]))
+    examples = [Example.from_qa(f"Q{i}?", "A.") for i in range(4)]
+    _window, tab = _tab(make_window, tmp_path, examples)
+    said: list[str] = []
+    tab.status_message.connect(said.append)
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setText("before")
+    tab.table.selectAll()
+    tab.copy_selected()
+    run_async(wait_until(lambda: "ready to copy" in said[-1]))
+    assert said[-1] == (
+        "4 examples ready to copy: they go to the clipboard when you come back to Persona Studio."
+    )
+    assert clipboard.text() == "before" and not tab._copying.done()
+    app = QGuiApplication.instance()
+    app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationInactive)  # (not yet)
+    run_async(asyncio.sleep(0.05))
+    assert clipboard.text() == "before"
+    state[0] = Qt.ApplicationState.ApplicationActive
+    app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
+    run_async(tab._copying)
+    assert clipboard.text().splitlines()[3] == "Q3?\tA.\tdraft\t"
+    assert said[-1] == "Copied 4 examples: paste them into a spreadsheet."
+
+
 def test_conversation_editor_turns_weights_and_own_prompt(make_window, tmp_path, qtbot) -> None:
     window, tab = _tab(make_window, tmp_path, [Example.from_qa("Hi", "Hello")])
     tab.table.selectRow(0)
