@@ -150,6 +150,7 @@ class ColorSchemeFollower:
         self.app = app
         self.original_style = app.style().name()
         self.forced = False
+        self.styled_dark = is_dark()  # what the widgets made so far filled their colours for
         app.styleHints().colorSchemeChanged.connect(self.apply)
         self.apply(app.styleHints().colorScheme())
 
@@ -167,7 +168,9 @@ class ColorSchemeFollower:
             self.app.setPalette(self.app.style().standardPalette())
             self.forced = False
         self.app.setPalette(accented(self.app.palette()))
-        restyle_all()  # our colours; rich text re-renders on its widget's PaletteChange
+        if is_dark() != self.styled_dark:  # (at every start the same: 157 widgets, ~9 ms)
+            restyle_all()  # our colours; rich text re-renders on its widget's PaletteChange
+            self.styled_dark = is_dark()
 
 
 def follow_color_scheme(app: QApplication) -> ColorSchemeFollower:
