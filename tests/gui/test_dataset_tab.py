@@ -351,6 +351,19 @@ def test_pasted_rows_are_selected_where_the_sort_puts_them(make_window, tmp_path
     assert tab._current_example().question == "Golf?"
 
 
+def _copying_four_rows(make_window, tmp_path):
+    """A tab with four examples, all selected and copied, the clipboard holding "before" till
+    then; with what the status bar said."""
+    examples = [Example.from_qa(f"Q{i}?", f"A{i}.") for i in range(4)]
+    window, tab = _tab(make_window, tmp_path, examples)
+    said: list[str] = []
+    tab.status_message.connect(said.append)
+    QGuiApplication.clipboard().setText("before")
+    tab.table.selectAll()
+    tab.copy_selected()
+    return window, tab, said
+
+
 def test_many_rows_are_copied_and_pasted_in_a_thread(
     make_window, tmp_path, run_async, monkeypatch
 ) -> None:
@@ -370,14 +383,8 @@ def test_many_rows_are_copied_and_pasted_in_a_thread(
             name,
             lambda *a, _work=work: threads.append(threading.current_thread().name) or _work(*a),
         )
-    examples = [Example.from_qa(f"Q{i}?", f"A{i}.") for i in range(4)]
-    window, tab = _tab(make_window, tmp_path, examples)
-    said: list[str] = []
-    tab.status_message.connect(said.append)
+    window, tab, said = _copying_four_rows(make_window, tmp_path)
     clipboard = QGuiApplication.clipboard()
-    clipboard.setText("before")
-    tab.table.selectAll()
-    tab.copy_selected()
     assert said[-1] == "Copying 4 examples…" and clipboard.text() == "before"
     first = tab._copying
     tab.table.selectRow(0)
@@ -435,14 +442,8 @@ def test_a_copy_ending_while_another_app_is_in_front_waits_for_it_on_wayland(
     state = [Qt.ApplicationState.ApplicationInactive]
     monkeypatch.setattr(QGuiApplication, "platformName", staticmethod(lambda: "wayland"))
     monkeypatch.setattr(QGuiApplication, "applicationState", staticmethod(lambda: state[0]))
-    examples = [Example.from_qa(f"Q{i}?", "A.") for i in range(4)]
-    _window, tab = _tab(make_window, tmp_path, examples)
-    said: list[str] = []
-    tab.status_message.connect(said.append)
+    _window, tab, said = _copying_four_rows(make_window, tmp_path)
     clipboard = QGuiApplication.clipboard()
-    clipboard.setText("before")
-    tab.table.selectAll()
-    tab.copy_selected()
     run_async(wait_until(lambda: "ready to copy" in said[-1]))
     assert said[-1] == (
         "4 examples ready to copy: they go to the clipboard when you come back to Persona Studio."
@@ -455,7 +456,7 @@ def test_a_copy_ending_while_another_app_is_in_front_waits_for_it_on_wayland(
     state[0] = Qt.ApplicationState.ApplicationActive
     app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
     run_async(tab._copying)
-    assert clipboard.text().splitlines()[3] == "Q3?\tA.\tdraft\t"
+    assert clipboard.text().splitlines()[3] == "Q3?\tA3.\tdraft\t"
     assert said[-1] == "Copied 4 examples: paste them into a spreadsheet."
 
 
