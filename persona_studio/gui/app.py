@@ -163,6 +163,19 @@ def _make_enums(path: str) -> None:
     getattr(getattr(import_module(f"PySide6.{module}"), cls, None), enum, None)
 
 
+def one_event_at_a_time(steps: deque[Callable[[], object]]) -> None:
+    """Each step once the events waiting have been handled (the window's, the desktop's): a
+    step posts the next, which Qt handles on its next pass, after what came meanwhile. Steps
+    are taken from `steps` as they run (what is left stays there)."""
+
+    def next_step() -> None:  # (a function: PySide holds it, as no bound method's object)
+        if steps:
+            steps.popleft()()
+            QTimer.singleShot(0, next_step)
+
+    QTimer.singleShot(0, next_step)
+
+
 class WarmUp:
     """The warm-up behind the first paint: `start` it once the window is shown; `finish` does
     what is left at once (for benchmarks and tests that measure a warm window)."""
@@ -183,22 +196,18 @@ class WarmUp:
 
     def start(self) -> WarmUp:
         self.thread.start()
-        self._after(WARM_POLL_MS)
+        self._once_the_thread_is_done()
         return self
 
-    def _after(self, ms: int) -> None:
-        # a lambda: PySide holds a bound method's object weakly, and the warm-up's caller
-        # keeps none (it stopped at its first timer)
-        QTimer.singleShot(ms, lambda: self._next())
-
-    def _next(self) -> None:
-        """One step on the window's thread, then the next after the events waiting (an import
-        the window needs meanwhile is its own: only time is lost, never a step done twice)."""
+    def _once_the_thread_is_done(self) -> None:
+        """Then the steps on the window's thread, one event at a time (an import the window
+        needs meanwhile is its own: only time is lost, never a step done twice)."""
         if self.thread.is_alive():
-            self._after(WARM_POLL_MS)
-        elif self.steps:
-            self.steps.popleft()()
-            self._after(0)
+            # a lambda: PySide holds a bound method's object weakly, and the warm-up's caller
+            # keeps none (it stopped at its first timer)
+            QTimer.singleShot(WARM_POLL_MS, lambda: self._once_the_thread_is_done())
+        else:
+            one_event_at_a_time(self.steps)
 
     def finish(self) -> None:
         self.thread.join()
@@ -217,19 +226,6 @@ def _report_problems() -> None:
 
     install_excepthook()
     app_log.start(data_dir())
-
-
-def one_event_at_a_time(steps: list[Callable[[], object]]) -> None:
-    """Each step once the events waiting have been handled (the window's, the desktop's): a
-    step posts the next, which Qt handles on its next pass, after what came meanwhile."""
-    left = deque(steps)
-
-    def next_step() -> None:
-        if left:
-            left.popleft()()
-            QTimer.singleShot(0, next_step)
-
-    QTimer.singleShot(0, next_step)
 
 
 def _close_once_counted(window: MainWindow, waited_ms: int = 0) -> None:
@@ -286,13 +282,15 @@ def run_app(argv: list[str]) -> int:
     # the shown window 110-170 ms (the shortcuts 17, the collector 10, the log file 8, the
     # scheme 6, the imports above slowed by the warm-up thread started before them)
     one_event_at_a_time(
-        [
-            _report_problems,
-            window.attach_shortcuts,
-            partial(follow_color_scheme, app),
-            settle_after_startup,
-            warm_up_in_background,
-        ]
+        deque(
+            [
+                _report_problems,
+                window.attach_shortcuts,
+                partial(follow_color_scheme, app),
+                settle_after_startup,
+                warm_up_in_background,
+            ]
+        )
     )
     if crash is not None:
         from persona_studio.gui.help import crash_notice

@@ -309,7 +309,7 @@ def test_what_follows_the_first_paint_lets_events_in_between(qtbot: QtBot) -> No
         order.append("first")
         QTimer.singleShot(0, lambda: order.append("an event meanwhile"))
 
-    one_event_at_a_time([first, lambda: order.append("second")])
+    one_event_at_a_time(deque([first, lambda: order.append("second")]))
     assert order == []  # (nothing before the loop runs)
     qtbot.waitUntil(lambda: "second" in order, timeout=5000)
     assert order == ["first", "an event meanwhile", "second"]
