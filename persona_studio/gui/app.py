@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 import threading
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from importlib import import_module
 from pathlib import Path
+from types import TracebackType
 from typing import cast
 
 from PySide6.QtCore import QTimer
@@ -33,6 +35,7 @@ from persona_studio.resources_path import resource_path
 EXIT_WHEN_SHOWN = "PERSONA_STUDIO_EXIT_WHEN_SHOWN"
 COUNTED_WITHIN_MS = 30_000
 SWITCH_INTERVAL_S = 0.0005  # the longest a thread keeps the interpreter lock from another
+log = logging.getLogger("persona_studio")
 
 
 def _load_settings() -> tuple[AppConfig, str | None]:
@@ -219,12 +222,28 @@ def warm_up_in_background() -> WarmUp:
     return WarmUp().start()
 
 
-def _report_problems() -> None:
-    """Unexpected errors to a box and the log, and warnings to the log file (`logging.handlers`
-    costs ~3 ms: after the first paint)."""
-    from persona_studio.gui.help import install_excepthook
+def install_excepthook() -> None:
+    """A bug's exception is remembered for the problem report, and logged with its traceback
+    (the app's log file, `core.app_log`, and the console); with no log handler, reported as
+    before. Installed first: a bug before the log file opens (after the first paint) is kept
+    with the log's early records."""
+    previous = sys.excepthook
 
-    install_excepthook()
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        from persona_studio.gui.help import remember_error  # (~5 ms of imports: not at start)
+
+        remember_error("Unexpected error", f"{kind.__name__}: {value}{app_log.raised_at(tb)}")
+        if logging.getLogger().handlers:
+            log.error("Unexpected error", exc_info=(kind, value, tb))
+        else:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def _report_problems() -> None:
+    """Warnings and errors to the log file (`logging.handlers` costs ~3 ms: after the first
+    paint; what was said before it is written first)."""
     app_log.start(data_dir())
 
 
@@ -253,6 +272,7 @@ def _say_then_close(window: MainWindow, what: str) -> None:
 
 def run_app(argv: list[str]) -> int:
     app_log.listen()  # the log file opens after the first paint; what is said before waits
+    install_excepthook()
     crash = crash_log.start(data_dir(), __version__)  # from here a hard crash leaves its stack
     app = make_application(argv)  # (Qt aborts when it cannot load its display plugin: recorded)
     config, warning = _load_settings()

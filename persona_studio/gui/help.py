@@ -43,21 +43,6 @@ def remember_error(title: str, text: str) -> None:
     RECENT_ERRORS.append((datetime.now().strftime("%H:%M:%S"), title, text))
 
 
-def install_excepthook() -> None:
-    """A bug's exception is remembered for the report, and logged with its traceback (the app's
-    log file, `core.app_log`, and the console); with no log handler, reported as before."""
-    previous = sys.excepthook
-
-    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        remember_error("Unexpected error", f"{kind.__name__}: {value}{app_log.raised_at(tb)}")
-        if logging.getLogger().handlers:
-            log.error("Unexpected error", exc_info=(kind, value, tb))
-        else:
-            previous(kind, value, tb)
-
-    sys.excepthook = hook
-
-
 def report_text(window: MainWindow) -> str:
     """Versions, system, the recent errors and the session's last warnings: what helps
     whoever reads a problem report. Never a key, a token or the project's content (only its

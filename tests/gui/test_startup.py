@@ -84,28 +84,33 @@ def test_after_a_hard_crash_the_next_launch_says_so_once(isolated_home: Path) ->
 
 
 BUGGY = r"""
+import sys
 from PySide6.QtCore import QTimer
 from persona_studio.gui import app
-
-warm_up = app.warm_up_in_background
 
 def bug():
     raise ValueError("a bug for the log")
 
-def a_bug_then_the_warm_up():  # (run_app's step after the log's start)
-    QTimer.singleShot(0, bug)  # a slot that raises, as a bug does, once the app runs
-    return warm_up()
+def with_a_bug(step):
+    def then(*args):
+        QTimer.singleShot(0, bug)  # a slot that raises, as a bug does, once events are handled
+        return step(*args)
+    return then
 
-app.warm_up_in_background = a_bug_then_the_warm_up
+if sys.argv[1] == "after the log's start":  # (run_app's last step)
+    app.warm_up_in_background = with_a_bug(app.warm_up_in_background)
+else:  # as the window first shows: before the log file opens (after the first paint)
+    app.open_first_project = with_a_bug(app.open_first_project)
 app.run_app([])
 """
 
 
-def test_a_bug_goes_to_the_apps_log_with_its_traceback(isolated_home: Path) -> None:
+@pytest.mark.parametrize("when", ["after the log's start", "as the window first shows"])
+def test_a_bug_goes_to_the_apps_log_with_its_traceback(isolated_home: Path, when: str) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     env["PERSONA_STUDIO_EXIT_WHEN_SHOWN"] = "counted"  # (closes once the prompt is counted)
     run = subprocess.run(
-        [sys.executable, "-c", BUGGY], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", BUGGY, when], env=env, capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stderr
     text = (isolated_home / "data" / "persona-studio" / "persona-studio.log").read_text("utf-8")
