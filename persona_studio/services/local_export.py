@@ -14,10 +14,13 @@ would not keep up with; without it the app says where to get it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import sys
+import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +35,8 @@ GGUF_TYPES = {  # the converter's --outtype values we offer, in plain words
 }
 CONVERTER = "convert_hf_to_gguf.py"
 CONVERTER_ON_PATH = (CONVERTER, "convert-hf-to-gguf", "convert_hf_to_gguf")
+COPY_CHUNK = 8 * 1024 * 1024  # bytes a folder's copy writes between its progress and Stop checks
+COPY_HINT = "Check that the drive is plugged in, has room, and can be written to; then try again."
 TAIL_BYTES = 8192  # what is kept of the converter's output (for its error): bounded
 _PERCENT = re.compile(rb"(\d{1,3})%\|")  # tqdm's bar, as the converter writes tensors
 NO_CONVERTER = (
@@ -65,16 +70,94 @@ def modelfile(model: Path, system_prompt: str) -> str:
     return f'FROM {model}\nSYSTEM """{system}"""\nPARAMETER temperature 0.7\n'
 
 
-async def copy_folder(record: JobRecord, what: str, destination: Path) -> Path:
-    """Copy the job's `adapter` or `model` folder into `destination` (a new folder)."""
+async def copy_folder(
+    record: JobRecord,
+    what: str,
+    destination: Path,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Copy the job's `adapter` or `model` folder into `destination` (a new folder), its
+    progress in percent to `progress`. A merged model is gigabytes (~8 GB for a 4B model:
+    minutes to a USB stick), so the copy is written under a name ending ".part" and takes its
+    own only once whole; cancelling it (Stop) or a failure (a full drive) removes what was
+    written, and a failure says why in plain words."""
     source = job_folder(record) / what
     if not source.is_dir():
         raise UserFacingError(f"The job has no {what} folder.", "Train again.")
     target = destination / f"{job_folder(record).name}-{what}"
     if target.exists():
         raise UserFacingError(f"{target} already exists.", "Choose another folder.")
-    await asyncio.to_thread(shutil.copytree, source, target)
+    cannot = f"Could not copy the {what} folder to {destination}"
+    try:
+        files = await asyncio.to_thread(_files_under, source)
+        total, free = sum(size for _, size in files), shutil.disk_usage(destination).free
+        if free < total:
+            raise UserFacingError(
+                f"{cannot}: it needs {_size(total)} and only {_size(free)} is free there.",
+                "Free some space, or choose another folder or drive.",
+            )
+        # (in sight: a copy a crash cut short is seen, not gigabytes hidden)
+        partial = Path(tempfile.mkdtemp(prefix=f"{target.name}-", suffix=".part", dir=destination))
+    except OSError as exc:
+        raise UserFacingError(f"{cannot}: {exc.strerror or exc}.", COPY_HINT) from exc
+    stop, loop = threading.Event(), asyncio.get_running_loop()
+
+    def said(percent: int) -> None:  # (from the copy's thread)
+        if progress is not None:
+            loop.call_soon_threadsafe(progress, percent)
+
+    copying = loop.run_in_executor(None, _copy_files, files, source, partial, stop, said)
+    try:
+        await asyncio.shield(copying)
+        if target.exists():  # (made meanwhile, by someone else)
+            raise UserFacingError(f"{target} already exists.", "Choose another folder.")
+        partial.rename(target)
+    except BaseException as exc:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await copying  # (it stops at its next chunk)
+        await asyncio.to_thread(shutil.rmtree, partial, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise UserFacingError(f"{cannot}: {exc.strerror or exc}.", COPY_HINT) from exc
+        raise
     return target
+
+
+def _files_under(folder: Path) -> list[tuple[Path, int]]:
+    """Every file under `folder`, with its size (a link's, its target's)."""
+    return [
+        (path, path.stat().st_size)
+        for root, _dirs, names in os.walk(folder)
+        for path in (Path(root) / name for name in sorted(names))
+    ]
+
+
+def _copy_files(
+    files: list[tuple[Path, int]],
+    source: Path,
+    into: Path,
+    stop: threading.Event,
+    said: Callable[[int], None],
+) -> None:
+    """Copy `files` from under `source` to under `into`, a chunk at a time: between chunks it
+    says each new percent and stops when `stop` is set."""
+    total, done, shown = sum(size for _, size in files) or 1, 0, -1
+    for path, _size_then in files:
+        copy = into / path.relative_to(source)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as read, copy.open("wb") as write:
+            while chunk := read.read(COPY_CHUNK):
+                if stop.is_set():
+                    return
+                write.write(chunk)
+                done += len(chunk)
+                if (percent := min(100, done * 100 // total)) != shown:
+                    said(shown := percent)
+        shutil.copymode(path, copy)
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e8 else f"{count / 1e6:.1f} MB"
 
 
 async def send_to_ollama(record: JobRecord, name: str, system_prompt: str) -> str:
@@ -82,9 +165,15 @@ async def send_to_ollama(record: JobRecord, name: str, system_prompt: str) -> st
     Without Ollama, the Modelfile is still written and the error says the command to run."""
     folder = job_folder(record)
     path = folder / "Modelfile"
-    await asyncio.to_thread(
-        path.write_text, modelfile(folder / "model", system_prompt), encoding="utf-8"
-    )
+    try:
+        await asyncio.to_thread(
+            path.write_text, modelfile(folder / "model", system_prompt), encoding="utf-8"
+        )
+    except OSError as exc:
+        raise UserFacingError(
+            f"Could not write Ollama's Modelfile in {folder}: {exc.strerror or exc}.",
+            "Check that the training's folder is still there and can be written to.",
+        ) from exc
     command = ["ollama", "create", name, "-f", str(path)]
     program = shutil.which("ollama")
     if program is None:

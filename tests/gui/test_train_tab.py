@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -574,3 +576,33 @@ def test_a_gguf_file_being_written_can_be_stopped(
     assert box.text().startswith("Stopped") and take.text() == "Take it elsewhere"
     assert not target.exists() and not list(tmp_path.glob("*.part"))
     assert len(take.menu().actions()) == 5  # the usual menu is back
+
+
+def test_a_model_folder_being_copied_shows_its_progress_and_can_be_stopped(
+    qtbot, context, tmp_path, monkeypatch, run_async
+) -> None:
+    """A merged model is gigabytes: its copy says how far it is on the button, whose menu holds
+    Stop meanwhile; stopped, nothing is left where it was going. A full drive is said."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from persona_studio.services import local_export
+
+    monkeypatch.setattr(local_export, "COPY_CHUNK", 4096)
+    take = _take_elsewhere(qtbot, context, tmp_path, "Qwen2ForCausalLM")
+    (Path(take.record.fine_tuned_model) / "model.safetensors").write_bytes(bytes(40_000_000))
+    out = tmp_path / "usb-stick"
+    out.mkdir()
+    task = take.copy("model", str(out))
+    run_async(wait_until(lambda: take.text().startswith("Copying… 1"), timeout=20), 25)
+    (stop,) = take.menu().actions()
+    assert stop.text() == "Stop: Save a copy"
+    stop.trigger()
+    run_async(wait_until(task.done, timeout=20), 25)
+    box = take.findChildren(QMessageBox, "take_result")[-1]
+    assert box.text().startswith("Stopped") and take.text() == "Take it elsewhere"
+    assert not list(out.iterdir())
+    assert len(take.menu().actions()) == 5
+    monkeypatch.setattr(local_export.shutil, "disk_usage", lambda _p: SimpleNamespace(free=0))
+    run_async(wait_until(take.copy("model", str(out)).done, timeout=20), 25)
+    box = take.findChildren(QMessageBox, "take_result")[-1]
+    assert "only 0.0 MB is free" in box.text() and "another folder or drive" in box.text()

@@ -10,11 +10,14 @@ import os
 import stat
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.records import JobRecord
+from persona_studio.services import local_export
 from persona_studio.services.local_export import (
     CONVERTER,
     converter_command,
@@ -53,6 +56,72 @@ def test_copy_the_adapter_and_refuse_to_overwrite(record: JobRecord, tmp_path: P
     assert (copied / "config.json").is_file() and copied.name.endswith("-adapter")
     with pytest.raises(UserFacingError, match="already exists"):
         asyncio.run(copy_folder(record, "adapter", out))
+
+
+def _a_big_model(record: JobRecord, chunks: int) -> bytes:
+    """The model folder holds weights of `chunks` copy chunks (made small) and a subfolder."""
+    weights = os.urandom(chunks * local_export.COPY_CHUNK)
+    model = Path(record.fine_tuned_model)
+    (model / "model.safetensors").write_bytes(weights)
+    (model / "sub").mkdir()
+    (model / "sub" / "tokenizer.json").write_text("{}")
+    return weights
+
+
+def test_a_copy_says_its_progress_and_is_whole_when_named(record, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(local_export, "COPY_CHUNK", 4096)
+    weights = _a_big_model(record, 50)
+    out = tmp_path / "out"
+    out.mkdir()
+    said: list[int] = []
+    copied = asyncio.run(copy_folder(record, "model", out, said.append))
+    assert (copied / "model.safetensors").read_bytes() == weights
+    assert (copied / "sub" / "tokenizer.json").read_text() == "{}"
+    assert said == sorted(set(said)) and said[-1] == 100 and len(said) > 10
+    assert [p.name for p in out.iterdir()] == [copied.name]  # nothing hidden left beside it
+
+
+def test_a_copy_stopped_half_way_leaves_nothing(record, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(local_export, "COPY_CHUNK", 4096)
+    _a_big_model(record, 2000)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    async def stop_at_ten_percent() -> list[int]:
+        said: list[int] = []
+        task = asyncio.ensure_future(copy_folder(record, "model", out, said.append))
+        while not said or said[-1] < 10:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return said
+
+    said = asyncio.run(stop_at_ten_percent())
+    assert 10 <= said[-1] < 100
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="a full drive: Linux's /dev/full")
+def test_a_full_drive_is_said_and_leaves_nothing(record, tmp_path, monkeypatch) -> None:
+    _a_big_model(record, 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    opened = Path.open
+
+    def full(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        return opened(Path("/dev/full") if "w" in mode else self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", full)  # every write: "No space left on device"
+    with pytest.raises(UserFacingError) as error:
+        asyncio.run(copy_folder(record, "model", out))
+    assert "No space left on device" in error.value.message and "room" in error.value.hint
+    assert list(out.iterdir()) == []
+    monkeypatch.setattr(local_export.shutil, "disk_usage", lambda _p: SimpleNamespace(free=10))
+    monkeypatch.setattr(Path, "open", opened)
+    with pytest.raises(UserFacingError, match=r"needs 1\d\.\d MB and only 0\.0 MB is free"):
+        asyncio.run(copy_folder(record, "model", out))
+    assert list(out.iterdir()) == []
 
 
 def test_without_ollama_the_command_to_run_is_said(record, tmp_path, monkeypatch) -> None:

@@ -296,24 +296,18 @@ class TakeElsewhere(QPushButton):
         menu.addAction("Show the folder", self.show_folder)
         self.setMenu(menu)
 
-    def _run(
-        self, work: Coroutine[Any, Any, str], title: str, *, stoppable: bool = False
-    ) -> asyncio.Task[None] | None:
-        """Run `work` in the background, its outcome in a box. A `stoppable` one (a program
-        the app started: Ollama, llama.cpp's converter) leaves the button usable, its menu
-        holding only "Stop"; the others cannot be stopped half way, so the button waits."""
+    def _run(self, work: Coroutine[Any, Any, str], title: str) -> asyncio.Task[None] | None:
+        """Run `work` in the background, its outcome in a box. Meanwhile the button's menu
+        holds only "Stop" (what was half done is removed)."""
         if self._task is not None:
             work.close()
             return None
         menu = self.menu()
 
         async def run() -> None:
-            if stoppable:
-                stop = QMenu(self)
-                stop.addAction(f"Stop: {title}", self.stop)
-                self.setMenu(stop)
-            else:
-                self.setEnabled(False)
+            stop = QMenu(self)
+            stop.addAction(f"Stop: {title}", self.stop)
+            self.setMenu(stop)
             try:
                 said, icon = await work, QMessageBox.Icon.Information
             except UserFacingError as exc:
@@ -323,7 +317,6 @@ class TakeElsewhere(QPushButton):
             finally:
                 self._task = None
                 self.setMenu(menu)
-                self.setEnabled(True)
                 self.setText("Take it elsewhere")
             box = QMessageBox(icon, title, said, QMessageBox.StandardButton.Ok, self)
             box.setObjectName("take_result")
@@ -348,8 +341,12 @@ class TakeElsewhere(QPushButton):
         if not folder:
             return None
 
+        def progress(percent: int) -> None:
+            self.setText(f"Copying… {percent} %")
+
         async def work() -> str:
-            return f"Copied to {await copy_folder(record, what, Path(folder))}."
+            self.setText("Copying…")
+            return f"Copied to {await copy_folder(record, what, Path(folder), progress)}."
 
         return self._run(work(), "Save a copy")
 
@@ -362,7 +359,6 @@ class TakeElsewhere(QPushButton):
         return self._run(
             send_to_ollama(self.record, name, self.persona.system_prompt()),
             "Send to Ollama",
-            stoppable=True,
         )
 
     def save_gguf(
@@ -410,7 +406,7 @@ class TakeElsewhere(QPushButton):
             )
             return f"Saved {written} ({GGUF_TYPES[outtype].split(':')[0]})."
 
-        return self._run(work(), "Save as a GGUF file", stoppable=True)
+        return self._run(work(), "Save as a GGUF file")
 
     def _ask_for_llama_cpp(self, then: Callable[[], object]) -> QMessageBox:
         """Why GGUF needs llama.cpp, and a button to choose its folder (remembered)."""
