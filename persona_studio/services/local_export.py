@@ -298,5 +298,11 @@ async def export_gguf(
             "llama.cpp's converter finished without writing a GGUF file.",
             "Update llama.cpp and try again.",
         )
-    await asyncio.to_thread(os.replace, partial, destination)
+    try:
+        await asyncio.to_thread(os.replace, partial, destination)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UserFacingError(
+            f"Could not name the GGUF file {destination.name}: {exc.strerror or exc}.", COPY_HINT
+        ) from exc
     return destination

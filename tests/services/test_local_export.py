@@ -219,6 +219,20 @@ def test_a_gguf_file_is_written_with_progress(record: JobRecord, tmp_path: Path)
         asyncio.run(export_gguf(record, target, converter=FAKE_LLAMA_CPP / CONVERTER))
 
 
+def test_a_gguf_file_that_cannot_take_its_name_is_said(record, tmp_path, monkeypatch) -> None:
+    _family(record, "Qwen3ForCausalLM")
+
+    def refused(*_a: Any) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(local_export.os, "replace", refused)
+    with pytest.raises(UserFacingError, match=r"rhea\.gguf: Permission denied"):
+        asyncio.run(
+            export_gguf(record, tmp_path / "rhea.gguf", converter=FAKE_LLAMA_CPP / CONVERTER)
+        )
+    assert not list(tmp_path.glob("*.gguf*"))
+
+
 def test_a_family_llama_cpp_does_not_know_is_said_plainly(record, tmp_path) -> None:
     _family(record, "MysteryForCausalLM")
     target = tmp_path / "m.gguf"
