@@ -1,7 +1,8 @@
 """Random creator actions on the real window, seeded: clicks on whatever button shows (in the
 window and in the dialogs it opens), hostile text typed or pasted in any field, choices in
 any list, numbers and sliders, grid edits, rows double-clicked, ticked or dragged, right
-clicks and their menus' actions, keys (undo, paste, delete…), menu actions (Open… and Report
+clicks and their menus' actions (a button's menu too: a finished training's Take it
+elsewhere), keys (undo, paste, delete…), menu actions (Open… and Report
 a Problem among them) and files dropped as a desktop drops them (a list of addresses); only
 where a person could (a box that waits blocks its window). No exception may escape (the
 app's hook, the event loop's handler), nothing may be written where the app was started from,
@@ -13,7 +14,8 @@ raising OSError, the pipeline writing a typed folder name beside the app's start
 Settings closed while it removed a profile leaving it half removed (under X11: CI runs the GUI
 tests there too).
 A failure names its seed and its last steps: `PERSONA_RANDOM_SEEDS=7 pytest -k random_actions`
-replays one (a slot's timing may differ, the actions do not).
+replays one (a slot's timing may differ, the actions do not). `PERSONA_RANDOM_LOG=FILE` adds
+every seed's steps to FILE (what a sweep reached).
 
 Nothing here reaches the network: dialogs that would wait for a person return at once (yes or
 no, with random text where they ask for some), links are noted instead of opened, and a
@@ -66,16 +68,19 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPlainTextEdit,
+    QPushButton,
     QSpinBox,
     QTableView,
     QTabWidget,
     QTextEdit,
 )
 
+from persona_studio.core.config import LOCAL_PROFILE
 from persona_studio.core.dataset import Example
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
+from persona_studio.core.records import JobRecord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gui.conftest import add_provider
 
@@ -217,7 +222,8 @@ def _file_dialogs(monkeypatch: pytest.MonkeyPatch, rng: random.Random, folder: P
 
 
 def _project(seed: int, folder: Path, data_folder: Path, rng: random.Random) -> Path:
-    """The demo, a new empty project, or the demo with odd examples of every status."""
+    """The demo, a new empty project, or the demo with odd examples of every status and a
+    finished training on this computer (its job's *Take it elsewhere* menu)."""
     if seed % 3 == 0:
         return ensure_demo_project(data_folder)
     path = folder / "random.persona"
@@ -238,6 +244,14 @@ def _project(seed: int, folder: Path, data_folder: Path, rng: random.Random) -> 
                 for i in range(more)
             ]
         )
+        model = folder / "local-job" / "model"  # what a training here leaves (tiny)
+        (model.parent / "adapter").mkdir(parents=True)
+        (model.parent / "adapter" / "adapter_config.json").write_text('{"r": 8}')
+        model.mkdir()
+        (model / "config.json").write_text('{"architectures": ["Qwen2ForCausalLM"]}')
+        base = "Qwen/Qwen2.5-0.5B-Instruct"
+        done = JobRecord("local-random", LOCAL_PROFILE, base, "succeeded", str(model))
+        project.save_job(done)
     return path
 
 
@@ -288,8 +302,14 @@ def _click(rng: random.Random) -> str | None:
     if not buttons:
         return None
     button = rng.choice(buttons)
+    said = f"click {_name(button)} {button.text()!r} in {_name(button.window())}"
+    if isinstance(button, QPushButton) and (menu := button.menu()) is not None:
+        # a click shows its menu and waits in C++ (`QMenu::exec`) for a choice: shown here
+        # without the wait, as a right click's, an action picked later (`_popup_action`)
+        menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+        return said + " (its menu shows)"
     button.click()
-    return f"click {_name(button)} {button.text()!r} in {_name(button.window())}"
+    return said
 
 
 def _type(rng: random.Random, qtbot: Any) -> str | None:
@@ -576,6 +596,9 @@ def test_random_actions_raise_nothing_and_keep_the_project(
     finally:
         loop.set_exception_handler(None)
         server.__exit__()
+        if log := os.environ.get("PERSONA_RANDOM_LOG"):  # what a sweep's seeds reached
+            with open(log, "a", encoding="utf-8") as steps:
+                steps.writelines(f"seed {seed} {line}\n" for line in done)
     assert not errors, f"seed {seed}, last steps:\n" + "\n".join(done[-12:]) + "\n\n" + errors[0]
     assert not any(started_in.iterdir()), "written where the app was started from"
     if window.session is not None:
