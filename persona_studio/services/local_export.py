@@ -154,6 +154,7 @@ def _copy_files(
                 if (percent := min(100, done * 100 // total)) != shown:
                     said(shown := percent)
         shutil.copymode(path, copy)
+    shutil.copymode(source, into)  # (made private, as a temporary folder is)
 
 
 def _size(count: int) -> str:

@@ -78,6 +78,7 @@ def test_a_copy_says_its_progress_and_is_whole_when_named(record, tmp_path, monk
     assert (copied / "model.safetensors").read_bytes() == weights
     assert (copied / "sub" / "tokenizer.json").read_text() == "{}"
     assert said == sorted(set(said)) and said[-1] == 100 and len(said) > 10
+    assert copied.stat().st_mode == Path(record.fine_tuned_model).stat().st_mode
     assert [p.name for p in out.iterdir()] == [copied.name]  # nothing hidden left beside it
 
 
