@@ -58,6 +58,21 @@ def test_every_tab_fits_a_laptop_screen(make_window, context, qtbot, width, heig
     window.train_tab.show_job("ftjob-wide")
     assert window.train_tab.redeploy.isVisibleTo(window.train_tab)
     assert _fits(window, screen), window.minimumSizeHint()
+    # a job trained on this computer: Take it elsewhere beside; the progress bar's words fit
+    model = context.data_folder / "local-job" / "model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    window.session.project.save_job(
+        JobRecord("local-wide", "local", "Qwen/Qwen2.5-0.5B-Instruct", "succeeded", str(model))
+    )
+    window.train_tab._fill_history(select="local-wide")
+    window.train_tab.show_job("local-wide")
+    assert window.train_tab.take.isVisibleTo(window.train_tab)
+    assert _fits(window, screen), window.minimumSizeHint()
+    window.resize(screen)
+    qtbot.wait(50)
+    bar = window.train_tab.progress
+    assert bar.fontMetrics().horizontalAdvance(bar.text()) < bar.contentsRect().width(), bar.text()
 
     # the most a creator can ask of the Chat tab: three panes, a long conversation
     window.tabs.setCurrentIndex(3)
