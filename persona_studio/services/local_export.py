@@ -182,9 +182,15 @@ async def send_to_ollama(record: JobRecord, name: str, system_prompt: str) -> st
             "Ollama is not installed on this computer.",
             f"Install it from ollama.com, then run: {' '.join(command)}",
         )
-    process = await asyncio.create_subprocess_exec(
-        program, *command[1:], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            program, *command[1:], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+    except OSError as exc:  # (a broken install: not a program this computer can run)
+        raise UserFacingError(
+            f"Ollama could not be started ({program}): {exc.strerror or exc}.",
+            f"Reinstall it from ollama.com, then try again or run: {' '.join(command)}",
+        ) from exc
     try:
         out, _ = await asyncio.wait_for(process.communicate(), OLLAMA_TIMEOUT)
     except (asyncio.CancelledError, TimeoutError):

@@ -158,6 +158,19 @@ def test_send_to_ollama_runs_its_create_command(record, tmp_path, monkeypatch) -
     ]
 
 
+def test_an_ollama_that_cannot_start_is_said(record, tmp_path, monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    broken = bin_dir / "ollama"
+    broken.write_bytes(b"\x00\x01 not a program")  # (a broken download)
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with pytest.raises(UserFacingError) as error:
+        asyncio.run(send_to_ollama(record, "rhea", "You are Rhea."))
+    assert error.value.message.startswith("Ollama could not be started")
+    assert "Exec format error" in error.value.message and "ollama create rhea" in error.value.hint
+
+
 def test_an_ollama_refusal_is_plain(record, tmp_path, monkeypatch) -> None:
     bin_dir = fake_ollama(tmp_path / "bin", 1, "Error: unsupported architecture")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
