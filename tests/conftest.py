@@ -159,6 +159,28 @@ def threads_calling(monkeypatch: Any, owner: Any, name: str) -> list[str]:
     return threads
 
 
+def copy_held_at(monkeypatch: Any, percent: int) -> threading.Event:
+    """A model folder's copy (`local_export.copy_folder`) waits once it has said `percent`,
+    until the returned event is set: a test stops it there, however fast the disk (a copy
+    left to run can end between two looks of the test's)."""
+    from persona_studio.services import local_export
+
+    gate, copy = threading.Event(), local_export._copy_files
+
+    def held(*args: Any) -> None:
+        *rest, said = args
+
+        def then_wait(done: int) -> None:
+            said(done)
+            if done >= percent:
+                gate.wait(30)
+
+        copy(*rest, then_wait)
+
+    monkeypatch.setattr(local_export, "_copy_files", held)
+    return gate
+
+
 async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     """Await on the running loop until `predicate()` is true (GUI tests: async slots finish)."""
     loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ import pytest
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.test_set import in_test_set
-from tests.conftest import wait_until
+from tests.conftest import copy_held_at, wait_until
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gui.conftest import add_provider
 
@@ -592,11 +592,13 @@ def test_a_model_folder_being_copied_shows_its_progress_and_can_be_stopped(
     (Path(take.record.fine_tuned_model) / "model.safetensors").write_bytes(bytes(40_000_000))
     out = tmp_path / "usb-stick"
     out.mkdir()
+    gate = copy_held_at(monkeypatch, 10)
     task = take.copy("model", str(out))
-    run_async(wait_until(lambda: take.text().startswith("Copying… 1"), timeout=20), 25)
+    run_async(wait_until(lambda: take.text() == "Copying… 10 %", timeout=20), 25)
     (stop,) = take.menu().actions()
     assert stop.text() == "Stop: Save a copy"
     stop.trigger()
+    gate.set()
     run_async(wait_until(task.done, timeout=20), 25)
     box = take.findChildren(QMessageBox, "take_result")[-1]
     assert box.text().startswith("Stopped") and take.text() == "Take it elsewhere"

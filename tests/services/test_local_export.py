@@ -28,6 +28,7 @@ from persona_studio.services.local_export import (
     ollama_name,
     send_to_ollama,
 )
+from tests.conftest import copy_held_at
 from tests.fakes.llama_cpp import FAKE_LLAMA_CPP
 
 
@@ -88,18 +89,22 @@ def test_a_copy_stopped_half_way_leaves_nothing(record, tmp_path, monkeypatch) -
     out = tmp_path / "out"
     out.mkdir()
 
+    gate = copy_held_at(monkeypatch, 10)
+
     async def stop_at_ten_percent() -> list[int]:
         said: list[int] = []
         task = asyncio.ensure_future(copy_folder(record, "model", out, said.append))
         while not said or said[-1] < 10:
             await asyncio.sleep(0.001)
         task.cancel()
+        await asyncio.sleep(0.01)  # (the copy's thread is told to stop before it goes on)
+        gate.set()
         with pytest.raises(asyncio.CancelledError):
             await task
         return said
 
     said = asyncio.run(stop_at_ten_percent())
-    assert 10 <= said[-1] < 100
+    assert said[-1] == 10
     assert list(out.iterdir()) == []
 
 
