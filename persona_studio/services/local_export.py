@@ -82,22 +82,10 @@ async def copy_folder(
     own only once whole; cancelling it (Stop) or a failure (a full drive) removes what was
     written, and a failure says why in plain words."""
     source = job_folder(record) / what
-    if not source.is_dir():
-        raise UserFacingError(f"The job has no {what} folder.", "Train again.")
-    target = destination / f"{job_folder(record).name}-{what}"
-    if target.exists():
-        raise UserFacingError(f"{target} already exists.", "Choose another folder.")
+    target = destination / f"{source.parent.name}-{what}"
     cannot = f"Could not copy the {what} folder to {destination}"
     try:
-        files = await asyncio.to_thread(_files_under, source)
-        total, free = sum(size for _, size in files), shutil.disk_usage(destination).free
-        if free < total:
-            raise UserFacingError(
-                f"{cannot}: it needs {_size(total)} and only {_size(free)} is free there.",
-                "Free some space, or choose another folder or drive.",
-            )
-        # (in sight: a copy a crash cut short is seen, not gigabytes hidden)
-        partial = Path(tempfile.mkdtemp(prefix=f"{target.name}-", suffix=".part", dir=destination))
+        files, partial = await asyncio.to_thread(_ready_to_copy, source, target, cannot)
     except OSError as exc:
         raise UserFacingError(f"{cannot}: {exc.strerror or exc}.", COPY_HINT) from exc
     stop, loop = threading.Event(), asyncio.get_running_loop()
@@ -109,9 +97,7 @@ async def copy_folder(
     copying = loop.run_in_executor(None, _copy_files, files, source, partial, stop, said)
     try:
         await asyncio.shield(copying)
-        if target.exists():  # (made meanwhile, by someone else)
-            raise UserFacingError(f"{target} already exists.", "Choose another folder.")
-        partial.rename(target)
+        await asyncio.to_thread(_take_its_name, partial, target)
     except BaseException as exc:
         stop.set()
         with contextlib.suppress(BaseException):
@@ -121,6 +107,31 @@ async def copy_folder(
             raise UserFacingError(f"{cannot}: {exc.strerror or exc}.", COPY_HINT) from exc
         raise
     return target
+
+
+def _ready_to_copy(source: Path, target: Path, cannot: str) -> tuple[list[tuple[Path, int]], Path]:
+    """The files to copy and the folder they go into first, once `target` is free and its
+    drive has room for them. In a worker thread: a drive asleep takes seconds to answer."""
+    if not source.is_dir():
+        raise UserFacingError(f"The job has no {source.name} folder.", "Train again.")
+    if target.exists():
+        raise UserFacingError(f"{target} already exists.", "Choose another folder.")
+    files = _files_under(source)
+    total, free = sum(size for _, size in files), shutil.disk_usage(target.parent).free
+    if free < total:
+        raise UserFacingError(
+            f"{cannot}: it needs {_size(total)} and only {_size(free)} is free there.",
+            "Free some space, or choose another folder or drive.",
+        )
+    # (in sight: a copy a crash cut short is seen, not gigabytes hidden)
+    partial = tempfile.mkdtemp(prefix=f"{target.name}-", suffix=".part", dir=target.parent)
+    return files, Path(partial)
+
+
+def _take_its_name(partial: Path, target: Path) -> None:
+    if target.exists():  # (made meanwhile, by someone else)
+        raise UserFacingError(f"{target} already exists.", "Choose another folder.")
+    partial.rename(target)
 
 
 def _files_under(folder: Path) -> list[tuple[Path, int]]:
