@@ -57,7 +57,7 @@ from persona_studio.core.validation import (
     price_text,
 )
 from persona_studio.core.words import counted
-from persona_studio.gui.loop import when_loop_runs
+from persona_studio.gui.loop import spawn, when_loop_runs
 from persona_studio.gui.models.examples_model import (
     COL_QUESTION,
     SHOW_EVERY,
@@ -424,8 +424,6 @@ class DatasetTab(QWidget):
         """A large project: the grid says what it is doing, and shows the first rows, while a
         worker reads the file. Nothing that finds or changes examples works meanwhile: it
         would read them all again, on the UI thread."""
-        import asyncio
-
         # while a worker reads the file, asking it how many would wait for the read
         total = session.reading_total if session.loading else session.project.example_count()
         self.shown_label.setText(f"Opening {total:,} examples…")
@@ -449,7 +447,7 @@ class DatasetTab(QWidget):
                     f"Opening {total:,} examples… The first {len(session.first_rows):,} are "
                     "shown meanwhile."
                 )
-            self._loading = asyncio.ensure_future(load())
+            self._loading = spawn(load())
 
         when_loop_runs(start)  # at startup this tab can be built before asyncio's loop runs
 
@@ -508,7 +506,7 @@ class DatasetTab(QWidget):
         )
         if filters.text.strip() and self.model.rows_total >= SEARCH_TEXTS_IN_THREAD_FROM:
             scan = self.model.search_in_parts(filters)
-            self._filtering = asyncio.ensure_future(self._search_on(scan, selected))
+            self._filtering = spawn(self._search_on(scan, selected))
             return
         self.model.apply_filters(filters)
         self._filtered(selected)
@@ -548,7 +546,7 @@ class DatasetTab(QWidget):
         if self._session is None or len(self._session.examples) < SEARCH_TEXTS_IN_THREAD_FROM:
             return False
         if self._reading_texts is None or self._reading_texts.done():
-            self._reading_texts = asyncio.ensure_future(self._read_search_texts())
+            self._reading_texts = spawn(self._read_search_texts())
         self._texts_for = self._session  # the search waits for them
         self._show_counts()  # "Searching…": seconds at 1,000,000
         return True
@@ -573,7 +571,7 @@ class DatasetTab(QWidget):
         else:
             self._order_timer.stop()
             if self._ordering is None or self._ordering.done():
-                self._ordering = asyncio.ensure_future(self._order_in_parts())
+                self._ordering = spawn(self._order_in_parts())
         if self.model.sort_pending:  # (else read for the next sort: the rows are sorted)
             self._show_counts()  # "Sorting…"
 
@@ -851,7 +849,7 @@ class DatasetTab(QWidget):
             self._edit(before, after, f"{verb} {counted(len(before), noun)}", prepared)
             self._update_review()
 
-        self._restating = asyncio.ensure_future(restate())
+        self._restating = spawn(restate())
 
     def _update_review(self, *, recount: bool = True) -> None:
         """The review row: what is selected, and how many shown rows wait for approval (counted
@@ -956,7 +954,7 @@ class DatasetTab(QWidget):
             QGuiApplication.clipboard().setText(examples_tsv(examples))
             return
         self.status_message.emit(f"Copying {len(examples):,} examples…")
-        self._copying = asyncio.ensure_future(self._copy_in_thread(examples, self._copies))
+        self._copying = spawn(self._copy_in_thread(examples, self._copies))
 
     async def _copy_in_thread(self, examples: list[Example], copy: int) -> None:
         text = await asyncio.to_thread(examples_tsv, examples)
@@ -994,7 +992,7 @@ class DatasetTab(QWidget):
             self._pasted(self._session, *examples_from_tsv(text))
         else:
             self.status_message.emit(f"Reading {rows:,} pasted rows…")
-            self._pasting = asyncio.ensure_future(self._paste_in_thread(text, self._session))
+            self._pasting = spawn(self._paste_in_thread(text, self._session))
 
     async def _paste_in_thread(self, text: str, session: ProjectSession) -> None:
         new, left_out = await asyncio.to_thread(examples_from_tsv, text)
@@ -1070,7 +1068,7 @@ class DatasetTab(QWidget):
                 fresh, ids = session.unknown(examples)()  # (looked up again, here)
             self._import(session, fresh, ids)
 
-        self._importing = asyncio.ensure_future(add())
+        self._importing = spawn(add())
 
     def _import(
         self,

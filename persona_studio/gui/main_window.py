@@ -43,6 +43,7 @@ from persona_studio.core.project import (
 from persona_studio.core.project.files import free_project_path
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.messages import show_error, show_write_error
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color
 from persona_studio.gui.widgets.lazy_tab import LazyTab
@@ -395,11 +396,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Still opening {self._opening.name}…", 5000)
             return False
         if self.session is not None and self._must_wait(self.session):
-            import asyncio
-
             self._opening = path = Path(path)
             self.statusBar().showMessage(self._before(f"opening {path.name}"))
-            self._open_task = asyncio.ensure_future(self._open_when_written(self.session, path))
+            self._open_task = spawn(self._open_when_written(self.session, path))
             return True
         if _size(path) >= OPEN_IN_WORKER_FROM:
             from persona_studio.gui.loop import when_loop_runs
@@ -453,7 +452,7 @@ class MainWindow(QMainWindow):
             self._set_project(project, (examples, positions))
             return True
 
-        self._open_task = asyncio.ensure_future(open_it())
+        self._open_task = spawn(open_it())
 
     def _show_opening(self, name: str | None) -> None:
         """The status bar while a large file opens and its examples are read (4–5 s at
@@ -1226,9 +1225,7 @@ class MainWindow(QMainWindow):
 
     def _write_out(self, writing: Coroutine[Any, Any, bool], path: Path) -> asyncio.Task[bool]:
         """An export or a copy as a task that a close, or opening another project, waits for."""
-        import asyncio
-
-        task = asyncio.ensure_future(writing)
+        task = spawn(writing)
         self._writing_out[task] = path.name
         task.add_done_callback(self._writing_out.pop)
         return task
@@ -1282,15 +1279,13 @@ class MainWindow(QMainWindow):
             self.copy_and_open(Path(path))
 
     def copy_and_open(self, path: Path) -> asyncio.Task[bool]:
-        import asyncio
-
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
 
         async def copy_then_open() -> bool:
             return await self.save_copy_to(path) and self.open_project(path)
 
-        return asyncio.ensure_future(copy_then_open())
+        return spawn(copy_then_open())
 
     # ---- dialogs -------------------------------------------------------------------------
 
@@ -1416,10 +1411,8 @@ class MainWindow(QMainWindow):
             # write is asked about below, as any
             event.ignore()
             if self._closing is None:
-                import asyncio
-
                 self.statusBar().showMessage(self._before("closing"))
-                self._closing = asyncio.ensure_future(self._close_when_written(session))
+                self._closing = spawn(self._close_when_written(session))
             return
         if self.session is not None and not self.session.close():
             answer = QMessageBox.warning(

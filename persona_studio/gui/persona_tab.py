@@ -38,6 +38,7 @@ from persona_studio.core.tokens import (
     prompt_length_warning,
 )
 from persona_studio.gui.dialogs.messages import show_error
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import style
 from persona_studio.gui.undo import SetAvatar, SetPersonaField
@@ -529,15 +530,11 @@ class PersonaTab(QWidget):
         self._edited("system_prompt_override", None)
 
     def _start_token_count(self) -> None:
-        import asyncio  # not at import time: this tab is built before the window first paints
-
         if self._session is None:
             return
         if self._count_task is not None:
             self._count_task.cancel()
-        self._count_task = asyncio.ensure_future(
-            self._count_tokens(self._session.persona.system_prompt())
-        )
+        self._count_task = spawn(self._count_tokens(self._session.persona.system_prompt()))
 
     async def _count_tokens(self, prompt: str) -> None:
         """Off the UI thread, in the check's worker process (`prompt_tokens`): the first

@@ -23,7 +23,7 @@ from persona_studio.core.validation import (
     load_model_specs,
     model_spec,
 )
-from persona_studio.gui.loop import when_loop_runs
+from persona_studio.gui.loop import spawn, when_loop_runs
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.widgets.visibility import shown_in_window
 
@@ -163,7 +163,7 @@ class PreflightRunner(QObject):
         examples = list(self.session.examples)
         persona = copy.deepcopy(self.session.persona)
         share = self.session.project.test_share
-        self.task = asyncio.ensure_future(self._run(examples, persona, self.spec(), cancel, share))
+        self.task = spawn(self._run(examples, persona, self.spec(), cancel, share))
         self.started.emit()
 
     def _load_then_run(self) -> None:
@@ -171,7 +171,7 @@ class PreflightRunner(QObject):
 
         worker = shared()
         if worker.usable:  # a large project: its check will want the worker, start it now
-            self._warming = asyncio.ensure_future(asyncio.to_thread(worker.start))
+            self._warming = spawn(asyncio.to_thread(worker.start))
         loading = asyncio.ensure_future(self.session.load_examples())
         loading.add_done_callback(self._loaded)
 

@@ -21,6 +21,7 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
 from persona_studio.core.rules import Rule
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.models.column_order import Reshape
 
 if TYPE_CHECKING:
@@ -320,7 +321,6 @@ class ProjectSession(QObject):
     def _watch_job(self, job_id: str) -> None:
         """Keep following a running job for as long as the project is open, whatever else
         follows it meanwhile (a pipeline run that stops, say)."""
-        import asyncio  # here: asyncio costs ~35 ms to import, and startup does not need it
         import contextlib
 
         task = self._job_watchers.get(job_id)
@@ -332,7 +332,7 @@ class ProjectSession(QObject):
                 async for _record in self.jobs.follow_job(job_id):
                     pass
 
-        self._job_watchers[job_id] = asyncio.ensure_future(follow())
+        self._job_watchers[job_id] = spawn(follow())
 
     def _job_saved(self, record: JobRecord) -> None:
         if not record.terminal:

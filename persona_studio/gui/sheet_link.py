@@ -14,6 +14,7 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.core.sheet_sync import Conflict, row_to_example
 from persona_studio.core.words import counted
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.project_session import ProjectSession
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,8 @@ class SheetLink(QObject):
     def sync(self, link: dict[str, Any] | None = None) -> asyncio.Task[None] | None:
         if self.session is None or (self.task is not None and not self.task.done()):
             return self.task
-        import asyncio  # not at import: this module loads before the window's first paint
 
-        self.task = asyncio.ensure_future(self._sync(link or self.link()))
+        self.task = spawn(self._sync(link or self.link()))
         return self.task
 
     async def _sync(self, link: dict[str, Any]) -> None:

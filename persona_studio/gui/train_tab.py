@@ -48,6 +48,7 @@ from persona_studio.core.validation import (
 )
 from persona_studio.core.words import counted
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.preflight_runner import PreflightRunner, on_report
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import NOTICE_STYLE, color, icon, style
@@ -422,7 +423,7 @@ class TrainTab(QWidget):
             self._models_task.cancel()
         self._models_task = None
         if profile.kind == "together":
-            self._models_task = asyncio.ensure_future(self._add_live_models(profile))
+            self._models_task = spawn(self._add_live_models(profile))
 
     def _set_models(self, models: list[str]) -> None:
         current = self.base_model.currentText()
@@ -692,7 +693,7 @@ class TrainTab(QWidget):
 
     def launch(self) -> None:
         if self._session is not None and self._launch_task is None:
-            self._launch_task = asyncio.ensure_future(self._launch())
+            self._launch_task = spawn(self._launch())
 
     async def _launch(self) -> None:
         assert self._session is not None
@@ -862,7 +863,7 @@ class TrainTab(QWidget):
         return box
 
     def cancel(self, job_id: str) -> None:
-        self._cancel_task = asyncio.ensure_future(self._cancel(job_id))
+        self._cancel_task = spawn(self._cancel(job_id))
 
     async def _cancel(self, job_id: str) -> None:
         assert self._session is not None
@@ -873,7 +874,7 @@ class TrainTab(QWidget):
 
     def resume(self) -> None:
         if self.shown_job is not None and self._resume_task is None:
-            self._resume_task = asyncio.ensure_future(self._resume(self.shown_job))
+            self._resume_task = spawn(self._resume(self.shown_job))
 
     async def _resume(self, job_id: str) -> None:
         assert self._session is not None
@@ -930,7 +931,7 @@ class TrainTab(QWidget):
 
     def deploy_again(self) -> None:
         if self.shown_job is not None and self._deploy_task is None:
-            self._deploy_task = asyncio.ensure_future(self._deploy_again(self.shown_job))
+            self._deploy_task = spawn(self._deploy_again(self.shown_job))
 
     async def _deploy_again(self, job_id: str) -> None:
         assert self._session is not None

@@ -41,6 +41,7 @@ from persona_studio.core import generation
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, qcolor
 from persona_studio.gui.widgets.profiles import add_profiles
@@ -481,7 +482,7 @@ class GenerateDialog(QDialog):
             self._read_task.cancel()
         self.found.setText("Reading…")
         self.start.setEnabled(False)
-        self._read_task = asyncio.ensure_future(self._refresh())
+        self._read_task = spawn(self._refresh())
         return self._read_task
 
     async def _refresh(self) -> None:
@@ -551,7 +552,7 @@ class GenerateDialog(QDialog):
     def run(self) -> asyncio.Task[None] | None:
         if self.running or self.read is None or not self.read.tasks:
             return None
-        self.task = asyncio.ensure_future(self._run(list(self.read.tasks)))
+        self.task = spawn(self._run(list(self.read.tasks)))
         # once it is over (its own last step still counts as running): Start again, no Stop
         self.task.add_done_callback(lambda _task: self._update_buttons())
         self._update_buttons()
@@ -715,7 +716,7 @@ class GenerateDialog(QDialog):
         if (self._comparing is None or self._comparing.done()) and any(
             not c.compared for c in self.candidates.rows
         ):
-            self._comparing = asyncio.ensure_future(self._compare_waiting())
+            self._comparing = spawn(self._compare_waiting())
 
     async def _compare_waiting(self) -> None:
         while True:

@@ -36,6 +36,7 @@ from persona_studio.core.importers.tabular import (
     read_table,
 )
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.theme import color
 
 PREVIEW_ROWS = 20
@@ -149,7 +150,7 @@ class ImportDialog(QDialog):
         for task in (self._task, self._mapping):
             if task is not None:
                 task.cancel()
-        self._task = asyncio.ensure_future(self._read())
+        self._task = spawn(self._read())
 
     async def _read(self) -> None:
         self.ok.setEnabled(False)
@@ -204,7 +205,7 @@ class ImportDialog(QDialog):
         if self._mapping is not None:
             self._mapping.cancel()
         self.ok.setEnabled(False)  # till the examples match the columns chosen
-        self._mapping = asyncio.ensure_future(self._map())
+        self._mapping = spawn(self._map())
 
     async def _map(self) -> None:
         """The table's rows made examples in a worker thread: 100,000 rows took 0.4–0.5 s,

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.project_session import ProjectSession
 from persona_studio.gui.theme import color, icon
 from persona_studio.gui.widgets.loss_chart import LossChart
@@ -294,7 +295,7 @@ class PipelineDialog(QDialog):
             confirm_warnings=self.confirm_warnings,
         )
         self.progress.hide()
-        self.task = asyncio.ensure_future(self._flushed_then(pipeline))
+        self.task = spawn(self._flushed_then(pipeline))
         self.task.add_done_callback(lambda _t: self._finished(run))
         self.show_run(run)
         return self.task

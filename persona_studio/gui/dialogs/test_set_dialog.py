@@ -33,6 +33,7 @@ from shiboken6 import isValid
 from persona_studio.core.dataset import Example, now_iso
 from persona_studio.core.test_set import PIN_TAG, cut_for, in_test_set
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.project_session import ProjectSession
 
 PINNED, RANDOM = "Pinned by you", "Picked at random"
@@ -167,7 +168,7 @@ class TestSetDialog(QDialog):
             self.reading.cancel()
         if not self.model.rows:
             self.intro.setText("Reading the questions kept aside…")
-        self.reading = asyncio.ensure_future(self._refresh())
+        self.reading = spawn(self._refresh())
         return self.reading
 
     async def _refresh(self) -> None:

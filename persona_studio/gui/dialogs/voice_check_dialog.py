@@ -39,6 +39,7 @@ from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.lifetime import delete_when_idle
 from persona_studio.gui.dialogs.messages import write_file
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.project_session import RETRIEVAL_WARM_AFTER_MS, ProjectSession
 from persona_studio.gui.theme import icon
 from persona_studio.gui.widgets.profiles import add_profiles
@@ -241,7 +242,7 @@ class VoiceCheckDialog(QDialog):
     def run(self) -> asyncio.Task[None] | None:
         if self.running:
             return None
-        self.task = asyncio.ensure_future(self._run())
+        self.task = spawn(self._run())
         return self.task
 
     def cancel(self) -> None:

@@ -26,6 +26,7 @@ from persona_studio.core.config import AppConfig, ProviderProfile
 from persona_studio.core.persona import Persona
 from persona_studio.core.records import ChatTarget
 from persona_studio.core.rules import Rule
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.theme import color
 from persona_studio.gui.widgets.profiles import add_profiles
 from persona_studio.gui.widgets.reply_html import WEB_SCHEMES, InertBrowser, reply_html
@@ -194,9 +195,7 @@ class ChatPane(QWidget):
         self.messages.append({"role": "user", "content": text})
         answer: dict[str, Any] = {"role": "assistant", "content": "", "meta": {}}
         self.messages.append(answer)
-        self.task = asyncio.ensure_future(
-            self._stream(text, history, answer, persona, rules, index)
-        )
+        self.task = spawn(self._stream(text, history, answer, persona, rules, index))
         self.task.add_done_callback(self._finished)
         self.render()
 

@@ -37,6 +37,7 @@ from persona_studio.core.local_training import (
     summary,
 )
 from persona_studio.gui.context import AppContext
+from persona_studio.gui.loop import spawn
 from persona_studio.gui.theme import color
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class LocalPanel(QWidget):
         self.progress.setRange(0, 0)
         self.progress.show()
         self.stop_button.show()
-        self._task = asyncio.ensure_future(self._guard(work))
+        self._task = spawn(self._guard(work))
         self.refresh()
 
     async def _guard(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -260,7 +261,7 @@ class LocalPanel(QWidget):
             await self.context.store.set(HF_TOKEN_ACCOUNT, token)
             self.download(token)
 
-        self._token_task = asyncio.ensure_future(save())
+        self._token_task = spawn(save())
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "A model folder on this computer")
@@ -323,7 +324,7 @@ class TakeElsewhere(QPushButton):
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
 
-        self._task = asyncio.ensure_future(run())
+        self._task = spawn(run())
         return self._task
 
     def stop(self) -> None:
