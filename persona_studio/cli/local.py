@@ -143,7 +143,11 @@ def cmd_take(args: argparse.Namespace) -> int:
             "--ollama [NAME].",
             "See `persona-studio take --help`.",
         )
-    target = asyncio.run(copy_folder(record, what, Path(folder)))
+
+    def copied(percent: int) -> None:  # each new percent (a merged model: minutes to a stick)
+        progress(args, f"Copying the {what} folder… {percent} %")
+
+    target = asyncio.run(copy_folder(record, what, Path(folder), copied))
     emit(args, {"job": record.id, what: str(target)}, f"Copied to {target}.")
     return EXIT_OK
 

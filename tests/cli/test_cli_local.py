@@ -71,6 +71,9 @@ def test_models_local_train_chat_and_jobs_headless(tmp_path: Path, capsys) -> No
 
     code, out, _ = run(capsys, "take", str(path), job["job"], "--model-to", str(tmp_path), "--json")
     assert code == 0 and (Path(json.loads(out)["model"]) / "config.json").is_file()
+    code, out, err = run(capsys, "take", str(path), job["job"], "--adapter-to", str(tmp_path))
+    assert code == 0 and "Copied to" in out
+    assert "Copying the adapter folder… 100 %" in err.splitlines()[-1]  # each percent, on stderr
     code, _, err = run(capsys, "take", str(path), job["job"])
     assert code == 1 and "--model-to FOLDER" in err
     gguf = ("take", str(path), job["job"], "--gguf-to", str(tmp_path / "rhea"), "--json")
