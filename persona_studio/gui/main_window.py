@@ -44,7 +44,7 @@ from persona_studio.core.project.files import free_project_path
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.messages import show_error, show_write_error
 from persona_studio.gui.loop import spawn
-from persona_studio.gui.project_session import ProjectSession
+from persona_studio.gui.project_session import ProjectSession, Read, open_and_read
 from persona_studio.gui.theme import color
 from persona_studio.gui.widgets.lazy_tab import LazyTab
 
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
     from persona_studio.core.cards import ImportedCard
-    from persona_studio.core.dataset import Example
     from persona_studio.gui.chat_tab import ChatTab
     from persona_studio.gui.dataset_tab import DatasetTab
     from persona_studio.gui.dialogs.settings_dialog import SettingsDialog
@@ -437,7 +436,7 @@ class MainWindow(QMainWindow):
 
         async def open_it() -> bool:
             try:
-                project, examples, positions = await asyncio.to_thread(Project.open_and_read, path)
+                project, read = await asyncio.to_thread(open_and_read, path)
             except ProjectError as exc:
                 if not self._window_closed:
                     self._show_opening(None)
@@ -449,7 +448,7 @@ class MainWindow(QMainWindow):
                 project.close()
                 return False
             self._show_opening(None)
-            self._set_project(project, (examples, positions))
+            self._set_project(project, read)
             return True
 
         self._open_task = spawn(open_it())
@@ -530,9 +529,7 @@ class MainWindow(QMainWindow):
         make_read_only(page)
         page.setProperty("made_read_only", True)
 
-    def _set_project(
-        self, project: Project, read: tuple[list[Example], dict[str, float]] | None = None
-    ) -> None:
+    def _set_project(self, project: Project, read: Read | None = None) -> None:
         """Show `project` (with its examples and their positions when `read` with it)."""
         if self.session is not None and not self.session.close():
             project.close()
@@ -541,7 +538,7 @@ class MainWindow(QMainWindow):
         self.tabs.setEnabled(True)
         self.session = ProjectSession(project, self, backend_for=self._training_backend)
         if read:
-            self.session.use_read(*read)
+            self.session.use_read(read)
         self.session.save_state_changed.connect(self._show_save_state)
         self.session.model_registered.connect(self._model_registered)
         self.session.persona_changed.connect(self._update_title)

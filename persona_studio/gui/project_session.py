@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from persona_studio.core.collector import FREEZE_FROM, collector_paused, with_pauses
-from persona_studio.core.dataset import Example, approved_count, ids_of, positions_in
+from persona_studio.core.dataset import (
+    Example,
+    approved_count,
+    ids_and_approved,
+    ids_of,
+    positions_in,
+)
 from persona_studio.core.errors import UserFacingError
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
@@ -27,6 +33,7 @@ from persona_studio.gui.models.column_order import Reshape
 if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Future
+    from pathlib import Path
 
     from persona_studio.core.records import JobRecord
     from persona_studio.core.retrieval import RetrievalIndex
@@ -144,6 +151,32 @@ def _without(items: list[T], at: Sequence[int]) -> list[T]:
     return kept
 
 
+# the examples read in a worker thread, their positions, and (counted there, as each is
+# over every example) their ids and how many are approved
+Read = tuple[list[Example], dict[str, float], tuple[list[str], int] | None]
+
+
+def read_all(project: Project) -> Read:
+    """The examples and positions of an open project, read in a worker thread (seconds at
+    1,000,000), with what the window would count of them at once."""
+    examples, positions = project.examples_and_positions()
+    return examples, positions, _counted(examples)
+
+
+def open_and_read(path: Path) -> tuple[Project, Read]:
+    """`Project.open_and_read`, and `read_all`'s counts, in a worker thread."""
+    project, examples, positions = Project.open_and_read(path)
+    return project, (examples, positions, _counted(examples))
+
+
+def _counted(examples: list[Example]) -> tuple[list[str], int]:
+    """`ids_and_approved`, its list of ids frozen out of the collector's sight, as the
+    examples are: new, each of the collector's first passes on the window's thread walked its
+    1,000,000 items (~20 ms a pass)."""
+    with collector_paused(freeze=len(examples) >= FREEZE_FROM):
+        return ids_and_approved(examples)
+
+
 class ProjectSession(QObject):
     """Owns the open `Project`. Runs on the UI thread; each save is one small SQLite commit."""
 
@@ -176,8 +209,8 @@ class ProjectSession(QObject):
         self.closed = False  # the project file is closed: timers still pending must do nothing
         self._preflight: PreflightRunner | None = None
         self._retrieval_task: asyncio.Future[RetrievalIndex] | None = None
-        self._loading: asyncio.Future[tuple[list[Example], dict[str, float]]] | None = None
-        self._read: Future[tuple[list[Example], dict[str, float]]] | None = None  # its read
+        self._loading: asyncio.Future[Read] | None = None
+        self._read: Future[Read] | None = None  # its read
         self._retrieval: RetrievalIndex | None = None  # the offline engine's, built on demand
         self.examples_reset.connect(self._retrieval_reset)
         self.examples_edited.connect(self._retrieval_edited)
@@ -377,15 +410,21 @@ class ProjectSession(QObject):
             return True
         return self.project.example_count() >= BACKGROUND_LOAD_FROM
 
-    def use_read(self, examples: list[Example], positions: dict[str, float]) -> None:
-        """The examples, read with the project (`Project.open_and_read`), before a tab asks."""
-        self._keep((examples, positions))
+    def use_read(self, read: Read) -> None:
+        """The examples, read with the project (`open_and_read`), before a tab asks."""
+        self._keep(read)
 
-    def _keep(self, read: tuple[list[Example], dict[str, float]]) -> list[Example]:
+    def _keep(self, read: Read) -> list[Example]:
         """Examples and positions read (with the project, by the worker, or here), unless
-        examples are in already (those it returns); the first rows shown meanwhile go."""
+        examples are in already (those it returns); the first rows shown meanwhile go. Their
+        ids and approved count, when the worker counted them, are the first memos of
+        `example_ids` and `approved_count`."""
         if self._examples is None:
-            self._examples, self._positions = read
+            self._examples, self._positions, counted = read
+            if counted is not None:
+                ids, approved = counted
+                self._ids = (self._examples, ids)
+                self._approved = (self._examples, len(self._examples), approved)
         self.first_rows = []
         return self._examples
 
@@ -403,11 +442,11 @@ class ProjectSession(QObject):
         self.first_rows = project.first_examples(FIRST_ROWS)
         from concurrent.futures import Future  # (asyncio imports it, after the first paint)
 
-        read: Future[tuple[list[Example], dict[str, float]]] = Future()
+        read: Future[Read] = Future()
 
         def run() -> None:
             try:
-                read.set_result(project.examples_and_positions())
+                read.set_result(read_all(project))
             except BaseException as exc:  # the project closed meanwhile, say: for the waiters
                 read.set_exception(exc)
 
@@ -416,7 +455,7 @@ class ProjectSession(QObject):
         self._loading.add_done_callback(self._read_done)
         threading.Thread(target=run, name="read-examples", daemon=True).start()
 
-    def _read_done(self, loading: asyncio.Future[tuple[list[Example], dict[str, float]]]) -> None:
+    def _read_done(self, loading: asyncio.Future[Read]) -> None:
         """The worker's read, kept as soon as it is done, whether or not a view waits for it
         (`start_loading` runs when the project opens: the creator may be on another tab)."""
         if loading.cancelled() or loading.exception() is not None:
@@ -492,7 +531,7 @@ class ProjectSession(QObject):
             if read is not None and (not read.done() or read.exception() is None):
                 # a worker is reading them: wait for its read (the rest of it), not read again
                 return self._keep(read.result())
-            return self._keep(self.project.examples_and_positions())
+            return self._keep((*self.project.examples_and_positions(), None))
         return self._examples
 
     @_one_change

@@ -9,6 +9,8 @@ import dataclasses
 import threading
 from typing import Any
 
+import pytest
+
 from persona_studio.core import retrieval
 from persona_studio.core.dataset import Example, approved_count
 from persona_studio.core.persona import Persona
@@ -734,3 +736,48 @@ def test_a_reviews_record_is_written_with_the_sessions_writes_a_large_one_in_a_w
     (run,) = ReviewQueue(project).runs.values()
     assert {c.status for c in run["candidates"]} == {"accepted"}
     assert len(_in_file(project)) == 63
+
+
+@pytest.mark.parametrize("read_by", ["the session's worker", "the opening's worker"])
+def test_a_large_reads_ids_and_approved_count_are_counted_by_its_worker(
+    make_window, tmp_path, run_async, monkeypatch, read_by: str
+) -> None:
+    """Counted by the window once the examples were in, each is a pass over every example in
+    C: at 1,000,000, 40–50 ms each of the window's longest stall as the grid first shows."""
+    from persona_studio.gui import main_window
+
+    counted_on: list[str] = []
+    counts = project_session.ids_and_approved
+
+    def counting(examples):
+        counted_on.append(threading.current_thread().name)
+        return counts(examples)
+
+    def never(name: str):
+        def on_the_window(examples):  # (the window's own passes, once the examples are in)
+            raise AssertionError(f"{name} counted on the window's thread")
+
+        return on_the_window
+
+    monkeypatch.setattr(project_session, "ids_and_approved", counting)
+    monkeypatch.setattr(project_session, "BACKGROUND_LOAD_FROM", 20)
+    if read_by == "the opening's worker":
+        monkeypatch.setattr(main_window, "OPEN_IN_WORKER_FROM", 0)
+    path = tmp_path / "big.persona"
+    examples = [
+        Example.from_qa(f"Q{i}?", f"A{i}.", status="approved" if i % 3 else "draft")
+        for i in range(40)
+    ]
+    Project.create(path, Persona(name="Big"), examples=examples).close()
+    window = make_window()
+    assert window.open_project(path)
+    run_async(wait_until(lambda: window.session is not None and window.session.examples_loaded))
+    monkeypatch.setattr(project_session, "ids_of", never("ids_of"))
+    monkeypatch.setattr(project_session, "approved_count", never("approved_count"))
+    window.tabs.setCurrentIndex(1)
+    tab = window.dataset_tab
+    run_async(wait_until(lambda: tab.table.isEnabled() and tab.model.rowCount() == 40))
+    session = window.session
+    assert session.example_ids() == [ex.id for ex in examples]
+    assert session.approved_count() == 26 and session.example_counts() == (40, 26)
+    assert len(counted_on) == 1 and threading.main_thread().name not in counted_on
