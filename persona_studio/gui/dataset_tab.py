@@ -435,7 +435,10 @@ class DatasetTab(QWidget):
             if self._session is session and not session.closed:
                 self.table.setEnabled(True)
                 self.controls.setEnabled(True)
-                self._reload()
+                # the grid's lists over every row frozen out of the collector's sight, as the
+                # examples are (a change's are, by the session's `_one_change`)
+                with collector_paused(freeze=len(session.examples) >= FREEZE_FROM):
+                    self._reload()
 
         def start() -> None:
             if self._session is not session or session.closed:

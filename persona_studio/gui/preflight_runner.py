@@ -159,8 +159,11 @@ class PreflightRunner(QObject):
         self._cancel = cancel = threading.Event()
         # a snapshot taken now, on the UI thread: the worker never touches the open project.
         # A list of the same objects is enough (and 1,000× cheaper than copies at 100,000):
-        # the session never changes an example in place, an edit puts a new one in its place
-        examples = list(self.session.examples)
+        # the session never changes an example in place, an edit puts a new one in its place.
+        # Frozen out of the collector's sight, as the session's list is: new, each of its first
+        # passes walked it on the window's thread (~25–45 ms at 1,000,000 examples)
+        with collector_paused(freeze=len(self.session.examples) >= FREEZE_FROM):
+            examples = list(self.session.examples)
         persona = copy.deepcopy(self.session.persona)
         share = self.session.project.test_share
         self.task = spawn(self._run(examples, persona, self.spec(), cancel, share))
