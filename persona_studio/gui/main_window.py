@@ -43,7 +43,7 @@ from persona_studio.core.project import (
 from persona_studio.core.project.files import free_project_path
 from persona_studio.gui.context import AppContext
 from persona_studio.gui.dialogs.messages import show_error, show_write_error
-from persona_studio.gui.loop import spawn
+from persona_studio.gui.loop import spawn, when_loop_runs
 from persona_studio.gui.project_session import ProjectSession, Read, open_and_read
 from persona_studio.gui.theme import color
 from persona_studio.gui.widgets.lazy_tab import LazyTab
@@ -400,8 +400,6 @@ class MainWindow(QMainWindow):
             self._open_task = spawn(self._open_when_written(self.session, path))
             return True
         if _size(path) >= OPEN_IN_WORKER_FROM:
-            from persona_studio.gui.loop import when_loop_runs
-
             self._opening = Path(path)
             self._show_opening(Path(path).name)
             when_loop_runs(lambda: self._open_in_worker(Path(path)))
