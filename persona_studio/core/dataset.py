@@ -349,12 +349,16 @@ def positions_in(ids_in_order: Iterable[str], ids: Container[str]) -> list[int]:
     return list(compress(count(), map(ids.__contains__, ids_in_order)))
 
 
-def dataset_hash(examples: list[Example]) -> str:
-    """A fingerprint of the approved training data, recorded with exports and fine-tunes."""
+def dataset_hash(examples: list[Example], progress: Callable[[float], None] | None = None) -> str:
+    """A fingerprint of the approved training data, recorded with exports and fine-tunes.
+    `progress` is told the share done every `PICKED_AT_ONCE` examples (an exception it raises
+    stops it there)."""
     import hashlib  # loads OpenSSL: only when a fingerprint is asked for
 
     digest = hashlib.sha256()
-    for example in examples:
+    for at, example in enumerate(examples):
+        if progress is not None and not at % PICKED_AT_ONCE:
+            progress(at / len(examples))
         if example.status == "approved":
             digest.update(
                 json.dumps(

@@ -117,22 +117,36 @@ def unescape_cell(text: str) -> str:
 
 def examples_csv(examples: Sequence[Example]) -> str:
     """Question/answer rows; multi-turn examples also carry their turns as JSON."""
+    return "".join(examples_csv_parts(examples, max(1, len(examples))))
+
+
+def examples_csv_parts(examples: Sequence[Example], rows: int) -> Iterator[str]:
+    """`examples_csv` in parts of `rows` rows each (the header with the first): a large export
+    is made a part at a time, and can say how far it is between two."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for ex in examples:
-        multi = ex.turn_count > 2
-        row = [
-            ex.id,
-            ex.question,
-            ex.answer,
-            ex.status,
-            ", ".join(ex.tags),
-            json.dumps(ex.read_messages(), ensure_ascii=False) if multi else "",
-            ex.source,
-            ex.system_prompt or "",
-        ]
-        # a bare CR is a line break inside the cell: written as \n it is quoted, so no spreadsheet
-        # splits the row there (and nothing after it can start a row of its own, formula or not)
-        writer.writerow([safe_cell(cell.replace("\r\n", "\n").replace("\r", "\n")) for cell in row])
-    return out.getvalue()
+    for start in range(0, len(examples), rows):
+        for ex in examples[start : start + rows]:
+            multi = ex.turn_count > 2
+            row = [
+                ex.id,
+                ex.question,
+                ex.answer,
+                ex.status,
+                ", ".join(ex.tags),
+                json.dumps(ex.read_messages(), ensure_ascii=False) if multi else "",
+                ex.source,
+                ex.system_prompt or "",
+            ]
+            # a bare CR is a line break inside the cell: written as \n it is quoted, so no
+            # spreadsheet splits the row there (and nothing after it can start a row of its
+            # own, formula or not)
+            writer.writerow(
+                [safe_cell(cell.replace("\r\n", "\n").replace("\r", "\n")) for cell in row]
+            )
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    if out.tell():  # no examples: the header alone
+        yield out.getvalue()

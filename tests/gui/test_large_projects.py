@@ -420,9 +420,9 @@ def test_opening_another_project_waits_for_an_export_under_way(
     session = window.session
     reading, read = threading.Event(), card_files.export_chunks
 
-    def slow_read(project, fmt):  # (a large export takes seconds)
+    def slow_read(project, fmt, progress=None):  # (a large export takes seconds)
         reading.wait(10)
-        return read(project, fmt)
+        return read(project, fmt, progress)
 
     monkeypatch.setattr(card_files, "export_chunks", slow_read)
     other = tmp_path / "other.persona"
@@ -816,3 +816,49 @@ def test_a_large_reads_lists_over_every_example_are_out_of_the_collectors_sight(
     lists = {"ids": window.session.example_ids(), "grid": tab.model._rows, "check": snapshots[0]}
     assert [name for name, made in lists.items() if id(made) in seen] == []
     assert len(lists["check"]) == len(lists["grid"]) == 40
+
+
+def test_an_export_shows_its_percent_and_stop_writes_nothing(
+    make_window, tmp_path, run_async, monkeypatch, qtbot
+) -> None:
+    """At 1,000,000 examples an export took 7–19 s with "Exporting…" alone in the status
+    bar, and nothing could stop it. One export at a time: another is said, not started."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QProgressBar, QPushButton
+
+    from persona_studio.core import card_files
+
+    window = _window(make_window, tmp_path, n=40)
+    window.show()
+    project, release = window.session.project, threading.Event()
+    read = type(project).examples
+
+    def held(self, *args):  # the export's read, in its thread, held (seconds at 1,000,000)
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(10)
+        return read(self, *args)
+
+    monkeypatch.setattr(type(project), "examples", held)
+    target = tmp_path / "train.jsonl"
+    exported = window.export_to("openai-jsonl", target)
+    bar = window.findChild(QProgressBar, "export_bar")
+    stop = window.findChild(QPushButton, "stop_export")
+    message = window.statusBar().currentMessage
+    assert bar.isVisible() and stop.isVisible() and stop.isEnabled()
+    assert message() == "Exporting train.jsonl… 0 %"
+    assert window.export_to("csv", tmp_path / "rows.csv") is None
+    assert message() == "Still exporting train.jsonl: wait for it, or stop it first."
+    qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    assert message() == "Stopping the export of train.jsonl…" and not stop.isEnabled()
+    release.set()
+    assert run_async(exported) is False
+    assert message() == "Export stopped: train.jsonl was not written."
+    assert not bar.isVisible() and not list(tmp_path.glob("*train*"))  # (not a temporary file)
+
+    monkeypatch.setattr(card_files, "EXPORT_CHUNK_LINES", 4)  # (its percent in several steps)
+    shown: list[int] = []
+    bar.valueChanged.connect(shown.append)
+    assert run_async(window.export_to("openai-jsonl", target))
+    assert shown == sorted(shown) and len(shown) > 5 and shown[-1] >= 90, shown
+    assert message() == "Exported train.jsonl" and not bar.isVisible()
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 40

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -36,11 +36,13 @@ _IN_ORDER = f"SELECT id, {_COLUMNS}, position FROM examples ORDER BY position"
 class ExamplesStore(Store):
     """Examples in their order. Every change commits before it returns."""
 
-    def examples(self) -> list[Example]:
+    def examples(self, progress: Callable[[float], None] | None = None) -> list[Example]:
         """All examples in order (100k load in about 0.6–0.8 s: plain tuples, no Row).
         A row that cannot be read (damaged) is left out, left untouched in the file, and its id
-        kept in `damaged_example_ids` so the window can say so."""
-        return self._examples(None)
+        kept in `damaged_example_ids` so the window can say so. `progress` is told the share
+        read (0 to 1) as it goes, in this thread (~5 s at 1,000,000: an export's first part);
+        an exception it raises stops the read there."""
+        return self._examples(None, progress)
 
     def examples_and_positions(self) -> tuple[list[Example], dict[str, float]]:
         """`examples()`, and every example's position (the damaged ones' too) keyed by the
@@ -49,15 +51,24 @@ class ExamplesStore(Store):
         positions: dict[str, float] = {}
         return self._examples(positions), positions
 
-    def _examples(self, positions: dict[str, float] | None) -> list[Example]:
+    def _examples(
+        self,
+        positions: dict[str, float] | None,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Example]:
         with collector_paused():  # the rows come as tuples the collector would walk, too
-            rows = self._rows_in_order("")
+            if progress is None:
+                rows = self._rows_in_order("")
+            else:  # the rows fetched, then made examples: half the time each at 1,000,000
+                told = progress
+                rows = self._rows_told(lambda share: told(share / 2))
+                progress = _from_half(told)
             # a damage check left for later runs now, while the rows become examples: SQLite
             # lets go of Python's lock meanwhile (~1 s at 1,000,000 examples, off the wait)
             checking = self._checking() if self._unchecked else None
             with collector_paused(freeze=len(rows) >= FREEZE_FROM):
                 self.damaged_example_ids = []
-                examples = _examples_of(rows, self.damaged_example_ids, positions)  # (empties)
+                examples = _examples_of(rows, self.damaged_example_ids, positions, progress)
             if checking is not None:
                 checking.join()
             self._check_now()  # raises for a damaged file
@@ -77,6 +88,19 @@ class ExamplesStore(Store):
         1,000,000): what the grid shows while all of them are read. A damaged row is left out
         here; the whole read reports it."""
         return _examples_of(self._rows_in_order(" LIMIT ?", limit), [])
+
+    def _rows_told(self, progress: Callable[[float], None]) -> list[tuple[Any, ...]]:
+        """`_rows_in_order`, fetched `_FETCHED_AT_ONCE` rows at a time, each time told."""
+        with self._lock:
+            total = self._db.execute("SELECT COUNT(*) FROM examples").fetchone()[0] or 1
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            cursor.execute(_IN_ORDER)
+            rows: list[tuple[Any, ...]] = []
+            while part := cursor.fetchmany(_FETCHED_AT_ONCE):
+                rows += part
+                progress(min(1.0, len(rows) / total))
+            return rows
 
     def _rows_in_order(self, tail: str, *params: Any) -> list[tuple[Any, ...]]:
         """The examples' rows in order, as plain tuples (no Row: 100,000 read faster)."""
@@ -207,11 +231,19 @@ _STATUSES = {status: status for status in STATUSES}  # each row's status, one st
 _TAG_SETS_KEPT = 4096  # tags texts remembered while reading, decoded (a project has few)
 _TIMES_KEPT = 65_536  # times of change remembered while reading, to share (see _examples_of)
 _SLICE = 4_096  # rows made examples at a time: their tuples are freed before the next slice
+_FETCHED_AT_ONCE = 16_384  # rows fetched between two words of progress
 _ID, _POSITION = itemgetter(0), itemgetter(8)
 
 
+def _from_half(progress: Callable[[float], None]) -> Callable[[float], None]:
+    return lambda share: progress(0.5 + share / 2)
+
+
 def _examples_of(
-    rows: list[tuple[Any, ...]], damaged: list[str], positions: dict[str, float] | None = None
+    rows: list[tuple[Any, ...]],
+    damaged: list[str],
+    positions: dict[str, float] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> list[Example]:
     """The rows' examples; the id of each row that cannot be read goes to `damaged`, and every
     row's position to `positions` (keyed by the id strings the examples hold). One loop
@@ -225,13 +257,16 @@ def _examples_of(
     slice's tuples and the texts only they held (status, tags) are freed before the next
     slice's examples are made, which reuse that memory: freed once all were made, those
     ~240 MB stayed in the process, held by Python's allocator for objects to come. And the
-    examples saved together share one text of their time of change (~80 MB)."""
+    examples saved together share one text of their time of change (~80 MB). `progress` is told
+    the share made before each slice."""
     examples: list[Example] = []
     append, status_of = examples.append, _STATUSES.get
     tags_seen: dict[str, list[str]] = {"[]": []}
     times: dict[str, str] = {}
     nones: list[Any] = [None] * _SLICE
     for start in range(0, len(rows), _SLICE):
+        if progress is not None:
+            progress(start / len(rows))
         chunk = rows[start : start + _SLICE]  # (the last slice's tuples are freed here)
         rows[start : start + _SLICE] = nones if len(chunk) == _SLICE else nones[: len(chunk)]
         if positions is not None:
