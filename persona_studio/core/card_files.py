@@ -12,6 +12,7 @@ from persona_studio.core.collector import release
 from persona_studio.core.dataset import Example, dataset_hash
 from persona_studio.core.exports import examples_csv_parts, naas_plugin, openai_jsonl_lines
 from persona_studio.core.project import Project
+from persona_studio.core.test_set import split_test_set
 from persona_studio.resources_path import resource_path
 
 EXPORT_FORMATS = {
@@ -86,7 +87,9 @@ def _dataset_chunks(
         parts = examples_csv_parts(examples, EXPORT_CHUNK_LINES)
         return [_told(part, at, told, len(examples)) for at, part in enumerate(parts)]
     persona = project.persona()
-    approved = [ex for ex in examples if ex.status == "approved"]  # as they would be trained
+    # as they would be trained: not those kept aside for the voice check (`core.test_set`)
+    usable, _kept_aside = split_test_set(examples, project.test_share)
+    approved = [ex for ex in usable if ex.status == "approved"]
     lines = openai_jsonl_lines(approved, persona.system_prompt(), persona.name)
     chunks: list[bytes] = []
     while chunk := "".join(itertools.islice(lines, EXPORT_CHUNK_LINES)):

@@ -3,6 +3,7 @@ same bytes as the whole file made at once."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from persona_studio.core.dataset import Example
 from persona_studio.core.exports import examples_csv, examples_csv_parts, openai_jsonl
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
+from persona_studio.core.test_set import split_test_set
 
 
 def test_an_export_in_pieces_is_the_whole_file(tmp_path: Path, monkeypatch) -> None:
@@ -29,7 +31,8 @@ def test_an_export_in_pieces_is_the_whole_file(tmp_path: Path, monkeypatch) -> N
     ]
     persona = Persona(name="Ada", description="A patient tutor")
     with Project.create(tmp_path / "ada.persona", persona, examples=examples) as project:
-        approved = [ex for ex in project.examples() if ex.status == "approved"]
+        usable, _kept_aside = split_test_set(project.examples(), project.test_share)
+        approved = [ex for ex in usable if ex.status == "approved"]
         whole = openai_jsonl(approved, persona.system_prompt(), "Ada").encode("utf-8")
         chunks = export_chunks(project, "openai-jsonl")
         assert len(chunks) == -(-len(approved) // 7) > 4  # 7 lines at a time
@@ -94,3 +97,23 @@ def test_a_csv_made_in_parts_is_the_csv_made_at_once() -> None:
         assert len(list(examples_csv_parts(examples, rows))) == -(-23 // rows)
     assert list(examples_csv_parts([], 5)) == [examples_csv([])]
     assert examples_csv([]).startswith("id,question,answer")
+
+
+def test_the_training_export_leaves_out_the_questions_kept_for_the_voice_check(
+    tmp_path: Path,
+) -> None:
+    """The README says every training file leaves them out; the window's JSONL export did not
+    (the CLI's and the training services' did): a model trained elsewhere on it was then
+    asked, by the voice check, questions it had learnt."""
+    examples = [Example.from_qa(f"Question {i}?", f"Answer {i}.") for i in range(80)]
+    for example in examples:
+        example.status = "approved"
+    with Project.create(
+        tmp_path / "ada.persona", Persona(name="Ada"), examples=examples
+    ) as project:
+        usable, kept_aside = split_test_set(project.examples(), project.test_share)
+        assert kept_aside  # (the default share keeps some aside)
+        lines = export_bytes(project, "openai-jsonl").decode("utf-8").splitlines()
+        asked = {json.loads(line)["messages"][-2]["content"] for line in lines}
+        assert asked == {ex.question for ex in usable}
+        assert asked.isdisjoint(ex.question for ex in kept_aside)

@@ -827,6 +827,7 @@ def test_an_export_shows_its_percent_and_stop_writes_nothing(
     from PySide6.QtWidgets import QProgressBar, QPushButton
 
     from persona_studio.core import card_files
+    from persona_studio.core.test_set import split_test_set
 
     window = _window(make_window, tmp_path, n=40)
     window.show()
@@ -861,4 +862,5 @@ def test_an_export_shows_its_percent_and_stop_writes_nothing(
     assert run_async(window.export_to("openai-jsonl", target))
     assert shown == sorted(shown) and len(shown) > 5 and shown[-1] >= 90, shown
     assert message() == "Exported train.jsonl" and not bar.isVisible()
-    assert len(target.read_text(encoding="utf-8").splitlines()) == 40
+    usable, kept_aside = split_test_set(window.session.examples, project.test_share)
+    assert kept_aside and len(target.read_text(encoding="utf-8").splitlines()) == len(usable)
