@@ -1164,6 +1164,7 @@ class MainWindow(QMainWindow):
             self._export_stop.clicked.connect(self.stop_export)
             layout.addWidget(self._export_percent)
             layout.addWidget(self._export_stop)
+            row.setMaximumWidth(row.sizeHint().width())  # (else the status bar widens it)
             self.statusBar().addPermanentWidget(row)
         self._export_percent.setValue(percent)
         self._export_stop.setEnabled(not stop.is_set())
