@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from persona_studio import APP_NAME, __version__
 from persona_studio.core.errors import UserFacingError
@@ -1182,6 +1183,8 @@ class MainWindow(QMainWindow):
                 self._export_stop.setEnabled(False)
 
     def _export_over(self, stop: threading.Event) -> None:
+        if not isValid(self):
+            return  # (the window was deleted while its task unwound)
         if self._exporting is not None and self._exporting[1] is stop:
             self._exporting = None
             if self._export_row is not None:

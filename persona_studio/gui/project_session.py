@@ -49,6 +49,7 @@ BACKGROUND_LOAD_FROM = 1_000
 # whole read takes 6–8 s on a 2-core machine, the first rows ~1 ms
 FIRST_ROWS = 100
 RETRY_DELAY_MS = 2000  # a write the disk refused is tried again this often, until it lands
+HELD_BACK_RETRY_MS = 50  # a write held back while a worker has the file is tried this often
 # a change of this many examples or more is written in a worker thread, in its turn: on the UI
 # thread importing 100,000 examples stalled 1.1–1.4 s, and undoing it (a delete) 1.5–1.6 s
 BACKGROUND_WRITE_FROM = 1_000
@@ -241,6 +242,9 @@ class ProjectSession(QObject):
         self._writing: Future[None] | None = None  # the first's write in a worker thread
         self._writer: threading.Thread | None = None  # that thread, until it is started
         self._written.connect(self._write_done)  # (queued: emitted by the worker)
+        self._held_back = False  # a write waits while a worker has the file (`_write_unsaved`)
+        self._held_timer = QTimer(self, singleShot=True, interval=HELD_BACK_RETRY_MS)
+        self._held_timer.timeout.connect(self._write_unsaved)
         self._timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self._autosave)
         self._review_queue: ReviewQueue | None = None
@@ -929,16 +933,23 @@ class ProjectSession(QObject):
             self._start_writer()  # if its timer has not
             if not self._landed(self._writing):  # (the UI thread waits for it here)
                 return False
+        self._held_back = False
         while self._unsaved:
             write, large, _whole = self._unsaved[0]
             if large and not wait:
                 self._write_in_worker(write)
                 return True
-            try:
-                write()
-            except UserFacingError as exc:  # the project turns every refusal into one
-                self._refused(exc)
-                return False
+            with self.project.held(wait=wait) as ours:
+                if not ours:  # a worker reads the file (an export, a copy): after it, kept
+                    self._held_back = True
+                    self.save_state_changed.emit("Saving…", True)
+                    self._held_timer.start()
+                    return True
+                try:
+                    write()
+                except UserFacingError as exc:  # the project turns every refusal into one
+                    self._refused(exc)
+                    return False
             self._unsaved.pop(0)
         if not self._pending:
             self.save_state_changed.emit("All changes saved", True)
@@ -1025,6 +1036,9 @@ class ProjectSession(QObject):
             if writing is None:
                 if not self._write_unsaved():  # (the small ones; the next large one: a worker)
                     return False
+                if self._held_back:  # (a worker has the file: its turn first)
+                    await asyncio.sleep(HELD_BACK_RETRY_MS / 1000)
+                    continue
                 if self._writing is None:
                     return True
                 continue

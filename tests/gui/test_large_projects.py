@@ -4,6 +4,7 @@ worker's snapshot or the undo stack holds (copy on write)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import threading
@@ -864,3 +865,43 @@ def test_an_export_shows_its_percent_and_stop_writes_nothing(
     assert message() == "Exported train.jsonl" and not bar.isVisible()
     usable, kept_aside = split_test_set(window.session.examples, project.test_share)
     assert kept_aside and len(target.read_text(encoding="utf-8").splitlines()) == len(usable)
+
+
+def test_an_edit_while_a_worker_has_the_file_waits_its_turn_not_the_window(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """An export's read (or a copy) holds the project file for seconds at 1,000,000 examples;
+    an edit's save on the window's thread waited for it: the window froze 3.2 s (a copy:
+    2.1 s). Now the edit waits, said "Saving…", lands once the worker is done, and a copy
+    asked for meanwhile has it."""
+    import copy
+
+    window = _window(make_window, tmp_path, n=40)
+    session, project = window.session, window.session.project
+    assert len(session.examples) == 40  # (read, as the Dataset tab reads them)
+    release, reading = threading.Event(), threading.Event()
+    fetch = type(project)._rows_told
+
+    def held(self, progress):  # the export's read, holding the file (seconds at 1,000,000)
+        with self._lock:
+            reading.set()
+            release.wait(10)
+            return fetch(self, progress)
+
+    monkeypatch.setattr(type(project), "_rows_told", held)
+    exported = window.export_to("csv", tmp_path / "rows.csv")
+    run_async(wait_until(reading.is_set))
+    edited = copy.deepcopy(session.examples[3])
+    edited.messages[1]["content"] = "Edited while it exported."
+    session.replace_example_contents([edited])  # returns at once: the file is the worker's
+    run_async(asyncio.sleep(0.2))  # (its save's turn comes, and waits)
+    assert window.save_label.text() == "Saving…" and session.unsaved
+    copied = window.save_copy_to(tmp_path / "copy.persona")  # waits for the edit, in its task
+    run_async(asyncio.sleep(0.2))
+    assert session.unsaved and not (tmp_path / "copy.persona").exists()
+    release.set()
+    assert run_async(exported) and run_async(copied)
+    run_async(wait_until(lambda: window.save_label.text() == "All changes saved"))
+    assert not session.unsaved
+    with Project.open(tmp_path / "copy.persona") as copy_of_it:
+        assert copy_of_it.examples()[3].answer == "Edited while it exported."

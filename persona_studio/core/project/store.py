@@ -71,6 +71,19 @@ class Store:
             raise corrupt(self.path, self._damage)
 
     @contextlib.contextmanager
+    def held(self, *, wait: bool = True) -> Iterator[bool]:
+        """The file kept for this thread's calls meanwhile (the lock is re-entrant). With
+        `wait=False`, only if no other thread has it now: a worker reading every example (an
+        export) or copying the file holds it for seconds at 1,000,000 examples, and a write
+        from the window's thread waited for it that long. False then, and nothing is held."""
+        got = self._lock.acquire(blocking=wait)
+        try:
+            yield got
+        finally:
+            if got:
+                self._lock.release()
+
+    @contextlib.contextmanager
     def _transaction(self, *drops: str) -> Iterator[None]:
         """One write, all or nothing. Any refusal by the disk or SQLite (full, read-only, I/O
         error, locked) rolls back and becomes a `ProjectError`: callers never see a raw
