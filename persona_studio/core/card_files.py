@@ -47,10 +47,6 @@ READ_SHARE = 0.4  # of a dataset export's time, its read (1,000,000 examples: ~5
 CARD_READ_SHARE = 0.6  # of a card's, its read (the rest, the fingerprint: ~2.5 of ~7 s)
 
 
-class ExportStopped(Exception):
-    """Raised by an export's `progress` to stop it (the creator pressed Stop)."""
-
-
 def export_bytes(project: Project, fmt: str) -> bytes:
     return b"".join(export_chunks(project, fmt))
 
@@ -63,7 +59,7 @@ def export_chunks(
     the interpreter lock ~40 ms), and the examples read for it are let go a slice at a time.
     `progress` is told the share done (0 to 1) as it goes, in this thread: at 1,000,000
     examples a JSONL file takes ~12 s, a CSV ~18, a card ~7 (the fingerprint reads them all);
-    an exception it raises (`ExportStopped`) stops the export there."""
+    an exception it raises (`core.errors.Stopped`) stops the export there."""
     told = progress or _untold
     if fmt in ("openai-jsonl", "csv"):
         examples = project.examples(lambda share: told(READ_SHARE * share))

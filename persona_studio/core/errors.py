@@ -1,4 +1,5 @@
-"""The one error type the GUI and CLI show to people: a plain message and a next step."""
+"""The one error type the GUI and CLI show to people (a plain message and a next step), and
+the word a progress callback stops a long operation with."""
 
 
 class UserFacingError(Exception):
@@ -14,3 +15,8 @@ class UserFacingError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
+
+
+class Stopped(Exception):
+    """Raised by a long operation's progress callback to stop it there (the creator pressed
+    Stop): an export, a copy of the project."""

@@ -13,6 +13,7 @@ from persona_studio.core.card_files import export_bytes, export_chunks
 from persona_studio.core.collector import release
 from persona_studio.core.config import atomic_write_bytes
 from persona_studio.core.dataset import Example
+from persona_studio.core.errors import Stopped
 from persona_studio.core.exports import examples_csv, examples_csv_parts, openai_jsonl
 from persona_studio.core.persona import Persona
 from persona_studio.core.project import Project
@@ -79,12 +80,12 @@ def test_an_export_says_how_far_it_is_and_stops_when_its_progress_raises(
 
         def stop_halfway(share: float) -> None:
             if share > 0.5:
-                raise card_files.ExportStopped
+                raise Stopped
 
         for fmt in ("openai-jsonl", "csv", "card-v2-json"):
-            with pytest.raises(card_files.ExportStopped):
+            with pytest.raises(Stopped):
                 export_chunks(project, fmt, stop_halfway)
-            with pytest.raises(card_files.ExportStopped):  # in the read itself
+            with pytest.raises(Stopped):  # in the read itself
                 project.examples(lambda share: stop_halfway(share * 2))
 
 

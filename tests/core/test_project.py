@@ -330,6 +330,34 @@ def test_save_copy_is_complete_and_independent(project_path: Path, tmp_path: Pat
             project.save_copy(project_path)
 
 
+def test_a_copy_says_how_far_it_is_and_stops_when_its_progress_raises(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A copy of 1,000,000 examples is ~760 MB: a minute to a slow USB stick. The window
+    shows its percent and a Stop, which makes the next word of progress raise."""
+    from persona_studio.core.errors import Stopped
+    from persona_studio.core.project import project as project_module
+
+    monkeypatch.setattr(project_module, "COPY_PAGES", 2)
+    examples = [Example.from_qa(f"Question {i}? " * 20, f"Answer {i}. " * 40) for i in range(300)]
+    with Project.create(
+        tmp_path / "big.persona", Persona(name="Ada"), examples=examples
+    ) as project:
+        shares: list[float] = []
+        project.save_copy(tmp_path / "copy.persona", shares.append)
+        assert shares == sorted(shares) and len(shares) > 10 and shares[-1] == 1.0
+        with Project.open(tmp_path / "copy.persona") as copied:
+            assert copied.counts().examples == 300
+
+        def stop_halfway(share: float) -> None:
+            if share > 0.5:
+                raise Stopped
+
+        with pytest.raises(Stopped):
+            project.save_copy(tmp_path / "stopped.persona", stop_halfway)
+        assert sorted(p.name for p in tmp_path.iterdir() if "stopped" in p.name) == []
+
+
 def test_unknown_persona_field_is_a_programming_error(project_path: Path) -> None:
     with Project.open(project_path) as project, pytest.raises(ValueError):
         project.set_persona_fields(nonsense=1)

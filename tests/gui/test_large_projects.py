@@ -823,7 +823,7 @@ def test_an_export_shows_its_percent_and_stop_writes_nothing(
     make_window, tmp_path, run_async, monkeypatch, qtbot
 ) -> None:
     """At 1,000,000 examples an export took 7–19 s with "Exporting…" alone in the status
-    bar, and nothing could stop it. One export at a time: another is said, not started."""
+    bar, and nothing could stop it. One at a time: another waits its turn, and says so."""
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QProgressBar, QPushButton
 
@@ -848,14 +848,16 @@ def test_an_export_shows_its_percent_and_stop_writes_nothing(
     message = window.statusBar().currentMessage
     assert bar.isVisible() and stop.isVisible() and stop.isEnabled()
     assert message() == "Exporting train.jsonl… 0 %"
-    assert window.export_to("csv", tmp_path / "rows.csv") is None
-    assert message() == "Still exporting train.jsonl: wait for it, or stop it first."
+    queued = window.export_to("csv", tmp_path / "rows.csv")  # (one at a time: it waits)
+    run_async(asyncio.sleep(0.05))
+    assert message() == "Exporting rows.csv once train.jsonl is written…"
     qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
     assert message() == "Stopping the export of train.jsonl…" and not stop.isEnabled()
     release.set()
     assert run_async(exported) is False
-    assert message() == "Export stopped: train.jsonl was not written."
-    assert not bar.isVisible() and not list(tmp_path.glob("*train*"))  # (not a temporary file)
+    assert not list(tmp_path.glob("*train*"))  # (not even a temporary file)
+    assert run_async(queued) and (tmp_path / "rows.csv").exists()  # then the one in turn
+    assert message() == "Exported rows.csv" and not bar.isVisible()
 
     monkeypatch.setattr(card_files, "EXPORT_CHUNK_LINES", 4)  # (its percent in several steps)
     shown: list[int] = []
@@ -905,3 +907,42 @@ def test_an_edit_while_a_worker_has_the_file_waits_its_turn_not_the_window(
     assert not session.unsaved
     with Project.open(tmp_path / "copy.persona") as copy_of_it:
         assert copy_of_it.examples()[3].answer == "Edited while it exported."
+
+
+def test_a_copy_shows_its_percent_and_stop_leaves_no_copy(
+    make_window, tmp_path, run_async, monkeypatch, qtbot
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QProgressBar, QPushButton
+
+    from persona_studio.core.project import project as project_module
+
+    window = _window(make_window, tmp_path, n=40)
+    window.show()
+    project, release = window.session.project, threading.Event()
+    copy = type(project).save_copy
+
+    def held(self, dest, progress=None):  # (a minute to a slow USB stick at 1,000,000)
+        release.wait(10)
+        return copy(self, dest, progress)
+
+    monkeypatch.setattr(type(project), "save_copy", held)
+    copied = window.save_copy_to(tmp_path / "copy.persona")
+    stop = window.findChild(QPushButton, "stop_export")
+    message = window.statusBar().currentMessage
+    assert message() == "Saving a copy to copy.persona… 0 %" and stop.text() == "Stop copy"
+    qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    assert message() == "Stopping the copy of copy.persona…"
+    release.set()
+    assert run_async(copied) is False
+    assert message() == "Copy stopped: copy.persona was not written."
+    assert not list(tmp_path.glob("*copy*"))  # (nor a temporary file)
+
+    monkeypatch.setattr(project_module, "COPY_PAGES", 1)  # (its percent in several steps)
+    bar, shown = window.findChild(QProgressBar, "export_bar"), []
+    bar.valueChanged.connect(shown.append)
+    assert run_async(window.save_copy_to(tmp_path / "copy.persona"))
+    assert shown == sorted(shown) and len(shown) > 3 and shown[-1] >= 90, shown
+    assert message().startswith("Saved a copy to") and not bar.isVisible()
+    with Project.open(tmp_path / "copy.persona") as copy_of_it:
+        assert len(copy_of_it.examples()) == 40
