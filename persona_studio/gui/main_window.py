@@ -115,7 +115,6 @@ class MainWindow(QMainWindow):
         self._closing: asyncio.Task[None] | None = None  # a close waiting for a large write
         # exports and copies under way, with their files' names: a close waits for them
         self._writing_out: dict[asyncio.Task[bool], str] = {}
-        # the export under way (one at a time): its file's name, and what stops it
         # the export or copy under way, with its percent (one at a time), and what stops it
         self._under_way: _Progress | None = None
         self._export_row: QWidget | None = None  # its percent and Stop, in the status bar
