@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -179,6 +180,31 @@ def copy_held_at(monkeypatch: Any, percent: int) -> threading.Event:
 
     monkeypatch.setattr(local_export, "_copy_files", held)
     return gate
+
+
+@contextlib.contextmanager
+def file_taken(project: Any) -> Iterator[threading.Event]:
+    """A worker thread has the project's file for the block (as an export's read or a copy
+    has it, for seconds at 1,000,000 examples), or until the event it yields is set; the
+    test fails after the block if the window's thread waited for it meanwhile (the worker
+    then gave up after 10 s, not released)."""
+    taken, release = threading.Event(), threading.Event()
+    gave_up: list[bool] = []
+
+    def hold() -> None:
+        with project.held():
+            taken.set()
+            gave_up.append(not release.wait(10))
+
+    worker = threading.Thread(target=hold, name="holds-the-file")
+    worker.start()
+    assert taken.wait(5)
+    try:
+        yield release
+    finally:
+        release.set()
+        worker.join()
+    assert gave_up == [False], "the window's thread waited for a worker that had the file"
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from persona_studio.core.config import ProviderProfile
 from persona_studio.core.dataset import Example, new_id
@@ -99,6 +100,7 @@ class ChatTab(QWidget):
         self._undo = undo_stack
         self._session: ProjectSession | None = None
         self.chat_id = new_id()
+        self._opening = ""  # the saved conversation asked for last (`open_conversation`)
         self.title = ""
 
         self.retirement = RetirementBanner()
@@ -369,9 +371,9 @@ class ChatTab(QWidget):
         if self._session is None or not any(p.messages for p in self.panes) or self.read_only:
             return
         panes = [p.state() for p in self.panes]
-        self._session.project.save_chat(
-            ChatRecord(self.chat_id, self.title or "Conversation", panes)
-        )
+        # in turn with the project's other writes: never waited for here (a reply ending
+        # while an export read 100,000 examples froze the window until the read was done)
+        self._session.save_chat(ChatRecord(self.chat_id, self.title or "Conversation", panes))
         self._fill_conversations()
         self.conversation_saved.emit()
 
@@ -380,7 +382,7 @@ class ChatTab(QWidget):
         self.conversations.blockSignals(True)
         self.conversations.clear()
         self.conversations.addItem("New conversation", "")
-        for chat_id, title in self._session.project.chat_titles():
+        for chat_id, title in self._session.chat_titles():
             self.conversations.addItem(title, chat_id)
         self.conversations.setCurrentIndex(max(0, self.conversations.findData(self.chat_id)))
         self.conversations.blockSignals(False)
@@ -389,7 +391,7 @@ class ChatTab(QWidget):
 
     def start_new(self) -> None:
         self.stop_all()
-        self.chat_id, self.title = new_id(), ""
+        self.chat_id, self.title, self._opening = new_id(), "", ""
         for pane in self.panes:
             pane.messages = []
         self._fill_conversations()
@@ -408,9 +410,14 @@ class ChatTab(QWidget):
         self.input.setFocus()
 
     def open_conversation(self, chat_id: str) -> None:
+        """Show a saved conversation: at once, unless a worker has the project file (an
+        export's read): then as soon as it lets go, if no other was asked for meanwhile."""
         assert self._session is not None
-        chat = self._session.project.chat(chat_id)
-        if chat is None:
+        self._opening = chat_id
+        self._session.chat(chat_id, self._show_conversation)
+
+    def _show_conversation(self, chat: ChatRecord | None) -> None:
+        if chat is None or chat.id != self._opening or not isValid(self):
             return
         self.stop_all()
         self.chat_id, self.title = chat.id, chat.title
@@ -436,7 +443,7 @@ class ChatTab(QWidget):
 
     def _delete(self) -> None:
         if self._session is not None and self.conversations.currentData() and not self.read_only:
-            self._session.project.delete_chat(self.conversations.currentData())
+            self._session.delete_chat(self.conversations.currentData())
             self.start_new()
 
     def export_markdown(self) -> str:

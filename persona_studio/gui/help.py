@@ -58,11 +58,14 @@ def report_text(window: MainWindow) -> str:
     ]
     kinds = sorted({p.kind for p in window.context.config.profiles})
     lines.append(f"Provider profiles: {', '.join(kinds) if kinds else 'none'}")
-    if window.session is not None:
-        counts = window.session.project.counts()
+    session = window.session
+    if session is not None:  # never waiting for a worker that has the file (an export's read)
+        with session.project.held(wait=False) as free:  # (counted there unless loaded)
+            examples = session.example_counts()[0] if free or session.examples_loaded else None
         lines.append(
-            f"Project: {window.session.project.path.name}, {counts.examples:,} examples, "
-            f"{counts.jobs} training jobs"
+            f"Project: {session.project.path.name}, "
+            + (f"{examples:,} examples, " if examples is not None else "")
+            + f"{len(session.project.jobs())} training jobs"
         )
     lines.append("Recent errors:" if RECENT_ERRORS else "Recent errors: none")
     lines += [f"  {at} {title}: {text}" for at, title, text in RECENT_ERRORS]

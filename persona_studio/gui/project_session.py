@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
     from pathlib import Path
 
-    from persona_studio.core.records import JobRecord
+    from persona_studio.core.records import ChatRecord, JobRecord
     from persona_studio.core.retrieval import RetrievalIndex
     from persona_studio.gui.preflight_runner import PreflightRunner
     from persona_studio.services.review_queue import ReviewQueue
@@ -215,6 +215,9 @@ class ProjectSession(QObject):
         self._retrieval: RetrievalIndex | None = None  # the offline engine's, built on demand
         self.examples_reset.connect(self._retrieval_reset)
         self.examples_edited.connect(self._retrieval_edited)
+        # the small tables read now: the window reads them later without waiting for a
+        # worker that has the file (loading the examples, an export's read, a copy)
+        project.keep_small_reads()
         self.persona: Persona = project.persona()
         self.rules: list[Rule] = project.rules()
         avatar = project.avatar()
@@ -236,8 +239,8 @@ class ProjectSession(QObject):
         self._later: list[Iterator[None]] = []  # its changes left for a moment, in steps
         self._pending: dict[str, Any] = {}
         # writes not on disk yet, in order (refused ones are retried), each with whether it
-        # is large enough to be written in a worker thread; the first may be in one now
-        # writes waiting, in order: each with whether it is large, and what it writes whole
+        # is large enough to be written in a worker thread (the first may be in one now), and
+        # what it writes whole
         self._unsaved: list[tuple[Callable[[], object], bool, Hashable]] = []
         self._writing: Future[None] | None = None  # the first's write in a worker thread
         self._writer: threading.Thread | None = None  # that thread, until it is started
@@ -248,6 +251,8 @@ class ProjectSession(QObject):
         self._timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self._autosave)
         self._review_queue: ReviewQueue | None = None
+        # conversations saved (a record) or deleted (None) whose write waits its turn
+        self._chats_waiting: dict[str, ChatRecord | None] = {}
 
     @property
     def review_queue(self) -> ReviewQueue:
@@ -379,7 +384,11 @@ class ProjectSession(QObject):
     def _register_model(self, record: JobRecord) -> None:
         model = record.chat_model
         self.set_persona_field("fine_tuned_model", model)
-        self.flush()
+        # written now, not at the autosave (a job ends while the creator is away), but not
+        # waited for: while a worker has the file (an export), the write waits its turn
+        self._timer.stop()
+        self._queue_pending()
+        self._write_unsaved()
         self.model_registered.emit(model)
 
     # ---- persona -------------------------------------------------------------------------
@@ -441,7 +450,6 @@ class ProjectSession(QObject):
         if self._examples is not None or self._loading is not None:
             return
         project = self.project
-        project.keep_small_reads()  # the window reads them while the worker reads
         self.reading_total = project.example_count()
         self.first_rows = project.first_examples(FIRST_ROWS)
         from concurrent.futures import Future  # (asyncio imports it, after the first paint)
@@ -922,6 +930,73 @@ class ProjectSession(QObject):
             self._unsaved[started:] = [u for u in self._unsaved[started:] if u[2] != whole]
         self._unsaved.append((write, size >= BACKGROUND_WRITE_FROM, whole))
         self._write_unsaved()
+
+    def save_record(self, write: Callable[[], object], *, whole: Hashable = None) -> None:
+        """A record's write (a voice check's) in turn with the examples': never on
+        the window's thread while a worker has the file (`_write_unsaved`), retried if the
+        disk refuses it. `whole`: as `_save_now`'s."""
+        self._save_now(write, whole=whole)
+
+    # ---- test conversations: saved in turn, read from what waits first ---------------------
+
+    def save_chat(self, record: ChatRecord) -> None:
+        self._chats_waiting.pop(record.id, None)  # (the newest last: listed first)
+        self._chats_waiting[record.id] = record
+        self._save_now(functools.partial(self._write_chat, record), whole=("chat", record.id))
+
+    def delete_chat(self, chat_id: str) -> None:
+        self._chats_waiting.pop(chat_id, None)
+        self._chats_waiting[chat_id] = None
+        self._save_now(functools.partial(self._write_chat, chat_id), whole=("chat", chat_id))
+
+    def _write_chat(self, what: ChatRecord | str) -> None:
+        """(The newest write of each conversation: `whole` dropped any older one waiting.)"""
+        if isinstance(what, str):
+            self.project.delete_chat(what)
+        else:
+            self.project.save_chat(what)
+        self._chats_waiting.pop(what if isinstance(what, str) else what.id, None)
+
+    def chat_titles(self) -> list[tuple[str, str]]:
+        """(id, title) of each conversation, newest first: those whose write waits first."""
+        waiting = self._chats_waiting
+        ahead = [(i, r.title) for i, r in reversed(waiting.items()) if r is not None]
+        return ahead + [t for t in self.project.chat_titles() if t[0] not in waiting]
+
+    def chat(self, chat_id: str, then: Callable[[ChatRecord | None], object]) -> None:
+        """`then(the conversation)`: at once if its write waits or the file is free, else as
+        soon as the worker that has it lets go (`read_soon`)."""
+        if chat_id in self._chats_waiting:
+            then(self._chats_waiting[chat_id])
+        else:
+            self.read_soon(functools.partial(self.project.chat, chat_id), then)
+
+    def read_soon(self, read: Callable[[], T], then: Callable[[T], object]) -> None:
+        """`then(read())` at once if no worker has the project file; else once it lets go
+        and the writes held back meanwhile have landed (then read on the window's thread:
+        these reads are small). An export's read, a copy or a large write holds the file for
+        seconds at 1,000,000 examples, and a read made here waited as long, the window frozen.
+        Nothing is read once the project is closed."""
+        if not self._read_if_free(read, then):
+            spawn(self._read_when_free(read, then))
+
+    def _read_if_free(self, read: Callable[[], T], then: Callable[[T], object]) -> bool:
+        if self.closed:
+            return True  # (nothing to read, or to tell)
+        if self._held_back or self._writing is not None:
+            return False  # (its writes first)
+        with self.project.held(wait=False) as ours:
+            if not ours:
+                return False
+            value = read()
+        then(value)
+        return True
+
+    async def _read_when_free(self, read: Callable[[], T], then: Callable[[T], object]) -> None:
+        import asyncio
+
+        while not self._read_if_free(read, then):
+            await asyncio.sleep(HELD_BACK_RETRY_MS / 1000)
 
     def _write_unsaved(self, *, wait: bool = False) -> bool:
         """Write what waits, in order. A large write goes to a worker thread, and the rest

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from persona_studio.core.dataset import new_id, now_iso
 from persona_studio.core.judge import (
@@ -373,10 +374,15 @@ async def run_check(
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
     plan: CheckPlan | None = None,
     index: RetrievalIndex | Callable[[], Awaitable[RetrievalIndex]] | None = None,
+    save: Save | None = None,
 ) -> CheckResult:
     """Ask every candidate every question it has not answered yet, then score them all (the
     plan, when the caller made one to show the cost first). `index`: the examples' retrieval
-    index, if one is kept (the window's chat one), else one is built (seconds at 100,000)."""
+    index, if one is kept (the window's chat one), else one is built (seconds at 100,000).
+    `save(write, whole=key)`: how the answers and the scoreboard are kept in the project (the
+    window's: in turn with its other writes, never waiting here for a worker that has the
+    file); by default, written at once."""
+    save = save or _save_at_once
     if plan is None:
         plan = plan_check(
             project, persona, examples, candidates, limit=limit, with_probes=with_probes
@@ -412,21 +418,32 @@ async def run_check(
             result.answers[candidate.label][question] = text
             if candidate.key != "offline":  # cheap to redo, and depends on the dataset
                 cached[candidate.label][question] = text
-                _keep(project, candidate.identity(system), cached[candidate.label])
+                identity = candidate.identity(system)
+                answers = dict(cached[candidate.label])  # (as now: it grows meanwhile)
+                save(partial(_keep, project, identity, answers), whole=("answers", identity))
         done += 1
         on_progress(done, len(todo))
 
     await asyncio.gather(*(ask(c, q) for c, q in todo))
-    _score(result, project)
-    keep_run(project, result)
+    _score(result, persona)
+    write, whole = keeping(project, result)
+    save(write, whole=whole)
     return result
 
 
-def _score(result: CheckResult, project: Project) -> None:
+class Save(Protocol):
+    def __call__(self, write: Callable[[], object], *, whole: Hashable = None) -> None: ...
+
+
+def _save_at_once(write: Callable[[], object], *, whole: Hashable = None) -> None:
+    write()
+
+
+def _score(result: CheckResult, persona: Persona) -> None:
     old = next((label for label in result.answers if label.startswith("Your old model")), "")
     kept = result.answers.get(old, {}) if old else {}
     result.old_model = old
-    count_rules(result, project.persona())
+    count_rules(result, persona)
     for label, answers in result.answers.items():
         references = result.references
         if label == old:  # a kept voice is scored on the questions it was asked, not all
@@ -566,6 +583,12 @@ def keep_run(project: Project, result: CheckResult) -> None:
     }
     result.run_id = result.run_id or new_id()
     project.save_run(result.run_id, CHECK_KIND, "done", data)
+
+
+def keeping(project: Project, result: CheckResult) -> tuple[Callable[[], None], Hashable]:
+    """`keep_run` as a write for a `Save`, with what it writes whole (its run, named now)."""
+    result.run_id = result.run_id or new_id()
+    return partial(keep_run, project, result), ("check", result.run_id)
 
 
 def judge_estimate(result: CheckResult, persona: Persona, model: str) -> tuple[int, float | None]:

@@ -721,6 +721,8 @@ def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_writ
                         len(project.jobs()),
                         project.meta("x"),
                         project.sync_value("sheet"),  # a sync writes its snapshot in a worker
+                        project.chat_titles(),  # the Chat tab's list
+                        getattr(project.job("job-1"), "status", None),  # the Train tab's job
                     ]
                 )
             )
@@ -733,13 +735,15 @@ def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_writ
                 worker.join()
                 read.join()
 
-        assert read_while_a_long_read_holds_the_lock() == [0, 0, None, None]  # the first reads
+        first = read_while_a_long_read_holds_the_lock()
+        assert first == [0, 0, None, None, [], None]  # the first reads
         project.save_chat(ChatRecord("c1", "A chat", []))
         project.set_meta("x", "1")
         project.save_job(JobRecord("job-1", "openai", "gpt-4.1-mini", "running"))
         project.apply_sync([], [], {"r1": {"id": "r1"}}, {"key": "k", "worksheet": "Data"})
         link = {"key": "k", "worksheet": "Data"}
-        assert read_while_a_long_read_holds_the_lock() == [1, 1, "1", link]  # read anew
+        again = read_while_a_long_read_holds_the_lock()
+        assert again == [1, 1, "1", link, [("c1", "A chat")], "running"]  # read anew
         assert project.sync_snapshot() == {"r1": {"id": "r1"}}  # the large one: read
         project.set_sync_value("sheet", {"key": "k2"})
         assert project.sync_value("sheet") == {"key": "k2"} and project.sync_value("nope", 3) == 3
@@ -748,7 +752,7 @@ def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_writ
         job.status = "changed by a caller"  # a caller's copy: the next read is the stored one
         assert project.jobs()[0].status == "running"
         project.delete_chat("c1")
-        assert project.chat_count() == 0
+        assert project.chat_count() == 0 and project.chat_titles() == []
 
 
 def test_loading_pauses_the_collector_and_restores_it(tmp_path: Path) -> None:

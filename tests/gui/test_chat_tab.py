@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from PySide6.QtCore import Qt
@@ -11,7 +12,7 @@ from PySide6.QtWidgets import QDialog
 from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.probes import probes
 from persona_studio.gui.chat_tab import AddExampleDialog
-from tests.conftest import threads_calling, wait_until
+from tests.conftest import file_taken, threads_calling, wait_until
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gui.conftest import add_provider, minimum_size
 
@@ -164,6 +165,84 @@ def test_conversations_reopen_rename_delete_and_regenerate(
     tab._delete()
     assert [c.title for c in window.session.project.chats()] == ["should I stretch?"]
     assert "**You**: should I stretch?" not in tab.export_markdown()
+
+
+def test_conversations_are_listed_kept_and_opened_while_a_worker_has_the_file(
+    make_window, context, run_async
+) -> None:
+    """An export's read or a copy has the project file for seconds at 1,000,000 examples.
+    The Chat tab's list (0.5 s at 100,000 as the tab first showed), a reply's save and a
+    deletion waited for it on the window's thread. Now the list is kept, the writes wait
+    their turn (listed meanwhile), and a saved conversation asked for opens once it is free."""
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    session = window.session
+    with file_taken(session.project):
+        window.tabs.setCurrentIndex(3)  # the tab is made, its list filled
+        tab = window.chat_tab
+        assert tab.conversations.count() == 1  # "New conversation"
+    tab.send_message("how fast should I run?")
+    run_async(wait_until(lambda: _done(tab.panes[0])))
+    first_id = tab.chat_id
+    tab.start_new()
+
+    def listed() -> list[str]:
+        return [tab.conversations.itemText(i) for i in range(tab.conversations.count())]
+
+    with file_taken(session.project) as release:
+        tab.send_message("should I stretch?")
+        run_async(wait_until(lambda: _done(tab.panes[0])))  # its reply saved: in turn
+        second_id = tab.chat_id
+        assert listed() == ["New conversation", "should I stretch?", "how fast should I run?"]
+        assert window.save_label.text() == "Saving…" and session.unsaved
+        tab.open_conversation(first_id)  # read from the file: once the worker is done
+        run_async(asyncio.sleep(0.2))
+        assert tab.chat_id == second_id and "should I stretch?" in tab.export_markdown()
+        release.set()
+        run_async(wait_until(lambda: tab.chat_id == first_id))
+    assert "how fast should I run?" in tab.export_markdown()
+    run_async(wait_until(lambda: not session.unsaved))
+    assert {c.id for c in session.project.chats()} == {first_id, second_id}
+    with file_taken(session.project):
+        tab._delete()  # the one shown
+        assert listed() == ["New conversation", "should I stretch?"]
+    run_async(wait_until(lambda: not session.unsaved))
+    assert [c.id for c in session.project.chats()] == [second_id]
+    assert listed() == ["New conversation", "should I stretch?"]
+
+
+def test_the_voice_checks_history_waits_for_a_worker_that_has_the_file(
+    make_window, context, run_async, qtbot
+) -> None:
+    """Opening "Does it sound like me?" read the earlier checks on the window's thread, and
+    waited for the file (0.3 s while an export read 100,000 examples); a check's scoreboard
+    was kept the same way. Now both wait their turn, the history says it is being read."""
+    window = make_window()
+    window.open_project(ensure_demo_project(context.data_folder))
+    session = window.session
+    with file_taken(session.project) as release:
+        dialog = window.check_voice()
+        qtbot.waitUntil(dialog.isVisible)
+        assert dialog.history_note.text() == "Reading the earlier checks…"
+        assert not dialog.export.isEnabled()
+        release.set()
+        run_async(wait_until(lambda: dialog.history_note.text() == "No earlier checks yet."))
+    for key in ("finetuned", "persona", "retrieval", "kept"):
+        dialog.boxes[key].setChecked(False)
+    dialog.limit.setValue(3)
+    dialog.start.click()
+    run_async(wait_until(lambda: not dialog.running and dialog.history.count() == 1, 20))
+    assert dialog.outcome is not None
+    with file_taken(session.project) as release:
+        dialog.outcome.judge = "a judge's verdicts"  # (as after the judge: kept again)
+        dialog._keep(dialog.outcome)
+        dialog._fill_history()
+        assert window.save_label.text() == "Saving…"
+        assert dialog.history_note.text() == "Reading the earlier checks…"
+        release.set()
+        run_async(wait_until(lambda: dialog.export.isEnabled()))
+    assert dialog.history.count() == 1 and dialog.runs[0]["id"] == dialog.outcome.run_id
+    run_async(wait_until(lambda: not session.unsaved))
 
 
 def test_blind_mode_hides_engines_until_the_pick(make_window, context, run_async) -> None:

@@ -16,6 +16,7 @@ from persona_studio.core.demo import ensure_demo_project
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.dialogs.messages import show_error
 from persona_studio.resources_path import resource_path
+from tests.conftest import file_taken
 from tests.fakes.openai_server import FakeOpenAI
 from tests.gui.conftest import add_provider
 
@@ -69,8 +70,11 @@ def test_report_a_problem_copies_versions_and_errors_never_a_key(
         )
     finally:
         logging.getLogger().removeHandler(app_log.recent)
-    box = window.report_problem()
+    examples = len(window.session.examples)  # (read, as the Dataset tab reads them)
+    with file_taken(window.session.project):  # (an export's read, say: the report never waits)
+        box = window.report_problem()
     copied = QGuiApplication.clipboard().text()
+    assert f", {examples} examples, 0 training jobs" in copied
     assert isinstance(box, QMessageBox) and box.detailedText() == copied
     assert f"Persona Studio {__version__}" in copied and "Python" in copied
     assert "Could not sync: The sheet is gone. Link it again." in copied

@@ -23,6 +23,7 @@ from persona_studio.services.voice_check import (
     answers_estimate,
     candidates_for,
     check_questions,
+    earlier_runs,
     plan_check,
     planned_judge_estimate,
     run_check,
@@ -147,6 +148,44 @@ async def test_failed_answers_are_counted_not_scored_as_wins(project) -> None:
         assert "does not know the model" in result.errors[label][0]
         assert result.sounds_like_you[label].mean == 0
         assert result.keeps_rules == {}  # no reply: no rule kept, none counted as kept
+
+
+async def test_a_checks_answers_and_scoreboard_are_kept_through_the_callers_save(
+    project,
+) -> None:
+    """The window keeps them in turn with its other writes (never on its thread while a
+    worker has the file): each answer's write and the scoreboard's come to `save` with what
+    each writes whole, and nothing is written otherwise."""
+    with FakeOpenAI(api_key="sk-chk", models=(BASE,)) as server:
+        store = CredentialStore(MemoryKeyring())
+        await store.set("provider:gw", "sk-chk")
+        profile = ProviderProfile(name="gw", kind="openai-compatible", base_url=server.base_url,
+                                  chat_model=BASE)  # fmt: skip
+
+        async def client_for(p: ProviderProfile):
+            return await providers.client_for(p, store, max_retries=0)
+
+        persona = project.persona()
+        chosen = candidates_for(["offline", "persona"], persona, project, profile)
+        writes: list = []
+
+        def save(write, *, whole) -> None:
+            writes.append((whole, write))
+
+        result = await run_check(project, persona, [], project.examples(), chosen, client_for,
+                                 limit=3, with_probes=False, save=save)  # fmt: skip
+        identity = chosen[1].identity(persona.system_prompt())
+        assert [whole for whole, _ in writes] == [("answers", identity)] * 3 + [
+            ("check", result.run_id)
+        ]
+        assert result.run_id and earlier_runs(project) == []  # nothing written by itself
+        for _whole, write in writes:
+            write()
+        (kept,) = earlier_runs(project)
+        assert kept["id"] == result.run_id
+        again = plan_check(project, persona, project.examples(), chosen, limit=3,
+                           with_probes=False)  # fmt: skip
+        assert not [c for c, _q in again.todo if c.key == "persona"]  # its answers were kept
 
 
 def _result(questions: int = 4):

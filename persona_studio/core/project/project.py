@@ -456,8 +456,8 @@ class Project(ExamplesStore, RecordsStore):
             return int(self._db.execute("SELECT COUNT(*) FROM examples").fetchone()[0])
 
     def chat_count(self) -> int:
-        """How many conversations are saved (one small query, not `counts`' five)."""
-        return int(self._remembered("chat_count"))
+        """How many conversations are saved (their kept titles counted)."""
+        return len(self._remembered("chat_titles"))
 
     def meta(self, key: str) -> str | None:
         table: dict[str, str] = self._remembered("meta")

@@ -139,7 +139,10 @@ SMALL_READS: dict[str, Callable[[sqlite3.Connection], Any]] = {
     "jobs": lambda db: [
         dict(row) for row in db.execute("SELECT * FROM jobs ORDER BY created_at DESC")
     ],
-    "chat_count": lambda db: int(db.execute("SELECT COUNT(*) FROM chats").fetchone()[0]),
+    "chat_titles": lambda db: [
+        (str(row["id"]), row["title"] if type(row["title"]) is str else "")
+        for row in db.execute("SELECT id, title FROM chats ORDER BY updated_at DESC")
+    ],
     "meta": lambda db: {row["key"]: row["value"] for row in db.execute("SELECT * FROM meta")},
     # the sheet link and when it last synced (the snapshot is `sync_rows`), so the window
     # reads the link while a sync writes in a worker

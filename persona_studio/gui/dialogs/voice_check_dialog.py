@@ -5,6 +5,7 @@ scoreboard, and open a question to see every engine's answer beside yours. A vie
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from persona_studio.core.errors import UserFacingError
 from persona_studio.gui.context import AppContext
@@ -295,6 +297,7 @@ class VoiceCheckDialog(QDialog):
                 on_progress=self._show_progress,
                 plan=plan,
                 index=session.retrieval_index,  # the chat's, built once (seconds at 100,000)
+                save=session.save_record,  # (never waiting here for a worker's read)
             )
         except asyncio.CancelledError:
             self.status.setText("Stopped. The answers already given are kept for the next run.")
@@ -351,7 +354,7 @@ class VoiceCheckDialog(QDialog):
     async def _judge(self, result: CheckResult) -> None:
         """Let the judge model compare every pair (when one is named)."""
         from persona_studio.services.providers import client_for
-        from persona_studio.services.voice_check import judge_check, judge_estimate, keep_run
+        from persona_studio.services.voice_check import judge_check, judge_estimate
 
         model = self.judge_model.text().strip()
         if not model:
@@ -378,7 +381,13 @@ class VoiceCheckDialog(QDialog):
             result.judge = ""
             self.status.setText(f"The judge could not be asked: {exc}")
             return
-        keep_run(self.session.project, result)
+        self._keep(result)
+
+    def _keep(self, result: CheckResult) -> None:
+        from persona_studio.services.voice_check import keeping
+
+        write, whole = keeping(self.session.project, result)
+        self.session.save_record(write, whole=whole)
 
     def _show_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
@@ -407,19 +416,27 @@ class VoiceCheckDialog(QDialog):
 
     def _round_done(self) -> None:
         from persona_studio.core.judge import agreement_text
-        from persona_studio.services.voice_check import keep_run
 
         assert self.outcome is not None
         self.status.setText(agreement_text(*self.outcome.agreement()))
-        keep_run(self.session.project, self.outcome)
+        self._keep(self.outcome)
         self._fill_history()
 
     # ---- history and report ----------------------------------------------------------------
 
     def _fill_history(self) -> None:
+        """The kept checks: at once, or once a worker that has the project file (an export)
+        lets go and the check just kept is written (opening this waited 0.3 s at 100,000)."""
         from persona_studio.services.voice_check import earlier_runs
 
-        self.runs = earlier_runs(self.session.project)
+        self.history_note.setText("Reading the earlier checks…")  # (at once, as a rule)
+        self.export.setEnabled(False)
+        self.session.read_soon(partial(earlier_runs, self.session.project), self._show_history)
+
+    def _show_history(self, runs: list[dict[str, Any]]) -> None:
+        if not isValid(self):
+            return
+        self.runs = runs
         self.history.clear()
         for run in self.runs:
             rows = run.get("candidates") or [{}]
