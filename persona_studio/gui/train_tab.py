@@ -559,15 +559,19 @@ class TrainTab(QWidget):
         )
 
     def _test_share_changed(self, value: int) -> None:
-        if self._session is None:
+        """Saved in turn with the project's other writes (never waiting here for a worker
+        that has the file; a refusal is said and retried as theirs are), then checked again:
+        the trained examples changed."""
+        session = self._session
+        if session is None:
             return
-        try:
-            self._session.project.set_test_share(value / 100)
-        except UserFacingError as exc:  # a refused write: said where the figure is
-            self.check_summary.setText(escape(str(exc)))
-            return
-        if self._runner is not None:
-            self._runner.schedule()  # the trained examples changed: check again
+
+        def write() -> None:
+            session.project.set_test_share(value / 100)
+            if self._runner is not None and self._session is session:
+                self._runner.schedule()
+
+        session.save_record(write, whole="test share")
 
     def _persona_changed(self, field: str) -> None:
         if field == "fine_tuned_model" and self._session is not None:

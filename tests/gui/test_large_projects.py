@@ -975,6 +975,7 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
         "rename the character": lambda: (field.clear(), qtbot.keyClicks(field, "Renamed")),
         "the getting-started panel": lambda: window.checklist,
         "a chat message, its reply saved": lambda: window.chat_tab.send_message("run 3?"),
+        "the share kept aside (Train tab)": lambda: window.train_tab.test_share.setValue(25),
         "the menus": lambda: [m.aboutToShow.emit() for m in window.findChildren(QMenu)],
         "Settings": lambda: window.open_settings().reject(),
         "Does it sound like me?": lambda: window.check_voice().reject(),
@@ -989,4 +990,4 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
             raise AssertionError(f"{name}: {exc}") from exc
         run_async(wait_until(lambda: not session.unsaved))
     assert session.project.persona().name == "Renamed"
-    assert session.project.chat_count() == 1
+    assert session.project.chat_count() == 1 and session.project.test_share == 0.25
