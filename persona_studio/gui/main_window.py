@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import threading
 import weakref
@@ -926,22 +927,55 @@ class MainWindow(QMainWindow):
     # ---- generation ----------------------------------------------------------------------
 
     def generate_examples(self, kind: str | None = None, paths: list[Path] | None = None) -> Any:
-        from persona_studio.gui.dialogs.generate_dialog import GenerateDialog
-
-        if self.session is None or self._writes_refused():
+        """The Generate dialog (None if it opens later: `_open_once_read`), once the
+        candidates awaiting review are read."""
+        session = self.session
+        if session is None or self._writes_refused():
             return None
         self.tabs.setCurrentWidget(self._tab_pages["Dataset"])
-        dialog = GenerateDialog(
-            self.context,
-            self.session,
-            self.dataset_tab.review_candidates,
-            fill_persona=self.persona_tab.fill_empty_fields,
-            parent=self,
-        )
-        if kind is not None:
-            dialog.set_source(kind, paths)
-        dialog.open()
-        return dialog
+
+        def open_it(_queue: object) -> Any:
+            from persona_studio.gui.dialogs.generate_dialog import GenerateDialog
+
+            dialog = GenerateDialog(
+                self.context,
+                session,
+                self.dataset_tab.review_candidates,
+                fill_persona=self.persona_tab.fill_empty_fields,
+                parent=self,
+            )
+            if kind is not None:
+                dialog.set_source(kind, paths)
+            dialog.open()
+            return dialog
+
+        return self._open_once_read("Generate", session.with_review_queue, open_it)
+
+    def _open_once_read(
+        self, name: str, soon: Callable[[Callable[[T], None]], None], open_it: Callable[[T], Any]
+    ) -> Any:
+        """`open_it(what it reads)`: a dialog that reads the project file as it opens, opened
+        at once if the file is free, else once the worker that has it (an export's read, a
+        copy) lets go, and the status bar says so meanwhile: it waited on the window's thread
+        (seconds at 1,000,000 examples). Returns the dialog, or None if it opens later."""
+        session, opened = self.session, []
+
+        def then(value: T) -> None:
+            if self.session is session and isValid(self):  # (not another project's, now)
+                opened.append(open_it(value))
+
+        soon(then)
+        if not opened:
+            under_way = self._under_way
+            busy = (
+                f"{under_way.name} is written"
+                if under_way is not None
+                else "the project is open"
+                if session is not None and session.loading
+                else "the project is saved"
+            )
+            self.statusBar().showMessage(f"{name} opens once {busy}…", 8000)
+        return opened[0] if opened else None
 
     def check_voice(self) -> Any:
         """The voice check: every engine on the same questions, scored against the creator."""
@@ -958,28 +992,41 @@ class MainWindow(QMainWindow):
     # ---- pipeline ------------------------------------------------------------------------
 
     def run_pipeline(self) -> Any:
-        from persona_studio.gui.dialogs.pipeline_dialog import PipelineDialog
+        """The pipeline's dialog (None if it opens later: `_open_once_read`), once its last
+        run is read (to resume it)."""
+        from persona_studio.services.pipeline import latest_run
 
-        if self.session is None or self._writes_refused():
+        session = self.session
+        if session is None or self._writes_refused():
             return None
-        train = self.train_tab  # the run trains with the Train tab's settings
-        project_path = self.session.project.path
-        link = self.sheet.link()
-        options = train.pipeline_options(
-            str(project_path.with_name(f"{project_path.stem} exports")),
-            {"key": link["key"], "worksheet": link.get("worksheet", "Sheet1")} if link else None,
-        )
-        dialog = PipelineDialog(
-            self.context,
-            self.session,
-            options,
-            settings_text=train.settings_html(),
-            sync_sheet=self.sheet.sync_now,
-            parent=self,
-        )
-        dialog.open_chat.connect(self._chat_with)
-        dialog.open()
-        return dialog
+
+        def open_it(run: Any) -> Any:
+            from persona_studio.gui.dialogs.pipeline_dialog import PipelineDialog
+
+            train = self.train_tab  # the run trains with the Train tab's settings
+            project_path = session.project.path
+            link = self.sheet.link()
+            options = train.pipeline_options(
+                str(project_path.with_name(f"{project_path.stem} exports")),
+                {"key": link["key"], "worksheet": link.get("worksheet", "Sheet1")}
+                if link
+                else None,
+            )
+            dialog = PipelineDialog(
+                self.context,
+                session,
+                options,
+                settings_text=train.settings_html(),
+                sync_sheet=self.sheet.sync_now,
+                parent=self,
+                run=run,
+            )
+            dialog.open_chat.connect(self._chat_with)
+            dialog.open()
+            return dialog
+
+        soon = functools.partial(session.read_soon, functools.partial(latest_run, session.project))
+        return self._open_once_read("Run everything", soon, open_it)
 
     def _chat_with(self, profile: str, model: str, base_model: str) -> None:
         self.tabs.setCurrentWidget(self._tab_pages["Chat"])

@@ -254,6 +254,14 @@ class ProjectSession(QObject):
         # conversations saved (a record) or deleted (None) whose write waits its turn
         self._chats_waiting: dict[str, ChatRecord | None] = {}
 
+    def with_review_queue(self, then: Callable[[ReviewQueue], object]) -> None:
+        """`then(the queue)`: at once if it was read or the file is free, else once it is
+        (reading it waited for a worker that had the file: an export's read)."""
+        if self._review_queue is not None:
+            then(self._review_queue)
+        else:
+            self.read_soon(lambda: self.review_queue, then)
+
     @property
     def review_queue(self) -> ReviewQueue:
         """The generated candidates awaiting review: one queue per open project, shared by the

@@ -8,6 +8,7 @@ import asyncio
 import copy
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -957,6 +958,8 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
     a chat reply's save 1.4 s during a copy). What they write waits its turn."""
     from PySide6.QtWidgets import QLineEdit, QMenu
 
+    from persona_studio.gui.dialogs.generate_dialog import GenerateDialog
+    from persona_studio.gui.dialogs.pipeline_dialog import PipelineDialog
     from persona_studio.gui.help import report_text
 
     window = _window(make_window, tmp_path, n=40)
@@ -965,6 +968,19 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
     session, tab = window.session, window.dataset_tab
     assert len(session.examples) == 40  # (read, as the Dataset tab reads them)
     field = window.persona_tab.findChild(QLineEdit, "persona_name")
+    table = tmp_path / "more.csv"
+    table.write_text("question,answer\nHow far?,Far enough.\n", encoding="utf-8")
+
+    later: list[type] = []  # the dialog a step opens once the file is free
+
+    def opens_once_read(name: str, open_it: Callable[[], object], kind: type) -> Callable:
+        def step() -> None:
+            assert open_it() is None
+            assert window.statusBar().currentMessage() == f"{name} opens once the project is saved…"
+            later.append(kind)
+
+        return step
+
     steps = {
         "each tab, first shown": lambda: [window.tabs.setCurrentIndex(i) for i in (1, 2, 3, 0)],
         "search": lambda: tab.search.setText("run 1"),
@@ -980,6 +996,11 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
         "Settings": lambda: window.open_settings().reject(),
         "Does it sound like me?": lambda: window.check_voice().reject(),
         "a problem report": lambda: report_text(window),
+        "Generate": opens_once_read("Generate", window.generate_examples, GenerateDialog),
+        "the voice check's questions": lambda: window.check_voice().open_test_set().reject(),
+        "Run everything": opens_once_read("Run everything", window.run_pipeline, PipelineDialog),
+        "Link a sheet": lambda: window.link_sheet().reject(),
+        "import a CSV": lambda: tab.open_import(table).reject(),
     }
     for name, step in steps.items():
         try:
@@ -989,5 +1010,9 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
         except AssertionError as exc:
             raise AssertionError(f"{name}: {exc}") from exc
         run_async(wait_until(lambda: not session.unsaved))
+        for kind in later:  # opened now
+            run_async(wait_until(lambda k=kind: bool(window.findChildren(k))))
+            window.findChild(kind).reject()
+        later.clear()
     assert session.project.persona().name == "Renamed"
     assert session.project.chat_count() == 1 and session.project.test_share == 0.25

@@ -44,7 +44,6 @@ from persona_studio.services.pipeline import (
     Pipeline,
     PipelineOptions,
     PipelineRun,
-    latest_run,
 )
 
 if TYPE_CHECKING:
@@ -81,8 +80,10 @@ class PipelineDialog(QDialog):
         *,
         settings_text: str,
         sync_sheet: Callable[[dict[str, Any]], Any] | None,
+        run: PipelineRun | None,
         parent: QWidget | None = None,
     ) -> None:
+        """`run`: the newest run (`services.pipeline.latest_run`), read before."""
         super().__init__(parent)
         self.setObjectName("pipeline_dialog")
         self.setWindowTitle("Run the whole pipeline")
@@ -93,7 +94,7 @@ class PipelineDialog(QDialog):
         self.task: asyncio.Task[PipelineRun] | None = None
         self._stopping: asyncio.Task[PipelineRun] | None = None
         delete_when_idle(self, lambda: (self.task, self._stopping))
-        self.run = latest_run(session.project)
+        self.run = run
 
         intro = QLabel(INTRO, wordWrap=True)
         self.settings_label = QLabel(settings_text, objectName="pipeline_settings", wordWrap=True)
