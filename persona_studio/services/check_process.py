@@ -443,6 +443,8 @@ class CheckProcess:
     def _ensure_started(self) -> Connection:
         if self._process is not None and self._process.is_alive() and self._conn is not None:
             return self._conn
+        if _exiting.is_set():  # (`_stop_started`: a new one would keep Python from exiting)
+            raise WorkerGone("the app is closing: no new check worker process")
         if self._process is not None and self._process.exitcode not in (0, None):
             log.warning(  # it died between two calls (a crash, a kill): a new one starts
                 "the check's worker process had stopped (exit code %s)%s",
@@ -475,8 +477,11 @@ class CheckProcess:
             raise WorkerGone(f"the check's worker process did not start: {exc}") from exc
         finally:
             theirs.close()
-        _stop_at_exit(self)
         self._process, self._conn = process, ours
+        _stop_at_exit(self)
+        if _exiting.is_set():  # Python began to exit as it started: stopped here, or there
+            self._stop()
+            raise WorkerGone("the app is closing: no new check worker process")
         return ours
 
     def run(
@@ -789,8 +794,15 @@ def _hook_exit() -> None:
 
 
 def _stop_started() -> None:
+    """Python's exit: every worker stopped, and none started after (a thread still counting
+    for the window started a new one, and the exit then waited for it forever: two exits in
+    three hung so in a test)."""
+    _exiting.set()
     for worker in list(_started):
         worker._stop()
+
+
+_exiting = threading.Event()
 
 
 _shared: CheckProcess | None = None

@@ -159,6 +159,25 @@ def test_python_exits_with_a_worker_running() -> None:
     assert wait_for(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(int(pid)), 5)
 
 
+def test_python_exits_while_a_thread_still_asks_the_worker() -> None:
+    """A thread counting for the window as the app closes (a daemon thread: Python does not
+    wait for it) started a new worker once the exit had stopped the last one, and the exit
+    then waited for that one forever. No new worker starts then. (The thread's ask is made
+    here by an exit hook that runs between the worker's and multiprocessing's, where the
+    thread's landed when the exit hung.)"""
+    code = (
+        "import atexit, multiprocessing.util\n"
+        "from persona_studio.services.check_process import CheckProcess\n"
+        "worker = CheckProcess()\n"
+        "atexit.register(lambda: print(worker.count_tokens('Hi there', ['o200k_base'])))\n"
+        "print(worker.count_tokens('Hello', ['o200k_base']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["{'o200k_base':", "1}", "{'o200k_base':", "2}"]
+
+
 def test_a_stopped_check_stops_in_the_worker_and_the_next_one_runs(worker) -> None:
     examples = dataset(30_000)
     cancel = threading.Event()
