@@ -359,8 +359,17 @@ class ProjectSession(QObject):
                 self._backend_for or _no_training,
                 register=self._register_model,
                 on_change=self._job_saved,
+                save=self._keep_job,  # (the service decides what; this, when)
             )
         return self._jobs
+
+    def _keep_job(self, record: JobRecord) -> JobRecord:
+        """A training's record (at each of its updates): read at once as saved, written in
+        turn with the project's other writes (it waited on the window's thread for the rest
+        of an export's read)."""
+        kept, write = self.project.save_job_ahead(record)
+        self._save_now(write, whole=("job", record.id))
+        return kept
 
     def watch_running_jobs(self) -> None:
         """Follow every job still running at its trainer (after opening the project)."""

@@ -755,6 +755,32 @@ def test_small_tables_read_without_waiting_for_a_long_read_and_follow_every_writ
         assert project.chat_count() == 0 and project.chat_titles() == []
 
 
+def test_a_job_saved_ahead_is_read_at_once_and_on_disk_once_its_write_is_made(
+    project_path,
+) -> None:
+    """The window's session saves a training's record ahead (read at once by `jobs`/`job`),
+    and makes its write in turn: the file has it only then, with the same times."""
+    from persona_studio.core.records import JobRecord
+
+    def on_disk(project: Project) -> list[tuple[str, str]]:
+        with project.held():
+            rows = project._db.execute("SELECT status, created_at FROM jobs").fetchall()
+        return [tuple(row) for row in rows]
+
+    with Project.open(project_path) as project:
+        project.keep_small_reads()
+        record, write = project.save_job_ahead(
+            JobRecord("job-1", "openai", "gpt-4.1-mini", "running")
+        )
+        assert record.created_at and record.updated_at
+        assert project.job("job-1").status == "running" and len(project.jobs()) == 1
+        assert on_disk(project) == []
+        record.status = "succeeded"  # (the service goes on with its record meanwhile)
+        write()
+        assert on_disk(project) == [("running", record.created_at)]  # as it was saved ahead
+        assert project.job("job-1").status == "running"  # read again from the file
+
+
 def test_loading_pauses_the_collector_and_restores_it(tmp_path: Path) -> None:
     """Examples load with the cyclic collector paused (it only cost time on them), and it is
     on again afterwards, also when two loads overlap; a collector switched off stays off."""

@@ -971,6 +971,16 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
     table = tmp_path / "more.csv"
     table.write_text("question,answer\nHow far?,Far enough.\n", encoding="utf-8")
 
+    from persona_studio.core.records import JobRecord
+
+    session.project.save_job(
+        JobRecord("job-1", "azure", "gpt-4.1-mini", "succeeded", fine_tuned_model="ft:rhea")
+    )
+
+    def deployed() -> None:  # (a training's update is saved the same way, at each one)
+        session.jobs.set_deployment("job-1", "rhea-prod")
+        assert session.project.job("job-1").chat_model == "rhea-prod"  # read as saved, at once
+
     later: list[type] = []  # the dialog a step opens once the file is free
 
     def opens_once_read(name: str, open_it: Callable[[], object], kind: type) -> Callable:
@@ -992,6 +1002,7 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
         "the getting-started panel": lambda: window.checklist,
         "a chat message, its reply saved": lambda: window.chat_tab.send_message("run 3?"),
         "the share kept aside (Train tab)": lambda: window.train_tab.test_share.setValue(25),
+        "a training's record (its deployment named)": deployed,
         "the menus": lambda: [m.aboutToShow.emit() for m in window.findChildren(QMenu)],
         "Settings": lambda: window.open_settings().reject(),
         "Does it sound like me?": lambda: window.check_voice().reject(),
@@ -1016,3 +1027,6 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
         later.clear()
     assert session.project.persona().name == "Renamed"
     assert session.project.chat_count() == 1 and session.project.test_share == 0.25
+    with session.project.held():  # (the file's rows, not the kept reads)
+        row = session.project._db.execute("SELECT data FROM jobs WHERE id = 'job-1'").fetchone()
+    assert '"rhea-prod"' in row[0] and session.persona.fine_tuned_model == "rhea-prod"

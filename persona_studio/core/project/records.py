@@ -3,7 +3,9 @@ the Sheets sync state — typed on the way out (`core.records`), JSON in their `
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.dataset import now_iso
@@ -89,6 +91,31 @@ class RecordsStore(Store):
             ).fetchone()[0]
         record.created_at, record.updated_at = created, now
         return record
+
+    def save_job_ahead(self, record: JobRecord) -> tuple[JobRecord, Callable[[], object]]:
+        """`save_job` in two halves: the record, its times set as `save_job` sets them, read
+        from now on by `jobs` and `job` (the window's), and the write, for the caller to make
+        in its turn (the window's session: never on its thread while a worker has the file).
+        The next write of the jobs reads them from the file again."""
+        import dataclasses
+
+        now = now_iso()
+        record.created_at, record.updated_at = record.created_at or now, now
+        row = {
+            "id": record.id,
+            "profile": record.profile,
+            "base_model": record.base_model,
+            "status": record.status,
+            "fine_tuned_model": record.fine_tuned_model,
+            "data": json_text(record.data()),
+            "created_at": record.created_at,
+            "updated_at": now,
+        }
+        rows = [kept for kept in self._remembered("jobs") if kept["id"] != record.id]
+        rows.append(row)
+        rows.sort(key=lambda kept: kept["created_at"], reverse=True)  # (as the read orders)
+        self._small["jobs"] = rows
+        return record, functools.partial(self.save_job, dataclasses.replace(record))
 
     # ---- resumable runs ------------------------------------------------------------------
 

@@ -154,8 +154,12 @@ class TrainingJobs:
         on_change: Callable[[JobRecord], None] = lambda _record: None,
         poll: float | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        save: Callable[[JobRecord], JobRecord] | None = None,
     ) -> None:
+        """`save`: how a record is saved (the project's `save_job` by default; the window's
+        session keeps it ahead and writes it in turn, never waiting for a worker's read)."""
         self.project = project
+        self.save = save or project.save_job
         self.backend_for = backend_for
         self.register = register or self._register_in_project
         self.on_change = on_change
@@ -460,7 +464,7 @@ class TrainingJobs:
         return self._locks.setdefault(job_id, asyncio.Lock())
 
     def _save(self, record: JobRecord) -> JobRecord:
-        return self.project.save_job(record)
+        return self.save(record)
 
     def register_model(self, record: JobRecord) -> None:
         """Make this job's model the character's (the "Use this model" button, the pipeline)."""
