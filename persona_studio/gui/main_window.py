@@ -1270,11 +1270,15 @@ class MainWindow(QMainWindow):
 
         if project.read_only:
             return  # the export is written; a read-only project keeps no note of it
-        try:
-            project.set_meta(EXPORTED_META, json.dumps({"format": fmt, "at": now_iso()}))
-        except UserFacingError:
-            return  # the export itself is written; the tick waits for the next one
-        self._refresh_checklist_soon()
+        note = json.dumps({"format": fmt, "at": now_iso()})
+
+        def write() -> None:
+            project.set_meta(EXPORTED_META, note)
+            self._refresh_checklist_soon()
+
+        session = self.session  # (a close or another project waits for the export)
+        if session is not None and session.project is project:
+            session.save_record(write, whole=EXPORTED_META)  # in turn: never waited for
 
     def _dropped_files(self, event: QDragEnterEvent | QDropEvent) -> list[Path]:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []

@@ -971,6 +971,7 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
     table = tmp_path / "more.csv"
     table.write_text("question,answer\nHow far?,Far enough.\n", encoding="utf-8")
 
+    from persona_studio.core.checklist import EXPORTED_META
     from persona_studio.core.records import JobRecord
 
     session.project.save_job(
@@ -1002,6 +1003,9 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
         "the getting-started panel": lambda: window.checklist,
         "a chat message, its reply saved": lambda: window.chat_tab.send_message("run 3?"),
         "the share kept aside (Train tab)": lambda: window.train_tab.test_share.setValue(25),
+        "an export noted (the checklist's last tick)": lambda: window._record_export(
+            session.project, "csv"
+        ),
         "a training's record (its deployment named)": deployed,
         "the menus": lambda: [m.aboutToShow.emit() for m in window.findChildren(QMenu)],
         "Settings": lambda: window.open_settings().reject(),
@@ -1027,6 +1031,7 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
         later.clear()
     assert session.project.persona().name == "Renamed"
     assert session.project.chat_count() == 1 and session.project.test_share == 0.25
+    assert session.project.meta(EXPORTED_META) is not None
     with session.project.held():  # (the file's rows, not the kept reads)
         row = session.project._db.execute("SELECT data FROM jobs WHERE id = 'job-1'").fetchone()
     assert '"rhea-prod"' in row[0] and session.persona.fine_tuned_model == "rhea-prod"
