@@ -402,10 +402,9 @@ class ProjectSession(QObject):
         model = record.chat_model
         self.set_persona_field("fine_tuned_model", model)
         # written now, not at the autosave (a job ends while the creator is away), but not
-        # waited for: while a worker has the file (an export), the write waits its turn
+        # waited for (`flush` would): while a worker has the file, it waits its turn
         self._timer.stop()
-        self._queue_pending()
-        self._write_unsaved()
+        self._autosave()
         self.model_registered.emit(model)
 
     # ---- persona -------------------------------------------------------------------------
@@ -949,9 +948,9 @@ class ProjectSession(QObject):
         self._write_unsaved()
 
     def save_record(self, write: Callable[[], object], *, whole: Hashable = None) -> None:
-        """A record's write (a voice check's) in turn with the examples': never on
-        the window's thread while a worker has the file (`_write_unsaved`), retried if the
-        disk refuses it. `whole`: as `_save_now`'s."""
+        """A record's write (a voice check's, the share kept aside, an export's note) in turn
+        with the examples': never on the window's thread while a worker has the file
+        (`_write_unsaved`), retried if the disk refuses it. `whole`: as `_save_now`'s."""
         self._save_now(write, whole=whole)
 
     # ---- test conversations: saved in turn, read from what waits first ---------------------

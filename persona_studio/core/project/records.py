@@ -68,28 +68,20 @@ class RecordsStore(Store):
         """Insert or update a job's record (it survives restarts: followers reattach). The
         profile, base model and creation time of a known job never change. Returns the record
         with its times as stored."""
-        now = now_iso()
+        row = _job_row(record, now_iso())
         with self._transaction("jobs"):
             self._db.execute(
                 "INSERT INTO jobs(id, profile, base_model, status, fine_tuned_model, data, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO "
+                "created_at, updated_at) VALUES (:id, :profile, :base_model, :status, "
+                ":fine_tuned_model, :data, :created_at, :updated_at) ON CONFLICT(id) DO "
                 "UPDATE SET status = excluded.status, fine_tuned_model = excluded.fine_tuned_model,"
                 " data = excluded.data, updated_at = excluded.updated_at",
-                (
-                    record.id,
-                    record.profile,
-                    record.base_model,
-                    record.status,
-                    record.fine_tuned_model,
-                    json_text(record.data()),
-                    record.created_at or now,
-                    now,
-                ),
+                row,
             )
             created = self._db.execute(
                 "SELECT created_at FROM jobs WHERE id = ?", (record.id,)
             ).fetchone()[0]
-        record.created_at, record.updated_at = created, now
+        record.created_at, record.updated_at = created, row["updated_at"]
         return record
 
     def save_job_ahead(self, record: JobRecord) -> tuple[JobRecord, Callable[[], object]]:
@@ -99,18 +91,8 @@ class RecordsStore(Store):
         The next write of the jobs reads them from the file again."""
         import dataclasses
 
-        now = now_iso()
-        record.created_at, record.updated_at = record.created_at or now, now
-        row = {
-            "id": record.id,
-            "profile": record.profile,
-            "base_model": record.base_model,
-            "status": record.status,
-            "fine_tuned_model": record.fine_tuned_model,
-            "data": json_text(record.data()),
-            "created_at": record.created_at,
-            "updated_at": now,
-        }
+        row = _job_row(record, now_iso())
+        record.created_at, record.updated_at = row["created_at"], row["updated_at"]
         rows = [kept for kept in self._remembered("jobs") if kept["id"] != record.id]
         rows.append(row)
         rows.sort(key=lambda kept: kept["created_at"], reverse=True)  # (as the read orders)
@@ -224,6 +206,20 @@ class RecordsStore(Store):
                 "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)",
                 (key, json_text(value)),
             )
+
+
+def _job_row(record: JobRecord, now: str) -> dict[str, Any]:
+    """A job's row as `save_job` writes it (a new job's creation time: now)."""
+    return {
+        "id": record.id,
+        "profile": record.profile,
+        "base_model": record.base_model,
+        "status": record.status,
+        "fine_tuned_model": record.fine_tuned_model,
+        "data": json_text(record.data()),
+        "created_at": record.created_at or now,
+        "updated_at": now,
+    }
 
 
 def _data(text: object) -> dict[str, Any]:
