@@ -415,9 +415,24 @@ class DatasetTab(QWidget):
             self.model_choice.addItem(name, name)
         self.model_choice.blockSignals(False)
         self._show_model(runner.model)
-        if session.loads_in_background():
+        # how many there are, and a small project's examples, are read from the file: at once
+        # if it is free, else once the worker that has it lets go (the tab's first showing
+        # waited for an export's read)
+        self.shown_label.setText("Opening the examples…")
+        self.table.setEnabled(False)
+        self.controls.setEnabled(False)
+        session.read_soon(
+            session.loads_in_background, functools.partial(self._open_examples, session)
+        )
+
+    def _open_examples(self, session: ProjectSession, in_background: bool) -> None:
+        if self._session is not session or session.closed or not isValid(self):
+            return
+        if in_background:
             self._load_in_background(session)
         else:
+            self.table.setEnabled(True)
+            self.controls.setEnabled(True)
             self._reload()
 
     def _load_in_background(self, session: ProjectSession) -> None:
