@@ -967,6 +967,8 @@ class MainWindow(QMainWindow):
         soon(then)
         if not opened:
             under_way = self._under_way
+            if under_way is not None:  # (its percent's line says it too, from now on)
+                under_way.after = name
             busy = (
                 f"{under_way.name} is written"
                 if under_way is not None
@@ -1240,7 +1242,8 @@ class MainWindow(QMainWindow):
         self._export_row.show()
         if not progress.stop.is_set() and self._closing is None and self._opening is None:
             # (else the bar alone: the line says what waits for it)
-            self.statusBar().showMessage(f"{progress.doing}… {percent} %")
+            after = f" · {progress.after} opens once it is written" if progress.after else ""
+            self.statusBar().showMessage(f"{progress.doing}… {percent} %{after}")
 
     def stop_export(self) -> None:
         """Stop the export or copy under way (its Stop button): nothing is written."""
@@ -1622,6 +1625,7 @@ class _Progress(QObject):
         self.doing, self.noun, self.name = doing, noun, name
         self.stop = threading.Event()
         self.task: asyncio.Future[bool] | None = None  # (what one in turn after it awaits)
+        self.after = ""  # a dialog that opens once it is done (`MainWindow._open_once_read`)
         self._said = 0
 
     def told(self, share: float) -> None:

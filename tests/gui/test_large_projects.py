@@ -1035,3 +1035,53 @@ def test_the_windows_everyday_steps_never_wait_for_a_worker_that_has_the_file(
     with session.project.held():  # (the file's rows, not the kept reads)
         row = session.project._db.execute("SELECT data FROM jobs WHERE id = 'job-1'").fetchone()
     assert '"rhea-prod"' in row[0] and session.persona.fine_tuned_model == "rhea-prod"
+
+
+def test_the_dataset_tab_first_shown_while_a_worker_has_the_file_opens_once_it_is_free(
+    make_window, tmp_path, run_async
+) -> None:
+    """A project's Dataset tab, first shown during its own export (the examples not read yet):
+    how many there are, and a small project's rows, come from the file, and the tab waited for
+    the export's read on the window's thread. It now says "Opening the examples…" and shows
+    them once the file is free."""
+    window = _window(make_window, tmp_path, n=40)
+    with file_taken(window.session.project) as release:
+        window.tabs.setCurrentIndex(1)
+        tab = window.dataset_tab
+        assert tab.shown_label.text() == "Opening the examples…" and not tab.table.isEnabled()
+        assert tab.model.rowCount() == 0
+        release.set()
+        run_async(wait_until(lambda: tab.model.rowCount() == 40))
+    assert tab.table.isEnabled() and tab.controls.isEnabled()
+
+
+def test_a_dialog_asked_for_during_an_export_is_said_to_open_once_it_is_written(
+    make_window, tmp_path, run_async, monkeypatch
+) -> None:
+    """Generate reads the project as it opens: asked for while an export reads the file, it
+    opens once the file is free, and the export's line in the status bar says so."""
+    from persona_studio.gui.dialogs.generate_dialog import GenerateDialog
+
+    window = _window(make_window, tmp_path, n=40)
+    project = window.session.project
+    release, reading = threading.Event(), threading.Event()
+    fetch = type(project)._rows_told
+
+    def held(self, progress):  # the export's read, holding the file
+        with self._lock:
+            reading.set()
+            release.wait(10)
+            return fetch(self, progress)
+
+    monkeypatch.setattr(type(project), "_rows_told", held)
+    exported = window.export_to("csv", tmp_path / "rows.csv")
+    run_async(wait_until(reading.is_set))
+    assert window.generate_examples() is None
+    message = window.statusBar().currentMessage
+    assert message() == "Generate opens once rows.csv is written…"
+    window._under_way.shown.emit(window._under_way, 40)  # (as the export's next percent)
+    run_async(wait_until(lambda: "40 %" in message()))
+    assert message() == "Exporting rows.csv… 40 % · Generate opens once it is written"
+    release.set()
+    assert run_async(exported)
+    run_async(wait_until(lambda: bool(window.findChildren(GenerateDialog))))
